@@ -1,0 +1,4504 @@
+/*
+ * lrun — a container runtime in one C file.
+ *
+ * lrun keeps images in the containers/storage "overlay" layout that podman
+ * uses (overlay/, overlay-layers/, overlay-images/, overlay-containers/ under
+ * a graph root), loads and saves images, and runs containers on kernel
+ * overlayfs.  It builds to one static binary (build.sh) and can be embedded:
+ * compile this file with -DLRUN_NO_MAIN and use runtime.h.
+ *
+ * Sections, in the order data flows through them (search for the banner):
+ *
+ *   BASICS      errors, memory, strings, string lists, files and paths
+ *   JSON        reading with yajl's tree, writing with yajl_gen
+ *   DIGESTS     sha256, hex, base32 link ids, random bytes, time stamps
+ *   STORE       graph root, lock files, the three JSON indexes, recovery
+ *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
+ *   NAMES       image references: docker.io/library/x:latest and friends
+ *   IMAGES      image records, lookup, load, save, tag, remove, sizes
+ *   CLI         argument parsing, each command, tables and --format
+ *
+ * Error convention: a function whose caller may have to clean up returns -1
+ * and fills an lrun_error (fail(), fail_errno()); callers add context with
+ * error_prefix().  Code that cannot usefully recover (out of memory) dies.
+ */
+#define _GNU_SOURCE
+#define OPENSSL_API_COMPAT 0x10100000L
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "runtime.h"
+
+/* ========================================================================
+ * BASICS: errors, memory, strings, string lists, files and paths
+ * ======================================================================== */
+
+#define cleanup(fn) __attribute__((cleanup(fn)))
+#define autofree cleanup(free_pointer)
+#define autoclose cleanup(close_pointer)
+#define autostrv cleanup(strv_free_pointer)
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define EXIT_LRUN 125 /* lrun's own failure, as docker and podman use it */
+
+static void free_pointer(void *p) { free(*(void **)p); }
+
+static void close_pointer(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+
+static void *steal_pointer(void *pp)
+{
+    void **p = pp, *v = *p;
+    *p = NULL;
+    return v;
+}
+
+__attribute__((noreturn)) static void die_oom(void)
+{
+    fputs("Error: out of memory\n", stderr);
+    exit(EXIT_LRUN);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die_oom();
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        die_oom();
+    return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        die_oom();
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        die_oom();
+    return d;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d)
+        die_oom();
+    return d;
+}
+
+PRINTF(1, 2) static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        die_oom();
+    return s;
+}
+
+/* --- errors --- */
+
+void lrun_error_free(lrun_error *err)
+{
+    if (!err)
+        return;
+    free(err->message);
+    free(err);
+}
+
+static void error_free_pointer(lrun_error **err)
+{
+    lrun_error_free(*err);
+    *err = NULL;
+}
+#define autoerror cleanup(error_free_pointer)
+
+static int fail_v(lrun_error **err, int errnum, int exit_code, const char *fmt, va_list ap)
+{
+    if (!err)
+        return -1;
+    char *msg;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        die_oom();
+    if (errnum) {
+        char *full = xasprintf("%s: %s", msg, strerror(errnum));
+        free(msg);
+        msg = full;
+    }
+    lrun_error_free(*err);
+    *err = xcalloc(1, sizeof **err);
+    (*err)->errnum = errnum;
+    (*err)->exit_code = exit_code;
+    (*err)->message = msg;
+    return -1;
+}
+
+/* fail: a failure with no errno behind it; returns -1. */
+PRINTF(2, 3) static int fail(lrun_error **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(err, 0, EXIT_LRUN, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* fail_code: like fail, with a specific exit status (podman's 1 and 2). */
+PRINTF(3, 4) static int fail_code(lrun_error **err, int exit_code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(err, 0, exit_code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* fail_errno: a failed system call; appends strerror(errno); returns -1. */
+PRINTF(2, 3) static int fail_errno(lrun_error **err, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(err, saved, EXIT_LRUN, fmt, ap);
+    va_end(ap);
+    errno = saved;
+    return -1;
+}
+
+/* error_prefix: the caller's context in front of an error; returns -1. */
+PRINTF(2, 3) static int error_prefix(lrun_error **err, const char *fmt, ...)
+{
+    if (!err || !*err)
+        return -1;
+    va_list ap;
+    char *prefix;
+    va_start(ap, fmt);
+    if (vasprintf(&prefix, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    char *msg = xasprintf("%s: %s", prefix, (*err)->message);
+    free(prefix);
+    free((*err)->message);
+    (*err)->message = msg;
+    return -1;
+}
+
+/* --- growable byte buffers --- */
+
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+
+static void buf_free(struct buf *b)
+{
+    free(b->data);
+    *b = (struct buf){0};
+}
+#define autobuf cleanup(buf_free)
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+static void buf_add(struct buf *b, const void *data, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+PRINTF(2, 3) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* buf_steal: the buffer's string (never NULL); the buffer is left empty. */
+static char *buf_steal(struct buf *b)
+{
+    char *s = b->data ? b->data : xstrdup("");
+    *b = (struct buf){0};
+    return s;
+}
+
+/* --- NULL-terminated string lists --- */
+
+static size_t strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+void lrun_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void strv_free_pointer(char ***v)
+{
+    lrun_strv_free(*v);
+    *v = NULL;
+}
+
+/* strv_push: append s (taken over) to *v. */
+static void strv_push(char ***v, char *s)
+{
+    size_t n = strv_len(*v);
+    *v = xrealloc(*v, (n + 2) * sizeof **v);
+    (*v)[n] = s;
+    (*v)[n + 1] = NULL;
+}
+
+static bool strv_contains(char *const *v, const char *s)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* strv_remove: drop every element equal to s; returns how many. */
+static int strv_remove(char **v, const char *s)
+{
+    int removed = 0;
+    size_t j = 0;
+    for (size_t i = 0; v && v[i]; i++) {
+        if (strcmp(v[i], s) == 0) {
+            free(v[i]);
+            removed++;
+        } else {
+            v[j++] = v[i];
+        }
+    }
+    if (v)
+        v[j] = NULL;
+    return removed;
+}
+
+static char **strv_copy(char *const *v)
+{
+    char **copy = xcalloc(strv_len(v) + 1, sizeof *copy);
+    for (size_t i = 0; v && v[i]; i++)
+        copy[i] = xstrdup(v[i]);
+    return copy;
+}
+
+static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* --- files and paths --- */
+
+/* read_all_fd: the whole content of fd, NUL-terminated. */
+static int read_all_fd(int fd, const char *what, struct buf *out, lrun_error **err)
+{
+    for (;;) {
+        buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail_errno(err, "read %s", what);
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* read_file_at: a whole file (NUL-terminated); a missing file is -1 with
+ * errno ENOENT and *err set, so callers can test errno. */
+static int read_file_at(int dirfd, const char *path, struct buf *out, lrun_error **err)
+{
+    autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return fail_errno(err, "open %s", path);
+    return read_all_fd(fd, path, out, err);
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* write_file_atomic: temp file, fsync, rename — a reader or a crash sees
+ * either the old or the new content, never a torn file (as c/storage's
+ * AtomicWriteFile). */
+static int write_file_atomic(int dirfd, const char *name, const void *data, size_t n, mode_t mode,
+                             lrun_error **err)
+{
+    autofree char *tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+    autoclose int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return fail_errno(err, "create %s", tmp);
+    if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+        fail_errno(err, "write %s", name);
+        unlinkat(dirfd, tmp, 0);
+        return -1;
+    }
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        fail_errno(err, "rename %s", name);
+        unlinkat(dirfd, tmp, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* write_file_at: a small file written in place (link, lower). */
+static int write_file_at(int dirfd, const char *name, const void *data, size_t n, mode_t mode, lrun_error **err)
+{
+    autoclose int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return fail_errno(err, "create %s", name);
+    if (write_all(fd, data, n) < 0)
+        return fail_errno(err, "write %s", name);
+    return 0;
+}
+
+/* mkdir_p: create path and its parents (plain paths the user gave). */
+static int mkdir_p(const char *path, mode_t mode, lrun_error **err)
+{
+    autofree char *copy = xstrdup(path);
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+            return fail_errno(err, "mkdir %s", copy);
+        *p = '/';
+    }
+    if (mkdir(copy, mode) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s", copy);
+    return 0;
+}
+
+/* remove_tree_at: rm -rf of dirfd/name without ever following a symlink;
+ * a missing entry is not an error. */
+static int remove_tree_at(int parent_fd, const char *name, lrun_error **err)
+{
+    if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return fail_errno(err, "remove %s", name);
+    autoclose int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : fail_errno(err, "open %s", name);
+    DIR *dir = fdopendir(fd);
+    if (!dir)
+        return fail_errno(err, "opendir %s", name);
+    fd = -1; /* owned by dir now */
+    struct dirent *de;
+    int ret = 0;
+    while (ret == 0 && (de = readdir(dir))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        ret = remove_tree_at(dirfd(dir), de->d_name, err);
+    }
+    closedir(dir);
+    if (ret < 0)
+        return error_prefix(err, "remove %s", name);
+    if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return fail_errno(err, "remove %s", name);
+    return 0;
+}
+
+/* human_size: go-units' HumanSizeWithPrecision: decimal units, precision
+ * significant digits, "%.*g" then the unit ("77.9MB", "62B"). */
+static char *human_size(double size, int precision)
+{
+    static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    int i = 0;
+    while (size >= 1000.0 && i < 8) {
+        size /= 1000.0;
+        i++;
+    }
+    return xasprintf("%.*g%s", precision, size, units[i]);
+}
+
+/* ========================================================================
+ * JSON: reading with yajl's tree, writing with yajl_gen
+ * ======================================================================== */
+
+static void json_free_pointer(yajl_val *v)
+{
+    if (*v)
+        yajl_tree_free(*v);
+    *v = NULL;
+}
+#define autojson cleanup(json_free_pointer)
+
+static yajl_val json_parse(const char *text, const char *what, lrun_error **err)
+{
+    char errbuf[256] = "";
+    yajl_val v = yajl_tree_parse(text, errbuf, sizeof errbuf);
+    if (!v) {
+        for (char *p = errbuf; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        fail(err, "parse %s: invalid JSON: %.200s", what, errbuf);
+    }
+    return v;
+}
+
+/* json_get: the member key of object obj, or NULL. */
+static yajl_val json_get(yajl_val obj, const char *key)
+{
+    if (!YAJL_IS_OBJECT(obj))
+        return NULL;
+    for (size_t i = 0; i < obj->u.object.len; i++)
+        if (strcmp(obj->u.object.keys[i], key) == 0)
+            return obj->u.object.values[i];
+    return NULL;
+}
+
+static const char *json_string(yajl_val obj, const char *key)
+{
+    yajl_val v = json_get(obj, key);
+    return YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+}
+
+static int64_t json_int(yajl_val obj, const char *key, int64_t fallback)
+{
+    yajl_val v = json_get(obj, key);
+    return YAJL_IS_INTEGER(v) ? (int64_t)YAJL_GET_INTEGER(v) : fallback;
+}
+
+static size_t json_array_len(yajl_val v) { return YAJL_IS_ARRAY(v) ? v->u.array.len : 0; }
+
+static yajl_val json_array_at(yajl_val v, size_t i) { return YAJL_IS_ARRAY(v) ? v->u.array.values[i] : NULL; }
+
+/* json_strv: an array of strings as a string list (non-strings skipped). */
+static char **json_strv(yajl_val v)
+{
+    char **list = xcalloc(json_array_len(v) + 1, sizeof *list);
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_len(v); i++)
+        if (YAJL_IS_STRING(v->u.array.values[i]))
+            list[n++] = xstrdup(YAJL_GET_STRING(v->u.array.values[i]));
+    return list;
+}
+
+/* --- writing --- */
+
+static void json_gen_free_pointer(yajl_gen *g)
+{
+    if (*g)
+        yajl_gen_free(*g);
+    *g = NULL;
+}
+#define autogen cleanup(json_gen_free_pointer)
+
+static yajl_gen json_writer(bool pretty)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        die_oom();
+    if (pretty) {
+        yajl_gen_config(g, yajl_gen_beautify, 1);
+        yajl_gen_config(g, yajl_gen_indent_string, "    ");
+    }
+    return g;
+}
+
+static void jw_str(yajl_gen g, const char *s)
+{
+    if (s)
+        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    else
+        yajl_gen_null(g);
+}
+
+static void jw_key(yajl_gen g, const char *key) { jw_str(g, key); }
+
+static void jw_key_str(yajl_gen g, const char *key, const char *s)
+{
+    jw_key(g, key);
+    jw_str(g, s);
+}
+
+static void jw_key_int(yajl_gen g, const char *key, int64_t n)
+{
+    jw_key(g, key);
+    yajl_gen_integer(g, n);
+}
+
+static void jw_strv(yajl_gen g, char *const *v)
+{
+    yajl_gen_array_open(g);
+    for (size_t i = 0; v && v[i]; i++)
+        jw_str(g, v[i]);
+    yajl_gen_array_close(g);
+}
+
+/* jw_value: write a parsed value back out unchanged. */
+static void jw_value(yajl_gen g, yajl_val v)
+{
+    if (!v) {
+        yajl_gen_null(g);
+    } else if (YAJL_IS_STRING(v)) {
+        jw_str(g, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        const char *num = YAJL_GET_NUMBER(v);
+        yajl_gen_number(g, num, strlen(num));
+    } else if (YAJL_IS_OBJECT(v)) {
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            jw_key(g, v->u.object.keys[i]);
+            jw_value(g, v->u.object.values[i]);
+        }
+        yajl_gen_map_close(g);
+    } else if (YAJL_IS_ARRAY(v)) {
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < v->u.array.len; i++)
+            jw_value(g, v->u.array.values[i]);
+        yajl_gen_array_close(g);
+    } else if (YAJL_IS_TRUE(v)) {
+        yajl_gen_bool(g, 1);
+    } else if (YAJL_IS_FALSE(v)) {
+        yajl_gen_bool(g, 0);
+    } else {
+        yajl_gen_null(g);
+    }
+}
+
+/* jw_unknown_members: the members of raw not named in known — fields a
+ * newer podman wrote that lrun keeps as they were. */
+static void jw_unknown_members(yajl_gen g, yajl_val raw, const char *const *known)
+{
+    if (!YAJL_IS_OBJECT(raw))
+        return;
+    for (size_t i = 0; i < raw->u.object.len; i++) {
+        bool is_known = false;
+        for (size_t k = 0; known[k] && !is_known; k++)
+            is_known = strcmp(known[k], raw->u.object.keys[i]) == 0;
+        if (!is_known) {
+            jw_key(g, raw->u.object.keys[i]);
+            jw_value(g, raw->u.object.values[i]);
+        }
+    }
+}
+
+/* json_writer_text: the generated text (copied, NUL-terminated). */
+static char *json_writer_text(yajl_gen g, size_t *len)
+{
+    const unsigned char *text;
+    size_t n;
+    yajl_gen_get_buf(g, &text, &n);
+    if (len)
+        *len = n;
+    return xstrndup((const char *)text, n);
+}
+
+/* ========================================================================
+ * DIGESTS: sha256, hex, base32 link ids, random bytes, time stamps
+ * ======================================================================== */
+
+typedef char digest_hex[65]; /* 64 hex digits and a NUL */
+
+static void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_final_hex(SHA256_CTX *ctx, digest_hex out)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_Final(md, ctx);
+    hex_encode(md, sizeof md, out);
+}
+
+static void sha256_hex(const void *data, size_t n, digest_hex out)
+{
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, data, n);
+    sha256_final_hex(&ctx, out);
+}
+
+static bool is_hex_id(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s) && !(*s >= 'a' && *s <= 'f'))
+            return false;
+    return true;
+}
+
+/* digest_hex_part: "sha256:<hex>" → "<hex>", or NULL when it is not one
+ * (lrun handles sha256 digests only, as podman does by default). */
+static const char *digest_hex_part(const char *digest)
+{
+    if (!digest || !has_prefix(digest, "sha256:") || !is_hex_id(digest + 7))
+        return NULL;
+    return digest + 7;
+}
+
+static void random_bytes(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) { /* very old kernel: no entropy source is no reason to stop */
+            for (size_t i = 0; i < n; i++)
+                p[i] = (unsigned char)(rand() ^ (int)(i * 131));
+            return;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+/* link_id_new: a 26-character base32 id for overlay/l/, made as
+ * containers/storage's generateID(26): 17 random bytes, standard base32
+ * (A-Z 2-7), the first 26 characters.  26 keeps 128 lowers under a page. */
+static void link_id_new(char out[27])
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    unsigned char raw[17];
+    random_bytes(raw, sizeof raw);
+    unsigned int acc = 0, bits = 0, n = 0;
+    for (size_t i = 0; i < sizeof raw && n < 26; i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 5 && n < 26) {
+            out[n++] = alphabet[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    out[26] = '\0';
+}
+
+/* time_rfc3339_now: "2026-11-24T22:37:19.149680139Z", as Go marshals time. */
+static char *time_rfc3339_now(void)
+{
+    struct timespec ts;
+    struct tm tm;
+    char date[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    return xasprintf("%s.%09ldZ", date, ts.tv_nsec);
+}
+
+/* time_parse_rfc3339: seconds since the epoch, or 0 when unparsable. */
+static int64_t time_parse_rfc3339(const char *s)
+{
+    struct tm tm = {0};
+    if (!s)
+        return 0;
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return 0;
+    int64_t t = (int64_t)timegm(&tm);
+    if (*rest == '.')
+        while (isdigit((unsigned char)*++rest))
+            ;
+    if (*rest == '+' || *rest == '-') {
+        int hours = 0, minutes = 0;
+        if (sscanf(rest + 1, "%d:%d", &hours, &minutes) >= 1)
+            t += (*rest == '+' ? -1 : 1) * (hours * 3600 + minutes * 60);
+    }
+    return t;
+}
+
+/* human_duration: go-units' HumanDuration ("3 years", "About an hour"). */
+static char *human_duration(int64_t then)
+{
+    int64_t s = (int64_t)time(NULL) - then;
+    int64_t m = s / 60, h = s / 3600;
+    if (s < 1)
+        return xstrdup("Less than a second");
+    if (s == 1)
+        return xstrdup("1 second");
+    if (s < 60)
+        return xasprintf("%" PRId64 " seconds", s);
+    if (m == 1)
+        return xstrdup("About a minute");
+    if (m < 60)
+        return xasprintf("%" PRId64 " minutes", m);
+    if (h == 1)
+        return xstrdup("About an hour");
+    if (h < 48)
+        return xasprintf("%" PRId64 " hours", h);
+    if (h < 24 * 7 * 2)
+        return xasprintf("%" PRId64 " days", h / 24);
+    if (h < 24 * 30 * 2)
+        return xasprintf("%" PRId64 " weeks", h / 24 / 7);
+    if (h < 24 * 365 * 2)
+        return xasprintf("%" PRId64 " months", h / 24 / 30);
+    return xasprintf("%" PRId64 " years", h / 24 / 365);
+}
+
+static char *time_ago(int64_t then)
+{
+    autofree char *d = human_duration(then);
+    return xasprintf("%s ago", d);
+}
+
+/* ========================================================================
+ * STORE: graph root, lock files, the three JSON indexes, recovery
+ *
+ * The layout is containers/storage's overlay driver (see
+ * shared/store-format.md): overlay/<layer-id>/{diff,work,merged,link,lower},
+ * overlay/l/<link> -> ../<layer-id>/diff, overlay-layers/layers.json,
+ * overlay-images/images.json (+ <image-id>/ big-data files),
+ * overlay-containers/containers.json, each index beside a .lock file that
+ * is fcntl-locked and holds a 64-byte last-write token.
+ * ======================================================================== */
+
+enum compression { COMPRESSION_NONE = 0, COMPRESSION_BZIP2 = 1, COMPRESSION_GZIP = 2, COMPRESSION_XZ = 3,
+                   COMPRESSION_ZSTD = 4 };
+
+struct id_set { /* uidset / gidset of a layer */
+    uint32_t *ids;
+    size_t len;
+};
+
+struct layer {
+    char *id;
+    char **names;
+    char *parent;
+    char *metadata;
+    char *created;
+    char *compressed_digest; /* digest of the blob as stored in the image */
+    int64_t compressed_size;
+    char *diff_digest; /* the DiffID: digest of the uncompressed tar */
+    int64_t diff_size; /* bytes of the uncompressed tar, -1 when unknown */
+    int compression;
+    struct id_set uids, gids;
+    bool incomplete;
+    yajl_val raw; /* the record as read, for members lrun does not know */
+};
+
+struct big_data {
+    char *name;
+    int64_t size;
+    char *digest;
+};
+
+struct image {
+    char *id;
+    char *digest;
+    char **names;
+    char **names_history;
+    char *layer; /* top layer */
+    char *metadata;
+    struct big_data *big_data;
+    size_t n_big_data;
+    char *created;
+    yajl_val raw;
+};
+
+struct container {
+    char *id;
+    char **names;
+    char *image;
+    char *layer;
+    char *metadata;
+    char *created;
+    yajl_val raw;
+};
+
+enum store_lock { LOCK_STORAGE, LOCK_LAYERS, LOCK_IMAGES, LOCK_CONTAINERS, LOCK_COUNT };
+
+struct lrun_store {
+    char *root;
+    int mode;
+    int root_fd, overlay_fd, layers_fd, images_fd, containers_fd;
+    int lock_fds[LOCK_COUNT];
+    yajl_val trees[LOCK_COUNT]; /* parsed indexes, kept for the raw records */
+    struct layer **layers;
+    size_t n_layers;
+    struct image **images;
+    size_t n_images;
+    struct container **containers;
+    size_t n_containers;
+};
+
+char *lrun_default_root(void)
+{
+    const char *env = getenv("LRUN_ROOT");
+    if (env && *env)
+        return xstrdup(env);
+    if (geteuid() == 0)
+        return xstrdup("/var/lib/lrun");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg == '/')
+        return xasprintf("%s/lrun", xdg);
+    const char *home = getenv("HOME");
+    return xasprintf("%s/.local/share/lrun", home && *home ? home : "/tmp");
+}
+
+/* --- lock files --- */
+
+static int lock_file_open(int dirfd, const char *name, lrun_error **err)
+{
+    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return fail_errno(err, "open lock file %s", name);
+    return fd;
+}
+
+static int lock_file_lock(int fd, bool exclusive, const char *name, lrun_error **err)
+{
+    struct flock fl = {.l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET};
+    while (fcntl(fd, F_SETLKW, &fl) < 0)
+        if (errno != EINTR)
+            return fail_errno(err, "lock %s", name);
+    return 0;
+}
+
+static void lock_file_unlock(int fd)
+{
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+    fcntl(fd, F_SETLK, &fl);
+}
+
+/* lock_file_record_write: a fresh last-write token (c/storage lastwrite.go:
+ * 8 bytes of nanoseconds, an 8-byte counter, a 4-byte pid, 44 random
+ * bytes, little-endian), so podman sees that the index changed. */
+static void lock_file_record_write(int fd)
+{
+    unsigned char token[64] = {0}, old[64] = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t nanos = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, counter = 0;
+    if (pread(fd, old, sizeof old, 0) == (ssize_t)sizeof old)
+        for (int i = 7; i >= 0; i--)
+            counter = (counter << 8) | old[8 + i];
+    counter++;
+    uint32_t pid = (uint32_t)getpid();
+    for (int i = 0; i < 8; i++) {
+        token[i] = (unsigned char)(nanos >> (8 * i));
+        token[8 + i] = (unsigned char)(counter >> (8 * i));
+    }
+    for (int i = 0; i < 4; i++)
+        token[16 + i] = (unsigned char)(pid >> (8 * i));
+    random_bytes(token + 20, 44);
+    if (pwrite(fd, token, sizeof token, 0) != (ssize_t)sizeof token)
+        (void)0; /* a token is a hint for other readers; the data is already safe */
+}
+
+/* --- records: reading --- */
+
+static void id_set_read(struct id_set *set, yajl_val v)
+{
+    set->len = 0;
+    set->ids = xcalloc(json_array_len(v) + 1, sizeof *set->ids);
+    for (size_t i = 0; i < json_array_len(v); i++)
+        if (YAJL_IS_INTEGER(v->u.array.values[i]))
+            set->ids[set->len++] = (uint32_t)YAJL_GET_INTEGER(v->u.array.values[i]);
+}
+
+static void id_set_add(struct id_set *set, uint32_t id)
+{
+    for (size_t i = 0; i < set->len; i++)
+        if (set->ids[i] == id)
+            return;
+    set->ids = xrealloc(set->ids, (set->len + 1) * sizeof *set->ids);
+    set->ids[set->len++] = id;
+}
+
+static struct layer *layer_from_json(yajl_val v)
+{
+    struct layer *l = xcalloc(1, sizeof *l);
+    l->raw = v;
+    l->id = xstrdup(json_string(v, "id"));
+    l->names = json_strv(json_get(v, "names"));
+    l->parent = xstrdup(json_string(v, "parent"));
+    l->metadata = xstrdup(json_string(v, "metadata"));
+    l->created = xstrdup(json_string(v, "created"));
+    l->compressed_digest = xstrdup(json_string(v, "compressed-diff-digest"));
+    l->compressed_size = json_int(v, "compressed-size", -1);
+    l->diff_digest = xstrdup(json_string(v, "diff-digest"));
+    l->diff_size = json_int(v, "diff-size", -1);
+    l->compression = (int)json_int(v, "compression", 0);
+    id_set_read(&l->uids, json_get(v, "uidset"));
+    id_set_read(&l->gids, json_get(v, "gidset"));
+    yajl_val incomplete = json_get(json_get(v, "flags"), "incomplete");
+    l->incomplete = YAJL_IS_TRUE(incomplete);
+    return l;
+}
+
+static void layer_free(struct layer *l)
+{
+    if (!l)
+        return;
+    free(l->id);
+    lrun_strv_free(l->names);
+    free(l->parent);
+    free(l->metadata);
+    free(l->created);
+    free(l->compressed_digest);
+    free(l->diff_digest);
+    free(l->uids.ids);
+    free(l->gids.ids);
+    free(l);
+}
+
+static struct image *image_from_json(yajl_val v)
+{
+    struct image *img = xcalloc(1, sizeof *img);
+    img->raw = v;
+    img->id = xstrdup(json_string(v, "id"));
+    img->digest = xstrdup(json_string(v, "digest"));
+    img->names = json_strv(json_get(v, "names"));
+    img->names_history = json_strv(json_get(v, "names-history"));
+    img->layer = xstrdup(json_string(v, "layer"));
+    img->metadata = xstrdup(json_string(v, "metadata"));
+    img->created = xstrdup(json_string(v, "created"));
+    yajl_val names = json_get(v, "big-data-names");
+    yajl_val sizes = json_get(v, "big-data-sizes"), digests = json_get(v, "big-data-digests");
+    img->big_data = xcalloc(json_array_len(names) + 1, sizeof *img->big_data);
+    for (size_t i = 0; i < json_array_len(names); i++) {
+        yajl_val name = json_array_at(names, i);
+        if (!YAJL_IS_STRING(name))
+            continue;
+        struct big_data *bd = &img->big_data[img->n_big_data++];
+        bd->name = xstrdup(YAJL_GET_STRING(name));
+        bd->size = json_int(sizes, bd->name, 0);
+        bd->digest = xstrdup(json_string(digests, bd->name));
+    }
+    return img;
+}
+
+static void image_free(struct image *img)
+{
+    if (!img)
+        return;
+    free(img->id);
+    free(img->digest);
+    lrun_strv_free(img->names);
+    lrun_strv_free(img->names_history);
+    free(img->layer);
+    free(img->metadata);
+    free(img->created);
+    for (size_t i = 0; i < img->n_big_data; i++) {
+        free(img->big_data[i].name);
+        free(img->big_data[i].digest);
+    }
+    free(img->big_data);
+    free(img);
+}
+
+static struct container *container_from_json(yajl_val v)
+{
+    struct container *c = xcalloc(1, sizeof *c);
+    c->raw = v;
+    c->id = xstrdup(json_string(v, "id"));
+    c->names = json_strv(json_get(v, "names"));
+    c->image = xstrdup(json_string(v, "image"));
+    c->layer = xstrdup(json_string(v, "layer"));
+    c->metadata = xstrdup(json_string(v, "metadata"));
+    c->created = xstrdup(json_string(v, "created"));
+    return c;
+}
+
+static void container_free(struct container *c)
+{
+    if (!c)
+        return;
+    free(c->id);
+    lrun_strv_free(c->names);
+    free(c->image);
+    free(c->layer);
+    free(c->metadata);
+    free(c->created);
+    free(c);
+}
+
+/* --- records: writing, in c/storage's field order, empty fields omitted --- */
+
+static void jw_key_str_opt(yajl_gen g, const char *key, const char *s)
+{
+    if (s && *s)
+        jw_key_str(g, key, s);
+}
+
+static void jw_key_strv_opt(yajl_gen g, const char *key, char *const *v)
+{
+    if (strv_len(v) == 0)
+        return;
+    jw_key(g, key);
+    jw_strv(g, v);
+}
+
+static void jw_id_set(yajl_gen g, const char *key, const struct id_set *set)
+{
+    if (set->len == 0)
+        return;
+    jw_key(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < set->len; i++)
+        yajl_gen_integer(g, set->ids[i]);
+    yajl_gen_array_close(g);
+}
+
+static void layer_to_json(yajl_gen g, const struct layer *l)
+{
+    static const char *const known[] = {"id", "names", "parent", "metadata", "created", "compressed-diff-digest",
+                                        "compressed-size", "diff-digest", "diff-size", "compression", "uidset",
+                                        "gidset", "flags", NULL};
+    yajl_gen_map_open(g);
+    jw_key_str(g, "id", l->id);
+    jw_key_strv_opt(g, "names", l->names);
+    jw_key_str_opt(g, "parent", l->parent);
+    jw_key_str_opt(g, "metadata", l->metadata);
+    jw_key_str_opt(g, "created", l->created);
+    jw_key_str_opt(g, "compressed-diff-digest", l->compressed_digest);
+    if (l->compressed_size > 0)
+        jw_key_int(g, "compressed-size", l->compressed_size);
+    jw_key_str_opt(g, "diff-digest", l->diff_digest);
+    if (l->diff_size > 0)
+        jw_key_int(g, "diff-size", l->diff_size);
+    if (l->compression)
+        jw_key_int(g, "compression", l->compression);
+    jw_id_set(g, "uidset", &l->uids);
+    jw_id_set(g, "gidset", &l->gids);
+    /* flags: keep any flag another tool set, with ours on top */
+    yajl_val flags = json_get(l->raw, "flags");
+    bool other_flags = false;
+    for (size_t i = 0; YAJL_IS_OBJECT(flags) && i < flags->u.object.len; i++)
+        other_flags |= strcmp(flags->u.object.keys[i], "incomplete") != 0;
+    if (l->incomplete || other_flags) {
+        jw_key(g, "flags");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; YAJL_IS_OBJECT(flags) && i < flags->u.object.len; i++) {
+            if (strcmp(flags->u.object.keys[i], "incomplete") == 0)
+                continue;
+            jw_key(g, flags->u.object.keys[i]);
+            jw_value(g, flags->u.object.values[i]);
+        }
+        if (l->incomplete) {
+            jw_key(g, "incomplete");
+            yajl_gen_bool(g, 1);
+        }
+        yajl_gen_map_close(g);
+    }
+    jw_unknown_members(g, l->raw, known);
+    yajl_gen_map_close(g);
+}
+
+static void image_to_json(yajl_gen g, const struct image *img)
+{
+    static const char *const known[] = {"id", "digest", "names", "names-history", "layer", "metadata",
+                                        "big-data-names", "big-data-sizes", "big-data-digests", "created",
+                                        NULL};
+    yajl_gen_map_open(g);
+    jw_key_str(g, "id", img->id);
+    jw_key_str_opt(g, "digest", img->digest);
+    jw_key_strv_opt(g, "names", img->names);
+    jw_key_strv_opt(g, "names-history", img->names_history);
+    jw_key_str_opt(g, "layer", img->layer);
+    jw_key_str_opt(g, "metadata", img->metadata);
+    if (img->n_big_data) {
+        jw_key(g, "big-data-names");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < img->n_big_data; i++)
+            jw_str(g, img->big_data[i].name);
+        yajl_gen_array_close(g);
+        jw_key(g, "big-data-sizes");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < img->n_big_data; i++)
+            jw_key_int(g, img->big_data[i].name, img->big_data[i].size);
+        yajl_gen_map_close(g);
+        jw_key(g, "big-data-digests");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < img->n_big_data; i++)
+            jw_key_str(g, img->big_data[i].name, img->big_data[i].digest);
+        yajl_gen_map_close(g);
+    }
+    jw_key_str_opt(g, "created", img->created);
+    jw_unknown_members(g, img->raw, known);
+    yajl_gen_map_close(g);
+}
+
+static void container_to_json(yajl_gen g, const struct container *c)
+{
+    static const char *const known[] = {"id", "names", "image", "layer", "metadata", "created", NULL};
+    yajl_gen_map_open(g);
+    jw_key_str(g, "id", c->id);
+    jw_key_strv_opt(g, "names", c->names);
+    jw_key_str_opt(g, "image", c->image);
+    jw_key_str_opt(g, "layer", c->layer);
+    jw_key_str_opt(g, "metadata", c->metadata);
+    jw_key_str_opt(g, "created", c->created);
+    jw_unknown_members(g, c->raw, known);
+    yajl_gen_map_close(g);
+}
+
+/* --- loading and saving the indexes --- */
+
+static int store_read_index(lrun_store *s, int dirfd, const char *name, enum store_lock which, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (read_file_at(dirfd, name, &text, err) < 0) {
+        if (errno != ENOENT)
+            return -1;
+        error_free_pointer(err);
+        buf_adds(&text, "[]");
+    }
+    if (text.len == 0)
+        buf_adds(&text, "[]");
+    yajl_val tree = json_parse(text.data, name, err);
+    if (!tree)
+        return -1;
+    if (!YAJL_IS_ARRAY(tree)) {
+        yajl_tree_free(tree);
+        return fail(err, "%s: not a JSON array", name);
+    }
+    s->trees[which] = tree;
+    size_t n = tree->u.array.len;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val rec = tree->u.array.values[i];
+        if (!is_hex_id(json_string(rec, "id")))
+            continue; /* a record without a usable id is skipped, as c/storage does */
+        if (which == LOCK_LAYERS) {
+            s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
+            s->layers[s->n_layers++] = layer_from_json(rec);
+        } else if (which == LOCK_IMAGES) {
+            s->images = xrealloc(s->images, (s->n_images + 1) * sizeof *s->images);
+            s->images[s->n_images++] = image_from_json(rec);
+        } else {
+            s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
+            s->containers[s->n_containers++] = container_from_json(rec);
+        }
+    }
+    return 0;
+}
+
+static void store_forget_indexes(lrun_store *s)
+{
+    for (size_t i = 0; i < s->n_layers; i++)
+        layer_free(s->layers[i]);
+    for (size_t i = 0; i < s->n_images; i++)
+        image_free(s->images[i]);
+    for (size_t i = 0; i < s->n_containers; i++)
+        container_free(s->containers[i]);
+    free(s->layers);
+    free(s->images);
+    free(s->containers);
+    s->layers = NULL;
+    s->images = NULL;
+    s->containers = NULL;
+    s->n_layers = s->n_images = s->n_containers = 0;
+    for (int i = 0; i < LOCK_COUNT; i++) {
+        if (s->trees[i])
+            yajl_tree_free(s->trees[i]);
+        s->trees[i] = NULL;
+    }
+}
+
+static int store_require_write(lrun_store *s, lrun_error **err)
+{
+    if (s->mode != LRUN_STORE_WRITE)
+        return fail(err, "the store at %s is open read-only", s->root);
+    return 0;
+}
+
+static int store_save_index(lrun_store *s, enum store_lock which, lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    int dirfd;
+    const char *name;
+    if (which == LOCK_LAYERS) {
+        for (size_t i = 0; i < s->n_layers; i++)
+            layer_to_json(g, s->layers[i]);
+        dirfd = s->layers_fd, name = "layers.json";
+    } else if (which == LOCK_IMAGES) {
+        for (size_t i = 0; i < s->n_images; i++)
+            image_to_json(g, s->images[i]);
+        dirfd = s->images_fd, name = "images.json";
+    } else {
+        for (size_t i = 0; i < s->n_containers; i++)
+            container_to_json(g, s->containers[i]);
+        dirfd = s->containers_fd, name = "containers.json";
+    }
+    yajl_gen_array_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    if (write_file_atomic(dirfd, name, text, len, 0600, err) < 0)
+        return -1;
+    lock_file_record_write(s->lock_fds[which]);
+    if (which == LOCK_LAYERS)
+        lock_file_record_write(s->lock_fds[LOCK_STORAGE]);
+    return 0;
+}
+
+static int store_save_layers(lrun_store *s, lrun_error **err) { return store_save_index(s, LOCK_LAYERS, err); }
+static int store_save_images(lrun_store *s, lrun_error **err) { return store_save_index(s, LOCK_IMAGES, err); }
+
+/* --- lookups --- */
+
+static struct layer *store_layer(lrun_store *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n_layers; i++)
+        if (strcmp(s->layers[i]->id, id) == 0)
+            return s->layers[i];
+    return NULL;
+}
+
+static struct image *store_image_by_id(lrun_store *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n_images; i++)
+        if (strcmp(s->images[i]->id, id) == 0)
+            return s->images[i];
+    return NULL;
+}
+
+/* layer_chain: the layers of an image from the top down to the base. */
+static size_t layer_chain(lrun_store *s, const char *top, struct layer ***chain)
+{
+    size_t n = 0;
+    *chain = NULL;
+    for (struct layer *l = store_layer(s, top); l && n <= s->n_layers; l = store_layer(s, l->parent)) {
+        *chain = xrealloc(*chain, (n + 1) * sizeof **chain);
+        (*chain)[n++] = l;
+    }
+    return n;
+}
+
+static size_t layer_users(lrun_store *s, const char *layer_id)
+{
+    size_t users = 0;
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i]->parent && strcmp(s->layers[i]->parent, layer_id) == 0)
+            users++;
+    for (size_t i = 0; i < s->n_images; i++)
+        if (s->images[i]->layer && strcmp(s->images[i]->layer, layer_id) == 0)
+            users++;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->layer && strcmp(s->containers[i]->layer, layer_id) == 0)
+            users++;
+    return users;
+}
+
+/* --- removing a layer's files, and opening the store --- */
+
+/* layer_remove_files: the layer's directory, its l/ link and tar-split. */
+static int layer_remove_files(lrun_store *s, const char *id, lrun_error **err)
+{
+    autofree char *link_path = xasprintf("%s/link", id);
+    autobuf struct buf link = {0};
+    if (read_file_at(s->overlay_fd, link_path, &link, NULL) == 0 && link.len == 26 && !strchr(link.data, '/')) {
+        autofree char *l = xasprintf("l/%s", link.data);
+        unlinkat(s->overlay_fd, l, 0);
+    }
+    autofree char *split = xasprintf("%s.tar-split.gz", id);
+    unlinkat(s->layers_fd, split, 0);
+    if (remove_tree_at(s->overlay_fd, id, err) < 0)
+        return error_prefix(err, "remove layer %.12s", id);
+    return 0;
+}
+
+static void store_drop_layer_record(lrun_store *s, struct layer *l)
+{
+    for (size_t i = 0; i < s->n_layers; i++) {
+        if (s->layers[i] != l)
+            continue;
+        memmove(&s->layers[i], &s->layers[i + 1], (s->n_layers - i - 1) * sizeof *s->layers);
+        s->n_layers--;
+        layer_free(l);
+        return;
+    }
+}
+
+/* store_remove_incomplete_layers: what an interrupted load or delete left
+ * behind ("Found incomplete layer, deleting it", as c/storage does). */
+static int store_remove_incomplete_layers(lrun_store *s, lrun_error **err)
+{
+    bool changed = false;
+    for (size_t i = 0; i < s->n_layers;) {
+        struct layer *l = s->layers[i];
+        if (!l->incomplete) {
+            i++;
+            continue;
+        }
+        if (layer_remove_files(s, l->id, err) < 0)
+            return -1;
+        store_drop_layer_record(s, l);
+        changed = true;
+    }
+    return changed ? store_save_layers(s, err) : 0;
+}
+
+static bool store_has_incomplete_layers(lrun_store *s)
+{
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i]->incomplete)
+            return true;
+    return false;
+}
+
+static int open_dir_at(int dirfd, const char *name, mode_t mode, lrun_error **err)
+{
+    if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s", name);
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", name);
+    return fd;
+}
+
+static int store_lock_and_read(lrun_store *s, lrun_error **err)
+{
+    bool exclusive = s->mode == LRUN_STORE_WRITE;
+    static const char *const names[LOCK_COUNT] = {"storage.lock", "layers.lock", "images.lock",
+                                                  "containers.lock"};
+    for (int i = 0; i < LOCK_COUNT; i++)
+        if (lock_file_lock(s->lock_fds[i], exclusive, names[i], err) < 0)
+            return -1;
+    if (store_read_index(s, s->layers_fd, "layers.json", LOCK_LAYERS, err) < 0 ||
+        store_read_index(s, s->images_fd, "images.json", LOCK_IMAGES, err) < 0 ||
+        store_read_index(s, s->containers_fd, "containers.json", LOCK_CONTAINERS, err) < 0)
+        return -1;
+    return 0;
+}
+
+static void store_unlock(lrun_store *s)
+{
+    for (int i = LOCK_COUNT - 1; i >= 0; i--)
+        if (s->lock_fds[i] >= 0)
+            lock_file_unlock(s->lock_fds[i]);
+}
+
+void lrun_store_close(lrun_store *s)
+{
+    if (!s)
+        return;
+    store_forget_indexes(s);
+    store_unlock(s);
+    int fds[] = {s->root_fd, s->overlay_fd, s->layers_fd, s->images_fd, s->containers_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    for (int i = 0; i < LOCK_COUNT; i++)
+        if (s->lock_fds[i] >= 0)
+            close(s->lock_fds[i]);
+    free(s->root);
+    free(s);
+}
+
+static void store_close_pointer(lrun_store **s)
+{
+    lrun_store_close(*s);
+    *s = NULL;
+}
+#define autostore cleanup(store_close_pointer)
+
+int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **err)
+{
+    autostore lrun_store *s = xcalloc(1, sizeof *s);
+    s->root = root ? xstrdup(root) : lrun_default_root();
+    s->mode = mode;
+    s->root_fd = s->overlay_fd = s->layers_fd = s->images_fd = s->containers_fd = -1;
+    for (int i = 0; i < LOCK_COUNT; i++)
+        s->lock_fds[i] = -1;
+    if (mkdir_p(s->root, 0700, err) < 0)
+        return error_prefix(err, "create the store");
+    s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0)
+        return fail_errno(err, "open the store %s", s->root);
+    if ((s->overlay_fd = open_dir_at(s->root_fd, "overlay", 0755, err)) < 0 ||
+        (s->layers_fd = open_dir_at(s->root_fd, "overlay-layers", 0700, err)) < 0 ||
+        (s->images_fd = open_dir_at(s->root_fd, "overlay-images", 0700, err)) < 0 ||
+        (s->containers_fd = open_dir_at(s->root_fd, "overlay-containers", 0700, err)) < 0)
+        return error_prefix(err, "open the store %s", s->root);
+    if (mkdirat(s->overlay_fd, "l", 0755) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s/overlay/l", s->root);
+    if ((s->lock_fds[LOCK_STORAGE] = lock_file_open(s->root_fd, "storage.lock", err)) < 0 ||
+        (s->lock_fds[LOCK_LAYERS] = lock_file_open(s->layers_fd, "layers.lock", err)) < 0 ||
+        (s->lock_fds[LOCK_IMAGES] = lock_file_open(s->images_fd, "images.lock", err)) < 0 ||
+        (s->lock_fds[LOCK_CONTAINERS] = lock_file_open(s->containers_fd, "containers.lock", err)) < 0)
+        return -1;
+    if (store_lock_and_read(s, err) < 0)
+        return -1;
+    if (store_has_incomplete_layers(s)) {
+        /* a reader that finds a crash's leftovers cleans them up first */
+        int wanted = s->mode;
+        store_forget_indexes(s);
+        store_unlock(s);
+        s->mode = LRUN_STORE_WRITE;
+        if (store_lock_and_read(s, err) < 0 || store_remove_incomplete_layers(s, err) < 0)
+            return -1;
+        if (wanted == LRUN_STORE_READ) { /* downgrade: shared locks again */
+            store_forget_indexes(s);
+            store_unlock(s);
+            s->mode = LRUN_STORE_READ;
+            if (store_lock_and_read(s, err) < 0)
+                return -1;
+        }
+    }
+    *out = steal_pointer(&s);
+    return 0;
+}
+
+/* ========================================================================
+ * LAYERS: layer directories, safe tar extraction, whiteouts, removal
+ * ======================================================================== */
+
+/* layer_lower_chain: the "lower" content for a child of parent:
+ * l/<parent link>[:<parent's lower>], uppermost first. */
+static char *layer_lower_chain(lrun_store *s, const char *parent, lrun_error **err)
+{
+    autofree char *link_path = xasprintf("%s/link", parent);
+    autofree char *lower_path = xasprintf("%s/lower", parent);
+    autobuf struct buf link = {0};
+    autobuf struct buf lower = {0};
+    if (read_file_at(s->overlay_fd, link_path, &link, err) < 0)
+        return NULL;
+    if (read_file_at(s->overlay_fd, lower_path, &lower, NULL) < 0)
+        return xasprintf("l/%s", link.data);
+    return xasprintf("l/%s:%s", link.data, lower.data);
+}
+
+/* layer_dirs_create: overlay/<id>/ with diff, work, merged, link, the
+ * l/<link> symlink, and lower (a child) or empty (a base layer). */
+static int layer_dirs_create(lrun_store *s, const char *id, const char *parent, lrun_error **err)
+{
+    autofree char *lower = NULL;
+    if (parent && !(lower = layer_lower_chain(s, parent, err)))
+        return error_prefix(err, "read the parent layer %.12s", parent);
+    if (mkdirat(s->overlay_fd, id, 0700) < 0)
+        return fail_errno(err, "create layer directory %s", id);
+    autoclose int dirfd = openat(s->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return fail_errno(err, "open layer directory %s", id);
+    if (mkdirat(dirfd, "diff", 0755) < 0 || mkdirat(dirfd, "work", 0700) < 0 || mkdirat(dirfd, "merged", 0700) < 0)
+        return fail_errno(err, "create layer directories in %s", id);
+    if (!parent && mkdirat(dirfd, "empty", 0700) < 0)
+        return fail_errno(err, "create %s/empty", id);
+    if (lower && write_file_at(dirfd, "lower", lower, strlen(lower), 0644, err) < 0)
+        return -1;
+    char link[27];
+    autofree char *target = xasprintf("../%s/diff", id);
+    for (int tries = 0;; tries++) {
+        link_id_new(link);
+        autofree char *l = xasprintf("l/%s", link);
+        if (symlinkat(target, s->overlay_fd, l) == 0)
+            break;
+        if (errno != EEXIST || tries > 8)
+            return fail_errno(err, "create link %s", l);
+    }
+    return write_file_at(dirfd, "link", link, 26, 0644, err);
+}
+
+/* layer_add: record a new layer as incomplete (so a crash from here on is
+ * cleaned up by the next command) and create its directories. */
+static struct layer *layer_add(lrun_store *s, const char *id, const char *parent, lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return NULL;
+    struct layer *l = xcalloc(1, sizeof *l);
+    l->id = xstrdup(id);
+    l->parent = xstrdup(parent);
+    l->created = time_rfc3339_now();
+    l->diff_size = -1;
+    l->compressed_size = -1;
+    l->incomplete = true;
+    s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
+    s->layers[s->n_layers++] = l;
+    if (store_save_layers(s, err) < 0) {
+        store_drop_layer_record(s, l);
+        return NULL;
+    }
+    if (layer_dirs_create(s, id, parent, err) < 0) {
+        lrun_error *ignored = NULL;
+        layer_remove_files(s, id, &ignored);
+        lrun_error_free(ignored);
+        store_drop_layer_record(s, l);
+        store_save_layers(s, &ignored);
+        lrun_error_free(ignored);
+        return NULL;
+    }
+    return l;
+}
+
+/* layer_delete: flag, save, remove files, drop the record, save — the same
+ * order as c/storage, so an interrupted delete is finished next time. */
+static int layer_delete(lrun_store *s, struct layer *l, lrun_error **err)
+{
+    l->incomplete = true;
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    if (layer_remove_files(s, l->id, err) < 0)
+        return -1;
+    store_drop_layer_record(s, l);
+    return store_save_layers(s, err);
+}
+
+/* --- safe extraction into diff/ ---
+ *
+ * Every entry is created relative to a directory fd reached by walking the
+ * entry's parent one component at a time with O_NOFOLLOW from diff/, so no
+ * entry can land outside diff/: absolute names and ".." are refused, and a
+ * parent (or hard link source) that is a symlink is refused rather than
+ * followed (CVE-2018-15664-style escapes, tar "symlink then file" tricks). */
+
+struct dir_times {
+    char *path;
+    struct timespec times[2];
+};
+
+struct extractor {
+    int root_fd;            /* diff/ */
+    const char *layer_id;   /* for messages */
+    char *cached_parent;    /* the last parent walked, and its O_PATH fd */
+    int cached_fd;
+    struct dir_times *dirs; /* directory times, set once all entries exist */
+    size_t n_dirs;
+    struct id_set *uids, *gids;
+};
+
+static void extractor_forget_cache(struct extractor *x)
+{
+    if (x->cached_fd >= 0)
+        close(x->cached_fd);
+    x->cached_fd = -1;
+    free(x->cached_parent);
+    x->cached_parent = NULL;
+}
+
+/* entry_path_clean: the entry's name relative to diff/ ("" for the root),
+ * or NULL with *why set when it would leave diff/. */
+static char *entry_path_clean(const char *name, const char **why)
+{
+    if (!name || !*name) {
+        *why = "empty name";
+        return NULL;
+    }
+    if (name[0] == '/') {
+        *why = "absolute path";
+        return NULL;
+    }
+    struct buf out = {0};
+    buf_adds(&out, "");
+    const char *p = name;
+    while (*p) {
+        const char *end = strchrnul(p, '/');
+        size_t n = (size_t)(end - p);
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            buf_free(&out);
+            *why = "path contains \"..\"";
+            return NULL;
+        }
+        if (n > 0 && !(n == 1 && p[0] == '.')) {
+            if (out.len)
+                buf_add(&out, "/", 1);
+            buf_add(&out, p, n);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return buf_steal(&out);
+}
+
+static void split_parent(char *path, const char **parent, const char **base)
+{
+    char *slash = strrchr(path, '/');
+    if (slash) {
+        *slash = '\0';
+        *parent = path;
+        *base = slash + 1;
+    } else {
+        *parent = "";
+        *base = path;
+    }
+}
+
+/* extractor_open_dir: an O_PATH fd of diff/<path>, walked without
+ * following symlinks; missing directories are created (0755) when create. */
+static int extractor_open_dir(struct extractor *x, const char *path, bool create, lrun_error **err)
+{
+    if (x->cached_parent && strcmp(x->cached_parent, path) == 0)
+        return fcntl(x->cached_fd, F_DUPFD_CLOEXEC, 3);
+    int fd = fcntl(x->root_fd, F_DUPFD_CLOEXEC, 3);
+    autofree char *copy = xstrdup(path);
+    char *save = NULL;
+    for (char *c = strtok_r(copy, "/", &save); c && fd >= 0; c = strtok_r(NULL, "/", &save)) {
+        int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT && create) {
+            if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
+                fail_errno(err, "create directory %s", c);
+                close(fd);
+                return -1;
+            }
+            next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (next < 0) {
+            struct stat st;
+            if ((errno == ENOTDIR || errno == ELOOP) && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode))
+                fail(err, "path crosses a symlink at \"%s\"", c);
+            else
+                fail_errno(err, "open directory \"%s\"", c);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        fd = next;
+    }
+    if (fd < 0)
+        return fail_errno(err, "open directory");
+    extractor_forget_cache(x);
+    x->cached_parent = xstrdup(path);
+    x->cached_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    return fd;
+}
+
+/* entry_make_room: remove what is at parent/base unless both it and the new
+ * entry are directories (then the directory is kept and updated). */
+static int entry_make_room(struct extractor *x, int parent_fd, const char *base, bool new_is_dir, lrun_error **err)
+{
+    struct stat st;
+    if (fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : fail_errno(err, "stat");
+    if (S_ISDIR(st.st_mode)) {
+        if (new_is_dir)
+            return 0;
+        extractor_forget_cache(x); /* the cached walk may run through it */
+        return remove_tree_at(parent_fd, base, err);
+    }
+    if (unlinkat(parent_fd, base, 0) < 0)
+        return fail_errno(err, "replace");
+    return 0;
+}
+
+static bool xattr_is_overlay_private(const char *name)
+{
+    /* forged overlay xattrs in a layer could mark directories opaque or
+     * redirect lookups: only lrun writes those */
+    return has_prefix(name, "trusted.overlay.") || has_prefix(name, "user.overlay.");
+}
+
+static int entry_set_xattrs(struct archive_entry *e, int fd, lrun_error **err)
+{
+    const char *name;
+    const void *value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+        if (xattr_is_overlay_private(name))
+            continue;
+        if (fsetxattr(fd, name, value, size, 0) < 0 && errno != EOPNOTSUPP)
+            return fail_errno(err, "set xattr %s", name);
+    }
+    return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec times[2])
+{
+    times[1].tv_sec = archive_entry_mtime(e);
+    times[1].tv_nsec = archive_entry_mtime_nsec(e);
+    if (archive_entry_atime_is_set(e)) {
+        times[0].tv_sec = archive_entry_atime(e);
+        times[0].tv_nsec = archive_entry_atime_nsec(e);
+    } else {
+        times[0] = times[1];
+    }
+}
+
+/* entry_set_owner_mode: owner first, then mode (chown clears set-id bits). */
+static int entry_set_owner_mode(struct extractor *x, struct archive_entry *e, int fd, lrun_error **err)
+{
+    uid_t uid = (uid_t)archive_entry_uid(e);
+    gid_t gid = (gid_t)archive_entry_gid(e);
+    id_set_add(x->uids, uid);
+    id_set_add(x->gids, gid);
+    if (fchown(fd, uid, gid) < 0)
+        return fail_errno(err, "chown");
+    if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
+        return fail_errno(err, "chmod");
+    return entry_set_xattrs(e, fd, err);
+}
+
+static int extract_regular(struct extractor *x, struct archive *a, struct archive_entry *e, int parent_fd,
+                           const char *base, lrun_error **err)
+{
+    autoclose int fd = openat(parent_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail_errno(err, "create");
+    const void *block;
+    size_t size;
+    la_int64_t offset, pos = 0;
+    int r;
+    while ((r = archive_read_data_block(a, &block, &size, &offset)) == ARCHIVE_OK) {
+        if (offset != pos && lseek(fd, offset, SEEK_SET) < 0) /* sparse file hole */
+            return fail_errno(err, "seek");
+        if (write_all(fd, block, size) < 0)
+            return fail_errno(err, "write");
+        pos = offset + (la_int64_t)size;
+    }
+    if (r != ARCHIVE_EOF)
+        return fail(err, "read: %s", archive_error_string(a));
+    if (pos < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+        return fail_errno(err, "truncate");
+    if (entry_set_owner_mode(x, e, fd, err) < 0)
+        return -1;
+    struct timespec times[2];
+    entry_times(e, times);
+    if (futimens(fd, times) < 0)
+        return fail_errno(err, "set times");
+    return 0;
+}
+
+static int extract_directory(struct extractor *x, struct archive_entry *e, int parent_fd, const char *base,
+                             const char *path, lrun_error **err)
+{
+    if (*base && mkdirat(parent_fd, base, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir");
+    autoclose int fd = *base ? openat(parent_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                             : fcntl(x->root_fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        return fail_errno(err, "open directory");
+    if (entry_set_owner_mode(x, e, fd, err) < 0)
+        return -1;
+    x->dirs = xrealloc(x->dirs, (x->n_dirs + 1) * sizeof *x->dirs);
+    x->dirs[x->n_dirs].path = xstrdup(path);
+    entry_times(e, x->dirs[x->n_dirs].times);
+    x->n_dirs++;
+    return 0;
+}
+
+/* extract_special: symlinks, device nodes and fifos, by name (no fd can be
+ * opened on them without following or using them). */
+static int extract_special(struct extractor *x, struct archive_entry *e, int parent_fd, const char *base,
+                           lrun_error **err)
+{
+    mode_t type = archive_entry_filetype(e);
+    if (type == AE_IFLNK) {
+        const char *target = archive_entry_symlink(e);
+        if (symlinkat(target ? target : "", parent_fd, base) < 0)
+            return fail_errno(err, "symlink");
+    } else {
+        dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        if (mknodat(parent_fd, base, kind | 0600, dev) < 0)
+            return fail_errno(err, "mknod");
+    }
+    uid_t uid = (uid_t)archive_entry_uid(e);
+    gid_t gid = (gid_t)archive_entry_gid(e);
+    id_set_add(x->uids, uid);
+    id_set_add(x->gids, gid);
+    if (fchownat(parent_fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "chown");
+    if (type != AE_IFLNK && fchmodat(parent_fd, base, archive_entry_mode(e) & 07777, 0) < 0)
+        return fail_errno(err, "chmod");
+    struct timespec times[2];
+    entry_times(e, times);
+    if (utimensat(parent_fd, base, times, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "set times");
+    return 0;
+}
+
+static int extract_hardlink(struct extractor *x, struct archive_entry *e, int parent_fd, const char *base,
+                            lrun_error **err)
+{
+    const char *why = NULL;
+    autofree char *target = entry_path_clean(archive_entry_hardlink(e), &why);
+    if (!target)
+        return fail(err, "hard link target \"%s\": %s", archive_entry_hardlink(e), why);
+    const char *target_parent, *target_base;
+    split_parent(target, &target_parent, &target_base);
+    if (!*target_base)
+        return fail(err, "hard link to the layer root");
+    autoclose int target_fd = extractor_open_dir(x, target_parent, false, err);
+    if (target_fd < 0)
+        return error_prefix(err, "hard link target \"%s\"", archive_entry_hardlink(e));
+    if (linkat(target_fd, target_base, parent_fd, base, 0) < 0)
+        return fail_errno(err, "hard link to \"%s\"", archive_entry_hardlink(e));
+    return 0;
+}
+
+/* extract_whiteout: .wh.<name> becomes a 0/0 character device at <name>;
+ * .wh..wh..opq marks the directory opaque (the overlay driver's format). */
+static int extract_whiteout(struct extractor *x, struct archive_entry *e, int parent_fd, const char *base,
+                            lrun_error **err)
+{
+    const char *name = base + 4;
+    if (strcmp(base, ".wh..wh..opq") == 0) {
+        autoclose int fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+            return fail_errno(err, "mark directory opaque");
+        return 0;
+    }
+    if (has_prefix(base, ".wh..wh.")) /* AUFS metadata (.wh..wh.plnk etc.): not content */
+        return 0;
+    if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return fail(err, "invalid whiteout name");
+    if (entry_make_room(x, parent_fd, name, false, err) < 0)
+        return -1;
+    if (mknodat(parent_fd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+        return fail_errno(err, "create whiteout");
+    if (fchownat(parent_fd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "chown whiteout");
+    return 0;
+}
+
+static int extract_entry(struct extractor *x, struct archive *a, struct archive_entry *e, lrun_error **err)
+{
+    const char *why = NULL;
+    autofree char *path = entry_path_clean(archive_entry_pathname(e), &why);
+    if (!path)
+        return fail(err, "\"%s\": %s", archive_entry_pathname(e) ? archive_entry_pathname(e) : "", why);
+    if (!*path) { /* "./": the layer root itself */
+        if (archive_entry_filetype(e) != AE_IFDIR)
+            return fail(err, "the layer root is not a directory");
+        return extract_directory(x, e, x->root_fd, "", "", err);
+    }
+    autofree char *split = xstrdup(path);
+    const char *parent, *base;
+    split_parent(split, &parent, &base);
+    autoclose int parent_fd = extractor_open_dir(x, parent, true, err);
+    if (parent_fd < 0)
+        return error_prefix(err, "\"%s\"", path);
+    int r;
+    if (has_prefix(base, ".wh.")) {
+        r = extract_whiteout(x, e, parent_fd, base, err);
+    } else {
+        bool is_dir = archive_entry_filetype(e) == AE_IFDIR && !archive_entry_hardlink(e);
+        if (entry_make_room(x, parent_fd, base, is_dir, err) < 0)
+            return error_prefix(err, "\"%s\"", path);
+        if (archive_entry_hardlink(e))
+            r = extract_hardlink(x, e, parent_fd, base, err);
+        else if (is_dir)
+            r = extract_directory(x, e, parent_fd, base, path, err);
+        else if (archive_entry_filetype(e) == AE_IFREG)
+            r = extract_regular(x, a, e, parent_fd, base, err);
+        else if (archive_entry_filetype(e) == AE_IFLNK || archive_entry_filetype(e) == AE_IFCHR ||
+                 archive_entry_filetype(e) == AE_IFBLK || archive_entry_filetype(e) == AE_IFIFO)
+            r = extract_special(x, e, parent_fd, base, err);
+        else
+            r = fail(err, "unsupported entry type 0%o", (unsigned)archive_entry_filetype(e));
+    }
+    return r < 0 ? error_prefix(err, "\"%s\"", path) : 0;
+}
+
+/* extractor_finish: directory times last, since creating entries inside a
+ * directory changes its mtime. */
+static int extractor_finish(struct extractor *x, lrun_error **err)
+{
+    for (size_t i = x->n_dirs; i-- > 0;) {
+        autofree char *path = xstrdup(x->dirs[i].path);
+        const char *parent, *base;
+        if (!*path) {
+            if (futimens(x->root_fd, x->dirs[i].times) < 0)
+                return fail_errno(err, "set times of the layer root");
+            continue;
+        }
+        split_parent(path, &parent, &base);
+        autoclose int fd = extractor_open_dir(x, parent, false, err);
+        if (fd < 0)
+            return -1;
+        if (utimensat(fd, base, x->dirs[i].times, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+            return fail_errno(err, "set times of %s", x->dirs[i].path);
+    }
+    return 0;
+}
+
+static void extractor_release(struct extractor *x)
+{
+    extractor_forget_cache(x);
+    for (size_t i = 0; i < x->n_dirs; i++)
+        free(x->dirs[i].path);
+    free(x->dirs);
+    x->dirs = NULL;
+    x->n_dirs = 0;
+}
+
+/* --- streaming a layer blob: digest, decompress, digest, extract ---
+ *
+ * blob bytes ─▶ sha256 (compressed digest) ─▶ libarchive "raw" reader with
+ * the gzip/zstd/xz filters ─▶ sha256 + count (DiffID, diff-size) ─▶
+ * libarchive tar reader ─▶ extract_entry.  Nothing is staged on disk. */
+
+struct byte_source {
+    /* read up to n bytes; 0 at the end; -1 with *error set */
+    ssize_t (*read)(void *ctx, void *buf, size_t n, const char **error);
+    void *ctx;
+};
+
+static ssize_t fd_source_read(void *ctx, void *buf, size_t n, const char **error)
+{
+    ssize_t r;
+    do
+        r = read(*(int *)ctx, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        *error = strerror(errno);
+    return r;
+}
+
+struct memory_source {
+    const char *data;
+    size_t len, pos;
+};
+
+static ssize_t memory_source_read(void *ctx, void *buf, size_t n, const char **error)
+{
+    (void)error;
+    struct memory_source *m = ctx;
+    size_t left = m->len - m->pos;
+    if (n > left)
+        n = left;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (ssize_t)n;
+}
+
+static ssize_t archive_member_read(void *ctx, void *buf, size_t n, const char **error)
+{
+    struct archive *outer = ctx;
+    la_ssize_t r = archive_read_data(outer, buf, n);
+    if (r < 0)
+        *error = archive_error_string(outer);
+    return r;
+}
+
+#define STREAM_BUFFER (256 * 1024)
+
+struct layer_stream {
+    struct byte_source *source;
+    SHA256_CTX blob_sha, diff_sha;
+    int64_t blob_size, diff_size;
+    struct archive *decompressor;
+    char *blob_buf, *diff_buf;
+};
+
+static la_ssize_t layer_stream_read_blob(struct archive *a, void *ctx, const void **out)
+{
+    struct layer_stream *ls = ctx;
+    const char *error = "read error";
+    ssize_t n = ls->source->read(ls->source->ctx, ls->blob_buf, STREAM_BUFFER, &error);
+    if (n < 0) {
+        archive_set_error(a, EIO, "%s", error);
+        return -1;
+    }
+    SHA256_Update(&ls->blob_sha, ls->blob_buf, (size_t)n);
+    ls->blob_size += n;
+    *out = ls->blob_buf;
+    return n;
+}
+
+static la_ssize_t layer_stream_read_tar(struct archive *a, void *ctx, const void **out)
+{
+    struct layer_stream *ls = ctx;
+    la_ssize_t n = archive_read_data(ls->decompressor, ls->diff_buf, STREAM_BUFFER);
+    if (n < 0) {
+        archive_set_error(a, EIO, "decompress: %s", archive_error_string(ls->decompressor));
+        return -1;
+    }
+    SHA256_Update(&ls->diff_sha, ls->diff_buf, (size_t)n);
+    ls->diff_size += n;
+    *out = ls->diff_buf;
+    return n;
+}
+
+static void archive_free_pointer(struct archive **a)
+{
+    if (*a)
+        archive_read_free(*a);
+    *a = NULL;
+}
+#define autoarchive cleanup(archive_free_pointer)
+
+/* What applying a blob produced. */
+struct layer_digests {
+    digest_hex blob, diff;
+    int64_t blob_size, diff_size;
+    int compression;
+};
+
+static int compression_of_filter(int code)
+{
+    switch (code) {
+    case ARCHIVE_FILTER_GZIP: return COMPRESSION_GZIP;
+    case ARCHIVE_FILTER_ZSTD: return COMPRESSION_ZSTD;
+    case ARCHIVE_FILTER_XZ: return COMPRESSION_XZ;
+    case ARCHIVE_FILTER_BZIP2: return COMPRESSION_BZIP2;
+    default: return COMPRESSION_NONE;
+    }
+}
+
+/* layer_stream_drain: read what the tar reader left (the zero blocks at
+ * the end, trailing bytes) so both digests cover every byte. */
+static int layer_stream_drain(struct layer_stream *ls, lrun_error **err)
+{
+    la_ssize_t n;
+    while ((n = archive_read_data(ls->decompressor, ls->diff_buf, STREAM_BUFFER)) > 0) {
+        SHA256_Update(&ls->diff_sha, ls->diff_buf, (size_t)n);
+        ls->diff_size += n;
+    }
+    if (n < 0)
+        return fail(err, "decompress: %s", archive_error_string(ls->decompressor));
+    const char *error = "read error";
+    ssize_t r;
+    while ((r = ls->source->read(ls->source->ctx, ls->blob_buf, STREAM_BUFFER, &error)) > 0) {
+        SHA256_Update(&ls->blob_sha, ls->blob_buf, (size_t)r);
+        ls->blob_size += r;
+    }
+    if (r < 0)
+        return fail(err, "read: %s", error);
+    return 0;
+}
+
+/* layer_extract_stream: apply one blob to diff_fd, filling *out. */
+static int layer_extract_stream(struct byte_source *source, int diff_fd, const char *layer_id, struct id_set *uids,
+                                struct id_set *gids, struct layer_digests *out, lrun_error **err)
+{
+    autofree char *blob_buf = xmalloc(STREAM_BUFFER);
+    autofree char *diff_buf = xmalloc(STREAM_BUFFER);
+    struct layer_stream ls = {.source = source, .blob_buf = blob_buf, .diff_buf = diff_buf};
+    SHA256_Init(&ls.blob_sha);
+    SHA256_Init(&ls.diff_sha);
+    autoarchive struct archive *dec = archive_read_new();
+    autoarchive struct archive *tar = archive_read_new();
+    if (!dec || !tar)
+        die_oom();
+    archive_read_support_filter_gzip(dec);
+    archive_read_support_filter_zstd(dec);
+    archive_read_support_filter_xz(dec);
+    archive_read_support_format_raw(dec);
+    ls.decompressor = dec;
+    if (archive_read_open(dec, &ls, NULL, layer_stream_read_blob, NULL) != ARCHIVE_OK)
+        return fail(err, "open layer: %s", archive_error_string(dec));
+    struct archive_entry *raw_entry;
+    int r = archive_read_next_header(dec, &raw_entry);
+    if (r == ARCHIVE_EOF)
+        return fail(err, "the layer blob is empty");
+    if (r != ARCHIVE_OK)
+        return fail(err, "open layer: %s", archive_error_string(dec));
+    archive_read_support_format_tar(tar);
+    if (archive_read_open(tar, &ls, NULL, layer_stream_read_tar, NULL) != ARCHIVE_OK)
+        return fail(err, "read layer: %s", archive_error_string(tar));
+    struct extractor x = {.root_fd = diff_fd, .layer_id = layer_id, .cached_fd = -1, .uids = uids, .gids = gids};
+    struct archive_entry *e;
+    int ret = 0;
+    while ((r = archive_read_next_header(tar, &e)) != ARCHIVE_EOF) {
+        if (r < ARCHIVE_WARN) {
+            ret = fail(err, "read layer: %s", archive_error_string(tar));
+            break;
+        }
+        if ((ret = extract_entry(&x, tar, e, err)) < 0)
+            break;
+    }
+    if (ret == 0)
+        ret = extractor_finish(&x, err);
+    extractor_release(&x);
+    if (ret < 0 || layer_stream_drain(&ls, err) < 0)
+        return -1;
+    sha256_final_hex(&ls.blob_sha, out->blob);
+    sha256_final_hex(&ls.diff_sha, out->diff);
+    out->blob_size = ls.blob_size;
+    out->diff_size = ls.diff_size;
+    out->compression = compression_of_filter(archive_filter_code(dec, 0));
+    return 0;
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* layer_fill: extract a blob into a layer made by layer_add and check the
+ * digests the image promised (either may be NULL). */
+static int layer_fill(lrun_store *s, struct layer *l, struct byte_source *source, const char *want_diff,
+                      const char *want_blob, lrun_error **err)
+{
+    autofree char *diff_path = xasprintf("%s/diff", l->id);
+    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (diff_fd < 0)
+        return fail_errno(err, "open %s", diff_path);
+    struct layer_digests d;
+    if (layer_extract_stream(source, diff_fd, l->id, &l->uids, &l->gids, &d, err) < 0)
+        return -1;
+    if (want_blob && strcmp(digest_hex_part(want_blob) ? digest_hex_part(want_blob) : "", d.blob) != 0)
+        return fail(err, "blob digest mismatch: expected %s, got sha256:%s", want_blob, d.blob);
+    if (want_diff && strcmp(digest_hex_part(want_diff) ? digest_hex_part(want_diff) : "", d.diff) != 0)
+        return fail(err, "layer digest mismatch (diff_id): expected %s, got sha256:%s", want_diff, d.diff);
+    qsort(l->uids.ids, l->uids.len, sizeof *l->uids.ids, compare_u32);
+    qsort(l->gids.ids, l->gids.len, sizeof *l->gids.ids, compare_u32);
+    free(l->compressed_digest);
+    free(l->diff_digest);
+    l->compressed_digest = xasprintf("sha256:%s", d.blob);
+    l->compressed_size = d.blob_size;
+    l->diff_digest = xasprintf("sha256:%s", d.diff);
+    l->diff_size = d.diff_size;
+    l->compression = d.compression;
+    return 0;
+}
+
+/* ========================================================================
+ * NAMES: image references, normalized as docker and podman do
+ *
+ *   busybox            -> docker.io/library/busybox:latest
+ *   user/app:v1        -> docker.io/user/app:v1
+ *   host:5000/repo@sha256:... (a first component with '.' or ':', or
+ *   "localhost", is a registry host)
+ * ======================================================================== */
+
+struct reference {
+    char *domain; /* docker.io, localhost:5000, ... */
+    char *path;   /* library/busybox */
+    char *tag;    /* NULL when a digest is given */
+    char *digest; /* sha256:... or NULL */
+    bool domain_given;
+};
+
+static void reference_clear(struct reference *r)
+{
+    free(r->domain);
+    free(r->path);
+    free(r->tag);
+    free(r->digest);
+    *r = (struct reference){0};
+}
+#define autoreference cleanup(reference_clear)
+
+static bool reference_path_valid(const char *p)
+{
+    if (!*p || *p == '/' || has_suffix(p, "/"))
+        return false;
+    for (; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || strchr("._-/", *p)))
+            return false;
+    return true;
+}
+
+static bool reference_tag_valid(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
+        return false;
+    for (; *t; t++)
+        if (!(isalnum((unsigned char)*t) || *t == '_' || *t == '.' || *t == '-'))
+            return false;
+    return true;
+}
+
+static int reference_parse(const char *text, struct reference *r, lrun_error **err)
+{
+    *r = (struct reference){0};
+    autofree char *s = xstrdup(text);
+    char *at = strchr(s, '@');
+    if (at) {
+        *at = '\0';
+        if (!digest_hex_part(at + 1))
+            return fail(err, "invalid reference \"%s\": bad digest", text);
+        r->digest = xstrdup(at + 1);
+    }
+    char *slash = strchr(s, '/');
+    char *rest = s;
+    if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) ||
+                  strncmp(s, "localhost/", 10) == 0)) {
+        r->domain = xstrndup(s, (size_t)(slash - s));
+        r->domain_given = true;
+        rest = slash + 1;
+    } else {
+        r->domain = xstrdup("docker.io");
+    }
+    char *last_slash = strrchr(rest, '/');
+    char *colon = strrchr(last_slash ? last_slash : rest, ':');
+    if (colon) {
+        *colon = '\0';
+        if (!reference_tag_valid(colon + 1)) {
+            reference_clear(r);
+            return fail(err, "invalid reference \"%s\": bad tag", text);
+        }
+        r->tag = xstrdup(colon + 1);
+    }
+    if (strcmp(r->domain, "docker.io") == 0 && !strchr(rest, '/'))
+        r->path = xasprintf("library/%s", rest);
+    else
+        r->path = xstrdup(rest);
+    if (!reference_path_valid(r->path)) {
+        reference_clear(r);
+        return fail(err, "invalid reference \"%s\": repository names must be lowercase letters, digits and . _ - /",
+                    text);
+    }
+    if (!r->tag && !r->digest)
+        r->tag = xstrdup("latest");
+    return 0;
+}
+
+/* reference_string: the fully qualified name podman stores. */
+static char *reference_string(const struct reference *r)
+{
+    if (r->digest)
+        return xasprintf("%s/%s@%s", r->domain, r->path, r->digest);
+    return xasprintf("%s/%s:%s", r->domain, r->path, r->tag);
+}
+
+/* name_normalize: text as a fully qualified name, or NULL with *err. */
+static char *name_normalize(const char *text, lrun_error **err)
+{
+    autoreference struct reference r;
+    if (reference_parse(text, &r, err) < 0)
+        return NULL;
+    return reference_string(&r);
+}
+
+/* name_split: "host/repo:tag" into repository and tag (or digest) for
+ * tables; "<none>" for what is missing. */
+static void name_split(const char *name, char **repository, char **tag)
+{
+    const char *at = strchr(name, '@');
+    const char *last_slash = strrchr(name, '/');
+    const char *colon = strrchr(last_slash ? last_slash : name, ':');
+    if (at) {
+        *repository = xstrndup(name, (size_t)(at - name));
+        *tag = xstrdup("<none>");
+    } else if (colon) {
+        *repository = xstrndup(name, (size_t)(colon - name));
+        *tag = xstrdup(colon + 1);
+    } else {
+        *repository = xstrdup(name);
+        *tag = xstrdup("<none>");
+    }
+}
+
+/* ========================================================================
+ * IMAGES: image records, lookup, load, save, tag, remove, sizes
+ * ======================================================================== */
+
+/* image_lookup: by full ID, ID prefix, fully qualified name, or short name
+ * ("servidorweb:v1" finds localhost:5000/servidorweb:v1), as podman's local
+ * lookup does. */
+static struct image *image_lookup(lrun_store *s, const char *text, lrun_error **err)
+{
+    const char *hex = has_prefix(text, "sha256:") ? text + 7 : text;
+    size_t hex_len = strlen(hex);
+    if (hex_len >= 3 && hex_len <= 64 && strspn(hex, "0123456789abcdef") == hex_len) {
+        struct image *found = NULL;
+        size_t matches = 0;
+        for (size_t i = 0; i < s->n_images; i++)
+            if (strncmp(s->images[i]->id, hex, hex_len) == 0)
+                found = s->images[i], matches++;
+        if (matches == 1)
+            return found;
+        if (matches > 1 && hex_len < 64) {
+            fail(err, "%s: image ID prefix is ambiguous", text);
+            return NULL;
+        }
+    }
+    autoreference struct reference r;
+    lrun_error *parse_err = NULL;
+    if (reference_parse(text, &r, &parse_err) == 0) {
+        autofree char *full = reference_string(&r);
+        for (size_t i = 0; i < s->n_images; i++)
+            if (strv_contains(s->images[i]->names, full))
+                return s->images[i];
+        if (!r.domain_given) {
+            /* short name: the text as given must be the tail of a stored
+             * name after a '/' ("servidorweb:v1", "library/busybox") */
+            autofree char *tail = strchr(text, ':') || r.digest ? xasprintf("/%s", text)
+                                                                : xasprintf("/%s:%s", text, r.tag);
+            for (size_t i = 0; i < s->n_images; i++)
+                for (size_t j = 0; s->images[i]->names && s->images[i]->names[j]; j++)
+                    if (has_suffix(s->images[i]->names[j], tail))
+                        return s->images[i];
+        }
+    }
+    lrun_error_free(parse_err);
+    fail_code(err, 1, "%s: image not known", text);
+    return NULL;
+}
+
+int lrun_image_resolve(lrun_store *s, const char *image, char **id, lrun_error **err)
+{
+    struct image *img = image_lookup(s, image, err);
+    if (!img)
+        return -1;
+    *id = xstrdup(img->id);
+    return 0;
+}
+
+static int64_t image_size(lrun_store *s, const struct image *img)
+{
+    int64_t size = 0;
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    for (size_t i = 0; i < n; i++)
+        if (chain[i]->diff_size > 0)
+            size += chain[i]->diff_size;
+    for (size_t i = 0; i < img->n_big_data; i++)
+        size += img->big_data[i].size;
+    return size;
+}
+
+static size_t image_containers(lrun_store *s, const struct image *img)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->image && strcmp(s->containers[i]->image, img->id) == 0)
+            n++;
+    return n;
+}
+
+/* --- big data: files under overlay-images/<id>/ --- */
+
+/* big_data_file_name: c/storage's makeBigDataBaseName — a key of only
+ * [a-z0-9.] is used as is, any other is "=" + base64(key). */
+static char *big_data_file_name(const char *key)
+{
+    if (strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789.") == strlen(key))
+        return xstrdup(key);
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(key);
+    struct buf out = {0};
+    buf_add(&out, "=", 1);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)key[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)key[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint32_t)(unsigned char)key[i + 2];
+        char quad[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
+                        i + 2 < n ? b64[v & 63] : '='};
+        buf_add(&out, quad, 4);
+    }
+    return buf_steal(&out);
+}
+
+static int image_big_data_write(lrun_store *s, struct image *img, const char *key, const char *data, size_t len,
+                                lrun_error **err)
+{
+    autoclose int dirfd = open_dir_at(s->images_fd, img->id, 0700, err);
+    if (dirfd < 0)
+        return -1;
+    autofree char *file = big_data_file_name(key);
+    if (write_file_atomic(dirfd, file, data, len, 0600, err) < 0)
+        return -1;
+    digest_hex hex;
+    sha256_hex(data, len, hex);
+    struct big_data *bd = NULL;
+    for (size_t i = 0; i < img->n_big_data && !bd; i++)
+        if (strcmp(img->big_data[i].name, key) == 0)
+            bd = &img->big_data[i];
+    if (!bd) {
+        img->big_data = xrealloc(img->big_data, (img->n_big_data + 1) * sizeof *img->big_data);
+        bd = &img->big_data[img->n_big_data++];
+        bd->name = xstrdup(key);
+        bd->digest = NULL;
+    }
+    bd->size = (int64_t)len;
+    free(bd->digest);
+    bd->digest = xasprintf("sha256:%s", hex);
+    return 0;
+}
+
+/* image_big_data_read: the content stored under key, or -1. */
+static int image_big_data_read(lrun_store *s, const struct image *img, const char *key, struct buf *out,
+                               lrun_error **err)
+{
+    autofree char *file = big_data_file_name(key);
+    autofree char *path = xasprintf("%s/%s", img->id, file);
+    return read_file_at(s->images_fd, path, out, err);
+}
+
+/* image_config: the parsed image config (big data "sha256:<id>"). */
+static yajl_val image_config(lrun_store *s, const struct image *img, lrun_error **err)
+{
+    autofree char *key = xasprintf("sha256:%s", img->id);
+    autobuf struct buf text = {0};
+    if (image_big_data_read(s, img, key, &text, err) < 0)
+        return NULL;
+    return json_parse(text.data, "image config", err);
+}
+
+/* strv_prepend: put s (taken over) first in *v. */
+static void strv_prepend(char ***v, char *s)
+{
+    size_t n = strv_len(*v);
+    *v = xrealloc(*v, (n + 2) * sizeof **v);
+    memmove(*v + 1, *v, (n + 1) * sizeof **v);
+    (*v)[0] = s;
+}
+
+/* image_take_name: a name belongs to one image: take it from any other.
+ * A load puts the name first, a tag last (what podman's store does). */
+static void image_take_name(lrun_store *s, struct image *img, const char *name, bool first)
+{
+    for (size_t i = 0; i < s->n_images; i++)
+        if (s->images[i] != img)
+            strv_remove(s->images[i]->names, name);
+    if (first) {
+        strv_remove(img->names, name);
+        strv_prepend(&img->names, xstrdup(name));
+    } else if (!strv_contains(img->names, name)) {
+        strv_push(&img->names, xstrdup(name));
+    }
+    strv_remove(img->names_history, name); /* names-history is newest first */
+    strv_prepend(&img->names_history, xstrdup(name));
+}
+
+/* --- load sources: a directory, or a tar (plain or compressed) ---
+ *
+ * A tar is read once up front keeping its small members (manifests,
+ * configs, indexes, small layers) in memory; big layer members are then
+ * streamed in a second pass, in whatever order the archive has them. */
+
+#define SMALL_MEMBER (1024 * 1024)
+#define JSON_MEMBER_MAX (64 * 1024 * 1024)
+
+struct member {
+    char *name;
+    struct buf data;
+    bool held; /* data is in memory */
+};
+
+struct load_source {
+    const char *path;
+    bool is_dir;
+    struct member *members;
+    size_t n_members;
+};
+
+static void load_source_release(struct load_source *src)
+{
+    for (size_t i = 0; i < src->n_members; i++) {
+        free(src->members[i].name);
+        buf_free(&src->members[i].data);
+    }
+    free(src->members);
+    src->members = NULL;
+    src->n_members = 0;
+}
+
+static const char *member_name_clean(const char *name)
+{
+    while (has_prefix(name, "./"))
+        name += 2;
+    return name;
+}
+
+static struct archive *outer_archive_open(const char *path, lrun_error **err)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        die_oom();
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_xz(a);
+    if (archive_read_open_filename(a, path, 128 * 1024) != ARCHIVE_OK) {
+        fail(err, "open %s: %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static int load_source_open(const char *path, struct load_source *src, lrun_error **err)
+{
+    struct stat st;
+    *src = (struct load_source){.path = path};
+    if (stat(path, &st) < 0)
+        return fail_errno(err, "%s", path);
+    if (S_ISDIR(st.st_mode)) {
+        src->is_dir = true;
+        return 0;
+    }
+    autoarchive struct archive *a = outer_archive_open(path, err);
+    if (!a)
+        return -1;
+    struct archive_entry *e;
+    int r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        if (archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        const char *name = member_name_clean(archive_entry_pathname(e));
+        int64_t size = archive_entry_size(e);
+        src->members = xrealloc(src->members, (src->n_members + 1) * sizeof *src->members);
+        struct member *m = &src->members[src->n_members++];
+        *m = (struct member){.name = xstrdup(name)};
+        if (size <= SMALL_MEMBER || (has_suffix(name, ".json") && size <= JSON_MEMBER_MAX)) {
+            buf_reserve(&m->data, (size_t)size);
+            for (;;) {
+                la_ssize_t n = archive_read_data(a, m->data.data + m->data.len, m->data.cap - m->data.len - 1);
+                if (n < 0)
+                    return fail(err, "read %s in %s: %s", name, path, archive_error_string(a));
+                if (n == 0)
+                    break;
+                m->data.len += (size_t)n;
+                buf_reserve(&m->data, 4096);
+            }
+            m->data.data[m->data.len] = '\0';
+            m->held = true;
+        }
+    }
+    if (r != ARCHIVE_EOF)
+        return fail(err, "read %s: %s", path, archive_error_string(a));
+    if (src->n_members == 0)
+        return fail(err, "%s: not an image archive (no files in it)", path);
+    return 0;
+}
+
+static struct member *load_source_member(struct load_source *src, const char *name)
+{
+    name = member_name_clean(name);
+    for (size_t i = 0; i < src->n_members; i++)
+        if (strcmp(src->members[i].name, name) == 0)
+            return &src->members[i];
+    return NULL;
+}
+
+/* load_source_path_ok: member names come from the image's own JSON: keep
+ * them inside the directory being loaded. */
+static bool load_source_path_ok(const char *name)
+{
+    const char *why;
+    autofree char *clean = entry_path_clean(name, &why);
+    return clean && *clean;
+}
+
+static bool load_source_exists(struct load_source *src, const char *name)
+{
+    if (!load_source_path_ok(name))
+        return false;
+    if (!src->is_dir)
+        return load_source_member(src, name) != NULL;
+    autofree char *p = xasprintf("%s/%s", src->path, name);
+    return access(p, F_OK) == 0;
+}
+
+/* load_source_read: a metadata file of the source, NUL-terminated. */
+static int load_source_read(struct load_source *src, const char *name, struct buf *out, lrun_error **err)
+{
+    if (!load_source_path_ok(name))
+        return fail(err, "invalid file name \"%s\" in the image", name);
+    if (src->is_dir) {
+        autofree char *p = xasprintf("%s/%s", src->path, name);
+        return read_file_at(AT_FDCWD, p, out, err);
+    }
+    struct member *m = load_source_member(src, name);
+    if (!m)
+        return fail(err, "%s: no file \"%s\" in the archive", src->path, name);
+    if (!m->held)
+        return fail(err, "%s: \"%s\" is too large for image metadata", src->path, name);
+    buf_add(out, m->data.data, m->data.len);
+    return 0;
+}
+
+/* --- load: what the source holds --- */
+
+struct blob_ref {
+    char *member;  /* the blob's file in the source */
+    char *diff_id; /* sha256:... from the config's rootfs.diff_ids */
+    char *digest;  /* the blob's digest from an OCI manifest, or NULL */
+    int64_t size;  /* the blob's size from an OCI manifest, or -1 */
+};
+
+struct image_plan {
+    char **names;
+    struct buf config;
+    digest_hex config_id;
+    struct buf manifest; /* OCI: the manifest as stored; docker: made later */
+    struct blob_ref *layers;
+    size_t n_layers;
+    char **layer_ids; /* computed chain IDs, base first */
+};
+
+static void image_plan_release(struct image_plan *p)
+{
+    lrun_strv_free(p->names);
+    buf_free(&p->config);
+    buf_free(&p->manifest);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        free(p->layers[i].member);
+        free(p->layers[i].diff_id);
+        free(p->layers[i].digest);
+    }
+    free(p->layers);
+    lrun_strv_free(p->layer_ids);
+    *p = (struct image_plan){0};
+}
+
+/* image_plan_finish: check the config against the layer list and compute
+ * the layer IDs as containers/image does: the first layer's ID is its
+ * DiffID, each later one sha256(parentID + "+" + diffID-hex). */
+static int image_plan_finish(struct image_plan *p, lrun_error **err)
+{
+    sha256_hex(p->config.data, p->config.len, p->config_id);
+    autojson yajl_val config = json_parse(p->config.data, "image config", err);
+    if (!config)
+        return -1;
+    yajl_val diff_ids = json_get(json_get(config, "rootfs"), "diff_ids");
+    if (!YAJL_IS_ARRAY(diff_ids))
+        return fail(err, "image config %.12s: no rootfs.diff_ids", p->config_id);
+    if (json_array_len(diff_ids) != p->n_layers)
+        return fail(err, "image config %.12s: %zu diff_ids for %zu layers", p->config_id, json_array_len(diff_ids),
+                    p->n_layers);
+    if (p->n_layers == 0)
+        return fail(err, "image %.12s has no layers", p->config_id);
+    p->layer_ids = xcalloc(p->n_layers + 1, sizeof *p->layer_ids);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        yajl_val v = json_array_at(diff_ids, i);
+        const char *hex = YAJL_IS_STRING(v) ? digest_hex_part(YAJL_GET_STRING(v)) : NULL;
+        if (!hex)
+            return fail(err, "image config %.12s: invalid diff_id", p->config_id);
+        p->layers[i].diff_id = xasprintf("sha256:%s", hex);
+        if (i == 0) {
+            p->layer_ids[i] = xstrdup(hex);
+        } else {
+            autofree char *chain = xasprintf("%s+%s", p->layer_ids[i - 1], hex);
+            p->layer_ids[i] = xmalloc(65);
+            sha256_hex(chain, strlen(chain), p->layer_ids[i]);
+        }
+    }
+    return 0;
+}
+
+static void image_plan_add_name(struct image_plan *p, const char *text, const char *fallback_repo)
+{
+    autofree char *full = NULL;
+    if (fallback_repo && !strchr(text, '/') && !strchr(text, ':') && reference_tag_valid(text))
+        full = xasprintf("localhost/%s:%s", fallback_repo, text); /* an OCI ref.name that is only a tag */
+    else
+        full = name_normalize(text, NULL);
+    if (full && !strv_contains(p->names, full))
+        strv_push(&p->names, steal_pointer(&full));
+}
+
+/* docker-archive: manifest.json lists [{Config, RepoTags, Layers}]. */
+static int plans_from_docker_archive(struct load_source *src, struct image_plan **plans, size_t *n,
+                                     lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (load_source_read(src, "manifest.json", &text, err) < 0)
+        return -1;
+    autojson yajl_val manifest = json_parse(text.data, "manifest.json", err);
+    if (!manifest)
+        return -1;
+    if (!YAJL_IS_ARRAY(manifest) || json_array_len(manifest) == 0)
+        return fail(err, "manifest.json: expected a non-empty array");
+    *plans = xcalloc(json_array_len(manifest), sizeof **plans);
+    for (size_t i = 0; i < json_array_len(manifest); i++) {
+        yajl_val entry = json_array_at(manifest, i);
+        struct image_plan *p = &(*plans)[(*n)++];
+        const char *config = json_string(entry, "Config");
+        yajl_val layers = json_get(entry, "Layers");
+        if (!config || !YAJL_IS_ARRAY(layers))
+            return fail(err, "manifest.json: entry %zu lacks Config or Layers", i);
+        if (load_source_read(src, config, &p->config, err) < 0)
+            return -1;
+        p->n_layers = json_array_len(layers);
+        p->layers = xcalloc(p->n_layers + 1, sizeof *p->layers);
+        for (size_t j = 0; j < p->n_layers; j++) {
+            yajl_val l = json_array_at(layers, j);
+            if (!YAJL_IS_STRING(l) || !load_source_exists(src, YAJL_GET_STRING(l)))
+                return fail(err, "manifest.json: layer %zu of entry %zu is missing", j, i);
+            p->layers[j].member = xstrdup(member_name_clean(YAJL_GET_STRING(l)));
+            p->layers[j].size = -1;
+        }
+        yajl_val tags = json_get(entry, "RepoTags");
+        for (size_t j = 0; j < json_array_len(tags); j++)
+            if (YAJL_IS_STRING(json_array_at(tags, j)))
+                image_plan_add_name(p, YAJL_GET_STRING(json_array_at(tags, j)), NULL);
+        if (image_plan_finish(p, err) < 0)
+            return error_prefix(err, "manifest.json entry %zu", i);
+    }
+    return 0;
+}
+
+/* oci_blob_read: a blob of an OCI layout, checked against its descriptor. */
+static int oci_blob_read(struct load_source *src, yajl_val descriptor, struct buf *out, lrun_error **err)
+{
+    const char *digest = json_string(descriptor, "digest");
+    const char *hex = digest_hex_part(digest);
+    if (!hex)
+        return fail(err, "unsupported or invalid digest \"%s\"", digest ? digest : "");
+    autofree char *member = xasprintf("blobs/sha256/%s", hex);
+    if (load_source_read(src, member, out, err) < 0)
+        return -1;
+    digest_hex got;
+    sha256_hex(out->data, out->len, got);
+    if (strcmp(got, hex) != 0)
+        return fail(err, "blob %s: digest mismatch (content is sha256:%s)", digest, got);
+    int64_t size = json_int(descriptor, "size", -1);
+    if (size >= 0 && (size_t)size != out->len)
+        return fail(err, "blob %s: size %zu, descriptor says %" PRId64, digest, out->len, size);
+    return 0;
+}
+
+static const char *host_architecture(void)
+{
+#if defined(__x86_64__)
+    return "amd64";
+#elif defined(__aarch64__)
+    return "arm64";
+#elif defined(__arm__)
+    return "arm";
+#elif defined(__i386__)
+    return "386";
+#elif defined(__riscv)
+    return "riscv64";
+#elif defined(__s390x__)
+    return "s390x";
+#elif defined(__powerpc64__)
+    return "ppc64le";
+#else
+    return "unknown";
+#endif
+}
+
+static bool media_type_is_index(const char *t)
+{
+    return t && (strcmp(t, "application/vnd.oci.image.index.v1+json") == 0 ||
+                 strcmp(t, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
+}
+
+/* oci_pick_manifest: the descriptor of an index for this machine. */
+static yajl_val oci_pick_manifest(yajl_val index)
+{
+    yajl_val manifests = json_get(index, "manifests");
+    yajl_val fallback = NULL;
+    for (size_t i = 0; i < json_array_len(manifests); i++) {
+        yajl_val d = json_array_at(manifests, i);
+        yajl_val platform = json_get(d, "platform");
+        if (!platform)
+            fallback = fallback ? fallback : d;
+        const char *os = json_string(platform, "os"), *arch = json_string(platform, "architecture");
+        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, host_architecture()) == 0)
+            return d;
+    }
+    return fallback;
+}
+
+static int plan_from_oci_descriptor(struct load_source *src, yajl_val descriptor, struct image_plan *p, int depth,
+                                    lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (depth > 4)
+        return fail(err, "image index nested too deeply");
+    if (oci_blob_read(src, descriptor, &text, err) < 0)
+        return -1;
+    autojson yajl_val doc = json_parse(text.data, "manifest", err);
+    if (!doc)
+        return -1;
+    const char *media_type = json_string(descriptor, "mediaType");
+    if (!media_type)
+        media_type = json_string(doc, "mediaType");
+    if (media_type_is_index(media_type) || (!json_get(doc, "config") && json_get(doc, "manifests"))) {
+        yajl_val pick = oci_pick_manifest(doc);
+        if (!pick)
+            return fail(err, "no image for linux/%s in the index", host_architecture());
+        return plan_from_oci_descriptor(src, pick, p, depth + 1, err);
+    }
+    yajl_val config = json_get(doc, "config"), layers = json_get(doc, "layers");
+    if (!config || !YAJL_IS_ARRAY(layers))
+        return fail(err, "manifest %s: no config or layers", json_string(descriptor, "digest"));
+    if (oci_blob_read(src, config, &p->config, err) < 0)
+        return error_prefix(err, "image config");
+    buf_add(&p->manifest, text.data, text.len);
+    p->n_layers = json_array_len(layers);
+    p->layers = xcalloc(p->n_layers + 1, sizeof *p->layers);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        yajl_val l = json_array_at(layers, i);
+        const char *hex = digest_hex_part(json_string(l, "digest"));
+        if (!hex)
+            return fail(err, "manifest: layer %zu has no valid sha256 digest", i);
+        p->layers[i].member = xasprintf("blobs/sha256/%s", hex);
+        p->layers[i].digest = xasprintf("sha256:%s", hex);
+        p->layers[i].size = json_int(l, "size", -1);
+        if (!load_source_exists(src, p->layers[i].member))
+            return fail(err, "layer blob sha256:%s is missing from the layout", hex);
+    }
+    return image_plan_finish(p, err);
+}
+
+/* fallback_repo: an OCI ref.name that is only a tag names the image after
+ * the layout's file name, in localhost/. */
+static char *layout_repo_name(const char *path)
+{
+    autofree char *copy = xstrdup(path);
+    while (strlen(copy) > 1 && has_suffix(copy, "/"))
+        copy[strlen(copy) - 1] = '\0';
+    const char *base = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+    autofree char *name = xstrdup(base);
+    char *dot = strchr(name, '.');
+    if (dot && dot != name)
+        *dot = '\0';
+    for (char *c = name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return reference_path_valid(name) ? steal_pointer(&name) : xstrdup("image");
+}
+
+static int plans_from_oci_layout(struct load_source *src, struct image_plan **plans, size_t *n, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (load_source_read(src, "index.json", &text, err) < 0)
+        return -1;
+    autojson yajl_val index = json_parse(text.data, "index.json", err);
+    if (!index)
+        return -1;
+    yajl_val manifests = json_get(index, "manifests");
+    if (json_array_len(manifests) == 0)
+        return fail(err, "index.json lists no images");
+    autofree char *repo = layout_repo_name(src->path);
+    *plans = xcalloc(json_array_len(manifests), sizeof **plans);
+    for (size_t i = 0; i < json_array_len(manifests); i++) {
+        yajl_val d = json_array_at(manifests, i);
+        struct image_plan *p = &(*plans)[(*n)++];
+        if (plan_from_oci_descriptor(src, d, p, 0, err) < 0)
+            return error_prefix(err, "index.json entry %zu", i);
+        /* as podman: a layout directory is named after the directory, an
+         * oci-archive after its ref.name annotation */
+        const char *ref = json_string(json_get(d, "annotations"), "org.opencontainers.image.ref.name");
+        if (src->is_dir)
+            image_plan_add_name(p, "latest", repo);
+        else if (ref)
+            image_plan_add_name(p, ref, repo);
+    }
+    return 0;
+}
+
+/* --- load: into the store --- */
+
+struct layer_job {
+    struct blob_ref *blob;
+    struct layer *layer; /* made by layer_add */
+    bool done;
+};
+
+struct load_run {
+    lrun_store *store;
+    struct load_source src;
+    struct image_plan *plans;
+    size_t n_plans;
+    struct layer_job *jobs;
+    size_t n_jobs;
+    lrun_progress_fn progress;
+    void *userdata;
+};
+
+PRINTF(2, 3) static void load_progress(struct load_run *run, const char *fmt, ...)
+{
+    if (!run->progress)
+        return;
+    va_list ap;
+    char *line;
+    va_start(ap, fmt);
+    if (vasprintf(&line, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    run->progress(run->userdata, line);
+    free(line);
+}
+
+static const char *blob_short(const struct blob_ref *b)
+{
+    const char *hex = digest_hex_part(b->digest ? b->digest : b->diff_id);
+    return hex ? hex : "";
+}
+
+static int load_job_fill(struct load_run *run, struct layer_job *job, struct byte_source *source, lrun_error **err)
+{
+    if (layer_fill(run->store, job->layer, source, job->blob->diff_id, job->blob->digest, err) < 0)
+        return error_prefix(err, "layer %.12s (%s)", blob_short(job->blob), job->blob->member);
+    if (job->blob->size >= 0 && job->blob->size != job->layer->compressed_size)
+        return fail(err, "layer %.12s: size %" PRId64 ", the manifest says %" PRId64, blob_short(job->blob),
+                    job->layer->compressed_size, job->blob->size);
+    job->done = true;
+    load_progress(run, "Copying blob %.12s done", blob_short(job->blob));
+    return 0;
+}
+
+/* load_fill_layers: stream every job's blob from the source: files of a
+ * directory directly, held tar members from memory, the others in passes
+ * over the tar in its own order. */
+static int load_fill_layers(struct load_run *run, lrun_error **err)
+{
+    struct load_source *src = &run->src;
+    for (size_t i = 0; i < run->n_jobs; i++) {
+        struct layer_job *job = &run->jobs[i];
+        if (src->is_dir) {
+            autofree char *p = xasprintf("%s/%s", src->path, job->blob->member);
+            autoclose int fd = open(p, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                return fail_errno(err, "open %s", p);
+            struct byte_source source = {fd_source_read, &fd};
+            if (load_job_fill(run, job, &source, err) < 0)
+                return -1;
+            continue;
+        }
+        struct member *m = load_source_member(src, job->blob->member);
+        if (m && m->held) {
+            struct memory_source mem = {m->data.data, m->data.len, 0};
+            struct byte_source source = {memory_source_read, &mem};
+            if (load_job_fill(run, job, &source, err) < 0)
+                return -1;
+        }
+    }
+    for (;;) {
+        size_t pending = 0, filled = 0;
+        for (size_t i = 0; i < run->n_jobs; i++)
+            pending += !run->jobs[i].done;
+        if (pending == 0)
+            return 0;
+        autoarchive struct archive *a = outer_archive_open(src->path, err);
+        if (!a)
+            return -1;
+        struct archive_entry *e;
+        int r;
+        while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+            const char *name = member_name_clean(archive_entry_pathname(e));
+            for (size_t i = 0; i < run->n_jobs; i++) {
+                struct layer_job *job = &run->jobs[i];
+                if (job->done || strcmp(job->blob->member, name) != 0)
+                    continue;
+                struct byte_source source = {archive_member_read, a};
+                if (load_job_fill(run, job, &source, err) < 0)
+                    return -1;
+                filled++;
+                break; /* the member's data is consumed; a twin waits for the next pass */
+            }
+        }
+        if (r != ARCHIVE_EOF)
+            return fail(err, "read %s: %s", src->path, archive_error_string(a));
+        if (filled == 0)
+            return fail(err, "%s: layer files missing from the archive", src->path);
+    }
+}
+
+/* docker_manifest_make: a schema2 manifest for a docker-archive image, as
+ * containers/image makes one when it copies from docker-archive:. */
+static void docker_manifest_make(lrun_store *s, struct image_plan *p)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_int(g, "schemaVersion", 2);
+    jw_key_str(g, "mediaType", "application/vnd.docker.distribution.manifest.v2+json");
+    jw_key(g, "config");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "mediaType", "application/vnd.docker.container.image.v1+json");
+    jw_key_int(g, "size", (int64_t)p->config.len);
+    autofree char *config_digest = xasprintf("sha256:%s", p->config_id);
+    jw_key_str(g, "digest", config_digest);
+    yajl_gen_map_close(g);
+    jw_key(g, "layers");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        /* docker-archive blobs are the plain tars: digest and size are the
+         * DiffID and diff-size; the media type is what c/image writes */
+        struct layer *l = store_layer(s, p->layer_ids[i]);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        jw_key_int(g, "size", l && l->diff_size > 0 ? l->diff_size : 0);
+        jw_key_str(g, "digest", p->layers[i].diff_id);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    buf_add(&p->manifest, text, len);
+}
+
+/* image_commit: the image record and its big data (config, manifest, an
+ * empty signature list), or new names for an image already present. */
+static int image_commit(lrun_store *s, struct image_plan *p, lrun_error **err)
+{
+    struct image *img = store_image_by_id(s, p->config_id);
+    if (!img) {
+        digest_hex manifest_hex;
+        sha256_hex(p->manifest.data, p->manifest.len, manifest_hex);
+        autojson yajl_val config = json_parse(p->config.data, "image config", err);
+        if (!config)
+            return -1;
+        img = xcalloc(1, sizeof *img);
+        img->id = xstrdup(p->config_id);
+        img->digest = xasprintf("sha256:%s", manifest_hex);
+        img->layer = xstrdup(p->layer_ids[p->n_layers - 1]);
+        img->metadata = xasprintf("{\"signatures-sizes\":{\"sha256:%s\":[]}}", manifest_hex);
+        img->created = json_string(config, "created") ? xstrdup(json_string(config, "created")) : time_rfc3339_now();
+        img->names = xcalloc(1, sizeof *img->names);
+        img->names_history = xcalloc(1, sizeof *img->names_history);
+        autofree char *config_key = xasprintf("sha256:%s", p->config_id);
+        autofree char *manifest_key = xasprintf("manifest-sha256:%s", manifest_hex);
+        autofree char *signature_key = xasprintf("signature-%s", manifest_hex);
+        if (image_big_data_write(s, img, config_key, p->config.data, p->config.len, err) < 0 ||
+            image_big_data_write(s, img, manifest_key, p->manifest.data, p->manifest.len, err) < 0 ||
+            image_big_data_write(s, img, "manifest", p->manifest.data, p->manifest.len, err) < 0 ||
+            image_big_data_write(s, img, signature_key, "", 0, err) < 0) {
+            image_free(img);
+            return -1;
+        }
+        s->images = xrealloc(s->images, (s->n_images + 1) * sizeof *s->images);
+        s->images[s->n_images++] = img;
+    }
+    for (size_t i = 0; p->names && p->names[i]; i++)
+        image_take_name(s, img, p->names[i], true);
+    return store_save_images(s, err);
+}
+
+/* load_undo: remove the layers this load made (its failure leaves the
+ * store as it was). */
+static void load_undo(struct load_run *run)
+{
+    for (size_t i = run->n_jobs; i-- > 0;) {
+        if (!run->jobs[i].layer)
+            continue;
+        lrun_error *ignored = NULL;
+        layer_remove_files(run->store, run->jobs[i].layer->id, &ignored);
+        lrun_error_free(ignored);
+        store_drop_layer_record(run->store, run->jobs[i].layer);
+        run->jobs[i].layer = NULL;
+    }
+    lrun_error *ignored = NULL;
+    store_save_layers(run->store, &ignored);
+    lrun_error_free(ignored);
+}
+
+/* load_plan_jobs: the layers not yet in the store, base first, each once. */
+static int load_plan_jobs(struct load_run *run, lrun_error **err)
+{
+    lrun_store *s = run->store;
+    struct image_plan *plans = run->plans;
+    size_t n_plans = run->n_plans;
+    for (size_t i = 0; i < n_plans; i++) {
+        for (size_t j = 0; j < plans[i].n_layers; j++) {
+            const char *id = plans[i].layer_ids[j];
+            struct layer *existing = store_layer(s, id);
+            if (existing) {
+                bool ours = false;
+                for (size_t k = 0; k < run->n_jobs && !ours; k++)
+                    ours = run->jobs[k].layer == existing;
+                if (!ours)
+                    load_progress(run, "Copying blob %.12s skipped: already exists", blob_short(&plans[i].layers[j]));
+                continue;
+            }
+            struct layer *l = layer_add(s, id, j ? plans[i].layer_ids[j - 1] : NULL, err);
+            if (!l)
+                return -1;
+            run->jobs = xrealloc(run->jobs, (run->n_jobs + 1) * sizeof *run->jobs);
+            run->jobs[run->n_jobs++] = (struct layer_job){.blob = &plans[i].layers[j], .layer = l};
+        }
+    }
+    return 0;
+}
+
+static int load_read_plans(struct load_run *run, const char *path, lrun_error **err)
+{
+    if (load_source_open(path, &run->src, err) < 0)
+        return -1;
+    if (load_source_exists(&run->src, "manifest.json"))
+        return plans_from_docker_archive(&run->src, &run->plans, &run->n_plans, err);
+    if (load_source_exists(&run->src, "index.json") && load_source_exists(&run->src, "oci-layout"))
+        return plans_from_oci_layout(&run->src, &run->plans, &run->n_plans, err);
+    return fail(err, "%s: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout, index.json)", path);
+}
+
+static int load_mark_complete(struct load_run *run, lrun_error **err)
+{
+    for (size_t i = 0; i < run->n_jobs; i++)
+        run->jobs[i].layer->incomplete = false;
+    return store_save_layers(run->store, err);
+}
+
+static int load_commit_images(struct load_run *run, char ***names, lrun_error **err)
+{
+    *names = xcalloc(1, sizeof **names);
+    for (size_t i = 0; i < run->n_plans; i++) {
+        struct image_plan *p = &run->plans[i];
+        if (p->manifest.len == 0)
+            docker_manifest_make(run->store, p);
+        load_progress(run, "Copying config %.10s done", p->config_id);
+        load_progress(run, "Writing manifest to image destination");
+        load_progress(run, "Storing signatures");
+        if (image_commit(run->store, p, err) < 0)
+            return -1;
+        for (size_t j = 0; p->names && p->names[j]; j++)
+            strv_push(names, xstrdup(p->names[j]));
+        if (!p->names)
+            strv_push(names, xasprintf("sha256:%s", p->config_id));
+    }
+    return 0;
+}
+
+static void load_run_release(struct load_run *run)
+{
+    for (size_t i = 0; i < run->n_plans; i++)
+        image_plan_release(&run->plans[i]);
+    free(run->plans);
+    free(run->jobs);
+    load_source_release(&run->src);
+}
+
+int lrun_image_load(lrun_store *s, const char *path, lrun_progress_fn progress, void *userdata, char ***names,
+                    lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    cleanup(load_run_release) struct load_run run = {.store = s, .progress = progress, .userdata = userdata};
+    if (load_read_plans(&run, path, err) < 0)
+        return -1;
+    load_progress(&run, "Getting image source signatures");
+    if (load_plan_jobs(&run, err) < 0 || load_fill_layers(&run, err) < 0 || load_mark_complete(&run, err) < 0) {
+        load_undo(&run);
+        return -1;
+    }
+    return load_commit_images(&run, names, err);
+}
+
+/* --- tag, list, remove --- */
+
+int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    struct image *img = image_lookup(s, image, err);
+    if (!img)
+        return -1;
+    autofree char *full = name_normalize(new_name, err);
+    if (!full)
+        return -1;
+    image_take_name(s, img, full, false);
+    return store_save_images(s, err);
+}
+
+static int64_t image_created_seconds(const struct image *img) { return time_parse_rfc3339(img->created); }
+
+int lrun_image_list(lrun_store *s, lrun_image_info **out, size_t *count, lrun_error **err)
+{
+    (void)err;
+    lrun_image_info *list = xcalloc(s->n_images + 1, sizeof *list);
+    for (size_t i = 0; i < s->n_images; i++) {
+        struct image *img = s->images[i];
+        autofree struct layer **chain = NULL;
+        list[i].id = xstrdup(img->id);
+        list[i].names = strv_copy(img->names);
+        list[i].digest = xstrdup(img->digest);
+        list[i].created = image_created_seconds(img);
+        list[i].size = image_size(s, img);
+        list[i].layer_count = layer_chain(s, img->layer, &chain);
+        list[i].containers = image_containers(s, img);
+    }
+    *out = list;
+    *count = s->n_images;
+    return 0;
+}
+
+void lrun_image_list_free(lrun_image_info *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++) {
+        free(list[i].id);
+        lrun_strv_free(list[i].names);
+        free(list[i].digest);
+    }
+    free(list);
+}
+
+/* layers_release_from: delete top and then each parent that nothing
+ * (image, container or child layer) uses any more. */
+static int layers_release_from(lrun_store *s, const char *top, lrun_error **err)
+{
+    autofree char *id = xstrdup(top);
+    while (id) {
+        struct layer *l = store_layer(s, id);
+        if (!l || layer_users(s, id) > 0)
+            break;
+        autofree char *parent = xstrdup(l->parent);
+        if (layer_delete(s, l, err) < 0)
+            return -1;
+        free(id);
+        id = steal_pointer(&parent);
+    }
+    return 0;
+}
+
+static void store_drop_image_record(lrun_store *s, struct image *img)
+{
+    for (size_t i = 0; i < s->n_images; i++) {
+        if (s->images[i] != img)
+            continue;
+        memmove(&s->images[i], &s->images[i + 1], (s->n_images - i - 1) * sizeof *s->images);
+        s->n_images--;
+        image_free(img);
+        return;
+    }
+}
+
+/* container_remove_storage: a container's record and its layer (the
+ * container section adds processes and runtime state on top of this). */
+static int container_remove_storage(lrun_store *s, struct container *c, lrun_error **err)
+{
+    autofree char *layer = xstrdup(c->layer);
+    autofree char *id = xstrdup(c->id);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        if (s->containers[i] != c)
+            continue;
+        memmove(&s->containers[i], &s->containers[i + 1], (s->n_containers - i - 1) * sizeof *s->containers);
+        s->n_containers--;
+        container_free(c);
+        break;
+    }
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
+        return -1;
+    remove_tree_at(s->containers_fd, id, NULL);
+    return layer ? layers_release_from(s, layer, err) : 0;
+}
+
+int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
+                      lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    struct image *img = image_lookup(s, name, err);
+    if (!img)
+        return -1;
+    autofree char *full = name_normalize(name, NULL);
+    bool by_name = full && strv_contains(img->names, full);
+    if (!by_name && strv_contains(img->names, name))
+        by_name = true, free(full), full = xstrdup(name);
+    if (!by_name) { /* a short name that matched: find which stored name */
+        for (size_t i = 0; img->names && img->names[i] && !by_name; i++)
+            if (has_suffix(img->names[i], name) && img->names[i][strlen(img->names[i]) - strlen(name) - 1] == '/')
+                by_name = true, free(full), full = xstrdup(img->names[i]);
+    }
+    if (by_name && strv_len(img->names) > 1) { /* only the name goes */
+        strv_remove(img->names, full);
+        strv_push(untagged, xstrdup(full));
+        return store_save_images(s, err);
+    }
+    if (!by_name && strv_len(img->names) > 1 && !force)
+        return fail_code(err, 2,
+                         "unable to delete image %s by ID with more than one tag (%zu names): please force removal",
+                         img->id, strv_len(img->names));
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        if (!c->image || strcmp(c->image, img->id) != 0)
+            continue;
+        if (!force)
+            return fail_code(err, 2,
+                             "image used by %s: image is in use by a container: consider listing external "
+                             "containers and force-removing image",
+                             c->id);
+        strv_push(deleted, xstrdup(c->id));
+        if (container_remove_storage(s, c, err) < 0)
+            return -1;
+        i--;
+    }
+    for (size_t i = 0; img->names && img->names[i]; i++)
+        strv_push(untagged, xstrdup(img->names[i]));
+    strv_push(deleted, xstrdup(img->id));
+    autofree char *top = xstrdup(img->layer);
+    autofree char *id = xstrdup(img->id);
+    store_drop_image_record(s, img);
+    if (store_save_images(s, err) < 0)
+        return -1;
+    remove_tree_at(s->images_fd, id, NULL);
+    return top ? layers_release_from(s, top, err) : 0;
+}
+
+int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
+{
+    (void)err;
+    *total = 0;
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i]->diff_size > 0)
+            *total += s->layers[i]->diff_size;
+    return 0;
+}
+
+/* ========================================================================
+ * CLI: argument parsing, each command, tables and --format
+ *
+ * Output follows podman 4.3: tables through a tabwriter (each column but the
+ * last padded to max(12, widest cell + 2)), errors as "Error: ..." on
+ * stderr, exit 125 for lrun's own failures (rmi: 1 unknown, 2 in use).
+ * ======================================================================== */
+
+struct cli {
+    const char *root; /* --root, or NULL for the default */
+    const char *program;
+};
+
+PRINTF(1, 2) static void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("Error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* cli_fail: print err and return its exit status. */
+static int cli_fail(lrun_error *err)
+{
+    cli_error("%s", err && err->message ? err->message : "unknown error");
+    return err && err->exit_code ? err->exit_code : EXIT_LRUN;
+}
+
+static int cli_open_store(struct cli *cli, int mode, lrun_store **s)
+{
+    autoerror lrun_error *err = NULL;
+    if (lrun_store_open(cli->root, mode, s, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+/* --- option parsing (getopt_long, stopping at the first operand) --- */
+
+static int cli_bad_flag(const char *command, char **argv)
+{
+    const char *bad = argv[optind - 1];
+    if (optopt && optopt < 256 && (!bad || bad[0] != '-' || bad[1] == '-' || strlen(bad) > 2))
+        cli_error("unknown shorthand flag: '%c' in %s", optopt, bad ? bad : "");
+    else
+        cli_error("unknown flag: %s\nSee 'lrun %s --help'", bad ? bad : "", command);
+    return EXIT_LRUN;
+}
+
+static int cli_missing_value(const char *command, char **argv)
+{
+    cli_error("flag needs an argument: %s\nSee 'lrun %s --help'", argv[optind - 1], command);
+    return EXIT_LRUN;
+}
+
+/* cli_getopt: getopt_long with lrun's conventions; returns the option, -1
+ * at the end, or '?' after printing the error. */
+static int cli_getopt(int argc, char **argv, const char *shorts, const struct option *longs, const char *command,
+                      int *status)
+{
+    autofree char *spec = xasprintf("+:%s", shorts);
+    opterr = 0;
+    int c = getopt_long(argc, argv, spec, longs, NULL);
+    if (c == '?')
+        *status = cli_bad_flag(command, argv);
+    else if (c == ':')
+        *status = cli_missing_value(command, argv), c = '?';
+    return c;
+}
+
+static void cli_getopt_reset(void) { optind = 0; }
+
+/* --- tables --- */
+
+struct table {
+    size_t columns;
+    char **cells; /* row-major */
+    size_t n_cells;
+};
+
+static void table_add(struct table *t, char *cell)
+{
+    t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
+    t->cells[t->n_cells++] = cell ? cell : xstrdup("");
+}
+
+static void table_add_row(struct table *t, ...)
+{
+    va_list ap;
+    va_start(ap, t);
+    for (size_t i = 0; i < t->columns; i++)
+        table_add(t, xstrdup(va_arg(ap, const char *)));
+    va_end(ap);
+}
+
+static size_t utf8_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* table_print: Go's tabwriter with minwidth 12, padding 2, as podman. */
+static void table_print(struct table *t, FILE *out)
+{
+    autofree size_t *width = xcalloc(t->columns, sizeof *width);
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t w = utf8_width(t->cells[i]) + 2;
+        size_t col = i % t->columns;
+        if (w > width[col])
+            width[col] = w;
+    }
+    for (size_t i = 0; i < t->n_cells; i++) {
+        size_t col = i % t->columns;
+        fputs(t->cells[i], out);
+        if (col + 1 == t->columns) {
+            fputc('\n', out);
+            continue;
+        }
+        size_t w = width[col] < 12 ? 12 : width[col];
+        for (size_t pad = utf8_width(t->cells[i]); pad < w; pad++)
+            fputc(' ', out);
+    }
+    for (size_t i = 0; i < t->n_cells; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->n_cells = 0;
+}
+
+/* --- --format: a subset of Go templates ---
+ * {{.Field}}, {{.A.B}} and {{json .Field}} against a JSON object, text
+ * kept as is, "\t" and "\n" escapes; "table ..." adds a header row. */
+
+static void template_value(struct buf *out, yajl_val v)
+{
+    if (!v || YAJL_IS_NULL(v))
+        return;
+    if (YAJL_IS_STRING(v)) {
+        buf_adds(out, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        buf_adds(out, YAJL_GET_NUMBER(v));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        buf_adds(out, YAJL_IS_TRUE(v) ? "true" : "false");
+    } else if (YAJL_IS_ARRAY(v)) { /* Go's %v of a slice */
+        buf_add(out, "[", 1);
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            if (i)
+                buf_add(out, " ", 1);
+            template_value(out, v->u.array.values[i]);
+        }
+        buf_add(out, "]", 1);
+    } else if (YAJL_IS_OBJECT(v)) {
+        buf_adds(out, "map[");
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            buf_printf(out, "%s%s:", i ? " " : "", v->u.object.keys[i]);
+            template_value(out, v->u.object.values[i]);
+        }
+        buf_add(out, "]", 1);
+    }
+}
+
+static yajl_val template_lookup(yajl_val obj, const char *path)
+{
+    if (strcmp(path, ".") == 0)
+        return obj;
+    autofree char *copy = xstrdup(path + (*path == '.'));
+    char *save = NULL;
+    yajl_val v = obj;
+    for (char *k = strtok_r(copy, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+        v = json_get(v, k);
+    return v;
+}
+
+static int template_render(const char *tmpl, yajl_val obj, struct buf *out, lrun_error **err)
+{
+    for (const char *p = tmpl; *p;) {
+        if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n')) {
+            buf_add(out, p[1] == 't' ? "\t" : "\n", 1);
+            p += 2;
+            continue;
+        }
+        if (strncmp(p, "{{", 2) != 0) {
+            buf_add(out, p, 1);
+            p++;
+            continue;
+        }
+        const char *end = strstr(p, "}}");
+        if (!end)
+            return fail(err, "template: unclosed action in \"%s\"", tmpl);
+        autofree char *action = xstrndup(p + 2, (size_t)(end - p - 2));
+        char *a = action;
+        while (isspace((unsigned char)*a))
+            a++;
+        for (char *e = a + strlen(a); e > a && isspace((unsigned char)e[-1]);)
+            *--e = '\0';
+        bool as_json = has_prefix(a, "json ");
+        if (as_json)
+            for (a += 5; isspace((unsigned char)*a);)
+                a++;
+        if (*a != '.')
+            return fail(err, "template: unsupported action \"{{%s}}\"", action);
+        yajl_val v = template_lookup(obj, a);
+        if (as_json) {
+            autogen yajl_gen g = json_writer(false);
+            jw_value(g, v);
+            size_t len;
+            autofree char *text = json_writer_text(g, &len);
+            buf_add(out, text, len);
+        } else {
+            template_value(out, v);
+        }
+        p = end + 2;
+    }
+    return 0;
+}
+
+/* table_add_line: a rendered line, split into cells at tabs. */
+static void table_add_line(struct table *t, char *line)
+{
+    size_t added = 0;
+    for (char *cell = line;; added++) {
+        char *tab = strchr(cell, '\t');
+        if (tab)
+            *tab = '\0';
+        if (added < t->columns)
+            table_add(t, xstrdup(cell));
+        if (!tab)
+            break;
+        cell = tab + 1;
+    }
+    for (added++; added < t->columns; added++)
+        table_add(t, xstrdup(""));
+}
+
+/* format_print_rows: rows (JSON objects) through a --format template;
+ * "table ..." prints a header row: the template rendered against header,
+ * an object that maps each field to its column name. */
+static int format_print_rows(const char *format, yajl_val *rows, size_t n, yajl_val header)
+{
+    autoerror lrun_error *err = NULL;
+    bool table = has_prefix(format, "table");
+    const char *tmpl = table ? format + 5 : format;
+    while (table && *tmpl == ' ')
+        tmpl++;
+    struct table t = {.columns = 1};
+    for (const char *p = tmpl; *p; p++)
+        t.columns += (p[0] == '\\' && p[1] == 't') || *p == '\t';
+    for (size_t i = 0; i < n + table; i++) {
+        autobuf struct buf line = {0};
+        buf_adds(&line, "");
+        if (template_render(tmpl, table && i == 0 ? header : rows[i - table], &line, &err) < 0) {
+            cli_error("%s", err->message);
+            return EXIT_LRUN;
+        }
+        if (table)
+            table_add_line(&t, line.data);
+        else
+            printf("%s\n", line.data);
+    }
+    if (table)
+        table_print(&t, stdout);
+    return 0;
+}
+
+static yajl_val json_text_to_tree(const char *text)
+{
+    yajl_val v = yajl_tree_parse(text, NULL, 0);
+    if (!v)
+        die_oom();
+    return v;
+}
+
+/* --- load --- */
+
+static void cli_progress_line(void *userdata, const char *line)
+{
+    (void)userdata;
+    fprintf(stderr, "%s\n", line);
+}
+
+static int cmd_load(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"input", required_argument, NULL, 'i'},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    const char *input = NULL;
+    bool quiet = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "i:qh", longs, "load", &status)) != -1) {
+        switch (c) {
+        case 'i': input = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': puts("Usage: lrun load -i FILE|DIR [-q]\n\nLoad a docker-archive or OCI image layout."); return 0;
+        default: return status;
+        }
+    }
+    if (!input && optind < argc)
+        input = argv[optind++];
+    if (!input) {
+        cli_error("no input given: use lrun load -i FILE (reading from stdin is not supported)");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autostrv char **names = NULL;
+    if (lrun_image_load(s, input, quiet ? NULL : cli_progress_line, NULL, &names, &err) < 0) {
+        error_prefix(&err, "load %s", input);
+        return cli_fail(err);
+    }
+    for (size_t i = 0; names[i]; i++)
+        printf("Loaded image: %s\n", names[i]);
+    return 0;
+}
+
+/* --- images --- */
+
+struct image_row {
+    struct image *img;
+    const char *name; /* NULL: untagged */
+    size_t order;     /* position in the store, for a stable sort */
+};
+
+static int compare_image_rows(const void *a, const void *b)
+{
+    const struct image_row *x = a, *y = b;
+    int64_t tx = image_created_seconds(x->img), ty = image_created_seconds(y->img);
+    if (tx != ty)
+        return tx > ty ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order; /* ties keep store order */
+}
+
+/* image_rows: one row per name (untagged images: one row), newest first. */
+static size_t image_rows(lrun_store *s, const char *filter, struct image_row **rows)
+{
+    size_t n = 0;
+    *rows = NULL;
+    autofree char *filter_repo = NULL;
+    if (filter) {
+        autofree char *full = name_normalize(filter, NULL);
+        char *repo = NULL, *tag = NULL;
+        if (full) {
+            name_split(full, &repo, &tag);
+            free(tag);
+        }
+        filter_repo = repo ? repo : xstrdup(filter);
+    }
+    for (size_t i = 0; i < s->n_images; i++) {
+        struct image *img = s->images[i];
+        size_t names = strv_len(img->names);
+        for (size_t j = 0; j < (names ? names : 1); j++) {
+            const char *name = names ? img->names[j] : NULL;
+            if (filter_repo) {
+                autofree char *repo = NULL, *tag = NULL;
+                if (!name)
+                    continue;
+                name_split(name, &repo, &tag);
+                autofree char *full = xasprintf("%s:%s", repo, tag);
+                if (strcmp(repo, filter_repo) != 0 && strcmp(full, filter_repo) != 0 &&
+                    !has_suffix(repo, filter) && strcmp(name, filter) != 0)
+                    continue;
+            }
+            *rows = xrealloc(*rows, (n + 1) * sizeof **rows);
+            (*rows)[n] = (struct image_row){img, name, n};
+            n++;
+        }
+    }
+    qsort(*rows, n, sizeof **rows, compare_image_rows);
+    return n;
+}
+
+static char *image_row_json(lrun_store *s, const struct image_row *r)
+{
+    autofree char *repo = NULL, *tag = NULL;
+    if (r->name)
+        name_split(r->name, &repo, &tag);
+    autofree char *size = human_size((double)image_size(s, r->img), 3);
+    autofree char *ago = time_ago(image_created_seconds(r->img));
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    autofree char *short_id = xstrndup(r->img->id, 12);
+    jw_key_str(g, "ID", short_id);
+    jw_key_str(g, "Id", r->img->id);
+    jw_key_str(g, "Repository", repo ? repo : "<none>");
+    jw_key_str(g, "Tag", tag ? tag : "<none>");
+    jw_key_str(g, "Digest", r->img->digest ? r->img->digest : "");
+    jw_key_str(g, "CreatedSince", ago);
+    jw_key_str(g, "CreatedAt", r->img->created);
+    jw_key_int(g, "Created", image_created_seconds(r->img));
+    jw_key_str(g, "Size", size);
+    jw_key(g, "Names");
+    jw_strv(g, r->img->names);
+    jw_key_int(g, "Containers", (int64_t)image_containers(s, r->img));
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+/* images_json: podman's "images --format json" objects, one per row. */
+static void images_json(lrun_store *s, struct image_row *rows, size_t n)
+{
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        struct image *img = rows[i].img;
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Id", img->id);
+        jw_key_str(g, "ParentId", "");
+        jw_key(g, "RepoTags");
+        yajl_gen_null(g);
+        jw_key(g, "RepoDigests");
+        yajl_gen_array_open(g);
+        for (size_t j = 0; img->digest && img->names && img->names[j]; j++) {
+            autofree char *repo = NULL, *tag = NULL;
+            name_split(img->names[j], &repo, &tag);
+            autofree char *rd = xasprintf("%s@%s", repo, img->digest);
+            jw_str(g, rd);
+        }
+        yajl_gen_array_close(g);
+        int64_t size = image_size(s, img);
+        jw_key_int(g, "Size", size);
+        jw_key_int(g, "SharedSize", 0);
+        jw_key_int(g, "VirtualSize", size);
+        jw_key(g, "Labels");
+        yajl_gen_null(g);
+        jw_key_int(g, "Containers", (int64_t)image_containers(s, img));
+        jw_key(g, "Names");
+        jw_strv(g, img->names);
+        jw_key_str(g, "Digest", img->digest);
+        jw_key(g, "History");
+        jw_strv(g, img->names_history);
+        jw_key_int(g, "Created", image_created_seconds(img));
+        jw_key_str(g, "CreatedAt", img->created);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    printf("%s\n", text);
+}
+
+static yajl_val images_header(void)
+{
+    return json_text_to_tree("{\"ID\":\"IMAGE ID\",\"Id\":\"IMAGE ID\",\"Repository\":\"REPOSITORY\",\"Tag\":\"TAG\","
+                             "\"Digest\":\"DIGEST\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":\"CREATED AT\","
+                             "\"Created\":\"CREATED\",\"Size\":\"SIZE\",\"Names\":\"NAMES\","
+                             "\"Containers\":\"CONTAINERS\"}");
+}
+
+static int cmd_images(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
+                                          {"no-trunc", no_argument, NULL, 'T'},  {"noheading", no_argument, NULL, 'n'},
+                                          {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool quiet = false, no_trunc = false, no_heading = false;
+    const char *format = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "aqnh", longs, "images", &status)) != -1) {
+        switch (c) {
+        case 'a': break; /* lrun keeps no intermediate images: -a lists the same */
+        case 'q': quiet = true; break;
+        case 'T': no_trunc = true; break;
+        case 'n': no_heading = true; break;
+        case 'f': format = optarg; break;
+        case 'h': puts("Usage: lrun images [-a] [-q] [--no-trunc] [--noheading] [--format FORMAT] [REPOSITORY]"); return 0;
+        default: return status;
+        }
+    }
+    const char *filter = optind < argc ? argv[optind] : NULL;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autofree struct image_row *rows = NULL;
+    size_t n = image_rows(s, filter, &rows);
+    if (quiet) {
+        for (size_t i = 0; i < n; i++) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = rows[j].img == rows[i].img;
+            if (!seen)
+                printf("%.*s\n", no_trunc ? 64 : 12, rows[i].img->id);
+        }
+        return 0;
+    }
+    if (format && strcmp(format, "json") == 0) {
+        images_json(s, rows, n);
+        return 0;
+    }
+    if (format) {
+        autofree yajl_val *trees = xcalloc(n + 1, sizeof *trees);
+        for (size_t i = 0; i < n; i++) {
+            autofree char *text = image_row_json(s, &rows[i]);
+            trees[i] = json_text_to_tree(text);
+        }
+        autojson yajl_val header = images_header();
+        status = format_print_rows(format, trees, n, header);
+        for (size_t i = 0; i < n; i++)
+            yajl_tree_free(trees[i]);
+        return status;
+    }
+    struct table t = {.columns = 5};
+    if (!no_heading)
+        table_add_row(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    for (size_t i = 0; i < n; i++) {
+        autofree char *repo = NULL, *tag = NULL;
+        if (rows[i].name)
+            name_split(rows[i].name, &repo, &tag);
+        /* podman's images SIZE: 3 digits and a space before the unit */
+        autofree char *size = human_size((double)image_size(s, rows[i].img), 3);
+        size_t digits = strspn(size, "0123456789.e+");
+        table_add(&t, xstrdup(repo ? repo : "<none>"));
+        table_add(&t, xstrdup(tag ? tag : "<none>"));
+        table_add(&t, no_trunc ? xasprintf("sha256:%s", rows[i].img->id) : xstrndup(rows[i].img->id, 12));
+        table_add(&t, time_ago(image_created_seconds(rows[i].img)));
+        table_add(&t, xasprintf("%.*s %s", (int)digits, size, size + digits));
+    }
+    table_print(&t, stdout);
+    return 0;
+}
+
+/* --- image tree --- */
+
+static void names_bracketed(struct buf *out, char *const *names)
+{
+    buf_add(out, "[", 1);
+    for (size_t i = 0; names && names[i]; i++) {
+        if (i)
+            buf_add(out, " ", 1);
+        buf_adds(out, names[i]);
+    }
+    buf_add(out, "]", 1);
+}
+
+static int cmd_image_tree(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "h", longs, "image tree", &status)) != -1) {
+        if (c == 'h') {
+            puts("Usage: lrun image tree IMAGE");
+            return 0;
+        }
+        return status;
+    }
+    if (optind + 1 != argc) {
+        cli_error("lrun image tree takes exactly one image");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct image *img = image_lookup(s, argv[optind], &err);
+    if (!img)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    autobuf struct buf out = {0};
+    autofree char *size = human_size((double)image_size(s, img), 4);
+    buf_printf(&out, "Image ID: %.12s\nTags:     ", img->id);
+    names_bracketed(&out, img->names);
+    buf_printf(&out, "\nSize:     %s\nImage Layers\n", size);
+    for (size_t i = n; i-- > 0;) {
+        autofree char *layer_size = human_size((double)(chain[i]->diff_size > 0 ? chain[i]->diff_size : 0), 4);
+        buf_printf(&out, "%s ID: %.12s Size: %7s", i ? "├──" : "└──", chain[i]->id, layer_size);
+        autofree char **tops = NULL;
+        for (size_t j = 0; j < s->n_images; j++)
+            if (s->images[j]->layer && strcmp(s->images[j]->layer, chain[i]->id) == 0)
+                for (size_t k = 0; s->images[j]->names && s->images[j]->names[k]; k++) {
+                    size_t m = strv_len(tops);
+                    tops = xrealloc(tops, (m + 2) * sizeof *tops);
+                    tops[m] = s->images[j]->names[k];
+                    tops[m + 1] = NULL;
+                }
+        if (tops) {
+            buf_adds(&out, " Top Layer of: ");
+            names_bracketed(&out, tops);
+        }
+        buf_add(&out, "\n", 1);
+    }
+    printf("%s\n", out.data);
+    return 0;
+}
+
+/* --- inspect --- */
+
+/* image_inspect_json: podman's inspect object for one image. */
+static int image_inspect_json(lrun_store *s, struct image *img, yajl_gen g, lrun_error **err)
+{
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config)
+        return error_prefix(err, "image %.12s", img->id);
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    autobuf struct buf manifest = {0};
+    autojson yajl_val manifest_tree = NULL;
+    if (image_big_data_read(s, img, "manifest", &manifest, NULL) == 0)
+        manifest_tree = yajl_tree_parse(manifest.data, NULL, 0);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Id", img->id);
+    jw_key_str(g, "Digest", img->digest ? img->digest : "");
+    jw_key(g, "RepoTags");
+    jw_strv(g, img->names);
+    jw_key(g, "RepoDigests");
+    yajl_gen_array_open(g);
+    for (size_t j = 0; img->digest && img->names && img->names[j]; j++) {
+        autofree char *repo = NULL, *tag = NULL;
+        name_split(img->names[j], &repo, &tag);
+        autofree char *rd = xasprintf("%s@%s", repo, img->digest);
+        jw_str(g, rd);
+    }
+    yajl_gen_array_close(g);
+    jw_key_str(g, "Parent", "");
+    jw_key_str(g, "Comment", json_string(config, "comment") ? json_string(config, "comment") : "");
+    jw_key_str(g, "Created", json_string(config, "created") ? json_string(config, "created") : img->created);
+    jw_key(g, "Config");
+    yajl_val cfg = json_get(config, "config");
+    if (cfg)
+        jw_value(g, cfg);
+    else {
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    }
+    jw_key_str(g, "Version", json_string(config, "docker_version") ? json_string(config, "docker_version") : "");
+    jw_key_str(g, "Author", json_string(config, "author") ? json_string(config, "author") : "");
+    jw_key_str(g, "Architecture", json_string(config, "architecture"));
+    jw_key_str(g, "Os", json_string(config, "os"));
+    int64_t size = image_size(s, img);
+    jw_key_int(g, "Size", size);
+    jw_key_int(g, "VirtualSize", size);
+    jw_key(g, "GraphDriver");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", "overlay");
+    jw_key(g, "Data");
+    yajl_gen_map_open(g);
+    if (n > 1) {
+        autobuf struct buf lower = {0};
+        for (size_t i = 1; i < n; i++)
+            buf_printf(&lower, "%s%s/overlay/%s/diff", i > 1 ? ":" : "", s->root, chain[i]->id);
+        jw_key_str(g, "LowerDir", lower.data);
+    }
+    if (n > 0) {
+        autofree char *upper = xasprintf("%s/overlay/%s/diff", s->root, chain[0]->id);
+        autofree char *work = xasprintf("%s/overlay/%s/work", s->root, chain[0]->id);
+        jw_key_str(g, "UpperDir", upper);
+        jw_key_str(g, "WorkDir", work);
+    }
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    jw_key(g, "RootFS");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Type", "layers");
+    jw_key(g, "Layers");
+    jw_value(g, json_get(json_get(config, "rootfs"), "diff_ids"));
+    yajl_gen_map_close(g);
+    jw_key(g, "Labels");
+    jw_value(g, json_get(cfg, "Labels"));
+    jw_key(g, "Annotations");
+    yajl_val annotations = json_get(manifest_tree, "annotations");
+    if (annotations)
+        jw_value(g, annotations);
+    else {
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    }
+    const char *manifest_type = json_string(manifest_tree, "mediaType");
+    jw_key_str(g, "ManifestType", manifest_type ? manifest_type : "application/vnd.oci.image.manifest.v1+json");
+    jw_key_str(g, "User", json_string(cfg, "User") ? json_string(cfg, "User") : "");
+    jw_key(g, "History");
+    jw_value(g, json_get(config, "history"));
+    jw_key(g, "NamesHistory");
+    jw_strv(g, img->names_history);
+    yajl_gen_map_close(g);
+    return 0;
+}
+
+static int cmd_inspect(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'},
+                                          {"type", required_argument, NULL, 't'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    const char *format = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "f:t:h", longs, "inspect", &status)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 't': break; /* images are the only objects so far */
+        case 'h': puts("Usage: lrun inspect [--format FORMAT] IMAGE..."); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("inspect requires at least one image");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_config(g, yajl_gen_indent_string, "     "); /* podman's inspect indents by five */
+    yajl_gen_array_open(g);
+    const char *missing = NULL;
+    autoerror lrun_error *err = NULL;
+    for (int i = optind; i < argc; i++) {
+        struct image *img = image_lookup(s, argv[i], NULL);
+        if (!img) {
+            missing = missing ? missing : argv[i];
+            continue;
+        }
+        if (image_inspect_json(s, img, g, &err) < 0)
+            return cli_fail(err);
+    }
+    yajl_gen_array_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    if (format && strcmp(format, "json") != 0) {
+        autojson yajl_val tree = json_text_to_tree(text);
+        for (size_t i = 0; i < json_array_len(tree); i++) {
+            autobuf struct buf line = {0};
+            buf_adds(&line, "");
+            if (template_render(format, json_array_at(tree, i), &line, &err) < 0)
+                return cli_fail(err);
+            printf("%s\n", line.data);
+        }
+    } else {
+        printf("%s\n", text);
+    }
+    if (missing) {
+        cli_error("inspecting object: no such object: \"%s\"", missing);
+        return EXIT_LRUN;
+    }
+    return 0;
+}
+
+/* --- tag, untag, rmi --- */
+
+static int cmd_tag(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "h", longs, "tag", &status)) != -1) {
+        if (c == 'h') {
+            puts("Usage: lrun tag IMAGE TARGET_NAME [TARGET_NAME...]");
+            return 0;
+        }
+        return status;
+    }
+    if (argc - optind < 2) {
+        cli_error("tag requires at least 2 arguments: IMAGE TARGET_NAME");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    for (int i = optind + 1; i < argc; i++) {
+        autoerror lrun_error *err = NULL;
+        if (lrun_image_tag(s, argv[optind], argv[i], &err) < 0)
+            return err->exit_code = EXIT_LRUN, cli_fail(err);
+    }
+    return 0;
+}
+
+static int cmd_untag(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "h", longs, "untag", &status)) != -1) {
+        if (c == 'h') {
+            puts("Usage: lrun untag IMAGE [NAME...]");
+            return 0;
+        }
+        return status;
+    }
+    if (optind >= argc) {
+        cli_error("untag requires at least 1 argument: IMAGE");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct image *img = image_lookup(s, argv[optind], &err);
+    if (!img)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    if (optind + 1 == argc) { /* no names: all of them go */
+        lrun_strv_free(img->names);
+        img->names = xcalloc(1, sizeof *img->names);
+    }
+    for (int i = optind + 1; i < argc; i++) {
+        autofree char *full = name_normalize(argv[i], &err);
+        if (!full)
+            return cli_fail(err);
+        if (!strv_remove(img->names, full)) {
+            cli_error("%s: tag not known", argv[i]);
+            return EXIT_LRUN;
+        }
+    }
+    if (store_save_images(s, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+static int cmd_rmi(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool force = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fh", longs, "rmi", &status)) != -1) {
+        switch (c) {
+        case 'f': force = true; break;
+        case 'h': puts("Usage: lrun rmi [-f] IMAGE [IMAGE...]"); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("image name or ID must be specified");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    for (int i = optind; i < argc; i++) {
+        autoerror lrun_error *err = NULL;
+        autostrv char **untagged = NULL;
+        autostrv char **deleted = NULL;
+        int r = lrun_image_remove(s, argv[i], force, &untagged, &deleted, &err);
+        for (size_t j = 0; untagged && untagged[j]; j++)
+            printf("Untagged: %s\n", untagged[j]);
+        if (r == 0 && strv_len(deleted)) /* the image; containers removed by -f go silently, as podman */
+            printf("Deleted: %s\n", deleted[strv_len(deleted) - 1]);
+        if (r < 0) {
+            int code = cli_fail(err);
+            status = status ? status : code;
+        }
+    }
+    return status;
+}
+
+/* --- system df --- */
+
+struct df_image {
+    struct image *img;
+    int64_t size, shared;
+    size_t containers;
+};
+
+/* df_compute: per image size and shared bytes (layers that more than one
+ * image stacks on), and the totals with every layer counted once. */
+static size_t df_compute(lrun_store *s, struct df_image **out, int64_t *total, int64_t *reclaimable)
+{
+    autofree size_t *users = xcalloc(s->n_layers + 1, sizeof *users);
+    autofree bool *active = xcalloc(s->n_layers + 1, sizeof *active);
+    struct df_image *list = xcalloc(s->n_images + 1, sizeof *list);
+    for (size_t i = 0; i < s->n_images; i++) {
+        list[i].img = s->images[i];
+        list[i].containers = image_containers(s, s->images[i]);
+        autofree struct layer **chain = NULL;
+        size_t n = layer_chain(s, s->images[i]->layer, &chain);
+        for (size_t j = 0; j < n; j++)
+            for (size_t k = 0; k < s->n_layers; k++)
+                if (s->layers[k] == chain[j]) {
+                    users[k]++;
+                    active[k] |= list[i].containers > 0;
+                }
+    }
+    *total = *reclaimable = 0;
+    for (size_t k = 0; k < s->n_layers; k++) {
+        int64_t bytes = s->layers[k]->diff_size > 0 ? s->layers[k]->diff_size : 0;
+        if (users[k])
+            *total += bytes;
+        if (users[k] && !active[k])
+            *reclaimable += bytes;
+    }
+    for (size_t i = 0; i < s->n_images; i++) {
+        list[i].size = image_size(s, s->images[i]);
+        autofree struct layer **chain = NULL;
+        size_t n = layer_chain(s, s->images[i]->layer, &chain);
+        int64_t layers = 0;
+        for (size_t j = 0; j < n; j++) {
+            int64_t bytes = chain[j]->diff_size > 0 ? chain[j]->diff_size : 0;
+            layers += bytes;
+            for (size_t k = 0; k < s->n_layers; k++)
+                if (s->layers[k] == chain[j] && users[k] > 1)
+                    list[i].shared += bytes;
+        }
+        int64_t metadata = list[i].size - layers;
+        *total += metadata;
+        if (!list[i].containers)
+            *reclaimable += metadata;
+    }
+    *out = list;
+    return s->n_images;
+}
+
+static char *df_size_percent(int64_t size, int64_t of)
+{
+    autofree char *h = human_size((double)size, 4);
+    int percent = of > 0 ? (int)((double)size * 100.0 / (double)of + 0.5) : 0;
+    return xasprintf("%s (%d%%)", h, percent);
+}
+
+static int cmd_system_df(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool verbose = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "vh", longs, "system df", &status)) != -1) {
+        switch (c) {
+        case 'v': verbose = true; break;
+        case 'h': puts("Usage: lrun system df [-v]"); return 0;
+        default: return status;
+        }
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autofree struct df_image *images = NULL;
+    int64_t total, reclaimable;
+    size_t n = df_compute(s, &images, &total, &reclaimable);
+    size_t active = 0;
+    for (size_t i = 0; i < n; i++)
+        active += images[i].containers > 0;
+    struct table t = {.columns = 5};
+    if (!verbose) {
+        autofree char *n_images = xasprintf("%zu", n), *n_active = xasprintf("%zu", active);
+        autofree char *size = human_size((double)total, 4), *rec = df_size_percent(reclaimable, total);
+        autofree char *n_containers = xasprintf("%zu", s->n_containers);
+        table_add_row(&t, "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
+        table_add_row(&t, "Images", n_images, n_active, size, rec);
+        table_add_row(&t, "Containers", n_containers, "0", "0B", "0B (0%)");
+        table_add_row(&t, "Local Volumes", "0", "0", "0B", "0B (0%)");
+        table_print(&t, stdout);
+        return 0;
+    }
+    printf("Images space usage:\n\n");
+    t.columns = 8;
+    table_add_row(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS");
+    for (size_t i = 0; i < n; i++) {
+        autofree char *repo = NULL, *tag = NULL;
+        if (images[i].img->names && images[i].img->names[0])
+            name_split(images[i].img->names[0], &repo, &tag);
+        table_add(&t, xstrdup(repo ? repo : "<none>"));
+        table_add(&t, xstrdup(tag ? tag : "<none>"));
+        table_add(&t, xstrndup(images[i].img->id, 12));
+        table_add(&t, human_duration(image_created_seconds(images[i].img)));
+        table_add(&t, human_size((double)images[i].size, 4));
+        table_add(&t, human_size((double)images[i].shared, 4));
+        table_add(&t, human_size((double)(images[i].size - images[i].shared), 4));
+        table_add(&t, xasprintf("%zu", images[i].containers));
+    }
+    table_print(&t, stdout);
+    printf("\nContainers space usage:\n\n");
+    t.columns = 8;
+    table_add_row(&t, "CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES");
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *ct = s->containers[i];
+        table_add(&t, xstrndup(ct->id, 12));
+        table_add(&t, xstrndup(ct->image ? ct->image : "", 12));
+        table_add(&t, xstrdup(""));
+        table_add(&t, xstrdup("0"));
+        table_add(&t, xstrdup("0B"));
+        table_add(&t, human_duration(time_parse_rfc3339(ct->created)));
+        table_add(&t, xstrdup("storage"));
+        table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
+    }
+    table_print(&t, stdout);
+    printf("\nLocal Volumes space usage:\n\n");
+    t.columns = 3;
+    table_add_row(&t, "VOLUME NAME", "LINKS", "SIZE");
+    table_print(&t, stdout);
+    return 0;
+}
+
+/* --- dispatch --- */
+
+typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
+
+struct command {
+    const char *name;
+    command_fn fn;
+    const char *summary;
+};
+
+static int cmd_image(struct cli *cli, int argc, char **argv);
+static int cmd_system(struct cli *cli, int argc, char **argv);
+
+static int cmd_version(struct cli *cli, int argc, char **argv)
+{
+    (void)cli, (void)argc, (void)argv;
+    printf("lrun version %s\n", LRUN_VERSION);
+    return 0;
+}
+
+static const struct command commands[] = {
+    {"images", cmd_images, "List images in the store"},
+    {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load)"},
+    {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
+    {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
+    {"rmi", cmd_rmi, "Remove images"},
+    {"system", cmd_system, "Manage the store (df)"},
+    {"tag", cmd_tag, "Add a name to an image"},
+    {"untag", cmd_untag, "Remove names from an image"},
+    {"version", cmd_version, "Print the version"},
+    {NULL, NULL, NULL},
+};
+
+static const struct command image_commands[] = {
+    {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
+    {"inspect", cmd_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
+    {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {NULL, NULL, NULL},
+};
+
+static const struct command system_commands[] = {
+    {"df", cmd_system_df, NULL},
+    {NULL, NULL, NULL},
+};
+
+static int dispatch(struct cli *cli, const struct command *table, const char *parent, int argc, char **argv)
+{
+    for (const struct command *c = table; c->name; c++) {
+        if (strcmp(c->name, argv[0]) == 0) {
+            cli_getopt_reset();
+            return c->fn(cli, argc, argv);
+        }
+    }
+    cli_error("unrecognized command `lrun %s%s%s`\nTry 'lrun --help' for more information", parent ? parent : "",
+              parent ? " " : "", argv[0]);
+    return EXIT_LRUN;
+}
+
+static int cmd_image(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("missing command 'lrun image COMMAND'\nTry 'lrun --help' for more information");
+        return EXIT_LRUN;
+    }
+    return dispatch(cli, image_commands, "image", argc - 1, argv + 1);
+}
+
+static int cmd_system(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("missing command 'lrun system COMMAND'\nTry 'lrun --help' for more information");
+        return EXIT_LRUN;
+    }
+    return dispatch(cli, system_commands, "system", argc - 1, argv + 1);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: lrun [--root DIR] COMMAND [OPTIONS] [ARG...]\n\n"
+                 "A container runtime in one static binary, on podman's image store layout.\n\n"
+                 "Commands:\n");
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nOptions:\n"
+                 "  --root DIR  graph root (default $LRUN_ROOT, /var/lib/lrun as root, else\n"
+                 "              $XDG_DATA_HOME/lrun or ~/.local/share/lrun)\n"
+                 "  --version   print the version\n");
+}
+
+int lrun_main(int argc, char **argv)
+{
+    struct cli cli = {.program = argv[0]};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+            cli.root = argv[++i];
+        } else if (has_prefix(argv[i], "--root=")) {
+            cli.root = argv[i] + 7;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
+            return cmd_version(&cli, 0, NULL);
+        } else {
+            cli_error("unknown flag: %s\nSee 'lrun --help'", argv[i]);
+            return EXIT_LRUN;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_LRUN;
+    }
+    if (cli.root && !*cli.root) {
+        cli_error("--root must not be empty");
+        return EXIT_LRUN;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    int status = dispatch(&cli, commands, NULL, argc - i, argv + i);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "Error: write to standard output: %s\n", strerror(errno));
+        status = EXIT_LRUN;
+    }
+    return status;
+}
+
+#ifndef LRUN_NO_MAIN
+int main(int argc, char **argv) { return lrun_main(argc, argv); }
+#endif
