@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
+#include <zlib.h>
 
 #include "runtime.h"
 
@@ -698,6 +699,71 @@ static void sha256_hex(const void *data, size_t n, digest_hex out)
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, data, n);
     sha256_final_hex(&ctx, out);
+}
+
+static void base64_encode(const void *data, size_t n, struct buf *out)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *in = data;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint32_t)in[i + 2];
+        char quad[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
+                        i + 2 < n ? b64[v & 63] : '='};
+        buf_add(out, quad, 4);
+    }
+}
+
+static int base64_value(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* base64_decode: standard alphabet with padding; false on bad input. */
+static bool base64_decode(const char *text, struct buf *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    for (const char *p = text; *p && *p != '='; p++) {
+        int v = base64_value((unsigned char)*p);
+        if (v < 0)
+            return false;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)((acc >> bits) & 0xff);
+            buf_add(out, &c, 1);
+        }
+    }
+    return true;
+}
+
+/* crc64: Go's hash/crc64 with the ISO table, which tar-split records. */
+static uint64_t crc64_update(uint64_t crc, const void *data, size_t n)
+{
+    static uint64_t table[256];
+    if (!table[1])
+        for (uint64_t i = 0; i < 256; i++) {
+            uint64_t c = i;
+            for (int j = 0; j < 8; j++)
+                c = c & 1 ? (c >> 1) ^ 0xD800000000000000ull : c >> 1;
+            table[i] = c;
+        }
+    const unsigned char *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = table[(uint8_t)crc ^ p[i]] ^ (crc >> 8);
+    return ~crc;
 }
 
 static bool is_hex_id(const char *s)
@@ -1639,6 +1705,8 @@ struct extractor {
     struct dir_times *dirs; /* directory times, set once all entries exist */
     size_t n_dirs;
     struct id_set *uids, *gids;
+    uint64_t crc;           /* crc64 of the entry's content (for tar-split) */
+    bool data_read;         /* the entry's content was read */
 };
 
 static void extractor_forget_cache(struct extractor *x)
@@ -1817,10 +1885,12 @@ static int extract_regular(struct extractor *x, struct archive *a, struct archiv
             return fail_errno(err, "seek");
         if (write_all(fd, block, size) < 0)
             return fail_errno(err, "write");
+        x->crc = crc64_update(x->crc, block, size);
         pos = offset + (la_int64_t)size;
     }
     if (r != ARCHIVE_EOF)
         return fail(err, "read: %s", archive_error_string(a));
+    x->data_read = true;
     if (pos < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
         return fail_errno(err, "truncate");
     if (entry_set_owner_mode(x, e, fd, err) < 0)
@@ -1996,6 +2066,118 @@ static void extractor_release(struct extractor *x)
     x->n_dirs = 0;
 }
 
+/* --- tar-split: the tar's own bytes, minus file contents ---
+ *
+ * containers/storage keeps overlay-layers/<id>.tar-split.gz so a layer's
+ * original tar can be rebuilt byte for byte from diff/ (for save and push:
+ * the DiffID stays the same).  The format is tar-split's JSON lines:
+ *   {"type":2,"payload":"<base64 raw bytes>","position":N}   headers, padding
+ *   {"type":1,"name":"<path>","size":N,"payload":"<base64 crc64>","position":N}
+ * Everything between file contents is recorded as segments; file contents
+ * are skipped as they stream by, so memory stays at the read-ahead. */
+
+struct tar_split {
+    gzFile gz;
+    struct buf pending;         /* stream bytes [keep_from, stream_pos) */
+    int64_t keep_from, stream_pos;
+    int64_t position;           /* entry counter */
+    bool broken;                /* a format lrun does not record (sparse files) */
+};
+
+/* tar_split_feed: bytes handed to the tar reader, at stream offset pos. */
+static void tar_split_feed(struct tar_split *ts, const char *data, size_t n)
+{
+    int64_t start = ts->stream_pos, end = start + (int64_t)n;
+    ts->stream_pos = end;
+    if (!ts->gz || end <= ts->keep_from)
+        return;
+    int64_t from = start > ts->keep_from ? start : ts->keep_from;
+    buf_add(&ts->pending, data + (from - start), (size_t)(end - from));
+}
+
+static void tar_split_entry(struct tar_split *ts, int type, const char *name, int64_t size, const void *payload,
+                            size_t payload_len)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_int(g, "type", type);
+    if (name)
+        jw_key_str(g, "name", name);
+    if (size > 0)
+        jw_key_int(g, "size", size);
+    jw_key(g, "payload");
+    if (payload) {
+        autobuf struct buf b64 = {0};
+        buf_adds(&b64, "");
+        base64_encode(payload, payload_len, &b64);
+        jw_str(g, b64.data);
+    } else {
+        yajl_gen_null(g);
+    }
+    jw_key_int(g, "position", ts->position++);
+    yajl_gen_map_close(g);
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(g, &text, &len);
+    if (gzwrite(ts->gz, text, (unsigned)len) != (int)len || gzwrite(ts->gz, "\n", 1) != 1)
+        ts->broken = true;
+}
+
+/* tar_split_segment: record the bytes up to offset upto; the next
+ * next_skip bytes (a file's content) are not kept. */
+static void tar_split_segment(struct tar_split *ts, int64_t upto, int64_t next_skip)
+{
+    if (!ts->gz)
+        return;
+    size_t n = (size_t)(upto - ts->keep_from);
+    if (upto < ts->keep_from || n > ts->pending.len) {
+        ts->broken = true;
+        return;
+    }
+    if (n > 0)
+        tar_split_entry(ts, 2, NULL, 0, ts->pending.data, n);
+    int64_t keep = upto + next_skip;
+    size_t drop = (size_t)(keep - ts->keep_from) < ts->pending.len ? (size_t)(keep - ts->keep_from) : ts->pending.len;
+    memmove(ts->pending.data, ts->pending.data + drop, ts->pending.len - drop);
+    ts->pending.len -= drop;
+    ts->keep_from = keep;
+}
+
+static void tar_split_file(struct tar_split *ts, const char *name, int64_t size, uint64_t crc)
+{
+    if (!ts->gz)
+        return;
+    unsigned char sum[8];
+    for (int i = 0; i < 8; i++) /* Go's hash.Sum: big-endian */
+        sum[i] = (unsigned char)(crc >> (56 - 8 * i));
+    tar_split_entry(ts, 1, name, size, size > 0 ? sum : NULL, 8);
+}
+
+/* tar_split_open / tar_split_close: <id>.tar-split.gz, written under a
+ * temporary name and renamed when complete (or removed). */
+static void tar_split_open(lrun_store *s, const char *layer_id, struct tar_split *ts)
+{
+    *ts = (struct tar_split){0};
+    autofree char *tmp = xasprintf(".tmp-%s.tar-split.gz", layer_id);
+    int fd = openat(s->layers_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && !(ts->gz = gzdopen(fd, "wb1")))
+        close(fd);
+}
+
+static void tar_split_close(lrun_store *s, const char *layer_id, struct tar_split *ts, bool keep)
+{
+    autofree char *tmp = xasprintf(".tmp-%s.tar-split.gz", layer_id);
+    autofree char *name = xasprintf("%s.tar-split.gz", layer_id);
+    if (ts->gz && gzclose(ts->gz) != Z_OK)
+        ts->broken = true;
+    if (keep && ts->gz && !ts->broken)
+        renameat(s->layers_fd, tmp, s->layers_fd, name);
+    else
+        unlinkat(s->layers_fd, tmp, 0);
+    ts->gz = NULL;
+    buf_free(&ts->pending);
+}
+
 /* --- streaming a layer blob: digest, decompress, digest, extract ---
  *
  * blob bytes ─▶ sha256 (compressed digest) ─▶ libarchive "raw" reader with
@@ -2049,6 +2231,7 @@ static ssize_t archive_member_read(void *ctx, void *buf, size_t n, const char **
 
 struct layer_stream {
     struct byte_source *source;
+    struct tar_split *split;
     SHA256_CTX blob_sha, diff_sha;
     int64_t blob_size, diff_size;
     struct archive *decompressor;
@@ -2080,8 +2263,16 @@ static la_ssize_t layer_stream_read_tar(struct archive *a, void *ctx, const void
     }
     SHA256_Update(&ls->diff_sha, ls->diff_buf, (size_t)n);
     ls->diff_size += n;
+    tar_split_feed(ls->split, ls->diff_buf, (size_t)n);
     *out = ls->diff_buf;
     return n;
+}
+
+static void archive_entry_free_pointer(struct archive_entry **e)
+{
+    if (*e)
+        archive_entry_free(*e);
+    *e = NULL;
 }
 
 static void archive_free_pointer(struct archive **a)
@@ -2118,7 +2309,9 @@ static int layer_stream_drain(struct layer_stream *ls, lrun_error **err)
     while ((n = archive_read_data(ls->decompressor, ls->diff_buf, STREAM_BUFFER)) > 0) {
         SHA256_Update(&ls->diff_sha, ls->diff_buf, (size_t)n);
         ls->diff_size += n;
+        tar_split_feed(ls->split, ls->diff_buf, (size_t)n);
     }
+    tar_split_segment(ls->split, ls->split->stream_pos, 0); /* the end blocks and any trailing bytes */
     if (n < 0)
         return fail(err, "decompress: %s", archive_error_string(ls->decompressor));
     const char *error = "read error";
@@ -2132,13 +2325,37 @@ static int layer_stream_drain(struct layer_stream *ls, lrun_error **err)
     return 0;
 }
 
+/* extract_with_split: one entry, with its tar-split records around it. */
+static int extract_with_split(struct extractor *x, struct archive *tar, struct archive_entry *e, struct tar_split *ts,
+                              lrun_error **err)
+{
+    int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    if (archive_entry_sparse_count(e) > 0)
+        ts->broken = true; /* tar-split would need the logical content; rebuild from diff/ instead */
+    tar_split_segment(ts, archive_filter_bytes(tar, 0), size);
+    x->crc = 0;
+    x->data_read = false;
+    if (extract_entry(x, tar, e, err) < 0)
+        return -1;
+    if (size > 0 && !x->data_read) { /* content lrun did not write (whiteout markers) still counts */
+        const void *block;
+        size_t n;
+        la_int64_t offset;
+        while (archive_read_data_block(tar, &block, &n, &offset) == ARCHIVE_OK)
+            x->crc = crc64_update(x->crc, block, n);
+    }
+    tar_split_file(ts, archive_entry_pathname(e), size, x->crc);
+    return 0;
+}
+
 /* layer_extract_stream: apply one blob to diff_fd, filling *out. */
 static int layer_extract_stream(struct byte_source *source, int diff_fd, const char *layer_id, struct id_set *uids,
-                                struct id_set *gids, struct layer_digests *out, lrun_error **err)
+                                struct id_set *gids, struct tar_split *split, struct layer_digests *out,
+                                lrun_error **err)
 {
     autofree char *blob_buf = xmalloc(STREAM_BUFFER);
     autofree char *diff_buf = xmalloc(STREAM_BUFFER);
-    struct layer_stream ls = {.source = source, .blob_buf = blob_buf, .diff_buf = diff_buf};
+    struct layer_stream ls = {.source = source, .split = split, .blob_buf = blob_buf, .diff_buf = diff_buf};
     SHA256_Init(&ls.blob_sha);
     SHA256_Init(&ls.diff_sha);
     autoarchive struct archive *dec = archive_read_new();
@@ -2169,7 +2386,7 @@ static int layer_extract_stream(struct byte_source *source, int diff_fd, const c
             ret = fail(err, "read layer: %s", archive_error_string(tar));
             break;
         }
-        if ((ret = extract_entry(&x, tar, e, err)) < 0)
+        if ((ret = extract_with_split(&x, tar, e, split, err)) < 0)
             break;
     }
     if (ret == 0)
@@ -2201,12 +2418,16 @@ static int layer_fill(lrun_store *s, struct layer *l, struct byte_source *source
     if (diff_fd < 0)
         return fail_errno(err, "open %s", diff_path);
     struct layer_digests d;
-    if (layer_extract_stream(source, diff_fd, l->id, &l->uids, &l->gids, &d, err) < 0)
+    struct tar_split split;
+    tar_split_open(s, l->id, &split);
+    int r = layer_extract_stream(source, diff_fd, l->id, &l->uids, &l->gids, &split, &d, err);
+    if (r == 0 && want_blob && strcmp(digest_hex_part(want_blob) ? digest_hex_part(want_blob) : "", d.blob) != 0)
+        r = fail(err, "blob digest mismatch: expected %s, got sha256:%s", want_blob, d.blob);
+    if (r == 0 && want_diff && strcmp(digest_hex_part(want_diff) ? digest_hex_part(want_diff) : "", d.diff) != 0)
+        r = fail(err, "layer digest mismatch (diff_id): expected %s, got sha256:%s", want_diff, d.diff);
+    tar_split_close(s, l->id, &split, r == 0);
+    if (r < 0)
         return -1;
-    if (want_blob && strcmp(digest_hex_part(want_blob) ? digest_hex_part(want_blob) : "", d.blob) != 0)
-        return fail(err, "blob digest mismatch: expected %s, got sha256:%s", want_blob, d.blob);
-    if (want_diff && strcmp(digest_hex_part(want_diff) ? digest_hex_part(want_diff) : "", d.diff) != 0)
-        return fail(err, "layer digest mismatch (diff_id): expected %s, got sha256:%s", want_diff, d.diff);
     qsort(l->uids.ids, l->uids.len, sizeof *l->uids.ids, compare_u32);
     qsort(l->gids.ids, l->gids.len, sizeof *l->gids.ids, compare_u32);
     free(l->compressed_digest);
@@ -2216,6 +2437,346 @@ static int layer_fill(lrun_store *s, struct layer *l, struct byte_source *source
     l->diff_digest = xasprintf("sha256:%s", d.diff);
     l->diff_size = d.diff_size;
     l->compression = d.compression;
+    return 0;
+}
+
+/* --- rebuilding the original tar from tar-split and diff/ --- */
+
+/* gz_read_line: one line of a gzip'd text file (no newline); false at the
+ * end. */
+static bool gz_read_line(gzFile gz, struct buf *line)
+{
+    line->len = 0;
+    char chunk[8192];
+    while (gzgets(gz, chunk, sizeof chunk)) {
+        size_t n = strlen(chunk);
+        bool end = n > 0 && chunk[n - 1] == '\n';
+        buf_add(line, chunk, end ? n - 1 : n);
+        if (end)
+            return true;
+    }
+    return line->len > 0;
+}
+
+struct rebuild {
+    int out_fd;
+    SHA256_CTX sha;
+    int64_t size;
+};
+
+static int rebuild_write(struct rebuild *r, const void *data, size_t n, lrun_error **err)
+{
+    if (write_all(r->out_fd, data, n) < 0)
+        return fail_errno(err, "write");
+    SHA256_Update(&r->sha, data, n);
+    r->size += (int64_t)n;
+    return 0;
+}
+
+/* rebuild_file: size bytes of diff/<name>, opened without following links. */
+static int rebuild_file(struct rebuild *r, struct extractor *x, const char *name, int64_t size, lrun_error **err)
+{
+    const char *why;
+    autofree char *path = entry_path_clean(name, &why);
+    if (!path || !*path)
+        return fail(err, "tar-split names \"%s\"", name);
+    const char *parent, *base;
+    split_parent(path, &parent, &base);
+    autoclose int dir = extractor_open_dir(x, parent, false, err);
+    if (dir < 0)
+        return -1;
+    autoclose int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", path);
+    char buf[65536];
+    while (size > 0) {
+        ssize_t n = read(fd, buf, size < (int64_t)sizeof buf ? (size_t)size : sizeof buf);
+        if (n <= 0)
+            return fail(err, "%s is shorter than the layer recorded", path);
+        if (rebuild_write(r, buf, (size_t)n, err) < 0)
+            return -1;
+        size -= n;
+    }
+    return 0;
+}
+
+/* layer_rebuild: the layer's original tar, byte for byte, when its
+ * tar-split exists and diff/ still matches it (the result must hash to the
+ * recorded DiffID); -1 otherwise. */
+static int layer_rebuild(lrun_store *s, const struct layer *l, int fd, digest_hex digest, int64_t *size,
+                         lrun_error **err)
+{
+    autofree char *split_name = xasprintf("%s.tar-split.gz", l->id);
+    autofree char *diff_path = xasprintf("%s/diff", l->id);
+    int split_fd = openat(s->layers_fd, split_name, O_RDONLY | O_CLOEXEC);
+    if (split_fd < 0)
+        return fail_errno(err, "open %s", split_name);
+    gzFile gz = gzdopen(split_fd, "rb");
+    if (!gz) {
+        close(split_fd);
+        return fail(err, "open %s", split_name);
+    }
+    struct extractor x = {.cached_fd = -1};
+    x.root_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct rebuild r = {.out_fd = fd};
+    SHA256_Init(&r.sha);
+    autobuf struct buf line = {0};
+    int ret = x.root_fd < 0 ? fail_errno(err, "open %s", diff_path) : 0;
+    while (ret == 0 && gz_read_line(gz, &line)) {
+        autojson yajl_val entry = json_parse(line.data, split_name, err);
+        if (!entry) {
+            ret = -1;
+            break;
+        }
+        int64_t type = json_int(entry, "type", 0), entry_size = json_int(entry, "size", 0);
+        if (type == 2) {
+            autobuf struct buf raw = {0};
+            const char *payload = json_string(entry, "payload");
+            if (!payload || !base64_decode(payload, &raw))
+                ret = fail(err, "%s: bad segment", split_name);
+            else
+                ret = rebuild_write(&r, raw.data, raw.len, err);
+        } else if (type == 1 && entry_size > 0) {
+            const char *name = json_string(entry, "name");
+            ret = name ? rebuild_file(&r, &x, name, entry_size, err) : fail(err, "%s: unnamed file", split_name);
+        }
+    }
+    gzclose(gz);
+    extractor_release(&x);
+    if (x.root_fd >= 0)
+        close(x.root_fd);
+    if (ret < 0)
+        return -1;
+    sha256_final_hex(&r.sha, digest);
+    if (!l->diff_digest || strcmp(digest_hex_part(l->diff_digest) ? digest_hex_part(l->diff_digest) : "", digest))
+        return fail(err, "layer %.12s changed since it was stored", l->id);
+    *size = r.size;
+    return 0;
+}
+
+/* libarchive's pax writer calls this helper, which lives in the object
+ * that also holds libarchive's table of every writer (7zip, xar, iso9660);
+ * linking that table would pull libxml2, nettle and bzip2 into the static
+ * binary.  Defining the helper here keeps the table out.  (An embedder
+ * that links the whole of libarchive builds with -DLRUN_FULL_LIBARCHIVE.) */
+#ifndef LRUN_FULL_LIBARCHIVE
+#define EFTYPE_LRUN EINVAL /* libarchive's ARCHIVE_ERRNO_FILE_FORMAT is internal */
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format);
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format)
+{
+    archive_set_error(a, EFTYPE_LRUN, "%s: %s format cannot archive file type 0%o",
+                      archive_entry_pathname(entry), format, (unsigned)archive_entry_filetype(entry));
+}
+#endif
+
+/* --- exporting a layer as a tar (save) ---
+ *
+ * The reverse of extraction: diff/ walked in name order, whiteout devices
+ * become .wh.<name>, an opaque directory gets .wh..wh..opq, hard links are
+ * kept, overlay's own xattrs are left out.  The tar is written through a
+ * digest so the caller learns its DiffID. */
+
+struct tar_export {
+    struct archive *tar;
+    SHA256_CTX sha;
+    int64_t size;
+    int fd;
+    struct inode_path { /* first path of each multiply linked inode */
+        dev_t dev;
+        ino_t ino;
+        char *path;
+    } *links;
+    size_t n_links;
+};
+
+static la_ssize_t tar_export_write(struct archive *a, void *ctx, const void *data, size_t n)
+{
+    struct tar_export *t = ctx;
+    if (write_all(t->fd, data, n) < 0) {
+        archive_set_error(a, errno, "write: %s", strerror(errno));
+        return -1;
+    }
+    SHA256_Update(&t->sha, data, n);
+    t->size += (int64_t)n;
+    return (la_ssize_t)n;
+}
+
+static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* dir_entries_sorted: the names in a directory, sorted (C locale). */
+static char **dir_entries_sorted(int dirfd, lrun_error **err)
+{
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        if (fd >= 0)
+            close(fd);
+        fail_errno(err, "open directory");
+        return NULL;
+    }
+    char **names = xcalloc(1, sizeof *names);
+    struct dirent *de;
+    while ((de = readdir(dir)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            strv_push(&names, xstrdup(de->d_name));
+    closedir(dir);
+    qsort(names, strv_len(names), sizeof *names, compare_strings);
+    return names;
+}
+
+static void tar_entry_xattrs(struct archive_entry *e, int fd)
+{
+    char list[65536];
+    ssize_t n = flistxattr(fd, list, sizeof list);
+    for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(list + off) + 1) {
+        const char *name = list + off;
+        char value[65536];
+        if (xattr_is_overlay_private(name))
+            continue;
+        ssize_t v = fgetxattr(fd, name, value, sizeof value);
+        if (v >= 0)
+            archive_entry_xattr_add_entry(e, name, value, (size_t)v);
+    }
+}
+
+static int tar_export_header(struct tar_export *t, struct archive_entry *e, const char *path, lrun_error **err)
+{
+    if (archive_write_header(t->tar, e) < ARCHIVE_WARN)
+        return fail(err, "write tar header for %s: %s", path, archive_error_string(t->tar));
+    return 0;
+}
+
+/* tar_export_marker: an empty file entry (.wh.<name>, .wh..wh..opq). */
+static int tar_export_marker(struct tar_export *t, const char *path, const struct stat *st, lrun_error **err)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0);
+    archive_entry_set_mtime(e, st->st_mtim.tv_sec, 0);
+    int r = tar_export_header(t, e, path, err);
+    archive_entry_free(e);
+    return r;
+}
+
+static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, lrun_error **err);
+
+static int tar_export_file_data(struct tar_export *t, int fd, const char *path, lrun_error **err)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        if (archive_write_data(t->tar, buf, (size_t)n) < 0)
+            return fail(err, "write %s: %s", path, archive_error_string(t->tar));
+    return n < 0 ? fail_errno(err, "read %s", path) : 0;
+}
+
+static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, const char *path, lrun_error **err)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "stat %s", path);
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) { /* a whiteout */
+        autofree char *parent = xstrdup(path);
+        char *slash = strrchr(parent, '/');
+        autofree char *marker = slash ? (*slash = '\0', xasprintf("%s/.wh.%s", parent, name)) : xasprintf(".wh.%s", name);
+        return tar_export_marker(t, marker, &st, err);
+    }
+    cleanup(archive_entry_free_pointer) struct archive_entry *e = archive_entry_new();
+    archive_entry_copy_stat(e, &st);
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_atime(e, 0, 0);
+    archive_entry_unset_atime(e);
+    archive_entry_unset_ctime(e);
+    archive_entry_set_ino64(e, 0);
+    archive_entry_set_dev(e, 0);
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+        if (n < 0)
+            return fail_errno(err, "readlink %s", path);
+        target[n] = '\0';
+        archive_entry_set_symlink(e, target);
+        return tar_export_header(t, e, path, err);
+    }
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+        for (size_t i = 0; i < t->n_links; i++)
+            if (t->links[i].dev == st.st_dev && t->links[i].ino == st.st_ino) {
+                archive_entry_set_size(e, 0);
+                archive_entry_set_hardlink(e, t->links[i].path);
+                return tar_export_header(t, e, path, err);
+            }
+        t->links = xrealloc(t->links, (t->n_links + 1) * sizeof *t->links);
+        t->links[t->n_links++] = (struct inode_path){st.st_dev, st.st_ino, xstrdup(path)};
+    }
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        autoclose int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return fail_errno(err, "open %s", path);
+        tar_entry_xattrs(e, fd);
+        if (S_ISDIR(st.st_mode)) {
+            autofree char *dir_path = xasprintf("%s/", path);
+            archive_entry_set_pathname(e, dir_path);
+            archive_entry_set_size(e, 0);
+            if (tar_export_header(t, e, path, err) < 0)
+                return -1;
+            char opaque[2];
+            if (fgetxattr(fd, "trusted.overlay.opaque", opaque, sizeof opaque) == 1 && opaque[0] == 'y') {
+                autofree char *marker = xasprintf("%s/.wh..wh..opq", path);
+                if (tar_export_marker(t, marker, &st, err) < 0)
+                    return -1;
+            }
+            return tar_export_tree(t, fd, path, err);
+        }
+        if (tar_export_header(t, e, path, err) < 0)
+            return -1;
+        return tar_export_file_data(t, fd, path, err);
+    }
+    return tar_export_header(t, e, path, err); /* devices, fifos */
+}
+
+static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, lrun_error **err)
+{
+    autostrv char **names = dir_entries_sorted(dirfd, err);
+    if (!names)
+        return -1;
+    for (size_t i = 0; names[i]; i++) {
+        autofree char *path = *prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+        if (tar_export_entry(t, dirfd, names[i], path, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* layer_export: write the layer's content as a tar to fd; its sha256 hex
+ * and size come back in digest and *size. */
+static int layer_export(lrun_store *s, const struct layer *l, int fd, digest_hex digest, int64_t *size,
+                        lrun_error **err)
+{
+    autofree char *diff_path = xasprintf("%s/diff", l->id);
+    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (diff_fd < 0)
+        return fail_errno(err, "open %s", diff_path);
+    struct tar_export t = {.fd = fd};
+    SHA256_Init(&t.sha);
+    t.tar = archive_write_new();
+    if (!t.tar)
+        die_oom();
+    archive_write_set_format_pax_restricted(t.tar);
+    archive_write_set_bytes_in_last_block(t.tar, 1);
+    int r = archive_write_open(t.tar, &t, NULL, tar_export_write, NULL) == ARCHIVE_OK
+                ? tar_export_tree(&t, diff_fd, "", err)
+                : fail(err, "start tar: %s", archive_error_string(t.tar));
+    if (r == 0 && archive_write_close(t.tar) != ARCHIVE_OK)
+        r = fail(err, "finish tar: %s", archive_error_string(t.tar));
+    archive_write_free(t.tar);
+    for (size_t i = 0; i < t.n_links; i++)
+        free(t.links[i].path);
+    free(t.links);
+    if (r < 0)
+        return error_prefix(err, "export layer %.12s", l->id);
+    sha256_final_hex(&t.sha, digest);
+    *size = t.size;
     return 0;
 }
 
@@ -2434,20 +2995,9 @@ static char *big_data_file_name(const char *key)
 {
     if (strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789.") == strlen(key))
         return xstrdup(key);
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(key);
     struct buf out = {0};
     buf_add(&out, "=", 1);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)key[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)key[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (uint32_t)(unsigned char)key[i + 2];
-        char quad[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                        i + 2 < n ? b64[v & 63] : '='};
-        buf_add(&out, quad, 4);
-    }
+    base64_encode(key, strlen(key), &out);
     return buf_steal(&out);
 }
 
@@ -3232,6 +3782,164 @@ int lrun_image_load(lrun_store *s, const char *path, lrun_progress_fn progress, 
     return load_commit_images(&run, names, err);
 }
 
+/* --- save: a docker-archive (docker save's layout) ---
+ *
+ * <diffid>/layer.tar for each layer, the config as <image id>.json and
+ * manifest.json.  A layer is rebuilt byte for byte from its tar-split; one
+ * without (or whose diff/ changed) is exported afresh, and if that changes
+ * its bytes the config's rootfs.diff_ids are rewritten to match, so the
+ * archive stays self-consistent (the image then gets a new ID). */
+
+static int outer_add_file(struct archive *out, const char *name, int fd, int64_t size, lrun_error **err)
+{
+    cleanup(archive_entry_free_pointer) struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, size);
+    archive_entry_set_mtime(e, 0, 0);
+    if (archive_write_header(out, e) != ARCHIVE_OK)
+        return fail(err, "write %s: %s", name, archive_error_string(out));
+    char buf[65536];
+    ssize_t n;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return fail_errno(err, "seek");
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        if (archive_write_data(out, buf, (size_t)n) < 0)
+            return fail(err, "write %s: %s", name, archive_error_string(out));
+    return n < 0 ? fail_errno(err, "read") : 0;
+}
+
+static int outer_add_bytes(struct archive *out, const char *name, const char *data, size_t len, lrun_error **err)
+{
+    cleanup(archive_entry_free_pointer) struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_mtime(e, 0, 0);
+    if (archive_write_header(out, e) != ARCHIVE_OK || archive_write_data(out, data, len) < 0)
+        return fail(err, "write %s: %s", name, archive_error_string(out));
+    return 0;
+}
+
+/* config_with_diff_ids: the config with rootfs.diff_ids replaced. */
+static char *config_with_diff_ids(yajl_val config, char **diff_ids, size_t *len)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < config->u.object.len; i++) {
+        const char *key = config->u.object.keys[i];
+        yajl_val v = config->u.object.values[i];
+        jw_key(g, key);
+        if (strcmp(key, "rootfs") != 0 || !YAJL_IS_OBJECT(v)) {
+            jw_value(g, v);
+            continue;
+        }
+        yajl_gen_map_open(g);
+        for (size_t j = 0; j < v->u.object.len; j++) {
+            jw_key(g, v->u.object.keys[j]);
+            if (strcmp(v->u.object.keys[j], "diff_ids") == 0)
+                jw_strv(g, diff_ids);
+            else
+                jw_value(g, v->u.object.values[j]);
+        }
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+static int save_write(lrun_store *s, struct image *img, struct archive *out, const char *dir, lrun_error **err)
+{
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    autostrv char **diff_ids = xcalloc(n + 1, sizeof *diff_ids);
+    autostrv char **members = xcalloc(n + 1, sizeof *members);
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        struct layer *l = chain[n - 1 - i]; /* base first */
+        autoclose int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return fail_errno(err, "create a temporary file in %s", dir);
+        digest_hex hex;
+        int64_t size = 0;
+        lrun_error *rebuild_err = NULL;
+        if (layer_rebuild(s, l, fd, hex, &size, &rebuild_err) < 0) { /* no tar-split: a fresh tar */
+            lrun_error_free(rebuild_err);
+            if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+                return fail_errno(err, "reset a temporary file");
+            if (layer_export(s, l, fd, hex, &size, err) < 0)
+                return -1;
+        }
+        diff_ids[i] = xasprintf("sha256:%s", hex);
+        members[i] = xasprintf("%s/layer.tar", hex);
+        changed |= !l->diff_digest || strcmp(l->diff_digest, diff_ids[i]) != 0;
+        if (outer_add_file(out, members[i], fd, size, err) < 0)
+            return -1;
+    }
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config)
+        return -1;
+    autobuf struct buf original = {0};
+    autofree char *config_key = xasprintf("sha256:%s", img->id);
+    if (image_big_data_read(s, img, config_key, &original, err) < 0)
+        return -1;
+    size_t config_len = original.len;
+    autofree char *config_text = changed ? config_with_diff_ids(config, diff_ids, &config_len)
+                                         : xstrndup(original.data, original.len);
+    digest_hex config_hex;
+    sha256_hex(config_text, config_len, config_hex);
+    autofree char *config_name = xasprintf("%s.json", config_hex);
+    if (outer_add_bytes(out, config_name, config_text, config_len, err) < 0)
+        return -1;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Config", config_name);
+    jw_key(g, "RepoTags");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; img->names && img->names[i]; i++) /* docker's short form for docker.io */
+        jw_str(g, has_prefix(img->names[i], "docker.io/library/") ? img->names[i] + 18 : img->names[i]);
+    yajl_gen_array_close(g);
+    jw_key(g, "Layers");
+    jw_strv(g, members);
+    yajl_gen_map_close(g);
+    yajl_gen_array_close(g);
+    size_t manifest_len;
+    autofree char *manifest = json_writer_text(g, &manifest_len);
+    return outer_add_bytes(out, "manifest.json", manifest, manifest_len, err);
+}
+
+int lrun_image_save(lrun_store *s, const char *image, const char *path, lrun_error **err)
+{
+    struct image *img = image_lookup(s, image, err);
+    if (!img)
+        return -1;
+    autofree char *copy = xstrdup(path);
+    autofree char *dir = xstrdup(strrchr(copy, '/') ? (*strrchr(copy, '/') = '\0', *copy ? copy : "/") : ".");
+    autofree char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+    autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail_errno(err, "create %s", tmp);
+    struct archive *out = archive_write_new();
+    if (!out)
+        die_oom();
+    archive_write_set_format_pax_restricted(out);
+    int r = archive_write_open_fd(out, fd) == ARCHIVE_OK ? save_write(s, img, out, dir, err)
+                                                         : fail(err, "open %s: %s", tmp, archive_error_string(out));
+    if (r == 0 && archive_write_close(out) != ARCHIVE_OK)
+        r = fail(err, "write %s: %s", tmp, archive_error_string(out));
+    archive_write_free(out);
+    if (r == 0 && fsync(fd) < 0)
+        r = fail_errno(err, "write %s", tmp);
+    if (r == 0 && rename(tmp, path) < 0)
+        r = fail_errno(err, "rename to %s", path);
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
 /* --- tag, list, remove --- */
 
 int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_error **err)
@@ -3710,6 +4418,44 @@ static int cmd_load(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; names[i]; i++)
         printf("Loaded image: %s\n", names[i]);
+    return 0;
+}
+
+/* --- save --- */
+
+static int cmd_save(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
+                                          {"format", required_argument, NULL, 'F'},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    const char *output = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "o:qh", longs, "save", &status)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'q': break;
+        case 'F':
+            if (strcmp(optarg, "docker-archive") != 0) {
+                cli_error("unsupported save format \"%s\": lrun writes docker-archive", optarg);
+                return EXIT_LRUN;
+            }
+            break;
+        case 'h': puts("Usage: lrun save -o FILE IMAGE\n\nWrite an image as a docker-archive tar."); return 0;
+        default: return status;
+        }
+    }
+    if (!output || optind + 1 != argc) {
+        cli_error("lrun save needs -o FILE and one IMAGE");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    if (lrun_image_save(s, argv[optind], output, &err) < 0)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
     return 0;
 }
 
@@ -4398,6 +5144,7 @@ static const struct command commands[] = {
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
     {"rmi", cmd_rmi, "Remove images"},
+    {"save", cmd_save, "Save an image to a docker-archive"},
     {"system", cmd_system, "Manage the store (df)"},
     {"tag", cmd_tag, "Add a name to an image"},
     {"untag", cmd_untag, "Remove names from an image"},
@@ -4408,7 +5155,8 @@ static const struct command commands[] = {
 static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
     {"inspect", cmd_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
-    {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {NULL, NULL, NULL},
+    {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
+    {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {
