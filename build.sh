@@ -4,6 +4,7 @@
 #   ./build.sh          build (needs the -dev packages below)
 #   ./build.sh --deps   install the Debian 12 build (and test) dependencies with apt, then build
 #   ./build.sh --debug  build without optimisation, with debug info, unstripped
+#   ./build.sh --libs   print the static link flags (to embed runtime.c, see examples/)
 #
 # Environment: CC (default cc), EXTRA_CFLAGS.
 set -eu
@@ -13,6 +14,12 @@ DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev lib
       libssl-dev zlib1g-dev libzstd-dev liblzma-dev"
 # what the test suite uses (test/run): TAP's prove (perl), fixtures from busybox
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
+
+# Static libraries only.  libarchive's tar reader/writer and gzip/zstd/xz
+# filters are all lrun calls, so only those objects (and their compression
+# libraries) are linked; its other formats would pull in libxml2 and ICU.
+# OpenSSL's libcrypto provides sha256.
+LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lcrypto -lpthread"
 
 debug=0
 for arg in "$@"; do
@@ -24,7 +31,8 @@ for arg in "$@"; do
         apt-get install -y -qq --no-install-recommends $DEPS $TEST_DEPS >/dev/null
         ;;
     --debug) debug=1 ;;
-    *) echo "usage: $0 [--deps] [--debug]" >&2; exit 2 ;;
+    --libs) echo "$LIBS"; exit 0 ;;
+    *) echo "usage: $0 [--deps] [--debug] [--libs]" >&2; exit 2 ;;
     esac
 done
 
@@ -35,12 +43,6 @@ if [ "$debug" = 1 ]; then
 else
     CFLAGS="$CFLAGS -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2"
 fi
-
-# Static libraries only.  libarchive is linked whole-archive-free, so only
-# the tar reader/writer and the gzip/zstd/xz filters lrun calls are pulled
-# in (its other formats would drag in libxml2 and ICU); their compression
-# libraries follow it.  OpenSSL's libcrypto provides sha256.
-LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lcrypto -lpthread"
 
 # shellcheck disable=SC2086
 $CC $CFLAGS ${EXTRA_CFLAGS:-} -static -o lrun runtime.c $LIBS
