@@ -16,6 +16,10 @@
  *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
  *   NAMES       image references: docker.io/library/x:latest and friends
  *   IMAGES      image records, lookup, load, save, tag, remove, sizes
+ *   MOUNTS      the overlay of a layer chain, paths resolved inside a root
+ *   CONTAINER   configuration, the container layer, the process (namespaces,
+ *               root, /dev, capabilities, seccomp), terminal, monitor,
+ *               lifecycle, sizes
  *   CLI         argument parsing, each command, tables and --format
  *
  * Error convention: a function whose caller may have to clean up returns -1
@@ -26,6 +30,21 @@
 #define OPENSSL_API_COMPAT 0x10100000L
 
 #include <archive.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <grp.h>
 #include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -943,6 +962,9 @@ struct image {
     yajl_val raw;
 };
 
+/* A container's runtime state lives in its record's flags map under
+ * "lrun.*" keys (c/storage keeps flags it does not know), so listing
+ * containers and their sizes reads containers.json and nothing else. */
 struct container {
     char *id;
     char **names;
@@ -950,6 +972,15 @@ struct container {
     char *layer;
     char *metadata;
     char *created;
+    char *status;      /* created, running, exited */
+    char *command;     /* for ps */
+    char *started_at;  /* RFC 3339 */
+    char *finished_at;
+    int64_t pid;       /* the container's init, in the host's pid namespace */
+    int64_t pid_start; /* its start time (/proc/PID/stat), against pid reuse */
+    int64_t monitor;   /* the process that waits for it and records the exit */
+    int64_t exit_code;
+    int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
     yajl_val raw;
 };
 
@@ -1145,6 +1176,16 @@ static struct container *container_from_json(yajl_val v)
     c->layer = xstrdup(json_string(v, "layer"));
     c->metadata = xstrdup(json_string(v, "metadata"));
     c->created = xstrdup(json_string(v, "created"));
+    yajl_val flags = json_get(v, "flags");
+    c->status = xstrdup(json_string(flags, "lrun.status") ? json_string(flags, "lrun.status") : "created");
+    c->command = xstrdup(json_string(flags, "lrun.command"));
+    c->started_at = xstrdup(json_string(flags, "lrun.started-at"));
+    c->finished_at = xstrdup(json_string(flags, "lrun.finished-at"));
+    c->pid = json_int(flags, "lrun.pid", 0);
+    c->pid_start = json_int(flags, "lrun.pid-start", 0);
+    c->monitor = json_int(flags, "lrun.monitor", 0);
+    c->exit_code = json_int(flags, "lrun.exit-code", 0);
+    c->size = json_int(flags, "lrun.size", -1);
     return c;
 }
 
@@ -1158,6 +1199,10 @@ static void container_free(struct container *c)
     free(c->layer);
     free(c->metadata);
     free(c->created);
+    free(c->status);
+    free(c->command);
+    free(c->started_at);
+    free(c->finished_at);
     free(c);
 }
 
@@ -1269,7 +1314,7 @@ static void image_to_json(yajl_gen g, const struct image *img)
 
 static void container_to_json(yajl_gen g, const struct container *c)
 {
-    static const char *const known[] = {"id", "names", "image", "layer", "metadata", "created", NULL};
+    static const char *const known[] = {"id", "names", "image", "layer", "metadata", "created", "flags", NULL};
     yajl_gen_map_open(g);
     jw_key_str(g, "id", c->id);
     jw_key_strv_opt(g, "names", c->names);
@@ -1277,6 +1322,29 @@ static void container_to_json(yajl_gen g, const struct container *c)
     jw_key_str_opt(g, "layer", c->layer);
     jw_key_str_opt(g, "metadata", c->metadata);
     jw_key_str_opt(g, "created", c->created);
+    jw_key(g, "flags");
+    yajl_gen_map_open(g);
+    yajl_val flags = json_get(c->raw, "flags"); /* other tools' flags (MountLabel...) stay */
+    for (size_t i = 0; YAJL_IS_OBJECT(flags) && i < flags->u.object.len; i++) {
+        if (has_prefix(flags->u.object.keys[i], "lrun."))
+            continue;
+        jw_key(g, flags->u.object.keys[i]);
+        jw_value(g, flags->u.object.values[i]);
+    }
+    jw_key_str_opt(g, "lrun.status", c->status);
+    jw_key_str_opt(g, "lrun.command", c->command);
+    jw_key_str_opt(g, "lrun.started-at", c->started_at);
+    jw_key_str_opt(g, "lrun.finished-at", c->finished_at);
+    if (c->pid > 0) {
+        jw_key_int(g, "lrun.pid", c->pid);
+        jw_key_int(g, "lrun.pid-start", c->pid_start);
+    }
+    if (c->monitor > 0)
+        jw_key_int(g, "lrun.monitor", c->monitor);
+    jw_key_int(g, "lrun.exit-code", c->exit_code);
+    if (c->size >= 0)
+        jw_key_int(g, "lrun.size", c->size);
+    yajl_gen_map_close(g);
     jw_unknown_members(g, c->raw, known);
     yajl_gen_map_close(g);
 }
@@ -4101,6 +4169,2568 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
 }
 
 /* ========================================================================
+ * MOUNTS: the overlay of a layer chain, paths resolved inside a root
+ * ======================================================================== */
+
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+struct open_how {
+    uint64_t flags, mode, resolve;
+};
+#endif
+
+/* overlay_mount_layer: mount overlay/<id>/merged with the layer's diff as
+ * the upper dir over its chain.  Runs in the container's mount namespace:
+ * it chdirs to overlay/ so the lowerdir option reads "l/A:l/B:..." (26-char
+ * links keep some 140 lowers under a page).  A longer option opens every
+ * lower and names it by descriptor (chdir /proc/self/fd: "3:4:5"), as
+ * c/storage's mountfrom helper does; overlayfs stacks at most 500. */
+static int overlay_mount_layer(const char *root, const char *id, bool read_only, lrun_error **err)
+{
+    autofree char *overlay = xasprintf("%s/overlay", root);
+    autofree char *lower_path = xasprintf("%s/%s/lower", overlay, id);
+    autobuf struct buf lower = {0};
+    if (read_file_at(AT_FDCWD, lower_path, &lower, err) < 0)
+        return error_prefix(err, "layer %.12s has no parent chain", id);
+    size_t n_lowers = 1;
+    for (char *c = lower.data; *c; c++)
+        n_lowers += *c == ':';
+    if (n_lowers > 500)
+        return fail(err, "the image has %zu layers; overlayfs stacks at most 500", n_lowers);
+    autofree char *merged = xasprintf("%s/%s/merged", overlay, id);
+    if (chdir(overlay) < 0)
+        return fail_errno(err, "chdir %s", overlay);
+    autofree char *options = read_only ? xasprintf("lowerdir=%s/diff:%s", id, lower.data)
+                                       : xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower.data, id, id);
+    if (strlen(options) < (size_t)getpagesize() - 1) {
+        if (mount("overlay", merged, "overlay", 0, options) < 0)
+            return fail_errno(err, "mount overlay on %s", merged);
+        return 0;
+    }
+    struct buf fds = {0};
+    buf_adds(&fds, "lowerdir=");
+    char *save = NULL;
+    for (char *l = strtok_r(lower.data, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
+        int fd = open(l, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* stays open until exec closes it */
+        if (fd < 0) {
+            buf_free(&fds);
+            return fail_errno(err, "open lower %s", l);
+        }
+        buf_printf(&fds, "%s%d", fds.len > 9 ? ":" : "", fd);
+    }
+    autofree char *upper_dir = xasprintf("%s/%s/diff", overlay, id);
+    autofree char *work_dir = xasprintf("%s/%s/work", overlay, id);
+    int upper = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int work = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (upper < 0 || work < 0) {
+        buf_free(&fds);
+        return fail_errno(err, "open %s", upper_dir);
+    }
+    buf_printf(&fds, ",upperdir=%d,workdir=%d", upper, work);
+    autofree char *by_fd = buf_steal(&fds);
+    if (strlen(by_fd) >= (size_t)getpagesize() - 1)
+        return fail(err, "the overlay options for %zu layers exceed a page", n_lowers);
+    if (chdir("/proc/self/fd") < 0)
+        return fail_errno(err, "chdir /proc/self/fd (is /proc mounted?)");
+    if (mount("overlay", merged, "overlay", 0, by_fd) < 0)
+        return fail_errno(err, "mount overlay (%zu lowers, by descriptor) on %s", n_lowers, merged);
+    return 0;
+}
+
+/* --- paths the image controls ---
+ * Every mount target and file lrun writes inside a container root is
+ * reached with openat2(RESOLVE_IN_ROOT): a symlink in the image (/etc/hosts
+ * -> /etc/shadow, /dev -> /tmp/x) resolves inside the root, never on the
+ * host.  Mounts then go onto /proc/self/fd/N of the resolved fd. */
+
+static int openat2_in_root(int root_fd, const char *path, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+enum path_create { CREATE_NOTHING, CREATE_DIRECTORY, CREATE_FILE };
+
+/* root_path_open: an O_PATH fd of path inside root_fd, creating missing
+ * directories (and the last component as create says).  A dangling
+ * symlink is followed to where it points, inside the root, as runc's
+ * securejoin does (/etc/resolv.conf -> ../run/systemd/...). */
+static int root_path_open(int root_fd, const char *path, enum path_create create, int depth, lrun_error **err)
+{
+    if (depth > 40)
+        return fail(err, "%s: too many levels of symlinks", path);
+    int fd = openat2_in_root(root_fd, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT || create == CREATE_NOTHING) {
+        if (fd < 0)
+            return fail_errno(err, "open %s in the container", path);
+        return fd;
+    }
+    autofree char *copy = xstrdup(path);
+    while (strlen(copy) > 1 && has_suffix(copy, "/"))
+        copy[strlen(copy) - 1] = '\0';
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    autofree char *parent = slash ? xstrndup(copy, (size_t)(slash - copy)) : xstrdup("/");
+    if (!*parent)
+        strcpy(parent, "/");
+    autoclose int parent_fd = root_path_open(root_fd, parent, CREATE_DIRECTORY, depth + 1, err);
+    if (parent_fd < 0)
+        return -1;
+    int r = create == CREATE_DIRECTORY ? mkdirat(parent_fd, base, 0755)
+                                       : openat(parent_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (r >= 0 && create == CREATE_FILE)
+        close(r);
+    if (r < 0 && errno == EEXIST) { /* a dangling symlink: create what it points to */
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(parent_fd, base, target, sizeof target - 1);
+        if (n < 0)
+            return fail_errno(err, "open %s in the container", path);
+        target[n] = '\0';
+        autofree char *next = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+        return root_path_open(root_fd, next, create, depth + 1, err);
+    }
+    if (r < 0)
+        return fail_errno(err, "create %s in the container", path);
+    return root_path_open(root_fd, path, CREATE_NOTHING, depth + 1, err);
+}
+
+/* mount_at: mount onto a resolved fd (its /proc/self/fd path). */
+static int mount_at(const char *source, int target_fd, const char *type, unsigned long flags, const char *data,
+                    const char *what, lrun_error **err)
+{
+    char target[64];
+    snprintf(target, sizeof target, "/proc/self/fd/%d", target_fd);
+    if (mount(source, target, type, flags, data) < 0)
+        return fail_errno(err, "mount %s", what);
+    return 0;
+}
+
+/* mount_in_root: mount at path inside the root (created as create says). */
+static int mount_in_root(int root_fd, const char *path, enum path_create create, const char *source, const char *type,
+                         unsigned long flags, const char *data, lrun_error **err)
+{
+    autoclose int fd = root_path_open(root_fd, path, create, 0, err);
+    if (fd < 0)
+        return -1;
+    if (mount_at(source, fd, type, flags, data, path, err) < 0)
+        return -1;
+    if ((flags & MS_BIND) && (flags & MS_RDONLY)) { /* a bind mount takes ro only on remount */
+        autoclose int again = root_path_open(root_fd, path, CREATE_NOTHING, 0, err);
+        if (again < 0)
+            return -1;
+        return mount_at(NULL, again, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)),
+                        NULL, path, err);
+    }
+    return 0;
+}
+
+/* ========================================================================
+ * CONTAINER: configuration, the container layer, the process (namespaces,
+ * root, /dev, capabilities, seccomp), terminal, monitor, lifecycle, sizes
+ * ======================================================================== */
+
+struct bind_mount {
+    char *source, *destination;
+    bool read_only;
+};
+
+/* The container's configuration: parsed from the command line by run and
+ * create, kept as userdata/config.json, executed by start. */
+struct container_config {
+    char *image;          /* as the user named it */
+    char *image_id;
+    char *name;
+    char **args;          /* entrypoint + command, resolved */
+    char **env;
+    char *workdir;
+    char *user;
+    char *hostname;
+    char *network;        /* "host" or "none" */
+    char *seccomp;        /* "default", "unconfined" or a profile file */
+    char *stop_signal;
+    char **cap_add, **cap_drop;
+    char **tmpfs;
+    struct bind_mount *mounts;
+    size_t n_mounts;
+    int stop_timeout;
+    bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
+};
+
+static void container_config_release(struct container_config *c)
+{
+    free(c->image);
+    free(c->image_id);
+    free(c->name);
+    lrun_strv_free(c->args);
+    lrun_strv_free(c->env);
+    free(c->workdir);
+    free(c->user);
+    free(c->hostname);
+    free(c->network);
+    free(c->seccomp);
+    free(c->stop_signal);
+    lrun_strv_free(c->cap_add);
+    lrun_strv_free(c->cap_drop);
+    lrun_strv_free(c->tmpfs);
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        free(c->mounts[i].source);
+        free(c->mounts[i].destination);
+    }
+    free(c->mounts);
+    *c = (struct container_config){0};
+}
+#define autoconfig cleanup(container_config_release)
+
+static void jw_key_bool(yajl_gen g, const char *key, bool value)
+{
+    jw_key(g, key);
+    yajl_gen_bool(g, value);
+}
+
+static void jw_key_strv(yajl_gen g, const char *key, char *const *v)
+{
+    jw_key(g, key);
+    jw_strv(g, v);
+}
+
+static char *container_config_json(const struct container_config *c, size_t *len)
+{
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "image", c->image);
+    jw_key_str(g, "image-id", c->image_id);
+    jw_key_str(g, "name", c->name);
+    jw_key_strv(g, "args", c->args);
+    jw_key_strv(g, "env", c->env);
+    jw_key_str(g, "workdir", c->workdir);
+    jw_key_str(g, "user", c->user);
+    jw_key_str(g, "hostname", c->hostname);
+    jw_key_str(g, "network", c->network);
+    jw_key_str(g, "seccomp", c->seccomp);
+    jw_key_str(g, "stop-signal", c->stop_signal);
+    jw_key_int(g, "stop-timeout", c->stop_timeout);
+    jw_key_strv(g, "cap-add", c->cap_add);
+    jw_key_strv(g, "cap-drop", c->cap_drop);
+    jw_key_strv(g, "tmpfs", c->tmpfs);
+    jw_key(g, "mounts");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        yajl_gen_map_open(g);
+        jw_key_str(g, "source", c->mounts[i].source);
+        jw_key_str(g, "destination", c->mounts[i].destination);
+        jw_key_bool(g, "read-only", c->mounts[i].read_only);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    jw_key_bool(g, "terminal", c->terminal);
+    jw_key_bool(g, "interactive", c->interactive);
+    jw_key_bool(g, "detach", c->detach);
+    jw_key_bool(g, "remove", c->remove);
+    jw_key_bool(g, "read-only", c->read_only);
+    jw_key_bool(g, "privileged", c->privileged);
+    jw_key_bool(g, "init", c->init);
+    jw_key_bool(g, "no-new-privileges", c->no_new_privileges);
+    jw_key_bool(g, "no-pivot", c->no_pivot);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+static bool json_bool(yajl_val obj, const char *key) { return YAJL_IS_TRUE(json_get(obj, key)); }
+
+static int container_config_parse(const char *text, struct container_config *c, lrun_error **err)
+{
+    autojson yajl_val v = json_parse(text, "container config", err);
+    if (!v)
+        return -1;
+    *c = (struct container_config){0};
+    c->image = xstrdup(json_string(v, "image"));
+    c->image_id = xstrdup(json_string(v, "image-id"));
+    c->name = xstrdup(json_string(v, "name"));
+    c->args = json_strv(json_get(v, "args"));
+    c->env = json_strv(json_get(v, "env"));
+    c->workdir = xstrdup(json_string(v, "workdir"));
+    c->user = xstrdup(json_string(v, "user"));
+    c->hostname = xstrdup(json_string(v, "hostname"));
+    c->network = xstrdup(json_string(v, "network"));
+    c->seccomp = xstrdup(json_string(v, "seccomp"));
+    c->stop_signal = xstrdup(json_string(v, "stop-signal"));
+    c->stop_timeout = (int)json_int(v, "stop-timeout", 10);
+    c->cap_add = json_strv(json_get(v, "cap-add"));
+    c->cap_drop = json_strv(json_get(v, "cap-drop"));
+    c->tmpfs = json_strv(json_get(v, "tmpfs"));
+    yajl_val mounts = json_get(v, "mounts");
+    c->mounts = xcalloc(json_array_len(mounts) + 1, sizeof *c->mounts);
+    for (size_t i = 0; i < json_array_len(mounts); i++) {
+        yajl_val m = json_array_at(mounts, i);
+        if (!json_string(m, "source") || !json_string(m, "destination"))
+            continue;
+        c->mounts[c->n_mounts++] = (struct bind_mount){xstrdup(json_string(m, "source")),
+                                                       xstrdup(json_string(m, "destination")), json_bool(m, "read-only")};
+    }
+    c->terminal = json_bool(v, "terminal");
+    c->interactive = json_bool(v, "interactive");
+    c->detach = json_bool(v, "detach");
+    c->remove = json_bool(v, "remove");
+    c->read_only = json_bool(v, "read-only");
+    c->privileged = json_bool(v, "privileged");
+    c->init = json_bool(v, "init");
+    c->no_new_privileges = json_bool(v, "no-new-privileges");
+    c->no_pivot = json_bool(v, "no-pivot");
+    if (strv_len(c->args) == 0)
+        return fail(err, "container config: no command");
+    return 0;
+}
+
+/* --- lookup --- */
+
+static struct container *container_lookup(lrun_store *s, const char *text, lrun_error **err)
+{
+    struct container *prefix_match = NULL;
+    size_t prefix_matches = 0, n = strlen(text);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        if (strcmp(c->id, text) == 0 || strv_contains(c->names, text))
+            return c;
+        if (n >= 1 && strncmp(c->id, text, n) == 0)
+            prefix_match = c, prefix_matches++;
+    }
+    if (prefix_matches == 1)
+        return prefix_match;
+    if (prefix_matches > 1)
+        fail(err, "%s: container ID prefix is ambiguous", text);
+    else
+        fail(err, "no container with name or ID \"%s\" found: no such container", text);
+    return NULL;
+}
+
+/* process_start_time: field 22 of /proc/PID/stat, 0 if the process is gone
+ * (with the pid, it tells a live container from a reused pid). */
+static int64_t process_start_time(int64_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    long long value = 0;
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
+        if (++field == 22) {
+            value = atoll(tok);
+            break;
+        }
+    return value;
+}
+
+/* container_is_running: the recorded init still exists (same start time). */
+static bool container_is_running(const struct container *c)
+{
+    return c->status && strcmp(c->status, "running") == 0 && c->pid > 0 &&
+           process_start_time(c->pid) == c->pid_start;
+}
+
+/* --- names --- */
+
+static char *container_name_generate(lrun_store *s)
+{
+    static const char *const adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+                                             "lucid", "merry", "nifty", "proud", "quirky", "silly", "sweet", "vivid"};
+    static const char *const nouns[] = {"babbage", "curie", "darwin", "euler", "gauss", "hopper", "knuth", "lovelace",
+                                        "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow"};
+    for (;;) {
+        unsigned char r[2];
+        random_bytes(r, sizeof r);
+        autofree char *name = xasprintf("%s_%s", adjectives[r[0] % 16], nouns[r[1] % 16]);
+        lrun_error *ignored = NULL;
+        struct container *taken = container_lookup(s, name, &ignored);
+        lrun_error_free(ignored);
+        if (!taken)
+            return steal_pointer(&name);
+    }
+}
+
+static bool container_name_valid(const char *name)
+{
+    if (!isalnum((unsigned char)name[0]))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+            return false;
+    return true;
+}
+
+/* --- creating a container: its layer, record and configuration --- */
+
+static char *strv_join(char *const *v, const char *sep)
+{
+    struct buf b = {0};
+    buf_adds(&b, "");
+    for (size_t i = 0; v && v[i]; i++) {
+        if (i)
+            buf_adds(&b, sep);
+        buf_adds(&b, v[i]);
+    }
+    return buf_steal(&b);
+}
+
+/* env_set: KEY=VALUE into env, replacing KEY. */
+static void env_set(char ***env, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t key_len = eq ? (size_t)(eq - entry) : strlen(entry);
+    for (size_t i = 0; *env && (*env)[i]; i++)
+        if (strncmp((*env)[i], entry, key_len) == 0 && (*env)[i][key_len] == '=') {
+            free((*env)[i]);
+            (*env)[i] = xstrdup(entry);
+            return;
+        }
+    strv_push(env, xstrdup(entry));
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+            return env[i] + n + 1;
+    return NULL;
+}
+
+/* container_config_apply_image: what the command line left open, from the
+ * image config, as docker does: args = entrypoint + (command or Cmd),
+ * Env, WorkingDir, User, StopSignal. */
+static int container_config_apply_image(lrun_store *s, struct image *img, struct container_config *c,
+                                        char **command, const char *entrypoint, lrun_error **err)
+{
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config)
+        return -1;
+    yajl_val cfg = json_get(config, "config");
+    autostrv char **args = xcalloc(1, sizeof *args);
+    if (entrypoint) {
+        if (*entrypoint)
+            strv_push(&args, xstrdup(entrypoint));
+    } else {
+        yajl_val ep = json_get(cfg, "Entrypoint");
+        for (size_t i = 0; i < json_array_len(ep); i++)
+            if (YAJL_IS_STRING(json_array_at(ep, i)))
+                strv_push(&args, xstrdup(YAJL_GET_STRING(json_array_at(ep, i))));
+    }
+    if (strv_len(command) > 0) {
+        for (size_t i = 0; command[i]; i++)
+            strv_push(&args, xstrdup(command[i]));
+    } else if (!entrypoint) {
+        yajl_val cmd = json_get(cfg, "Cmd");
+        for (size_t i = 0; i < json_array_len(cmd); i++)
+            if (YAJL_IS_STRING(json_array_at(cmd, i)))
+                strv_push(&args, xstrdup(YAJL_GET_STRING(json_array_at(cmd, i))));
+    }
+    if (strv_len(args) == 0)
+        return fail_code(err, EXIT_LRUN, "no command specified: the image has no Cmd or Entrypoint");
+    c->args = steal_pointer(&args);
+    autostrv char **env = json_strv(json_get(cfg, "Env"));
+    if (!env_get(env, "PATH"))
+        env_set(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
+        env_set(&env, c->env[i]);
+    lrun_strv_free(c->env);
+    c->env = steal_pointer(&env);
+    if (!c->workdir)
+        c->workdir = xstrdup(json_string(cfg, "WorkingDir") && *json_string(cfg, "WorkingDir")
+                                 ? json_string(cfg, "WorkingDir") : "/");
+    if (!c->user)
+        c->user = xstrdup(json_string(cfg, "User") ? json_string(cfg, "User") : "");
+    if (!c->stop_signal)
+        c->stop_signal = xstrdup(json_string(cfg, "StopSignal") ? json_string(cfg, "StopSignal") : "SIGTERM");
+    c->image_id = xstrdup(img->id);
+    return 0;
+}
+
+static char *container_userdata(const char *root, const char *id)
+{
+    return xasprintf("%s/overlay-containers/%s/userdata", root, id);
+}
+
+/* container_create: the container layer over the image's top layer, the
+ * record in containers.json and userdata/config.json. */
+static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
+                                          lrun_error **err)
+{
+    if (c->name) {
+        lrun_error *ignored = NULL;
+        struct container *taken = container_lookup(s, c->name, &ignored);
+        lrun_error_free(ignored);
+        if (taken) {
+            fail(err, "the container name \"%s\" is already in use by %s. You have to remove that container to be able to reuse that name: that name is already in use",
+                 c->name, taken->id);
+            return NULL;
+        }
+        if (!container_name_valid(c->name)) {
+            fail(err, "invalid container name \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", c->name);
+            return NULL;
+        }
+    } else {
+        c->name = container_name_generate(s);
+    }
+    unsigned char raw[32];
+    digest_hex id, layer_id;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, layer_id);
+    if (!c->hostname)
+        c->hostname = xstrndup(id, 12);
+    struct layer *l = layer_add(s, layer_id, img->layer, err);
+    if (!l)
+        return NULL;
+    l->names = xcalloc(2, sizeof *l->names);
+    l->names[0] = xasprintf("%s-layer", c->name);
+    l->incomplete = false;
+    if (store_save_layers(s, err) < 0)
+        return NULL;
+    autofree char *userdata = container_userdata(s->root, id);
+    size_t len;
+    autofree char *config = container_config_json(c, &len);
+    autofree char *dir = xasprintf("%s", id);
+    autoclose int dir_fd = open_dir_at(s->containers_fd, dir, 0700, err);
+    autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
+    if (userdata_fd < 0 || write_file_atomic(userdata_fd, "config.json", config, len, 0600, err) < 0) {
+        layer_delete(s, l, NULL);
+        return NULL;
+    }
+    struct container *ct = xcalloc(1, sizeof *ct);
+    ct->id = xstrdup(id);
+    ct->names = xcalloc(2, sizeof *ct->names);
+    ct->names[0] = xstrdup(c->name);
+    ct->image = xstrdup(img->id);
+    ct->layer = xstrdup(layer_id);
+    ct->created = time_rfc3339_now();
+    ct->status = xstrdup("created");
+    ct->command = strv_join(c->args, " ");
+    ct->size = -1;
+    {
+        autogen yajl_gen g = json_writer(false);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "image-name", img->names && img->names[0] ? img->names[0] : img->id);
+        jw_key_str(g, "image-id", img->id);
+        jw_key_str(g, "name", c->name);
+        jw_key_int(g, "created-at", (int64_t)time(NULL));
+        yajl_gen_map_close(g);
+        ct->metadata = json_writer_text(g, NULL);
+    }
+    s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
+    s->containers[s->n_containers++] = ct;
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
+        return NULL;
+    return ct;
+}
+
+static int container_config_read(const char *root, const char *id, struct container_config *c, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/config.json", container_userdata(root, id));
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
+        return -1;
+    return container_config_parse(text.data, c, err);
+}
+
+/* --- sizes: the container layer, walked once when the container stops ---
+ * Each inode counts once, directories not at all (c/storage's
+ * directory.Size), so hard links and whiteouts add nothing. */
+
+struct size_walk {
+    int64_t bytes;
+    struct inode_seen {
+        dev_t dev;
+        ino_t ino;
+    } *seen;
+    size_t n_seen;
+};
+
+static void size_walk_dir(struct size_walk *w, int fd)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0)
+                size_walk_dir(w, fd);
+            continue;
+        }
+        if (st.st_nlink > 1) {
+            bool seen = false;
+            for (size_t i = 0; i < w->n_seen && !seen; i++)
+                seen = w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino;
+            if (seen)
+                continue;
+            w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof *w->seen);
+            w->seen[w->n_seen++] = (struct inode_seen){st.st_dev, st.st_ino};
+        }
+        w->bytes += st.st_size;
+    }
+    closedir(dir);
+}
+
+static int64_t layer_diff_size(const char *root, const char *layer_id)
+{
+    autofree char *path = xasprintf("%s/overlay/%s/diff", root, layer_id);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct size_walk w = {0};
+    size_walk_dir(&w, fd);
+    free(w.seen);
+    return w.bytes;
+}
+
+/* --- the container process: capabilities, user, environment, exec --- */
+
+/* docker's default capability set */
+static const int default_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
+                                           CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+                                           CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
+
+static int capability_last(void)
+{
+    static int last = -1;
+    if (last < 0) {
+        autobuf struct buf text = {0};
+        last = read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", &text, NULL) == 0 ? atoi(text.data) : CAP_LAST_CAP;
+        if (last <= 0 || last > 63)
+            last = CAP_LAST_CAP;
+    }
+    return last;
+}
+
+static int capability_parse(const char *name, int *cap, lrun_error **err)
+{
+    autofree char *lower = has_prefix(name, "CAP_") || has_prefix(name, "cap_") ? xstrdup(name) : xasprintf("cap_%s", name);
+    for (char *p = lower; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    cap_value_t value;
+    if (cap_from_name(lower, &value) < 0)
+        return fail(err, "unknown capability \"%s\"", name);
+    *cap = (int)value;
+    return 0;
+}
+
+/* container_capabilities: the set as a bit mask: docker's defaults (or all
+ * when privileged), then --cap-add and --cap-drop ("ALL" works in both). */
+static int container_capabilities(const struct container_config *c, uint64_t *mask, lrun_error **err)
+{
+    uint64_t all = capability_last() >= 63 ? ~0ull : (1ull << (capability_last() + 1)) - 1;
+    *mask = 0;
+    if (c->privileged)
+        *mask = all;
+    else
+        for (size_t i = 0; i < sizeof default_capabilities / sizeof *default_capabilities; i++)
+            *mask |= 1ull << default_capabilities[i];
+    for (int pass = 0; pass < 2; pass++) {
+        char **list = pass == 0 ? c->cap_drop : c->cap_add;
+        for (size_t i = 0; list && list[i]; i++) {
+            uint64_t bits;
+            int cap = 0;
+            if (strcasecmp(list[i], "ALL") == 0)
+                bits = all;
+            else if (capability_parse(list[i], &cap, err) < 0)
+                return -1;
+            else
+                bits = 1ull << cap;
+            *mask = pass == 0 ? *mask & ~bits : *mask | bits;
+        }
+    }
+    return 0;
+}
+
+/* capabilities_bound: drop what the container may never gain from the
+ * bounding set (needs CAP_SETPCAP, so while still root). */
+static int capabilities_bound(uint64_t mask, lrun_error **err)
+{
+    for (int cap = 0; cap <= capability_last(); cap++)
+        if (!(mask & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return fail_errno(err, "drop capability %d from the bounding set", cap);
+    return 0;
+}
+
+/* capabilities_set: effective and permitted = mask for root, nothing for
+ * another user (as docker); inheritable and ambient stay empty. */
+static int capabilities_set(uint64_t mask, bool root, lrun_error **err)
+{
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    cap_t caps = cap_init();
+    if (!caps)
+        die_oom();
+    for (int cap = 0; root && cap <= capability_last(); cap++) {
+        if (!(mask & (1ull << cap)))
+            continue;
+        cap_value_t v = cap;
+        cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+        cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
+    }
+    int r = cap_set_proc(caps);
+    cap_free(caps);
+    return r < 0 ? fail_errno(err, "set capabilities") : 0;
+}
+
+/* --- users from the container's own /etc/passwd and /etc/group (read
+ * after the root switch, so no link can lead outside the container) --- */
+
+struct user_ids {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    size_t n_groups;
+    char *home;
+};
+
+static bool parse_id(const char *s, unsigned long *out)
+{
+    char *end;
+    if (!*s || !isdigit((unsigned char)*s))
+        return false;
+    *out = strtoul(s, &end, 10);
+    return *end == '\0';
+}
+
+/* passwd_field: the fields of a colon-separated line. */
+static size_t split_fields(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    fields[n++] = line;
+    for (char *p = line; *p && n < max; p++)
+        if (*p == ':') {
+            *p = '\0';
+            fields[n++] = p + 1;
+        }
+    return n;
+}
+
+static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
+{
+    *u = (struct user_ids){0};
+    autofree char *copy = xstrdup(spec && *spec ? spec : "0");
+    char *group = strchr(copy, ':');
+    if (group)
+        *group++ = '\0';
+    unsigned long n;
+    bool user_numeric = parse_id(copy, &n), user_found = false;
+    if (user_numeric)
+        u->uid = (uid_t)n;
+    FILE *f = fopen("/etc/passwd", "re");
+    char *line = NULL;
+    size_t cap = 0;
+    autofree char *user_name = NULL;
+    while (f && getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *fields[7];
+        if (split_fields(line, fields, 7) < 7)
+            continue;
+        unsigned long uid, gid;
+        if (!parse_id(fields[2], &uid) || !parse_id(fields[3], &gid))
+            continue;
+        if (user_numeric ? uid == u->uid : strcmp(fields[0], copy) == 0) {
+            u->uid = (uid_t)uid;
+            u->gid = (gid_t)gid;
+            u->home = xstrdup(fields[5]);
+            user_name = xstrdup(fields[0]);
+            user_found = true;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (!user_numeric && !user_found) {
+        free(line);
+        return fail(err, "unable to find user %s: no matching entries in passwd file", copy);
+    }
+    bool group_numeric = group && parse_id(group, &n);
+    if (group_numeric)
+        u->gid = (gid_t)n;
+    bool group_found = !group || group_numeric;
+    f = fopen("/etc/group", "re");
+    while (f && getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *fields[4];
+        unsigned long gid;
+        if (split_fields(line, fields, 4) < 4 || !parse_id(fields[2], &gid))
+            continue;
+        if (group && !group_numeric && strcmp(fields[0], group) == 0)
+            u->gid = (gid_t)gid, group_found = true;
+        if (!user_name || group) /* supplementary groups: only for a named user without -u :group */
+            continue;
+        char *save = NULL;
+        for (char *m = strtok_r(fields[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
+            if (strcmp(m, user_name) == 0) {
+                u->groups = xrealloc(u->groups, (u->n_groups + 1) * sizeof *u->groups);
+                u->groups[u->n_groups++] = (gid_t)gid;
+            }
+    }
+    if (f)
+        fclose(f);
+    free(line);
+    if (!group_found)
+        return fail(err, "unable to find group %s: no matching entries in group file", group);
+    if (!u->home)
+        u->home = xstrdup("/");
+    return 0;
+}
+
+/* close_extra_fds: nothing of lrun's but 0-2 reaches the container. */
+static void close_extra_fds(int keep)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != keep)
+                close(fd);
+        return;
+    }
+    int self = dirfd(dir);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        int fd = atoi(de->d_name);
+        if (fd > 2 && fd != self && fd != keep)
+            close(fd);
+    }
+    closedir(dir);
+}
+
+/* --- seccomp: docker's default profile and docker-format JSON profiles ---
+ *
+ * A profile in docker's format (moby's profiles/seccomp) is a default action
+ * and a list of rules.  A rule gives an action to some syscalls, optionally
+ * only for some argument values, and only when its conditions hold:
+ * "includes" (every capability listed is in the container's set, the native
+ * architecture is listed, the kernel is at least minKernel) and "excludes"
+ * (any one of those true drops the rule).  The conditions are decided once,
+ * when the filter is built; the loaded filter knows nothing of them.
+ *
+ * The built-in profile is docker's default (moby/profiles seccomp/v0.2.3,
+ * commit 836ae4d) as C data in the same shape, so one evaluator serves it
+ * and JSON files alike.
+ *
+ * Build the filter in the parent (a profile file is a host path, unreachable
+ * after pivot_root), load it in the child as the very last step before
+ * execve: from then on every syscall, lrun's own included, is filtered.
+ *
+ * Headers for runtime.c's #include list: */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+#define STRV(...) ((char *const[]){__VA_ARGS__, NULL})
+
+/* One entry of a profile's "syscalls" array.  Empty lists are no condition. */
+struct seccomp_rule {
+    char *const *names;          /* the syscalls, NULL-terminated */
+    uint32_t action;             /* SCMP_ACT_*, with its errno or trace value */
+    unsigned arg_count;          /* conditions on arguments, all must hold */
+    struct scmp_arg_cmp args[6]; /* {index, SCMP_CMP_*, value, valueTwo} */
+    char *const *includes_caps;  /* every one in the container's set */
+    char *const *includes_arches;
+    const char *includes_min_kernel; /* "4.8": this kernel or newer */
+    char *const *excludes_caps;      /* any one in the set drops the rule */
+    char *const *excludes_arches;
+    const char *excludes_min_kernel;
+};
+
+/* clone(2) may not create namespaces without CAP_SYS_ADMIN. */
+#define SECCOMP_CLONE_NAMESPACES                                                                      \
+    (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |  \
+     CLONE_NEWNET)
+#define SECCOMP_PERSONALITY_QUERY 0xffffffffu /* personality(0xffffffff) reads, changes nothing */
+
+/* docker's default profile.  Whatever no rule allows fails with EPERM. */
+#define SECCOMP_DEFAULT_ACTION SCMP_ACT_ERRNO(EPERM)
+
+_Static_assert(AF_ALG + 2 == AF_VSOCK, "the socket rules below leave one family between AF_ALG and AF_VSOCK");
+
+static const struct seccomp_rule seccomp_default_rules[] = {
+    {.action = SCMP_ACT_ALLOW,
+     .names = STRV(
+        "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "cachestat", "capget",
+        "capset", "chdir", "chmod", "chown", "chown32", "clock_adjtime", "clock_adjtime64",
+        "clock_getres", "clock_getres_time64", "clock_gettime", "clock_gettime64",
+        "clock_nanosleep", "clock_nanosleep_time64", "close", "close_range", "connect",
+        "copy_file_range", "creat", "dup", "dup2", "dup3", "epoll_create", "epoll_create1",
+        "epoll_ctl", "epoll_ctl_old", "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_wait_old",
+        "eventfd", "eventfd2", "execve", "execveat", "exit", "exit_group", "faccessat",
+        "faccessat2", "fadvise64", "fadvise64_64", "fallocate", "fanotify_mark", "fchdir", "fchmod",
+        "fchmodat", "fchmodat2", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64", "fdatasync",
+        "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr", "fstat", "fstat64",
+        "fstatat64", "fstatfs", "fstatfs64", "fsync", "ftruncate", "ftruncate64", "futex",
+        "futex_requeue", "futex_time64", "futex_wait", "futex_waitv", "futex_wake", "futimesat",
+        "getcpu", "getcwd", "getdents", "getdents64", "getegid", "getegid32", "geteuid",
+        "geteuid32", "getgid", "getgid32", "getgroups", "getgroups32", "getitimer", "getpeername",
+        "getpgid", "getpgrp", "getpid", "getppid", "getpriority", "getrandom", "getresgid",
+        "getresgid32", "getresuid", "getresuid32", "getrlimit", "get_robust_list", "getrusage",
+        "getsid", "getsockname", "getsockopt", "get_thread_area", "gettid", "gettimeofday",
+        "getuid", "getuid32", "getxattr", "getxattrat", "inotify_add_watch", "inotify_init",
+        "inotify_init1", "inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents",
+        "io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup",
+        "io_submit", "ipc", "kill", "landlock_add_rule", "landlock_create_ruleset",
+        "landlock_restrict_self", "lchown", "lchown32", "lgetxattr", "link", "linkat", "listen",
+        "listmount", "listxattr", "listxattrat", "llistxattr", "_llseek", "lremovexattr", "lseek",
+        "lsetxattr", "lstat", "lstat64", "madvise", "map_shadow_stack", "membarrier",
+        "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod", "mknodat", "mlock",
+        "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr", "mq_notify", "mq_open",
+        "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend", "mq_timedsend_time64",
+        "mq_unlink", "mremap", "mseal", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock",
+        "munlockall", "munmap", "name_to_handle_at", "nanosleep", "newfstatat", "_newselect",
+        "open", "openat", "openat2", "pause", "pidfd_open", "pidfd_send_signal", "pipe", "pipe2",
+        "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64", "prctl",
+        "pread64", "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6",
+        "pselect6_time64", "pwrite64", "pwritev", "pwritev2", "read", "readahead", "readlink",
+        "readlinkat", "readv", "recv", "recvfrom", "recvmmsg", "recvmmsg_time64", "recvmsg",
+        "remap_file_pages", "removexattr", "removexattrat", "rename", "renameat", "renameat2",
+        "restart_syscall", "riscv_hwprobe", "rmdir", "rseq", "rt_sigaction", "rt_sigpending",
+        "rt_sigprocmask", "rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait",
+        "rt_sigtimedwait_time64", "rt_tgsigqueueinfo", "sched_getaffinity", "sched_getattr",
+        "sched_getparam", "sched_get_priority_max", "sched_get_priority_min", "sched_getscheduler",
+        "sched_rr_get_interval", "sched_rr_get_interval_time64", "sched_setaffinity",
+        "sched_setattr", "sched_setparam", "sched_setscheduler", "sched_yield", "seccomp", "select",
+        "semctl", "semget", "semop", "semtimedop", "semtimedop_time64", "send", "sendfile",
+        "sendfile64", "sendmmsg", "sendmsg", "sendto", "setfsgid", "setfsgid32", "setfsuid",
+        "setfsuid32", "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setpgid",
+        "setpriority", "setregid", "setregid32", "setresgid", "setresgid32", "setresuid",
+        "setresuid32", "setreuid", "setreuid32", "setrlimit", "set_robust_list", "setsid",
+        "setsockopt", "set_thread_area", "set_tid_address", "setuid", "setuid32", "setxattr",
+        "setxattrat", "shmat", "shmctl", "shmdt", "shmget", "shutdown", "sigaltstack", "signalfd",
+        "signalfd4", "sigprocmask", "sigreturn", "socketcall", "socketpair", "splice", "stat",
+        "stat64", "statfs", "statfs64", "statmount", "statx", "symlink", "symlinkat", "sync",
+        "sync_file_range", "syncfs", "sysinfo", "tee", "tgkill", "time", "timer_create",
+        "timer_delete", "timer_getoverrun", "timer_gettime", "timer_gettime64", "timer_settime",
+        "timer_settime64", "timerfd_create", "timerfd_gettime", "timerfd_gettime64",
+        "timerfd_settime", "timerfd_settime64", "times", "tkill", "truncate", "truncate64",
+        "ugetrlimit", "umask", "uname", "unlink", "unlinkat", "uretprobe", "utime", "utimensat",
+        "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid", "waitpid", "write",
+        "writev")},
+    /* Before 4.8, ptrace could bypass seccomp. */
+    {.names = STRV("process_vm_readv", "process_vm_writev", "ptrace"), .action = SCMP_ACT_ALLOW,
+     .includes_min_kernel = "4.8"},
+    /* Every address family but AF_ALG (the kernel crypto API, a large attack
+     * surface) and AF_VSOCK (talks to the host).  Two != tests on one
+     * argument would be ANDed within a rule, hence three rules. */
+    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_LT, AF_ALG, 0}}},
+    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, AF_ALG + 1, 0}}},
+    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_GT, AF_VSOCK, 0}}},
+        /* personality: only the harmless values (and the query). */
+    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, PER_LINUX, 0}}},
+    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, PER_LINUX32, 0}}},
+    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, UNAME26, 0}}},
+    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
+     .args = {{0, SCMP_CMP_EQ, UNAME26 | PER_LINUX32, 0}}},
+    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
+     .args = {{0, SCMP_CMP_EQ, SECCOMP_PERSONALITY_QUERY, 0}}},
+    /* Architecture-specific syscalls. */
+    {.names = STRV("sync_file_range2", "swapcontext"), .action = SCMP_ACT_ALLOW, .includes_arches = STRV("ppc64le")},
+    {.names = STRV("arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2", "breakpoint", "cacheflush",
+                   "set_tls"),
+     .action = SCMP_ACT_ALLOW, .includes_arches = STRV("arm", "arm64")},
+    {.names = STRV("arch_prctl"), .action = SCMP_ACT_ALLOW, .includes_arches = STRV("amd64", "x32")},
+    {.names = STRV("modify_ldt"), .action = SCMP_ACT_ALLOW, .includes_arches = STRV("amd64", "x32", "x86")},
+    {.names = STRV("s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr"), .action = SCMP_ACT_ALLOW,
+     .includes_arches = STRV("s390", "s390x")},
+    {.names = STRV("riscv_flush_icache"), .action = SCMP_ACT_ALLOW, .includes_arches = STRV("riscv64")},
+    /* What each capability, when the container has it, makes usable. */
+    {.names = STRV("open_by_handle_at"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_DAC_READ_SEARCH")},
+    {.names = STRV("bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick",
+                   "lookup_dcookie", "lsm_get_self_attr", "lsm_list_modules", "lsm_set_self_attr", "mount",
+                   "mount_setattr", "move_mount", "open_tree", "perf_event_open", "quotactl", "quotactl_fd",
+                   "setdomainname", "sethostname", "setns", "syslog", "umount", "umount2", "unshare"),
+     .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_ADMIN")},
+    {.names = STRV("clone"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
+     .args = {{0, SCMP_CMP_MASKED_EQ, SECCOMP_CLONE_NAMESPACES, 0}},
+     .excludes_caps = STRV("CAP_SYS_ADMIN"), .excludes_arches = STRV("s390", "s390x")},
+    /* s390 passes clone's flags second. */
+    {.names = STRV("clone"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
+     .args = {{1, SCMP_CMP_MASKED_EQ, SECCOMP_CLONE_NAMESPACES, 0}},
+     .includes_arches = STRV("s390", "s390x"), .excludes_caps = STRV("CAP_SYS_ADMIN")},
+    /* clone3's flags are behind a pointer seccomp cannot read; ENOSYS makes
+     * glibc fall back to clone, whose flags it can. */
+    {.names = STRV("clone3"), .action = SCMP_ACT_ERRNO(ENOSYS), .excludes_caps = STRV("CAP_SYS_ADMIN")},
+    {.names = STRV("reboot"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_BOOT")},
+    {.names = STRV("chroot"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_CHROOT")},
+    {.names = STRV("delete_module", "init_module", "finit_module"), .action = SCMP_ACT_ALLOW,
+     .includes_caps = STRV("CAP_SYS_MODULE")},
+    {.names = STRV("acct"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_PACCT")},
+    {.names = STRV("kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"),
+     .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_PTRACE")},
+    {.names = STRV("iopl", "ioperm"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_RAWIO")},
+    {.names = STRV("settimeofday", "stime", "clock_settime", "clock_settime64"), .action = SCMP_ACT_ALLOW,
+     .includes_caps = STRV("CAP_SYS_TIME")},
+    {.names = STRV("vhangup"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYS_TTY_CONFIG")},
+    {.names = STRV("get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"), .action = SCMP_ACT_ALLOW,
+     .includes_caps = STRV("CAP_SYS_NICE")},
+    {.names = STRV("syslog"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_SYSLOG")},
+    {.names = STRV("bpf"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_BPF")},
+    {.names = STRV("perf_event_open"), .action = SCMP_ACT_ALLOW, .includes_caps = STRV("CAP_PERFMON")},
+};
+
+/* Architectures as a profile's "arches" name them (Go's spelling, which
+ * moby matches against its own build), and the ABIs docker's archMap adds
+ * beside each native one: a 64-bit x86 process can still make i386 and x32
+ * syscalls, and each ABI needs its own rules or the kernel runs them. */
+static const struct seccomp_arch {
+    uint32_t token; /* SCMP_ARCH_* */
+    const char *name;
+    uint32_t companions[2];
+} seccomp_arches[] = {
+    {SCMP_ARCH_X86_64, "amd64", {SCMP_ARCH_X86, SCMP_ARCH_X32}},
+    {SCMP_ARCH_X86, "x86", {0}},
+    {SCMP_ARCH_X32, "x32", {0}},
+    {SCMP_ARCH_AARCH64, "arm64", {SCMP_ARCH_ARM}},
+    {SCMP_ARCH_ARM, "arm", {0}},
+    {SCMP_ARCH_PPC64LE, "ppc64le", {0}},
+    {SCMP_ARCH_S390X, "s390x", {SCMP_ARCH_S390}},
+    {SCMP_ARCH_S390, "s390", {0}},
+    {SCMP_ARCH_RISCV64, "riscv64", {0}},
+};
+
+static const struct seccomp_arch *seccomp_native_arch(void)
+{
+    uint32_t native = seccomp_arch_native();
+    for (size_t i = 0; i < sizeof seccomp_arches / sizeof *seccomp_arches; i++)
+        if (seccomp_arches[i].token == native)
+            return &seccomp_arches[i];
+    return NULL;
+}
+
+/* --- deciding a rule's conditions --- */
+
+static bool seccomp_cap_held(const char *name, uint64_t caps)
+{
+    cap_value_t cap;
+    return cap_from_name(name, &cap) == 0 && cap >= 0 && cap < 64 && (caps >> cap & 1);
+}
+
+/* seccomp_kernel_at_least: 1 if the running kernel is version ("4.8") or
+ * newer, 0 if older, -1 for a malformed version. */
+static int seccomp_kernel_at_least(const char *version, lrun_error **err)
+{
+    unsigned want_major, want_minor, major, minor;
+    struct utsname u;
+    if (sscanf(version, "%u.%u", &want_major, &want_minor) != 2)
+        return fail(err, "invalid minKernel \"%s\", expected \"<kernel>.<major>\"", version);
+    if (uname(&u) < 0)
+        return fail_errno(err, "uname");
+    if (sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return fail(err, "cannot read the kernel release \"%s\"", u.release);
+    return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+/* seccomp_rule_wanted: 1 if the rule belongs in the filter of a container
+ * with capabilities caps (bit N = capability N), 0 if not, -1 on error.  As
+ * moby decides it: any "excludes" condition true drops the rule, every
+ * "includes" condition must hold, and architectures are compared with the
+ * native one only (companion ABIs follow it). */
+static int seccomp_rule_wanted(const struct seccomp_rule *r, uint64_t caps, lrun_error **err)
+{
+    const struct seccomp_arch *native = seccomp_native_arch();
+    const char *arch = native ? native->name : "";
+    int newer;
+
+    if (strv_contains(r->excludes_arches, arch))
+        return 0;
+    for (size_t i = 0; r->excludes_caps && r->excludes_caps[i]; i++)
+        if (seccomp_cap_held(r->excludes_caps[i], caps))
+            return 0;
+    if (r->excludes_min_kernel && *r->excludes_min_kernel &&
+        (newer = seccomp_kernel_at_least(r->excludes_min_kernel, err)) != 0)
+        return newer < 0 ? -1 : 0;
+
+    if (r->includes_arches && r->includes_arches[0] && !strv_contains(r->includes_arches, arch))
+        return 0;
+    for (size_t i = 0; r->includes_caps && r->includes_caps[i]; i++)
+        if (!seccomp_cap_held(r->includes_caps[i], caps))
+            return 0;
+    if (r->includes_min_kernel && *r->includes_min_kernel)
+        return seccomp_kernel_at_least(r->includes_min_kernel, err);
+    return 1;
+}
+
+/* --- building and loading a filter --- */
+
+static void seccomp_filter_free_pointer(scmp_filter_ctx *ctx)
+{
+    if (*ctx)
+        seccomp_release(*ctx);
+    *ctx = NULL;
+}
+#define autoseccomp cleanup(seccomp_filter_free_pointer)
+
+static int seccomp_filter_add_arch(scmp_filter_ctx ctx, uint32_t arch, lrun_error **err)
+{
+    int rc = seccomp_arch_add(ctx, arch);
+    if (rc < 0 && rc != -EEXIST) {
+        errno = -rc;
+        return fail_errno(err, "seccomp: add architecture %#x", arch);
+    }
+    return 0;
+}
+
+/* seccomp_filter_new: an empty filter for the native ABI. */
+static scmp_filter_ctx seccomp_filter_new(uint32_t default_action, lrun_error **err)
+{
+    scmp_filter_ctx ctx = seccomp_init(default_action);
+    if (!ctx) {
+        fail(err, "seccomp: invalid default action %#x", default_action);
+        return NULL;
+    }
+    /* libseccomp would set no_new_privs on every load, which breaks setuid
+     * programs; lrun sets it only when asked (no-new-privileges).  Without
+     * it the kernel wants CAP_SYS_ADMIN for the load.  SYSRAWRC: report
+     * the kernel's errno, not libseccomp's generic ECANCELED. */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 || seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1) < 0) {
+        seccomp_release(ctx);
+        fail(err, "seccomp: this libseccomp lacks SCMP_FLTATR_API_SYSRAWRC (needs 2.5)");
+        return NULL;
+    }
+    return ctx;
+}
+
+static bool seccomp_args_share_an_index(const struct seccomp_rule *r)
+{
+    for (unsigned i = 0; i < r->arg_count; i++)
+        for (unsigned j = i + 1; j < r->arg_count; j++)
+            if (r->args[i].arg == r->args[j].arg)
+                return true;
+    return false;
+}
+
+/* seccomp_filter_add_rule: the rule's syscalls, if its conditions hold.  A
+ * name this libseccomp does not know (newer than it) is skipped: that
+ * syscall gets the default action.  Several tests of one argument are
+ * separate rules, so any one of them matching is enough (runc does the
+ * same; libseccomp would AND them, which for == tests matches nothing). */
+static int seccomp_filter_add_rule(scmp_filter_ctx ctx, const struct seccomp_rule *r, uint64_t caps,
+                                   lrun_error **err)
+{
+    uint32_t default_action = 0;
+    int wanted = seccomp_rule_wanted(r, caps, err);
+    if (wanted <= 0)
+        return wanted;
+    /* libseccomp refuses (EACCES) a rule that repeats the default action. */
+    seccomp_attr_get(ctx, SCMP_FLTATR_ACT_DEFAULT, &default_action);
+    if (r->action == default_action)
+        return 0;
+    bool separate = seccomp_args_share_an_index(r);
+    for (size_t i = 0; r->names && r->names[i]; i++) {
+        int nr = seccomp_syscall_resolve_name(r->names[i]), rc = 0;
+        if (nr == __NR_SCMP_ERROR)
+            continue;
+        if (separate)
+            for (unsigned a = 0; a < r->arg_count && rc == 0; a++)
+                rc = seccomp_rule_add_array(ctx, r->action, nr, 1, &r->args[a]);
+        else
+            rc = seccomp_rule_add_array(ctx, r->action, nr, r->arg_count, r->args);
+        if (rc < 0) {
+            errno = -rc;
+            return fail_errno(err, "seccomp: rule for %s", r->names[i]);
+        }
+    }
+    return 0;
+}
+
+/* seccomp_default_filter: docker's default profile for a container whose
+ * capability set (bounding set) is caps, bit N = capability N. */
+static scmp_filter_ctx seccomp_default_filter(uint64_t caps, lrun_error **err)
+{
+    autoseccomp scmp_filter_ctx ctx = seccomp_filter_new(SECCOMP_DEFAULT_ACTION, err);
+    if (!ctx)
+        return NULL;
+    const struct seccomp_arch *native = seccomp_native_arch();
+    for (size_t i = 0; native && i < 2 && native->companions[i]; i++)
+        if (seccomp_filter_add_arch(ctx, native->companions[i], err) < 0)
+            return NULL;
+    for (size_t i = 0; i < sizeof seccomp_default_rules / sizeof *seccomp_default_rules; i++)
+        if (seccomp_filter_add_rule(ctx, &seccomp_default_rules[i], caps, err) < 0) {
+            error_prefix(err, "default seccomp profile");
+            return NULL;
+        }
+    return steal_pointer(&ctx);
+}
+
+/* seccomp_filter_load: install the filter on this process and every child
+ * it will have.  Call it last before execve, after no_new_privs is set (or
+ * while still holding CAP_SYS_ADMIN). */
+static int seccomp_filter_load(scmp_filter_ctx ctx, lrun_error **err)
+{
+    int rc = seccomp_load(ctx);
+    if (rc < 0) {
+        errno = -rc;
+        return fail_errno(err, "load seccomp filter");
+    }
+    return 0;
+}
+
+/* --- docker-format JSON profiles --- */
+
+struct seccomp_name {
+    const char *name;
+    uint32_t value;
+};
+
+static const struct seccomp_name seccomp_action_names[] = {
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
+    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0)},
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG},
+    {NULL, 0},
+};
+
+static const struct seccomp_name seccomp_compare_names[] = {
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+    {NULL, 0},
+};
+
+/* "flags" the kernel takes with the filter, as libseccomp attributes. */
+static const struct seccomp_name seccomp_flag_names[] = {
+    {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB},
+    {NULL, 0},
+};
+
+static int seccomp_json_lookup(const struct seccomp_name *table, const char *name, const char *what,
+                               uint32_t *value, lrun_error **err)
+{
+    for (; table->name; table++)
+        if (name && strcmp(table->name, name) == 0) {
+            *value = table->value;
+            return 0;
+        }
+    return fail(err, "%s %s is not supported", what, name ? name : "(missing)");
+}
+
+/* seccomp_json_action: an action name with its errnoRet; ERRNO and TRACE
+ * without one return EPERM, as with runc. */
+static int seccomp_json_action(yajl_val obj, const char *action_key, const char *errno_key, uint32_t *action,
+                               lrun_error **err)
+{
+    int64_t errno_ret = json_int(obj, errno_key, EPERM);
+    if (seccomp_json_lookup(seccomp_action_names, json_string(obj, action_key), "action", action, err) < 0)
+        return -1;
+    if (errno_ret < 0 || errno_ret > 0xffff)
+        return fail(err, "%s %" PRId64 " is out of range", errno_key, errno_ret);
+    if (*action == SCMP_ACT_ERRNO(0) || *action == SCMP_ACT_TRACE(0))
+        *action |= (uint32_t)errno_ret;
+    return 0;
+}
+
+/* seccomp_json_u64: a number member; values past INT64_MAX (masks) need the
+ * number's text, which yajl keeps. */
+static int seccomp_json_u64(yajl_val obj, const char *key, uint64_t *value, lrun_error **err)
+{
+    yajl_val v = json_get(obj, key);
+    char *end;
+    *value = 0;
+    if (!v)
+        return 0;
+    if (!YAJL_IS_NUMBER(v) || !isdigit((unsigned char)YAJL_GET_NUMBER(v)[0]))
+        return fail(err, "%s is not an unsigned number", key);
+    errno = 0;
+    *value = strtoull(YAJL_GET_NUMBER(v), &end, 10);
+    if (errno || *end)
+        return fail(err, "%s %s is not an unsigned 64-bit integer", key, YAJL_GET_NUMBER(v));
+    return 0;
+}
+
+static int seccomp_json_args(yajl_val args, struct seccomp_rule *r, lrun_error **err)
+{
+    if (json_array_len(args) > sizeof r->args / sizeof *r->args)
+        return fail(err, "more than 6 args");
+    for (size_t i = 0; i < json_array_len(args); i++) {
+        yajl_val a = json_array_at(args, i);
+        int64_t index = json_int(a, "index", -1);
+        uint32_t op;
+        if (index < 0 || index > 5)
+            return fail(err, "args[%zu]: index must be 0 to 5", i);
+        if (seccomp_json_lookup(seccomp_compare_names, json_string(a, "op"), "op", &op, err) < 0 ||
+            seccomp_json_u64(a, "value", &r->args[i].datum_a, err) < 0 ||
+            seccomp_json_u64(a, "valueTwo", &r->args[i].datum_b, err) < 0)
+            return error_prefix(err, "args[%zu]", i);
+        r->args[i].arg = (unsigned)index;
+        r->args[i].op = (enum scmp_compare)op;
+    }
+    r->arg_count = (unsigned)json_array_len(args);
+    return 0;
+}
+
+/* seccomp_json_rule_add: one entry of "syscalls". */
+static int seccomp_json_rule_add(scmp_filter_ctx ctx, yajl_val entry, uint64_t caps, lrun_error **err)
+{
+    yajl_val includes = json_get(entry, "includes"), excludes = json_get(entry, "excludes");
+    autostrv char **names = json_strv(json_get(entry, "names"));
+    autostrv char **includes_caps = json_strv(json_get(includes, "caps"));
+    autostrv char **includes_arches = json_strv(json_get(includes, "arches"));
+    autostrv char **excludes_caps = json_strv(json_get(excludes, "caps"));
+    autostrv char **excludes_arches = json_strv(json_get(excludes, "arches"));
+    const char *name = json_string(entry, "name"); /* the format before "names" */
+    struct seccomp_rule r = {
+        .names = names[0] || !name ? names : STRV((char *)name),
+        .includes_caps = includes_caps,
+        .includes_arches = includes_arches,
+        .includes_min_kernel = json_string(includes, "minKernel"),
+        .excludes_caps = excludes_caps,
+        .excludes_arches = excludes_arches,
+        .excludes_min_kernel = json_string(excludes, "minKernel"),
+    };
+    if (seccomp_json_action(entry, "action", "errnoRet", &r.action, err) < 0 ||
+        seccomp_json_args(json_get(entry, "args"), &r, err) < 0)
+        return -1;
+    return seccomp_filter_add_rule(ctx, &r, caps, err);
+}
+
+/* seccomp_json_arch: "SCMP_ARCH_X86_64" as libseccomp's token, or 0. */
+static uint32_t seccomp_json_arch(const char *name)
+{
+    char lower[32];
+    size_t n;
+    if (!name || strncmp(name, "SCMP_ARCH_", 10) != 0 || (n = strlen(name + 10)) >= sizeof lower)
+        return 0;
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)name[10 + i]);
+    return seccomp_arch_resolve_name(lower);
+}
+
+/* seccomp_json_arches: "architectures" lists every ABI to filter; "archMap"
+ * lists, per native architecture, its companions.  An ABI this libseccomp
+ * does not know is left out, so its syscalls are killed. */
+static int seccomp_json_arches(scmp_filter_ctx ctx, yajl_val profile, lrun_error **err)
+{
+    yajl_val list = json_get(profile, "architectures"), map = json_get(profile, "archMap");
+    uint32_t native = seccomp_arch_native();
+    if (json_array_len(list) && json_array_len(map))
+        return fail(err, "both architectures and archMap are given, use one");
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        uint32_t arch = seccomp_json_arch(YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL);
+        if (arch && seccomp_filter_add_arch(ctx, arch, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < json_array_len(map); i++) {
+        yajl_val entry = json_array_at(map, i), subs = json_get(entry, "subArchitectures");
+        if (seccomp_json_arch(json_string(entry, "architecture")) != native)
+            continue;
+        for (size_t j = 0; j < json_array_len(subs); j++) {
+            yajl_val v = json_array_at(subs, j);
+            uint32_t arch = seccomp_json_arch(YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL);
+            if (arch && seccomp_filter_add_arch(ctx, arch, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int seccomp_json_flags(scmp_filter_ctx ctx, yajl_val flags, lrun_error **err)
+{
+    for (size_t i = 0; i < json_array_len(flags); i++) {
+        yajl_val v = json_array_at(flags, i);
+        uint32_t attribute;
+        int rc;
+        if (seccomp_json_lookup(seccomp_flag_names, YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL, "flag",
+                                &attribute, err) < 0)
+            return -1;
+        if ((rc = seccomp_attr_set(ctx, (enum scmp_filter_attr)attribute, 1)) < 0) {
+            errno = -rc;
+            return fail_errno(err, "flag %s", YAJL_GET_STRING(v));
+        }
+    }
+    return 0;
+}
+
+/* seccomp_profile_filter: a parsed docker-format profile, for a container
+ * whose capability set is caps. */
+static scmp_filter_ctx seccomp_profile_filter(yajl_val profile, uint64_t caps, lrun_error **err)
+{
+    uint32_t default_action;
+    yajl_val syscalls = json_get(profile, "syscalls");
+    if (!YAJL_IS_OBJECT(profile)) {
+        fail(err, "not a JSON object");
+        return NULL;
+    }
+    if (seccomp_json_action(profile, "defaultAction", "defaultErrnoRet", &default_action, err) < 0) {
+        error_prefix(err, "defaultAction");
+        return NULL;
+    }
+    autoseccomp scmp_filter_ctx ctx = seccomp_filter_new(default_action, err);
+    if (!ctx || seccomp_json_arches(ctx, profile, err) < 0 || seccomp_json_flags(ctx, json_get(profile, "flags"), err) < 0)
+        return NULL;
+    for (size_t i = 0; i < json_array_len(syscalls); i++)
+        if (seccomp_json_rule_add(ctx, json_array_at(syscalls, i), caps, err) < 0) {
+            error_prefix(err, "syscalls[%zu]", i);
+            return NULL;
+        }
+    return steal_pointer(&ctx);
+}
+
+/* seccomp_profile_filter_file: the profile in the file at path. */
+static scmp_filter_ctx seccomp_profile_filter_file(const char *path, uint64_t caps, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0) {
+        error_prefix(err, "seccomp profile");
+        return NULL;
+    }
+    autojson yajl_val profile = json_parse(text.data, path, err);
+    if (!profile)
+        return NULL;
+    scmp_filter_ctx ctx = seccomp_profile_filter(profile, caps, err);
+    if (!ctx)
+        error_prefix(err, "seccomp profile %s", path);
+    return ctx;
+}
+
+/* --- the two calls a container's setup makes, last before execve --- */
+
+/* seccomp_default_load: filter this process with docker's default profile
+ * for capability set caps (bit N = capability N of linux/capability.h). */
+static int seccomp_default_load(uint64_t caps, lrun_error **err)
+{
+    autoseccomp scmp_filter_ctx ctx = seccomp_default_filter(caps, err);
+    return ctx ? seccomp_filter_load(ctx, err) : -1;
+}
+
+/* seccomp_profile_load_file: likewise with a docker-format JSON profile.
+ * The path must still be reachable: before pivot_root, build the filter
+ * with seccomp_profile_filter_file and load it later with
+ * seccomp_filter_load. */
+static int seccomp_profile_load_file(const char *path, uint64_t caps, lrun_error **err)
+{
+    autoseccomp scmp_filter_ctx ctx = seccomp_profile_filter_file(path, caps, err);
+    return ctx ? seccomp_filter_load(ctx, err) : -1;
+}
+/* --- inside the container: the process itself --- */
+
+struct process_spec {
+    char **args;
+    char **env;
+    const char *workdir;
+    const char *user;
+    const char *hostname;
+    const char *seccomp; /* "default", "unconfined" or a profile file */
+    uint64_t caps;
+    bool terminal;
+    bool no_new_privileges;
+};
+
+/* process_confine: user, capabilities, no_new_privs and seccomp — seccomp
+ * last, right before exec, so lrun's own setup runs unfiltered. */
+static int process_confine(const struct process_spec *p, char ***env, lrun_error **err)
+{
+    struct user_ids u;
+    if (user_resolve(p->user, &u, err) < 0)
+        return -1;
+    *env = strv_copy(p->env);
+    if (!env_get(*env, "HOME")) {
+        autofree char *home = xasprintf("HOME=%s", u.home);
+        env_set(env, home);
+    }
+    if (p->hostname && !env_get(*env, "HOSTNAME")) {
+        autofree char *hostname = xasprintf("HOSTNAME=%s", p->hostname);
+        env_set(env, hostname);
+    }
+    if (p->terminal && !env_get(*env, "TERM"))
+        env_set(env, "TERM=xterm");
+    free(u.home);
+    if (p->workdir && chdir(p->workdir) < 0) {
+        free(u.groups);
+        return fail_errno(err, "chdir to the working directory %s", p->workdir);
+    }
+    int r = setgroups(u.n_groups, u.groups);
+    free(u.groups);
+    if (r < 0 || setgid(u.gid) < 0)
+        return fail_errno(err, "set the groups of user %s", p->user);
+    /* the bounding set drops while still root; setuid to another user
+     * then clears the permitted and effective sets */
+    if (capabilities_bound(p->caps, err) < 0)
+        return -1;
+    if (setuid(u.uid) < 0)
+        return fail_errno(err, "set the user to %u", (unsigned)u.uid);
+    if (capabilities_set(p->caps, u.uid == 0, err) < 0)
+        return -1;
+    if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return fail_errno(err, "set no_new_privs");
+    if (strcmp(p->seccomp, "unconfined") == 0)
+        return 0;
+    if (strcmp(p->seccomp, "default") == 0)
+        return seccomp_default_load(p->caps, err);
+    return seccomp_profile_load_file(p->seccomp, p->caps, err);
+}
+
+/* process_exec: execvp with the container's PATH; returns only on failure,
+ * with docker's statuses: 127 not found, 126 not executable. */
+static int process_exec(char **args, char **env, lrun_error **err)
+{
+    extern char **environ;
+    environ = env;
+    execvp(args[0], args);
+    int saved = errno;
+    if (saved == ENOENT || saved == ENOTDIR)
+        return fail_code(err, 127, "lrun: executable file `%s` not found in $PATH: No such file or directory", args[0]);
+    errno = saved;
+    fail_errno(err, "lrun: cannot execute `%s`", args[0]);
+    (*err)->exit_code = 126;
+    return -1;
+}
+
+/* --- inside the container: its root --- */
+
+struct launch {
+    const char *root;     /* the store's graph root */
+    const char *layer;    /* the container layer */
+    const char *userdata; /* overlay-containers/<id>/userdata */
+    const struct container_config *cfg;
+    struct process_spec process;
+    int error_fd;         /* child to parent: "<status> <message>" when setup fails */
+    const char *pty_slave;
+    int stdio[3];         /* descriptors for 0, 1, 2 (-1: keep) */
+};
+
+/* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
+ * image (runc refuses the same): a symlink there would aim the kernel's
+ * filesystems somewhere else. */
+static int rootfs_plain_dir(int root_fd, const char *name, lrun_error **err)
+{
+    struct stat st;
+    if (fstatat(root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return fail(err, "the image's /%s is %s, not a directory: refusing to mount over it", name,
+                        S_ISLNK(st.st_mode) ? "a symlink" : "a file");
+        return 0;
+    }
+    if (errno != ENOENT || mkdirat(root_fd, name, 0755) < 0)
+        return fail_errno(err, "create /%s in the container", name);
+    return 0;
+}
+
+static int rootfs_dev(int root_fd, const char *merged, const struct launch *l, lrun_error **err)
+{
+    if (rootfs_plain_dir(root_fd, "dev", err) < 0 ||
+        mount_in_root(root_fd, "/dev", CREATE_NOTHING, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                      "mode=755,size=65536k", err) < 0)
+        return -1;
+    autofree char *dev = xasprintf("%s/dev", merged);
+    autoclose int dev_fd = open(dev, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); /* our fresh tmpfs */
+    if (dev_fd < 0)
+        return fail_errno(err, "open /dev");
+    static const struct {
+        const char *name;
+        unsigned major, minor;
+    } nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
+        if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 ||
+            fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0)
+            return fail_errno(err, "create /dev/%s", nodes[i].name);
+    static const char *const links[][2] = {{"/proc/self/fd", "fd"},    {"/proc/self/fd/0", "stdin"},
+                                           {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                                           {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
+    for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+        if (symlinkat(links[i][0], dev_fd, links[i][1]) < 0)
+            return fail_errno(err, "create /dev/%s", links[i][1]);
+    if (mkdirat(dev_fd, "pts", 0755) < 0 || mkdirat(dev_fd, "shm", 01777) < 0 || mkdirat(dev_fd, "mqueue", 0755) < 0)
+        return fail_errno(err, "create /dev directories");
+    if (mount_in_root(root_fd, "/dev/pts", CREATE_NOTHING, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
+        mount_in_root(root_fd, "/dev/shm", CREATE_NOTHING, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "mode=1777,size=65536k", err) < 0 ||
+        mount_in_root(root_fd, "/dev/mqueue", CREATE_NOTHING, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      NULL, err) < 0)
+        return -1;
+    if (l->pty_slave) {
+        autoclose int fd = openat(dev_fd, "console", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || mount_in_root(root_fd, "/dev/console", CREATE_NOTHING, l->pty_slave, NULL, MS_BIND, NULL, err) < 0)
+            return fd < 0 ? fail_errno(err, "create /dev/console") : -1;
+    }
+    return 0;
+}
+
+/* docker's masked and read-only paths of /proc and /sys */
+static const char *const masked_paths[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                                           "/sys/devices/virtual/powercap", NULL};
+static const char *const read_only_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+                                              NULL};
+
+static int rootfs_proc_sys(int root_fd, const char *merged, bool privileged, lrun_error **err)
+{
+    if (rootfs_plain_dir(root_fd, "proc", err) < 0 || rootfs_plain_dir(root_fd, "sys", err) < 0)
+        return -1;
+    if (mount_in_root(root_fd, "/proc", CREATE_NOTHING, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+        return -1;
+    unsigned long sys_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (privileged ? 0 : MS_RDONLY);
+    if (mount_in_root(root_fd, "/sys", CREATE_NOTHING, "sysfs", "sysfs", sys_flags, NULL, err) < 0)
+        return -1;
+    lrun_error *ignored = NULL; /* cgroup2 may not be there (v1-only hosts): the container does without */
+    if (mount_in_root(root_fd, "/sys/fs/cgroup", CREATE_NOTHING, "cgroup2", "cgroup2", sys_flags, NULL, &ignored) < 0)
+        lrun_error_free(ignored);
+    if (privileged)
+        return 0;
+    autofree char *null = xasprintf("%s/dev/null", merged);
+    for (size_t i = 0; masked_paths[i]; i++) {
+        int fd = openat2_in_root(root_fd, masked_paths[i], O_PATH);
+        if (fd < 0)
+            continue; /* not on this kernel */
+        struct stat st;
+        int r = fstat(fd, &st) < 0 ? fail_errno(err, "stat %s", masked_paths[i])
+                : S_ISDIR(st.st_mode) ? mount_at("tmpfs", fd, "tmpfs", MS_RDONLY, "size=0", masked_paths[i], err)
+                                      : mount_at(null, fd, NULL, MS_BIND, NULL, masked_paths[i], err);
+        close(fd);
+        if (r < 0)
+            return -1;
+    }
+    for (size_t i = 0; read_only_paths[i]; i++) {
+        int fd = openat2_in_root(root_fd, read_only_paths[i], O_PATH);
+        if (fd < 0)
+            continue;
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        int r = mount_at(self, fd, NULL, MS_BIND | MS_REC, NULL, read_only_paths[i], err);
+        close(fd);
+        if (r < 0 || mount_in_root(root_fd, read_only_paths[i], CREATE_NOTHING, NULL, NULL,
+                                   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* rootfs_files_and_volumes: /etc/hosts, /etc/hostname and
+ * /etc/resolv.conf from userdata, -v binds and --tmpfs mounts. */
+static int rootfs_files_and_volumes(int root_fd, const struct launch *l, lrun_error **err)
+{
+    static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        autofree char *source = xasprintf("%s/%s", l->userdata, files[i]);
+        autofree char *target = xasprintf("/etc/%s", files[i]);
+        if (mount_in_root(root_fd, target, CREATE_FILE, source, NULL, MS_BIND, NULL, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < l->cfg->n_mounts; i++) {
+        const struct bind_mount *m = &l->cfg->mounts[i];
+        struct stat st;
+        if (stat(m->source, &st) < 0)
+            return fail_errno(err, "volume source %s", m->source);
+        unsigned long flags = MS_BIND | MS_REC | (m->read_only ? MS_RDONLY : 0);
+        if (mount_in_root(root_fd, m->destination, S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE, m->source,
+                          NULL, flags, NULL, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; l->cfg->tmpfs && l->cfg->tmpfs[i]; i++)
+        if (mount_in_root(root_fd, l->cfg->tmpfs[i], CREATE_DIRECTORY, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
+                          "mode=1777", err) < 0)
+            return -1;
+    if (l->cfg->workdir) { /* docker creates a missing working directory */
+        autoclose int fd = root_path_open(root_fd, l->cfg->workdir, CREATE_DIRECTORY, 0, err);
+        if (fd < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* root_switch: pivot_root into the new root; where the root is the
+ * initramfs (rootfs cannot be pivoted: EINVAL) move the new root over /
+ * and chroot, as switch_root does.  In that mode the old root stays below
+ * the container's, as with crun's --no-pivot. */
+static int root_switch(const char *merged, bool no_pivot, lrun_error **err)
+{
+    if (chdir(merged) < 0)
+        return fail_errno(err, "chdir %s", merged);
+    if (!no_pivot) {
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+            if (umount2(".", MNT_DETACH) < 0)
+                return fail_errno(err, "detach the old root");
+            if (chdir("/") < 0)
+                return fail_errno(err, "chdir /");
+            return 0;
+        }
+        if (errno != EINVAL)
+            return fail_errno(err, "pivot_root");
+    }
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        return fail_errno(err, "move the container root over /");
+    if (chroot(".") < 0 || chdir("/") < 0)
+        return fail_errno(err, "chroot");
+    return 0;
+}
+
+static void loopback_up(void)
+{
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return;
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        ioctl(sock, SIOCSIFFLAGS, &ifr);
+    }
+    close(sock);
+}
+
+/* init_loop: --init: pid 1 stays with lrun's code, forwards signals to the
+ * command and reaps every zombie, like tini or catatonit. */
+__attribute__((noreturn)) static void init_loop(pid_t child)
+{
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&all, &info);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(child, sig);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            if (pid == child)
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+}
+
+static void stdio_setup(const struct launch *l, lrun_error **err)
+{
+    if (l->pty_slave) {
+        setsid();
+        int fd = open(l->pty_slave, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) {
+            fail_errno(err, "open the terminal %s", l->pty_slave);
+            return;
+        }
+        for (int i = 0; i < 3; i++)
+            dup2(fd, i);
+        close(fd);
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        if (l->stdio[i] >= 0 && dup2(l->stdio[i], i) < 0)
+            fail_errno(err, "set up standard I/O");
+}
+
+/* container_child_setup: the story of a container, from the fresh
+ * namespaces to exec; returns only on failure. */
+static int container_child_setup(struct launch *l, lrun_error **err)
+{
+    umask(0);
+    stdio_setup(l, err);
+    if (*err)
+        return -1;
+    /* keep every mount of ours out of the host */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail_errno(err, "make the mounts private");
+    if (access("/proc/self/fd", F_OK) < 0) { /* early boot: lrun mounts what it needs */
+        mkdir("/proc", 0555);
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            return fail_errno(err, "/proc is not mounted and mounting it failed");
+    }
+    /* mount the overlay: the image's layers below the container's own */
+    if (overlay_mount_layer(l->root, l->layer, false, err) < 0)
+        return -1;
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", l->root, l->layer);
+    autoclose int root_fd = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", merged);
+    /* the kernel's filesystems, /dev, then what lrun and the user bind in */
+    if (rootfs_dev(root_fd, merged, l, err) < 0 || rootfs_proc_sys(root_fd, merged, l->cfg->privileged, err) < 0 ||
+        rootfs_files_and_volumes(root_fd, l, err) < 0)
+        return -1;
+    /* switch root */
+    if (root_switch(merged, l->cfg->no_pivot, err) < 0)
+        return -1;
+    if (l->cfg->read_only && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        return fail_errno(err, "remount the root read-only");
+    if (sethostname(l->cfg->hostname, strlen(l->cfg->hostname)) < 0)
+        return fail_errno(err, "set the hostname");
+    if (strcmp(l->cfg->network, "none") == 0)
+        loopback_up();
+    umask(022);
+    /* drop privileges, load seccomp last, exec */
+    close_extra_fds(l->error_fd);
+    autostrv char **env = NULL;
+    if (process_confine(&l->process, &env, err) < 0)
+        return -1;
+    if (l->cfg->init) { /* confined too: it only waits and forwards */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        pid_t child = fork();
+        if (child < 0)
+            return fail_errno(err, "fork the command");
+        if (child > 0) {
+            close(l->error_fd);
+            init_loop(child);
+        }
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+    }
+    return process_exec(l->process.args, env, err);
+}
+
+/* child_report: the failure, to the parent through the error pipe. */
+__attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
+{
+    int code = err && err->exit_code ? err->exit_code : EXIT_LRUN;
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%d %s", code, err && err->message ? err->message : "container setup failed");
+    if (write(fd, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+        _exit(code);
+    _exit(code);
+}
+
+/* --- outside the container: launching, waiting, recording --- */
+
+/* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
+ * container gets, kept in userdata (the host's, when it has them). */
+static int container_files(const char *userdata, const struct container_config *c, lrun_error **err)
+{
+    autobuf struct buf hosts = {0};
+    if (strcmp(c->network, "host") != 0 || read_file_at(AT_FDCWD, "/etc/hosts", &hosts, NULL) < 0) {
+        hosts.len = 0;
+        buf_adds(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    }
+    if (hosts.len && hosts.data[hosts.len - 1] != '\n')
+        buf_adds(&hosts, "\n");
+    buf_printf(&hosts, "127.0.1.1\t%s\n", c->hostname);
+    autobuf struct buf resolv = {0};
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL) < 0) {
+        resolv.len = 0;
+        buf_adds(&resolv, "");
+    }
+    autofree char *hostname = xasprintf("%s\n", c->hostname);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", userdata);
+    if (write_file_at(fd, "hosts", hosts.data, hosts.len, 0644, err) < 0 ||
+        write_file_at(fd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
+        write_file_at(fd, "resolv.conf", resolv.data, resolv.len, 0644, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* container_launch: clone the container's init in new namespaces; returns
+ * once it has exec'd the command (or with the error its setup met). */
+static pid_t container_launch(struct launch *l, lrun_error **err)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+    if (strcmp(l->cfg->network, "none") == 0)
+        flags |= CLONE_NEWNET;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return fail_errno(err, "create the container's namespaces");
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close(pipe_fds[0]);
+        l->error_fd = pipe_fds[1];
+        lrun_error *child_err = NULL;
+        container_child_setup(l, &child_err);
+        child_report(pipe_fds[1], child_err);
+    }
+    close(pipe_fds[1]);
+    autobuf struct buf report = {0};
+    lrun_error *read_err = NULL;
+    read_all_fd(pipe_fds[0], "the container's setup report", &report, &read_err);
+    lrun_error_free(read_err);
+    close(pipe_fds[0]);
+    if (report.len == 0)
+        return pid;
+    int status;
+    waitpid(pid, &status, 0);
+    char *space = strchr(report.data, ' ');
+    return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+}
+
+typedef int (*container_change_fn)(lrun_store *s, struct container *c, void *arg, lrun_error **err);
+
+/* container_change: apply change to the container's record under the
+ * store's write lock, and save. */
+static int container_change(const char *root, const char *id, container_change_fn change, void *arg, lrun_error **err)
+{
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct container *c = container_lookup(s, id, err);
+    if (!c)
+        return -1;
+    if (change(s, c, arg, err) < 0)
+        return -1;
+    return store_save_index(s, LOCK_CONTAINERS, err);
+}
+
+static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_error **err)
+{
+    (void)s, (void)err;
+    pid_t pid = *(pid_t *)arg;
+    free(c->status);
+    free(c->started_at);
+    free(c->finished_at);
+    c->status = xstrdup("running");
+    c->started_at = time_rfc3339_now();
+    c->finished_at = NULL;
+    c->pid = pid;
+    c->pid_start = process_start_time(pid);
+    c->monitor = getpid();
+    c->size = -1;
+    return 0;
+}
+
+struct exit_record {
+    int code;
+    int64_t size;
+    bool remove;
+};
+
+static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error **err)
+{
+    struct exit_record *e = arg;
+    if (e->remove)
+        return container_remove_storage(s, c, err);
+    free(c->status);
+    free(c->finished_at);
+    c->status = xstrdup("exited");
+    c->finished_at = time_rfc3339_now();
+    c->exit_code = e->code;
+    c->size = e->size;
+    c->pid = c->pid_start = c->monitor = 0;
+    return 0;
+}
+
+/* container_record_exit: the layer's size, walked once now that nothing
+ * writes to it, then the record (or, with --rm, nothing at all). */
+static int container_record_exit(const char *root, const char *id, const char *layer, int code, bool remove,
+                                 lrun_error **err)
+{
+    struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove};
+    if (container_change(root, id, mark_exited, &e, err) < 0 && remove) {
+        /* --rm and the record is already gone: nothing to do */
+        return 0;
+    }
+    return 0;
+}
+
+/* --- waiting: signals forwarded, a terminal proxied, logs written --- */
+
+struct waiter {
+    pid_t pid;
+    int sigfd;
+    int pty;    /* terminal master, or -1 */
+    int input;  /* our stdin, copied to the terminal, or -1 */
+    int output; /* where the terminal's output goes: stdout, or the log */
+    int pipes[2]; /* a detached container's stdout and stderr, or -1 */
+    int log_fd;
+};
+
+/* log_write: podman's k8s-file format, "<time> <stream> F|P <text>". */
+static void log_write(int fd, const char *stream, const char *data, size_t n)
+{
+    autofree char *now = time_rfc3339_now();
+    while (n > 0) {
+        const char *nl = memchr(data, '\n', n);
+        size_t len = nl ? (size_t)(nl - data) : n;
+        autofree char *line = xasprintf("%s %s %s %.*s\n", now, stream, nl ? "F" : "P", (int)len, data);
+        if (write_all(fd, line, strlen(line)) < 0)
+            return;
+        data += len + (nl ? 1 : 0);
+        n -= len + (nl ? 1 : 0);
+    }
+}
+
+static bool copy_once(int from, int to, int log_fd, const char *stream)
+{
+    char buf[16384];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0)
+        return false;
+    if (log_fd >= 0)
+        log_write(log_fd, stream, buf, (size_t)n);
+    else if (to >= 0 && write_all(to, buf, (size_t)n) < 0)
+        return false;
+    return true;
+}
+
+static void terminal_resize(int from, int pty)
+{
+    struct winsize ws;
+    if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+        ioctl(pty, TIOCSWINSZ, &ws);
+}
+
+/* container_wait: until the container's init exits; its status as docker
+ * reports it (the code, or 128 + the signal). */
+static int container_wait(struct waiter *w)
+{
+    int status = -1;
+    bool exited = false;
+    for (;;) {
+        struct pollfd fds[5] = {{w->sigfd, POLLIN, 0}, {w->pty, POLLIN, 0}, {w->input, POLLIN, 0},
+                                {w->pipes[0], POLLIN, 0}, {w->pipes[1], POLLIN, 0}};
+        bool open_outputs = w->pty >= 0 || w->pipes[0] >= 0 || w->pipes[1] >= 0;
+        if (exited && !open_outputs)
+            break;
+        if (poll(fds, 5, exited ? 100 : -1) <= 0) {
+            if (exited)
+                break; /* output drained: whatever still holds the pipe is not ours to wait for */
+            continue;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo == SIGCHLD) {
+                    int st;
+                    if (waitpid(w->pid, &st, WNOHANG) == w->pid) {
+                        exited = true;
+                        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                    }
+                } else if (si.ssi_signo == SIGWINCH) {
+                    if (w->pty >= 0 && w->input >= 0)
+                        terminal_resize(w->input, w->pty);
+                } else {
+                    kill(w->pid, (int)si.ssi_signo);
+                }
+            }
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR) &&
+            !copy_once(w->pty, w->output, w->log_fd, "stdout"))
+            w->pty = -1;
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !copy_once(w->input, w->pty, -1, NULL))
+            w->input = -1;
+        for (int i = 0; i < 2; i++)
+            if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR) &&
+                !copy_once(w->pipes[i], -1, w->log_fd, i ? "stderr" : "stdout")) {
+                close(w->pipes[i]);
+                w->pipes[i] = -1;
+            }
+    }
+    return status;
+}
+
+/* the signals the waiting process takes through its signalfd */
+static int waiter_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    int sigs[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaddset(set, sigs[i]);
+    sigprocmask(SIG_BLOCK, set, NULL);
+    return signalfd(-1, set, SFD_CLOEXEC);
+}
+
+/* --- the host terminal: raw while attached, restored on any exit --- */
+
+static struct termios terminal_saved;
+static bool terminal_is_raw;
+
+static void terminal_restore(void)
+{
+    if (terminal_is_raw)
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &terminal_saved);
+    terminal_is_raw = false;
+}
+
+static void terminal_raw(void)
+{
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &terminal_saved) < 0)
+        return;
+    struct termios raw = terminal_saved;
+    cfmakeraw(&raw);
+    if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0) {
+        terminal_is_raw = true;
+        atexit(terminal_restore);
+    }
+}
+
+static int pty_open(int *master, char **slave, lrun_error **err)
+{
+    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof name) != 0)
+        return fail_errno(err, "open a pseudo-terminal");
+    *slave = xstrdup(name);
+    if (isatty(STDIN_FILENO))
+        terminal_resize(STDIN_FILENO, *master);
+    return 0;
+}
+
+/* --- start: attached (run's default) or under a detached monitor --- */
+
+struct start_context {
+    const char *root;
+    char *id, *layer;
+    struct container_config cfg;
+    char *userdata;
+    uint64_t caps;
+};
+
+static void start_context_release(struct start_context *sc)
+{
+    free(sc->id);
+    free(sc->layer);
+    free(sc->userdata);
+    container_config_release(&sc->cfg);
+}
+
+static void launch_init(struct launch *l, struct start_context *sc)
+{
+    *l = (struct launch){.root = sc->root, .layer = sc->layer, .userdata = sc->userdata, .cfg = &sc->cfg,
+                         .stdio = {-1, -1, -1}};
+    l->process = (struct process_spec){.args = sc->cfg.args, .env = sc->cfg.env, .workdir = sc->cfg.workdir,
+                                       .user = sc->cfg.user, .hostname = sc->cfg.hostname,
+                                       .seccomp = sc->cfg.privileged ? "unconfined" : sc->cfg.seccomp,
+                                       .caps = sc->caps, .terminal = sc->cfg.terminal,
+                                       .no_new_privileges = sc->cfg.no_new_privileges};
+}
+
+/* start_attached: the container's I/O is ours (a terminal proxied with
+ * -t); returns its exit status. */
+static int start_attached(struct start_context *sc, int *exit_code, lrun_error **err)
+{
+    struct launch l;
+    launch_init(&l, sc);
+    int master = -1, devnull = -1;
+    autofree char *slave = NULL;
+    if (sc->cfg.terminal && pty_open(&master, &slave, err) < 0)
+        return -1;
+    l.pty_slave = slave;
+    if (!sc->cfg.interactive && !sc->cfg.terminal) {
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        l.stdio[0] = devnull;
+    }
+    sigset_t set;
+    int sigfd = waiter_signals(&set);
+    pid_t pid = container_launch(&l, err);
+    if (devnull >= 0)
+        close(devnull);
+    if (pid < 0) {
+        lrun_error *ignored = NULL;
+        container_record_exit(sc->root, sc->id, sc->layer, (*err)->exit_code, sc->cfg.remove, &ignored);
+        lrun_error_free(ignored);
+        return -1;
+    }
+    if (container_change(sc->root, sc->id, mark_running, &pid, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    if (master >= 0 && sc->cfg.interactive)
+        terminal_raw();
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->cfg.interactive ? 0 : -1,
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+    *exit_code = container_wait(&w);
+    terminal_restore();
+    if (master >= 0)
+        close(master);
+    close(sigfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return container_record_exit(sc->root, sc->id, sc->layer, *exit_code, sc->cfg.remove, err);
+}
+
+/* monitor_run: the detached container's keeper: launches it with its
+ * output to userdata/ctr.log, tells the starter, waits, records the exit. */
+__attribute__((noreturn)) static void monitor_run(struct start_context *sc, int ready_fd)
+{
+    setsid();
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+    }
+    lrun_error *err = NULL;
+    struct launch l;
+    launch_init(&l, sc);
+    autofree char *log_path = xasprintf("%s/ctr.log", sc->userdata);
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
+    autofree char *slave = NULL;
+    if (log_fd < 0)
+        fail_errno(&err, "open %s", log_path);
+    else if (sc->cfg.terminal)
+        pty_open(&master, &slave, &err);
+    else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+        fail_errno(&err, "pipe");
+    l.pty_slave = slave;
+    l.stdio[0] = devnull;
+    l.stdio[1] = out[1];
+    l.stdio[2] = errp[1];
+    sigset_t set;
+    int sigfd = waiter_signals(&set);
+    pid_t pid = err ? -1 : container_launch(&l, &err);
+    if (out[1] >= 0)
+        close(out[1]), close(errp[1]);
+    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, &err) < 0)
+        kill(pid, SIGKILL);
+    if (err) {
+        char line[4096];
+        int n = snprintf(line, sizeof line, "%d %s", err->exit_code ? err->exit_code : EXIT_LRUN, err->message);
+        if (write(ready_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+            _exit(EXIT_LRUN);
+        lrun_error *ignored = NULL;
+        container_record_exit(sc->root, sc->id, sc->layer, err->exit_code, sc->cfg.remove, &ignored);
+        _exit(EXIT_LRUN);
+    }
+    close(ready_fd); /* the starter sees EOF: the container runs */
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
+                       .pipes = {out[0], errp[0]}, .log_fd = log_fd};
+    int code = container_wait(&w);
+    container_record_exit(sc->root, sc->id, sc->layer, code, sc->cfg.remove, &err);
+    _exit(0);
+}
+
+static int start_detached(struct start_context *sc, lrun_error **err)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t monitor = fork();
+    if (monitor < 0)
+        return fail_errno(err, "fork the container monitor");
+    if (monitor == 0) {
+        close(ready[0]);
+        if (fork() != 0) /* the monitor is a grandchild: reparented, never our zombie */
+            _exit(0);
+        monitor_run(sc, ready[1]);
+    }
+    close(ready[1]);
+    waitpid(monitor, NULL, 0);
+    autobuf struct buf report = {0};
+    lrun_error *read_err = NULL;
+    read_all_fd(ready[0], "the monitor's report", &report, &read_err);
+    lrun_error_free(read_err);
+    close(ready[0]);
+    if (report.len == 0)
+        return 0;
+    char *space = strchr(report.data, ' ');
+    return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+}
+
+/* container_start: start a created (or exited) container. */
+static int container_start(const char *root, const char *id_or_name, bool attach, int *exit_code, lrun_error **err)
+{
+    cleanup(start_context_release) struct start_context sc = {.root = root};
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct container *c = container_lookup(s, id_or_name, err);
+        if (!c)
+            return -1;
+        if (container_is_running(c))
+            return fail(err, "container %s is already running", id_or_name);
+        sc.id = xstrdup(c->id);
+        sc.layer = xstrdup(c->layer);
+    }
+    sc.userdata = container_userdata(root, sc.id);
+    if (container_config_read(root, sc.id, &sc.cfg, err) < 0 || container_capabilities(&sc.cfg, &sc.caps, err) < 0 ||
+        container_files(sc.userdata, &sc.cfg, err) < 0)
+        return -1;
+    *exit_code = 0;
+    return attach ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
+}
+
+/* --- stop, kill, wait, remove --- */
+
+struct container_ref { /* what lifecycle commands need, read under a short lock */
+    char *id, *layer, *status;
+    pid_t pid, monitor;
+    bool running;
+    int exit_code;
+    char *stop_signal;
+    int stop_timeout;
+};
+
+static void container_ref_release(struct container_ref *r)
+{
+    free(r->id);
+    free(r->layer);
+    free(r->status);
+    free(r->stop_signal);
+}
+#define autoref cleanup(container_ref_release)
+
+static int container_ref_read(const char *root, const char *name, struct container_ref *r, lrun_error **err)
+{
+    *r = (struct container_ref){0};
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+        return -1;
+    struct container *c = container_lookup(s, name, err);
+    if (!c)
+        return -1;
+    r->id = xstrdup(c->id);
+    r->layer = xstrdup(c->layer);
+    r->status = xstrdup(c->status);
+    r->pid = (pid_t)c->pid;
+    r->monitor = (pid_t)c->monitor;
+    r->running = container_is_running(c);
+    r->exit_code = (int)c->exit_code;
+    struct container_config cfg;
+    lrun_error *ignored = NULL;
+    if (container_config_read(s->root, c->id, &cfg, &ignored) == 0) {
+        r->stop_signal = xstrdup(cfg.stop_signal);
+        r->stop_timeout = cfg.stop_timeout;
+        container_config_release(&cfg);
+    }
+    lrun_error_free(ignored);
+    return 0;
+}
+
+static int signal_parse(const char *name, int *sig, lrun_error **err)
+{
+    if (!name || !*name) {
+        *sig = SIGTERM;
+        return 0;
+    }
+    unsigned long n;
+    if (parse_id(name, &n) && n > 0 && n < 65) {
+        *sig = (int)n;
+        return 0;
+    }
+    const char *bare = has_prefix(name, "SIG") || has_prefix(name, "sig") ? name + 3 : name;
+    for (int i = 1; i < NSIG; i++) {
+        const char *abbrev = sigabbrev_np(i);
+        if (abbrev && strcasecmp(abbrev, bare) == 0) {
+            *sig = i;
+            return 0;
+        }
+    }
+    return fail(err, "invalid signal: %s", name);
+}
+
+/* process_wait_gone: until pid exits (pidfd), at most timeout_ms; true if gone. */
+static bool process_wait_gone(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms);
+    close(fd);
+    return r > 0;
+}
+
+/* container_wait_recorded: until the record says exited (the monitor
+ * writes it); a monitor that died is stood in for. */
+static int container_wait_recorded(const char *root, const char *name, struct container_ref *r, lrun_error **err)
+{
+    for (int i = 0;; i++) {
+        container_ref_release(r);
+        if (container_ref_read(root, name, r, err) < 0)
+            return -1;
+        if (strcmp(r->status, "running") != 0)
+            return 0;
+        if (!r->running && (r->monitor <= 0 || kill(r->monitor, 0) < 0)) {
+            if (container_record_exit(root, r->id, r->layer, 137, false, err) < 0)
+                return -1;
+            continue;
+        }
+        usleep(i < 50 ? 2000 : 20000);
+    }
+}
+
+static int container_stop(const char *root, const char *name, int timeout, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (!r.running)
+        return 0;
+    int sig;
+    if (signal_parse(r.stop_signal, &sig, err) < 0)
+        return -1;
+    if (timeout < 0)
+        timeout = r.stop_timeout;
+    kill(r.pid, sig);
+    if (!process_wait_gone(r.pid, timeout * 1000)) {
+        kill(r.pid, SIGKILL);
+        process_wait_gone(r.pid, 10000);
+    }
+    return container_wait_recorded(root, name, &r, err);
+}
+
+static int container_remove(const char *root, const char *name, bool force, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (r.running) {
+        if (!force)
+            return fail_code(err, 2, "cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper",
+                             r.id);
+        kill(r.pid, SIGKILL);
+        process_wait_gone(r.pid, 10000);
+        if (container_wait_recorded(root, r.id, &r, err) < 0) {
+            if (err && *err && strstr((*err)->message, "no such container"))
+                return error_free_pointer(err), 0; /* --rm removed it already */
+            return -1;
+        }
+    }
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct container *c = container_lookup(s, r.id, err);
+    if (!c)
+        return -1;
+    return container_remove_storage(s, c, err);
+}
+
+/* --- exec: a new process in a running container's namespaces --- */
+
+static int container_exec(const char *root, const char *name, struct container_config *opts, char **args,
+                          int *exit_code, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (!r.running)
+        return fail(err, "can only create exec sessions on running containers: container state improper");
+    autoconfig struct container_config cfg;
+    if (container_config_read(root, r.id, &cfg, err) < 0)
+        return -1;
+    uint64_t caps;
+    if (container_capabilities(&cfg, &caps, err) < 0)
+        return -1;
+    autostrv char **env = strv_copy(cfg.env);
+    for (size_t i = 0; opts->env && opts->env[i]; i++)
+        env_set(&env, opts->env[i]);
+    struct process_spec p = {.args = args, .env = env, .workdir = opts->workdir ? opts->workdir : cfg.workdir,
+                             .user = opts->user ? opts->user : cfg.user, .hostname = cfg.hostname,
+                             .seccomp = cfg.privileged ? "unconfined" : cfg.seccomp, .caps = caps,
+                             .terminal = opts->terminal, .no_new_privileges = cfg.no_new_privileges};
+    static const char *const namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+    int ns_fds[6], root_fd;
+    char path[64];
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)r.pid, namespaces[i]);
+        if ((ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open %s", path);
+    }
+    snprintf(path, sizeof path, "/proc/%d/root", (int)r.pid);
+    if ((root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail_errno(err, "open %s", path);
+    int master = -1;
+    autofree char *slave = NULL;
+    if (opts->terminal && pty_open(&master, &slave, err) < 0)
+        return -1;
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    sigset_t set;
+    int sigfd = waiter_signals(&set);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        lrun_error *child_err = NULL;
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (size_t i = 0; i < 6; i++)
+            if (setns(ns_fds[i], 0) < 0 && !(i == 3 && errno == EINVAL)) {
+                fail_errno(&child_err, "enter the container's %s namespace", namespaces[i]);
+                child_report(pipe_fds[1], child_err);
+            }
+        /* the pid namespace applies to children: fork once more into it */
+        pid_t inner = fork();
+        if (inner > 0) {
+            int st;
+            close(pipe_fds[1]);
+            waitpid(inner, &st, 0);
+            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        }
+        /* the container's root: pivoted, or chrooted on an initramfs */
+        if (inner < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+            fail_errno(&child_err, "enter the container's root");
+            child_report(pipe_fds[1], child_err);
+        }
+        struct launch l = {.pty_slave = slave, .stdio = {opts->interactive || opts->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
+        stdio_setup(&l, &child_err);
+        close_extra_fds(pipe_fds[1]);
+        autostrv char **full_env = NULL;
+        if (!child_err && process_confine(&p, &full_env, &child_err) == 0)
+            process_exec(args, full_env, &child_err);
+        child_report(pipe_fds[1], child_err);
+    }
+    close(pipe_fds[1]);
+    for (size_t i = 0; i < 6; i++)
+        close(ns_fds[i]);
+    close(root_fd);
+    if (pid < 0)
+        return fail_errno(err, "fork");
+    autobuf struct buf report = {0};
+    read_all_fd(pipe_fds[0], "the exec report", &report, NULL);
+    close(pipe_fds[0]);
+    if (report.len > 0) {
+        waitpid(pid, NULL, 0);
+        char *space = strchr(report.data, ' ');
+        return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+    }
+    if (master >= 0 && opts->interactive)
+        terminal_raw();
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+    *exit_code = container_wait(&w);
+    terminal_restore();
+    close(sigfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
+}
+
+/* ========================================================================
  * CLI: argument parsing, each command, tables and --format
  *
  * Output follows podman 4.3: tables through a tabwriter (each column but the
@@ -5118,6 +7748,733 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- containers: run, create, start --- */
+
+static void bind_mount_add(struct container_config *c, const char *spec, lrun_error **err)
+{
+    autofree char *copy = xstrdup(spec);
+    char *dest = strchr(copy, ':');
+    if (!dest || dest == copy || !dest[1] || dest[1] != '/' || copy[0] != '/') {
+        fail(err, "invalid volume \"%s\": use -v /HOST/PATH:/CONTAINER/PATH[:ro]", spec);
+        return;
+    }
+    *dest++ = '\0';
+    char *mode = strchr(dest, ':');
+    if (mode)
+        *mode++ = '\0';
+    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0 && strcmp(mode, "z") != 0 && strcmp(mode, "Z") != 0) {
+        fail(err, "invalid volume option \"%s\"", mode);
+        return;
+    }
+    c->mounts = xrealloc(c->mounts, (c->n_mounts + 1) * sizeof *c->mounts);
+    c->mounts[c->n_mounts++] = (struct bind_mount){xstrdup(copy), xstrdup(dest), mode && strcmp(mode, "ro") == 0};
+}
+
+static void env_file_add(struct container_config *c, const char *path, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        while (isspace((unsigned char)*line))
+            line++;
+        if (*line && *line != '#')
+            strv_push(&c->env, xstrdup(line));
+    }
+}
+
+static void env_option_add(struct container_config *c, const char *value)
+{
+    if (strchr(value, '=')) {
+        strv_push(&c->env, xstrdup(value));
+    } else if (getenv(value)) { /* -e NAME takes the value from lrun's environment */
+        strv_push(&c->env, xasprintf("%s=%s", value, getenv(value)));
+    }
+}
+
+struct run_options {
+    struct container_config cfg;
+    char *entrypoint;
+    const char *pull;
+    bool entrypoint_set;
+};
+
+/* run_options_parse: run's and create's flags; returns the index of the
+ * image operand, or -1 after printing the error (*status set). */
+static int run_options_parse(int argc, char **argv, const char *command, struct run_options *o, int *status)
+{
+    enum { O_RM = 256, O_NAME, O_ENV_FILE, O_NETWORK, O_ENTRYPOINT, O_READ_ONLY, O_TMPFS, O_CAP_ADD, O_CAP_DROP,
+           O_PRIVILEGED, O_SECURITY_OPT, O_INIT, O_PULL, O_STOP_SIGNAL, O_STOP_TIMEOUT, O_NO_PIVOT, O_DETACH_KEYS,
+           O_HOSTNAME, O_HELP };
+    static const struct option longs[] = {
+        {"detach", no_argument, NULL, 'd'},         {"interactive", no_argument, NULL, 'i'},
+        {"tty", no_argument, NULL, 't'},            {"rm", no_argument, NULL, O_RM},
+        {"name", required_argument, NULL, O_NAME},  {"env", required_argument, NULL, 'e'},
+        {"env-file", required_argument, NULL, O_ENV_FILE}, {"workdir", required_argument, NULL, 'w'},
+        {"user", required_argument, NULL, 'u'},     {"hostname", required_argument, NULL, O_HOSTNAME},
+        {"network", required_argument, NULL, O_NETWORK}, {"net", required_argument, NULL, O_NETWORK},
+        {"entrypoint", required_argument, NULL, O_ENTRYPOINT}, {"volume", required_argument, NULL, 'v'},
+        {"read-only", no_argument, NULL, O_READ_ONLY}, {"tmpfs", required_argument, NULL, O_TMPFS},
+        {"cap-add", required_argument, NULL, O_CAP_ADD}, {"cap-drop", required_argument, NULL, O_CAP_DROP},
+        {"privileged", no_argument, NULL, O_PRIVILEGED}, {"security-opt", required_argument, NULL, O_SECURITY_OPT},
+        {"init", no_argument, NULL, O_INIT},        {"pull", required_argument, NULL, O_PULL},
+        {"stop-signal", required_argument, NULL, O_STOP_SIGNAL}, {"stop-timeout", required_argument, NULL, O_STOP_TIMEOUT},
+        {"no-pivot", no_argument, NULL, O_NO_PIVOT}, {"detach-keys", required_argument, NULL, O_DETACH_KEYS},
+        {"help", no_argument, NULL, O_HELP},        {NULL, 0, NULL, 0}};
+    struct container_config *c = &o->cfg;
+    c->network = xstrdup("host");
+    c->seccomp = xstrdup("default");
+    c->no_new_privileges = true;
+    c->stop_timeout = 10;
+    o->pull = "missing";
+    autoerror lrun_error *err = NULL;
+    int opt;
+    while ((opt = cli_getopt(argc, argv, "ditre:w:u:v:h:", longs, command, status)) != -1) {
+        switch (opt) {
+        case 'd': c->detach = true; break;
+        case 'i': c->interactive = true; break;
+        case 't': c->terminal = true; break;
+        case O_RM: c->remove = true; break;
+        case O_NAME: free(c->name), c->name = xstrdup(optarg); break;
+        case 'e': env_option_add(c, optarg); break;
+        case O_ENV_FILE: env_file_add(c, optarg, &err); break;
+        case 'w': free(c->workdir), c->workdir = xstrdup(optarg); break;
+        case 'u': free(c->user), c->user = xstrdup(optarg); break;
+        case 'h':
+        case O_HOSTNAME: free(c->hostname), c->hostname = xstrdup(optarg); break;
+        case O_NETWORK:
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0)
+                fail(&err, "network \"%s\" is not supported: lrun knows --network none and --network host", optarg);
+            free(c->network), c->network = xstrdup(optarg);
+            break;
+        case O_ENTRYPOINT: free(o->entrypoint), o->entrypoint = xstrdup(optarg), o->entrypoint_set = true; break;
+        case 'v': bind_mount_add(c, optarg, &err); break;
+        case O_READ_ONLY: c->read_only = true; break;
+        case O_TMPFS:
+            if (optarg[0] != '/')
+                fail(&err, "invalid tmpfs \"%s\": the path must be absolute", optarg);
+            strv_push(&c->tmpfs, xstrndup(optarg, strcspn(optarg, ":")));
+            break;
+        case O_CAP_ADD: strv_push(&c->cap_add, xstrdup(optarg)); break;
+        case O_CAP_DROP: strv_push(&c->cap_drop, xstrdup(optarg)); break;
+        case O_PRIVILEGED: c->privileged = true; break;
+        case O_SECURITY_OPT:
+            if (has_prefix(optarg, "seccomp=") || has_prefix(optarg, "seccomp:")) {
+                free(c->seccomp);
+                c->seccomp = xstrdup(optarg + 8);
+                if (strcmp(c->seccomp, "unconfined") != 0 && access(c->seccomp, R_OK) < 0)
+                    fail_errno(&err, "seccomp profile %s", c->seccomp);
+            } else if (strcmp(optarg, "no-new-privileges") == 0 || strcmp(optarg, "no-new-privileges=true") == 0) {
+                c->no_new_privileges = true;
+            } else if (strcmp(optarg, "no-new-privileges=false") == 0) {
+                c->no_new_privileges = false;
+            } else if (!has_prefix(optarg, "label=")) { /* no SELinux labels here */
+                fail(&err, "unsupported --security-opt \"%s\"", optarg);
+            }
+            break;
+        case O_INIT: c->init = true; break;
+        case O_PULL:
+            if (strcmp(optarg, "missing") && strcmp(optarg, "always") && strcmp(optarg, "never") && strcmp(optarg, "newer"))
+                fail(&err, "invalid --pull \"%s\": use missing, always or never", optarg);
+            o->pull = optarg;
+            break;
+        case O_STOP_SIGNAL: free(c->stop_signal), c->stop_signal = xstrdup(optarg); break;
+        case O_STOP_TIMEOUT: c->stop_timeout = atoi(optarg); break;
+        case O_NO_PIVOT: c->no_pivot = true; break;
+        case O_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
+        case O_HELP:
+            printf("Usage: lrun %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+                   "  -d, --detach            run in the background, print the container ID\n"
+                   "  -i, --interactive       keep stdin open      -t, --tty   allocate a terminal\n"
+                   "      --rm                remove the container when it exits\n"
+                   "      --name NAME         -e, --env KEY=VALUE  --env-file FILE\n"
+                   "  -w, --workdir DIR       -u, --user USER[:GROUP]   -h, --hostname NAME\n"
+                   "      --network none|host (default host)    --entrypoint CMD\n"
+                   "  -v, --volume HOST:CTR[:ro]   --tmpfs PATH   --read-only\n"
+                   "      --cap-add CAP  --cap-drop CAP  --privileged\n"
+                   "      --security-opt seccomp=unconfined|FILE, no-new-privileges[=false]\n"
+                   "      --init  --pull missing|always|never  --stop-signal SIG  --stop-timeout N\n"
+                   "      --no-pivot          chroot instead of pivot_root (automatic on an initramfs)\n",
+                   command);
+            *status = 0;
+            return -1;
+        default: return -1;
+        }
+        if (err) {
+            *status = cli_fail(err);
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("%s requires at least 1 argument: IMAGE", command);
+        *status = EXIT_LRUN;
+        return -1;
+    }
+    if (c->detach && c->terminal && c->interactive)
+        c->interactive = false; /* nothing to attach a detached stdin to */
+    return optind;
+}
+
+static void run_options_release(struct run_options *o)
+{
+    container_config_release(&o->cfg);
+    free(o->entrypoint);
+}
+
+/* cli_create_container: resolve the image (pulling as --pull says, when
+ * lrun can) and create the container; its ID in *id. */
+static int cli_create_container(struct cli *cli, struct run_options *o, const char *image, char **command, char **id)
+{
+    autostore lrun_store *s = NULL;
+    int status;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct image *img = image_lookup(s, image, &err);
+    if (!img) {
+        error_free_pointer(&err);
+        cli_error("%s: image not known", image);
+        return EXIT_LRUN;
+    }
+    o->cfg.image = xstrdup(image);
+    if (container_config_apply_image(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err) < 0)
+        return cli_fail(err);
+    struct container *c = container_create(s, img, &o->cfg, &err);
+    if (!c)
+        return cli_fail(err);
+    *id = xstrdup(c->id);
+    return 0;
+}
+
+static const char *cli_root(struct cli *cli, char **owned)
+{
+    if (cli->root)
+        return cli->root;
+    *owned = lrun_default_root();
+    return *owned;
+}
+
+static int cmd_run(struct cli *cli, int argc, char **argv)
+{
+    cleanup(run_options_release) struct run_options o = {0};
+    int status = 0;
+    int at = run_options_parse(argc, argv, "run", &o, &status);
+    if (at < 0)
+        return status;
+    autofree char *id = NULL;
+    if ((status = cli_create_container(cli, &o, argv[at], argv + at + 1, &id)))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    int exit_code = 0;
+    if (container_start(root, id, !o.cfg.detach, &exit_code, &err) < 0)
+        return cli_fail(err);
+    if (o.cfg.detach)
+        printf("%s\n", id);
+    return exit_code;
+}
+
+static int cmd_create(struct cli *cli, int argc, char **argv)
+{
+    cleanup(run_options_release) struct run_options o = {0};
+    int status = 0;
+    int at = run_options_parse(argc, argv, "create", &o, &status);
+    if (at < 0)
+        return status;
+    autofree char *id = NULL;
+    if ((status = cli_create_container(cli, &o, argv[at], argv + at + 1, &id)))
+        return status;
+    printf("%s\n", id);
+    return 0;
+}
+
+/* cli_each_container: a command on each named container (NAME...). */
+static int cli_simple_flags(int argc, char **argv, const char *command, const char *usage, int *status)
+{
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = cli_getopt(argc, argv, "h", longs, command, status)) != -1) {
+        if (c == 'h') {
+            puts(usage);
+            *status = 0;
+        }
+        return -1;
+    }
+    if (optind >= argc) {
+        cli_error("%s requires at least one container name or ID", command);
+        *status = EXIT_LRUN;
+        return -1;
+    }
+    return optind;
+}
+
+static int cmd_start(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"attach", no_argument, NULL, 'a'}, {"interactive", no_argument, NULL, 'i'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    bool attach = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "aih", longs, "start", &status)) != -1) {
+        switch (c) {
+        case 'a': attach = true; break;
+        case 'i': break;
+        case 'h': puts("Usage: lrun start [-a] CONTAINER..."); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("start requires at least one container name or ID");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (int i = optind; i < argc; i++) {
+        autoerror lrun_error *err = NULL;
+        int exit_code = 0;
+        if (container_start(root, argv[i], attach, &exit_code, &err) < 0)
+            return cli_fail(err);
+        if (attach)
+            return exit_code;
+        printf("%s\n", argv[i]);
+    }
+    return 0;
+}
+
+static int cmd_stop(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int timeout = -1, c, status = 0;
+    while ((c = cli_getopt(argc, argv, "t:h", longs, "stop", &status)) != -1) {
+        switch (c) {
+        case 't': timeout = atoi(optarg); break;
+        case 'h': puts("Usage: lrun stop [-t SECONDS] CONTAINER..."); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("stop requires at least one container name or ID");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (int i = optind; i < argc; i++) {
+        autoerror lrun_error *err = NULL;
+        if (container_stop(root, argv[i], timeout, &err) < 0)
+            status = cli_fail(err);
+        else
+            printf("%s\n", argv[i]);
+    }
+    return status;
+}
+
+static int cmd_kill(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"signal", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    const char *signal_name = "SIGKILL";
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "s:h", longs, "kill", &status)) != -1) {
+        switch (c) {
+        case 's': signal_name = optarg; break;
+        case 'h': puts("Usage: lrun kill [-s SIGNAL] CONTAINER..."); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("kill requires at least one container name or ID");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    int sig;
+    if (signal_parse(signal_name, &sig, &err) < 0)
+        return cli_fail(err);
+    for (int i = optind; i < argc; i++) {
+        autoref struct container_ref r;
+        if (container_ref_read(root, argv[i], &r, &err) < 0)
+            return cli_fail(err);
+        if (!r.running) {
+            cli_error("can only kill running containers. %s is in state %s: container state improper", r.id, r.status);
+            return EXIT_LRUN;
+        }
+        if (kill(r.pid, sig) < 0) {
+            cli_error("kill %s: %s", argv[i], strerror(errno));
+            return EXIT_LRUN;
+        }
+        printf("%s\n", argv[i]);
+    }
+    return 0;
+}
+
+static int cmd_wait(struct cli *cli, int argc, char **argv)
+{
+    int status = 0, at = cli_simple_flags(argc, argv, "wait", "Usage: lrun wait CONTAINER...", &status);
+    if (at < 0)
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (int i = at; i < argc; i++) {
+        autoerror lrun_error *err = NULL;
+        autoref struct container_ref r;
+        if (container_ref_read(root, argv[i], &r, &err) < 0)
+            return cli_fail(err);
+        if (r.running)
+            process_wait_gone(r.pid, -1);
+        if (container_wait_recorded(root, argv[i], &r, &err) < 0)
+            return cli_fail(err);
+        printf("%d\n", r.exit_code);
+    }
+    return 0;
+}
+
+static int cmd_rm(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"volumes", no_argument, NULL, 'v'},
+                                          {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool force = false, all = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fvah", longs, "rm", &status)) != -1) {
+        switch (c) {
+        case 'f': force = true; break;
+        case 'v': break; /* no named volumes: nothing else to remove */
+        case 'a': all = true; break;
+        case 'h': puts("Usage: lrun rm [-f] [-v] [-a] CONTAINER..."); return 0;
+        default: return status;
+        }
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autostrv char **names = xcalloc(1, sizeof *names);
+    for (int i = optind; i < argc; i++)
+        strv_push(&names, xstrdup(argv[i]));
+    if (all) {
+        autostore lrun_store *s = NULL;
+        if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+            return status;
+        for (size_t i = 0; i < s->n_containers; i++)
+            strv_push(&names, xstrdup(s->containers[i]->id));
+    }
+    if (!names[0] && !all) {
+        cli_error("rm requires at least one container name or ID");
+        return EXIT_LRUN;
+    }
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        if (container_remove(root, names[i], force, &err) < 0) {
+            if (strstr(err->message, "no such container") && force)
+                continue;
+            int code = cli_fail(err);
+            status = status ? status : code == EXIT_LRUN && strstr(err->message, "no such container") ? 1 : code;
+        } else {
+            printf("%s\n", names[i]);
+        }
+    }
+    return status;
+}
+
+static int cmd_exec(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
+                                          {"user", required_argument, NULL, 'u'}, {"workdir", required_argument, NULL, 'w'},
+                                          {"env", required_argument, NULL, 'e'}, {"detach", no_argument, NULL, 'd'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    autoconfig struct container_config opts = {0};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "itu:w:e:dh", longs, "exec", &status)) != -1) {
+        switch (c) {
+        case 'i': opts.interactive = true; break;
+        case 't': opts.terminal = true; break;
+        case 'u': free(opts.user), opts.user = xstrdup(optarg); break;
+        case 'w': free(opts.workdir), opts.workdir = xstrdup(optarg); break;
+        case 'e': env_option_add(&opts, optarg); break;
+        case 'd': cli_error("exec --detach is not supported"); return EXIT_LRUN;
+        case 'h': puts("Usage: lrun exec [-i] [-t] [-u USER] [-w DIR] [-e KEY=VALUE] CONTAINER COMMAND [ARG...]"); return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind < 2) {
+        cli_error("exec requires at least 2 arguments: CONTAINER COMMAND");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    int exit_code = 0;
+    if (container_exec(root, argv[optind], &opts, argv + optind + 1, &exit_code, &err) < 0)
+        return cli_fail(err);
+    return exit_code;
+}
+
+/* --- ps, logs, container prune --- */
+
+static char *container_status_text(const struct container *c)
+{
+    if (container_is_running(c)) {
+        autofree char *d = human_duration(time_parse_rfc3339(c->started_at));
+        return xasprintf("Up %s ago", d);
+    }
+    if (strcmp(c->status, "created") == 0)
+        return xstrdup("Created");
+    autofree char *d = human_duration(time_parse_rfc3339(c->finished_at));
+    return c->finished_at ? xasprintf("Exited (%d) %s ago", (int)c->exit_code, d) : xstrdup("Exited (unknown)");
+}
+
+/* container_size: the layer's bytes: recorded at exit, walked now only
+ * for a container that is still writing. */
+static int64_t container_size(lrun_store *s, const struct container *c)
+{
+    if (!container_is_running(c) && c->size >= 0)
+        return c->size;
+    return layer_diff_size(s->root, c->layer);
+}
+
+static char *container_image_name(const struct container *c)
+{
+    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
+    const char *name = json_string(meta, "image-name");
+    return xstrdup(name ? name : c->image ? c->image : "");
+}
+
+static char *container_row_json(lrun_store *s, const struct container *c, bool with_size)
+{
+    autofree char *image = container_image_name(c);
+    autofree char *status = container_status_text(c);
+    autofree char *created = time_ago(time_parse_rfc3339(c->created));
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    autofree char *short_id = xstrndup(c->id, 12);
+    jw_key_str(g, "ID", short_id);
+    jw_key_str(g, "Id", c->id);
+    jw_key_str(g, "Image", image);
+    jw_key_str(g, "ImageID", c->image);
+    jw_key_str(g, "Command", c->command ? c->command : "");
+    jw_key_str(g, "CreatedAt", c->created);
+    jw_key_str(g, "Created", created);
+    jw_key_str(g, "RunningFor", created);
+    jw_key_str(g, "Status", status);
+    jw_key_str(g, "State", container_is_running(c) ? "running" : c->status);
+    jw_key_int(g, "ExitCode", c->exit_code);
+    jw_key_int(g, "Pid", container_is_running(c) ? c->pid : 0);
+    jw_key_str(g, "Ports", "");
+    jw_key_str(g, "Names", c->names && c->names[0] ? c->names[0] : "");
+    if (with_size) {
+        int64_t rw = container_size(s, c);
+        struct image *img = store_image_by_id(s, c->image);
+        int64_t virt = rw + (img ? image_size(s, img) : 0);
+        autofree char *rw_h = human_size((double)rw, 3), *virt_h = human_size((double)virt, 3);
+        autofree char *size = xasprintf("%s (virtual %s)", rw_h, virt_h);
+        jw_key_str(g, "Size", size);
+        jw_key_int(g, "RwSize", rw);
+        jw_key_int(g, "RootFsSize", virt);
+    }
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+static int cmd_ps(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
+                                          {"size", no_argument, NULL, 's'},      {"no-trunc", no_argument, NULL, 'T'},
+                                          {"noheading", no_argument, NULL, 'n'}, {"format", required_argument, NULL, 'f'},
+                                          {"latest", no_argument, NULL, 'l'},    {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool all = false, quiet = false, size = false, no_trunc = false, no_heading = false, latest = false;
+    const char *format = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "aqslh", longs, "ps", &status)) != -1) {
+        switch (c) {
+        case 'a': all = true; break;
+        case 'q': quiet = true; break;
+        case 's': size = true; break;
+        case 'T': no_trunc = true; break;
+        case 'n': no_heading = true; break;
+        case 'f': format = optarg; break;
+        case 'l': latest = all = true; break;
+        case 'h': puts("Usage: lrun ps [-a] [-q] [-s] [--no-trunc] [--noheading] [--format FORMAT]"); return 0;
+        default: return status;
+        }
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autofree struct container **list = xcalloc(s->n_containers + 1, sizeof *list);
+    size_t n = 0;
+    for (size_t i = s->n_containers; i-- > 0;) /* newest first */
+        if (all || container_is_running(s->containers[i]))
+            list[n++] = s->containers[i];
+    if (latest && n > 1)
+        n = 1;
+    if (quiet) {
+        for (size_t i = 0; i < n; i++)
+            printf("%.*s\n", no_trunc ? 64 : 12, list[i]->id);
+        return 0;
+    }
+    if (format) {
+        autofree yajl_val *trees = xcalloc(n + 1, sizeof *trees);
+        bool json = strcmp(format, "json") == 0;
+        for (size_t i = 0; i < n; i++) {
+            autofree char *text = container_row_json(s, list[i], size || strstr(format, ".Size") || json);
+            trees[i] = json_text_to_tree(text);
+        }
+        if (json) {
+            autogen yajl_gen g = json_writer(true);
+            yajl_gen_array_open(g);
+            for (size_t i = 0; i < n; i++)
+                jw_value(g, trees[i]);
+            yajl_gen_array_close(g);
+            autofree char *text = json_writer_text(g, NULL);
+            printf("%s\n", text);
+        } else {
+            autojson yajl_val header = json_text_to_tree(
+                "{\"ID\":\"CONTAINER ID\",\"Id\":\"CONTAINER ID\",\"Image\":\"IMAGE\",\"Command\":\"COMMAND\","
+                "\"Created\":\"CREATED\",\"CreatedAt\":\"CREATED AT\",\"RunningFor\":\"CREATED\",\"Status\":\"STATUS\","
+                "\"State\":\"STATE\",\"Ports\":\"PORTS\",\"Names\":\"NAMES\",\"Size\":\"SIZE\",\"ExitCode\":\"EXIT CODE\"}");
+            status = format_print_rows(format, trees, n, header);
+        }
+        for (size_t i = 0; i < n; i++)
+            yajl_tree_free(trees[i]);
+        return status;
+    }
+    struct table t = {.columns = size ? 8 : 7};
+    if (!no_heading) {
+        table_add_row(&t, "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE");
+        if (!size)
+            free(t.cells[--t.n_cells]); /* the SIZE header only with -s */
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct container *ct = list[i];
+        const char *command = ct->command ? ct->command : "";
+        table_add(&t, no_trunc ? xstrdup(ct->id) : xstrndup(ct->id, 12));
+        table_add(&t, container_image_name(ct));
+        table_add(&t, no_trunc || strlen(command) <= 17 ? xstrdup(command) : xasprintf("%.17s...", command));
+        table_add(&t, time_ago(time_parse_rfc3339(ct->created)));
+        table_add(&t, container_status_text(ct));
+        table_add(&t, xstrdup(""));
+        table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
+        if (size) {
+            int64_t rw = container_size(s, ct);
+            struct image *img = store_image_by_id(s, ct->image);
+            autofree char *rw_h = human_size((double)rw, 3);
+            autofree char *virt_h = human_size((double)(rw + (img ? image_size(s, img) : 0)), 3);
+            table_add(&t, xasprintf("%s (virtual %s)", rw_h, virt_h));
+        }
+    }
+    table_print(&t, stdout);
+    return 0;
+}
+
+/* cmd_logs: userdata/ctr.log (k8s-file lines) back to stdout and stderr;
+ * -f follows until the container exits. */
+static int cmd_logs(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"follow", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool follow = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fh", longs, "logs", &status)) != -1) {
+        switch (c) {
+        case 'f': follow = true; break;
+        case 'h': puts("Usage: lrun logs [-f] CONTAINER"); return 0;
+        default: return status;
+        }
+    }
+    if (optind + 1 != argc) {
+        cli_error("logs requires exactly one container name or ID");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autoref struct container_ref r;
+    if (container_ref_read(root, argv[optind], &r, &err) < 0)
+        return cli_fail(err);
+    autofree char *path = xasprintf("%s/ctr.log", container_userdata(root, r.id));
+    FILE *f = fopen(path, "re");
+    if (!f && !follow)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    autobuf struct buf partial = {0};
+    for (;;) {
+        ssize_t n;
+        while (f && (n = getline(&line, &cap, f)) > 0) {
+            if (line[n - 1] != '\n') { /* a line still being written: read it again whole */
+                fseek(f, -n, SEEK_CUR);
+                break;
+            }
+            line[n - 1] = '\0';
+            char *stream = strchr(line, ' ');
+            char *tag = stream ? strchr(stream + 1, ' ') : NULL;
+            char *text = tag ? strchr(tag + 1, ' ') : NULL;
+            if (!text)
+                continue;
+            *tag = '\0';
+            FILE *out = strcmp(stream + 1, "stderr") == 0 ? stderr : stdout;
+            fputs(text + 1, out);
+            if (tag[1] == 'F')
+                fputc('\n', out);
+            fflush(out);
+        }
+        if (!follow)
+            break;
+        container_ref_release(&r);
+        if (container_ref_read(root, argv[optind], &r, &err) < 0 || !r.running) {
+            error_free_pointer(&err);
+            if (!f || feof(f))
+                break;
+            clearerr(f);
+            follow = false; /* one last pass for what the exit flushed */
+            continue;
+        }
+        if (f)
+            clearerr(f);
+        else
+            f = fopen(path, "re");
+        usleep(100000);
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return 0;
+}
+
+static int cmd_container_prune(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fh", longs, "container prune", &status)) != -1) {
+        if (c == 'f')
+            continue;
+        if (c == 'h') {
+            puts("Usage: lrun container prune [-f]");
+            return 0;
+        }
+        return status;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    for (size_t i = 0; i < s->n_containers;) {
+        struct container *ct = s->containers[i];
+        if (container_is_running(ct)) {
+            i++;
+            continue;
+        }
+        autofree char *id = xstrdup(ct->id);
+        autoerror lrun_error *err = NULL;
+        if (container_remove_storage(s, ct, &err) < 0)
+            return cli_fail(err);
+        printf("%s\n", id);
+    }
+    return 0;
+}
+
 /* --- dispatch --- */
 
 typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
@@ -5138,17 +8495,30 @@ static int cmd_version(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+static int cmd_container(struct cli *cli, int argc, char **argv);
+
 static const struct command commands[] = {
+    {"container", cmd_container, "Manage containers (ls, prune, and the commands below)"},
+    {"create", cmd_create, "Create a container from an image"},
+    {"exec", cmd_exec, "Run a process in a running container"},
     {"images", cmd_images, "List images in the store"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load)"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
+    {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
+    {"logs", cmd_logs, "Show a detached container's output"},
+    {"ps", cmd_ps, "List containers"},
+    {"rm", cmd_rm, "Remove containers"},
     {"rmi", cmd_rmi, "Remove images"},
+    {"run", cmd_run, "Run a command in a new container"},
     {"save", cmd_save, "Save an image to a docker-archive"},
+    {"start", cmd_start, "Start created or stopped containers"},
+    {"stop", cmd_stop, "Stop running containers"},
     {"system", cmd_system, "Manage the store (df)"},
     {"tag", cmd_tag, "Add a name to an image"},
     {"untag", cmd_untag, "Remove names from an image"},
     {"version", cmd_version, "Print the version"},
+    {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
     {NULL, NULL, NULL},
 };
 
@@ -5157,6 +8527,13 @@ static const struct command image_commands[] = {
     {"inspect", cmd_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
     {NULL, NULL, NULL},
+};
+
+static const struct command container_commands[] = {
+    {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
+    {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
+    {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
+    {"logs", cmd_logs, NULL},    {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {
@@ -5184,6 +8561,15 @@ static int cmd_image(struct cli *cli, int argc, char **argv)
         return EXIT_LRUN;
     }
     return dispatch(cli, image_commands, "image", argc - 1, argv + 1);
+}
+
+static int cmd_container(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("missing command 'lrun container COMMAND'\nTry 'lrun --help' for more information");
+        return EXIT_LRUN;
+    }
+    return dispatch(cli, container_commands, "container", argc - 1, argv + 1);
 }
 
 static int cmd_system(struct cli *cli, int argc, char **argv)
