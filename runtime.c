@@ -8341,11 +8341,9 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         return status;
     }
     struct table t = {.columns = size ? 8 : 7};
-    if (!no_heading) {
-        table_add_row(&t, "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE");
-        if (!size)
-            free(t.cells[--t.n_cells]); /* the SIZE header only with -s */
-    }
+    static const char *const headers[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE"};
+    for (size_t i = 0; !no_heading && i < t.columns; i++)
+        table_add(&t, xstrdup(headers[i]));
     for (size_t i = 0; i < n; i++) {
         struct container *ct = list[i];
         const char *command = ct->command ? ct->command : "";
