@@ -45,6 +45,10 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <grp.h>
+#include <linux/magic.h>
+#include <sys/reboot.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -6020,6 +6024,84 @@ __attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
     _exit(code);
 }
 
+/* --- the host: what early userspace may lack --- */
+
+/* host_mount_basics: /proc (and, for PID 1, /sys, /dev, /dev/pts, /run)
+ * when lrun runs before anything mounted them (an initramfs). */
+static int host_mount_basics(bool as_init, lrun_error **err)
+{
+    static const struct {
+        const char *source, *target, *type;
+        unsigned long flags;
+        const char *data;
+        bool init_only;
+    } basics[] = {{"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
+                  {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true},
+                  {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true},
+                  {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620", true},
+                  {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", true}};
+    for (size_t i = 0; i < sizeof basics / sizeof *basics; i++) {
+        if (basics[i].init_only && !as_init)
+            continue;
+        char probe[64];
+        snprintf(probe, sizeof probe, "%s/%s", basics[i].target,
+                 strcmp(basics[i].type, "proc") == 0 ? "self" : strcmp(basics[i].type, "devpts") == 0 ? "ptmx" : ".");
+        struct stat st_target, st_parent;
+        autofree char *parent = xasprintf("%s/..", basics[i].target);
+        bool mounted = strcmp(basics[i].type, "proc") == 0 || strcmp(basics[i].type, "devpts") == 0
+                           ? access(probe, F_OK) == 0
+                           : stat(basics[i].target, &st_target) == 0 && stat(parent, &st_parent) == 0 &&
+                                 st_target.st_dev != st_parent.st_dev;
+        if (mounted)
+            continue;
+        mkdir(basics[i].target, 0755);
+        if (mount(basics[i].source, basics[i].target, basics[i].type, basics[i].flags, basics[i].data) < 0 &&
+            errno != EBUSY)
+            return fail_errno(err, "mount %s on %s", basics[i].type, basics[i].target);
+    }
+    return 0;
+}
+
+/* overlay_available: load the overlay module when the kernel lacks the
+ * filesystem (Debian builds it as a module), with finit_module: there is
+ * no modprobe in an initramfs of one binary. */
+static int overlay_available(lrun_error **err)
+{
+    autobuf struct buf fs = {0};
+    if (read_file_at(AT_FDCWD, "/proc/filesystems", &fs, err) < 0)
+        return error_prefix(err, "cannot tell whether the kernel has overlayfs");
+    if (strstr(fs.data, "\toverlay\n"))
+        return 0;
+    struct utsname u;
+    uname(&u);
+    static const char *const suffixes[] = {"", ".xz", ".zst", ".gz"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        autofree char *path = xasprintf("/lib/modules/%s/kernel/fs/overlayfs/overlay.ko%s", u.release, suffixes[i]);
+        autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int flags = i ? 4 /* MODULE_INIT_COMPRESSED_FILE */ : 0;
+        if (syscall(SYS_finit_module, fd, "", flags) < 0 && errno != EEXIST)
+            return fail_errno(err, "load the overlay module %s", path);
+        return 0;
+    }
+    return fail(err, "the kernel has no overlayfs and /lib/modules/%s/kernel/fs/overlayfs/overlay.ko is missing: "
+                     "load the overlay module (modprobe overlay) or build overlayfs into the kernel",
+                u.release);
+}
+
+/* store_can_hold_upper: overlayfs keeps whiteouts and opaque directories
+ * in xattrs, which ramfs does not have. */
+static int store_can_hold_upper(const char *root, lrun_error **err)
+{
+    struct statfs st;
+    if (statfs(root, &st) == 0 && st.f_type == RAMFS_MAGIC)
+        return fail(err, "the store %s is on ramfs, which has no extended attributes and cannot hold an overlay "
+                         "upper layer: put it on a tmpfs (mount -t tmpfs tmpfs %s, or --root /run/lrun)",
+                    root, root);
+    return 0;
+}
+
 /* --- outside the container: launching, waiting, recording --- */
 
 /* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
@@ -6476,6 +6558,8 @@ static int container_start(const char *root, const char *id_or_name, bool attach
         sc.layer = xstrdup(c->layer);
     }
     sc.userdata = container_userdata(root, sc.id);
+    if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
+        return -1;
     if (container_config_read(root, sc.id, &sc.cfg, err) < 0 || container_capabilities(&sc.cfg, &sc.caps, err) < 0 ||
         container_files(sc.userdata, &sc.cfg, err) < 0)
         return -1;
@@ -8473,6 +8557,164 @@ static int cmd_container_prune(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- init: lrun as the early userspace (PID 1 of an initramfs) ---
+ * `lrun init [SCRIPT]` mounts what is missing, loads overlayfs, then runs
+ * SCRIPT (default /etc/lrun/init.conf): one lrun command per line
+ * ("load -i /images/app.tar", "run --rm app"), plus echo and poweroff,
+ * reboot or halt.  As PID 1 it reaps orphans, passes SIGTERM and SIGINT to
+ * the command running, and powers the machine off at the end rather than
+ * returning (the kernel panics when init exits). */
+
+/* split_words: a line into words; '...' and "..." quote, \ escapes; no
+ * expansion.  NULL on an unclosed quote. */
+static char **split_words(const char *line)
+{
+    char **words = xcalloc(1, sizeof *words);
+    struct buf word = {0};
+    bool in_word = false;
+    char quote = 0;
+    for (const char *p = line;; p++) {
+        char c = *p;
+        if (!c) {
+            if (quote) {
+                buf_free(&word);
+                lrun_strv_free(words);
+                return NULL;
+            }
+            if (in_word)
+                strv_push(&words, buf_steal(&word));
+            return words;
+        }
+        if (quote) {
+            if (c == quote)
+                quote = 0;
+            else if (c == '\\' && quote == '"' && p[1])
+                buf_add(&word, ++p, 1);
+            else
+                buf_add(&word, &c, 1);
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            in_word = true;
+            buf_adds(&word, "");
+        } else if (c == '\\' && p[1]) {
+            buf_add(&word, ++p, 1);
+            in_word = true;
+        } else if (isspace((unsigned char)c)) {
+            if (in_word)
+                strv_push(&words, buf_steal(&word));
+            in_word = false;
+        } else {
+            buf_add(&word, &c, 1);
+            in_word = true;
+        }
+    }
+}
+
+static volatile pid_t init_child;
+
+static void init_forward_signal(int sig)
+{
+    if (init_child > 0)
+        kill(init_child, sig);
+}
+
+/* init_run: one script command in a child process; its exit status. */
+static int init_run(struct cli *cli, char **words, bool pid1)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return EXIT_LRUN;
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        char **argv = xcalloc(strv_len(words) + 4, sizeof *argv);
+        size_t n = 0;
+        argv[n++] = (char *)"lrun";
+        if (cli->root) {
+            argv[n++] = (char *)"--root";
+            argv[n++] = (char *)cli->root;
+        }
+        for (size_t i = 0; words[i]; i++)
+            argv[n++] = words[i];
+        exit(lrun_main((int)n, argv));
+    }
+    init_child = pid;
+    int status = 0;
+    for (;;) { /* as PID 1, every orphan of the machine is ours to reap */
+        pid_t done = waitpid(pid1 ? -1 : pid, &status, 0);
+        if (done == pid || (done < 0 && errno != EINTR))
+            break;
+    }
+    init_child = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int cmd_init(struct cli *cli, int argc, char **argv)
+{
+    const char *script = argc > 1 ? argv[1] : "/etc/lrun/init.conf";
+    bool pid1 = getpid() == 1;
+    autoerror lrun_error *err = NULL;
+    if (host_mount_basics(pid1, &err) < 0) {
+        cli_error("%s", err->message);
+        error_free_pointer(&err);
+    }
+    if (pid1) {
+        int console = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (console >= 0) {
+            for (int fd = 0; fd < 3; fd++)
+                dup2(console, fd);
+            close(console);
+        }
+        reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del arrives as SIGINT: stop the command */
+        signal(SIGTERM, init_forward_signal);
+        signal(SIGINT, init_forward_signal);
+    }
+    if (overlay_available(&err) < 0) {
+        cli_error("%s", err->message);
+        error_free_pointer(&err);
+    }
+    autobuf struct buf text = {0};
+    int status = 0;
+    int action = RB_POWER_OFF;
+    if (read_file_at(AT_FDCWD, script, &text, &err) < 0) {
+        status = cli_fail(err);
+    } else {
+        char *save = NULL;
+        for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            autostrv char **words = split_words(line);
+            if (!words) {
+                cli_error("%s: unclosed quote in: %s", script, line);
+                status = EXIT_LRUN;
+                continue;
+            }
+            if (!words[0] || words[0][0] == '#')
+                continue;
+            if (strcmp(words[0], "poweroff") == 0 || strcmp(words[0], "reboot") == 0 || strcmp(words[0], "halt") == 0) {
+                action = words[0][0] == 'r' ? RB_AUTOBOOT : words[0][0] == 'h' ? RB_HALT_SYSTEM : RB_POWER_OFF;
+                break;
+            }
+            if (strcmp(words[0], "echo") == 0) {
+                autofree char *rest = strv_join(words + 1, " ");
+                printf("%s\n", rest);
+                continue;
+            }
+            status = init_run(cli, words, pid1);
+            if (status != 0)
+                fprintf(stderr, "lrun init: `%s` exited with status %d\n", line, status);
+        }
+    }
+    if (!pid1)
+        return status;
+    fflush(stdout);
+    fflush(stderr);
+    sync();
+    reboot(action);
+    for (;;) /* reboot does not return for PID 1; if it did, never exit */
+        pause();
+}
+
 /* --- dispatch --- */
 
 typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
@@ -8500,6 +8742,7 @@ static const struct command commands[] = {
     {"create", cmd_create, "Create a container from an image"},
     {"exec", cmd_exec, "Run a process in a running container"},
     {"images", cmd_images, "List images in the store"},
+    {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load)"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
     {"kill", cmd_kill, "Send a signal to running containers"},
