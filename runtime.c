@@ -4805,6 +4805,15 @@ static int64_t layer_diff_size(const char *root, const char *layer_id)
     return w.bytes;
 }
 
+/* container_size: the layer's bytes: recorded at exit, walked now only
+ * for a container that is still writing. */
+static int64_t container_size(lrun_store *s, const struct container *c)
+{
+    if (!container_is_running(c) && c->size >= 0)
+        return c->size;
+    return layer_diff_size(s->root, c->layer);
+}
+
 /* --- the container process: capabilities, user, environment, exec --- */
 
 /* docker's default capability set */
@@ -7785,10 +7794,21 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
     if (!verbose) {
         autofree char *n_images = xasprintf("%zu", n), *n_active = xasprintf("%zu", active);
         autofree char *size = human_size((double)total, 4), *rec = df_size_percent(reclaimable, total);
-        autofree char *n_containers = xasprintf("%zu", s->n_containers);
+        int64_t ctr_total = 0, ctr_reclaimable = 0;
+        size_t running = 0;
+        for (size_t i = 0; i < s->n_containers; i++) {
+            int64_t bytes = container_size(s, s->containers[i]);
+            bool up = container_is_running(s->containers[i]);
+            ctr_total += bytes;
+            ctr_reclaimable += up ? 0 : bytes;
+            running += up;
+        }
+        autofree char *n_containers = xasprintf("%zu", s->n_containers), *n_running = xasprintf("%zu", running);
+        autofree char *ctr_size = human_size((double)ctr_total, 4);
+        autofree char *ctr_rec = df_size_percent(ctr_reclaimable, ctr_total);
         table_add_row(&t, "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
         table_add_row(&t, "Images", n_images, n_active, size, rec);
-        table_add_row(&t, "Containers", n_containers, "0", "0B", "0B (0%)");
+        table_add_row(&t, "Containers", n_containers, n_running, ctr_size, ctr_rec);
         table_add_row(&t, "Local Volumes", "0", "0", "0B", "0B (0%)");
         table_print(&t, stdout);
         return 0;
@@ -7817,11 +7837,11 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
         struct container *ct = s->containers[i];
         table_add(&t, xstrndup(ct->id, 12));
         table_add(&t, xstrndup(ct->image ? ct->image : "", 12));
-        table_add(&t, xstrdup(""));
+        table_add(&t, xstrdup(ct->command ? ct->command : ""));
         table_add(&t, xstrdup("0"));
-        table_add(&t, xstrdup("0B"));
+        table_add(&t, human_size((double)container_size(s, ct), 4));
         table_add(&t, human_duration(time_parse_rfc3339(ct->created)));
-        table_add(&t, xstrdup("storage"));
+        table_add(&t, xstrdup(container_is_running(ct) ? "running" : ct->status));
         table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
     }
     table_print(&t, stdout);
@@ -8306,15 +8326,6 @@ static char *container_status_text(const struct container *c)
         return xstrdup("Created");
     autofree char *d = human_duration(time_parse_rfc3339(c->finished_at));
     return c->finished_at ? xasprintf("Exited (%d) %s ago", (int)c->exit_code, d) : xstrdup("Exited (unknown)");
-}
-
-/* container_size: the layer's bytes: recorded at exit, walked now only
- * for a container that is still writing. */
-static int64_t container_size(lrun_store *s, const struct container *c)
-{
-    if (!container_is_running(c) && c->size >= 0)
-        return c->size;
-    return layer_diff_size(s->root, c->layer);
 }
 
 static char *container_image_name(const struct container *c)
