@@ -5737,9 +5737,60 @@ struct launch {
     const struct container_config *cfg;
     struct process_spec process;
     int error_fd;         /* child to parent: "<status> <message>" when setup fails */
-    const char *pty_slave;
+    int console_socket;   /* with a terminal: where the pty master goes, else -1 */
+    int terminal;         /* the pty slave, once made */
     int stdio[3];         /* descriptors for 0, 1, 2 (-1: keep) */
 };
+
+/* fd_send, fd_receive: a descriptor over a unix socket (SCM_RIGHTS). */
+static int fd_send(int sock, int fd)
+{
+    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int fd_receive(int sock)
+{
+    char byte, control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+        return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (!cm || cm->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}
+
+/* terminal_in_container: a pty from the container's own devpts, so the
+ * process sees /dev/pts/0 as with docker; the master goes to lrun over
+ * the console socket, the slave (returned) becomes the terminal. */
+static int terminal_in_container(const char *pts_dir, int console_socket, char **slave_path, lrun_error **err)
+{
+    autofree char *ptmx = xasprintf("%s/ptmx", pts_dir);
+    autoclose int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int unlock = 0, n;
+    if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+        return fail_errno(err, "open a terminal in the container");
+    *slave_path = xasprintf("%s/%d", pts_dir, n);
+    int slave = open(*slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return fail_errno(err, "open %s", *slave_path);
+    if (fd_send(console_socket, master) < 0) {
+        close(slave);
+        return fail_errno(err, "pass the terminal to lrun");
+    }
+    return slave;
+}
 
 /* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
  * image (runc refuses the same): a symlink there would aim the kernel's
@@ -5758,7 +5809,7 @@ static int rootfs_plain_dir(int root_fd, const char *name, lrun_error **err)
     return 0;
 }
 
-static int rootfs_dev(int root_fd, const char *merged, const struct launch *l, lrun_error **err)
+static int rootfs_dev(int root_fd, const char *merged, struct launch *l, lrun_error **err)
 {
     if (rootfs_plain_dir(root_fd, "dev", err) < 0 ||
         mount_in_root(root_fd, "/dev", CREATE_NOTHING, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
@@ -5791,9 +5842,12 @@ static int rootfs_dev(int root_fd, const char *merged, const struct launch *l, l
         mount_in_root(root_fd, "/dev/mqueue", CREATE_NOTHING, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       NULL, err) < 0)
         return -1;
-    if (l->pty_slave) {
+    if (l->console_socket >= 0) {
+        autofree char *pts = xasprintf("%s/dev/pts", merged), *slave = NULL;
+        if ((l->terminal = terminal_in_container(pts, l->console_socket, &slave, err)) < 0)
+            return -1;
         autoclose int fd = openat(dev_fd, "console", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || mount_in_root(root_fd, "/dev/console", CREATE_NOTHING, l->pty_slave, NULL, MS_BIND, NULL, err) < 0)
+        if (fd < 0 || mount_in_root(root_fd, "/dev/console", CREATE_NOTHING, slave, NULL, MS_BIND, NULL, err) < 0)
             return fd < 0 ? fail_errno(err, "create /dev/console") : -1;
     }
     return 0;
@@ -5945,23 +5999,23 @@ __attribute__((noreturn)) static void init_loop(pid_t child)
     }
 }
 
-static void stdio_setup(const struct launch *l, lrun_error **err)
+/* stdio_setup: the terminal as controlling tty and 0-2, or the given
+ * descriptors. */
+static int stdio_setup(const struct launch *l, lrun_error **err)
 {
-    if (l->pty_slave) {
+    if (l->terminal >= 0) {
         setsid();
-        int fd = open(l->pty_slave, O_RDWR | O_CLOEXEC);
-        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) {
-            fail_errno(err, "open the terminal %s", l->pty_slave);
-            return;
-        }
+        if (ioctl(l->terminal, TIOCSCTTY, 0) < 0)
+            return fail_errno(err, "make the terminal the controlling one");
         for (int i = 0; i < 3; i++)
-            dup2(fd, i);
-        close(fd);
-        return;
+            dup2(l->terminal, i);
+        close(l->terminal);
+        return 0;
     }
     for (int i = 0; i < 3; i++)
         if (l->stdio[i] >= 0 && dup2(l->stdio[i], i) < 0)
-            fail_errno(err, "set up standard I/O");
+            return fail_errno(err, "set up standard I/O");
+    return 0;
 }
 
 /* container_child_setup: the story of a container, from the fresh
@@ -5969,9 +6023,6 @@ static void stdio_setup(const struct launch *l, lrun_error **err)
 static int container_child_setup(struct launch *l, lrun_error **err)
 {
     umask(0);
-    stdio_setup(l, err);
-    if (*err)
-        return -1;
     /* keep every mount of ours out of the host */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return fail_errno(err, "make the mounts private");
@@ -5990,6 +6041,8 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     /* the kernel's filesystems, /dev, then what lrun and the user bind in */
     if (rootfs_dev(root_fd, merged, l, err) < 0 || rootfs_proc_sys(root_fd, merged, l->cfg->privileged, err) < 0 ||
         rootfs_files_and_volumes(root_fd, l, err) < 0)
+        return -1;
+    if (stdio_setup(l, err) < 0)
         return -1;
     /* switch root */
     if (root_switch(merged, l->cfg->no_pivot, err) < 0)
@@ -6141,13 +6194,25 @@ static int container_files(const char *userdata, const struct container_config *
     return 0;
 }
 
-/* container_launch: clone the container's init in new namespaces; returns
- * once it has exec'd the command (or with the error its setup met). */
-static pid_t container_launch(struct launch *l, lrun_error **err)
+static void terminal_resize(int from, int pty)
 {
-    int pipe_fds[2];
+    struct winsize ws;
+    if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+        ioctl(pty, TIOCSWINSZ, &ws);
+}
+
+/* container_launch: clone the container's init in new namespaces; returns
+ * once it has exec'd the command (or with the error its setup met); with a
+ * terminal, *pty gets its master. */
+static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
+{
+    int pipe_fds[2], console[2] = {-1, -1};
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return fail_errno(err, "pipe");
+    if (l->cfg->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+        return fail_errno(err, "socketpair");
+    l->console_socket = console[1];
+    l->terminal = -1;
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
     if (strcmp(l->cfg->network, "none") == 0)
         flags |= CLONE_NEWNET;
@@ -6157,6 +6222,8 @@ static pid_t container_launch(struct launch *l, lrun_error **err)
     if (pid < 0) {
         close(pipe_fds[0]);
         close(pipe_fds[1]);
+        if (console[0] >= 0)
+            close(console[0]), close(console[1]);
         return fail_errno(err, "create the container's namespaces");
     }
     if (pid == 0) {
@@ -6170,6 +6237,13 @@ static pid_t container_launch(struct launch *l, lrun_error **err)
         child_report(pipe_fds[1], child_err);
     }
     close(pipe_fds[1]);
+    if (console[0] >= 0) { /* the master comes first, unless setup failed before */
+        close(console[1]);
+        *pty = fd_receive(console[0]);
+        close(console[0]);
+        if (*pty >= 0 && isatty(STDIN_FILENO))
+            terminal_resize(STDIN_FILENO, *pty);
+    }
     autobuf struct buf report = {0};
     lrun_error *read_err = NULL;
     read_all_fd(pipe_fds[0], "the container's setup report", &report, &read_err);
@@ -6293,13 +6367,6 @@ static bool copy_once(int from, int to, int log_fd, const char *stream)
     return true;
 }
 
-static void terminal_resize(int from, int pty)
-{
-    struct winsize ws;
-    if (ioctl(from, TIOCGWINSZ, &ws) == 0)
-        ioctl(pty, TIOCSWINSZ, &ws);
-}
-
 /* container_wait: until the container's init exits; its status as docker
  * reports it (the code, or 128 + the signal). */
 static int container_wait(struct waiter *w)
@@ -6384,18 +6451,6 @@ static void terminal_raw(void)
     }
 }
 
-static int pty_open(int *master, char **slave, lrun_error **err)
-{
-    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char name[128];
-    if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof name) != 0)
-        return fail_errno(err, "open a pseudo-terminal");
-    *slave = xstrdup(name);
-    if (isatty(STDIN_FILENO))
-        terminal_resize(STDIN_FILENO, *master);
-    return 0;
-}
-
 /* --- start: attached (run's default) or under a detached monitor --- */
 
 struct start_context {
@@ -6417,7 +6472,7 @@ static void start_context_release(struct start_context *sc)
 static void launch_init(struct launch *l, struct start_context *sc)
 {
     *l = (struct launch){.root = sc->root, .layer = sc->layer, .userdata = sc->userdata, .cfg = &sc->cfg,
-                         .stdio = {-1, -1, -1}};
+                         .console_socket = -1, .terminal = -1, .stdio = {-1, -1, -1}};
     l->process = (struct process_spec){.args = sc->cfg.args, .env = sc->cfg.env, .workdir = sc->cfg.workdir,
                                        .user = sc->cfg.user, .hostname = sc->cfg.hostname,
                                        .seccomp = sc->cfg.privileged ? "unconfined" : sc->cfg.seccomp,
@@ -6432,17 +6487,13 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     struct launch l;
     launch_init(&l, sc);
     int master = -1, devnull = -1;
-    autofree char *slave = NULL;
-    if (sc->cfg.terminal && pty_open(&master, &slave, err) < 0)
-        return -1;
-    l.pty_slave = slave;
     if (!sc->cfg.interactive && !sc->cfg.terminal) {
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         l.stdio[0] = devnull;
     }
     sigset_t set;
     int sigfd = waiter_signals(&set);
-    pid_t pid = container_launch(&l, err);
+    pid_t pid = container_launch(&l, &master, err);
     if (devnull >= 0)
         close(devnull);
     if (pid < 0) {
@@ -6486,20 +6537,16 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     autofree char *log_path = xasprintf("%s/ctr.log", sc->userdata);
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
-    autofree char *slave = NULL;
     if (log_fd < 0)
         fail_errno(&err, "open %s", log_path);
-    else if (sc->cfg.terminal)
-        pty_open(&master, &slave, &err);
-    else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+    else if (!sc->cfg.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
         fail_errno(&err, "pipe");
-    l.pty_slave = slave;
     l.stdio[0] = devnull;
     l.stdio[1] = out[1];
     l.stdio[2] = errp[1];
     sigset_t set;
     int sigfd = waiter_signals(&set);
-    pid_t pid = err ? -1 : container_launch(&l, &err);
+    pid_t pid = err ? -1 : container_launch(&l, &master, &err);
     if (out[1] >= 0)
         close(out[1]), close(errp[1]);
     if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, &err) < 0)
@@ -6756,11 +6803,9 @@ static int container_exec(const char *root, const char *name, struct container_c
     snprintf(path, sizeof path, "/proc/%d/root", (int)r.pid);
     if ((root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return fail_errno(err, "open %s", path);
-    int master = -1;
-    autofree char *slave = NULL;
-    if (opts->terminal && pty_open(&master, &slave, err) < 0)
-        return -1;
-    int pipe_fds[2];
+    int master = -1, console[2] = {-1, -1}, pipe_fds[2];
+    if (opts->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+        return fail_errno(err, "socketpair");
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return fail_errno(err, "pipe");
     sigset_t set;
@@ -6790,7 +6835,11 @@ static int container_exec(const char *root, const char *name, struct container_c
             fail_errno(&child_err, "enter the container's root");
             child_report(pipe_fds[1], child_err);
         }
-        struct launch l = {.pty_slave = slave, .stdio = {opts->interactive || opts->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
+        struct launch l = {.console_socket = console[1], .terminal = -1,
+                           .stdio = {opts->interactive || opts->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
+        autofree char *slave = NULL;
+        if (opts->terminal && (l.terminal = terminal_in_container("/dev/pts", console[1], &slave, &child_err)) < 0)
+            child_report(pipe_fds[1], child_err);
         stdio_setup(&l, &child_err);
         close_extra_fds(pipe_fds[1]);
         autostrv char **full_env = NULL;
@@ -6804,6 +6853,13 @@ static int container_exec(const char *root, const char *name, struct container_c
     close(root_fd);
     if (pid < 0)
         return fail_errno(err, "fork");
+    if (console[0] >= 0) {
+        close(console[1]);
+        master = fd_receive(console[0]);
+        close(console[0]);
+        if (master >= 0 && isatty(STDIN_FILENO))
+            terminal_resize(STDIN_FILENO, master);
+    }
     autobuf struct buf report = {0};
     read_all_fd(pipe_fds[0], "the exec report", &report, NULL);
     close(pipe_fds[0]);
