@@ -47,6 +47,10 @@
 #include <grp.h>
 #include <linux/magic.h>
 #include <sys/reboot.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <archive_entry.h>
@@ -4849,7 +4853,10 @@ static int capability_parse(const char *name, int *cap, lrun_error **err)
  * when privileged), then --cap-add and --cap-drop ("ALL" works in both). */
 static int container_capabilities(const struct container_config *c, uint64_t *mask, lrun_error **err)
 {
-    uint64_t all = capability_last() >= 63 ? ~0ull : (1ull << (capability_last() + 1)) - 1;
+    uint64_t all = 0; /* all lrun itself may hand out: its own bounding set */
+    for (int cap = 0; cap <= capability_last(); cap++)
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+            all |= 1ull << cap;
     *mask = 0;
     if (c->privileged)
         *mask = all;
@@ -4870,6 +4877,7 @@ static int container_capabilities(const struct container_config *c, uint64_t *ma
             *mask = pass == 0 ? *mask & ~bits : *mask | bits;
         }
     }
+    *mask &= all;
     return 0;
 }
 
@@ -5040,26 +5048,14 @@ static void close_extra_fds(int keep)
  * commit 836ae4d) as C data in the same shape, so one evaluator serves it
  * and JSON files alike.
  *
- * Build the filter in the parent (a profile file is a host path, unreachable
- * after pivot_root), load it in the child as the very last step before
- * execve: from then on every syscall, lrun's own included, is filtered.
+ * Build the filter before the root switch (a profile file is a host path:
+ * read after pivot_root it would come from the container's own files) and
+ * load it last before execve, after no_new_privs.  Without no_new_privs the
+ * kernel wants CAP_SYS_ADMIN for the load, so then load it before dropping
+ * capabilities, as runc does; the default profile allows the setgroups,
+ * setuid, capset, prctl and execve that follow.
  *
- * Headers for runtime.c's #include list: */
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <sched.h>
-#include <seccomp.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/capability.h>
-#include <sys/personality.h>
-#include <sys/socket.h>
-#include <sys/utsname.h>
+ */
 
 #define STRV(...) ((char *const[]){__VA_ARGS__, NULL})
 
@@ -5085,6 +5081,8 @@ struct seccomp_rule {
 
 /* docker's default profile.  Whatever no rule allows fails with EPERM. */
 #define SECCOMP_DEFAULT_ACTION SCMP_ACT_ERRNO(EPERM)
+#define SECCOMP_ALLOW_IF_ARG0(name, op, value)                                                     \
+    {.names = STRV(name), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, op, value, 0}}}
 
 _Static_assert(AF_ALG + 2 == AF_VSOCK, "the socket rules below leave one family between AF_ALG and AF_VSOCK");
 
@@ -5152,19 +5150,19 @@ static const struct seccomp_rule seccomp_default_rules[] = {
     {.names = STRV("process_vm_readv", "process_vm_writev", "ptrace"), .action = SCMP_ACT_ALLOW,
      .includes_min_kernel = "4.8"},
     /* Every address family but AF_ALG (the kernel crypto API, a large attack
-     * surface) and AF_VSOCK (talks to the host).  Two != tests on one
-     * argument would be ANDed within a rule, hence three rules. */
-    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_LT, AF_ALG, 0}}},
-    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, AF_ALG + 1, 0}}},
-    {.names = STRV("socket"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_GT, AF_VSOCK, 0}}},
-        /* personality: only the harmless values (and the query). */
-    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, PER_LINUX, 0}}},
-    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, PER_LINUX32, 0}}},
-    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1, .args = {{0, SCMP_CMP_EQ, UNAME26, 0}}},
-    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
-     .args = {{0, SCMP_CMP_EQ, UNAME26 | PER_LINUX32, 0}}},
-    {.names = STRV("personality"), .action = SCMP_ACT_ALLOW, .arg_count = 1,
-     .args = {{0, SCMP_CMP_EQ, SECCOMP_PERSONALITY_QUERY, 0}}},
+     * surface) and AF_VSOCK (talks to the host), as three ranges: two !=
+     * tests of one argument would be two rules, either one allowing (see
+     * seccomp_filter_add_rule).  32-bit x86 can still reach AF_ALG through
+     * socketcall, whose arguments seccomp cannot read. */
+    SECCOMP_ALLOW_IF_ARG0("socket", SCMP_CMP_LT, AF_ALG),
+    SECCOMP_ALLOW_IF_ARG0("socket", SCMP_CMP_EQ, AF_ALG + 1),
+    SECCOMP_ALLOW_IF_ARG0("socket", SCMP_CMP_GT, AF_VSOCK),
+    /* personality: only the harmless values (and the query). */
+    SECCOMP_ALLOW_IF_ARG0("personality", SCMP_CMP_EQ, PER_LINUX),
+    SECCOMP_ALLOW_IF_ARG0("personality", SCMP_CMP_EQ, PER_LINUX32),
+    SECCOMP_ALLOW_IF_ARG0("personality", SCMP_CMP_EQ, UNAME26),
+    SECCOMP_ALLOW_IF_ARG0("personality", SCMP_CMP_EQ, UNAME26 | PER_LINUX32),
+    SECCOMP_ALLOW_IF_ARG0("personality", SCMP_CMP_EQ, SECCOMP_PERSONALITY_QUERY),
     /* Architecture-specific syscalls. */
     {.names = STRV("sync_file_range2", "swapcontext"), .action = SCMP_ACT_ALLOW, .includes_arches = STRV("ppc64le")},
     {.names = STRV("arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2", "breakpoint", "cacheflush",
@@ -5230,7 +5228,7 @@ static const struct seccomp_arch {
     {SCMP_ARCH_RISCV64, "riscv64", {0}},
 };
 
-static const struct seccomp_arch *seccomp_native_arch(void)
+static const struct seccomp_arch *seccomp_native_arch_entry(void)
 {
     uint32_t native = seccomp_arch_native();
     for (size_t i = 0; i < sizeof seccomp_arches / sizeof *seccomp_arches; i++)
@@ -5269,7 +5267,7 @@ static int seccomp_kernel_at_least(const char *version, lrun_error **err)
  * native one only (companion ABIs follow it). */
 static int seccomp_rule_wanted(const struct seccomp_rule *r, uint64_t caps, lrun_error **err)
 {
-    const struct seccomp_arch *native = seccomp_native_arch();
+    const struct seccomp_arch *native = seccomp_native_arch_entry();
     const char *arch = native ? native->name : "";
     int newer;
 
@@ -5321,9 +5319,8 @@ static scmp_filter_ctx seccomp_filter_new(uint32_t default_action, lrun_error **
         return NULL;
     }
     /* libseccomp would set no_new_privs on every load, which breaks setuid
-     * programs; lrun sets it only when asked (no-new-privileges).  Without
-     * it the kernel wants CAP_SYS_ADMIN for the load.  SYSRAWRC: report
-     * the kernel's errno, not libseccomp's generic ECANCELED. */
+     * programs; it is the container's choice (no-new-privileges).  SYSRAWRC:
+     * report the kernel's errno, not libseccomp's generic ECANCELED. */
     if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 || seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1) < 0) {
         seccomp_release(ctx);
         fail(err, "seccomp: this libseccomp lacks SCMP_FLTATR_API_SYSRAWRC (needs 2.5)");
@@ -5343,9 +5340,9 @@ static bool seccomp_args_share_an_index(const struct seccomp_rule *r)
 
 /* seccomp_filter_add_rule: the rule's syscalls, if its conditions hold.  A
  * name this libseccomp does not know (newer than it) is skipped: that
- * syscall gets the default action.  Several tests of one argument are
- * separate rules, so any one of them matching is enough (runc does the
- * same; libseccomp would AND them, which for == tests matches nothing). */
+ * syscall gets the default action.  Several tests of one argument become
+ * separate rules, any one matching being enough: runc reads profiles so
+ * (libseccomp would AND them, and two == tests would match nothing). */
 static int seccomp_filter_add_rule(scmp_filter_ctx ctx, const struct seccomp_rule *r, uint64_t caps,
                                    lrun_error **err)
 {
@@ -5382,7 +5379,7 @@ static scmp_filter_ctx seccomp_default_filter(uint64_t caps, lrun_error **err)
     autoseccomp scmp_filter_ctx ctx = seccomp_filter_new(SECCOMP_DEFAULT_ACTION, err);
     if (!ctx)
         return NULL;
-    const struct seccomp_arch *native = seccomp_native_arch();
+    const struct seccomp_arch *native = seccomp_native_arch_entry();
     for (size_t i = 0; native && i < 2 && native->companions[i]; i++)
         if (seccomp_filter_add_arch(ctx, native->companions[i], err) < 0)
             return NULL;
@@ -5394,19 +5391,6 @@ static scmp_filter_ctx seccomp_default_filter(uint64_t caps, lrun_error **err)
     return steal_pointer(&ctx);
 }
 
-/* seccomp_filter_load: install the filter on this process and every child
- * it will have.  Call it last before execve, after no_new_privs is set (or
- * while still holding CAP_SYS_ADMIN). */
-static int seccomp_filter_load(scmp_filter_ctx ctx, lrun_error **err)
-{
-    int rc = seccomp_load(ctx);
-    if (rc < 0) {
-        errno = -rc;
-        return fail_errno(err, "load seccomp filter");
-    }
-    return 0;
-}
-
 /* --- docker-format JSON profiles --- */
 
 struct seccomp_name {
@@ -5415,34 +5399,23 @@ struct seccomp_name {
 };
 
 static const struct seccomp_name seccomp_action_names[] = {
-    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
-    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0)},
-    {"SCMP_ACT_KILL", SCMP_ACT_KILL},
-    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
-    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
-    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
-    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},
-    {"SCMP_ACT_LOG", SCMP_ACT_LOG},
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},         {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0)},
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL},           {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS}, {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},      {"SCMP_ACT_LOG", SCMP_ACT_LOG},
     {NULL, 0},
 };
 
 static const struct seccomp_name seccomp_compare_names[] = {
-    {"SCMP_CMP_NE", SCMP_CMP_NE},
-    {"SCMP_CMP_LT", SCMP_CMP_LT},
-    {"SCMP_CMP_LE", SCMP_CMP_LE},
-    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-    {"SCMP_CMP_GE", SCMP_CMP_GE},
-    {"SCMP_CMP_GT", SCMP_CMP_GT},
-    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
-    {NULL, 0},
+    {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}, {NULL, 0},
 };
 
 /* "flags" the kernel takes with the filter, as libseccomp attributes. */
 static const struct seccomp_name seccomp_flag_names[] = {
-    {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC},
-    {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
-    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB},
-    {NULL, 0},
+    {"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC}, {"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB}, {NULL, 0},
 };
 
 static int seccomp_json_lookup(const struct seccomp_name *table, const char *name, const char *what,
@@ -5547,31 +5520,31 @@ static uint32_t seccomp_json_arch(const char *name)
     return seccomp_arch_resolve_name(lower);
 }
 
+static int seccomp_json_add_arches(scmp_filter_ctx ctx, yajl_val names, lrun_error **err)
+{
+    for (size_t i = 0; i < json_array_len(names); i++) {
+        yajl_val v = json_array_at(names, i);
+        uint32_t arch = seccomp_json_arch(YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL);
+        if (arch && seccomp_filter_add_arch(ctx, arch, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* seccomp_json_arches: "architectures" lists every ABI to filter; "archMap"
  * lists, per native architecture, its companions.  An ABI this libseccomp
  * does not know is left out, so its syscalls are killed. */
 static int seccomp_json_arches(scmp_filter_ctx ctx, yajl_val profile, lrun_error **err)
 {
     yajl_val list = json_get(profile, "architectures"), map = json_get(profile, "archMap");
-    uint32_t native = seccomp_arch_native();
     if (json_array_len(list) && json_array_len(map))
         return fail(err, "both architectures and archMap are given, use one");
-    for (size_t i = 0; i < json_array_len(list); i++) {
-        yajl_val v = json_array_at(list, i);
-        uint32_t arch = seccomp_json_arch(YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL);
-        if (arch && seccomp_filter_add_arch(ctx, arch, err) < 0)
-            return -1;
-    }
+    if (seccomp_json_add_arches(ctx, list, err) < 0)
+        return -1;
     for (size_t i = 0; i < json_array_len(map); i++) {
-        yajl_val entry = json_array_at(map, i), subs = json_get(entry, "subArchitectures");
-        if (seccomp_json_arch(json_string(entry, "architecture")) != native)
-            continue;
-        for (size_t j = 0; j < json_array_len(subs); j++) {
-            yajl_val v = json_array_at(subs, j);
-            uint32_t arch = seccomp_json_arch(YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL);
-            if (arch && seccomp_filter_add_arch(ctx, arch, err) < 0)
-                return -1;
-        }
+        yajl_val entry = json_array_at(map, i);
+        if (seccomp_json_arch(json_string(entry, "architecture")) == seccomp_arch_native())
+            return seccomp_json_add_arches(ctx, json_get(entry, "subArchitectures"), err);
     }
     return 0;
 }
@@ -5608,7 +5581,8 @@ static scmp_filter_ctx seccomp_profile_filter(yajl_val profile, uint64_t caps, l
         return NULL;
     }
     autoseccomp scmp_filter_ctx ctx = seccomp_filter_new(default_action, err);
-    if (!ctx || seccomp_json_arches(ctx, profile, err) < 0 || seccomp_json_flags(ctx, json_get(profile, "flags"), err) < 0)
+    if (!ctx || seccomp_json_arches(ctx, profile, err) < 0 ||
+        seccomp_json_flags(ctx, json_get(profile, "flags"), err) < 0)
         return NULL;
     for (size_t i = 0; i < json_array_len(syscalls); i++)
         if (seccomp_json_rule_add(ctx, json_array_at(syscalls, i), caps, err) < 0) {
@@ -5618,42 +5592,118 @@ static scmp_filter_ctx seccomp_profile_filter(yajl_val profile, uint64_t caps, l
     return steal_pointer(&ctx);
 }
 
-/* seccomp_profile_filter_file: the profile in the file at path. */
-static scmp_filter_ctx seccomp_profile_filter_file(const char *path, uint64_t caps, lrun_error **err)
+/* --- compiled filters: built on the host, cached, loaded last ---
+ * libseccomp needs some milliseconds of CPU to turn ~400 rules for three
+ * ABIs into BPF; a container start should not pay that every time.  The
+ * compiled program is cached under <root>/lrun/seccomp/, keyed by what it
+ * depends on (lrun's version, the profile's text, the capabilities, the
+ * kernel release), and loaded with seccomp(2) directly. */
+
+struct seccomp_program {
+    uint32_t flags; /* SECCOMP_FILTER_FLAG_* the profile asked for */
+    uint16_t len;   /* instructions */
+    struct sock_filter *code;
+};
+
+static void seccomp_program_release(struct seccomp_program *p)
+{
+    free(p->code);
+    *p = (struct seccomp_program){0};
+}
+
+static int seccomp_program_from_bytes(const char *data, size_t len, struct seccomp_program *p)
+{
+    if (len < 4 || (len - 4) % sizeof(struct sock_filter) != 0 || (len - 4) / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return -1;
+    memcpy(&p->flags, data, 4);
+    p->len = (uint16_t)((len - 4) / sizeof(struct sock_filter));
+    p->code = xmalloc(len - 4);
+    memcpy(p->code, data + 4, len - 4);
+    return 0;
+}
+
+/* seccomp_compile: the profile's filter as BPF bytes (flags first). */
+static int seccomp_compile(const char *profile_text, uint64_t caps, struct buf *out, lrun_error **err)
+{
+    autoseccomp scmp_filter_ctx ctx = NULL;
+    if (!profile_text) {
+        ctx = seccomp_default_filter(caps, err);
+    } else {
+        autojson yajl_val profile = json_parse(profile_text, "seccomp profile", err);
+        ctx = profile ? seccomp_profile_filter(profile, caps, err) : NULL;
+    }
+    if (!ctx)
+        return -1;
+    uint32_t flags = 0, value = 0;
+    if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_TSYNC, &value) == 0 && value)
+        flags |= SECCOMP_FILTER_FLAG_TSYNC;
+    if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_LOG, &value) == 0 && value)
+        flags |= SECCOMP_FILTER_FLAG_LOG;
+    if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_SSB, &value) == 0 && value)
+        flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    autoclose int fd = memfd_create("lrun-seccomp", MFD_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "seccomp: memfd");
+    int rc = seccomp_export_bpf(ctx, fd);
+    if (rc < 0) {
+        errno = -rc;
+        return fail_errno(err, "seccomp: compile the filter");
+    }
+    buf_add(out, &flags, 4);
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return fail_errno(err, "seccomp: read the filter");
+    autobuf struct buf code = {0};
+    if (read_all_fd(fd, "the compiled filter", &code, err) < 0)
+        return -1;
+    buf_add(out, code.data, code.len);
+    return 0;
+}
+
+/* seccomp_program_prepare: the compiled filter for profile ("default" or
+ * a JSON file on the host) and caps, from the cache or freshly built. */
+static int seccomp_program_prepare(const char *root, const char *profile, uint64_t caps, struct seccomp_program *p,
+                                   lrun_error **err)
 {
     autobuf struct buf text = {0};
-    if (read_file_at(AT_FDCWD, path, &text, err) < 0) {
-        error_prefix(err, "seccomp profile");
-        return NULL;
+    bool builtin = strcmp(profile, "default") == 0;
+    if (!builtin && read_file_at(AT_FDCWD, profile, &text, err) < 0)
+        return error_prefix(err, "seccomp profile");
+    struct utsname u;
+    uname(&u);
+    autofree char *key_text = xasprintf("lrun %s\n%s\n%016" PRIx64 "\n%s\n%s", LRUN_VERSION, builtin ? "default" : "json",
+                                        caps, u.release, builtin ? "" : text.data);
+    digest_hex key;
+    sha256_hex(key_text, strlen(key_text), key);
+    autofree char *dir = xasprintf("%s/lrun/seccomp", root);
+    autofree char *name = xasprintf("%s.bpf", key);
+    autobuf struct buf cached = {0};
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0 && read_file_at(dir_fd, name, &cached, NULL) == 0 &&
+        seccomp_program_from_bytes(cached.data, cached.len, p) == 0)
+        return 0;
+    autobuf struct buf compiled = {0};
+    if (seccomp_compile(builtin ? NULL : text.data, caps, &compiled, err) < 0)
+        return -1;
+    if (seccomp_program_from_bytes(compiled.data, compiled.len, p) < 0)
+        return fail(err, "seccomp: the compiled filter is too long");
+    if (dir_fd < 0 && mkdir_p(dir, 0700, NULL) == 0)
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) { /* a cache: identical bytes whoever writes them, no lock needed */
+        lrun_error *ignored = NULL;
+        write_file_atomic(dir_fd, name, compiled.data, compiled.len, 0600, &ignored);
+        lrun_error_free(ignored);
     }
-    autojson yajl_val profile = json_parse(text.data, path, err);
-    if (!profile)
-        return NULL;
-    scmp_filter_ctx ctx = seccomp_profile_filter(profile, caps, err);
-    if (!ctx)
-        error_prefix(err, "seccomp profile %s", path);
-    return ctx;
+    return 0;
 }
 
-/* --- the two calls a container's setup makes, last before execve --- */
-
-/* seccomp_default_load: filter this process with docker's default profile
- * for capability set caps (bit N = capability N of linux/capability.h). */
-static int seccomp_default_load(uint64_t caps, lrun_error **err)
+static int seccomp_program_load(const struct seccomp_program *p, lrun_error **err)
 {
-    autoseccomp scmp_filter_ctx ctx = seccomp_default_filter(caps, err);
-    return ctx ? seccomp_filter_load(ctx, err) : -1;
+    struct sock_fprog prog = {.len = p->len, .filter = p->code};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) < 0)
+        return fail_errno(err, "load the seccomp filter");
+    return 0;
 }
 
-/* seccomp_profile_load_file: likewise with a docker-format JSON profile.
- * The path must still be reachable: before pivot_root, build the filter
- * with seccomp_profile_filter_file and load it later with
- * seccomp_filter_load. */
-static int seccomp_profile_load_file(const char *path, uint64_t caps, lrun_error **err)
-{
-    autoseccomp scmp_filter_ctx ctx = seccomp_profile_filter_file(path, caps, err);
-    return ctx ? seccomp_filter_load(ctx, err) : -1;
-}
 /* --- inside the container: the process itself --- */
 
 struct process_spec {
@@ -5662,7 +5712,7 @@ struct process_spec {
     const char *workdir;
     const char *user;
     const char *hostname;
-    const char *seccomp; /* "default", "unconfined" or a profile file */
+    const struct seccomp_program *seccomp; /* NULL: unconfined */
     uint64_t caps;
     bool terminal;
     bool no_new_privileges;
@@ -5691,6 +5741,12 @@ static int process_confine(const struct process_spec *p, char ***env, lrun_error
         free(u.groups);
         return fail_errno(err, "chdir to the working directory %s", p->workdir);
     }
+    /* without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter:
+     * then load it now, while root (the profile allows what follows) */
+    if (p->seccomp && !p->no_new_privileges && seccomp_program_load(p->seccomp, err) < 0) {
+        free(u.groups);
+        return -1;
+    }
     int r = setgroups(u.n_groups, u.groups);
     free(u.groups);
     if (r < 0 || setgid(u.gid) < 0)
@@ -5705,11 +5761,9 @@ static int process_confine(const struct process_spec *p, char ***env, lrun_error
         return -1;
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail_errno(err, "set no_new_privs");
-    if (strcmp(p->seccomp, "unconfined") == 0)
-        return 0;
-    if (strcmp(p->seccomp, "default") == 0)
-        return seccomp_default_load(p->caps, err);
-    return seccomp_profile_load_file(p->seccomp, p->caps, err);
+    if (p->seccomp && p->no_new_privileges)
+        return seccomp_program_load(p->seccomp, err);
+    return 0;
 }
 
 /* process_exec: execvp with the container's PATH; returns only on failure,
@@ -6459,10 +6513,12 @@ struct start_context {
     struct container_config cfg;
     char *userdata;
     uint64_t caps;
+    struct seccomp_program seccomp;
 };
 
 static void start_context_release(struct start_context *sc)
 {
+    seccomp_program_release(&sc->seccomp);
     free(sc->id);
     free(sc->layer);
     free(sc->userdata);
@@ -6475,7 +6531,7 @@ static void launch_init(struct launch *l, struct start_context *sc)
                          .console_socket = -1, .terminal = -1, .stdio = {-1, -1, -1}};
     l->process = (struct process_spec){.args = sc->cfg.args, .env = sc->cfg.env, .workdir = sc->cfg.workdir,
                                        .user = sc->cfg.user, .hostname = sc->cfg.hostname,
-                                       .seccomp = sc->cfg.privileged ? "unconfined" : sc->cfg.seccomp,
+                                       .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                                        .caps = sc->caps, .terminal = sc->cfg.terminal,
                                        .no_new_privileges = sc->cfg.no_new_privileges};
 }
@@ -6618,6 +6674,9 @@ static int container_start(const char *root, const char *id_or_name, bool attach
         return -1;
     if (container_config_read(root, sc.id, &sc.cfg, err) < 0 || container_capabilities(&sc.cfg, &sc.caps, err) < 0 ||
         container_files(sc.userdata, &sc.cfg, err) < 0)
+        return -1;
+    if (!sc.cfg.privileged && strcmp(sc.cfg.seccomp, "unconfined") != 0 &&
+        seccomp_program_prepare(root, sc.cfg.seccomp, sc.caps, &sc.seccomp, err) < 0)
         return -1;
     *exit_code = 0;
     return attach ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
@@ -6785,12 +6844,16 @@ static int container_exec(const char *root, const char *name, struct container_c
     uint64_t caps;
     if (container_capabilities(&cfg, &caps, err) < 0)
         return -1;
+    cleanup(seccomp_program_release) struct seccomp_program seccomp = {0};
+    if (!cfg.privileged && strcmp(cfg.seccomp, "unconfined") != 0 &&
+        seccomp_program_prepare(root, cfg.seccomp, caps, &seccomp, err) < 0)
+        return -1;
     autostrv char **env = strv_copy(cfg.env);
     for (size_t i = 0; opts->env && opts->env[i]; i++)
         env_set(&env, opts->env[i]);
     struct process_spec p = {.args = args, .env = env, .workdir = opts->workdir ? opts->workdir : cfg.workdir,
                              .user = opts->user ? opts->user : cfg.user, .hostname = cfg.hostname,
-                             .seccomp = cfg.privileged ? "unconfined" : cfg.seccomp, .caps = caps,
+                             .seccomp = seccomp.code ? &seccomp : NULL, .caps = caps,
                              .terminal = opts->terminal, .no_new_privileges = cfg.no_new_privileges};
     static const char *const namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
     int ns_fds[6], root_fd;
@@ -8022,9 +8085,9 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         case O_SECURITY_OPT:
             if (has_prefix(optarg, "seccomp=") || has_prefix(optarg, "seccomp:")) {
                 free(c->seccomp);
-                c->seccomp = xstrdup(optarg + 8);
-                if (strcmp(c->seccomp, "unconfined") != 0 && access(c->seccomp, R_OK) < 0)
-                    fail_errno(&err, "seccomp profile %s", c->seccomp);
+                c->seccomp = strcmp(optarg + 8, "unconfined") == 0 ? xstrdup("unconfined") : realpath(optarg + 8, NULL);
+                if (!c->seccomp) /* kept absolute: start may run from another directory */
+                    fail_errno(&err, "seccomp profile %s", optarg + 8);
             } else if (strcmp(optarg, "no-new-privileges") == 0 || strcmp(optarg, "no-new-privileges=true") == 0) {
                 c->no_new_privileges = true;
             } else if (strcmp(optarg, "no-new-privileges=false") == 0) {
