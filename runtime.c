@@ -6372,11 +6372,7 @@ static int container_record_exit(const char *root, const char *id, const char *l
                                  lrun_error **err)
 {
     struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove};
-    if (container_change(root, id, mark_exited, &e, err) < 0 && remove) {
-        /* --rm and the record is already gone: nothing to do */
-        return 0;
-    }
-    return 0;
+    return container_change(root, id, mark_exited, &e, err);
 }
 
 /* --- waiting: signals forwarded, a terminal proxied, logs written --- */
