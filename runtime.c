@@ -697,6 +697,73 @@ static char *json_writer_text(yajl_gen g, size_t *len)
     return xstrndup((const char *)text, n);
 }
 
+/* --- printing as Go's encoding/json does (podman's output) ---
+ * json.MarshalIndent: "{}" and "[]" when empty, ": " after keys, and
+ * HTML-safe strings (<, > and & as \u003c \u003e \u0026). */
+
+static void json_go_string(struct buf *out, const char *s)
+{
+    buf_add(out, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_printf(out, "\\%c", *p);
+        else if (*p == '\n')
+            buf_adds(out, "\\n");
+        else if (*p == '\r')
+            buf_adds(out, "\\r");
+        else if (*p == '\t')
+            buf_adds(out, "\\t");
+        else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&')
+            buf_printf(out, "\\u%04x", *p);
+        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) /* U+2028, U+2029 */
+            buf_printf(out, "\\u202%c", p[2] == 0xa8 ? '8' : '9'), p += 2;
+        else
+            buf_add(out, p, 1);
+    }
+    buf_add(out, "\"", 1);
+}
+
+static void json_go_value(struct buf *out, yajl_val v, const char *indent, int depth)
+{
+    if (YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v)) {
+        bool object = YAJL_IS_OBJECT(v);
+        size_t n = object ? v->u.object.len : v->u.array.len;
+        buf_adds(out, object ? "{" : "[");
+        for (size_t i = 0; i < n; i++) {
+            buf_adds(out, i ? ",\n" : "\n");
+            for (int d = 0; d <= depth; d++)
+                buf_adds(out, indent);
+            if (object) {
+                json_go_string(out, v->u.object.keys[i]);
+                buf_adds(out, ": ");
+            }
+            json_go_value(out, object ? v->u.object.values[i] : v->u.array.values[i], indent, depth + 1);
+        }
+        if (n) {
+            buf_adds(out, "\n");
+            for (int d = 0; d < depth; d++)
+                buf_adds(out, indent);
+        }
+        buf_adds(out, object ? "}" : "]");
+    } else if (YAJL_IS_STRING(v)) {
+        json_go_string(out, YAJL_GET_STRING(v));
+    } else if (YAJL_IS_NUMBER(v)) {
+        buf_adds(out, YAJL_GET_NUMBER(v));
+    } else {
+        buf_adds(out, YAJL_IS_TRUE(v) ? "true" : YAJL_IS_FALSE(v) ? "false" : "null");
+    }
+}
+
+/* json_print_go: what yajl generated in g, printed as podman prints JSON. */
+static void json_print_go(yajl_gen g, const char *indent)
+{
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val tree = yajl_tree_parse(text, NULL, 0);
+    autobuf struct buf out = {0};
+    json_go_value(&out, tree, indent, 0);
+    printf("%s\n", out.data ? out.data : "null");
+}
+
 /* ========================================================================
  * DIGESTS: sha256, hex, base32 link ids, random bytes, time stamps
  * ======================================================================== */
@@ -1518,7 +1585,9 @@ static int layer_remove_files(lrun_store *s, const char *id, lrun_error **err)
         unlinkat(s->overlay_fd, l, 0);
     }
     autofree char *split = xasprintf("%s.tar-split.gz", id);
+    autofree char *split_tmp = xasprintf(".tmp-%s.tar-split.gz", id); /* an extraction cut short */
     unlinkat(s->layers_fd, split, 0);
+    unlinkat(s->layers_fd, split_tmp, 0);
     if (remove_tree_at(s->overlay_fd, id, err) < 0)
         return error_prefix(err, "remove layer %.12s", id);
     return 0;
@@ -3366,13 +3435,12 @@ static int image_plan_finish(struct image_plan *p, lrun_error **err)
     return 0;
 }
 
-static void image_plan_add_name(struct image_plan *p, const char *text, const char *fallback_repo)
+/* image_plan_add_name: a docker-archive RepoTag as docker normalizes it;
+ * an OCI name without a registry goes to localhost/, as podman does. */
+static void image_plan_add_name(struct image_plan *p, const char *text, bool oci)
 {
-    autofree char *full = NULL;
-    if (fallback_repo && !strchr(text, '/') && !strchr(text, ':') && reference_tag_valid(text))
-        full = xasprintf("localhost/%s:%s", fallback_repo, text); /* an OCI ref.name that is only a tag */
-    else
-        full = name_normalize(text, NULL);
+    autofree char *local = oci && !strchr(text, '/') ? xasprintf("localhost/%s", text) : NULL;
+    autofree char *full = name_normalize(local ? local : text, NULL);
     if (full && !strv_contains(p->names, full))
         strv_push(&p->names, steal_pointer(&full));
 }
@@ -3411,7 +3479,7 @@ static int plans_from_docker_archive(struct load_source *src, struct image_plan 
         yajl_val tags = json_get(entry, "RepoTags");
         for (size_t j = 0; j < json_array_len(tags); j++)
             if (YAJL_IS_STRING(json_array_at(tags, j)))
-                image_plan_add_name(p, YAJL_GET_STRING(json_array_at(tags, j)), NULL);
+                image_plan_add_name(p, YAJL_GET_STRING(json_array_at(tags, j)), false);
         if (image_plan_finish(p, err) < 0)
             return error_prefix(err, "manifest.json entry %zu", i);
     }
@@ -3563,9 +3631,9 @@ static int plans_from_oci_layout(struct load_source *src, struct image_plan **pl
          * oci-archive after its ref.name annotation */
         const char *ref = json_string(json_get(d, "annotations"), "org.opencontainers.image.ref.name");
         if (src->is_dir)
-            image_plan_add_name(p, "latest", repo);
+            image_plan_add_name(p, repo, true);
         else if (ref)
-            image_plan_add_name(p, ref, repo);
+            image_plan_add_name(p, ref, true);
     }
     return 0;
 }
@@ -3713,13 +3781,16 @@ static void docker_manifest_make(lrun_store *s, struct image_plan *p)
 }
 
 /* image_commit: the image record and its big data (config, manifest, an
- * empty signature list), or new names for an image already present. */
+ * empty signature list).  An image already present keeps its digest and
+ * gains this manifest (manifest-sha256:..., signature-...), which becomes
+ * "manifest", as in podman's store; the names go first either way. */
 static int image_commit(lrun_store *s, struct image_plan *p, lrun_error **err)
 {
+    digest_hex manifest_hex;
+    sha256_hex(p->manifest.data, p->manifest.len, manifest_hex);
     struct image *img = store_image_by_id(s, p->config_id);
-    if (!img) {
-        digest_hex manifest_hex;
-        sha256_hex(p->manifest.data, p->manifest.len, manifest_hex);
+    bool fresh = !img;
+    if (fresh) {
         autojson yajl_val config = json_parse(p->config.data, "image config", err);
         if (!config)
             return -1;
@@ -3727,20 +3798,24 @@ static int image_commit(lrun_store *s, struct image_plan *p, lrun_error **err)
         img->id = xstrdup(p->config_id);
         img->digest = xasprintf("sha256:%s", manifest_hex);
         img->layer = xstrdup(p->layer_ids[p->n_layers - 1]);
-        img->metadata = xasprintf("{\"signatures-sizes\":{\"sha256:%s\":[]}}", manifest_hex);
         img->created = json_string(config, "created") ? xstrdup(json_string(config, "created")) : time_rfc3339_now();
         img->names = xcalloc(1, sizeof *img->names);
         img->names_history = xcalloc(1, sizeof *img->names_history);
-        autofree char *config_key = xasprintf("sha256:%s", p->config_id);
-        autofree char *manifest_key = xasprintf("manifest-sha256:%s", manifest_hex);
-        autofree char *signature_key = xasprintf("signature-%s", manifest_hex);
-        if (image_big_data_write(s, img, config_key, p->config.data, p->config.len, err) < 0 ||
-            image_big_data_write(s, img, manifest_key, p->manifest.data, p->manifest.len, err) < 0 ||
-            image_big_data_write(s, img, "manifest", p->manifest.data, p->manifest.len, err) < 0 ||
-            image_big_data_write(s, img, signature_key, "", 0, err) < 0) {
+    }
+    free(img->metadata);
+    img->metadata = xasprintf("{\"signatures-sizes\":{\"sha256:%s\":[]}}", manifest_hex);
+    autofree char *config_key = xasprintf("sha256:%s", p->config_id);
+    autofree char *manifest_key = xasprintf("manifest-sha256:%s", manifest_hex);
+    autofree char *signature_key = xasprintf("signature-%s", manifest_hex);
+    if ((fresh && image_big_data_write(s, img, config_key, p->config.data, p->config.len, err) < 0) ||
+        image_big_data_write(s, img, manifest_key, p->manifest.data, p->manifest.len, err) < 0 ||
+        image_big_data_write(s, img, "manifest", p->manifest.data, p->manifest.len, err) < 0 ||
+        image_big_data_write(s, img, signature_key, "", 0, err) < 0) {
+        if (fresh)
             image_free(img);
-            return -1;
-        }
+        return -1;
+    }
+    if (fresh) {
         s->images = xrealloc(s->images, (s->n_images + 1) * sizeof *s->images);
         s->images[s->n_images++] = img;
     }
@@ -7382,7 +7457,7 @@ static char *image_row_json(lrun_store *s, const struct image_row *r)
 /* images_json: podman's "images --format json" objects, one per row. */
 static void images_json(lrun_store *s, struct image_row *rows, size_t n)
 {
-    autogen yajl_gen g = json_writer(true);
+    autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
     for (size_t i = 0; i < n; i++) {
         struct image *img = rows[i].img;
@@ -7417,8 +7492,7 @@ static void images_json(lrun_store *s, struct image_row *rows, size_t n)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
-    autofree char *text = json_writer_text(g, NULL);
-    printf("%s\n", text);
+    json_print_go(g, "    ");
 }
 
 static yajl_val images_header(void)
@@ -7657,7 +7731,7 @@ static int image_inspect_json(lrun_store *s, struct image *img, yajl_gen g, lrun
     return 0;
 }
 
-static int cmd_inspect(struct cli *cli, int argc, char **argv)
+static int inspect_objects(struct cli *cli, int argc, char **argv, bool image_only)
 {
     static const struct option longs[] = {{"format", required_argument, NULL, 'f'},
                                           {"type", required_argument, NULL, 't'},
@@ -7680,12 +7754,11 @@ static int cmd_inspect(struct cli *cli, int argc, char **argv)
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
-    autogen yajl_gen g = json_writer(true);
-    yajl_gen_config(g, yajl_gen_indent_string, "     "); /* podman's inspect indents by five */
+    autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
     const char *missing = NULL;
     autoerror lrun_error *err = NULL;
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; i < argc; i++) { /* podman goes on past a missing one, then fails */
         struct image *img = image_lookup(s, argv[i], NULL);
         if (!img) {
             missing = missing ? missing : argv[i];
@@ -7706,14 +7779,18 @@ static int cmd_inspect(struct cli *cli, int argc, char **argv)
             printf("%s\n", line.data);
         }
     } else {
-        printf("%s\n", text);
+        json_print_go(g, "     "); /* podman's inspect indents by five */
     }
-    if (missing) {
+    if (missing && image_only)
+        cli_error("inspecting object: %s: image not known", missing);
+    else if (missing)
         cli_error("inspecting object: no such object: \"%s\"", missing);
-        return EXIT_LRUN;
-    }
-    return 0;
+    return missing ? EXIT_LRUN : 0;
 }
+
+static int cmd_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, false); }
+
+static int cmd_image_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, true); }
 
 /* --- tag, untag, rmi --- */
 
@@ -8532,13 +8609,12 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
             trees[i] = json_text_to_tree(text);
         }
         if (json) {
-            autogen yajl_gen g = json_writer(true);
+            autogen yajl_gen g = json_writer(false);
             yajl_gen_array_open(g);
             for (size_t i = 0; i < n; i++)
                 jw_value(g, trees[i]);
             yajl_gen_array_close(g);
-            autofree char *text = json_writer_text(g, NULL);
-            printf("%s\n", text);
+            json_print_go(g, "    ");
         } else {
             autojson yajl_val header = json_text_to_tree(
                 "{\"ID\":\"CONTAINER ID\",\"Id\":\"CONTAINER ID\",\"Image\":\"IMAGE\",\"Command\":\"COMMAND\","
@@ -8891,7 +8967,7 @@ static const struct command commands[] = {
 
 static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
-    {"inspect", cmd_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
+    {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
     {NULL, NULL, NULL},
 };
