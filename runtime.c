@@ -8855,6 +8855,13 @@ static int init_run(struct cli *cli, char **words, bool pid1)
 
 static int cmd_init(struct cli *cli, int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        puts("Usage: lrun init [SCRIPT]\n\nRun SCRIPT (default /etc/lrun/init.conf), one lrun command per line, plus\n"
+             "echo, poweroff, reboot and halt.  As PID 1: mount /proc /sys /dev /run, reap orphans,\n"
+             "forward SIGTERM/SIGINT, power off at the end.  lrun started as PID 1 with no\n"
+             "arguments, or as /init, is lrun init.");
+        return 0;
+    }
     const char *script = argc > 1 ? argv[1] : "/etc/lrun/init.conf";
     bool pid1 = getpid() == 1;
     autoerror lrun_error *err = NULL;
@@ -9056,7 +9063,11 @@ int lrun_main(int argc, char **argv)
             return EXIT_LRUN;
         }
     }
-    if (i >= argc) {
+    if (i >= argc || has_suffix(argv[0], "/init") || strcmp(argv[0], "init") == 0) {
+        if (getpid() == 1 || i < argc) { /* the kernel runs /init with no arguments */
+            char *init_argv[] = {(char *)"init", i < argc ? argv[i] : NULL, NULL};
+            return cmd_init(&cli, i < argc ? 2 : 1, init_argv);
+        }
         usage(stderr);
         return EXIT_LRUN;
     }
