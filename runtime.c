@@ -9063,10 +9063,10 @@ int lrun_main(int argc, char **argv)
             return EXIT_LRUN;
         }
     }
-    if (i >= argc || has_suffix(argv[0], "/init") || strcmp(argv[0], "init") == 0) {
-        if (getpid() == 1 || i < argc) { /* the kernel runs /init with no arguments */
-            char *init_argv[] = {(char *)"init", i < argc ? argv[i] : NULL, NULL};
-            return cmd_init(&cli, i < argc ? 2 : 1, init_argv);
+    if (i >= argc) {
+        if (getpid() == 1 || has_suffix(argv[0], "/init")) { /* the kernel runs /init with no arguments */
+            char *init_argv[] = {(char *)"init", NULL};
+            return cmd_init(&cli, 1, init_argv);
         }
         usage(stderr);
         return EXIT_LRUN;
