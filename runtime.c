@@ -431,15 +431,16 @@ static int write_all(int fd, const void *data, size_t n)
 
 /* write_file_atomic: temp file, fsync, rename — a reader or a crash sees
  * either the old or the new content, never a torn file (as c/storage's
- * AtomicWriteFile). */
-static int write_file_atomic(int dirfd, const char *name, const void *data, size_t n, mode_t mode,
-                             lrun_error **err)
+ * AtomicWriteFile).  Without durable the fsync is skipped (c/storage's
+ * volatile store): a crash may lose the change, never tear it. */
+static int write_file_atomic_sync(int dirfd, const char *name, const void *data, size_t n, mode_t mode, bool durable,
+                                  lrun_error **err)
 {
     autofree char *tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
     autoclose int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return fail_errno(err, "create %s", tmp);
-    if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+    if (write_all(fd, data, n) < 0 || (durable && fsync(fd) < 0)) {
         fail_errno(err, "write %s", name);
         unlinkat(dirfd, tmp, 0);
         return -1;
@@ -450,6 +451,11 @@ static int write_file_atomic(int dirfd, const char *name, const void *data, size
         return -1;
     }
     return 0;
+}
+
+static int write_file_atomic(int dirfd, const char *name, const void *data, size_t n, mode_t mode, lrun_error **err)
+{
+    return write_file_atomic_sync(dirfd, name, data, n, mode, true, err);
 }
 
 /* write_file_at: a small file written in place (link, lower). */
@@ -1064,6 +1070,7 @@ enum store_lock { LOCK_STORAGE, LOCK_LAYERS, LOCK_IMAGES, LOCK_CONTAINERS, LOCK_
 struct lrun_store {
     char *root;
     int mode;
+    bool volatile_writes; /* skip fsync: records of --rm containers, which nothing needs after a crash */
     int root_fd, overlay_fd, layers_fd, images_fd, containers_fd;
     int lock_fds[LOCK_COUNT];
     yajl_val trees[LOCK_COUNT]; /* parsed indexes, kept for the raw records */
@@ -1517,7 +1524,7 @@ static int store_save_index(lrun_store *s, enum store_lock which, lrun_error **e
     yajl_gen_array_close(g);
     size_t len;
     autofree char *text = json_writer_text(g, &len);
-    if (write_file_atomic(dirfd, name, text, len, 0600, err) < 0)
+    if (write_file_atomic_sync(dirfd, name, text, len, 0600, !s->volatile_writes, err) < 0)
         return -1;
     lock_file_record_write(s->lock_fds[which]);
     if (which == LOCK_LAYERS)
@@ -4748,9 +4755,10 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
                                           lrun_error **err)
 {
     if (c->name) {
-        lrun_error *ignored = NULL;
-        struct container *taken = container_lookup(s, c->name, &ignored);
-        lrun_error_free(ignored);
+        struct container *taken = NULL;
+        for (size_t i = 0; i < s->n_containers && !taken; i++) /* names only: an ID prefix is no clash */
+            if (strv_contains(s->containers[i]->names, c->name))
+                taken = s->containers[i];
         if (taken) {
             fail(err, "the container name \"%s\" is already in use by %s. You have to remove that container to be able to reuse that name: that name is already in use",
                  c->name, taken->id);
@@ -4785,7 +4793,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     autofree char *dir = xasprintf("%s", id);
     autoclose int dir_fd = open_dir_at(s->containers_fd, dir, 0700, err);
     autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
-    if (userdata_fd < 0 || write_file_atomic(userdata_fd, "config.json", config, len, 0600, err) < 0) {
+    if (userdata_fd < 0 || write_file_atomic_sync(userdata_fd, "config.json", config, len, 0600, !s->volatile_writes, err) < 0) {
         layer_delete(s, l, NULL);
         return NULL;
     }
@@ -6390,11 +6398,13 @@ typedef int (*container_change_fn)(lrun_store *s, struct container *c, void *arg
 
 /* container_change: apply change to the container's record under the
  * store's write lock, and save. */
-static int container_change(const char *root, const char *id, container_change_fn change, void *arg, lrun_error **err)
+static int container_change(const char *root, const char *id, container_change_fn change, void *arg, bool durable,
+                            lrun_error **err)
 {
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
+    s->volatile_writes = !durable;
     struct container *c = container_lookup(s, id, err);
     if (!c)
         return -1;
@@ -6447,7 +6457,7 @@ static int container_record_exit(const char *root, const char *id, const char *l
                                  lrun_error **err)
 {
     struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove};
-    return container_change(root, id, mark_exited, &e, err);
+    return container_change(root, id, mark_exited, &e, !remove, err);
 }
 
 /* --- waiting: signals forwarded, a terminal proxied, logs written --- */
@@ -6629,7 +6639,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         lrun_error_free(ignored);
         return -1;
     }
-    if (container_change(sc->root, sc->id, mark_running, &pid, err) < 0) {
+    if (container_change(sc->root, sc->id, mark_running, &pid, !sc->cfg.remove, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
@@ -6676,7 +6686,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     pid_t pid = err ? -1 : container_launch(&l, &master, &err);
     if (out[1] >= 0)
         close(out[1]), close(errp[1]);
-    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, &err) < 0)
+    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->cfg.remove, &err) < 0)
         kill(pid, SIGKILL);
     if (err) {
         char line[4096];
@@ -8234,6 +8244,7 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
         return EXIT_LRUN;
     }
     o->cfg.image = xstrdup(image);
+    s->volatile_writes = o->cfg.remove;
     if (container_config_apply_image(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err) < 0)
         return cli_fail(err);
     struct container *c = container_create(s, img, &o->cfg, &err);
