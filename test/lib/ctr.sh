@@ -1,0 +1,71 @@
+# ctr.sh - helpers for the container tests (test/t/5x-*.t).
+# Source after tap.sh, fixtures.sh and lrun.sh:
+#
+#   ctr_setup            T (mktemp -d), R=$T/root, FX=$T/fx (fx_servidorweb),
+#                        IMG=localhost:5000/servidorweb:v1 loaded into $R.
+#                        At exit: "lrun rm -f" every container of $R, SIGKILL
+#                        every process that belongs to $T (a command line or a
+#                        mount table naming $T), then lrun.sh's cleanup
+#                        (unmount below $T, rm -rf $T).
+#   ctr_field NAME JQ    jq expression JQ on NAME's containers.json record
+#   ctr_layer_dir NAME   $R/overlay/<container layer id>
+#   mounts_below DIR     lines of the host's mount table below DIR (count with wc)
+#   wait_for SECS CMD..  retry CMD every 0.1 s until it succeeds or SECS pass
+
+IMG=localhost:5000/servidorweb:v1
+
+# every process (but this shell) whose command line names $T/, or that lives
+# in another mount namespace whose mount table names $T/ (a container)
+_ctr_pids() {
+	local p pid args mi
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
+		args=
+		if [ -r "$p/cmdline" ]; then
+			mapfile -d '' -t args <"$p/cmdline" 2>/dev/null
+			args="${args[*]}"
+		fi
+		if [[ $args == *"$T/"* ]]; then echo "$pid"; continue; fi
+		# another mount namespace (a container's) whose mounts name $T
+		[ "$p/ns/mnt" -ef /proc/$$/ns/mnt ] && continue
+		{ mi=$(<"$p/mountinfo"); } 2>/dev/null || continue
+		[[ $mi == *" $T/"* ]] && echo "$pid"
+	done
+}
+_ctr_cleanup() {
+	local id pids
+	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
+	if [ -n "${R:-}" ] && [ -f "$R/overlay-containers/containers.json" ]; then
+		for id in $(jq -r '.[].id' "$R/overlay-containers/containers.json" 2>/dev/null); do
+			timeout -k 2 10 "$LRUN" --root "$R" rm -f "$id" >/dev/null 2>&1
+		done
+	fi
+	pids=$(_ctr_pids)
+	if [ -n "$pids" ]; then
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null
+		sleep 0.2
+	fi
+	return 0
+}
+
+ctr_setup() {
+	at_exit _ctr_cleanup      # runs before lrun.sh's unmount + rm -rf
+	lrun_tmp
+	R=$T/root FX=$T/fx
+	fx_servidorweb "$FX" >/dev/null 2>&1 || bail "fixtures: fx_servidorweb failed"
+	"$LRUN" --root "$R" load -q -i "$FX/v1.tar" >/dev/null 2>&1 || bail "lrun load of the fixture image failed"
+}
+
+ctr_field() { jq -r --arg n "$1" ".[] | select(.names[0] == \$n) | $2" "$R/overlay-containers/containers.json"; }
+ctr_layer_dir() { echo "$R/overlay/$(ctr_field "$1" .layer)"; }
+mounts_below() { awk -v d="$1" 'index($5, d "/") == 1 || $5 == d' /proc/self/mountinfo; }
+
+wait_for() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
