@@ -4337,7 +4337,13 @@ static int overlay_mount_layer(const char *root, const char *id, bool read_only,
 static int openat2_in_root(int root_fd, const char *path, int flags)
 {
     struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    int fd;
+    /* EAGAIN: a rename or mount anywhere raced with resolving ".."; the
+     * kernel asks the caller to try again */
+    for (int tries = 0; tries < 256; tries++)
+        if ((fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how)) >= 0 || errno != EAGAIN)
+            break;
+    return fd;
 }
 
 enum path_create { CREATE_NOTHING, CREATE_DIRECTORY, CREATE_FILE };
@@ -6894,7 +6900,8 @@ static int container_remove(const char *root, const char *name, bool force, lrun
                              r.id);
         kill(r.pid, SIGKILL);
         process_wait_gone(r.pid, 10000);
-        if (container_wait_recorded(root, r.id, &r, err) < 0) {
+        autofree char *id = xstrdup(r.id); /* r is read again while waiting */
+        if (container_wait_recorded(root, id, &r, err) < 0) {
             if (err && *err && strstr((*err)->message, "no such container"))
                 return error_free_pointer(err), 0; /* --rm removed it already */
             return -1;
@@ -8076,6 +8083,15 @@ static void bind_mount_add(struct container_config *c, const char *spec, lrun_er
     c->mounts[c->n_mounts++] = (struct bind_mount){xstrdup(copy), xstrdup(dest), mode && strcmp(mode, "ro") == 0};
 }
 
+static void env_option_add(struct container_config *c, const char *value)
+{
+    if (strchr(value, '=')) {
+        strv_push(&c->env, xstrdup(value));
+    } else if (getenv(value)) { /* -e NAME takes the value from lrun's environment */
+        strv_push(&c->env, xasprintf("%s=%s", value, getenv(value)));
+    }
+}
+
 static void env_file_add(struct container_config *c, const char *path, lrun_error **err)
 {
     autobuf struct buf text = {0};
@@ -8086,16 +8102,7 @@ static void env_file_add(struct container_config *c, const char *path, lrun_erro
         while (isspace((unsigned char)*line))
             line++;
         if (*line && *line != '#')
-            strv_push(&c->env, xstrdup(line));
-    }
-}
-
-static void env_option_add(struct container_config *c, const char *value)
-{
-    if (strchr(value, '=')) {
-        strv_push(&c->env, xstrdup(value));
-    } else if (getenv(value)) { /* -e NAME takes the value from lrun's environment */
-        strv_push(&c->env, xasprintf("%s=%s", value, getenv(value)));
+            env_option_add(c, line);
     }
 }
 
@@ -8538,14 +8545,14 @@ static char *container_image_name(const struct container *c)
     return xstrdup(name ? name : c->image ? c->image : "");
 }
 
-static char *container_row_json(lrun_store *s, const struct container *c, bool with_size)
+static char *container_row_json(lrun_store *s, const struct container *c, bool with_size, bool no_trunc)
 {
     autofree char *image = container_image_name(c);
     autofree char *status = container_status_text(c);
     autofree char *created = time_ago(time_parse_rfc3339(c->created));
     autogen yajl_gen g = json_writer(false);
     yajl_gen_map_open(g);
-    autofree char *short_id = xstrndup(c->id, 12);
+    autofree char *short_id = xstrndup(c->id, no_trunc ? 64 : 12);
     jw_key_str(g, "ID", short_id);
     jw_key_str(g, "Id", c->id);
     jw_key_str(g, "Image", image);
@@ -8616,7 +8623,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         autofree yajl_val *trees = xcalloc(n + 1, sizeof *trees);
         bool json = strcmp(format, "json") == 0;
         for (size_t i = 0; i < n; i++) {
-            autofree char *text = container_row_json(s, list[i], size || strstr(format, ".Size") || json);
+            autofree char *text = container_row_json(s, list[i], size || strstr(format, ".Size") || json, no_trunc);
             trees[i] = json_text_to_tree(text);
         }
         if (json) {
