@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev libseccomp-dev libcap-dev
-      libssl-dev zlib1g-dev libzstd-dev liblzma-dev"
+      libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
 # what the test suite uses (test/run): TAP's prove (perl), fixtures from busybox
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
 
@@ -40,7 +40,7 @@ fi
 # the tar reader/writer and the gzip/zstd/xz filters lrun calls are pulled
 # in (its other formats would drag in libxml2 and ICU); their compression
 # libraries follow it.  OpenSSL's libcrypto provides sha256.
-LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lcrypto -lpthread"
+LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lpthread"
 
 # shellcheck disable=SC2086
 $CC $CFLAGS ${EXTRA_CFLAGS:-} -static -o lrun runtime.c $LIBS
