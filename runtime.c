@@ -6284,9 +6284,15 @@ static size_t image_rows(lrun_store *s, const char *filter, struct image_row **r
     }
     for (size_t i = 0; i < s->n_images; i++) {
         struct image *img = s->images[i];
-        size_t names = strv_len(img->names);
+        size_t names = strv_len(img->names), tagged = 0;
+        for (size_t j = 0; j < names; j++)
+            tagged += !strchr(img->names[j], '@');
         for (size_t j = 0; j < (names ? names : 1); j++) {
             const char *name = names ? img->names[j] : NULL;
+            /* as podman: rows for tagged names; a name@digest (a pull by
+             * digest) only when there is no tagged one, once */
+            if (name && strchr(name, '@') && (tagged || j > 0))
+                continue;
             if (filter_repo) {
                 autofree char *repo = NULL, *tag = NULL;
                 if (!name)
