@@ -4902,7 +4902,8 @@ static int registry_fetch_token(struct registry_session *rs, const char *challen
         return error_prefix(err, "unable to retrieve auth token");
     if (r.status == 401 || r.status == 403) {
         autofree char *why = registry_error_text(&r);
-        return fail(err, "unable to retrieve auth token: %s%s", reg->basic ? "invalid username/password: " : "", why);
+        bool bad_password = r.status == 401 && reg->basic;
+        return fail(err, "unable to retrieve auth token: %s%s", bad_password ? "invalid username/password: " : "", why);
     }
     autobuf struct buf body = {0};
     if (r.status != 200) {

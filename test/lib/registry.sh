@@ -21,8 +21,10 @@
 #   reg_token_server PORT KEY CERT ISSUER
 #                             start test/lib/token-server.pl; logs to $T/token.log
 #   reg_make_ca DIR           DIR/ca.{crt,key}: a test CA (EC P-256)
-#   reg_make_cert DIR NAME SAN  DIR/NAME.{crt,key} signed by DIR/ca, for SAN
-#                             (e.g. "DNS:registry.test,IP:127.0.0.1")
+#   reg_make_cert DIR NAME SAN [USAGE]
+#                             DIR/NAME.{crt,key} signed by DIR/ca, for SAN
+#                             (e.g. "DNS:registry.test,IP:127.0.0.1"); USAGE
+#                             serverAuth (default) or clientAuth
 #   reg_check_store ROOT      "" when ROOT's layers.json, overlay/ dirs and l/
 #                             links agree and nothing is incomplete, else what is wrong
 #
@@ -111,10 +113,10 @@ reg_make_ca() {
 }
 
 reg_make_cert() {
-	local dir=$1 name=$2 san=$3
+	local dir=$1 name=$2 san=$3 usage=${4:-serverAuth}
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=${san#*:}" \
 		-keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null &&
-	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" >"$dir/$name.ext" &&
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=%s\n' "$san" "$usage" >"$dir/$name.ext" &&
 	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
 		-extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null
 }
