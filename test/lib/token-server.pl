@@ -63,6 +63,7 @@ while (my $client = $server->accept) {
 		last unless $n;
 		$head .= $byte;
 	}
+	next unless length $head; # a port probe
 	my ($path, $query) = $head =~ m{^GET ([^ ?]*)\??(\S*) HTTP};
 	my %q = map { my ($k, $v) = split /=/, $_, 2; (unescape($k), unescape($v // '')) } split /&/, $query // '';
 	my ($b64) = $head =~ /^Authorization: Basic (\S+)/mi;
