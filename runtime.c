@@ -2109,6 +2109,8 @@ struct layer_stream {
     int64_t blob_size, diff_size;
     struct archive *decompressor;
     char *blob_buf, *diff_buf;
+    const char *source_error; /* why the source failed: the decompressor's own
+                                 message would hide it ("truncated input") */
 };
 
 static la_ssize_t layer_stream_read_blob(struct archive *a, void *ctx, const void **out)
@@ -2118,6 +2120,7 @@ static la_ssize_t layer_stream_read_blob(struct archive *a, void *ctx, const voi
     ssize_t n = ls->source->read(ls->source->ctx, ls->blob_buf, STREAM_BUFFER, &error);
     if (n < 0) {
         archive_set_error(a, EIO, "%s", error);
+        ls->source_error = error;
         return -1;
     }
     SHA256_Update(&ls->blob_sha, ls->blob_buf, (size_t)n);
@@ -2130,6 +2133,10 @@ static la_ssize_t layer_stream_read_tar(struct archive *a, void *ctx, const void
 {
     struct layer_stream *ls = ctx;
     la_ssize_t n = archive_read_data(ls->decompressor, ls->diff_buf, STREAM_BUFFER);
+    if (n < 0 && ls->source_error) {
+        archive_set_error(a, EIO, "%s", ls->source_error);
+        return -1;
+    }
     if (n < 0) {
         archive_set_error(a, EIO, "decompress: %s", archive_error_string(ls->decompressor));
         return -1;
@@ -3467,6 +3474,7 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
 
 #define NET_CONNECT_TIMEOUT 30 /* seconds */
 #define NET_IO_TIMEOUT 60      /* seconds without a byte before a read fails */
+#define NET_HANDSHAKE_TIMEOUT 10 /* seconds for a TLS handshake (Go's default) */
 #define NET_RETRIES 3          /* more tries for transient failures */
 
 static void sleep_milliseconds(long ms)
@@ -3921,6 +3929,13 @@ static void connection_close_pointer(struct connection **c)
     *c = NULL;
 }
 
+static void socket_set_timeout(int fd, int seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* socket_connect: a TCP connection to the first address that answers
  * within NET_CONNECT_TIMEOUT, with NET_IO_TIMEOUT on reads and writes. */
 static int socket_connect(const struct addresses *a, const char *host, lrun_error **err)
@@ -3950,11 +3965,9 @@ static int socket_connect(const struct addresses *a, const char *host, lrun_erro
             close(fd);
             continue;
         }
-        struct timeval tv = {.tv_sec = NET_IO_TIMEOUT};
         int one = 1;
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        socket_set_timeout(fd, NET_IO_TIMEOUT);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         return fd;
     }
@@ -4015,6 +4028,9 @@ static int connection_tls_start(struct connection *c, const struct tls_trust *tr
     if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 || mbedtls_ssl_set_hostname(&c->ssl, c->host) != 0)
         return fail(err, "tls: set up");
     mbedtls_ssl_set_bio(&c->ssl, c, tls_send, tls_recv, NULL);
+    /* a server that does not speak TLS may say nothing at all: do not wait
+     * the whole I/O timeout before an insecure registry's http fallback */
+    socket_set_timeout(c->fd, NET_HANDSHAKE_TIMEOUT);
     int r;
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -4032,6 +4048,7 @@ static int connection_tls_start(struct connection *c, const struct tls_trust *tr
         mbedtls_strerror(r, text, sizeof text);
         return fail(err, "tls: handshake with %s: %s", trust->host_port, c->error[0] ? c->error : text);
     }
+    socket_set_timeout(c->fd, NET_IO_TIMEOUT);
     return 0;
 }
 

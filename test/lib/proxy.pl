@@ -10,6 +10,7 @@
 #   pass                 forward everything unchanged
 #   slow BYTES_PER_SEC   throttle blob bodies
 #   cut-once BYTES       close the connection after BYTES of the first blob body
+#   cut-always BYTES     close every blob connection after BYTES of its body
 #   503-once             answer the first request with 503 Service Unavailable
 #   garble-manifest      replace every manifest body with broken JSON
 #   redirect             answer blob GETs on 127.0.0.1 with a 307 to
@@ -54,6 +55,7 @@ sub read_head {
 	while ($head !~ /\r\n\r\n\z/) {
 		my $n = sysread($s, my $byte, 1);
 		return undef unless $n;
+		return undef if $head eq '' && $byte !~ /[A-Z]/; # not HTTP (a TLS hello): hang up, as a server would
 		$head .= $byte;
 	}
 	return $head;
@@ -105,7 +107,9 @@ sub handle {
 		return;
 	}
 	send_all($client, $head) or return;
-	my $cut = $mode eq 'cut-once' && $blob && $ok && $method eq 'GET' && once('cut') ? $arg : -1;
+	my ($length) = $head =~ /^Content-Length: (\d+)/mi;
+	my $cuttable = $blob && $ok && $method eq 'GET' && ($length // 0) > ($arg // 0);
+	my $cut = $cuttable && ($mode eq 'cut-always' || ($mode eq 'cut-once' && once('cut'))) ? $arg : -1;
 	my $sent = 0;
 	while (1) {
 		my $n = sysread($up, my $data, 16384);
@@ -127,7 +131,7 @@ while (1) {
 		my $pid = fork;
 		if (defined $pid && $pid == 0) {
 			close $_ for @listeners;
-			handle($client, $listener->sockhost);
+			handle($client, $client->sockhost);
 			close $client;
 			exit 0;
 		}
