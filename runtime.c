@@ -4052,17 +4052,15 @@ static int connection_tls_start(struct connection *c, const struct tls_trust *tr
     return 0;
 }
 
-/* connection_open: TCP to host:port, then TLS when trust is given. */
-static struct connection *connection_open(const char *host, uint16_t port, const struct tls_trust *trust,
-                                          lrun_error **err)
+/* connection_open: TCP to host:port (at one of addresses), then TLS when
+ * trust is given. */
+static struct connection *connection_open(const char *host, uint16_t port, const struct addresses *addresses,
+                                          const struct tls_trust *trust, lrun_error **err)
 {
-    struct addresses a;
-    if (host_resolve(host, port, &a, err) < 0)
-        return NULL;
     cleanup(connection_close_pointer) struct connection *c = xcalloc(1, sizeof *c);
     c->host = xstrdup(host);
     c->port = port;
-    if ((c->fd = socket_connect(&a, host, err)) < 0)
+    if ((c->fd = socket_connect(addresses, host, err)) < 0)
         return NULL;
     if (trust && connection_tls_start(c, trust, err) < 0) {
         if (err && *err)
@@ -4690,6 +4688,11 @@ struct registry {
     char *authorization; /* the Authorization value that works: "Bearer ..." */
     struct tls_trust **trusts;
     size_t n_trusts;
+    struct resolved {    /* each host's addresses, looked up once a pull */
+        char *host;
+        struct addresses addresses;
+    } *resolved;
+    size_t n_resolved;
 };
 
 static void registry_clear(struct registry *reg)
@@ -4702,6 +4705,9 @@ static void registry_clear(struct registry *reg)
     for (size_t i = 0; i < reg->n_trusts; i++)
         tls_trust_free(reg->trusts[i]);
     free(reg->trusts);
+    for (size_t i = 0; i < reg->n_resolved; i++)
+        free(reg->resolved[i].host);
+    free(reg->resolved);
     if (reg->domain)
         pthread_mutex_destroy(&reg->lock);
     *reg = (struct registry){0};
@@ -4776,6 +4782,32 @@ static const struct tls_trust *registry_trust(struct registry *reg, const struct
     return t;
 }
 
+/* registry_resolve: host's addresses, from the pull's cache. */
+static int registry_resolve(struct registry *reg, const char *host, uint16_t port, struct addresses *out,
+                            lrun_error **err)
+{
+    pthread_mutex_lock(&reg->lock);
+    bool cached = false;
+    for (size_t i = 0; i < reg->n_resolved && !cached; i++)
+        if (strcmp(reg->resolved[i].host, host) == 0) {
+            *out = reg->resolved[i].addresses;
+            cached = true;
+        }
+    pthread_mutex_unlock(&reg->lock);
+    if (cached) {
+        for (size_t i = 0; i < out->n; i++) /* the port may differ, the addresses do not */
+            ((struct sockaddr_in *)&out->addr[i])->sin_port = htons(port);
+        return 0;
+    }
+    if (host_resolve(host, port, out, err) < 0)
+        return -1;
+    pthread_mutex_lock(&reg->lock);
+    reg->resolved = xrealloc(reg->resolved, (reg->n_resolved + 1) * sizeof *reg->resolved);
+    reg->resolved[reg->n_resolved++] = (struct resolved){xstrdup(host), *out};
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
 /* One thread's connections: to the registry, and to one other host
  * (token server, blob storage). */
 struct registry_session {
@@ -4801,9 +4833,11 @@ static struct connection *session_connection(struct registry_session *rs, const 
     connection_close(c);
     *slot = NULL;
     const struct tls_trust *trust = NULL;
-    if (u->https && !(trust = registry_trust(rs->reg, u, err)))
+    struct addresses addresses;
+    if (registry_resolve(rs->reg, u->host, u->port, &addresses, err) < 0 ||
+        (u->https && !(trust = registry_trust(rs->reg, u, err))))
         return NULL;
-    return *slot = connection_open(u->host, u->port, trust, err);
+    return *slot = connection_open(u->host, u->port, &addresses, trust, err);
 }
 
 static const char *http_status_text(int status)
