@@ -5265,10 +5265,11 @@ static int pull_read_config(lrun_store *s, struct registry_session *rs, const ch
     return 0;
 }
 
-/* pull_read_plan: manifest (through an index), config and layer list of
- * the image ref names, for want's platform. */
-static int pull_read_plan(lrun_store *s, struct registry_session *rs, const struct reference *ref,
-                          const struct platform *want, struct image_plan *p, lrun_error **err)
+/* pull_read_manifest: the manifest (through an index, for want's
+ * platform) of the image ref names, and its layer list, into p; the
+ * config's digest in *config_digest. */
+static int pull_read_manifest(struct registry_session *rs, const struct reference *ref, const struct platform *want,
+                              struct image_plan *p, char **config_digest, lrun_error **err)
 {
     const char *tag = ref->digest ? ref->digest : ref->tag;
     autobuf struct buf text = {0};
@@ -5296,19 +5297,18 @@ static int pull_read_plan(lrun_store *s, struct registry_session *rs, const stru
     if (strcmp(media_type, MEDIA_DOCKER_MANIFEST) != 0 && strcmp(media_type, MEDIA_OCI_MANIFEST) != 0)
         return fail(err, "unsupported manifest type %s", media_type);
     yajl_val config = json_get(doc, "config");
-    const char *config_digest = json_string(config, "digest"), *config_type = json_string(config, "mediaType");
-    if (!digest_hex_part(config_digest))
+    const char *digest = json_string(config, "digest"), *config_type = json_string(config, "mediaType");
+    if (!digest_hex_part(digest))
         return fail(err, "the manifest has no valid config digest");
     if (config_type && strcmp(config_type, "application/vnd.docker.container.image.v1+json") != 0 &&
         strcmp(config_type, "application/vnd.oci.image.config.v1+json") != 0)
         return fail(err, "not a container image: its config is %s", config_type);
     if (pull_plan_layers(rs->reg, ref->path, doc, p, err) < 0)
         return -1;
-    if (pull_read_config(s, rs, ref->path, config_digest, &p->config, err) < 0)
-        return -1;
     buf_add(&p->manifest, text.data, text.len);
     strv_push(&p->names, reference_string(ref));
-    return image_plan_finish(p, err);
+    *config_digest = xstrdup(digest);
+    return 0;
 }
 
 /* --- blob downloads: a byte_source that resumes where a connection broke --- */
@@ -5419,6 +5419,10 @@ static ssize_t blob_download_read(void *ctx, void *buf, size_t n, const char **e
 
 /* --- pull: plan, parallel layer downloads, progress, commit --- */
 
+/* The download threads start before the layer jobs are known: while this
+ * thread reads the config and records the missing layers, each opens the
+ * request for one blob no stored layer has (its early blob), which saves a
+ * round trip to the registry; once the jobs are planned they take them. */
 struct pull_run {
     struct load_run load; /* plans, layer jobs, store, progress lines */
     struct registry *reg;
@@ -5426,16 +5430,23 @@ struct pull_run {
     lrun_progress_fn progress; /* the caller's */
     void *userdata;
     int bars_fd;               /* > 0: draw progress bars there */
+    struct blob_ref **early;   /* blobs to open before the plan */
+    size_t n_early;
+    bool *early_held;          /* per early blob: a thread has it open (under the lock) */
+    pthread_t *threads;
+    size_t n_threads;
     pthread_mutex_t lock;      /* the fields below */
     pthread_cond_t changed;
-    size_t next_job, running;
+    size_t next_early, running;
+    bool planned;              /* the jobs and the per-job arrays exist */
     bool failed;               /* also read without the lock, atomically */
     lrun_error *error;         /* the first failure */
     bool drawing;
     size_t lines_drawn;
+    bool *taken;               /* per job, under the lock */
+    double *started;           /* per job, under the lock */
     int64_t *received;         /* per job, atomically */
     bool *finished;            /* per job, atomically */
-    double *started;           /* per job, under the lock */
 };
 
 /* pull_progress_line: the load code's lines, from any thread; while the
@@ -5491,50 +5502,133 @@ static void pull_draw(struct pull_run *pr)
     pr->lines_drawn = pr->load.n_jobs;
 }
 
-static int pull_job_run(struct pull_run *pr, struct registry_session *rs, size_t i, lrun_error **err)
+static void pull_fail(struct pull_run *pr, lrun_error **err)
+{
+    pthread_mutex_lock(&pr->lock);
+    if (!pr->failed) {
+        __atomic_store_n(&pr->failed, true, __ATOMIC_RELAXED);
+        pr->error = steal_pointer(err);
+    }
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    error_free_pointer(err);
+}
+
+static void blob_download_init(struct blob_download *d, struct pull_run *pr, struct registry_session *rs,
+                               const struct blob_ref *blob, int64_t *received)
+{
+    *d = (struct blob_download){.rs = rs, .size = blob->size, .received = received, .cancel = &pr->failed};
+    d->path = xasprintf("/v2/%s/blobs/%s", pr->repo, blob->digest);
+}
+
+/* pull_open_early: this thread's early blob, opened into d; NULL when
+ * there is none, or it failed (then its job opens it again, and reports). */
+static const struct blob_ref *pull_open_early(struct pull_run *pr, struct registry_session *rs,
+                                              struct blob_download *d, int64_t *scratch)
+{
+    pthread_mutex_lock(&pr->lock);
+    size_t k = pr->next_early < pr->n_early ? pr->next_early++ : pr->n_early;
+    pthread_mutex_unlock(&pr->lock);
+    if (k == pr->n_early)
+        return NULL;
+    struct blob_ref *blob = pr->early[k];
+    blob_download_init(d, pr, rs, blob, scratch);
+    autoerror lrun_error *err = NULL;
+    if (blob_download_open(d, &err) < 0) {
+        blob_download_close(d);
+        return NULL;
+    }
+    pthread_mutex_lock(&pr->lock);
+    pr->early_held[k] = true;
+    pthread_mutex_unlock(&pr->lock);
+    return blob;
+}
+
+/* pull_early_held: (under the lock) whether another thread holds digest's
+ * blob open for its job; with release, this thread lets go of it. */
+static bool pull_early_held(struct pull_run *pr, const char *digest, bool release)
+{
+    for (size_t k = 0; k < pr->n_early; k++)
+        if (pr->early_held[k] && strcmp(pr->early[k]->digest, digest) == 0) {
+            pr->early_held[k] = !release;
+            return true;
+        }
+    return false;
+}
+
+/* pull_take_job: (under the lock) the job for this thread's early blob if
+ * there is one (letting go of the blob), else the next job nobody took
+ * whose blob no other thread holds open; -1 when none is left. */
+static ssize_t pull_take_job(struct pull_run *pr, const struct blob_ref *early)
+{
+    ssize_t pick = -1;
+    if (early)
+        pull_early_held(pr, early->digest, true);
+    for (size_t i = 0; i < pr->load.n_jobs && pick < 0; i++) {
+        const char *digest = pr->load.jobs[i].blob->digest;
+        if (!pr->taken[i] && (early ? strcmp(digest, early->digest) == 0 : !pull_early_held(pr, digest, false)))
+            pick = (ssize_t)i;
+    }
+    if (pick < 0 && early)
+        return pull_take_job(pr, NULL);
+    if (pick >= 0) {
+        pr->taken[pick] = true;
+        pr->started[pick] = monotonic_seconds();
+    }
+    return pick;
+}
+
+/* pull_job_fill: stream job i's blob (d, opened) into its layer. */
+static int pull_job_fill(struct pull_run *pr, size_t i, struct blob_download *d, lrun_error **err)
 {
     struct layer_job *job = &pr->load.jobs[i];
-    struct blob_download d = {.rs = rs, .size = job->blob->size, .received = &pr->received[i], .cancel = &pr->failed};
-    d.path = xasprintf("/v2/%s/blobs/%s", pr->repo, job->blob->digest);
-    int r = blob_download_open(&d, err);
-    if (r < 0)
-        error_prefix(err, "fetching blob %s", job->blob->digest);
-    struct byte_source source = {blob_download_read, &d};
-    if (r == 0)
-        r = load_job_fill(&pr->load, job, &source, err);
-    blob_download_close(&d);
-    if (r == 0)
-        __atomic_store_n(&pr->finished[i], true, __ATOMIC_RELAXED);
-    return r;
+    struct byte_source source = {blob_download_read, d};
+    if (load_job_fill(&pr->load, job, &source, err) < 0)
+        return -1;
+    __atomic_store_n(&pr->finished[i], true, __ATOMIC_RELAXED);
+    return 0;
 }
 
 static void *pull_worker(void *arg)
 {
     struct pull_run *pr = arg;
     struct registry_session rs = {.reg = pr->reg};
+    struct blob_download early;
+    int64_t scratch = 0;
+    const struct blob_ref *early_blob = pull_open_early(pr, &rs, &early, &scratch);
+    pthread_mutex_lock(&pr->lock);
+    while (!pr->planned && !pr->failed)
+        pthread_cond_wait(&pr->changed, &pr->lock);
+    pthread_mutex_unlock(&pr->lock);
     for (;;) {
         pthread_mutex_lock(&pr->lock);
-        size_t i = pr->next_job;
-        bool stop = pr->failed || i >= pr->load.n_jobs;
-        if (!stop) {
-            pr->next_job++;
-            pr->started[i] = monotonic_seconds();
-        }
+        ssize_t i = pr->failed ? -1 : pull_take_job(pr, early_blob);
         pthread_mutex_unlock(&pr->lock);
-        if (stop)
+        if (i < 0)
             break;
-        lrun_error *err = NULL;
-        if (pull_job_run(pr, &rs, i, &err) < 0) {
-            pthread_mutex_lock(&pr->lock);
-            if (!pr->failed) {
-                __atomic_store_n(&pr->failed, true, __ATOMIC_RELAXED);
-                pr->error = steal_pointer(&err);
-            }
-            pthread_mutex_unlock(&pr->lock);
-            lrun_error_free(err);
+        struct layer_job *job = &pr->load.jobs[i];
+        struct blob_download d;
+        autoerror lrun_error *err = NULL;
+        if (early_blob && strcmp(early_blob->digest, job->blob->digest) == 0) {
+            d = early; /* the early request is this job's */
+            d.received = &pr->received[i];
+        } else {
+            if (early_blob)
+                blob_download_close(&early);
+            blob_download_init(&d, pr, &rs, job->blob, &pr->received[i]);
+            if (blob_download_open(&d, &err) < 0)
+                error_prefix(&err, "fetching blob %s", job->blob->digest);
+        }
+        early_blob = NULL;
+        int r = err ? -1 : pull_job_fill(pr, (size_t)i, &d, &err);
+        blob_download_close(&d);
+        if (r < 0) {
+            pull_fail(pr, &err);
             break;
         }
     }
+    if (early_blob) /* a blob the store had after all, under another digest */
+        blob_download_close(&early);
     registry_session_close(&rs);
     pthread_mutex_lock(&pr->lock);
     pr->running--;
@@ -5543,32 +5637,76 @@ static void *pull_worker(void *arg)
     return NULL;
 }
 
-/* pull_fill_layers: the layer jobs, max_parallel at a time, each in its
- * own thread with its own connections; this thread draws the bars. */
-static int pull_fill_layers(struct pull_run *pr, int max_parallel, lrun_error **err)
+/* pull_start_threads: download threads up to count (max_parallel at most). */
+static void pull_start_threads(struct pull_run *pr, size_t count, int max_parallel)
 {
-    size_t n = pr->load.n_jobs;
-    if (n == 0)
-        return 0;
-    size_t threads = max_parallel > 0 ? (size_t)max_parallel : 3;
-    threads = threads < n ? threads : n;
-    pr->received = xcalloc(n, sizeof *pr->received);
-    pr->finished = xcalloc(n, sizeof *pr->finished);
-    pr->started = xcalloc(n, sizeof *pr->started);
-    autofree pthread_t *tids = xcalloc(threads, sizeof *tids);
-    pr->drawing = pr->bars_fd > 0;
-    size_t started = 0;
-    for (; started < threads; started++) {
+    size_t limit = max_parallel > 0 ? (size_t)max_parallel : 3;
+    count = count < limit ? count : limit;
+    if (!pr->threads)
+        pr->threads = xcalloc(limit, sizeof *pr->threads);
+    for (; pr->n_threads < count; pr->n_threads++) {
         pthread_mutex_lock(&pr->lock);
         pr->running++;
         pthread_mutex_unlock(&pr->lock);
-        if ((errno = pthread_create(&tids[started], NULL, pull_worker, pr)) != 0) {
+        if (pthread_create(&pr->threads[pr->n_threads], NULL, pull_worker, pr) != 0) {
+            pthread_mutex_lock(&pr->lock);
             pr->running--;
-            if (started == 0)
-                return fail_errno(err, "start a download thread");
-            break; /* fewer threads will do */
+            pthread_mutex_unlock(&pr->lock);
+            break; /* fewer threads will do; none: this thread downloads */
         }
     }
+}
+
+/* pull_start_early: threads for the blobs no stored layer has (by their
+ * compressed digest), to open them while the plan is made. */
+static void pull_start_early(struct pull_run *pr, int max_parallel)
+{
+    struct image_plan *p = &pr->load.plans[0];
+    lrun_store *s = pr->load.store;
+    pr->early = xcalloc(p->n_layers + 1, sizeof *pr->early);
+    pr->early_held = xcalloc(p->n_layers + 1, sizeof *pr->early_held);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        bool known = false;
+        for (size_t k = 0; k < s->n_layers && !known; k++)
+            known = !s->layers[k]->incomplete && s->layers[k]->compressed_digest &&
+                    strcmp(s->layers[k]->compressed_digest, p->layers[i].digest) == 0;
+        for (size_t k = 0; k < pr->n_early && !known; k++)
+            known = strcmp(pr->early[k]->digest, p->layers[i].digest) == 0;
+        if (!known)
+            pr->early[pr->n_early++] = &p->layers[i];
+    }
+    pull_start_threads(pr, pr->n_early, max_parallel);
+}
+
+/* pull_stop: end the threads when this thread failed before the plan. */
+static void pull_stop(struct pull_run *pr)
+{
+    pthread_mutex_lock(&pr->lock);
+    __atomic_store_n(&pr->failed, true, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    for (size_t i = 0; i < pr->n_threads; i++)
+        pthread_join(pr->threads[i], NULL);
+    pr->n_threads = 0;
+}
+
+/* pull_fill_layers: hand the planned jobs to the threads (started here if
+ * the early ones are too few) and wait for them, drawing the bars. */
+static int pull_fill_layers(struct pull_run *pr, int max_parallel, lrun_error **err)
+{
+    size_t n = pr->load.n_jobs;
+    pr->taken = xcalloc(n + 1, sizeof *pr->taken);
+    pr->started = xcalloc(n + 1, sizeof *pr->started);
+    pr->received = xcalloc(n + 1, sizeof *pr->received);
+    pr->finished = xcalloc(n + 1, sizeof *pr->finished);
+    pthread_mutex_lock(&pr->lock);
+    pr->planned = true;
+    pr->drawing = pr->bars_fd > 0 && n > 0;
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    pull_start_threads(pr, n, max_parallel);
+    if (pr->n_threads == 0 && n > 0)
+        return fail(err, "start a download thread: %s", strerror(EAGAIN));
     pthread_mutex_lock(&pr->lock);
     while (pr->running > 0) {
         if (!pr->drawing) {
@@ -5587,8 +5725,9 @@ static int pull_fill_layers(struct pull_run *pr, int max_parallel, lrun_error **
             pthread_cond_timedwait(&pr->changed, &pr->lock, &until);
     }
     pthread_mutex_unlock(&pr->lock);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
+    for (size_t i = 0; i < pr->n_threads; i++)
+        pthread_join(pr->threads[i], NULL);
+    pr->n_threads = 0;
     if (pr->drawing) {
         pull_draw(pr);
         pr->drawing = false;
@@ -5604,6 +5743,10 @@ static void pull_run_release(struct pull_run *pr)
 {
     load_run_release(&pr->load);
     lrun_error_free(pr->error);
+    free(pr->early);
+    free(pr->early_held);
+    free(pr->threads);
+    free(pr->taken);
     free(pr->received);
     free(pr->finished);
     free(pr->started);
@@ -5649,14 +5792,26 @@ static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *
     pthread_mutex_init(&pr.lock, NULL);
     pthread_cond_init(&pr.changed, NULL);
     load_progress(&pr.load, "Trying to pull %s...", full);
+    struct image_plan *p = &pr.load.plans[0];
     struct registry_session rs = {.reg = &reg};
-    int r = pull_read_plan(s, &rs, &ref, &want, &pr.load.plans[0], err);
+    autofree char *config_digest = NULL;
+    int r = pull_read_manifest(&rs, &ref, &want, p, &config_digest, err);
+    if (r == 0) {
+        pull_start_early(&pr, o->max_parallel);
+        r = pull_read_config(s, &rs, ref.path, config_digest, &p->config, err);
+    }
     registry_session_close(&rs);
-    if (r < 0)
+    if (r < 0 || image_plan_finish(p, err) < 0) {
+        pull_stop(&pr);
         return error_prefix(err, "initializing source docker://%s", full);
+    }
     load_progress(&pr.load, "Getting image source signatures");
-    if (load_plan_jobs(&pr.load, err) < 0 || pull_fill_layers(&pr, o->max_parallel, err) < 0 ||
-        load_mark_complete(&pr.load, err) < 0) {
+    if (load_plan_jobs(&pr.load, err) < 0) {
+        pull_stop(&pr);
+        load_undo(&pr.load);
+        return error_prefix(err, "writing blob");
+    }
+    if (pull_fill_layers(&pr, o->max_parallel, err) < 0 || load_mark_complete(&pr.load, err) < 0) {
         load_undo(&pr.load);
         return error_prefix(err, "writing blob");
     }
