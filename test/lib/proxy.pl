@@ -13,6 +13,9 @@
 #   cut-always BYTES     close every blob connection after BYTES of its body
 #   503-once             answer the first request with 503 Service Unavailable
 #   garble-manifest      replace every manifest body with broken JSON
+#   chunked              send every body with Transfer-Encoding: chunked
+#                        (odd chunk sizes, a chunk extension, a trailer)
+#   close-delimited      send every body without a length, ended by closing
 #   redirect             answer blob GETs on 127.0.0.1 with a 307 to
 #                        127.0.0.2:LISTEN_PORT/storage/... (another "host",
 #                        as blob storage is), which serves the blob; requests
@@ -104,6 +107,22 @@ sub handle {
 		$head =~ s/^Content-Length:.*\r\n//mig;
 		$head =~ s/\r\n\r\n\z/\r\nContent-Length: ${\ length $body}\r\n\r\n/;
 		send_all($client, $head . $body);
+		return;
+	}
+	if (($mode eq 'chunked' || $mode eq 'close-delimited') && $head =~ /^Content-Length:/mi) {
+		$head =~ s/^Content-Length:.*\r\n//mig;
+		$head =~ s/\r\n\r\n\z/\r\nTransfer-Encoding: chunked\r\n\r\n/ if $mode eq 'chunked';
+		send_all($client, $head) or return;
+		my $first = 1;
+		while (1) {
+			my $n = sysread($up, my $data, 7777);
+			last unless $n;
+			my $out = $mode eq 'close-delimited' ? $data
+			  : sprintf("%x%s\r\n%s\r\n", $n, $first ? ';lrun=test' : '', $data);
+			send_all($client, $out) or return;
+			$first = 0;
+		}
+		send_all($client, "0\r\nX-Trailer: yes\r\n\r\n") if $mode eq 'chunked';
 		return;
 	}
 	send_all($client, $head) or return;

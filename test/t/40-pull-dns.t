@@ -23,10 +23,12 @@ V1=$(tar xOf "$T/fx/v1.tar" manifest.json | jq -r '.[0].Config | rtrimstr(".json
 
 # a DNS server for *.test on 127.53.0.1:53 (a loopback address of its own, so
 # the usual port does not clash): registry.test is 127.0.0.1, other .test
-# names do not exist
+# names do not exist but alias.test, a CNAME of registry.test, and six.test,
+# which has only an IPv6 address
 NS=127.53.0.1
 dnsmasq -d -C /dev/null --no-resolv --no-hosts --no-poll --user=root --pid-file= --bind-interfaces \
-	--listen-address=$NS --port=53 --address=/registry.test/127.0.0.1 --local=/test/ --log-queries \
+	--listen-address=$NS --port=53 --host-record=registry.test,127.0.0.1 --cname=alias.test,registry.test \
+	--address=/six.test/::1 --local=/test/ --log-queries \
 	>"$T/dnsmasq.log" 2>&1 &
 _reg_pids+=($!)
 for i in $(seq 50); do grep -q 'started' "$T/dnsmasq.log" && break; sleep 0.1; done
@@ -49,6 +51,9 @@ ok $? "a name from the DNS server" || diag "$(cat "$T/err")"
 is "$(cat "$T/out")" "$V1" "the image"
 is "$(queries A registry.test)" 1 "one A query for the whole pull (three download threads)"
 is "$(queries AAAA registry.test)" 1 "and one AAAA query"
+
+pull "alias.test:$P/servidorweb:v1"
+ok $? "a CNAME" || diag "$(cat "$T/err")"
 
 pull "registry.test.:$P/servidorweb:v1"
 ok $? "a fully qualified name (trailing dot)" || diag "$(cat "$T/err")"
@@ -79,6 +84,22 @@ before=$(grep -c 'other-name' "$T/dnsmasq.log")
 LRUN_HOSTS=$T/hosts pull "other-name.test:$P/servidorweb:v1"
 ok $? "the hosts file comes first" || diag "$(cat "$T/err")"
 is "$(grep -c 'other-name' "$T/dnsmasq.log")" "$before" "no DNS query for a name in the hosts file"
+
+# IPv6: a registry on [::1], by its literal address and by a name with
+# only an AAAA record
+if (exec 3<>/dev/udp/::1/9) 2>/dev/null && reg_start six "$T/storage" && sed -i "s/addr: 127.0.0.1:$REG_PORT/addr: '[::1]:$REG_PORT'/" "$T/six.yml"; then
+	kill "${_reg_pids[-1]}"; wait "${_reg_pids[-1]}" 2>/dev/null
+	docker-registry serve "$T/six.yml" >"$T/six.log" 2>&1 &
+	_reg_pids+=($!)
+	_reg_wait_port "$REG_PORT" ::1
+	pull "[::1]:$REG_PORT/servidorweb:v1"
+	ok $? "IPv6: a literal address" || diag "$(cat "$T/err")"
+	pull "six.test:$REG_PORT/servidorweb:v1"
+	ok $? "IPv6: a name with an AAAA record only" || diag "$(cat "$T/err")"
+else
+	skip "no IPv6 loopback"
+	skip "no IPv6 loopback"
+fi
 
 # the default files, /etc/hosts and /etc/resolv.conf, in a mount namespace
 out=$(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/hosts &&

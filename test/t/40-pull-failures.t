@@ -3,7 +3,8 @@
 # runs (test/lib/proxy.pl): a blob whose bytes do not match its digest, a
 # connection cut mid-blob (resumed with a Range request; given up after the
 # retries), a 503 (retried), a broken manifest, a redirect of blobs to
-# another host (no credentials go there), and lrun killed with SIGKILL in
+# another host (no credentials go there), chunked and close-delimited
+# bodies, and lrun killed with SIGKILL in
 # the middle of a download, then pulled again.  A failed pull stores nothing.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -84,6 +85,16 @@ reg_proxy "$X" "$RP" 503-once || bail "the proxy does not start"
 out=$("$LRUN" --root "$T/r5" pull -q "127.0.0.1:$X/servidorweb:v1" 2>"$T/err")
 ok $? "a 503 is retried" || diag "$(cat "$T/err")"
 is "$(grep -c 'GET /v2/servidorweb/manifests/v1' "$T/proxy-$X.log")" 2 "503: the manifest was asked for twice"
+
+# --- bodies framed otherwise: chunked, and ended by closing the connection ---
+for mode in chunked close-delimited; do
+	X=$(reg_free_port)
+	reg_proxy "$X" "$RP" $mode || bail "the proxy does not start"
+	out=$("$LRUN" --root "$T/r-$mode" pull -q "127.0.0.1:$X/servidorweb:v1" 2>"$T/err")
+	ok $? "$mode bodies" || diag "$(cat "$T/err")"
+	is "$out" "$V1" "$mode bodies: the image"
+	is "$(reg_check_store "$T/r-$mode")" "" "$mode bodies: the store is consistent"
+done
 
 # --- a broken manifest -----------------------------------------------------------------
 X=$(reg_free_port)
