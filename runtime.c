@@ -5528,20 +5528,21 @@ static const struct blob_ref *pull_open_early(struct pull_run *pr, struct regist
 {
     pthread_mutex_lock(&pr->lock);
     size_t k = pr->next_early < pr->n_early ? pr->next_early++ : pr->n_early;
+    if (k < pr->n_early)
+        pr->early_held[k] = true; /* from now: no other thread takes its job */
     pthread_mutex_unlock(&pr->lock);
     if (k == pr->n_early)
         return NULL;
     struct blob_ref *blob = pr->early[k];
     blob_download_init(d, pr, rs, blob, scratch);
     autoerror lrun_error *err = NULL;
-    if (blob_download_open(d, &err) < 0) {
-        blob_download_close(d);
-        return NULL;
-    }
+    if (blob_download_open(d, &err) == 0)
+        return blob;
+    blob_download_close(d);
     pthread_mutex_lock(&pr->lock);
-    pr->early_held[k] = true;
+    pr->early_held[k] = false;
     pthread_mutex_unlock(&pr->lock);
-    return blob;
+    return NULL;
 }
 
 /* pull_early_held: (under the lock) whether another thread holds digest's

@@ -115,7 +115,8 @@ PROXY_UPSTREAM_AUTH="Basic $(printf alice:secret | base64)" reg_proxy "$X" "$REG
 out=$("$LRUN" --root "$T/r7" pull -q --creds alice:secret "127.0.0.1:$X/servidorweb:v1" 2>"$T/err")
 ok $? "blobs redirected to another host" || diag "$(cat "$T/err")"
 is "$out" "$V1" "redirect: the image"
-is "$(grep -c '^127.0.0.2 GET /storage/v2/servidorweb/blobs/' "$T/proxy-$X.log")" 4 "redirect: the config and three layers came from the other host"
+is "$(grep -c '^127.0.0.2 GET /storage/v2/servidorweb/blobs/' "$T/proxy-$X.log")" 4 \
+	"redirect: the config and three layers came from the other host" || diag "$(cat "$T/proxy-$X.log")"
 is "$(grep '^127.0.0.2 ' "$T/proxy-$X.log" | grep -c 'auth=yes')" 0 "redirect: no credentials sent to the other host"
 like "$(grep '^127.0.0.1 GET /v2/servidorweb/manifests/v1 auth=yes' "$T/proxy-$X.log")" . "redirect: the registry got them"
 
