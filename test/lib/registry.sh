@@ -1,8 +1,13 @@
 # registry.sh - real registries (Debian's docker-registry) and their helpers
-# for lrun's pull tests (test/t/40-pull-*.t).  Source after tap.sh, with $T
-# set to the test's temp dir; call reg_cleanup at exit.
+# for lrun's pull tests (test/t/40-pull-*.t).  Source after tap.sh.
 #
-#   reg_check                 "" when the tools are here, else why not (skip_all)
+#   reg_test_begin NAME [TOOL...]
+#                             skip_all unless root with the tools (TOOL: more
+#                             commands this test needs); sets T, a new temp
+#                             dir, and LRUN; at exit every process started
+#                             here is killed and T removed (kept when $KEEP
+#                             is set, for a look after a failure)
+#   reg_check [TOOL...]       "" when the tools are here, else why not
 #   reg_free_port             a free TCP port on 127.0.0.1
 #   reg_start NAME STORAGE [YAML...]
 #                             start a registry on 127.0.0.1:<free port> serving
@@ -25,10 +30,10 @@
 #                             DIR/NAME.{crt,key} signed by DIR/ca, for SAN
 #                             (e.g. "DNS:registry.test,IP:127.0.0.1"); USAGE
 #                             serverAuth (default) or clientAuth
+#   reg_archive_id ARCHIVE    the image ID of a docker-archive's first image
 #   reg_check_store ROOT      "" when ROOT's layers.json, overlay/ dirs and l/
 #                             links agree and nothing is incomplete, else what is wrong
-#
-# Every process started here is killed by reg_cleanup.
+#   reg_cleanup               kill every process started here
 
 REG_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 _reg_pids=()
@@ -36,9 +41,23 @@ _reg_pids=()
 reg_check() {
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return; }
 	local t
-	for t in docker-registry skopeo curl openssl perl jq unshare; do
+	for t in docker-registry skopeo curl openssl perl jq unshare "$@"; do
 		command -v "$t" >/dev/null || { echo "$t not installed"; return; }
 	done
+}
+
+reg_test_begin() {
+	local name=$1 why
+	shift
+	why=$(reg_check "$@")
+	[ -z "$why" ] || skip_all "$why"
+	T=$(mktemp -d "/tmp/lrun-pull-$name.XXXXXX")
+	LRUN=$(cd "$REG_LIB/../.." && pwd)/lrun
+	at_exit 'reg_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$T"'
+}
+
+reg_archive_id() {
+	tar xOf "$1" manifest.json | jq -r '.[0].Config | rtrimstr(".json")'
 }
 
 reg_cleanup() {

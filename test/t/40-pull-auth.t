@@ -8,13 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/registry.sh"
-LRUN=$(cd "$here/../.." && pwd)/lrun
 
-why=$(reg_check)
-[ -z "$why" ] && ! command -v htpasswd >/dev/null && why="htpasswd (apache2-utils) not installed"
-[ -z "$why" ] || skip_all "$why"
-T=$(mktemp -d /tmp/lrun-pull-auth.XXXXXX)
-at_exit 'reg_cleanup; rm -rf "$T"'
+reg_test_begin auth htpasswd
 
 fx_servidorweb "$T/fx" || bail "fixtures do not build"
 S=$T/storage
@@ -23,7 +18,7 @@ P=127.0.0.1:$REG_PORT
 reg_push "docker-archive:$T/fx/v1.tar" "docker://$P/servidorweb:v1" &&
 reg_push "docker-archive:$T/fx/v1.tar" "docker://$P/public/servidorweb:v1" &&
 reg_push "docker-archive:$T/fx/v1.tar" "docker://$P/private/servidorweb:v1" || bail "skopeo cannot push the fixtures"
-V1=$(tar xOf "$T/fx/v1.tar" manifest.json | jq -r '.[0].Config | rtrimstr(".json")')
+V1=$(reg_archive_id "$T/fx/v1.tar")
 
 C=$T/ca
 reg_make_ca "$C" && reg_make_cert "$C" server "DNS:registry.test,IP:127.0.0.1" &&

@@ -7,12 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/registry.sh"
-LRUN=$(cd "$here/../.." && pwd)/lrun
 
-why=$(reg_check)
-[ -z "$why" ] || skip_all "$why"
-T=$(mktemp -d /tmp/lrun-pull-basic.XXXXXX)
-at_exit 'reg_cleanup; rm -rf "$T"'
+reg_test_begin basic
 
 fx_servidorweb "$T/fx" || bail "fixtures do not build"
 fx_oci_layout --zstd "$T/zst" zst "$T/fx/layers/1.tar" "$T/fx/layers/3v1.tar" || bail "zstd fixture"
@@ -24,14 +20,13 @@ reg_push "oci:$T/fx/v2-oci:v2" "docker://$R/oci/servidorweb:v2" &&
 reg_push "oci:$T/zst:zst" "docker://$R/zst:v1" || bail "skopeo cannot push the fixtures"
 
 lr() { "$LRUN" --root "$T/root" "$@"; }
-config_of() { tar xOf "$1" manifest.json | jq -r '.[0].Config | rtrimstr(".json")'; }
 manifest_digest() { # REPO REF ACCEPT
 	curl -sSfI -H "Accept: $3" "http://$R/v2/$1/manifests/$2" | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}'
 }
 layer_gets() { # LOG REPO CONFIG_DIGEST: blob GETs that are not the config
 	grep "\"GET /v2/$2/blobs/sha256:" "$1" | grep -vc "$3"
 }
-V1=$(config_of "$T/fx/v1.tar") V2=$(config_of "$T/fx/v2.tar")
+V1=$(reg_archive_id "$T/fx/v1.tar") V2=$(reg_archive_id "$T/fx/v2.tar")
 D2=application/vnd.docker.distribution.manifest.v2+json
 OCI=application/vnd.oci.image.manifest.v1+json
 M1=$(manifest_digest servidorweb v1 $D2)

@@ -7,19 +7,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/registry.sh"
-LRUN=$(cd "$here/../.." && pwd)/lrun
 
-why=$(reg_check)
-[ -z "$why" ] && ! command -v dnsmasq >/dev/null && why="dnsmasq (dnsmasq-base) not installed"
-[ -z "$why" ] || skip_all "$why"
-T=$(mktemp -d /tmp/lrun-pull-dns.XXXXXX)
-at_exit 'reg_cleanup; rm -rf "$T"'
+reg_test_begin dns dnsmasq
 
 fx_servidorweb "$T/fx" || bail "fixtures do not build"
 reg_start main "$T/storage" || bail "the registry does not start"
 P=$REG_PORT
 reg_push "docker-archive:$T/fx/v1.tar" "docker://127.0.0.1:$P/servidorweb:v1" || bail "skopeo cannot push"
-V1=$(tar xOf "$T/fx/v1.tar" manifest.json | jq -r '.[0].Config | rtrimstr(".json")')
+V1=$(reg_archive_id "$T/fx/v1.tar")
 
 # a DNS server for *.test on 127.53.0.1:53 (a loopback address of its own, so
 # the usual port does not clash): registry.test is 127.0.0.1, other .test

@@ -10,13 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/registry.sh"
-LRUN=$(cd "$here/../.." && pwd)/lrun
 
-why=$(reg_check)
-[ -z "$why" ] && ! command -v htpasswd >/dev/null && why="htpasswd (apache2-utils) not installed"
-[ -z "$why" ] || skip_all "$why"
-T=$(mktemp -d /tmp/lrun-pull-failures.XXXXXX)
-at_exit 'reg_cleanup; rm -rf "$T"'
+reg_test_begin failures htpasswd
 
 fx_servidorweb "$T/fx" || bail "fixtures do not build"
 # two images of their own: "tamper" (a layer whose blob the test damages) and
@@ -33,8 +28,8 @@ RP=$REG_PORT R=127.0.0.1:$REG_PORT LOG=$REG_LOG
 reg_push "docker-archive:$T/fx/v1.tar" "docker://$R/servidorweb:v1" &&
 reg_push "docker-archive:$T/tamper-image.tar" "docker://$R/tamper:v1" &&
 reg_push "docker-archive:$T/big-image.tar" "docker://$R/big:v1" || bail "skopeo cannot push the fixtures"
-V1=$(tar xOf "$T/fx/v1.tar" manifest.json | jq -r '.[0].Config | rtrimstr(".json")')
-BIG=$(tar xOf "$T/big-image.tar" manifest.json | jq -r '.[0].Config | rtrimstr(".json")')
+V1=$(reg_archive_id "$T/fx/v1.tar")
+BIG=$(reg_archive_id "$T/big-image.tar")
 
 D2=application/vnd.docker.distribution.manifest.v2+json
 snapshot() { cat "$1/overlay-layers/layers.json" "$1/overlay-images/images.json" 2>/dev/null | sha256sum; }

@@ -6,12 +6,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/registry.sh"
-LRUN=$(cd "$here/../.." && pwd)/lrun
 
-why=$(reg_check)
-[ -z "$why" ] || skip_all "$why"
-T=$(mktemp -d /tmp/lrun-pull-index.XXXXXX)
-at_exit 'reg_cleanup; rm -rf "$T"'
+reg_test_begin index
 
 fx_servidorweb "$T/fx" || bail "fixtures do not build"
 reg_start main "$T/storage" || bail "the registry does not start"
@@ -40,8 +36,7 @@ reg_put_manifest "http://$R/v2/multi/manifests/list" "$LIST" "$T/list.json" &&
 reg_put_manifest "http://$R/v2/multi/manifests/index" "$INDEX" "$T/index.json" || bail "cannot PUT the indexes"
 LIST_DIGEST=sha256:$(fx_sha256 "$T/list.json") INDEX_DIGEST=sha256:$(fx_sha256 "$T/index.json")
 
-config_of() { tar xOf "$1" manifest.json | jq -r '.[0].Config | rtrimstr(".json")'; }
-V1=$(config_of "$T/fx/v1.tar") V2=$(config_of "$T/fx/v2.tar")
+V1=$(reg_archive_id "$T/fx/v1.tar") V2=$(reg_archive_id "$T/fx/v2.tar")
 lr() { "$LRUN" --root "$T/root" "$@"; }
 big_data() { jq -r --arg id "$1" '.[] | select(.id == $id) | .["big-data-names"] | join(" ")' "$T/root/overlay-images/images.json"; }
 
