@@ -3466,10 +3466,12 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
  *
  * A pull reads as a load does (IMAGES): the manifest (through an index to
  * this platform's image) and the config make an image_plan; load_plan_jobs
- * records the missing layers as incomplete; worker threads, each with its
- * own connections, stream their blobs through layer_fill, which checks both
- * digests as the bytes pass; then load_mark_complete and
- * load_commit_images.  Only the calling thread writes the store's JSON.
+ * records the missing layers as incomplete; download threads, each with
+ * its own connections, stream their blobs through layer_fill, which checks
+ * both digests as the bytes pass; then load_mark_complete and
+ * load_commit_images.  The threads open the blobs no stored layer has
+ * while the config is read (a round trip less); only the calling thread
+ * writes the store's JSON.
  * ======================================================================== */
 
 #define NET_CONNECT_TIMEOUT 30 /* seconds */
@@ -4794,11 +4796,14 @@ static int registry_resolve(struct registry *reg, const char *host, uint16_t por
             cached = true;
         }
     pthread_mutex_unlock(&reg->lock);
-    if (cached) {
-        for (size_t i = 0; i < out->n; i++) /* the port may differ, the addresses do not */
+    for (size_t i = 0; cached && i < out->n; i++) { /* the port may differ, the addresses do not */
+        if (out->addr[i].ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&out->addr[i])->sin6_port = htons(port);
+        else
             ((struct sockaddr_in *)&out->addr[i])->sin_port = htons(port);
-        return 0;
     }
+    if (cached)
+        return 0;
     if (host_resolve(host, port, out, err) < 0)
         return -1;
     pthread_mutex_lock(&reg->lock);
@@ -4994,91 +4999,122 @@ static int registry_answer_challenge(struct registry_session *rs, const char *ch
 
 static bool http_status_transient(int status) { return status == 429 || (status >= 502 && status <= 504); }
 
+/* A request on its way: where it goes now, and what it went through. */
+struct request {
+    const char *method;
+    char *url;
+    bool authenticate; /* send the registry's Authorization, answer its 401s */
+    bool answered;     /* a 401 was answered once already */
+    int redirects, attempt;
+};
+
+/* request_try: connect (or reuse a connection), send, read the head into r.
+ * Returns 0; 1 to try again at once (the server had closed the kept-alive
+ * connection; an insecure registry speaks plain http); or -1 with *err
+ * set and *transient telling whether a later try may do better. */
+static int request_try(struct registry_session *rs, struct request *q, const struct url *u, char *const *headers,
+                       struct http_response *r, bool *transient, lrun_error **err)
+{
+    struct registry *reg = rs->reg;
+    bool to_registry = url_is_registry(reg, u), reused = false;
+    autostrv char **all = strv_copy(headers);
+    pthread_mutex_lock(&reg->lock);
+    if (q->authenticate && to_registry && reg->authorization)
+        strv_push(&all, xasprintf("Authorization: %s", reg->authorization));
+    pthread_mutex_unlock(&reg->lock);
+    struct connection *c = session_connection(rs, u, &reused, err);
+    if (!c && (*err)->errnum == EPROTO && to_registry && reg->insecure && u->https) {
+        /* the TLS handshake failed: an insecure registry may speak plain
+         * http (docker's fallback), for the rest of this pull */
+        pthread_mutex_lock(&reg->lock);
+        reg->use_http = true;
+        pthread_mutex_unlock(&reg->lock);
+        free(q->url);
+        q->url = registry_url(reg, u->target);
+        error_free_pointer(err);
+        return 1;
+    }
+    if (!c) {
+        *transient = (*err)->errnum != 0 && (*err)->errnum != EPROTO; /* connect failed; DNS and TLS errors stay */
+        return -1;
+    }
+    if (http_send(c, q->method, u, all, err) == 0 && http_read_head(c, q->method, r, err) == 0)
+        return 0;
+    c->reusable = false;
+    if (reused) {
+        error_free_pointer(err);
+        return 1;
+    }
+    *transient = true;
+    return -1;
+}
+
+/* request_follow: what a response head asks for next: 1 to send again
+ * (q->url changed for a redirect), 0 when r is the answer, -1 on error. */
+static int request_follow(struct registry_session *rs, struct request *q, const struct url *u,
+                          struct http_response *r, lrun_error **err)
+{
+    if (r->status == 401 && q->authenticate && url_is_registry(rs->reg, u) && !q->answered) {
+        const char *header = http_header(r, "WWW-Authenticate");
+        autofree char *challenge = xstrdup(header ? header : "");
+        http_body_discard(r);
+        int a = registry_answer_challenge(rs, challenge, err);
+        q->answered = true;
+        return a < 0 ? -1 : a == 0;
+    }
+    const char *location = http_header(r, "Location");
+    if (r->status >= 300 && r->status < 400 && r->status != 304 && location) {
+        if (++q->redirects > 10)
+            return fail(err, "%s %s: too many redirects", q->method, q->url);
+        char *next = url_resolve(u, location);
+        http_body_discard(r);
+        free(q->url);
+        q->url = next;
+        return 1;
+    }
+    if (http_status_transient(r->status) && q->attempt < NET_RETRIES) {
+        http_body_discard(r);
+        retry_pause(q->attempt++);
+        return 1;
+    }
+    return 0;
+}
+
 /* registry_request: METHOD on a path of the registry ("/v2/...") or on a
  * URL, following redirects (no Authorization goes to another host),
  * answering 401 challenges when authenticate, and retrying transient
- * failures (a kept-alive connection the server closed is retried at once).
- * On 0, *r holds the response head, whatever its status; its body is next
- * on r->conn. */
+ * failures.  On 0, *r holds the response head, whatever its status; its
+ * body is next on r->conn. */
 static int registry_request(struct registry_session *rs, const char *method, const char *where,
                             char *const *headers, bool authenticate, struct http_response *r, lrun_error **err)
 {
-    struct registry *reg = rs->reg;
-    autofree char *url = has_prefix(where, "/") ? registry_url(reg, where) : xstrdup(where);
-    int redirects = 0, attempt = 0;
-    bool answered = false;
+    struct request q = {.method = method, .authenticate = authenticate};
+    q.url = has_prefix(where, "/") ? registry_url(rs->reg, where) : xstrdup(where);
+    int ret;
     for (;;) {
         http_response_clear(r);
         autourl struct url u = {0};
-        if (url_parse(url, &u, err) < 0)
-            return -1;
-        bool to_registry = url_is_registry(reg, &u);
-        autostrv char **all = strv_copy(headers);
-        pthread_mutex_lock(&reg->lock);
-        if (authenticate && to_registry && reg->authorization)
-            strv_push(&all, xasprintf("Authorization: %s", reg->authorization));
-        pthread_mutex_unlock(&reg->lock);
-        autoerror lrun_error *net = NULL;
-        bool reused = false, transient = false;
-        struct connection *c = session_connection(rs, &u, &reused, &net);
-        if (!c) {
-            if (net->errnum == EPROTO && to_registry && reg->insecure && u.https) {
-                /* an insecure registry that speaks plain http (docker's fallback) */
-                pthread_mutex_lock(&reg->lock);
-                reg->use_http = true;
-                pthread_mutex_unlock(&reg->lock);
-                free(url);
-                url = registry_url(reg, u.target);
-                continue;
-            }
-            transient = net->errnum != 0 && net->errnum != EPROTO; /* connect failed; DNS and TLS errors stay */
-        } else if (http_send(c, method, &u, all, &net) < 0 || http_read_head(c, method, r, &net) < 0) {
-            c->reusable = false;
-            if (reused) /* the server closed an idle connection */
-                continue;
-            transient = true;
+        bool transient = false;
+        if (url_parse(q.url, &u, err) < 0) {
+            ret = -1;
+            break;
         }
-        if (net) {
-            if (transient && attempt < NET_RETRIES) {
-                retry_pause(attempt++);
-                continue;
-            }
-            *err = steal_pointer(&net);
+        ret = request_try(rs, &q, &u, headers, r, &transient, err);
+        if (ret < 0 && transient && q.attempt < NET_RETRIES) {
+            error_free_pointer(err);
+            retry_pause(q.attempt++);
+            continue;
+        }
+        if (ret < 0) {
             autofree char *text = url_string(&u);
-            return error_prefix(err, "%s %s", method, text);
+            error_prefix(err, "%s %s", method, text);
+            break;
         }
-        const char *location = http_header(r, "Location");
-        if (r->status == 401 && authenticate && to_registry && !answered) {
-            autofree char *challenge = xstrdup(http_header(r, "WWW-Authenticate") ? http_header(r, "WWW-Authenticate") : "");
-            http_body_discard(r);
-            int a = registry_answer_challenge(rs, challenge, err);
-            if (a < 0)
-                return -1;
-            if (a == 0) {
-                http_response_clear(r);
-                answered = true;
-                continue;
-            }
-            return 0;
-        }
-        if (r->status >= 300 && r->status < 400 && r->status != 304 && location) {
-            if (++redirects > 10)
-                return fail(err, "%s %s: too many redirects", method, url);
-            char *next = url_resolve(&u, location);
-            http_body_discard(r);
-            http_response_clear(r);
-            free(url);
-            url = next;
-            continue;
-        }
-        if (http_status_transient(r->status) && attempt < NET_RETRIES) {
-            http_body_discard(r);
-            http_response_clear(r);
-            retry_pause(attempt++);
-            continue;
-        }
-        return 0;
+        if (ret == 0 && (ret = request_follow(rs, &q, &u, r, err)) != 1)
+            break;
     }
+    free(q.url);
+    return ret;
 }
 
 /* --- manifests, indexes and platforms --- */
@@ -5830,20 +5866,12 @@ int lrun_image_pull(lrun_store *s, const char *name, const lrun_pull_options *o,
 
 /* --- login, logout --- */
 
-/* login_key: the auth file key for what the user typed: a host[:port]
- * (maybe with a repository path), "docker.io" for Docker Hub. */
-static char *login_key(const char *registry)
-{
-    autofree char *k = auth_key_normalize(registry);
-    return xstrdup(k);
-}
-
 int lrun_login(const char *registry, const char *user, const char *password, const lrun_pull_options *o,
                lrun_error **err)
 {
     static const lrun_pull_options defaults = {0};
     o = o ? o : &defaults;
-    autofree char *key = login_key(registry);
+    autofree char *key = auth_key_normalize(registry); /* host[:port][/path]; Docker Hub is docker.io */
     autofree char *domain = xstrndup(key, strcspn(key, "/"));
     cleanup(registry_clear) struct registry reg = {0};
     if (registry_init(&reg, domain, NULL, o, err) < 0)
@@ -5868,7 +5896,7 @@ int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **e
 {
     static const lrun_pull_options defaults = {0};
     o = o ? o : &defaults;
-    autofree char *key = registry ? login_key(registry) : NULL;
+    autofree char *key = registry ? auth_key_normalize(registry) : NULL;
     autofree char *path = auth_file_path(o);
     bool found = false;
     if (access(path, F_OK) == 0 && auth_file_update(path, key, NULL, &found, err) < 0)
@@ -6285,6 +6313,20 @@ static char *cli_platform(const char *platform, const char *os, const char *arch
     return text;
 }
 
+static const char pull_help[] =
+    "Usage: lrun pull [options] IMAGE\n\n"
+    "Pull an image from a registry (docker's names: busybox is docker.io/library/busybox:latest).\n\n"
+    "Options:\n"
+    "  --creds USER[:PASSWORD]   credentials for the registry\n"
+    "  --tls-verify[=false]      check the registry's certificate (default: yes,\n"
+    "                            except for localhost, which may also use http)\n"
+    "  --cert-dir DIR            CAs (*.crt) and client certificates (NAME.cert, NAME.key)\n"
+    "  --authfile FILE           where login stored credentials\n"
+    "  --platform OS/ARCH[/VAR]  the image to choose from a manifest list\n"
+    "  --os, --arch, --variant   parts of --platform\n"
+    "  --max-parallel N          layers downloaded at once (default 3)\n"
+    "  -q, --quiet               print only the image ID";
+
 static int cmd_pull(struct cli *cli, int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -6325,20 +6367,7 @@ static int cmd_pull(struct cli *cli, int argc, char **argv)
             }
             break;
         case 'q': quiet = true; break;
-        case 'h':
-            puts("Usage: lrun pull [options] IMAGE\n\n"
-                 "Pull an image from a registry (docker's names: busybox is docker.io/library/busybox:latest).\n\n"
-                 "Options:\n"
-                 "  --creds USER[:PASSWORD]   credentials for the registry\n"
-                 "  --tls-verify[=false]      check the registry's certificate (default: yes,\n"
-                 "                            except for localhost, which may also use http)\n"
-                 "  --cert-dir DIR            CAs (*.crt) and client certificates (NAME.cert, NAME.key)\n"
-                 "  --authfile FILE           where login stored credentials\n"
-                 "  --platform OS/ARCH[/VAR]  the image to choose from a manifest list\n"
-                 "  --os, --arch, --variant   parts of --platform\n"
-                 "  --max-parallel N          layers downloaded at once (default 3)\n"
-                 "  -q, --quiet               print only the image ID");
-            return 0;
+        case 'h': puts(pull_help); return 0;
         default: return status;
         }
     }
