@@ -3814,11 +3814,12 @@ static int host_resolve(const char *host, uint16_t port, struct addresses *out, 
 
 /* --- connections: TCP with timeouts, TLS with mbedTLS --- */
 
-/* What a TLS client trusts for one host:port: the system's CA bundle and
- * the host's certs.d directory (podman's convention: *.crt are CAs,
- * NAME.cert with NAME.key a client certificate). */
+/* What a TLS client trusts: the system's CA bundle and, for a host that
+ * has one, its certs.d directory (podman's convention: *.crt are CAs,
+ * NAME.cert with NAME.key a client certificate).  Hosts without one share
+ * a trust, so the bundle is parsed once a pull. */
 struct tls_trust {
-    char *host_port;
+    char *dir; /* the certs.d directory, or NULL */
     bool verify;
     mbedtls_x509_crt cas;
     bool has_client;
@@ -3830,7 +3831,7 @@ static void tls_trust_free(struct tls_trust *t)
 {
     if (!t)
         return;
-    free(t->host_port);
+    free(t->dir);
     mbedtls_x509_crt_free(&t->cas);
     mbedtls_x509_crt_free(&t->client_cert);
     mbedtls_pk_free(&t->client_key);
@@ -3874,10 +3875,27 @@ static int tls_trust_read_dir(struct tls_trust *t, const char *dir, lrun_error *
     return ret;
 }
 
-static struct tls_trust *tls_trust_load(const char *host_port, bool verify, const char *cert_dir, lrun_error **err)
+/* tls_certs_dir: the directory with host_port's certificates: cert_dir
+ * when given, else the first of /etc/containers/certs.d/<host:port> and
+ * /etc/docker/certs.d/<host:port> there is; NULL when none is. */
+static char *tls_certs_dir(const char *host_port, const char *cert_dir)
+{
+    if (cert_dir)
+        return xstrdup(cert_dir);
+    static const char *const roots[] = {"/etc/containers/certs.d", "/etc/docker/certs.d", NULL};
+    for (size_t i = 0; roots[i]; i++) {
+        char *dir = xasprintf("%s/%s", roots[i], host_port);
+        if (access(dir, F_OK) == 0)
+            return dir;
+        free(dir);
+    }
+    return NULL;
+}
+
+static struct tls_trust *tls_trust_load(const char *dir, bool verify, lrun_error **err)
 {
     struct tls_trust *t = xcalloc(1, sizeof *t);
-    t->host_port = xstrdup(host_port);
+    t->dir = xstrdup(dir);
     t->verify = verify;
     mbedtls_x509_crt_init(&t->cas);
     mbedtls_x509_crt_init(&t->client_cert);
@@ -3885,11 +3903,7 @@ static struct tls_trust *tls_trust_load(const char *host_port, bool verify, cons
     const char *bundle = system_ca_bundle();
     if (verify && bundle)
         mbedtls_x509_crt_parse_file(&t->cas, bundle); /* a bad entry in it spoils only itself */
-    autofree char *containers = xasprintf("/etc/containers/certs.d/%s", host_port);
-    autofree char *docker = xasprintf("/etc/docker/certs.d/%s", host_port);
-    int r = cert_dir ? tls_trust_read_dir(t, cert_dir, err)
-                     : tls_trust_read_dir(t, containers, err) < 0 ? -1 : tls_trust_read_dir(t, docker, err);
-    if (r < 0) {
+    if (dir && tls_trust_read_dir(t, dir, err) < 0) {
         tls_trust_free(t);
         return NULL;
     }
@@ -4011,6 +4025,7 @@ static int tls_entropy(void *ctx, unsigned char *out, size_t n)
 
 static int connection_tls_start(struct connection *c, const struct tls_trust *trust, lrun_error **err)
 {
+    autofree char *name = xasprintf(strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host, c->port);
     c->tls = true;
     mbedtls_ssl_init(&c->ssl);
     mbedtls_ssl_config_init(&c->conf);
@@ -4026,7 +4041,7 @@ static int connection_tls_start(struct connection *c, const struct tls_trust *tr
     if (trust->has_client &&
         mbedtls_ssl_conf_own_cert(&c->conf, (mbedtls_x509_crt *)&trust->client_cert,
                                   (mbedtls_pk_context *)&trust->client_key) != 0)
-        return fail(err, "tls: use the client certificate for %s", trust->host_port);
+        return fail(err, "tls: use the client certificate of %s", trust->dir);
     if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 || mbedtls_ssl_set_hostname(&c->ssl, c->host) != 0)
         return fail(err, "tls: set up");
     mbedtls_ssl_set_bio(&c->ssl, c, tls_send, tls_recv, NULL);
@@ -4044,11 +4059,11 @@ static int connection_tls_start(struct connection *c, const struct tls_trust *tr
             for (char *p = info; *p; p++)
                 if (*p == '\n')
                     *p = p[1] ? ';' : '\0';
-            return fail(err, "tls: the certificate of %s is not trusted: %s", trust->host_port, info);
+            return fail(err, "tls: the certificate of %s is not trusted: %s", name, info);
         }
         char text[160];
         mbedtls_strerror(r, text, sizeof text);
-        return fail(err, "tls: handshake with %s: %s", trust->host_port, c->error[0] ? c->error : text);
+        return fail(err, "tls: handshake with %s: %s", name, c->error[0] ? c->error : text);
     }
     socket_set_timeout(c->fd, NET_IO_TIMEOUT);
     return 0;
@@ -4770,13 +4785,15 @@ static bool url_is_registry(const struct registry *reg, const struct url *u)
 static const struct tls_trust *registry_trust(struct registry *reg, const struct url *u, lrun_error **err)
 {
     autofree char *host_port = url_authority(u);
+    autofree char *dir = tls_certs_dir(host_port, reg->cert_dir);
     bool verify = url_is_registry(reg, u) ? !reg->insecure : reg->tls_verify >= 0;
     pthread_mutex_lock(&reg->lock);
     struct tls_trust *t = NULL;
     for (size_t i = 0; i < reg->n_trusts && !t; i++)
-        if (strcmp(reg->trusts[i]->host_port, host_port) == 0 && reg->trusts[i]->verify == verify)
+        if (reg->trusts[i]->verify == verify && (dir ? reg->trusts[i]->dir && strcmp(reg->trusts[i]->dir, dir) == 0
+                                                     : !reg->trusts[i]->dir))
             t = reg->trusts[i];
-    if (!t && (t = tls_trust_load(host_port, verify, reg->cert_dir, err))) {
+    if (!t && (t = tls_trust_load(dir, verify, err))) {
         reg->trusts = xrealloc(reg->trusts, (reg->n_trusts + 1) * sizeof *reg->trusts);
         reg->trusts[reg->n_trusts++] = t;
     }
