@@ -62,8 +62,8 @@ reg_archive_id() {
 
 reg_cleanup() {
 	local p
-	for p in "${_reg_pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${_reg_pids[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${_reg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${_reg_pids[@]}"; do wait "$p" 2>/dev/null || true; done # (safe under set -e)
 	_reg_pids=()
 }
 
