@@ -79,6 +79,16 @@ curl -sSf -o "$T/layer.tar.gz" "http://$R/v2/bench/blobs/$digest"
 DESC=$(awk -v c="$(stat -c %s "$T/layer.tar.gz")" -v u="$(stat -c %s "$T/layer.tar")" \
 	-v n="$(tar tf "$T/layer.tar" | wc -l)" 'BEGIN { printf "%.1f MB gzip, %.0f MB tar, %d entries", c / 1e6, u / 1e6, n }')
 rm -f "$T/layer.tar"
+# a reference for a v2-after-v1 pull: curl fetching what lrun fetches, the
+# manifest, the config and the new layer (one process, one after another;
+# lrun asks for the last two at once)
+V2_URLS=("http://$R/v2/servidorweb/manifests/v2")
+for d in $(curl -sSf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	"http://$R/v2/servidorweb/manifests/v2" | jq -r '.config.digest, .layers[2].digest'); do
+	V2_URLS+=("http://$R/v2/servidorweb/blobs/$d")
+done
+registry_floor() { curl -sSf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+	-o /dev/null -o /dev/null -o /dev/null "${V2_URLS[@]}"; }
 
 # time_ms CMD...: wall time of one run in milliseconds (fork and exec of
 # the command included: /bin/true measures that floor)
@@ -107,6 +117,7 @@ measure() {
 		"$LRUN" --root "$dir/root" pull -q "$R/servidorweb:v1" >/dev/null; sync
 		time_ms "$LRUN" --root "$dir/root" pull -q "$R/servidorweb:v2" >>"$out-v2"
 		sync; time_ms "$LRUN" --root "$dir/root" pull -q "$R/servidorweb:v2" >>"$out-again"
+		time_ms registry_floor >>"$out-registry"
 	done
 	for i in $(seq $((WARMUP + RUNS))); do
 		have_podman || break
@@ -149,7 +160,8 @@ if [ -n "$CONTRACT" ]; then # the rows of test/bench/run's table
 	met=$(awk -v a="$lrun" -v b="$tar" 'BEGIN { print (a <= 1.2 * b) ? "met" : "MISSED" }')
 	echo "| pull a single-layer image from a local registry ($DESC; lrun pull.sh) | $(ms "$lrun") | $(ms "$pod") | — | — | tar -xzf $(ms "$tar"); gzip -dc $(ms "$gz") | $ratios | $met: ≤ 1.2× tar -xzf |"
 	met=$(awk -v a="$v2" 'BEGIN { print (a < 10) ? "met" : "MISSED" }')
-	echo "| pull v2 after v1 (all layers shared but one small one) | $(ms "$v2") | $(ms "$pod2") | — | — | — | ${pod2:+podman/lrun $(ratio "$pod2" "$v2")×} | $met: ≤ 10 ms |"
+	reg=$(m disk registry)
+	echo "| pull v2 after v1 (all layers shared but one small one) | $(ms "$v2") | $(ms "$pod2") | — | — | curl of the same 3 requests $(ms "$reg") | ${pod2:+podman/lrun $(ratio "$pod2" "$v2")×; }lrun/curl $(ratio "$v2" "$reg")× | $met: ≤ 10 ms |"
 	exit 0
 fi
 
@@ -164,6 +176,7 @@ report() {
 	[ -s "$T/$w-podman" ] && printf '%-36s %12s %9sx\n' "podman pull" "$(m "$w" podman)" "$(ratio "$(m "$w" podman)" "$(m "$w" tar)")"
 	printf '%-36s %12s\n' "lrun pull servidorweb:v2 after :v1" "$(m "$w" v2)"
 	[ -s "$T/$w-podman2" ] && printf '%-36s %12s\n' "podman pull servidorweb:v2 after :v1" "$(m "$w" podman2)"
+	printf '%-36s %12s\n' "  (curl of the same 3 requests)" "$(m "$w" registry)"
 	printf '%-36s %12s\n' "lrun pull servidorweb:v2 again" "$(m "$w" again)"
 	printf '%-36s %12s\n' "(/bin/true: the timing floor)" "$(m "$w" true)"
 }
