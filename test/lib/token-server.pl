@@ -41,10 +41,13 @@ sub jwt {
 		iss => $issuer, sub => $user, aud => $service, exp => $now + 300, nbf => $now - 10, iat => $now,
 		jti => sprintf('%08x%08x', rand(2**32), rand(2**32)), access => $access,
 	}));
-	my ($tmp, $tmpname) = tempfile(UNLINK => 1);
+	# the signing input in a file beside the key (the server is killed,
+	# so nothing may wait for an exit hook to be removed)
+	my ($tmp, $tmpname) = tempfile("$key.XXXXXX");
 	print $tmp "$header.$claims";
 	close $tmp;
 	my $signature = `openssl dgst -sha256 -binary -sign '$key' '$tmpname'`;
+	unlink $tmpname;
 	die "token-server.pl: openssl dgst failed\n" if $? || !length $signature;
 	return "$header.$claims." . b64url($signature);
 }
