@@ -11,15 +11,16 @@ set -eu
 cd "$(dirname "$0")"
 
 DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev libseccomp-dev libcap-dev
-      libssl-dev zlib1g-dev libzstd-dev liblzma-dev"
+      libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
 # what the test suite uses (test/run): TAP's prove (perl), fixtures from busybox
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
 
 # Static libraries only.  libarchive's tar reader/writer and gzip/zstd/xz
 # filters are all lrun calls, so only those objects (and their compression
 # libraries) are linked; its other formats would pull in libxml2 and ICU.
-# OpenSSL's libcrypto provides sha256.
-LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lcrypto -lpthread"
+# mbedTLS is the TLS of pull (small, static); OpenSSL's libcrypto provides
+# sha256 (with the CPU's SHA extensions).
+LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lpthread"
 
 debug=0
 for arg in "$@"; do

@@ -16,6 +16,7 @@
  *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
  *   NAMES       image references: docker.io/library/x:latest and friends
  *   IMAGES      image records, lookup, load, save, tag, remove, sizes
+ *   REGISTRY    host names, HTTP/1.1 over TLS, auth, manifests, pull, login
  *   MOUNTS      the overlay of a layer chain, paths resolved inside a root
  *   CONTAINER   configuration, the container layer, the process (namespaces,
  *               root, /dev, capabilities, seccomp), terminal, monitor,
@@ -54,6 +55,7 @@
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <archive_entry.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -61,7 +63,16 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/sha.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -69,10 +80,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
@@ -801,53 +814,6 @@ static void sha256_hex(const void *data, size_t n, digest_hex out)
     sha256_final_hex(&ctx, out);
 }
 
-static void base64_encode(const void *data, size_t n, struct buf *out)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *in = data;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (uint32_t)in[i + 2];
-        char quad[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                        i + 2 < n ? b64[v & 63] : '='};
-        buf_add(out, quad, 4);
-    }
-}
-
-static int base64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* base64_decode: standard alphabet with padding; false on bad input. */
-static bool base64_decode(const char *text, struct buf *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    for (const char *p = text; *p && *p != '='; p++) {
-        int v = base64_value((unsigned char)*p);
-        if (v < 0)
-            return false;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char c = (char)((acc >> bits) & 0xff);
-            buf_add(out, &c, 1);
-        }
-    }
-    return true;
-}
-
 /* crc64: Go's hash/crc64 with the ISO table, which tar-split records. */
 static uint64_t crc64_update(uint64_t crc, const void *data, size_t n)
 {
@@ -883,6 +849,49 @@ static const char *digest_hex_part(const char *digest)
     if (!digest || !has_prefix(digest, "sha256:") || !is_hex_id(digest + 7))
         return NULL;
     return digest + 7;
+}
+
+static const char base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* base64_encode: standard base64 with padding. */
+static char *base64_encode(const void *data, size_t n)
+{
+    const unsigned char *in = data;
+    struct buf out = {0};
+    buf_adds(&out, "");
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint32_t)in[i + 2];
+        char quad[4] = {base64_alphabet[(v >> 18) & 63], base64_alphabet[(v >> 12) & 63],
+                        i + 1 < n ? base64_alphabet[(v >> 6) & 63] : '=', i + 2 < n ? base64_alphabet[v & 63] : '='};
+        buf_add(&out, quad, 4);
+    }
+    return buf_steal(&out);
+}
+
+/* base64_decode: standard base64 (padding optional) into out,
+ * NUL-terminated; false when text is not base64. */
+static bool base64_decode(const char *text, struct buf *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    buf_adds(out, "");
+    for (const char *p = text; *p && *p != '='; p++) {
+        const char *at = strchr(base64_alphabet, *p);
+        if (!at)
+            return false;
+        acc = (acc << 6) | (uint32_t)(at - base64_alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char byte = (char)((acc >> bits) & 0xFF);
+            buf_add(out, &byte, 1);
+        }
+    }
+    return true;
 }
 
 static void random_bytes(void *buf, size_t n)
@@ -2259,10 +2268,8 @@ static void tar_split_entry(struct tar_split *ts, int type, const char *name, in
         jw_key_int(g, "size", size);
     jw_key(g, "payload");
     if (payload) {
-        autobuf struct buf b64 = {0};
-        buf_adds(&b64, "");
-        base64_encode(payload, payload_len, &b64);
-        jw_str(g, b64.data);
+        autofree char *b64 = base64_encode(payload, payload_len);
+        jw_str(g, b64);
     } else {
         yajl_gen_null(g);
     }
@@ -2388,6 +2395,8 @@ struct layer_stream {
     int64_t blob_size, diff_size;
     struct archive *decompressor;
     char *blob_buf, *diff_buf;
+    const char *source_error; /* why the source failed: the decompressor's own
+                                 message would hide it ("truncated input") */
 };
 
 static la_ssize_t layer_stream_read_blob(struct archive *a, void *ctx, const void **out)
@@ -2397,6 +2406,7 @@ static la_ssize_t layer_stream_read_blob(struct archive *a, void *ctx, const voi
     ssize_t n = ls->source->read(ls->source->ctx, ls->blob_buf, STREAM_BUFFER, &error);
     if (n < 0) {
         archive_set_error(a, EIO, "%s", error);
+        ls->source_error = error;
         return -1;
     }
     SHA256_Update(&ls->blob_sha, ls->blob_buf, (size_t)n);
@@ -2409,6 +2419,10 @@ static la_ssize_t layer_stream_read_tar(struct archive *a, void *ctx, const void
 {
     struct layer_stream *ls = ctx;
     la_ssize_t n = archive_read_data(ls->decompressor, ls->diff_buf, STREAM_BUFFER);
+    if (n < 0 && ls->source_error) {
+        archive_set_error(a, EIO, "%s", ls->source_error);
+        return -1;
+    }
     if (n < 0) {
         archive_set_error(a, EIO, "decompress: %s", archive_error_string(ls->decompressor));
         return -1;
@@ -3147,10 +3161,8 @@ static char *big_data_file_name(const char *key)
 {
     if (strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789.") == strlen(key))
         return xstrdup(key);
-    struct buf out = {0};
-    buf_add(&out, "=", 1);
-    base64_encode(key, strlen(key), &out);
-    return buf_steal(&out);
+    autofree char *encoded = base64_encode(key, strlen(key));
+    return xasprintf("=%s", encoded);
 }
 
 static int image_big_data_write(lrun_store *s, struct image *img, const char *key, const char *data, size_t len,
@@ -3387,6 +3399,7 @@ struct image_plan {
     struct buf config;
     digest_hex config_id;
     struct buf manifest; /* OCI: the manifest as stored; docker: made later */
+    struct buf index;    /* pull: the manifest list the image was chosen from */
     struct blob_ref *layers;
     size_t n_layers;
     char **layer_ids; /* computed chain IDs, base first */
@@ -3397,6 +3410,7 @@ static void image_plan_release(struct image_plan *p)
     lrun_strv_free(p->names);
     buf_free(&p->config);
     buf_free(&p->manifest);
+    buf_free(&p->index);
     for (size_t i = 0; i < p->n_layers; i++) {
         free(p->layers[i].member);
         free(p->layers[i].diff_id);
@@ -3814,7 +3828,13 @@ static int image_commit(lrun_store *s, struct image_plan *p, lrun_error **err)
     autofree char *config_key = xasprintf("sha256:%s", p->config_id);
     autofree char *manifest_key = xasprintf("manifest-sha256:%s", manifest_hex);
     autofree char *signature_key = xasprintf("signature-%s", manifest_hex);
-    if ((fresh && image_big_data_write(s, img, config_key, p->config.data, p->config.len, err) < 0) ||
+    digest_hex index_hex;
+    sha256_hex(p->index.data, p->index.len, index_hex);
+    autofree char *index_key = xasprintf("manifest-sha256:%s", index_hex);
+    /* a pull through a manifest list keeps the list too, so that
+     * name@<list digest> finds the image (as containers/image does) */
+    if ((p->index.len && image_big_data_write(s, img, index_key, p->index.data, p->index.len, err) < 0) ||
+        (fresh && image_big_data_write(s, img, config_key, p->config.data, p->config.len, err) < 0) ||
         image_big_data_write(s, img, manifest_key, p->manifest.data, p->manifest.len, err) < 0 ||
         image_big_data_write(s, img, "manifest", p->manifest.data, p->manifest.len, err) < 0 ||
         image_big_data_write(s, img, signature_key, "", 0, err) < 0) {
@@ -4256,6 +4276,2483 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
         if (s->layers[i]->diff_size > 0)
             *total += s->layers[i]->diff_size;
     return 0;
+}
+
+/* ========================================================================
+ * REGISTRY: host names, connections, HTTP/1.1, credentials, manifests, pull
+ *
+ * A registry v2 client that needs nothing at run time but the kernel, so
+ * the static binary pulls from an initramfs or a scratch container too:
+ * names resolve through the hosts file and then DNS over UDP to
+ * resolv.conf's nameservers (a static glibc's getaddrinfo would load
+ * libnss_*.so), TLS is mbedTLS, and HTTP/1.1 is written here (keep-alive,
+ * chunked bodies, redirects to blob storage on another host, timeouts,
+ * retries of transient failures, resumed downloads).
+ *
+ * A pull reads as a load does (IMAGES): the manifest (through an index to
+ * this platform's image) and the config make an image_plan; load_plan_jobs
+ * records the missing layers as incomplete; download threads, each with
+ * its own connections, stream their blobs through layer_fill, which checks
+ * both digests as the bytes pass; then load_mark_complete and
+ * load_commit_images.  The threads open the blobs no stored layer has
+ * while the config is read (a round trip less); only the calling thread
+ * writes the store's JSON.
+ * ======================================================================== */
+
+#define NET_CONNECT_TIMEOUT 30 /* seconds */
+#define NET_IO_TIMEOUT 60      /* seconds without a byte before a read fails */
+#define NET_HANDSHAKE_TIMEOUT 10 /* seconds for a TLS handshake (Go's default) */
+#define NET_RETRIES 3          /* more tries for transient failures */
+
+static void sleep_milliseconds(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* retry_pause: 250 ms, 500 ms, 1 s, ... before try number attempt + 1. */
+static void retry_pause(int attempt) { sleep_milliseconds(250L << (attempt < 4 ? attempt : 4)); }
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- host names: IP literals, the hosts file, then DNS over UDP ---
+ *
+ * As the stub resolver does it: /etc/hosts first, then A and AAAA queries
+ * to each nameserver of /etc/resolv.conf (its search, ndots, timeout and
+ * attempts options apply).  LRUN_HOSTS and LRUN_RESOLV_CONF name other
+ * files (tests).  Answers that do not fit in 512 bytes are used as far as
+ * they go (no TCP retry): a registry name has a handful of addresses. */
+
+#define MAX_ADDRESSES 8
+
+struct addresses {
+    struct sockaddr_storage addr[MAX_ADDRESSES];
+    socklen_t len[MAX_ADDRESSES];
+    size_t n;
+};
+
+static void addresses_add(struct addresses *a, int family, const void *raw, uint16_t port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        memcpy(&sin->sin_addr, raw, 4);
+        len = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        memcpy(&sin6->sin6_addr, raw, 16);
+        len = sizeof *sin6;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (a->len[i] == len && memcmp(&a->addr[i], &ss, len) == 0)
+            return;
+    if (a->n < MAX_ADDRESSES) {
+        a->addr[a->n] = ss;
+        a->len[a->n++] = len;
+    }
+}
+
+static bool address_literal(const char *host, uint16_t port, struct addresses *out)
+{
+    unsigned char raw[16];
+    if (inet_pton(AF_INET, host, raw) == 1)
+        addresses_add(out, AF_INET, raw, port);
+    else if (inet_pton(AF_INET6, host, raw) == 1)
+        addresses_add(out, AF_INET6, raw, port);
+    else
+        return false;
+    return true;
+}
+
+/* address_text: "1.2.3.4:443" or "[::1]:443", for messages. */
+static char *address_text(const struct sockaddr_storage *ss)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
+        return xasprintf("%s:%u", text, ntohs(sin->sin_port));
+    }
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
+    return xasprintf("[%s]:%u", text, ntohs(sin6->sin6_port));
+}
+
+static const char *env_path(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+/* text_lines_next: the next line of a file read into memory, comments
+ * (from any of comment_chars) cut off; NULL at the end. */
+static char *text_lines_next(char **cursor, const char *comment_chars)
+{
+    if (!*cursor || !**cursor)
+        return NULL;
+    char *line = *cursor;
+    char *nl = strchr(line, '\n');
+    *cursor = nl ? nl + 1 : line + strlen(line);
+    if (nl)
+        *nl = '\0';
+    line[strcspn(line, comment_chars)] = '\0';
+    return line;
+}
+
+static void hosts_file_lookup(const char *host, uint16_t port, struct addresses *out)
+{
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, env_path("LRUN_HOSTS", "/etc/hosts"), &text, NULL) < 0)
+        return;
+    char *cursor = text.data, *line;
+    while ((line = text_lines_next(&cursor, "#"))) {
+        char *save = NULL;
+        const char *addr = strtok_r(line, " \t\r", &save);
+        for (const char *name; addr && (name = strtok_r(NULL, " \t\r", &save));)
+            if (strcasecmp(name, host) == 0) {
+                address_literal(addr, port, out);
+                break;
+            }
+    }
+}
+
+struct resolver_config {
+    struct addresses servers;
+    char **search;
+    int ndots, timeout, attempts;
+};
+
+static void resolver_config_clear(struct resolver_config *rc) { lrun_strv_free(rc->search); }
+
+static void resolver_config_read(struct resolver_config *rc)
+{
+    *rc = (struct resolver_config){.ndots = 1, .timeout = 5, .attempts = 2};
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, env_path("LRUN_RESOLV_CONF", "/etc/resolv.conf"), &text, NULL) == 0) {
+        char *cursor = text.data, *line;
+        while ((line = text_lines_next(&cursor, "#;"))) {
+            char *save = NULL;
+            const char *key = strtok_r(line, " \t\r", &save);
+            if (!key)
+                continue;
+            if (strcmp(key, "nameserver") == 0) {
+                const char *addr = strtok_r(NULL, " \t\r", &save);
+                if (addr && rc->servers.n < 3)
+                    address_literal(addr, 53, &rc->servers);
+            } else if (strcmp(key, "search") == 0 || strcmp(key, "domain") == 0) {
+                lrun_strv_free(rc->search);
+                rc->search = NULL;
+                for (const char *d; (d = strtok_r(NULL, " \t\r", &save));)
+                    strv_push(&rc->search, xstrdup(d));
+            } else if (strcmp(key, "options") == 0) {
+                for (const char *o; (o = strtok_r(NULL, " \t\r", &save));) {
+                    if (has_prefix(o, "ndots:"))
+                        rc->ndots = atoi(o + 6);
+                    else if (has_prefix(o, "timeout:"))
+                        rc->timeout = atoi(o + 8) > 0 ? atoi(o + 8) : 1;
+                    else if (has_prefix(o, "attempts:"))
+                        rc->attempts = atoi(o + 9) > 0 ? atoi(o + 9) : 1;
+                }
+            }
+        }
+    }
+    if (rc->servers.n == 0) { /* no nameserver line: the local one, as glibc */
+        unsigned char loopback[4] = {127, 0, 0, 1};
+        addresses_add(&rc->servers, AF_INET, loopback, 53);
+    }
+}
+
+enum { DNS_TYPE_A = 1, DNS_TYPE_AAAA = 28, DNS_RCODE_NXDOMAIN = 3 };
+
+/* dns_query_encode: a recursive query for name; 0 when the name is invalid. */
+static size_t dns_query_encode(unsigned char *out, size_t cap, uint16_t id, const char *name, uint16_t type)
+{
+    size_t n = 0;
+    unsigned char header[12] = {(unsigned char)(id >> 8), (unsigned char)id, 0x01, 0, 0, 1};
+    memcpy(out, header, sizeof header);
+    n = sizeof header;
+    for (const char *p = name; *p;) {
+        size_t label = strcspn(p, ".");
+        if (label == 0 || label > 63 || n + label + 6 > cap)
+            return 0;
+        out[n++] = (unsigned char)label;
+        memcpy(out + n, p, label);
+        n += label;
+        p += label + (p[label] == '.');
+    }
+    out[n++] = 0;
+    out[n++] = (unsigned char)(type >> 8);
+    out[n++] = (unsigned char)type;
+    out[n++] = 0;
+    out[n++] = 1; /* class IN */
+    return n;
+}
+
+static const unsigned char *dns_skip_name(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end) {
+        if (*p == 0)
+            return p + 1;
+        if ((*p & 0xC0) == 0xC0) /* a compression pointer ends the name */
+            return p + 2 <= end ? p + 2 : NULL;
+        if (*p & 0xC0)
+            return NULL;
+        p += 1 + *p;
+    }
+    return NULL;
+}
+
+static unsigned dns_u16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
+
+/* dns_reply_read: the addresses of a reply to query id; returns the reply's
+ * rcode, or -1 when the datagram is not that reply. */
+static int dns_reply_read(const unsigned char *msg, size_t len, uint16_t id, uint16_t port, struct addresses *out)
+{
+    if (len < 12 || dns_u16(msg) != id || !(msg[2] & 0x80))
+        return -1;
+    const unsigned char *p = msg + 12, *end = msg + len;
+    for (unsigned i = 0; i < dns_u16(msg + 4); i++) {
+        if (!(p = dns_skip_name(p, end)) || p + 4 > end)
+            return -1;
+        p += 4;
+    }
+    for (unsigned i = 0; i < dns_u16(msg + 6); i++) {
+        if (!(p = dns_skip_name(p, end)) || p + 10 > end)
+            return -1;
+        unsigned type = dns_u16(p), class = dns_u16(p + 2), length = dns_u16(p + 8);
+        p += 10;
+        if (p + length > end)
+            return -1;
+        /* CNAME records come first and name the target the addresses
+         * belong to: taking every address record of the answer is enough */
+        if (class == 1 && type == DNS_TYPE_A && length == 4)
+            addresses_add(out, AF_INET, p, port);
+        else if (class == 1 && type == DNS_TYPE_AAAA && length == 16)
+            addresses_add(out, AF_INET6, p, port);
+        p += length;
+    }
+    return msg[3] & 0x0F;
+}
+
+/* dns_ask: A and AAAA for name from one server; returns the rcode of the A
+ * answer (NXDOMAIN means the name does not exist), or -1 when the server
+ * did not answer in time. */
+static int dns_ask(const struct sockaddr_storage *server, socklen_t server_len, const char *name, uint16_t port,
+                   int timeout, struct addresses *out)
+{
+    autoclose int fd = socket(server->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)server, server_len) < 0)
+        return -1;
+    uint16_t ids[2];
+    random_bytes(ids, sizeof ids);
+    const uint16_t types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
+    for (int i = 0; i < 2; i++) {
+        unsigned char query[300];
+        size_t n = dns_query_encode(query, sizeof query, ids[i], name, types[i]);
+        if (n == 0 || send(fd, query, n, MSG_NOSIGNAL) < 0)
+            return -1;
+    }
+    int rcode[2] = {-1, -1};
+    double deadline = monotonic_seconds() + timeout;
+    while (rcode[0] < 0 || rcode[1] < 0) {
+        int left_ms = (int)((deadline - monotonic_seconds()) * 1000);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0)
+            break;
+        unsigned char reply[1500];
+        ssize_t n = recv(fd, reply, sizeof reply, 0);
+        if (n < 0)
+            return -1; /* ICMP port unreachable: no server there */
+        for (int i = 0; i < 2; i++)
+            if (rcode[i] < 0)
+                rcode[i] = dns_reply_read(reply, (size_t)n, ids[i], port, out);
+    }
+    return rcode[0] >= 0 ? rcode[0] : rcode[1];
+}
+
+static bool host_is_localhost(const char *host)
+{
+    return strcasecmp(host, "localhost") == 0 || has_suffix(host, ".localhost");
+}
+
+/* host_resolve: the addresses of host, port filled in. */
+static int host_resolve(const char *host, uint16_t port, struct addresses *out, lrun_error **err)
+{
+    *out = (struct addresses){0};
+    if (address_literal(host, port, out))
+        return 0;
+    hosts_file_lookup(host, port, out);
+    if (out->n)
+        return 0;
+    if (host_is_localhost(host)) {
+        unsigned char v4[4] = {127, 0, 0, 1}, v6[16] = {[15] = 1};
+        addresses_add(out, AF_INET, v4, port);
+        addresses_add(out, AF_INET6, v6, port);
+        return 0;
+    }
+    cleanup(resolver_config_clear) struct resolver_config rc;
+    resolver_config_read(&rc);
+    /* the names to try: as given first when it has ndots dots (or ends in
+     * a dot), else after the search domains */
+    autostrv char **names = NULL;
+    size_t dots = 0;
+    for (const char *p = host; *p; p++)
+        dots += *p == '.';
+    if (has_suffix(host, ".")) {
+        strv_push(&names, xstrndup(host, strlen(host) - 1));
+    } else {
+        if ((int)dots >= rc.ndots)
+            strv_push(&names, xstrdup(host));
+        for (size_t i = 0; rc.search && rc.search[i]; i++)
+            strv_push(&names, xasprintf("%s.%s", host, rc.search[i]));
+        if ((int)dots < rc.ndots)
+            strv_push(&names, xstrdup(host));
+    }
+    bool answered = false;
+    for (size_t i = 0; names[i]; i++) {
+        bool settled = false; /* a server said yes or "no such name" */
+        for (int attempt = 0; attempt < rc.attempts && !settled; attempt++)
+            for (size_t s = 0; s < rc.servers.n && !settled; s++) {
+                int rcode = dns_ask(&rc.servers.addr[s], rc.servers.len[s], names[i], port, rc.timeout, out);
+                settled = rcode == 0 || rcode == DNS_RCODE_NXDOMAIN;
+                answered |= rcode >= 0;
+            }
+        if (out->n)
+            return 0;
+    }
+    if (!answered)
+        return fail(err, "lookup %s: no DNS server answered (%s)", host,
+                    env_path("LRUN_RESOLV_CONF", "/etc/resolv.conf"));
+    return fail(err, "lookup %s: no such host", host);
+}
+
+/* --- connections: TCP with timeouts, TLS with mbedTLS --- */
+
+/* What a TLS client trusts: the system's CA bundle and, for a host that
+ * has one, its certs.d directory (podman's convention: *.crt are CAs,
+ * NAME.cert with NAME.key a client certificate).  Hosts without one share
+ * a trust, so the bundle is parsed once a pull. */
+struct tls_trust {
+    char *dir; /* the certs.d directory, or NULL */
+    bool verify;
+    mbedtls_x509_crt cas;
+    bool has_client;
+    mbedtls_x509_crt client_cert;
+    mbedtls_pk_context client_key;
+};
+
+static void tls_trust_free(struct tls_trust *t)
+{
+    if (!t)
+        return;
+    free(t->dir);
+    mbedtls_x509_crt_free(&t->cas);
+    mbedtls_x509_crt_free(&t->client_cert);
+    mbedtls_pk_free(&t->client_key);
+    free(t);
+}
+
+static const char *system_ca_bundle(void)
+{
+    static const char *const bundles[] = {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                                          "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem", NULL};
+    const char *env = getenv("SSL_CERT_FILE");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; bundles[i]; i++)
+        if (access(bundles[i], R_OK) == 0)
+            return bundles[i];
+    return NULL;
+}
+
+static int tls_trust_read_dir(struct tls_trust *t, const char *dir, lrun_error **err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : fail_errno(err, "open %s", dir);
+    struct dirent *de;
+    int ret = 0;
+    while (ret == 0 && (de = readdir(d))) {
+        autofree char *path = xasprintf("%s/%s", dir, de->d_name);
+        if (has_suffix(de->d_name, ".crt")) {
+            if (mbedtls_x509_crt_parse_file(&t->cas, path) < 0)
+                ret = fail(err, "read the CA certificate %s", path);
+        } else if (has_suffix(de->d_name, ".cert")) {
+            autofree char *key = xasprintf("%.*s.key", (int)(strlen(path) - 5), path);
+            if (mbedtls_x509_crt_parse_file(&t->client_cert, path) < 0 ||
+                mbedtls_pk_parse_keyfile(&t->client_key, key, NULL) < 0)
+                ret = fail(err, "read the client certificate %s and its key %s", path, key);
+            t->has_client = true;
+        }
+    }
+    closedir(d);
+    return ret;
+}
+
+/* tls_certs_dir: the directory with host_port's certificates: cert_dir
+ * when given, else the first of /etc/containers/certs.d/<host:port> and
+ * /etc/docker/certs.d/<host:port> there is; NULL when none is. */
+static char *tls_certs_dir(const char *host_port, const char *cert_dir)
+{
+    if (cert_dir)
+        return xstrdup(cert_dir);
+    static const char *const roots[] = {"/etc/containers/certs.d", "/etc/docker/certs.d", NULL};
+    for (size_t i = 0; roots[i]; i++) {
+        char *dir = xasprintf("%s/%s", roots[i], host_port);
+        if (access(dir, F_OK) == 0)
+            return dir;
+        free(dir);
+    }
+    return NULL;
+}
+
+static struct tls_trust *tls_trust_load(const char *dir, bool verify, lrun_error **err)
+{
+    struct tls_trust *t = xcalloc(1, sizeof *t);
+    t->dir = xstrdup(dir);
+    t->verify = verify;
+    mbedtls_x509_crt_init(&t->cas);
+    mbedtls_x509_crt_init(&t->client_cert);
+    mbedtls_pk_init(&t->client_key);
+    const char *bundle = system_ca_bundle();
+    if (verify && bundle)
+        mbedtls_x509_crt_parse_file(&t->cas, bundle); /* a bad entry in it spoils only itself */
+    if (dir && tls_trust_read_dir(t, dir, err) < 0) {
+        tls_trust_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+struct connection {
+    int fd;
+    char *host; /* what it is connected to, for reuse */
+    uint16_t port;
+    bool tls;
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_ctr_drbg_context drbg;
+    bool reusable; /* the last response ended cleanly and kept the connection */
+    char error[256]; /* the last failure, for byte_source readers */
+    size_t pos, len;
+    char in[64 * 1024];
+};
+
+static void connection_close(struct connection *c)
+{
+    if (!c)
+        return;
+    if (c->tls) {
+        mbedtls_ssl_free(&c->ssl);
+        mbedtls_ssl_config_free(&c->conf);
+        mbedtls_ctr_drbg_free(&c->drbg);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->host);
+    free(c);
+}
+
+static void connection_close_pointer(struct connection **c)
+{
+    connection_close(*c);
+    *c = NULL;
+}
+
+static void socket_set_timeout(int fd, int seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* socket_connect: a TCP connection to the first address that answers
+ * within NET_CONNECT_TIMEOUT, with NET_IO_TIMEOUT on reads and writes. */
+static int socket_connect(const struct addresses *a, const char *host, lrun_error **err)
+{
+    int saved = ECONNREFUSED;
+    for (size_t i = 0; i < a->n; i++) {
+        int fd = socket(a->addr[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int r = connect(fd, (const struct sockaddr *)&a->addr[i], a->len[i]);
+        if (r < 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int so_error = 0;
+            socklen_t len = sizeof so_error;
+            r = poll(&pfd, 1, NET_CONNECT_TIMEOUT * 1000);
+            if (r == 0)
+                errno = ETIMEDOUT, r = -1;
+            else if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error)
+                errno = so_error, r = -1;
+            else if (r > 0)
+                r = 0;
+        }
+        if (r < 0) {
+            saved = errno;
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        socket_set_timeout(fd, NET_IO_TIMEOUT);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        return fd;
+    }
+    errno = saved;
+    autofree char *where = a->n ? address_text(&a->addr[0]) : xstrdup(host);
+    return fail_errno(err, "dial tcp %s", where);
+}
+
+static int tls_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct connection *c = ctx;
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EINTR)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    snprintf(c->error, sizeof c->error, "write: %s", errno == EAGAIN ? "timed out" : strerror(errno));
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int tls_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    struct connection *c = ctx;
+    ssize_t n = recv(c->fd, buf, len, 0);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EINTR)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    snprintf(c->error, sizeof c->error, "read: %s", errno == EAGAIN ? "timed out" : strerror(errno));
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static int tls_entropy(void *ctx, unsigned char *out, size_t n)
+{
+    (void)ctx;
+    random_bytes(out, n);
+    return 0;
+}
+
+static int connection_tls_start(struct connection *c, const struct tls_trust *trust, lrun_error **err)
+{
+    autofree char *name = xasprintf(strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host, c->port);
+    c->tls = true;
+    mbedtls_ssl_init(&c->ssl);
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_ctr_drbg_init(&c->drbg);
+    if (mbedtls_ctr_drbg_seed(&c->drbg, tls_entropy, NULL, (const unsigned char *)"lrun", 4) != 0 ||
+        mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+        return fail(err, "tls: set up");
+    mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+    mbedtls_ssl_conf_authmode(&c->conf, trust->verify ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
+    mbedtls_ssl_conf_ca_chain(&c->conf, (mbedtls_x509_crt *)&trust->cas, NULL);
+    if (trust->has_client &&
+        mbedtls_ssl_conf_own_cert(&c->conf, (mbedtls_x509_crt *)&trust->client_cert,
+                                  (mbedtls_pk_context *)&trust->client_key) != 0)
+        return fail(err, "tls: use the client certificate of %s", trust->dir);
+    if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 || mbedtls_ssl_set_hostname(&c->ssl, c->host) != 0)
+        return fail(err, "tls: set up");
+    mbedtls_ssl_set_bio(&c->ssl, c, tls_send, tls_recv, NULL);
+    /* a server that does not speak TLS may say nothing at all: do not wait
+     * the whole I/O timeout before an insecure registry's http fallback */
+    socket_set_timeout(c->fd, NET_HANDSHAKE_TIMEOUT);
+    int r;
+    while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0) {
+        if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+            continue;
+        uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+        if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags) {
+            char info[512];
+            mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+            for (char *p = info; *p; p++)
+                if (*p == '\n')
+                    *p = p[1] ? ';' : '\0';
+            return fail(err, "tls: the certificate of %s is not trusted: %s", name, info);
+        }
+        char text[160];
+        mbedtls_strerror(r, text, sizeof text);
+        return fail(err, "tls: handshake with %s: %s", name, c->error[0] ? c->error : text);
+    }
+    socket_set_timeout(c->fd, NET_IO_TIMEOUT);
+    return 0;
+}
+
+/* connection_open: TCP to host:port (at one of addresses), then TLS when
+ * trust is given. */
+static struct connection *connection_open(const char *host, uint16_t port, const struct addresses *addresses,
+                                          const struct tls_trust *trust, lrun_error **err)
+{
+    cleanup(connection_close_pointer) struct connection *c = xcalloc(1, sizeof *c);
+    c->host = xstrdup(host);
+    c->port = port;
+    if ((c->fd = socket_connect(addresses, host, err)) < 0)
+        return NULL;
+    if (trust && connection_tls_start(c, trust, err) < 0) {
+        if (err && *err)
+            (*err)->errnum = EPROTO; /* the handshake failed: a caller may try plain http */
+        return NULL;
+    }
+    return steal_pointer(&c);
+}
+
+/* connection_read_raw: up to n bytes; 0 at the end of the stream, -1 with
+ * c->error set. */
+static ssize_t connection_read_raw(struct connection *c, void *buf, size_t n)
+{
+    if (c->tls) {
+        for (;;) {
+            int r = mbedtls_ssl_read(&c->ssl, buf, n > INT_MAX ? INT_MAX : n);
+            if (r >= 0)
+                return r;
+            if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                continue;
+            if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF)
+                return 0;
+            if (r != MBEDTLS_ERR_NET_RECV_FAILED) {
+                char text[160];
+                mbedtls_strerror(r, text, sizeof text);
+                snprintf(c->error, sizeof c->error, "tls: %s", text);
+            }
+            return -1;
+        }
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, n, 0);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        snprintf(c->error, sizeof c->error, "read: %s", errno == EAGAIN ? "timed out" : strerror(errno));
+        return -1;
+    }
+}
+
+/* connection_read: buffered; reads of a buffer's size or more go straight
+ * into the caller's buffer (layer blobs). */
+static ssize_t connection_read(struct connection *c, void *buf, size_t n)
+{
+    if (c->pos < c->len) {
+        size_t k = c->len - c->pos < n ? c->len - c->pos : n;
+        memcpy(buf, c->in + c->pos, k);
+        c->pos += k;
+        return (ssize_t)k;
+    }
+    if (n >= sizeof c->in)
+        return connection_read_raw(c, buf, n);
+    ssize_t r = connection_read_raw(c, c->in, sizeof c->in);
+    if (r <= 0)
+        return r;
+    c->pos = 0;
+    c->len = (size_t)r;
+    return connection_read(c, buf, n);
+}
+
+static int connection_write(struct connection *c, const char *data, size_t n)
+{
+    while (n > 0) {
+        ssize_t w;
+        if (c->tls) {
+            int r = mbedtls_ssl_write(&c->ssl, (const unsigned char *)data, n > INT_MAX ? INT_MAX : n);
+            if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                continue;
+            if (r < 0 && r != MBEDTLS_ERR_NET_SEND_FAILED) {
+                char text[160];
+                mbedtls_strerror(r, text, sizeof text);
+                snprintf(c->error, sizeof c->error, "tls: %s", text);
+            }
+            w = r;
+        } else {
+            w = send(c->fd, data, n, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                snprintf(c->error, sizeof c->error, "write: %s", errno == EAGAIN ? "timed out" : strerror(errno));
+        }
+        if (w < 0)
+            return -1;
+        data += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* connection_read_line: a line without its CRLF; -1 at the end of the
+ * stream (c->error set) or past max bytes. */
+static int connection_read_line(struct connection *c, struct buf *line, size_t max)
+{
+    line->len = 0;
+    buf_adds(line, "");
+    for (;;) {
+        if (c->pos == c->len) {
+            ssize_t r = connection_read_raw(c, c->in, sizeof c->in);
+            if (r <= 0) {
+                if (r == 0)
+                    snprintf(c->error, sizeof c->error, "the server closed the connection");
+                return -1;
+            }
+            c->pos = 0;
+            c->len = (size_t)r;
+        }
+        char *start = c->in + c->pos;
+        char *nl = memchr(start, '\n', c->len - c->pos);
+        size_t take = nl ? (size_t)(nl - start) + 1 : c->len - c->pos;
+        buf_add(line, start, take);
+        c->pos += take;
+        if (nl)
+            break;
+        if (line->len > max) {
+            snprintf(c->error, sizeof c->error, "response header line too long");
+            return -1;
+        }
+    }
+    while (line->len && (line->data[line->len - 1] == '\n' || line->data[line->len - 1] == '\r'))
+        line->data[--line->len] = '\0';
+    return 0;
+}
+
+/* --- HTTP/1.1: URLs, requests, response heads and bodies --- */
+
+struct url {
+    bool https;
+    char *host; /* an IPv6 address without its brackets */
+    uint16_t port;
+    char *target; /* path and query */
+};
+
+static void url_clear(struct url *u)
+{
+    free(u->host);
+    free(u->target);
+    *u = (struct url){0};
+}
+#define autourl cleanup(url_clear)
+
+/* host_port_split: "host", "host:port", "[v6]", "[v6]:port". */
+static int host_port_split(const char *text, char **host, uint16_t *port, uint16_t default_port, lrun_error **err)
+{
+    const char *colon;
+    if (*text == '[') {
+        const char *end = strchr(text, ']');
+        if (!end)
+            return fail(err, "invalid host \"%s\"", text);
+        *host = xstrndup(text + 1, (size_t)(end - text - 1));
+        colon = end[1] == ':' ? end + 1 : NULL;
+    } else {
+        colon = strchr(text, ':');
+        *host = colon ? xstrndup(text, (size_t)(colon - text)) : xstrdup(text);
+    }
+    *port = default_port;
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || p <= 0 || p > 65535) {
+            free(*host);
+            *host = NULL;
+            return fail(err, "invalid port in \"%s\"", text);
+        }
+        *port = (uint16_t)p;
+    }
+    if (!**host) {
+        free(*host);
+        *host = NULL;
+        return fail(err, "invalid host \"%s\"", text);
+    }
+    return 0;
+}
+
+static int url_parse(const char *text, struct url *u, lrun_error **err)
+{
+    *u = (struct url){0};
+    const char *rest;
+    if (strncasecmp(text, "https://", 8) == 0)
+        u->https = true, rest = text + 8;
+    else if (strncasecmp(text, "http://", 7) == 0)
+        rest = text + 7;
+    else
+        return fail(err, "unsupported URL \"%s\"", text);
+    size_t authority_len = strcspn(rest, "/?#");
+    autofree char *authority = xstrndup(rest, authority_len);
+    char *at = strrchr(authority, '@'); /* user:password@ is not used for registries */
+    if (host_port_split(at ? at + 1 : authority, &u->host, &u->port, u->https ? 443 : 80, err) < 0)
+        return error_prefix(err, "URL \"%s\"", text);
+    const char *path = rest + authority_len;
+    size_t path_len = strcspn(path, "#");
+    u->target = *path == '/' ? xstrndup(path, path_len) : xasprintf("/%.*s", (int)path_len, path);
+    return 0;
+}
+
+/* url_authority: "host:port" as a Host header and for messages; the
+ * scheme's own port is left out. */
+static char *url_authority(const struct url *u)
+{
+    bool v6 = strchr(u->host, ':') != NULL;
+    if (u->port == (u->https ? 443 : 80))
+        return xasprintf(v6 ? "[%s]" : "%s", u->host);
+    return xasprintf(v6 ? "[%s]:%u" : "%s:%u", u->host, u->port);
+}
+
+static char *url_string(const struct url *u)
+{
+    autofree char *authority = url_authority(u);
+    return xasprintf("%s://%s%s", u->https ? "https" : "http", authority, u->target);
+}
+
+/* url_resolve: a Location header against the URL it came from. */
+static char *url_resolve(const struct url *base, const char *location)
+{
+    if (strncasecmp(location, "https://", 8) == 0 || strncasecmp(location, "http://", 7) == 0)
+        return xstrdup(location);
+    if (has_prefix(location, "//"))
+        return xasprintf("%s:%s", base->https ? "https" : "http", location);
+    autofree char *authority = url_authority(base);
+    if (*location == '/')
+        return xasprintf("%s://%s%s", base->https ? "https" : "http", authority, location);
+    size_t dir = (size_t)(strrchr(base->target, '/') - base->target) + 1;
+    return xasprintf("%s://%s%.*s%s", base->https ? "https" : "http", authority, (int)dir, base->target, location);
+}
+
+/* query_escape: Go's url.QueryEscape. */
+static char *query_escape(const char *s)
+{
+    struct buf out = {0};
+    buf_adds(&out, "");
+    for (; *s; s++) {
+        if (isalnum((unsigned char)*s) || strchr("-_.~", *s))
+            buf_add(&out, s, 1);
+        else if (*s == ' ')
+            buf_add(&out, "+", 1);
+        else
+            buf_printf(&out, "%%%02X", (unsigned char)*s);
+    }
+    return buf_steal(&out);
+}
+
+struct http_response {
+    int status;
+    char **headers; /* "Name: value" as received */
+    bool chunked;
+    bool close;     /* the server ends the connection after this body */
+    int64_t length; /* Content-Length, or -1 */
+    int64_t left;   /* bytes left of the body or of the current chunk; -1: until close */
+    bool in_chunk;  /* a chunk's data was read: its CRLF comes next */
+    bool done;
+    struct connection *conn;
+};
+
+static void http_response_clear(struct http_response *r)
+{
+    lrun_strv_free(r->headers);
+    *r = (struct http_response){0};
+}
+#define autoresponse cleanup(http_response_clear)
+
+static const char *http_header(const struct http_response *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; r->headers && r->headers[i]; i++) {
+        if (strncasecmp(r->headers[i], name, n) != 0 || r->headers[i][n] != ':')
+            continue;
+        const char *v = r->headers[i] + n + 1;
+        return v + strspn(v, " \t");
+    }
+    return NULL;
+}
+
+static int http_send(struct connection *c, const char *method, const struct url *u, char *const *headers,
+                     lrun_error **err)
+{
+    autobuf struct buf req = {0};
+    autofree char *authority = url_authority(u);
+    buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lrun/%s\r\n", method, u->target, authority,
+               LRUN_VERSION);
+    for (size_t i = 0; headers && headers[i]; i++)
+        buf_printf(&req, "%s\r\n", headers[i]);
+    buf_adds(&req, "\r\n");
+    c->reusable = false;
+    c->error[0] = '\0';
+    if (connection_write(c, req.data, req.len) < 0)
+        return fail(err, "%s %s: %s", method, authority, c->error);
+    return 0;
+}
+
+#define HTTP_HEAD_MAX (64 * 1024)
+
+static int http_read_head(struct connection *c, const char *method, struct http_response *r, lrun_error **err)
+{
+    autobuf struct buf line = {0};
+    size_t total = 0;
+    int minor = 1;
+    *r = (struct http_response){.length = -1, .left = -1, .conn = c};
+    do {
+        lrun_strv_free(r->headers);
+        r->headers = NULL;
+        if (connection_read_line(c, &line, HTTP_HEAD_MAX) < 0)
+            return fail(err, "read the response: %s", c->error);
+        if (sscanf(line.data, "HTTP/1.%d %d", &minor, &r->status) != 2 || r->status < 100 || r->status > 999)
+            return fail(err, "malformed HTTP response \"%.80s\"", line.data);
+        for (;;) {
+            if (connection_read_line(c, &line, HTTP_HEAD_MAX) < 0)
+                return fail(err, "read the response: %s", c->error);
+            if (line.len == 0)
+                break;
+            if ((total += line.len) > HTTP_HEAD_MAX)
+                return fail(err, "the response headers are too large");
+            strv_push(&r->headers, xstrdup(line.data));
+        }
+    } while (r->status < 200 && r->status != 101); /* 100 Continue and friends */
+    const char *te = http_header(r, "Transfer-Encoding"), *cl = http_header(r, "Content-Length");
+    const char *connection = http_header(r, "Connection");
+    r->chunked = te && strcasestr(te, "chunked");
+    r->close = minor == 0 ? !(connection && strcasestr(connection, "keep-alive"))
+                          : connection && strcasestr(connection, "close");
+    if (cl && !r->chunked) {
+        char *end;
+        long long n = strtoll(cl, &end, 10);
+        if (end == cl || *end || n < 0)
+            return fail(err, "malformed Content-Length \"%s\"", cl);
+        r->length = r->left = n;
+    }
+    if (strcmp(method, "HEAD") == 0 || r->status == 204 || r->status == 304)
+        r->length = r->left = 0;
+    if (r->chunked)
+        r->left = 0;
+    else if (r->left < 0)
+        r->close = true; /* the body ends when the connection does */
+    if (r->left == 0 && !r->chunked) {
+        r->done = true;
+        c->reusable = !r->close;
+    }
+    return 0;
+}
+
+/* http_chunk_next: the next chunk's size line; at the last chunk, its
+ * trailers.  Returns 0, or -1 with c->error set. */
+static int http_chunk_next(struct http_response *r)
+{
+    struct connection *c = r->conn;
+    autobuf struct buf line = {0};
+    if (r->in_chunk && (connection_read_line(c, &line, 16) < 0 || line.len)) {
+        snprintf(c->error, sizeof c->error, "malformed chunked body");
+        return -1;
+    }
+    if (connection_read_line(c, &line, 1024) < 0)
+        return -1;
+    char *end;
+    long long size = strtoll(line.data, &end, 16);
+    if (end == line.data || size < 0 || (*end && *end != ';' && *end != ' ')) {
+        snprintf(c->error, sizeof c->error, "malformed chunk size \"%.20s\"", line.data);
+        return -1;
+    }
+    r->left = size;
+    r->in_chunk = true;
+    if (size > 0)
+        return 0;
+    do /* trailers, up to the empty line */
+        if (connection_read_line(c, &line, HTTP_HEAD_MAX) < 0)
+            return -1;
+    while (line.len);
+    r->done = true;
+    c->reusable = !r->close;
+    return 0;
+}
+
+/* http_body_read: up to n bytes of the body; 0 at its end; -1 with *error
+ * (a byte_source's read). */
+static ssize_t http_body_read(void *ctx, void *buf, size_t n, const char **error)
+{
+    struct http_response *r = ctx;
+    struct connection *c = r->conn;
+    if (!r->done && r->chunked && r->left == 0 && http_chunk_next(r) < 0) {
+        *error = c->error;
+        return -1;
+    }
+    if (r->done)
+        return 0;
+    if (r->left >= 0 && (int64_t)n > r->left)
+        n = (size_t)r->left;
+    ssize_t got = connection_read(c, buf, n);
+    if (got == 0 && r->left < 0) {
+        r->done = true;
+        return 0;
+    }
+    if (got == 0)
+        snprintf(c->error, sizeof c->error, "unexpected EOF: the server cut the body short");
+    if (got <= 0) {
+        *error = c->error;
+        return -1;
+    }
+    if (r->left > 0)
+        r->left -= got;
+    if (r->left == 0 && !r->chunked) {
+        r->done = true;
+        c->reusable = !r->close;
+    }
+    return got;
+}
+
+/* http_body_read_all: the whole body, NUL-terminated, at most max bytes. */
+static int http_body_read_all(struct http_response *r, struct buf *out, size_t max, lrun_error **err)
+{
+    if (r->length > (int64_t)max)
+        return fail(err, "the response is too large (%" PRId64 " bytes)", r->length);
+    buf_adds(out, "");
+    for (;;) {
+        buf_reserve(out, 16384);
+        const char *error = NULL;
+        ssize_t n = http_body_read(r, out->data + out->len, out->cap - out->len - 1, &error);
+        if (n < 0)
+            return fail(err, "read the response: %s", error);
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        out->data[out->len] = '\0';
+        if (out->len > max)
+            return fail(err, "the response is too large (more than %zu bytes)", max);
+    }
+    return 0;
+}
+
+/* http_body_discard: read a small body to its end so the connection can
+ * carry the next request (a large one is left: the connection goes). */
+static void http_body_discard(struct http_response *r)
+{
+    char scratch[4096];
+    const char *error;
+    for (int64_t total = 0; !r->done && total < 1024 * 1024;) {
+        ssize_t n = http_body_read(r, scratch, sizeof scratch, &error);
+        if (n <= 0)
+            break;
+        total += n;
+    }
+}
+
+/* --- credentials: --creds, podman's auth.json, docker's config.json ---
+ *
+ * Lookup order as containers/image: the auth file (--authfile,
+ * $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json or
+ * /run/containers/<uid>/auth.json), $XDG_CONFIG_HOME/containers/auth.json,
+ * then docker's config.json; in each, "host/ns/repo" before "host/ns"
+ * before "host".  Entries are {"auth": base64("user:password")}. */
+
+static char *auth_file_path(const lrun_pull_options *o)
+{
+    if (o->auth_file && *o->auth_file)
+        return xstrdup(o->auth_file);
+    const char *env = getenv("REGISTRY_AUTH_FILE");
+    if (env && *env)
+        return xstrdup(env);
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg)
+        return xasprintf("%s/containers/auth.json", xdg);
+    return xasprintf("/run/containers/%u/auth.json", (unsigned)getuid());
+}
+
+static char *docker_config_path(void)
+{
+    const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+    if (dir && *dir)
+        return xasprintf("%s/config.json", dir);
+    return xasprintf("%s/.docker/config.json", home && *home ? home : "/");
+}
+
+static char **auth_file_paths(const lrun_pull_options *o)
+{
+    char **paths = NULL;
+    strv_push(&paths, auth_file_path(o));
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        strv_push(&paths, xasprintf("%s/containers/auth.json", xdg));
+    else
+        strv_push(&paths, xasprintf("%s/.config/containers/auth.json", home && *home ? home : "/"));
+    strv_push(&paths, docker_config_path());
+    return paths;
+}
+
+/* auth_key_normalize: docker's "https://index.docker.io/v1/" style keys
+ * become host names; Docker Hub's hosts all mean docker.io. */
+static char *auth_key_normalize(const char *key)
+{
+    char *k;
+    if (strncasecmp(key, "https://", 8) == 0 || strncasecmp(key, "http://", 7) == 0) {
+        const char *host = strstr(key, "://") + 3;
+        k = xstrndup(host, strcspn(host, "/"));
+    } else {
+        k = xstrdup(key);
+        while (has_suffix(k, "/"))
+            k[strlen(k) - 1] = '\0';
+    }
+    if (strcmp(k, "index.docker.io") == 0 || strcmp(k, "registry-1.docker.io") == 0) {
+        free(k);
+        k = xstrdup("docker.io");
+    }
+    return k;
+}
+
+/* credentials_split: "user:password" (the password may hold colons). */
+static int credentials_split(const char *text, char **user, char **password, lrun_error **err)
+{
+    const char *colon = strchr(text, ':');
+    if (!colon || colon == text)
+        return fail(err, "credentials must be USER:PASSWORD");
+    *user = xstrndup(text, (size_t)(colon - text));
+    *password = xstrdup(colon + 1);
+    return 0;
+}
+
+static int credentials_from_entry(yajl_val entry, const char *file, char **user, char **password, lrun_error **err)
+{
+    const char *auth = json_string(entry, "auth");
+    autobuf struct buf decoded = {0};
+    if (!auth || !*auth)
+        return 0; /* an entry for a credential helper: lrun runs none */
+    if (!base64_decode(auth, &decoded))
+        return fail(err, "%s: an \"auth\" entry is not base64", file);
+    return credentials_split(decoded.data, user, password, err) < 0 ? error_prefix(err, "%s", file) : 0;
+}
+
+/* credentials_lookup: *user stays NULL when no file has any. */
+static int credentials_lookup(const char *domain, const char *repo, const lrun_pull_options *o, char **user,
+                              char **password, lrun_error **err)
+{
+    autostrv char **keys = NULL;
+    if (repo) { /* host/ns/repo, host/ns, ... */
+        autofree char *key = xasprintf("%s/%s", domain, repo);
+        for (char *slash; (slash = strrchr(key, '/'));) {
+            strv_push(&keys, xstrdup(key));
+            *slash = '\0';
+        }
+    }
+    strv_push(&keys, xstrdup(domain));
+    autostrv char **files = auth_file_paths(o);
+    for (size_t f = 0; files[f]; f++) {
+        autobuf struct buf text = {0};
+        if (read_file_at(AT_FDCWD, files[f], &text, NULL) < 0)
+            continue;
+        autojson yajl_val doc = json_parse(text.data, files[f], err);
+        if (!doc)
+            return -1;
+        yajl_val auths = json_get(doc, "auths");
+        for (size_t k = 0; keys[k]; k++)
+            for (size_t i = 0; YAJL_IS_OBJECT(auths) && i < auths->u.object.len; i++) {
+                autofree char *key = auth_key_normalize(auths->u.object.keys[i]);
+                if (strcmp(key, keys[k]) != 0)
+                    continue;
+                if (credentials_from_entry(auths->u.object.values[i], files[f], user, password, err) < 0)
+                    return -1;
+                if (*user)
+                    return 0;
+            }
+    }
+    return 0;
+}
+
+/* auth_file_update: set (auth != NULL) or remove (auth NULL; key NULL: all)
+ * an entry of the auth file, keeping everything else in it. */
+static int auth_file_update(const char *path, const char *key, const char *auth, bool *found, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    autojson yajl_val doc = NULL;
+    if (read_file_at(AT_FDCWD, path, &text, NULL) == 0 && text.len && !(doc = json_parse(text.data, path, err)))
+        return -1;
+    if (doc && !YAJL_IS_OBJECT(doc))
+        return fail(err, "%s: not a JSON object", path);
+    yajl_val auths = json_get(doc, "auths");
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_config(g, yajl_gen_indent_string, "\t"); /* as Go's MarshalIndent(..., "\t") */
+    yajl_gen_map_open(g);
+    jw_key(g, "auths");
+    yajl_gen_map_open(g);
+    *found = false;
+    for (size_t i = 0; YAJL_IS_OBJECT(auths) && i < auths->u.object.len; i++) {
+        autofree char *k = auth_key_normalize(auths->u.object.keys[i]);
+        if (!key || strcmp(k, key) == 0) {
+            *found = true;
+            continue;
+        }
+        jw_key(g, auths->u.object.keys[i]);
+        jw_value(g, auths->u.object.values[i]);
+    }
+    if (auth) {
+        jw_key(g, key);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "auth", auth);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    static const char *const known[] = {"auths", NULL};
+    jw_unknown_members(g, doc, known);
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *out = json_writer_text(g, &len);
+    autofree char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir_p(dir, 0700, err) < 0)
+            return -1;
+    }
+    autoclose int dirfd = open(slash ? (slash == dir ? "/" : dir) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return fail_errno(err, "open %s", dir);
+    return write_file_atomic(dirfd, slash ? strrchr(path, '/') + 1 : path, out, len, 0600, err);
+}
+
+/* --- a registry: its endpoint, credentials, tokens, and requests --- */
+
+struct registry {
+    char *domain;      /* as in image names: docker.io, localhost:5000 */
+    char *host;        /* where the API is: registry-1.docker.io */
+    uint16_t port;     /* 0: the scheme's */
+    bool insecure;     /* no certificate check, plain http allowed */
+    int tls_verify;    /* the caller's choice (lrun_pull_options) */
+    const char *cert_dir;
+    char *scope;       /* "repository:<path>:pull", or NULL */
+    char *basic;       /* base64 of user:password, or NULL */
+    pthread_mutex_t lock; /* the fields below are shared by download threads */
+    bool use_http;
+    char *authorization; /* the Authorization value that works: "Bearer ..." */
+    struct tls_trust **trusts;
+    size_t n_trusts;
+    struct resolved {    /* each host's addresses, looked up once a pull */
+        char *host;
+        struct addresses addresses;
+    } *resolved;
+    size_t n_resolved;
+};
+
+static void registry_clear(struct registry *reg)
+{
+    free(reg->domain);
+    free(reg->host);
+    free(reg->scope);
+    free(reg->basic);
+    free(reg->authorization);
+    for (size_t i = 0; i < reg->n_trusts; i++)
+        tls_trust_free(reg->trusts[i]);
+    free(reg->trusts);
+    for (size_t i = 0; i < reg->n_resolved; i++)
+        free(reg->resolved[i].host);
+    free(reg->resolved);
+    if (reg->domain)
+        pthread_mutex_destroy(&reg->lock);
+    *reg = (struct registry){0};
+}
+
+static bool host_is_loopback(const char *host)
+{
+    unsigned char raw[16];
+    if (inet_pton(AF_INET, host, raw) == 1)
+        return raw[0] == 127;
+    if (inet_pton(AF_INET6, host, raw) == 1)
+        return memcmp(raw, (unsigned char[16]){[15] = 1}, 16) == 0;
+    return host_is_localhost(host);
+}
+
+/* registry_init: the endpoint of domain; repo (or NULL) sets the scope. */
+static int registry_init(struct registry *reg, const char *domain, const char *repo, const lrun_pull_options *o,
+                         lrun_error **err)
+{
+    *reg = (struct registry){0};
+    bool hub = strcmp(domain, "docker.io") == 0;
+    if (host_port_split(hub ? "registry-1.docker.io" : domain, &reg->host, &reg->port, 0, err) < 0)
+        return -1;
+    reg->domain = xstrdup(domain);
+    pthread_mutex_init(&reg->lock, NULL);
+    reg->tls_verify = o->tls_verify;
+    reg->insecure = o->tls_verify < 0 || (o->tls_verify == 0 && host_is_loopback(reg->host));
+    reg->cert_dir = o->cert_dir;
+    reg->scope = repo ? xasprintf("repository:%s:pull", repo) : NULL;
+    return 0;
+}
+
+static void registry_set_credentials(struct registry *reg, const char *user, const char *password)
+{
+    autofree char *pair = xasprintf("%s:%s", user, password);
+    free(reg->basic);
+    reg->basic = base64_encode(pair, strlen(pair));
+}
+
+static char *registry_url(struct registry *reg, const char *path)
+{
+    pthread_mutex_lock(&reg->lock);
+    bool http = reg->use_http;
+    pthread_mutex_unlock(&reg->lock);
+    struct url u = {.https = !http, .host = reg->host, .port = reg->port ? reg->port : http ? 80 : 443,
+                    .target = (char *)path};
+    return url_string(&u);
+}
+
+static bool url_is_registry(const struct registry *reg, const struct url *u)
+{
+    return strcmp(u->host, reg->host) == 0 && (reg->port == 0 || u->port == reg->port);
+}
+
+/* registry_trust: what to check host:port's certificate against; the
+ * registry itself is not checked when insecure, other hosts (blob
+ * storage, token servers) only when the caller said --tls-verify=false. */
+static const struct tls_trust *registry_trust(struct registry *reg, const struct url *u, lrun_error **err)
+{
+    autofree char *host_port = url_authority(u);
+    autofree char *dir = tls_certs_dir(host_port, reg->cert_dir);
+    bool verify = url_is_registry(reg, u) ? !reg->insecure : reg->tls_verify >= 0;
+    pthread_mutex_lock(&reg->lock);
+    struct tls_trust *t = NULL;
+    for (size_t i = 0; i < reg->n_trusts && !t; i++)
+        if (reg->trusts[i]->verify == verify && (dir ? reg->trusts[i]->dir && strcmp(reg->trusts[i]->dir, dir) == 0
+                                                     : !reg->trusts[i]->dir))
+            t = reg->trusts[i];
+    if (!t && (t = tls_trust_load(dir, verify, err))) {
+        reg->trusts = xrealloc(reg->trusts, (reg->n_trusts + 1) * sizeof *reg->trusts);
+        reg->trusts[reg->n_trusts++] = t;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return t;
+}
+
+/* registry_resolve: host's addresses, from the pull's cache. */
+static int registry_resolve(struct registry *reg, const char *host, uint16_t port, struct addresses *out,
+                            lrun_error **err)
+{
+    pthread_mutex_lock(&reg->lock);
+    bool cached = false;
+    for (size_t i = 0; i < reg->n_resolved && !cached; i++)
+        if (strcmp(reg->resolved[i].host, host) == 0) {
+            *out = reg->resolved[i].addresses;
+            cached = true;
+        }
+    pthread_mutex_unlock(&reg->lock);
+    for (size_t i = 0; cached && i < out->n; i++) { /* the port may differ, the addresses do not */
+        if (out->addr[i].ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&out->addr[i])->sin6_port = htons(port);
+        else
+            ((struct sockaddr_in *)&out->addr[i])->sin_port = htons(port);
+    }
+    if (cached)
+        return 0;
+    if (host_resolve(host, port, out, err) < 0)
+        return -1;
+    pthread_mutex_lock(&reg->lock);
+    reg->resolved = xrealloc(reg->resolved, (reg->n_resolved + 1) * sizeof *reg->resolved);
+    reg->resolved[reg->n_resolved++] = (struct resolved){xstrdup(host), *out};
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+/* One thread's connections: to the registry, and to one other host
+ * (token server, blob storage). */
+struct registry_session {
+    struct registry *reg;
+    struct connection *conns[2];
+};
+
+static void registry_session_close(struct registry_session *rs)
+{
+    connection_close(rs->conns[0]);
+    connection_close(rs->conns[1]);
+    rs->conns[0] = rs->conns[1] = NULL;
+}
+
+static struct connection *session_connection(struct registry_session *rs, const struct url *u, bool *reused,
+                                             lrun_error **err)
+{
+    struct connection **slot = &rs->conns[url_is_registry(rs->reg, u) ? 0 : 1];
+    struct connection *c = *slot;
+    *reused = c && c->reusable && c->tls == u->https && c->port == u->port && strcmp(c->host, u->host) == 0;
+    if (*reused)
+        return c;
+    connection_close(c);
+    *slot = NULL;
+    const struct tls_trust *trust = NULL;
+    struct addresses addresses;
+    if (registry_resolve(rs->reg, u->host, u->port, &addresses, err) < 0 ||
+        (u->https && !(trust = registry_trust(rs->reg, u, err))))
+        return NULL;
+    return *slot = connection_open(u->host, u->port, &addresses, trust, err);
+}
+
+static const char *http_status_text(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 416: return "Requested Range Not Satisfiable";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+/* registry_error_text: the registry's error body as docker prints it
+ * ("manifest unknown: manifest unknown"), else the HTTP status. */
+static char *registry_error_text(struct http_response *r)
+{
+    autobuf struct buf body = {0};
+    autojson yajl_val doc = NULL;
+    if (http_body_read_all(r, &body, 64 * 1024, NULL) == 0 && body.len)
+        doc = yajl_tree_parse(body.data, NULL, 0);
+    yajl_val errors = json_get(doc, "errors");
+    struct buf out = {0};
+    for (size_t i = 0; i < json_array_len(errors); i++) {
+        const char *code = json_string(json_array_at(errors, i), "code");
+        const char *message = json_string(json_array_at(errors, i), "message");
+        if (!code && !message)
+            continue;
+        autofree char *lower = xstrdup(code ? code : "error");
+        for (char *p = lower; *p; p++)
+            *p = *p == '_' ? ' ' : (char)tolower((unsigned char)*p);
+        buf_printf(&out, "%s%s: %s", out.len ? "; " : "", lower, message ? message : "");
+    }
+    if (out.len)
+        return buf_steal(&out);
+    buf_free(&out);
+    if (r->status == 401)
+        return xstrdup("unauthorized: authentication required");
+    return xasprintf("unexpected HTTP status %d %s", r->status, http_status_text(r->status));
+}
+
+/* challenge_param: a parameter of a WWW-Authenticate challenge
+ * (Bearer realm="...",service="...",scope="..."), unquoted. */
+static char *challenge_param(const char *challenge, const char *key)
+{
+    const char *p = challenge + strcspn(challenge, " ");
+    size_t klen = strlen(key);
+    while (*p) {
+        p += strspn(p, " ,\t");
+        const char *name = p;
+        p += strcspn(p, "=, ");
+        bool match = (size_t)(p - name) == klen && strncasecmp(name, key, klen) == 0;
+        if (*p != '=')
+            continue;
+        p++;
+        struct buf value = {0};
+        buf_adds(&value, "");
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                buf_add(&value, p, 1);
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            size_t n = strcspn(p, ", ");
+            buf_add(&value, p, n);
+            p += n;
+        }
+        if (match)
+            return buf_steal(&value);
+        buf_free(&value);
+    }
+    return NULL;
+}
+
+static int registry_request(struct registry_session *rs, const char *method, const char *where,
+                            char *const *headers, bool authenticate, struct http_response *r, lrun_error **err);
+
+/* registry_fetch_token: a bearer token from the challenge's realm, with
+ * the credentials when there are any. */
+static int registry_fetch_token(struct registry_session *rs, const char *challenge, lrun_error **err)
+{
+    struct registry *reg = rs->reg;
+    autofree char *realm = challenge_param(challenge, "realm");
+    autofree char *service = challenge_param(challenge, "service");
+    autofree char *scope = challenge_param(challenge, "scope");
+    if (!realm)
+        return fail(err, "the registry's Bearer challenge has no realm");
+    autobuf struct buf url = {0};
+    buf_adds(&url, realm);
+    const char *scope_value = scope ? scope : reg->scope;
+    if (service) {
+        autofree char *e = query_escape(service);
+        buf_printf(&url, "%sservice=%s", strchr(realm, '?') ? "&" : "?", e);
+    }
+    if (scope_value) {
+        autofree char *e = query_escape(scope_value);
+        buf_printf(&url, "%sscope=%s", strchr(url.data, '?') ? "&" : "?", e);
+    }
+    autofree char *basic = reg->basic ? xasprintf("Authorization: Basic %s", reg->basic) : NULL;
+    char *headers[] = {basic, NULL};
+    autoresponse struct http_response r = {0};
+    if (registry_request(rs, "GET", url.data, headers, false, &r, err) < 0)
+        return error_prefix(err, "unable to retrieve auth token");
+    if (r.status == 401 || r.status == 403) {
+        autofree char *why = registry_error_text(&r);
+        bool bad_password = r.status == 401 && reg->basic;
+        return fail(err, "unable to retrieve auth token: %s%s", bad_password ? "invalid username/password: " : "", why);
+    }
+    autobuf struct buf body = {0};
+    if (r.status != 200) {
+        autofree char *why = registry_error_text(&r);
+        return fail(err, "unable to retrieve auth token: %s", why);
+    }
+    if (http_body_read_all(&r, &body, 1024 * 1024, err) < 0)
+        return error_prefix(err, "unable to retrieve auth token");
+    autojson yajl_val doc = json_parse(body.data, "the token response", err);
+    if (!doc)
+        return error_prefix(err, "unable to retrieve auth token");
+    const char *token = json_string(doc, "token") ? json_string(doc, "token") : json_string(doc, "access_token");
+    if (!token || !*token)
+        return fail(err, "unable to retrieve auth token: the response has no token");
+    pthread_mutex_lock(&reg->lock);
+    free(reg->authorization);
+    reg->authorization = xasprintf("Bearer %s", token);
+    pthread_mutex_unlock(&reg->lock);
+    return 0;
+}
+
+/* registry_answer_challenge: after a 401, set what the next try sends. */
+static int registry_answer_challenge(struct registry_session *rs, const char *challenge, lrun_error **err)
+{
+    struct registry *reg = rs->reg;
+    if (strncasecmp(challenge, "Bearer", 6) == 0)
+        return registry_fetch_token(rs, challenge, err);
+    if (strncasecmp(challenge, "Basic", 5) == 0 && reg->basic) {
+        pthread_mutex_lock(&reg->lock);
+        free(reg->authorization);
+        reg->authorization = xasprintf("Basic %s", reg->basic);
+        pthread_mutex_unlock(&reg->lock);
+        return 0;
+    }
+    return 1; /* nothing to answer with: the 401 stands */
+}
+
+static bool http_status_transient(int status) { return status == 429 || (status >= 502 && status <= 504); }
+
+/* A request on its way: where it goes now, and what it went through. */
+struct request {
+    const char *method;
+    char *url;
+    bool authenticate; /* send the registry's Authorization, answer its 401s */
+    bool answered;     /* a 401 was answered once already */
+    int redirects, attempt;
+};
+
+/* request_try: connect (or reuse a connection), send, read the head into r.
+ * Returns 0; 1 to try again at once (the server had closed the kept-alive
+ * connection; an insecure registry speaks plain http); or -1 with *err
+ * set and *transient telling whether a later try may do better. */
+static int request_try(struct registry_session *rs, struct request *q, const struct url *u, char *const *headers,
+                       struct http_response *r, bool *transient, lrun_error **err)
+{
+    struct registry *reg = rs->reg;
+    bool to_registry = url_is_registry(reg, u), reused = false;
+    autostrv char **all = strv_copy(headers);
+    pthread_mutex_lock(&reg->lock);
+    if (q->authenticate && to_registry && reg->authorization)
+        strv_push(&all, xasprintf("Authorization: %s", reg->authorization));
+    pthread_mutex_unlock(&reg->lock);
+    struct connection *c = session_connection(rs, u, &reused, err);
+    if (!c && (*err)->errnum == EPROTO && to_registry && reg->insecure && u->https) {
+        /* the TLS handshake failed: an insecure registry may speak plain
+         * http (docker's fallback), for the rest of this pull */
+        pthread_mutex_lock(&reg->lock);
+        reg->use_http = true;
+        pthread_mutex_unlock(&reg->lock);
+        free(q->url);
+        q->url = registry_url(reg, u->target);
+        error_free_pointer(err);
+        return 1;
+    }
+    if (!c) {
+        *transient = (*err)->errnum != 0 && (*err)->errnum != EPROTO; /* connect failed; DNS and TLS errors stay */
+        return -1;
+    }
+    if (http_send(c, q->method, u, all, err) == 0 && http_read_head(c, q->method, r, err) == 0)
+        return 0;
+    c->reusable = false;
+    if (reused) {
+        error_free_pointer(err);
+        return 1;
+    }
+    *transient = true;
+    return -1;
+}
+
+/* request_follow: what a response head asks for next: 1 to send again
+ * (q->url changed for a redirect), 0 when r is the answer, -1 on error. */
+static int request_follow(struct registry_session *rs, struct request *q, const struct url *u,
+                          struct http_response *r, lrun_error **err)
+{
+    if (r->status == 401 && q->authenticate && url_is_registry(rs->reg, u) && !q->answered) {
+        const char *header = http_header(r, "WWW-Authenticate");
+        autofree char *challenge = xstrdup(header ? header : "");
+        http_body_discard(r);
+        int a = registry_answer_challenge(rs, challenge, err);
+        q->answered = true;
+        return a < 0 ? -1 : a == 0;
+    }
+    const char *location = http_header(r, "Location");
+    if (r->status >= 300 && r->status < 400 && r->status != 304 && location) {
+        if (++q->redirects > 10)
+            return fail(err, "%s %s: too many redirects", q->method, q->url);
+        char *next = url_resolve(u, location);
+        http_body_discard(r);
+        free(q->url);
+        q->url = next;
+        return 1;
+    }
+    if (http_status_transient(r->status) && q->attempt < NET_RETRIES) {
+        http_body_discard(r);
+        retry_pause(q->attempt++);
+        return 1;
+    }
+    return 0;
+}
+
+/* registry_request: METHOD on a path of the registry ("/v2/...") or on a
+ * URL, following redirects (no Authorization goes to another host),
+ * answering 401 challenges when authenticate, and retrying transient
+ * failures.  On 0, *r holds the response head, whatever its status; its
+ * body is next on r->conn. */
+static int registry_request(struct registry_session *rs, const char *method, const char *where,
+                            char *const *headers, bool authenticate, struct http_response *r, lrun_error **err)
+{
+    struct request q = {.method = method, .authenticate = authenticate};
+    q.url = has_prefix(where, "/") ? registry_url(rs->reg, where) : xstrdup(where);
+    int ret;
+    for (;;) {
+        http_response_clear(r);
+        autourl struct url u = {0};
+        bool transient = false;
+        if (url_parse(q.url, &u, err) < 0) {
+            ret = -1;
+            break;
+        }
+        ret = request_try(rs, &q, &u, headers, r, &transient, err);
+        if (ret < 0 && transient && q.attempt < NET_RETRIES) {
+            error_free_pointer(err);
+            retry_pause(q.attempt++);
+            continue;
+        }
+        if (ret < 0) {
+            autofree char *text = url_string(&u);
+            error_prefix(err, "%s %s", method, text);
+            break;
+        }
+        if (ret == 0 && (ret = request_follow(rs, &q, &u, r, err)) != 1)
+            break;
+    }
+    free(q.url);
+    return ret;
+}
+
+/* --- manifests, indexes and platforms --- */
+
+#define MANIFEST_MAX (4 * 1024 * 1024) /* containers/image's limits */
+#define CONFIG_MAX (16 * 1024 * 1024)
+
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+
+struct platform {
+    char *os, *arch, *variant; /* variant "" when any will do */
+};
+
+static void platform_clear(struct platform *p)
+{
+    free(p->os);
+    free(p->arch);
+    free(p->variant);
+}
+
+/* platform_parse: "os/arch[/variant]", NULL for linux/<this machine>. */
+static int platform_parse(const char *text, struct platform *p, lrun_error **err)
+{
+    *p = (struct platform){0};
+    if (!text || !*text) {
+        p->os = xstrdup("linux");
+        p->arch = xstrdup(host_architecture());
+        p->variant = xstrdup("");
+        return 0;
+    }
+    autofree char *copy = xstrdup(text);
+    char *second = strchr(copy, '/'), *third = second ? strchr(second + 1, '/') : NULL;
+    if (!second || second == copy || !second[1] || (third && (third == second + 1 || !third[1] || strchr(third + 1, '/'))))
+        return fail(err, "invalid platform \"%s\": expected OS/ARCH[/VARIANT]", text);
+    *second = '\0';
+    if (third)
+        *third = '\0';
+    p->os = xstrdup(copy);
+    p->arch = xstrdup(second + 1);
+    p->variant = xstrdup(third ? third + 1 : "");
+    return 0;
+}
+
+static bool platform_matches(yajl_val platform, const struct platform *want)
+{
+    const char *os = json_string(platform, "os"), *arch = json_string(platform, "architecture");
+    const char *variant = json_string(platform, "variant");
+    if (!os || !arch || strcmp(os, want->os) != 0 || strcmp(arch, want->arch) != 0)
+        return false;
+    if (!*want->variant || (variant && strcmp(variant, want->variant) == 0))
+        return true;
+    /* arm64 images often leave out their only variant */
+    return !variant && strcmp(want->arch, "arm64") == 0 && strcmp(want->variant, "v8") == 0;
+}
+
+/* index_pick: the descriptor of an index (manifest list) for want. */
+static yajl_val index_pick(yajl_val index, const struct platform *want)
+{
+    yajl_val manifests = json_get(index, "manifests");
+    for (size_t i = 0; i < json_array_len(manifests); i++)
+        if (platform_matches(json_get(json_array_at(manifests, i), "platform"), want))
+            return json_array_at(manifests, i);
+    return NULL;
+}
+
+/* manifest_media_type: what a manifest is, from its mediaType member, the
+ * Content-Type, or failing both its shape. */
+static const char *manifest_media_type(yajl_val doc, const char *content_type)
+{
+    const char *t = json_string(doc, "mediaType");
+    if (t)
+        return t;
+    if (content_type && (has_prefix(content_type, MEDIA_DOCKER_LIST) || has_prefix(content_type, MEDIA_OCI_INDEX) ||
+                         has_prefix(content_type, MEDIA_DOCKER_MANIFEST) || has_prefix(content_type, MEDIA_OCI_MANIFEST)))
+        return content_type;
+    return json_get(doc, "manifests") ? MEDIA_OCI_INDEX : MEDIA_OCI_MANIFEST;
+}
+
+/* registry_get: a manifest or small blob into out, at most max bytes;
+ * with want_digest, checked against it.  A registry error is returned as
+ * its message. */
+static int registry_get(struct registry_session *rs, const char *path, const char *accept, const char *want_digest,
+                        size_t max, struct buf *out, char **content_type, lrun_error **err)
+{
+    autofree char *accept_header = accept ? xasprintf("Accept: %s", accept) : NULL;
+    char *headers[] = {accept_header, NULL};
+    autoresponse struct http_response r = {0};
+    if (registry_request(rs, "GET", path, headers, true, &r, err) < 0)
+        return -1;
+    if (r.status != 200) {
+        autofree char *why = registry_error_text(&r);
+        return fail(err, "%s", why);
+    }
+    if (http_body_read_all(&r, out, max, err) < 0)
+        return -1;
+    if (content_type)
+        *content_type = xstrdup(http_header(&r, "Content-Type"));
+    digest_hex got;
+    sha256_hex(out->data, out->len, got);
+    if (want_digest && strcmp(digest_hex_part(want_digest), got) != 0)
+        return fail(err, "digest mismatch: expected %s, got sha256:%s", want_digest, got);
+    return 0;
+}
+
+static int registry_get_manifest(struct registry_session *rs, const char *repo, const char *tag_or_digest,
+                                 struct buf *out, yajl_val *doc, const char **media_type, char **content_type,
+                                 lrun_error **err)
+{
+    static const char accept[] = MEDIA_OCI_INDEX ", " MEDIA_DOCKER_LIST ", " MEDIA_OCI_MANIFEST ", " MEDIA_DOCKER_MANIFEST;
+    autofree char *path = xasprintf("/v2/%s/manifests/%s", repo, tag_or_digest);
+    out->len = 0;
+    if (registry_get(rs, path, accept, digest_hex_part(tag_or_digest) ? tag_or_digest : NULL, MANIFEST_MAX, out,
+                     content_type, err) < 0)
+        return -1;
+    if (!(*doc = json_parse(out->data, "manifest", err)))
+        return -1;
+    if (json_int(*doc, "schemaVersion", 0) == 1)
+        return fail(err, "unsupported manifest format: Docker schema 1 (ask for the image to be pushed again)");
+    *media_type = manifest_media_type(*doc, *content_type);
+    return 0;
+}
+
+static bool layer_media_type_known(const char *t)
+{
+    static const char *const known[] = {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+        NULL,
+    };
+    for (size_t i = 0; t && known[i]; i++)
+        if (strcmp(t, known[i]) == 0)
+            return true;
+    return !t;
+}
+
+/* pull_plan_layers: the manifest's layer descriptors as blob_refs. */
+static int pull_plan_layers(struct registry *reg, const char *repo, yajl_val manifest, struct image_plan *p,
+                            lrun_error **err)
+{
+    yajl_val layers = json_get(manifest, "layers");
+    if (!YAJL_IS_ARRAY(layers))
+        return fail(err, "the manifest has no layer list");
+    p->n_layers = json_array_len(layers);
+    p->layers = xcalloc(p->n_layers + 1, sizeof *p->layers);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        yajl_val l = json_array_at(layers, i);
+        const char *digest = json_string(l, "digest"), *media_type = json_string(l, "mediaType");
+        if (!digest_hex_part(digest))
+            return fail(err, "layer %zu: unsupported or invalid digest \"%s\"", i, digest ? digest : "");
+        if (!layer_media_type_known(media_type))
+            return fail(err, "layer %zu: unsupported media type %s", i, media_type);
+        p->layers[i].member = xasprintf("%s/%s@%s", reg->domain, repo, digest);
+        p->layers[i].digest = xstrdup(digest);
+        p->layers[i].size = json_int(l, "size", -1);
+    }
+    return 0;
+}
+
+/* pull_read_config: the image config, from the store when the image is
+ * there already (a pull of what is present downloads no blob). */
+static int pull_read_config(lrun_store *s, struct registry_session *rs, const char *repo, const char *digest,
+                            struct buf *out, lrun_error **err)
+{
+    struct image *img = store_image_by_id(s, digest_hex_part(digest));
+    if (img && image_big_data_read(s, img, digest, out, NULL) == 0) {
+        digest_hex got;
+        sha256_hex(out->data, out->len, got);
+        if (strcmp(got, img->id) == 0)
+            return 0;
+    }
+    buf_free(out);
+    autofree char *path = xasprintf("/v2/%s/blobs/%s", repo, digest);
+    if (registry_get(rs, path, NULL, digest, CONFIG_MAX, out, NULL, err) < 0)
+        return error_prefix(err, "reading config %s", digest);
+    return 0;
+}
+
+/* pull_read_manifest: the manifest (through an index, for want's
+ * platform) of the image ref names, and its layer list, into p; the
+ * config's digest in *config_digest. */
+static int pull_read_manifest(struct registry_session *rs, const struct reference *ref, const struct platform *want,
+                              struct image_plan *p, char **config_digest, lrun_error **err)
+{
+    const char *tag = ref->digest ? ref->digest : ref->tag;
+    autobuf struct buf text = {0};
+    autojson yajl_val doc = NULL;
+    autofree char *content_type = NULL;
+    const char *media_type;
+    if (registry_get_manifest(rs, ref->path, tag, &text, &doc, &media_type, &content_type, err) < 0)
+        return error_prefix(err, "reading manifest %s in %s/%s", tag, ref->domain, ref->path);
+    if (strcmp(media_type, MEDIA_DOCKER_LIST) == 0 || strcmp(media_type, MEDIA_OCI_INDEX) == 0) {
+        yajl_val pick = index_pick(doc, want);
+        if (!pick)
+            return fail(err, "choosing an image from manifest list docker://%s/%s:%s: no image found in manifest "
+                             "list for architecture %s, variant \"%s\", OS %s",
+                        ref->domain, ref->path, tag, want->arch, want->variant, want->os);
+        autofree char *digest = xstrdup(json_string(pick, "digest"));
+        if (!digest_hex_part(digest))
+            return fail(err, "the manifest list names an invalid digest");
+        buf_add(&p->index, text.data, text.len);
+        json_free_pointer(&doc);
+        free(content_type);
+        content_type = NULL;
+        if (registry_get_manifest(rs, ref->path, digest, &text, &doc, &media_type, &content_type, err) < 0)
+            return error_prefix(err, "reading manifest %s in %s/%s", digest, ref->domain, ref->path);
+    }
+    if (strcmp(media_type, MEDIA_DOCKER_MANIFEST) != 0 && strcmp(media_type, MEDIA_OCI_MANIFEST) != 0)
+        return fail(err, "unsupported manifest type %s", media_type);
+    yajl_val config = json_get(doc, "config");
+    const char *digest = json_string(config, "digest"), *config_type = json_string(config, "mediaType");
+    if (!digest_hex_part(digest))
+        return fail(err, "the manifest has no valid config digest");
+    if (config_type && strcmp(config_type, "application/vnd.docker.container.image.v1+json") != 0 &&
+        strcmp(config_type, "application/vnd.oci.image.config.v1+json") != 0)
+        return fail(err, "not a container image: its config is %s", config_type);
+    if (pull_plan_layers(rs->reg, ref->path, doc, p, err) < 0)
+        return -1;
+    buf_add(&p->manifest, text.data, text.len);
+    strv_push(&p->names, reference_string(ref));
+    *config_digest = xstrdup(digest);
+    return 0;
+}
+
+/* --- blob downloads: a byte_source that resumes where a connection broke --- */
+
+struct blob_download {
+    struct registry_session *rs;
+    char *path;
+    int64_t size;      /* from the manifest, or -1 */
+    int64_t offset;    /* bytes handed on so far */
+    int64_t *received; /* progress counter, read by the drawing thread */
+    const bool *cancel;
+    struct http_response response;
+    bool open;
+    int retries;
+    char error[400];
+};
+
+static void blob_download_close(struct blob_download *d)
+{
+    http_response_clear(&d->response);
+    free(d->path);
+    d->path = NULL;
+}
+
+static int blob_download_skip(struct blob_download *d, int64_t n, lrun_error **err)
+{
+    char scratch[16384];
+    while (n > 0) {
+        const char *error = NULL;
+        ssize_t got = http_body_read(&d->response, scratch, n < (int64_t)sizeof scratch ? (size_t)n : sizeof scratch,
+                                     &error);
+        if (got <= 0)
+            return fail(err, "resume: %s", got == 0 ? "the blob is shorter than before" : error);
+        n -= got;
+    }
+    return 0;
+}
+
+/* blob_download_open: GET the blob from d->offset on (a Range request
+ * after a broken connection; a server that ignores it sends it all again
+ * and the part already used is skipped). */
+static int blob_download_open(struct blob_download *d, lrun_error **err)
+{
+    autofree char *range = d->offset > 0 ? xasprintf("Range: bytes=%" PRId64 "-", d->offset) : NULL;
+    char *headers[] = {range, NULL};
+    if (registry_request(d->rs, "GET", d->path, headers, true, &d->response, err) < 0)
+        return -1;
+    struct http_response *r = &d->response;
+    int64_t start = 0;
+    if (r->status == 206 && d->offset > 0) {
+        const char *cr = http_header(r, "Content-Range");
+        if (!cr || sscanf(cr, "bytes %" SCNd64 "-", &start) != 1 || start != d->offset)
+            return fail(err, "resume: the server sent the wrong range (%s)", cr ? cr : "no Content-Range");
+    } else if (r->status != 200) {
+        autofree char *why = registry_error_text(r);
+        return fail(err, "%s", why);
+    }
+    if (d->size >= 0 && r->length >= 0 && start + r->length != d->size)
+        return fail(err, "the registry sends %" PRId64 " bytes, the manifest says %" PRId64, start + r->length,
+                    d->size);
+    if (r->status == 200 && d->offset > 0 && blob_download_skip(d, d->offset, err) < 0)
+        return -1;
+    d->open = true;
+    return 0;
+}
+
+static ssize_t blob_download_read(void *ctx, void *buf, size_t n, const char **error)
+{
+    struct blob_download *d = ctx;
+    for (;;) {
+        if (__atomic_load_n(d->cancel, __ATOMIC_RELAXED)) {
+            *error = "cancelled: another layer failed";
+            return -1;
+        }
+        if (!d->open) {
+            autoerror lrun_error *err = NULL;
+            if (blob_download_open(d, &err) < 0) {
+                char before[sizeof d->error];
+                memcpy(before, d->error, sizeof before);
+                snprintf(d->error, sizeof d->error, "%.200s (after: %.180s)", err->message, before);
+                *error = d->error;
+                return -1;
+            }
+        }
+        const char *read_error = NULL;
+        ssize_t got = http_body_read(&d->response, buf, n, &read_error);
+        if (got >= 0) {
+            d->offset += got;
+            __atomic_add_fetch(d->received, (int64_t)got, __ATOMIC_RELAXED);
+            if (d->size >= 0 && d->offset > d->size) {
+                snprintf(d->error, sizeof d->error, "the blob is larger than the manifest says (%" PRId64 ")", d->size);
+                *error = d->error;
+                return -1;
+            }
+            return got;
+        }
+        /* the connection broke mid-blob: a new one resumes from here */
+        snprintf(d->error, sizeof d->error, "%s", read_error);
+        d->response.conn->reusable = false;
+        d->open = false;
+        if (d->retries >= NET_RETRIES) {
+            *error = d->error;
+            return -1;
+        }
+        retry_pause(d->retries++);
+    }
+}
+
+/* --- pull: plan, parallel layer downloads, progress, commit --- */
+
+/* The download threads start before the layer jobs are known: while this
+ * thread reads the config and records the missing layers, each opens the
+ * request for one blob no stored layer has (its early blob), which saves a
+ * round trip to the registry; once the jobs are planned they take them. */
+struct pull_run {
+    struct load_run load; /* plans, layer jobs, store, progress lines */
+    struct registry *reg;
+    const char *repo;
+    lrun_progress_fn progress; /* the caller's */
+    void *userdata;
+    int bars_fd;               /* > 0: draw progress bars there */
+    struct blob_ref **early;   /* blobs to open before the plan */
+    size_t n_early;
+    bool *early_held;          /* per early blob: a thread has it open (under the lock) */
+    pthread_t *threads;
+    size_t n_threads;
+    pthread_mutex_t lock;      /* the fields below */
+    pthread_cond_t changed;
+    size_t next_early, running;
+    bool planned;              /* the jobs and the per-job arrays exist */
+    bool failed;               /* also read without the lock, atomically */
+    lrun_error *error;         /* the first failure */
+    bool drawing;
+    size_t lines_drawn;
+    bool *taken;               /* per job, under the lock */
+    double *started;           /* per job, under the lock */
+    int64_t *received;         /* per job, atomically */
+    bool *finished;            /* per job, atomically */
+};
+
+/* pull_progress_line: the load code's lines, from any thread; while the
+ * bars are drawn they show what these lines would say. */
+static void pull_progress_line(void *userdata, const char *line)
+{
+    struct pull_run *pr = userdata;
+    pthread_mutex_lock(&pr->lock);
+    if (!pr->drawing && pr->progress)
+        pr->progress(pr->userdata, line);
+    pthread_mutex_unlock(&pr->lock);
+}
+
+static char *binary_size(double n)
+{
+    static const char *units[] = {"b", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (n >= 1024 && i < 4)
+        n /= 1024, i++;
+    return xasprintf("%.1f%s", n, units[i]);
+}
+
+/* pull_draw: one line per downloading layer, redrawn in place as podman's
+ * bars are: "Copying blob 3f1a... [=====>     ] 1.2MiB / 3.4MiB 5.0MiB/s". */
+static void pull_draw(struct pull_run *pr)
+{
+    autobuf struct buf out = {0};
+    if (pr->lines_drawn)
+        buf_printf(&out, "\033[%zuA\033[J", pr->lines_drawn);
+    double now = monotonic_seconds();
+    for (size_t i = 0; i < pr->load.n_jobs; i++) {
+        const char *hex = blob_short(pr->load.jobs[i].blob);
+        if (__atomic_load_n(&pr->finished[i], __ATOMIC_RELAXED)) {
+            buf_printf(&out, "Copying blob %.12s done  \n", hex);
+            continue;
+        }
+        int64_t got = __atomic_load_n(&pr->received[i], __ATOMIC_RELAXED), total = pr->load.jobs[i].blob->size;
+        pthread_mutex_lock(&pr->lock);
+        double started = pr->started[i];
+        pthread_mutex_unlock(&pr->lock);
+        char bar[31];
+        int filled = total > 0 ? (int)(30.0 * (double)got / (double)total) : 0;
+        for (int k = 0; k < 30; k++)
+            bar[k] = k < filled ? '=' : k == filled ? '>' : ' ';
+        bar[30] = '\0';
+        autofree char *have = binary_size((double)got);
+        autofree char *whole = binary_size((double)(total > 0 ? total : got));
+        autofree char *rate = binary_size(started > 0 && now > started ? (double)got / (now - started) : 0);
+        buf_printf(&out, "Copying blob %.12s [%s] %s / %s %s/s\n", hex, bar, have, whole, rate);
+    }
+    if (write_all(pr->bars_fd, out.data, out.len) < 0)
+        pr->bars_fd = -1;
+    pr->lines_drawn = pr->load.n_jobs;
+}
+
+static void pull_fail(struct pull_run *pr, lrun_error **err)
+{
+    pthread_mutex_lock(&pr->lock);
+    if (!pr->failed) {
+        __atomic_store_n(&pr->failed, true, __ATOMIC_RELAXED);
+        pr->error = steal_pointer(err);
+    }
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    error_free_pointer(err);
+}
+
+static void blob_download_init(struct blob_download *d, struct pull_run *pr, struct registry_session *rs,
+                               const struct blob_ref *blob, int64_t *received)
+{
+    *d = (struct blob_download){.rs = rs, .size = blob->size, .received = received, .cancel = &pr->failed};
+    d->path = xasprintf("/v2/%s/blobs/%s", pr->repo, blob->digest);
+}
+
+/* pull_open_early: this thread's early blob, opened into d; NULL when
+ * there is none, or it failed (then its job opens it again, and reports). */
+static const struct blob_ref *pull_open_early(struct pull_run *pr, struct registry_session *rs,
+                                              struct blob_download *d, int64_t *scratch)
+{
+    pthread_mutex_lock(&pr->lock);
+    size_t k = pr->next_early < pr->n_early ? pr->next_early++ : pr->n_early;
+    if (k < pr->n_early)
+        pr->early_held[k] = true; /* from now: no other thread takes its job */
+    pthread_mutex_unlock(&pr->lock);
+    if (k == pr->n_early)
+        return NULL;
+    struct blob_ref *blob = pr->early[k];
+    blob_download_init(d, pr, rs, blob, scratch);
+    autoerror lrun_error *err = NULL;
+    if (blob_download_open(d, &err) == 0)
+        return blob;
+    blob_download_close(d);
+    pthread_mutex_lock(&pr->lock);
+    pr->early_held[k] = false;
+    pthread_mutex_unlock(&pr->lock);
+    return NULL;
+}
+
+/* pull_early_held: (under the lock) whether another thread holds digest's
+ * blob open for its job; with release, this thread lets go of it. */
+static bool pull_early_held(struct pull_run *pr, const char *digest, bool release)
+{
+    for (size_t k = 0; k < pr->n_early; k++)
+        if (pr->early_held[k] && strcmp(pr->early[k]->digest, digest) == 0) {
+            pr->early_held[k] = !release;
+            return true;
+        }
+    return false;
+}
+
+/* pull_take_job: (under the lock) the job for this thread's early blob if
+ * there is one (letting go of the blob), else the next job nobody took
+ * whose blob no other thread holds open; -1 when none is left. */
+static ssize_t pull_take_job(struct pull_run *pr, const struct blob_ref *early)
+{
+    ssize_t pick = -1;
+    if (early)
+        pull_early_held(pr, early->digest, true);
+    for (size_t i = 0; i < pr->load.n_jobs && pick < 0; i++) {
+        const char *digest = pr->load.jobs[i].blob->digest;
+        if (!pr->taken[i] && (early ? strcmp(digest, early->digest) == 0 : !pull_early_held(pr, digest, false)))
+            pick = (ssize_t)i;
+    }
+    if (pick < 0 && early)
+        return pull_take_job(pr, NULL);
+    if (pick >= 0) {
+        pr->taken[pick] = true;
+        pr->started[pick] = monotonic_seconds();
+    }
+    return pick;
+}
+
+/* pull_job_fill: stream job i's blob (d, opened) into its layer. */
+static int pull_job_fill(struct pull_run *pr, size_t i, struct blob_download *d, lrun_error **err)
+{
+    struct layer_job *job = &pr->load.jobs[i];
+    struct byte_source source = {blob_download_read, d};
+    if (load_job_fill(&pr->load, job, &source, err) < 0)
+        return -1;
+    __atomic_store_n(&pr->finished[i], true, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void *pull_worker(void *arg)
+{
+    struct pull_run *pr = arg;
+    struct registry_session rs = {.reg = pr->reg};
+    struct blob_download early;
+    int64_t scratch = 0;
+    const struct blob_ref *early_blob = pull_open_early(pr, &rs, &early, &scratch);
+    pthread_mutex_lock(&pr->lock);
+    while (!pr->planned && !pr->failed)
+        pthread_cond_wait(&pr->changed, &pr->lock);
+    pthread_mutex_unlock(&pr->lock);
+    for (;;) {
+        pthread_mutex_lock(&pr->lock);
+        ssize_t i = pr->failed ? -1 : pull_take_job(pr, early_blob);
+        pthread_mutex_unlock(&pr->lock);
+        if (i < 0)
+            break;
+        struct layer_job *job = &pr->load.jobs[i];
+        struct blob_download d;
+        autoerror lrun_error *err = NULL;
+        if (early_blob && strcmp(early_blob->digest, job->blob->digest) == 0) {
+            d = early; /* the early request is this job's */
+            d.received = &pr->received[i];
+        } else {
+            if (early_blob)
+                blob_download_close(&early);
+            blob_download_init(&d, pr, &rs, job->blob, &pr->received[i]);
+            if (blob_download_open(&d, &err) < 0)
+                error_prefix(&err, "fetching blob %s", job->blob->digest);
+        }
+        early_blob = NULL;
+        int r = err ? -1 : pull_job_fill(pr, (size_t)i, &d, &err);
+        blob_download_close(&d);
+        if (r < 0) {
+            pull_fail(pr, &err);
+            break;
+        }
+    }
+    if (early_blob) /* a blob the store had after all, under another digest */
+        blob_download_close(&early);
+    registry_session_close(&rs);
+    pthread_mutex_lock(&pr->lock);
+    pr->running--;
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    return NULL;
+}
+
+/* pull_start_threads: download threads up to count (max_parallel at most). */
+static void pull_start_threads(struct pull_run *pr, size_t count, int max_parallel)
+{
+    size_t limit = max_parallel > 0 ? (size_t)max_parallel : 3;
+    count = count < limit ? count : limit;
+    if (!pr->threads)
+        pr->threads = xcalloc(limit, sizeof *pr->threads);
+    for (; pr->n_threads < count; pr->n_threads++) {
+        pthread_mutex_lock(&pr->lock);
+        pr->running++;
+        pthread_mutex_unlock(&pr->lock);
+        if (pthread_create(&pr->threads[pr->n_threads], NULL, pull_worker, pr) != 0) {
+            pthread_mutex_lock(&pr->lock);
+            pr->running--;
+            pthread_mutex_unlock(&pr->lock);
+            break; /* fewer threads will do; none: this thread downloads */
+        }
+    }
+}
+
+/* pull_start_early: threads for the blobs no stored layer has (by their
+ * compressed digest), to open them while the plan is made. */
+static void pull_start_early(struct pull_run *pr, int max_parallel)
+{
+    struct image_plan *p = &pr->load.plans[0];
+    lrun_store *s = pr->load.store;
+    pr->early = xcalloc(p->n_layers + 1, sizeof *pr->early);
+    pr->early_held = xcalloc(p->n_layers + 1, sizeof *pr->early_held);
+    for (size_t i = 0; i < p->n_layers; i++) {
+        bool known = false;
+        for (size_t k = 0; k < s->n_layers && !known; k++)
+            known = !s->layers[k]->incomplete && s->layers[k]->compressed_digest &&
+                    strcmp(s->layers[k]->compressed_digest, p->layers[i].digest) == 0;
+        for (size_t k = 0; k < pr->n_early && !known; k++)
+            known = strcmp(pr->early[k]->digest, p->layers[i].digest) == 0;
+        if (!known)
+            pr->early[pr->n_early++] = &p->layers[i];
+    }
+    pull_start_threads(pr, pr->n_early, max_parallel);
+}
+
+/* pull_stop: end the threads when this thread failed before the plan. */
+static void pull_stop(struct pull_run *pr)
+{
+    pthread_mutex_lock(&pr->lock);
+    __atomic_store_n(&pr->failed, true, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    for (size_t i = 0; i < pr->n_threads; i++)
+        pthread_join(pr->threads[i], NULL);
+    pr->n_threads = 0;
+}
+
+/* pull_fill_layers: hand the planned jobs to the threads (started here if
+ * the early ones are too few) and wait for them, drawing the bars. */
+static int pull_fill_layers(struct pull_run *pr, int max_parallel, lrun_error **err)
+{
+    size_t n = pr->load.n_jobs;
+    pr->taken = xcalloc(n + 1, sizeof *pr->taken);
+    pr->started = xcalloc(n + 1, sizeof *pr->started);
+    pr->received = xcalloc(n + 1, sizeof *pr->received);
+    pr->finished = xcalloc(n + 1, sizeof *pr->finished);
+    pthread_mutex_lock(&pr->lock);
+    pr->planned = true;
+    pr->drawing = pr->bars_fd > 0 && n > 0;
+    pthread_cond_broadcast(&pr->changed);
+    pthread_mutex_unlock(&pr->lock);
+    pull_start_threads(pr, n, max_parallel);
+    if (pr->n_threads == 0 && n > 0)
+        return fail(err, "start a download thread: %s", strerror(EAGAIN));
+    pthread_mutex_lock(&pr->lock);
+    while (pr->running > 0) {
+        if (!pr->drawing) {
+            pthread_cond_wait(&pr->changed, &pr->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&pr->lock);
+        pull_draw(pr);
+        pthread_mutex_lock(&pr->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (pr->running > 0)
+            pthread_cond_timedwait(&pr->changed, &pr->lock, &until);
+    }
+    pthread_mutex_unlock(&pr->lock);
+    for (size_t i = 0; i < pr->n_threads; i++)
+        pthread_join(pr->threads[i], NULL);
+    pr->n_threads = 0;
+    if (pr->drawing) {
+        pull_draw(pr);
+        pr->drawing = false;
+    }
+    if (pr->failed) {
+        *err = steal_pointer(&pr->error);
+        return -1;
+    }
+    return 0;
+}
+
+static void pull_run_release(struct pull_run *pr)
+{
+    load_run_release(&pr->load);
+    lrun_error_free(pr->error);
+    free(pr->early);
+    free(pr->early_held);
+    free(pr->threads);
+    free(pr->taken);
+    free(pr->received);
+    free(pr->finished);
+    free(pr->started);
+    pthread_mutex_destroy(&pr->lock);
+    pthread_cond_destroy(&pr->changed);
+}
+
+/* registry_use_credentials: --creds, else the auth files. */
+static int registry_use_credentials(struct registry *reg, const char *repo, const lrun_pull_options *o,
+                                    lrun_error **err)
+{
+    autofree char *user = NULL, *password = NULL;
+    if (o->creds ? credentials_split(o->creds, &user, &password, err) < 0
+                 : credentials_lookup(reg->domain, repo, o, &user, &password, err) < 0)
+        return -1;
+    if (user)
+        registry_set_credentials(reg, user, password);
+    return 0;
+}
+
+static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
+{
+    static const lrun_pull_options defaults = {0};
+    o = o ? o : &defaults;
+    if (store_require_write(s, err) < 0)
+        return -1;
+    autoreference struct reference ref;
+    if (reference_parse(name, &ref, err) < 0)
+        return -1;
+    autofree char *full = reference_string(&ref);
+    cleanup(platform_clear) struct platform want = {0};
+    if (platform_parse(o->platform, &want, err) < 0)
+        return -1;
+    cleanup(registry_clear) struct registry reg = {0};
+    if (registry_init(&reg, ref.domain, ref.path, o, err) < 0 || registry_use_credentials(&reg, ref.path, o, err) < 0)
+        return error_prefix(err, "initializing source docker://%s", full);
+    cleanup(pull_run_release) struct pull_run pr = {
+        .load = {.store = s, .progress = pull_progress_line, .n_plans = 1},
+        .reg = &reg, .repo = ref.path, .progress = o->progress, .userdata = o->userdata, .bars_fd = o->progress_fd,
+    };
+    pr.load.userdata = &pr;
+    pr.load.plans = xcalloc(1, sizeof *pr.load.plans);
+    pthread_mutex_init(&pr.lock, NULL);
+    pthread_cond_init(&pr.changed, NULL);
+    load_progress(&pr.load, "Trying to pull %s...", full);
+    struct image_plan *p = &pr.load.plans[0];
+    struct registry_session rs = {.reg = &reg};
+    autofree char *config_digest = NULL;
+    int r = pull_read_manifest(&rs, &ref, &want, p, &config_digest, err);
+    if (r == 0) {
+        pull_start_early(&pr, o->max_parallel);
+        r = pull_read_config(s, &rs, ref.path, config_digest, &p->config, err);
+    }
+    registry_session_close(&rs);
+    if (r < 0 || image_plan_finish(p, err) < 0) {
+        pull_stop(&pr);
+        return error_prefix(err, "initializing source docker://%s", full);
+    }
+    load_progress(&pr.load, "Getting image source signatures");
+    if (load_plan_jobs(&pr.load, err) < 0) {
+        pull_stop(&pr);
+        load_undo(&pr.load);
+        return error_prefix(err, "writing blob");
+    }
+    if (pull_fill_layers(&pr, o->max_parallel, err) < 0 || load_mark_complete(&pr.load, err) < 0) {
+        load_undo(&pr.load);
+        return error_prefix(err, "writing blob");
+    }
+    autostrv char **names = NULL;
+    if (load_commit_images(&pr.load, &names, err) < 0)
+        return -1;
+    *image_id = xstrdup(pr.load.plans[0].config_id);
+    return 0;
+}
+
+int lrun_image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
+{
+    return image_pull(s, name, o, image_id, err);
+}
+
+/* --- login, logout --- */
+
+int lrun_login(const char *registry, const char *user, const char *password, const lrun_pull_options *o,
+               lrun_error **err)
+{
+    static const lrun_pull_options defaults = {0};
+    o = o ? o : &defaults;
+    autofree char *key = auth_key_normalize(registry); /* host[:port][/path]; Docker Hub is docker.io */
+    autofree char *domain = xstrndup(key, strcspn(key, "/"));
+    cleanup(registry_clear) struct registry reg = {0};
+    if (registry_init(&reg, domain, NULL, o, err) < 0)
+        return error_prefix(err, "logging into \"%s\"", key);
+    registry_set_credentials(&reg, user, password);
+    struct registry_session rs = {.reg = &reg};
+    autoresponse struct http_response r = {0};
+    int ret = registry_request(&rs, "GET", "/v2/", NULL, true, &r, err);
+    if (ret == 0 && r.status != 200) {
+        autofree char *why = registry_error_text(&r);
+        ret = r.status == 401 ? fail(err, "invalid username/password: %s", why) : fail(err, "%s", why);
+    }
+    registry_session_close(&rs);
+    if (ret < 0)
+        return error_prefix(err, "logging into \"%s\"", key);
+    autofree char *path = auth_file_path(o);
+    bool found;
+    return auth_file_update(path, key, reg.basic, &found, err);
+}
+
+int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **err)
+{
+    static const lrun_pull_options defaults = {0};
+    o = o ? o : &defaults;
+    autofree char *key = registry ? auth_key_normalize(registry) : NULL;
+    autofree char *path = auth_file_path(o);
+    bool found = false;
+    if (access(path, F_OK) == 0 && auth_file_update(path, key, NULL, &found, err) < 0)
+        return -1;
+    if (!key || found)
+        return 0;
+    autofree char *docker = docker_config_path();
+    autofree char *user = NULL, *password = NULL;
+    lrun_pull_options only_docker = *o;
+    only_docker.auth_file = docker;
+    if (credentials_lookup(key, NULL, &only_docker, &user, &password, NULL) == 0 && user)
+        return fail(err, "not logged into %s with lrun: the credentials in %s were stored by docker login; use "
+                         "docker logout", key, docker);
+    return fail(err, "not logged into %s", key);
 }
 
 /* ========================================================================
@@ -7389,6 +9886,259 @@ static int cmd_save(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- pull, login, logout --- */
+
+/* prompt_line: a line typed on stdin, not echoed when secret (a password). */
+static char *prompt_line(const char *prompt, bool secret)
+{
+    fputs(prompt, stderr);
+    fflush(stderr);
+    struct termios saved, quiet;
+    bool hide = secret && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (hide) {
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (hide) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+/* cli_bool_flag: a boolean flag's value as Go's strconv.ParseBool takes it
+ * ("--tls-verify" alone is true). */
+static int cli_bool_flag(const char *flag, const char *value, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
+    for (size_t i = 0; yes[i]; i++)
+        if (!value || strcmp(value, yes[i]) == 0)
+            return *out = true, 0;
+    for (size_t i = 0; no[i]; i++)
+        if (strcmp(value, no[i]) == 0)
+            return *out = false, 0;
+    cli_error("invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax", value,
+              flag, value);
+    return EXIT_LRUN;
+}
+
+enum { OPT_CREDS = 256, OPT_TLS_VERIFY, OPT_PLATFORM, OPT_ARCH, OPT_OS, OPT_VARIANT, OPT_MAX_PARALLEL, OPT_AUTHFILE,
+       OPT_CERT_DIR, OPT_PASSWORD_STDIN };
+
+/* cli_registry_option: the options pull and login share; 1 when c is not one. */
+static int cli_registry_option(int c, lrun_pull_options *o, int *status)
+{
+    bool verify;
+    switch (c) {
+    case OPT_TLS_VERIFY:
+        if ((*status = cli_bool_flag("tls-verify", optarg, &verify)))
+            return 0;
+        o->tls_verify = verify ? 1 : -1;
+        return 0;
+    case OPT_AUTHFILE: o->auth_file = optarg; return 0;
+    case OPT_CERT_DIR: o->cert_dir = optarg; return 0;
+    default: return 1;
+    }
+}
+
+/* cli_platform: --platform, with --os, --arch and --variant overriding its parts. */
+static char *cli_platform(const char *platform, const char *os, const char *arch, const char *variant)
+{
+    if (!os && !arch && !variant)
+        return platform ? xstrdup(platform) : NULL;
+    struct platform base = {0};
+    if (platform_parse(platform, &base, NULL) < 0)
+        platform_parse(NULL, &base, NULL);
+    const char *v = variant ? variant : base.variant;
+    char *text = xasprintf("%s/%s%s%s", os ? os : base.os, arch ? arch : base.arch, *v ? "/" : "", v);
+    platform_clear(&base);
+    return text;
+}
+
+static const char pull_help[] =
+    "Usage: lrun pull [options] IMAGE\n\n"
+    "Pull an image from a registry (docker's names: busybox is docker.io/library/busybox:latest).\n\n"
+    "Options:\n"
+    "  --creds USER[:PASSWORD]   credentials for the registry\n"
+    "  --tls-verify[=false]      check the registry's certificate (default: yes,\n"
+    "                            except for localhost, which may also use http)\n"
+    "  --cert-dir DIR            CAs (*.crt) and client certificates (NAME.cert, NAME.key)\n"
+    "  --authfile FILE           where login stored credentials\n"
+    "  --platform OS/ARCH[/VAR]  the image to choose from a manifest list\n"
+    "  --os, --arch, --variant   parts of --platform\n"
+    "  --max-parallel N          layers downloaded at once (default 3)\n"
+    "  -q, --quiet               print only the image ID";
+
+static int cmd_pull(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"creds", required_argument, NULL, OPT_CREDS},
+        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"arch", required_argument, NULL, OPT_ARCH},
+        {"os", required_argument, NULL, OPT_OS},
+        {"variant", required_argument, NULL, OPT_VARIANT},
+        {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lrun_pull_options o = {0};
+    const char *creds = NULL, *platform = NULL, *os = NULL, *arch = NULL, *variant = NULL;
+    bool quiet = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "qh", longs, "pull", &status)) != -1) {
+        if (cli_registry_option(c, &o, &status) == 0) {
+            if (status)
+                return status;
+            continue;
+        }
+        switch (c) {
+        case OPT_CREDS: creds = optarg; break;
+        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_OS: os = optarg; break;
+        case OPT_ARCH: arch = optarg; break;
+        case OPT_VARIANT: variant = optarg; break;
+        case OPT_MAX_PARALLEL:
+            o.max_parallel = atoi(optarg);
+            if (o.max_parallel < 1 || o.max_parallel > 64) {
+                cli_error("--max-parallel must be between 1 and 64");
+                return EXIT_LRUN;
+            }
+            break;
+        case 'q': quiet = true; break;
+        case 'h': puts(pull_help); return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_error("requires exactly 1 arg(s), only received %d", argc - optind);
+        return EXIT_LRUN;
+    }
+    autofree char *password_prompted = NULL;
+    if (creds && !strchr(creds, ':')) {
+        autofree char *password = prompt_line("Password: ", true);
+        creds = password_prompted = xasprintf("%s:%s", creds, password ? password : "");
+    }
+    autofree char *platform_text = cli_platform(platform, os, arch, variant);
+    o.creds = creds;
+    o.platform = platform_text;
+    o.progress = quiet ? NULL : cli_progress_line;
+    o.progress_fd = !quiet && isatty(STDERR_FILENO) ? STDERR_FILENO : 0;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autofree char *id = NULL;
+    if (image_pull(s, argv[optind], &o, &id, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_login(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {
+        {"username", required_argument, NULL, 'u'},
+        {"password", required_argument, NULL, 'p'},
+        {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lrun_pull_options o = {0};
+    const char *user = NULL, *password = NULL;
+    bool password_stdin = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "u:p:h", longs, "login", &status)) != -1) {
+        if (cli_registry_option(c, &o, &status) == 0) {
+            if (status)
+                return status;
+            continue;
+        }
+        switch (c) {
+        case 'u': user = optarg; break;
+        case 'p': password = optarg; break;
+        case OPT_PASSWORD_STDIN: password_stdin = true; break;
+        case 'h':
+            puts("Usage: lrun login [-u USER] [-p PASSWORD | --password-stdin] [--tls-verify=false] [--cert-dir DIR]\n"
+                 "                  [--authfile FILE] REGISTRY");
+            return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_error("please provide a registry to log into");
+        return EXIT_LRUN;
+    }
+    if (password && password_stdin) {
+        cli_error("--password and --password-stdin are mutually exclusive");
+        return EXIT_LRUN;
+    }
+    autofree char *typed_user = user ? NULL : prompt_line("Username: ", false);
+    autofree char *typed_password = password ? NULL : prompt_line(password_stdin ? "" : "Password: ", !password_stdin);
+    user = user ? user : typed_user;
+    password = password ? password : typed_password;
+    if (!user || !*user || !password || !*password) {
+        cli_error("a user name and a password are needed to log in");
+        return EXIT_LRUN;
+    }
+    autoerror lrun_error *err = NULL;
+    if (lrun_login(argv[optind], user, password, &o, &err) < 0)
+        return cli_fail(err);
+    puts("Login Succeeded!");
+    return 0;
+}
+
+static int cmd_logout(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lrun_pull_options o = {0};
+    bool all = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "ah", longs, "logout", &status)) != -1) {
+        switch (c) {
+        case 'a': all = true; break;
+        case OPT_AUTHFILE: o.auth_file = optarg; break;
+        case 'h': puts("Usage: lrun logout [--authfile FILE] (REGISTRY | --all)"); return 0;
+        default: return status;
+        }
+    }
+    if (all ? argc != optind : argc - optind != 1) {
+        cli_error(all ? "--all takes no registry" : "please provide a registry to log out from, or --all");
+        return EXIT_LRUN;
+    }
+    autoerror lrun_error *err = NULL;
+    if (lrun_logout(all ? NULL : argv[optind], &o, &err) < 0)
+        return cli_fail(err);
+    if (all)
+        puts("Removed login credentials for all registries");
+    else
+        printf("Removed login credentials for %s\n", argv[optind]);
+    return 0;
+}
+
 /* --- images --- */
 
 struct image_row {
@@ -7423,9 +10173,15 @@ static size_t image_rows(lrun_store *s, const char *filter, struct image_row **r
     }
     for (size_t i = 0; i < s->n_images; i++) {
         struct image *img = s->images[i];
-        size_t names = strv_len(img->names);
+        size_t names = strv_len(img->names), tagged = 0;
+        for (size_t j = 0; j < names; j++)
+            tagged += !strchr(img->names[j], '@');
         for (size_t j = 0; j < (names ? names : 1); j++) {
             const char *name = names ? img->names[j] : NULL;
+            /* as podman: rows for tagged names; a name@digest (a pull by
+             * digest) only when there is no tagged one, once */
+            if (name && strchr(name, '@') && (tagged || j > 0))
+                continue;
             if (filter_repo) {
                 autofree char *repo = NULL, *tag = NULL;
                 if (!name)
@@ -8970,12 +11726,15 @@ static const struct command commands[] = {
     {"exec", cmd_exec, "Run a process in a running container"},
     {"images", cmd_images, "List images in the store"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
-    {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load)"},
+    {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
     {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
+    {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
+    {"logout", cmd_logout, "Forget a registry's stored credentials"},
     {"logs", cmd_logs, "Show a detached container's output"},
     {"ps", cmd_ps, "List containers"},
+    {"pull", cmd_pull, "Pull an image from a registry"},
     {"rm", cmd_rm, "Remove containers"},
     {"rmi", cmd_rmi, "Remove images"},
     {"run", cmd_run, "Run a command in a new container"},
@@ -8994,7 +11753,7 @@ static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
     {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
-    {NULL, NULL, NULL},
+    {"pull", cmd_pull, NULL},       {NULL, NULL, NULL},
 };
 
 static const struct command container_commands[] = {

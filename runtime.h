@@ -98,6 +98,39 @@ int lrun_image_resolve(lrun_store *store, const char *image, char **id, lrun_err
  * one image uses. */
 int lrun_store_layers_size(lrun_store *store, int64_t *total, lrun_error **err);
 
+/* ---- registries ------------------------------------------------------------ */
+
+/* How to pull.  Zero-initialise and set what you need: every field has a
+ * default when 0 / NULL. */
+typedef struct lrun_pull_options {
+    const char *platform;  /* "os/arch[/variant]"; NULL: linux/<this machine> */
+    const char *creds;     /* "user:password"; NULL: the auth files (see login) */
+    const char *auth_file; /* NULL: $REGISTRY_AUTH_FILE, then podman's and docker's */
+    const char *cert_dir;  /* CAs (*.crt) and client certs; NULL: certs.d/<host:port> */
+    int tls_verify;        /* 0: verify, except for localhost registries, which
+                              may also speak plain http (docker's default);
+                              1: always verify; -1: never verify, allow http */
+    int max_parallel;      /* layer downloads at once; 0: 3 */
+    lrun_progress_fn progress; /* podman's lines ("Copying blob ... done") */
+    void *userdata;
+    int progress_fd;       /* > 0: also draw progress bars on this terminal fd */
+} lrun_pull_options;
+
+/* Pull NAME (docker's rules: "busybox" is docker.io/library/busybox:latest)
+ * into the store; *image_id is the pulled image's ID.  Layers already in the
+ * store are not downloaded.  On failure the store is left as it was. */
+int lrun_image_pull(lrun_store *store, const char *name, const lrun_pull_options *options, char **image_id,
+                    lrun_error **err);
+
+/* Check user/password against the registry (host[:port], "docker.io") and
+ * store them in the auth file (options->auth_file, $REGISTRY_AUTH_FILE, or
+ * ${XDG_RUNTIME_DIR}/containers/auth.json as podman does). */
+int lrun_login(const char *registry, const char *user, const char *password, const lrun_pull_options *options,
+               lrun_error **err);
+
+/* Forget the stored credentials of registry (NULL: of every registry). */
+int lrun_logout(const char *registry, const lrun_pull_options *options, lrun_error **err);
+
 /* Free a NULL-terminated list of strings. */
 void lrun_strv_free(char **list);
 
