@@ -10866,6 +10866,7 @@ struct run_options {
     struct container_config cfg;
     char *entrypoint;
     const char *pull;
+    const char *platform;
     bool entrypoint_set;
 };
 
@@ -10875,7 +10876,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
 {
     enum { O_RM = 256, O_NAME, O_ENV_FILE, O_NETWORK, O_ENTRYPOINT, O_READ_ONLY, O_TMPFS, O_CAP_ADD, O_CAP_DROP,
            O_PRIVILEGED, O_SECURITY_OPT, O_INIT, O_PULL, O_STOP_SIGNAL, O_STOP_TIMEOUT, O_NO_PIVOT, O_DETACH_KEYS,
-           O_HOSTNAME, O_HELP };
+           O_HOSTNAME, O_PLATFORM, O_HELP };
     static const struct option longs[] = {
         {"detach", no_argument, NULL, 'd'},         {"interactive", no_argument, NULL, 'i'},
         {"tty", no_argument, NULL, 't'},            {"rm", no_argument, NULL, O_RM},
@@ -10890,7 +10891,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         {"init", no_argument, NULL, O_INIT},        {"pull", required_argument, NULL, O_PULL},
         {"stop-signal", required_argument, NULL, O_STOP_SIGNAL}, {"stop-timeout", required_argument, NULL, O_STOP_TIMEOUT},
         {"no-pivot", no_argument, NULL, O_NO_PIVOT}, {"detach-keys", required_argument, NULL, O_DETACH_KEYS},
-        {"help", no_argument, NULL, O_HELP},        {NULL, 0, NULL, 0}};
+        {"platform", required_argument, NULL, O_PLATFORM}, {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0}};
     struct container_config *c = &o->cfg;
     c->network = xstrdup("host");
     c->seccomp = xstrdup("default");
@@ -10952,6 +10954,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         case O_STOP_TIMEOUT: c->stop_timeout = atoi(optarg); break;
         case O_NO_PIVOT: c->no_pivot = true; break;
         case O_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
+        case O_PLATFORM: o->platform = optarg; break;
         case O_HELP:
             printf("Usage: lrun %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
                    "  -d, --detach            run in the background, print the container ID\n"
@@ -10963,7 +10966,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
                    "  -v, --volume HOST:CTR[:ro]   --tmpfs PATH   --read-only\n"
                    "      --cap-add CAP  --cap-drop CAP  --privileged\n"
                    "      --security-opt seccomp=unconfined|FILE, no-new-privileges[=false]\n"
-                   "      --init  --pull missing|always|never  --stop-signal SIG  --stop-timeout N\n"
+                   "      --init  --pull missing|always|never  --platform OS/ARCH  --stop-signal SIG\n"
+                   "      --stop-timeout N\n"
                    "      --no-pivot          chroot instead of pivot_root (automatic on an initramfs)\n",
                    command);
             *status = 0;
@@ -11000,11 +11004,22 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
     autoerror lrun_error *err = NULL;
-    struct image *img = image_lookup(s, image, &err);
-    if (!img) {
-        error_free_pointer(&err);
+    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
+    if (!img && strcmp(o->pull, "never") == 0) {
         cli_error("%s: image not known", image);
         return EXIT_LRUN;
+    }
+    if (!img) { /* --pull missing (docker's default) or always */
+        lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
+                                  .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
+        autofree char *id = NULL;
+        if (image_pull(s, image, &pull, &id, &err) < 0)
+            return cli_fail(err);
+        img = store_image_by_id(s, id);
+        if (!img) {
+            cli_error("%s: the pulled image is not in the store", image);
+            return EXIT_LRUN;
+        }
     }
     o->cfg.image = xstrdup(image);
     s->volatile_writes = o->cfg.remove;
