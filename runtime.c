@@ -11309,6 +11309,17 @@ static char *container_status_text(const struct container *c)
     return c->finished_at ? xasprintf("Exited (%d) %s ago", (int)c->exit_code, d) : xstrdup("Exited (unknown)");
 }
 
+/* container_size_text: ps -s's "62B (virtual 77.9MB)": the container
+ * layer, and that plus the image. */
+static char *container_size_text(lrun_store *s, const struct container *c, int64_t *rw, int64_t *virt)
+{
+    struct image *img = store_image_by_id(s, c->image);
+    *rw = container_size(s, c);
+    *virt = *rw + (img ? image_size(s, img) : 0);
+    autofree char *rw_h = human_size((double)*rw, 3), *virt_h = human_size((double)*virt, 3);
+    return xasprintf("%s (virtual %s)", rw_h, virt_h);
+}
+
 static char *container_image_name(const struct container *c)
 {
     autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
@@ -11339,11 +11350,8 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
     jw_key_str(g, "Ports", "");
     jw_key_str(g, "Names", c->names && c->names[0] ? c->names[0] : "");
     if (with_size) {
-        int64_t rw = container_size(s, c);
-        struct image *img = store_image_by_id(s, c->image);
-        int64_t virt = rw + (img ? image_size(s, img) : 0);
-        autofree char *rw_h = human_size((double)rw, 3), *virt_h = human_size((double)virt, 3);
-        autofree char *size = xasprintf("%s (virtual %s)", rw_h, virt_h);
+        int64_t rw, virt;
+        autofree char *size = container_size_text(s, c, &rw, &virt);
         jw_key_str(g, "Size", size);
         jw_key_int(g, "RwSize", rw);
         jw_key_int(g, "RootFsSize", virt);
@@ -11429,13 +11437,9 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         table_add(&t, container_status_text(ct));
         table_add(&t, xstrdup(""));
         table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
-        if (size) {
-            int64_t rw = container_size(s, ct);
-            struct image *img = store_image_by_id(s, ct->image);
-            autofree char *rw_h = human_size((double)rw, 3);
-            autofree char *virt_h = human_size((double)(rw + (img ? image_size(s, img) : 0)), 3);
-            table_add(&t, xasprintf("%s (virtual %s)", rw_h, virt_h));
-        }
+        int64_t rw, virt;
+        if (size)
+            table_add(&t, container_size_text(s, ct, &rw, &virt));
     }
     table_print(&t, stdout);
     return 0;
