@@ -33,7 +33,7 @@ is "$rc" 126 "a non-executable file as the command: exit 126"
 like "$err" '^Error: .*/etc/passwd' "  with an Error: message naming it"
 run $TO "$LRUN" --root "$R" run --rm localhost/nope:latest true
 is "$rc" 125 "an unknown image: exit 125"
-like "$err" '^Error: .*nope' "  with an Error: message naming it"
+like "$err" $'(^|\n)Error: .*nope' "  with an Error: message naming it (after the pull's attempt)"
 run $TO "$LRUN" --root "$R" run --bogus-flag "$IMG" true
 is "$rc" 125 "an unknown flag: exit 125"
 like "$err" '^Error: .*bogus-flag' "  with an Error: message naming it"
