@@ -8616,6 +8616,30 @@ static void loopback_up(void)
     close(sock);
 }
 
+/* The memory of lrun's argv, so a process lrun leaves in a container (the
+ * --init reaper) can stop showing lrun's command line (and the store's
+ * path) in the container's /proc/1/cmdline. */
+static char *process_title_start;
+static size_t process_title_len;
+
+static void process_title_init(int argc, char **argv)
+{
+    if (argc < 1 || !argv[0])
+        return;
+    process_title_start = argv[0];
+    process_title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+}
+
+static void process_title_set(const char *title)
+{
+    if (!process_title_start || process_title_len <= strlen(title))
+        return;
+    memset(process_title_start, 0, process_title_len);
+    memcpy(process_title_start, title, strlen(title));
+    const char *base = strrchr(title, '/');
+    prctl(PR_SET_NAME, base ? base + 1 : title, 0, 0, 0);
+}
+
 /* init_loop: --init: pid 1 stays with lrun's code, forwards signals to the
  * command and reaps every zombie, like tini or catatonit. */
 __attribute__((noreturn)) static void init_loop(pid_t child)
@@ -8708,6 +8732,7 @@ static int container_child_setup(struct launch *l, lrun_error **err)
             return fail_errno(err, "fork the command");
         if (child > 0) {
             close(l->error_fd);
+            process_title_set("/sbin/init");
             init_loop(child);
         }
         sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -11884,5 +11909,9 @@ int lrun_main(int argc, char **argv)
 }
 
 #ifndef LRUN_NO_MAIN
-int main(int argc, char **argv) { return lrun_main(argc, argv); }
+int main(int argc, char **argv)
+{
+    process_title_init(argc, argv);
+    return lrun_main(argc, argv);
+}
 #endif
