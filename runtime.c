@@ -6773,7 +6773,7 @@ struct open_how {
  * links keep some 140 lowers under a page).  A longer option opens every
  * lower and names it by descriptor (chdir /proc/self/fd: "3:4:5"), as
  * c/storage's mountfrom helper does; overlayfs stacks at most 500. */
-static int overlay_mount_layer(const char *root, const char *id, bool read_only, lrun_error **err)
+static int overlay_mount_layer(const char *root, const char *id, lrun_error **err)
 {
     autofree char *overlay = xasprintf("%s/overlay", root);
     autofree char *lower_path = xasprintf("%s/%s/lower", overlay, id);
@@ -6788,8 +6788,7 @@ static int overlay_mount_layer(const char *root, const char *id, bool read_only,
     autofree char *merged = xasprintf("%s/%s/merged", overlay, id);
     if (chdir(overlay) < 0)
         return fail_errno(err, "chdir %s", overlay);
-    autofree char *options = read_only ? xasprintf("lowerdir=%s/diff:%s", id, lower.data)
-                                       : xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower.data, id, id);
+    autofree char *options = xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower.data, id, id);
     if (strlen(options) < (size_t)getpagesize() - 1) {
         if (mount("overlay", merged, "overlay", 0, options) < 0)
             return fail_errno(err, "mount overlay on %s", merged);
@@ -7293,10 +7292,10 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     autofree char *userdata = container_userdata(s->root, id);
     size_t len;
     autofree char *config = container_config_json(c, &len);
-    autofree char *dir = xasprintf("%s", id);
-    autoclose int dir_fd = open_dir_at(s->containers_fd, dir, 0700, err);
+    autoclose int dir_fd = open_dir_at(s->containers_fd, id, 0700, err);
     autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
     if (userdata_fd < 0 || write_file_atomic_sync(userdata_fd, "config.json", config, len, 0600, !s->volatile_writes, err) < 0) {
+        remove_tree_at(s->containers_fd, id, NULL);
         layer_delete(s, l, NULL);
         return NULL;
     }
@@ -7322,14 +7321,21 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     }
     s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
     s->containers[s->n_containers++] = ct;
-    if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {
+        s->n_containers--;
+        container_free(ct);
+        remove_tree_at(s->containers_fd, id, NULL);
+        layer_delete(s, l, NULL);
         return NULL;
+    }
     return ct;
 }
 
 static int container_config_read(const char *root, const char *id, struct container_config *c, lrun_error **err)
 {
-    autofree char *path = xasprintf("%s/config.json", container_userdata(root, id));
+    *c = (struct container_config){0};
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *path = xasprintf("%s/config.json", userdata);
     autobuf struct buf text = {0};
     if (read_file_at(AT_FDCWD, path, &text, err) < 0)
         return -1;
@@ -8534,10 +8540,10 @@ static int rootfs_proc_sys(int root_fd, const char *merged, bool privileged, lru
             continue;
         char self[64];
         snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-        int r = mount_at(self, fd, NULL, MS_BIND | MS_REC, NULL, read_only_paths[i], err);
+        int r = mount_in_root(root_fd, read_only_paths[i], CREATE_NOTHING, self, NULL,
+                              MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
         close(fd);
-        if (r < 0 || mount_in_root(root_fd, read_only_paths[i], CREATE_NOTHING, NULL, NULL,
-                                   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+        if (r < 0)
             return -1;
     }
     return 0;
@@ -8622,14 +8628,6 @@ static void loopback_up(void)
 static char *process_title_start;
 static size_t process_title_len;
 
-static void process_title_init(int argc, char **argv)
-{
-    if (argc < 1 || !argv[0])
-        return;
-    process_title_start = argv[0];
-    process_title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
-}
-
 static void process_title_set(const char *title)
 {
     if (!process_title_start || process_title_len <= strlen(title))
@@ -8696,7 +8694,7 @@ static int container_child_setup(struct launch *l, lrun_error **err)
             return fail_errno(err, "/proc is not mounted and mounting it failed");
     }
     /* mount the overlay: the image's layers below the container's own */
-    if (overlay_mount_layer(l->root, l->layer, false, err) < 0)
+    if (overlay_mount_layer(l->root, l->layer, err) < 0)
         return -1;
     autofree char *merged = xasprintf("%s/overlay/%s/merged", l->root, l->layer);
     autoclose int root_fd = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -8866,6 +8864,18 @@ static void terminal_resize(int from, int pty)
         ioctl(pty, TIOCSWINSZ, &ws);
 }
 
+/* signals_reset: what lrun blocked or its caller ignored (nohup's SIGHUP)
+ * must not reach the container's process. */
+static void signals_reset(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+}
+
 /* container_launch: clone the container's init in new namespaces; returns
  * once it has exec'd the command (or with the error its setup met); with a
  * terminal, *pty gets its master. */
@@ -8892,9 +8902,7 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
         return fail_errno(err, "create the container's namespaces");
     }
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        signals_reset();
         close(pipe_fds[0]);
         l->error_fd = pipe_fds[1];
         lrun_error *child_err = NULL;
@@ -9327,12 +9335,11 @@ static int container_ref_read(const char *root, const char *name, struct contain
     r->monitor = (pid_t)c->monitor;
     r->running = container_is_running(c);
     r->exit_code = (int)c->exit_code;
-    struct container_config cfg;
+    autoconfig struct container_config cfg = {0};
     lrun_error *ignored = NULL;
     if (container_config_read(s->root, c->id, &cfg, &ignored) == 0) {
         r->stop_signal = xstrdup(cfg.stop_signal);
         r->stop_timeout = cfg.stop_timeout;
-        container_config_release(&cfg);
     }
     lrun_error_free(ignored);
     return 0;
@@ -9376,10 +9383,25 @@ static bool process_wait_gone(pid_t pid, int timeout_ms)
  * writes it); a monitor that died is stood in for. */
 static int container_wait_recorded(const char *root, const char *name, struct container_ref *r, lrun_error **err)
 {
+    autofree char *id = NULL;
     for (int i = 0;; i++) {
+        int last_code = r->exit_code;
         container_ref_release(r);
-        if (container_ref_read(root, name, r, err) < 0)
-            return -1;
+        lrun_error *lookup_err = NULL;
+        if (container_ref_read(root, id ? id : name, r, &lookup_err) < 0) {
+            if (!id) {
+                if (err)
+                    *err = lookup_err;
+                else
+                    lrun_error_free(lookup_err);
+                return -1;
+            }
+            lrun_error_free(lookup_err); /* it was there: --rm removed it as it exited */
+            *r = (struct container_ref){.status = xstrdup("removed"), .exit_code = last_code};
+            return 0;
+        }
+        if (!id)
+            id = xstrdup(r->id);
         if (strcmp(r->status, "running") != 0)
             return 0;
         if (!r->running && (r->monitor <= 0 || kill(r->monitor, 0) < 0)) {
@@ -9423,11 +9445,10 @@ static int container_remove(const char *root, const char *name, bool force, lrun
         kill(r.pid, SIGKILL);
         process_wait_gone(r.pid, 10000);
         autofree char *id = xstrdup(r.id); /* r is read again while waiting */
-        if (container_wait_recorded(root, id, &r, err) < 0) {
-            if (err && *err && strstr((*err)->message, "no such container"))
-                return error_free_pointer(err), 0; /* --rm removed it already */
+        if (container_wait_recorded(root, id, &r, err) < 0)
             return -1;
-        }
+        if (strcmp(r.status, "removed") == 0) /* --rm did it */
+            return 0;
     }
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
@@ -9448,7 +9469,7 @@ static int container_exec(const char *root, const char *name, struct container_c
         return -1;
     if (!r.running)
         return fail(err, "can only create exec sessions on running containers: container state improper");
-    autoconfig struct container_config cfg;
+    autoconfig struct container_config cfg = {0};
     if (container_config_read(root, r.id, &cfg, err) < 0)
         return -1;
     uint64_t caps;
@@ -9487,22 +9508,23 @@ static int container_exec(const char *root, const char *name, struct container_c
     pid_t pid = fork();
     if (pid == 0) {
         lrun_error *child_err = NULL;
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        signals_reset();
         for (size_t i = 0; i < 6; i++)
             if (setns(ns_fds[i], 0) < 0 && !(i == 3 && errno == EINVAL)) {
                 fail_errno(&child_err, "enter the container's %s namespace", namespaces[i]);
                 child_report(pipe_fds[1], child_err);
             }
-        /* the pid namespace applies to children: fork once more into it */
+        /* the pid namespace applies to children: fork once more into it;
+         * this process passes signals on and reports the exit */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
         pid_t inner = fork();
         if (inner > 0) {
-            int st;
             close(pipe_fds[1]);
-            waitpid(inner, &st, 0);
-            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            init_loop(inner);
         }
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
         /* the container's root: pivoted, or chrooted on an initramfs */
         if (inner < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
             fail_errno(&child_err, "enter the container's root");
@@ -11046,6 +11068,9 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
             return EXIT_LRUN;
         }
     }
+    uint64_t caps; /* a bad --cap-add fails now, before anything is created */
+    if (container_capabilities(&o->cfg, &caps, &err) < 0)
+        return cli_fail(err);
     o->cfg.image = xstrdup(image);
     s->volatile_writes = o->cfg.remove;
     if (container_config_apply_image(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err) < 0)
@@ -11079,8 +11104,13 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    if (container_start(root, id, !o.cfg.detach, &exit_code, &err) < 0)
+    if (container_start(root, id, !o.cfg.detach, &exit_code, &err) < 0) {
+        lrun_error *ignored = NULL;
+        if (o.cfg.remove) /* a start that failed early leaves nothing either */
+            container_remove(root, id, true, &ignored);
+        lrun_error_free(ignored);
         return cli_fail(err);
+    }
     if (o.cfg.detach)
         printf("%s\n", id);
     return exit_code;
@@ -11495,13 +11525,13 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
     autoref struct container_ref r;
     if (container_ref_read(root, argv[optind], &r, &err) < 0)
         return cli_fail(err);
-    autofree char *path = xasprintf("%s/ctr.log", container_userdata(root, r.id));
+    autofree char *userdata = container_userdata(root, r.id);
+    autofree char *path = xasprintf("%s/ctr.log", userdata);
     FILE *f = fopen(path, "re");
     if (!f && !follow)
         return 0;
     char *line = NULL;
     size_t cap = 0;
-    autobuf struct buf partial = {0};
     for (;;) {
         ssize_t n;
         while (f && (n = getline(&line, &cap, f)) > 0) {
@@ -11909,6 +11939,16 @@ int lrun_main(int argc, char **argv)
 }
 
 #ifndef LRUN_NO_MAIN
+/* process_title_init: where argv lies, for process_title_set (a program
+ * embedding lrun keeps its own argv). */
+static void process_title_init(int argc, char **argv)
+{
+    if (argc < 1 || !argv[0])
+        return;
+    process_title_start = argv[0];
+    process_title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+}
+
 int main(int argc, char **argv)
 {
     process_title_init(argc, argv);
