@@ -9383,7 +9383,7 @@ static bool process_wait_gone(pid_t pid, int timeout_ms)
  * writes it); a monitor that died is stood in for. */
 static int container_wait_recorded(const char *root, const char *name, struct container_ref *r, lrun_error **err)
 {
-    autofree char *id = NULL;
+    autofree char *id = xstrdup(r->id); /* known already: then a vanished record means --rm */
     for (int i = 0;; i++) {
         int last_code = r->exit_code;
         container_ref_release(r);
