@@ -17,7 +17,8 @@ L() { $TO "$LRUN" --root "$R" "$@"; }
 L run -d --name e1 "$IMG" sleep 300 >/dev/null || bail "run -d e1"
 "$LRUN" --root "$R" exec e1 sh -c 'trap "echo got-term; exit 9" TERM; sleep 200 & wait' >"$T/exec.out" &
 pid=$!
-wait_for 5 sh -c "'$LRUN' --root '$R' exec e1 ps | grep -q 'sleep 200'" || diag "the exec'd sleep did not start"
+# the sleep itself (its line ends so; the shell's own line names it too, before its trap is set)
+wait_for 5 sh -c "'$LRUN' --root '$R' exec e1 ps | grep -q ' sleep 200\$'" || diag "the exec'd sleep did not start"
 kill -TERM "$pid"
 wait "$pid"
 is "$?" 9 "SIGTERM to lrun exec reaches the process: its trap's exit status comes back"
