@@ -9456,6 +9456,8 @@ static int container_remove(const char *root, const char *name, bool force, lrun
     struct container *c = container_lookup(s, r.id, err);
     if (!c)
         return -1;
+    if (container_is_running(c)) /* a start slipped in since the look above */
+        return fail_code(err, 2, "container %s was started while being removed: container state improper", r.id);
     return container_remove_storage(s, c, err);
 }
 
