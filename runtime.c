@@ -8738,15 +8738,38 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     return process_exec(l->process.args, env, err);
 }
 
-/* child_report: the failure, to the parent through the error pipe. */
-__attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
+/* report_write: a failure as "<exit status> <message>" for the process
+ * that waits on fd (report_read); returns the status. */
+static int report_write(int fd, const lrun_error *err)
 {
     int code = err && err->exit_code ? err->exit_code : EXIT_LRUN;
     char line[4096];
     int n = snprintf(line, sizeof line, "%d %s", code, err && err->message ? err->message : "container setup failed");
-    if (write(fd, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-        _exit(code);
-    _exit(code);
+    ssize_t written = write(fd, line, n > 0 && (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    (void)written; /* a reader that is gone has nobody to tell */
+    return code;
+}
+
+/* report_read: what report_write sent, read to the end of fd (closed
+ * here): 0 when nothing (the other side got on with it), else -1 with the
+ * reported status and message in *err. */
+static int report_read(int fd, const char *what, lrun_error **err)
+{
+    autobuf struct buf report = {0};
+    lrun_error *read_err = NULL;
+    read_all_fd(fd, what, &report, &read_err);
+    lrun_error_free(read_err);
+    close(fd);
+    if (report.len == 0)
+        return 0;
+    char *space = strchr(report.data, ' ');
+    return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+}
+
+/* child_report: the failure, to the parent through the error pipe. */
+__attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
+{
+    _exit(report_write(fd, err));
 }
 
 /* --- the host: what early userspace may lack --- */
@@ -8917,17 +8940,10 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
         if (*pty >= 0 && isatty(STDIN_FILENO))
             terminal_resize(STDIN_FILENO, *pty);
     }
-    autobuf struct buf report = {0};
-    lrun_error *read_err = NULL;
-    read_all_fd(pipe_fds[0], "the container's setup report", &report, &read_err);
-    lrun_error_free(read_err);
-    close(pipe_fds[0]);
-    if (report.len == 0)
+    if (report_read(pipe_fds[0], "the container's setup report", err) == 0)
         return pid;
-    int status;
-    waitpid(pid, &status, 0);
-    char *space = strchr(report.data, ' ');
-    return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+    waitpid(pid, NULL, 0);
+    return -1;
 }
 
 typedef int (*container_change_fn)(lrun_store *s, struct container *c, void *arg, lrun_error **err);
@@ -9225,10 +9241,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->cfg.remove, &err) < 0)
         kill(pid, SIGKILL);
     if (err) {
-        char line[4096];
-        int n = snprintf(line, sizeof line, "%d %s", err->exit_code ? err->exit_code : EXIT_LRUN, err->message);
-        if (write(ready_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-            _exit(EXIT_LRUN);
+        report_write(ready_fd, err);
         lrun_error *ignored = NULL;
         container_record_exit(sc->root, sc->id, sc->layer, err->exit_code, sc->cfg.remove, &ignored);
         _exit(EXIT_LRUN);
@@ -9259,15 +9272,7 @@ static int start_detached(struct start_context *sc, lrun_error **err)
     }
     close(ready[1]);
     waitpid(monitor, NULL, 0);
-    autobuf struct buf report = {0};
-    lrun_error *read_err = NULL;
-    read_all_fd(ready[0], "the monitor's report", &report, &read_err);
-    lrun_error_free(read_err);
-    close(ready[0]);
-    if (report.len == 0)
-        return 0;
-    char *space = strchr(report.data, ' ');
-    return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+    return report_read(ready[0], "the monitor's report", err);
 }
 
 /* container_start: start a created (or exited) container. */
@@ -9557,13 +9562,9 @@ static int container_exec(const char *root, const char *name, struct container_c
         if (master >= 0 && isatty(STDIN_FILENO))
             terminal_resize(STDIN_FILENO, master);
     }
-    autobuf struct buf report = {0};
-    read_all_fd(pipe_fds[0], "the exec report", &report, NULL);
-    close(pipe_fds[0]);
-    if (report.len > 0) {
+    if (report_read(pipe_fds[0], "the exec report", err) < 0) {
         waitpid(pid, NULL, 0);
-        char *space = strchr(report.data, ' ');
-        return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
+        return -1;
     }
     if (master >= 0 && opts->interactive)
         terminal_raw();
