@@ -8661,6 +8661,26 @@ __attribute__((noreturn)) static void init_loop(pid_t child)
     }
 }
 
+/* fork_behind_reaper: fork; this process stays behind as the child's
+ * reaper (init_loop, titled title when given), closing report_fd, and never
+ * returns; the child returns 0, or -1 if fork failed.  Signals are blocked
+ * across the fork so none is lost before the reaper waits for them. */
+static int fork_behind_reaper(int report_fd, const char *title)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    pid_t child = fork();
+    if (child > 0) {
+        close(report_fd);
+        if (title)
+            process_title_set(title);
+        init_loop(child);
+    }
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    return child < 0 ? -1 : 0;
+}
+
 /* stdio_setup: the terminal as controlling tty and 0-2, or the given
  * descriptors. */
 static int stdio_setup(const struct launch *l, lrun_error **err)
@@ -8721,20 +8741,9 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     autostrv char **env = NULL;
     if (process_confine(&l->process, &env, err) < 0)
         return -1;
-    if (l->cfg->init) { /* confined too: it only waits and forwards */
-        sigset_t all;
-        sigfillset(&all);
-        sigprocmask(SIG_BLOCK, &all, NULL);
-        pid_t child = fork();
-        if (child < 0)
-            return fail_errno(err, "fork the command");
-        if (child > 0) {
-            close(l->error_fd);
-            process_title_set("/sbin/init");
-            init_loop(child);
-        }
-        sigprocmask(SIG_UNBLOCK, &all, NULL);
-    }
+    /* --init: confined too, it only waits and forwards */
+    if (l->cfg->init && fork_behind_reaper(l->error_fd, "/sbin/init") < 0)
+        return fail_errno(err, "fork the command");
     return process_exec(l->process.args, env, err);
 }
 
@@ -9523,17 +9532,9 @@ static int container_exec(const char *root, const char *name, struct container_c
             }
         /* the pid namespace applies to children: fork once more into it;
          * this process passes signals on and reports the exit */
-        sigset_t all;
-        sigfillset(&all);
-        sigprocmask(SIG_BLOCK, &all, NULL);
-        pid_t inner = fork();
-        if (inner > 0) {
-            close(pipe_fds[1]);
-            init_loop(inner);
-        }
-        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        int forked = fork_behind_reaper(pipe_fds[1], NULL);
         /* the container's root: pivoted, or chrooted on an initramfs */
-        if (inner < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+        if (forked < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
             fail_errno(&child_err, "enter the container's root");
             child_report(pipe_fds[1], child_err);
         }
