@@ -3079,11 +3079,14 @@ static void name_split(const char *name, char **repository, char **tag)
  * IMAGES: image records, lookup, load, save, tag, remove, sizes
  * ======================================================================== */
 
-/* image_lookup: by full ID, ID prefix, fully qualified name, or short name
- * ("servidorweb:v1" finds localhost:5000/servidorweb:v1), as podman's local
- * lookup does. */
-static struct image *image_lookup(lrun_store *s, const char *text, lrun_error **err)
+/* image_lookup_as: by full ID, ID prefix, fully qualified name, or short
+ * name ("servidorweb:v1" finds localhost:5000/servidorweb:v1), as podman's
+ * local lookup does; *matched_name is the stored name that matched (NULL
+ * when the text was an ID). */
+static struct image *image_lookup_as(lrun_store *s, const char *text, const char **matched_name, lrun_error **err)
 {
+    if (matched_name)
+        *matched_name = NULL; /* by ID: no name */
     const char *hex = has_prefix(text, "sha256:") ? text + 7 : text;
     size_t hex_len = strlen(hex);
     if (hex_len >= 3 && hex_len <= 64 && strspn(hex, "0123456789abcdef") == hex_len) {
@@ -3104,8 +3107,12 @@ static struct image *image_lookup(lrun_store *s, const char *text, lrun_error **
     if (reference_parse(text, &r, &parse_err) == 0) {
         autofree char *full = reference_string(&r);
         for (size_t i = 0; i < s->n_images; i++)
-            if (strv_contains(s->images[i]->names, full))
-                return s->images[i];
+            for (size_t j = 0; s->images[i]->names && s->images[i]->names[j]; j++)
+                if (strcmp(s->images[i]->names[j], full) == 0) {
+                    if (matched_name)
+                        *matched_name = s->images[i]->names[j];
+                    return s->images[i];
+                }
         if (!r.domain_given) {
             /* short name: the text as given must be the tail of a stored
              * name after a '/' ("servidorweb:v1", "library/busybox") */
@@ -3113,13 +3120,21 @@ static struct image *image_lookup(lrun_store *s, const char *text, lrun_error **
                                                                 : xasprintf("/%s:%s", text, r.tag);
             for (size_t i = 0; i < s->n_images; i++)
                 for (size_t j = 0; s->images[i]->names && s->images[i]->names[j]; j++)
-                    if (has_suffix(s->images[i]->names[j], tail))
+                    if (has_suffix(s->images[i]->names[j], tail)) {
+                        if (matched_name)
+                            *matched_name = s->images[i]->names[j];
                         return s->images[i];
+                    }
         }
     }
     lrun_error_free(parse_err);
     fail_code(err, 1, "%s: image not known", text);
     return NULL;
+}
+
+static struct image *image_lookup(lrun_store *s, const char *text, lrun_error **err)
+{
+    return image_lookup_as(s, text, NULL, err);
 }
 
 int lrun_image_resolve(lrun_store *s, const char *image, char **id, lrun_error **err)
@@ -4221,18 +4236,12 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
 {
     if (store_require_write(s, err) < 0)
         return -1;
-    struct image *img = image_lookup(s, name, err);
+    const char *matched;
+    struct image *img = image_lookup_as(s, name, &matched, err);
     if (!img)
         return -1;
-    autofree char *full = name_normalize(name, NULL);
-    bool by_name = full && strv_contains(img->names, full);
-    if (!by_name && strv_contains(img->names, name))
-        by_name = true, free(full), full = xstrdup(name);
-    if (!by_name) { /* a short name that matched: find which stored name */
-        for (size_t i = 0; img->names && img->names[i] && !by_name; i++)
-            if (has_suffix(img->names[i], name) && img->names[i][strlen(img->names[i]) - strlen(name) - 1] == '/')
-                by_name = true, free(full), full = xstrdup(img->names[i]);
-    }
+    autofree char *full = xstrdup(matched);
+    bool by_name = full != NULL;
     if (by_name && strv_len(img->names) > 1) { /* only the name goes */
         strv_remove(img->names, full);
         strv_push(untagged, xstrdup(full));
