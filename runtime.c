@@ -15,9 +15,12 @@
  *   STORE       graph root, lock files, the three JSON indexes, recovery
  *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
  *   NAMES       image references: docker.io/library/x:latest and friends
- *   IMAGES      image records, lookup, load, save, tag, remove, sizes
- *   REGISTRY    host names, HTTP/1.1 over TLS, auth, manifests, pull, login
- *   MOUNTS      the overlay of a layer chain, paths resolved inside a root
+ *   IMAGES      image records, lookup, settings (Containerfile instructions),
+ *               load, import, save (docker/OCI archives, layouts), tag, remove
+ *   REGISTRY    host names, HTTP/1.1 over TLS, auth, manifests, pull, the
+ *               blob info cache, push, login
+ *   MOUNTS      the overlay of a layer chain, paths resolved inside a root,
+ *               changes between trees (diff)
  *   CONTAINER   configuration, the container layer, the process (namespaces,
  *               root, /dev, capabilities, seccomp), terminal, monitor,
  *               lifecycle, sizes
@@ -91,6 +94,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "runtime.h"
 
@@ -389,6 +393,41 @@ static char **strv_copy(char *const *v)
     return copy;
 }
 
+static char *strv_join(char *const *v, const char *sep)
+{
+    struct buf b = {0};
+    buf_adds(&b, "");
+    for (size_t i = 0; v && v[i]; i++) {
+        if (i)
+            buf_adds(&b, sep);
+        buf_adds(&b, v[i]);
+    }
+    return buf_steal(&b);
+}
+
+/* env_set: KEY=VALUE into env, replacing KEY. */
+static void env_set(char ***env, const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    size_t key_len = eq ? (size_t)(eq - entry) : strlen(entry);
+    for (size_t i = 0; *env && (*env)[i]; i++)
+        if (strncmp((*env)[i], entry, key_len) == 0 && (*env)[i][key_len] == '=') {
+            free((*env)[i]);
+            (*env)[i] = xstrdup(entry);
+            return;
+        }
+    strv_push(env, xstrdup(entry));
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+            return env[i] + n + 1;
+    return NULL;
+}
+
 static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -529,6 +568,49 @@ static int remove_tree_at(int parent_fd, const char *name, lrun_error **err)
     return 0;
 }
 
+/* temp_dir: where big temporary files go: $TMPDIR, else /var/tmp (where
+ * podman stages image copies). */
+static const char *temp_dir(void)
+{
+    const char *env = getenv("TMPDIR");
+    return env && *env == '/' ? env : "/var/tmp";
+}
+
+/* temp_file: an unnamed read-write file in temp_dir(), gone when closed. */
+static int temp_file(lrun_error **err)
+{
+    int fd = open(temp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd >= 0 ? fd : fail_errno(err, "create a temporary file in %s", temp_dir());
+    autofree char *name = xasprintf("%s/lrun-XXXXXX", temp_dir()); /* a filesystem without O_TMPFILE */
+    fd = mkostemp(name, O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "create a temporary file in %s", temp_dir());
+    unlink(name);
+    return fd;
+}
+
+/* fd_copy: count bytes (all that is left when count < 0) from in to out. */
+static int fd_copy(int in, int out, int64_t count, lrun_error **err)
+{
+    char buf[65536];
+    while (count != 0) {
+        size_t want = count < 0 || count > (int64_t)sizeof buf ? sizeof buf : (size_t)count;
+        ssize_t n = read(in, buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail_errno(err, "read");
+        if (n == 0)
+            return count < 0 ? 0 : fail(err, "read: unexpected end of file");
+        if (write_all(out, buf, (size_t)n) < 0)
+            return fail_errno(err, "write");
+        if (count > 0)
+            count -= n;
+    }
+    return 0;
+}
+
 /* human_size: go-units' HumanSizeWithPrecision: decimal units, precision
  * significant digits, "%.*g" then the unit ("77.9MB", "62B"). */
 static char *human_size(double size, int precision)
@@ -594,6 +676,15 @@ static size_t json_array_len(yajl_val v) { return YAJL_IS_ARRAY(v) ? v->u.array.
 
 static yajl_val json_array_at(yajl_val v, size_t i) { return YAJL_IS_ARRAY(v) ? v->u.array.values[i] : NULL; }
 
+/* json_text_to_tree: JSON lrun generated itself (so it parses). */
+static yajl_val json_text_to_tree(const char *text)
+{
+    yajl_val v = yajl_tree_parse(text, NULL, 0);
+    if (!v)
+        die_oom();
+    return v;
+}
+
 /* json_strv: an array of strings as a string list (non-strings skipped). */
 static char **json_strv(yajl_val v)
 {
@@ -655,6 +746,18 @@ static void jw_strv(yajl_gen g, char *const *v)
     for (size_t i = 0; v && v[i]; i++)
         jw_str(g, v[i]);
     yajl_gen_array_close(g);
+}
+
+static void jw_key_bool(yajl_gen g, const char *key, bool value)
+{
+    jw_key(g, key);
+    yajl_gen_bool(g, value);
+}
+
+static void jw_key_strv(yajl_gen g, const char *key, char *const *v)
+{
+    jw_key(g, key);
+    jw_strv(g, v);
 }
 
 /* jw_value: write a parsed value back out unchanged. */
@@ -943,6 +1046,22 @@ static char *time_rfc3339_now(void)
     return xasprintf("%s.%09ldZ", date, ts.tv_nsec);
 }
 
+/* time_rfc3339_nano: a time as Go marshals it (RFC 3339, UTC, the
+ * fraction without trailing zeros): "2023-11-14T22:13:20.5Z". */
+static char *time_rfc3339_nano(struct timespec ts)
+{
+    struct tm tm;
+    char date[32], fraction[16] = "";
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ts.tv_nsec) {
+        snprintf(fraction, sizeof fraction, ".%09ld", ts.tv_nsec);
+        for (size_t n = strlen(fraction); fraction[n - 1] == '0';)
+            fraction[--n] = '\0';
+    }
+    return xasprintf("%s%sZ", date, fraction);
+}
+
 /* time_parse_rfc3339: seconds since the epoch, or 0 when unparsable. */
 static int64_t time_parse_rfc3339(const char *s)
 {
@@ -996,6 +1115,33 @@ static char *time_ago(int64_t then)
 {
     autofree char *d = human_duration(then);
     return xasprintf("%s ago", d);
+}
+
+/* time_go_string: Go's time.Time.String() of a UTC time, which podman
+ * prints for {{.CreatedAt}}: "2023-11-14 22:13:20 +0000 UTC". */
+static char *time_go_string(int64_t then)
+{
+    time_t t = (time_t)then;
+    struct tm tm;
+    char text[64];
+    gmtime_r(&t, &tm);
+    strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    return xstrdup(text);
+}
+
+/* time_rfc3339_local: Go's Format(time.RFC3339) in the local zone
+ * ("2023-11-14T22:13:20Z" in UTC, "...+01:00" elsewhere). */
+static char *time_rfc3339_local(int64_t then)
+{
+    time_t t = (time_t)then;
+    struct tm tm;
+    char date[32];
+    localtime_r(&t, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    long off = tm.tm_gmtoff;
+    if (off == 0)
+        return xasprintf("%sZ", date);
+    return xasprintf("%s%c%02ld:%02ld", date, off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
 }
 
 /* ========================================================================
@@ -1801,6 +1947,19 @@ static int layer_dirs_create(lrun_store *s, const char *id, const char *parent, 
     return write_file_at(dirfd, "link", link, 26, 0644, err);
 }
 
+/* layer_abandon: a layer being made goes, files and record (what made
+ * it failed; its own error is what the caller reports). */
+static void layer_abandon(lrun_store *s, struct layer *l)
+{
+    lrun_error *ignored = NULL;
+    layer_remove_files(s, l->id, &ignored);
+    lrun_error_free(ignored);
+    ignored = NULL;
+    store_drop_layer_record(s, l);
+    store_save_layers(s, &ignored);
+    lrun_error_free(ignored);
+}
+
 /* layer_add: record a new layer as incomplete (so a crash from here on is
  * cleaned up by the next command) and create its directories. */
 static struct layer *layer_add(lrun_store *s, const char *id, const char *parent, lrun_error **err)
@@ -1821,12 +1980,7 @@ static struct layer *layer_add(lrun_store *s, const char *id, const char *parent
         return NULL;
     }
     if (layer_dirs_create(s, id, parent, err) < 0) {
-        lrun_error *ignored = NULL;
-        layer_remove_files(s, id, &ignored);
-        lrun_error_free(ignored);
-        store_drop_layer_record(s, l);
-        store_save_layers(s, &ignored);
-        lrun_error_free(ignored);
+        layer_abandon(s, l);
         return NULL;
     }
     return l;
@@ -2914,15 +3068,10 @@ static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, 
     return 0;
 }
 
-/* layer_export: write the layer's content as a tar to fd; its sha256 hex
- * and size come back in digest and *size. */
-static int layer_export(lrun_store *s, const struct layer *l, int fd, digest_hex digest, int64_t *size,
-                        lrun_error **err)
+/* dir_export: the tree under dir_fd as a tar to fd, in the layer format
+ * (whiteouts as .wh. markers); its sha256 hex and size come back. */
+static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun_error **err)
 {
-    autofree char *diff_path = xasprintf("%s/diff", l->id);
-    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (diff_fd < 0)
-        return fail_errno(err, "open %s", diff_path);
     struct tar_export t = {.fd = fd};
     SHA256_Init(&t.sha);
     t.tar = archive_write_new();
@@ -2931,7 +3080,7 @@ static int layer_export(lrun_store *s, const struct layer *l, int fd, digest_hex
     archive_write_set_format_pax_restricted(t.tar);
     archive_write_set_bytes_in_last_block(t.tar, 1);
     int r = archive_write_open(t.tar, &t, NULL, tar_export_write, NULL) == ARCHIVE_OK
-                ? tar_export_tree(&t, diff_fd, "", err)
+                ? tar_export_tree(&t, dir_fd, "", err)
                 : fail(err, "start tar: %s", archive_error_string(t.tar));
     if (r == 0 && archive_write_close(t.tar) != ARCHIVE_OK)
         r = fail(err, "finish tar: %s", archive_error_string(t.tar));
@@ -2940,10 +3089,148 @@ static int layer_export(lrun_store *s, const struct layer *l, int fd, digest_hex
         free(t.links[i].path);
     free(t.links);
     if (r < 0)
-        return error_prefix(err, "export layer %.12s", l->id);
+        return -1;
     sha256_final_hex(&t.sha, digest);
     *size = t.size;
     return 0;
+}
+
+/* layer_export: write the layer's content as a tar to fd. */
+static int layer_export(lrun_store *s, const struct layer *l, int fd, digest_hex digest, int64_t *size,
+                        lrun_error **err)
+{
+    autofree char *diff_path = xasprintf("%s/diff", l->id);
+    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (diff_fd < 0)
+        return fail_errno(err, "open %s", diff_path);
+    if (dir_export(diff_fd, fd, digest, size, err) < 0)
+        return error_prefix(err, "export layer %.12s", l->id);
+    return 0;
+}
+
+/* --- a layer as a blob: its tar in a temporary file, compressed or not --- */
+
+struct blob_file {
+    int fd;           /* a temporary file holding the blob, or -1 */
+    digest_hex digest;
+    int64_t size;
+};
+
+static void blob_file_close(struct blob_file *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+}
+#define autoblob cleanup(blob_file_close)
+
+/* layer_tar_file: the layer's tar, rebuilt byte for byte from its tar-split
+ * (so its digest is the recorded DiffID), or exported afresh when that
+ * cannot be done (then the digest differs: the caller sees it). */
+static int layer_tar_file(lrun_store *s, const struct layer *l, struct blob_file *out, lrun_error **err)
+{
+    out->fd = temp_file(err);
+    if (out->fd < 0)
+        return -1;
+    lrun_error *rebuild_err = NULL;
+    if (layer_rebuild(s, l, out->fd, out->digest, &out->size, &rebuild_err) < 0) {
+        lrun_error_free(rebuild_err);
+        if (ftruncate(out->fd, 0) < 0 || lseek(out->fd, 0, SEEK_SET) < 0)
+            return fail_errno(err, "reset a temporary file");
+        if (layer_export(s, l, out->fd, out->digest, &out->size, err) < 0)
+            return -1;
+    }
+    return lseek(out->fd, 0, SEEK_SET) < 0 ? fail_errno(err, "seek") : 0;
+}
+
+static int compress_write(int fd, SHA256_CTX *sha, int64_t *size, const void *data, size_t n, lrun_error **err)
+{
+    if (write_all(fd, data, n) < 0)
+        return fail_errno(err, "write the compressed blob");
+    SHA256_Update(sha, data, n);
+    *size += (int64_t)n;
+    return 0;
+}
+
+/* gzip_stream: zlib's deflate with a gzip header (no name, no time), so
+ * the same tar compresses to the same bytes every time (a registry then
+ * recognises the blob it already has). */
+static int gzip_stream(int in_fd, int out_fd, SHA256_CTX *sha, int64_t *size, lrun_error **err)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return fail(err, "gzip: set up");
+    enum { CHUNK = 65536 };
+    autofree unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
+    int ret = 0, flush = Z_NO_FLUSH;
+    while (ret == 0 && flush != Z_FINISH) {
+        ssize_t n = read(in_fd, in, CHUNK);
+        if (n < 0) {
+            ret = fail_errno(err, "read");
+            break;
+        }
+        flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+        z.next_in = in;
+        z.avail_in = (uInt)n;
+        do {
+            z.next_out = out;
+            z.avail_out = CHUNK;
+            deflate(&z, flush);
+            ret = compress_write(out_fd, sha, size, out, CHUNK - z.avail_out, err);
+        } while (ret == 0 && z.avail_out == 0);
+    }
+    deflateEnd(&z);
+    return ret;
+}
+
+static int zstd_stream(int in_fd, int out_fd, SHA256_CTX *sha, int64_t *size, lrun_error **err)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (!z)
+        die_oom();
+    enum { CHUNK = 131072 };
+    autofree unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
+    int ret = 0;
+    for (bool last = false; ret == 0 && !last;) {
+        ssize_t n = read(in_fd, in, CHUNK);
+        if (n < 0) {
+            ret = fail_errno(err, "read");
+            break;
+        }
+        last = n == 0;
+        ZSTD_inBuffer input = {in, (size_t)n, 0};
+        for (bool done = false; ret == 0 && !done;) {
+            ZSTD_outBuffer output = {out, CHUNK, 0};
+            size_t left = ZSTD_compressStream2(z, &output, &input, last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(left))
+                ret = fail(err, "zstd: %s", ZSTD_getErrorName(left));
+            else
+                ret = compress_write(out_fd, sha, size, out, output.pos, err);
+            done = last ? left == 0 : input.pos == input.size;
+        }
+    }
+    ZSTD_freeCCtx(z);
+    return ret;
+}
+
+/* blob_compress: a tar (from its start) compressed as compression says
+ * (gzip or zstd) into a new temporary file. */
+static int blob_compress(const struct blob_file *tar, int compression, struct blob_file *out, lrun_error **err)
+{
+    out->fd = temp_file(err);
+    if (out->fd < 0)
+        return -1;
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    out->size = 0;
+    if (lseek(tar->fd, 0, SEEK_SET) < 0)
+        return fail_errno(err, "seek");
+    int r = compression == COMPRESSION_ZSTD ? zstd_stream(tar->fd, out->fd, &sha, &out->size, err)
+                                            : gzip_stream(tar->fd, out->fd, &sha, &out->size, err);
+    if (r < 0)
+        return -1;
+    sha256_final_hex(&sha, out->digest);
+    return lseek(out->fd, 0, SEEK_SET) < 0 ? fail_errno(err, "seek") : 0;
 }
 
 /* ========================================================================
@@ -3056,6 +3343,19 @@ static char *name_normalize(const char *text, lrun_error **err)
     return reference_string(&r);
 }
 
+/* name_normalize_local: a name for an image made here (import, commit,
+ * build -t): without a registry it goes to localhost/, as podman does. */
+static char *name_normalize_local(const char *text, lrun_error **err)
+{
+    autoreference struct reference r;
+    if (reference_parse(text, &r, err) < 0)
+        return NULL;
+    if (r.domain_given)
+        return reference_string(&r);
+    autofree char *local = xasprintf("localhost/%s", text);
+    return name_normalize(local, err);
+}
+
 /* name_split: "host/repo:tag" into repository and tag (or digest) for
  * tables; "<none>" for what is missing. */
 static void name_split(const char *name, char **repository, char **tag)
@@ -3076,8 +3376,51 @@ static void name_split(const char *name, char **repository, char **tag)
 }
 
 /* ========================================================================
- * IMAGES: image records, lookup, load, save, tag, remove, sizes
+ * IMAGES: image records, lookup, settings, load, import, save, tag, remove
  * ======================================================================== */
+
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+#define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MEDIA_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+
+/* descriptor_write: {mediaType, digest, size} as OCI orders it, or
+ * {mediaType, size, digest} as docker's schema 2 does. */
+static void descriptor_write(yajl_gen g, const char *media_type, const char *digest, int64_t size, bool oci)
+{
+    yajl_gen_map_open(g);
+    jw_key_str(g, "mediaType", media_type);
+    if (oci)
+        jw_key_str(g, "digest", digest);
+    jw_key_int(g, "size", size);
+    if (!oci)
+        jw_key_str(g, "digest", digest);
+    yajl_gen_map_close(g);
+}
+
+/* manifest_make: an OCI image manifest, or docker's schema 2 one, for a
+ * config and the layer descriptors (descriptor_write's). */
+static char *manifest_make(bool oci, const char *config_digest, int64_t config_size, yajl_val layers, size_t *len)
+{
+    autogen yajl_gen m = json_writer(false);
+    yajl_gen_map_open(m);
+    jw_key_int(m, "schemaVersion", 2);
+    jw_key_str(m, "mediaType", oci ? MEDIA_OCI_MANIFEST : MEDIA_DOCKER_MANIFEST);
+    jw_key(m, "config");
+    descriptor_write(m, oci ? MEDIA_OCI_CONFIG : MEDIA_DOCKER_CONFIG, config_digest, config_size, oci);
+    jw_key(m, "layers");
+    jw_value(m, layers);
+    yajl_gen_map_close(m);
+    return json_writer_text(m, len);
+}
+
 
 /* image_lookup_as: by full ID, ID prefix, fully qualified name, or short
  * name ("servidorweb:v1" finds localhost:5000/servidorweb:v1), as podman's
@@ -3252,6 +3595,363 @@ static void image_take_name(lrun_store *s, struct image *img, const char *name, 
     strv_prepend(&img->names_history, xstrdup(name));
 }
 
+/* --- image settings: the config's "config" member, and the Dockerfile
+ * instructions that change it (import -c, commit -c, build) --- */
+
+struct image_settings {
+    char *user, *workdir, *stop_signal;
+    char **env, **cmd, **entrypoint, **shell;
+    char **ports, **volumes, **labels, **onbuild; /* labels as KEY=VALUE */
+    yajl_val rest; /* the member as read (borrowed): what lrun does not change stays */
+};
+
+static void image_settings_release(struct image_settings *c)
+{
+    free(c->user);
+    free(c->workdir);
+    free(c->stop_signal);
+    char **lists[] = {c->env, c->cmd, c->entrypoint, c->shell, c->ports, c->volumes, c->labels, c->onbuild};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        lrun_strv_free(lists[i]);
+    *c = (struct image_settings){0};
+}
+#define autosettings cleanup(image_settings_release)
+
+static char *json_string_dup(yajl_val obj, const char *key)
+{
+    const char *v = json_string(obj, key);
+    return v && *v ? xstrdup(v) : NULL;
+}
+
+/* json_keys: an object's keys (ExposedPorts, Volumes), or its members as
+ * KEY=VALUE when with_values (Labels). */
+static char **json_keys(yajl_val obj, bool with_values)
+{
+    char **out = xcalloc(1, sizeof *out);
+    for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++) {
+        yajl_val v = obj->u.object.values[i];
+        strv_push(&out, with_values ? xasprintf("%s=%s", obj->u.object.keys[i], YAJL_IS_STRING(v) ? v->u.string : "")
+                                    : xstrdup(obj->u.object.keys[i]));
+    }
+    return out;
+}
+
+/* image_settings_read: the settings of a parsed image config (which must
+ * outlive c). */
+__attribute__((unused)) static void image_settings_read(yajl_val config, struct image_settings *c)
+{
+    yajl_val cfg = json_get(config, "config");
+    *c = (struct image_settings){.rest = cfg};
+    c->user = json_string_dup(cfg, "User");
+    c->workdir = json_string_dup(cfg, "WorkingDir");
+    c->stop_signal = json_string_dup(cfg, "StopSignal");
+    c->env = json_strv(json_get(cfg, "Env"));
+    c->cmd = YAJL_IS_ARRAY(json_get(cfg, "Cmd")) ? json_strv(json_get(cfg, "Cmd")) : NULL;
+    c->entrypoint = YAJL_IS_ARRAY(json_get(cfg, "Entrypoint")) ? json_strv(json_get(cfg, "Entrypoint")) : NULL;
+    c->shell = YAJL_IS_ARRAY(json_get(cfg, "Shell")) ? json_strv(json_get(cfg, "Shell")) : NULL;
+    c->onbuild = json_strv(json_get(cfg, "OnBuild"));
+    c->ports = json_keys(json_get(cfg, "ExposedPorts"), false);
+    c->volumes = json_keys(json_get(cfg, "Volumes"), false);
+    c->labels = json_keys(json_get(cfg, "Labels"), true);
+}
+
+/* jw_key_set: a list as a JSON object with keys sorted (as Go marshals a
+ * map): {"80/tcp":{}} or, with values, {"KEY":"VALUE"}. */
+static void jw_key_set(yajl_gen g, const char *key, char *const *items, bool with_values)
+{
+    if (strv_len(items) == 0)
+        return;
+    autostrv char **sorted = strv_copy(items);
+    qsort(sorted, strv_len(sorted), sizeof *sorted, compare_strings);
+    jw_key(g, key);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; sorted[i]; i++) {
+        char *eq = with_values ? strchr(sorted[i], '=') : NULL;
+        if (eq)
+            *eq = '\0';
+        jw_key(g, sorted[i]);
+        if (with_values) {
+            jw_str(g, eq ? eq + 1 : "");
+        } else {
+            yajl_gen_map_open(g);
+            yajl_gen_map_close(g);
+        }
+    }
+    yajl_gen_map_close(g);
+}
+
+/* image_settings_write: the "config" member, in the OCI spec's order,
+ * empty fields left out, unknown ones kept after. */
+static void image_settings_write(yajl_gen g, const struct image_settings *c)
+{
+    static const char *const known[] = {"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
+                                        "Labels", "StopSignal", "OnBuild", "Shell", NULL};
+    yajl_gen_map_open(g);
+    jw_key_str_opt(g, "User", c->user);
+    jw_key_set(g, "ExposedPorts", c->ports, false);
+    jw_key_strv_opt(g, "Env", c->env);
+    if (c->entrypoint)
+        jw_key_strv(g, "Entrypoint", c->entrypoint);
+    if (c->cmd)
+        jw_key_strv(g, "Cmd", c->cmd);
+    jw_key_set(g, "Volumes", c->volumes, false);
+    jw_key_str_opt(g, "WorkingDir", c->workdir);
+    jw_key_set(g, "Labels", c->labels, true);
+    jw_key_str_opt(g, "StopSignal", c->stop_signal);
+    jw_key_strv_opt(g, "OnBuild", c->onbuild);
+    if (c->shell)
+        jw_key_strv(g, "Shell", c->shell);
+    jw_unknown_members(g, c->rest, known);
+    yajl_gen_map_close(g);
+}
+
+/* dockerfile_variable: the value of $NAME / ${NAME} / ${NAME:-word} /
+ * ${NAME:+word} at p (just after the '$'); *p moves past it. */
+static void dockerfile_variable(const char **p, char *const *vars, struct buf *out)
+{
+    const char *s = *p;
+    bool braced = *s == '{';
+    if (braced)
+        s++;
+    size_t n = 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '_')
+        n++;
+    if (n == 0 && !braced) { /* a lone '$' */
+        buf_add(out, "$", 1);
+        return;
+    }
+    autofree char *name = xstrndup(s, n);
+    const char *value = env_get(vars, name);
+    s += n;
+    if (braced && (has_prefix(s, ":-") || has_prefix(s, ":+"))) {
+        bool default_form = s[1] == '-';
+        const char *end = strchr(s, '}');
+        autofree char *word = xstrndup(s + 2, end ? (size_t)(end - s - 2) : strlen(s + 2));
+        value = default_form ? (value && *value ? value : word) : (value && *value ? word : "");
+        buf_adds(out, value);
+        *p = end ? end + 1 : s + strlen(s);
+        return;
+    }
+    if (braced && *s == '}')
+        s++;
+    buf_adds(out, value ? value : "");
+    *p = s;
+}
+
+/* dockerfile_words: a Dockerfile argument as its words: whitespace
+ * separates (unless whole, which keeps one word), quotes group and go,
+ * a backslash escapes; with vars, $VAR and ${VAR} expand (not inside
+ * single quotes). */
+static char **dockerfile_words(const char *text, char *const *vars, bool whole)
+{
+    char **words = xcalloc(1, sizeof *words);
+    const char *p = text;
+    while (*p) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        struct buf w = {0};
+        buf_adds(&w, "");
+        char quote = 0;
+        while (*p && (quote || whole || !isspace((unsigned char)*p))) {
+            if (quote != '\'' && *p == '\\' && p[1] && (!quote || strchr("\"\\$", p[1]))) {
+                buf_add(&w, p + 1, 1);
+                p += 2;
+            } else if (!quote && (*p == '"' || *p == '\'')) {
+                quote = *p++;
+            } else if (quote && *p == quote) {
+                quote = 0;
+                p++;
+            } else if (vars && quote != '\'' && *p == '$') {
+                p++;
+                dockerfile_variable(&p, vars, &w);
+            } else {
+                buf_add(&w, p++, 1);
+            }
+        }
+        if (whole)
+            while (w.len && isspace((unsigned char)w.data[w.len - 1]))
+                w.data[--w.len] = '\0';
+        strv_push(&words, buf_steal(&w));
+    }
+    return words;
+}
+
+/* dockerfile_word: the whole argument as one word (WORKDIR, USER). */
+static char *dockerfile_word(const char *text, char *const *vars)
+{
+    autostrv char **words = dockerfile_words(text, vars, true);
+    return xstrdup(words[0] ? words[0] : "");
+}
+
+/* dockerfile_exec_form: ["a", "b"] as a list, or NULL when text is not a
+ * JSON array of strings (then it is the shell form). */
+static char **dockerfile_exec_form(const char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    if (*text != '[')
+        return NULL;
+    autojson yajl_val v = yajl_tree_parse(text, NULL, 0);
+    if (!YAJL_IS_ARRAY(v))
+        return NULL;
+    for (size_t i = 0; i < v->u.array.len; i++)
+        if (!YAJL_IS_STRING(v->u.array.values[i]))
+            return NULL;
+    return json_strv(v);
+}
+
+/* dockerfile_command: CMD, ENTRYPOINT and RUN's argument as argv: the
+ * exec form as written, the shell form through the shell (/bin/sh -c). */
+static char **dockerfile_command(const char *text, char *const *shell)
+{
+    char **argv = dockerfile_exec_form(text);
+    if (argv)
+        return argv;
+    argv = shell ? strv_copy(shell) : NULL;
+    if (!argv) {
+        strv_push(&argv, xstrdup("/bin/sh"));
+        strv_push(&argv, xstrdup("-c"));
+    }
+    autofree char *trimmed = xstrdup(text + strspn(text, " \t"));
+    for (size_t n = strlen(trimmed); n && isspace((unsigned char)trimmed[n - 1]);)
+        trimmed[--n] = '\0';
+    strv_push(&argv, steal_pointer(&trimmed));
+    return argv;
+}
+
+/* dockerfile_pairs: ENV's and LABEL's KEY=VALUE words (or the old
+ * "KEY VALUE" form) as KEY=VALUE strings. */
+static int dockerfile_pairs(const char *keyword, const char *text, char *const *vars, char ***pairs, lrun_error **err)
+{
+    autostrv char **words = dockerfile_words(text, vars, false);
+    *pairs = xcalloc(1, sizeof **pairs);
+    if (!words[0])
+        return fail(err, "%s requires at least one argument", keyword);
+    if (!strchr(words[0], '=')) { /* KEY VALUE: the rest of the line is the value */
+        const char *rest = text + strspn(text, " \t");
+        rest += strcspn(rest, " \t");
+        autofree char *value = dockerfile_word(rest, vars);
+        strv_push(pairs, xasprintf("%s=%s", words[0], value));
+        return 0;
+    }
+    for (size_t i = 0; words[i]; i++) {
+        if (!strchr(words[i], '=') || words[i][0] == '=')
+            return fail(err, "%s: \"%s\" is not of the form KEY=VALUE", keyword, words[i]);
+        strv_push(pairs, xstrdup(words[i]));
+    }
+    return 0;
+}
+
+static void strv_put_unique(char ***v, const char *s)
+{
+    if (!strv_contains(*v, s))
+        strv_push(v, xstrdup(s));
+}
+
+/* path_clean: an absolute path with "." and ".." resolved lexically. */
+static char *path_clean(const char *path)
+{
+    autostrv char **parts = xcalloc(1, sizeof *parts);
+    autofree char *copy = xstrdup(path);
+    char *save = NULL;
+    for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0)
+            continue;
+        if (strcmp(c, "..") == 0) {
+            size_t n = strv_len(parts);
+            if (n)
+                free(parts[n - 1]), parts[n - 1] = NULL;
+            continue;
+        }
+        strv_push(&parts, xstrdup(c));
+    }
+    autofree char *joined = strv_join(parts, "/");
+    return xasprintf("/%s", joined);
+}
+
+/* image_settings_apply: one instruction that changes the config; vars
+ * (build's ARG and ENV values) expand $VAR where Dockerfiles do. */
+static int image_settings_apply(struct image_settings *c, const char *keyword, const char *args, char *const *vars,
+                                lrun_error **err)
+{
+    if (strcasecmp(keyword, "ENV") == 0 || strcasecmp(keyword, "LABEL") == 0) {
+        bool env = strcasecmp(keyword, "ENV") == 0;
+        autostrv char **pairs = NULL;
+        if (dockerfile_pairs(env ? "ENV" : "LABEL", args, vars, &pairs, err) < 0)
+            return -1;
+        for (size_t i = 0; pairs[i]; i++)
+            env_set(env ? &c->env : &c->labels, pairs[i]);
+    } else if (strcasecmp(keyword, "CMD") == 0 || strcasecmp(keyword, "ENTRYPOINT") == 0) {
+        char ***target = strcasecmp(keyword, "CMD") == 0 ? &c->cmd : &c->entrypoint;
+        lrun_strv_free(*target);
+        *target = dockerfile_command(args, c->shell);
+    } else if (strcasecmp(keyword, "EXPOSE") == 0) {
+        autostrv char **ports = dockerfile_words(args, vars, false);
+        for (size_t i = 0; ports[i]; i++) {
+            autofree char *port = strchr(ports[i], '/') ? xstrdup(ports[i]) : xasprintf("%s/tcp", ports[i]);
+            const char *proto = strchr(port, '/') + 1;
+            if (strspn(port, "0123456789-") != (size_t)(proto - 1 - port) || port[0] == '/' ||
+                (strcasecmp(proto, "tcp") && strcasecmp(proto, "udp") && strcasecmp(proto, "sctp")))
+                return fail(err, "invalid containerPort: %s", ports[i]);
+            strv_put_unique(&c->ports, port);
+        }
+    } else if (strcasecmp(keyword, "VOLUME") == 0) {
+        autostrv char **list = dockerfile_exec_form(args);
+        if (!list)
+            list = dockerfile_words(args, vars, false);
+        if (!list[0])
+            return fail(err, "VOLUME specified can not be an empty string");
+        for (size_t i = 0; list[i]; i++)
+            strv_put_unique(&c->volumes, list[i]);
+    } else if (strcasecmp(keyword, "WORKDIR") == 0) {
+        autofree char *dir = dockerfile_word(args, vars);
+        autofree char *joined = dir[0] == '/' ? xstrdup(dir) : xasprintf("%s/%s", c->workdir ? c->workdir : "", dir);
+        free(c->workdir);
+        c->workdir = path_clean(joined);
+    } else if (strcasecmp(keyword, "USER") == 0 || strcasecmp(keyword, "STOPSIGNAL") == 0) {
+        char **target = strcasecmp(keyword, "USER") == 0 ? &c->user : &c->stop_signal;
+        free(*target);
+        *target = dockerfile_word(args, vars);
+    } else if (strcasecmp(keyword, "ONBUILD") == 0) {
+        strv_push(&c->onbuild, xstrdup(args + strspn(args, " \t")));
+    } else if (strcasecmp(keyword, "SHELL") == 0) {
+        char **shell = dockerfile_exec_form(args);
+        if (!shell || !shell[0]) {
+            lrun_strv_free(shell);
+            return fail(err, "SHELL requires the arguments to be in JSON form");
+        }
+        lrun_strv_free(c->shell);
+        c->shell = shell;
+    } else {
+        return fail(err, "invalid instruction %s", keyword);
+    }
+    return 0;
+}
+
+/* image_settings_change: a --change (-c) of import and commit: "CMD
+ * [...]", "ENV A=b", ... (or KEYWORD=VALUE). */
+static int image_settings_change(struct image_settings *c, const char *change, lrun_error **err)
+{
+    size_t n = strcspn(change, " \t");
+    if (!change[n])
+        n = strcspn(change, "=");
+    if (!change[n] || n == 0)
+        return fail(err, "invalid change \"%s\" - must be formatted as KEY VALUE", change);
+    autofree char *keyword = xstrndup(change, n);
+    static const char *const allowed[] = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL",
+                                          "USER", "VOLUME", "WORKDIR", NULL};
+    bool ok = false;
+    for (size_t i = 0; allowed[i] && !ok; i++)
+        ok = strcasecmp(allowed[i], keyword) == 0;
+    if (!ok)
+        return fail(err, "invalid change \"%s\" - invalid instruction %s", change, keyword);
+    if (image_settings_apply(c, keyword, change + n + 1, NULL, err) < 0)
+        return error_prefix(err, "invalid change \"%s\"", change);
+    return 0;
+}
+
 /* --- load sources: a directory, or a tar (plain or compressed) ---
  *
  * A tar is read once up front keeping its small members (manifests,
@@ -3270,6 +3970,7 @@ struct member {
 struct load_source {
     const char *path;
     bool is_dir;
+    bool unrecognized; /* not a tar: no format lrun loads */
     struct member *members;
     size_t n_members;
 };
@@ -3320,11 +4021,15 @@ static int load_source_open(const char *path, struct load_source *src, lrun_erro
         return 0;
     }
     autoarchive struct archive *a = outer_archive_open(path, err);
-    if (!a)
+    if (!a) {
+        src->unrecognized = true;
         return -1;
+    }
     struct archive_entry *e;
     int r;
+    bool any = false;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        any = true;
         if (archive_entry_filetype(e) != AE_IFREG)
             continue;
         const char *name = member_name_clean(archive_entry_pathname(e));
@@ -3347,10 +4052,12 @@ static int load_source_open(const char *path, struct load_source *src, lrun_erro
             m->held = true;
         }
     }
+    if (r != ARCHIVE_EOF && !any) { /* not even one entry: not a tar at all */
+        src->unrecognized = true;
+        return fail(err, "%s", archive_error_string(a));
+    }
     if (r != ARCHIVE_EOF)
         return fail(err, "read %s: %s", path, archive_error_string(a));
-    if (src->n_members == 0)
-        return fail(err, "%s: not an image archive (no files in it)", path);
     return 0;
 }
 
@@ -3787,32 +4494,20 @@ static int load_fill_layers(struct load_run *run, lrun_error **err)
 static void docker_manifest_make(lrun_store *s, struct image_plan *p)
 {
     autogen yajl_gen g = json_writer(false);
-    yajl_gen_map_open(g);
-    jw_key_int(g, "schemaVersion", 2);
-    jw_key_str(g, "mediaType", "application/vnd.docker.distribution.manifest.v2+json");
-    jw_key(g, "config");
-    yajl_gen_map_open(g);
-    jw_key_str(g, "mediaType", "application/vnd.docker.container.image.v1+json");
-    jw_key_int(g, "size", (int64_t)p->config.len);
-    autofree char *config_digest = xasprintf("sha256:%s", p->config_id);
-    jw_key_str(g, "digest", config_digest);
-    yajl_gen_map_close(g);
-    jw_key(g, "layers");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < p->n_layers; i++) {
         /* docker-archive blobs are the plain tars: digest and size are the
          * DiffID and diff-size; the media type is what c/image writes */
         struct layer *l = store_layer(s, p->layer_ids[i]);
-        yajl_gen_map_open(g);
-        jw_key_str(g, "mediaType", "application/vnd.docker.image.rootfs.diff.tar.gzip");
-        jw_key_int(g, "size", l && l->diff_size > 0 ? l->diff_size : 0);
-        jw_key_str(g, "digest", p->layers[i].diff_id);
-        yajl_gen_map_close(g);
+        descriptor_write(g, MEDIA_DOCKER_LAYER_GZIP, p->layers[i].diff_id, l && l->diff_size > 0 ? l->diff_size : 0,
+                         false);
     }
     yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
+    autofree char *layers_text = json_writer_text(g, NULL);
+    autojson yajl_val layers = json_text_to_tree(layers_text);
+    autofree char *config_digest = xasprintf("sha256:%s", p->config_id);
     size_t len;
-    autofree char *text = json_writer_text(g, &len);
+    autofree char *text = manifest_make(false, config_digest, (int64_t)p->config.len, layers, &len);
     buf_add(&p->manifest, text, len);
 }
 
@@ -3912,15 +4607,25 @@ static int load_plan_jobs(struct load_run *run, lrun_error **err)
     return 0;
 }
 
+/* load_read_plans: what the source holds; one that is none of the formats
+ * lrun loads fails with podman's message, which names each format tried. */
 static int load_read_plans(struct load_run *run, const char *path, lrun_error **err)
 {
-    if (load_source_open(path, &run->src, err) < 0)
-        return -1;
+    static const char unsupported[] = "payload does not match any of the supported image formats:";
+    if (load_source_open(path, &run->src, err) < 0) {
+        if (!run->src.unrecognized)
+            return -1;
+        autofree char *why = xstrdup((*err)->message);
+        return fail(err, "%s\n * oci: %s: not a directory\n * oci-archive: %s\n * docker-archive: %s", unsupported,
+                    path, why, why);
+    }
     if (load_source_exists(&run->src, "manifest.json"))
         return plans_from_docker_archive(&run->src, &run->plans, &run->n_plans, err);
     if (load_source_exists(&run->src, "index.json") && load_source_exists(&run->src, "oci-layout"))
         return plans_from_oci_layout(&run->src, &run->plans, &run->n_plans, err);
-    return fail(err, "%s: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout, index.json)", path);
+    const char *where = run->src.is_dir ? "the directory" : "the archive";
+    return fail(err, "%s\n * oci: %s has no oci-layout and index.json\n * docker-archive: %s has no manifest.json",
+                unsupported, where, where);
 }
 
 static int load_mark_complete(struct load_run *run, lrun_error **err)
@@ -3975,13 +4680,174 @@ int lrun_image_load(lrun_store *s, const char *path, lrun_progress_fn progress, 
     return load_commit_images(&run, names, err);
 }
 
-/* --- save: a docker-archive (docker save's layout) ---
+/* --- import: a tar (plain or compressed) as an image of one layer ---
+ * podman's: the layer is the tar as given (its DiffID is the tar's
+ * digest), the config has the --change settings, and created is the
+ * file's modification time (so importing the same file again gives the
+ * same image). */
+
+struct import_options {
+    char *const *changes;
+    const char *message, *name, *arch, *os, *variant;
+    lrun_progress_fn progress;
+    void *userdata;
+};
+
+/* blob_diff_digest: sha256 and size of a blob's uncompressed bytes. */
+static int blob_diff_digest(int fd, digest_hex digest, int64_t *size, lrun_error **err)
+{
+    autoarchive struct archive *a = archive_read_new();
+    if (!a)
+        die_oom();
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_format_raw(a);
+    struct archive_entry *e;
+    if (archive_read_open_fd(a, fd, STREAM_BUFFER) != ARCHIVE_OK || archive_read_next_header(a, &e) != ARCHIVE_OK)
+        return fail(err, "read: %s", archive_error_string(a));
+    autofree char *chunk = xmalloc(STREAM_BUFFER);
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    *size = 0;
+    la_ssize_t n;
+    while ((n = archive_read_data(a, chunk, STREAM_BUFFER)) > 0) {
+        SHA256_Update(&sha, chunk, (size_t)n);
+        *size += n;
+    }
+    if (n < 0)
+        return fail(err, "read: %s", archive_error_string(a));
+    sha256_final_hex(&sha, digest);
+    return 0;
+}
+
+/* import_config: the image config of an import. */
+static char *import_config(const struct import_options *o, const struct image_settings *settings,
+                           const char *created, const char *diff_hex, size_t *len)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "created", created);
+    jw_key_str(g, "architecture", o->arch ? o->arch : host_architecture());
+    jw_key_str(g, "os", o->os ? o->os : "linux");
+    jw_key_str_opt(g, "variant", o->variant);
+    jw_key(g, "config");
+    image_settings_write(g, settings);
+    jw_key(g, "rootfs");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "type", "layers");
+    jw_key(g, "diff_ids");
+    yajl_gen_array_open(g);
+    autofree char *diff_id = xasprintf("sha256:%s", diff_hex);
+    jw_str(g, diff_id);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    jw_key(g, "history");
+    yajl_gen_array_open(g);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "created", created);
+    autofree char *by = xasprintf("/bin/sh -c #(nop) ADD file:%s in /", diff_hex);
+    jw_key_str(g, "created_by", by);
+    jw_key_str(g, "comment", o->message ? o->message : "imported from tarball");
+    yajl_gen_map_close(g);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+/* import_layer: the tar at fd as the layer diff_hex (kept when the store
+ * has it already); a failure leaves the store as it was. */
+static int import_layer(struct load_run *run, int fd, const char *diff_hex, lrun_error **err)
+{
+    lrun_store *s = run->store;
+    struct layer *l = store_layer(s, diff_hex);
+    if (l && !l->incomplete) {
+        load_progress(run, "Copying blob %.12s skipped: already exists", diff_hex);
+        return 0;
+    }
+    if (!(l = layer_add(s, diff_hex, NULL, err)))
+        return -1;
+    autofree char *want = xasprintf("sha256:%s", diff_hex);
+    struct byte_source source = {fd_source_read, &fd};
+    if (lseek(fd, 0, SEEK_SET) < 0 || layer_fill(s, l, &source, want, NULL, err) < 0) {
+        if (!*err)
+            fail_errno(err, "seek");
+        layer_abandon(s, l);
+        return -1;
+    }
+    l->incomplete = false;
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    load_progress(run, "Copying blob %.12s done", diff_hex);
+    return 0;
+}
+
+static int image_import(lrun_store *s, const char *path, const struct import_options *o, char **image_id,
+                        lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    autosettings struct image_settings settings = {0};
+    for (size_t i = 0; o->changes && o->changes[i]; i++)
+        if (image_settings_change(&settings, o->changes[i], err) < 0)
+            return -1;
+    autofree char *name = o->name ? name_normalize_local(o->name, err) : NULL;
+    if (o->name && !name)
+        return -1;
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return fail_errno(err, "open %s", path);
+    digest_hex diff_hex;
+    int64_t diff_size = 0;
+    if (blob_diff_digest(fd, diff_hex, &diff_size, err) < 0)
+        return error_prefix(err, "%s", path);
+    cleanup(load_run_release) struct load_run run = {.store = s, .progress = o->progress, .userdata = o->userdata};
+    load_progress(&run, "Getting image source signatures");
+    if (import_layer(&run, fd, diff_hex, err) < 0)
+        return error_prefix(err, "writing blob");
+    autofree char *created = time_rfc3339_nano(st.st_mtim);
+    cleanup(image_plan_release) struct image_plan plan = {0};
+    size_t config_len;
+    autofree char *config = import_config(o, &settings, created, diff_hex, &config_len);
+    buf_add(&plan.config, config, config_len);
+    plan.n_layers = 1;
+    plan.layers = xcalloc(2, sizeof *plan.layers);
+    if (image_plan_finish(&plan, err) < 0)
+        return -1;
+    autofree char *config_digest = xasprintf("sha256:%s", plan.config_id);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    descriptor_write(g, MEDIA_OCI_LAYER, plan.layers[0].diff_id, diff_size, true);
+    yajl_gen_array_close(g);
+    autofree char *layers_text = json_writer_text(g, NULL);
+    autojson yajl_val layers = json_text_to_tree(layers_text);
+    size_t manifest_len;
+    autofree char *manifest = manifest_make(true, config_digest, (int64_t)config_len, layers, &manifest_len);
+    buf_add(&plan.manifest, manifest, manifest_len);
+    if (name)
+        strv_push(&plan.names, xstrdup(name));
+    load_progress(&run, "Copying config %.10s done", plan.config_id);
+    load_progress(&run, "Writing manifest to image destination");
+    load_progress(&run, "Storing signatures");
+    if (image_commit(s, &plan, err) < 0)
+        return -1;
+    *image_id = xstrdup(plan.config_id);
+    return 0;
+}
+
+/* --- save: a docker-archive, an OCI archive or an OCI layout directory ---
  *
- * <diffid>/layer.tar for each layer, the config as <image id>.json and
- * manifest.json.  A layer is rebuilt byte for byte from its tar-split; one
- * without (or whose diff/ changed) is exported afresh, and if that changes
- * its bytes the config's rootfs.diff_ids are rewritten to match, so the
- * archive stays self-consistent (the image then gets a new ID). */
+ * docker-archive: <diffid>.tar for each layer, the config as <image
+ * id>.json and manifest.json listing [{Config, RepoTags, Layers}], one
+ * entry an image (podman's layout).  OCI: oci-layout, index.json and
+ * blobs/sha256/ with the layers gzip'd (unless uncompressed), the config
+ * bytes as stored (so the image keeps its ID) and a manifest; the index
+ * names each image by its ref.name annotation.  A layer is rebuilt byte
+ * for byte from its tar-split; one without (or whose diff/ changed) is
+ * exported afresh, and if that changes its bytes the config's
+ * rootfs.diff_ids are rewritten to match, so the archive stays
+ * self-consistent (the image then gets a new ID). */
 
 static int outer_add_file(struct archive *out, const char *name, int fd, int64_t size, lrun_error **err)
 {
@@ -4043,94 +4909,342 @@ static char *config_with_diff_ids(yajl_val config, char **diff_ids, size_t *len)
     return json_writer_text(g, len);
 }
 
-static int save_write(lrun_store *s, struct image *img, struct archive *out, const char *dir, lrun_error **err)
+enum save_format { SAVE_DOCKER_ARCHIVE, SAVE_OCI_ARCHIVE, SAVE_OCI_DIR, SAVE_DOCKER_DIR };
+
+/* Where saved files go: the members of a tar, or files in a directory;
+ * each once (images share layers). */
+struct save_sink {
+    struct archive *tar;
+    int dir_fd;
+    char **written;
+};
+
+static int sink_add(struct save_sink *k, const char *name, int fd, const char *data, size_t len, lrun_error **err)
 {
+    if (strv_contains(k->written, name))
+        return 0;
+    strv_push(&k->written, xstrdup(name));
+    if (k->tar)
+        return fd >= 0 ? outer_add_file(k->tar, name, fd, (int64_t)len, err)
+                       : outer_add_bytes(k->tar, name, data, len, err);
+    autoclose int out = openat(k->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (out < 0)
+        return fail_errno(err, "create %s", name);
+    if (fd < 0)
+        return write_all(out, data, len) < 0 ? fail_errno(err, "write %s", name) : 0;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return fail_errno(err, "seek");
+    return fd_copy(fd, out, (int64_t)len, err) < 0 ? error_prefix(err, "%s", name) : 0;
+}
+
+/* One image to save and the names it goes by in the archive. */
+struct save_item {
+    struct image *img;
+    char **tags;
+};
+
+struct save_run {
+    lrun_store *store;
+    enum save_format format;
+    bool compress;     /* OCI and docker-dir layers gzip'd */
+    struct save_sink sink;
+    lrun_progress_fn progress; /* lines as load prints them (NULL: quiet) */
+    void *userdata;
+    yajl_gen manifest;         /* docker: manifest.json; OCI: index.json's manifests */
+};
+
+PRINTF(2, 3) static void save_progress(struct save_run *run, const char *fmt, ...)
+{
+    if (!run->progress)
+        return;
+    va_list ap;
+    char *line;
+    va_start(ap, fmt);
+    if (vasprintf(&line, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    run->progress(run->userdata, line);
+    free(line);
+}
+
+/* save_layer: one layer into the sink; its DiffID (as written) in
+ * diff_id, and for OCI its descriptor written into g. */
+static int save_layer(struct save_run *run, const struct layer *l, char **diff_id, char **member, yajl_gen g,
+                      lrun_error **err)
+{
+    autoblob struct blob_file tar = {.fd = -1}, packed = {.fd = -1};
+    if (layer_tar_file(run->store, l, &tar, err) < 0)
+        return -1;
+    *diff_id = xasprintf("sha256:%s", tar.digest);
+    if (run->format == SAVE_DOCKER_ARCHIVE) {
+        *member = xasprintf("%s.tar", tar.digest);
+        save_progress(run, "Copying blob %.12s done", tar.digest);
+        return sink_add(&run->sink, *member, tar.fd, NULL, (size_t)tar.size, err);
+    }
+    const struct blob_file *blob = &tar;
+    if (run->compress) {
+        if (blob_compress(&tar, COMPRESSION_GZIP, &packed, err) < 0)
+            return -1;
+        blob = &packed;
+    }
+    bool oci = run->format != SAVE_DOCKER_DIR;
+    *member = oci ? xasprintf("blobs/sha256/%s", blob->digest) : xstrdup(blob->digest);
+    save_progress(run, "Copying blob %.12s done", tar.digest);
+    autofree char *digest = xasprintf("sha256:%s", blob->digest);
+    /* docker-dir: c/image calls even its plain tars .tar.gzip */
+    descriptor_write(g, oci ? run->compress ? MEDIA_OCI_LAYER_GZIP : MEDIA_OCI_LAYER : MEDIA_DOCKER_LAYER_GZIP,
+                     digest, blob->size, oci);
+    return sink_add(&run->sink, *member, blob->fd, NULL, (size_t)blob->size, err);
+}
+
+/* save_config: the config as stored, or with the DiffIDs the layers now
+ * have when an export changed one. */
+static char *save_config(lrun_store *s, struct image *img, char **diff_ids, size_t *len, lrun_error **err)
+{
+    autobuf struct buf original = {0};
+    autofree char *key = xasprintf("sha256:%s", img->id);
+    if (image_big_data_read(s, img, key, &original, err) < 0)
+        return NULL;
+    autojson yajl_val config = json_parse(original.data, "image config", err);
+    if (!config)
+        return NULL;
+    yajl_val stored = json_get(json_get(config, "rootfs"), "diff_ids");
+    bool changed = json_array_len(stored) != strv_len(diff_ids);
+    for (size_t i = 0; !changed && diff_ids[i]; i++) {
+        yajl_val v = json_array_at(stored, i);
+        changed = strcmp(YAJL_IS_STRING(v) ? v->u.string : "", diff_ids[i]) != 0;
+    }
+    if (changed)
+        return config_with_diff_ids(config, diff_ids, len);
+    *len = original.len;
+    return buf_steal(&original);
+}
+
+static int save_image(struct save_run *run, const struct save_item *item, lrun_error **err)
+{
+    lrun_store *s = run->store;
     autofree struct layer **chain = NULL;
-    size_t n = layer_chain(s, img->layer, &chain);
+    size_t n = layer_chain(s, item->img->layer, &chain);
     autostrv char **diff_ids = xcalloc(n + 1, sizeof *diff_ids);
     autostrv char **members = xcalloc(n + 1, sizeof *members);
-    bool changed = false;
-    for (size_t i = 0; i < n; i++) {
-        struct layer *l = chain[n - 1 - i]; /* base first */
-        autoclose int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return fail_errno(err, "create a temporary file in %s", dir);
-        digest_hex hex;
-        int64_t size = 0;
-        lrun_error *rebuild_err = NULL;
-        if (layer_rebuild(s, l, fd, hex, &size, &rebuild_err) < 0) { /* no tar-split: a fresh tar */
-            lrun_error_free(rebuild_err);
-            if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-                return fail_errno(err, "reset a temporary file");
-            if (layer_export(s, l, fd, hex, &size, err) < 0)
-                return -1;
-        }
-        diff_ids[i] = xasprintf("sha256:%s", hex);
-        members[i] = xasprintf("%s/layer.tar", hex);
-        changed |= !l->diff_digest || strcmp(l->diff_digest, diff_ids[i]) != 0;
-        if (outer_add_file(out, members[i], fd, size, err) < 0)
+    autogen yajl_gen layers = json_writer(false);
+    yajl_gen_array_open(layers);
+    for (size_t i = 0; i < n; i++)
+        if (save_layer(run, chain[n - 1 - i], &diff_ids[i], &members[i], layers, err) < 0) /* base first */
             return -1;
-    }
-    autojson yajl_val config = image_config(s, img, err);
+    yajl_gen_array_close(layers);
+    size_t config_len;
+    autofree char *config = save_config(s, item->img, diff_ids, &config_len, err);
     if (!config)
         return -1;
-    autobuf struct buf original = {0};
-    autofree char *config_key = xasprintf("sha256:%s", img->id);
-    if (image_big_data_read(s, img, config_key, &original, err) < 0)
-        return -1;
-    size_t config_len = original.len;
-    autofree char *config_text = changed ? config_with_diff_ids(config, diff_ids, &config_len)
-                                         : xstrndup(original.data, original.len);
     digest_hex config_hex;
-    sha256_hex(config_text, config_len, config_hex);
-    autofree char *config_name = xasprintf("%s.json", config_hex);
-    if (outer_add_bytes(out, config_name, config_text, config_len, err) < 0)
+    sha256_hex(config, config_len, config_hex);
+    save_progress(run, "Copying config %.10s done", config_hex);
+    save_progress(run, "Writing manifest to image destination");
+    save_progress(run, "Storing signatures");
+    yajl_gen g = run->manifest;
+    if (run->format == SAVE_DOCKER_ARCHIVE) {
+        autofree char *config_name = xasprintf("%s.json", config_hex);
+        if (sink_add(&run->sink, config_name, -1, config, config_len, err) < 0)
+            return -1;
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Config", config_name);
+        jw_key(g, "RepoTags");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; item->tags && item->tags[i]; i++) /* docker's short form for docker.io */
+            jw_str(g, has_prefix(item->tags[i], "docker.io/library/") ? item->tags[i] + 18 : item->tags[i]);
+        yajl_gen_array_close(g);
+        jw_key(g, "Layers");
+        jw_strv(g, members);
+        yajl_gen_map_close(g);
+        return 0;
+    }
+    bool oci = run->format != SAVE_DOCKER_DIR;
+    autofree char *config_member = oci ? xasprintf("blobs/sha256/%s", config_hex) : xstrdup(config_hex);
+    if (sink_add(&run->sink, config_member, -1, config, config_len, err) < 0)
         return -1;
-    autogen yajl_gen g = json_writer(false);
-    yajl_gen_array_open(g);
-    yajl_gen_map_open(g);
-    jw_key_str(g, "Config", config_name);
-    jw_key(g, "RepoTags");
-    yajl_gen_array_open(g);
-    for (size_t i = 0; img->names && img->names[i]; i++) /* docker's short form for docker.io */
-        jw_str(g, has_prefix(img->names[i], "docker.io/library/") ? img->names[i] + 18 : img->names[i]);
-    yajl_gen_array_close(g);
-    jw_key(g, "Layers");
-    jw_strv(g, members);
-    yajl_gen_map_close(g);
-    yajl_gen_array_close(g);
+    autofree char *layers_text = json_writer_text(layers, NULL);
+    autojson yajl_val layers_tree = json_text_to_tree(layers_text);
+    autofree char *config_digest = xasprintf("sha256:%s", config_hex);
     size_t manifest_len;
-    autofree char *manifest = json_writer_text(g, &manifest_len);
-    return outer_add_bytes(out, "manifest.json", manifest, manifest_len, err);
+    autofree char *manifest = manifest_make(oci, config_digest, (int64_t)config_len, layers_tree, &manifest_len);
+    if (!oci) /* docker-dir: one image, its manifest as manifest.json */
+        return sink_add(&run->sink, "manifest.json", -1, manifest, manifest_len, err);
+    digest_hex manifest_hex;
+    sha256_hex(manifest, manifest_len, manifest_hex);
+    autofree char *manifest_member = xasprintf("blobs/sha256/%s", manifest_hex);
+    if (sink_add(&run->sink, manifest_member, -1, manifest, manifest_len, err) < 0)
+        return -1;
+    yajl_gen_map_open(g);
+    jw_key_str(g, "mediaType", MEDIA_OCI_MANIFEST);
+    autofree char *manifest_digest = xasprintf("sha256:%s", manifest_hex);
+    jw_key_str(g, "digest", manifest_digest);
+    jw_key_int(g, "size", (int64_t)manifest_len);
+    if (item->tags && item->tags[0]) {
+        jw_key(g, "annotations");
+        yajl_gen_map_open(g);
+        jw_key_str(g, "org.opencontainers.image.ref.name", item->tags[0]);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    return 0;
+}
+
+/* save_finish: manifest.json, or oci-layout and index.json. */
+static int save_finish(struct save_run *run, lrun_error **err)
+{
+    yajl_gen_array_close(run->manifest);
+    size_t len;
+    autofree char *list = json_writer_text(run->manifest, &len);
+    if (run->format == SAVE_DOCKER_ARCHIVE)
+        return sink_add(&run->sink, "manifest.json", -1, list, len, err);
+    if (run->format == SAVE_DOCKER_DIR) {
+        static const char version[] = "Directory Transport Version: 1.1\n";
+        return sink_add(&run->sink, "version", -1, version, strlen(version), err);
+    }
+    static const char layout[] = "{\"imageLayoutVersion\": \"1.0.0\"}";
+    autofree char *index = xasprintf("{\"schemaVersion\":2,\"manifests\":%s}", list);
+    if (sink_add(&run->sink, "oci-layout", -1, layout, strlen(layout), err) < 0)
+        return -1;
+    return sink_add(&run->sink, "index.json", -1, index, strlen(index), err);
+}
+
+/* save_items: the images named, in order, each once; a name (not an ID)
+ * becomes a tag in the archive, as podman's save does. */
+static int save_items(lrun_store *s, char *const *names, char *const *extra_tags, struct save_item **items, size_t *n,
+                      lrun_error **err)
+{
+    *items = xcalloc(strv_len(names) + 1, sizeof **items);
+    *n = 0;
+    for (size_t i = 0; names[i]; i++) {
+        const char *matched;
+        struct image *img = image_lookup_as(s, names[i], &matched, err);
+        if (!img)
+            return -1;
+        struct save_item *item = NULL;
+        for (size_t j = 0; j < *n && !item; j++)
+            if ((*items)[j].img == img)
+                item = &(*items)[j];
+        if (!item) {
+            item = &(*items)[(*n)++];
+            item->img = img;
+            item->tags = xcalloc(1, sizeof *item->tags);
+        }
+        if (i == 0)
+            for (size_t j = 0; extra_tags && extra_tags[j]; j++) {
+                autofree char *full = name_normalize_local(extra_tags[j], err);
+                if (!full)
+                    return -1;
+                strv_push(&item->tags, steal_pointer(&full));
+            }
+        if (matched && !strv_contains(item->tags, matched))
+            strv_push(&item->tags, xstrdup(matched));
+    }
+    return 0;
+}
+
+static void save_items_free(struct save_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lrun_strv_free(items[i].tags);
+    free(items);
+}
+
+/* save_open: the sink for output (a file written under a temporary name,
+ * a directory, or fd when output is NULL). */
+static int save_open(struct save_run *run, const char *output, int fd, char **tmp, lrun_error **err)
+{
+    if (run->format == SAVE_OCI_DIR || run->format == SAVE_DOCKER_DIR) {
+        if (mkdir_p(output, 0755, err) < 0)
+            return -1;
+        run->sink.dir_fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (run->sink.dir_fd < 0)
+            return fail_errno(err, "open %s", output);
+        if (run->format == SAVE_DOCKER_DIR)
+            return 0;
+        if ((mkdirat(run->sink.dir_fd, "blobs", 0755) < 0 && errno != EEXIST) ||
+            (mkdirat(run->sink.dir_fd, "blobs/sha256", 0755) < 0 && errno != EEXIST))
+            return fail_errno(err, "create %s/blobs/sha256", output);
+        return 0;
+    }
+    run->sink.tar = archive_write_new();
+    if (!run->sink.tar)
+        die_oom();
+    archive_write_set_format_pax_restricted(run->sink.tar);
+    archive_write_set_bytes_in_last_block(run->sink.tar, 1); /* the same bytes to a pipe as to a file */
+    if (output) {
+        *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
+        fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return fail_errno(err, "create %s", *tmp);
+    }
+    if (archive_write_open_fd(run->sink.tar, fd) != ARCHIVE_OK)
+        return fail(err, "open %s: %s", output ? output : "the output", archive_error_string(run->sink.tar));
+    return 0;
+}
+
+/* save_close: finish the sink; a file is synced and renamed into place
+ * when all went well, removed otherwise. */
+static int save_close(struct save_run *run, const char *output, const char *tmp, int r, lrun_error **err)
+{
+    if (run->sink.tar) {
+        if (r == 0 && archive_write_close(run->sink.tar) != ARCHIVE_OK)
+            r = fail(err, "write %s: %s", output ? output : "the output", archive_error_string(run->sink.tar));
+        int fd = tmp ? open(tmp, O_RDONLY | O_CLOEXEC) : -1;
+        if (r == 0 && fd >= 0 && fsync(fd) < 0)
+            r = fail_errno(err, "write %s", tmp);
+        if (fd >= 0)
+            close(fd);
+        archive_write_free(run->sink.tar);
+    }
+    if (run->sink.dir_fd > 0)
+        close(run->sink.dir_fd);
+    if (tmp && r == 0 && rename(tmp, output) < 0)
+        r = fail_errno(err, "rename to %s", output);
+    if (tmp && r < 0)
+        unlink(tmp);
+    lrun_strv_free(run->sink.written);
+    return r;
+}
+
+/* images_save: the images named into output (NULL: to fd), in format;
+ * extra_tags name the first image too (podman's save IMAGE TAG...). */
+static int images_save(lrun_store *s, char *const *names, char *const *extra_tags, enum save_format format,
+                       bool compress, const char *output, int fd, lrun_progress_fn progress, void *userdata,
+                       lrun_error **err)
+{
+    struct save_item *items = NULL;
+    size_t n = 0;
+    int r = save_items(s, names, extra_tags, &items, &n, err);
+    static const char *const format_names[] = {"docker-archive", "oci-archive", "oci-dir", "docker-dir"};
+    if (r == 0 && format != SAVE_DOCKER_ARCHIVE && n > 1)
+        r = fail(err, "unsupported format \"%s\" for saving multiple images (only docker-archive)",
+                 format_names[format]);
+    if (r == 0 && !output && (format == SAVE_OCI_DIR || format == SAVE_DOCKER_DIR))
+        r = fail(err, "%s needs an output directory (-o DIR)", format_names[format]);
+    if (r < 0) {
+        save_items_free(items, n);
+        return -1;
+    }
+    struct save_run run = {.store = s, .format = format, .compress = compress, .sink.dir_fd = -1,
+                           .progress = progress, .userdata = userdata, .manifest = json_writer(false)};
+    autofree char *tmp = NULL;
+    r = save_open(&run, output, fd, &tmp, err);
+    yajl_gen_array_open(run.manifest);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = save_image(&run, &items[i], err);
+    if (r == 0)
+        r = save_finish(&run, err);
+    r = save_close(&run, output, tmp, r, err);
+    yajl_gen_free(run.manifest);
+    save_items_free(items, n);
+    return r;
 }
 
 int lrun_image_save(lrun_store *s, const char *image, const char *path, lrun_error **err)
 {
-    struct image *img = image_lookup(s, image, err);
-    if (!img)
-        return -1;
-    autofree char *copy = xstrdup(path);
-    autofree char *dir = xstrdup(strrchr(copy, '/') ? (*strrchr(copy, '/') = '\0', *copy ? copy : "/") : ".");
-    autofree char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
-    autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return fail_errno(err, "create %s", tmp);
-    struct archive *out = archive_write_new();
-    if (!out)
-        die_oom();
-    archive_write_set_format_pax_restricted(out);
-    int r = archive_write_open_fd(out, fd) == ARCHIVE_OK ? save_write(s, img, out, dir, err)
-                                                         : fail(err, "open %s: %s", tmp, archive_error_string(out));
-    if (r == 0 && archive_write_close(out) != ARCHIVE_OK)
-        r = fail(err, "write %s: %s", tmp, archive_error_string(out));
-    archive_write_free(out);
-    if (r == 0 && fsync(fd) < 0)
-        r = fail_errno(err, "write %s", tmp);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = fail_errno(err, "rename to %s", path);
-    if (r < 0)
-        unlink(tmp);
-    return r;
+    char *names[] = {(char *)image, NULL};
+    return images_save(s, names, NULL, SAVE_DOCKER_ARCHIVE, false, path, -1, NULL, NULL, err);
 }
 
 /* --- tag, list, remove --- */
@@ -4288,7 +5402,8 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
 }
 
 /* ========================================================================
- * REGISTRY: host names, connections, HTTP/1.1, credentials, manifests, pull
+ * REGISTRY: host names, connections, HTTP/1.1, credentials, manifests, pull,
+ * push
  *
  * A registry v2 client that needs nothing at run time but the kernel, so
  * the static binary pulls from an initramfs or a scratch container too:
@@ -5184,8 +6299,37 @@ static const char *http_header(const struct http_response *r, const char *name)
     return NULL;
 }
 
+/* A request's body: length bytes of data, or of fd from offset (read
+ * with pread, so a retry sends them again). */
+struct http_body {
+    const char *data;
+    int fd;
+    int64_t offset, length;
+};
+
+static int http_send_body(struct connection *c, const struct http_body *body)
+{
+    if (body->data)
+        return connection_write(c, body->data, (size_t)body->length);
+    char chunk[65536];
+    for (int64_t done = 0; done < body->length;) {
+        size_t want = body->length - done < (int64_t)sizeof chunk ? (size_t)(body->length - done) : sizeof chunk;
+        ssize_t n = pread(body->fd, chunk, want, body->offset + done);
+        if (n <= 0) {
+            snprintf(c->error, sizeof c->error, "read the upload: %s", n < 0 ? strerror(errno) : "end of file");
+            return -1;
+        }
+        if (connection_write(c, chunk, (size_t)n) < 0)
+            return -1;
+        done += n;
+    }
+    return 0;
+}
+
+/* http_send: the request head and, for a method that sends one, the body
+ * (none: an empty one). */
 static int http_send(struct connection *c, const char *method, const struct url *u, char *const *headers,
-                     lrun_error **err)
+                     const struct http_body *body, lrun_error **err)
 {
     autobuf struct buf req = {0};
     autofree char *authority = url_authority(u);
@@ -5193,10 +6337,13 @@ static int http_send(struct connection *c, const char *method, const struct url 
                LRUN_VERSION);
     for (size_t i = 0; headers && headers[i]; i++)
         buf_printf(&req, "%s\r\n", headers[i]);
+    bool sends_body = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0;
+    if (body || sends_body)
+        buf_printf(&req, "Content-Length: %" PRId64 "\r\n", body ? body->length : 0);
     buf_adds(&req, "\r\n");
     c->reusable = false;
     c->error[0] = '\0';
-    if (connection_write(c, req.data, req.len) < 0)
+    if (connection_write(c, req.data, req.len) < 0 || (body && http_send_body(c, body) < 0))
         return fail(err, "%s %s: %s", method, authority, c->error);
     return 0;
 }
@@ -5780,6 +6927,9 @@ static char *challenge_param(const char *challenge, const char *key)
 
 static int registry_request(struct registry_session *rs, const char *method, const char *where,
                             char *const *headers, bool authenticate, struct http_response *r, lrun_error **err);
+static int registry_request_body(struct registry_session *rs, const char *method, const char *where,
+                                 char *const *headers, const struct http_body *body, struct http_response *r,
+                                 lrun_error **err);
 
 /* registry_fetch_token: a bearer token from the challenge's realm, with
  * the credentials when there are any. */
@@ -5853,6 +7003,7 @@ static bool http_status_transient(int status) { return status == 429 || (status 
 /* A request on its way: where it goes now, and what it went through. */
 struct request {
     const char *method;
+    const struct http_body *body;
     char *url;
     bool authenticate; /* send the registry's Authorization, answer its 401s */
     bool answered;     /* a 401 was answered once already */
@@ -5889,7 +7040,7 @@ static int request_try(struct registry_session *rs, struct request *q, const str
         *transient = (*err)->errnum != 0 && (*err)->errnum != EPROTO; /* connect failed; DNS and TLS errors stay */
         return -1;
     }
-    if (http_send(c, q->method, u, all, err) == 0 && http_read_head(c, q->method, r, err) == 0)
+    if (http_send(c, q->method, u, all, q->body, err) == 0 && http_read_head(c, q->method, r, err) == 0)
         return 0;
     c->reusable = false;
     if (reused) {
@@ -5936,10 +7087,31 @@ static int request_follow(struct registry_session *rs, struct request *q, const 
  * answering 401 challenges when authenticate, and retrying transient
  * failures.  On 0, *r holds the response head, whatever its status; its
  * body is next on r->conn. */
+static int request_run(struct registry_session *rs, struct request q, const char *where, char *const *headers,
+                       struct http_response *r, lrun_error **err);
+
 static int registry_request(struct registry_session *rs, const char *method, const char *where,
                             char *const *headers, bool authenticate, struct http_response *r, lrun_error **err)
 {
     struct request q = {.method = method, .authenticate = authenticate};
+    return request_run(rs, q, where, headers, r, err);
+}
+
+/* registry_request_body: an authenticated request with a body (push). */
+static int registry_request_body(struct registry_session *rs, const char *method, const char *where,
+                                 char *const *headers, const struct http_body *body, struct http_response *r,
+                                 lrun_error **err)
+{
+    struct request q = {.method = method, .body = body, .authenticate = true};
+    return request_run(rs, q, where, headers, r, err);
+}
+
+/* request_run: q (its method, body and authentication) to where, as
+ * registry_request describes. */
+static int request_run(struct registry_session *rs, struct request q, const char *where, char *const *headers,
+                       struct http_response *r, lrun_error **err)
+{
+    const char *method = q.method;
     q.url = has_prefix(where, "/") ? registry_url(rs->reg, where) : xstrdup(where);
     int ret;
     for (;;) {
@@ -5968,15 +7140,44 @@ static int registry_request(struct registry_session *rs, const char *method, con
     return ret;
 }
 
+/* --- downloads: a file from a URL (load -i URL, import URL) --- */
+
+/* http_download: GET url, following redirects, into fd. */
+static int http_download(const char *url, int fd, lrun_error **err)
+{
+    autourl struct url u = {0};
+    if (url_parse(url, &u, err) < 0)
+        return -1;
+    autofree char *authority = url_authority(&u);
+    static const lrun_pull_options defaults = {0};
+    cleanup(registry_clear) struct registry reg = {0};
+    if (registry_init(&reg, authority, NULL, &defaults, err) < 0)
+        return -1;
+    struct registry_session rs = {.reg = &reg};
+    autoresponse struct http_response r = {0};
+    int ret = registry_request(&rs, "GET", url, NULL, false, &r, err);
+    if (ret == 0 && r.status != 200)
+        ret = fail(err, "GET %s: unexpected HTTP status %d %s", url, r.status, http_status_text(r.status));
+    autofree char *chunk = ret == 0 ? xmalloc(STREAM_BUFFER) : NULL;
+    while (ret == 0) {
+        const char *error = NULL;
+        ssize_t n = http_body_read(&r, chunk, STREAM_BUFFER, &error);
+        if (n < 0)
+            ret = fail(err, "GET %s: %s", url, error);
+        else if (n == 0)
+            break;
+        else if (write_all(fd, chunk, (size_t)n) < 0)
+            ret = fail_errno(err, "write what %s sends", url);
+    }
+    registry_session_close(&rs);
+    return ret;
+}
+
 /* --- manifests, indexes and platforms --- */
 
 #define MANIFEST_MAX (4 * 1024 * 1024) /* containers/image's limits */
 #define CONFIG_MAX (16 * 1024 * 1024)
 
-#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 
 struct platform {
     char *os, *arch, *variant; /* variant "" when any will do */
@@ -6302,6 +7503,73 @@ static ssize_t blob_download_read(void *ctx, void *buf, size_t n, const char **e
         }
         retry_pause(d->retries++);
     }
+}
+
+/* --- the blob info cache: how layers compressed, where blobs are ---
+ * As c/image's blob-info-cache: a push finds a blob the registry has
+ * without compressing the layer again, and mounts one that another
+ * repository of the registry has instead of uploading it.  lrun's is a
+ * text file, <root>/lrun/blob-info-cache, of lines appended under its
+ * own lock (blob-info-cache.lock) when a pull or push succeeded:
+ *   compressed <diff-id> <gzip|zstd> <blob digest> <size>
+ *   location <blob digest> <registry>/<repository>                     */
+
+static int blob_cache_lock(const char *root, bool write, lrun_error **err)
+{
+    autofree char *dir = xasprintf("%s/lrun", root);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s", dir);
+    autofree char *path = xasprintf("%s/blob-info-cache.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fail_errno(err, "open %s", path);
+    if (lock_file_lock(fd, write, path, err) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* blob_cache_lines: the cache's lines that start with prefix. */
+static char **blob_cache_lines(const char *root, const char *prefix)
+{
+    char **lines = xcalloc(1, sizeof *lines);
+    autoclose int lock = blob_cache_lock(root, false, NULL);
+    autofree char *path = xasprintf("%s/lrun/blob-info-cache", root);
+    autobuf struct buf text = {0};
+    if (lock < 0 || read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return lines;
+    char *save = NULL;
+    for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (has_prefix(line, prefix))
+            strv_push(&lines, xstrdup(line));
+    return lines;
+}
+
+/* blob_cache_add: the lines the cache does not have yet (a cache that
+ * cannot be written is only a slower next push). */
+static void blob_cache_add(const char *root, char *const *lines)
+{
+    autoclose int lock = blob_cache_lock(root, true, NULL);
+    autofree char *path = xasprintf("%s/lrun/blob-info-cache", root);
+    autobuf struct buf text = {0};
+    if (lock < 0)
+        return;
+    buf_adds(&text, "\n"); /* so every line, the first too, is "\n<line>\n" */
+    autobuf struct buf file = {0};
+    if (read_file_at(AT_FDCWD, path, &file, NULL) == 0)
+        buf_add(&text, file.data, file.len);
+    autobuf struct buf added = {0};
+    for (size_t i = 0; lines && lines[i]; i++) {
+        autofree char *needle = xasprintf("\n%s\n", lines[i]);
+        if (!strstr(text.data, needle) && !strstr(added.data ? added.data : "", needle + 1)) {
+            buf_adds(&added, needle + 1);
+            buf_adds(&text, needle + 1);
+        }
+    }
+    autoclose int fd = added.len ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+    if (fd >= 0 && write_all(fd, added.data, added.len) < 0)
+        (void)0; /* a cache is a hint: a lost line costs only time */
 }
 
 /* --- pull: plan, parallel layer downloads, progress, commit --- */
@@ -6706,6 +7974,10 @@ static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *
     autostrv char **names = NULL;
     if (load_commit_images(&pr.load, &names, err) < 0)
         return -1;
+    autostrv char **known = xcalloc(1, sizeof *known); /* where these blobs are, for a later push's mount */
+    for (size_t i = 0; i < p->n_layers; i++)
+        strv_push(&known, xasprintf("location %s %s/%s", p->layers[i].digest, ref.domain, ref.path));
+    blob_cache_add(s->root, known);
     *image_id = xstrdup(pr.load.plans[0].config_id);
     return 0;
 }
@@ -6713,6 +7985,378 @@ static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *
 int lrun_image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
 {
     return image_pull(s, name, o, image_id, err);
+}
+
+/* --- push: each layer reused, mounted or uploaded, then config and manifest ---
+ * A layer goes compressed as it came (or as --compression-format says):
+ * the blob the registry (or the cache) already knows is only checked
+ * (HEAD) or mounted from another repository; otherwise the layer's tar is
+ * rebuilt from its tar-split, compressed into a temporary file (gzip with
+ * no time stamp, so the same layer gives the same blob every time) and
+ * uploaded: at once (POST, PUT) up to the chunk size, in PATCH chunks
+ * beyond it. */
+
+struct push_run {
+    lrun_store *store;
+    struct registry *reg;
+    struct registry_session rs;
+    const char *repo;
+    int compression;  /* -1: as each layer came (gzip when it came plain) */
+    bool oci;         /* the manifest format */
+    int64_t chunk;    /* monolithic uploads up to this many bytes */
+    lrun_progress_fn progress;
+    void *userdata;
+    char **cache;     /* cache lines to add once the push succeeded */
+};
+
+PRINTF(2, 3) static void push_progress(struct push_run *p, const char *fmt, ...)
+{
+    if (!p->progress)
+        return;
+    va_list ap;
+    char *line;
+    va_start(ap, fmt);
+    if (vasprintf(&line, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    p->progress(p->userdata, line);
+    free(line);
+}
+
+static const char *compression_name(int compression)
+{
+    return compression == COMPRESSION_ZSTD ? "zstd" : compression == COMPRESSION_GZIP ? "gzip" : "none";
+}
+
+/* push_check: 0 when the response has one of the statuses wanted, else
+ * the registry's error. */
+static int push_check(struct http_response *r, int want, int also, lrun_error **err)
+{
+    if (r->status == want || r->status == also)
+        return 0;
+    autofree char *why = registry_error_text(r);
+    return fail(err, "%s", why);
+}
+
+/* push_blob_exists: HEAD the blob in the repository: 1 there, 0 not. */
+static int push_blob_exists(struct push_run *p, const char *digest, lrun_error **err)
+{
+    autofree char *path = xasprintf("/v2/%s/blobs/%s", p->repo, digest);
+    autoresponse struct http_response r = {0};
+    if (registry_request(&p->rs, "HEAD", path, NULL, true, &r, err) < 0)
+        return -1;
+    if (r.status == 200)
+        return 1;
+    return r.status == 404 ? 0 : push_check(&r, 200, 404, err);
+}
+
+/* push_upload_start: an upload session's URL; with from, a mount of the
+ * blob from that repository first (*mounted when the registry did it). */
+static char *push_upload_start(struct push_run *p, const char *digest, const char *from, bool *mounted,
+                               lrun_error **err)
+{
+    autofree char *escaped = digest ? query_escape(digest) : NULL;
+    autofree char *from_escaped = from ? query_escape(from) : NULL;
+    autofree char *path = from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", p->repo, escaped, from_escaped)
+                               : xasprintf("/v2/%s/blobs/uploads/", p->repo);
+    autoresponse struct http_response r = {0};
+    if (registry_request_body(&p->rs, "POST", path, NULL, NULL, &r, err) < 0 || push_check(&r, 201, 202, err) < 0)
+        return NULL;
+    *mounted = r.status == 201;
+    const char *location = http_header(&r, "Location");
+    if (!*mounted && !location) {
+        fail(err, "the registry started an upload without a Location");
+        return NULL;
+    }
+    return xstrdup(location ? location : "");
+}
+
+/* push_upload: the blob's bytes into the upload session at location. */
+static int push_upload(struct push_run *p, const struct blob_file *b, char *location, lrun_error **err)
+{
+    autofree char *at = location;
+    static const char *const octets[] = {"Content-Type: application/octet-stream", NULL};
+    for (int64_t offset = 0; b->size > p->chunk && offset < b->size;) { /* chunked */
+        int64_t n = b->size - offset < p->chunk ? b->size - offset : p->chunk;
+        autofree char *range = xasprintf("Content-Range: %" PRId64 "-%" PRId64, offset, offset + n - 1);
+        char *headers[] = {(char *)octets[0], range, NULL};
+        struct http_body body = {.fd = b->fd, .offset = offset, .length = n};
+        autoresponse struct http_response r = {0};
+        if (registry_request_body(&p->rs, "PATCH", at, headers, &body, &r, err) < 0 ||
+            push_check(&r, 202, 204, err) < 0)
+            return -1;
+        const char *next = http_header(&r, "Location");
+        if (next) {
+            free(at);
+            at = xstrdup(next);
+        }
+        offset += n;
+    }
+    autofree char *escaped = xasprintf("sha256%%3A%s", b->digest);
+    autofree char *url = xasprintf("%s%cdigest=%s", at, strchr(at, '?') ? '&' : '?', escaped);
+    struct http_body body = {.fd = b->fd, .length = b->size > p->chunk ? 0 : b->size};
+    autoresponse struct http_response r = {0};
+    if (registry_request_body(&p->rs, "PUT", url, (char **)octets, &body, &r, err) < 0)
+        return -1;
+    return push_check(&r, 201, 204, err);
+}
+
+/* push_blob: a blob made here goes up unless the repository has it. */
+static int push_blob(struct push_run *p, const struct blob_file *b, lrun_error **err)
+{
+    autofree char *digest = xasprintf("sha256:%s", b->digest);
+    int there = push_blob_exists(p, digest, err);
+    if (there != 0)
+        return there < 0 ? -1 : 1;
+    bool mounted = false;
+    char *location = push_upload_start(p, NULL, NULL, &mounted, err);
+    if (!location)
+        return -1;
+    return push_upload(p, b, location, err) < 0 ? -1 : 0;
+}
+
+/* push_reuse: 1 when the repository has digest, or another repository of
+ * the registry (the cache knows) mounted it over; 0 when neither. */
+static int push_reuse(struct push_run *p, const char *digest, lrun_error **err)
+{
+    int there = push_blob_exists(p, digest, err);
+    if (there != 0)
+        return there;
+    autofree char *prefix = xasprintf("location %s %s/", digest, p->reg->domain);
+    autostrv char **places = blob_cache_lines(p->store->root, prefix);
+    for (size_t i = 0; places[i]; i++) {
+        const char *repo = places[i] + strlen(prefix);
+        if (strcmp(repo, p->repo) == 0)
+            continue;
+        bool mounted = false;
+        autofree char *location = push_upload_start(p, digest, repo, &mounted, err);
+        if (!location)
+            return -1;
+        if (mounted)
+            return 1;
+        /* not mounted: the registry opened an upload instead; let it go */
+        autoresponse struct http_response r = {0};
+        lrun_error *ignored = NULL;
+        registry_request(&p->rs, "DELETE", location, NULL, true, &r, &ignored);
+        lrun_error_free(ignored);
+    }
+    return 0;
+}
+
+/* A layer as pushed. */
+struct pushed_layer {
+    char *diff_id;   /* of the tar as pushed (the recorded one, unless diff/ changed) */
+    char *digest;    /* the blob's */
+    int64_t size;
+    int compression;
+};
+
+static void pushed_layer_clear(struct pushed_layer *l)
+{
+    free(l->diff_id);
+    free(l->digest);
+}
+
+/* push_layer_known: a blob the registry may have already: the one the
+ * layer came as, or one the cache remembers for this compression. */
+static int push_layer_known(struct push_run *p, const struct layer *l, int compression, struct pushed_layer *out,
+                            lrun_error **err)
+{
+    autostrv char **candidates = xcalloc(1, sizeof *candidates);
+    if (l->compression == compression && l->compressed_digest && l->compressed_size > 0 &&
+        strcmp(l->compressed_digest, l->diff_digest) != 0)
+        strv_push(&candidates, xasprintf("%s %" PRId64, l->compressed_digest, l->compressed_size));
+    autofree char *prefix = xasprintf("compressed %s %s ", l->diff_digest, compression_name(compression));
+    autostrv char **cached = blob_cache_lines(p->store->root, prefix);
+    for (size_t i = 0; cached[i]; i++)
+        strv_push(&candidates, xstrdup(cached[i] + strlen(prefix)));
+    for (size_t i = 0; candidates[i]; i++) {
+        char digest[80];
+        int64_t size;
+        if (sscanf(candidates[i], "%79s %" SCNd64, digest, &size) != 2 || !digest_hex_part(digest))
+            continue;
+        int r = push_reuse(p, digest, err);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            *out = (struct pushed_layer){xstrdup(l->diff_digest), xstrdup(digest), size, compression};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int push_layer(struct push_run *p, const struct layer *l, struct pushed_layer *out, lrun_error **err)
+{
+    int compression = p->compression >= 0 ? p->compression
+                      : l->compression == COMPRESSION_ZSTD ? COMPRESSION_ZSTD : COMPRESSION_GZIP;
+    const char *shown = digest_hex_part(l->diff_digest) ? digest_hex_part(l->diff_digest) : l->id;
+    int known = l->diff_digest ? push_layer_known(p, l, compression, out, err) : 0;
+    if (known < 0)
+        return -1;
+    if (known) {
+        push_progress(p, "Copying blob %.12s skipped: already exists", shown);
+        return 0;
+    }
+    autoblob struct blob_file tar = {.fd = -1}, packed = {.fd = -1};
+    if (layer_tar_file(p->store, l, &tar, err) < 0)
+        return -1;
+    const struct blob_file *blob = &tar;
+    if (compression != COMPRESSION_NONE) {
+        if (blob_compress(&tar, compression, &packed, err) < 0)
+            return -1;
+        blob = &packed;
+    }
+    int there = push_blob(p, blob, err);
+    if (there < 0)
+        return -1;
+    *out = (struct pushed_layer){xasprintf("sha256:%s", tar.digest), xasprintf("sha256:%s", blob->digest), blob->size,
+                                 compression};
+    if (compression != COMPRESSION_NONE)
+        strv_push(&p->cache, xasprintf("compressed %s %s %s %" PRId64, out->diff_id, compression_name(compression),
+                                       out->digest, out->size));
+    strv_push(&p->cache, xasprintf("location %s %s/%s", out->digest, p->reg->domain, p->repo));
+    push_progress(p, "Copying blob %.12s %s", shown, there ? "skipped: already exists" : "done");
+    return 0;
+}
+
+/* push_layer_type: the manifest's media type of a pushed layer. */
+static const char *push_layer_type(bool oci, int compression)
+{
+    if (compression == COMPRESSION_ZSTD)
+        return MEDIA_OCI_LAYER_ZSTD;
+    if (compression == COMPRESSION_GZIP)
+        return oci ? MEDIA_OCI_LAYER_GZIP : MEDIA_DOCKER_LAYER_GZIP;
+    return oci ? MEDIA_OCI_LAYER : MEDIA_DOCKER_LAYER;
+}
+
+/* push_manifest: the config blob, then the manifest under the tag; its
+ * digest comes back. */
+static int push_manifest(struct push_run *p, struct image *img, const struct pushed_layer *layers, size_t n,
+                         const char *tag, digest_hex manifest_hex, lrun_error **err)
+{
+    autostrv char **diff_ids = xcalloc(n + 1, sizeof *diff_ids);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        diff_ids[i] = xstrdup(layers[i].diff_id);
+        descriptor_write(g, push_layer_type(p->oci, layers[i].compression), layers[i].digest, layers[i].size, p->oci);
+    }
+    yajl_gen_array_close(g);
+    struct blob_file config = {.fd = -1};
+    size_t config_len;
+    autofree char *config_text = save_config(p->store, img, diff_ids, &config_len, err);
+    if (!config_text)
+        return -1;
+    sha256_hex(config_text, config_len, config.digest);
+    config.size = (int64_t)config_len;
+    autofree char *config_digest = xasprintf("sha256:%s", config.digest);
+    int there = push_blob_exists(p, config_digest, err);
+    if (there < 0)
+        return -1;
+    if (!there) {
+        bool mounted;
+        autofree char *location = push_upload_start(p, NULL, NULL, &mounted, err);
+        if (!location)
+            return -1;
+        autofree char *escaped = xasprintf("sha256%%3A%s", config.digest);
+        autofree char *url = xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', escaped);
+        struct http_body body = {.data = config_text, .length = (int64_t)config_len};
+        autoresponse struct http_response r = {0};
+        if (registry_request_body(&p->rs, "PUT", url, NULL, &body, &r, err) < 0 || push_check(&r, 201, 204, err) < 0)
+            return error_prefix(err, "writing config");
+    }
+    push_progress(p, "Copying config %.10s done", config.digest);
+    autofree char *layers_text = json_writer_text(g, NULL);
+    autojson yajl_val layers_tree = json_text_to_tree(layers_text);
+    size_t manifest_len;
+    autofree char *manifest = manifest_make(p->oci, config_digest, config.size, layers_tree, &manifest_len);
+    sha256_hex(manifest, manifest_len, manifest_hex);
+    push_progress(p, "Writing manifest to image destination");
+    autofree char *path = xasprintf("/v2/%s/manifests/%s", p->repo, tag);
+    autofree char *type = xasprintf("Content-Type: %s", p->oci ? MEDIA_OCI_MANIFEST : MEDIA_DOCKER_MANIFEST);
+    char *headers[] = {type, NULL};
+    struct http_body body = {.data = manifest, .length = (int64_t)manifest_len};
+    autoresponse struct http_response r = {0};
+    if (registry_request_body(&p->rs, "PUT", path, headers, &body, &r, err) < 0 || push_check(&r, 201, 200, err) < 0)
+        return error_prefix(err, "writing manifest");
+    push_progress(p, "Storing signatures");
+    return 0;
+}
+
+/* push_wants_oci: the format the caller asked for, else the one the
+ * image came in (docker's when its manifest is), OCI when a layer is to
+ * go zstd (schema 2 has no zstd). */
+static int push_wants_oci(lrun_store *s, struct image *img, const char *format, int compression, bool *oci,
+                          lrun_error **err)
+{
+    bool zstd = compression == COMPRESSION_ZSTD;
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    for (size_t i = 0; i < n && compression < 0; i++)
+        zstd |= chain[i]->compression == COMPRESSION_ZSTD;
+    if (format && strcmp(format, "oci") != 0 && strcmp(format, "v2s2") != 0)
+        return fail(err, "unsupported manifest format \"%s\": use oci or v2s2", format);
+    if (format && strcmp(format, "v2s2") == 0 && zstd)
+        return fail(err, "zstd compression is not supported by the v2s2 manifest format: use --format oci");
+    autobuf struct buf manifest = {0};
+    autojson yajl_val doc = image_big_data_read(s, img, "manifest", &manifest, NULL) == 0
+                                ? yajl_tree_parse(manifest.data, NULL, 0) : NULL;
+    const char *came = json_string(doc, "mediaType");
+    *oci = format ? strcmp(format, "oci") == 0 : zstd || !came || strcmp(came, MEDIA_DOCKER_MANIFEST) != 0;
+    return 0;
+}
+
+struct push_options {
+    lrun_pull_options registry; /* credentials, TLS, progress */
+    const char *format;         /* "oci", "v2s2" or NULL */
+    int compression;            /* -1: as each layer came */
+    char **digest;              /* the manifest digest pushed, when not NULL */
+};
+
+static int image_push(lrun_store *s, const char *image, const char *destination, const struct push_options *o,
+                      lrun_error **err)
+{
+    struct image *img = image_lookup(s, image, err);
+    if (!img)
+        return -1;
+    autoreference struct reference ref;
+    if (reference_parse(destination, &ref, err) < 0)
+        return -1;
+    autofree char *full = reference_string(&ref);
+    bool oci = true;
+    if (push_wants_oci(s, img, o->format, o->compression, &oci, err) < 0)
+        return -1;
+    cleanup(registry_clear) struct registry reg = {0};
+    if (registry_init(&reg, ref.domain, ref.path, &o->registry, err) < 0 ||
+        registry_use_credentials(&reg, ref.path, &o->registry, err) < 0)
+        return error_prefix(err, "initializing destination docker://%s", full);
+    free(reg.scope);
+    reg.scope = xasprintf("repository:%s:pull,push", ref.path);
+    const char *chunk_env = getenv("LRUN_PUSH_CHUNK_SIZE");
+    struct push_run p = {.store = s, .reg = &reg, .rs = {.reg = &reg}, .repo = ref.path, .compression = o->compression,
+                         .oci = oci, .chunk = chunk_env && atoll(chunk_env) > 0 ? atoll(chunk_env) : 64 << 20,
+                         .progress = o->registry.progress, .userdata = o->registry.userdata};
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, img->layer, &chain);
+    autofree struct pushed_layer *layers = xcalloc(n + 1, sizeof *layers);
+    push_progress(&p, "Getting image source signatures");
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if ((r = push_layer(&p, chain[n - 1 - i], &layers[i], err)) < 0) /* base first */
+            error_prefix(err, "writing blob");
+    digest_hex manifest_hex;
+    if (r == 0)
+        r = push_manifest(&p, img, layers, n, ref.digest ? ref.digest : ref.tag, manifest_hex, err);
+    registry_session_close(&p.rs);
+    for (size_t i = 0; i < n; i++)
+        pushed_layer_clear(&layers[i]);
+    if (r == 0)
+        blob_cache_add(s->root, p.cache);
+    lrun_strv_free(p.cache);
+    if (r == 0 && o->digest)
+        *o->digest = xasprintf("sha256:%s", manifest_hex);
+    return r;
 }
 
 /* --- login, logout --- */
@@ -6765,7 +8409,7 @@ int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **e
 }
 
 /* ========================================================================
- * MOUNTS: the overlay of a layer chain, paths resolved inside a root
+ * MOUNTS: the overlay of a layer chain, paths resolved inside a root, changes
  * ======================================================================== */
 
 #ifndef RESOLVE_IN_ROOT
@@ -6776,37 +8420,35 @@ struct open_how {
 };
 #endif
 
-/* overlay_mount_layer: mount overlay/<id>/merged with the layer's diff as
- * the upper dir over its chain.  Runs in the container's mount namespace:
- * it chdirs to overlay/ so the lowerdir option reads "l/A:l/B:..." (26-char
- * links keep some 140 lowers under a page).  A longer option opens every
- * lower and names it by descriptor (chdir /proc/self/fd: "3:4:5"), as
- * c/storage's mountfrom helper does; overlayfs stacks at most 500. */
-static int overlay_mount_layer(const char *root, const char *id, lrun_error **err)
+/* overlay_mount_at: mount an overlay of lower ("l/A:l/B:...", uppermost
+ * first, relative to overlay/) on target, with <upper>/diff as the upper
+ * dir when upper is given (read-only otherwise).  It chdirs to overlay/ so
+ * the option stays short (26-char links keep some 140 lowers under a
+ * page); a longer one opens every lower and names it by descriptor
+ * (chdir /proc/self/fd: "3:4:5"), as c/storage's mountfrom helper does;
+ * overlayfs stacks at most 500.  Run it in a mount namespace of its own:
+ * the descriptors stay open until exec or exit. */
+static int overlay_mount_at(const char *root, char *lower, const char *upper, const char *target, lrun_error **err)
 {
-    autofree char *overlay = xasprintf("%s/overlay", root);
-    autofree char *lower_path = xasprintf("%s/%s/lower", overlay, id);
-    autobuf struct buf lower = {0};
-    if (read_file_at(AT_FDCWD, lower_path, &lower, err) < 0)
-        return error_prefix(err, "layer %.12s has no parent chain", id);
     size_t n_lowers = 1;
-    for (char *c = lower.data; *c; c++)
+    for (char *c = lower; *c; c++)
         n_lowers += *c == ':';
     if (n_lowers > 500)
         return fail(err, "the image has %zu layers; overlayfs stacks at most 500", n_lowers);
-    autofree char *merged = xasprintf("%s/%s/merged", overlay, id);
+    autofree char *overlay = xasprintf("%s/overlay", root);
     if (chdir(overlay) < 0)
         return fail_errno(err, "chdir %s", overlay);
-    autofree char *options = xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower.data, id, id);
+    autofree char *options = upper ? xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower, upper, upper)
+                                   : xasprintf("lowerdir=%s", lower);
     if (strlen(options) < (size_t)getpagesize() - 1) {
-        if (mount("overlay", merged, "overlay", 0, options) < 0)
-            return fail_errno(err, "mount overlay on %s", merged);
+        if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, options) < 0)
+            return fail_errno(err, "mount overlay on %s", target);
         return 0;
     }
     struct buf fds = {0};
     buf_adds(&fds, "lowerdir=");
     char *save = NULL;
-    for (char *l = strtok_r(lower.data, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
+    for (char *l = strtok_r(lower, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
         int fd = open(l, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* stays open until exec closes it */
         if (fd < 0) {
             buf_free(&fds);
@@ -6814,23 +8456,54 @@ static int overlay_mount_layer(const char *root, const char *id, lrun_error **er
         }
         buf_printf(&fds, "%s%d", fds.len > 9 ? ":" : "", fd);
     }
-    autofree char *upper_dir = xasprintf("%s/%s/diff", overlay, id);
-    autofree char *work_dir = xasprintf("%s/%s/work", overlay, id);
-    int upper = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int work = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (upper < 0 || work < 0) {
-        buf_free(&fds);
-        return fail_errno(err, "open %s", upper_dir);
+    if (upper) {
+        autofree char *upper_dir = xasprintf("%s/%s/diff", overlay, upper);
+        autofree char *work_dir = xasprintf("%s/%s/work", overlay, upper);
+        int upper_fd = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int work_fd = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (upper_fd < 0 || work_fd < 0) {
+            buf_free(&fds);
+            return fail_errno(err, "open %s", upper_dir);
+        }
+        buf_printf(&fds, ",upperdir=%d,workdir=%d", upper_fd, work_fd);
     }
-    buf_printf(&fds, ",upperdir=%d,workdir=%d", upper, work);
     autofree char *by_fd = buf_steal(&fds);
     if (strlen(by_fd) >= (size_t)getpagesize() - 1)
         return fail(err, "the overlay options for %zu layers exceed a page", n_lowers);
     if (chdir("/proc/self/fd") < 0)
         return fail_errno(err, "chdir /proc/self/fd (is /proc mounted?)");
-    if (mount("overlay", merged, "overlay", 0, by_fd) < 0)
-        return fail_errno(err, "mount overlay (%zu lowers, by descriptor) on %s", n_lowers, merged);
+    if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, by_fd) < 0)
+        return fail_errno(err, "mount overlay (%zu lowers, by descriptor) on %s", n_lowers, target);
     return 0;
+}
+
+/* overlay_mount_layer: mount overlay/<id>/merged with the layer's diff as
+ * the upper dir over its chain (a container's root). */
+static int overlay_mount_layer(const char *root, const char *id, lrun_error **err)
+{
+    autofree char *lower_path = xasprintf("%s/overlay/%s/lower", root, id);
+    autobuf struct buf lower = {0};
+    if (read_file_at(AT_FDCWD, lower_path, &lower, err) < 0)
+        return error_prefix(err, "layer %.12s has no parent chain", id);
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", root, id);
+    return overlay_mount_at(root, lower.data, id, merged, err);
+}
+
+/* overlay_mount_image: a layer and its chain read-only on target (an
+ * image's root); a base layer gets its empty/ as the second lower, which
+ * overlayfs needs without an upper dir. */
+static int overlay_mount_image(const char *root, const char *id, const char *target, lrun_error **err)
+{
+    autofree char *link_path = xasprintf("%s/overlay/%s/link", root, id);
+    autofree char *lower_path = xasprintf("%s/overlay/%s/lower", root, id);
+    autobuf struct buf link = {0};
+    autobuf struct buf lower = {0};
+    if (read_file_at(AT_FDCWD, link_path, &link, err) < 0)
+        return error_prefix(err, "layer %.12s", id);
+    autofree char *lowers = read_file_at(AT_FDCWD, lower_path, &lower, NULL) == 0
+                                ? xasprintf("l/%s:%s", link.data, lower.data)
+                                : xasprintf("l/%s:%s/empty", link.data, id);
+    return overlay_mount_at(root, lowers, NULL, target, err);
 }
 
 /* --- paths the image controls ---
@@ -6926,6 +8599,230 @@ static int mount_in_root(int root_fd, const char *path, enum path_create create,
     return 0;
 }
 
+/* --- changes: what a layer adds, changes and deletes (diff) ---
+ * As c/storage reports them.  A layer against its parent (the overlay
+ * driver's way): each entry of its diff/ is a deletion (a whiteout), a
+ * change (the path exists in a lower layer; a directory only if its own
+ * size, mode or time differ) or an addition, and the directory holding
+ * an addition or deletion counts as changed.  Two unrelated trees (the
+ * naive way): both mounted and walked side by side. */
+
+struct change {
+    char kind; /* 'A', 'C' or 'D' */
+    char *path;
+};
+
+struct changes {
+    struct change *list;
+    size_t n;
+    char **dirs; /* directories already listed as changed */
+};
+
+static void changes_release(struct changes *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->list[i].path);
+    free(c->list);
+    lrun_strv_free(c->dirs);
+    *c = (struct changes){0};
+}
+#define autochanges cleanup(changes_release)
+
+/* changes_insert: a change at position at (the end: c->n). */
+static void changes_insert(struct changes *c, size_t at, char kind, const char *path)
+{
+    c->list = xrealloc(c->list, (c->n + 1) * sizeof *c->list);
+    memmove(&c->list[at + 1], &c->list[at], (c->n - at) * sizeof *c->list);
+    c->list[at] = (struct change){kind, xstrdup(path)};
+    c->n++;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && (a.tv_nsec == b.tv_nsec || a.tv_nsec == 0 || b.tv_nsec == 0);
+}
+
+/* lower_lstat: path in the first lower layer that has it. */
+static bool lower_lstat(const int *lowers, size_t n, const char *path, struct stat *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        autoclose int fd = openat2_in_root(lowers[i], path, O_PATH | O_NOFOLLOW);
+        if (fd >= 0 && fstat(fd, st) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* changes_of_layer: the entries under dir_fd (the layer's path, "" at
+ * its root) against the lower layers' diff/ directories. */
+static int changes_of_layer(struct changes *c, int dir_fd, const char *path, const int *lowers, size_t n_lowers,
+                            lrun_error **err)
+{
+    autostrv char **names = dir_entries_sorted(dir_fd, err);
+    if (!names)
+        return -1;
+    for (size_t i = 0; names[i]; i++) {
+        autofree char *child = xasprintf("%s/%s", path, names[i]);
+        struct stat st, lower;
+        if (fstatat(dir_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail_errno(err, "stat %s", child);
+        char kind = 'A';
+        bool listed = true;
+        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+            kind = 'D';
+        } else if (lower_lstat(lowers, n_lowers, child, &lower)) {
+            kind = 'C';
+            listed = !(S_ISDIR(st.st_mode) && S_ISDIR(lower.st_mode) && st.st_size == lower.st_size &&
+                       st.st_mode == lower.st_mode && same_time(st.st_mtim, lower.st_mtim));
+        }
+        if (listed && S_ISDIR(st.st_mode))
+            strv_push(&c->dirs, xstrdup(child));
+        if (kind != 'C' && *path && !strv_contains(c->dirs, path)) {
+            changes_insert(c, c->n, 'C', path);
+            strv_push(&c->dirs, xstrdup(path));
+        }
+        if (listed)
+            changes_insert(c, c->n, kind, child);
+        if (S_ISDIR(st.st_mode)) {
+            autoclose int sub = openat(dir_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0 || changes_of_layer(c, sub, child, lowers, n_lowers, err) < 0)
+                return sub < 0 ? fail_errno(err, "open %s", child) : -1;
+        }
+    }
+    return 0;
+}
+
+/* layer_changes: a layer against its parent chain. */
+static int layer_changes(lrun_store *s, const struct layer *l, struct changes *c, lrun_error **err)
+{
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, l->id, &chain);
+    autofree int *lowers = xcalloc(n + 1, sizeof *lowers);
+    int ret = 0;
+    size_t opened = 0;
+    for (size_t i = 1; i < n && ret == 0; i++, opened++) {
+        autofree char *diff = xasprintf("%s/diff", chain[i]->id);
+        if ((lowers[opened] = openat(s->overlay_fd, diff, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+            ret = fail_errno(err, "open layer %.12s", chain[i]->id);
+    }
+    autofree char *diff = xasprintf("%s/diff", l->id);
+    autoclose int top = ret == 0 ? openat(s->overlay_fd, diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (ret == 0 && top < 0)
+        ret = fail_errno(err, "open layer %.12s", l->id);
+    if (ret == 0)
+        ret = changes_of_layer(c, top, "", lowers, opened, err);
+    for (size_t i = 0; i < opened; i++)
+        if (lowers[i] >= 0)
+            close(lowers[i]);
+    return ret;
+}
+
+/* stat_differs: c/storage's test for a changed entry of two trees. */
+static bool stat_differs(int new_dir, int old_dir, const char *name, const struct stat *a, const struct stat *b)
+{
+    if (a->st_mode != b->st_mode || a->st_uid != b->st_uid || a->st_gid != b->st_gid || a->st_rdev != b->st_rdev)
+        return true;
+    if (!S_ISDIR(a->st_mode) && (a->st_size != b->st_size || !same_time(a->st_mtim, b->st_mtim)))
+        return true;
+    if (!S_ISREG(a->st_mode))
+        return false;
+    char x[256], y[256]; /* file capabilities count too */
+    autoclose int fa = openat(new_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    autoclose int fb = openat(old_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t na = fa >= 0 ? fgetxattr(fa, "security.capability", x, sizeof x) : -1;
+    ssize_t nb = fb >= 0 ? fgetxattr(fb, "security.capability", y, sizeof y) : -1;
+    return na != nb || (na > 0 && memcmp(x, y, (size_t)na) != 0);
+}
+
+/* changes_between: the tree new_fd against old_fd (-1: none, all added);
+ * a directory with changes inside is listed before them. */
+static int changes_between(struct changes *c, int new_fd, int old_fd, const char *path, lrun_error **err)
+{
+    autostrv char **names = dir_entries_sorted(new_fd, err);
+    autostrv char **old_names = old_fd >= 0 ? dir_entries_sorted(old_fd, err) : xcalloc(1, sizeof(char *));
+    if (!names || !old_names)
+        return -1;
+    for (size_t i = 0; old_names[i]; i++)
+        if (!strv_contains(names, old_names[i]))
+            strv_push(&names, xstrdup(old_names[i]));
+    qsort(names, strv_len(names), sizeof *names, compare_strings);
+    for (size_t i = 0; names[i]; i++) {
+        autofree char *child = xasprintf("%s/%s", path, names[i]);
+        struct stat a, b;
+        bool in_new = fstatat(new_fd, names[i], &a, AT_SYMLINK_NOFOLLOW) == 0;
+        bool in_old = old_fd >= 0 && fstatat(old_fd, names[i], &b, AT_SYMLINK_NOFOLLOW) == 0;
+        if (!in_new) {
+            changes_insert(c, c->n, 'D', child);
+            continue;
+        }
+        size_t at = c->n;
+        bool listed = !in_old || stat_differs(new_fd, old_fd, names[i], &a, &b);
+        if (listed)
+            changes_insert(c, c->n, in_old ? 'C' : 'A', child);
+        if (!S_ISDIR(a.st_mode))
+            continue;
+        autoclose int sub_new = openat(new_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int sub_old = in_old && S_ISDIR(b.st_mode)
+                                    ? openat(old_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (sub_new < 0)
+            return fail_errno(err, "open %s", child);
+        if (changes_between(c, sub_new, in_old ? sub_old : -1, child, err) < 0)
+            return -1;
+        if (!listed && c->n > at)
+            changes_insert(c, at, 'C', child);
+    }
+    return 0;
+}
+
+/* changes_of_images: the tree of layer `to` against that of layer
+ * `from`, both mounted read-only in a mount namespace of a child, which
+ * sends the changes back as "<kind><path>\0". */
+static int changes_of_images(const char *root, const char *to, const char *from, struct changes *c, lrun_error **err)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return fail_errno(err, "fork");
+    if (pid == 0) {
+        close(pipe_fds[0]);
+        lrun_error *child_err = NULL;
+        autofree char *to_dir = xasprintf("%s/overlay/%s/merged", root, to);
+        autofree char *from_dir = xasprintf("%s/overlay/%s/merged", root, from);
+        struct changes found = {0};
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            fail_errno(&child_err, "a mount namespace for diff");
+        else if (overlay_mount_image(root, to, to_dir, &child_err) == 0 &&
+                 overlay_mount_image(root, from, from_dir, &child_err) == 0) {
+            int new_fd = open(to_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            int old_fd = open(from_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (new_fd < 0 || old_fd < 0)
+                fail_errno(&child_err, "open the mounted images");
+            else
+                changes_between(&found, new_fd, old_fd, "", &child_err);
+        }
+        autobuf struct buf out = {0};
+        for (size_t i = 0; !child_err && i < found.n; i++)
+            buf_printf(&out, "%c%s%c", found.list[i].kind, found.list[i].path, '\0');
+        if (child_err)
+            buf_printf(&out, "E%s%c", child_err->message, '\0');
+        _exit(out.len && write_all(pipe_fds[1], out.data, out.len) < 0 ? 1 : 0);
+    }
+    close(pipe_fds[1]);
+    autobuf struct buf text = {0};
+    int r = read_all_fd(pipe_fds[0], "the changes", &text, err);
+    close(pipe_fds[0]);
+    waitpid(pid, NULL, 0);
+    for (size_t at = 0; r == 0 && at < text.len; at += strlen(text.data + at) + 1) {
+        if (text.data[at] == 'E')
+            return fail(err, "%s", text.data + at + 1);
+        changes_insert(c, c->n, text.data[at], text.data + at + 1);
+    }
+    return r;
+}
+
 /* ========================================================================
  * CONTAINER: configuration, the container layer, the process (namespaces,
  * root, /dev, capabilities, seccomp), terminal, monitor, lifecycle, sizes
@@ -6982,18 +8879,6 @@ static void container_config_release(struct container_config *c)
     *c = (struct container_config){0};
 }
 #define autoconfig cleanup(container_config_release)
-
-static void jw_key_bool(yajl_gen g, const char *key, bool value)
-{
-    jw_key(g, key);
-    yajl_gen_bool(g, value);
-}
-
-static void jw_key_strv(yajl_gen g, const char *key, char *const *v)
-{
-    jw_key(g, key);
-    jw_strv(g, v);
-}
 
 static char *container_config_json(const struct container_config *c, size_t *len)
 {
@@ -7169,41 +9054,6 @@ static bool container_name_valid(const char *name)
 }
 
 /* --- creating a container: its layer, record and configuration --- */
-
-static char *strv_join(char *const *v, const char *sep)
-{
-    struct buf b = {0};
-    buf_adds(&b, "");
-    for (size_t i = 0; v && v[i]; i++) {
-        if (i)
-            buf_adds(&b, sep);
-        buf_adds(&b, v[i]);
-    }
-    return buf_steal(&b);
-}
-
-/* env_set: KEY=VALUE into env, replacing KEY. */
-static void env_set(char ***env, const char *entry)
-{
-    const char *eq = strchr(entry, '=');
-    size_t key_len = eq ? (size_t)(eq - entry) : strlen(entry);
-    for (size_t i = 0; *env && (*env)[i]; i++)
-        if (strncmp((*env)[i], entry, key_len) == 0 && (*env)[i][key_len] == '=') {
-            free((*env)[i]);
-            (*env)[i] = xstrdup(entry);
-            return;
-        }
-    strv_push(env, xstrdup(entry));
-}
-
-static const char *env_get(char *const *env, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; env && env[i]; i++)
-        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
-            return env[i] + n + 1;
-    return NULL;
-}
 
 /* container_config_apply_image: what the command line left open, from the
  * image config, as docker does: args = entrypoint + (command or Cmd),
@@ -9855,14 +11705,6 @@ static int format_print_rows(const char *format, yajl_val *rows, size_t n, yajl_
     return 0;
 }
 
-static yajl_val json_text_to_tree(const char *text)
-{
-    yajl_val v = yajl_tree_parse(text, NULL, 0);
-    if (!v)
-        die_oom();
-    return v;
-}
-
 /* --- load --- */
 
 static void cli_progress_line(void *userdata, const char *line)
@@ -9870,6 +11712,39 @@ static void cli_progress_line(void *userdata, const char *line)
     (void)userdata;
     fprintf(stderr, "%s\n", line);
 }
+
+/* cli_input_file: the file to read: path itself, or what stdin ("-" or
+ * NULL) or a URL holds, copied into a temporary file (*tmp: the caller
+ * unlinks it). */
+static int cli_input_file(const char *input, char **tmp, lrun_error **err)
+{
+    *tmp = NULL;
+    bool url = input && (has_prefix(input, "http://") || has_prefix(input, "https://"));
+    if (input && strcmp(input, "-") != 0 && !url)
+        return 0;
+    if (!url && isatty(STDIN_FILENO))
+        return fail(err, "cannot read from terminal, use command-line redirection or the --input flag");
+    autofree char *name = xasprintf("%s/lrun-input-XXXXXX", temp_dir());
+    autoclose int fd = mkostemp(name, O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "create a temporary file in %s", temp_dir());
+    int r = url ? http_download(input, fd, err) : fd_copy(STDIN_FILENO, fd, -1, err);
+    if (r < 0) {
+        unlink(name);
+        return error_prefix(err, url ? "download %s" : "read standard input", input);
+    }
+    *tmp = steal_pointer(&name);
+    return 0;
+}
+
+static void unlink_and_free(char **path)
+{
+    if (*path)
+        unlink(*path);
+    free(*path);
+    *path = NULL;
+}
+#define autounlink cleanup(unlink_and_free)
 
 static int cmd_load(struct cli *cli, int argc, char **argv)
 {
@@ -9884,64 +11759,159 @@ static int cmd_load(struct cli *cli, int argc, char **argv)
         switch (c) {
         case 'i': input = optarg; break;
         case 'q': quiet = true; break;
-        case 'h': puts("Usage: lrun load -i FILE|DIR [-q]\n\nLoad a docker-archive or OCI image layout."); return 0;
+        case 'h':
+            puts("Usage: lrun load [-i FILE|DIR|URL] [-q]\n\n"
+                 "Load a docker-archive, an OCI archive or an OCI layout (from stdin without -i).");
+            return 0;
         default: return status;
         }
     }
     if (!input && optind < argc)
         input = argv[optind++];
-    if (!input) {
-        cli_error("no input given: use lrun load -i FILE (reading from stdin is not supported)");
-        return EXIT_LRUN;
-    }
+    autoerror lrun_error *err = NULL;
+    autounlink char *tmp = NULL;
+    if (cli_input_file(input, &tmp, &err) < 0)
+        return cli_fail(err);
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    autoerror lrun_error *err = NULL;
     autostrv char **names = NULL;
-    if (lrun_image_load(s, input, quiet ? NULL : cli_progress_line, NULL, &names, &err) < 0) {
-        error_prefix(&err, "load %s", input);
+    if (lrun_image_load(s, tmp ? tmp : input, quiet ? NULL : cli_progress_line, NULL, &names, &err) < 0)
         return cli_fail(err);
-    }
     for (size_t i = 0; names[i]; i++)
         printf("Loaded image: %s\n", names[i]);
     return 0;
 }
 
-/* --- save --- */
+/* --- import --- */
 
-static int cmd_save(struct cli *cli, int argc, char **argv)
+static const char import_help[] =
+    "Usage: lrun import [-c CHANGE]... [-m MESSAGE] [-q] [--arch A] [--os O] [--variant V] FILE|URL|- [NAME]\n\n"
+    "Make an image of one layer from a tar (plain or compressed; - reads stdin).\n"
+    "  -c, --change 'CMD [...]'   also ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER,\n"
+    "                             VOLUME, WORKDIR, as in a Containerfile\n"
+    "  -m, --message TEXT         the history entry's comment";
+
+static int cmd_import(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
-                                          {"format", required_argument, NULL, 'F'},
+    enum { O_ARCH = 256, O_OS, O_VARIANT };
+    static const struct option longs[] = {{"change", required_argument, NULL, 'c'},
+                                          {"message", required_argument, NULL, 'm'},
                                           {"quiet", no_argument, NULL, 'q'},
+                                          {"arch", required_argument, NULL, O_ARCH},
+                                          {"os", required_argument, NULL, O_OS},
+                                          {"variant", required_argument, NULL, O_VARIANT},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    const char *output = NULL;
+    autostrv char **changes = xcalloc(1, sizeof *changes);
+    struct import_options o = {.progress = cli_progress_line};
     int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "o:qh", longs, "save", &status)) != -1) {
+    while ((c = cli_getopt(argc, argv, "c:m:qh", longs, "import", &status)) != -1) {
         switch (c) {
-        case 'o': output = optarg; break;
-        case 'q': break;
-        case 'F':
-            if (strcmp(optarg, "docker-archive") != 0) {
-                cli_error("unsupported save format \"%s\": lrun writes docker-archive", optarg);
-                return EXIT_LRUN;
-            }
-            break;
-        case 'h': puts("Usage: lrun save -o FILE IMAGE\n\nWrite an image as a docker-archive tar."); return 0;
+        case 'c': strv_push(&changes, xstrdup(optarg)); break;
+        case 'm': o.message = optarg; break;
+        case 'q': o.progress = NULL; break;
+        case O_ARCH: o.arch = optarg; break;
+        case O_OS: o.os = optarg; break;
+        case O_VARIANT: o.variant = optarg; break;
+        case 'h': puts(import_help); return 0;
         default: return status;
         }
     }
-    if (!output || optind + 1 != argc) {
-        cli_error("lrun save needs -o FILE and one IMAGE");
+    if (argc - optind < 1 || argc - optind > 2) {
+        cli_error("requires at least 1 arg(s), only received %d", argc - optind);
         return EXIT_LRUN;
     }
+    o.changes = changes;
+    o.name = argc - optind == 2 ? argv[optind + 1] : NULL;
+    autoerror lrun_error *err = NULL;
+    autounlink char *tmp = NULL;
+    if (cli_input_file(argv[optind], &tmp, &err) < 0)
+        return cli_fail(err);
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autofree char *id = NULL;
+    if (image_import(s, tmp ? tmp : argv[optind], &o, &id, &err) < 0)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    printf("sha256:%s\n", id);
+    return 0;
+}
+
+/* --- save --- */
+
+static const char save_help[] =
+    "Usage: lrun save [-o FILE|DIR] [--format FORMAT] [-m] [-q] [--uncompressed] IMAGE [TAG...|IMAGE...]\n\n"
+    "Write images to an archive (stdout without -o).\n\n"
+    "  --format docker-archive   docker save's tar (the default); -m: several images in one\n"
+    "           oci-archive      an OCI image layout as a tar (layers gzip'd)\n"
+    "           oci-dir          an OCI image layout in directory DIR\n"
+    "           docker-dir       a directory of blobs and a schema 2 manifest\n"
+    "  --uncompressed            oci formats: leave the layers uncompressed\n"
+    "  --compress                docker-dir: gzip the layers\n"
+    "Without -m, more names after the image are more names for it in the archive.";
+
+static int cmd_save(struct cli *cli, int argc, char **argv)
+{
+    enum { O_UNCOMPRESSED = 256, O_COMPRESS };
+    static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
+                                          {"format", required_argument, NULL, 'F'},
+                                          {"multi-image-archive", no_argument, NULL, 'm'},
+                                          {"uncompressed", no_argument, NULL, O_UNCOMPRESSED},
+                                          {"compress", no_argument, NULL, O_COMPRESS},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    static const char *const formats[] = {"docker-archive", "oci-archive", "oci-dir", "docker-dir", NULL};
+    const char *output = NULL;
+    enum save_format format = SAVE_DOCKER_ARCHIVE;
+    bool multi = false, quiet = false, uncompressed = false, compress = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "o:mqh", longs, "save", &status)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'm': multi = true; break;
+        case 'q': quiet = true; break;
+        case O_UNCOMPRESSED: uncompressed = true; break;
+        case O_COMPRESS: compress = true; break;
+        case 'F': {
+            size_t i = 0;
+            while (formats[i] && strcmp(formats[i], optarg) != 0)
+                i++;
+            if (!formats[i]) {
+                cli_error("format value must be one of oci-dir oci-archive docker-dir docker-archive");
+                return EXIT_LRUN;
+            }
+            format = (enum save_format)i;
+            break;
+        }
+        case 'h': puts(save_help); return 0;
+        default: return status;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("need at least 1 argument");
+        return EXIT_LRUN;
+    }
+    if (compress && format != SAVE_DOCKER_DIR) {
+        cli_error("--compress can only be set when --format is 'docker-dir'");
+        return EXIT_LRUN;
+    }
+    if (!output && isatty(STDOUT_FILENO)) {
+        cli_error("refusing to save to terminal. Use -o flag or redirect");
+        return EXIT_LRUN;
+    }
+    autostrv char **names = xcalloc(1, sizeof *names);
+    autostrv char **tags = xcalloc(1, sizeof *tags);
+    for (int i = optind; i < argc; i++)
+        strv_push(i == optind || multi ? &names : &tags, xstrdup(argv[i]));
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
+    lrun_progress_fn progress = quiet || !output ? NULL : cli_progress_line;
+    bool compressed = format == SAVE_DOCKER_DIR ? compress : !uncompressed;
     autoerror lrun_error *err = NULL;
-    if (lrun_image_save(s, argv[optind], output, &err) < 0)
+    if (images_save(s, names, tags, format, compressed, output, STDOUT_FILENO, progress, NULL, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
     return 0;
 }
@@ -9993,7 +11963,8 @@ static int cli_bool_flag(const char *flag, const char *value, bool *out)
 }
 
 enum { OPT_CREDS = 256, OPT_TLS_VERIFY, OPT_PLATFORM, OPT_ARCH, OPT_OS, OPT_VARIANT, OPT_MAX_PARALLEL, OPT_AUTHFILE,
-       OPT_CERT_DIR, OPT_PASSWORD_STDIN };
+       OPT_CERT_DIR, OPT_PASSWORD_STDIN, OPT_FORMAT, OPT_COMPRESSION_FORMAT, OPT_DIGESTFILE, OPT_REMOVE_SIGNATURES,
+       OPT_SIGN_BY };
 
 /* cli_registry_option: the options pull and login share; 1 when c is not one. */
 static int cli_registry_option(int c, lrun_pull_options *o, int *status)
@@ -10105,6 +12076,119 @@ static int cmd_pull(struct cli *cli, int argc, char **argv)
     if (image_pull(s, argv[optind], &o, &id, &err) < 0)
         return cli_fail(err);
     printf("%s\n", id);
+    return 0;
+}
+
+static const char push_help[] =
+    "Usage: lrun push [options] IMAGE [DESTINATION]\n\n"
+    "Push an image to a registry (DESTINATION: its name there, default IMAGE's name;\n"
+    "also docker-archive:PATH, oci-archive:PATH, oci:DIR or dir:DIR).\n\n"
+    "Options:\n"
+    "  --creds USER[:PASSWORD]      credentials for the registry\n"
+    "  --tls-verify[=false]         check the registry's certificate (not for localhost)\n"
+    "  --cert-dir DIR  --authfile FILE\n"
+    "  -f, --format oci|v2s2        the manifest format (default: the one the image came in)\n"
+    "  --compression-format gzip|zstd   how layers go (default: as each came; plain ones gzip'd)\n"
+    "  --digestfile FILE            write the pushed manifest's digest there\n"
+    "  -q, --quiet                  no progress lines";
+
+/* push_transport: DESTINATION with a transport other than docker:// is
+ * an archive or layout on disk, written as save does. */
+static int push_transport(lrun_store *s, const char *image, const char *destination, bool quiet, bool *handled,
+                          lrun_error **err)
+{
+    static const struct {
+        const char *prefix;
+        enum save_format format;
+    } transports[] = {{"docker-archive:", SAVE_DOCKER_ARCHIVE}, {"oci-archive:", SAVE_OCI_ARCHIVE},
+                      {"oci:", SAVE_OCI_DIR}, {"dir:", SAVE_DOCKER_DIR}};
+    *handled = false;
+    for (size_t i = 0; i < sizeof transports / sizeof *transports; i++) {
+        if (!has_prefix(destination, transports[i].prefix))
+            continue;
+        *handled = true;
+        char *names[] = {(char *)image, NULL};
+        return images_save(s, names, NULL, transports[i].format, transports[i].format == SAVE_OCI_ARCHIVE ||
+                                                                      transports[i].format == SAVE_OCI_DIR,
+                           destination + strlen(transports[i].prefix), -1, quiet ? NULL : cli_progress_line, NULL,
+                           err);
+    }
+    return 0;
+}
+
+static int cmd_push(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"creds", required_argument, NULL, OPT_CREDS},
+        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+        {"format", required_argument, NULL, 'f'},
+        {"compression-format", required_argument, NULL, OPT_COMPRESSION_FORMAT},
+        {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+        {"remove-signatures", no_argument, NULL, OPT_REMOVE_SIGNATURES},
+        {"disable-content-trust", no_argument, NULL, OPT_REMOVE_SIGNATURES},
+        {"sign-by", required_argument, NULL, OPT_SIGN_BY},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct push_options o = {.compression = -1, .registry.progress = cli_progress_line};
+    const char *creds = NULL, *digest_file = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "f:qh", longs, "push", &status)) != -1) {
+        if (cli_registry_option(c, &o.registry, &status) == 0) {
+            if (status)
+                return status;
+            continue;
+        }
+        switch (c) {
+        case OPT_CREDS: creds = optarg; break;
+        case 'f': o.format = optarg; break;
+        case OPT_COMPRESSION_FORMAT:
+            if (strcmp(optarg, "gzip") != 0 && strcmp(optarg, "zstd") != 0) {
+                cli_error("unsupported compression format \"%s\": use gzip or zstd", optarg);
+                return EXIT_LRUN;
+            }
+            o.compression = strcmp(optarg, "zstd") == 0 ? COMPRESSION_ZSTD : COMPRESSION_GZIP;
+            break;
+        case OPT_DIGESTFILE: digest_file = optarg; break;
+        case OPT_REMOVE_SIGNATURES: break; /* lrun stores no signatures to remove */
+        case OPT_SIGN_BY: cli_error("signing images is not supported"); return EXIT_LRUN;
+        case 'q': o.registry.progress = NULL; break;
+        case 'h': puts(push_help); return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        cli_error("requires at least 1 arg(s), only received %d", argc - optind);
+        return EXIT_LRUN;
+    }
+    const char *image = argv[optind];
+    const char *destination = argc - optind == 2 ? argv[optind + 1] : image;
+    if (has_prefix(destination, "docker://"))
+        destination += 9;
+    autofree char *password_prompted = NULL;
+    if (creds && !strchr(creds, ':')) {
+        autofree char *password = prompt_line("Password: ", true);
+        creds = password_prompted = xasprintf("%s:%s", creds, password ? password : "");
+    }
+    o.registry.creds = creds;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    bool handled;
+    if (push_transport(s, image, destination, !o.registry.progress, &handled, &err) < 0)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    if (handled)
+        return 0;
+    autofree char *digest = NULL;
+    o.digest = &digest;
+    if (image_push(s, image, destination, &o, &err) < 0)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    if (digest_file && write_file_at(AT_FDCWD, digest_file, digest, strlen(digest), 0644, &err) < 0)
+        return cli_fail(err);
     return 0;
 }
 
@@ -10221,16 +12305,13 @@ static size_t image_rows(lrun_store *s, const char *filter, struct image_row **r
 {
     size_t n = 0;
     *rows = NULL;
-    autofree char *filter_repo = NULL;
-    if (filter) {
-        autofree char *full = name_normalize(filter, NULL);
-        char *repo = NULL, *tag = NULL;
-        if (full) {
-            name_split(full, &repo, &tag);
-            free(tag);
-        }
-        filter_repo = repo ? repo : xstrdup(filter);
-    }
+    autofree char *filter_full = filter ? name_normalize(filter, NULL) : NULL;
+    autofree char *filter_repo = NULL, *filter_tag = NULL;
+    autofree char *filter_tail = filter ? xasprintf("/%s", filter) : NULL;
+    const char *last = filter ? strrchr(filter, '/') : NULL;
+    bool filter_tagged = filter && (strchr(last ? last : filter, ':') || strchr(filter, '@'));
+    if (filter_full)
+        name_split(filter_full, &filter_repo, &filter_tag);
     for (size_t i = 0; i < s->n_images; i++) {
         struct image *img = s->images[i];
         size_t names = strv_len(img->names), tagged = 0;
@@ -10242,14 +12323,14 @@ static size_t image_rows(lrun_store *s, const char *filter, struct image_row **r
              * digest) only when there is no tagged one, once */
             if (name && strchr(name, '@') && (tagged || j > 0))
                 continue;
-            if (filter_repo) {
+            if (filter) { /* REPOSITORY[:TAG], fully qualified or as the tail of a name */
                 autofree char *repo = NULL, *tag = NULL;
                 if (!name)
                     continue;
                 name_split(name, &repo, &tag);
-                autofree char *full = xasprintf("%s:%s", repo, tag);
-                if (strcmp(repo, filter_repo) != 0 && strcmp(full, filter_repo) != 0 &&
-                    !has_suffix(repo, filter) && strcmp(name, filter) != 0)
+                bool match = filter_tagged ? (filter_full && strcmp(name, filter_full) == 0) || has_suffix(name, filter_tail)
+                                           : (filter_repo && strcmp(repo, filter_repo) == 0) || has_suffix(repo, filter_tail);
+                if (!match && strcmp(name, filter) != 0)
                     continue;
             }
             *rows = xrealloc(*rows, (n + 1) * sizeof **rows);
@@ -10277,7 +12358,8 @@ static char *image_row_json(lrun_store *s, const struct image_row *r)
     jw_key_str(g, "Tag", tag ? tag : "<none>");
     jw_key_str(g, "Digest", r->img->digest ? r->img->digest : "");
     jw_key_str(g, "CreatedSince", ago);
-    jw_key_str(g, "CreatedAt", r->img->created);
+    autofree char *created_at = time_go_string(image_created_seconds(r->img));
+    jw_key_str(g, "CreatedAt", created_at);
     jw_key_int(g, "Created", image_created_seconds(r->img));
     jw_key_str(g, "Size", size);
     jw_key(g, "Names");
@@ -10469,6 +12551,254 @@ static int cmd_image_tree(struct cli *cli, int argc, char **argv)
         buf_add(&out, "\n", 1);
     }
     printf("%s\n", out.data);
+    return 0;
+}
+
+/* --- history --- */
+
+struct history_row {
+    char *id; /* the image ID, or "<missing>" */
+    const char *created, *created_by, *comment;
+    int64_t size;
+};
+
+/* history_rows: podman's: the config's history newest first, each entry
+ * that made a layer sized by that layer (walking down the chain), and
+ * named by an image whose top layer it is (each image once). */
+static size_t history_rows(lrun_store *s, struct image *img, yajl_val config, struct history_row **rows)
+{
+    yajl_val history = json_get(config, "history");
+    size_t n = json_array_len(history);
+    *rows = xcalloc(n + 1, sizeof **rows);
+    autofree bool *used = xcalloc(s->n_images + 1, sizeof *used);
+    struct layer *l = store_layer(s, img->layer);
+    for (size_t k = 0; k < n; k++) {
+        yajl_val h = json_array_at(history, n - 1 - k);
+        struct history_row *r = &(*rows)[k];
+        bool empty = YAJL_IS_TRUE(json_get(h, "empty_layer"));
+        r->created = json_string(h, "created");
+        r->created_by = json_string(h, "created_by");
+        r->comment = json_string(h, "comment");
+        r->id = xstrdup(k == 0 ? img->id : "<missing>");
+        if (!l)
+            continue;
+        if (!empty)
+            r->size = l->diff_size > 0 ? l->diff_size : 0;
+        for (size_t i = 0; i < s->n_images; i++)
+            if (s->images[i]->layer && strcmp(s->images[i]->layer, l->id) == 0) {
+                if (!used[i]) {
+                    free(r->id);
+                    r->id = xstrdup(s->images[i]->id);
+                    used[i] = true;
+                }
+                break; /* the first image with this top layer names it */
+            }
+        if (!empty) /* an entry that made no layer leaves the walk where it is */
+            l = l->parent ? store_layer(s, l->parent) : NULL;
+    }
+    return n;
+}
+
+/* history_row_json: the fields --format knows (podman's historyReporter). */
+static yajl_val history_row_json(const struct history_row *r, bool human, bool no_trunc)
+{
+    int64_t created = time_parse_rfc3339(r->created);
+    autofree char *ago = time_ago(created);
+    autofree char *stamp = time_rfc3339_local(created);
+    autofree char *at = time_go_string(created);
+    const char *by = r->created_by ? r->created_by : "";
+    autofree char *short_by = !no_trunc && strlen(by) > 45 ? xasprintf("%.42s...", by) : xstrdup(by);
+    autofree char *h = human_size((double)r->size, 3); /* --human=false leaves sizes human (podman 4.3) */
+    size_t digits = strspn(h, "0123456789.e+");
+    autofree char *size = xasprintf("%.*s %s", (int)digits, h, h + digits);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    autofree char *id = no_trunc || strlen(r->id) < 12 ? xstrdup(r->id) : xstrndup(r->id, 12);
+    jw_key_str(g, "ID", id);
+    jw_key_str(g, "Created", human ? ago : stamp);
+    jw_key_str(g, "CreatedSince", human ? ago : stamp);
+    jw_key_str(g, "CreatedAt", at);
+    jw_key_str(g, "CreatedBy", short_by);
+    jw_key_str(g, "Size", size);
+    jw_key_str(g, "Comment", r->comment ? r->comment : "");
+    jw_key(g, "Tags");
+    yajl_gen_array_open(g);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    return json_text_to_tree(text);
+}
+
+/* history_print_json: podman's "history --format json": one line. */
+static void history_print_json(const struct history_row *rows, size_t n)
+{
+    autobuf struct buf out = {0};
+    buf_adds(&out, "[");
+    for (size_t i = 0; i < n; i++) {
+        const struct history_row *r = &rows[i];
+        buf_adds(&out, i ? ",{\"id\":" : "{\"id\":");
+        json_go_string(&out, r->id);
+        buf_adds(&out, ",\"created\":");
+        json_go_string(&out, r->created ? r->created : "0001-01-01T00:00:00Z");
+        if (r->created_by && *r->created_by) {
+            buf_adds(&out, ",\"CreatedBy\":");
+            json_go_string(&out, r->created_by);
+        }
+        buf_printf(&out, ",\"size\":%" PRId64, r->size);
+        if (r->comment && *r->comment) {
+            buf_adds(&out, ",\"comment\":");
+            json_go_string(&out, r->comment);
+        }
+        buf_adds(&out, ",\"Created\":");
+        json_go_string(&out, r->created ? r->created : "0001-01-01T00:00:00Z");
+        buf_adds(&out, "}");
+    }
+    buf_adds(&out, "]");
+    printf("%s\n", out.data);
+}
+
+static const char history_help[] =
+    "Usage: lrun history [--no-trunc] [-q] [-H|--human=false] [--format FORMAT] IMAGE\n\n"
+    "Show how an image was made, from its config's history, newest first.";
+
+static int cmd_history(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"no-trunc", no_argument, NULL, 'T'},  {"notruncate", no_argument, NULL, 'T'},
+                                          {"quiet", no_argument, NULL, 'q'},     {"human", optional_argument, NULL, 'H'},
+                                          {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool no_trunc = false, quiet = false, human = true;
+    const char *format = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "qHh", longs, "history", &status)) != -1) {
+        switch (c) {
+        case 'T': no_trunc = true; break;
+        case 'q': quiet = true; break;
+        case 'H':
+            if ((status = cli_bool_flag("human", optarg, &human)))
+                return status;
+            break;
+        case 'f': format = optarg; break;
+        case 'h': puts(history_help); return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind != 1) {
+        cli_error("accepts 1 arg(s), received %d", argc - optind);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct image *img = image_lookup(s, argv[optind], &err);
+    autojson yajl_val config = img ? image_config(s, img, &err) : NULL;
+    if (!config)
+        return err->exit_code = EXIT_LRUN, cli_fail(err);
+    struct history_row *rows = NULL;
+    size_t n = history_rows(s, img, config, &rows);
+    if (format && strcmp(format, "json") == 0) {
+        history_print_json(rows, n);
+    } else {
+        const char *tmpl = quiet ? "{{.ID}}" : format ? format : "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+        autofree yajl_val *trees = xcalloc(n + 1, sizeof *trees);
+        for (size_t i = 0; i < n; i++)
+            trees[i] = history_row_json(&rows[i], human, no_trunc);
+        autojson yajl_val header = json_text_to_tree(
+            "{\"ID\":\"ID\",\"Created\":\"CREATED\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":\"CREATED AT\","
+            "\"CreatedBy\":\"CREATED BY\",\"Size\":\"SIZE\",\"Comment\":\"COMMENT\",\"Tags\":\"TAGS\"}");
+        status = format_print_rows(tmpl, trees, n, header);
+        for (size_t i = 0; i < n; i++)
+            yajl_tree_free(trees[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].id);
+    free(rows);
+    return status;
+}
+
+/* --- diff --- */
+
+/* diff_layer: the layer an argument of diff names (an image's top). */
+static struct layer *diff_layer(lrun_store *s, const char *name, lrun_error **err)
+{
+    struct image *img = image_lookup(s, name, NULL);
+    struct layer *l = img ? store_layer(s, img->layer) : NULL;
+    if (!l)
+        fail(err, "%s not found: layer not known", name);
+    return l;
+}
+
+static void diff_print_json(const struct changes *c)
+{
+    static const struct {
+        char kind;
+        const char *key;
+    } groups[] = {{'C', "changed"}, {'A', "added"}, {'D', "deleted"}};
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    for (size_t k = 0; k < sizeof groups / sizeof *groups; k++) {
+        bool any = false;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->list[i].kind != groups[k].kind)
+                continue;
+            if (!any) {
+                jw_key(g, groups[k].key);
+                yajl_gen_array_open(g);
+                any = true;
+            }
+            jw_str(g, c->list[i].path);
+        }
+        if (any)
+            yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    json_print_go(g, "     ");
+}
+
+static int cmd_diff(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    const char *format = NULL;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "h", longs, "diff", &status)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'h':
+            puts("Usage: lrun diff [--format json] IMAGE [IMAGE]\n\n"
+                 "Changes (A added, C changed, D deleted) of an image against its parent layer or the second one.");
+            return 0;
+        default: return status;
+        }
+    }
+    if (format && strcmp(format, "json") != 0) {
+        cli_error("only supported value for '--format' is 'json'");
+        return EXIT_LRUN;
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        cli_error("podman diff requires one or two arguments");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct layer *to = diff_layer(s, argv[optind], &err);
+    struct layer *from = to && argc - optind == 2 ? diff_layer(s, argv[optind + 1], &err) : NULL;
+    if (!to || (argc - optind == 2 && !from))
+        return cli_fail(err);
+    autochanges struct changes changes = {0};
+    if (!from || (to->parent && strcmp(to->parent, from->id) == 0) ? layer_changes(s, to, &changes, &err) < 0
+                                                                  : changes_of_images(s->root, to->id, from->id,
+                                                                                      &changes, &err) < 0)
+        return cli_fail(err);
+    if (format) {
+        diff_print_json(&changes);
+        return 0;
+    }
+    for (size_t i = 0; i < changes.n; i++)
+        printf("%c %s\n", changes.list[i].kind, changes.list[i].path);
     return 0;
 }
 
@@ -11810,8 +14140,11 @@ static int cmd_container(struct cli *cli, int argc, char **argv);
 static const struct command commands[] = {
     {"container", cmd_container, "Manage containers (ls, prune, and the commands below)"},
     {"create", cmd_create, "Create a container from an image"},
+    {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
     {"exec", cmd_exec, "Run a process in a running container"},
+    {"history", cmd_history, "Show how an image was made (its config's history)"},
     {"images", cmd_images, "List images in the store"},
+    {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
@@ -11822,6 +14155,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Show a detached container's output"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},
+    {"push", cmd_push, "Push an image to a registry"},
     {"rm", cmd_rm, "Remove containers"},
     {"rmi", cmd_rmi, "Remove images"},
     {"run", cmd_run, "Run a command in a new container"},
@@ -11840,7 +14174,9 @@ static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
     {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
-    {"pull", cmd_pull, NULL},       {NULL, NULL, NULL},
+    {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
+    {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},
+    {NULL, NULL, NULL},
 };
 
 static const struct command container_commands[] = {

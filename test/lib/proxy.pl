@@ -16,6 +16,9 @@
 #   chunked              send every body with Transfer-Encoding: chunked
 #                        (odd chunk sizes, a chunk extension, a trailer)
 #   close-delimited      send every body without a length, ended by closing
+#   deny-uploads-after N forward the first N upload requests (POST, PATCH or
+#                        PUT to .../blobs/uploads/), answer the later ones
+#                        403 DENIED (a registry refusing a push half-way)
 #   redirect             answer blob GETs on 127.0.0.1 with a 307 to
 #                        127.0.0.2:LISTEN_PORT/storage/... (another "host",
 #                        as blob storage is), which serves the blob; requests
@@ -45,6 +48,14 @@ my $select = IO::Select->new(@listeners);
 sub once {
 	my $name = shift;
 	return sysopen(my $fh, "$state/$name", O_CREAT | O_EXCL | O_WRONLY) ? 1 : 0;
+}
+
+# counter NAME: 1 for the first call, 2 for the next ... (across the forks)
+sub counter {
+	my $name = shift;
+	my $n = 1;
+	$n++ until once("$name-$n");
+	return $n;
 }
 
 sub note {
@@ -84,6 +95,12 @@ sub handle {
 		send_all($client, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 		return;
 	}
+	if ($mode eq 'deny-uploads-after' && $path =~ m{/blobs/uploads/} && counter('upload') > $arg) {
+		my $body = '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
+		send_all($client, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+			  . "Content-Length: ${\ length $body}\r\nConnection: close\r\n\r\n$body");
+		return;
+	}
 	my $blob = $path =~ m{^/(?:storage/)?v2/.+/blobs/sha256:};
 	if ($mode eq 'redirect' && $local eq '127.0.0.1' && $method eq 'GET' && $blob) {
 		send_all($client, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.2:$port/storage$path?sig=x\r\n"
@@ -100,6 +117,13 @@ sub handle {
 	$request =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
 	my $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $upstream) or return;
 	send_all($up, $request) or return;
+	my ($body_length) = $request =~ /^Content-Length: (\d+)/mi;
+	for (my $left = $body_length // 0; $left > 0;) { # a request body (push) goes along
+		my $n = sysread($client, my $data, $left < 65536 ? $left : 65536);
+		return unless $n;
+		send_all($up, $data) or return;
+		$left -= $n;
+	}
 	my $head = read_head($up) // return;
 	my $ok = $head =~ m{^HTTP/1\.1 20[06]};
 	if ($mode eq 'garble-manifest' && $path =~ m{/manifests/} && $ok) {
