@@ -21,9 +21,17 @@
  *               blob info cache, push, login
  *   MOUNTS      the overlay of a layer chain, paths resolved inside a root,
  *               changes between trees (diff)
- *   CONTAINER   configuration, the container layer, the process (namespaces,
- *               root, /dev, capabilities, seccomp), terminal, monitor,
- *               lifecycle, sizes
+ *   CONTAINER   one spec per container, shaped like the OCI runtime spec's
+ *               config.json, and one path that executes it:
+ *     CONTAINER: SPEC       the struct, its JSON in and out, the store records
+ *     CONTAINER: ROOTFS     the root, mounts, /dev, console, masked paths,
+ *                           sysctls, the root switch
+ *     CONTAINER: PROCESS    user, capabilities, limits, seccomp, exec
+ *     CONTAINER: CREATE     docker-style options and the image become a spec;
+ *                           the container layer, records, lookup, sizes
+ *     CONTAINER: MONITOR    launching a spec (the setup story), its report,
+ *                           waiting, logs, the terminal, running/exited
+ *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
  *   CLI         argument parsing, each command, tables and --format
  *
  * Error convention: a function whose caller may have to clean up returns -1
@@ -51,6 +59,7 @@
 #include <grp.h>
 #include <linux/magic.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
@@ -694,6 +703,68 @@ static char **json_strv(yajl_val v)
         if (YAJL_IS_STRING(v->u.array.values[i]))
             list[n++] = xstrdup(YAJL_GET_STRING(v->u.array.values[i]));
     return list;
+}
+
+/* --- spans: where a value is in the text, without a tree ---
+ * For a large value that is only kept and hashed as text (config.json's
+ * seccomp profile), finding it costs far less than parsing it.  Keys are
+ * matched as written (no escapes); the text should be valid JSON (a
+ * malformed one gives NULL or a span the tree parse then rejects). */
+
+static const char *json_skip_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* json_skip_value: past the value that starts at p, or NULL. */
+static const char *json_skip_value(const char *p)
+{
+    int depth = 0;
+    do {
+        p = json_skip_space(p);
+        if (*p == '"') {
+            for (p++; *p != '"'; p++)
+                if (!*p || (*p == '\\' && !*++p))
+                    return NULL;
+            p++;
+        } else if (*p == '{' || *p == '[') {
+            depth++, p++;
+        } else if (*p == '}' || *p == ']') {
+            if (--depth < 0)
+                return NULL;
+            p++;
+        } else if ((*p == ',' || *p == ':') && depth > 0) {
+            p++;
+        } else if (*p && !strchr(",:", *p)) { /* a number, true, false, null */
+            while (*p && !strchr(" \t\r\n,:}]", *p))
+                p++;
+        } else {
+            return NULL;
+        }
+    } while (depth > 0);
+    return p;
+}
+
+/* json_member: where the value of key in the object at p starts, or NULL. */
+static const char *json_member(const char *p, const char *key)
+{
+    size_t n = strlen(key);
+    if (*(p = json_skip_space(p)) != '{')
+        return NULL;
+    for (p++;; p++) {
+        if (*(p = json_skip_space(p)) != '"')
+            return NULL;
+        const char *name = p + 1, *end = json_skip_value(p);
+        if (!end || *(p = json_skip_space(end)) != ':')
+            return NULL;
+        p = json_skip_space(p + 1);
+        if ((size_t)(end - name - 1) == n && strncmp(name, key, n) == 0)
+            return p;
+        if (!(p = json_skip_value(p)) || *(p = json_skip_space(p)) != ',')
+            return NULL;
+    }
 }
 
 /* --- writing --- */
@@ -8824,457 +8895,307 @@ static int changes_of_images(const char *root, const char *to, const char *from,
 }
 
 /* ========================================================================
- * CONTAINER: configuration, the container layer, the process (namespaces,
- * root, /dev, capabilities, seccomp), terminal, monitor, lifecycle, sizes
+ * CONTAINER: SPEC: what a container is, as one struct shaped like the OCI
+ * runtime-spec's config.json; its JSON in and out; the container's records
+ *
+ * Parse first, then act (bubblewrap, crun): every way of making a container
+ * ends in one struct spec, and one path executes it.  docker-style run and
+ * create turn their options and the image into a spec (CONTAINER: CREATE),
+ * which is kept as userdata/config.json; start reads it back and runs it
+ * (CONTAINER: MONITOR, with ROOTFS and PROCESS); exec runs a spec's process
+ * part in a running container.  All text becomes numbers here, before
+ * anything mounts: mount options become MS_* flags and data, capability
+ * names bit masks, namespace names clone flags.
+ *
+ * The records the store keeps for one container (each described once):
+ *
+ *   overlay-containers/containers.json, the container's entry: c/storage's
+ *     record (id, names, image, layer, metadata, created) as podman reads
+ *     it.  metadata is podman's {"image-name", "image-id", "name",
+ *     "created-at"}.  The runtime state (status, pid, exit code, size...)
+ *     is in its flags map under "lrun.*" keys: see struct container.
+ *
+ *   overlay-containers/<id>/userdata/config.json: the runtime spec, in the
+ *     OCI runtime-spec's JSON (podman keeps the runtime spec it generates
+ *     in the same place).  Editing it changes what the next start does.
+ *     lrun's own extensions are annotations:
+ *       "lrun.container-layer": the root is the overlay of this container
+ *           layer over its image's layers, mounted at root.path in the
+ *           container's own mount namespace; it must name the layer of
+ *           the container's record.
+ *       "lrun.user": docker's USER[:GROUP] (names or numbers), looked up
+ *           in the container's own /etc/passwd and /etc/group after the
+ *           root switch (then process.user's numbers are unused, and a
+ *           user other than root gets no effective capabilities, as with
+ *           docker).
+ *
+ *   overlay-containers/<id>/userdata/lrun.json: what the docker-style
+ *     command line said that has no place in a runtime spec: struct
+ *     container_facts documents each member.
+ *
+ *   overlay-containers/<id>/userdata/hosts, hostname, resolv.conf: the
+ *     files bound over the container's /etc/..., rewritten at each start;
+ *     ctr.log: a detached container's output (podman's k8s-file format).
  * ======================================================================== */
 
-struct bind_mount {
-    char *source, *destination;
-    bool read_only;
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* The five capability sets, each a mask: bit N is capability N. */
+enum capability_set { CAPS_BOUNDING, CAPS_EFFECTIVE, CAPS_INHERITABLE, CAPS_PERMITTED, CAPS_AMBIENT, CAPS_SETS };
+static const char *const capability_set_names[CAPS_SETS] = {"bounding", "effective", "inheritable", "permitted",
+                                                            "ambient"};
+
+struct spec_user {
+    uid_t uid;
+    gid_t gid;
+    gid_t *additional_gids;
+    size_t n_additional_gids;
+    mode_t umask;
+    char *name; /* annotation "lrun.user": USER[:GROUP] looked up in the container; NULL: the numbers */
 };
 
-/* The container's configuration: parsed from the command line by run and
- * create, kept as userdata/config.json, executed by start. */
-struct container_config {
-    char *image;          /* as the user named it */
-    char *image_id;
-    char *name;
-    char **args;          /* entrypoint + command, resolved */
+struct spec_rlimit {
+    int resource; /* RLIMIT_* */
+    uint64_t soft, hard;
+};
+
+/* "process": what runs; exec builds one of these for the new process. */
+struct spec_process {
+    char **args;
     char **env;
-    char *workdir;
-    char *user;
-    char *hostname;
-    char *network;        /* "host" or "none" */
-    char *seccomp;        /* "default", "unconfined" or a profile file */
-    char *stop_signal;
-    char **cap_add, **cap_drop;
-    char **tmpfs;
-    struct bind_mount *mounts;
-    size_t n_mounts;
-    int stop_timeout;
-    bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
+    char *cwd;
+    struct spec_user user;
+    bool terminal;
+    unsigned console_height, console_width; /* "consoleSize"; 0: as the caller's terminal */
+    uint64_t caps[CAPS_SETS];
+    struct spec_rlimit *rlimits;
+    size_t n_rlimits;
+    bool no_new_privileges;
+    bool has_oom_score_adj;
+    int oom_score_adj;
 };
 
-static void container_config_release(struct container_config *c)
-{
-    free(c->image);
-    free(c->image_id);
-    free(c->name);
-    lrun_strv_free(c->args);
-    lrun_strv_free(c->env);
-    free(c->workdir);
-    free(c->user);
-    free(c->hostname);
-    free(c->network);
-    free(c->seccomp);
-    free(c->stop_signal);
-    lrun_strv_free(c->cap_add);
-    lrun_strv_free(c->cap_drop);
-    lrun_strv_free(c->tmpfs);
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        free(c->mounts[i].source);
-        free(c->mounts[i].destination);
-    }
-    free(c->mounts);
-    *c = (struct container_config){0};
-}
-#define autoconfig cleanup(container_config_release)
+/* One of "mounts", with its options parsed for mount(2). */
+struct spec_mount {
+    char *destination; /* inside the container */
+    char *type;        /* a filesystem type, or "bind" */
+    char *source;      /* for a bind: the host path */
+    char **options;    /* as written ("rbind", "ro", "mode=755"...) */
+    unsigned long flags;       /* MS_* the options set (MS_BIND, MS_REC, MS_RDONLY...) */
+    unsigned long propagation; /* MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE (| MS_REC), or 0 */
+    char *data;                /* the options that are no flag, for the filesystem: "mode=755,size=65536k" */
+};
 
-static char *container_config_json(const struct container_config *c, size_t *len)
-{
-    autogen yajl_gen g = json_writer(true);
-    yajl_gen_map_open(g);
-    jw_key_str(g, "image", c->image);
-    jw_key_str(g, "image-id", c->image_id);
-    jw_key_str(g, "name", c->name);
-    jw_key_strv(g, "args", c->args);
-    jw_key_strv(g, "env", c->env);
-    jw_key_str(g, "workdir", c->workdir);
-    jw_key_str(g, "user", c->user);
-    jw_key_str(g, "hostname", c->hostname);
-    jw_key_str(g, "network", c->network);
-    jw_key_str(g, "seccomp", c->seccomp);
-    jw_key_str(g, "stop-signal", c->stop_signal);
-    jw_key_int(g, "stop-timeout", c->stop_timeout);
-    jw_key_strv(g, "cap-add", c->cap_add);
-    jw_key_strv(g, "cap-drop", c->cap_drop);
-    jw_key_strv(g, "tmpfs", c->tmpfs);
-    jw_key(g, "mounts");
-    yajl_gen_array_open(g);
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        yajl_gen_map_open(g);
-        jw_key_str(g, "source", c->mounts[i].source);
-        jw_key_str(g, "destination", c->mounts[i].destination);
-        jw_key_bool(g, "read-only", c->mounts[i].read_only);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    jw_key_bool(g, "terminal", c->terminal);
-    jw_key_bool(g, "interactive", c->interactive);
-    jw_key_bool(g, "detach", c->detach);
-    jw_key_bool(g, "remove", c->remove);
-    jw_key_bool(g, "read-only", c->read_only);
-    jw_key_bool(g, "privileged", c->privileged);
-    jw_key_bool(g, "init", c->init);
-    jw_key_bool(g, "no-new-privileges", c->no_new_privileges);
-    jw_key_bool(g, "no-pivot", c->no_pivot);
-    yajl_gen_map_close(g);
-    return json_writer_text(g, len);
-}
+/* "linux.namespaces": a new one, or (with a path) one to join. */
+enum namespace_kind { NS_PID, NS_NETWORK, NS_IPC, NS_UTS, NS_MOUNT, NS_USER, NS_CGROUP, NS_TIME, NS_KINDS };
+static const struct {
+    const char *name;      /* the spec's */
+    const char *proc_name; /* /proc/PID/ns/<proc_name> */
+    unsigned long clone_flag;
+} namespace_kinds[NS_KINDS] = {
+    {"pid", "pid", CLONE_NEWPID},   {"network", "net", CLONE_NEWNET},    {"ipc", "ipc", CLONE_NEWIPC},
+    {"uts", "uts", CLONE_NEWUTS},   {"mount", "mnt", CLONE_NEWNS},       {"user", "user", CLONE_NEWUSER},
+    {"cgroup", "cgroup", CLONE_NEWCGROUP}, {"time", "time", CLONE_NEWTIME},
+};
 
-static bool json_bool(yajl_val obj, const char *key) { return YAJL_IS_TRUE(json_get(obj, key)); }
+struct spec_namespace {
+    bool wanted;
+    char *path; /* join this one; NULL: a new one */
+};
 
-static int container_config_parse(const char *text, struct container_config *c, lrun_error **err)
+struct spec_id_mapping { /* "uidMappings", "gidMappings" */
+    uint32_t container_id, host_id, size;
+};
+
+struct spec_device { /* "linux.devices": a node the container gets */
+    char *path;
+    char type; /* 'c', 'b', 'u' (unbuffered character) or 'p' (fifo) */
+    uint32_t major, minor;
+    mode_t mode; /* permission bits ("fileMode") */
+    uid_t uid;
+    gid_t gid;
+};
+
+struct spec_device_rule { /* "linux.resources.devices": the device cgroup's list */
+    bool allow;
+    char type;             /* 'a', 'c' or 'b' */
+    int64_t major, minor;  /* -1: any */
+    char access[4];        /* of "rwm" */
+};
+
+/* "linux.resources": the cgroup's limits.  The CGROUPS sub-section reads
+ * and applies them; it adds its members (memory, cpu, pids, blockIO,
+ * hugepageLimits) here, next to the device rules. */
+struct spec_resources {
+    struct spec_device_rule *devices;
+    size_t n_devices;
+};
+
+/* "hooks": programs run at points of the container's life (OCI mode). */
+enum hook_kind { HOOK_PRESTART, HOOK_CREATE_RUNTIME, HOOK_CREATE_CONTAINER, HOOK_START_CONTAINER, HOOK_POSTSTART,
+                 HOOK_POSTSTOP, HOOK_KINDS };
+static const char *const hook_kind_names[HOOK_KINDS] = {"prestart", "createRuntime", "createContainer",
+                                                        "startContainer", "poststart", "poststop"};
+
+struct spec_hook {
+    char *path;
+    char **args, **env;
+    int timeout; /* seconds, 0: none */
+};
+
+struct spec {
+    struct spec_process process;
+    char *root_path;        /* "root.path": the container's root */
+    bool root_readonly;     /* "root.readonly" */
+    char *root_layer;       /* annotation "lrun.container-layer", or NULL */
+    char *hostname;
+    char *domainname;
+    struct spec_mount *mounts; /* in the order they are mounted */
+    size_t n_mounts;
+    struct spec_hook *hooks[HOOK_KINDS];
+    size_t n_hooks[HOOK_KINDS];
+    char **annotations;     /* key, value, key, value, ... (lrun's own are members above) */
+    /* "linux" */
+    struct spec_namespace namespaces[NS_KINDS];
+    struct spec_id_mapping *uid_mappings, *gid_mappings;
+    size_t n_uid_mappings, n_gid_mappings;
+    struct spec_device *devices;
+    size_t n_devices;
+    struct spec_resources resources;
+    char *cgroups_path;
+    char **sysctl;           /* key, value, ... */
+    char *seccomp;           /* the "seccomp" object as JSON text (see CONTAINER: PROCESS); NULL: none */
+    char **masked_paths;     /* hidden: a file under /dev/null, a directory under an empty read-only tmpfs */
+    char **readonly_paths;   /* bound read-only over themselves */
+    unsigned long rootfs_propagation; /* MS_* for every mount at the start (default MS_SLAVE | MS_REC, as runc) */
+};
+
+static void spec_process_release(struct spec_process *p)
 {
-    autojson yajl_val v = json_parse(text, "container config", err);
-    if (!v)
-        return -1;
-    *c = (struct container_config){0};
-    c->image = xstrdup(json_string(v, "image"));
-    c->image_id = xstrdup(json_string(v, "image-id"));
-    c->name = xstrdup(json_string(v, "name"));
-    c->args = json_strv(json_get(v, "args"));
-    c->env = json_strv(json_get(v, "env"));
-    c->workdir = xstrdup(json_string(v, "workdir"));
-    c->user = xstrdup(json_string(v, "user"));
-    c->hostname = xstrdup(json_string(v, "hostname"));
-    c->network = xstrdup(json_string(v, "network"));
-    c->seccomp = xstrdup(json_string(v, "seccomp"));
-    c->stop_signal = xstrdup(json_string(v, "stop-signal"));
-    c->stop_timeout = (int)json_int(v, "stop-timeout", 10);
-    c->cap_add = json_strv(json_get(v, "cap-add"));
-    c->cap_drop = json_strv(json_get(v, "cap-drop"));
-    c->tmpfs = json_strv(json_get(v, "tmpfs"));
-    yajl_val mounts = json_get(v, "mounts");
-    c->mounts = xcalloc(json_array_len(mounts) + 1, sizeof *c->mounts);
-    for (size_t i = 0; i < json_array_len(mounts); i++) {
-        yajl_val m = json_array_at(mounts, i);
-        if (!json_string(m, "source") || !json_string(m, "destination"))
-            continue;
-        c->mounts[c->n_mounts++] = (struct bind_mount){xstrdup(json_string(m, "source")),
-                                                       xstrdup(json_string(m, "destination")), json_bool(m, "read-only")};
-    }
-    c->terminal = json_bool(v, "terminal");
-    c->interactive = json_bool(v, "interactive");
-    c->detach = json_bool(v, "detach");
-    c->remove = json_bool(v, "remove");
-    c->read_only = json_bool(v, "read-only");
-    c->privileged = json_bool(v, "privileged");
-    c->init = json_bool(v, "init");
-    c->no_new_privileges = json_bool(v, "no-new-privileges");
-    c->no_pivot = json_bool(v, "no-pivot");
-    if (strv_len(c->args) == 0)
-        return fail(err, "container config: no command");
-    return 0;
+    lrun_strv_free(p->args);
+    lrun_strv_free(p->env);
+    free(p->cwd);
+    free(p->user.additional_gids);
+    free(p->user.name);
+    free(p->rlimits);
+    *p = (struct spec_process){0};
 }
 
-/* --- lookup --- */
-
-static struct container *container_lookup(lrun_store *s, const char *text, lrun_error **err)
+static void spec_release(struct spec *s)
 {
-    struct container *prefix_match = NULL;
-    size_t prefix_matches = 0, n = strlen(text);
-    for (size_t i = 0; i < s->n_containers; i++) {
-        struct container *c = s->containers[i];
-        if (strcmp(c->id, text) == 0 || strv_contains(c->names, text))
-            return c;
-        if (n >= 1 && strncmp(c->id, text, n) == 0)
-            prefix_match = c, prefix_matches++;
+    spec_process_release(&s->process);
+    free(s->root_path);
+    free(s->root_layer);
+    free(s->hostname);
+    free(s->domainname);
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        free(s->mounts[i].destination);
+        free(s->mounts[i].type);
+        free(s->mounts[i].source);
+        lrun_strv_free(s->mounts[i].options);
+        free(s->mounts[i].data);
     }
-    if (prefix_matches == 1)
-        return prefix_match;
-    if (prefix_matches > 1)
-        fail(err, "%s: container ID prefix is ambiguous", text);
-    else
-        fail(err, "no container with name or ID \"%s\" found: no such container", text);
+    free(s->mounts);
+    for (int k = 0; k < HOOK_KINDS; k++) {
+        for (size_t i = 0; i < s->n_hooks[k]; i++) {
+            free(s->hooks[k][i].path);
+            lrun_strv_free(s->hooks[k][i].args);
+            lrun_strv_free(s->hooks[k][i].env);
+        }
+        free(s->hooks[k]);
+    }
+    lrun_strv_free(s->annotations);
+    for (int k = 0; k < NS_KINDS; k++)
+        free(s->namespaces[k].path);
+    free(s->uid_mappings);
+    free(s->gid_mappings);
+    for (size_t i = 0; i < s->n_devices; i++)
+        free(s->devices[i].path);
+    free(s->devices);
+    free(s->resources.devices);
+    free(s->cgroups_path);
+    lrun_strv_free(s->sysctl);
+    free(s->seccomp);
+    lrun_strv_free(s->masked_paths);
+    lrun_strv_free(s->readonly_paths);
+    *s = (struct spec){0};
+}
+#define autospec cleanup(spec_release)
+
+/* spec_new_namespaces: the clone(2) flags of the namespaces to create. */
+static unsigned long spec_new_namespaces(const struct spec *s)
+{
+    unsigned long flags = 0;
+    for (int k = 0; k < NS_KINDS; k++)
+        if (s->namespaces[k].wanted && !s->namespaces[k].path)
+            flags |= namespace_kinds[k].clone_flag;
+    return flags;
+}
+
+/* --- environment lists --- */
+
+/* env_set_default: KEY=VALUE unless env has KEY. */
+static void env_set_default(char ***env, const char *key, const char *value)
+{
+    if (env_get(*env, key))
+        return;
+    autofree char *entry = xasprintf("%s=%s", key, value);
+    env_set(env, entry);
+}
+
+/* --- names in the spec: mount options, capabilities, rlimits --- */
+
+static const struct mount_option {
+    const char *name;
+    unsigned long set, clear;  /* MS_* flags */
+    unsigned long propagation; /* applied after the mount */
+} mount_options[] = {
+    {"defaults", 0, 0, 0},          {"ro", MS_RDONLY, 0, 0},          {"rw", 0, MS_RDONLY, 0},
+    {"nosuid", MS_NOSUID, 0, 0},    {"suid", 0, MS_NOSUID, 0},        {"nodev", MS_NODEV, 0, 0},
+    {"dev", 0, MS_NODEV, 0},        {"noexec", MS_NOEXEC, 0, 0},      {"exec", 0, MS_NOEXEC, 0},
+    {"sync", MS_SYNCHRONOUS, 0, 0}, {"async", 0, MS_SYNCHRONOUS, 0},  {"dirsync", MS_DIRSYNC, 0, 0},
+    {"mand", MS_MANDLOCK, 0, 0},    {"nomand", 0, MS_MANDLOCK, 0},    {"noatime", MS_NOATIME, 0, 0},
+    {"atime", 0, MS_NOATIME, 0},    {"nodiratime", MS_NODIRATIME, 0, 0}, {"diratime", 0, MS_NODIRATIME, 0},
+    {"relatime", MS_RELATIME, 0, 0}, {"norelatime", 0, MS_RELATIME, 0}, {"strictatime", MS_STRICTATIME, 0, 0},
+    {"nostrictatime", 0, MS_STRICTATIME, 0}, {"silent", MS_SILENT, 0, 0}, {"loud", 0, MS_SILENT, 0},
+    {"bind", MS_BIND, 0, 0},        {"rbind", MS_BIND | MS_REC, 0, 0},
+    {"private", 0, 0, MS_PRIVATE},  {"rprivate", 0, 0, MS_PRIVATE | MS_REC},
+    {"shared", 0, 0, MS_SHARED},    {"rshared", 0, 0, MS_SHARED | MS_REC},
+    {"slave", 0, 0, MS_SLAVE},      {"rslave", 0, 0, MS_SLAVE | MS_REC},
+    {"unbindable", 0, 0, MS_UNBINDABLE}, {"runbindable", 0, 0, MS_UNBINDABLE | MS_REC},
+};
+
+static const struct mount_option *mount_option_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof mount_options / sizeof *mount_options; i++)
+        if (strcmp(mount_options[i].name, name) == 0)
+            return &mount_options[i];
     return NULL;
 }
 
-/* process_start_time: field 22 of /proc/PID/stat, 0 if the process is gone
- * (with the pid, it tells a live container from a reused pid). */
-static int64_t process_start_time(int64_t pid)
+/* spec_mount_parse: the options as flags, propagation and data (what is
+ * no flag, "mode=755", belongs to the filesystem). */
+static void spec_mount_parse(struct spec_mount *m)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
-    if (!p)
-        return 0;
-    long long value = 0;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
-        if (++field == 22) {
-            value = atoll(tok);
-            break;
-        }
-    return value;
-}
-
-/* container_is_running: the recorded init still exists (same start time). */
-static bool container_is_running(const struct container *c)
-{
-    return c->status && strcmp(c->status, "running") == 0 && c->pid > 0 &&
-           process_start_time(c->pid) == c->pid_start;
-}
-
-/* --- names --- */
-
-static char *container_name_generate(lrun_store *s)
-{
-    static const char *const adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
-                                             "lucid", "merry", "nifty", "proud", "quirky", "silly", "sweet", "vivid"};
-    static const char *const nouns[] = {"babbage", "curie", "darwin", "euler", "gauss", "hopper", "knuth", "lovelace",
-                                        "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow"};
-    for (;;) {
-        unsigned char r[2];
-        random_bytes(r, sizeof r);
-        autofree char *name = xasprintf("%s_%s", adjectives[r[0] % 16], nouns[r[1] % 16]);
-        lrun_error *ignored = NULL;
-        struct container *taken = container_lookup(s, name, &ignored);
-        lrun_error_free(ignored);
-        if (!taken)
-            return steal_pointer(&name);
-    }
-}
-
-static bool container_name_valid(const char *name)
-{
-    if (!isalnum((unsigned char)name[0]))
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
-            return false;
-    return true;
-}
-
-/* --- creating a container: its layer, record and configuration --- */
-
-/* container_config_apply_image: what the command line left open, from the
- * image config, as docker does: args = entrypoint + (command or Cmd),
- * Env, WorkingDir, User, StopSignal. */
-static int container_config_apply_image(lrun_store *s, struct image *img, struct container_config *c,
-                                        char **command, const char *entrypoint, lrun_error **err)
-{
-    autojson yajl_val config = image_config(s, img, err);
-    if (!config)
-        return -1;
-    yajl_val cfg = json_get(config, "config");
-    autostrv char **args = xcalloc(1, sizeof *args);
-    if (entrypoint) {
-        if (*entrypoint)
-            strv_push(&args, xstrdup(entrypoint));
-    } else {
-        yajl_val ep = json_get(cfg, "Entrypoint");
-        for (size_t i = 0; i < json_array_len(ep); i++)
-            if (YAJL_IS_STRING(json_array_at(ep, i)))
-                strv_push(&args, xstrdup(YAJL_GET_STRING(json_array_at(ep, i))));
-    }
-    if (strv_len(command) > 0) {
-        for (size_t i = 0; command[i]; i++)
-            strv_push(&args, xstrdup(command[i]));
-    } else if (!entrypoint) {
-        yajl_val cmd = json_get(cfg, "Cmd");
-        for (size_t i = 0; i < json_array_len(cmd); i++)
-            if (YAJL_IS_STRING(json_array_at(cmd, i)))
-                strv_push(&args, xstrdup(YAJL_GET_STRING(json_array_at(cmd, i))));
-    }
-    if (strv_len(args) == 0)
-        return fail_code(err, EXIT_LRUN, "no command specified: the image has no Cmd or Entrypoint");
-    c->args = steal_pointer(&args);
-    autostrv char **env = json_strv(json_get(cfg, "Env"));
-    if (!env_get(env, "PATH"))
-        env_set(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
-        env_set(&env, c->env[i]);
-    lrun_strv_free(c->env);
-    c->env = steal_pointer(&env);
-    if (!c->workdir)
-        c->workdir = xstrdup(json_string(cfg, "WorkingDir") && *json_string(cfg, "WorkingDir")
-                                 ? json_string(cfg, "WorkingDir") : "/");
-    if (!c->user)
-        c->user = xstrdup(json_string(cfg, "User") ? json_string(cfg, "User") : "");
-    if (!c->stop_signal)
-        c->stop_signal = xstrdup(json_string(cfg, "StopSignal") ? json_string(cfg, "StopSignal") : "SIGTERM");
-    c->image_id = xstrdup(img->id);
-    return 0;
-}
-
-static char *container_userdata(const char *root, const char *id)
-{
-    return xasprintf("%s/overlay-containers/%s/userdata", root, id);
-}
-
-/* container_create: the container layer over the image's top layer, the
- * record in containers.json and userdata/config.json. */
-static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
-                                          lrun_error **err)
-{
-    if (c->name) {
-        struct container *taken = NULL;
-        for (size_t i = 0; i < s->n_containers && !taken; i++) /* names only: an ID prefix is no clash */
-            if (strv_contains(s->containers[i]->names, c->name))
-                taken = s->containers[i];
-        if (taken) {
-            fail(err, "the container name \"%s\" is already in use by %s. You have to remove that container to be able to reuse that name: that name is already in use",
-                 c->name, taken->id);
-            return NULL;
-        }
-        if (!container_name_valid(c->name)) {
-            fail(err, "invalid container name \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", c->name);
-            return NULL;
-        }
-    } else {
-        c->name = container_name_generate(s);
-    }
-    unsigned char raw[32];
-    digest_hex id, layer_id;
-    random_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, id);
-    random_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, layer_id);
-    if (!c->hostname)
-        c->hostname = xstrndup(id, 12);
-    struct layer *l = layer_add(s, layer_id, img->layer, err);
-    if (!l)
-        return NULL;
-    l->names = xcalloc(2, sizeof *l->names);
-    l->names[0] = xasprintf("%s-layer", c->name);
-    l->incomplete = false;
-    if (store_save_layers(s, err) < 0)
-        return NULL;
-    autofree char *userdata = container_userdata(s->root, id);
-    size_t len;
-    autofree char *config = container_config_json(c, &len);
-    autoclose int dir_fd = open_dir_at(s->containers_fd, id, 0700, err);
-    autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
-    if (userdata_fd < 0 || write_file_atomic_sync(userdata_fd, "config.json", config, len, 0600, !s->volatile_writes, err) < 0) {
-        remove_tree_at(s->containers_fd, id, NULL);
-        layer_delete(s, l, NULL);
-        return NULL;
-    }
-    struct container *ct = xcalloc(1, sizeof *ct);
-    ct->id = xstrdup(id);
-    ct->names = xcalloc(2, sizeof *ct->names);
-    ct->names[0] = xstrdup(c->name);
-    ct->image = xstrdup(img->id);
-    ct->layer = xstrdup(layer_id);
-    ct->created = time_rfc3339_now();
-    ct->status = xstrdup("created");
-    ct->command = strv_join(c->args, " ");
-    ct->size = -1;
-    {
-        autogen yajl_gen g = json_writer(false);
-        yajl_gen_map_open(g);
-        jw_key_str(g, "image-name", img->names && img->names[0] ? img->names[0] : img->id);
-        jw_key_str(g, "image-id", img->id);
-        jw_key_str(g, "name", c->name);
-        jw_key_int(g, "created-at", (int64_t)time(NULL));
-        yajl_gen_map_close(g);
-        ct->metadata = json_writer_text(g, NULL);
-    }
-    s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
-    s->containers[s->n_containers++] = ct;
-    if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {
-        s->n_containers--;
-        container_free(ct);
-        remove_tree_at(s->containers_fd, id, NULL);
-        layer_delete(s, l, NULL);
-        return NULL;
-    }
-    return ct;
-}
-
-static int container_config_read(const char *root, const char *id, struct container_config *c, lrun_error **err)
-{
-    *c = (struct container_config){0};
-    autofree char *userdata = container_userdata(root, id);
-    autofree char *path = xasprintf("%s/config.json", userdata);
-    autobuf struct buf text = {0};
-    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
-        return -1;
-    return container_config_parse(text.data, c, err);
-}
-
-/* --- sizes: the container layer, walked once when the container stops ---
- * Each inode counts once, directories not at all (c/storage's
- * directory.Size), so hard links and whiteouts add nothing. */
-
-struct size_walk {
-    int64_t bytes;
-    struct inode_seen {
-        dev_t dev;
-        ino_t ino;
-    } *seen;
-    size_t n_seen;
-};
-
-static void size_walk_dir(struct size_walk *w, int fd)
-{
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        close(fd);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            int fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd >= 0)
-                size_walk_dir(w, fd);
+    struct buf data = {0};
+    m->flags = m->type && strcmp(m->type, "bind") == 0 ? MS_BIND : 0;
+    m->propagation = 0;
+    for (size_t i = 0; m->options && m->options[i]; i++) {
+        const struct mount_option *o = mount_option_find(m->options[i]);
+        if (!o) {
+            buf_printf(&data, "%s%s", data.len ? "," : "", m->options[i]);
             continue;
         }
-        if (st.st_nlink > 1) {
-            bool seen = false;
-            for (size_t i = 0; i < w->n_seen && !seen; i++)
-                seen = w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino;
-            if (seen)
-                continue;
-            w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof *w->seen);
-            w->seen[w->n_seen++] = (struct inode_seen){st.st_dev, st.st_ino};
-        }
-        w->bytes += st.st_size;
+        m->flags = (m->flags | o->set) & ~o->clear;
+        if (o->propagation)
+            m->propagation = o->propagation;
     }
-    closedir(dir);
+    free(m->data);
+    m->data = data.len ? buf_steal(&data) : NULL;
+    buf_free(&data);
 }
-
-static int64_t layer_diff_size(const char *root, const char *layer_id)
-{
-    autofree char *path = xasprintf("%s/overlay/%s/diff", root, layer_id);
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    struct size_walk w = {0};
-    size_walk_dir(&w, fd);
-    free(w.seen);
-    return w.bytes;
-}
-
-/* container_size: the layer's bytes: recorded at exit, walked now only
- * for a container that is still writing. */
-static int64_t container_size(lrun_store *s, const struct container *c)
-{
-    if (!container_is_running(c) && c->size >= 0)
-        return c->size;
-    return layer_diff_size(s->root, c->layer);
-}
-
-/* --- the container process: capabilities, user, environment, exec --- */
-
-/* docker's default capability set */
-static const int default_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
-                                           CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
-                                           CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
 
 static int capability_last(void)
 {
@@ -9294,73 +9215,986 @@ static int capability_parse(const char *name, int *cap, lrun_error **err)
     for (char *p = lower; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     cap_value_t value;
-    if (cap_from_name(lower, &value) < 0)
+    if (cap_from_name(lower, &value) < 0 || value < 0 || value > 63)
         return fail(err, "unknown capability \"%s\"", name);
     *cap = (int)value;
     return 0;
 }
 
-/* container_capabilities: the set as a bit mask: docker's defaults (or all
- * when privileged), then --cap-add and --cap-drop ("ALL" works in both). */
-static int container_capabilities(const struct container_config *c, uint64_t *mask, lrun_error **err)
+/* capabilities_held: lrun's own bounding set, all it may hand out. */
+static uint64_t capabilities_held(void)
 {
-    uint64_t all = 0; /* all lrun itself may hand out: its own bounding set */
+    uint64_t held = 0;
     for (int cap = 0; cap <= capability_last(); cap++)
         if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
-            all |= 1ull << cap;
+            held |= 1ull << cap;
+    return held;
+}
+
+static int capabilities_from_json(yajl_val list, uint64_t *mask, lrun_error **err)
+{
     *mask = 0;
-    if (c->privileged)
-        *mask = all;
-    else
-        for (size_t i = 0; i < sizeof default_capabilities / sizeof *default_capabilities; i++)
-            *mask |= 1ull << default_capabilities[i];
-    for (int pass = 0; pass < 2; pass++) {
-        char **list = pass == 0 ? c->cap_drop : c->cap_add;
-        for (size_t i = 0; list && list[i]; i++) {
-            uint64_t bits;
-            int cap = 0;
-            if (strcasecmp(list[i], "ALL") == 0)
-                bits = all;
-            else if (capability_parse(list[i], &cap, err) < 0)
-                return -1;
-            else
-                bits = 1ull << cap;
-            *mask = pass == 0 ? *mask & ~bits : *mask | bits;
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        int cap;
+        if (!YAJL_IS_STRING(v))
+            return fail(err, "a capability is not a string");
+        if (capability_parse(YAJL_GET_STRING(v), &cap, err) < 0)
+            return -1;
+        *mask |= 1ull << cap;
+    }
+    return 0;
+}
+
+static void jw_capabilities(yajl_gen g, uint64_t mask)
+{
+    yajl_gen_array_open(g);
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(mask >> cap & 1))
+            continue;
+        char *name = cap_to_name((cap_value_t)cap); /* "cap_chown", or the number */
+        char upper[64];
+        snprintf(upper, sizeof upper, "%s", name ? name : "");
+        for (char *p = upper; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        cap_free(name);
+        jw_str(g, upper);
+    }
+    yajl_gen_array_close(g);
+}
+
+static const struct {
+    const char *name;
+    int resource;
+} rlimit_names[] = {
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},     {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME}, {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+/* --- JSON out --- */
+
+/* jw_key_u64: numbers past INT64_MAX (an unlimited rlimit) as text. */
+static void jw_key_u64(yajl_gen g, const char *key, uint64_t n)
+{
+    char text[24];
+    jw_key(g, key);
+    snprintf(text, sizeof text, "%" PRIu64, n);
+    yajl_gen_number(g, text, strlen(text));
+}
+
+/* jw_key_pairs: key, value, ... as an object of strings */
+static void jw_key_pairs(yajl_gen g, const char *key, char *const *pairs)
+{
+    jw_key(g, key);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+        jw_key_str(g, pairs[i], pairs[i + 1]);
+    yajl_gen_map_close(g);
+}
+
+static void spec_write_user(yajl_gen g, const struct spec_user *u)
+{
+    jw_key(g, "user");
+    yajl_gen_map_open(g);
+    jw_key_int(g, "uid", u->uid);
+    jw_key_int(g, "gid", u->gid);
+    jw_key_int(g, "umask", u->umask);
+    if (u->n_additional_gids) {
+        jw_key(g, "additionalGids");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < u->n_additional_gids; i++)
+            yajl_gen_integer(g, u->additional_gids[i]);
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
+static void spec_write_process(yajl_gen g, const struct spec_process *p)
+{
+    jw_key(g, "process");
+    yajl_gen_map_open(g);
+    jw_key_bool(g, "terminal", p->terminal);
+    if (p->console_height || p->console_width) {
+        jw_key(g, "consoleSize");
+        yajl_gen_map_open(g);
+        jw_key_int(g, "height", p->console_height);
+        jw_key_int(g, "width", p->console_width);
+        yajl_gen_map_close(g);
+    }
+    spec_write_user(g, &p->user);
+    jw_key_strv(g, "args", p->args);
+    jw_key_strv(g, "env", p->env);
+    jw_key_str(g, "cwd", p->cwd ? p->cwd : "/");
+    jw_key(g, "capabilities");
+    yajl_gen_map_open(g);
+    for (int set = 0; set < CAPS_SETS; set++) {
+        jw_key(g, capability_set_names[set]);
+        jw_capabilities(g, p->caps[set]);
+    }
+    yajl_gen_map_close(g);
+    jw_key(g, "rlimits");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < p->n_rlimits; i++)
+        for (size_t n = 0; n < sizeof rlimit_names / sizeof *rlimit_names; n++)
+            if (rlimit_names[n].resource == p->rlimits[i].resource) {
+                yajl_gen_map_open(g);
+                jw_key_str(g, "type", rlimit_names[n].name);
+                jw_key_u64(g, "hard", p->rlimits[i].hard);
+                jw_key_u64(g, "soft", p->rlimits[i].soft);
+                yajl_gen_map_close(g);
+            }
+    yajl_gen_array_close(g);
+    jw_key_bool(g, "noNewPrivileges", p->no_new_privileges);
+    if (p->has_oom_score_adj)
+        jw_key_int(g, "oomScoreAdj", p->oom_score_adj);
+    yajl_gen_map_close(g);
+}
+
+static void spec_write_mounts(yajl_gen g, const struct spec *s)
+{
+    jw_key(g, "mounts");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const struct spec_mount *m = &s->mounts[i];
+        yajl_gen_map_open(g);
+        jw_key_str(g, "destination", m->destination);
+        if (m->type)
+            jw_key_str(g, "type", m->type);
+        if (m->source)
+            jw_key_str(g, "source", m->source);
+        jw_key_strv(g, "options", m->options);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void spec_write_hooks(yajl_gen g, const struct spec *s)
+{
+    jw_key(g, "hooks");
+    yajl_gen_map_open(g);
+    for (int k = 0; k < HOOK_KINDS; k++) {
+        if (!s->n_hooks[k])
+            continue;
+        jw_key(g, hook_kind_names[k]);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < s->n_hooks[k]; i++) {
+            const struct spec_hook *h = &s->hooks[k][i];
+            yajl_gen_map_open(g);
+            jw_key_str(g, "path", h->path);
+            if (h->args)
+                jw_key_strv(g, "args", h->args);
+            if (h->env)
+                jw_key_strv(g, "env", h->env);
+            if (h->timeout)
+                jw_key_int(g, "timeout", h->timeout);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
+static void spec_write_annotations(yajl_gen g, const struct spec *s)
+{
+    jw_key(g, "annotations");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; s->annotations && s->annotations[i] && s->annotations[i + 1]; i += 2)
+        jw_key_str(g, s->annotations[i], s->annotations[i + 1]);
+    if (s->root_layer)
+        jw_key_str(g, "lrun.container-layer", s->root_layer);
+    if (s->process.user.name)
+        jw_key_str(g, "lrun.user", s->process.user.name);
+    yajl_gen_map_close(g);
+}
+
+static void spec_write_id_mappings(yajl_gen g, const char *key, const struct spec_id_mapping *m, size_t n)
+{
+    if (!n)
+        return;
+    jw_key(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        jw_key_int(g, "containerID", m[i].container_id);
+        jw_key_int(g, "hostID", m[i].host_id);
+        jw_key_int(g, "size", m[i].size);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void spec_write_devices(yajl_gen g, const struct spec *s)
+{
+    jw_key(g, "devices");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < s->n_devices; i++) {
+        const struct spec_device *d = &s->devices[i];
+        char type[2] = {d->type, 0};
+        yajl_gen_map_open(g);
+        jw_key_str(g, "path", d->path);
+        jw_key_str(g, "type", type);
+        jw_key_int(g, "major", d->major);
+        jw_key_int(g, "minor", d->minor);
+        jw_key_int(g, "fileMode", d->mode);
+        jw_key_int(g, "uid", d->uid);
+        jw_key_int(g, "gid", d->gid);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void spec_write_resources(yajl_gen g, const struct spec_resources *r)
+{
+    jw_key(g, "resources");
+    yajl_gen_map_open(g);
+    jw_key(g, "devices");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < r->n_devices; i++) {
+        const struct spec_device_rule *d = &r->devices[i];
+        char type[2] = {d->type, 0};
+        yajl_gen_map_open(g);
+        jw_key_bool(g, "allow", d->allow);
+        if (d->type != 'a')
+            jw_key_str(g, "type", type);
+        if (d->major >= 0)
+            jw_key_int(g, "major", d->major);
+        if (d->minor >= 0)
+            jw_key_int(g, "minor", d->minor);
+        jw_key_str(g, "access", d->access);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+}
+
+static const char *propagation_name(unsigned long flags)
+{
+    for (size_t i = 0; i < sizeof mount_options / sizeof *mount_options; i++)
+        if (mount_options[i].propagation && mount_options[i].propagation == flags)
+            return mount_options[i].name;
+    return NULL;
+}
+
+static void spec_write_linux(yajl_gen g, const struct spec *s)
+{
+    jw_key(g, "linux");
+    yajl_gen_map_open(g);
+    spec_write_id_mappings(g, "uidMappings", s->uid_mappings, s->n_uid_mappings);
+    spec_write_id_mappings(g, "gidMappings", s->gid_mappings, s->n_gid_mappings);
+    jw_key_pairs(g, "sysctl", s->sysctl);
+    spec_write_resources(g, &s->resources);
+    if (s->cgroups_path)
+        jw_key_str(g, "cgroupsPath", s->cgroups_path);
+    jw_key(g, "namespaces");
+    yajl_gen_array_open(g);
+    for (int k = 0; k < NS_KINDS; k++) {
+        if (!s->namespaces[k].wanted)
+            continue;
+        yajl_gen_map_open(g);
+        jw_key_str(g, "type", namespace_kinds[k].name);
+        if (s->namespaces[k].path)
+            jw_key_str(g, "path", s->namespaces[k].path);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    spec_write_devices(g, s);
+    if (s->seccomp) { /* JSON text already: yajl_gen_number copies its text as it is */
+        jw_key(g, "seccomp");
+        yajl_gen_number(g, s->seccomp, strlen(s->seccomp));
+    }
+    if (propagation_name(s->rootfs_propagation))
+        jw_key_str(g, "rootfsPropagation", propagation_name(s->rootfs_propagation));
+    jw_key_strv(g, "maskedPaths", s->masked_paths);
+    jw_key_strv(g, "readonlyPaths", s->readonly_paths);
+    yajl_gen_map_close(g);
+}
+
+/* spec_to_json: config.json's text. */
+static char *spec_to_json(const struct spec *s, size_t *len)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "ociVersion", "1.1.0");
+    spec_write_process(g, &s->process);
+    jw_key(g, "root");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "path", s->root_path);
+    jw_key_bool(g, "readonly", s->root_readonly);
+    yajl_gen_map_close(g);
+    if (s->hostname)
+        jw_key_str(g, "hostname", s->hostname);
+    if (s->domainname)
+        jw_key_str(g, "domainname", s->domainname);
+    spec_write_mounts(g, s);
+    spec_write_hooks(g, s);
+    spec_write_annotations(g, s);
+    spec_write_linux(g, s);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+/* --- JSON in --- */
+
+static bool json_bool(yajl_val obj, const char *key) { return YAJL_IS_TRUE(json_get(obj, key)); }
+
+/* json_u64: an unsigned member (absent: 0); values past INT64_MAX (masks,
+ * unlimited rlimits) need the number's text, which yajl keeps. */
+static int json_u64(yajl_val obj, const char *key, uint64_t *value, lrun_error **err)
+{
+    yajl_val v = json_get(obj, key);
+    char *end;
+    *value = 0;
+    if (!v)
+        return 0;
+    if (!YAJL_IS_NUMBER(v) || !isdigit((unsigned char)YAJL_GET_NUMBER(v)[0]))
+        return fail(err, "%s is not an unsigned number", key);
+    errno = 0;
+    *value = strtoull(YAJL_GET_NUMBER(v), &end, 10);
+    if (errno || *end)
+        return fail(err, "%s %s is not an unsigned 64-bit integer", key, YAJL_GET_NUMBER(v));
+    return 0;
+}
+
+/* json_u32: json_u64 that must fit 32 bits (ids, modes, device numbers). */
+static int json_u32(yajl_val obj, const char *key, uint32_t *value, lrun_error **err)
+{
+    uint64_t v;
+    if (json_u64(obj, key, &v, err) < 0)
+        return -1;
+    if (v > UINT32_MAX)
+        return fail(err, "%s %" PRIu64 " is out of range", key, v);
+    *value = (uint32_t)v;
+    return 0;
+}
+
+/* json_pairs: an object of strings as key, value, ... */
+static char **json_pairs(yajl_val obj)
+{
+    char **pairs = xcalloc(1, sizeof *pairs);
+    for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++)
+        if (YAJL_IS_STRING(obj->u.object.values[i])) {
+            strv_push(&pairs, xstrdup(obj->u.object.keys[i]));
+            strv_push(&pairs, xstrdup(YAJL_GET_STRING(obj->u.object.values[i])));
+        }
+    return pairs;
+}
+
+static int spec_read_user(yajl_val v, struct spec_user *u, lrun_error **err)
+{
+    uint32_t uid = 0, gid = 0, mask = 022;
+    yajl_val gids = json_get(v, "additionalGids");
+    if (json_u32(v, "uid", &uid, err) < 0 || json_u32(v, "gid", &gid, err) < 0 ||
+        (json_get(v, "umask") && json_u32(v, "umask", &mask, err) < 0))
+        return error_prefix(err, "process.user");
+    u->uid = uid, u->gid = gid, u->umask = mask & 0777;
+    u->additional_gids = xcalloc(json_array_len(gids) + 1, sizeof *u->additional_gids);
+    for (size_t i = 0; i < json_array_len(gids); i++) {
+        yajl_val g = json_array_at(gids, i);
+        if (!YAJL_IS_INTEGER(g) || YAJL_GET_INTEGER(g) < 0 || YAJL_GET_INTEGER(g) > UINT32_MAX)
+            return fail(err, "process.user.additionalGids[%zu] is not a group id", i);
+        u->additional_gids[u->n_additional_gids++] = (gid_t)YAJL_GET_INTEGER(g);
+    }
+    return 0;
+}
+
+static int spec_read_rlimits(yajl_val list, struct spec_process *p, lrun_error **err)
+{
+    p->rlimits = xcalloc(json_array_len(list) + 1, sizeof *p->rlimits);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        const char *type = json_string(v, "type");
+        struct spec_rlimit *r = &p->rlimits[p->n_rlimits];
+        r->resource = -1;
+        for (size_t n = 0; type && n < sizeof rlimit_names / sizeof *rlimit_names; n++)
+            if (strcmp(rlimit_names[n].name, type) == 0)
+                r->resource = rlimit_names[n].resource;
+        if (r->resource < 0)
+            return fail(err, "process.rlimits: unknown type %s", type ? type : "(missing)");
+        if (json_u64(v, "soft", &r->soft, err) < 0 || json_u64(v, "hard", &r->hard, err) < 0)
+            return error_prefix(err, "process.rlimits %s", type);
+        p->n_rlimits++;
+    }
+    return 0;
+}
+
+static int spec_read_process(yajl_val v, struct spec_process *p, lrun_error **err)
+{
+    if (!YAJL_IS_OBJECT(v))
+        return fail(err, "process is missing");
+    p->args = json_strv(json_get(v, "args"));
+    p->env = json_strv(json_get(v, "env"));
+    p->cwd = xstrdup(json_string(v, "cwd") ? json_string(v, "cwd") : "/");
+    p->terminal = json_bool(v, "terminal");
+    p->no_new_privileges = json_bool(v, "noNewPrivileges");
+    yajl_val size = json_get(v, "consoleSize"), caps = json_get(v, "capabilities");
+    p->console_height = (unsigned)json_int(size, "height", 0);
+    p->console_width = (unsigned)json_int(size, "width", 0);
+    if (strv_len(p->args) == 0)
+        return fail(err, "process.args: no command");
+    if (spec_read_user(json_get(v, "user"), &p->user, err) < 0 ||
+        spec_read_rlimits(json_get(v, "rlimits"), p, err) < 0)
+        return -1;
+    for (int set = 0; set < CAPS_SETS; set++)
+        if (capabilities_from_json(json_get(caps, capability_set_names[set]), &p->caps[set], err) < 0)
+            return error_prefix(err, "process.capabilities.%s", capability_set_names[set]);
+    yajl_val oom = json_get(v, "oomScoreAdj");
+    if ((p->has_oom_score_adj = YAJL_IS_INTEGER(oom)))
+        p->oom_score_adj = (int)YAJL_GET_INTEGER(oom);
+    return 0;
+}
+
+static int spec_read_mounts(yajl_val list, struct spec *s, lrun_error **err)
+{
+    s->mounts = xcalloc(json_array_len(list) + 1, sizeof *s->mounts);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        const char *destination = json_string(v, "destination");
+        if (!destination || destination[0] != '/')
+            return fail(err, "mounts[%zu]: the destination must be an absolute path", i);
+        struct spec_mount *m = &s->mounts[s->n_mounts++];
+        m->destination = xstrdup(destination);
+        m->type = xstrdup(json_string(v, "type"));
+        m->source = xstrdup(json_string(v, "source"));
+        m->options = json_strv(json_get(v, "options"));
+        spec_mount_parse(m);
+        if ((m->flags & MS_BIND) && (!m->source || m->source[0] != '/'))
+            return fail(err, "mounts[%zu] (%s): a bind mount needs an absolute source", i, destination);
+    }
+    return 0;
+}
+
+static int spec_read_hooks(yajl_val hooks, struct spec *s, lrun_error **err)
+{
+    for (int k = 0; k < HOOK_KINDS; k++) {
+        yajl_val list = json_get(hooks, hook_kind_names[k]);
+        s->hooks[k] = xcalloc(json_array_len(list) + 1, sizeof *s->hooks[k]);
+        for (size_t i = 0; i < json_array_len(list); i++) {
+            yajl_val v = json_array_at(list, i);
+            if (!json_string(v, "path"))
+                return fail(err, "hooks.%s[%zu]: no path", hook_kind_names[k], i);
+            s->hooks[k][s->n_hooks[k]++] = (struct spec_hook){
+                .path = xstrdup(json_string(v, "path")),
+                .args = json_get(v, "args") ? json_strv(json_get(v, "args")) : NULL,
+                .env = json_get(v, "env") ? json_strv(json_get(v, "env")) : NULL,
+                .timeout = (int)json_int(v, "timeout", 0)};
         }
     }
-    *mask &= all;
     return 0;
 }
 
-/* capabilities_bound: drop what the container may never gain from the
- * bounding set (needs CAP_SETPCAP, so while still root). */
-static int capabilities_bound(uint64_t mask, lrun_error **err)
+static void spec_read_annotations(yajl_val obj, struct spec *s)
 {
-    for (int cap = 0; cap <= capability_last(); cap++)
-        if (!(mask & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            return fail_errno(err, "drop capability %d from the bounding set", cap);
-    return 0;
-}
-
-/* capabilities_set: effective and permitted = mask for root, nothing for
- * another user (as docker); inheritable and ambient stay empty. */
-static int capabilities_set(uint64_t mask, bool root, lrun_error **err)
-{
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    cap_t caps = cap_init();
-    if (!caps)
-        die_oom();
-    for (int cap = 0; root && cap <= capability_last(); cap++) {
-        if (!(mask & (1ull << cap)))
-            continue;
-        cap_value_t v = cap;
-        cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
-        cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
+    autostrv char **pairs = json_pairs(obj);
+    s->annotations = xcalloc(1, sizeof *s->annotations);
+    for (size_t i = 0; pairs[i] && pairs[i + 1]; i += 2) {
+        if (strcmp(pairs[i], "lrun.container-layer") == 0) {
+            free(s->root_layer), s->root_layer = xstrdup(pairs[i + 1]);
+        } else if (strcmp(pairs[i], "lrun.user") == 0) {
+            free(s->process.user.name), s->process.user.name = xstrdup(pairs[i + 1]);
+        } else {
+            strv_push(&s->annotations, xstrdup(pairs[i]));
+            strv_push(&s->annotations, xstrdup(pairs[i + 1]));
+        }
     }
-    int r = cap_set_proc(caps);
-    cap_free(caps);
-    return r < 0 ? fail_errno(err, "set capabilities") : 0;
 }
+
+static int spec_read_namespaces(yajl_val list, struct spec *s, lrun_error **err)
+{
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        const char *type = json_string(v, "type");
+        int kind = -1;
+        for (int k = 0; k < NS_KINDS && type; k++)
+            if (strcmp(namespace_kinds[k].name, type) == 0)
+                kind = k;
+        if (kind < 0)
+            return fail(err, "linux.namespaces: unknown namespace type \"%s\"", type ? type : "");
+        if (s->namespaces[kind].wanted)
+            return fail(err, "linux.namespaces: %s is listed twice", type);
+        const char *path = json_string(v, "path");
+        s->namespaces[kind] = (struct spec_namespace){true, path && *path ? xstrdup(path) : NULL};
+    }
+    return 0;
+}
+
+static int spec_read_id_mappings(yajl_val list, const char *key, struct spec_id_mapping **out, size_t *n,
+                                 lrun_error **err)
+{
+    *out = xcalloc(json_array_len(list) + 1, sizeof **out);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        struct spec_id_mapping *m = &(*out)[(*n)++];
+        if (json_u32(v, "containerID", &m->container_id, err) < 0 || json_u32(v, "hostID", &m->host_id, err) < 0 ||
+            json_u32(v, "size", &m->size, err) < 0)
+            return error_prefix(err, "linux.%s[%zu]", key, i);
+    }
+    return 0;
+}
+
+static int spec_read_devices(yajl_val list, struct spec *s, lrun_error **err)
+{
+    s->devices = xcalloc(json_array_len(list) + 1, sizeof *s->devices);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        const char *path = json_string(v, "path"), *type = json_string(v, "type");
+        uint32_t mode = 0666, uid = 0, gid = 0;
+        struct spec_device *d = &s->devices[s->n_devices];
+        if (!path || path[0] != '/' || !type || strlen(type) != 1 || !strchr("cbup", type[0]))
+            return fail(err, "linux.devices[%zu]: needs an absolute path and a type c, b, u or p", i);
+        if (json_u32(v, "major", &d->major, err) < 0 || json_u32(v, "minor", &d->minor, err) < 0 ||
+            (json_get(v, "fileMode") && json_u32(v, "fileMode", &mode, err) < 0) || json_u32(v, "uid", &uid, err) < 0 ||
+            json_u32(v, "gid", &gid, err) < 0)
+            return error_prefix(err, "linux.devices[%zu]", i);
+        d->path = xstrdup(path), d->type = type[0], d->mode = mode & 07777, d->uid = uid, d->gid = gid;
+        s->n_devices++;
+    }
+    return 0;
+}
+
+static int spec_read_resources(yajl_val v, struct spec_resources *r, lrun_error **err)
+{
+    yajl_val list = json_get(v, "devices");
+    r->devices = xcalloc(json_array_len(list) + 1, sizeof *r->devices);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val d = json_array_at(list, i);
+        const char *type = json_string(d, "type"), *access = json_string(d, "access");
+        if ((type && (strlen(type) != 1 || !strchr("acb", type[0]))) || (access && strspn(access, "rwm") != strlen(access)) ||
+            (access && strlen(access) > 3))
+            return fail(err, "linux.resources.devices[%zu]: type must be a, c or b, access of rwm", i);
+        struct spec_device_rule *rule = &r->devices[r->n_devices++];
+        rule->allow = json_bool(d, "allow");
+        rule->type = type ? type[0] : 'a';
+        rule->major = json_int(d, "major", -1);
+        rule->minor = json_int(d, "minor", -1);
+        snprintf(rule->access, sizeof rule->access, "%s", access ? access : "rwm");
+    }
+    return 0;
+}
+
+static int spec_read_linux(yajl_val v, struct spec *s, lrun_error **err)
+{
+    const char *propagation = json_string(v, "rootfsPropagation");
+    yajl_val seccomp = json_get(v, "seccomp");
+    if (spec_read_namespaces(json_get(v, "namespaces"), s, err) < 0 ||
+        spec_read_id_mappings(json_get(v, "uidMappings"), "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
+        spec_read_id_mappings(json_get(v, "gidMappings"), "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
+        spec_read_devices(json_get(v, "devices"), s, err) < 0 ||
+        spec_read_resources(json_get(v, "resources"), &s->resources, err) < 0)
+        return -1;
+    s->cgroups_path = xstrdup(json_string(v, "cgroupsPath"));
+    s->sysctl = json_pairs(json_get(v, "sysctl"));
+    s->masked_paths = json_strv(json_get(v, "maskedPaths"));
+    s->readonly_paths = json_strv(json_get(v, "readonlyPaths"));
+    s->rootfs_propagation = MS_SLAVE | MS_REC;
+    if (propagation && *propagation) {
+        const struct mount_option *o = mount_option_find(propagation);
+        if (!o || !o->propagation)
+            return fail(err, "linux.rootfsPropagation: unknown propagation \"%s\"", propagation);
+        s->rootfs_propagation = o->propagation;
+    }
+    if (YAJL_IS_OBJECT(seccomp) && !s->seccomp) { /* one spec_seccomp_cut did not find (an escaped key) */
+        autogen yajl_gen g = json_writer(false);
+        jw_value(g, seccomp);
+        s->seccomp = json_writer_text(g, NULL);
+    }
+    return 0;
+}
+
+/* spec_seccomp_cut: linux.seccomp's text, taken out of text (an empty
+ * object left in its place): a start hashes it to find the compiled filter
+ * and parses it only to compile one. */
+static char *spec_seccomp_cut(char *text)
+{
+    const char *linux_value = json_member(text, "linux");
+    const char *start = linux_value ? json_member(linux_value, "seccomp") : NULL;
+    const char *end = start && *start == '{' ? json_skip_value(start) : NULL;
+    if (!end)
+        return NULL;
+    char *seccomp = xstrndup(start, (size_t)(end - start));
+    memcpy((char *)start, "{}", 2);
+    memmove((char *)start + 2, end, strlen(end) + 1);
+    return seccomp;
+}
+
+/* spec_from_json: config.json's text as a spec; errors name the member. */
+static int spec_from_json(const char *text, struct spec *s, lrun_error **err)
+{
+    *s = (struct spec){0};
+    autofree char *rest = xstrdup(text);
+    s->seccomp = spec_seccomp_cut(rest);
+    autojson yajl_val v = json_parse(rest, "config.json", err);
+    if (!v)
+        return -1;
+    yajl_val root = json_get(v, "root");
+    if (!YAJL_IS_OBJECT(v) || !json_string(v, "ociVersion"))
+        return fail(err, "config.json: not a runtime spec (no ociVersion)");
+    if (!json_string(root, "path") || !*json_string(root, "path"))
+        return fail(err, "config.json: root.path is missing");
+    s->root_path = xstrdup(json_string(root, "path"));
+    spec_read_annotations(json_get(v, "annotations"), s);
+    s->root_readonly = json_bool(root, "readonly");
+    s->hostname = xstrdup(json_string(v, "hostname"));
+    s->domainname = xstrdup(json_string(v, "domainname"));
+    if (spec_read_process(json_get(v, "process"), &s->process, err) < 0 ||
+        spec_read_mounts(json_get(v, "mounts"), s, err) < 0 || spec_read_hooks(json_get(v, "hooks"), s, err) < 0 ||
+        spec_read_linux(json_get(v, "linux"), s, err) < 0)
+        return error_prefix(err, "config.json");
+    return 0;
+}
+
+static int spec_read_file(const char *path, struct spec *s, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    *s = (struct spec){0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
+        return -1;
+    return spec_from_json(text.data, s, err);
+}
+
+/* ========================================================================
+ * CONTAINER: ROOTFS: the root (the container's overlay, or a directory),
+ * the spec's mounts, /dev's nodes and links, the console, masked and
+ * read-only paths, sysctls, the root switch
+ *
+ * These run in the container's first process, in its new namespaces,
+ * before the root switch.  Every path is resolved inside the root with
+ * openat2(RESOLVE_IN_ROOT) (MOUNTS), so a symlink in the image cannot aim
+ * a mount or a write at the host.
+ * ======================================================================== */
+
+struct seccomp_program;
+
+/* What the executor is given besides the spec: runc's command-line options
+ * and the descriptors of the process that launches the container. */
+struct launch {
+    const struct spec *spec;
+    const char *store_root;                /* the graph root holding spec->root_layer */
+    const struct seccomp_program *seccomp; /* compiled from spec->seccomp on the host, or NULL */
+    bool no_pivot;                         /* chroot instead of pivot_root (runc's --no-pivot) */
+    bool init;                             /* --init: lrun's reaper is pid 1, the command its child */
+    int namespace_fds[NS_KINDS];           /* namespaces to join (opened before clone), else -1 */
+    int error_fd;                          /* child to parent: "<status> <message>" when setup fails */
+    int console_socket;                    /* with a terminal: where the pty master goes, else -1 */
+    int terminal;                          /* the pty slave, once made */
+    int stdio[3];                          /* descriptors for 0, 1, 2 (-1: keep) */
+};
+
+/* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
+ * image (runc refuses the same): a symlink there would aim the kernel's
+ * filesystems somewhere else. */
+static int rootfs_plain_dir(int root_fd, const char *name, lrun_error **err)
+{
+    struct stat st;
+    if (fstatat(root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return fail(err, "the image's /%s is %s, not a directory: refusing to mount over it", name,
+                        S_ISLNK(st.st_mode) ? "a symlink" : "a file");
+        return 0;
+    }
+    if (errno != ENOENT || mkdirat(root_fd, name, 0755) < 0)
+        return fail_errno(err, "create /%s in the container", name);
+    return 0;
+}
+
+/* rootfs_root: the root mounted at spec->root_path: the overlay of the
+ * container layer over the image's layers, or (a bundle's directory) the
+ * directory bound over itself, so pivot_root has a mount to move.  Returns
+ * an O_PATH descriptor of it. */
+static int rootfs_root(const struct launch *l, lrun_error **err)
+{
+    const struct spec *s = l->spec;
+    if (s->root_layer) {
+        autofree char *suffix = xasprintf("/overlay/%s/merged", s->root_layer);
+        if (!has_suffix(s->root_path, suffix))
+            return fail(err, "root.path %s is not the overlay of the container layer %s", s->root_path, s->root_layer);
+        if (overlay_mount_layer(l->store_root, s->root_layer, err) < 0)
+            return -1;
+    } else if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        return fail_errno(err, "bind the root %s", s->root_path);
+    }
+    autofree char *root = s->root_layer ? xasprintf("%s/overlay/%s/merged", l->store_root, s->root_layer)
+                                        : xstrdup(s->root_path);
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open the root %s", root);
+    return fd;
+}
+
+/* rootfs_mount: one of the spec's mounts.  A bind's destination is made a
+ * file or a directory like its source. */
+static int rootfs_mount(int root_fd, const struct spec_mount *m, lrun_error **err)
+{
+    enum path_create create = CREATE_DIRECTORY;
+    const char *type = m->type;
+    if (m->flags & MS_BIND) {
+        struct stat st;
+        if (stat(m->source, &st) < 0)
+            return fail_errno(err, "mount source %s", m->source);
+        create = S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE;
+        type = NULL;
+    }
+    static const char *const kernel_dirs[] = {"/proc", "/sys", "/dev"};
+    for (size_t i = 0; i < sizeof kernel_dirs / sizeof *kernel_dirs; i++)
+        if (strcmp(m->destination, kernel_dirs[i]) == 0 && rootfs_plain_dir(root_fd, kernel_dirs[i] + 1, err) < 0)
+            return -1;
+    /* "cgroup": the unified hierarchy; a host without one (cgroup v1 only)
+     * leaves the container without it rather than failing */
+    if (type && (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)) {
+        lrun_error *ignored = NULL;
+        if (mount_in_root(root_fd, m->destination, create, m->source, "cgroup2", m->flags, m->data, &ignored) < 0)
+            lrun_error_free(ignored);
+        return 0;
+    }
+    if (mount_in_root(root_fd, m->destination, create, m->source, type, m->flags, m->data, err) < 0)
+        return -1;
+    if (!m->propagation)
+        return 0;
+    autoclose int fd = root_path_open(root_fd, m->destination, CREATE_NOTHING, 0, err);
+    return fd < 0 ? -1 : mount_at(NULL, fd, NULL, m->propagation, NULL, m->destination, err);
+}
+
+/* rootfs_sets_up_dev: runc's rule: the runtime fills /dev (device nodes,
+ * links) unless the spec binds a /dev from outside. */
+static bool rootfs_sets_up_dev(const struct spec *s)
+{
+    for (size_t i = 0; i < s->n_mounts; i++)
+        if (strcmp(s->mounts[i].destination, "/dev") == 0 && (s->mounts[i].flags & MS_BIND))
+            return false;
+    return true;
+}
+
+/* path_parent: path's directory ("/" at the top); *base its last name. */
+static char *path_parent(const char *path, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash || slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+/* rootfs_device: one node of linux.devices; where mknod is refused (a user
+ * namespace) the host's node is bound instead, as runc does. */
+static int rootfs_device(int root_fd, const struct spec_device *d, lrun_error **err)
+{
+    const char *base;
+    autofree char *parent = path_parent(d->path, &base);
+    autoclose int dir_fd = root_path_open(root_fd, parent, CREATE_DIRECTORY, 0, err);
+    if (dir_fd < 0)
+        return -1;
+    mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+    int r = mknodat(dir_fd, base, type | d->mode, makedev(d->major, d->minor));
+    if (r < 0 && errno == EEXIST && unlinkat(dir_fd, base, 0) == 0) /* the spec's node replaces the image's */
+        r = mknodat(dir_fd, base, type | d->mode, makedev(d->major, d->minor));
+    if (r < 0 && errno == EPERM)
+        return mount_in_root(root_fd, d->path, CREATE_FILE, d->path, NULL, MS_BIND, NULL, err);
+    if (r < 0 || fchmodat(dir_fd, base, d->mode, 0) < 0 ||
+        ((d->uid || d->gid) && fchownat(dir_fd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0))
+        return fail_errno(err, "create %s", d->path);
+    return 0;
+}
+
+/* rootfs_dev_links: the links every /dev has (docker's and runc's set). */
+static int rootfs_dev_links(int root_fd, lrun_error **err)
+{
+    autoclose int dev_fd = openat2_in_root(root_fd, "/dev", O_RDONLY | O_DIRECTORY);
+    if (dev_fd < 0)
+        return fail_errno(err, "open /dev in the container");
+    static const char *const links[][2] = {{"/proc/self/fd", "fd"},    {"/proc/self/fd/0", "stdin"},
+                                           {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                                           {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
+    for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+        if (symlinkat(links[i][0], dev_fd, links[i][1]) < 0 && errno != EEXIST)
+            return fail_errno(err, "create /dev/%s", links[i][1]);
+    return 0;
+}
+
+/* fd_send, fd_receive: a descriptor over a unix socket (SCM_RIGHTS). */
+static int fd_send(int sock, int fd)
+{
+    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int fd_receive(int sock)
+{
+    char byte, control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+        return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (!cm || cm->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}
+
+/* terminal_open: a pty from the container's own devpts (pts_fd), so the
+ * process sees /dev/pts/0 as with docker; the master goes to lrun over the
+ * console socket, the slave (returned) becomes the terminal. */
+static int terminal_open(int pts_fd, int console_socket, lrun_error **err)
+{
+    autoclose int master = openat(pts_fd, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int unlock = 0, n;
+    if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+        return fail_errno(err, "open a terminal in the container");
+    char name[16];
+    snprintf(name, sizeof name, "%d", n);
+    int slave = openat(pts_fd, name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        return fail_errno(err, "open /dev/pts/%s", name);
+    if (fd_send(console_socket, master) < 0) {
+        close(slave);
+        return fail_errno(err, "pass the terminal to lrun");
+    }
+    return slave;
+}
+
+/* rootfs_console: with a terminal, the pty's slave is also /dev/console. */
+static int rootfs_console(int root_fd, struct launch *l, lrun_error **err)
+{
+    if (l->console_socket < 0)
+        return 0;
+    autoclose int pts_fd = root_path_open(root_fd, "/dev/pts", CREATE_NOTHING, 0, err);
+    if (pts_fd < 0 || (l->terminal = terminal_open(pts_fd, l->console_socket, err)) < 0)
+        return -1;
+    char slave[64];
+    snprintf(slave, sizeof slave, "/proc/self/fd/%d", l->terminal);
+    return mount_in_root(root_fd, "/dev/console", CREATE_FILE, slave, NULL, MS_BIND, NULL, err);
+}
+
+/* rootfs_sysctl: linux.sysctl ("net.ipv4.ip_forward": "1"), written to the
+ * container's /proc/sys before it is made read-only. */
+static int rootfs_sysctl(int root_fd, char *const *pairs, lrun_error **err)
+{
+    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2) {
+        if (strchr(pairs[i], '/') || strstr(pairs[i], ".."))
+            return fail(err, "invalid sysctl name %s", pairs[i]);
+        autofree char *path = xasprintf("/proc/sys/%s", pairs[i]);
+        for (char *p = path + 10; *p; p++)
+            if (*p == '.')
+                *p = '/';
+        autoclose int fd = openat2_in_root(root_fd, path, O_WRONLY | O_TRUNC);
+        if (fd < 0 || write_all(fd, pairs[i + 1], strlen(pairs[i + 1])) < 0)
+            return fail_errno(err, "set sysctl %s", pairs[i]);
+    }
+    return 0;
+}
+
+/* rootfs_masked_paths: each path hidden: a directory under an empty
+ * read-only tmpfs, anything else under the container's /dev/null.  A path
+ * this kernel does not have is skipped. */
+static int rootfs_masked_paths(int root_fd, char *const *paths, lrun_error **err)
+{
+    autoclose int null_fd = openat2_in_root(root_fd, "/dev/null", O_PATH);
+    struct stat st;
+    char null[64] = "/dev/null"; /* the host's, if the container has no null device */
+    if (null_fd >= 0 && fstat(null_fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+        snprintf(null, sizeof null, "/proc/self/fd/%d", null_fd);
+    for (size_t i = 0; paths && paths[i]; i++) {
+        autoclose int fd = openat2_in_root(root_fd, paths[i], O_PATH);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &st) < 0)
+            return fail_errno(err, "stat %s", paths[i]);
+        if ((S_ISDIR(st.st_mode) ? mount_at("tmpfs", fd, "tmpfs", MS_RDONLY, "size=0", paths[i], err)
+                                 : mount_at(null, fd, NULL, MS_BIND, NULL, paths[i], err)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* rootfs_readonly_paths: each path bound read-only over itself. */
+static int rootfs_readonly_paths(int root_fd, char *const *paths, lrun_error **err)
+{
+    for (size_t i = 0; paths && paths[i]; i++) {
+        autoclose int fd = openat2_in_root(root_fd, paths[i], O_PATH);
+        if (fd < 0)
+            continue;
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        if (mount_in_root(root_fd, paths[i], CREATE_NOTHING, self, NULL,
+                          MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* root_switch: pivot_root into the new root (root_fd); where the root is
+ * the initramfs (rootfs cannot be pivoted: EINVAL) move the new root over
+ * / and chroot, as switch_root does.  In that mode the old root stays below
+ * the container's, as with crun's --no-pivot. */
+static int root_switch(int root_fd, bool no_pivot, lrun_error **err)
+{
+    if (fchdir(root_fd) < 0)
+        return fail_errno(err, "enter the container's root");
+    if (!no_pivot) {
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+            if (umount2(".", MNT_DETACH) < 0)
+                return fail_errno(err, "detach the old root");
+            if (chdir("/") < 0)
+                return fail_errno(err, "chdir /");
+            return 0;
+        }
+        if (errno != EINVAL)
+            return fail_errno(err, "pivot_root");
+    }
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        return fail_errno(err, "move the container root over /");
+    if (chroot(".") < 0 || chdir("/") < 0)
+        return fail_errno(err, "chroot");
+    return 0;
+}
+
+/* rootfs_prepare: the root and everything in it, in the spec's order:
+ * the root, its mounts, /dev's nodes and links and console, sysctls, then
+ * what /proc and /sys hide or keep read-only, and the working directory
+ * (docker creates a missing one).  Returns the root's descriptor. */
+static int rootfs_prepare(struct launch *l, lrun_error **err)
+{
+    const struct spec *s = l->spec;
+    autoclose int root_fd = rootfs_root(l, err);
+    if (root_fd < 0)
+        return -1;
+    for (size_t i = 0; i < s->n_mounts; i++)
+        if (rootfs_mount(root_fd, &s->mounts[i], err) < 0)
+            return -1;
+    if (rootfs_sets_up_dev(s)) {
+        for (size_t i = 0; i < s->n_devices; i++)
+            if (rootfs_device(root_fd, &s->devices[i], err) < 0)
+                return -1;
+        if (rootfs_dev_links(root_fd, err) < 0)
+            return -1;
+    }
+    if (rootfs_console(root_fd, l, err) < 0 || rootfs_sysctl(root_fd, s->sysctl, err) < 0 ||
+        rootfs_masked_paths(root_fd, s->masked_paths, err) < 0 ||
+        rootfs_readonly_paths(root_fd, s->readonly_paths, err) < 0)
+        return -1;
+    autoclose int cwd_fd = root_path_open(root_fd, s->process.cwd, CREATE_DIRECTORY, 0, err);
+    if (cwd_fd < 0)
+        return -1;
+    int fd = root_fd;
+    root_fd = -1; /* the caller's now */
+    return fd;
+}
+
+/* ========================================================================
+ * CONTAINER: PROCESS: the container's process: its user, capabilities,
+ * limits, seccomp filter, and exec; the same code for exec's processes
+ * ======================================================================== */
 
 /* --- users from the container's own /etc/passwd and /etc/group (read
  * after the root switch, so no link can lead outside the container) --- */
@@ -9499,9 +10333,15 @@ static void close_extra_fds(int keep)
  * commit 836ae4d) as C data in the same shape, so one evaluator serves it
  * and JSON files alike.
  *
- * Build the filter before the root switch (a profile file is a host path:
- * read after pivot_root it would come from the container's own files) and
- * load it last before execve, after no_new_privs.  Without no_new_privs the
+ * A spec carries its profile in the runtime spec's form (linux.seccomp: no
+ * conditions, only the rules that apply).  When run or create make the
+ * spec, docker's default or a profile file (a host path, read then) takes
+ * that form, its conditions decided for the container's capabilities on
+ * this machine, as podman writes config.json.  The same evaluator reads the
+ * spec's form (a profile without conditions) when the filter is built.
+ *
+ * Build the filter on the host before the container starts, and load it
+ * last before execve, after no_new_privs.  Without no_new_privs the
  * kernel wants CAP_SYS_ADMIN for the load, so then load it before dropping
  * capabilities, as runc does; the default profile allows the setgroups,
  * setuid, capset, prctl and execve that follow.
@@ -9664,29 +10504,31 @@ static const struct seccomp_rule seccomp_default_rules[] = {
  * beside each native one: a 64-bit x86 process can still make i386 and x32
  * syscalls, and each ABI needs its own rules or the kernel runs them. */
 static const struct seccomp_arch {
-    uint32_t token; /* SCMP_ARCH_* */
-    const char *name;
+    uint32_t token;        /* SCMP_ARCH_* */
+    const char *name;      /* in docker's profiles */
+    const char *spec_name; /* in the runtime spec's */
     uint32_t companions[2];
 } seccomp_arches[] = {
-    {SCMP_ARCH_X86_64, "amd64", {SCMP_ARCH_X86, SCMP_ARCH_X32}},
-    {SCMP_ARCH_X86, "x86", {0}},
-    {SCMP_ARCH_X32, "x32", {0}},
-    {SCMP_ARCH_AARCH64, "arm64", {SCMP_ARCH_ARM}},
-    {SCMP_ARCH_ARM, "arm", {0}},
-    {SCMP_ARCH_PPC64LE, "ppc64le", {0}},
-    {SCMP_ARCH_S390X, "s390x", {SCMP_ARCH_S390}},
-    {SCMP_ARCH_S390, "s390", {0}},
-    {SCMP_ARCH_RISCV64, "riscv64", {0}},
+    {SCMP_ARCH_X86_64, "amd64", "SCMP_ARCH_X86_64", {SCMP_ARCH_X86, SCMP_ARCH_X32}},
+    {SCMP_ARCH_X86, "x86", "SCMP_ARCH_X86", {0}},
+    {SCMP_ARCH_X32, "x32", "SCMP_ARCH_X32", {0}},
+    {SCMP_ARCH_AARCH64, "arm64", "SCMP_ARCH_AARCH64", {SCMP_ARCH_ARM}},
+    {SCMP_ARCH_ARM, "arm", "SCMP_ARCH_ARM", {0}},
+    {SCMP_ARCH_PPC64LE, "ppc64le", "SCMP_ARCH_PPC64LE", {0}},
+    {SCMP_ARCH_S390X, "s390x", "SCMP_ARCH_S390X", {SCMP_ARCH_S390}},
+    {SCMP_ARCH_S390, "s390", "SCMP_ARCH_S390", {0}},
+    {SCMP_ARCH_RISCV64, "riscv64", "SCMP_ARCH_RISCV64", {0}},
 };
 
-static const struct seccomp_arch *seccomp_native_arch_entry(void)
+static const struct seccomp_arch *seccomp_arch_entry(uint32_t token)
 {
-    uint32_t native = seccomp_arch_native();
     for (size_t i = 0; i < sizeof seccomp_arches / sizeof *seccomp_arches; i++)
-        if (seccomp_arches[i].token == native)
+        if (seccomp_arches[i].token == token)
             return &seccomp_arches[i];
     return NULL;
 }
+
+static const struct seccomp_arch *seccomp_native_arch_entry(void) { return seccomp_arch_entry(seccomp_arch_native()); }
 
 /* --- deciding a rule's conditions --- */
 
@@ -9823,25 +10665,6 @@ static int seccomp_filter_add_rule(scmp_filter_ctx ctx, const struct seccomp_rul
     return 0;
 }
 
-/* seccomp_default_filter: docker's default profile for a container whose
- * capability set (bounding set) is caps, bit N = capability N. */
-static scmp_filter_ctx seccomp_default_filter(uint64_t caps, lrun_error **err)
-{
-    autoseccomp scmp_filter_ctx ctx = seccomp_filter_new(SECCOMP_DEFAULT_ACTION, err);
-    if (!ctx)
-        return NULL;
-    const struct seccomp_arch *native = seccomp_native_arch_entry();
-    for (size_t i = 0; native && i < 2 && native->companions[i]; i++)
-        if (seccomp_filter_add_arch(ctx, native->companions[i], err) < 0)
-            return NULL;
-    for (size_t i = 0; i < sizeof seccomp_default_rules / sizeof *seccomp_default_rules; i++)
-        if (seccomp_filter_add_rule(ctx, &seccomp_default_rules[i], caps, err) < 0) {
-            error_prefix(err, "default seccomp profile");
-            return NULL;
-        }
-    return steal_pointer(&ctx);
-}
-
 /* --- docker-format JSON profiles --- */
 
 struct seccomp_name {
@@ -9895,24 +10718,6 @@ static int seccomp_json_action(yajl_val obj, const char *action_key, const char 
     return 0;
 }
 
-/* seccomp_json_u64: a number member; values past INT64_MAX (masks) need the
- * number's text, which yajl keeps. */
-static int seccomp_json_u64(yajl_val obj, const char *key, uint64_t *value, lrun_error **err)
-{
-    yajl_val v = json_get(obj, key);
-    char *end;
-    *value = 0;
-    if (!v)
-        return 0;
-    if (!YAJL_IS_NUMBER(v) || !isdigit((unsigned char)YAJL_GET_NUMBER(v)[0]))
-        return fail(err, "%s is not an unsigned number", key);
-    errno = 0;
-    *value = strtoull(YAJL_GET_NUMBER(v), &end, 10);
-    if (errno || *end)
-        return fail(err, "%s %s is not an unsigned 64-bit integer", key, YAJL_GET_NUMBER(v));
-    return 0;
-}
-
 static int seccomp_json_args(yajl_val args, struct seccomp_rule *r, lrun_error **err)
 {
     if (json_array_len(args) > sizeof r->args / sizeof *r->args)
@@ -9924,8 +10729,7 @@ static int seccomp_json_args(yajl_val args, struct seccomp_rule *r, lrun_error *
         if (index < 0 || index > 5)
             return fail(err, "args[%zu]: index must be 0 to 5", i);
         if (seccomp_json_lookup(seccomp_compare_names, json_string(a, "op"), "op", &op, err) < 0 ||
-            seccomp_json_u64(a, "value", &r->args[i].datum_a, err) < 0 ||
-            seccomp_json_u64(a, "valueTwo", &r->args[i].datum_b, err) < 0)
+            json_u64(a, "value", &r->args[i].datum_a, err) < 0 || json_u64(a, "valueTwo", &r->args[i].datum_b, err) < 0)
             return error_prefix(err, "args[%zu]", i);
         r->args[i].arg = (unsigned)index;
         r->args[i].op = (enum scmp_compare)op;
@@ -9934,29 +10738,54 @@ static int seccomp_json_args(yajl_val args, struct seccomp_rule *r, lrun_error *
     return 0;
 }
 
+/* One entry of "syscalls" read from JSON, owning its lists (the strings
+ * it points at otherwise are the parsed profile's). */
+struct seccomp_json_rule {
+    struct seccomp_rule rule;
+    char **names, **includes_caps, **includes_arches, **excludes_caps, **excludes_arches;
+};
+
+static void seccomp_json_rule_release(struct seccomp_json_rule *j)
+{
+    lrun_strv_free(j->names);
+    lrun_strv_free(j->includes_caps);
+    lrun_strv_free(j->includes_arches);
+    lrun_strv_free(j->excludes_caps);
+    lrun_strv_free(j->excludes_arches);
+    *j = (struct seccomp_json_rule){0};
+}
+
+static int seccomp_json_rule_parse(yajl_val entry, struct seccomp_json_rule *j, lrun_error **err)
+{
+    yajl_val includes = json_get(entry, "includes"), excludes = json_get(entry, "excludes");
+    const char *name = json_string(entry, "name"); /* the format before "names" */
+    *j = (struct seccomp_json_rule){.names = json_strv(json_get(entry, "names")),
+                                    .includes_caps = json_strv(json_get(includes, "caps")),
+                                    .includes_arches = json_strv(json_get(includes, "arches")),
+                                    .excludes_caps = json_strv(json_get(excludes, "caps")),
+                                    .excludes_arches = json_strv(json_get(excludes, "arches"))};
+    if (!j->names[0] && name)
+        strv_push(&j->names, xstrdup(name));
+    j->rule = (struct seccomp_rule){.names = j->names,
+                                    .includes_caps = j->includes_caps,
+                                    .includes_arches = j->includes_arches,
+                                    .includes_min_kernel = json_string(includes, "minKernel"),
+                                    .excludes_caps = j->excludes_caps,
+                                    .excludes_arches = j->excludes_arches,
+                                    .excludes_min_kernel = json_string(excludes, "minKernel")};
+    if (seccomp_json_action(entry, "action", "errnoRet", &j->rule.action, err) < 0 ||
+        seccomp_json_args(json_get(entry, "args"), &j->rule, err) < 0)
+        return -1;
+    return 0;
+}
+
 /* seccomp_json_rule_add: one entry of "syscalls". */
 static int seccomp_json_rule_add(scmp_filter_ctx ctx, yajl_val entry, uint64_t caps, lrun_error **err)
 {
-    yajl_val includes = json_get(entry, "includes"), excludes = json_get(entry, "excludes");
-    autostrv char **names = json_strv(json_get(entry, "names"));
-    autostrv char **includes_caps = json_strv(json_get(includes, "caps"));
-    autostrv char **includes_arches = json_strv(json_get(includes, "arches"));
-    autostrv char **excludes_caps = json_strv(json_get(excludes, "caps"));
-    autostrv char **excludes_arches = json_strv(json_get(excludes, "arches"));
-    const char *name = json_string(entry, "name"); /* the format before "names" */
-    struct seccomp_rule r = {
-        .names = names[0] || !name ? names : STRV((char *)name),
-        .includes_caps = includes_caps,
-        .includes_arches = includes_arches,
-        .includes_min_kernel = json_string(includes, "minKernel"),
-        .excludes_caps = excludes_caps,
-        .excludes_arches = excludes_arches,
-        .excludes_min_kernel = json_string(excludes, "minKernel"),
-    };
-    if (seccomp_json_action(entry, "action", "errnoRet", &r.action, err) < 0 ||
-        seccomp_json_args(json_get(entry, "args"), &r, err) < 0)
+    cleanup(seccomp_json_rule_release) struct seccomp_json_rule j = {0};
+    if (seccomp_json_rule_parse(entry, &j, err) < 0)
         return -1;
-    return seccomp_filter_add_rule(ctx, &r, caps, err);
+    return seccomp_filter_add_rule(ctx, &j.rule, caps, err);
 }
 
 /* seccomp_json_arch: "SCMP_ARCH_X86_64" as libseccomp's token, or 0. */
@@ -10043,6 +10872,218 @@ static scmp_filter_ctx seccomp_profile_filter(yajl_val profile, uint64_t caps, l
     return steal_pointer(&ctx);
 }
 
+/* --- the cache: <root>/lrun/seccomp/<key>.<kind> ---
+ * What lrun derives from a profile (the default profile in the spec's
+ * form, compiled filters), keyed by the sha256 of everything it depends
+ * on.  Entries are identical bytes whoever writes them: no lock needed. */
+
+static char *seccomp_cache_path(const char *root, const char *key_text, const char *kind)
+{
+    digest_hex key;
+    sha256_hex(key_text, strlen(key_text), key);
+    return xasprintf("%s/lrun/seccomp/%s.%s", root, key, kind);
+}
+
+static int seccomp_cache_read(const char *path, struct buf *out)
+{
+    return read_file_at(AT_FDCWD, path, out, NULL);
+}
+
+static void seccomp_cache_write(const char *path, const void *data, size_t len)
+{
+    const char *base;
+    autofree char *dir = path_parent(path, &base);
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0 && mkdir_p(dir, 0700, NULL) == 0)
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    lrun_error *ignored = NULL;
+    if (dir_fd >= 0)
+        write_file_atomic(dir_fd, base, data, len, 0600, &ignored);
+    lrun_error_free(ignored);
+}
+
+/* --- profiles in the runtime spec's form --- */
+
+static const char *seccomp_name_of(const struct seccomp_name *table, uint32_t value)
+{
+    for (; table->name; table++)
+        if (table->value == value)
+            return table->name;
+    return NULL;
+}
+
+/* seccomp_emit_action: an action as its name, with errnoRet for ERRNO and
+ * TRACE (their value in the low 16 bits). */
+static void seccomp_emit_action(yajl_gen g, const char *action_key, const char *errno_key, uint32_t action)
+{
+    uint32_t base = action & 0xffff0000u;
+    bool with_value = base == SCMP_ACT_ERRNO(0) || base == SCMP_ACT_TRACE(0);
+    jw_key_str(g, action_key, seccomp_name_of(seccomp_action_names, with_value ? base : action));
+    if (with_value)
+        jw_key_int(g, errno_key, action & 0xffff);
+}
+
+static void seccomp_emit_rule(yajl_gen g, const struct seccomp_rule *r)
+{
+    yajl_gen_map_open(g);
+    jw_key_strv(g, "names", r->names);
+    seccomp_emit_action(g, "action", "errnoRet", r->action);
+    if (r->arg_count) {
+        jw_key(g, "args");
+        yajl_gen_array_open(g);
+        for (unsigned i = 0; i < r->arg_count; i++) {
+            yajl_gen_map_open(g);
+            jw_key_int(g, "index", r->args[i].arg);
+            jw_key_u64(g, "value", r->args[i].datum_a);
+            jw_key_u64(g, "valueTwo", r->args[i].datum_b);
+            jw_key_str(g, "op", seccomp_name_of(seccomp_compare_names, r->args[i].op));
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
+/* seccomp_emit_if_wanted: the rule, when its conditions hold for caps. */
+static int seccomp_emit_if_wanted(yajl_gen g, const struct seccomp_rule *r, uint64_t caps, lrun_error **err)
+{
+    int wanted = seccomp_rule_wanted(r, caps, err);
+    if (wanted > 0)
+        seccomp_emit_rule(g, r);
+    return wanted < 0 ? -1 : 0;
+}
+
+/* seccomp_default_emit: docker's default profile for caps. */
+static int seccomp_default_emit(yajl_gen g, uint64_t caps, lrun_error **err)
+{
+    yajl_gen_map_open(g);
+    seccomp_emit_action(g, "defaultAction", "defaultErrnoRet", SECCOMP_DEFAULT_ACTION);
+    const struct seccomp_arch *native = seccomp_native_arch_entry();
+    if (native) {
+        jw_key(g, "architectures");
+        yajl_gen_array_open(g);
+        jw_str(g, native->spec_name);
+        for (size_t i = 0; i < 2 && native->companions[i]; i++)
+            jw_str(g, seccomp_arch_entry(native->companions[i])->spec_name);
+        yajl_gen_array_close(g);
+    }
+    jw_key(g, "syscalls");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < sizeof seccomp_default_rules / sizeof *seccomp_default_rules; i++)
+        if (seccomp_emit_if_wanted(g, &seccomp_default_rules[i], caps, err) < 0)
+            return error_prefix(err, "default seccomp profile");
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return 0;
+}
+
+/* seccomp_emit_arches: "architectures" as given, or archMap's entry for
+ * the native architecture as that list. */
+static int seccomp_emit_arches(yajl_gen g, yajl_val profile, lrun_error **err)
+{
+    yajl_val list = json_get(profile, "architectures"), map = json_get(profile, "archMap");
+    if (json_array_len(list) && json_array_len(map))
+        return fail(err, "both architectures and archMap are given, use one");
+    for (size_t i = 0; !json_array_len(list) && i < json_array_len(map); i++) {
+        yajl_val entry = json_array_at(map, i);
+        const char *arch = json_string(entry, "architecture");
+        if (seccomp_json_arch(arch) != seccomp_arch_native())
+            continue;
+        jw_key(g, "architectures");
+        yajl_gen_array_open(g);
+        jw_str(g, arch);
+        for (size_t j = 0; j < json_array_len(json_get(entry, "subArchitectures")); j++)
+            jw_value(g, json_array_at(json_get(entry, "subArchitectures"), j));
+        yajl_gen_array_close(g);
+    }
+    if (json_array_len(list)) {
+        jw_key(g, "architectures");
+        jw_value(g, list);
+    }
+    return 0;
+}
+
+/* seccomp_profile_emit: a docker-format (or runtime-spec) profile, its
+ * conditions decided for caps. */
+static int seccomp_profile_emit(yajl_gen g, yajl_val profile, uint64_t caps, lrun_error **err)
+{
+    uint32_t action;
+    yajl_val flags = json_get(profile, "flags"), syscalls = json_get(profile, "syscalls");
+    if (!YAJL_IS_OBJECT(profile))
+        return fail(err, "not a JSON object");
+    if (seccomp_json_action(profile, "defaultAction", "defaultErrnoRet", &action, err) < 0)
+        return error_prefix(err, "defaultAction");
+    yajl_gen_map_open(g);
+    seccomp_emit_action(g, "defaultAction", "defaultErrnoRet", action);
+    if (seccomp_emit_arches(g, profile, err) < 0)
+        return -1;
+    for (size_t i = 0; i < json_array_len(flags); i++) {
+        yajl_val v = json_array_at(flags, i);
+        uint32_t ignored;
+        if (seccomp_json_lookup(seccomp_flag_names, YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL, "flag", &ignored,
+                                err) < 0)
+            return -1;
+    }
+    if (flags) {
+        jw_key(g, "flags");
+        jw_value(g, flags);
+    }
+    jw_key(g, "syscalls");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < json_array_len(syscalls); i++) {
+        cleanup(seccomp_json_rule_release) struct seccomp_json_rule j = {0};
+        if (seccomp_json_rule_parse(json_array_at(syscalls, i), &j, err) < 0 ||
+            seccomp_emit_if_wanted(g, &j.rule, caps, err) < 0)
+            return error_prefix(err, "syscalls[%zu]", i);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return 0;
+}
+
+/* seccomp_default_for_spec: docker's default in the spec's form for caps,
+ * from the cache under root or freshly made. */
+static char *seccomp_default_for_spec(const char *root, uint64_t caps, lrun_error **err)
+{
+    struct utsname u;
+    uname(&u);
+    autofree char *key_text = xasprintf("lrun %s\ndefault profile\n%016" PRIx64 "\n%s\n%s", LRUN_VERSION, caps,
+                                        u.release, u.machine);
+    autofree char *path = seccomp_cache_path(root, key_text, "json");
+    struct buf cached = {0};
+    if (seccomp_cache_read(path, &cached) == 0)
+        return buf_steal(&cached);
+    buf_free(&cached);
+    autogen yajl_gen g = json_writer(false);
+    if (seccomp_default_emit(g, caps, err) < 0)
+        return NULL;
+    size_t len;
+    char *text = json_writer_text(g, &len);
+    seccomp_cache_write(path, text, len);
+    return text;
+}
+
+/* seccomp_profile_for_spec: linux.seccomp's text for a container with
+ * capabilities caps: docker's default (profile_path NULL) or the profile
+ * file at profile_path, in the runtime spec's form. */
+static char *seccomp_profile_for_spec(const char *root, const char *profile_path, uint64_t caps, lrun_error **err)
+{
+    if (!profile_path)
+        return seccomp_default_for_spec(root, caps, err);
+    autogen yajl_gen g = json_writer(false);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, profile_path, &text, err) < 0) {
+        error_prefix(err, "seccomp profile");
+        return NULL;
+    }
+    autojson yajl_val profile = json_parse(text.data, "seccomp profile", err);
+    if (!profile || seccomp_profile_emit(g, profile, caps, err) < 0) {
+        error_prefix(err, "seccomp profile %s", profile_path);
+        return NULL;
+    }
+    return json_writer_text(g, NULL);
+}
+
 /* --- compiled filters: built on the host, cached, loaded last ---
  * libseccomp needs some milliseconds of CPU to turn ~400 rules for three
  * ABIs into BPF; a container start should not pay that every time.  The
@@ -10076,15 +11117,10 @@ static int seccomp_program_from_bytes(const char *data, size_t len, struct secco
 /* seccomp_compile: the profile's filter as BPF bytes (flags first). */
 static int seccomp_compile(const char *profile_text, uint64_t caps, struct buf *out, lrun_error **err)
 {
-    autoseccomp scmp_filter_ctx ctx = NULL;
-    if (!profile_text) {
-        ctx = seccomp_default_filter(caps, err);
-    } else {
-        autojson yajl_val profile = json_parse(profile_text, "seccomp profile", err);
-        ctx = profile ? seccomp_profile_filter(profile, caps, err) : NULL;
-    }
+    autojson yajl_val profile = json_parse(profile_text, "seccomp profile", err);
+    autoseccomp scmp_filter_ctx ctx = profile ? seccomp_profile_filter(profile, caps, err) : NULL;
     if (!ctx)
-        return -1;
+        return error_prefix(err, "seccomp profile");
     uint32_t flags = 0, value = 0;
     if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_TSYNC, &value) == 0 && value)
         flags |= SECCOMP_FILTER_FLAG_TSYNC;
@@ -10110,40 +11146,24 @@ static int seccomp_compile(const char *profile_text, uint64_t caps, struct buf *
     return 0;
 }
 
-/* seccomp_program_prepare: the compiled filter for profile ("default" or
- * a JSON file on the host) and caps, from the cache or freshly built. */
+/* seccomp_program_prepare: the compiled filter for profile (JSON text)
+ * and caps, from the cache under root or freshly built. */
 static int seccomp_program_prepare(const char *root, const char *profile, uint64_t caps, struct seccomp_program *p,
                                    lrun_error **err)
 {
-    autobuf struct buf text = {0};
-    bool builtin = strcmp(profile, "default") == 0;
-    if (!builtin && read_file_at(AT_FDCWD, profile, &text, err) < 0)
-        return error_prefix(err, "seccomp profile");
     struct utsname u;
     uname(&u);
-    autofree char *key_text = xasprintf("lrun %s\n%s\n%016" PRIx64 "\n%s\n%s", LRUN_VERSION, builtin ? "default" : "json",
-                                        caps, u.release, builtin ? "" : text.data);
-    digest_hex key;
-    sha256_hex(key_text, strlen(key_text), key);
-    autofree char *dir = xasprintf("%s/lrun/seccomp", root);
-    autofree char *name = xasprintf("%s.bpf", key);
+    autofree char *key_text = xasprintf("lrun %s\njson\n%016" PRIx64 "\n%s\n%s", LRUN_VERSION, caps, u.release, profile);
+    autofree char *path = seccomp_cache_path(root, key_text, "bpf");
     autobuf struct buf cached = {0};
-    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0 && read_file_at(dir_fd, name, &cached, NULL) == 0 &&
-        seccomp_program_from_bytes(cached.data, cached.len, p) == 0)
+    if (seccomp_cache_read(path, &cached) == 0 && seccomp_program_from_bytes(cached.data, cached.len, p) == 0)
         return 0;
     autobuf struct buf compiled = {0};
-    if (seccomp_compile(builtin ? NULL : text.data, caps, &compiled, err) < 0)
+    if (seccomp_compile(profile, caps, &compiled, err) < 0)
         return -1;
     if (seccomp_program_from_bytes(compiled.data, compiled.len, p) < 0)
         return fail(err, "seccomp: the compiled filter is too long");
-    if (dir_fd < 0 && mkdir_p(dir, 0700, NULL) == 0)
-        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) { /* a cache: identical bytes whoever writes them, no lock needed */
-        lrun_error *ignored = NULL;
-        write_file_atomic(dir_fd, name, compiled.data, compiled.len, 0600, &ignored);
-        lrun_error_free(ignored);
-    }
+    seccomp_cache_write(path, compiled.data, compiled.len);
     return 0;
 }
 
@@ -10155,65 +11175,140 @@ static int seccomp_program_load(const struct seccomp_program *p, lrun_error **er
     return 0;
 }
 
-/* --- inside the container: the process itself --- */
 
-struct process_spec {
-    char **args;
-    char **env;
-    const char *workdir;
-    const char *user;
-    const char *hostname;
-    const struct seccomp_program *seccomp; /* NULL: unconfined */
-    uint64_t caps;
-    bool terminal;
-    bool no_new_privileges;
-};
+/* --- capabilities --- */
 
-/* process_confine: user, capabilities, no_new_privs and seccomp — seccomp
- * last, right before exec, so lrun's own setup runs unfiltered. */
-static int process_confine(const struct process_spec *p, char ***env, lrun_error **err)
+/* capabilities_bound: drop what the process may never gain from the
+ * bounding set (needs CAP_SETPCAP, so while still root). */
+static int capabilities_bound(uint64_t mask, lrun_error **err)
+{
+    for (int cap = 0; cap <= capability_last(); cap++)
+        if (!(mask & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return fail_errno(err, "drop capability %d from the bounding set", cap);
+    return 0;
+}
+
+/* capabilities_set: the effective, permitted and inheritable sets, then
+ * the ambient one (each ambient capability must be permitted and
+ * inheritable; one the kernel refuses is left out, as runc does). */
+static int capabilities_set(const uint64_t caps[CAPS_SETS], lrun_error **err)
+{
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    cap_t state = cap_init();
+    if (!state)
+        die_oom();
+    static const struct {
+        enum capability_set set;
+        cap_flag_t flag;
+    } sets[] = {{CAPS_EFFECTIVE, CAP_EFFECTIVE}, {CAPS_PERMITTED, CAP_PERMITTED}, {CAPS_INHERITABLE, CAP_INHERITABLE}};
+    for (int cap = 0; cap <= capability_last(); cap++)
+        for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+            if (caps[sets[i].set] >> cap & 1) {
+                cap_value_t v = cap;
+                cap_set_flag(state, sets[i].flag, 1, &v, CAP_SET);
+            }
+    int r = cap_set_proc(state);
+    cap_free(state);
+    if (r < 0)
+        return fail_errno(err, "set capabilities");
+    for (int cap = 0; cap <= capability_last(); cap++)
+        if (caps[CAPS_AMBIENT] >> cap & 1)
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+    return 0;
+}
+
+/* --- the process: identity, limits, confinement, exec --- */
+
+/* process_user: the ids the process runs as: docker's user string looked
+ * up in the container's files, or the spec's numbers (home from passwd). */
+static int process_user(const struct spec_user *su, struct user_ids *u, lrun_error **err)
+{
+    if (su->name)
+        return user_resolve(su->name, u, err);
+    char uid[16];
+    snprintf(uid, sizeof uid, "%u", (unsigned)su->uid);
+    if (user_resolve(uid, u, err) < 0)
+        return -1;
+    u->gid = su->gid;
+    free(u->groups);
+    u->groups = xmalloc((su->n_additional_gids + 1) * sizeof *u->groups);
+    memcpy(u->groups, su->additional_gids, su->n_additional_gids * sizeof *u->groups);
+    u->n_groups = su->n_additional_gids;
+    return 0;
+}
+
+/* process_limits: rlimits and the OOM score, while still privileged (a
+ * hard limit goes up, a score down, only with CAP_SYS_RESOURCE). */
+static int process_limits(const struct spec_process *p, lrun_error **err)
+{
+    for (size_t i = 0; i < p->n_rlimits; i++) {
+        struct rlimit r = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+        if (setrlimit(p->rlimits[i].resource, &r) < 0)
+            return fail_errno(err, "set rlimit %d", p->rlimits[i].resource);
+    }
+    if (p->has_oom_score_adj) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", p->oom_score_adj);
+        autoclose int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+            return fail_errno(err, "set oom_score_adj");
+    }
+    return 0;
+}
+
+/* process_capabilities: the sets to give the process: the spec's, within
+ * what lrun holds; docker's user string gives a user other than root
+ * none but the bounding set. */
+static void process_capabilities(const struct spec_process *p, uid_t uid, uint64_t caps[CAPS_SETS])
+{
+    uint64_t held = capabilities_held();
+    for (int set = 0; set < CAPS_SETS; set++)
+        caps[set] = p->caps[set] & held;
+    if (p->user.name && uid != 0)
+        caps[CAPS_EFFECTIVE] = caps[CAPS_PERMITTED] = caps[CAPS_INHERITABLE] = caps[CAPS_AMBIENT] = 0;
+}
+
+/* process_confine: the process's identity and limits: working directory,
+ * rlimits, user, capabilities, no_new_privs and seccomp, in that order —
+ * seccomp last, right before exec, so lrun's own setup runs unfiltered.
+ * *env gets the environment to exec with (HOME from the user's entry). */
+static int process_confine(const struct spec_process *p, const struct seccomp_program *seccomp, char ***env,
+                           lrun_error **err)
 {
     struct user_ids u;
-    if (user_resolve(p->user, &u, err) < 0)
+    if (process_user(&p->user, &u, err) < 0)
         return -1;
     *env = strv_copy(p->env);
-    if (!env_get(*env, "HOME")) {
-        autofree char *home = xasprintf("HOME=%s", u.home);
-        env_set(env, home);
-    }
-    if (p->hostname && !env_get(*env, "HOSTNAME")) {
-        autofree char *hostname = xasprintf("HOSTNAME=%s", p->hostname);
-        env_set(env, hostname);
-    }
-    if (p->terminal && !env_get(*env, "TERM"))
-        env_set(env, "TERM=xterm");
+    env_set_default(env, "HOME", u.home);
     free(u.home);
-    if (p->workdir && chdir(p->workdir) < 0) {
-        free(u.groups);
-        return fail_errno(err, "chdir to the working directory %s", p->workdir);
-    }
+    autofree gid_t *groups = u.groups;
+    umask(p->user.umask);
+    if (p->cwd && chdir(p->cwd) < 0)
+        return fail_errno(err, "chdir to the working directory %s", p->cwd);
+    if (process_limits(p, err) < 0)
+        return -1;
     /* without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter:
      * then load it now, while root (the profile allows what follows) */
-    if (p->seccomp && !p->no_new_privileges && seccomp_program_load(p->seccomp, err) < 0) {
-        free(u.groups);
+    if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, err) < 0)
         return -1;
-    }
-    int r = setgroups(u.n_groups, u.groups);
-    free(u.groups);
-    if (r < 0 || setgid(u.gid) < 0)
-        return fail_errno(err, "set the groups of user %s", p->user);
+    if (setgroups(u.n_groups, groups) < 0 || setgid(u.gid) < 0)
+        return fail_errno(err, "set the groups of user %s", p->user.name ? p->user.name : "");
+    uint64_t caps[CAPS_SETS];
+    process_capabilities(p, u.uid, caps);
     /* the bounding set drops while still root; setuid to another user
-     * then clears the permitted and effective sets */
-    if (capabilities_bound(p->caps, err) < 0)
+     * clears the permitted set unless told to keep it */
+    if (capabilities_bound(caps[CAPS_BOUNDING], err) < 0)
         return -1;
+    if (u.uid != 0 && caps[CAPS_PERMITTED] && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return fail_errno(err, "keep capabilities across setuid");
     if (setuid(u.uid) < 0)
         return fail_errno(err, "set the user to %u", (unsigned)u.uid);
-    if (capabilities_set(p->caps, u.uid == 0, err) < 0)
+    if (capabilities_set(caps, err) < 0)
         return -1;
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail_errno(err, "set no_new_privs");
-    if (p->seccomp && p->no_new_privileges)
-        return seccomp_program_load(p->seccomp, err);
+    if (seccomp && p->no_new_privileges)
+        return seccomp_program_load(seccomp, err);
     return 0;
 }
 
@@ -10233,239 +11328,589 @@ static int process_exec(char **args, char **env, lrun_error **err)
     return -1;
 }
 
-/* --- inside the container: its root --- */
+/* ========================================================================
+ * CONTAINER: CREATE: docker-style options and the image become a spec (as
+ * podman generates one); the container layer and the records; lookup,
+ * names, sizes
+ * ======================================================================== */
 
-struct launch {
-    const char *root;     /* the store's graph root */
-    const char *layer;    /* the container layer */
-    const char *userdata; /* overlay-containers/<id>/userdata */
-    const struct container_config *cfg;
-    struct process_spec process;
-    int error_fd;         /* child to parent: "<status> <message>" when setup fails */
-    int console_socket;   /* with a terminal: where the pty master goes, else -1 */
-    int terminal;         /* the pty slave, once made */
-    int stdio[3];         /* descriptors for 0, 1, 2 (-1: keep) */
+/* --- lookup --- */
+
+static struct container *container_lookup(lrun_store *s, const char *text, lrun_error **err)
+{
+    struct container *prefix_match = NULL;
+    size_t prefix_matches = 0, n = strlen(text);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        if (strcmp(c->id, text) == 0 || strv_contains(c->names, text))
+            return c;
+        if (n >= 1 && strncmp(c->id, text, n) == 0)
+            prefix_match = c, prefix_matches++;
+    }
+    if (prefix_matches == 1)
+        return prefix_match;
+    if (prefix_matches > 1)
+        fail(err, "%s: container ID prefix is ambiguous", text);
+    else
+        fail(err, "no container with name or ID \"%s\" found: no such container", text);
+    return NULL;
+}
+
+/* process_start_time: field 22 of /proc/PID/stat, 0 if the process is gone
+ * (with the pid, it tells a live container from a reused pid). */
+static int64_t process_start_time(int64_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    long long value = 0;
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
+        if (++field == 22) {
+            value = atoll(tok);
+            break;
+        }
+    return value;
+}
+
+/* container_is_running: the recorded init still exists (same start time). */
+static bool container_is_running(const struct container *c)
+{
+    return c->status && strcmp(c->status, "running") == 0 && c->pid > 0 &&
+           process_start_time(c->pid) == c->pid_start;
+}
+
+/* --- names --- */
+
+static char *container_name_generate(lrun_store *s)
+{
+    static const char *const adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+                                             "lucid", "merry", "nifty", "proud", "quirky", "silly", "sweet", "vivid"};
+    static const char *const nouns[] = {"babbage", "curie", "darwin", "euler", "gauss", "hopper", "knuth", "lovelace",
+                                        "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak", "yalow"};
+    for (;;) {
+        unsigned char r[2];
+        random_bytes(r, sizeof r);
+        autofree char *name = xasprintf("%s_%s", adjectives[r[0] % 16], nouns[r[1] % 16]);
+        lrun_error *ignored = NULL;
+        struct container *taken = container_lookup(s, name, &ignored);
+        lrun_error_free(ignored);
+        if (!taken)
+            return steal_pointer(&name);
+    }
+}
+
+static bool container_name_valid(const char *name)
+{
+    if (!isalnum((unsigned char)name[0]))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+            return false;
+    return true;
+}
+
+/* --- the options of run and create, and the facts kept of them --- */
+
+struct bind_mount {
+    char *source, *destination;
+    bool read_only;
 };
 
-/* fd_send, fd_receive: a descriptor over a unix socket (SCM_RIGHTS). */
-static int fd_send(int sock, int fd)
-{
-    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
+/* What run's and create's command line asked for, as the CLI parses it;
+ * spec_generate turns it (with the image) into the container's spec. */
+struct container_config {
+    char *image;   /* as the user named it */
+    char *name;
+    char **env;    /* -e and --env-file, over the image's */
+    char *workdir;
+    char *user;
+    char *hostname;
+    char *network; /* "host" or "none" */
+    char *seccomp; /* "default", "unconfined" or a profile file */
+    char *stop_signal;
+    char **cap_add, **cap_drop;
+    char **tmpfs;
+    struct bind_mount *mounts;
+    size_t n_mounts;
+    int stop_timeout;
+    bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
+};
 
-static int fd_receive(int sock)
+static void container_config_release(struct container_config *c)
 {
-    char byte, control[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {&byte, 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-        return -1;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (!cm || cm->cmsg_type != SCM_RIGHTS)
-        return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-    return fd;
-}
-
-/* terminal_in_container: a pty from the container's own devpts, so the
- * process sees /dev/pts/0 as with docker; the master goes to lrun over
- * the console socket, the slave (returned) becomes the terminal. */
-static int terminal_in_container(const char *pts_dir, int console_socket, char **slave_path, lrun_error **err)
-{
-    autofree char *ptmx = xasprintf("%s/ptmx", pts_dir);
-    autoclose int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    int unlock = 0, n;
-    if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
-        return fail_errno(err, "open a terminal in the container");
-    *slave_path = xasprintf("%s/%d", pts_dir, n);
-    int slave = open(*slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0)
-        return fail_errno(err, "open %s", *slave_path);
-    if (fd_send(console_socket, master) < 0) {
-        close(slave);
-        return fail_errno(err, "pass the terminal to lrun");
+    free(c->image);
+    free(c->name);
+    lrun_strv_free(c->env);
+    free(c->workdir);
+    free(c->user);
+    free(c->hostname);
+    free(c->network);
+    free(c->seccomp);
+    free(c->stop_signal);
+    lrun_strv_free(c->cap_add);
+    lrun_strv_free(c->cap_drop);
+    lrun_strv_free(c->tmpfs);
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        free(c->mounts[i].source);
+        free(c->mounts[i].destination);
     }
-    return slave;
+    free(c->mounts);
+    *c = (struct container_config){0};
+}
+#define autoconfig cleanup(container_config_release)
+
+/* userdata/lrun.json: what the docker-style command line said that a
+ * runtime spec has no place for.  Members, by their JSON key: */
+struct container_facts {
+    char *image;       /* "image": the image as the user named it */
+    char *image_id;    /* "image-id": the image's ID */
+    char *name;        /* "name": the container's name */
+    char *entrypoint;  /* "entrypoint": --entrypoint as given; absent when not given */
+    char **command;    /* "command": the command as given; [] when the image's Cmd is used */
+    char *stop_signal; /* "stop-signal": --stop-signal, else the image's StopSignal, else SIGTERM */
+    int stop_timeout;  /* "stop-timeout": seconds stop waits before SIGKILL (--stop-timeout, 10) */
+    bool remove;       /* "remove": --rm: the container goes when it exits */
+    bool detach;       /* "detach": -d: started under a detached monitor */
+    bool interactive;  /* "interactive": -i: the caller's stdin is attached */
+    bool init;         /* "init": --init: lrun's reaper is pid 1, the command its child */
+    bool no_pivot;     /* "no-pivot": --no-pivot: chroot instead of pivot_root */
+};
+
+static void container_facts_release(struct container_facts *f)
+{
+    free(f->image);
+    free(f->image_id);
+    free(f->name);
+    free(f->entrypoint);
+    lrun_strv_free(f->command);
+    free(f->stop_signal);
+    *f = (struct container_facts){0};
+}
+#define autofacts cleanup(container_facts_release)
+
+static char *container_facts_json(const struct container_facts *f, size_t *len)
+{
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "image", f->image);
+    jw_key_str(g, "image-id", f->image_id);
+    jw_key_str(g, "name", f->name);
+    if (f->entrypoint)
+        jw_key_str(g, "entrypoint", f->entrypoint);
+    jw_key_strv(g, "command", f->command);
+    jw_key_str(g, "stop-signal", f->stop_signal);
+    jw_key_int(g, "stop-timeout", f->stop_timeout);
+    jw_key_bool(g, "remove", f->remove);
+    jw_key_bool(g, "detach", f->detach);
+    jw_key_bool(g, "interactive", f->interactive);
+    jw_key_bool(g, "init", f->init);
+    jw_key_bool(g, "no-pivot", f->no_pivot);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
 }
 
-/* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
- * image (runc refuses the same): a symlink there would aim the kernel's
- * filesystems somewhere else. */
-static int rootfs_plain_dir(int root_fd, const char *name, lrun_error **err)
+static int container_facts_read(const char *userdata, struct container_facts *f, lrun_error **err)
 {
-    struct stat st;
-    if (fstatat(root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return fail(err, "the image's /%s is %s, not a directory: refusing to mount over it", name,
-                        S_ISLNK(st.st_mode) ? "a symlink" : "a file");
-        return 0;
-    }
-    if (errno != ENOENT || mkdirat(root_fd, name, 0755) < 0)
-        return fail_errno(err, "create /%s in the container", name);
+    *f = (struct container_facts){0};
+    autofree char *path = xasprintf("%s/lrun.json", userdata);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
+        return -1;
+    autojson yajl_val v = json_parse(text.data, "lrun.json", err);
+    if (!v)
+        return -1;
+    f->image = xstrdup(json_string(v, "image"));
+    f->image_id = xstrdup(json_string(v, "image-id"));
+    f->name = xstrdup(json_string(v, "name"));
+    f->entrypoint = xstrdup(json_string(v, "entrypoint"));
+    f->command = json_strv(json_get(v, "command"));
+    f->stop_signal = xstrdup(json_string(v, "stop-signal") ? json_string(v, "stop-signal") : "SIGTERM");
+    f->stop_timeout = (int)json_int(v, "stop-timeout", 10);
+    f->remove = json_bool(v, "remove");
+    f->detach = json_bool(v, "detach");
+    f->interactive = json_bool(v, "interactive");
+    f->init = json_bool(v, "init");
+    f->no_pivot = json_bool(v, "no-pivot");
     return 0;
 }
 
-static int rootfs_dev(int root_fd, const char *merged, struct launch *l, lrun_error **err)
+static char *container_userdata(const char *root, const char *id)
 {
-    if (rootfs_plain_dir(root_fd, "dev", err) < 0 ||
-        mount_in_root(root_fd, "/dev", CREATE_NOTHING, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
-                      "mode=755,size=65536k", err) < 0)
-        return -1;
-    autofree char *dev = xasprintf("%s/dev", merged);
-    autoclose int dev_fd = open(dev, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC); /* our fresh tmpfs */
-    if (dev_fd < 0)
-        return fail_errno(err, "open /dev");
-    static const struct {
-        const char *name;
-        unsigned major, minor;
-    } nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
-        if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 ||
-            fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0)
-            return fail_errno(err, "create /dev/%s", nodes[i].name);
-    static const char *const links[][2] = {{"/proc/self/fd", "fd"},    {"/proc/self/fd/0", "stdin"},
-                                           {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-                                           {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
-    for (size_t i = 0; i < sizeof links / sizeof *links; i++)
-        if (symlinkat(links[i][0], dev_fd, links[i][1]) < 0)
-            return fail_errno(err, "create /dev/%s", links[i][1]);
-    if (mkdirat(dev_fd, "pts", 0755) < 0 || mkdirat(dev_fd, "shm", 01777) < 0 || mkdirat(dev_fd, "mqueue", 0755) < 0)
-        return fail_errno(err, "create /dev directories");
-    if (mount_in_root(root_fd, "/dev/pts", CREATE_NOTHING, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                      "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
-        mount_in_root(root_fd, "/dev/shm", CREATE_NOTHING, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      "mode=1777,size=65536k", err) < 0 ||
-        mount_in_root(root_fd, "/dev/mqueue", CREATE_NOTHING, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      NULL, err) < 0)
-        return -1;
-    if (l->console_socket >= 0) {
-        autofree char *pts = xasprintf("%s/dev/pts", merged), *slave = NULL;
-        if ((l->terminal = terminal_in_container(pts, l->console_socket, &slave, err)) < 0)
-            return -1;
-        autoclose int fd = openat(dev_fd, "console", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || mount_in_root(root_fd, "/dev/console", CREATE_NOTHING, slave, NULL, MS_BIND, NULL, err) < 0)
-            return fd < 0 ? fail_errno(err, "create /dev/console") : -1;
+    return xasprintf("%s/overlay-containers/%s/userdata", root, id);
+}
+
+/* --- the spec of a docker-style container --- */
+
+/* docker's default capability set */
+static const int default_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
+                                           CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+                                           CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
+
+/* container_capabilities: the set as a bit mask: docker's defaults (or all
+ * when privileged), then --cap-add and --cap-drop ("ALL" works in both). */
+static int container_capabilities(const struct container_config *c, uint64_t *mask, lrun_error **err)
+{
+    uint64_t all = capabilities_held();
+    *mask = 0;
+    if (c->privileged)
+        *mask = all;
+    else
+        for (size_t i = 0; i < sizeof default_capabilities / sizeof *default_capabilities; i++)
+            *mask |= 1ull << default_capabilities[i];
+    for (int pass = 0; pass < 2; pass++) {
+        char **list = pass == 0 ? c->cap_drop : c->cap_add;
+        for (size_t i = 0; list && list[i]; i++) {
+            uint64_t bits;
+            int cap = 0;
+            if (strcasecmp(list[i], "ALL") == 0)
+                bits = all;
+            else if (capability_parse(list[i], &cap, err) < 0)
+                return -1;
+            else
+                bits = 1ull << cap;
+            *mask = pass == 0 ? *mask & ~bits : *mask | bits;
+        }
     }
+    *mask &= all;
     return 0;
 }
 
-/* docker's masked and read-only paths of /proc and /sys */
-static const char *const masked_paths[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                                           "/sys/devices/virtual/powercap", NULL};
-static const char *const read_only_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-                                              NULL};
-
-static int rootfs_proc_sys(int root_fd, const char *merged, bool privileged, lrun_error **err)
+/* json_strings_push: the strings of a JSON array onto *v. */
+static void json_strings_push(char ***v, yajl_val list)
 {
-    if (rootfs_plain_dir(root_fd, "proc", err) < 0 || rootfs_plain_dir(root_fd, "sys", err) < 0)
+    for (size_t i = 0; i < json_array_len(list); i++)
+        if (YAJL_IS_STRING(json_array_at(list, i)))
+            strv_push(v, xstrdup(YAJL_GET_STRING(json_array_at(list, i))));
+}
+
+/* spec_process_from_image: what the command line left open, from the image
+ * config, as docker does: args = entrypoint + (command or Cmd), Env under
+ * -e, WorkingDir, User; and the image's StopSignal into facts. */
+static int spec_process_from_image(lrun_store *s, struct image *img, const struct container_config *c,
+                                   struct container_facts *f, struct spec_process *p, lrun_error **err)
+{
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config)
         return -1;
-    if (mount_in_root(root_fd, "/proc", CREATE_NOTHING, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
-        return -1;
-    unsigned long sys_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (privileged ? 0 : MS_RDONLY);
-    if (mount_in_root(root_fd, "/sys", CREATE_NOTHING, "sysfs", "sysfs", sys_flags, NULL, err) < 0)
-        return -1;
-    lrun_error *ignored = NULL; /* cgroup2 may not be there (v1-only hosts): the container does without */
-    if (mount_in_root(root_fd, "/sys/fs/cgroup", CREATE_NOTHING, "cgroup2", "cgroup2", sys_flags, NULL, &ignored) < 0)
-        lrun_error_free(ignored);
-    if (privileged)
-        return 0;
-    autofree char *null = xasprintf("%s/dev/null", merged);
-    for (size_t i = 0; masked_paths[i]; i++) {
-        int fd = openat2_in_root(root_fd, masked_paths[i], O_PATH);
-        if (fd < 0)
-            continue; /* not on this kernel */
-        struct stat st;
-        int r = fstat(fd, &st) < 0 ? fail_errno(err, "stat %s", masked_paths[i])
-                : S_ISDIR(st.st_mode) ? mount_at("tmpfs", fd, "tmpfs", MS_RDONLY, "size=0", masked_paths[i], err)
-                                      : mount_at(null, fd, NULL, MS_BIND, NULL, masked_paths[i], err);
-        close(fd);
-        if (r < 0)
-            return -1;
-    }
-    for (size_t i = 0; read_only_paths[i]; i++) {
-        int fd = openat2_in_root(root_fd, read_only_paths[i], O_PATH);
-        if (fd < 0)
-            continue;
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-        int r = mount_in_root(root_fd, read_only_paths[i], CREATE_NOTHING, self, NULL,
-                              MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
-        close(fd);
-        if (r < 0)
-            return -1;
-    }
+    yajl_val cfg = json_get(config, "config");
+    p->args = xcalloc(1, sizeof *p->args);
+    if (f->entrypoint && *f->entrypoint)
+        strv_push(&p->args, xstrdup(f->entrypoint));
+    else if (!f->entrypoint)
+        json_strings_push(&p->args, json_get(cfg, "Entrypoint"));
+    if (strv_len(f->command) > 0)
+        for (size_t i = 0; f->command[i]; i++)
+            strv_push(&p->args, xstrdup(f->command[i]));
+    else if (!f->entrypoint)
+        json_strings_push(&p->args, json_get(cfg, "Cmd"));
+    if (strv_len(p->args) == 0)
+        return fail_code(err, EXIT_LRUN, "no command specified: the image has no Cmd or Entrypoint");
+    p->env = json_strv(json_get(cfg, "Env"));
+    env_set_default(&p->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
+        env_set(&p->env, c->env[i]);
+    const char *workdir = json_string(cfg, "WorkingDir"), *user = json_string(cfg, "User");
+    p->cwd = xstrdup(c->workdir ? c->workdir : workdir && *workdir ? workdir : "/");
+    user = c->user ? c->user : user;
+    p->user.name = xstrdup(user && *user ? user : "0"); /* looked up in the container when it starts */
+    if (!f->stop_signal)
+        f->stop_signal = xstrdup(json_string(cfg, "StopSignal") ? json_string(cfg, "StopSignal") : "SIGTERM");
     return 0;
 }
 
-/* rootfs_files_and_volumes: /etc/hosts, /etc/hostname and
- * /etc/resolv.conf from userdata, -v binds and --tmpfs mounts. */
-static int rootfs_files_and_volumes(int root_fd, const struct launch *l, lrun_error **err)
+static void spec_add_mount(struct spec *s, const char *destination, const char *type, const char *source,
+                           char *const *options)
 {
+    s->mounts = xrealloc(s->mounts, (s->n_mounts + 1) * sizeof *s->mounts);
+    struct spec_mount *m = &s->mounts[s->n_mounts++];
+    *m = (struct spec_mount){.destination = xstrdup(destination), .type = xstrdup(type), .source = xstrdup(source),
+                             .options = strv_copy(options)};
+    spec_mount_parse(m);
+}
+
+/* spec_mounts_generate: the kernel's filesystems and /dev as docker and
+ * podman give them, the /etc files from userdata, -v volumes, --tmpfs. */
+static void spec_mounts_generate(struct spec *s, const struct container_config *c, const char *userdata)
+{
+    char *const *sys = c->privileged ? STRV("nosuid", "noexec", "nodev") : STRV("nosuid", "noexec", "nodev", "ro");
+    spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
+    spec_add_mount(s, "/dev/pts", "devpts", "devpts",
+                   STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
+    spec_add_mount(s, "/dev/shm", "tmpfs", "shm", STRV("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"));
+    spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", STRV("nosuid", "noexec", "nodev"));
+    spec_add_mount(s, "/proc", "proc", "proc", STRV("nosuid", "noexec", "nodev"));
+    spec_add_mount(s, "/sys", "sysfs", "sysfs", sys);
+    spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup", sys);
     static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        autofree char *source = xasprintf("%s/%s", l->userdata, files[i]);
+        autofree char *source = xasprintf("%s/%s", userdata, files[i]);
         autofree char *target = xasprintf("/etc/%s", files[i]);
-        if (mount_in_root(root_fd, target, CREATE_FILE, source, NULL, MS_BIND, NULL, err) < 0)
-            return -1;
+        spec_add_mount(s, target, "bind", source, STRV("bind"));
     }
-    for (size_t i = 0; i < l->cfg->n_mounts; i++) {
-        const struct bind_mount *m = &l->cfg->mounts[i];
-        struct stat st;
-        if (stat(m->source, &st) < 0)
-            return fail_errno(err, "volume source %s", m->source);
-        unsigned long flags = MS_BIND | MS_REC | (m->read_only ? MS_RDONLY : 0);
-        if (mount_in_root(root_fd, m->destination, S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE, m->source,
-                          NULL, flags, NULL, err) < 0)
-            return -1;
-    }
-    for (size_t i = 0; l->cfg->tmpfs && l->cfg->tmpfs[i]; i++)
-        if (mount_in_root(root_fd, l->cfg->tmpfs[i], CREATE_DIRECTORY, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
-                          "mode=1777", err) < 0)
-            return -1;
-    if (l->cfg->workdir) { /* docker creates a missing working directory */
-        autoclose int fd = root_path_open(root_fd, l->cfg->workdir, CREATE_DIRECTORY, 0, err);
-        if (fd < 0)
-            return -1;
-    }
+    for (size_t i = 0; i < c->n_mounts; i++)
+        spec_add_mount(s, c->mounts[i].destination, "bind", c->mounts[i].source,
+                       c->mounts[i].read_only ? STRV("rbind", "ro") : STRV("rbind"));
+    for (size_t i = 0; c->tmpfs && c->tmpfs[i]; i++)
+        spec_add_mount(s, c->tmpfs[i], "tmpfs", "tmpfs", STRV("nosuid", "nodev", "mode=1777"));
+}
+
+/* spec_linux_generate: namespaces (the host's network unless --network
+ * none), docker's device nodes, masked and read-only paths (none when
+ * privileged) and seccomp profile (derived forms cached under root). */
+static int spec_linux_generate(struct spec *s, const struct container_config *c, uint64_t caps, const char *root,
+                               lrun_error **err)
+{
+    static const enum namespace_kind kinds[] = {NS_PID, NS_IPC, NS_UTS, NS_MOUNT, NS_CGROUP};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        s->namespaces[kinds[i]].wanted = true;
+    s->namespaces[NS_NETWORK].wanted = strcmp(c->network, "none") == 0;
+    static const struct {
+        const char *path;
+        unsigned major, minor;
+    } nodes[] = {{"/dev/null", 1, 3}, {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+                 {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+    s->devices = xcalloc(sizeof nodes / sizeof *nodes, sizeof *s->devices);
+    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
+        s->devices[s->n_devices++] = (struct spec_device){xstrdup(nodes[i].path), 'c', nodes[i].major, nodes[i].minor,
+                                                          0666, 0, 0};
+    s->masked_paths = xcalloc(1, sizeof *s->masked_paths);
+    s->readonly_paths = xcalloc(1, sizeof *s->readonly_paths);
+    s->rootfs_propagation = MS_PRIVATE | MS_REC;
+    if (c->privileged)
+        return 0;
+    static const char *const masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                                         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                         "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                                         "/sys/devices/virtual/powercap", NULL};
+    static const char *const read_only[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+                                            NULL};
+    lrun_strv_free(s->masked_paths);
+    lrun_strv_free(s->readonly_paths);
+    s->masked_paths = strv_copy((char *const *)masked);
+    s->readonly_paths = strv_copy((char *const *)read_only);
+    if (strcmp(c->seccomp, "unconfined") != 0 &&
+        !(s->seccomp = seccomp_profile_for_spec(root, strcmp(c->seccomp, "default") == 0 ? NULL : c->seccomp, caps, err)))
+        return -1;
     return 0;
 }
 
-/* root_switch: pivot_root into the new root; where the root is the
- * initramfs (rootfs cannot be pivoted: EINVAL) move the new root over /
- * and chroot, as switch_root does.  In that mode the old root stays below
- * the container's, as with crun's --no-pivot. */
-static int root_switch(const char *merged, bool no_pivot, lrun_error **err)
+/* spec_generate: the spec of a container made by run or create: the
+ * process from the image and the options, the root (the container layer's
+ * overlay), hostname, mounts, namespaces, devices, capabilities, seccomp. */
+static int spec_generate(lrun_store *s, struct image *img, const struct container_config *c, const char *id,
+                         const char *layer_id, struct container_facts *f, struct spec *out, lrun_error **err)
 {
-    if (chdir(merged) < 0)
-        return fail_errno(err, "chdir %s", merged);
-    if (!no_pivot) {
-        if (syscall(SYS_pivot_root, ".", ".") == 0) {
-            if (umount2(".", MNT_DETACH) < 0)
-                return fail_errno(err, "detach the old root");
-            if (chdir("/") < 0)
-                return fail_errno(err, "chdir /");
-            return 0;
-        }
-        if (errno != EINVAL)
-            return fail_errno(err, "pivot_root");
+    uint64_t caps;
+    if (container_capabilities(c, &caps, err) < 0 || spec_process_from_image(s, img, c, f, &out->process, err) < 0)
+        return -1;
+    struct spec_process *p = &out->process;
+    out->hostname = c->hostname ? xstrdup(c->hostname) : xstrndup(id, 12);
+    env_set_default(&p->env, "HOSTNAME", out->hostname);
+    if (c->terminal)
+        env_set_default(&p->env, "TERM", "xterm");
+    p->terminal = c->terminal;
+    p->no_new_privileges = c->no_new_privileges;
+    p->user.umask = 022;
+    p->caps[CAPS_BOUNDING] = p->caps[CAPS_EFFECTIVE] = p->caps[CAPS_PERMITTED] = caps;
+    out->root_path = xasprintf("%s/overlay/%s/merged", s->root, layer_id);
+    out->root_layer = xstrdup(layer_id);
+    out->root_readonly = c->read_only;
+    autofree char *userdata = container_userdata(s->root, id);
+    spec_mounts_generate(out, c, userdata);
+    return spec_linux_generate(out, c, caps, s->root, err);
+}
+
+/* --- creating a container: its layer, spec, facts and record --- */
+
+/* container_name_claim: the name asked for (free and valid), or a new one. */
+static int container_name_claim(lrun_store *s, struct container_config *c, lrun_error **err)
+{
+    if (!c->name) {
+        c->name = container_name_generate(s);
+        return 0;
     }
-    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
-        return fail_errno(err, "move the container root over /");
-    if (chroot(".") < 0 || chdir("/") < 0)
-        return fail_errno(err, "chroot");
+    struct container *taken = NULL;
+    for (size_t i = 0; i < s->n_containers && !taken; i++) /* names only: an ID prefix is no clash */
+        if (strv_contains(s->containers[i]->names, c->name))
+            taken = s->containers[i];
+    if (taken)
+        return fail(err, "the container name \"%s\" is already in use by %s. You have to remove that container to be able to reuse that name: that name is already in use",
+                    c->name, taken->id);
+    if (!container_name_valid(c->name))
+        return fail(err, "invalid container name \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", c->name);
     return 0;
 }
+
+/* container_files_write: userdata/config.json and userdata/lrun.json. */
+static int container_files_write(lrun_store *s, const char *id, const struct spec *spec,
+                                 const struct container_facts *f, lrun_error **err)
+{
+    size_t spec_len, facts_len;
+    autofree char *spec_text = spec_to_json(spec, &spec_len);
+    autofree char *facts_text = container_facts_json(f, &facts_len);
+    autoclose int dir_fd = open_dir_at(s->containers_fd, id, 0700, err);
+    autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
+    if (userdata_fd < 0 ||
+        write_file_atomic_sync(userdata_fd, "config.json", spec_text, spec_len, 0600, !s->volatile_writes, err) < 0 ||
+        write_file_atomic_sync(userdata_fd, "lrun.json", facts_text, facts_len, 0600, !s->volatile_writes, err) < 0)
+        return -1;
+    return 0;
+}
+
+static char *container_metadata_json(struct image *img, const char *name)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "image-name", img->names && img->names[0] ? img->names[0] : img->id);
+    jw_key_str(g, "image-id", img->id);
+    jw_key_str(g, "name", name);
+    jw_key_int(g, "created-at", (int64_t)time(NULL));
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+/* container_create: from run's or create's options (c; command and
+ * entrypoint as given, entrypoint NULL when not): the spec, the container
+ * layer over the image's top layer, userdata/{config,lrun}.json and the
+ * record in containers.json. */
+static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
+                                          char **command, const char *entrypoint, lrun_error **err)
+{
+    if (container_name_claim(s, c, err) < 0)
+        return NULL;
+    unsigned char raw[32];
+    digest_hex id, layer_id;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, layer_id);
+    autofacts struct container_facts f = {
+        .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
+        .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
+        .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
+        .init = c->init, .no_pivot = c->no_pivot};
+    autospec struct spec spec = {0};
+    if (spec_generate(s, img, c, id, layer_id, &f, &spec, err) < 0)
+        return NULL;
+    struct layer *l = layer_add(s, layer_id, img->layer, err);
+    if (!l)
+        return NULL;
+    l->names = xcalloc(2, sizeof *l->names);
+    l->names[0] = xasprintf("%s-layer", c->name);
+    l->incomplete = false;
+    if (store_save_layers(s, err) < 0)
+        return NULL;
+    if (container_files_write(s, id, &spec, &f, err) < 0) {
+        remove_tree_at(s->containers_fd, id, NULL);
+        layer_delete(s, l, NULL);
+        return NULL;
+    }
+    struct container *ct = xcalloc(1, sizeof *ct);
+    ct->id = xstrdup(id);
+    ct->names = xcalloc(2, sizeof *ct->names);
+    ct->names[0] = xstrdup(c->name);
+    ct->image = xstrdup(img->id);
+    ct->layer = xstrdup(layer_id);
+    ct->created = time_rfc3339_now();
+    ct->status = xstrdup("created");
+    ct->command = strv_join(spec.process.args, " ");
+    ct->size = -1;
+    ct->metadata = container_metadata_json(img, c->name);
+    s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
+    s->containers[s->n_containers++] = ct;
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {
+        s->n_containers--;
+        container_free(ct);
+        remove_tree_at(s->containers_fd, id, NULL);
+        layer_delete(s, l, NULL);
+        return NULL;
+    }
+    return ct;
+}
+
+/* --- sizes: the container layer, walked once when the container stops ---
+ * Each inode counts once, directories not at all (c/storage's
+ * directory.Size), so hard links and whiteouts add nothing. */
+
+struct size_walk {
+    int64_t bytes;
+    struct inode_seen {
+        dev_t dev;
+        ino_t ino;
+    } *seen;
+    size_t n_seen;
+};
+
+static void size_walk_dir(struct size_walk *w, int fd)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0)
+                size_walk_dir(w, fd);
+            continue;
+        }
+        if (st.st_nlink > 1) {
+            bool seen = false;
+            for (size_t i = 0; i < w->n_seen && !seen; i++)
+                seen = w->seen[i].dev == st.st_dev && w->seen[i].ino == st.st_ino;
+            if (seen)
+                continue;
+            w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof *w->seen);
+            w->seen[w->n_seen++] = (struct inode_seen){st.st_dev, st.st_ino};
+        }
+        w->bytes += st.st_size;
+    }
+    closedir(dir);
+}
+
+static int64_t layer_diff_size(const char *root, const char *layer_id)
+{
+    autofree char *path = xasprintf("%s/overlay/%s/diff", root, layer_id);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct size_walk w = {0};
+    size_walk_dir(&w, fd);
+    free(w.seen);
+    return w.bytes;
+}
+
+/* container_size: the layer's bytes: recorded at exit, walked now only
+ * for a container that is still writing. */
+static int64_t container_size(lrun_store *s, const struct container *c)
+{
+    if (!container_is_running(c) && c->size >= 0)
+        return c->size;
+    return layer_diff_size(s->root, c->layer);
+}
+
+/* ========================================================================
+ * CONTAINER: MONITOR: launching a spec (the container's first process and
+ * its setup story), the setup report, waiting, logs, the terminal, and
+ * the record of running and exited
+ * ======================================================================== */
 
 static void loopback_up(void)
 {
@@ -10557,53 +12002,6 @@ static int stdio_setup(const struct launch *l, lrun_error **err)
         if (l->stdio[i] >= 0 && dup2(l->stdio[i], i) < 0)
             return fail_errno(err, "set up standard I/O");
     return 0;
-}
-
-/* container_child_setup: the story of a container, from the fresh
- * namespaces to exec; returns only on failure. */
-static int container_child_setup(struct launch *l, lrun_error **err)
-{
-    umask(0);
-    /* keep every mount of ours out of the host */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return fail_errno(err, "make the mounts private");
-    if (access("/proc/self/fd", F_OK) < 0) { /* early boot: lrun mounts what it needs */
-        mkdir("/proc", 0555);
-        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-            return fail_errno(err, "/proc is not mounted and mounting it failed");
-    }
-    /* mount the overlay: the image's layers below the container's own */
-    if (overlay_mount_layer(l->root, l->layer, err) < 0)
-        return -1;
-    autofree char *merged = xasprintf("%s/overlay/%s/merged", l->root, l->layer);
-    autoclose int root_fd = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
-        return fail_errno(err, "open %s", merged);
-    /* the kernel's filesystems, /dev, then what lrun and the user bind in */
-    if (rootfs_dev(root_fd, merged, l, err) < 0 || rootfs_proc_sys(root_fd, merged, l->cfg->privileged, err) < 0 ||
-        rootfs_files_and_volumes(root_fd, l, err) < 0)
-        return -1;
-    if (stdio_setup(l, err) < 0)
-        return -1;
-    /* switch root */
-    if (root_switch(merged, l->cfg->no_pivot, err) < 0)
-        return -1;
-    if (l->cfg->read_only && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-        return fail_errno(err, "remount the root read-only");
-    if (sethostname(l->cfg->hostname, strlen(l->cfg->hostname)) < 0)
-        return fail_errno(err, "set the hostname");
-    if (strcmp(l->cfg->network, "none") == 0)
-        loopback_up();
-    umask(022);
-    /* drop privileges, load seccomp last, exec */
-    close_extra_fds(l->error_fd);
-    autostrv char **env = NULL;
-    if (process_confine(&l->process, &env, err) < 0)
-        return -1;
-    /* --init: confined too, it only waits and forwards */
-    if (l->cfg->init && fork_behind_reaper(l->error_fd, "/sbin/init") < 0)
-        return fail_errno(err, "fork the command");
-    return process_exec(l->process.args, env, err);
 }
 
 /* report_write: a failure as "<exit status> <message>" for the process
@@ -10718,35 +12116,7 @@ static int store_can_hold_upper(const char *root, lrun_error **err)
     return 0;
 }
 
-/* --- outside the container: launching, waiting, recording --- */
-
-/* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
- * container gets, kept in userdata (the host's, when it has them). */
-static int container_files(const char *userdata, const struct container_config *c, lrun_error **err)
-{
-    autobuf struct buf hosts = {0};
-    if (strcmp(c->network, "host") != 0 || read_file_at(AT_FDCWD, "/etc/hosts", &hosts, NULL) < 0) {
-        hosts.len = 0;
-        buf_adds(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    }
-    if (hosts.len && hosts.data[hosts.len - 1] != '\n')
-        buf_adds(&hosts, "\n");
-    buf_printf(&hosts, "127.0.1.1\t%s\n", c->hostname);
-    autobuf struct buf resolv = {0};
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL) < 0) {
-        resolv.len = 0;
-        buf_adds(&resolv, "");
-    }
-    autofree char *hostname = xasprintf("%s\n", c->hostname);
-    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fail_errno(err, "open %s", userdata);
-    if (write_file_at(fd, "hosts", hosts.data, hosts.len, 0644, err) < 0 ||
-        write_file_at(fd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
-        write_file_at(fd, "resolv.conf", resolv.data, resolv.len, 0644, err) < 0)
-        return -1;
-    return 0;
-}
+/* --- launching --- */
 
 static void terminal_resize(int from, int pty)
 {
@@ -10767,31 +12137,125 @@ static void signals_reset(void)
             signal(sig, SIG_DFL);
 }
 
-/* container_launch: clone the container's init in new namespaces; returns
- * once it has exec'd the command (or with the error its setup met); with a
- * terminal, *pty gets its master. */
+/* namespaces_join: the namespaces the spec names by path (opened before
+ * clone), the mount namespace last, as what follows happens in it. */
+static int namespaces_join(const struct launch *l, lrun_error **err)
+{
+    static const enum namespace_kind order[] = {NS_IPC, NS_UTS, NS_NETWORK, NS_CGROUP, NS_TIME, NS_PID, NS_MOUNT};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        enum namespace_kind k = order[i];
+        if (l->namespace_fds[k] >= 0 && setns(l->namespace_fds[k], (int)namespace_kinds[k].clone_flag) < 0)
+            return fail_errno(err, "join the %s namespace %s", namespace_kinds[k].name, l->spec->namespaces[k].path);
+    }
+    /* a pid namespace takes children only: fork once more into it; this
+     * process stays behind to reap and pass signals on */
+    if (l->namespace_fds[NS_PID] >= 0 && fork_behind_reaper(l->error_fd, NULL) < 0)
+        return fail_errno(err, "fork into the pid namespace");
+    return 0;
+}
+
+/* container_child_setup: the story of a container, from the fresh
+ * namespaces to exec, as the spec tells it; returns only on failure. */
+static int container_child_setup(struct launch *l, lrun_error **err)
+{
+    const struct spec *s = l->spec;
+    umask(0);
+    /* enter the namespaces the spec joins; keep every mount of ours out
+     * of the host */
+    if (namespaces_join(l, err) < 0)
+        return -1;
+    if (mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+        return fail_errno(err, "make the mounts private");
+    if (access("/proc/self/fd", F_OK) < 0) { /* early boot: lrun mounts what it needs */
+        mkdir("/proc", 0555);
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            return fail_errno(err, "/proc is not mounted and mounting it failed");
+    }
+    /* the root (the overlay of the image's layers below the container's
+     * own), its mounts, /dev, the console, masked and read-only paths */
+    autoclose int root_fd = rootfs_prepare(l, err);
+    if (root_fd < 0 || stdio_setup(l, err) < 0)
+        return -1;
+    /* switch root */
+    if (root_switch(root_fd, l->no_pivot, err) < 0)
+        return -1;
+    if (s->root_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        return fail_errno(err, "remount the root read-only");
+    /* the host name; the loopback of a new network namespace */
+    if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+        return fail_errno(err, "set the hostname");
+    if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+        return fail_errno(err, "set the domain name");
+    if (s->namespaces[NS_NETWORK].wanted && !s->namespaces[NS_NETWORK].path)
+        loopback_up();
+    /* drop privileges, load seccomp last, exec */
+    close_extra_fds(l->error_fd);
+    autostrv char **env = NULL;
+    if (process_confine(&s->process, l->seccomp, &env, err) < 0)
+        return -1;
+    /* --init: confined too, it only waits and forwards */
+    if (l->init && fork_behind_reaper(l->error_fd, "/sbin/init") < 0)
+        return fail_errno(err, "fork the command");
+    return process_exec(s->process.args, env, err);
+}
+
+/* launch_namespaces_open: the namespaces to join, opened in the parent
+ * (paths are the host's); -1 for the others. */
+static int launch_namespaces_open(struct launch *l, lrun_error **err)
+{
+    for (int k = 0; k < NS_KINDS; k++)
+        l->namespace_fds[k] = -1;
+    if (l->spec->namespaces[NS_USER].wanted)
+        return fail(err, "user namespaces are not supported yet");
+    for (int k = 0; k < NS_KINDS; k++) {
+        const char *path = l->spec->namespaces[k].path;
+        if (path && (l->namespace_fds[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open the %s namespace %s", namespace_kinds[k].name, path);
+    }
+    return 0;
+}
+
+static void launch_namespaces_close(struct launch *l)
+{
+    for (int k = 0; k < NS_KINDS; k++)
+        if (l->namespace_fds[k] >= 0)
+            close(l->namespace_fds[k]), l->namespace_fds[k] = -1;
+}
+
+/* terminal_size_set: the spec's console size, else the caller's. */
+static void terminal_size_set(const struct spec_process *p, int pty)
+{
+    struct winsize ws = {.ws_row = (unsigned short)p->console_height, .ws_col = (unsigned short)p->console_width};
+    if (p->console_height || p->console_width)
+        ioctl(pty, TIOCSWINSZ, &ws);
+    else if (isatty(STDIN_FILENO))
+        terminal_resize(STDIN_FILENO, pty);
+}
+
+/* container_launch: clone the container's init in its new namespaces;
+ * returns once it has exec'd the command (or with the error its setup
+ * met); with a terminal, *pty gets its master. */
 static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
 {
     int pipe_fds[2], console[2] = {-1, -1};
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+    if (launch_namespaces_open(l, err) < 0) {
+        launch_namespaces_close(l);
+        return -1;
+    }
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+        launch_namespaces_close(l);
         return fail_errno(err, "pipe");
-    if (l->cfg->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+    }
+    if (l->spec->process.terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
+        launch_namespaces_close(l);
+        close(pipe_fds[0]), close(pipe_fds[1]);
         return fail_errno(err, "socketpair");
+    }
     l->console_socket = console[1];
     l->terminal = -1;
-    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-    if (strcmp(l->cfg->network, "none") == 0)
-        flags |= CLONE_NEWNET;
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
-    if (pid < 0) {
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        if (console[0] >= 0)
-            close(console[0]), close(console[1]);
-        return fail_errno(err, "create the container's namespaces");
-    }
+    pid_t pid = (pid_t)syscall(SYS_clone, spec_new_namespaces(l->spec) | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid == 0) {
         signals_reset();
         close(pipe_fds[0]);
@@ -10800,19 +12264,28 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
         container_child_setup(l, &child_err);
         child_report(pipe_fds[1], child_err);
     }
+    launch_namespaces_close(l);
     close(pipe_fds[1]);
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        if (console[0] >= 0)
+            close(console[0]), close(console[1]);
+        return fail_errno(err, "create the container's namespaces");
+    }
     if (console[0] >= 0) { /* the master comes first, unless setup failed before */
         close(console[1]);
         *pty = fd_receive(console[0]);
         close(console[0]);
-        if (*pty >= 0 && isatty(STDIN_FILENO))
-            terminal_resize(STDIN_FILENO, *pty);
+        if (*pty >= 0)
+            terminal_size_set(&l->spec->process, *pty);
     }
     if (report_read(pipe_fds[0], "the container's setup report", err) == 0)
         return pid;
     waitpid(pid, NULL, 0);
     return -1;
 }
+
+/* --- the record: running, exited --- */
 
 typedef int (*container_change_fn)(lrun_store *s, struct container *c, void *arg, lrun_error **err);
 
@@ -11006,15 +12479,63 @@ static void terminal_raw(void)
     }
 }
 
+/* ========================================================================
+ * CONTAINER: LIFECYCLE: start (attached or under a detached monitor),
+ * stop, kill, wait, remove, exec
+ * ======================================================================== */
+
 /* --- start: attached (run's default) or under a detached monitor --- */
 
+/* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
+ * container gets, kept in userdata (the host's, when it shares the host's
+ * network and the host has them). */
+static int container_files(const char *userdata, const struct spec *s, lrun_error **err)
+{
+    autobuf struct buf hosts = {0};
+    const char *name = s->hostname ? s->hostname : "";
+    if (s->namespaces[NS_NETWORK].wanted || read_file_at(AT_FDCWD, "/etc/hosts", &hosts, NULL) < 0) {
+        hosts.len = 0;
+        buf_adds(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    }
+    if (hosts.len && hosts.data[hosts.len - 1] != '\n')
+        buf_adds(&hosts, "\n");
+    buf_printf(&hosts, "127.0.1.1\t%s\n", name);
+    autobuf struct buf resolv = {0};
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL) < 0) {
+        resolv.len = 0;
+        buf_adds(&resolv, "");
+    }
+    autofree char *hostname = xasprintf("%s\n", name);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", userdata);
+    if (write_file_at(fd, "hosts", hosts.data, hosts.len, 0644, err) < 0 ||
+        write_file_at(fd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
+        write_file_at(fd, "resolv.conf", resolv.data, resolv.len, 0644, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* container_spec_read: userdata/config.json, which must keep the
+ * container's own layer as its root. */
+static int container_spec_read(const char *userdata, const char *layer, struct spec *s, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/config.json", userdata);
+    if (spec_read_file(path, s, err) < 0)
+        return -1;
+    if (!s->root_layer || strcmp(s->root_layer, layer) != 0)
+        return fail(err, "%s: the annotation lrun.container-layer must name the container's layer %s", path, layer);
+    return 0;
+}
+
+/* What start reads of a container before it launches it. */
 struct start_context {
     const char *root;
     char *id, *layer;
-    struct container_config cfg;
+    struct spec spec;               /* userdata/config.json */
+    struct container_facts facts;   /* userdata/lrun.json */
     char *userdata;
-    uint64_t caps;
-    struct seccomp_program seccomp;
+    struct seccomp_program seccomp; /* spec.seccomp, compiled */
 };
 
 static void start_context_release(struct start_context *sc)
@@ -11023,18 +12544,15 @@ static void start_context_release(struct start_context *sc)
     free(sc->id);
     free(sc->layer);
     free(sc->userdata);
-    container_config_release(&sc->cfg);
+    spec_release(&sc->spec);
+    container_facts_release(&sc->facts);
 }
 
 static void launch_init(struct launch *l, struct start_context *sc)
 {
-    *l = (struct launch){.root = sc->root, .layer = sc->layer, .userdata = sc->userdata, .cfg = &sc->cfg,
-                         .console_socket = -1, .terminal = -1, .stdio = {-1, -1, -1}};
-    l->process = (struct process_spec){.args = sc->cfg.args, .env = sc->cfg.env, .workdir = sc->cfg.workdir,
-                                       .user = sc->cfg.user, .hostname = sc->cfg.hostname,
-                                       .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
-                                       .caps = sc->caps, .terminal = sc->cfg.terminal,
-                                       .no_new_privileges = sc->cfg.no_new_privileges};
+    *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
+                         .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
+                         .stdio = {-1, -1, -1}};
 }
 
 /* start_attached: the container's I/O is ours (a terminal proxied with
@@ -11044,7 +12562,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     struct launch l;
     launch_init(&l, sc);
     int master = -1, devnull = -1;
-    if (!sc->cfg.interactive && !sc->cfg.terminal) {
+    if (!sc->facts.interactive && !sc->spec.process.terminal) {
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         l.stdio[0] = devnull;
     }
@@ -11055,18 +12573,18 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(devnull);
     if (pid < 0) {
         lrun_error *ignored = NULL;
-        container_record_exit(sc->root, sc->id, sc->layer, (*err)->exit_code, sc->cfg.remove, &ignored);
+        container_record_exit(sc->root, sc->id, sc->layer, (*err)->exit_code, sc->facts.remove, &ignored);
         lrun_error_free(ignored);
         return -1;
     }
-    if (container_change(sc->root, sc->id, mark_running, &pid, !sc->cfg.remove, err) < 0) {
+    if (container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
     }
-    if (master >= 0 && sc->cfg.interactive)
+    if (master >= 0 && sc->facts.interactive)
         terminal_raw();
-    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->cfg.interactive ? 0 : -1,
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? 0 : -1,
                        .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
     *exit_code = container_wait(&w);
     terminal_restore();
@@ -11074,7 +12592,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(master);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    return container_record_exit(sc->root, sc->id, sc->layer, *exit_code, sc->cfg.remove, err);
+    return container_record_exit(sc->root, sc->id, sc->layer, *exit_code, sc->facts.remove, err);
 }
 
 /* monitor_run: the detached container's keeper: launches it with its
@@ -11096,7 +12614,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
     if (log_fd < 0)
         fail_errno(&err, "open %s", log_path);
-    else if (!sc->cfg.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
+    else if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
         fail_errno(&err, "pipe");
     l.stdio[0] = devnull;
     l.stdio[1] = out[1];
@@ -11106,19 +12624,19 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     pid_t pid = err ? -1 : container_launch(&l, &master, &err);
     if (out[1] >= 0)
         close(out[1]), close(errp[1]);
-    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->cfg.remove, &err) < 0)
+    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, &err) < 0)
         kill(pid, SIGKILL);
     if (err) {
         report_write(ready_fd, err);
         lrun_error *ignored = NULL;
-        container_record_exit(sc->root, sc->id, sc->layer, err->exit_code, sc->cfg.remove, &ignored);
+        container_record_exit(sc->root, sc->id, sc->layer, err->exit_code, sc->facts.remove, &ignored);
         _exit(EXIT_LRUN);
     }
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .log_fd = log_fd};
     int code = container_wait(&w);
-    container_record_exit(sc->root, sc->id, sc->layer, code, sc->cfg.remove, &err);
+    container_record_exit(sc->root, sc->id, sc->layer, code, sc->facts.remove, &err);
     _exit(0);
 }
 
@@ -11162,11 +12680,11 @@ static int container_start(const char *root, const char *id_or_name, bool attach
     sc.userdata = container_userdata(root, sc.id);
     if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
         return -1;
-    if (container_config_read(root, sc.id, &sc.cfg, err) < 0 || container_capabilities(&sc.cfg, &sc.caps, err) < 0 ||
-        container_files(sc.userdata, &sc.cfg, err) < 0)
+    if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
+        container_files(sc.userdata, &sc.spec, err) < 0)
         return -1;
-    if (!sc.cfg.privileged && strcmp(sc.cfg.seccomp, "unconfined") != 0 &&
-        seccomp_program_prepare(root, sc.cfg.seccomp, sc.caps, &sc.seccomp, err) < 0)
+    if (sc.spec.seccomp && seccomp_program_prepare(root, sc.spec.seccomp, sc.spec.process.caps[CAPS_BOUNDING],
+                                                   &sc.seccomp, err) < 0)
         return -1;
     *exit_code = 0;
     return attach ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
@@ -11208,11 +12726,12 @@ static int container_ref_read(const char *root, const char *name, struct contain
     r->monitor = (pid_t)c->monitor;
     r->running = container_is_running(c);
     r->exit_code = (int)c->exit_code;
-    autoconfig struct container_config cfg = {0};
+    autofacts struct container_facts facts = {0};
+    autofree char *userdata = container_userdata(s->root, c->id);
     lrun_error *ignored = NULL;
-    if (container_config_read(s->root, c->id, &cfg, &ignored) == 0) {
-        r->stop_signal = xstrdup(cfg.stop_signal);
-        r->stop_timeout = cfg.stop_timeout;
+    if (container_facts_read(userdata, &facts, &ignored) == 0) {
+        r->stop_signal = xstrdup(facts.stop_signal);
+        r->stop_timeout = facts.stop_timeout;
     }
     lrun_error_free(ignored);
     return 0;
@@ -11336,6 +12855,143 @@ static int container_remove(const char *root, const char *name, bool force, lrun
 
 /* --- exec: a new process in a running container's namespaces --- */
 
+/* exec_process: the process part of a spec for exec: the container's
+ * environment (with TERM for -t) under -e, its user and working directory
+ * unless -u and -w say, its capabilities, limits and no_new_privs. */
+static void exec_process(const struct spec_process *c, const struct container_config *opts, char **args,
+                         struct spec_process *p)
+{
+    *p = (struct spec_process){.args = strv_copy(args), .env = strv_copy(c->env), .terminal = opts->terminal,
+                               .no_new_privileges = c->no_new_privileges, .user = c->user};
+    if (opts->terminal)
+        env_set_default(&p->env, "TERM", "xterm");
+    for (size_t i = 0; opts->env && opts->env[i]; i++)
+        env_set(&p->env, opts->env[i]);
+    p->cwd = xstrdup(opts->workdir ? opts->workdir : c->cwd);
+    p->user.name = xstrdup(opts->user ? opts->user : c->user.name);
+    p->user.additional_gids = xmalloc((c->user.n_additional_gids + 1) * sizeof *p->user.additional_gids);
+    memcpy(p->user.additional_gids, c->user.additional_gids, c->user.n_additional_gids * sizeof *p->user.additional_gids);
+    memcpy(p->caps, c->caps, sizeof p->caps);
+    p->rlimits = xmalloc((c->n_rlimits + 1) * sizeof *p->rlimits);
+    memcpy(p->rlimits, c->rlimits, c->n_rlimits * sizeof *p->rlimits);
+    p->n_rlimits = c->n_rlimits;
+}
+
+/* The namespaces exec enters, as /proc/PID/ns names them. */
+static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+#define EXEC_NAMESPACES (sizeof exec_namespaces / sizeof *exec_namespaces)
+
+/* exec_child: in the forked process: the container's namespaces and root
+ * (ns_fds, root_fd of its init), then the process; never returns. */
+__attribute__((noreturn)) static void exec_child(const struct spec_process *p, const struct seccomp_program *seccomp,
+                                                 const int ns_fds[], int root_fd, int console, bool interactive,
+                                                 int report_fd)
+{
+    lrun_error *err = NULL;
+    signals_reset();
+    for (size_t i = 0; i < EXEC_NAMESPACES; i++)
+        if (setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
+            fail_errno(&err, "enter the container's %s namespace", exec_namespaces[i]);
+            child_report(report_fd, err);
+        }
+    /* the pid namespace applies to children: fork once more into it;
+     * this process passes signals on and reports the exit */
+    int forked = fork_behind_reaper(report_fd, NULL);
+    /* the container's root: pivoted, or chrooted on an initramfs */
+    if (forked < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+        fail_errno(&err, "enter the container's root");
+        child_report(report_fd, err);
+    }
+    struct launch l = {.console_socket = console, .terminal = -1,
+                       .stdio = {interactive || p->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
+    if (p->terminal) {
+        autoclose int pts_fd = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pts_fd < 0)
+            fail_errno(&err, "open /dev/pts");
+        if (pts_fd < 0 || (l.terminal = terminal_open(pts_fd, console, &err)) < 0)
+            child_report(report_fd, err);
+    }
+    stdio_setup(&l, &err);
+    close_extra_fds(report_fd);
+    autostrv char **env = NULL;
+    if (!err && process_confine(p, seccomp, &env, &err) == 0)
+        process_exec(p->args, env, &err);
+    child_report(report_fd, err);
+}
+
+/* exec_namespaces_open: the descriptors exec_child enters: the running
+ * container init's namespaces and root. */
+static int exec_namespaces_open(pid_t pid, int ns_fds[], int *root_fd, lrun_error **err)
+{
+    char path[64];
+    for (size_t i = 0; i < EXEC_NAMESPACES; i++)
+        ns_fds[i] = -1;
+    *root_fd = -1;
+    for (size_t i = 0; i < EXEC_NAMESPACES; i++) {
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, exec_namespaces[i]);
+        if ((ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open %s", path);
+    }
+    snprintf(path, sizeof path, "/proc/%d/root", (int)pid);
+    if ((*root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail_errno(err, "open %s", path);
+    return 0;
+}
+
+static void exec_namespaces_close(int ns_fds[], int root_fd)
+{
+    for (size_t i = 0; i < EXEC_NAMESPACES; i++)
+        if (ns_fds[i] >= 0)
+            close(ns_fds[i]);
+    if (root_fd >= 0)
+        close(root_fd);
+}
+
+/* exec_launch: fork the exec'd process; returns its pid once it has
+ * exec'd (or -1 with its setup's error); with a terminal, *pty gets the
+ * master. */
+static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct seccomp_program *seccomp,
+                         bool interactive, int *pty, lrun_error **err)
+{
+    int ns_fds[EXEC_NAMESPACES], root_fd, console[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
+    if (exec_namespaces_open(init, ns_fds, &root_fd, err) == 0) {
+        if (p->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+            fail_errno(err, "socketpair");
+        else if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+            fail_errno(err, "pipe");
+    }
+    if (pipe_fds[0] < 0) {
+        exec_namespaces_close(ns_fds, root_fd);
+        if (console[0] >= 0)
+            close(console[0]), close(console[1]);
+        return -1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_child(p, seccomp, ns_fds, root_fd, console[1], interactive, pipe_fds[1]);
+    close(pipe_fds[1]);
+    exec_namespaces_close(ns_fds, root_fd);
+    if (console[0] >= 0) {
+        close(console[1]);
+        *pty = pid < 0 ? -1 : fd_receive(console[0]);
+        close(console[0]);
+        if (*pty >= 0 && isatty(STDIN_FILENO))
+            terminal_resize(STDIN_FILENO, *pty);
+    }
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        return fail_errno(err, "fork");
+    }
+    if (report_read(pipe_fds[0], "the exec report", err) < 0) {
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return pid;
+}
+
+/* container_exec: args in the running container name, as the container's
+ * spec and exec's options (opts) say; *exit_code its status. */
 static int container_exec(const char *root, const char *name, struct container_config *opts, char **args,
                           int *exit_code, lrun_error **err)
 {
@@ -11344,86 +13000,22 @@ static int container_exec(const char *root, const char *name, struct container_c
         return -1;
     if (!r.running)
         return fail(err, "can only create exec sessions on running containers: container state improper");
-    autoconfig struct container_config cfg = {0};
-    if (container_config_read(root, r.id, &cfg, err) < 0)
-        return -1;
-    uint64_t caps;
-    if (container_capabilities(&cfg, &caps, err) < 0)
+    autofree char *userdata = container_userdata(root, r.id);
+    autospec struct spec spec = {0};
+    if (container_spec_read(userdata, r.layer, &spec, err) < 0)
         return -1;
     cleanup(seccomp_program_release) struct seccomp_program seccomp = {0};
-    if (!cfg.privileged && strcmp(cfg.seccomp, "unconfined") != 0 &&
-        seccomp_program_prepare(root, cfg.seccomp, caps, &seccomp, err) < 0)
+    if (spec.seccomp &&
+        seccomp_program_prepare(root, spec.seccomp, spec.process.caps[CAPS_BOUNDING], &seccomp, err) < 0)
         return -1;
-    autostrv char **env = strv_copy(cfg.env);
-    for (size_t i = 0; opts->env && opts->env[i]; i++)
-        env_set(&env, opts->env[i]);
-    struct process_spec p = {.args = args, .env = env, .workdir = opts->workdir ? opts->workdir : cfg.workdir,
-                             .user = opts->user ? opts->user : cfg.user, .hostname = cfg.hostname,
-                             .seccomp = seccomp.code ? &seccomp : NULL, .caps = caps,
-                             .terminal = opts->terminal, .no_new_privileges = cfg.no_new_privileges};
-    static const char *const namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
-    int ns_fds[6], root_fd;
-    char path[64];
-    for (size_t i = 0; i < 6; i++) {
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)r.pid, namespaces[i]);
-        if ((ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            return fail_errno(err, "open %s", path);
-    }
-    snprintf(path, sizeof path, "/proc/%d/root", (int)r.pid);
-    if ((root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail_errno(err, "open %s", path);
-    int master = -1, console[2] = {-1, -1}, pipe_fds[2];
-    if (opts->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
-        return fail_errno(err, "socketpair");
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-        return fail_errno(err, "pipe");
+    cleanup(spec_process_release) struct spec_process p;
+    exec_process(&spec.process, opts, args, &p);
     sigset_t set;
-    int sigfd = waiter_signals(&set);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        lrun_error *child_err = NULL;
-        signals_reset();
-        for (size_t i = 0; i < 6; i++)
-            if (setns(ns_fds[i], 0) < 0 && !(i == 3 && errno == EINVAL)) {
-                fail_errno(&child_err, "enter the container's %s namespace", namespaces[i]);
-                child_report(pipe_fds[1], child_err);
-            }
-        /* the pid namespace applies to children: fork once more into it;
-         * this process passes signals on and reports the exit */
-        int forked = fork_behind_reaper(pipe_fds[1], NULL);
-        /* the container's root: pivoted, or chrooted on an initramfs */
-        if (forked < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
-            fail_errno(&child_err, "enter the container's root");
-            child_report(pipe_fds[1], child_err);
-        }
-        struct launch l = {.console_socket = console[1], .terminal = -1,
-                           .stdio = {opts->interactive || opts->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
-        autofree char *slave = NULL;
-        if (opts->terminal && (l.terminal = terminal_in_container("/dev/pts", console[1], &slave, &child_err)) < 0)
-            child_report(pipe_fds[1], child_err);
-        stdio_setup(&l, &child_err);
-        close_extra_fds(pipe_fds[1]);
-        autostrv char **full_env = NULL;
-        if (!child_err && process_confine(&p, &full_env, &child_err) == 0)
-            process_exec(args, full_env, &child_err);
-        child_report(pipe_fds[1], child_err);
-    }
-    close(pipe_fds[1]);
-    for (size_t i = 0; i < 6; i++)
-        close(ns_fds[i]);
-    close(root_fd);
-    if (pid < 0)
-        return fail_errno(err, "fork");
-    if (console[0] >= 0) {
-        close(console[1]);
-        master = fd_receive(console[0]);
-        close(console[0]);
-        if (master >= 0 && isatty(STDIN_FILENO))
-            terminal_resize(STDIN_FILENO, master);
-    }
-    if (report_read(pipe_fds[0], "the exec report", err) < 0) {
-        waitpid(pid, NULL, 0);
+    int sigfd = waiter_signals(&set), master = -1;
+    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, opts->interactive, &master, err);
+    if (pid < 0) {
+        close(sigfd);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
         return -1;
     }
     if (master >= 0 && opts->interactive)
@@ -13411,14 +15003,9 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
             return EXIT_LRUN;
         }
     }
-    uint64_t caps; /* a bad --cap-add fails now, before anything is created */
-    if (container_capabilities(&o->cfg, &caps, &err) < 0)
-        return cli_fail(err);
     o->cfg.image = xstrdup(image);
     s->volatile_writes = o->cfg.remove;
-    if (container_config_apply_image(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err) < 0)
-        return cli_fail(err);
-    struct container *c = container_create(s, img, &o->cfg, &err);
+    struct container *c = container_create(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err);
     if (!c)
         return cli_fail(err);
     *id = xstrdup(c->id);
