@@ -29,7 +29,8 @@ timeout 300 "$repo/test/bench/run" --quick --out "$T/quick.md" >"$T/stdout" 2>"$
 rc=$?
 took=$(($(date +%s) - start))
 is "$rc" 0 "bench --quick exits 0" || diag "$(tail -n 30 "$T/stderr")"
-ok "$([ "$took" -lt 60 ] && echo 0 || echo 1)" "bench --quick finishes in < 60 s (took ${took}s)"
+# a guard against a quick mode that forgot to be quick (about 30 s alone; generous for a loaded machine)
+ok "$([ "$took" -lt 180 ] && echo 0 || echo 1)" "bench --quick finishes in < 180 s (took ${took}s)"
 ok "$([ -s "$T/quick.md" ] && echo 0 || echo 1)" "the table is written to --out"
 is "$(stat -c '%Y %s' "$latest" 2>/dev/null || echo absent)" "$latest_before" "results/latest.md is left alone"
 ok "$(grep -qxF '| work | lrun | podman | crun | bwrap | floor | ratio | target |' "$T/stdout" && echo 0 || echo 1)" \
