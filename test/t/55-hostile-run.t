@@ -27,8 +27,11 @@ SHADOW=$(sha256 /etc/shadow) PASSWD=$(sha256 /etc/passwd) GROUP=$(sha256 /etc/gr
 printf 'root:x:0:0:root:/root:/bin/sh\nevil:x:4242:4242:evil:/:/bin/sh\n' >/tmp/lrun-probe-passwd
 printf 'root:x:0:\nevilg:x:4343:\n' >/tmp/lrun-probe-group
 
-# host mount table without other test runs' /tmp/lrun-test.* dirs
-host_mounts() { awk '{ print $5, $9, $4 }' /proc/self/mountinfo | grep -v '^/tmp/lrun-test\.' | sort; }
+# host mount table without what other test runs mount below /tmp (their
+# scratch dirs come and go); the probes' own /tmp/lrun-probe-* targets and
+# everything outside /tmp stay in
+host_mounts() { awk '{ print $5, $9, $4 }' /proc/self/mountinfo | grep -v '^/tmp/' | sort
+	awk '{ print $5, $9, $4 }' /proc/self/mountinfo | grep '^/tmp/lrun-probe' | sort; }
 MOUNTS0=$(host_mounts)
 host_clean() { # NAME: after each case, nothing of ours is mounted on the host
 	is "$(mounts_below "$T" | wc -l)|$(host_mounts | diff <(printf '%s\n' "$MOUNTS0") - | grep -c '^[<>]')" "0|0" \
