@@ -32,6 +32,8 @@
  *     CONTAINER: MONITOR    launching a spec (the setup story), its report,
  *                           waiting, logs, the terminal, running/exited
  *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
+ *     CONTAINER: OCI        runc's model: a bundle read into the same spec,
+ *                           state under --root, create/start, hooks
  *   CLI         argument parsing, each command, tables and --format
  *
  * Error convention: a function whose caller may have to clean up returns -1
@@ -54,6 +56,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <grp.h>
@@ -9514,9 +9517,9 @@ static void spec_write_linux(yajl_gen g, const struct spec *s)
 }
 
 /* spec_to_json: config.json's text. */
-static char *spec_to_json(const struct spec *s, size_t *len)
+static char *spec_to_json(const struct spec *s, size_t *len, bool pretty)
 {
-    autogen yajl_gen g = json_writer(false);
+    autogen yajl_gen g = json_writer(pretty);
     yajl_gen_map_open(g);
     jw_key_str(g, "ociVersion", "1.1.0");
     spec_write_process(g, &s->process);
@@ -9870,6 +9873,9 @@ struct seccomp_program;
 
 /* What the executor is given besides the spec: runc's command-line options
  * and the descriptors of the process that launches the container. */
+struct launch;
+typedef int (*launch_created_fn)(const struct launch *l, pid_t pid, struct buf *state, lrun_error **err);
+
 struct launch {
     const struct spec *spec;
     const char *store_root;                /* the graph root holding spec->root_layer */
@@ -9881,6 +9887,17 @@ struct launch {
     int console_socket;                    /* with a terminal: where the pty master goes, else -1 */
     int terminal;                          /* the pty slave, once made */
     int stdio[3];                          /* descriptors for 0, 1, 2 (-1: keep) */
+    int preserve_fds;                      /* 3 .. 3+N-1 pass into the container (runc's --preserve-fds) */
+    /* OCI mode (runc's create): the setup stops right before the process
+     * and reports success; a byte on start_fd (a FIFO the child holds open
+     * read-write, so start never blocks) lets it exec. */
+    int start_fd;                          /* -1: exec at once */
+    /* called in the parent once the child exists (user namespace maps,
+     * createRuntime hooks); what it puts in *state (the runtime-spec state
+     * JSON) the child gets before it mounts anything, for its own hooks */
+    launch_created_fn created;
+    void *created_arg;
+    int sync_fd;                           /* the child's end of that, or -1 */
 };
 
 /* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
@@ -10299,13 +10316,15 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
     return 0;
 }
 
-/* close_extra_fds: nothing of lrun's but 0-2 reaches the container. */
-static void close_extra_fds(int keep)
+/* close_extra_fds: nothing of lrun's but 0-2 (and the first preserve
+ * descriptors after them: runc's --preserve-fds) reaches the container;
+ * keep and keep2 are lrun's own (close-on-exec) for the setup's end. */
+static void close_extra_fds(int preserve, int keep, int keep2)
 {
     DIR *dir = opendir("/proc/self/fd");
     if (!dir) {
-        for (int fd = 3; fd < 1024; fd++)
-            if (fd != keep)
+        for (int fd = 3 + preserve; fd < 1024; fd++)
+            if (fd != keep && fd != keep2)
                 close(fd);
         return;
     }
@@ -10313,7 +10332,7 @@ static void close_extra_fds(int keep)
     struct dirent *de;
     while ((de = readdir(dir))) {
         int fd = atoi(de->d_name);
-        if (fd > 2 && fd != self && fd != keep)
+        if (fd > 2 + preserve && fd != self && fd != keep && fd != keep2)
             close(fd);
     }
     closedir(dir);
@@ -11756,7 +11775,7 @@ static int container_files_write(lrun_store *s, const char *id, const struct spe
                                  const struct container_facts *f, lrun_error **err)
 {
     size_t spec_len, facts_len;
-    autofree char *spec_text = spec_to_json(spec, &spec_len);
+    autofree char *spec_text = spec_to_json(spec, &spec_len, false);
     autofree char *facts_text = container_facts_json(f, &facts_len);
     autoclose int dir_fd = open_dir_at(s->containers_fd, id, 0700, err);
     autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
@@ -12032,9 +12051,14 @@ static int report_read(int fd, const char *what, lrun_error **err)
     return fail_code(err, atoi(report.data), "%s", space ? space + 1 : report.data);
 }
 
-/* child_report: the failure, to the parent through the error pipe. */
+/* child_report: the failure, to the parent through the error pipe (or,
+ * past an OCI container's start, on its stderr). */
 __attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
 {
+    if (fd < 0) {
+        fprintf(stderr, "lrun: %s\n", err && err->message ? err->message : "container setup failed");
+        _exit(err && err->exit_code ? err->exit_code : EXIT_LRUN);
+    }
     _exit(report_write(fd, err));
 }
 
@@ -12137,6 +12161,105 @@ static void signals_reset(void)
             signal(sig, SIG_DFL);
 }
 
+/* process_wait_gone: until pid exits (pidfd), at most timeout_ms; true if gone. */
+static bool process_wait_gone(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms);
+    close(fd);
+    return r > 0;
+}
+
+/* --- hooks: programs the spec runs at points of the container's life ---
+ * Each gets the runtime-spec state JSON on its stdin; "timeout" kills it. */
+
+static int hook_run(const struct spec_hook *h, const char *kind, const char *state, lrun_error **err)
+{
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return fail_errno(err, "%s hook %s: pipe", kind, h->path);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signals_reset();
+        dup2(in[0], STDIN_FILENO);
+        char *path_only[] = {h->path, NULL}, *no_env[] = {NULL};
+        execve(h->path, h->args ? h->args : path_only, h->env ? h->env : no_env);
+        fprintf(stderr, "lrun: %s hook %s: %s\n", kind, h->path, strerror(errno));
+        _exit(127);
+    }
+    close(in[0]);
+    if (pid < 0) {
+        close(in[1]);
+        return fail_errno(err, "%s hook %s: fork", kind, h->path);
+    }
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN); /* a hook need not read its stdin */
+    write_all(in[1], state, strlen(state));
+    signal(SIGPIPE, old);
+    close(in[1]);
+    int status;
+    if (!process_wait_gone(pid, h->timeout > 0 ? h->timeout * 1000 : -1)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return fail(err, "%s hook %s: timed out after %d s", kind, h->path, h->timeout);
+    }
+    if (waitpid(pid, &status, 0) < 0)
+        return fail_errno(err, "%s hook %s: wait", kind, h->path);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail(err, "%s hook %s: %s %d", kind, h->path, WIFEXITED(status) ? "exit status" : "killed by signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return 0;
+}
+
+/* hooks_run: the spec's hooks of one kind, in order; the first failure stops them. */
+static int hooks_run(const struct spec *s, enum hook_kind kind, const char *state, lrun_error **err)
+{
+    for (size_t i = 0; i < s->n_hooks[kind]; i++)
+        if (hook_run(&s->hooks[kind][i], hook_kind_names[kind], state ? state : "{}", err) < 0)
+            return -1;
+    return 0;
+}
+
+/* launch_sync_read: what the parent's created step sends (the state
+ * JSON), to its end: the child goes on only after it. */
+static int launch_sync_read(struct launch *l, struct buf *state, lrun_error **err)
+{
+    if (l->sync_fd < 0)
+        return 0;
+    int r = read_all_fd(l->sync_fd, "the runtime's state", state, err);
+    close(l->sync_fd);
+    l->sync_fd = -1;
+    if (r < 0)
+        return -1;
+    if (state->len == 0)
+        return fail(err, "the runtime stopped before the container was set up");
+    return 0;
+}
+
+/* launch_gate: OCI create: tell the creator setup is done (the error pipe
+ * closes), then wait for start's byte; errors from here on go to the
+ * container's stderr. */
+static int launch_gate(struct launch *l, const char *state, lrun_error **err)
+{
+    if (l->start_fd < 0)
+        return 0;
+    close(l->error_fd);
+    l->error_fd = -1;
+    char byte;
+    ssize_t n;
+    while ((n = read(l->start_fd, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        return fail_errno(err, "wait for start");
+    close(l->start_fd);
+    l->start_fd = -1;
+    return hooks_run(l->spec, HOOK_START_CONTAINER, state, err);
+}
+
 /* namespaces_join: the namespaces the spec names by path (opened before
  * clone), the mount namespace last, as what follows happens in it. */
 static int namespaces_join(const struct launch *l, lrun_error **err)
@@ -12160,9 +12283,11 @@ static int container_child_setup(struct launch *l, lrun_error **err)
 {
     const struct spec *s = l->spec;
     umask(0);
-    /* enter the namespaces the spec joins; keep every mount of ours out
-     * of the host */
-    if (namespaces_join(l, err) < 0)
+    /* enter the namespaces the spec joins; wait for the runtime's part
+     * (OCI: id maps, createRuntime hooks); keep every mount of ours out of
+     * the host */
+    autobuf struct buf state = {0};
+    if (namespaces_join(l, err) < 0 || launch_sync_read(l, &state, err) < 0)
         return -1;
     if (mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
         return fail_errno(err, "make the mounts private");
@@ -12174,7 +12299,7 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     /* the root (the overlay of the image's layers below the container's
      * own), its mounts, /dev, the console, masked and read-only paths */
     autoclose int root_fd = rootfs_prepare(l, err);
-    if (root_fd < 0 || stdio_setup(l, err) < 0)
+    if (root_fd < 0 || hooks_run(s, HOOK_CREATE_CONTAINER, state.data, err) < 0 || stdio_setup(l, err) < 0)
         return -1;
     /* switch root */
     if (root_switch(root_fd, l->no_pivot, err) < 0)
@@ -12188,8 +12313,11 @@ static int container_child_setup(struct launch *l, lrun_error **err)
         return fail_errno(err, "set the domain name");
     if (s->namespaces[NS_NETWORK].wanted && !s->namespaces[NS_NETWORK].path)
         loopback_up();
-    /* drop privileges, load seccomp last, exec */
-    close_extra_fds(l->error_fd);
+    /* OCI create: done; wait for start.  Then drop privileges, load
+     * seccomp last, exec */
+    close_extra_fds(l->preserve_fds, l->error_fd, l->start_fd);
+    if (launch_gate(l, state.data, err) < 0)
+        return -1;
     autostrv char **env = NULL;
     if (process_confine(&s->process, l->seccomp, &env, err) < 0)
         return -1;
@@ -12237,7 +12365,7 @@ static void terminal_size_set(const struct spec_process *p, int pty)
  * met); with a terminal, *pty gets its master. */
 static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
 {
-    int pipe_fds[2], console[2] = {-1, -1};
+    int pipe_fds[2], console[2] = {-1, -1}, sync[2] = {-1, -1};
     if (launch_namespaces_open(l, err) < 0) {
         launch_namespaces_close(l);
         return -1;
@@ -12246,31 +12374,61 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
         launch_namespaces_close(l);
         return fail_errno(err, "pipe");
     }
-    if (l->spec->process.terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
+    /* a terminal's master comes back to us, unless the caller gave a
+     * console socket of its own (runc's --console-socket) */
+    if ((l->spec->process.terminal && l->console_socket < 0 &&
+         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) ||
+        (l->created && pipe2(sync, O_CLOEXEC) < 0)) {
         launch_namespaces_close(l);
         close(pipe_fds[0]), close(pipe_fds[1]);
-        return fail_errno(err, "socketpair");
+        if (console[0] >= 0)
+            close(console[0]), close(console[1]);
+        return fail_errno(err, "pipe");
     }
-    l->console_socket = console[1];
+    if (console[1] >= 0)
+        l->console_socket = console[1];
     l->terminal = -1;
+    l->sync_fd = sync[0];
     fflush(stdout);
     fflush(stderr);
     pid_t pid = (pid_t)syscall(SYS_clone, spec_new_namespaces(l->spec) | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid == 0) {
         signals_reset();
         close(pipe_fds[0]);
+        if (sync[1] >= 0)
+            close(sync[1]);
         l->error_fd = pipe_fds[1];
         lrun_error *child_err = NULL;
         container_child_setup(l, &child_err);
-        child_report(pipe_fds[1], child_err);
+        child_report(l->error_fd, child_err);
     }
     launch_namespaces_close(l);
     close(pipe_fds[1]);
+    if (sync[0] >= 0)
+        close(sync[0]);
+    l->sync_fd = -1;
     if (pid < 0) {
         close(pipe_fds[0]);
+        if (sync[1] >= 0)
+            close(sync[1]);
         if (console[0] >= 0)
             close(console[0]), close(console[1]);
         return fail_errno(err, "create the container's namespaces");
+    }
+    if (l->created) { /* the runtime's part, then the child goes on */
+        autobuf struct buf state = {0};
+        int r = l->created(l, pid, &state, err);
+        if (r == 0 && write_all(sync[1], state.data, state.len) < 0)
+            r = fail_errno(err, "send the state to the container");
+        close(sync[1]);
+        if (r < 0) {
+            close(pipe_fds[0]);
+            if (console[0] >= 0)
+                close(console[0]), close(console[1]);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
     }
     if (console[0] >= 0) { /* the master comes first, unless setup failed before */
         close(console[1]);
@@ -12552,7 +12710,7 @@ static void launch_init(struct launch *l, struct start_context *sc)
 {
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                          .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
-                         .stdio = {-1, -1, -1}};
+                         .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1};
 }
 
 /* start_attached: the container's I/O is ours (a terminal proxied with
@@ -12759,18 +12917,6 @@ static int signal_parse(const char *name, int *sig, lrun_error **err)
     return fail(err, "invalid signal: %s", name);
 }
 
-/* process_wait_gone: until pid exits (pidfd), at most timeout_ms; true if gone. */
-static bool process_wait_gone(pid_t pid, int timeout_ms)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return errno == ESRCH;
-    struct pollfd p = {fd, POLLIN, 0};
-    int r = poll(&p, 1, timeout_ms);
-    close(fd);
-    return r > 0;
-}
-
 /* container_wait_recorded: until the record says exited (the monitor
  * writes it); a monitor that died is stood in for. */
 static int container_wait_recorded(const char *root, const char *name, struct container_ref *r, lrun_error **err)
@@ -12912,7 +13058,7 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
             child_report(report_fd, err);
     }
     stdio_setup(&l, &err);
-    close_extra_fds(report_fd);
+    close_extra_fds(0, report_fd, -1);
     autostrv char **env = NULL;
     if (!err && process_confine(p, seccomp, &env, &err) == 0)
         process_exec(p->args, env, &err);
@@ -13027,6 +13173,409 @@ static int container_exec(const char *root, const char *name, struct container_c
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     return 0;
+}
+
+/* ========================================================================
+ * CONTAINER: OCI: runc's model of a container: a bundle's config.json read
+ * into the same struct spec and run by the same executor; the state under
+ * --root (default /run/lrun); create stopping right before exec until
+ * start; hooks; kill, delete, list
+ *
+ * <root>/<id>/ (0700) holds, for one container:
+ *   state.json   the runtime-spec state (id, pid, bundle, created,
+ *                annotations) and the init's start time, which tells a
+ *                reused pid from the container's
+ *   config.json  the bundle's config.json as create read it, root.path
+ *                made absolute: exec, kill and delete read it again
+ *   exec.fifo    from create until start: the init holds it open and waits
+ *                for the byte start writes (the status is "created" while
+ *                it exists)
+ * ======================================================================== */
+
+#define OCI_DEFAULT_ROOT "/run/lrun"
+#define OCI_VERSION "1.1.0"
+
+/* runc's global options */
+struct oci_options {
+    const char *root;     /* --root: the state directory */
+    const char *log;      /* --log FILE: errors appended there too */
+    bool log_json;        /* --log-format json */
+    bool systemd_cgroup;  /* --systemd-cgroup, --cgroup-manager systemd */
+};
+
+/* What state.json keeps of a container. */
+struct oci_state {
+    char *id, *bundle, *rootfs, *created;
+    pid_t pid;
+    int64_t pid_start;
+    char **annotations; /* key, value, ... */
+};
+
+static void oci_state_release(struct oci_state *st)
+{
+    free(st->id);
+    free(st->bundle);
+    free(st->rootfs);
+    free(st->created);
+    lrun_strv_free(st->annotations);
+    *st = (struct oci_state){0};
+}
+#define autostate cleanup(oci_state_release)
+
+/* oci_id_check: runc's rule for ids: letters, digits, "_+-.", and not "."
+ * or "..": an id is a directory name under --root. */
+static int oci_id_check(const char *id, lrun_error **err)
+{
+    if (!id || !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0 ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.") != strlen(id) ||
+        strlen(id) > 1024)
+        return fail_code(err, 1, "invalid container id format: \"%s\"", id ? id : "");
+    return 0;
+}
+
+static char *oci_dir(const struct oci_options *o, const char *id) { return xasprintf("%s/%s", o->root, id); }
+
+static void oci_state_json_write(yajl_gen g, const struct oci_state *st, const char *status)
+{
+    yajl_gen_map_open(g);
+    jw_key_str(g, "ociVersion", OCI_VERSION);
+    jw_key_str(g, "id", st->id);
+    jw_key_int(g, "pid", strcmp(status, "stopped") == 0 ? 0 : st->pid);
+    jw_key_str(g, "status", status);
+    jw_key_str(g, "bundle", st->bundle);
+    jw_key_str(g, "rootfs", st->rootfs);
+    jw_key_str(g, "created", st->created);
+    jw_key_str(g, "owner", "");
+    if (strv_len(st->annotations))
+        jw_key_pairs(g, "annotations", st->annotations);
+}
+
+/* oci_state_text: the runtime-spec state JSON (what state prints and what
+ * hooks read on stdin). */
+static char *oci_state_text(const struct oci_state *st, const char *status, bool pretty)
+{
+    autogen yajl_gen g = json_writer(pretty);
+    oci_state_json_write(g, st, status);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+static int oci_state_save(const struct oci_options *o, const struct oci_state *st, lrun_error **err)
+{
+    autogen yajl_gen g = json_writer(false);
+    oci_state_json_write(g, st, "created");
+    jw_key_int(g, "lrun.pid-start", st->pid_start);
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    autofree char *dir = oci_dir(o, st->id);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", dir);
+    return write_file_atomic(fd, "state.json", text, len, 0600, err);
+}
+
+static int oci_state_load(const struct oci_options *o, const char *id, struct oci_state *st, lrun_error **err)
+{
+    *st = (struct oci_state){0};
+    if (oci_id_check(id, err) < 0)
+        return -1;
+    autofree char *path = xasprintf("%s/%s/state.json", o->root, id);
+    autobuf struct buf text = {0};
+    lrun_error *read_err = NULL;
+    if (read_file_at(AT_FDCWD, path, &text, &read_err) < 0) {
+        lrun_error_free(read_err);
+        return fail_code(err, 1, "container \"%s\" does not exist", id);
+    }
+    autojson yajl_val v = json_parse(text.data, path, err);
+    if (!v)
+        return -1;
+    st->id = xstrdup(id);
+    st->bundle = xstrdup(json_string(v, "bundle"));
+    st->rootfs = xstrdup(json_string(v, "rootfs"));
+    st->created = xstrdup(json_string(v, "created"));
+    st->pid = (pid_t)json_int(v, "pid", 0);
+    st->pid_start = json_int(v, "lrun.pid-start", 0);
+    st->annotations = json_pairs(json_get(v, "annotations"));
+    return 0;
+}
+
+/* oci_alive: the container's init still runs (a zombie does not). */
+static bool oci_alive(const struct oci_state *st)
+{
+    if (st->pid <= 0 || process_start_time(st->pid) != st->pid_start)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)st->pid);
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* oci_status: "created" (waiting for start), "running" or "stopped". */
+static const char *oci_status(const struct oci_options *o, const struct oci_state *st)
+{
+    if (!oci_alive(st))
+        return "stopped";
+    autofree char *fifo = xasprintf("%s/%s/exec.fifo", o->root, st->id);
+    return access(fifo, F_OK) == 0 ? "created" : "running";
+}
+
+/* oci_spec_load: the config.json create kept. */
+static int oci_spec_load(const struct oci_options *o, const char *id, struct spec *s, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/%s/config.json", o->root, id);
+    return spec_read_file(path, s, err);
+}
+
+/* oci_bundle_read: bundle/config.json as a spec (root.path made absolute,
+ * the root checked); *text gets the JSON to keep. */
+static int oci_bundle_read(const char *bundle, const char *config, struct spec *s, char **text, lrun_error **err)
+{
+    autofree char *path = config[0] == '/' ? xstrdup(config) : xasprintf("%s/%s", bundle, config);
+    if (spec_read_file(path, s, err) < 0)
+        return -1;
+    if (s->root_layer)
+        return fail_code(err, 1, "%s: the annotation lrun.container-layer is lrun's own", path);
+    if (s->root_path[0] != '/') {
+        char *absolute = xasprintf("%s/%s", bundle, s->root_path);
+        free(s->root_path);
+        s->root_path = absolute;
+    }
+    struct stat st;
+    if (stat(s->root_path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return fail_code(err, 1, "rootfs (%s) does not exist", s->root_path);
+    if (!s->namespaces[NS_MOUNT].wanted || s->namespaces[NS_MOUNT].path)
+        return fail_code(err, 1, "%s: linux.namespaces: lrun needs a new mount namespace", path);
+    *text = spec_to_json(s, NULL, false);
+    return 0;
+}
+
+/* oci_created: the runtime's part once the init exists: createRuntime and
+ * prestart hooks, in lrun's namespaces; the state the init gets. */
+static int oci_created(const struct launch *l, pid_t pid, struct buf *state, lrun_error **err)
+{
+    struct oci_state *st = l->created_arg;
+    st->pid = pid;
+    autofree char *text = oci_state_text(st, "creating", false);
+    if (hooks_run(l->spec, HOOK_PRESTART, text, err) < 0 || hooks_run(l->spec, HOOK_CREATE_RUNTIME, text, err) < 0)
+        return -1;
+    buf_adds(state, text);
+    return 0;
+}
+
+/* oci_console_connect: runc's --console-socket: a unix socket the
+ * terminal's master is sent to. */
+static int oci_console_connect(const char *path, lrun_error **err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path)
+        return fail_code(err, 1, "console socket path too long: %s", path);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        fail_errno(err, "connect to the console socket %s", path);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int oci_pid_file(const char *path, pid_t pid, lrun_error **err)
+{
+    if (!path)
+        return 0;
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d", (int)pid);
+    const char *base;
+    autofree char *parent = path_parent(path, &base);
+    autoclose int dir_fd = open(strchr(path, '/') ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        return fail_errno(err, "pid file %s", path);
+    return write_file_atomic(dir_fd, base, text, (size_t)n, 0644, err);
+}
+
+/* What create is told besides the id. */
+struct oci_create_options {
+    const char *bundle;         /* default: the current directory */
+    const char *config;         /* default: config.json */
+    const char *pid_file;
+    const char *console_socket;
+    int preserve_fds;
+    bool no_pivot;
+};
+
+/* oci_create_in: create with the state directory made; *pty gets the
+ * terminal's master when there is a terminal and no console socket. */
+static int oci_create_in(const struct oci_options *o, const char *id, const struct oci_create_options *co,
+                         struct spec *spec, int dir_fd, int *pty, lrun_error **err)
+{
+    autofree char *bundle = realpath(co->bundle ? co->bundle : ".", NULL);
+    if (!bundle)
+        return fail_errno(err, "bundle %s", co->bundle ? co->bundle : ".");
+    autofree char *text = NULL;
+    if (oci_bundle_read(bundle, co->config ? co->config : "config.json", spec, &text, err) < 0 ||
+        write_file_at(dir_fd, "config.json", text, strlen(text), 0600, err) < 0)
+        return -1;
+    if (mkfifoat(dir_fd, "exec.fifo", 0600) < 0)
+        return fail_errno(err, "mkfifo exec.fifo");
+    autoclose int start_fd = openat(dir_fd, "exec.fifo", O_RDWR | O_CLOEXEC);
+    autoclose int console = co->console_socket ? oci_console_connect(co->console_socket, err) : -1;
+    if (start_fd < 0)
+        return fail_errno(err, "open exec.fifo");
+    if (co->console_socket && console < 0)
+        return -1;
+    cleanup(seccomp_program_release) struct seccomp_program seccomp = {0};
+    if (spec->seccomp && seccomp_program_prepare(o->root, spec->seccomp, spec->process.caps[CAPS_BOUNDING], &seccomp,
+                                                 err) < 0)
+        return -1;
+    autostate struct oci_state st = {.id = xstrdup(id), .bundle = xstrdup(bundle), .rootfs = xstrdup(spec->root_path),
+                                     .created = time_rfc3339_now(), .annotations = strv_copy(spec->annotations)};
+    struct launch l = {.spec = spec, .seccomp = seccomp.code ? &seccomp : NULL, .no_pivot = co->no_pivot,
+                       .console_socket = console, .terminal = -1, .stdio = {-1, -1, -1},
+                       .preserve_fds = co->preserve_fds, .start_fd = start_fd, .created = oci_created,
+                       .created_arg = &st, .sync_fd = -1};
+    pid_t pid = container_launch(&l, pty, err);
+    if (pid < 0)
+        return -1;
+    st.pid = pid;
+    st.pid_start = process_start_time(pid);
+    if (oci_state_save(o, &st, err) < 0 || oci_pid_file(co->pid_file, pid, err) < 0) {
+        kill(pid, SIGKILL);
+        return -1;
+    }
+    return pid;
+}
+
+/* oci_create: runc create: the container set up, its init waiting for
+ * start; returns the init's pid.  On failure nothing is left. */
+static pid_t oci_create(const struct oci_options *o, const char *id, const struct oci_create_options *co, int *pty,
+                        lrun_error **err)
+{
+    if (oci_id_check(id, err) < 0 || mkdir_p(o->root, 0700, err) < 0)
+        return -1;
+    autofree char *dir = oci_dir(o, id);
+    if (mkdir(dir, 0700) < 0)
+        return errno == EEXIST ? fail_code(err, 1, "container with id exists: %s", id)
+                               : fail_errno(err, "create %s", dir);
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    autospec struct spec spec = {0};
+    pid_t pid = dir_fd < 0 ? fail_errno(err, "open %s", dir) : oci_create_in(o, id, co, &spec, dir_fd, pty, err);
+    if (pid < 0) {
+        autoclose int root_fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        lrun_error *ignored = NULL;
+        if (root_fd >= 0)
+            remove_tree_at(root_fd, id, &ignored);
+        lrun_error_free(ignored);
+        if (err && *err && (*err)->exit_code == EXIT_LRUN)
+            (*err)->exit_code = 1;
+    }
+    return pid;
+}
+
+/* oci_start: the byte that lets a created container's init exec; then
+ * the poststart hooks. */
+static int oci_start(const struct oci_options *o, const char *id, lrun_error **err)
+{
+    autostate struct oci_state st;
+    if (oci_state_load(o, id, &st, err) < 0)
+        return -1;
+    const char *status = oci_status(o, &st);
+    if (strcmp(status, "created") != 0)
+        return fail_code(err, 1, "cannot start a container that is %s: container not in created state", status);
+    autofree char *fifo = xasprintf("%s/%s/exec.fifo", o->root, id);
+    autoclose int fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return fail_code(err, 1, "cannot start container %s: its init is gone", id);
+    if (write(fd, "0", 1) != 1)
+        return fail_errno(err, "start container %s", id);
+    unlink(fifo);
+    autospec struct spec spec = {0};
+    lrun_error *hook_err = NULL;
+    autofree char *text = oci_state_text(&st, "running", false);
+    if (oci_spec_load(o, id, &spec, &hook_err) < 0 || hooks_run(&spec, HOOK_POSTSTART, text, &hook_err) < 0)
+        fprintf(stderr, "lrun: warning: %s\n", hook_err->message);
+    lrun_error_free(hook_err);
+    return 0;
+}
+
+/* oci_pid_namespace_members: the pids (host view) that share pid's pid
+ * namespace, when that is not lrun's own (else only pid). */
+static pid_t *oci_processes(pid_t pid, size_t *n)
+{
+    pid_t *pids = xcalloc(2, sizeof *pids);
+    *n = 0;
+    pids[(*n)++] = pid;
+    char path[64], mine[64] = "", target[64] = "", other[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+    if (readlink("/proc/self/ns/pid", mine, sizeof mine - 1) < 0 || readlink(path, target, sizeof target - 1) < 0 ||
+        strcmp(mine, target) == 0)
+        return pids;
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+    while (dir && (de = readdir(dir))) {
+        pid_t p = (pid_t)atoi(de->d_name);
+        if (p <= 0 || p == pid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)p);
+        memset(other, 0, sizeof other);
+        if (readlink(path, other, sizeof other - 1) > 0 && strcmp(other, target) == 0) {
+            pids = xrealloc(pids, (*n + 2) * sizeof *pids);
+            pids[(*n)++] = p;
+        }
+    }
+    if (dir)
+        closedir(dir);
+    return pids;
+}
+
+static int oci_kill(const struct oci_options *o, const char *id, int sig, bool all, lrun_error **err)
+{
+    autostate struct oci_state st;
+    if (oci_state_load(o, id, &st, err) < 0)
+        return -1;
+    if (strcmp(oci_status(o, &st), "stopped") == 0)
+        return fail_code(err, 1, "container not running");
+    size_t n = 1;
+    autofree pid_t *pids = all ? oci_processes(st.pid, &n) : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (kill(pids ? pids[i] : st.pid, sig) < 0 && i == 0)
+            return fail_errno(err, "kill container %s", id);
+    return 0;
+}
+
+/* oci_delete: a stopped container's state (-f: a live one is killed
+ * first), then its poststop hooks. */
+static int oci_delete(const struct oci_options *o, const char *id, bool force, lrun_error **err)
+{
+    autostate struct oci_state st;
+    if (oci_state_load(o, id, &st, err) < 0)
+        return -1;
+    const char *status = oci_status(o, &st);
+    if (strcmp(status, "stopped") != 0) {
+        if (!force)
+            return fail_code(err, 1, "cannot delete container %s that is not stopped: %s", id, status);
+        size_t n;
+        autofree pid_t *pids = oci_processes(st.pid, &n);
+        for (size_t i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        process_wait_gone(st.pid, 10000);
+    }
+    autospec struct spec spec = {0};
+    lrun_error *hook_err = NULL;
+    autofree char *text = oci_state_text(&st, "stopped", false);
+    if (oci_spec_load(o, id, &spec, &hook_err) < 0 || hooks_run(&spec, HOOK_POSTSTOP, text, &hook_err) < 0)
+        fprintf(stderr, "lrun: warning: %s\n", hook_err->message);
+    lrun_error_free(hook_err);
+    autoclose int root_fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", o->root);
+    return remove_tree_at(root_fd, id, err);
 }
 
 /* ========================================================================
@@ -15722,6 +16271,15 @@ static int cmd_version(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* cmd_version_full: --version as crun prints it: the OCI runtime-spec
+ * version and the features built in, which OCI clients and crun's tests
+ * read. */
+static int cmd_version_full(void)
+{
+    printf("lrun version %s\nspec: %s\n+CAP +SECCOMP +YAJL\n", LRUN_VERSION, OCI_VERSION);
+    return 0;
+}
+
 static int cmd_container(struct cli *cli, int argc, char **argv);
 
 static const struct command commands[] = {
@@ -15818,6 +16376,472 @@ static int cmd_system(struct cli *cli, int argc, char **argv)
     return dispatch(cli, system_commands, "system", argc - 1, argv + 1);
 }
 
+/* --- the OCI runtime's command line (runc's and crun's) ---
+ * Chosen by oci_mode_wanted: runc's global options, a command only runc
+ * has, create/run with a bundle, or an id with state under --root.  Errors
+ * are "lrun: MESSAGE" on stderr (and JSON lines in --log), exit 1. */
+
+static struct oci_options oci_opts = {.root = OCI_DEFAULT_ROOT};
+
+static int oci_fail(lrun_error *err)
+{
+    const char *msg = err && err->message ? err->message : "unknown error";
+    fflush(stdout);
+    fprintf(stderr, "lrun: %s\n", msg);
+    if (oci_opts.log) {
+        autoclose int fd = open(oci_opts.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        autofree char *now = time_rfc3339_now();
+        autofree char *line = NULL;
+        if (oci_opts.log_json) {
+            autogen yajl_gen g = json_writer(false);
+            yajl_gen_map_open(g);
+            jw_key_str(g, "level", "error");
+            jw_key_str(g, "msg", msg);
+            jw_key_str(g, "time", now);
+            yajl_gen_map_close(g);
+            autofree char *json = json_writer_text(g, NULL);
+            line = xasprintf("%s\n", json);
+        } else {
+            line = xasprintf("time=\"%s\" level=error msg=\"%s\"\n", now, msg);
+        }
+        if (fd >= 0)
+            write_all(fd, line, strlen(line));
+    }
+    int code = err && err->exit_code && err->exit_code != EXIT_LRUN ? err->exit_code : 1;
+    return code > 125 ? 1 : code;
+}
+
+/* oci_getopt: getopt_long, options anywhere among the operands (runc's
+ * parser), unless stop_at_operand (exec's command). */
+static int oci_getopt(int argc, char **argv, const char *shorts, const struct option *longs, bool stop_at_operand,
+                      int *status)
+{
+    autofree char *spec = xasprintf("%s:%s", stop_at_operand ? "+" : "", shorts);
+    opterr = 0;
+    int c = getopt_long(argc, argv, spec, longs, NULL);
+    if (c == '?' || c == ':') {
+        fprintf(stderr, "lrun: %s %s\n", c == '?' ? "unknown option" : "option needs a value:", argv[optind - 1]);
+        *status = 1;
+        c = '?';
+    }
+    return c;
+}
+
+static int oci_one_id(int argc, const char *command)
+{
+    if (argc - optind != 1) {
+        fprintf(stderr, "lrun: %s: expects exactly one container id\n", command);
+        return -1;
+    }
+    return 0;
+}
+
+static int oci_create_parse(int argc, char **argv, struct oci_create_options *co, bool *detach, bool *keep)
+{
+    static const struct option longs[] = {
+        {"bundle", required_argument, NULL, 'b'},       {"config", required_argument, NULL, 'f'},
+        {"pid-file", required_argument, NULL, 'p'},     {"console-socket", required_argument, NULL, 'c'},
+        {"preserve-fds", required_argument, NULL, 'P'}, {"no-pivot", no_argument, NULL, 'n'},
+        {"detach", no_argument, NULL, 'd'},             {"keep", no_argument, NULL, 'k'},
+        {"no-new-keyring", no_argument, NULL, 'K'},     {"no-subreaper", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = oci_getopt(argc, argv, "b:f:dp:", longs, false, &status)) != -1) {
+        switch (c) {
+        case 'b': co->bundle = optarg; break;
+        case 'f': co->config = optarg; break;
+        case 'p': co->pid_file = optarg; break;
+        case 'c': co->console_socket = optarg; break;
+        case 'P': co->preserve_fds = atoi(optarg); break;
+        case 'n': co->no_pivot = true; break;
+        case 'd': *detach = true; break;
+        case 'k': *keep = true; break;
+        case 'K': case 'S': break;
+        default: return status;
+        }
+    }
+    if (co->preserve_fds < 0 || co->preserve_fds > 1 << 20) {
+        fprintf(stderr, "lrun: invalid --preserve-fds\n");
+        return 1;
+    }
+    return oci_one_id(argc, argv[0]) < 0 ? 1 : 0;
+}
+
+static int cmd_oci_create(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    struct oci_create_options co = {0};
+    bool detach = false, keep = false;
+    int status = oci_create_parse(argc, argv, &co, &detach, &keep);
+    if (status)
+        return status;
+    autoerror lrun_error *err = NULL;
+    int pty = -1;
+    if (oci_create(&oci_opts, argv[optind], &co, &pty, &err) < 0)
+        return oci_fail(err);
+    if (pty >= 0)
+        close(pty);
+    return 0;
+}
+
+/* cmd_oci_run: create + start; without --detach wait for the container
+ * (a terminal proxied when no console socket is given) and delete it
+ * unless --keep; the container's status is ours. */
+static int cmd_oci_run(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    struct oci_create_options co = {0};
+    bool detach = false, keep = false;
+    int status = oci_create_parse(argc, argv, &co, &detach, &keep);
+    if (status)
+        return status;
+    const char *id = argv[optind];
+    autoerror lrun_error *err = NULL;
+    sigset_t set;
+    int sigfd = detach ? -1 : waiter_signals(&set), pty = -1;
+    pid_t pid = oci_create(&oci_opts, id, &co, &pty, &err);
+    if (pid < 0 || oci_start(&oci_opts, id, &err) < 0) {
+        if (pid >= 0) {
+            lrun_error *ignored = NULL;
+            oci_delete(&oci_opts, id, true, &ignored);
+            lrun_error_free(ignored);
+        }
+        return oci_fail(err);
+    }
+    if (detach) {
+        if (pty >= 0)
+            close(pty);
+        return 0;
+    }
+    if (pty >= 0)
+        terminal_raw();
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = pty, .input = pty >= 0 ? 0 : -1,
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+    int code = container_wait(&w);
+    terminal_restore();
+    if (pty >= 0)
+        close(pty);
+    close(sigfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    if (!keep && oci_delete(&oci_opts, id, true, &err) < 0)
+        return oci_fail(err);
+    return code;
+}
+
+static int cmd_oci_start(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = oci_getopt(argc, argv, "", longs, false, &status)) != -1)
+        return status;
+    if (oci_one_id(argc, "start") < 0)
+        return 1;
+    autoerror lrun_error *err = NULL;
+    return oci_start(&oci_opts, argv[optind], &err) < 0 ? oci_fail(err) : 0;
+}
+
+static int cmd_oci_state(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = oci_getopt(argc, argv, "", longs, false, &status)) != -1)
+        return status;
+    if (oci_one_id(argc, "state") < 0)
+        return 1;
+    autoerror lrun_error *err = NULL;
+    autostate struct oci_state st;
+    if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
+        return oci_fail(err);
+    autofree char *text = oci_state_text(&st, oci_status(&oci_opts, &st), true);
+    fputs(text, stdout);
+    if (text[0] && text[strlen(text) - 1] != '\n')
+        putchar('\n');
+    return 0;
+}
+
+static int cmd_oci_kill(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"all", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    int c, status = 0, sig = SIGTERM;
+    bool all = false;
+    while ((c = oci_getopt(argc, argv, "a", longs, false, &status)) != -1) {
+        if (c != 'a')
+            return status;
+        all = true;
+    }
+    autoerror lrun_error *err = NULL;
+    if (argc - optind < 1 || argc - optind > 2) {
+        fprintf(stderr, "lrun: kill: expects a container id and an optional signal\n");
+        return 1;
+    }
+    if (argc - optind == 2 && signal_parse(argv[optind + 1], &sig, &err) < 0)
+        return oci_fail(err);
+    return oci_kill(&oci_opts, argv[optind], sig, all, &err) < 0 ? oci_fail(err) : 0;
+}
+
+static int cmd_oci_delete(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    bool force = false;
+    while ((c = oci_getopt(argc, argv, "f", longs, false, &status)) != -1) {
+        if (c != 'f')
+            return status;
+        force = true;
+    }
+    if (oci_one_id(argc, "delete") < 0)
+        return 1;
+    autoerror lrun_error *err = NULL;
+    return oci_delete(&oci_opts, argv[optind], force, &err) < 0 ? oci_fail(err) : 0;
+}
+
+static int cmd_oci_list(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"quiet", no_argument, NULL, 'q'},
+                                          {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    bool json = false, quiet = false;
+    while ((c = oci_getopt(argc, argv, "f:q", longs, false, &status)) != -1) {
+        if (c == 'f')
+            json = strcmp(optarg, "json") == 0;
+        else if (c == 'q')
+            quiet = true;
+        else
+            return status;
+    }
+    autostrv char **ids = xcalloc(1, sizeof *ids);
+    DIR *dir = opendir(oci_opts.root);
+    struct dirent *de;
+    while (dir && (de = readdir(dir)))
+        if (de->d_name[0] != '.')
+            strv_push(&ids, xstrdup(de->d_name));
+    if (dir)
+        closedir(dir);
+    qsort(ids, strv_len(ids), sizeof *ids, compare_strings);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    if (!json && !quiet)
+        printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+    for (size_t i = 0; ids[i]; i++) {
+        autostate struct oci_state st;
+        lrun_error *ignored = NULL;
+        if (oci_state_load(&oci_opts, ids[i], &st, &ignored) < 0) {
+            lrun_error_free(ignored);
+            continue;
+        }
+        const char *s = oci_status(&oci_opts, &st);
+        if (json)
+            oci_state_json_write(g, &st, s), yajl_gen_map_close(g);
+        else if (quiet)
+            printf("%s\n", st.id);
+        else
+            printf("%-12s %-8d %-10s %-40s %-30s %s\n", st.id, strcmp(s, "stopped") ? (int)st.pid : 0, s, st.bundle,
+                   st.created, "root");
+    }
+    yajl_gen_array_close(g);
+    if (json) {
+        autofree char *text = json_writer_text(g, NULL);
+        printf("%s\n", text);
+    }
+    return 0;
+}
+
+/* oci_spec_default: runc spec's config.json: sh on a terminal in rootfs/,
+ * the usual mounts, namespaces, masked paths, three capabilities;
+ * --rootless: a user namespace mapping the caller to root, no network
+ * namespace, /sys bound from the host. */
+static void oci_spec_default(struct spec *s, bool rootless)
+{
+    s->process = (struct spec_process){.args = strv_copy(STRV("sh")), .terminal = true, .cwd = xstrdup("/"),
+                                       .env = strv_copy(STRV("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                                             "TERM=xterm")),
+                                       .no_new_privileges = true};
+    s->process.user.umask = 022;
+    s->process.user.additional_gids = xcalloc(1, sizeof(gid_t));
+    uint64_t caps = 1ull << CAP_AUDIT_WRITE | 1ull << CAP_KILL | 1ull << CAP_NET_BIND_SERVICE;
+    s->process.caps[CAPS_BOUNDING] = s->process.caps[CAPS_EFFECTIVE] = s->process.caps[CAPS_PERMITTED] = caps;
+    s->process.rlimits = xcalloc(1, sizeof *s->process.rlimits);
+    s->process.rlimits[s->process.n_rlimits++] = (struct spec_rlimit){RLIMIT_NOFILE, 1024, 1024};
+    s->root_path = xstrdup("rootfs");
+    s->root_readonly = true;
+    s->hostname = xstrdup("lrun");
+    spec_add_mount(s, "/proc", "proc", "proc", NULL);
+    spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
+    spec_add_mount(s, "/dev/pts", "devpts", "devpts",
+                   rootless ? STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")
+                            : STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
+    spec_add_mount(s, "/dev/shm", "tmpfs", "shm", STRV("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"));
+    spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", STRV("nosuid", "noexec", "nodev"));
+    if (rootless)
+        spec_add_mount(s, "/sys", "none", "/sys", STRV("rbind", "nosuid", "noexec", "nodev", "ro"));
+    else
+        spec_add_mount(s, "/sys", "sysfs", "sysfs", STRV("nosuid", "noexec", "nodev", "ro"));
+    spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup", STRV("nosuid", "noexec", "nodev", "relatime", "ro"));
+    static const enum namespace_kind kinds[] = {NS_PID, NS_NETWORK, NS_IPC, NS_UTS, NS_MOUNT, NS_CGROUP};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        s->namespaces[kinds[i]].wanted = true;
+    if (rootless) {
+        s->namespaces[NS_NETWORK].wanted = false;
+        s->namespaces[NS_USER].wanted = true;
+        s->uid_mappings = xcalloc(1, sizeof *s->uid_mappings);
+        s->gid_mappings = xcalloc(1, sizeof *s->gid_mappings);
+        s->uid_mappings[s->n_uid_mappings++] = (struct spec_id_mapping){0, (uint32_t)getuid(), 1};
+        s->gid_mappings[s->n_gid_mappings++] = (struct spec_id_mapping){0, (uint32_t)getgid(), 1};
+    }
+    s->resources.devices = xcalloc(1, sizeof *s->resources.devices);
+    if (!rootless)
+        s->resources.devices[s->resources.n_devices++] = (struct spec_device_rule){false, 'a', -1, -1, "rwm"};
+    s->masked_paths = strv_copy(STRV("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                                     "/proc/scsi"));
+    s->readonly_paths = strv_copy(STRV("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"));
+    s->rootfs_propagation = 0;
+}
+
+static int cmd_oci_spec(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"rootless", no_argument, NULL, 'r'}, {"bundle", required_argument, NULL, 'b'},
+                                          {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    bool rootless = false;
+    const char *bundle = ".";
+    while ((c = oci_getopt(argc, argv, "b:", longs, false, &status)) != -1) {
+        if (c == 'r')
+            rootless = true;
+        else if (c == 'b')
+            bundle = optarg;
+        else
+            return status;
+    }
+    autoerror lrun_error *err = NULL;
+    autofree char *path = xasprintf("%s/config.json", bundle);
+    if (access(path, F_OK) == 0) {
+        fail_code(&err, 1, "%s exists: remove it first", path);
+        return oci_fail(err);
+    }
+    autospec struct spec s = {0};
+    oci_spec_default(&s, rootless);
+    size_t len;
+    autofree char *text = spec_to_json(&s, &len, true);
+    return write_file_at(AT_FDCWD, path, text, len, 0644, &err) < 0 ? oci_fail(err) : 0;
+}
+
+/* --- dispatch of the OCI command line --- */
+
+static const struct command oci_commands[] = {
+    {"create", cmd_oci_create, "Create a container from a bundle; it waits for start"},
+    {"delete", cmd_oci_delete, "Delete a stopped container (-f: any)"},
+    {"kill", cmd_oci_kill, "Send a signal to a container's init (--all: every process)"},
+    {"list", cmd_oci_list, "List containers (--format json)"},
+    {"run", cmd_oci_run, "Create and start a container from a bundle"},
+    {"spec", cmd_oci_spec, "Write a default config.json (--rootless)"},
+    {"start", cmd_oci_start, "Start a created container"},
+    {"state", cmd_oci_state, "Print a container's state as JSON"},
+    {NULL, NULL, NULL},
+};
+
+/* oci_option_value: a global option of runc's that takes a value:
+ * "--name value" or "--name=value"; advances *i past it. */
+static const char *oci_option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+/* oci_mode_wanted: whether this command line is runc's, not docker's:
+ * runc's own global options or commands, create/run given a bundle, or an
+ * operand that is a container under the OCI root. */
+static bool oci_mode_wanted(int argc, char **argv)
+{
+    const char *root = NULL;
+    bool runc_option = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *v;
+        if ((v = oci_option_value(argc, argv, &i, "--root")))
+            root = v;
+        else if (oci_option_value(argc, argv, &i, "--log") || oci_option_value(argc, argv, &i, "--log-format") ||
+                 oci_option_value(argc, argv, &i, "--cgroup-manager") || oci_option_value(argc, argv, &i, "--rootless") ||
+                 strcmp(argv[i], "--systemd-cgroup") == 0 || strcmp(argv[i], "--debug") == 0)
+            runc_option = true;
+    }
+    if (i >= argc)
+        return false;
+    const char *command = argv[i];
+    static const char *const runc_only[] = {"spec", "state", "delete", "list", "features", "pause", "resume", "update",
+                                            "checkpoint", "restore", "events", NULL};
+    if (runc_option || strv_contains((char **)runc_only, command))
+        return true;
+    bool create = strcmp(command, "create") == 0 || strcmp(command, "run") == 0;
+    if (!create && strcmp(command, "start") && strcmp(command, "kill") && strcmp(command, "exec") && strcmp(command, "ps"))
+        return false;
+    static const char *const runc_flags[] = {"-b", "--bundle", "--config", "--pid-file", "--console-socket",
+                                             "--preserve-fds", "--process", "--keep", NULL};
+    size_t operands = 0;
+    for (int j = i + 1; j < argc; j++) {
+        autofree char *flag = xstrndup(argv[j], strcspn(argv[j], "="));
+        if (strv_contains((char **)runc_flags, flag))
+            return true;
+        if (argv[j][0] == '-')
+            continue;
+        operands++;
+        autofree char *state = xasprintf("%s/%s/state.json", root ? root : OCI_DEFAULT_ROOT, argv[j]);
+        if (!strchr(argv[j], '/') && access(state, F_OK) == 0)
+            return true;
+    }
+    return create && operands == 1 && access("config.json", F_OK) == 0; /* the bundle in the current directory */
+}
+
+static int oci_main(int argc, char **argv)
+{
+    struct cli cli = {.program = argv[0]};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *v;
+        if ((v = oci_option_value(argc, argv, &i, "--root"))) {
+            oci_opts.root = v;
+        } else if ((v = oci_option_value(argc, argv, &i, "--log"))) {
+            oci_opts.log = v;
+        } else if ((v = oci_option_value(argc, argv, &i, "--log-format"))) {
+            oci_opts.log_json = strcmp(v, "json") == 0;
+        } else if ((v = oci_option_value(argc, argv, &i, "--cgroup-manager"))) {
+            oci_opts.systemd_cgroup = strcmp(v, "systemd") == 0;
+        } else if (strcmp(argv[i], "--systemd-cgroup") == 0) {
+            oci_opts.systemd_cgroup = true;
+        } else if (oci_option_value(argc, argv, &i, "--rootless") || strcmp(argv[i], "--debug") == 0) {
+            continue;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
+            return cmd_version_full();
+        } else {
+            fprintf(stderr, "lrun: unknown global option %s\n", argv[i]);
+            return 1;
+        }
+    }
+    if (!*oci_opts.root) {
+        fprintf(stderr, "lrun: --root must not be empty\n");
+        return 1;
+    }
+    for (const struct command *c = oci_commands; c->name; c++)
+        if (strcmp(c->name, argv[i]) == 0) {
+            cli_getopt_reset();
+            return c->fn(&cli, argc - i, argv + i);
+        }
+    fprintf(stderr, "lrun: unknown command %s\n", argv[i]);
+    return 1;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: lrun [--root DIR] COMMAND [OPTIONS] [ARG...]\n\n"
@@ -15833,6 +16857,8 @@ static void usage(FILE *out)
 
 int lrun_main(int argc, char **argv)
 {
+    if (oci_mode_wanted(argc, argv))
+        return oci_main(argc, argv);
     struct cli cli = {.program = argv[0]};
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -15844,7 +16870,7 @@ int lrun_main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
-            return cmd_version(&cli, 0, NULL);
+            return cmd_version_full();
         } else {
             cli_error("unknown flag: %s\nSee 'lrun --help'", argv[i]);
             return EXIT_LRUN;

@@ -27,9 +27,10 @@ ok "$( [ -x "$LRUN_TOP/.ci/run" ]; echo $?)" ".ci/run exists and is executable"
 # --- version ------------------------------------------------------------------------
 run "$LRUN" --version
 is "$rc" 0 "lrun --version exits 0"
-like "$out" $'^lrun version [0-9]+\\.[0-9]+\\.[0-9]+\n$' "lrun --version prints 'lrun version X.Y.Z'"
+like "$out" $'^lrun version [0-9]+\\.[0-9]+\\.[0-9]+\nspec: 1\\.1\\.0\n\\+CAP \\+SECCOMP \\+YAJL\n$' \
+	"lrun --version prints 'lrun version X.Y.Z', the runtime-spec version and crun's feature line"
 is "$err" "" "lrun --version writes nothing on stderr"
-ver=$out
+ver=${out%%$'\n'*}
 run "$LRUN" version
 is "$rc" 0 "lrun version exits 0"
 like "$out" "${ver%$'\n'}" "lrun version reports the same version"

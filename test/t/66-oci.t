@@ -1,0 +1,127 @@
+#!/bin/bash
+# OCI runtime mode: lrun with runc's command line on a real bundle
+# (config.json + rootfs/): spec, create (stopped right before exec) / start /
+# state / kill / delete, run, list; bad bundles fail with exit 1, a runc-style
+# message (and a JSON line in --log) and leave no state behind.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/fixtures.sh"
+. "$here/../lib/lrun.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root"
+lrun_tmp
+TO="timeout -k 5 30"
+nl=$'\n'
+S=$T/state
+B=$T/bundle
+oci() { "$LRUN" --root "$S" "$@"; }
+# edit JQ: rewrite the bundle's config.json through jq
+edit() { jq "$1" "$B/config.json" >"$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"; }
+# wait_status ID STATUS: until state says STATUS (at most ~5 s)
+wait_status() {
+	local i
+	for i in $(seq 100); do
+		[ "$(oci state "$1" 2>/dev/null | jq -r .status)" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+at_exit 'for c in $(ls "$S" 2>/dev/null); do "$LRUN" --root "$S" delete -f "$c" >/dev/null 2>&1; done'
+
+mkdir -p "$B"
+fx_busybox_rootfs "$B/rootfs"
+
+# ------------------------------------------------------------------ spec --
+run oci spec --bundle "$B"
+is "$rc|$err" "0|" "spec writes config.json"
+is "$(jq -c '[.ociVersion, .process.args, .process.terminal, .root, .hostname,
+	[.linux.namespaces[].type], .process.capabilities.bounding, .process.rlimits]' "$B/config.json")" \
+	'["1.1.0",["sh"],true,{"path":"rootfs","readonly":true},"lrun",["pid","network","ipc","uts","mount","cgroup"],["CAP_KILL","CAP_NET_BIND_SERVICE","CAP_AUDIT_WRITE"],[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}]]' \
+	"spec: runc's defaults (sh on a terminal, rootfs read-only, the namespaces, three capabilities)"
+run oci spec --bundle "$B"
+is "$rc|$err" "1|lrun: $B/config.json exists: remove it first$nl" "spec refuses to overwrite config.json"
+run "$LRUN" spec --rootless --bundle "$T"
+is "$rc|$(jq -c '[[.linux.namespaces[].type], .linux.uidMappings]' "$T/config.json")" \
+	'0|[["pid","ipc","uts","mount","user","cgroup"],[{"containerID":0,"hostID":0,"size":1}]]' \
+	"spec --rootless: a user namespace mapping the caller, no network namespace"
+
+# ------------------------------------------------------------------- run --
+edit '.process.terminal = false | .process.args = ["sh", "-c", "echo hi from $(hostname) in $PWD; grep CapEff /proc/self/status; exit 3"]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" r1
+is "$rc|$out|$err" "3|hi from lrun in /${nl}CapEff:	0000000020000420$nl|" \
+	"run: the bundle's process, hostname and capabilities; its exit status is run's"
+is "$(ls "$S")" "" "run deletes the container after it exits"
+(cd "$B" && $TO "$LRUN" --root "$S" run r2 >/dev/null 2>&1; echo $? >"$T/rc")
+is "$(cat "$T/rc")" 3 "run: the bundle in the current directory"
+
+# ------------------------------------------ create / start / state / kill --
+edit '.process.args = ["sh", "-c", "echo started >/tmp/mark; exec sleep 100"] | .root.readonly = false'
+run $TO "$LRUN" --root "$S" create --bundle "$B" --pid-file "$T/pid" c1
+is "$rc|$err" "0|" "create"
+pid=$(cat "$T/pid")
+is "$(oci state c1 | jq -c "[.ociVersion, .id, .status, .pid == $pid, .bundle, .rootfs]")" \
+	"[\"1.1.0\",\"c1\",\"created\",true,\"$B\",\"$B/rootfs\"]" "state: created, the pid of --pid-file, bundle, rootfs"
+is "$(cat /proc/$pid/comm):$([ -e "$B/rootfs/tmp/mark" ] && echo ran)" "lrun:" "created: the init waits before exec"
+[ "$(readlink /proc/$pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ]
+ok $? "created: the init is in its own mount namespace"
+run oci create --bundle "$B" c1
+is "$rc|$err" "1|lrun: container with id exists: c1$nl" "a second create with the same id fails"
+run oci delete c1
+is "$rc|$err" "1|lrun: cannot delete container c1 that is not stopped: created$nl" "delete of a created container needs -f"
+run oci start c1
+is "$rc|$err" "0|" "start"
+for i in $(seq 100); do [ -e "$B/rootfs/tmp/mark" ] && break; sleep 0.05; done
+is "$(cat "$B/rootfs/tmp/mark"):$(oci state c1 | jq -r .status)" "started:running" "start: the process runs; state running"
+run oci start c1
+is "$rc|$err" "1|lrun: cannot start a container that is running: container not in created state$nl" "start twice fails"
+run oci kill c1 KILL
+is "$rc|$err" "0|" "kill c1 KILL"
+wait_status c1 stopped
+ok $? "state: stopped after kill"
+run oci kill c1
+is "$rc|$err" "1|lrun: container not running$nl" "kill of a stopped container fails"
+run oci delete c1
+is "$rc|$err|$(ls "$S")" "0||" "delete removes the state"
+run oci state c1
+is "$rc|$err" "1|lrun: container \"c1\" does not exist$nl" "state of a deleted container"
+
+# ------------------------------------------- run --detach, list, delete -f --
+edit '.process.args = ["sleep", "100"]'
+run $TO "$LRUN" --root "$S" run -d --bundle "$B" d1
+is "$rc|$(oci state d1 | jq -r .status)" "0|running" "run --detach leaves it running"
+run oci list --format json
+is "$(jq -c '[.[] | [.id, .status, .bundle]]' <<<"$out")" "[[\"d1\",\"running\",\"$B\"]]" "list --format json"
+run oci list -q
+is "$out" "d1$nl" "list -q"
+p=$(oci state d1 | jq .pid)
+run oci delete -f d1
+is "$rc|$err|$(ls "$S")" "0||" "delete -f kills and removes"
+for i in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$p" 2>/dev/null
+is $? 1 "  the process is gone"
+
+# ---------------------------------------------------------- bad bundles --
+bad() { # bad NAME ID MESSAGE: create fails with exit 1 and MESSAGE, nothing left
+	run oci --log "$T/log.json" --log-format json create --bundle "$B" "$2"
+	is "$rc|$err|$(ls "$S")" "1|lrun: $3$nl|" "$1"
+}
+cp "$B/config.json" "$T/good.json"
+bad "an id with /" a/b 'invalid container id format: "a/b"'
+bad "the id .." .. 'invalid container id format: ".."'
+is "$(tail -1 "$T/log.json" | jq -r '[.level, .msg, (.time | type)] | join(" ")')" \
+	'error invalid container id format: ".." string' "--log --log-format json: the error as a JSON line"
+echo '{"ociVersion": "1.0.0", "process": ' >"$B/config.json"
+run oci create --bundle "$B" x1
+like "$rc|$err" "^1\|lrun: .*config.json" "invalid JSON: exit 1 and an error naming config.json"
+is "$(ls "$S")" "" "  no state left"
+cp "$T/good.json" "$B/config.json"
+edit '.linux.namespaces += [{"type": "bogus"}]'
+bad "an unknown namespace" x2 'config.json: linux.namespaces: unknown namespace type "bogus"'
+cp "$T/good.json" "$B/config.json"
+edit '.root.path = "nowhere"'
+bad "a missing rootfs" x3 "rootfs ($B/nowhere) does not exist"
+cp "$T/good.json" "$B/config.json"
+edit '.process.args = ["/no/such/thing"]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" x4
+is "$rc|$(ls "$S")" "127|" "run of a missing executable: 127, nothing left"
+
+done_testing
