@@ -551,33 +551,120 @@ static int mkdir_p(const char *path, mode_t mode, lrun_error **err)
 }
 
 /* remove_tree_at: rm -rf of dirfd/name without ever following a symlink;
- * a missing entry is not an error. */
+ * a missing entry is not an error.  Depth costs memory, not descriptors: a
+ * container can leave a tree deeper than the fd limit, so the walk keeps at
+ * most REMOVE_OPEN_DIRS directories open, climbs back to the others with
+ * ".." and checks that each one it reaches is the one it left. */
+#define REMOVE_OPEN_DIRS 16
+
+struct remove_frame {
+    char *name;
+    DIR *dir; /* NULL while closed to stay under the window */
+    dev_t dev;
+    ino_t ino;
+};
+
+static int remove_frame_open(struct remove_frame *f, int at, const char *name, bool check, lrun_error **err)
+{
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = saved;
+        return fail_errno(err, "open %s", f->name);
+    }
+    if (check && (st.st_dev != f->dev || st.st_ino != f->ino)) {
+        close(fd);
+        return fail(err, "%s was moved while it was being removed", f->name);
+    }
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    if (!(f->dir = fdopendir(fd))) {
+        close(fd);
+        return fail_errno(err, "open %s", f->name);
+    }
+    return 0;
+}
+
+/* remove_entries: unlink what dir holds, stopping at the first directory
+ * that is not empty (*sub, to be descended into). */
+static int remove_entries(DIR *dir, char **sub, lrun_error **err)
+{
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(dir), n, 0) == 0 || errno == ENOENT)
+            continue;
+        int unlink_errno = errno;
+        if (unlink_errno != EISDIR && unlink_errno != EPERM)
+            return fail_errno(err, "remove %s", n);
+        if (unlinkat(dirfd(dir), n, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            continue;
+        if (errno == ENOTEMPTY || errno == EEXIST) {
+            *sub = xstrdup(n);
+            return 0;
+        }
+        errno = errno == ENOTDIR ? unlink_errno : errno;
+        return fail_errno(err, "remove %s", n);
+    }
+    return 0;
+}
+
 static int remove_tree_at(int parent_fd, const char *name, lrun_error **err)
 {
     if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT)
         return 0;
     if (errno != EISDIR && errno != EPERM)
         return fail_errno(err, "remove %s", name);
-    autoclose int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : fail_errno(err, "open %s", name);
-    DIR *dir = fdopendir(fd);
-    if (!dir)
-        return fail_errno(err, "opendir %s", name);
-    fd = -1; /* owned by dir now */
-    struct dirent *de;
-    int ret = 0;
-    while (ret == 0 && (de = readdir(dir))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        ret = remove_tree_at(dirfd(dir), de->d_name, err);
+    size_t depth = 1, cap = 16;
+    struct remove_frame *frames = xcalloc(cap, sizeof *frames);
+    frames[0].name = xstrdup(name);
+    if (remove_frame_open(&frames[0], parent_fd, name, false, err) < 0) {
+        free(frames[0].name);
+        free(frames);
+        return -1;
     }
-    closedir(dir);
-    if (ret < 0)
-        return error_prefix(err, "remove %s", name);
-    if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        return fail_errno(err, "remove %s", name);
-    return 0;
+    int ret = 0;
+    while (ret == 0 && depth > 0) {
+        char *sub = NULL;
+        if ((ret = remove_entries(frames[depth - 1].dir, &sub, err)) < 0)
+            break;
+        if (sub) { /* descend */
+            if (depth == cap)
+                frames = xrealloc(frames, (cap *= 2) * sizeof *frames);
+            frames[depth] = (struct remove_frame){.name = sub};
+            if ((ret = remove_frame_open(&frames[depth], dirfd(frames[depth - 1].dir), sub, false, err)) < 0) {
+                free(sub);
+                break;
+            }
+            if (++depth > REMOVE_OPEN_DIRS) {
+                closedir(frames[depth - 1 - REMOVE_OPEN_DIRS].dir);
+                frames[depth - 1 - REMOVE_OPEN_DIRS].dir = NULL;
+            }
+            continue;
+        }
+        /* empty now: climb to the parent (reopened if it was closed) and rmdir */
+        struct remove_frame *f = &frames[depth - 1], *up = depth > 1 ? &frames[depth - 2] : NULL;
+        if (up && !up->dir && (ret = remove_frame_open(up, dirfd(f->dir), "..", true, err)) < 0)
+            break;
+        closedir(f->dir);
+        f->dir = NULL;
+        if (unlinkat(up ? dirfd(up->dir) : parent_fd, f->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            ret = fail_errno(err, "remove %s", f->name);
+        free(f->name);
+        depth--;
+    }
+    for (size_t i = 0; i < depth; i++) {
+        if (frames[i].dir)
+            closedir(frames[i].dir);
+        free(frames[i].name);
+    }
+    free(frames);
+    return ret < 0 ? error_prefix(err, "remove %s", name) : 0;
 }
 
 /* temp_dir: where big temporary files go: $TMPDIR, else /var/tmp (where
@@ -1150,9 +1237,15 @@ static int64_t time_parse_rfc3339(const char *s)
         while (isdigit((unsigned char)*++rest))
             ;
     if (*rest == '+' || *rest == '-') {
-        int hours = 0, minutes = 0;
-        if (sscanf(rest + 1, "%d:%d", &hours, &minutes) >= 1)
-            t += (*rest == '+' ? -1 : 1) * (hours * 3600 + minutes * 60);
+        /* RFC 3339's time-offset is exactly "hh:mm": a longer number would
+         * overflow the arithmetic (an image once showed "31 years ago") */
+        const unsigned char *o = (const unsigned char *)rest + 1;
+        if (!isdigit(o[0]) || !isdigit(o[1]) || o[2] != ':' || !isdigit(o[3]) || !isdigit(o[4]) || o[5])
+            return 0;
+        int hours = (o[0] - '0') * 10 + (o[1] - '0'), minutes = (o[3] - '0') * 10 + (o[4] - '0');
+        if (hours > 23 || minutes > 59)
+            return 0;
+        t += (*rest == '+' ? -1 : 1) * (hours * 3600 + minutes * 60);
     }
     return t;
 }
@@ -1842,18 +1935,25 @@ static void store_drop_layer_record(lrun_store *s, struct layer *l)
 }
 
 /* store_remove_incomplete_layers: what an interrupted load or delete left
- * behind ("Found incomplete layer, deleting it", as c/storage does). */
+ * behind ("Found incomplete layer, deleting it", as c/storage does).  A
+ * layer that cannot go (a mount inside, a full disk) stays flagged and is
+ * tried again next time: it must not make every other command fail. */
 static int store_remove_incomplete_layers(lrun_store *s, lrun_error **err)
 {
     bool changed = false;
     for (size_t i = 0; i < s->n_layers;) {
         struct layer *l = s->layers[i];
+        autoerror lrun_error *failure = NULL;
         if (!l->incomplete) {
             i++;
             continue;
         }
-        if (layer_remove_files(s, l->id, err) < 0)
-            return -1;
+        if (layer_remove_files(s, l->id, &failure) < 0) {
+            fprintf(stderr, "WARN[0000] Found incomplete layer %s, deleting it failed: %s\n", l->id,
+                    failure->message);
+            i++;
+            continue;
+        }
         store_drop_layer_record(s, l);
         changed = true;
     }

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Security of the store against what containers and images leave in it
+# (issue 10): each check performs the attack and asserts the outcome.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/fixtures.sh"
+. "$here/../lib/lrun.sh"
+[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
+lrun_tmp
+F=$T/fx R=$T/store
+{ fx_busybox_rootfs "$F/rootfs" && fx_layer_tar "$F/rootfs" "$F/bb.tar" &&
+	fx_docker_archive "$F/bb.tar.img" localhost/bb:latest '' "$F/bb.tar"; } >/dev/null || bail "fixtures do not build"
+lr load -i "$F/bb.tar.img" >/dev/null 2>&1 || bail "cannot load the busybox image"
+layer_of() { jq -r --arg n "$1" '.[] | select(.names[0] == $n) | .layer' "$R/overlay-containers/containers.json"; }
+
+# --- 8: a tree deeper than the fd limit is removed; a layer that cannot be
+# removed does not make other commands fail
+run lr run --name deep localhost/bb busybox mkdir -p "$(printf 'd/%.0s' $(seq 1100))"
+is "$rc" 0 "deep: the container leaves a 1,100-level tree"
+lay=$(layer_of deep)
+is "$(cd "$R/overlay/$lay/diff" && find d -type d | wc -l)" 1100 "deep: 1,100 nested directories in its layer"
+run bash -c "ulimit -n 64; exec \"$LRUN\" --root \"$R\" rm deep"
+is "$rc:$out:$err" $'0:deep\n:' "deep: rm under a 64-fd limit succeeds"
+ok "$([ ! -e "$R/overlay/$lay" ]; echo $?)" "deep: the layer directory is gone"
+run lr ps -a --format '{{.Names}}'
+is "$rc:$out" "0:" "deep: ps -a works and lists nothing"
+
+run lr run --name stuck localhost/bb busybox mkdir /busy
+lay=$(layer_of stuck)
+mount -t tmpfs lrun-test "$R/overlay/$lay/diff/busy" || bail "cannot mount a tmpfs in the layer"
+run lr rm stuck
+is "$rc" 125 "stuck: rm of a layer with a mount inside fails with 125"
+like "$err" "remove busy: Device or resource busy" "stuck: the error names the entry"
+run lr ps -a --format '{{.Names}}'
+is "$rc:$out" "0:" "stuck: ps -a still works (exit 0)"
+like "$err" "WARN.*incomplete layer $lay" "stuck: ps -a warns about the layer it could not remove"
+run lr images --format '{{.Repository}}'
+is "$rc:$out" $'0:localhost/bb\n' "stuck: images still works"
+run lr run --rm localhost/bb echo still-runs
+is "$rc:$out" $'0:still-runs\n' "stuck: run still works"
+umount "$R/overlay/$lay/diff/busy"
+run lr ps -a --format '{{.Names}}'
+is "$rc:$out:$err" "0::" "stuck: once unmounted, the next command finishes the removal silently"
+ok "$([ ! -e "$R/overlay/$lay" ]; echo $?)" "stuck: the layer directory is gone"
+is "$(jq '[.[] | select(.incomplete)] | length' "$R/overlay-layers/layers.json")" 0 "stuck: no incomplete layer left in layers.json"
+
+# --- 17: an RFC 3339 offset is exactly hh:mm; a long one overflowed int
+# arithmetic and showed a made-up date ("2091-12-03", "31 years ago")
+with_created() { # CREATED REPO:TAG OUT.tar: the busybox image with another config.created
+	local d=$T/wc; rm -rf "$d"; mkdir "$d"; tar -xf "$F/bb.tar.img" -C "$d"
+	local cfg; cfg=$(jq -r '.[0].Config' "$d/manifest.json")
+	jq -c --arg c "$1" '.created = $c' "$d/$cfg" >"$d/new.json"
+	local h; h=$(sha256 "$d/new.json"); rm "$d/$cfg"; mv "$d/new.json" "$d/$h.json"
+	jq -c --arg c "$h.json" --arg t "$2" '.[0].Config = $c | .[0].RepoTags = [$t]' "$d/manifest.json" >"$d/m"
+	mv "$d/m" "$d/manifest.json"; tar -cf "$3" -C "$d" .
+}
+with_created 2023-11-14T23:43:20+01:30 localhost/offset:good "$T/good.tar"
+with_created 2023-11-14T22:13:20+596524:00 localhost/offset:long "$T/long.tar"
+with_created 2023-11-14T22:13:20-2147483647:59 localhost/offset:min "$T/min.tar"
+for t in good long min; do lr load -q -i "$T/$t.tar" >/dev/null || bail "cannot load $t.tar"; done
+run lr images --format '{{.Tag}} {{.CreatedAt}}' localhost/offset
+is "$rc:$(printf %s "$out" | sort)" "0:good 2023-11-14 22:13:20 +0000 UTC
+long 1970-01-01 00:00:00 +0000 UTC
+min 1970-01-01 00:00:00 +0000 UTC" "17: +01:30 is applied; longer offsets are not a time (no made-up date)"
+
+done_testing
