@@ -493,10 +493,12 @@ static int write_all(int fd, const void *data, size_t n)
     return 0;
 }
 
-/* write_file_atomic: temp file, fsync, rename — a reader or a crash sees
- * either the old or the new content, never a torn file (as c/storage's
- * AtomicWriteFile).  Without durable the fsync is skipped (c/storage's
- * volatile store): a crash may lose the change, never tear it. */
+/* write_file_atomic: temp file, fsync, rename, fsync of the directory — a
+ * reader or a crash sees either the old or the new content, never a torn
+ * or empty file (as c/storage's AtomicWriteFile; renaming unsynced data
+ * over a file is what leaves it 0 bytes after a power cut on ext4 with
+ * noauto_da_alloc or XFS).  Without durable nothing is synced: only for
+ * files whose loss a crash may cause (c/storage's volatile store). */
 static int write_file_atomic_sync(int dirfd, const char *name, const void *data, size_t n, mode_t mode, bool durable,
                                   lrun_error **err)
 {
@@ -504,7 +506,7 @@ static int write_file_atomic_sync(int dirfd, const char *name, const void *data,
     autoclose int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return fail_errno(err, "create %s", tmp);
-    if (write_all(fd, data, n) < 0 || (durable && fsync(fd) < 0)) {
+    if (write_all(fd, data, n) < 0 || (durable && fdatasync(fd) < 0)) {
         fail_errno(err, "write %s", name);
         unlinkat(dirfd, tmp, 0);
         return -1;
@@ -514,6 +516,8 @@ static int write_file_atomic_sync(int dirfd, const char *name, const void *data,
         unlinkat(dirfd, tmp, 0);
         return -1;
     }
+    if (durable && fsync(dirfd) < 0)
+        return fail_errno(err, "sync the directory of %s", name);
     return 0;
 }
 
@@ -1343,7 +1347,8 @@ struct layer {
     int compression;
     struct id_set uids, gids;
     bool incomplete;
-    yajl_val raw; /* the record as read, for members lrun does not know */
+    bool is_volatile; /* kept in volatile-layers.json (a --rm container's) */
+    yajl_val raw;     /* the record as read, for members lrun does not know */
 };
 
 struct big_data {
@@ -1384,6 +1389,7 @@ struct container {
     int64_t monitor;   /* the process that waits for it and records the exit */
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
+    bool is_volatile;  /* a --rm container's: kept in volatile-containers.json */
     yajl_val raw;
 };
 
@@ -1392,10 +1398,11 @@ enum store_lock { LOCK_STORAGE, LOCK_LAYERS, LOCK_IMAGES, LOCK_CONTAINERS, LOCK_
 struct lrun_store {
     char *root;
     int mode;
-    bool volatile_writes; /* skip fsync: records of --rm containers, which nothing needs after a crash */
+    bool volatile_writes; /* new records are volatile: a --rm container's, which nothing needs after a crash */
     int root_fd, overlay_fd, layers_fd, images_fd, containers_fd;
     int lock_fds[LOCK_COUNT];
-    yajl_val trees[LOCK_COUNT]; /* parsed indexes, kept for the raw records */
+    yajl_val trees[2][LOCK_COUNT];             /* parsed indexes (durable, volatile), kept for the raw records */
+    digest_hex index_digest[2][LOCK_COUNT];    /* of each index file as last read or written */
     struct layer **layers;
     size_t n_layers;
     struct image **images;
@@ -1755,39 +1762,70 @@ static void container_to_json(yajl_gen g, const struct container *c)
 
 /* --- loading and saving the indexes --- */
 
-static int store_read_index(lrun_store *s, int dirfd, const char *name, enum store_lock which, lrun_error **err)
+/* Each index is two files, as c/storage keeps them: layers.json (durable:
+ * synced before it replaces the old one) and volatile-layers.json (never
+ * synced), and so for containers.  The records of --rm containers and
+ * their layers go to the volatile file, so a run --rm neither pays for a
+ * sync nor rewrites the big index; after a power cut the volatile file
+ * may be empty or gone, which only loses containers that were to vanish
+ * anyway.  A file whose content did not change is not written again. */
+static const char *const index_dirs[LOCK_COUNT] = {"", "overlay-layers", "overlay-images", "overlay-containers"};
+static const char *const index_names[2][LOCK_COUNT] = {
+    {"", "layers.json", "images.json", "containers.json"},
+    {"", "volatile-layers.json", "volatile-images.json", "volatile-containers.json"}};
+
+static int store_index_dirfd(lrun_store *s, enum store_lock which)
 {
+    return which == LOCK_LAYERS ? s->layers_fd : which == LOCK_IMAGES ? s->images_fd : s->containers_fd;
+}
+
+static int store_read_index(lrun_store *s, enum store_lock which, bool is_volatile, lrun_error **err)
+{
+    const char *name = index_names[is_volatile][which];
     autobuf struct buf text = {0};
-    if (read_file_at(dirfd, name, &text, err) < 0) {
+    if (read_file_at(store_index_dirfd(s, which), name, &text, err) < 0) {
         if (errno != ENOENT)
             return -1;
         error_free_pointer(err);
         buf_adds(&text, "[]");
     }
-    if (text.len == 0)
-        buf_adds(&text, "[]");
-    yajl_val tree = json_parse(text.data, name, err);
-    if (!tree)
-        return -1;
-    if (!YAJL_IS_ARRAY(tree)) {
+    sha256_hex(text.data, text.len, s->index_digest[is_volatile][which]);
+    autofree char *path = xasprintf("%s/%s/%s", s->root, index_dirs[which], name);
+    yajl_val tree = text.len ? json_parse(text.data, path, err) : NULL;
+    if (tree && !YAJL_IS_ARRAY(tree) && !YAJL_IS_NULL(tree)) {
         yajl_tree_free(tree);
-        return fail(err, "%s: not a JSON array", name);
+        tree = NULL;
+        fail(err, "parse %s: not a JSON array", path);
     }
-    s->trees[which] = tree;
-    size_t n = tree->u.array.len;
+    if (!tree && is_volatile) { /* cut by a power failure: its containers were to vanish anyway */
+        error_free_pointer(err);
+        return 0;
+    }
+    if (!tree) {
+        /* never read a damaged index as an empty store: the next write would
+         * make the loss permanent */
+        autofree char *why = text.len && err && *err ? xstrdup((*err)->message) : xasprintf("%s is empty", path);
+        return fail(err, "%s; the store's index is damaged (cut off by a power failure?): restore the file from "
+                    "a backup, or move it away to start with an empty index",
+                    why);
+    }
+    s->trees[is_volatile][which] = tree;
+    size_t n = YAJL_IS_ARRAY(tree) ? tree->u.array.len : 0; /* Go writes a nil slice as null */
     for (size_t i = 0; i < n; i++) {
         yajl_val rec = tree->u.array.values[i];
         if (!is_hex_id(json_string(rec, "id")))
             continue; /* a record without a usable id is skipped, as c/storage does */
         if (which == LOCK_LAYERS) {
             s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
-            s->layers[s->n_layers++] = layer_from_json(rec);
+            s->layers[s->n_layers] = layer_from_json(rec);
+            s->layers[s->n_layers++]->is_volatile = is_volatile;
         } else if (which == LOCK_IMAGES) {
             s->images = xrealloc(s->images, (s->n_images + 1) * sizeof *s->images);
             s->images[s->n_images++] = image_from_json(rec);
         } else {
             s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
-            s->containers[s->n_containers++] = container_from_json(rec);
+            s->containers[s->n_containers] = container_from_json(rec);
+            s->containers[s->n_containers++]->is_volatile = is_volatile;
         }
     }
     return 0;
@@ -1808,11 +1846,12 @@ static void store_forget_indexes(lrun_store *s)
     s->images = NULL;
     s->containers = NULL;
     s->n_layers = s->n_images = s->n_containers = 0;
-    for (int i = 0; i < LOCK_COUNT; i++) {
-        if (s->trees[i])
-            yajl_tree_free(s->trees[i]);
-        s->trees[i] = NULL;
-    }
+    for (int v = 0; v < 2; v++)
+        for (int i = 0; i < LOCK_COUNT; i++) {
+            if (s->trees[v][i])
+                yajl_tree_free(s->trees[v][i]);
+            s->trees[v][i] = NULL;
+        }
 }
 
 static int store_require_write(lrun_store *s, lrun_error **err)
@@ -1822,36 +1861,54 @@ static int store_require_write(lrun_store *s, lrun_error **err)
     return 0;
 }
 
-static int store_save_index(lrun_store *s, enum store_lock which, lrun_error **err)
+/* store_save_file: one of an index's two files, when its text changed; a
+ * volatile file without records is removed. */
+static int store_save_file(lrun_store *s, enum store_lock which, bool is_volatile, lrun_error **err)
 {
-    if (store_require_write(s, err) < 0)
-        return -1;
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
-    int dirfd;
-    const char *name;
+    size_t records = 0;
     if (which == LOCK_LAYERS) {
         for (size_t i = 0; i < s->n_layers; i++)
-            layer_to_json(g, s->layers[i]);
-        dirfd = s->layers_fd, name = "layers.json";
+            if (s->layers[i]->is_volatile == is_volatile)
+                layer_to_json(g, s->layers[i]), records++;
     } else if (which == LOCK_IMAGES) {
-        for (size_t i = 0; i < s->n_images; i++)
-            image_to_json(g, s->images[i]);
-        dirfd = s->images_fd, name = "images.json";
+        for (size_t i = 0; i < s->n_images && !is_volatile; i++)
+            image_to_json(g, s->images[i]), records++;
     } else {
         for (size_t i = 0; i < s->n_containers; i++)
-            container_to_json(g, s->containers[i]);
-        dirfd = s->containers_fd, name = "containers.json";
+            if (s->containers[i]->is_volatile == is_volatile)
+                container_to_json(g, s->containers[i]), records++;
     }
     yajl_gen_array_close(g);
     size_t len;
     autofree char *text = json_writer_text(g, &len);
-    if (write_file_atomic_sync(dirfd, name, text, len, 0600, !s->volatile_writes, err) < 0)
+    digest_hex digest;
+    sha256_hex(text, len, digest);
+    if (strcmp(digest, s->index_digest[is_volatile][which]) == 0)
+        return 0;
+    int dirfd = store_index_dirfd(s, which);
+    const char *name = index_names[is_volatile][which];
+    if (is_volatile && records == 0) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+            return fail_errno(err, "remove %s", name);
+    } else if (write_file_atomic_sync(dirfd, name, text, len, 0600, !is_volatile, err) < 0) {
         return -1;
+    }
+    memcpy(s->index_digest[is_volatile][which], digest, sizeof digest);
     lock_file_record_write(s->lock_fds[which]);
     if (which == LOCK_LAYERS)
         lock_file_record_write(s->lock_fds[LOCK_STORAGE]);
     return 0;
+}
+
+static int store_save_index(lrun_store *s, enum store_lock which, lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    if (store_save_file(s, which, false, err) < 0)
+        return -1;
+    return which == LOCK_IMAGES ? 0 : store_save_file(s, which, true, err);
 }
 
 static int store_save_layers(lrun_store *s, lrun_error **err) { return store_save_index(s, LOCK_LAYERS, err); }
@@ -1986,9 +2043,9 @@ static int store_lock_and_read(lrun_store *s, lrun_error **err)
     for (int i = 0; i < LOCK_COUNT; i++)
         if (lock_file_lock(s->lock_fds[i], exclusive, names[i], err) < 0)
             return -1;
-    if (store_read_index(s, s->layers_fd, "layers.json", LOCK_LAYERS, err) < 0 ||
-        store_read_index(s, s->images_fd, "images.json", LOCK_IMAGES, err) < 0 ||
-        store_read_index(s, s->containers_fd, "containers.json", LOCK_CONTAINERS, err) < 0)
+    if (store_read_index(s, LOCK_LAYERS, false, err) < 0 || store_read_index(s, LOCK_LAYERS, true, err) < 0 ||
+        store_read_index(s, LOCK_IMAGES, false, err) < 0 || store_read_index(s, LOCK_CONTAINERS, false, err) < 0 ||
+        store_read_index(s, LOCK_CONTAINERS, true, err) < 0)
         return -1;
     return 0;
 }
@@ -2121,6 +2178,134 @@ static int layer_dirs_create(lrun_store *s, const char *id, const char *parent, 
     return write_file_at(dirfd, "link", link, 26, 0644, err);
 }
 
+/* --- a layer's files: durable before complete, repaired when broken ---
+ *
+ * A record without "incomplete" promises its files are on the disk: after
+ * a power cut, unsynced files in diff/ come back 0 bytes and an unsynced
+ * link or lower file comes back empty, under a record that says complete
+ * (c/storage syncs before it clears the flag).  A load's many files are
+ * synced with one syncfs; a container layer (directories, link, lower) file
+ * by file, which is cheaper than syncing whatever else the filesystem has. */
+
+static int layer_sync_all(lrun_store *s, lrun_error **err)
+{
+    if (syncfs(s->overlay_fd) < 0)
+        return fail_errno(err, "sync the store's filesystem");
+    return 0;
+}
+
+static int sync_at(int dirfd, const char *name, lrun_error **err)
+{
+    autoclose int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0)
+        return fail_errno(err, "sync %s", name);
+    return 0;
+}
+
+static int layer_sync_files(lrun_store *s, const struct layer *l, lrun_error **err)
+{
+    autofree char *link = xasprintf("%s/link", l->id);
+    autofree char *lower = xasprintf("%s/lower", l->id);
+    autofree char *diff = xasprintf("%s/diff", l->id);
+    if (sync_at(s->overlay_fd, link, err) < 0 || (l->parent && sync_at(s->overlay_fd, lower, err) < 0) ||
+        sync_at(s->overlay_fd, diff, err) < 0 || sync_at(s->overlay_fd, l->id, err) < 0 ||
+        sync_at(s->overlay_fd, "l", err) < 0 || sync_at(s->overlay_fd, ".", err) < 0)
+        return error_prefix(err, "layer %.12s", l->id);
+    return 0;
+}
+
+static bool link_id_valid(const char *text)
+{
+    return strlen(text) == 26 && strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == 26;
+}
+
+/* link_find: the name in l/ of a symlink to target, kept when a layer's
+ * link file was lost, so its children's lower files stay right. */
+static bool link_find(lrun_store *s, const char *target, char out[27])
+{
+    autoclose int fd = openat(s->overlay_fd, "l", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir)
+        return false;
+    fd = -1; /* owned by dir now */
+    bool found = false;
+    struct dirent *de;
+    while (!found && (de = readdir(dir))) {
+        char seen[PATH_MAX];
+        ssize_t n = readlinkat(dirfd(dir), de->d_name, seen, sizeof seen - 1);
+        if (n < 0 || !link_id_valid(de->d_name))
+            continue;
+        seen[n] = '\0';
+        if ((found = strcmp(seen, target) == 0))
+            memcpy(out, de->d_name, 27);
+    }
+    closedir(dir);
+    return found;
+}
+
+/* layer_repair: a complete layer needs its diff/ (without it the layer is
+ * damaged: -1); its link file, l/<link> symlink and lower file are rebuilt
+ * when they are broken (c/storage's recreateSymlinks).  With fix false it
+ * only looks: *broken says whether a repair is needed.  A child's lower
+ * names its parent's link, so parents go first. */
+static int layer_repair(lrun_store *s, const struct layer *l, bool fix, bool *broken, lrun_error **err)
+{
+    autofree char *diff = xasprintf("%s/diff", l->id);
+    struct stat st;
+    if (fstatat(s->overlay_fd, diff, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        return fail(err, "layer %.12s is damaged: %s/overlay/%s is missing; load or pull an image that has it "
+                    "again to repair it",
+                    l->id, s->root, diff);
+    autoclose int dirfd = openat(s->overlay_fd, l->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dirfd < 0)
+        return fail_errno(err, "open layer directory %s", l->id);
+    autofree char *target = xasprintf("../%s/diff", l->id);
+    autobuf struct buf link = {0};
+    if (read_file_at(dirfd, "link", &link, NULL) < 0 || !link_id_valid(link.data)) {
+        *broken = true;
+        char fresh[27];
+        if (!link_find(s, target, fresh))
+            link_id_new(fresh);
+        if (fix && write_file_atomic(dirfd, "link", fresh, 26, 0644, err) < 0)
+            return error_prefix(err, "repair layer %.12s", l->id);
+        link.len = 0;
+        buf_adds(&link, fresh);
+    }
+    autofree char *symlink_path = xasprintf("l/%s", link.data);
+    char seen[PATH_MAX];
+    ssize_t n = readlinkat(s->overlay_fd, symlink_path, seen, sizeof seen - 1);
+    if (n < 0 || (size_t)n != strlen(target) || memcmp(seen, target, (size_t)n) != 0) {
+        *broken = true;
+        if (fix && ((unlinkat(s->overlay_fd, symlink_path, 0) < 0 && errno != ENOENT) ||
+                    symlinkat(target, s->overlay_fd, symlink_path) < 0 || sync_at(s->overlay_fd, "l", err) < 0))
+            return fail_errno(err, "repair layer %.12s: %s", l->id, symlink_path);
+    }
+    if (!l->parent)
+        return 0;
+    autofree char *want = layer_lower_chain(s, l->parent, err);
+    if (!want)
+        return error_prefix(err, "layer %.12s: its parent", l->id);
+    autobuf struct buf lower = {0};
+    if (read_file_at(dirfd, "lower", &lower, NULL) < 0 || strcmp(lower.data, want) != 0) {
+        *broken = true;
+        if (fix && write_file_atomic(dirfd, "lower", want, strlen(want), 0644, err) < 0)
+            return error_prefix(err, "repair layer %.12s", l->id);
+    }
+    return 0;
+}
+
+/* layer_chain_repair: layer_repair of top and everything below it, the
+ * base first; *broken as layer_repair's. */
+static int layer_chain_repair(lrun_store *s, const char *top, bool fix, bool *broken, lrun_error **err)
+{
+    autofree struct layer **chain = NULL;
+    size_t n = layer_chain(s, top, &chain);
+    for (size_t i = n; i > 0; i--)
+        if (layer_repair(s, chain[i - 1], fix, broken, err) < 0)
+            return -1;
+    return 0;
+}
+
 /* layer_abandon: a layer being made goes, files and record (what made
  * it failed; its own error is what the caller reports). */
 static void layer_abandon(lrun_store *s, struct layer *l)
@@ -2147,6 +2332,7 @@ static struct layer *layer_add(lrun_store *s, const char *id, const char *parent
     l->diff_size = -1;
     l->compressed_size = -1;
     l->incomplete = true;
+    l->is_volatile = s->volatile_writes;
     s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
     s->layers[s->n_layers++] = l;
     if (store_save_layers(s, err) < 0) {
@@ -2157,6 +2343,17 @@ static struct layer *layer_add(lrun_store *s, const char *id, const char *parent
         layer_abandon(s, l);
         return NULL;
     }
+    return l;
+}
+
+/* layer_recreate: a damaged layer's files made again from nothing (the
+ * record stays, flagged incomplete until it is filled). */
+static struct layer *layer_recreate(lrun_store *s, struct layer *l, lrun_error **err)
+{
+    l->incomplete = true;
+    if (store_save_layers(s, err) < 0 || layer_remove_files(s, l->id, err) < 0 ||
+        layer_dirs_create(s, l->id, l->parent, err) < 0)
+        return NULL;
     return l;
 }
 
@@ -4763,15 +4960,21 @@ static int load_plan_jobs(struct load_run *run, lrun_error **err)
         for (size_t j = 0; j < plans[i].n_layers; j++) {
             const char *id = plans[i].layer_ids[j];
             struct layer *existing = store_layer(s, id);
-            if (existing) {
-                bool ours = false;
-                for (size_t k = 0; k < run->n_jobs && !ours; k++)
-                    ours = run->jobs[k].layer == existing;
-                if (!ours)
-                    load_progress(run, "Copying blob %.12s skipped: already exists", blob_short(&plans[i].layers[j]));
+            bool ours = false;
+            for (size_t k = 0; existing && k < run->n_jobs && !ours; k++)
+                ours = run->jobs[k].layer == existing;
+            if (ours)
+                continue;
+            bool broken = false;
+            lrun_error *damage = NULL;
+            if (existing && layer_repair(s, existing, true, &broken, &damage) == 0) {
+                load_progress(run, "Copying blob %.12s skipped: already exists", blob_short(&plans[i].layers[j]));
                 continue;
             }
-            struct layer *l = layer_add(s, id, j ? plans[i].layer_ids[j - 1] : NULL, err);
+            lrun_error_free(damage);
+            /* a damaged layer is not present: it is made again */
+            struct layer *l = existing ? layer_recreate(s, existing, err)
+                                       : layer_add(s, id, j ? plans[i].layer_ids[j - 1] : NULL, err);
             if (!l)
                 return -1;
             run->jobs = xrealloc(run->jobs, (run->n_jobs + 1) * sizeof *run->jobs);
@@ -4804,6 +5007,8 @@ static int load_read_plans(struct load_run *run, const char *path, lrun_error **
 
 static int load_mark_complete(struct load_run *run, lrun_error **err)
 {
+    if (run->n_jobs && layer_sync_all(run->store, err) < 0)
+        return -1;
     for (size_t i = 0; i < run->n_jobs; i++)
         run->jobs[i].layer->incomplete = false;
     return store_save_layers(run->store, err);
@@ -4949,6 +5154,8 @@ static int import_layer(struct load_run *run, int fd, const char *diff_hex, lrun
         layer_abandon(s, l);
         return -1;
     }
+    if (layer_sync_all(s, err) < 0)
+        return -1;
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return -1;
@@ -11926,6 +12133,10 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         return NULL;
     l->names = xcalloc(2, sizeof *l->names);
     l->names[0] = xasprintf("%s-layer", c->name);
+    if (!s->volatile_writes && layer_sync_files(s, l, err) < 0) {
+        layer_abandon(s, l);
+        return NULL;
+    }
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return NULL;
@@ -11945,6 +12156,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     ct->command = strv_join(spec.process.args, " ");
     ct->size = -1;
     ct->metadata = container_metadata_json(img, c->name);
+    ct->is_volatile = s->volatile_writes;
     s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
     s->containers[s->n_containers++] = ct;
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {
@@ -12923,6 +13135,7 @@ static int start_detached(struct start_context *sc, lrun_error **err)
 static int container_start(const char *root, const char *id_or_name, bool attach, int *exit_code, lrun_error **err)
 {
     cleanup(start_context_release) struct start_context sc = {.root = root};
+    bool broken = false;
     {
         autostore lrun_store *s = NULL;
         if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
@@ -12934,6 +13147,14 @@ static int container_start(const char *root, const char *id_or_name, bool attach
             return fail(err, "container %s is already running", id_or_name);
         sc.id = xstrdup(c->id);
         sc.layer = xstrdup(c->layer);
+        if (layer_chain_repair(s, c->layer, false, &broken, err) < 0)
+            return error_prefix(err, "container %.12s", c->id);
+    }
+    if (broken) { /* links a crash or another tool broke: rebuilt under the write lock */
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0 ||
+            layer_chain_repair(s, sc.layer, true, &broken, err) < 0)
+            return -1;
     }
     sc.userdata = container_userdata(root, sc.id);
     if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
