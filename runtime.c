@@ -13938,7 +13938,230 @@ static int cli_open_store(struct cli *cli, int mode, lrun_store **s)
     return 0;
 }
 
-/* --- option parsing (getopt_long, stopping at the first operand) --- */
+/* --- flags: one table per command, parsed as podman's (cobra's) parser does ---
+ *
+ * A command lists its flags as rows of struct cli_flag and calls cli_parse()
+ * once; to add a flag, add a row.  Flags may come anywhere among the operands
+ * ("rm web -f", "save IMG -o F"), "--" ends them, "--help" (and "-h" where
+ * the command has no -h of its own) prints the help built from the rows and
+ * does nothing else.  Commands whose operands end in a command line (run,
+ * create, exec) stop at the first operand, as podman does.  A value is
+ * "--name=V", "--name V", "-nV" or "-n V"; booleans take "--name=false";
+ * short booleans bundle ("-af"). */
+
+enum cli_flag_kind {
+    FLAG_BOOL,   /* bool *target */
+    FLAG_STRING, /* const char **target: the last value (it points into argv) */
+    FLAG_INT,    /* int *target: a decimal number */
+    FLAG_LIST,   /* char ***target: every value, appended (the caller frees) */
+    FLAG_CALL,   /* call(target, id, value, err): values to check or to keep in a struct;
+                  * it takes a value when .value names one, else value is NULL */
+};
+
+struct cli_flag {
+    const char *name;  /* the long name, without "--" */
+    char shorthand;    /* its one letter, or 0 */
+    enum cli_flag_kind kind;
+    void *target;
+    const char *value; /* the value's name in --help ("SECONDS"); NULL: takes none */
+    const char *help;
+    int id;            /* FLAG_CALL: passed to call */
+    int (*call)(void *target, int id, const char *value, lrun_error **err);
+};
+
+/* Rows, one a flag: the table ends with FLAGS_END. */
+#define BOOL_FLAG(name, shorthand, target, help) {name, shorthand, FLAG_BOOL, target, NULL, help, 0, NULL}
+#define STRING_FLAG(name, shorthand, target, value, help) {name, shorthand, FLAG_STRING, target, value, help, 0, NULL}
+#define INT_FLAG(name, shorthand, target, value, help) {name, shorthand, FLAG_INT, target, value, help, 0, NULL}
+#define LIST_FLAG(name, shorthand, target, value, help) {name, shorthand, FLAG_LIST, target, value, help, 0, NULL}
+#define CALL_FLAG(name, shorthand, call, target, id, value, help) {name, shorthand, FLAG_CALL, target, value, help, id, call}
+#define FLAGS_END {NULL, 0, FLAG_BOOL, NULL, NULL, NULL, 0, NULL}
+
+struct cli_usage {
+    const char *command;  /* as typed after "lrun": "rm", "image rm" */
+    const char *operands; /* "CONTAINER [CONTAINER...]" */
+    const char *summary;  /* the first line of --help */
+    bool stop_at_operand; /* what follows the first operand is not ours (run, exec) */
+};
+
+static const struct cli_flag *flag_by_long(const struct cli_flag *flags, const char *name, size_t len)
+{
+    for (const struct cli_flag *f = flags; f && f->name; f++)
+        if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
+            return f;
+    return NULL;
+}
+
+static const struct cli_flag *flag_by_short(const struct cli_flag *flags, char c)
+{
+    for (const struct cli_flag *f = flags; f && f->name; f++)
+        if (f->shorthand == c)
+            return f;
+    return NULL;
+}
+
+static bool flag_takes_value(const struct cli_flag *f)
+{
+    return f->kind == FLAG_STRING || f->kind == FLAG_INT || f->kind == FLAG_LIST || (f->kind == FLAG_CALL && f->value);
+}
+
+/* flag_label: "-t, --time" or "--time", as cobra names a flag in errors. */
+static char *flag_label(const struct cli_flag *f)
+{
+    return f->shorthand ? xasprintf("-%c, --%s", f->shorthand, f->name) : xasprintf("--%s", f->name);
+}
+
+static int flag_set(const struct cli_flag *f, const char *value, lrun_error **err)
+{
+    autofree char *label = flag_label(f);
+    switch (f->kind) {
+    case FLAG_BOOL:
+        if (!value || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "t") == 0)
+            *(bool *)f->target = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "f") == 0)
+            *(bool *)f->target = false;
+        else
+            return fail(err, "invalid argument \"%s\" for \"%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax",
+                        value, label, value);
+        return 0;
+    case FLAG_STRING: *(const char **)f->target = value; return 0;
+    case FLAG_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (!*value || *end || errno || n < INT_MIN || n > INT_MAX)
+            return fail(err, "invalid argument \"%s\" for \"%s\" flag: strconv.ParseInt: parsing \"%s\": invalid syntax",
+                        value, label, value);
+        *(int *)f->target = (int)n;
+        return 0;
+    }
+    case FLAG_LIST: strv_push((char ***)f->target, xstrdup(value)); return 0;
+    case FLAG_CALL: return f->call(f->target, f->id, value, err);
+    }
+    return 0;
+}
+
+/* cli_parse_pass: one walk over argv.  The first pass (apply false) finds
+ * syntax errors and --help; the second sets the flags and moves the
+ * operands to argv[1..n]. */
+static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, const struct cli_flag *flags, bool apply,
+                          bool *help, int *n_operands, lrun_error **err)
+{
+    int n = 0;
+    bool operands_only = false;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (operands_only || a[0] != '-' || a[1] == '\0') {
+            if (apply)
+                argv[1 + n] = a; /* 1 + n <= i: nothing unread is overwritten */
+            n++;
+            operands_only |= u->stop_at_operand;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            operands_only = true;
+            continue;
+        }
+        if (a[1] == '-') { /* --name, --name=value, --name value */
+            const char *name = a + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const struct cli_flag *f = flag_by_long(flags, name, len);
+            if (!f && len == 4 && strncmp(name, "help", 4) == 0) {
+                *help = true;
+                continue;
+            }
+            if (!f)
+                return fail(err, "unknown flag: --%.*s\nSee 'lrun %s --help'", (int)len, name, u->command);
+            const char *value = eq ? eq + 1 : NULL;
+            if (flag_takes_value(f) && !value) {
+                if (i + 1 >= argc)
+                    return fail(err, "flag needs an argument: --%s", f->name);
+                value = argv[++i];
+            } else if (!flag_takes_value(f) && value && f->kind != FLAG_BOOL) {
+                return fail(err, "flag --%s takes no value", f->name);
+            }
+            if (apply && flag_set(f, value, err) < 0)
+                return -1;
+            continue;
+        }
+        for (const char *p = a + 1; *p; p++) { /* -x, -xyz, -tVALUE, -t VALUE */
+            const struct cli_flag *f = flag_by_short(flags, *p);
+            if (!f && *p == 'h') {
+                *help = true;
+                continue;
+            }
+            if (!f)
+                return fail(err, "unknown shorthand flag: '%c' in %s\nSee 'lrun %s --help'", *p, a, u->command);
+            if (!flag_takes_value(f)) {
+                if (apply && flag_set(f, NULL, err) < 0)
+                    return -1;
+                continue;
+            }
+            const char *value = p[1] ? p + 1 + (p[1] == '=') : NULL;
+            if (!value) {
+                if (i + 1 >= argc)
+                    return fail(err, "flag needs an argument: '%c' in -%c", *p, *p);
+                value = argv[++i];
+            }
+            if (apply && flag_set(f, value, err) < 0)
+                return -1;
+            break;
+        }
+    }
+    *n_operands = n;
+    return 0;
+}
+
+static void cli_print_help(const struct cli_usage *u, const struct cli_flag *flags)
+{
+    printf("%s\n\nUsage:\n  lrun %s%s%s%s\n", u->summary, u->command, flags && flags->name ? " [options]" : "",
+           u->operands && *u->operands ? " " : "", u->operands ? u->operands : "");
+    if (!flags || !flags->name)
+        return;
+    size_t width = 0;
+    for (const struct cli_flag *f = flags; f->name; f++) {
+        size_t w = strlen(f->name) + (flag_takes_value(f) ? strlen(f->value ? f->value : "VALUE") + 1 : 0);
+        width = w > width ? w : width;
+    }
+    printf("\nOptions:\n");
+    for (const struct cli_flag *f = flags; f->name; f++) {
+        if (!f->help)
+            continue; /* an alias, or kept for compatibility only */
+        autofree char *spelled = flag_takes_value(f) ? xasprintf("%s %s", f->name, f->value ? f->value : "VALUE")
+                                                     : xstrdup(f->name);
+        if (f->shorthand)
+            printf("  -%c, --%-*s  %s\n", f->shorthand, (int)width, spelled, f->help);
+        else
+            printf("      --%-*s  %s\n", (int)width, spelled, f->help);
+    }
+}
+
+/* cli_parse: parse argv (argv[0] is the command's name) against flags.
+ * Returns the number of operands, now argv[1..n] (argv[n + 1] is NULL), or
+ * -1 with *status set: 0 after --help, 125 after an error. */
+static int cli_parse(int argc, char **argv, const struct cli_usage *u, const struct cli_flag *flags, int *status)
+{
+    autoerror lrun_error *err = NULL;
+    bool help = false;
+    int n = 0;
+    if (cli_parse_pass(argc, argv, u, flags, false, &help, &n, &err) < 0) {
+        *status = cli_fail(err);
+        return -1;
+    }
+    if (help) {
+        cli_print_help(u, flags);
+        *status = 0;
+        return -1;
+    }
+    if (cli_parse_pass(argc, argv, u, flags, true, &help, &n, &err) < 0) {
+        *status = cli_fail(err);
+        return -1;
+    }
+    argv[n + 1] = NULL;
+    return n;
+}
+
+/* --- option parsing with getopt_long (commands not yet on cli_parse) --- */
 
 static int cli_bad_flag(const char *command, char **argv)
 {
@@ -13956,12 +14179,13 @@ static int cli_missing_value(const char *command, char **argv)
     return EXIT_LRUN;
 }
 
-/* cli_getopt: getopt_long with lrun's conventions; returns the option, -1
- * at the end, or '?' after printing the error. */
+/* cli_getopt: getopt_long with lrun's conventions (options anywhere among
+ * the operands, as cli_parse); returns the option, -1 at the end, or '?'
+ * after printing the error. */
 static int cli_getopt(int argc, char **argv, const char *shorts, const struct option *longs, const char *command,
                       int *status)
 {
-    autofree char *spec = xasprintf("+:%s", shorts);
+    autofree char *spec = xasprintf(":%s", shorts);
     opterr = 0;
     int c = getopt_long(argc, argv, spec, longs, NULL);
     if (c == '?')
@@ -15487,25 +15711,23 @@ static int cmd_untag(struct cli *cli, int argc, char **argv)
 
 static int cmd_rmi(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     bool force = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fh", longs, "rmi", &status)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'h': puts("Usage: lrun rmi [-f] IMAGE [IMAGE...]"); return 0;
-        default: return status;
-        }
-    }
-    if (optind >= argc) {
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("force", 'f', &force, "Remove images in use by containers (and the containers)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"rmi", "IMAGE [IMAGE...]", "Remove one or more images", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
         cli_error("image name or ID must be specified");
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n; i++) {
         autoerror lrun_error *err = NULL;
         autostrv char **untagged = NULL;
         autostrv char **deleted = NULL;
@@ -15722,123 +15944,120 @@ struct run_options {
     bool entrypoint_set;
 };
 
+enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
+                RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS };
+
+/* run_flag_set: the values of run's and create's flags that need more than
+ * a store (FLAG_CALL rows of run_flags). */
+static int run_flag_set(void *target, int id, const char *value, lrun_error **err)
+{
+    struct run_options *o = target;
+    struct container_config *c = &o->cfg;
+    switch ((enum run_flag)id) {
+    case RUN_NAME: free(c->name), c->name = xstrdup(value); break;
+    case RUN_ENV: env_option_add(c, value); break;
+    case RUN_ENV_FILE: env_file_add(c, value, err); break;
+    case RUN_WORKDIR: free(c->workdir), c->workdir = xstrdup(value); break;
+    case RUN_USER: free(c->user), c->user = xstrdup(value); break;
+    case RUN_HOSTNAME: free(c->hostname), c->hostname = xstrdup(value); break;
+    case RUN_NETWORK:
+        if (strcmp(value, "none") != 0 && strcmp(value, "host") != 0)
+            return fail(err, "network \"%s\" is not supported: lrun knows --network none and --network host", value);
+        free(c->network), c->network = xstrdup(value);
+        break;
+    case RUN_ENTRYPOINT: free(o->entrypoint), o->entrypoint = xstrdup(value), o->entrypoint_set = true; break;
+    case RUN_VOLUME: bind_mount_add(c, value, err); break;
+    case RUN_TMPFS:
+        if (value[0] != '/')
+            return fail(err, "invalid tmpfs \"%s\": the path must be absolute", value);
+        strv_push(&c->tmpfs, xstrndup(value, strcspn(value, ":")));
+        break;
+    case RUN_CAP_ADD: strv_push(&c->cap_add, xstrdup(value)); break;
+    case RUN_CAP_DROP: strv_push(&c->cap_drop, xstrdup(value)); break;
+    case RUN_SECURITY_OPT:
+        if (has_prefix(value, "seccomp=") || has_prefix(value, "seccomp:")) {
+            free(c->seccomp);
+            c->seccomp = strcmp(value + 8, "unconfined") == 0 ? xstrdup("unconfined") : realpath(value + 8, NULL);
+            if (!c->seccomp) /* kept absolute: start may run from another directory */
+                return fail_errno(err, "seccomp profile %s", value + 8);
+        } else if (strcmp(value, "no-new-privileges") == 0 || strcmp(value, "no-new-privileges=true") == 0) {
+            c->no_new_privileges = true;
+        } else if (strcmp(value, "no-new-privileges=false") == 0) {
+            c->no_new_privileges = false;
+        } else if (!has_prefix(value, "label=")) { /* no SELinux labels here */
+            return fail(err, "unsupported --security-opt \"%s\"", value);
+        }
+        break;
+    case RUN_PULL:
+        if (strcmp(value, "missing") && strcmp(value, "always") && strcmp(value, "never") && strcmp(value, "newer"))
+            return fail(err, "invalid --pull \"%s\": use missing, always or never", value);
+        o->pull = value;
+        break;
+    case RUN_STOP_SIGNAL: free(c->stop_signal), c->stop_signal = xstrdup(value); break;
+    case RUN_STOP_TIMEOUT: c->stop_timeout = atoi(value); break;
+    case RUN_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
+    }
+    return err && *err ? -1 : 0;
+}
+
 /* run_options_parse: run's and create's flags; returns the index of the
  * image operand, or -1 after printing the error (*status set). */
 static int run_options_parse(int argc, char **argv, const char *command, struct run_options *o, int *status)
 {
-    enum { O_RM = 256, O_NAME, O_ENV_FILE, O_NETWORK, O_ENTRYPOINT, O_READ_ONLY, O_TMPFS, O_CAP_ADD, O_CAP_DROP,
-           O_PRIVILEGED, O_SECURITY_OPT, O_INIT, O_PULL, O_STOP_SIGNAL, O_STOP_TIMEOUT, O_NO_PIVOT, O_DETACH_KEYS,
-           O_HOSTNAME, O_PLATFORM, O_HELP };
-    static const struct option longs[] = {
-        {"detach", no_argument, NULL, 'd'},         {"interactive", no_argument, NULL, 'i'},
-        {"tty", no_argument, NULL, 't'},            {"rm", no_argument, NULL, O_RM},
-        {"name", required_argument, NULL, O_NAME},  {"env", required_argument, NULL, 'e'},
-        {"env-file", required_argument, NULL, O_ENV_FILE}, {"workdir", required_argument, NULL, 'w'},
-        {"user", required_argument, NULL, 'u'},     {"hostname", required_argument, NULL, O_HOSTNAME},
-        {"network", required_argument, NULL, O_NETWORK}, {"net", required_argument, NULL, O_NETWORK},
-        {"entrypoint", required_argument, NULL, O_ENTRYPOINT}, {"volume", required_argument, NULL, 'v'},
-        {"read-only", no_argument, NULL, O_READ_ONLY}, {"tmpfs", required_argument, NULL, O_TMPFS},
-        {"cap-add", required_argument, NULL, O_CAP_ADD}, {"cap-drop", required_argument, NULL, O_CAP_DROP},
-        {"privileged", no_argument, NULL, O_PRIVILEGED}, {"security-opt", required_argument, NULL, O_SECURITY_OPT},
-        {"init", no_argument, NULL, O_INIT},        {"pull", required_argument, NULL, O_PULL},
-        {"stop-signal", required_argument, NULL, O_STOP_SIGNAL}, {"stop-timeout", required_argument, NULL, O_STOP_TIMEOUT},
-        {"no-pivot", no_argument, NULL, O_NO_PIVOT}, {"detach-keys", required_argument, NULL, O_DETACH_KEYS},
-        {"platform", required_argument, NULL, O_PLATFORM}, {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0}};
     struct container_config *c = &o->cfg;
+#define RUN_CALL(name, shorthand, id, value, help) CALL_FLAG(name, shorthand, run_flag_set, o, id, value, help)
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("detach", 'd', &c->detach, "Run the container in the background and print its ID"),
+        BOOL_FLAG("interactive", 'i', &c->interactive, "Keep stdin open"),
+        BOOL_FLAG("tty", 't', &c->terminal, "Allocate a pseudo-terminal"),
+        BOOL_FLAG("rm", 0, &c->remove, "Remove the container when it exits"),
+        RUN_CALL("name", 0, RUN_NAME, "NAME", "Assign a name to the container"),
+        RUN_CALL("env", 'e', RUN_ENV, "KEY=VALUE", "Set an environment variable (KEY alone: the host's value)"),
+        RUN_CALL("env-file", 0, RUN_ENV_FILE, "FILE", "Read environment variables from a file"),
+        RUN_CALL("workdir", 'w', RUN_WORKDIR, "DIR", "Working directory inside the container"),
+        RUN_CALL("user", 'u', RUN_USER, "USER[:GROUP]", "Run as this user"),
+        RUN_CALL("hostname", 'h', RUN_HOSTNAME, "NAME", "The container's host name"),
+        RUN_CALL("network", 0, RUN_NETWORK, "none|host", "Network mode (default host)"),
+        RUN_CALL("net", 0, RUN_NETWORK, "none|host", NULL),
+        RUN_CALL("entrypoint", 0, RUN_ENTRYPOINT, "CMD", "Override the image's entrypoint"),
+        RUN_CALL("volume", 'v', RUN_VOLUME, "HOST:CTR[:ro]", "Bind mount a host path"),
+        BOOL_FLAG("read-only", 0, &c->read_only, "Mount the root file system read-only"),
+        RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH", "Mount a tmpfs"),
+        RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),
+        RUN_CALL("cap-drop", 0, RUN_CAP_DROP, "CAP", "Drop a capability"),
+        BOOL_FLAG("privileged", 0, &c->privileged, "Give the container all capabilities and devices"),
+        RUN_CALL("security-opt", 0, RUN_SECURITY_OPT, "OPT", "seccomp=unconfined|FILE, no-new-privileges[=false]"),
+        BOOL_FLAG("init", 0, &c->init, "Run an init that forwards signals and reaps zombies"),
+        RUN_CALL("pull", 0, RUN_PULL, "POLICY", "Pull the image: missing, always, never, newer"),
+        STRING_FLAG("platform", 0, &o->platform, "OS/ARCH", "The platform to pull"),
+        RUN_CALL("stop-signal", 0, RUN_STOP_SIGNAL, "SIGNAL", "Signal that stops the container"),
+        RUN_CALL("stop-timeout", 0, RUN_STOP_TIMEOUT, "SECONDS", "Seconds stop waits before killing"),
+        BOOL_FLAG("no-pivot", 0, &c->no_pivot, "chroot instead of pivot_root (automatic on an initramfs)"),
+        RUN_CALL("detach-keys", 0, RUN_DETACH_KEYS, "KEYS", "Key sequence that detaches"),
+        FLAGS_END,
+    };
+#undef RUN_CALL
     c->network = xstrdup("host");
     c->seccomp = xstrdup("default");
     c->no_new_privileges = true;
     c->stop_timeout = 10;
     o->pull = "missing";
-    autoerror lrun_error *err = NULL;
-    int opt;
-    while ((opt = cli_getopt(argc, argv, "ditre:w:u:v:h:", longs, command, status)) != -1) {
-        switch (opt) {
-        case 'd': c->detach = true; break;
-        case 'i': c->interactive = true; break;
-        case 't': c->terminal = true; break;
-        case O_RM: c->remove = true; break;
-        case O_NAME: free(c->name), c->name = xstrdup(optarg); break;
-        case 'e': env_option_add(c, optarg); break;
-        case O_ENV_FILE: env_file_add(c, optarg, &err); break;
-        case 'w': free(c->workdir), c->workdir = xstrdup(optarg); break;
-        case 'u': free(c->user), c->user = xstrdup(optarg); break;
-        case 'h':
-        case O_HOSTNAME: free(c->hostname), c->hostname = xstrdup(optarg); break;
-        case O_NETWORK:
-            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0)
-                fail(&err, "network \"%s\" is not supported: lrun knows --network none and --network host", optarg);
-            free(c->network), c->network = xstrdup(optarg);
-            break;
-        case O_ENTRYPOINT: free(o->entrypoint), o->entrypoint = xstrdup(optarg), o->entrypoint_set = true; break;
-        case 'v': bind_mount_add(c, optarg, &err); break;
-        case O_READ_ONLY: c->read_only = true; break;
-        case O_TMPFS:
-            if (optarg[0] != '/')
-                fail(&err, "invalid tmpfs \"%s\": the path must be absolute", optarg);
-            strv_push(&c->tmpfs, xstrndup(optarg, strcspn(optarg, ":")));
-            break;
-        case O_CAP_ADD: strv_push(&c->cap_add, xstrdup(optarg)); break;
-        case O_CAP_DROP: strv_push(&c->cap_drop, xstrdup(optarg)); break;
-        case O_PRIVILEGED: c->privileged = true; break;
-        case O_SECURITY_OPT:
-            if (has_prefix(optarg, "seccomp=") || has_prefix(optarg, "seccomp:")) {
-                free(c->seccomp);
-                c->seccomp = strcmp(optarg + 8, "unconfined") == 0 ? xstrdup("unconfined") : realpath(optarg + 8, NULL);
-                if (!c->seccomp) /* kept absolute: start may run from another directory */
-                    fail_errno(&err, "seccomp profile %s", optarg + 8);
-            } else if (strcmp(optarg, "no-new-privileges") == 0 || strcmp(optarg, "no-new-privileges=true") == 0) {
-                c->no_new_privileges = true;
-            } else if (strcmp(optarg, "no-new-privileges=false") == 0) {
-                c->no_new_privileges = false;
-            } else if (!has_prefix(optarg, "label=")) { /* no SELinux labels here */
-                fail(&err, "unsupported --security-opt \"%s\"", optarg);
-            }
-            break;
-        case O_INIT: c->init = true; break;
-        case O_PULL:
-            if (strcmp(optarg, "missing") && strcmp(optarg, "always") && strcmp(optarg, "never") && strcmp(optarg, "newer"))
-                fail(&err, "invalid --pull \"%s\": use missing, always or never", optarg);
-            o->pull = optarg;
-            break;
-        case O_STOP_SIGNAL: free(c->stop_signal), c->stop_signal = xstrdup(optarg); break;
-        case O_STOP_TIMEOUT: c->stop_timeout = atoi(optarg); break;
-        case O_NO_PIVOT: c->no_pivot = true; break;
-        case O_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
-        case O_PLATFORM: o->platform = optarg; break;
-        case O_HELP:
-            printf("Usage: lrun %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
-                   "  -d, --detach            run in the background, print the container ID\n"
-                   "  -i, --interactive       keep stdin open      -t, --tty   allocate a terminal\n"
-                   "      --rm                remove the container when it exits\n"
-                   "      --name NAME         -e, --env KEY=VALUE  --env-file FILE\n"
-                   "  -w, --workdir DIR       -u, --user USER[:GROUP]   -h, --hostname NAME\n"
-                   "      --network none|host (default host)    --entrypoint CMD\n"
-                   "  -v, --volume HOST:CTR[:ro]   --tmpfs PATH   --read-only\n"
-                   "      --cap-add CAP  --cap-drop CAP  --privileged\n"
-                   "      --security-opt seccomp=unconfined|FILE, no-new-privileges[=false]\n"
-                   "      --init  --pull missing|always|never  --platform OS/ARCH  --stop-signal SIG\n"
-                   "      --stop-timeout N\n"
-                   "      --no-pivot          chroot instead of pivot_root (automatic on an initramfs)\n",
-                   command);
-            *status = 0;
-            return -1;
-        default: return -1;
-        }
-        if (err) {
-            *status = cli_fail(err);
-            return -1;
-        }
-    }
-    if (optind >= argc) {
+    const struct cli_usage usage = {command, "IMAGE [COMMAND [ARG...]]",
+                                    strcmp(command, "run") == 0 ? "Run a command in a new container"
+                                                                : "Create but do not start a container",
+                                    true};
+    int n = cli_parse(argc, argv, &usage, flags, status);
+    if (n < 0)
+        return -1;
+    if (n < 1) {
         cli_error("%s requires at least 1 argument: IMAGE", command);
         *status = EXIT_LRUN;
         return -1;
     }
     if (c->detach && c->terminal && c->interactive)
         c->interactive = false; /* nothing to attach a detached stdin to */
-    return optind;
+    return 1;
 }
 
 static void run_options_release(struct run_options *o)
@@ -15930,47 +16149,39 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
-/* cli_each_container: a command on each named container (NAME...). */
-static int cli_simple_flags(int argc, char **argv, const char *command, const char *usage, int *status)
+/* exec_flag_set: exec's flags that keep a value in its config. */
+static int exec_flag_set(void *target, int id, const char *value, lrun_error **err)
 {
-    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = cli_getopt(argc, argv, "h", longs, command, status)) != -1) {
-        if (c == 'h') {
-            puts(usage);
-            *status = 0;
-        }
-        return -1;
-    }
-    if (optind >= argc) {
-        cli_error("%s requires at least one container name or ID", command);
-        *status = EXIT_LRUN;
-        return -1;
-    }
-    return optind;
+    (void)err;
+    struct container_config *opts = target;
+    if (id == 'u')
+        free(opts->user), opts->user = xstrdup(value);
+    else if (id == 'w')
+        free(opts->workdir), opts->workdir = xstrdup(value);
+    else
+        env_option_add(opts, value);
+    return 0;
 }
 
 static int cmd_start(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"attach", no_argument, NULL, 'a'}, {"interactive", no_argument, NULL, 'i'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    bool attach = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "aih", longs, "start", &status)) != -1) {
-        switch (c) {
-        case 'a': attach = true; break;
-        case 'i': break;
-        case 'h': puts("Usage: lrun start [-a] CONTAINER..."); return 0;
-        default: return status;
-        }
-    }
-    if (optind >= argc) {
+    bool attach = false, interactive = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("attach", 'a', &attach, "Attach to the container's output (one container)"),
+        BOOL_FLAG("interactive", 'i', &interactive, "Keep stdin open"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"start", "CONTAINER [CONTAINER...]", "Start one or more containers", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
         cli_error("start requires at least one container name or ID");
         return EXIT_LRUN;
     }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n; i++) {
         autoerror lrun_error *err = NULL;
         int exit_code = 0;
         if (container_start(root, argv[i], attach, &exit_code, &err) < 0)
@@ -15984,23 +16195,22 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
 
 static int cmd_stop(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    int timeout = -1, c, status = 0;
-    while ((c = cli_getopt(argc, argv, "t:h", longs, "stop", &status)) != -1) {
-        switch (c) {
-        case 't': timeout = atoi(optarg); break;
-        case 'h': puts("Usage: lrun stop [-t SECONDS] CONTAINER..."); return 0;
-        default: return status;
-        }
-    }
-    if (optind >= argc) {
+    int timeout = -1;
+    const struct cli_flag flags[] = {
+        INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop signal before killing"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"stop", "CONTAINER [CONTAINER...]", "Stop one or more containers", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
         cli_error("stop requires at least one container name or ID");
         return EXIT_LRUN;
     }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n; i++) {
         autoerror lrun_error *err = NULL;
         if (container_stop(root, argv[i], timeout, &err) < 0)
             status = cli_fail(err);
@@ -16012,18 +16222,17 @@ static int cmd_stop(struct cli *cli, int argc, char **argv)
 
 static int cmd_kill(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"signal", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     const char *signal_name = "SIGKILL";
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "s:h", longs, "kill", &status)) != -1) {
-        switch (c) {
-        case 's': signal_name = optarg; break;
-        case 'h': puts("Usage: lrun kill [-s SIGNAL] CONTAINER..."); return 0;
-        default: return status;
-        }
-    }
-    if (optind >= argc) {
+    const struct cli_flag flags[] = {
+        STRING_FLAG("signal", 's', &signal_name, "SIGNAL", "Signal to send (default SIGKILL)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"kill", "CONTAINER [CONTAINER...]",
+                                           "Kill one or more running containers with a specific signal", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
         cli_error("kill requires at least one container name or ID");
         return EXIT_LRUN;
     }
@@ -16033,7 +16242,7 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
     int sig;
     if (signal_parse(signal_name, &sig, &err) < 0)
         return cli_fail(err);
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n; i++) {
         autoref struct container_ref r;
         if (container_ref_read(root, argv[i], &r, &err) < 0)
             return cli_fail(err);
@@ -16052,12 +16261,18 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
 
 static int cmd_wait(struct cli *cli, int argc, char **argv)
 {
-    int status = 0, at = cli_simple_flags(argc, argv, "wait", "Usage: lrun wait CONTAINER...", &status);
-    if (at < 0)
+    static const struct cli_usage usage = {"wait", "CONTAINER [CONTAINER...]",
+                                           "Block on one or more containers and print their exit codes", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    if (n < 0)
         return status;
+    if (n < 1) {
+        cli_error("wait requires at least one container name or ID");
+        return EXIT_LRUN;
+    }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = at; i < argc; i++) {
+    for (int i = 1; i <= n; i++) {
         autoerror lrun_error *err = NULL;
         autoref struct container_ref r;
         if (container_ref_read(root, argv[i], &r, &err) < 0)
@@ -16073,24 +16288,25 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
 
 static int cmd_rm(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"volumes", no_argument, NULL, 'v'},
-                                          {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    bool force = false, all = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fvah", longs, "rm", &status)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'v': break; /* no named volumes: nothing else to remove */
-        case 'a': all = true; break;
-        case 'h': puts("Usage: lrun rm [-f] [-v] [-a] CONTAINER..."); return 0;
-        default: return status;
-        }
-    }
+    bool force = false, all = false, ignore = false, volumes = false, depend = false;
+    int timeout = -1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Remove all containers"),
+        BOOL_FLAG("force", 'f', &force, "Stop and remove running containers; a missing one is no error"),
+        BOOL_FLAG("ignore", 'i', &ignore, "A missing container is no error"),
+        INT_FLAG("time", 't', &timeout, "SECONDS", "With --force: seconds to wait for the stop signal (default: kill)"),
+        BOOL_FLAG("volumes", 'v', &volumes, "Remove the container's anonymous volumes"),
+        BOOL_FLAG("depend", 0, &depend, "Remove the containers that depend on these too (lrun has none)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"rm", "CONTAINER [CONTAINER...]", "Remove one or more containers", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
     autostrv char **names = xcalloc(1, sizeof *names);
-    for (int i = optind; i < argc; i++)
+    for (int i = 1; i <= n; i++)
         strv_push(&names, xstrdup(argv[i]));
     if (all) {
         autostore lrun_store *s = NULL;
@@ -16105,39 +16321,45 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
-        if (container_remove(root, names[i], force, &err) < 0) {
-            if (strstr(err->message, "no such container") && force)
-                continue;
-            int code = cli_fail(err);
-            status = status ? status : code == EXIT_LRUN && strstr(err->message, "no such container") ? 1 : code;
-        } else {
+        int r = force && timeout >= 0 ? container_stop(root, names[i], timeout, &err) : 0;
+        if (r == 0)
+            r = container_remove(root, names[i], force, &err);
+        if (r == 0) {
             printf("%s\n", names[i]);
+            continue;
         }
+        bool missing = strstr(err->message, "no such container") != NULL;
+        if (missing && (force || ignore))
+            continue;
+        int code = cli_fail(err);
+        status = status ? status : code == EXIT_LRUN && missing ? 1 : code;
     }
     return status;
 }
 
 static int cmd_exec(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"interactive", no_argument, NULL, 'i'}, {"tty", no_argument, NULL, 't'},
-                                          {"user", required_argument, NULL, 'u'}, {"workdir", required_argument, NULL, 'w'},
-                                          {"env", required_argument, NULL, 'e'}, {"detach", no_argument, NULL, 'd'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     autoconfig struct container_config opts = {0};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "itu:w:e:dh", longs, "exec", &status)) != -1) {
-        switch (c) {
-        case 'i': opts.interactive = true; break;
-        case 't': opts.terminal = true; break;
-        case 'u': free(opts.user), opts.user = xstrdup(optarg); break;
-        case 'w': free(opts.workdir), opts.workdir = xstrdup(optarg); break;
-        case 'e': env_option_add(&opts, optarg); break;
-        case 'd': cli_error("exec --detach is not supported"); return EXIT_LRUN;
-        case 'h': puts("Usage: lrun exec [-i] [-t] [-u USER] [-w DIR] [-e KEY=VALUE] CONTAINER COMMAND [ARG...]"); return 0;
-        default: return status;
-        }
+    bool detach = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("interactive", 'i', &opts.interactive, "Keep stdin open"),
+        BOOL_FLAG("tty", 't', &opts.terminal, "Allocate a pseudo-terminal"),
+        CALL_FLAG("user", 'u', exec_flag_set, &opts, 'u', "USER[:GROUP]", "Run as this user"),
+        CALL_FLAG("workdir", 'w', exec_flag_set, &opts, 'w', "DIR", "Working directory inside the container"),
+        CALL_FLAG("env", 'e', exec_flag_set, &opts, 'e', "KEY=VALUE", "Set an environment variable"),
+        BOOL_FLAG("detach", 'd', &detach, "Run the command in the background"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"exec", "CONTAINER COMMAND [ARG...]",
+                                           "Run a process in a running container", true};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (detach) {
+        cli_error("exec --detach is not supported");
+        return EXIT_LRUN;
     }
-    if (argc - optind < 2) {
+    if (n < 2) {
         cli_error("exec requires at least 2 arguments: CONTAINER COMMAND");
         return EXIT_LRUN;
     }
@@ -16145,7 +16367,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    if (container_exec(root, argv[optind], &opts, argv + optind + 1, &exit_code, &err) < 0)
+    if (container_exec(root, argv[1], &opts, argv + 2, &exit_code, &err) < 0)
         return cli_fail(err);
     return exit_code;
 }
@@ -16217,27 +16439,30 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
 
 static int cmd_ps(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
-                                          {"size", no_argument, NULL, 's'},      {"no-trunc", no_argument, NULL, 'T'},
-                                          {"noheading", no_argument, NULL, 'n'}, {"format", required_argument, NULL, 'f'},
-                                          {"latest", no_argument, NULL, 'l'},    {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     bool all = false, quiet = false, size = false, no_trunc = false, no_heading = false, latest = false;
+    bool external = false;
     const char *format = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "aqslh", longs, "ps", &status)) != -1) {
-        switch (c) {
-        case 'a': all = true; break;
-        case 'q': quiet = true; break;
-        case 's': size = true; break;
-        case 'T': no_trunc = true; break;
-        case 'n': no_heading = true; break;
-        case 'f': format = optarg; break;
-        case 'l': latest = all = true; break;
-        case 'h': puts("Usage: lrun ps [-a] [-q] [-s] [--no-trunc] [--noheading] [--format FORMAT]"); return 0;
-        default: return status;
-        }
-    }
+    int last = -1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Show all the containers, default is only running containers"),
+        BOOL_FLAG("external", 0, &external, "Show containers in storage not controlled by lrun"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print containers with a Go template, or json"),
+        INT_FLAG("last", 'n', &last, "N", "Print the N last created containers (all states)"),
+        BOOL_FLAG("latest", 'l', &latest, "Act on the latest container lrun knows about"),
+        BOOL_FLAG("no-trunc", 0, &no_trunc, "Display the extended information"),
+        BOOL_FLAG("noheading", 0, &no_heading, "Do not print headers"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print the numeric IDs of the containers only"),
+        BOOL_FLAG("size", 's', &size, "Display the total file sizes"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"ps", "", "List containers", false};
+    int status = 0;
+    if (cli_parse(argc, argv, &usage, flags, &status) < 0)
+        return status;
+    if (latest)
+        all = true, last = 1;
+    if (last >= 0)
+        all = true;
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
@@ -16246,8 +16471,8 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
     for (size_t i = s->n_containers; i-- > 0;) /* newest first */
         if (all || container_is_running(s->containers[i]))
             list[n++] = s->containers[i];
-    if (latest && n > 1)
-        n = 1;
+    if (last >= 0 && n > (size_t)last)
+        n = (size_t)last;
     if (quiet) {
         for (size_t i = 0; i < n; i++)
             printf("%.*s\n", no_trunc ? 64 : 12, list[i]->id);
