@@ -13352,7 +13352,7 @@ static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pi
  * (ns_fds, root_fd of its init), then the process; never returns. */
 __attribute__((noreturn)) static void exec_child(const struct spec_process *p, const struct seccomp_program *seccomp,
                                                  const int ns_fds[], int root_fd, int console, bool interactive,
-                                                 int report_fd)
+                                                 int preserve_fds, int report_fd)
 {
     lrun_error *err = NULL;
     signals_reset();
@@ -13379,7 +13379,7 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
             child_report(report_fd, err);
     }
     stdio_setup(&l, &err);
-    close_extra_fds(0, report_fd, -1);
+    close_extra_fds(preserve_fds, report_fd, -1);
     autostrv char **env = NULL;
     if (!err && process_confine(p, seccomp, &env, &err) == 0)
         process_exec(p->args, env, &err);
@@ -13414,15 +13414,21 @@ static void exec_namespaces_close(int ns_fds[], int root_fd)
         close(root_fd);
 }
 
+/* What exec's caller may pass besides the process (runc's exec options). */
+struct exec_io {
+    int console_socket; /* the terminal's master goes there, else to *pty; -1: none */
+    int preserve_fds;   /* 3 .. 3+N-1 pass into the process */
+};
+
 /* exec_launch: fork the exec'd process; returns its pid once it has
  * exec'd (or -1 with its setup's error); with a terminal, *pty gets the
- * master. */
+ * master (unless io gives a console socket). */
 static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct seccomp_program *seccomp,
-                         bool interactive, int *pty, lrun_error **err)
+                         bool interactive, const struct exec_io *io, int *pty, lrun_error **err)
 {
     int ns_fds[EXEC_NAMESPACES], root_fd, console[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
     if (exec_namespaces_open(init, ns_fds, &root_fd, err) == 0) {
-        if (p->terminal && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
+        if (p->terminal && io->console_socket < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
             fail_errno(err, "socketpair");
         else if (pipe2(pipe_fds, O_CLOEXEC) < 0)
             fail_errno(err, "pipe");
@@ -13436,7 +13442,8 @@ static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct 
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(p, seccomp, ns_fds, root_fd, console[1], interactive, pipe_fds[1]);
+        exec_child(p, seccomp, ns_fds, root_fd, io->console_socket >= 0 ? io->console_socket : console[1], interactive,
+                   io->preserve_fds, pipe_fds[1]);
     close(pipe_fds[1]);
     exec_namespaces_close(ns_fds, root_fd);
     if (console[0] >= 0) {
@@ -13479,7 +13486,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     exec_process(&spec.process, opts, args, &p);
     sigset_t set;
     int sigfd = waiter_signals(&set), master = -1;
-    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, opts->interactive, &master, err);
+    struct exec_io io = {.console_socket = -1};
+    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, opts->interactive, &io, &master, err);
     if (pid < 0) {
         close(sigfd);
         sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -13897,6 +13905,59 @@ static int oci_delete(const struct oci_options *o, const char *id, bool force, l
     if (root_fd < 0)
         return fail_errno(err, "open %s", o->root);
     return remove_tree_at(root_fd, id, err);
+}
+
+/* What exec is told besides the process. */
+struct oci_exec_options {
+    const char *pid_file;
+    const char *console_socket;
+    int preserve_fds;
+    bool detach;
+};
+
+/* oci_exec: process p in the container's namespaces and root; without
+ * detach wait for it (a terminal proxied when no console socket is given)
+ * and give its status in *exit_code. */
+static int oci_exec(const struct oci_options *o, const char *id, const struct spec_process *p,
+                    const struct oci_exec_options *eo, int *exit_code, lrun_error **err)
+{
+    autostate struct oci_state st;
+    if (oci_state_load(o, id, &st, err) < 0)
+        return -1;
+    if (strcmp(oci_status(o, &st), "stopped") == 0)
+        return fail_code(err, 1, "cannot exec in a stopped container");
+    autospec struct spec spec = {0};
+    if (oci_spec_load(o, id, &spec, err) < 0)
+        return -1;
+    cleanup(seccomp_program_release) struct seccomp_program seccomp = {0};
+    if (spec.seccomp && seccomp_program_prepare(o->root, spec.seccomp, p->caps[CAPS_BOUNDING], &seccomp, err) < 0)
+        return -1;
+    autoclose int console = eo->console_socket ? oci_console_connect(eo->console_socket, err) : -1;
+    if (eo->console_socket && console < 0)
+        return -1;
+    struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds};
+    sigset_t set;
+    int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
+    pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, true, &io, &pty, err);
+    if (pid < 0 || oci_pid_file(eo->pid_file, pid, err) < 0 || eo->detach) {
+        if (pty >= 0)
+            close(pty);
+        if (sigfd >= 0)
+            close(sigfd), sigprocmask(SIG_UNBLOCK, &set, NULL);
+        *exit_code = 0;
+        return pid < 0 || (*err) ? -1 : 0;
+    }
+    if (pty >= 0)
+        terminal_raw();
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = pty, .input = pty >= 0 ? 0 : -1,
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+    *exit_code = container_wait(&w);
+    terminal_restore();
+    if (pty >= 0)
+        close(pty);
+    close(sigfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
 }
 
 /* ========================================================================
@@ -17197,6 +17258,178 @@ static int cmd_oci_list(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* oci_exec_user: exec's --user UID[:GID]. */
+static int oci_exec_user(const char *text, struct spec_user *u, lrun_error **err)
+{
+    unsigned long uid, gid;
+    autofree char *copy = xstrdup(text);
+    char *colon = strchr(copy, ':');
+    if (colon)
+        *colon = '\0';
+    if (!parse_id(copy, &uid) || (colon && !parse_id(colon + 1, &gid)))
+        return fail_code(err, 1, "invalid --user %s: want UID[:GID]", text);
+    u->uid = (uid_t)uid;
+    u->gid = colon ? (gid_t)gid : 0;
+    return 0;
+}
+
+static int cmd_oci_exec(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {
+        {"process", required_argument, NULL, 'p'},      {"detach", no_argument, NULL, 'd'},
+        {"tty", no_argument, NULL, 't'},                {"console-socket", required_argument, NULL, 'c'},
+        {"pid-file", required_argument, NULL, 'P'},     {"cwd", required_argument, NULL, 'w'},
+        {"env", required_argument, NULL, 'e'},          {"user", required_argument, NULL, 'u'},
+        {"cap", required_argument, NULL, 'C'},          {"no-new-privs", no_argument, NULL, 'n'},
+        {"preserve-fds", required_argument, NULL, 'F'}, {"additional-gids", required_argument, NULL, 'g'},
+        {"process-label", required_argument, NULL, 'L'}, {"apparmor", required_argument, NULL, 'A'},
+        {"ignore-paused", no_argument, NULL, 'I'},      {NULL, 0, NULL, 0}};
+    struct oci_exec_options eo = {0};
+    const char *process_file = NULL, *cwd = NULL, *user = NULL;
+    autostrv char **env = xcalloc(1, sizeof *env), **caps = xcalloc(1, sizeof *caps);
+    bool tty = false, no_new_privs = false;
+    int c, status = 0;
+    while ((c = oci_getopt(argc, argv, "p:dtu:e:", longs, true, &status)) != -1) {
+        switch (c) {
+        case 'p': process_file = optarg; break;
+        case 'd': eo.detach = true; break;
+        case 't': tty = true; break;
+        case 'c': eo.console_socket = optarg; break;
+        case 'P': eo.pid_file = optarg; break;
+        case 'w': cwd = optarg; break;
+        case 'e': strv_push(&env, xstrdup(optarg)); break;
+        case 'u': user = optarg; break;
+        case 'C': strv_push(&caps, xstrdup(optarg)); break;
+        case 'n': no_new_privs = true; break;
+        case 'F': eo.preserve_fds = atoi(optarg); break;
+        case 'g': case 'L': case 'A': case 'I': break;
+        default: return status;
+        }
+    }
+    if (optind >= argc || (!process_file && optind + 1 >= argc)) {
+        fprintf(stderr, "lrun: exec: expects a container id and a command (or --process FILE)\n");
+        return 1;
+    }
+    const char *id = argv[optind];
+    autoerror lrun_error *err = NULL;
+    cleanup(spec_process_release) struct spec_process p = {0};
+    if (process_file) {
+        autobuf struct buf text = {0};
+        autojson yajl_val v = NULL;
+        if (read_file_at(AT_FDCWD, process_file, &text, &err) < 0 || !(v = json_parse(text.data, process_file, &err)) ||
+            spec_read_process(v, &p, &err) < 0)
+            return oci_fail(err);
+    } else {
+        autospec struct spec spec = {0};
+        if (oci_spec_load(&oci_opts, id, &spec, &err) < 0) {
+            lrun_error_free(err), err = NULL;
+            fail_code(&err, 1, "container \"%s\" does not exist", id);
+            return oci_fail(err);
+        }
+        p = spec.process; /* taken over: the spec lets go of it */
+        spec.process = (struct spec_process){0};
+        lrun_strv_free(p.args);
+        p.args = strv_copy(argv + optind + 1);
+        p.terminal = tty;
+    }
+    for (size_t i = 0; env[i]; i++)
+        env_set(&p.env, env[i]);
+    if (cwd)
+        free(p.cwd), p.cwd = xstrdup(cwd);
+    if (user && oci_exec_user(user, &p.user, &err) < 0)
+        return oci_fail(err);
+    for (size_t i = 0; caps[i]; i++) {
+        int cap;
+        if (capability_parse(caps[i], &cap, &err) < 0)
+            return oci_fail(err);
+        for (int set = 0; set < CAPS_SETS; set++)
+            if (set != CAPS_AMBIENT)
+                p.caps[set] |= 1ull << cap;
+    }
+    p.no_new_privileges |= no_new_privs;
+    int code;
+    if (oci_exec(&oci_opts, id, &p, &eo, &code, &err) < 0)
+        return oci_fail(err);
+    return code;
+}
+
+/* cmd_oci_ps: the container's processes (those in its pid namespace). */
+static int cmd_oci_ps(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    bool json = false;
+    while ((c = oci_getopt(argc, argv, "f:", longs, true, &status)) != -1) {
+        if (c != 'f')
+            return status;
+        json = strcmp(optarg, "json") == 0;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "lrun: ps: expects a container id\n");
+        return 1;
+    }
+    autoerror lrun_error *err = NULL;
+    autostate struct oci_state st;
+    if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
+        return oci_fail(err);
+    size_t n = 0;
+    autofree pid_t *pids = strcmp(oci_status(&oci_opts, &st), "stopped") ? oci_processes(st.pid, &n) : NULL;
+    if (json) {
+        putchar('[');
+        for (size_t i = 0; i < n; i++)
+            printf("%s%d", i ? "," : "", (int)pids[i]);
+        puts("]");
+        return 0;
+    }
+    puts("PID   CMD");
+    for (size_t i = 0; i < n; i++) {
+        char path[64];
+        autobuf struct buf comm = {0};
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+        read_file_at(AT_FDCWD, path, &comm, NULL);
+        printf("%-5d %s", (int)pids[i], comm.len ? comm.data : "?\n");
+    }
+    return 0;
+}
+
+/* cmd_oci_features: runc features: what this runtime understands. */
+static int cmd_oci_features(struct cli *cli, int argc, char **argv)
+{
+    (void)cli, (void)argc, (void)argv;
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "ociVersionMin", "1.0.0");
+    jw_key_str(g, "ociVersionMax", OCI_VERSION);
+    jw_key(g, "hooks");
+    yajl_gen_array_open(g);
+    for (int k = 0; k < HOOK_KINDS; k++)
+        jw_str(g, hook_kind_names[k]);
+    yajl_gen_array_close(g);
+    autostrv char **options = xcalloc(1, sizeof *options);
+    for (size_t i = 0; i < sizeof mount_options / sizeof *mount_options; i++)
+        strv_push(&options, xstrdup(mount_options[i].name));
+    jw_key_strv(g, "mountOptions", options);
+    jw_key(g, "linux");
+    yajl_gen_map_open(g);
+    autostrv char **namespaces = xcalloc(1, sizeof *namespaces);
+    for (int k = 0; k < NS_KINDS; k++)
+        strv_push(&namespaces, xstrdup(namespace_kinds[k].name));
+    jw_key_strv(g, "namespaces", namespaces);
+    jw_key(g, "capabilities");
+    jw_capabilities(g, capabilities_held());
+    jw_key(g, "seccomp");
+    yajl_gen_map_open(g);
+    jw_key_bool(g, "enabled", true);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    printf("%s\n", text);
+    return 0;
+}
+
 /* oci_spec_default: runc spec's config.json: sh on a terminal in rootfs/,
  * the usual mounts, namespaces, masked paths, three capabilities;
  * --rootless: a user namespace mapping the caller to root, no network
@@ -17283,8 +17516,11 @@ static int cmd_oci_spec(struct cli *cli, int argc, char **argv)
 static const struct command oci_commands[] = {
     {"create", cmd_oci_create, "Create a container from a bundle; it waits for start"},
     {"delete", cmd_oci_delete, "Delete a stopped container (-f: any)"},
+    {"exec", cmd_oci_exec, "Run a process in a container (--process FILE, or a command)"},
+    {"features", cmd_oci_features, "Print what this runtime supports, as JSON"},
     {"kill", cmd_oci_kill, "Send a signal to a container's init (--all: every process)"},
     {"list", cmd_oci_list, "List containers (--format json)"},
+    {"ps", cmd_oci_ps, "List a container's processes (--format json)"},
     {"run", cmd_oci_run, "Create and start a container from a bundle"},
     {"spec", cmd_oci_spec, "Write a default config.json (--rootless)"},
     {"start", cmd_oci_start, "Start a created container"},

@@ -92,6 +92,24 @@ run oci list --format json
 is "$(jq -c '[.[] | [.id, .status, .bundle]]' <<<"$out")" "[[\"d1\",\"running\",\"$B\"]]" "list --format json"
 run oci list -q
 is "$out" "d1$nl" "list -q"
+run $TO "$LRUN" --root "$S" exec d1 sh -c 'echo in $(hostname) as $(id -u) in $PWD; exit 4'
+is "$rc|$out|$err" "4|in lrun as 0 in /$nl|" "exec: a command in the container; its status is exec's"
+run $TO "$LRUN" --root "$S" exec --user 1000:1001 --cwd /tmp --env FOO=bar --cap CAP_SYS_ADMIN --no-new-privs d1 \
+	sh -c 'echo $(id -u):$(id -g) $PWD $FOO; grep -E "CapBnd|NoNewPrivs" /proc/self/status'
+is "$rc|$out" "0|1000:1001 /tmp bar${nl}CapBnd:	0000000020200420${nl}NoNewPrivs:	1$nl" \
+	"exec --user --cwd --env --cap --no-new-privs"
+echo '{"args": ["sh", "-c", "echo $X from the process file; exit 5"], "cwd": "/", "env": ["X=x", "PATH=/bin"], "user": {"uid": 0, "gid": 0}}' >"$T/process.json"
+run $TO "$LRUN" --root "$S" exec --process "$T/process.json" d1
+is "$rc|$out" "5|x from the process file$nl" "exec --process FILE"
+run $TO "$LRUN" --root "$S" exec -d --pid-file "$T/epid" d1 sleep 30
+is "$rc|$err" "0|" "exec --detach --pid-file"
+kill -0 "$(cat "$T/epid")"
+ok $? "  the pid file names a live process"
+run oci ps --format json d1
+is "$(jq 'length' <<<"$out")" 2 "ps --format json: init and the exec'd sleep"
+run oci features
+is "$rc|$(jq -c '[.ociVersionMax, (.hooks | length), (.linux.namespaces | index("user") != null), .linux.seccomp.enabled]' <<<"$out")" \
+	'0|["1.1.0",6,true,true]' "features"
 p=$(oci state d1 | jq .pid)
 run oci delete -f d1
 is "$rc|$err|$(ls "$S")" "0||" "delete -f kills and removes"
