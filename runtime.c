@@ -66,6 +66,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/statvfs.h>
 #include <sys/personality.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -12259,9 +12261,15 @@ static void loopback_up(void)
 
 /* The memory of lrun's argv, so a process lrun leaves in a container (the
  * --init reaper) can stop showing lrun's command line (and the store's
- * path) in the container's /proc/1/cmdline. */
+ * path) in the container's /proc/1/cmdline; the memory of its environment,
+ * which /proc/PID/environ shows whatever environ says; and main's argv, to
+ * execute lrun again with (self_binary_protect).  main sets them; a program
+ * embedding lrun leaves them empty. */
 static char *process_title_start;
 static size_t process_title_len;
+static char *process_env_start;
+static size_t process_env_len;
+static char **process_argv;
 
 static void process_title_set(const char *title)
 {
@@ -12271,6 +12279,27 @@ static void process_title_set(const char *title)
     memcpy(process_title_start, title, strlen(title));
     const char *base = strrchr(title, '/');
     prctl(PR_SET_NAME, base ? base + 1 : title, 0, 0, 0);
+}
+
+/* process_hide_from_container: the first thing a process of lrun's does
+ * that will enter a container.  Until it execs it is not dumpable, so a
+ * container process can neither ptrace it (and skip its seccomp() call:
+ * CVE-2016-9962) nor open its /proc/PID/exe, mem, environ or fds; and the
+ * host's environment is wiped from its memory, where /proc/PID/environ
+ * would still show it to a container with CAP_SYS_PTRACE (the --init
+ * reaper lives on in the container). */
+static void process_hide_from_container(void)
+{
+    extern char **environ;
+    static char *no_environment[] = {NULL};
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (process_env_start) {
+        memset(process_env_start, 0, process_env_len);
+        /* where lrun holds CAP_SYS_RESOURCE, also the shortest range the
+         * kernel takes: /proc/PID/environ reads one NUL byte */
+        prctl(PR_SET_MM, PR_SET_MM_ENV_END, (unsigned long)process_env_start + 1, 0, 0);
+    }
+    environ = no_environment;
 }
 
 /* init_loop: --init: pid 1 stays with lrun's code, forwards signals to the
@@ -12316,14 +12345,10 @@ static int fork_behind_reaper(int report_fd, const char *title)
     return child < 0 ? -1 : 0;
 }
 
-/* stdio_setup: the terminal as controlling tty and 0-2, or the given
- * descriptors. */
+/* stdio_setup: the terminal, or the given descriptors, as 0-2. */
 static int stdio_setup(const struct launch *l, lrun_error **err)
 {
     if (l->terminal >= 0) {
-        setsid();
-        if (ioctl(l->terminal, TIOCSCTTY, 0) < 0)
-            return fail_errno(err, "make the terminal the controlling one");
         for (int i = 0; i < 3; i++)
             dup2(l->terminal, i);
         close(l->terminal);
@@ -12332,6 +12357,16 @@ static int stdio_setup(const struct launch *l, lrun_error **err)
     for (int i = 0; i < 3; i++)
         if (l->stdio[i] >= 0 && dup2(l->stdio[i], i) < 0)
             return fail_errno(err, "set up standard I/O");
+    return 0;
+}
+
+/* terminal_control: a new session whose controlling terminal is stdin's
+ * (the process that execs, so the shell in it gets job control). */
+static int terminal_control(lrun_error **err)
+{
+    setsid();
+    if (ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+        return fail_errno(err, "make the terminal the controlling one");
     return 0;
 }
 
@@ -12450,6 +12485,68 @@ static int store_can_hold_upper(const char *root, lrun_error **err)
                          "upper layer: put it on a tmpfs (mount -t tmpfs tmpfs %s, or --root /run/lrun)",
                     root, root);
     return 0;
+}
+
+/* --- lrun's own binary, out of a container's reach ---
+ * CVE-2019-5736: a container that has lrun exec "#!/proc/self/exe" runs
+ * lrun's binary inside the container, holds it open through
+ * /proc/PID/exe, and once nothing runs it any more opens it for writing:
+ * the host's next lrun runs the container's code as root.  So before a
+ * command enters a container, lrun executes itself again from a read-only
+ * bind mount of its binary: a detached mount (open_tree), attached
+ * nowhere, that only this process's exe keeps alive.  Every /proc/PID/exe
+ * of lrun's in a container then leads to a mount that refuses writes
+ * (EROFS).  Where the kernel lacks the mount API (before 5.12) or lrun
+ * may not mount, the copy is a sealed memfd, as runc's. */
+
+/* self_binary_protected: /proc/self/exe cannot be written through: a
+ * read-only mount (the bind above, or a read-only /usr) or a sealed memfd. */
+static bool self_binary_protected(int exe_fd)
+{
+    const int sealed = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    struct statvfs st;
+    int seals = fcntl(exe_fd, F_GET_SEALS);
+    return (seals >= 0 && (seals & sealed) == sealed) || (fstatvfs(exe_fd, &st) == 0 && (st.f_flag & ST_RDONLY));
+}
+
+/* self_binary_sealed_copy: lrun's binary in a sealed memfd. */
+static int self_binary_sealed_copy(int exe_fd)
+{
+    autoclose int fd = memfd_create("lrun", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    struct stat st;
+    if (fd < 0 || fstat(exe_fd, &st) < 0)
+        return -1;
+    for (off_t done = 0; done < st.st_size;)
+        if (sendfile(fd, exe_fd, &done, (size_t)(st.st_size - done)) <= 0)
+            return -1;
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        return -1;
+    int sealed = fd;
+    fd = -1;
+    return sealed;
+}
+
+/* self_binary_protect: execute lrun again (main's argv and environment)
+ * from a read-only bind of its binary, or a sealed copy; returns when the
+ * binary is protected already (the second time round), or -1. */
+static int self_binary_protect(lrun_error **err)
+{
+    extern char **environ;
+    if (!process_argv) /* embedded: the program is not lrun's to execute */
+        return 0;
+    autoclose int exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (exe_fd < 0)
+        return fail_errno(err, "open /proc/self/exe");
+    if (self_binary_protected(exe_fd))
+        return 0;
+    autoclose int bind_fd = open_tree(AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    if (bind_fd >= 0 && mount_setattr(bind_fd, "", AT_EMPTY_PATH, &ro, sizeof ro) == 0)
+        execveat(bind_fd, "", process_argv, environ, AT_EMPTY_PATH);
+    autoclose int copy_fd = self_binary_sealed_copy(exe_fd);
+    if (copy_fd >= 0)
+        execveat(copy_fd, "", process_argv, environ, AT_EMPTY_PATH);
+    return fail_errno(err, "execute lrun from a read-only copy of its binary, out of the containers' reach");
 }
 
 /* --- launching --- */
@@ -12594,6 +12691,7 @@ static int namespaces_join(const struct launch *l, lrun_error **err)
 static int container_child_setup(struct launch *l, lrun_error **err)
 {
     const struct spec *s = l->spec;
+    process_hide_from_container();
     umask(0);
     /* enter the namespaces the spec joins; wait for the runtime's part
      * (OCI: id maps, createRuntime hooks); keep every mount of ours out of
@@ -12611,7 +12709,8 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     /* the root (the overlay of the image's layers below the container's
      * own), its mounts, /dev, the console, masked and read-only paths */
     autoclose int root_fd = rootfs_prepare(l, err);
-    if (root_fd < 0 || hooks_run(s, HOOK_CREATE_CONTAINER, state.data, err) < 0 || stdio_setup(l, err) < 0)
+    if (root_fd < 0 || hooks_run(s, HOOK_CREATE_CONTAINER, state.data, err) < 0 || stdio_setup(l, err) < 0 ||
+        (s->process.terminal && terminal_control(err) < 0))
         return -1;
     /* switch root */
     if (root_switch(root_fd, l->no_pivot, err) < 0)
@@ -13349,23 +13448,24 @@ static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pi
 #define EXEC_NAMESPACES (sizeof exec_namespaces / sizeof *exec_namespaces)
 
 /* exec_child: in the forked process: the container's namespaces and root
- * (ns_fds, root_fd of its init), then the process; never returns. */
+ * (ns_fds, root_fd of its init), then the process; never returns.  All of
+ * it happens outside the container's pid namespace, where nothing in the
+ * container can see it; only the last fork, confined already (user,
+ * capabilities, seccomp), enters the pid namespace, and execs. */
 __attribute__((noreturn)) static void exec_child(const struct spec_process *p, const struct seccomp_program *seccomp,
                                                  const int ns_fds[], int root_fd, int console, bool interactive,
                                                  int preserve_fds, int report_fd)
 {
     lrun_error *err = NULL;
     signals_reset();
+    process_hide_from_container();
     for (size_t i = 0; i < EXEC_NAMESPACES; i++)
         if (setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
             fail_errno(&err, "enter the container's %s namespace", exec_namespaces[i]);
             child_report(report_fd, err);
         }
-    /* the pid namespace applies to children: fork once more into it;
-     * this process passes signals on and reports the exit */
-    int forked = fork_behind_reaper(report_fd, NULL);
     /* the container's root: pivoted, or chrooted on an initramfs */
-    if (forked < 0 || fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+    if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
         fail_errno(&err, "enter the container's root");
         child_report(report_fd, err);
     }
@@ -13381,8 +13481,17 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
     stdio_setup(&l, &err);
     close_extra_fds(preserve_fds, report_fd, -1);
     autostrv char **env = NULL;
-    if (!err && process_confine(p, seccomp, &env, &err) == 0)
-        process_exec(p->args, env, &err);
+    if (err || process_confine(p, seccomp, &env, &err) < 0)
+        child_report(report_fd, err);
+    /* the pid namespace applies to children: fork once more into it;
+     * this process passes signals on and reports the exit */
+    if (fork_behind_reaper(report_fd, NULL) < 0) {
+        fail_errno(&err, "fork into the container's pid namespace");
+        child_report(report_fd, err);
+    }
+    if (p->terminal && terminal_control(&err) < 0)
+        child_report(report_fd, err);
+    process_exec(p->args, env, &err);
     child_report(report_fd, err);
 }
 
@@ -13982,6 +14091,17 @@ PRINTF(1, 2) static void cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* cli_protect_binary: before a command enters a container (MONITOR's
+ * self_binary_protect). */
+static int cli_protect_binary(void)
+{
+    autoerror lrun_error *err = NULL;
+    if (self_binary_protect(&err) == 0)
+        return 0;
+    cli_error("%s", err->message);
+    return -1;
 }
 
 /* cli_fail: print err and return its exit status. */
@@ -16803,6 +16923,7 @@ static int cmd_init(struct cli *cli, int argc, char **argv)
         cli_error("%s", err->message);
         error_free_pointer(&err);
     }
+    cli_protect_binary(); /* the script's containers must not reach /init; PID 1 goes on regardless */
     if (pid1) {
         int console = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (console >= 0) {
@@ -17615,8 +17736,12 @@ static int oci_main(int argc, char **argv)
         fprintf(stderr, "lrun: --root must not be empty\n");
         return 1;
     }
+    autoerror lrun_error *err = NULL;
+    if (i < argc && (strcmp(argv[i], "create") == 0 || strcmp(argv[i], "run") == 0 || strcmp(argv[i], "exec") == 0) &&
+        self_binary_protect(&err) < 0)
+        return oci_fail(steal_pointer(&err));
     for (const struct command *c = oci_commands; c->name; c++)
-        if (strcmp(c->name, argv[i]) == 0) {
+        if (i < argc && strcmp(c->name, argv[i]) == 0) {
             cli_getopt_reset();
             return c->fn(&cli, argc - i, argv + i);
         }
@@ -17635,6 +17760,18 @@ static void usage(FILE *out)
                  "  --root DIR  graph root (default $LRUN_ROOT, /var/lib/lrun as root, else\n"
                  "              $XDG_DATA_HOME/lrun or ~/.local/share/lrun)\n"
                  "  --version   print the version\n");
+}
+
+/* command_enters_container: run, start and exec (also under "container")
+ * put lrun's processes into a container. */
+static bool command_enters_container(int argc, char **argv)
+{
+    static const char *const entering[] = {"run", "start", "exec", NULL};
+    const char *name = argc > 1 && strcmp(argv[0], "container") == 0 ? argv[1] : argv[0];
+    for (size_t i = 0; entering[i]; i++)
+        if (strcmp(name, entering[i]) == 0)
+            return true;
+    return false;
 }
 
 int lrun_main(int argc, char **argv)
@@ -17674,6 +17811,8 @@ int lrun_main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (command_enters_container(argc - i, argv + i) && cli_protect_binary() < 0)
+        return EXIT_LRUN;
     int status = dispatch(&cli, commands, NULL, argc - i, argv + i);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "Error: write to standard output: %s\n", strerror(errno));
@@ -17683,14 +17822,24 @@ int lrun_main(int argc, char **argv)
 }
 
 #ifndef LRUN_NO_MAIN
-/* process_title_init: where argv lies, for process_title_set (a program
- * embedding lrun keeps its own argv). */
+/* process_title_init: where argv and the environment lie, for
+ * process_title_set and process_hide_from_container (a program embedding
+ * lrun keeps its own). */
 static void process_title_init(int argc, char **argv)
 {
+    extern char **environ;
     if (argc < 1 || !argv[0])
         return;
+    process_argv = argv;
     process_title_start = argv[0];
     process_title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    if (n) {
+        process_env_start = environ[0];
+        process_env_len = (size_t)(environ[n - 1] + strlen(environ[n - 1]) - environ[0]);
+    }
 }
 
 int main(int argc, char **argv)

