@@ -20,7 +20,8 @@
  *   REGISTRY    host names, HTTP/1.1 over TLS, auth, manifests, pull, the
  *               blob info cache, push, login
  *   MOUNTS      the overlay of a layer chain, paths resolved inside a root,
- *               changes between trees (diff)
+ *               changes between trees (diff), copying trees, work in a
+ *               mount namespace of its own, a volume's copy-up
  *   CONTAINER   one spec per container, shaped like the OCI runtime spec's
  *               config.json, and one path that executes it:
  *     CONTAINER: SPEC       the struct, its JSON in and out, the store records
@@ -28,7 +29,7 @@
  *                           sysctls, the root switch
  *     CONTAINER: PROCESS    user, capabilities, limits, seccomp, exec
  *     CONTAINER: CREATE     docker-style options and the image become a spec;
- *                           the container layer, records, lookup, sizes
+ *                           volumes; the container layer, records, lookup, sizes
  *     CONTAINER: MONITOR    launching a spec (the setup story), its report,
  *                           waiting, logs, the terminal, running/exited
  *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
@@ -90,6 +91,7 @@
 #include <openssl/sha.h>
 #include <poll.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -417,6 +419,19 @@ static char *strv_join(char *const *v, const char *sep)
         buf_adds(&b, v[i]);
     }
     return buf_steal(&b);
+}
+
+/* strv_split: the non-empty pieces of s between any of the sep characters. */
+static char **strv_split(const char *s, const char *sep)
+{
+    char **v = xcalloc(1, sizeof *v);
+    for (const char *p = s; p && *p;) {
+        size_t n = strcspn(p, sep);
+        if (n)
+            strv_push(&v, xstrndup(p, n));
+        p += n + (p[n] != '\0');
+    }
+    return v;
 }
 
 /* env_set: KEY=VALUE into env, replacing KEY. */
@@ -8792,7 +8807,8 @@ int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **e
 }
 
 /* ========================================================================
- * MOUNTS: the overlay of a layer chain, paths resolved inside a root, changes
+ * MOUNTS: the overlay of a layer chain, paths resolved inside a root, changes,
+ * copying trees, a mount namespace of its own, a volume's copy-up
  * ======================================================================== */
 
 #ifndef RESOLVE_IN_ROOT
@@ -9204,6 +9220,191 @@ static int changes_of_images(const char *root, const char *to, const char *from,
         changes_insert(c, c->n, text.data[at], text.data + at + 1);
     }
     return r;
+}
+
+/* --- copying trees (a volume's copy-up, cp) ---
+ * Every step is relative to an open directory and never follows a
+ * symlink: the target may be a container's root, where a link the
+ * container planted must not lead lrun out. */
+
+static int tree_copy(int from_fd, int to_fd, bool keep_owner, lrun_error **err);
+
+static int file_data_copy(int in, int out, const char *name, lrun_error **err)
+{
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return 0;
+        if (n > 0)
+            continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            return fail_errno(err, "copy %s", name);
+        break;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write_all(out, buf, (size_t)n) < 0)
+            return fail_errno(err, "write %s", name);
+    return n < 0 ? fail_errno(err, "read %s", name) : 0;
+}
+
+/* entry_copy: one entry of from_fd to to_fd (what is there is replaced,
+ * a directory merged into a directory). */
+static int entry_copy(int from_fd, int to_fd, const char *name, bool keep_owner, lrun_error **err)
+{
+    struct stat st, old;
+    if (fstatat(from_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "stat %s", name);
+    bool exists = fstatat(to_fd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !(S_ISDIR(st.st_mode) && S_ISDIR(old.st_mode)) && remove_tree_at(to_fd, name, err) < 0)
+        return -1;
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(to_fd, name, 0700) < 0 && errno != EEXIST)
+            return fail_errno(err, "create %s", name);
+        autoclose int in = openat(from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int out = openat(to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0 || out < 0)
+            return fail_errno(err, "open %s", name);
+        if (tree_copy(in, out, keep_owner, err) < 0)
+            return error_prefix(err, "%s", name);
+        if ((keep_owner && fchown(out, st.st_uid, st.st_gid) < 0) || fchmod(out, st.st_mode & 07777) < 0 ||
+            futimens(out, times) < 0)
+            return fail_errno(err, "set the owner, mode and times of %s", name);
+        return 0;
+    }
+    if (S_ISREG(st.st_mode)) {
+        autoclose int in = openat(from_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int out = openat(to_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (in < 0 || out < 0)
+            return fail_errno(err, "open %s", name);
+        if (file_data_copy(in, out, name, err) < 0)
+            return -1;
+        if ((keep_owner && fchown(out, st.st_uid, st.st_gid) < 0) || fchmod(out, st.st_mode & 07777) < 0 ||
+            futimens(out, times) < 0)
+            return fail_errno(err, "set the owner, mode and times of %s", name);
+        return 0;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(from_fd, name, target, sizeof target - 1);
+        if (n < 0)
+            return fail_errno(err, "readlink %s", name);
+        target[n] = '\0';
+        if (symlinkat(target, to_fd, name) < 0)
+            return fail_errno(err, "create the link %s", name);
+    } else if (S_ISSOCK(st.st_mode)) {
+        return 0; /* a socket means nothing once copied */
+    } else if (mknodat(to_fd, name, st.st_mode, st.st_rdev) < 0) {
+        return fail_errno(err, "create %s", name);
+    }
+    if ((keep_owner && fchownat(to_fd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+        utimensat(to_fd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "set the owner and times of %s", name);
+    return 0;
+}
+
+/* tree_copy: what from_fd holds into to_fd; owners kept when keep_owner
+ * (else the copies belong to the caller). */
+static int tree_copy(int from_fd, int to_fd, bool keep_owner, lrun_error **err)
+{
+    autostrv char **names = dir_entries_sorted(from_fd, err);
+    if (!names)
+        return -1;
+    for (size_t i = 0; names[i]; i++)
+        if (entry_copy(from_fd, to_fd, names[i], keep_owner, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* --- work in a mount namespace of its own ---
+ * A child forks, makes its mounts private and runs fn, which mounts what
+ * it needs (gone with the child); its error comes back through a pipe. */
+
+typedef int (*mount_namespace_fn)(void *arg, lrun_error **err);
+
+static int in_mount_namespace(mount_namespace_fn fn, void *arg, lrun_error **err)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return fail_errno(err, "fork");
+    }
+    if (pid == 0) {
+        close(pipe_fds[0]);
+        lrun_error *child_err = NULL;
+        int r = -1;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            fail_errno(&child_err, "a mount namespace of its own");
+        else
+            r = fn(arg, &child_err);
+        if (r < 0) {
+            autofree char *text = xasprintf("%d %s", child_err ? child_err->exit_code : EXIT_LRUN,
+                                            child_err && child_err->message ? child_err->message : "failed");
+            write_all(pipe_fds[1], text, strlen(text));
+        }
+        _exit(r < 0 ? 255 : r);
+    }
+    close(pipe_fds[1]);
+    autobuf struct buf text = {0};
+    read_all_fd(pipe_fds[0], "the child's report", &text, NULL);
+    close(pipe_fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (text.len) {
+        char *message = strchr(text.data, ' ');
+        return fail_code(err, atoi(text.data), "%s", message ? message + 1 : text.data);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+        return fail(err, "the helper process died");
+    return WEXITSTATUS(status);
+}
+
+/* --- a volume's copy-up: what the image holds at the mount point fills a
+ * new volume (podman's NeedsCopyUp), and the volume's root takes the
+ * owner and mode of the image's directory (NeedsChown). --- */
+
+struct copy_up {
+    const char *root, *layer, *path, *volume_dir;
+    bool copy, chown;
+};
+
+/* copy_up_in_child: 1 when the image had content there to copy, else 0. */
+static int copy_up_in_child(void *arg, lrun_error **err)
+{
+    struct copy_up *c = arg;
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", c->root, c->layer);
+    if (overlay_mount_image(c->root, c->layer, merged, err) < 0)
+        return -1;
+    autoclose int root_fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", merged);
+    autoclose int from = openat2_in_root(root_fd, c->path, O_RDONLY | O_DIRECTORY);
+    if (from < 0)
+        return 0; /* nothing there (or no directory): an empty volume */
+    autoclose int to = open(c->volume_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (to < 0)
+        return fail_errno(err, "open %s", c->volume_dir);
+    struct stat st;
+    if (c->chown && (fstat(from, &st) < 0 || fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, st.st_mode & 07777) < 0))
+        return fail_errno(err, "give the volume the owner and mode of %s", c->path);
+    autostrv char **inside = dir_entries_sorted(from, err);
+    autostrv char **already = inside ? dir_entries_sorted(to, err) : NULL;
+    if (!already)
+        return -1;
+    if (!c->copy || !inside[0])
+        return 0;
+    if (already[0]) /* a volume with content keeps it (podman's rule) */
+        return 1;
+    return tree_copy(from, to, true, err) < 0 ? -1 : 1;
 }
 
 /* ========================================================================
@@ -11747,12 +11948,234 @@ static bool container_name_valid(const char *name)
     return true;
 }
 
+/* --- volumes: volumes/NAME/_data under the graph root, as podman keeps
+ * them; what podman keeps in its database about one is volume.json next
+ * to _data (podman ignores the file).  The store's container lock guards
+ * them: commands that create or remove volumes hold it for writing. --- */
+
+struct volume {
+    char *name;
+    char *created;   /* RFC 3339 */
+    char **labels;   /* key, value, ... */
+    char **options;  /* key, value, ... (-o type=tmpfs, device=..., o=...) */
+    char *container; /* an anonymous volume: the container it was made for */
+    bool anonymous, needs_copy_up, needs_chown;
+};
+
+static void volume_release(struct volume *v)
+{
+    free(v->name);
+    free(v->created);
+    lrun_strv_free(v->labels);
+    lrun_strv_free(v->options);
+    free(v->container);
+    *v = (struct volume){0};
+}
+#define autovolume cleanup(volume_release)
+
+static char *volume_data_path(const char *root, const char *name)
+{
+    return xasprintf("%s/volumes/%s/_data", root, name);
+}
+
+/* pairs_get: the value of key in key, value, ... (NULL: absent). */
+static const char *pairs_get(char *const *pairs, const char *key)
+{
+    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+        if (strcmp(pairs[i], key) == 0)
+            return pairs[i + 1];
+    return NULL;
+}
+
+static int volume_read(const char *root, const char *name, struct volume *v, lrun_error **err)
+{
+    *v = (struct volume){0};
+    autofree char *path = xasprintf("%s/volumes/%s/volume.json", root, name);
+    autobuf struct buf text = {0};
+    lrun_error *read_err = NULL;
+    if (!container_name_valid(name) || read_file_at(AT_FDCWD, path, &text, &read_err) < 0) {
+        lrun_error_free(read_err);
+        return fail_code(err, 1, "no volume with name \"%s\" found: no such volume", name);
+    }
+    autojson yajl_val j = json_parse(text.data, path, err);
+    if (!j)
+        return -1;
+    v->name = xstrdup(name);
+    v->created = xstrdup(json_string(j, "CreatedAt"));
+    v->labels = json_pairs(json_get(j, "Labels"));
+    v->options = json_pairs(json_get(j, "Options"));
+    v->container = xstrdup(json_string(j, "Container"));
+    v->anonymous = json_bool(j, "Anonymous");
+    v->needs_copy_up = json_bool(j, "NeedsCopyUp");
+    v->needs_chown = json_bool(j, "NeedsChown");
+    return 0;
+}
+
+static int volume_write(const char *root, const struct volume *v, lrun_error **err)
+{
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", v->name);
+    jw_key_str(g, "CreatedAt", v->created);
+    jw_key_pairs(g, "Labels", v->labels);
+    jw_key_pairs(g, "Options", v->options);
+    if (v->container)
+        jw_key_str(g, "Container", v->container);
+    jw_key_bool(g, "Anonymous", v->anonymous);
+    jw_key_bool(g, "NeedsCopyUp", v->needs_copy_up);
+    jw_key_bool(g, "NeedsChown", v->needs_chown);
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    autofree char *dir = xasprintf("%s/volumes/%s", root, v->name);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", dir);
+    return write_file_atomic(fd, "volume.json", text, len, 0600, err);
+}
+
+/* volume_names: every volume, sorted. */
+static char **volume_names(const char *root)
+{
+    autofree char *dir = xasprintf("%s/volumes", root);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char **names = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    char **out = xcalloc(1, sizeof *out);
+    for (size_t i = 0; names && names[i]; i++) {
+        autofree char *record = xasprintf("%s/volume.json", names[i]);
+        if (faccessat(fd, record, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            strv_push(&out, xstrdup(names[i]));
+    }
+    lrun_strv_free(names);
+    return out;
+}
+
+/* volume_options_check: the local driver's options as podman takes them:
+ * type (tmpfs, bind or a filesystem), device, o, and a bind's device must
+ * exist. */
+static int volume_options_check(char *const *options, lrun_error **err)
+{
+    for (size_t i = 0; options && options[i] && options[i + 1]; i += 2)
+        if (strcmp(options[i], "type") && strcmp(options[i], "device") && strcmp(options[i], "o") &&
+            strcmp(options[i], "copy") && strcmp(options[i], "nocopy"))
+            return fail(err, "invalid mount option %s for driver 'local': invalid argument", options[i]);
+    const char *type = pairs_get(options, "type"), *device = pairs_get(options, "device");
+    const char *o = pairs_get(options, "o");
+    bool bind = (type && strcmp(type, "bind") == 0) || (o && (strstr(o, "bind")));
+    if (type && strcmp(type, "tmpfs") != 0 && !bind)
+        return fail(err, "invalid volume option type for driver 'local': lrun mounts tmpfs and bind volumes only");
+    if (bind) {
+        struct stat st;
+        if (!device)
+            return fail(err, "invalid volume option device for driver 'local': a bind volume needs device=PATH");
+        if (stat(device, &st) < 0)
+            return fail(err, "invalid volume option device for driver 'local': stat %s: %s", device, strerror(errno));
+    }
+    return 0;
+}
+
+/* volume_create: the directory, _data and the record (v->name set, or a
+ * random one for an anonymous volume). */
+static int volume_create(const char *root, struct volume *v, lrun_error **err)
+{
+    if (!v->name) {
+        unsigned char raw[32];
+        digest_hex hex;
+        random_bytes(raw, sizeof raw);
+        hex_encode(raw, sizeof raw, hex);
+        v->name = xstrdup(hex);
+    }
+    if (!container_name_valid(v->name))
+        return fail(err, "invalid volume name \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument",
+                    v->name);
+    if (volume_options_check(v->options, err) < 0)
+        return -1;
+    autofree char *volumes = xasprintf("%s/volumes", root);
+    autofree char *dir = xasprintf("%s/%s", volumes, v->name);
+    autofree char *data = xasprintf("%s/_data", dir);
+    if (mkdir(volumes, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "create %s", volumes);
+    if (mkdir(dir, 0700) < 0)
+        return errno == EEXIST ? fail(err, "volume with name %s already exists: volume already exists", v->name)
+                               : fail_errno(err, "create %s", dir);
+    if (mkdir(data, 0755) < 0) {
+        fail_errno(err, "create %s", data);
+        rmdir(dir);
+        return -1;
+    }
+    if (!v->created)
+        v->created = time_rfc3339_now();
+    v->needs_copy_up = v->needs_chown = !pairs_get(v->options, "type");
+    if (pairs_get(v->options, "nocopy"))
+        v->needs_copy_up = false;
+    if (!v->labels)
+        v->labels = xcalloc(1, sizeof *v->labels);
+    if (!v->options)
+        v->options = xcalloc(1, sizeof *v->options);
+    if (volume_write(root, v, err) < 0) {
+        autoclose int fd = open(volumes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        remove_tree_at(fd, v->name, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int volume_remove(const char *root, const char *name, lrun_error **err)
+{
+    autofree char *volumes = xasprintf("%s/volumes", root);
+    autoclose int fd = open(volumes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", volumes);
+    /* the record goes first: a crash half-way leaves a directory, not a volume */
+    autofree char *record = xasprintf("%s/volume.json", name);
+    if (unlinkat(fd, record, 0) < 0 && errno != ENOENT)
+        return fail_errno(err, "remove volume %s", name);
+    return remove_tree_at(fd, name, err);
+}
+
+/* volumes_remove_anonymous: the anonymous volumes made for a container
+ * (rm -v, run --rm). */
+static void volumes_remove_anonymous(const char *root, const char *container_id)
+{
+    autostrv char **names = volume_names(root);
+    for (size_t i = 0; names[i]; i++) {
+        autovolume struct volume v = {0};
+        if (volume_read(root, names[i], &v, NULL) == 0 && v.anonymous && v.container &&
+            strcmp(v.container, container_id) == 0)
+            volume_remove(root, names[i], NULL);
+    }
+}
+
 /* --- the options of run and create, and the facts kept of them --- */
 
-struct bind_mount {
-    char *source, *destination;
-    bool read_only;
+/* One -v, --mount, --tmpfs or --volumes-from mount, as the user asked. */
+enum user_mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS };
+static const char *const user_mount_kind_names[] = {"bind", "volume", "tmpfs"};
+
+struct user_mount {
+    enum user_mount_kind kind;
+    char *source;      /* bind: the host path; volume: its name (NULL: a new anonymous one) */
+    char *destination; /* inside the container */
+    char **options;    /* for the mount: ro, noexec, nosuid, nodev, size=..., mode=... */
 };
+
+static void user_mounts_free(struct user_mount *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].source);
+        free(m[i].destination);
+        lrun_strv_free(m[i].options);
+    }
+    free(m);
+}
+
+static void user_mount_push(struct user_mount **list, size_t *n, enum user_mount_kind kind, const char *source,
+                            const char *destination, char *const *options)
+{
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = (struct user_mount){kind, xstrdup(source), xstrdup(destination),
+                                          options ? strv_copy(options) : xcalloc(1, sizeof(char *))};
+}
 
 /* What run's and create's command line asked for, as the CLI parses it;
  * spec_generate turns it (with the image) into the container's spec. */
@@ -11767,9 +12190,9 @@ struct container_config {
     char *seccomp; /* "default", "unconfined" or a profile file */
     char *stop_signal;
     char **cap_add, **cap_drop;
-    char **tmpfs;
-    struct bind_mount *mounts;
+    struct user_mount *mounts; /* -v, --mount, --tmpfs, then --volumes-from's */
     size_t n_mounts;
+    char **volumes_from;
     int stop_timeout;
     bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
 };
@@ -11787,12 +12210,8 @@ static void container_config_release(struct container_config *c)
     free(c->stop_signal);
     lrun_strv_free(c->cap_add);
     lrun_strv_free(c->cap_drop);
-    lrun_strv_free(c->tmpfs);
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        free(c->mounts[i].source);
-        free(c->mounts[i].destination);
-    }
-    free(c->mounts);
+    user_mounts_free(c->mounts, c->n_mounts);
+    lrun_strv_free(c->volumes_from);
     *c = (struct container_config){0};
 }
 #define autoconfig cleanup(container_config_release)
@@ -11812,6 +12231,8 @@ struct container_facts {
     bool interactive;  /* "interactive": -i: the caller's stdin is attached */
     bool init;         /* "init": --init: lrun's reaper is pid 1, the command its child */
     bool no_pivot;     /* "no-pivot": --no-pivot: chroot instead of pivot_root */
+    struct user_mount *mounts; /* "mounts": -v, --mount, --tmpfs and --volumes-from, volumes named */
+    size_t n_mounts;
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -11822,9 +12243,39 @@ static void container_facts_release(struct container_facts *f)
     free(f->entrypoint);
     lrun_strv_free(f->command);
     free(f->stop_signal);
+    user_mounts_free(f->mounts, f->n_mounts);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
+
+static void jw_user_mounts(yajl_gen g, const char *key, const struct user_mount *m, size_t n)
+{
+    jw_key(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        jw_key_str(g, "type", user_mount_kind_names[m[i].kind]);
+        if (m[i].source)
+            jw_key_str(g, "source", m[i].source);
+        jw_key_str(g, "destination", m[i].destination);
+        jw_key_strv(g, "options", m[i].options);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void user_mounts_from_json(yajl_val list, struct user_mount **out, size_t *n)
+{
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        const char *type = json_string(v, "type"), *destination = json_string(v, "destination");
+        for (size_t k = 0; type && destination && k < sizeof user_mount_kind_names / sizeof *user_mount_kind_names; k++)
+            if (strcmp(type, user_mount_kind_names[k]) == 0) {
+                autostrv char **options = json_strv(json_get(v, "options"));
+                user_mount_push(out, n, (enum user_mount_kind)k, json_string(v, "source"), destination, options);
+            }
+    }
+}
 
 static char *container_facts_json(const struct container_facts *f, size_t *len)
 {
@@ -11843,6 +12294,7 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
     jw_key_bool(g, "interactive", f->interactive);
     jw_key_bool(g, "init", f->init);
     jw_key_bool(g, "no-pivot", f->no_pivot);
+    jw_user_mounts(g, "mounts", f->mounts, f->n_mounts);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -11869,6 +12321,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->interactive = json_bool(v, "interactive");
     f->init = json_bool(v, "init");
     f->no_pivot = json_bool(v, "no-pivot");
+    user_mounts_from_json(json_get(v, "mounts"), &f->mounts, &f->n_mounts);
     return 0;
 }
 
@@ -11966,9 +12419,47 @@ static void spec_add_mount(struct spec *s, const char *destination, const char *
     spec_mount_parse(m);
 }
 
+/* spec_user_mount: one of the user's mounts: a host path or a volume's
+ * _data bound, a tmpfs; a volume made with -o type=tmpfs is a tmpfs, one
+ * made with -o type=bind binds its device.  The user's options follow. */
+static void spec_user_mount(struct spec *s, const struct user_mount *m, const char *root)
+{
+    autostrv char **options = xcalloc(1, sizeof *options);
+    autofree char *data = NULL;
+    const char *type = "bind", *source = m->source;
+    autovolume struct volume v = {0};
+    if (m->kind == MOUNT_VOLUME && volume_read(root, m->source, &v, NULL) == 0 && pairs_get(v.options, "type") &&
+        strcmp(pairs_get(v.options, "type"), "tmpfs") == 0) {
+        type = "tmpfs", source = "tmpfs";
+        autostrv char **o = strv_split(pairs_get(v.options, "o") ? pairs_get(v.options, "o") : "", ",");
+        strv_push(&options, xstrdup("nosuid"));
+        strv_push(&options, xstrdup("nodev"));
+        for (size_t i = 0; o[i]; i++)
+            strv_push(&options, xstrdup(o[i]));
+    } else if (m->kind == MOUNT_VOLUME && pairs_get(v.options, "device")) {
+        source = pairs_get(v.options, "device");
+        strv_push(&options, xstrdup("rbind"));
+    } else if (m->kind == MOUNT_VOLUME) {
+        source = data = volume_data_path(root, m->source);
+        strv_push(&options, xstrdup("rbind"));
+    } else if (m->kind == MOUNT_TMPFS) {
+        type = "tmpfs", source = "tmpfs";
+        strv_push(&options, xstrdup("nosuid"));
+        strv_push(&options, xstrdup("nodev"));
+        strv_push(&options, xstrdup("mode=1777"));
+    } else {
+        strv_push(&options, xstrdup("rbind"));
+    }
+    for (size_t i = 0; m->options && m->options[i]; i++)
+        if (strcmp(m->options[i], "nocopy") != 0)
+            strv_push(&options, xstrdup(m->options[i]));
+    spec_add_mount(s, m->destination, type, source, options);
+}
+
 /* spec_mounts_generate: the kernel's filesystems and /dev as docker and
- * podman give them, the /etc files from userdata, -v volumes, --tmpfs. */
-static void spec_mounts_generate(struct spec *s, const struct container_config *c, const char *userdata)
+ * podman give them, the /etc files from userdata, the user's mounts. */
+static void spec_mounts_generate(struct spec *s, const struct container_config *c, const char *root,
+                                 const char *userdata)
 {
     char *const *sys = c->privileged ? STRV("nosuid", "noexec", "nodev") : STRV("nosuid", "noexec", "nodev", "ro");
     spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
@@ -11986,10 +12477,7 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
         spec_add_mount(s, target, "bind", source, STRV("bind"));
     }
     for (size_t i = 0; i < c->n_mounts; i++)
-        spec_add_mount(s, c->mounts[i].destination, "bind", c->mounts[i].source,
-                       c->mounts[i].read_only ? STRV("rbind", "ro") : STRV("rbind"));
-    for (size_t i = 0; c->tmpfs && c->tmpfs[i]; i++)
-        spec_add_mount(s, c->tmpfs[i], "tmpfs", "tmpfs", STRV("nosuid", "nodev", "mode=1777"));
+        spec_user_mount(s, &c->mounts[i], root);
 }
 
 /* spec_linux_generate: namespaces (the host's network unless --network
@@ -12054,8 +12542,149 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     out->root_layer = xstrdup(layer_id);
     out->root_readonly = c->read_only;
     autofree char *userdata = container_userdata(s->root, id);
-    spec_mounts_generate(out, c, userdata);
+    spec_mounts_generate(out, c, s->root, userdata);
     return spec_linux_generate(out, c, caps, s->root, err);
+}
+
+/* --- the user's mounts: --volumes-from, duplicates, volumes made and
+ * filled --- */
+
+/* mounts_from_container: --volumes-from NAME[:ro|rw]: the other
+ * container's binds and volumes, read-only or read-write as asked. */
+static int mounts_from_container(lrun_store *s, const char *spec, struct container_config *c, lrun_error **err)
+{
+    autofree char *name = xstrdup(spec);
+    char *mode = strchr(name, ':');
+    if (mode)
+        *mode++ = '\0';
+    if (mode && strcmp(mode, "ro") && strcmp(mode, "rw") && strcmp(mode, "z") && strcmp(mode, "Z"))
+        return fail(err, "invalid options %s for --volumes-from: use ro or rw", mode);
+    struct container *from = container_lookup(s, name, err);
+    if (!from)
+        return -1;
+    autofree char *userdata = container_userdata(s->root, from->id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, err) < 0)
+        return error_prefix(err, "--volumes-from %s", name);
+    for (size_t i = 0; i < f.n_mounts; i++) {
+        if (f.mounts[i].kind == MOUNT_TMPFS)
+            continue;
+        autostrv char **options = strv_copy(f.mounts[i].options);
+        if (mode && (strcmp(mode, "ro") == 0 || strcmp(mode, "rw") == 0)) {
+            strv_remove(options, "ro");
+            strv_remove(options, "rw");
+            strv_push(&options, xstrdup(mode));
+        }
+        user_mount_push(&c->mounts, &c->n_mounts, f.mounts[i].kind, f.mounts[i].source, f.mounts[i].destination,
+                        options);
+    }
+    return 0;
+}
+
+static bool user_mounts_same(const struct user_mount *a, const struct user_mount *b)
+{
+    if (a->kind != b->kind || (a->source == NULL) != (b->source == NULL) || (a->source && strcmp(a->source, b->source)))
+        return false;
+    autofree char *x = strv_join(a->options, ","), *y = strv_join(b->options, ",");
+    return strcmp(x, y) == 0;
+}
+
+/* user_mounts_dedupe: a destination mounted twice the same way once; two
+ * different mounts on one destination are an error (podman's message). */
+static int user_mounts_dedupe(struct container_config *c, lrun_error **err)
+{
+    for (size_t i = 1; i < c->n_mounts; i++)
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->mounts[i].destination, c->mounts[j].destination) != 0)
+                continue;
+            if (!user_mounts_same(&c->mounts[i], &c->mounts[j]))
+                return fail(err, "%s: duplicate mount destination", c->mounts[i].destination);
+            free(c->mounts[i].source);
+            free(c->mounts[i].destination);
+            lrun_strv_free(c->mounts[i].options);
+            memmove(&c->mounts[i], &c->mounts[i + 1], (c->n_mounts - i - 1) * sizeof *c->mounts);
+            c->n_mounts--, i--;
+            break;
+        }
+    return 0;
+}
+
+/* volume_users: the containers whose mounts name the volume. */
+static char **volume_users(lrun_store *s, const char *name)
+{
+    char **ids = xcalloc(1, sizeof *ids);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        autofree char *userdata = container_userdata(s->root, s->containers[i]->id);
+        autofacts struct container_facts f = {0};
+        if (container_facts_read(userdata, &f, NULL) < 0)
+            continue;
+        for (size_t m = 0; m < f.n_mounts; m++)
+            if (f.mounts[m].kind == MOUNT_VOLUME && f.mounts[m].source && strcmp(f.mounts[m].source, name) == 0) {
+                strv_push(&ids, xstrdup(s->containers[i]->id));
+                break;
+            }
+    }
+    return ids;
+}
+
+/* The volumes a container's creation made, removed again unless kept. */
+struct volumes_made {
+    const char *root;
+    char **names;
+    bool keep;
+};
+
+static void volumes_made_undo(struct volumes_made *m)
+{
+    for (size_t i = 0; !m->keep && m->names && m->names[i]; i++)
+        volume_remove(m->root, m->names[i], NULL);
+    lrun_strv_free(m->names);
+}
+
+/* volume_prepare: the volume of mount m (made when missing, a new
+ * anonymous one when unnamed), filled from the image's m->destination the
+ * first time it is used, as podman does. */
+static int volume_prepare(lrun_store *s, struct image *img, struct user_mount *m, const char *id,
+                          struct volumes_made *made, lrun_error **err)
+{
+    autovolume struct volume v = {0};
+    if (!m->source || volume_read(s->root, m->source, &v, NULL) < 0) {
+        volume_release(&v);
+        v.name = xstrdup(m->source);
+        v.anonymous = !m->source;
+        v.container = v.anonymous ? xstrdup(id) : NULL;
+        if (volume_create(s->root, &v, err) < 0)
+            return -1;
+        strv_push(&made->names, xstrdup(v.name));
+        free(m->source);
+        m->source = xstrdup(v.name);
+    }
+    if (!(v.needs_copy_up || v.needs_chown) || pairs_get(v.options, "type"))
+        return 0;
+    autofree char *data = volume_data_path(s->root, v.name);
+    struct copy_up c = {.root = s->root, .layer = img->layer, .path = m->destination, .volume_dir = data,
+                        .copy = v.needs_copy_up && !strv_contains(m->options, "nocopy"), .chown = v.needs_chown};
+    int r = in_mount_namespace(copy_up_in_child, &c, err);
+    if (r < 0)
+        return error_prefix(err, "copy %s of the image into volume %s", m->destination, v.name);
+    if (r == 1)
+        v.needs_copy_up = false;
+    v.needs_chown = false;
+    return volume_write(s->root, &v, err);
+}
+
+static int container_mounts_prepare(lrun_store *s, struct image *img, struct container_config *c, const char *id,
+                                    struct volumes_made *made, lrun_error **err)
+{
+    for (size_t i = 0; c->volumes_from && c->volumes_from[i]; i++)
+        if (mounts_from_container(s, c->volumes_from[i], c, err) < 0)
+            return -1;
+    if (user_mounts_dedupe(c, err) < 0)
+        return -1;
+    for (size_t i = 0; i < c->n_mounts; i++)
+        if (c->mounts[i].kind == MOUNT_VOLUME && volume_prepare(s, img, &c->mounts[i], id, made, err) < 0)
+            return -1;
+    return 0;
 }
 
 /* --- creating a container: its layer, spec, facts and record --- */
@@ -12127,6 +12756,12 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
         .init = c->init, .no_pivot = c->no_pivot};
+    cleanup(volumes_made_undo) struct volumes_made made = {.root = s->root};
+    if (container_mounts_prepare(s, img, c, id, &made, err) < 0)
+        return NULL;
+    for (size_t i = 0; i < c->n_mounts; i++)
+        user_mount_push(&f.mounts, &f.n_mounts, c->mounts[i].kind, c->mounts[i].source, c->mounts[i].destination,
+                        c->mounts[i].options);
     autospec struct spec spec = {0};
     if (spec_generate(s, img, c, id, layer_id, &f, &spec, err) < 0)
         return NULL;
@@ -12168,6 +12803,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         layer_delete(s, l, NULL);
         return NULL;
     }
+    made.keep = true;
     return ct;
 }
 
@@ -12901,8 +13537,13 @@ struct exit_record {
 static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error **err)
 {
     struct exit_record *e = arg;
-    if (e->remove)
-        return container_remove_storage(s, c, err);
+    if (e->remove) { /* run --rm: its anonymous volumes go too, as podman's do */
+        autofree char *id = xstrdup(c->id);
+        if (container_remove_storage(s, c, err) < 0)
+            return -1;
+        volumes_remove_anonymous(s->root, id);
+        return 0;
+    }
     free(c->status);
     free(c->finished_at);
     c->status = xstrdup("exited");
@@ -13391,7 +14032,7 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
     return container_wait_recorded(root, name, &r, err);
 }
 
-static int container_remove(const char *root, const char *name, bool force, lrun_error **err)
+static int container_remove(const char *root, const char *name, bool force, bool volumes, lrun_error **err)
 {
     autoref struct container_ref r;
     if (container_ref_read(root, name, &r, err) < 0)
@@ -13416,7 +14057,11 @@ static int container_remove(const char *root, const char *name, bool force, lrun
         return -1;
     if (container_is_running(c)) /* a start slipped in since the look above */
         return fail_code(err, 2, "container %s was started while being removed: container state improper", r.id);
-    return container_remove_storage(s, c, err);
+    if (container_remove_storage(s, c, err) < 0)
+        return -1;
+    if (volumes)
+        volumes_remove_anonymous(root, r.id);
+    return 0;
 }
 
 /* --- exec: a new process in a running container's namespaces --- */
@@ -15988,16 +16633,68 @@ static char *df_size_percent(int64_t size, int64_t of)
     return xasprintf("%s (%d%%)", h, percent);
 }
 
+/* The volumes as df counts them: each one's size and users. */
+struct df_volume {
+    char *name;
+    int64_t size;
+    size_t links;
+};
+
+static size_t df_volumes(lrun_store *s, struct df_volume **out, int64_t *total, int64_t *reclaimable, size_t *active)
+{
+    autostrv char **names = volume_names(s->root);
+    size_t n = strv_len(names);
+    *out = xcalloc(n + 1, sizeof **out);
+    *total = *reclaimable = 0;
+    *active = 0;
+    for (size_t i = 0; i < n; i++) {
+        autostrv char **users = volume_users(s, names[i]);
+        autofree char *data = volume_data_path(s->root, names[i]);
+        int fd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct size_walk w = {0};
+        if (fd >= 0)
+            size_walk_dir(&w, fd);
+        free(w.seen);
+        (*out)[i] = (struct df_volume){xstrdup(names[i]), w.bytes, strv_len(users)};
+        *total += w.bytes;
+        *reclaimable += users[0] ? 0 : w.bytes;
+        *active += users[0] != NULL;
+    }
+    return n;
+}
+
+static void df_volumes_free(struct df_volume *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+/* container_volume_count: the volumes a container mounts (df's LOCAL
+ * VOLUMES). */
+static size_t container_volume_count(lrun_store *s, const struct container *c)
+{
+    autofree char *userdata = container_userdata(s->root, c->id);
+    autofacts struct container_facts f = {0};
+    size_t n = 0;
+    if (container_facts_read(userdata, &f, NULL) == 0)
+        for (size_t i = 0; i < f.n_mounts; i++)
+            n += f.mounts[i].kind == MOUNT_VOLUME;
+    return n;
+}
+
 static int cmd_system_df(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"verbose", no_argument, NULL, 'v'}, {"format", required_argument, NULL, 'f'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool verbose = false;
+    const char *format = NULL;
     int c, status = 0;
     while ((c = cli_getopt(argc, argv, "vh", longs, "system df", &status)) != -1) {
         switch (c) {
         case 'v': verbose = true; break;
-        case 'h': puts("Usage: lrun system df [-v]"); return 0;
+        case 'f': format = optarg; break;
+        case 'h': puts("Usage: lrun system df [-v] [--format FORMAT]"); return 0;
         default: return status;
         }
     }
@@ -16010,6 +16707,9 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
     size_t active = 0;
     for (size_t i = 0; i < n; i++)
         active += images[i].containers > 0;
+    struct df_volume *volumes = NULL;
+    int64_t volumes_total, volumes_reclaimable;
+    size_t volumes_active, n_volumes = df_volumes(s, &volumes, &volumes_total, &volumes_reclaimable, &volumes_active);
     struct table t = {.columns = 5};
     if (!verbose) {
         autofree char *n_images = xasprintf("%zu", n), *n_active = xasprintf("%zu", active);
@@ -16026,10 +16726,26 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
         autofree char *n_containers = xasprintf("%zu", s->n_containers), *n_running = xasprintf("%zu", running);
         autofree char *ctr_size = human_size((double)ctr_total, 4);
         autofree char *ctr_rec = df_size_percent(ctr_reclaimable, ctr_total);
+        autofree char *n_vol = xasprintf("%zu", n_volumes), *n_vol_active = xasprintf("%zu", volumes_active);
+        autofree char *vol_size = human_size((double)volumes_total, 4);
+        autofree char *vol_rec = df_size_percent(volumes_reclaimable, volumes_total);
+        df_volumes_free(volumes, n_volumes);
+        if (format) {
+            autofree char *rows_text = xasprintf(
+                "[{\"Type\":\"Images\",\"Total\":%s,\"Active\":%s,\"Size\":\"%s\",\"Reclaimable\":\"%s\"},"
+                "{\"Type\":\"Containers\",\"Total\":%s,\"Active\":%s,\"Size\":\"%s\",\"Reclaimable\":\"%s\"},"
+                "{\"Type\":\"Local Volumes\",\"Total\":%s,\"Active\":%s,\"Size\":\"%s\",\"Reclaimable\":\"%s\"}]",
+                n_images, n_active, size, rec, n_containers, n_running, ctr_size, ctr_rec, n_vol, n_vol_active, vol_size,
+                vol_rec);
+            autojson yajl_val rows = json_text_to_tree(rows_text);
+            autojson yajl_val header = json_text_to_tree(
+                "{\"Type\":\"TYPE\",\"Total\":\"TOTAL\",\"Active\":\"ACTIVE\",\"Size\":\"SIZE\",\"Reclaimable\":\"RECLAIMABLE\"}");
+            return format_print_rows(format, rows->u.array.values, 3, header);
+        }
         table_add_row(&t, "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
         table_add_row(&t, "Images", n_images, n_active, size, rec);
         table_add_row(&t, "Containers", n_containers, n_running, ctr_size, ctr_rec);
-        table_add_row(&t, "Local Volumes", "0", "0", "0B", "0B (0%)");
+        table_add_row(&t, "Local Volumes", n_vol, n_vol_active, vol_size, vol_rec);
         table_print(&t, stdout);
         return 0;
     }
@@ -16058,7 +16774,7 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
         table_add(&t, xstrndup(ct->id, 12));
         table_add(&t, xstrndup(ct->image ? ct->image : "", 12));
         table_add(&t, xstrdup(ct->command ? ct->command : ""));
-        table_add(&t, xstrdup("0"));
+        table_add(&t, xasprintf("%zu", container_volume_count(s, ct)));
         table_add(&t, human_size((double)container_size(s, ct), 4));
         table_add(&t, human_duration(time_parse_rfc3339(ct->created)));
         table_add(&t, xstrdup(container_is_running(ct) ? "running" : ct->status));
@@ -16068,30 +16784,148 @@ static int cmd_system_df(struct cli *cli, int argc, char **argv)
     printf("\nLocal Volumes space usage:\n\n");
     t.columns = 3;
     table_add_row(&t, "VOLUME NAME", "LINKS", "SIZE");
+    for (size_t i = 0; i < n_volumes; i++) {
+        table_add(&t, xstrdup(volumes[i].name));
+        table_add(&t, xasprintf("%zu", volumes[i].links));
+        table_add(&t, human_size((double)volumes[i].size, 4));
+    }
     table_print(&t, stdout);
+    df_volumes_free(volumes, n_volumes);
     return 0;
 }
 
 /* --- containers: run, create, start --- */
 
-static void bind_mount_add(struct container_config *c, const char *spec, lrun_error **err)
+/* mount_flag_options: the options after -v's second colon (or in
+ * --mount), kept for the mount; SELinux labels, U and copy mean nothing
+ * here. */
+static int mount_flag_options(const char *text, char ***options, lrun_error **err)
 {
-    autofree char *copy = xstrdup(spec);
-    char *dest = strchr(copy, ':');
-    if (!dest || dest == copy || !dest[1] || dest[1] != '/' || copy[0] != '/') {
-        fail(err, "invalid volume \"%s\": use -v /HOST/PATH:/CONTAINER/PATH[:ro]", spec);
+    static const char *const kept[] = {"ro", "rw", "noexec", "exec", "nosuid", "suid", "nodev", "dev",
+                                       "rbind", "bind", "shared", "rshared", "slave", "rslave", "private",
+                                       "rprivate", "unbindable", "runbindable", "nocopy", NULL};
+    autostrv char **words = strv_split(text, ",");
+    for (size_t i = 0; words[i]; i++) {
+        if (strcmp(words[i], "z") == 0 || strcmp(words[i], "Z") == 0 || strcmp(words[i], "U") == 0 ||
+            strcmp(words[i], "copy") == 0)
+            continue;
+        if (!strv_contains((char *const *)kept, words[i]))
+            return fail(err, "invalid option type \"%s\"", words[i]);
+        strv_push(options, xstrdup(words[i]));
+    }
+    return 0;
+}
+
+/* host_path_absolute: a bind's source as an absolute path (it must exist,
+ * as podman checks). */
+static char *host_path_absolute(const char *path, lrun_error **err)
+{
+    char *real = realpath(path, NULL);
+    if (!real)
+        fail_errno(err, "statfs %s", path);
+    return real;
+}
+
+/* volume_flag_add: -v [SOURCE:]DESTINATION[:OPTIONS]: SOURCE a host path
+ * (it starts with / or .) or a volume's name; without SOURCE a new
+ * anonymous volume. */
+static void volume_flag_add(struct container_config *c, const char *spec, lrun_error **err)
+{
+    autostrv char **parts = strv_split(spec, ":");
+    size_t n = strv_len(parts);
+    const char *source = NULL, *destination = NULL, *options_text = "";
+    if (n == 1 || (n == 2 && parts[1][0] != '/')) {
+        destination = parts[0];
+        options_text = n == 2 ? parts[1] : "";
+    } else if (n == 2 || n == 3) {
+        source = parts[0], destination = parts[1], options_text = n == 3 ? parts[2] : "";
+    }
+    if (!destination || strchr(spec, '\0')[-1] == ':' || spec[0] == ':') {
+        fail(err, "invalid volume specification \"%s\": use -v [SOURCE:]/CONTAINER/PATH[:OPTIONS]", spec);
         return;
     }
-    *dest++ = '\0';
-    char *mode = strchr(dest, ':');
-    if (mode)
-        *mode++ = '\0';
-    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0 && strcmp(mode, "z") != 0 && strcmp(mode, "Z") != 0) {
-        fail(err, "invalid volume option \"%s\"", mode);
+    if (destination[0] != '/') {
+        fail(err, "invalid container path \"%s\", must be an absolute path", destination);
         return;
     }
-    c->mounts = xrealloc(c->mounts, (c->n_mounts + 1) * sizeof *c->mounts);
-    c->mounts[c->n_mounts++] = (struct bind_mount){xstrdup(copy), xstrdup(dest), mode && strcmp(mode, "ro") == 0};
+    autostrv char **options = xcalloc(1, sizeof *options);
+    if (mount_flag_options(options_text, &options, err) < 0)
+        return;
+    enum user_mount_kind kind = !source || (source[0] != '/' && source[0] != '.') ? MOUNT_VOLUME : MOUNT_BIND;
+    autofree char *absolute = kind == MOUNT_BIND ? host_path_absolute(source, err) : NULL;
+    if (kind == MOUNT_BIND && !absolute)
+        return;
+    user_mount_push(&c->mounts, &c->n_mounts, kind, absolute ? absolute : source, destination, options);
+}
+
+/* tmpfs_flag_add: --tmpfs /PATH[:OPTIONS] */
+static void tmpfs_flag_add(struct container_config *c, const char *spec, lrun_error **err)
+{
+    autofree char *path = xstrndup(spec, strcspn(spec, ":"));
+    if (path[0] != '/') {
+        fail(err, "invalid tmpfs \"%s\": the path must be absolute", spec);
+        return;
+    }
+    autostrv char **options = strv_split(spec[strlen(path)] ? spec + strlen(path) + 1 : "", ",");
+    user_mount_push(&c->mounts, &c->n_mounts, MOUNT_TMPFS, NULL, path, options);
+}
+
+/* mount_flag_add: --mount type=bind|volume|tmpfs,source=..,target=..,... */
+static void mount_flag_add(struct container_config *c, const char *spec, lrun_error **err)
+{
+    autostrv char **fields = strv_split(spec, ",");
+    autostrv char **options = xcalloc(1, sizeof *options);
+    const char *type = NULL, *source = NULL, *target = NULL;
+    for (size_t i = 0; fields[i]; i++) {
+        char *key = fields[i], *value = strchr(key, '=');
+        if (value)
+            *value++ = '\0';
+        if (strcmp(key, "type") == 0 && value) {
+            type = value;
+        } else if ((strcmp(key, "source") == 0 || strcmp(key, "src") == 0) && value) {
+            source = value;
+        } else if ((strcmp(key, "target") == 0 || strcmp(key, "destination") == 0 || strcmp(key, "dst") == 0) && value) {
+            target = value;
+        } else if (strcmp(key, "ro") == 0 || strcmp(key, "readonly") == 0) {
+            if (!value || strcmp(value, "true") == 0)
+                strv_push(&options, xstrdup("ro"));
+            else if (strcmp(value, "false") != 0) {
+                fail(err, "invalid mount option %s=%s: use true or false", key, value);
+                return;
+            }
+        } else if (strcmp(key, "bind-propagation") == 0 && value) {
+            if (mount_flag_options(value, &options, err) < 0)
+                return;
+        } else if (strcmp(key, "volume-nocopy") == 0) {
+            strv_push(&options, xstrdup("nocopy"));
+        } else if (strcmp(key, "tmpfs-size") == 0 && value) {
+            strv_push(&options, xasprintf("size=%s", value));
+        } else if (strcmp(key, "tmpfs-mode") == 0 && value) {
+            strv_push(&options, xasprintf("mode=%s", value));
+        } else if (strcmp(key, "relabel") != 0 && strcmp(key, "consistency") != 0 && strcmp(key, "bind-nonrecursive") != 0 &&
+                   mount_flag_options(key, &options, err) < 0) {
+            return;
+        }
+    }
+    if (!type || (strcmp(type, "bind") && strcmp(type, "volume") && strcmp(type, "tmpfs"))) {
+        fail(err, "invalid --mount \"%s\": type must be bind, volume or tmpfs", spec);
+        return;
+    }
+    if (!target || target[0] != '/') {
+        fail(err, "invalid --mount \"%s\": must set an absolute target path", spec);
+        return;
+    }
+    if (strcmp(type, "tmpfs") == 0) {
+        user_mount_push(&c->mounts, &c->n_mounts, MOUNT_TMPFS, NULL, target, options);
+    } else if (strcmp(type, "volume") == 0) {
+        user_mount_push(&c->mounts, &c->n_mounts, MOUNT_VOLUME, source && *source ? source : NULL, target, options);
+    } else {
+        autofree char *absolute = source ? host_path_absolute(source, err) : NULL;
+        if (!source)
+            fail(err, "invalid --mount \"%s\": a bind mount needs a source", spec);
+        if (absolute)
+            user_mount_push(&c->mounts, &c->n_mounts, MOUNT_BIND, absolute, target, options);
+    }
 }
 
 static void env_option_add(struct container_config *c, const char *value)
@@ -16127,7 +16961,7 @@ struct run_options {
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
-                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS };
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -16148,12 +16982,10 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         free(c->network), c->network = xstrdup(value);
         break;
     case RUN_ENTRYPOINT: free(o->entrypoint), o->entrypoint = xstrdup(value), o->entrypoint_set = true; break;
-    case RUN_VOLUME: bind_mount_add(c, value, err); break;
-    case RUN_TMPFS:
-        if (value[0] != '/')
-            return fail(err, "invalid tmpfs \"%s\": the path must be absolute", value);
-        strv_push(&c->tmpfs, xstrndup(value, strcspn(value, ":")));
-        break;
+    case RUN_VOLUME: volume_flag_add(c, value, err); break;
+    case RUN_MOUNT: mount_flag_add(c, value, err); break;
+    case RUN_VOLUMES_FROM: strv_push(&c->volumes_from, xstrdup(value)); break;
+    case RUN_TMPFS: tmpfs_flag_add(c, value, err); break;
     case RUN_CAP_ADD: strv_push(&c->cap_add, xstrdup(value)); break;
     case RUN_CAP_DROP: strv_push(&c->cap_drop, xstrdup(value)); break;
     case RUN_SECURITY_OPT:
@@ -16202,9 +17034,12 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("network", 0, RUN_NETWORK, "none|host", "Network mode (default host)"),
         RUN_CALL("net", 0, RUN_NETWORK, "none|host", NULL),
         RUN_CALL("entrypoint", 0, RUN_ENTRYPOINT, "CMD", "Override the image's entrypoint"),
-        RUN_CALL("volume", 'v', RUN_VOLUME, "HOST:CTR[:ro]", "Bind mount a host path"),
+        RUN_CALL("volume", 'v', RUN_VOLUME, "[HOST-DIR|VOLUME:]CTR[:OPTS]",
+                 "Mount a volume (made if missing), a host directory, or (CTR alone) a new anonymous volume"),
+        RUN_CALL("mount", 0, RUN_MOUNT, "type=bind|volume|tmpfs,source=..,target=..[,ro]", "Attach a mount"),
+        RUN_CALL("volumes-from", 0, RUN_VOLUMES_FROM, "CTR[:ro|rw]", "Mount the volumes of another container"),
         BOOL_FLAG("read-only", 0, &c->read_only, "Mount the root file system read-only"),
-        RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH", "Mount a tmpfs"),
+        RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH[:OPTS]", "Mount a tmpfs"),
         RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),
         RUN_CALL("cap-drop", 0, RUN_CAP_DROP, "CAP", "Drop a capability"),
         BOOL_FLAG("privileged", 0, &c->privileged, "Give the container all capabilities and devices"),
@@ -16307,7 +17142,7 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     if (container_start(root, id, !o.cfg.detach, &exit_code, &err) < 0) {
         lrun_error *ignored = NULL;
         if (o.cfg.remove) /* a start that failed early leaves nothing either */
-            container_remove(root, id, true, &ignored);
+            container_remove(root, id, true, true, &ignored);
         lrun_error_free(ignored);
         return cli_fail(err);
     }
@@ -16504,7 +17339,7 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
         autoerror lrun_error *err = NULL;
         int r = force && timeout >= 0 ? container_stop(root, names[i], timeout, &err) : 0;
         if (r == 0)
-            r = container_remove(root, names[i], force, &err);
+            r = container_remove(root, names[i], force, volumes, &err);
         if (r == 0) {
             printf("%s\n", names[i]);
             continue;
@@ -16813,6 +17648,377 @@ static int cmd_container_prune(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- volume create, ls, inspect, rm, prune, exists --- */
+
+static size_t volume_running_users(lrun_store *s, char *const *ids)
+{
+    size_t n = 0;
+    for (size_t i = 0; ids && ids[i]; i++) {
+        struct container *c = container_lookup(s, ids[i], NULL);
+        n += c && container_is_running(c);
+    }
+    return n;
+}
+
+/* volume_json: the volume as podman's volume inspect shows it. */
+static void volume_json(lrun_store *s, const struct volume *v, yajl_gen g)
+{
+    autofree char *mountpoint = volume_data_path(s->root, v->name);
+    autostrv char **users = volume_users(s, v->name);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", v->name);
+    jw_key_str(g, "Driver", "local");
+    jw_key_str(g, "Mountpoint", mountpoint);
+    jw_key_str(g, "CreatedAt", v->created);
+    jw_key_pairs(g, "Labels", v->labels);
+    jw_key_str(g, "Scope", "local");
+    jw_key_pairs(g, "Options", v->options);
+    jw_key_int(g, "MountCount", (int64_t)volume_running_users(s, users));
+    if (v->anonymous)
+        jw_key_bool(g, "Anonymous", true);
+    jw_key_bool(g, "NeedsCopyUp", v->needs_copy_up);
+    jw_key_bool(g, "NeedsChown", v->needs_chown);
+    yajl_gen_map_close(g);
+}
+
+/* key_value_push: KEY=VALUE (or KEY alone: empty value) onto pairs. */
+static void key_value_push(char ***pairs, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    strv_push(pairs, eq ? xstrndup(text, (size_t)(eq - text)) : xstrdup(text));
+    strv_push(pairs, xstrdup(eq ? eq + 1 : ""));
+}
+
+static int cmd_volume_create(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"driver", required_argument, NULL, 'd'}, {"opt", required_argument, NULL, 'o'},
+                                          {"label", required_argument, NULL, 'l'}, {"ignore", no_argument, NULL, 'i'},
+                                          {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    autovolume struct volume v = {.labels = xcalloc(1, sizeof(char *)), .options = xcalloc(1, sizeof(char *))};
+    bool ignore = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "d:o:l:h", longs, "volume create", &status)) != -1) {
+        switch (c) {
+        case 'd':
+            if (strcmp(optarg, "local") != 0) {
+                cli_error("volume driver \"%s\" is not known: lrun has the local driver", optarg);
+                return EXIT_LRUN;
+            }
+            break;
+        case 'o': key_value_push(&v.options, optarg); break;
+        case 'l': key_value_push(&v.labels, optarg); break;
+        case 'i': ignore = true; break;
+        case 'h': puts("Usage: lrun volume create [-o KEY=VALUE] [-l KEY=VALUE] [--ignore] [NAME]"); return 0;
+        default: return status;
+        }
+    }
+    if (argc - optind > 1) {
+        cli_error("too many arguments, create takes at most 1 argument");
+        return EXIT_LRUN;
+    }
+    v.name = xstrdup(optind < argc ? argv[optind] : NULL);
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autovolume struct volume old = {0};
+    if (ignore && v.name && volume_read(s->root, v.name, &old, NULL) == 0) {
+        printf("%s\n", v.name);
+        return 0;
+    }
+    if (volume_create(s->root, &v, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", v.name);
+    return 0;
+}
+
+/* volume_filter_match: --filter name=REGEX, label=KEY[=VALUE],
+ * dangling=true|false, driver=local. */
+static bool volume_filter_match(lrun_store *s, const struct volume *v, char *const *filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        const char *f = filters[i], *value = strchr(f, '=');
+        value = value ? value + 1 : "";
+        if (has_prefix(f, "name=")) {
+            regex_t re;
+            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+            bool match = regexec(&re, v->name, 0, NULL, 0) == 0;
+            regfree(&re);
+            if (!match)
+                return false;
+        } else if (has_prefix(f, "label=")) {
+            const char *eq = strchr(value, '=');
+            autofree char *key = eq ? xstrndup(value, (size_t)(eq - value)) : xstrdup(value);
+            const char *have = pairs_get(v->labels, key);
+            if (!have || (eq && strcmp(have, eq + 1) != 0))
+                return false;
+        } else if (has_prefix(f, "dangling=")) {
+            autostrv char **users = volume_users(s, v->name);
+            if ((strcmp(value, "true") == 0) != (users[0] == NULL))
+                return false;
+        } else if (has_prefix(f, "driver=") && strcmp(value, "local") != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int volume_filter_check(char *const *filters)
+{
+    static const char *const known[] = {"name=", "label=", "dangling=", "driver=", NULL};
+    for (size_t i = 0; filters && filters[i]; i++) {
+        bool ok = false;
+        for (size_t k = 0; known[k]; k++)
+            ok |= has_prefix(filters[i], known[k]);
+        if (!ok) {
+            cli_error("invalid filter \"%s\": lrun filters volumes by name, label, dangling and driver", filters[i]);
+            return EXIT_LRUN;
+        }
+    }
+    return 0;
+}
+
+static int cmd_volume_ls(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"quiet", no_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
+                                          {"filter", required_argument, NULL, 'f'}, {"noheading", no_argument, NULL, 'n'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    bool quiet = false, no_heading = false;
+    const char *format = NULL;
+    autostrv char **filters = xcalloc(1, sizeof *filters);
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "qf:nh", longs, "volume ls", &status)) != -1) {
+        switch (c) {
+        case 'q': quiet = true; break;
+        case 'F': format = optarg; break;
+        case 'f': strv_push(&filters, xstrdup(optarg)); break;
+        case 'n': no_heading = true; break;
+        case 'h': puts("Usage: lrun volume ls [-q] [--noheading] [--filter F] [--format FORMAT]"); return 0;
+        default: return status;
+        }
+    }
+    if ((status = volume_filter_check(filters)))
+        return status;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autostrv char **names = volume_names(s->root);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    autostrv char **shown = xcalloc(1, sizeof *shown);
+    for (size_t i = 0; names[i]; i++) {
+        autovolume struct volume v = {0};
+        if (volume_read(s->root, names[i], &v, NULL) < 0 || !volume_filter_match(s, &v, filters))
+            continue;
+        strv_push(&shown, xstrdup(v.name));
+        volume_json(s, &v, g);
+    }
+    yajl_gen_array_close(g);
+    if (quiet) {
+        for (size_t i = 0; shown[i]; i++)
+            printf("%s\n", shown[i]);
+        return 0;
+    }
+    if (format && strcmp(format, "json") == 0) {
+        json_print_go(g, "  ");
+        return 0;
+    }
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val list = json_text_to_tree(text);
+    if (format) {
+        autojson yajl_val header = json_text_to_tree("{\"Name\":\"VOLUME NAME\",\"Driver\":\"DRIVER\","
+                                                     "\"Mountpoint\":\"MOUNTPOINT\",\"Scope\":\"SCOPE\"}");
+        return format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, json_array_len(list), header);
+    }
+    struct table t = {.columns = 2};
+    if (!no_heading)
+        table_add_row(&t, "DRIVER", "VOLUME NAME");
+    for (size_t i = 0; shown[i]; i++)
+        table_add_row(&t, "local", shown[i]);
+    table_print(&t, stdout);
+    return 0;
+}
+
+static int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"all", no_argument, NULL, 'a'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *format = NULL;
+    bool all = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "f:ah", longs, "volume inspect", &status)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'a': all = true; break;
+        case 'h': puts("Usage: lrun volume inspect [-a] [--format FORMAT] VOLUME..."); return 0;
+        default: return status;
+        }
+    }
+    if (!all && optind >= argc) {
+        cli_error("provide one or more volume names or use --all");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + optind);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; names[i]; i++) {
+        autovolume struct volume v = {0};
+        autoerror lrun_error *err = NULL;
+        if (volume_read(s->root, names[i], &v, &err) < 0) {
+            cli_fail(err);
+            status = 125;
+            continue;
+        }
+        volume_json(s, &v, g);
+    }
+    yajl_gen_array_close(g);
+    if (!format || strcmp(format, "json") == 0) {
+        json_print_go(g, "     ");
+        return status;
+    }
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val list = json_text_to_tree(text);
+    int r = format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, json_array_len(list), NULL);
+    return status ? status : r;
+}
+
+/* volume_remove_checked: a volume not in use (or, with force, its
+ * containers removed first, as podman does). */
+static int volume_remove_checked(struct cli *cli, lrun_store **s, const char *name, bool force, lrun_error **err)
+{
+    autovolume struct volume v = {0};
+    if (volume_read((*s)->root, name, &v, err) < 0)
+        return -1;
+    autostrv char **users = volume_users(*s, name);
+    if (users[0] && !force) {
+        autofree char *list = strv_join(users, ", ");
+        return fail_code(err, 2, "volume %s is being used by the following container(s): %s: volume is being used", name,
+                         list);
+    }
+    if (users[0]) { /* container_remove takes the lock itself */
+        autofree char *root = xstrdup((*s)->root);
+        lrun_store_close(*s);
+        *s = NULL;
+        for (size_t i = 0; users[i]; i++)
+            if (container_remove(root, users[i], true, false, err) < 0)
+                return -1;
+        if (lrun_store_open(cli->root, LRUN_STORE_WRITE, s, err) < 0)
+            return -1;
+    }
+    return volume_remove((*s)->root, name, err);
+}
+
+static int cmd_volume_rm(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"all", no_argument, NULL, 'a'},
+                                          {"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    bool force = false, all = false;
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fat:h", longs, "volume rm", &status)) != -1) {
+        switch (c) {
+        case 'f': force = true; break;
+        case 'a': all = true; break;
+        case 't': break; /* containers are killed at once */
+        case 'h': puts("Usage: lrun volume rm [-f] [-a] VOLUME..."); return 0;
+        default: return status;
+        }
+    }
+    if (!all && optind >= argc) {
+        cli_error("choose either one or more volumes or all");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + optind);
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        if (volume_remove_checked(cli, &s, names[i], force, &err) == 0) {
+            printf("%s\n", names[i]);
+            continue;
+        }
+        if (force && strstr(err->message, "no such volume"))
+            continue;
+        int code = cli_fail(err);
+        status = status ? status : code;
+        if (!s)
+            return status;
+    }
+    return status;
+}
+
+static int cmd_volume_prune(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"filter", required_argument, NULL, 'F'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    bool force = false;
+    autostrv char **filters = xcalloc(1, sizeof *filters);
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "fh", longs, "volume prune", &status)) != -1) {
+        switch (c) {
+        case 'f': force = true; break;
+        case 'F': strv_push(&filters, xstrdup(optarg)); break;
+        case 'h': puts("Usage: lrun volume prune [-f] [--filter F]"); return 0;
+        default: return status;
+        }
+    }
+    if ((status = volume_filter_check(filters)))
+        return status;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **names = volume_names(s->root);
+    autostrv char **unused = xcalloc(1, sizeof *unused);
+    for (size_t i = 0; names[i]; i++) {
+        autovolume struct volume v = {0};
+        autostrv char **users = volume_users(s, names[i]);
+        if (!users[0] && volume_read(s->root, names[i], &v, NULL) == 0 && volume_filter_match(s, &v, filters))
+            strv_push(&unused, xstrdup(names[i]));
+    }
+    if (!force) {
+        printf("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n");
+        for (size_t i = 0; unused[i]; i++)
+            printf("%s\n", unused[i]);
+        autofree char *answer = prompt_line("Are you sure you want to continue? [y/N] ", false);
+        if (!answer || (strcasecmp(answer, "y") != 0 && strcasecmp(answer, "yes") != 0))
+            return 0;
+    }
+    for (size_t i = 0; unused[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        if (volume_remove(s->root, unused[i], &err) < 0)
+            status = cli_fail(err);
+        else
+            printf("%s\n", unused[i]);
+    }
+    return status;
+}
+
+static int cmd_volume_exists(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = cli_getopt(argc, argv, "h", longs, "volume exists", &status)) != -1) {
+        if (c != 'h')
+            return status;
+        puts("Usage: lrun volume exists VOLUME");
+        return 0;
+    }
+    if (optind + 1 != argc) {
+        cli_error("accepts 1 arg(s), received %d", argc - optind);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autovolume struct volume v = {0};
+    return volume_read(s->root, argv[optind], &v, NULL) == 0 ? 0 : 1;
+}
+
 /* --- init: lrun as the early userspace (PID 1 of an initramfs) ---
  * `lrun init [SCRIPT]` mounts what is missing, loads overlayfs, then runs
  * SCRIPT (default /etc/lrun/init.conf): one lrun command per line
@@ -16991,6 +18197,7 @@ struct command {
 
 static int cmd_image(struct cli *cli, int argc, char **argv);
 static int cmd_system(struct cli *cli, int argc, char **argv);
+static int cmd_volume(struct cli *cli, int argc, char **argv);
 
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
@@ -17039,6 +18246,7 @@ static const struct command commands[] = {
     {"tag", cmd_tag, "Add a name to an image"},
     {"untag", cmd_untag, "Remove names from an image"},
     {"version", cmd_version, "Print the version"},
+    {"volume", cmd_volume, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
     {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
     {NULL, NULL, NULL},
 };
@@ -17057,6 +18265,12 @@ static const struct command container_commands[] = {
     {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {NULL, NULL, NULL},
+};
+
+static const struct command volume_commands[] = {
+    {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
+    {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
+    {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {
@@ -17093,6 +18307,15 @@ static int cmd_container(struct cli *cli, int argc, char **argv)
         return EXIT_LRUN;
     }
     return dispatch(cli, container_commands, "container", argc - 1, argv + 1);
+}
+
+static int cmd_volume(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("missing command 'lrun volume COMMAND'\nTry 'lrun --help' for more information");
+        return EXIT_LRUN;
+    }
+    return dispatch(cli, volume_commands, "volume", argc - 1, argv + 1);
 }
 
 static int cmd_system(struct cli *cli, int argc, char **argv)

@@ -65,8 +65,8 @@ else
 	skip "architectures checked on x86_64 only"
 fi
 is "$(jq -c . "$U/lrun.json")" \
-	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false}" \
-	"lrun.json: the docker-level facts"
+	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false,\"mounts\":[{\"type\":\"bind\",\"source\":\"$T/vol\",\"destination\":\"/data\",\"options\":[\"ro\"]},{\"type\":\"tmpfs\",\"destination\":\"/scratch\",\"options\":[]}]}" \
+	"lrun.json: the docker-level facts (the user's mounts as given)"
 
 run $TO "$LRUN" --root "$R" create --name plain "$IMG" true
 is "$(has_rule plain mount),$(has_rule plain unshare),$(spec plain .annotations)" \
