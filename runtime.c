@@ -1407,6 +1407,8 @@ struct container {
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
     bool is_volatile;  /* a --rm container's: kept in volatile-containers.json */
+    char *boot_id;     /* a volatile record's boot: one of an earlier boot is a leftover */
+    bool stale;        /* a volatile record of an earlier boot, to be removed */
     yajl_val raw;
 };
 
@@ -1614,6 +1616,7 @@ static struct container *container_from_json(yajl_val v)
     c->monitor = json_int(flags, "lrun.monitor", 0);
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
+    c->boot_id = xstrdup(json_string(flags, "lrun.boot-id"));
     return c;
 }
 
@@ -1631,6 +1634,7 @@ static void container_free(struct container *c)
     free(c->command);
     free(c->started_at);
     free(c->finished_at);
+    free(c->boot_id);
     free(c);
 }
 
@@ -1772,6 +1776,7 @@ static void container_to_json(yajl_gen g, const struct container *c)
     jw_key_int(g, "lrun.exit-code", c->exit_code);
     if (c->size >= 0)
         jw_key_int(g, "lrun.size", c->size);
+    jw_key_str_opt(g, "lrun.boot-id", c->boot_id);
     yajl_gen_map_close(g);
     jw_unknown_members(g, c->raw, known);
     yajl_gen_map_close(g);
@@ -2042,6 +2047,76 @@ static bool store_has_incomplete_layers(lrun_store *s)
     return false;
 }
 
+/* boot_id: the kernel's id of this boot; "" when unknown. */
+static const char *boot_id(void)
+{
+    static char id[64];
+    if (!id[0]) {
+        autobuf struct buf text = {0};
+        if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", &text, NULL) == 0)
+            snprintf(id, sizeof id, "%.*s", (int)strcspn(text.data, "\n"), text.data);
+    }
+    return id;
+}
+
+/* store_find_leftovers: what crashes left: incomplete layers, and the
+ * volatile records of an earlier boot (the volatile files are on the
+ * disk, not on a tmpfs as c/storage's runroot, so a power cut can leave
+ * them).  A volatile layer that no volatile container of this boot uses
+ * is one too: a record and its layer are made and removed under one lock. */
+static bool store_find_leftovers(lrun_store *s)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        c->stale = c->is_volatile && strcmp(c->boot_id ? c->boot_id : "", boot_id()) != 0;
+        any |= c->stale;
+    }
+    for (size_t i = 0; i < s->n_layers; i++) {
+        struct layer *l = s->layers[i];
+        bool used = false;
+        for (size_t j = 0; l->is_volatile && j < s->n_containers && !used; j++)
+            used = !s->containers[j]->stale && s->containers[j]->layer && strcmp(s->containers[j]->layer, l->id) == 0;
+        if (l->is_volatile && !used)
+            l->incomplete = true;
+    }
+    return any || store_has_incomplete_layers(s);
+}
+
+static void store_drop_container_record(lrun_store *s, struct container *c)
+{
+    for (size_t i = 0; i < s->n_containers; i++) {
+        if (s->containers[i] != c)
+            continue;
+        memmove(&s->containers[i], &s->containers[i + 1], (s->n_containers - i - 1) * sizeof *s->containers);
+        s->n_containers--;
+        container_free(c);
+        return;
+    }
+}
+
+/* store_remove_leftovers: the files, then the records, of what
+ * store_find_leftovers found (a crash in between leaves a record whose
+ * files are gone, removed the next time). */
+static int store_remove_leftovers(lrun_store *s, lrun_error **err)
+{
+    bool changed = false;
+    for (size_t i = 0; i < s->n_containers;) {
+        struct container *c = s->containers[i];
+        if (!c->stale) {
+            i++;
+            continue;
+        }
+        if (remove_tree_at(s->containers_fd, c->id, err) < 0)
+            return -1;
+        store_drop_container_record(s, c);
+        changed = true;
+    }
+    if (changed && store_save_index(s, LOCK_CONTAINERS, err) < 0)
+        return -1;
+    return store_remove_incomplete_layers(s, err);
+}
+
 static int open_dir_at(int dirfd, const char *name, mode_t mode, lrun_error **err)
 {
     if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
@@ -2125,13 +2200,16 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
         return -1;
     if (store_lock_and_read(s, err) < 0)
         return -1;
-    if (store_has_incomplete_layers(s)) {
+    if (store_find_leftovers(s)) {
         /* a reader that finds a crash's leftovers cleans them up first */
         int wanted = s->mode;
         store_forget_indexes(s);
         store_unlock(s);
         s->mode = LRUN_STORE_WRITE;
-        if (store_lock_and_read(s, err) < 0 || store_remove_incomplete_layers(s, err) < 0)
+        if (store_lock_and_read(s, err) < 0)
+            return -1;
+        store_find_leftovers(s);
+        if (store_remove_leftovers(s, err) < 0)
             return -1;
         if (wanted == LRUN_STORE_READ) { /* downgrade: shared locks again */
             store_forget_indexes(s);
@@ -5729,14 +5807,7 @@ static int container_remove_storage(lrun_store *s, struct container *c, lrun_err
 {
     autofree char *layer = xstrdup(c->layer);
     autofree char *id = xstrdup(c->id);
-    for (size_t i = 0; i < s->n_containers; i++) {
-        if (s->containers[i] != c)
-            continue;
-        memmove(&s->containers[i], &s->containers[i + 1], (s->n_containers - i - 1) * sizeof *s->containers);
-        s->n_containers--;
-        container_free(c);
-        break;
-    }
+    store_drop_container_record(s, c);
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
         return -1;
     remove_tree_at(s->containers_fd, id, NULL);
@@ -12794,6 +12865,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     ct->size = -1;
     ct->metadata = container_metadata_json(img, c->name);
     ct->is_volatile = s->volatile_writes;
+    ct->boot_id = s->volatile_writes ? xstrdup(boot_id()) : NULL;
     s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
     s->containers[s->n_containers++] = ct;
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {

@@ -79,6 +79,22 @@ L run -d --rm --name vol "$IMG" sleep 30 >/dev/null
 is "$(L ps --format '{{.Names}} {{.Status}}' | grep '^vol ' | cut -d' ' -f1,2)" "vol Up" "ps lists a running --rm container"
 is "$(jq -r '.[0].names[0]' "$R/overlay-containers/volatile-containers.json")" vol "its record is in volatile-containers.json"
 L rm -f vol >/dev/null
+# records of an earlier boot (a power cut left the volatile files on the disk) are leftovers
+L run -d --rm --name old "$IMG" sleep 30 >/dev/null
+old_id=$(jq -r '.[0].id' "$R/overlay-containers/volatile-containers.json")
+old_layer=$(jq -r '.[0].layer' "$R/overlay-containers/volatile-containers.json")
+is "$(jq -r '.[0].flags."lrun.boot-id"' "$R/overlay-containers/volatile-containers.json")" "$(cat /proc/sys/kernel/random/boot_id)" \
+	"a volatile record carries this boot's id"
+kill -9 "$(jq -r '.[0].flags."lrun.monitor"' "$R/overlay-containers/volatile-containers.json")" \
+	"$(jq -r '.[0].flags."lrun.pid"' "$R/overlay-containers/volatile-containers.json")"
+sleep 0.3
+jq -c '.[0].flags."lrun.boot-id" = "00000000-0000-0000-0000-000000000000"' "$R/overlay-containers/volatile-containers.json" >"$T/v.json"
+cp "$T/v.json" "$R/overlay-containers/volatile-containers.json"
+run L ps -a --format '{{.Names}}'
+is "$rc:$out" "0:keep$nl" "ps -a does not list a --rm container of an earlier boot"
+ok "$( [ ! -e "$R/overlay-containers/$old_id" ] && [ ! -e "$R/overlay/$old_layer" ] && [ ! -e "$R/overlay-containers/volatile-containers.json" ] && [ ! -e "$R/overlay-layers/volatile-layers.json" ]; echo $?)" \
+	"its directory, its layer and the volatile files are removed by the next command"
+umount "$R/overlay/$old_layer/merged" 2>/dev/null
 # a volatile file cut by a power failure is read as empty: those containers were to vanish
 : >"$R/overlay-containers/volatile-containers.json"
 run L ps -a --format '{{.Names}}'
