@@ -1027,6 +1027,8 @@ static void json_go_string(struct buf *out, const char *s)
     buf_add(out, "\"", 1);
 }
 
+/* json_go_value: v as json.MarshalIndent with indent, or json.Marshal
+ * (compact) when indent is NULL. */
 static void json_go_value(struct buf *out, yajl_val v, const char *indent, int depth)
 {
     if (YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v)) {
@@ -1034,16 +1036,17 @@ static void json_go_value(struct buf *out, yajl_val v, const char *indent, int d
         size_t n = object ? v->u.object.len : v->u.array.len;
         buf_adds(out, object ? "{" : "[");
         for (size_t i = 0; i < n; i++) {
-            buf_adds(out, i ? ",\n" : "\n");
-            for (int d = 0; d <= depth; d++)
+            buf_adds(out, i ? "," : "");
+            buf_adds(out, indent ? "\n" : "");
+            for (int d = 0; indent && d <= depth; d++)
                 buf_adds(out, indent);
             if (object) {
                 json_go_string(out, v->u.object.keys[i]);
-                buf_adds(out, ": ");
+                buf_adds(out, indent ? ": " : ":");
             }
             json_go_value(out, object ? v->u.object.values[i] : v->u.array.values[i], indent, depth + 1);
         }
-        if (n) {
+        if (n && indent) {
             buf_adds(out, "\n");
             for (int d = 0; d < depth; d++)
                 buf_adds(out, indent);
@@ -15154,91 +15157,925 @@ static void table_print(struct table *t, FILE *out)
     t->n_cells = 0;
 }
 
-/* --- --format: a subset of Go templates ---
- * {{.Field}}, {{.A.B}} and {{json .Field}} against a JSON object, text
- * kept as is, "\t" and "\n" escapes; "table ..." adds a header row. */
+/* --- --format: Go templates as podman renders them ---
+ * text/template's language on the JSON podman would have marshalled: fields
+ * ({{.A.B}}, {{.}}), variables ($, $x := ...), "quoted" and `raw` strings,
+ * numbers, true/false/nil, pipelines (a | f b), parentheses, {{- trims -}},
+ * if/else if/else, range (arrays, maps in key order), with, and the
+ * functions podman adds (json, lower, upper, title, join, split, truncate,
+ * pad) plus Go's (index, len, printf, print, println, eq, ne, lt, le, gt,
+ * ge, and, or, not).  A field missing from an object whose keys are all
+ * capitalized (a Go struct) is an error, as podman's; a missing map key
+ * prints "<no value>".  "\t" and "\n" in the text are a tab and a newline. */
 
-static void template_value(struct buf *out, yajl_val v)
+enum tval_kind { TV_NONE, TV_JSON, TV_STRING, TV_NUMBER, TV_BOOL, TV_LIST };
+
+struct tval {
+    enum tval_kind kind;
+    yajl_val json; /* TV_JSON: an object, array or null, borrowed from the data */
+    char *text;    /* TV_STRING, TV_NUMBER (its digits): owned */
+    bool truth;    /* TV_BOOL */
+    char **list;   /* TV_LIST: owned */
+};
+
+static void tval_clear(struct tval *v)
 {
-    if (!v || YAJL_IS_NULL(v))
+    free(v->text);
+    lrun_strv_free(v->list);
+    *v = (struct tval){TV_NONE, NULL, NULL, false, NULL};
+}
+#define autotval cleanup(tval_clear)
+
+static struct tval tval_string(char *owned) { return (struct tval){TV_STRING, NULL, owned, false, NULL}; }
+
+static struct tval tval_bool(bool b) { return (struct tval){TV_BOOL, NULL, NULL, b, NULL}; }
+
+/* tval_of_json: strings, numbers and booleans copied out, the rest borrowed. */
+static struct tval tval_of_json(yajl_val j)
+{
+    if (YAJL_IS_STRING(j))
+        return tval_string(xstrdup(YAJL_GET_STRING(j)));
+    if (YAJL_IS_NUMBER(j))
+        return (struct tval){TV_NUMBER, NULL, xstrdup(YAJL_GET_NUMBER(j)), false, NULL};
+    if (YAJL_IS_TRUE(j) || YAJL_IS_FALSE(j))
+        return tval_bool(YAJL_IS_TRUE(j));
+    return (struct tval){TV_JSON, j, NULL, false, NULL};
+}
+
+static struct tval tval_copy(const struct tval *v)
+{
+    struct tval c = *v;
+    c.text = v->text ? xstrdup(v->text) : NULL;
+    if (v->list) {
+        c.list = xcalloc(strv_len(v->list) + 1, sizeof *c.list);
+        for (size_t i = 0; v->list[i]; i++)
+            c.list[i] = xstrdup(v->list[i]);
+    }
+    return c;
+}
+
+static bool tval_truth(const struct tval *v)
+{
+    switch (v->kind) {
+    case TV_NONE: return false;
+    case TV_STRING: return v->text[0] != '\0';
+    case TV_NUMBER: return strtod(v->text, NULL) != 0;
+    case TV_BOOL: return v->truth;
+    case TV_LIST: return v->list && v->list[0];
+    case TV_JSON:
+        return YAJL_IS_OBJECT(v->json) ? v->json->u.object.len > 0
+               : YAJL_IS_ARRAY(v->json) ? v->json->u.array.len > 0 : false;
+    }
+    return false;
+}
+
+static int json_key_order(const void *a, const void *b)
+{
+    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+/* json_sorted_keys: indexes of obj's members in key order (Go prints and
+ * ranges over maps so). */
+static size_t *json_sorted_keys(yajl_val obj)
+{
+    size_t n = obj->u.object.len;
+    const char ***keys = xcalloc(n + 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (const char **)&obj->u.object.keys[i];
+    qsort(keys, n, sizeof *keys, json_key_order);
+    size_t *order = xcalloc(n + 1, sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (size_t)(keys[i] - (const char **)obj->u.object.keys);
+    free(keys);
+    return order;
+}
+
+/* template_print_json: Go's %v of a value podman marshalled. */
+static void template_print_json(struct buf *out, yajl_val v)
+{
+    if (!v || YAJL_IS_NULL(v)) {
         return;
-    if (YAJL_IS_STRING(v)) {
+    } else if (YAJL_IS_STRING(v)) {
         buf_adds(out, YAJL_GET_STRING(v));
     } else if (YAJL_IS_NUMBER(v)) {
         buf_adds(out, YAJL_GET_NUMBER(v));
     } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
         buf_adds(out, YAJL_IS_TRUE(v) ? "true" : "false");
-    } else if (YAJL_IS_ARRAY(v)) { /* Go's %v of a slice */
+    } else if (YAJL_IS_ARRAY(v)) {
         buf_add(out, "[", 1);
         for (size_t i = 0; i < v->u.array.len; i++) {
             if (i)
                 buf_add(out, " ", 1);
-            template_value(out, v->u.array.values[i]);
+            template_print_json(out, v->u.array.values[i]);
         }
         buf_add(out, "]", 1);
     } else if (YAJL_IS_OBJECT(v)) {
+        autofree size_t *order = json_sorted_keys(v);
         buf_adds(out, "map[");
         for (size_t i = 0; i < v->u.object.len; i++) {
-            buf_printf(out, "%s%s:", i ? " " : "", v->u.object.keys[i]);
-            template_value(out, v->u.object.values[i]);
+            buf_printf(out, "%s%s:", i ? " " : "", v->u.object.keys[order[i]]);
+            template_print_json(out, v->u.object.values[order[i]]);
         }
         buf_add(out, "]", 1);
     }
 }
 
-static yajl_val template_lookup(yajl_val obj, const char *path)
+static void tval_print(struct buf *out, const struct tval *v)
 {
-    if (strcmp(path, ".") == 0)
-        return obj;
-    autofree char *copy = xstrdup(path + (*path == '.'));
-    char *save = NULL;
-    yajl_val v = obj;
-    for (char *k = strtok_r(copy, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
-        v = json_get(v, k);
-    return v;
+    switch (v->kind) {
+    case TV_NONE: buf_adds(out, "<no value>"); break;
+    case TV_STRING:
+    case TV_NUMBER: buf_adds(out, v->text); break;
+    case TV_BOOL: buf_adds(out, v->truth ? "true" : "false"); break;
+    case TV_JSON: template_print_json(out, v->json); break;
+    case TV_LIST:
+        buf_add(out, "[", 1);
+        for (size_t i = 0; v->list[i]; i++)
+            buf_printf(out, "%s%s", i ? " " : "", v->list[i]);
+        buf_add(out, "]", 1);
+        break;
+    }
 }
 
-static int template_render(const char *tmpl, yajl_val obj, struct buf *out, lrun_error **err)
+static char *tval_text(const struct tval *v)
 {
-    for (const char *p = tmpl; *p;) {
-        if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n')) {
-            buf_add(out, p[1] == 't' ? "\t" : "\n", 1);
-            p += 2;
-            continue;
+    autobuf struct buf b = {0};
+    buf_adds(&b, "");
+    tval_print(&b, v);
+    return buf_steal(&b);
+}
+
+/* The parsed template: a list of nodes; actions hold pipelines of commands
+ * of operands. */
+enum targ_kind { TA_FIELD, TA_VAR, TA_STRING, TA_NUMBER, TA_BOOL, TA_NIL, TA_FUNC, TA_PIPE };
+
+struct tpipe;
+
+struct targ {
+    enum targ_kind kind;
+    char *text;         /* field chain (".A.B", "." alone), $name, string, digits, true/false, function */
+    char *chain;        /* TA_VAR, TA_PIPE: the fields after it (".A.B"), or NULL */
+    struct tpipe *pipe; /* TA_PIPE */
+};
+
+struct tcmd {
+    struct targ *args;
+    size_t n;
+};
+
+struct tpipe {
+    char *declare; /* "$x" of "$x := ...", or NULL */
+    char *declare_index; /* "$i" of range's "$i, $x := ...", or NULL */
+    struct tcmd *cmds;
+    size_t n;
+};
+
+enum tnode_kind { TN_TEXT, TN_ACTION, TN_IF, TN_RANGE, TN_WITH };
+
+struct tnode {
+    enum tnode_kind kind;
+    char *text;
+    struct tpipe *pipe;
+    struct tnode *body, *otherwise;
+    struct tnode *next;
+};
+
+static void tpipe_free(struct tpipe *p);
+
+static void tnode_free(struct tnode *n)
+{
+    while (n) {
+        struct tnode *next = n->next;
+        free(n->text);
+        tpipe_free(n->pipe);
+        tnode_free(n->body);
+        tnode_free(n->otherwise);
+        free(n);
+        n = next;
+    }
+}
+
+static void tpipe_free(struct tpipe *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        for (size_t j = 0; j < p->cmds[i].n; j++) {
+            free(p->cmds[i].args[j].text);
+            free(p->cmds[i].args[j].chain);
+            tpipe_free(p->cmds[i].args[j].pipe);
         }
-        if (strncmp(p, "{{", 2) != 0) {
-            buf_add(out, p, 1);
-            p++;
-            continue;
+        free(p->cmds[i].args);
+    }
+    free(p->cmds);
+    free(p->declare);
+    free(p->declare_index);
+    free(p);
+}
+
+/* template_field_chain: the ".A.B" at *p (identifier characters). */
+static char *template_field_chain(const char **p)
+{
+    const char *start = *p;
+    while (**p == '.' && (isalnum((unsigned char)(*p)[1]) || (*p)[1] == '_'))
+        for ((*p)++; isalnum((unsigned char)**p) || **p == '_'; (*p)++)
+            ;
+    return *p > start ? xstrndup(start, (size_t)(*p - start)) : NULL;
+}
+
+static struct tpipe *template_parse_pipe(const char **p, char close, lrun_error **err);
+
+/* template_parse_arg: one operand at *p. */
+static int template_parse_arg(const char **p, struct targ *a, lrun_error **err)
+{
+    const char *s = *p;
+    *a = (struct targ){TA_NIL, NULL, NULL, NULL};
+    if (*s == '.') {
+        a->kind = TA_FIELD;
+        a->text = template_field_chain(&s);
+        if (!a->text)
+            a->text = xstrdup("."), s++;
+    } else if (*s == '$') {
+        const char *start = s++;
+        while (isalnum((unsigned char)*s) || *s == '_')
+            s++;
+        a->kind = TA_VAR;
+        a->text = xstrndup(start, (size_t)(s - start));
+        a->chain = template_field_chain(&s);
+    } else if (*s == '"' || *s == '`') {
+        char quote = *s++;
+        autobuf struct buf b = {0};
+        buf_adds(&b, "");
+        for (; *s && *s != quote; s++) {
+            if (quote == '"' && *s == '\\' && s[1]) {
+                s++;
+                char c = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s == 'r' ? '\r' : *s;
+                buf_add(&b, &c, 1);
+            } else {
+                buf_add(&b, s, 1);
+            }
         }
-        const char *end = strstr(p, "}}");
-        if (!end)
-            return fail(err, "template: unclosed action in \"%s\"", tmpl);
-        autofree char *action = xstrndup(p + 2, (size_t)(end - p - 2));
+        if (*s != quote)
+            return fail(err, "template: unterminated quoted string");
+        s++;
+        a->kind = TA_STRING;
+        a->text = buf_steal(&b);
+    } else if (isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))) {
+        const char *start = s++;
+        while (isalnum((unsigned char)*s) || *s == '.')
+            s++;
+        a->kind = TA_NUMBER;
+        a->text = xstrndup(start, (size_t)(s - start));
+    } else if (*s == '(') {
+        s++;
+        a->kind = TA_PIPE;
+        a->pipe = template_parse_pipe(&s, ')', err);
+        if (!a->pipe)
+            return -1;
+        s++;
+        a->chain = template_field_chain(&s);
+    } else if (isalpha((unsigned char)*s) || *s == '_') {
+        const char *start = s;
+        while (isalnum((unsigned char)*s) || *s == '_')
+            s++;
+        a->text = xstrndup(start, (size_t)(s - start));
+        a->kind = strcmp(a->text, "true") == 0 || strcmp(a->text, "false") == 0 ? TA_BOOL
+                  : strcmp(a->text, "nil") == 0                                 ? TA_NIL
+                                                                                 : TA_FUNC;
+    } else {
+        return fail(err, "template: unexpected \"%c\" in command", *s);
+    }
+    *p = s;
+    return 0;
+}
+
+/* template_parse_pipe: "[$x :=] cmd | cmd ..." up to close ('\0' or ')'). */
+static struct tpipe *template_parse_pipe(const char **p, char close, lrun_error **err)
+{
+    struct tpipe *pipe = xcalloc(1, sizeof *pipe);
+    const char *s = *p;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '$') { /* a declaration: "$x :=" or "$i, $x :=" */
+        const char *names[2] = {s, NULL}, *ends[2] = {NULL, NULL}, *e = s;
+        for (int k = 0; k < 2 && names[k]; k++) {
+            for (e = names[k] + 1; isalnum((unsigned char)*e) || *e == '_';)
+                e++;
+            ends[k] = e;
+            while (isspace((unsigned char)*e))
+                e++;
+            if (k == 0 && *e == ',') {
+                for (e++; isspace((unsigned char)*e);)
+                    e++;
+                names[1] = *e == '$' ? e : NULL;
+            }
+        }
+        if (e[0] == ':' && e[1] == '=') {
+            int last = names[1] ? 1 : 0;
+            pipe->declare = xstrndup(names[last], (size_t)(ends[last] - names[last]));
+            if (last)
+                pipe->declare_index = xstrndup(names[0], (size_t)(ends[0] - names[0]));
+            s = e + 2;
+        }
+    }
+    for (;;) {
+        pipe->cmds = xrealloc(pipe->cmds, (pipe->n + 1) * sizeof *pipe->cmds);
+        struct tcmd *cmd = &pipe->cmds[pipe->n++];
+        *cmd = (struct tcmd){NULL, 0};
+        for (;;) {
+            while (isspace((unsigned char)*s))
+                s++;
+            if (*s == '|' || *s == close || !*s)
+                break;
+            cmd->args = xrealloc(cmd->args, (cmd->n + 1) * sizeof *cmd->args);
+            if (template_parse_arg(&s, &cmd->args[cmd->n], err) < 0) {
+                tpipe_free(pipe);
+                return NULL;
+            }
+            cmd->n++;
+        }
+        if (!cmd->n) {
+            tpipe_free(pipe);
+            fail(err, "template: missing value for command");
+            return NULL;
+        }
+        if (*s != '|')
+            break;
+        s++;
+    }
+    if (*s != close) {
+        tpipe_free(pipe);
+        fail(err, close ? "template: unclosed left paren" : "template: unexpected \"%c\" in operand", *s);
+        return NULL;
+    }
+    *p = s;
+    return pipe;
+}
+
+struct tparser {
+    const char *p; /* the rest of the template */
+    const char *keyword; /* the action that ended the last list: "end", "else", "else if ..." */
+    char *else_rest;     /* "else if X": "if X" */
+};
+
+/* template_next_action: the text before the next action into *text, the
+ * action's words into *action (trim markers handled); false at the end. */
+static bool template_next(struct tparser *tp, char **text, char **action, lrun_error **err)
+{
+    const char *open = strstr(tp->p, "{{");
+    const char *text_end = open ? open : tp->p + strlen(tp->p);
+    bool trim_left = open && open[2] == '-' && (isspace((unsigned char)open[3]) || open[3] == '}');
+    while (trim_left && text_end > tp->p && isspace((unsigned char)text_end[-1]))
+        text_end--;
+    autobuf struct buf b = {0};
+    buf_adds(&b, "");
+    for (const char *s = tp->p; s < text_end; s++) {
+        if (s[0] == '\\' && (s[1] == 't' || s[1] == 'n') && s + 1 < text_end)
+            buf_add(&b, s[1] == 't' ? "\t" : "\n", 1), s++;
+        else
+            buf_add(&b, s, 1);
+    }
+    *text = buf_steal(&b);
+    *action = NULL;
+    if (!open) {
+        tp->p = text_end;
+        return false;
+    }
+    const char *start = open + 2 + trim_left;
+    const char *close = strstr(start, "}}");
+    if (!close) {
+        fail(err, "template: unclosed action");
+        return false;
+    }
+    bool trim_right = close > start && close[-1] == '-' && close - 1 > start && isspace((unsigned char)close[-2]);
+    *action = xstrndup(start, (size_t)(close - start - trim_right));
+    tp->p = close + 2;
+    while (trim_right && isspace((unsigned char)*tp->p))
+        tp->p++;
+    return true;
+}
+
+static bool word_is(const char *action, const char *word)
+{
+    size_t n = strlen(word);
+    return strncmp(action, word, n) == 0 && (!action[n] || isspace((unsigned char)action[n]));
+}
+
+/* template_parse_list: nodes up to {{end}}, {{else}} or the end of the
+ * text; tp->keyword says which ended it. */
+static struct tnode *template_parse_list(struct tparser *tp, lrun_error **err)
+{
+    struct tnode *head = NULL, **tail = &head;
+    tp->keyword = NULL;
+    for (;;) {
+        autofree char *text = NULL, *action = NULL;
+        bool more = template_next(tp, &text, &action, err);
+        if (*text) {
+            *tail = xcalloc(1, sizeof **tail);
+            (*tail)->kind = TN_TEXT, (*tail)->text = steal_pointer(&text);
+            tail = &(*tail)->next;
+        }
+        if (!more) {
+            if (err && *err)
+                goto fail;
+            tp->keyword = NULL;
+            return head;
+        }
         char *a = action;
         while (isspace((unsigned char)*a))
             a++;
         for (char *e = a + strlen(a); e > a && isspace((unsigned char)e[-1]);)
             *--e = '\0';
-        bool as_json = has_prefix(a, "json ");
-        if (as_json)
-            for (a += 5; isspace((unsigned char)*a);)
-                a++;
-        if (*a != '.')
-            return fail(err, "template: unsupported action \"{{%s}}\"", action);
-        yajl_val v = template_lookup(obj, a);
-        if (as_json) {
-            autogen yajl_gen g = json_writer(false);
-            jw_value(g, v);
-            size_t len;
-            autofree char *text = json_writer_text(g, &len);
-            buf_add(out, text, len);
-        } else {
-            template_value(out, v);
+        if (has_prefix(a, "/*"))
+            continue; /* a comment */
+        if (word_is(a, "end") || word_is(a, "else")) {
+            tp->keyword = word_is(a, "end") ? "end" : "else";
+            free(tp->else_rest);
+            tp->else_rest = NULL;
+            if (word_is(a, "else") && a[4])
+                tp->else_rest = xstrdup(a + 5);
+            return head;
         }
-        p = end + 2;
+        struct tnode *n = xcalloc(1, sizeof *n);
+        *tail = n;
+        tail = &n->next;
+        const char *rest = a;
+        n->kind = TN_ACTION;
+        if (word_is(a, "if") || word_is(a, "range") || word_is(a, "with")) {
+            n->kind = word_is(a, "if") ? TN_IF : word_is(a, "range") ? TN_RANGE : TN_WITH;
+            rest = a + (n->kind == TN_IF ? 2 : n->kind == TN_RANGE ? 5 : 4);
+        }
+        if (!(n->pipe = template_parse_pipe(&rest, '\0', err)))
+            goto fail;
+        if (n->kind == TN_ACTION)
+            continue;
+        /* a block: its body, maybe {{else}} or {{else if ...}}, then {{end}} */
+        struct tnode *block = n;
+        for (;;) {
+            block->body = template_parse_list(tp, err);
+            if (err && *err)
+                goto fail;
+            if (!tp->keyword) {
+                fail(err, "template: unexpected EOF");
+                goto fail;
+            }
+            if (strcmp(tp->keyword, "end") == 0)
+                break;
+            if (tp->else_rest && word_is(tp->else_rest, "if")) { /* else if: a nested if, one end */
+                struct tnode *nested = xcalloc(1, sizeof *nested);
+                nested->kind = TN_IF;
+                const char *cond = tp->else_rest + 2;
+                block->otherwise = nested;
+                if (!(nested->pipe = template_parse_pipe(&cond, '\0', err)))
+                    goto fail;
+                block = nested;
+                continue;
+            }
+            block->otherwise = template_parse_list(tp, err);
+            if (err && *err)
+                goto fail;
+            if (!tp->keyword || strcmp(tp->keyword, "end") != 0) {
+                fail(err, "template: expected end; found %s", tp->keyword ? tp->keyword : "EOF");
+                goto fail;
+            }
+            break;
+        }
+    }
+fail:
+    tnode_free(head);
+    return NULL;
+}
+
+struct tvar {
+    char *name;
+    struct tval value;
+};
+
+struct tscope {
+    yajl_val root;      /* $ */
+    struct tvar *vars;  /* $x := ... */
+    size_t n_vars;
+};
+
+/* template_field: .Name of v; a struct (an object whose keys are all
+ * capitalized) without it is an error, a map without it "no value". */
+static int template_field(const struct tval *v, const char *name, struct tval *out, lrun_error **err)
+{
+    if (v->kind == TV_NONE || (v->kind == TV_JSON && YAJL_IS_NULL(v->json))) {
+        *out = (struct tval){TV_NONE, NULL, NULL, false, NULL};
+        return 0;
+    }
+    if (v->kind != TV_JSON || !YAJL_IS_OBJECT(v->json))
+        return fail(err, "template: can't evaluate field %s in type %s", name,
+                    v->kind == TV_JSON ? "[]interface {}" : v->kind == TV_BOOL ? "bool" : "string");
+    yajl_val member = json_get(v->json, name);
+    if (member) {
+        *out = tval_of_json(member);
+        return 0;
+    }
+    bool is_struct = v->json->u.object.len > 0;
+    for (size_t i = 0; i < v->json->u.object.len && is_struct; i++)
+        is_struct = isupper((unsigned char)v->json->u.object.keys[i][0]);
+    if (is_struct)
+        return fail(err, "template: can't evaluate field %s in type struct", name);
+    *out = (struct tval){TV_NONE, NULL, NULL, false, NULL};
+    return 0;
+}
+
+/* template_chain: v (taken over) followed through ".A.B". */
+static int template_chain(struct tval *v, const char *chain, lrun_error **err)
+{
+    if (!chain || strcmp(chain, ".") == 0)
+        return 0;
+    autofree char *copy = xstrdup(chain);
+    char *save = NULL;
+    for (char *k = strtok_r(copy, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+        struct tval next;
+        if (template_field(v, k, &next, err) < 0)
+            return -1;
+        tval_clear(v);
+        *v = next;
     }
     return 0;
+}
+
+static int template_pipe(struct tpipe *p, const struct tval *dot, struct tscope *sc, struct tval *out,
+                         lrun_error **err);
+
+static int template_arg(struct targ *a, const struct tval *dot, struct tscope *sc, struct tval *out, lrun_error **err)
+{
+    *out = (struct tval){TV_NONE, NULL, NULL, false, NULL};
+    switch (a->kind) {
+    case TA_FIELD: *out = tval_copy(dot); return template_chain(out, a->text, err);
+    case TA_VAR:
+        if (strcmp(a->text, "$") == 0) {
+            *out = tval_of_json(sc->root);
+        } else {
+            size_t i = sc->n_vars;
+            while (i > 0 && strcmp(sc->vars[i - 1].name, a->text) != 0)
+                i--;
+            if (!i)
+                return fail(err, "template: undefined variable \"%s\"", a->text);
+            *out = tval_copy(&sc->vars[i - 1].value);
+        }
+        return template_chain(out, a->chain, err);
+    case TA_STRING: *out = tval_string(xstrdup(a->text)); return 0;
+    case TA_NUMBER: *out = (struct tval){TV_NUMBER, NULL, xstrdup(a->text), false, NULL}; return 0;
+    case TA_BOOL: *out = tval_bool(strcmp(a->text, "true") == 0); return 0;
+    case TA_NIL: return 0;
+    case TA_PIPE:
+        if (template_pipe(a->pipe, dot, sc, out, err) < 0)
+            return -1;
+        return template_chain(out, a->chain, err);
+    case TA_FUNC: return fail(err, "template: can't give argument to non-function %s", a->text);
+    }
+    return 0;
+}
+
+static double tval_number(const struct tval *v) { return v->text ? strtod(v->text, NULL) : v->truth; }
+
+/* template_compare: <0, 0, >0; numbers as numbers, the rest as text. */
+static int template_compare(const struct tval *a, const struct tval *b)
+{
+    if (a->kind == TV_NUMBER && b->kind == TV_NUMBER) {
+        double x = tval_number(a), y = tval_number(b);
+        return x < y ? -1 : x > y;
+    }
+    autofree char *x = tval_text(a), *y = tval_text(b);
+    return strcmp(x, y);
+}
+
+/* template_printf: Go's fmt.Sprintf for %s %v %d %q %f %x and widths. */
+static char *template_printf(const char *format, struct tval *args, size_t n)
+{
+    autobuf struct buf b = {0};
+    buf_adds(&b, "");
+    size_t next = 0;
+    for (const char *p = format; *p; p++) {
+        if (*p != '%') {
+            buf_add(&b, p, 1);
+            continue;
+        }
+        if (p[1] == '%') {
+            buf_add(&b, "%", 1), p++;
+            continue;
+        }
+        const char *spec = p++;
+        while (*p && strchr("-+ #0123456789.", *p))
+            p++;
+        if (!*p)
+            break;
+        autofree char *flags = xstrndup(spec, (size_t)(p - spec));
+        if (next >= n) {
+            buf_printf(&b, "%%!%c(MISSING)", *p);
+            continue;
+        }
+        struct tval *v = &args[next++];
+        autofree char *text = tval_text(v);
+        if (*p == 'd' || *p == 'f' || *p == 'x' || *p == 'g') {
+            autofree char *f = xasprintf("%s%s", flags, *p == 'd' ? "lld" : *p == 'x' ? "llx" : *p == 'f' ? "f" : "g");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+            if (*p == 'f' || *p == 'g')
+                buf_printf(&b, f, strtod(text, NULL));
+            else
+                buf_printf(&b, f, strtoll(text, NULL, 10));
+#pragma GCC diagnostic pop
+        } else if (*p == 'q') {
+            json_go_string(&b, text);
+        } else {
+            autofree char *f = xasprintf("%ss", flags);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+            buf_printf(&b, f, text);
+#pragma GCC diagnostic pop
+        }
+    }
+    return buf_steal(&b);
+}
+
+/* template_call: function name on args (the piped value last). */
+static int template_call(const char *name, struct tval *args, size_t n, struct tval *out, lrun_error **err)
+{
+    static const struct {
+        const char *name;
+        size_t min, max;
+    } arity[] = {{"json", 1, 1},  {"lower", 1, 1}, {"upper", 1, 1},   {"title", 1, 1},  {"join", 2, 2},
+                 {"split", 2, 2}, {"truncate", 2, 2}, {"pad", 3, 3},  {"len", 1, 1},    {"index", 1, 99},
+                 {"printf", 1, 99}, {"print", 0, 99}, {"println", 0, 99}, {"eq", 2, 99}, {"ne", 2, 2},
+                 {"lt", 2, 2},    {"le", 2, 2},    {"gt", 2, 2},      {"ge", 2, 2},     {"and", 1, 99},
+                 {"or", 1, 99},   {"not", 1, 1}};
+    size_t k = 0;
+    while (k < sizeof arity / sizeof *arity && strcmp(arity[k].name, name) != 0)
+        k++;
+    if (k == sizeof arity / sizeof *arity)
+        return fail(err, "template: function \"%s\" not defined", name);
+    if (n < arity[k].min || n > arity[k].max)
+        return fail(err, "template: wrong number of args for %s: want %zu got %zu", name, arity[k].min, n);
+    autofree char *text = n ? tval_text(&args[0]) : NULL;
+    if (strcmp(name, "json") == 0) {
+        autobuf struct buf b = {0};
+        buf_adds(&b, "");
+        if (args[0].kind == TV_JSON) {
+            json_go_value(&b, args[0].json, NULL, 0);
+        } else if (args[0].kind == TV_STRING) {
+            json_go_string(&b, text);
+        } else if (args[0].kind == TV_LIST) {
+            buf_add(&b, "[", 1);
+            for (size_t i = 0; args[0].list[i]; i++)
+                buf_adds(&b, i ? "," : ""), json_go_string(&b, args[0].list[i]);
+            buf_add(&b, "]", 1);
+        } else {
+            buf_adds(&b, args[0].kind == TV_NONE ? "null" : text);
+        }
+        *out = tval_string(buf_steal(&b));
+    } else if (strcmp(name, "lower") == 0 || strcmp(name, "upper") == 0 || strcmp(name, "title") == 0) {
+        for (char *c = text; *c; c++)
+            *c = (char)(name[0] == 'l' ? tolower((unsigned char)*c)
+                        : name[0] == 'u' || c == text || isspace((unsigned char)c[-1]) ? toupper((unsigned char)*c)
+                                                                                        : *c);
+        *out = tval_string(steal_pointer(&text));
+    } else if (strcmp(name, "join") == 0) {
+        autofree char *sep = tval_text(&args[1]);
+        autobuf struct buf b = {0};
+        buf_adds(&b, "");
+        if (args[0].kind == TV_LIST) {
+            for (size_t i = 0; args[0].list[i]; i++)
+                buf_printf(&b, "%s%s", i ? sep : "", args[0].list[i]);
+        } else if (args[0].kind == TV_JSON && YAJL_IS_ARRAY(args[0].json)) {
+            for (size_t i = 0; i < args[0].json->u.array.len; i++) {
+                buf_adds(&b, i ? sep : "");
+                template_print_json(&b, args[0].json->u.array.values[i]);
+            }
+        } else {
+            return fail(err, "template: join: wrong type for value; expected []string");
+        }
+        *out = tval_string(buf_steal(&b));
+    } else if (strcmp(name, "split") == 0) {
+        autofree char *sep = tval_text(&args[1]);
+        char **list = xcalloc(1, sizeof *list);
+        for (char *s = text;;) {
+            char *at = *sep ? strstr(s, sep) : NULL;
+            strv_push(&list, at ? xstrndup(s, (size_t)(at - s)) : xstrdup(s));
+            if (!at)
+                break;
+            s = at + strlen(sep);
+        }
+        *out = (struct tval){TV_LIST, NULL, NULL, false, list};
+    } else if (strcmp(name, "truncate") == 0) {
+        long len = (long)tval_number(&args[1]);
+        if (len >= 0 && (size_t)len < strlen(text))
+            text[len] = '\0';
+        *out = tval_string(steal_pointer(&text));
+    } else if (strcmp(name, "pad") == 0) {
+        int left = (int)tval_number(&args[1]), right = (int)tval_number(&args[2]);
+        *out = tval_string(xasprintf("%*s%s%*s", left > 0 ? left : 0, "", text, right > 0 ? right : 0, ""));
+    } else if (strcmp(name, "len") == 0) {
+        size_t len = args[0].kind == TV_LIST ? strv_len(args[0].list)
+                     : args[0].kind == TV_JSON && YAJL_IS_ARRAY(args[0].json) ? args[0].json->u.array.len
+                     : args[0].kind == TV_JSON && YAJL_IS_OBJECT(args[0].json) ? args[0].json->u.object.len
+                                                                                : strlen(text);
+        *out = (struct tval){TV_NUMBER, NULL, xasprintf("%zu", len), false, NULL};
+    } else if (strcmp(name, "index") == 0) {
+        *out = tval_copy(&args[0]);
+        for (size_t i = 1; i < n; i++) {
+            autofree char *key = tval_text(&args[i]);
+            yajl_val j = out->kind == TV_JSON ? out->json : NULL;
+            struct tval next = {TV_STRING, NULL, xstrdup(""), false, NULL}; /* a missing map key: "" */
+            if (YAJL_IS_ARRAY(j) || out->kind == TV_LIST) {
+                long at = strtol(key, NULL, 10);
+                size_t len = out->kind == TV_LIST ? strv_len(out->list) : j->u.array.len;
+                if (at < 0 || (size_t)at >= len) {
+                    tval_clear(&next);
+                    tval_clear(out);
+                    return fail(err, "template: index out of range: %ld", at);
+                }
+                tval_clear(&next);
+                next = out->kind == TV_LIST ? tval_string(xstrdup(out->list[at])) : tval_of_json(j->u.array.values[at]);
+            } else if (YAJL_IS_OBJECT(j) && json_get(j, key)) {
+                tval_clear(&next);
+                next = tval_of_json(json_get(j, key));
+            }
+            tval_clear(out);
+            *out = next;
+        }
+    } else if (strcmp(name, "printf") == 0) {
+        *out = tval_string(template_printf(text, args + 1, n - 1));
+    } else if (strcmp(name, "print") == 0 || strcmp(name, "println") == 0) {
+        autobuf struct buf b = {0};
+        buf_adds(&b, "");
+        for (size_t i = 0; i < n; i++) {
+            bool space = i && (name[5] == 'l' || (args[i].kind != TV_STRING && args[i - 1].kind != TV_STRING));
+            buf_adds(&b, space ? " " : "");
+            tval_print(&b, &args[i]);
+        }
+        buf_adds(&b, name[5] == 'l' ? "\n" : "");
+        *out = tval_string(buf_steal(&b));
+    } else if (strcmp(name, "eq") == 0) {
+        bool any = false;
+        for (size_t i = 1; i < n && !any; i++)
+            any = template_compare(&args[0], &args[i]) == 0;
+        *out = tval_bool(any);
+    } else if (name[0] == 'n' && name[1] == 'e') {
+        *out = tval_bool(template_compare(&args[0], &args[1]) != 0);
+    } else if (name[0] == 'l' || name[0] == 'g') { /* lt le gt ge */
+        int c = template_compare(&args[0], &args[1]);
+        *out = tval_bool(name[0] == 'l' ? (name[1] == 't' ? c < 0 : c <= 0) : (name[1] == 't' ? c > 0 : c >= 0));
+    } else if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
+        size_t i = 0;
+        while (i + 1 < n && tval_truth(&args[i]) == (name[0] == 'a'))
+            i++;
+        *out = tval_copy(&args[i]);
+    } else { /* not */
+        *out = tval_bool(!tval_truth(&args[0]));
+    }
+    return 0;
+}
+
+/* template_command: one command of a pipeline; piped is the value of the
+ * previous one (NULL for the first). */
+static int template_command(struct tcmd *cmd, const struct tval *dot, struct tscope *sc, struct tval *piped,
+                            struct tval *out, lrun_error **err)
+{
+    if (cmd->args[0].kind != TA_FUNC) {
+        if (cmd->n > 1 || piped)
+            return fail(err, "template: can't give argument to non-function %s",
+                        cmd->args[0].text ? cmd->args[0].text : "(...)");
+        return template_arg(&cmd->args[0], dot, sc, out, err);
+    }
+    size_t n = cmd->n - 1 + (piped != NULL);
+    struct tval *args = xcalloc(n + 1, sizeof *args);
+    int r = 0;
+    for (size_t i = 1; i < cmd->n && r == 0; i++)
+        r = template_arg(&cmd->args[i], dot, sc, &args[i - 1], err);
+    if (piped)
+        args[n - 1] = tval_copy(piped);
+    if (r == 0)
+        r = template_call(cmd->args[0].text, args, n, out, err);
+    for (size_t i = 0; i < n; i++)
+        tval_clear(&args[i]);
+    free(args);
+    return r;
+}
+
+static int template_pipe(struct tpipe *p, const struct tval *dot, struct tscope *sc, struct tval *out,
+                         lrun_error **err)
+{
+    struct tval value = {TV_NONE, NULL, NULL, false, NULL};
+    for (size_t i = 0; i < p->n; i++) {
+        struct tval next;
+        if (template_command(&p->cmds[i], dot, sc, i ? &value : NULL, &next, err) < 0) {
+            tval_clear(&value);
+            return -1;
+        }
+        tval_clear(&value);
+        value = next;
+    }
+    *out = value;
+    return 0;
+}
+
+static void template_declare(struct tscope *sc, const char *name, struct tval value)
+{
+    sc->vars = xrealloc(sc->vars, (sc->n_vars + 1) * sizeof *sc->vars);
+    sc->vars[sc->n_vars++] = (struct tvar){xstrdup(name), value};
+}
+
+static void template_scope_pop(struct tscope *sc, size_t to)
+{
+    while (sc->n_vars > to) {
+        sc->n_vars--;
+        free(sc->vars[sc->n_vars].name);
+        tval_clear(&sc->vars[sc->n_vars].value);
+    }
+}
+
+static int template_exec(struct tnode *n, const struct tval *dot, struct tscope *sc, struct buf *out, lrun_error **err);
+
+/* template_range: the body once for each element (maps in key order). */
+static int template_range(struct tnode *n, struct tval *over, struct tscope *sc, struct buf *out, lrun_error **err)
+{
+    yajl_val j = over->kind == TV_JSON ? over->json : NULL;
+    size_t len = over->kind == TV_LIST ? strv_len(over->list)
+                 : YAJL_IS_ARRAY(j)    ? j->u.array.len
+                 : YAJL_IS_OBJECT(j)   ? j->u.object.len
+                                       : 0;
+    if (over->kind != TV_LIST && over->kind != TV_NONE && !YAJL_IS_ARRAY(j) && !YAJL_IS_OBJECT(j) && !YAJL_IS_NULL(j))
+        return fail(err, "template: range can't iterate over %s", over->text ? over->text : "value");
+    if (!len)
+        return template_exec(n->otherwise, over, sc, out, err);
+    autofree size_t *order = YAJL_IS_OBJECT(j) ? json_sorted_keys(j) : NULL;
+    for (size_t i = 0; i < len; i++) {
+        struct tval elem = over->kind == TV_LIST ? tval_string(xstrdup(over->list[i]))
+                           : order              ? tval_of_json(j->u.object.values[order[i]])
+                                                : tval_of_json(j->u.array.values[i]);
+        size_t mark = sc->n_vars;
+        if (n->pipe->declare_index)
+            template_declare(sc, n->pipe->declare_index,
+                             order ? tval_string(xstrdup(j->u.object.keys[order[i]]))
+                                   : (struct tval){TV_NUMBER, NULL, xasprintf("%zu", i), false, NULL});
+        if (n->pipe->declare)
+            template_declare(sc, n->pipe->declare, tval_copy(&elem));
+        int r = template_exec(n->body, &elem, sc, out, err);
+        template_scope_pop(sc, mark);
+        tval_clear(&elem);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int template_exec(struct tnode *n, const struct tval *dot, struct tscope *sc, struct buf *out, lrun_error **err)
+{
+    for (; n; n = n->next) {
+        if (n->kind == TN_TEXT) {
+            buf_adds(out, n->text);
+            continue;
+        }
+        autotval struct tval v = {TV_NONE, NULL, NULL, false, NULL};
+        struct tpipe *p = n->pipe;
+        char *declare = n->kind == TN_RANGE ? NULL : p->declare; /* range's are its elements' */
+        int r = template_pipe(p, dot, sc, &v, err);
+        if (r < 0)
+            return -1;
+        if (n->kind == TN_ACTION) {
+            if (declare)
+                template_declare(sc, declare, tval_copy(&v));
+            else
+                tval_print(out, &v);
+        } else if (n->kind == TN_IF) {
+            r = template_exec(tval_truth(&v) ? n->body : n->otherwise, dot, sc, out, err);
+        } else if (n->kind == TN_WITH) {
+            r = tval_truth(&v) ? template_exec(n->body, &v, sc, out, err) : template_exec(n->otherwise, dot, sc, out, err);
+        } else {
+            r = template_range(n, &v, sc, out, err);
+        }
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* template_render: tmpl against obj, appended to out. */
+static int template_render(const char *tmpl, yajl_val obj, struct buf *out, lrun_error **err)
+{
+    struct tparser tp = {tmpl, NULL, NULL};
+    struct tnode *tree = template_parse_list(&tp, err);
+    free(tp.else_rest);
+    if (!tree && err && *err)
+        return -1;
+    if (tp.keyword) {
+        tnode_free(tree);
+        return fail(err, "template: unexpected {{%s}}", tp.keyword);
+    }
+    struct tscope sc = {obj, NULL, 0};
+    struct tval dot = tval_of_json(obj);
+    int r = template_exec(tree, &dot, &sc, out, err);
+    tval_clear(&dot);
+    template_scope_pop(&sc, 0);
+    free(sc.vars);
+    tnode_free(tree);
+    return r;
 }
 
 /* table_add_line: a rendered line, split into cells at tabs. */
