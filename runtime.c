@@ -17315,41 +17315,273 @@ static int image_inspect_json(lrun_store *s, struct image *img, yajl_gen g, lrun
     return 0;
 }
 
-static int inspect_objects(struct cli *cli, int argc, char **argv, bool image_only)
+/* --- container inspect: podman's InspectContainerData --- */
+
+static void jw_key_json(yajl_gen g, const char *key, yajl_val v)
 {
-    static const struct option longs[] = {{"format", required_argument, NULL, 'f'},
-                                          {"type", required_argument, NULL, 't'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    const char *format = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "f:t:h", longs, "inspect", &status)) != -1) {
-        switch (c) {
-        case 'f': format = optarg; break;
-        case 't': break; /* images are the only objects so far */
-        case 'h': puts("Usage: lrun inspect [--format FORMAT] IMAGE..."); return 0;
-        default: return status;
-        }
+    jw_key(g, key);
+    jw_value(g, v);
+}
+
+/* container_inspect_config: "Config", from the spec and the facts. */
+static void container_inspect_config(yajl_gen g, const struct container *c, yajl_val spec,
+                                     const struct container_facts *f)
+{
+    yajl_val process = json_get(spec, "process");
+    yajl_val args = json_get(process, "args");
+    bool tty = YAJL_IS_TRUE(json_get(process, "terminal"));
+    jw_key(g, "Config");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Hostname", json_string(spec, "hostname") ? json_string(spec, "hostname") : "");
+    jw_key_str(g, "Domainname", "");
+    yajl_val annotations = json_get(spec, "annotations");
+    jw_key_str(g, "User", json_string(annotations, "lrun.user") ? json_string(annotations, "lrun.user") : "");
+    jw_key_bool(g, "AttachStdin", f->interactive);
+    jw_key_bool(g, "AttachStdout", !f->detach);
+    jw_key_bool(g, "AttachStderr", !f->detach);
+    jw_key_bool(g, "Tty", tty);
+    jw_key_bool(g, "OpenStdin", f->interactive);
+    jw_key_bool(g, "StdinOnce", false);
+    jw_key_json(g, "Env", json_get(process, "env"));
+    jw_key(g, "Cmd");
+    if (f->command && f->command[0]) {
+        jw_strv(g, f->command);
+    } else { /* the image's: what follows the entrypoint */
+        size_t skip = f->entrypoint && *f->entrypoint ? 1 : 0;
+        yajl_gen_array_open(g);
+        for (size_t i = skip; i < json_array_len(args); i++)
+            jw_value(g, json_array_at(args, i));
+        yajl_gen_array_close(g);
     }
-    if (optind >= argc) {
-        cli_error("inspect requires at least one image");
+    jw_key_str(g, "Image", f->image ? f->image : c->image);
+    jw_key(g, "Volumes");
+    yajl_gen_null(g);
+    jw_key_str(g, "WorkingDir", json_string(process, "cwd") ? json_string(process, "cwd") : "/");
+    jw_key_str(g, "Entrypoint", f->entrypoint ? f->entrypoint : "");
+    jw_key(g, "OnBuild");
+    yajl_gen_null(g);
+    jw_key(g, "Labels");
+    yajl_gen_map_open(g);
+    yajl_gen_map_close(g);
+    jw_key_json(g, "Annotations", annotations);
+    jw_key_str(g, "StopSignal", f->stop_signal ? f->stop_signal : "SIGTERM");
+    jw_key_str(g, "Umask", "0022");
+    jw_key_int(g, "Timeout", 0);
+    jw_key_int(g, "StopTimeout", f->stop_timeout);
+    yajl_gen_map_close(g);
+}
+
+/* container_inspect_mounts: "Mounts": the spec's bind mounts. */
+static void container_inspect_mounts(yajl_gen g, yajl_val spec, char ***binds)
+{
+    yajl_val mounts = json_get(spec, "mounts");
+    jw_key(g, "Mounts");
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < json_array_len(mounts); i++) {
+        yajl_val m = json_array_at(mounts, i);
+        const char *type = json_string(m, "type");
+        yajl_val options = json_get(m, "options");
+        autostrv char **opts = json_strv(options);
+        bool bind = (type && strcmp(type, "bind") == 0) || strv_contains(opts, "bind") || strv_contains(opts, "rbind");
+        const char *source = json_string(m, "source"), *destination = json_string(m, "destination");
+        if (!bind || !source || !destination || has_prefix(source, "/proc") || strstr(source, "/userdata/"))
+            continue; /* lrun's own: /etc/hosts, resolv.conf, hostname */
+        bool ro = strv_contains(opts, "ro");
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Type", "bind");
+        jw_key_str(g, "Source", source);
+        jw_key_str(g, "Destination", destination);
+        jw_key_str(g, "Driver", "");
+        jw_key_str(g, "Mode", "");
+        jw_key_json(g, "Options", options);
+        jw_key_bool(g, "RW", !ro);
+        jw_key_str(g, "Propagation", "rprivate");
+        yajl_gen_map_close(g);
+        strv_push(binds, xasprintf("%s:%s:%s", source, destination, ro ? "ro" : "rw"));
+    }
+    yajl_gen_array_close(g);
+}
+
+static char *container_image_name(const struct container *c)
+{
+    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
+    const char *name = json_string(meta, "image-name");
+    return xstrdup(name ? name : c->image ? c->image : "");
+}
+
+static int container_inspect_json(lrun_store *s, struct container *c, bool with_size, yajl_gen g, lrun_error **err)
+{
+    autofree char *userdata = container_userdata(s->root, c->id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, err) < 0)
+        return error_prefix(err, "container %.12s", c->id);
+    autofree char *spec_path = xasprintf("%s/config.json", userdata);
+    autobuf struct buf spec_text = {0};
+    if (read_file_at(AT_FDCWD, spec_path, &spec_text, err) < 0)
+        return -1;
+    autojson yajl_val spec = json_parse(spec_text.data, spec_path, err);
+    if (!spec)
+        return -1;
+    yajl_val process = json_get(spec, "process");
+    yajl_val args = json_get(process, "args");
+    bool running = container_is_running(c);
+    struct image *img = c->image ? store_image_by_id(s, c->image) : NULL;
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Id", c->id);
+    jw_key_str(g, "Created", c->created);
+    jw_key_json(g, "Path", json_array_at(args, 0));
+    jw_key(g, "Args");
+    yajl_gen_array_open(g);
+    for (size_t i = 1; i < json_array_len(args); i++)
+        jw_value(g, json_array_at(args, i));
+    yajl_gen_array_close(g);
+    jw_key(g, "State");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "OciVersion", json_string(spec, "ociVersion") ? json_string(spec, "ociVersion") : "1.0.2");
+    jw_key_str(g, "Status", running ? "running" : strcmp(c->status, "running") == 0 ? "exited" : c->status);
+    jw_key_bool(g, "Running", running);
+    jw_key_bool(g, "Paused", false);
+    jw_key_bool(g, "Restarting", false);
+    jw_key_bool(g, "OOMKilled", false);
+    jw_key_bool(g, "Dead", false);
+    jw_key_int(g, "Pid", running ? c->pid : 0);
+    jw_key_int(g, "ConmonPid", running ? c->monitor : 0);
+    jw_key_int(g, "ExitCode", c->exit_code);
+    jw_key_str(g, "Error", "");
+    jw_key_str(g, "StartedAt", c->started_at ? c->started_at : "0001-01-01T00:00:00Z");
+    jw_key_str(g, "FinishedAt", c->finished_at && !running ? c->finished_at : "0001-01-01T00:00:00Z");
+    jw_key_str(g, "CheckpointedAt", "0001-01-01T00:00:00Z");
+    jw_key_str(g, "RestoredAt", "0001-01-01T00:00:00Z");
+    yajl_gen_map_close(g);
+    jw_key_str(g, "Image", c->image ? c->image : "");
+    jw_key_str(g, "ImageDigest", img && img->digest ? img->digest : "");
+    autofree char *image_name = container_image_name(c);
+    jw_key_str(g, "ImageName", image_name);
+    jw_key_str(g, "Rootfs", "");
+    jw_key_str(g, "Pod", "");
+    autofree char *resolv = xasprintf("%s/resolv.conf", userdata), *hostname = xasprintf("%s/hostname", userdata);
+    autofree char *hosts = xasprintf("%s/hosts", userdata), *log = xasprintf("%s/ctr.log", userdata);
+    jw_key_str(g, "ResolvConfPath", resolv);
+    jw_key_str(g, "HostnamePath", hostname);
+    jw_key_str(g, "HostsPath", hosts);
+    jw_key_str(g, "StaticDir", userdata);
+    jw_key_str(g, "OCIConfigPath", spec_path);
+    jw_key_str(g, "OCIRuntime", "lrun");
+    jw_key_str(g, "Name", c->names && c->names[0] ? c->names[0] : "");
+    jw_key_int(g, "RestartCount", 0);
+    jw_key_str(g, "Driver", "overlay");
+    jw_key_str(g, "MountLabel", "");
+    jw_key_str(g, "ProcessLabel", "");
+    jw_key_str(g, "AppArmorProfile", "");
+    jw_key(g, "ExecIDs");
+    yajl_gen_array_open(g);
+    yajl_gen_array_close(g);
+    jw_key(g, "GraphDriver");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", "overlay");
+    jw_key(g, "Data");
+    yajl_gen_map_open(g);
+    autofree char *upper = xasprintf("%s/overlay/%s/diff", s->root, c->layer ? c->layer : "");
+    autofree char *work = xasprintf("%s/overlay/%s/work", s->root, c->layer ? c->layer : "");
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", s->root, c->layer ? c->layer : "");
+    jw_key_str(g, "MergedDir", merged);
+    jw_key_str(g, "UpperDir", upper);
+    jw_key_str(g, "WorkDir", work);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    autostrv char **binds = xcalloc(1, sizeof *binds);
+    container_inspect_mounts(g, spec, &binds);
+    jw_key(g, "Dependencies");
+    yajl_gen_array_open(g);
+    yajl_gen_array_close(g);
+    jw_key(g, "NetworkSettings");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Bridge", "");
+    jw_key_str(g, "SandboxID", "");
+    jw_key(g, "Ports");
+    yajl_gen_map_open(g);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "SandboxKey", "");
+    yajl_gen_map_close(g);
+    jw_key_str(g, "Namespace", "");
+    jw_key_bool(g, "IsInfra", false);
+    jw_key_bool(g, "IsService", false);
+    container_inspect_config(g, c, spec, &f);
+    jw_key(g, "HostConfig");
+    yajl_gen_map_open(g);
+    jw_key_strv(g, "Binds", binds);
+    jw_key(g, "LogConfig");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Type", "k8s-file");
+    jw_key(g, "Config");
+    yajl_gen_null(g);
+    jw_key_str(g, "Path", log);
+    jw_key_str(g, "Tag", "");
+    jw_key_str(g, "Size", "0B");
+    yajl_gen_map_close(g);
+    jw_key_bool(g, "AutoRemove", f.remove);
+    jw_key(g, "RestartPolicy");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", "");
+    jw_key_int(g, "MaximumRetryCount", 0);
+    yajl_gen_map_close(g);
+    jw_key_bool(g, "Init", f.init);
+    yajl_gen_map_close(g);
+    if (with_size) {
+        int64_t rw = container_size(s, c);
+        jw_key_int(g, "SizeRw", rw);
+        jw_key_int(g, "SizeRootFs", rw + (img ? image_size(s, img) : 0));
+    }
+    yajl_gen_map_close(g);
+    return 0;
+}
+
+/* --- inspect: containers, then images (podman's order) --- */
+
+static int inspect_objects(struct cli *cli, int argc, char **argv, const char *type)
+{
+    const char *format = NULL;
+    bool size = false, latest = false;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template, or json"),
+        BOOL_FLAG("size", 's', &size, "Display the total file size (containers)"),
+        STRING_FLAG("type", 't', &type, "TYPE", "Only this type of object: container, image or all"),
+        BOOL_FLAG("latest", 'l', &latest, "Act on the latest container lrun knows about"),
+        FLAGS_END,
+    };
+    const struct cli_usage usage = {strcmp(type, "all") == 0 ? "inspect" : strcmp(type, "image") == 0 ? "image inspect"
+                                                                                                      : "container inspect",
+                                    strcmp(type, "image") == 0 ? "IMAGE [IMAGE...]" : "NAME|ID [NAME|ID...]",
+                                    "Display the configuration of an object, as JSON", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (strcmp(type, "all") && strcmp(type, "container") && strcmp(type, "image")) {
+        cli_error("invalid type \"%s\": must be container, image or all", type);
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
+    if (latest && s->n_containers)
+        argv[++n] = s->containers[s->n_containers - 1]->id;
+    if (n < 1) {
+        cli_error("inspect requires at least one name or ID");
+        return EXIT_LRUN;
+    }
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
     const char *missing = NULL;
     autoerror lrun_error *err = NULL;
-    for (int i = optind; i < argc; i++) { /* podman goes on past a missing one, then fails */
-        struct image *img = image_lookup(s, argv[i], NULL);
-        if (!img) {
-            missing = missing ? missing : argv[i];
-            continue;
-        }
-        if (image_inspect_json(s, img, g, &err) < 0)
+    for (int i = 1; i <= n; i++) { /* podman goes on past a missing one, then fails */
+        lrun_error *ignored = NULL;
+        struct container *c = strcmp(type, "image") ? container_lookup(s, argv[i], &ignored) : NULL;
+        lrun_error_free(ignored);
+        struct image *img = !c && strcmp(type, "container") ? image_lookup(s, argv[i], NULL) : NULL;
+        if (c ? container_inspect_json(s, c, size, g, &err) < 0 : img ? image_inspect_json(s, img, g, &err) < 0 : 0)
             return cli_fail(err);
+        if (!c && !img)
+            missing = missing ? missing : argv[i];
     }
     yajl_gen_array_close(g);
     autofree char *text = json_writer_text(g, NULL);
@@ -17365,16 +17597,23 @@ static int inspect_objects(struct cli *cli, int argc, char **argv, bool image_on
     } else {
         json_print_go(g, "     "); /* podman's inspect indents by five */
     }
-    if (missing && image_only)
+    if (missing && strcmp(type, "image") == 0)
         cli_error("inspecting object: %s: image not known", missing);
+    else if (missing && strcmp(type, "container") == 0)
+        cli_error("no such container %s", missing);
     else if (missing)
         cli_error("inspecting object: no such object: \"%s\"", missing);
     return missing ? EXIT_LRUN : 0;
 }
 
-static int cmd_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, false); }
+static int cmd_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, "all"); }
 
-static int cmd_image_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, true); }
+static int cmd_image_inspect(struct cli *cli, int argc, char **argv) { return inspect_objects(cli, argc, argv, "image"); }
+
+static int cmd_container_inspect(struct cli *cli, int argc, char **argv)
+{
+    return inspect_objects(cli, argc, argv, "container");
+}
 
 /* --- tag, untag, rmi --- */
 
@@ -18322,13 +18561,6 @@ static char *container_size_text(lrun_store *s, const struct container *c, int64
     return xasprintf("%s (virtual %s)", rw_h, virt_h);
 }
 
-static char *container_image_name(const struct container *c)
-{
-    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
-    const char *name = json_string(meta, "image-name");
-    return xstrdup(name ? name : c->image ? c->image : "");
-}
-
 static char *container_row_json(lrun_store *s, const struct container *c, bool with_size, bool no_trunc)
 {
     autofree char *image = container_image_name(c);
@@ -19173,7 +19405,7 @@ static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
     {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
-    {"logs", cmd_logs, NULL},    {NULL, NULL, NULL},
+    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct command volume_commands[] = {
