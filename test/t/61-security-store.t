@@ -63,4 +63,26 @@ is "$rc:$(printf %s "$out" | sort)" "0:good 2023-11-14 22:13:20 +0000 UTC
 long 1970-01-01 00:00:00 +0000 UTC
 min 1970-01-01 00:00:00 +0000 UTC" "17: +01:30 is applied; longer offsets are not a time (no made-up date)"
 
+# --- 13: the size walk counts each hard-linked inode once in O(n): 80k
+# inodes with two names each (160k links; LONG=1: 500k inodes, 1M links).
+# The quadratic walk took 9-13 s here; the bound below is 3x what the
+# linear one takes on a loaded 2-core machine.
+n=80000 bound=6
+[ "${LONG:-0}" = 1 ] && n=500000 bound=30
+R2=$T/tmpfs-store; mkdir -p "$R2"
+mount -t tmpfs -o size=1g lrun-test "$R2" || bail "cannot mount a tmpfs store"
+"$LRUN" --root "$R2" load -q -i "$F/bb.tar.img" >/dev/null || bail "cannot load into the tmpfs store"
+"$LRUN" --root "$R2" run -d --name links localhost/bb busybox sleep 1000 >/dev/null || bail "cannot start the links container"
+lay=$(jq -r '.[] | select(.names[0] == "links") | .layer' "$R2/overlay-containers/containers.json")
+d=$R2/overlay/$lay/diff
+{ mkdir "$d/a" && (cd "$d/a" && seq "$n" | xargs touch && head -c 1000 /dev/zero >big) && cp -al "$d/a" "$d/b"; } ||
+	bail "cannot make the links"
+start=$(date +%s%N)
+run "$LRUN" --root "$R2" ps -s --format '{{.Names}} {{.Size}}'
+ms=$((($(date +%s%N) - start) / 1000000))
+is "$rc:$out" $'0:links 1kB (virtual 2.01MB)\n' "13: ps -s counts the $((2 * n + 2)) links' bytes once (1kB)"
+ok "$([ "$ms" -lt $((bound * 1000)) ]; echo $?)" "13: the walk over $((2 * n + 2)) links takes ${ms} ms (bound ${bound} s)"
+"$LRUN" --root "$R2" rm -f links >/dev/null 2>&1
+umount "$R2"
+
 done_testing
