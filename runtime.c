@@ -554,6 +554,29 @@ static int write_file_at(int dirfd, const char *name, const void *data, size_t n
     return 0;
 }
 
+/* text_quote: text between double quotes as Go's %q prints it, every byte
+ * that is not printable ASCII escaped, so a name or path an image or a
+ * registry chose cannot move a terminal's cursor or fake a line. */
+static char *text_quote(const char *text)
+{
+    struct buf b = {0};
+    buf_add(&b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        char esc[8];
+        if (*p == '"' || *p == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *p);
+        else if (*p == '\n' || *p == '\t' || *p == '\r')
+            snprintf(esc, sizeof esc, "\\%c", *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r');
+        else if (*p < 0x20 || *p >= 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
+        else
+            esc[0] = (char)*p, esc[1] = '\0';
+        buf_add(&b, esc, strlen(esc));
+    }
+    buf_add(&b, "\"", 2); /* with the terminating NUL */
+    return b.data;
+}
+
 /* mkdir_p: create path and its parents (plain paths the user gave). */
 static int mkdir_p(const char *path, mode_t mode, lrun_error **err)
 {
@@ -3778,16 +3801,71 @@ static void reference_clear(struct reference *r)
 }
 #define autoreference cleanup(reference_clear)
 
-static bool reference_path_valid(const char *p)
+/* The grammar of docker's distribution/reference, which podman and
+ * c/storage apply to every name: a name that passes here never holds "..",
+ * a control byte or a space, whatever an archive or a registry sent. */
+#define REFERENCE_NAME_MAX 255
+
+/* reference_domain_valid: host[:port], the host dot-separated components of
+ * letters, digits and inner hyphens.  (No bracketed IPv6 address: the
+ * grammar of podman 4's c/image has none, and its images table would fail
+ * on the whole store.) */
+static bool reference_domain_valid(const char *d)
 {
-    if (!*p || *p == '/' || has_suffix(p, "/"))
-        return false;
-    for (; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || strchr("._-/", *p)))
+    const char *p = d;
+    for (;;) {
+        if (!isalnum((unsigned char)*p))
             return false;
-    return true;
+        while (isalnum((unsigned char)*p) || *p == '-')
+            p++;
+        if (p[-1] == '-')
+            return false;
+        if (*p != '.')
+            break;
+        p++;
+    }
+    if (*p == ':') {
+        if (!isdigit((unsigned char)*++p))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
 }
 
+static bool reference_alnum(char c) { return islower((unsigned char)c) || isdigit((unsigned char)c); }
+
+/* reference_path_valid: components of [a-z0-9]+ joined by one '.', one or
+ * two '_' or any number of '-', separated by '/'. */
+static bool reference_path_valid(const char *p)
+{
+    for (;;) {
+        if (!reference_alnum(*p))
+            return false;
+        while (*p && *p != '/') {
+            while (reference_alnum(*p))
+                p++;
+            if (!*p || *p == '/')
+                break;
+            if (*p == '.' || (*p == '_' && p[1] != '_'))
+                p++;
+            else if (*p == '_')
+                p += 2;
+            else if (*p == '-')
+                while (*p == '-')
+                    p++;
+            else
+                return false;
+            if (!reference_alnum(*p))
+                return false;
+        }
+        if (!*p)
+            return true;
+        p++; /* '/' */
+    }
+}
+
+/* reference_tag_valid: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
 static bool reference_tag_valid(const char *t)
 {
     size_t n = strlen(t);
@@ -3799,6 +3877,13 @@ static bool reference_tag_valid(const char *t)
     return true;
 }
 
+static int reference_invalid(struct reference *r, const char *text, const char *why, lrun_error **err)
+{
+    reference_clear(r);
+    autofree char *quoted = text_quote(text);
+    return fail(err, "invalid reference %s: %s", quoted, why);
+}
+
 static int reference_parse(const char *text, struct reference *r, lrun_error **err)
 {
     *r = (struct reference){0};
@@ -3807,16 +3892,23 @@ static int reference_parse(const char *text, struct reference *r, lrun_error **e
     if (at) {
         *at = '\0';
         if (!digest_hex_part(at + 1))
-            return fail(err, "invalid reference \"%s\": bad digest", text);
+            return reference_invalid(r, text, "bad digest", err);
         r->digest = xstrdup(at + 1);
     }
     char *slash = strchr(s, '/');
     char *rest = s;
-    if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) ||
+    /* as docker: the first component is a registry when it has a '.' or a
+     * ':', is localhost, or has an upper-case letter */
+    bool upper = false;
+    for (char *c = s; slash && c < slash; c++)
+        upper |= isupper((unsigned char)*c) != 0;
+    if (slash && (memchr(s, '.', (size_t)(slash - s)) || memchr(s, ':', (size_t)(slash - s)) || upper ||
                   strncmp(s, "localhost/", 10) == 0)) {
         r->domain = xstrndup(s, (size_t)(slash - s));
         r->domain_given = true;
         rest = slash + 1;
+        if (!reference_domain_valid(r->domain))
+            return reference_invalid(r, text, "bad registry host", err);
     } else {
         r->domain = xstrdup("docker.io");
     }
@@ -3824,21 +3916,19 @@ static int reference_parse(const char *text, struct reference *r, lrun_error **e
     char *colon = strrchr(last_slash ? last_slash : rest, ':');
     if (colon) {
         *colon = '\0';
-        if (!reference_tag_valid(colon + 1)) {
-            reference_clear(r);
-            return fail(err, "invalid reference \"%s\": bad tag", text);
-        }
+        if (!reference_tag_valid(colon + 1))
+            return reference_invalid(r, text, "bad tag", err);
         r->tag = xstrdup(colon + 1);
     }
+    if (strlen(s) > REFERENCE_NAME_MAX)
+        return reference_invalid(r, text, "repository name must not be more than 255 characters", err);
     if (strcmp(r->domain, "docker.io") == 0 && !strchr(rest, '/'))
         r->path = xasprintf("library/%s", rest);
     else
         r->path = xstrdup(rest);
-    if (!reference_path_valid(r->path)) {
-        reference_clear(r);
-        return fail(err, "invalid reference \"%s\": repository names must be lowercase letters, digits and . _ - /",
-                    text);
-    }
+    if (!reference_path_valid(r->path))
+        return reference_invalid(
+            r, text, "repository names must be lowercase letters and digits joined by . _ __ - and /", err);
     if (!r->tag && !r->digest)
         r->tag = xstrdup("latest");
     return 0;
@@ -4697,13 +4787,18 @@ static int image_plan_finish(struct image_plan *p, lrun_error **err)
 }
 
 /* image_plan_add_name: a docker-archive RepoTag as docker normalizes it;
- * an OCI name without a registry goes to localhost/, as podman does. */
-static void image_plan_add_name(struct image_plan *p, const char *text, bool oci)
+ * an OCI name without a registry goes to localhost/, as podman does.  A
+ * name that is not a reference fails the load (as c/image's "Invalid
+ * tag"): it could hold "../", a newline or a terminal escape. */
+static int image_plan_add_name(struct image_plan *p, const char *text, bool oci, lrun_error **err)
 {
     autofree char *local = oci && !strchr(text, '/') ? xasprintf("localhost/%s", text) : NULL;
-    autofree char *full = name_normalize(local ? local : text, NULL);
-    if (full && !strv_contains(p->names, full))
+    autofree char *full = name_normalize(local ? local : text, err);
+    if (!full)
+        return -1;
+    if (!strv_contains(p->names, full))
         strv_push(&p->names, steal_pointer(&full));
+    return 0;
 }
 
 /* docker-archive: manifest.json lists [{Config, RepoTags, Layers}]. */
@@ -4739,8 +4834,9 @@ static int plans_from_docker_archive(struct load_source *src, struct image_plan 
         }
         yajl_val tags = json_get(entry, "RepoTags");
         for (size_t j = 0; j < json_array_len(tags); j++)
-            if (YAJL_IS_STRING(json_array_at(tags, j)))
-                image_plan_add_name(p, YAJL_GET_STRING(json_array_at(tags, j)), false);
+            if (!YAJL_IS_STRING(json_array_at(tags, j)) ||
+                image_plan_add_name(p, YAJL_GET_STRING(json_array_at(tags, j)), false, err) < 0)
+                return error_prefix(err, "manifest.json entry %zu: RepoTags", i);
         if (image_plan_finish(p, err) < 0)
             return error_prefix(err, "manifest.json entry %zu", i);
     }
@@ -4891,10 +4987,11 @@ static int plans_from_oci_layout(struct load_source *src, struct image_plan **pl
         /* as podman: a layout directory is named after the directory, an
          * oci-archive after its ref.name annotation */
         const char *ref = json_string(json_get(d, "annotations"), "org.opencontainers.image.ref.name");
-        if (src->is_dir)
-            image_plan_add_name(p, repo, true);
-        else if (ref)
-            image_plan_add_name(p, ref, true);
+        lrun_error *ignored = NULL; /* a directory's own name that is no reference: no name */
+        if (src->is_dir && image_plan_add_name(p, repo, true, &ignored) < 0)
+            lrun_error_free(ignored);
+        else if (!src->is_dir && ref && image_plan_add_name(p, ref, true, err) < 0)
+            return error_prefix(err, "index.json entry %zu: org.opencontainers.image.ref.name", i);
     }
     return 0;
 }
@@ -15144,9 +15241,22 @@ struct table {
     size_t n_cells;
 };
 
+/* table_add: a cell (taken); one with a control byte (a name or command
+ * an image chose) is shown escaped, so it cannot fake a row or move the
+ * cursor. */
 static void table_add(struct table *t, char *cell)
 {
     t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
+    bool control = false;
+    for (const unsigned char *c = (const unsigned char *)cell; c && *c && !control; c++)
+        control = *c < 0x20 || *c == 0x7f;
+    if (control) {
+        char *quoted = text_quote(cell);
+        free(cell);
+        quoted[strlen(quoted) - 1] = '\0';
+        memmove(quoted, quoted + 1, strlen(quoted));
+        cell = quoted;
+    }
     t->cells[t->n_cells++] = cell ? cell : xstrdup("");
 }
 

@@ -62,6 +62,7 @@ run lr images --format '{{.Tag}} {{.CreatedAt}}' localhost/offset
 is "$rc:$(printf %s "$out" | sort)" "0:good 2023-11-14 22:13:20 +0000 UTC
 long 1970-01-01 00:00:00 +0000 UTC
 min 1970-01-01 00:00:00 +0000 UTC" "17: +01:30 is applied; longer offsets are not a time (no made-up date)"
+lr rmi localhost/offset:good localhost/offset:long localhost/offset:min >/dev/null 2>&1 # podman cannot read the bad ones
 
 # --- 13: the size walk counts each hard-linked inode once in O(n): 80k
 # inodes with two names each (160k links; LONG=1: 500k inodes, 1M links).
@@ -84,5 +85,57 @@ is "$rc:$out" $'0:links 1kB (virtual 2.01MB)\n' "13: ps -s counts the $((2 * n +
 ok "$([ "$ms" -lt $((bound * 1000)) ]; echo $?)" "13: the walk over $((2 * n + 2)) links takes ${ms} ms (bound ${bound} s)"
 "$LRUN" --root "$R2" rm -f links >/dev/null 2>&1
 umount "$R2"
+
+# --- 12: names are checked with docker's reference grammar wherever they
+# enter; what reaches a terminal is escaped
+with_tags() { # OUT.tar TAG...: the busybox image with these RepoTags
+	local out=$1 d=$T/wt; shift; rm -rf "$d"; mkdir "$d"; tar -xf "$F/bb.tar.img" -C "$d"
+	jq -c '.[0].RepoTags = $ARGS.positional' --args "$@" <"$d/manifest.json" >"$d/m"
+	mv "$d/m" "$d/manifest.json"; tar -cf "$out" -C "$d" .
+}
+snap=$(store_snapshot "$R")
+esc=$'\e'
+declare -A hostile=(
+	[escape]="localhost/evil${esc}[31mred:latest"
+	[newline]=$'localhost/a:1\nlocalhost/fake   row'
+	[dotdot]="localhost/../../etc:latest"
+	[dotdot-tag]="localhost/ok/..:latest"
+	[space]="localhost/a b:latest"
+	[host]="bad_host.example/x:latest"
+	[upper]="localhost/Upper:latest"
+)
+for k in "${!hostile[@]}"; do
+	with_tags "$T/tags-$k.tar" localhost/fine:1 "${hostile[$k]}"
+	run lr load -i "$T/tags-$k.tar"
+	is "$rc:$out" "125:" "12 load $k: refused with exit 125, nothing loaded"
+	like "$err" "invalid reference" "12 load $k: the error says invalid reference"
+	ok "$(printf %s "$err" | LC_ALL=C grep -c $'[\x01-\x08\x0b-\x1f\x7f]' >/dev/null; [ $? = 1 ]; echo $?)" \
+		"12 load $k: no control byte reaches the terminal"
+	is "$(store_snapshot "$R")" "$snap" "12 load $k: store unchanged"
+done
+run lr load -i "$T/tags-escape.tar"
+like "$err" 'evil\\x1b\[31mred' "12: the escape byte is shown as \\x1b"
+for name in "[::1]:5000/x" "localhost/../x" "localhost/a/../b" $'localhost/x\e[2J' "x:..bad" "-x" "localhost/a__b___c" "a//b"; do
+	run lr tag localhost/bb "$name"
+	is "$rc:$out" "125:" "12 tag $(printf %q "$name"): refused"
+	ok "$(printf %s "$err" | LC_ALL=C grep -c $'[\x01-\x08\x0b-\x1f\x7f]' >/dev/null; [ $? = 1 ]; echo $?)" \
+		"12 tag $(printf %q "$name"): no control byte in the error"
+done
+for name in localhost/a.b-c__d/e---f:v1.0_x my-registry.example:443/a/b 127.0.0.1:5000/x; do
+	run lr tag localhost/bb "$name"
+	is "$rc:$err" "0:" "12 tag $name: valid in docker's grammar, accepted"
+done
+tar -cf "$T/empty.tar" -C "$F/rootfs" .
+run lr import "$T/empty.tar" "localhost/../../x"
+is "$rc:$out" "125:" "12 import: a ../ name is refused"
+run lr pull $'localhost:1/a\r\nHost: evil'
+is "$rc:$out" "125:" "12 pull: a name with CR LF is refused before any connection"
+like "$err" 'invalid reference "localhost:1/a\\r\\nHost: evil"' "12 pull: the name is shown escaped"
+if command -v podman >/dev/null; then
+	run podman --root "$R" --runroot "$T/podman-run" --storage-driver overlay images --format '{{.Repository}}'
+	is "$rc:$err" "0:" "12: podman can still list the store"
+else
+	skip "podman not installed"
+fi
 
 done_testing
