@@ -17950,7 +17950,7 @@ static size_t df_volumes(lrun_store *s, struct df_volume **out, int64_t *total, 
         struct size_walk w = {0};
         if (fd >= 0)
             size_walk_dir(&w, fd);
-        free(w.seen);
+        inode_set_free(&w.seen);
         (*out)[i] = (struct df_volume){xstrdup(names[i]), w.bytes, strv_len(users)};
         *total += w.bytes;
         *reclaimable += users[0] ? 0 : w.bytes;
