@@ -28,6 +28,8 @@
  *     CONTAINER: ROOTFS     the root, mounts, /dev, console, masked paths,
  *                           sysctls, the root switch
  *     CONTAINER: PROCESS    user, capabilities, limits, seccomp, exec
+ *     CONTAINER: CGROUPS    the container's cgroup (v1, hybrid, v2): the
+ *                           device policy, resources, removal
  *     CONTAINER: CREATE     docker-style options and the image become a spec;
  *                           volumes; the container layer, records, lookup, sizes
  *     CONTAINER: MONITOR    launching a spec (the setup story), its report,
@@ -64,6 +66,7 @@
 #include <linux/magic.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
+#include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
@@ -9060,7 +9063,7 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
     autofree char *options = upper ? xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower, upper, upper)
                                    : xasprintf("lowerdir=%s", lower);
     if (strlen(options) < (size_t)getpagesize() - 1) {
-        if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, options) < 0)
+        if (mount("overlay", target, "overlay", MS_NODEV | (upper ? 0 : MS_RDONLY), options) < 0)
             return fail_errno(err, "mount overlay on %s", target);
         return 0;
     }
@@ -9091,7 +9094,7 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
         return fail(err, "the overlay options for %zu layers exceed a page", n_lowers);
     if (chdir("/proc/self/fd") < 0)
         return fail_errno(err, "chdir /proc/self/fd (is /proc mounted?)");
-    if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, by_fd) < 0)
+    if (mount("overlay", target, "overlay", MS_NODEV | (upper ? 0 : MS_RDONLY), by_fd) < 0)
         return fail_errno(err, "mount overlay (%zu lowers, by descriptor) on %s", n_lowers, target);
     return 0;
 }
@@ -12078,6 +12081,378 @@ static int process_exec(char **args, char **env, lrun_error **err)
 }
 
 /* ========================================================================
+ * CONTAINER: CGROUPS: the container's own cgroup under lrun's parent: the
+ * hierarchy found at run time (v1, hybrid or v2), linux.resources applied
+ * to it (the device policy first), processes moved in, removal
+ *
+ * The interface other code uses (an OCI bundle's linux.resources too):
+ *   cgroup_create(path, resources)   make the cgroup, apply the resources
+ *   cgroup_enter(path, pid)          move pid (0: the caller) into it
+ *   cgroup_remove(path)              kill what is left in it, remove it
+ * path is the spec's linux.cgroupsPath ("/lrun/<id>"), relative to the
+ * root of every hierarchy.  Under v1 each controller has a hierarchy of
+ * its own (a directory per controller); a hybrid host's unified (v2)
+ * hierarchy gets the container's directory too, so the container's cgroup
+ * namespace is rooted at it everywhere.
+ * ======================================================================== */
+
+enum cgroup_version { CGROUP_NONE, CGROUP_V1, CGROUP_V2 };
+
+/* One mounted hierarchy: a v1 one holds the controllers named in its
+ * mount options; the v2 one holds them all. */
+struct cgroup_hierarchy {
+    char *mount;
+    char *controllers; /* ",cpu,cpuacct," (v1); "" for v2 */
+    bool unified;
+};
+
+static struct cgroup_hierarchy cgroup_hierarchies[16];
+static size_t n_cgroup_hierarchies;
+static enum cgroup_version cgroup_host_version;
+static bool cgroup_host_hybrid;
+
+/* the v1 controllers a container gets a directory in */
+static const char *const cgroup_v1_controllers[] = {"cpu", "cpuacct", "cpuset", "memory", "devices",
+                                                    "freezer", "blkio", "pids"};
+
+/* cgroup_detect: the hierarchies, from /proc/self/mountinfo (once found) */
+static enum cgroup_version cgroup_detect(void)
+{
+    if (cgroup_host_version != CGROUP_NONE) /* none found: look again (host_mount_basics may mount one) */
+        return cgroup_host_version;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char *line = NULL;
+    size_t cap = 0;
+    struct cgroup_hierarchy unified = {0};
+    while (f && getline(&line, &cap, f) > 0) {
+        /* id parent major:minor root mountpoint options... - type source superoptions */
+        char *sep = strstr(line, " - "), *save = NULL, *fields[5];
+        if (!sep)
+            continue;
+        *sep = '\0';
+        size_t n = 0;
+        for (char *f = strtok_r(line, " ", &save); f && n < 5; f = strtok_r(NULL, " ", &save))
+            fields[n++] = f;
+        char *type = strtok_r(sep + 3, " ", &save), *source = strtok_r(NULL, " ", &save);
+        char *options = strtok_r(NULL, " \n", &save);
+        if (n < 5 || !type || !source || !options || strcmp(fields[3], "/") != 0)
+            continue;
+        if (strcmp(type, "cgroup2") == 0 && !unified.mount) {
+            unified = (struct cgroup_hierarchy){xstrdup(fields[4]), xstrdup(""), true};
+        } else if (strcmp(type, "cgroup") == 0 && n_cgroup_hierarchies < 15) {
+            autobuf struct buf list = {0};
+            buf_adds(&list, ",");
+            for (char *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save))
+                for (size_t i = 0; i < sizeof cgroup_v1_controllers / sizeof *cgroup_v1_controllers; i++)
+                    if (strcmp(o, cgroup_v1_controllers[i]) == 0)
+                        buf_printf(&list, "%s,", o);
+            bool taken = false; /* a controller mounted twice: its first mount */
+            for (size_t i = 0; i < n_cgroup_hierarchies; i++)
+                taken |= strcmp(cgroup_hierarchies[i].controllers, list.data) == 0;
+            if (list.len > 1 && !taken)
+                cgroup_hierarchies[n_cgroup_hierarchies++] = (struct cgroup_hierarchy){xstrdup(fields[4]),
+                                                                                      buf_steal(&list), false};
+        }
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    if (n_cgroup_hierarchies)
+        cgroup_host_version = CGROUP_V1;
+    else if (unified.mount)
+        cgroup_host_version = CGROUP_V2;
+    cgroup_host_hybrid = n_cgroup_hierarchies && unified.mount;
+    if (unified.mount)
+        cgroup_hierarchies[n_cgroup_hierarchies++] = unified;
+    return cgroup_host_version;
+}
+
+/* cgroup_dir: the container's directory in the hierarchy that holds
+ * controller ("" for the unified one), or NULL when there is none. */
+static char *cgroup_dir(const char *path, const char *controller)
+{
+    autofree char *key = xasprintf(",%s,", controller);
+    for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
+        const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
+        bool holds = *controller ? (h->unified ? cgroup_host_version == CGROUP_V2 : strstr(h->controllers, key) != NULL)
+                                 : h->unified;
+        if (holds)
+            return xasprintf("%s%s%s", h->mount, path[0] == '/' ? "" : "/", path);
+    }
+    return NULL;
+}
+
+/* cgroup_write: one value into a cgroup file, as one write(2) (the kernel
+ * parses each write on its own) */
+static int cgroup_write(const char *dir, const char *file, const char *value, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/%s", dir, file);
+    autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", path);
+    if (write(fd, value, strlen(value)) < 0)
+        return fail_errno(err, "write %s to %s", value, path);
+    return 0;
+}
+
+/* cgroup_path_valid: an absolute or relative path below the hierarchy's
+ * root, without "." or ".." steps (a spec is the user's text). */
+static int cgroup_path_valid(const char *path, lrun_error **err)
+{
+    autofree char *copy = xstrdup(path);
+    size_t steps = 0;
+    for (char *save = NULL, *step = strtok_r(copy, "/", &save); step; step = strtok_r(NULL, "/", &save), steps++)
+        if (strcmp(step, ".") == 0 || strcmp(step, "..") == 0)
+            return fail(err, "cgroup path %s: \".\" and \"..\" are not allowed", path);
+    if (!steps)
+        return fail(err, "cgroup path \"%s\" names no cgroup", path);
+    return 0;
+}
+
+/* cgroup_v1_cpuset_fill: a new v1 cpuset cgroup starts with no CPUs and
+ * no memory nodes, and takes no process so: copy the parent's. */
+static void cgroup_v1_cpuset_fill(const char *dir)
+{
+    static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+    for (size_t i = 0; i < 2; i++) {
+        autofree char *mine = xasprintf("%s/%s", dir, files[i]), *parent = xasprintf("%s/../%s", dir, files[i]);
+        autobuf struct buf value = {0}, have = {0};
+        if (read_file_at(AT_FDCWD, mine, &have, NULL) == 0 && have.len > 1)
+            continue;
+        if (read_file_at(AT_FDCWD, parent, &value, NULL) == 0)
+            cgroup_write(dir, files[i], value.data, NULL);
+    }
+}
+
+/* cgroup_mkdirs: dir and the parents it lacks (lrun's parent, "/lrun") */
+static int cgroup_mkdirs(const char *dir, bool cpuset, lrun_error **err)
+{
+    autofree char *copy = xstrdup(dir);
+    for (char *p = strchr(copy + 1, '/'); ; p = strchr(p + 1, '/')) {
+        if (p)
+            *p = '\0';
+        bool made = mkdir(copy, 0755) == 0;
+        if (!made && errno != EEXIST)
+            return fail_errno(err, "create the cgroup %s", copy);
+        if (cpuset)
+            cgroup_v1_cpuset_fill(copy);
+        if (!p)
+            return 0;
+        *p = '/';
+    }
+}
+
+/* --- the device policy: v1's devices.deny/allow, v2's BPF program --- */
+
+static void device_rule_text(const struct spec_device_rule *r, char *out, size_t size)
+{
+    char major[24] = "*", minor[24] = "*";
+    if (r->major >= 0)
+        snprintf(major, sizeof major, "%" PRId64, r->major);
+    if (r->minor >= 0)
+        snprintf(minor, sizeof minor, "%" PRId64, r->minor);
+    if (r->type == 'a')
+        snprintf(out, size, "a");
+    else
+        snprintf(out, size, "%c %s:%s %s", r->type, major, minor, r->access);
+}
+
+static int cgroup_v1_devices(const char *dir, const struct spec_resources *r, lrun_error **err)
+{
+    for (size_t i = 0; i < r->n_devices; i++) {
+        char rule[80];
+        device_rule_text(&r->devices[i], rule, sizeof rule);
+        if (cgroup_write(dir, r->devices[i].allow ? "devices.allow" : "devices.deny", rule, err) < 0)
+            return error_prefix(err, "device rule %zu", i);
+    }
+    return 0;
+}
+
+/* device_program: the rules as a BPF_PROG_TYPE_CGROUP_DEVICE program, as
+ * runc and crun generate one: the last rule that matches decides (so the
+ * rules are tested from the end); a request matches when its access is
+ * within the rule's.  The context is struct bpf_cgroup_dev_ctx:
+ * access_type (type | access << 16), major, minor. */
+static struct bpf_insn *device_program(const struct spec_resources *r, size_t *count)
+{
+#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+    struct bpf_insn *p = xcalloc(6 + r->n_devices * 7 + 2, sizeof *p);
+    size_t n = 0;
+    p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);
+    p[n++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff); /* r2: type */
+    p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 0, 0);
+    p[n++] = INSN(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16);     /* r3: access */
+    p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0); /* r4: major */
+    p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0); /* r5: minor */
+    for (size_t k = r->n_devices; k-- > 0;) {
+        const struct spec_device_rule *d = &r->devices[k];
+        int access = (strchr(d->access, 'm') ? BPF_DEVCG_ACC_MKNOD : 0) | (strchr(d->access, 'r') ? BPF_DEVCG_ACC_READ : 0) |
+                     (strchr(d->access, 'w') ? BPF_DEVCG_ACC_WRITE : 0);
+        struct bpf_insn block[7];
+        size_t b = 0;
+        if (d->type != 'a')
+            block[b++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0,
+                              d->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
+        if (access != 7) {
+            block[b++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
+            block[b++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, ~access & 7);
+            block[b++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_1, 0, 0, 0);
+        }
+        if (d->major >= 0)
+            block[b++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)d->major);
+        if (d->minor >= 0)
+            block[b++] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, (int32_t)d->minor);
+        block[b++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, d->allow);
+        block[b++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+        for (size_t i = 0; i < b; i++) /* a failed test skips the rest of the block */
+            if (block[i].code == (BPF_JMP | BPF_JNE | BPF_K))
+                block[i].off = (int16_t)(b - i - 1);
+        memcpy(&p[n], block, b * sizeof *block);
+        n += b;
+        if (b == 2) { /* the rule matches every device: what follows is unreachable (the verifier refuses it) */
+            *count = n;
+            return p;
+        }
+    }
+    /* no rule matched: what v1 does without a rule, allow */
+    p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+    p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+#undef INSN
+    *count = n;
+    return p;
+}
+
+static int cgroup_v2_devices(const char *dir, const struct spec_resources *r, lrun_error **err)
+{
+    size_t count;
+    autofree struct bpf_insn *insns = device_program(r, &count);
+    union bpf_attr load = {0};
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = (uint64_t)(uintptr_t)insns;
+    load.insn_cnt = (uint32_t)count;
+    load.license = (uint64_t)(uintptr_t) "Apache";
+    autoclose int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    if (prog < 0) { /* again, with the verifier's words for the error */
+        int saved = errno;
+        autofree char *log = xcalloc(1, 65536);
+        load.log_buf = (uint64_t)(uintptr_t)log;
+        load.log_size = 65536;
+        load.log_level = 1;
+        if (syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load) < 0)
+            saved = errno;
+        errno = saved;
+        return fail_errno(err, "load the device policy's BPF program (%s)", log);
+    }
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        return fail_errno(err, "open %s", dir);
+    union bpf_attr attach = {0};
+    attach.target_fd = (uint32_t)dir_fd;
+    attach.attach_bpf_fd = (uint32_t)prog;
+    attach.attach_type = BPF_CGROUP_DEVICE;
+    attach.attach_flags = BPF_F_ALLOW_MULTI;
+    if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) < 0)
+        return fail_errno(err, "attach the device policy to %s", dir);
+    return 0;
+}
+
+/* --- the interface --- */
+
+/* cgroup_create: the container's cgroup in every hierarchy, with the
+ * resources applied; on failure nothing is left. */
+static int cgroup_remove(const char *path, lrun_error **err);
+
+static int cgroup_create(const char *path, const struct spec_resources *r, lrun_error **err)
+{
+    if (cgroup_path_valid(path, err) < 0)
+        return -1;
+    if (cgroup_detect() == CGROUP_NONE)
+        return fail(err, "no cgroup hierarchy is mounted (neither cgroup2 nor v1 controllers in /proc/self/mountinfo): "
+                         "a container needs its own cgroup for its device policy and limits");
+    int rc = 0;
+    for (size_t i = 0; i < n_cgroup_hierarchies && rc == 0; i++) {
+        const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
+        autofree char *dir = xasprintf("%s/%s", h->mount, path + (path[0] == '/'));
+        rc = cgroup_mkdirs(dir, strstr(h->controllers, ",cpuset,") != NULL, err);
+    }
+    if (rc == 0 && r->n_devices) {
+        autofree char *v1 = cgroup_detect() == CGROUP_V1 ? cgroup_dir(path, "devices") : NULL;
+        autofree char *v2 = cgroup_dir(path, "");
+        if (cgroup_host_version == CGROUP_V1 && !v1)
+            rc = fail(err, "the v1 devices controller is not mounted: the container's device policy cannot be applied");
+        if (rc == 0 && v1)
+            rc = cgroup_v1_devices(v1, r, err);
+        /* v2, or a hybrid host's unified hierarchy: a BPF program (on a
+         * hybrid host it checks too, where the kernel lets us attach it) */
+        if (rc == 0 && v2) {
+            lrun_error *v2_err = NULL;
+            rc = cgroup_v2_devices(v2, r, &v2_err);
+            if (rc < 0 && cgroup_host_hybrid)
+                rc = 0, lrun_error_free(v2_err);
+            else if (rc < 0)
+                *err = v2_err;
+        }
+    }
+    if (rc < 0) {
+        error_prefix(err, "cgroup %s", path);
+        cgroup_remove(path, NULL);
+    }
+    return rc;
+}
+
+/* cgroup_enter: pid (0: the calling process) into the container's cgroup
+ * in every hierarchy. */
+static int cgroup_enter(const char *path, pid_t pid, lrun_error **err)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%d", (int)pid);
+    cgroup_detect();
+    for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
+        autofree char *dir = xasprintf("%s/%s", cgroup_hierarchies[i].mount, path + (path[0] == '/'));
+        if (cgroup_write(dir, "cgroup.procs", text, err) < 0)
+            return error_prefix(err, "enter the container's cgroup");
+    }
+    return 0;
+}
+
+/* cgroup_kill_all: SIGKILL to every process still in dir */
+static bool cgroup_kill_all(const char *dir)
+{
+    autofree char *procs = xasprintf("%s/cgroup.procs", dir);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, procs, &text, NULL) < 0)
+        return false;
+    bool any = false;
+    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (atoi(line) > 0)
+            any = true, kill(atoi(line), SIGKILL);
+    return any;
+}
+
+/* cgroup_remove: kill whatever is left, remove the directories (the
+ * parent stays: other containers share it).  A missing cgroup is no error. */
+static int cgroup_remove(const char *path, lrun_error **err)
+{
+    if (cgroup_path_valid(path, err) < 0)
+        return -1;
+    cgroup_detect();
+    int rc = 0;
+    for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
+        autofree char *dir = xasprintf("%s/%s", cgroup_hierarchies[i].mount, path + (path[0] == '/'));
+        /* a dying process leaves its cgroup a moment after it is reaped */
+        for (int attempt = 0; rmdir(dir) < 0 && errno != ENOENT; attempt++) {
+            if (errno != EBUSY || attempt == 200) {
+                rc = fail_errno(err, "remove the cgroup %s", dir);
+                break;
+            }
+            cgroup_kill_all(dir);
+            usleep(attempt < 20 ? 1000 : 10000);
+        }
+    }
+    return rc;
+}
+
+/* ========================================================================
  * CONTAINER: CREATE: docker-style options and the image become a spec (as
  * podman generates one); the container layer and the records; lookup,
  * names, sizes
@@ -12411,6 +12786,8 @@ struct container_config {
     char *stop_signal;
     char **cap_add, **cap_drop;
     struct user_mount *mounts; /* -v, --mount, --tmpfs, then --volumes-from's */
+    char **devices;      /* --device HOST[:CONTAINER[:PERMISSIONS]] */
+    char *cgroup_parent; /* --cgroup-parent; NULL: "lrun" */
     size_t n_mounts;
     char **volumes_from;
     int stop_timeout;
@@ -12432,6 +12809,8 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->cap_drop);
     user_mounts_free(c->mounts, c->n_mounts);
     lrun_strv_free(c->volumes_from);
+    lrun_strv_free(c->devices);
+    free(c->cgroup_parent);
     *c = (struct container_config){0};
 }
 #define autoconfig cleanup(container_config_release)
@@ -12700,6 +13079,69 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
         spec_user_mount(s, &c->mounts[i], root);
 }
 
+static void spec_add_device_rule(struct spec *s, bool allow, char type, int64_t major, int64_t minor,
+                                 const char *access)
+{
+    struct spec_resources *r = &s->resources;
+    r->devices = xrealloc(r->devices, (r->n_devices + 1) * sizeof *r->devices);
+    struct spec_device_rule *d = &r->devices[r->n_devices++];
+    *d = (struct spec_device_rule){.allow = allow, .type = type, .major = major, .minor = minor};
+    snprintf(d->access, sizeof d->access, "%s", access);
+}
+
+/* spec_device_option: --device HOST[:CONTAINER[:PERMISSIONS]]: the host's
+ * node, made in the container, and a rule that lets the container use it. */
+static int spec_device_option(struct spec *s, const char *option, lrun_error **err)
+{
+    autofree char *copy = xstrdup(option);
+    char *parts[4] = {copy};
+    size_t n = 1;
+    for (char *p = copy; *p && n < 4; p++)
+        if (*p == ':')
+            *p = '\0', parts[n++] = p + 1;
+    const char *host = parts[0], *inside = n > 1 && parts[1][0] == '/' ? parts[1] : host;
+    const char *access = n > 2 ? parts[2] : n == 2 && parts[1][0] != '/' ? parts[1] : "rwm";
+    struct stat st;
+    if (n > 3 || host[0] != '/' || !*access || strspn(access, "rwm") != strlen(access) || strlen(access) > 3)
+        return fail(err, "invalid device \"%s\": use HOST-PATH[:CONTAINER-PATH[:PERMISSIONS]], permissions of rwm",
+                    option);
+    if (stat(host, &st) < 0)
+        return fail_errno(err, "device %s", host);
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        return fail(err, "device %s is not a character or block device", host);
+    char type = S_ISBLK(st.st_mode) ? 'b' : 'c';
+    s->devices = xrealloc(s->devices, (s->n_devices + 1) * sizeof *s->devices);
+    s->devices[s->n_devices++] = (struct spec_device){xstrdup(inside), type, major(st.st_rdev), minor(st.st_rdev),
+                                                      st.st_mode & 0777, 0, 0};
+    spec_add_device_rule(s, true, type, major(st.st_rdev), minor(st.st_rdev), access);
+    return 0;
+}
+
+/* spec_devices_generate: docker's device policy: every node may be made
+ * (mknod), only these opened: the nodes docker puts in /dev, the ptys and
+ * /dev/net/tun, and --device's; --privileged lifts it. */
+static int spec_devices_generate(struct spec *s, const struct container_config *c, lrun_error **err)
+{
+    if (c->privileged) {
+        spec_add_device_rule(s, true, 'a', -1, -1, "rwm");
+    } else {
+        static const struct {
+            char type;
+            int64_t major, minor;
+            const char *access;
+        } allowed[] = {{'c', -1, -1, "m"}, {'b', -1, -1, "m"},  {'c', 1, 3, "rwm"},   {'c', 1, 8, "rwm"},
+                       {'c', 1, 7, "rwm"}, {'c', 5, 0, "rwm"},  {'c', 1, 5, "rwm"},   {'c', 1, 9, "rwm"},
+                       {'c', 136, -1, "rwm"}, {'c', 5, 2, "rwm"}, {'c', 10, 200, "rwm"}};
+        spec_add_device_rule(s, false, 'a', -1, -1, "rwm");
+        for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
+            spec_add_device_rule(s, true, allowed[i].type, allowed[i].major, allowed[i].minor, allowed[i].access);
+    }
+    for (size_t i = 0; c->devices && c->devices[i]; i++)
+        if (spec_device_option(s, c->devices[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 /* spec_linux_generate: namespaces (the host's network unless --network
  * none), docker's device nodes, masked and read-only paths (none when
  * privileged) and seccomp profile (derived forms cached under root). */
@@ -12722,6 +13164,8 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     s->masked_paths = xcalloc(1, sizeof *s->masked_paths);
     s->readonly_paths = xcalloc(1, sizeof *s->readonly_paths);
     s->rootfs_propagation = MS_PRIVATE | MS_REC;
+    if (spec_devices_generate(s, c, err) < 0)
+        return -1;
     if (c->privileged)
         return 0;
     static const char *const masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
@@ -12762,6 +13206,10 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     out->root_layer = xstrdup(layer_id);
     out->root_readonly = c->read_only;
     autofree char *userdata = container_userdata(s->root, id);
+    const char *parent = c->cgroup_parent ? c->cgroup_parent : "lrun";
+    out->cgroups_path = xasprintf("%s%s/%s", parent[0] == '/' ? "" : "/", parent, id);
+    if (cgroup_path_valid(out->cgroups_path, err) < 0)
+        return error_prefix(err, "--cgroup-parent");
     spec_mounts_generate(out, c, s->root, userdata);
     return spec_linux_generate(out, c, caps, s->root, err);
 }
@@ -13258,21 +13706,27 @@ __attribute__((noreturn)) static void child_report(int fd, lrun_error *err)
 /* --- the host: what early userspace may lack --- */
 
 /* host_mount_basics: /proc (and, for PID 1, /sys, /dev, /dev/pts, /run)
- * when lrun runs before anything mounted them (an initramfs). */
+ * when lrun runs before anything mounted them (an initramfs); /sys and the
+ * cgroup2 hierarchy also where no cgroup hierarchy is mounted, as every
+ * container needs a cgroup of its own. */
 static int host_mount_basics(bool as_init, lrun_error **err)
 {
     static const struct {
         const char *source, *target, *type;
         unsigned long flags;
         const char *data;
-        bool init_only;
-    } basics[] = {{"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
-                  {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true},
-                  {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true},
-                  {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620", true},
-                  {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", true}};
+        bool init_only, for_cgroups;
+    } basics[] = {{"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false, false},
+                  {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true, true},
+                  {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true, false},
+                  {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "ptmxmode=0666,mode=0620", true, false},
+                  {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", true, false},
+                  {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true, true}};
+    bool no_cgroups = false;
     for (size_t i = 0; i < sizeof basics / sizeof *basics; i++) {
-        if (basics[i].init_only && !as_init)
+        if (i == 1) /* /proc is there now */
+            no_cgroups = cgroup_detect() == CGROUP_NONE;
+        if (basics[i].init_only && !as_init && !(basics[i].for_cgroups && no_cgroups))
             continue;
         char probe[64];
         snprintf(probe, sizeof probe, "%s/%s", basics[i].target,
@@ -13539,6 +13993,12 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     const struct spec *s = l->spec;
     process_hide_from_container();
     umask(0);
+    /* into the container's cgroup before anything else runs here; a new
+     * cgroup namespace is made after, so it is rooted at that cgroup */
+    if (s->cgroups_path && cgroup_enter(s->cgroups_path, 0, err) < 0)
+        return -1;
+    if (s->namespaces[NS_CGROUP].wanted && !s->namespaces[NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
+        return fail_errno(err, "create the cgroup namespace");
     /* enter the namespaces the spec joins; wait for the runtime's part
      * (OCI: id maps, createRuntime hooks); keep every mount of ours out of
      * the host */
@@ -13617,10 +14077,11 @@ static void terminal_size_set(const struct spec_process *p, int pty)
         terminal_resize(STDIN_FILENO, pty);
 }
 
-/* container_launch: clone the container's init in its new namespaces;
- * returns once it has exec'd the command (or with the error its setup
- * met); with a terminal, *pty gets its master. */
-static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
+/* container_clone: clone the container's init in its new namespaces (the
+ * cgroup namespace comes once it is in its cgroup); returns once it has
+ * exec'd the command (or with the error its setup met); with a terminal,
+ * *pty gets its master. */
+static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
 {
     int pipe_fds[2], console[2] = {-1, -1}, sync[2] = {-1, -1};
     if (launch_namespaces_open(l, err) < 0) {
@@ -13648,7 +14109,8 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
     l->sync_fd = sync[0];
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = (pid_t)syscall(SYS_clone, spec_new_namespaces(l->spec) | SIGCHLD, NULL, NULL, NULL, NULL);
+    unsigned long flags = spec_new_namespaces(l->spec) & ~(unsigned long)CLONE_NEWCGROUP;
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid == 0) {
         signals_reset();
         close(pipe_fds[0]);
@@ -13698,6 +14160,19 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
         return pid;
     waitpid(pid, NULL, 0);
     return -1;
+}
+
+/* container_launch: the container's cgroup (its device policy and
+ * limits), then its init; a failed start leaves no cgroup behind. */
+static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
+{
+    const char *cgroup = l->spec->cgroups_path;
+    if (cgroup && cgroup_create(cgroup, &l->spec->resources, err) < 0)
+        return -1;
+    pid_t pid = container_clone(l, pty, err);
+    if (pid < 0 && cgroup)
+        cgroup_remove(cgroup, NULL);
+    return pid;
 }
 
 /* --- the record: running, exited --- */
@@ -13764,11 +14239,29 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     return 0;
 }
 
-/* container_record_exit: the layer's size, walked once now that nothing
- * writes to it, then the record (or, with --rm, nothing at all). */
-static int container_record_exit(const char *root, const char *id, const char *layer, int code, bool remove,
-                                 lrun_error **err)
+/* container_cgroup_path: linux.cgroupsPath of the container's spec, or
+ * NULL (none, or no spec left). */
+static char *container_cgroup_path(const char *root, const char *id)
 {
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *path = xasprintf("%s/config.json", userdata);
+    autospec struct spec s = {0};
+    lrun_error *ignored = NULL;
+    if (spec_read_file(path, &s, &ignored) < 0) {
+        lrun_error_free(ignored);
+        return NULL;
+    }
+    return steal_pointer(&s.cgroups_path);
+}
+
+/* container_record_exit: the cgroup goes (whatever is left in it is
+ * killed); the layer's size, walked once now that nothing writes to it,
+ * then the record (or, with --rm, nothing at all). */
+static int container_record_exit(const char *root, const char *id, const char *layer, const char *cgroup, int code,
+                                 bool remove, lrun_error **err)
+{
+    if (cgroup)
+        cgroup_remove(cgroup, NULL);
     struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove};
     return container_change(root, id, mark_exited, &e, !remove, err);
 }
@@ -13993,7 +14486,8 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(devnull);
     if (pid < 0) {
         lrun_error *ignored = NULL;
-        container_record_exit(sc->root, sc->id, sc->layer, (*err)->exit_code, sc->facts.remove, &ignored);
+        container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, (*err)->exit_code, sc->facts.remove,
+                              &ignored);
         lrun_error_free(ignored);
         return -1;
     }
@@ -14012,7 +14506,8 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(master);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    return container_record_exit(sc->root, sc->id, sc->layer, *exit_code, sc->facts.remove, err);
+    return container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, *exit_code, sc->facts.remove,
+                                 err);
 }
 
 /* monitor_run: the detached container's keeper: launches it with its
@@ -14049,14 +14544,15 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     if (err) {
         report_write(ready_fd, err);
         lrun_error *ignored = NULL;
-        container_record_exit(sc->root, sc->id, sc->layer, err->exit_code, sc->facts.remove, &ignored);
+        container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, err->exit_code, sc->facts.remove,
+                              &ignored);
         _exit(EXIT_LRUN);
     }
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .log_fd = log_fd};
     int code = container_wait(&w);
-    container_record_exit(sc->root, sc->id, sc->layer, code, sc->facts.remove, &err);
+    container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
     _exit(0);
 }
 
@@ -14214,7 +14710,8 @@ static int container_wait_recorded(const char *root, const char *name, struct co
         if (strcmp(r->status, "running") != 0)
             return 0;
         if (!r->running && (r->monitor <= 0 || kill(r->monitor, 0) < 0)) {
-            if (container_record_exit(root, r->id, r->layer, 137, false, err) < 0)
+            autofree char *cgroup = container_cgroup_path(root, r->id);
+            if (container_record_exit(root, r->id, r->layer, cgroup, 137, false, err) < 0)
                 return -1;
             continue;
         }
@@ -14267,6 +14764,9 @@ static int container_remove(const char *root, const char *name, bool force, bool
         return -1;
     if (container_is_running(c)) /* a start slipped in since the look above */
         return fail_code(err, 2, "container %s was started while being removed: container state improper", r.id);
+    autofree char *cgroup = container_cgroup_path(root, r.id); /* left behind by a monitor that was killed */
+    if (cgroup && cgroup_remove(cgroup, err) < 0)
+        return -1;
     if (container_remove_storage(s, c, err) < 0)
         return -1;
     if (volumes)
@@ -14308,12 +14808,15 @@ static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pi
  * container can see it; only the last fork, confined already (user,
  * capabilities, seccomp), enters the pid namespace, and execs. */
 __attribute__((noreturn)) static void exec_child(const struct spec_process *p, const struct seccomp_program *seccomp,
-                                                 const int ns_fds[], int root_fd, int console, bool interactive,
-                                                 int preserve_fds, int report_fd)
+                                                 const char *cgroup, const int ns_fds[], int root_fd, int console,
+                                                 bool interactive, int preserve_fds, int report_fd)
 {
     lrun_error *err = NULL;
     signals_reset();
     process_hide_from_container();
+    /* the container's cgroup (its device policy, its limits) first */
+    if (cgroup && cgroup_enter(cgroup, 0, &err) < 0)
+        child_report(report_fd, err);
     for (size_t i = 0; i < EXEC_NAMESPACES; i++)
         if (setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
             fail_errno(&err, "enter the container's %s namespace", exec_namespaces[i]);
@@ -14388,7 +14891,8 @@ struct exec_io {
  * exec'd (or -1 with its setup's error); with a terminal, *pty gets the
  * master (unless io gives a console socket). */
 static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct seccomp_program *seccomp,
-                         bool interactive, const struct exec_io *io, int *pty, lrun_error **err)
+                         const char *cgroup, bool interactive, const struct exec_io *io, int *pty,
+                         lrun_error **err)
 {
     int ns_fds[EXEC_NAMESPACES], root_fd, console[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
     if (exec_namespaces_open(init, ns_fds, &root_fd, err) == 0) {
@@ -14406,8 +14910,8 @@ static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct 
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(p, seccomp, ns_fds, root_fd, io->console_socket >= 0 ? io->console_socket : console[1], interactive,
-                   io->preserve_fds, pipe_fds[1]);
+        exec_child(p, seccomp, cgroup, ns_fds, root_fd, io->console_socket >= 0 ? io->console_socket : console[1],
+                   interactive, io->preserve_fds, pipe_fds[1]);
     close(pipe_fds[1]);
     exec_namespaces_close(ns_fds, root_fd);
     if (console[0] >= 0) {
@@ -14451,7 +14955,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     sigset_t set;
     int sigfd = waiter_signals(&set), master = -1;
     struct exec_io io = {.console_socket = -1};
-    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, opts->interactive, &io, &master, err);
+    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io,
+                            &master, err);
     if (pid < 0) {
         close(sigfd);
         sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -14865,6 +15370,8 @@ static int oci_delete(const struct oci_options *o, const char *id, bool force, l
     if (oci_spec_load(o, id, &spec, &hook_err) < 0 || hooks_run(&spec, HOOK_POSTSTOP, text, &hook_err) < 0)
         fprintf(stderr, "lrun: warning: %s\n", hook_err->message);
     lrun_error_free(hook_err);
+    if (spec.cgroups_path && cgroup_remove(spec.cgroups_path, err) < 0)
+        return -1;
     autoclose int root_fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
         return fail_errno(err, "open %s", o->root);
@@ -14902,7 +15409,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds};
     sigset_t set;
     int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
-    pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, true, &io, &pty, err);
+    pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);
     if (pid < 0 || oci_pid_file(eo->pid_file, pid, err) < 0 || eo->detach) {
         if (pty >= 0)
             close(pty);
@@ -18257,7 +18764,7 @@ struct run_options {
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
-                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM };
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -18306,6 +18813,8 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_STOP_SIGNAL: free(c->stop_signal), c->stop_signal = xstrdup(value); break;
     case RUN_STOP_TIMEOUT: c->stop_timeout = atoi(value); break;
     case RUN_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
+    case RUN_DEVICE: strv_push(&c->devices, xstrdup(value)); break;
+    case RUN_CGROUP_PARENT: free(c->cgroup_parent), c->cgroup_parent = xstrdup(value); break;
     }
     return err && *err ? -1 : 0;
 }
@@ -18339,6 +18848,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),
         RUN_CALL("cap-drop", 0, RUN_CAP_DROP, "CAP", "Drop a capability"),
         BOOL_FLAG("privileged", 0, &c->privileged, "Give the container all capabilities and devices"),
+        RUN_CALL("device", 0, RUN_DEVICE, "HOST[:CTR[:rwm]]", "Add a host device to the container"),
+        RUN_CALL("cgroup-parent", 0, RUN_CGROUP_PARENT, "PATH", "The cgroup the container's cgroup is made in (default /lrun)"),
         RUN_CALL("security-opt", 0, RUN_SECURITY_OPT, "OPT", "seccomp=unconfined|FILE, no-new-privileges[=false]"),
         BOOL_FLAG("init", 0, &c->init, "Run an init that forwards signals and reaps zombies"),
         RUN_CALL("pull", 0, RUN_PULL, "POLICY", "Pull the image: missing, always, never, newer"),
