@@ -580,6 +580,29 @@ static char *text_quote(const char *text)
     return b.data;
 }
 
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+struct open_how {
+    uint64_t flags, mode, resolve;
+};
+#endif
+
+/* openat2_in_root: path opened as if root_fd were "/": "..", absolute
+ * names and symlinks resolve inside it (a container root, an image layout
+ * directory), never on the host. */
+static int openat2_in_root(int root_fd, const char *path, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    int fd;
+    /* EAGAIN: a rename or mount anywhere raced with resolving ".."; the
+     * kernel asks the caller to try again */
+    for (int tries = 0; tries < 256; tries++)
+        if ((fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how)) >= 0 || errno != EAGAIN)
+            break;
+    return fd;
+}
+
 /* mkdir_p: create path and its parents (plain paths the user gave). */
 static int mkdir_p(const char *path, mode_t mode, lrun_error **err)
 {
@@ -4581,6 +4604,7 @@ struct member {
 struct load_source {
     const char *path;
     bool is_dir;
+    int dir_fd; /* is_dir: the layout, every name resolved inside it */
     bool unrecognized; /* not a tar: no format lrun loads */
     struct member *members;
     size_t n_members;
@@ -4588,6 +4612,9 @@ struct load_source {
 
 static void load_source_release(struct load_source *src)
 {
+    if (src->is_dir && src->dir_fd >= 0)
+        close(src->dir_fd);
+    src->dir_fd = -1;
     for (size_t i = 0; i < src->n_members; i++) {
         free(src->members[i].name);
         buf_free(&src->members[i].data);
@@ -4629,7 +4656,8 @@ static int load_source_open(const char *path, struct load_source *src, lrun_erro
         return fail_errno(err, "%s", path);
     if (S_ISDIR(st.st_mode)) {
         src->is_dir = true;
-        return 0;
+        src->dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return src->dir_fd < 0 ? fail_errno(err, "%s", path) : 0;
     }
     autoarchive struct archive *a = outer_archive_open(path, err);
     if (!a) {
@@ -4696,8 +4724,24 @@ static bool load_source_exists(struct load_source *src, const char *name)
         return false;
     if (!src->is_dir)
         return load_source_member(src, name) != NULL;
-    autofree char *p = xasprintf("%s/%s", src->path, name);
-    return access(p, F_OK) == 0;
+    autoclose int fd = openat2_in_root(src->dir_fd, name, O_PATH);
+    return fd >= 0;
+}
+
+/* load_source_open_file: a regular file of a layout directory, resolved
+ * inside it: a symlink to /etc/shadow is the layout's own etc/shadow, and a
+ * FIFO or device is refused before a read could block or leak. */
+static int load_source_open_file(struct load_source *src, const char *name, lrun_error **err)
+{
+    int fd = openat2_in_root(src->dir_fd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return fail_errno(err, "open %s in %s", name, src->path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, "open %s in %s: not a regular file", name, src->path);
+    }
+    return fd;
 }
 
 /* load_source_read: a metadata file of the source, NUL-terminated. */
@@ -4706,8 +4750,8 @@ static int load_source_read(struct load_source *src, const char *name, struct bu
     if (!load_source_path_ok(name))
         return fail(err, "invalid file name \"%s\" in the image", name);
     if (src->is_dir) {
-        autofree char *p = xasprintf("%s/%s", src->path, name);
-        return read_file_at(AT_FDCWD, p, out, err);
+        autoclose int fd = load_source_open_file(src, name, err);
+        return fd < 0 ? -1 : read_all_fd(fd, name, out, err);
     }
     struct member *m = load_source_member(src, name);
     if (!m)
@@ -5059,10 +5103,9 @@ static int load_fill_layers(struct load_run *run, lrun_error **err)
     for (size_t i = 0; i < run->n_jobs; i++) {
         struct layer_job *job = &run->jobs[i];
         if (src->is_dir) {
-            autofree char *p = xasprintf("%s/%s", src->path, job->blob->member);
-            autoclose int fd = open(p, O_RDONLY | O_CLOEXEC);
+            autoclose int fd = load_source_open_file(src, job->blob->member, err);
             if (fd < 0)
-                return fail_errno(err, "open %s", p);
+                return -1;
             struct byte_source source = {fd_source_read, &fd};
             if (load_job_fill(run, job, &source, err) < 0)
                 return -1;
@@ -6048,6 +6091,18 @@ int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
 #define NET_IO_TIMEOUT 60      /* seconds without a byte before a read fails */
 #define NET_HANDSHAKE_TIMEOUT 10 /* seconds for a TLS handshake (Go's default) */
 #define NET_RETRIES 3          /* more tries for transient failures */
+#define NET_INTERIM_MAX 5      /* 1xx responses before the answer (Go's limit) */
+#define NET_LOW_SPEED_BYTES 1024 /* fewer in a whole timeout window: too slow */
+
+/* net_timeout_ms: how long a response head may take in all (100 Continue,
+ * slow bytes and all), and the window of the low-speed check on bodies;
+ * NET_IO_TIMEOUT, or $LRUN_NET_TIMEOUT seconds (slow links, tests). */
+static int64_t net_timeout_ms(void)
+{
+    const char *env = getenv("LRUN_NET_TIMEOUT");
+    long seconds = env && *env ? strtol(env, NULL, 10) : 0;
+    return 1000 * (int64_t)(seconds > 0 ? seconds : NET_IO_TIMEOUT);
+}
 
 static void sleep_milliseconds(long ms)
 {
@@ -6489,6 +6544,9 @@ struct connection {
     mbedtls_ssl_config conf;
     mbedtls_ctr_drbg_context drbg;
     bool reusable; /* the last response ended cleanly and kept the connection */
+    /* A server that keeps a read alive with a byte now and then (slowloris)
+     * is cut by these: the head's deadline, the bytes of the current window. */
+    int64_t head_deadline_ms, window_start_ms, window_bytes;
     char error[256]; /* the last failure, for byte_source readers */
     size_t pos, len;
     char in[64 * 1024];
@@ -6574,12 +6632,45 @@ static int tls_send(void *ctx, const unsigned char *buf, size_t len)
     return MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
+static int64_t monotonic_ms(void) { return (int64_t)(monotonic_seconds() * 1000); }
+
+/* connection_pace_start: a request was sent: its head is due within the
+ * timeout, and a new low-speed window starts. */
+static void connection_pace_start(struct connection *c)
+{
+    c->window_start_ms = monotonic_ms();
+    c->window_bytes = 0;
+    c->head_deadline_ms = c->window_start_ms + net_timeout_ms();
+}
+
+/* connection_pace: after a read of got bytes: false (c->error set) when the
+ * head is overdue or the window ended with too few bytes. */
+static bool connection_pace(struct connection *c, ssize_t got)
+{
+    int64_t now = monotonic_ms();
+    if (c->head_deadline_ms && now > c->head_deadline_ms) {
+        snprintf(c->error, sizeof c->error, "read: timed out waiting for the response head");
+        return false;
+    }
+    c->window_bytes += got > 0 ? got : 0;
+    if (c->window_start_ms && now - c->window_start_ms >= net_timeout_ms()) {
+        if (c->window_bytes < NET_LOW_SPEED_BYTES) {
+            snprintf(c->error, sizeof c->error, "read: too slow (under %d bytes in %" PRId64 " s)",
+                     NET_LOW_SPEED_BYTES, net_timeout_ms() / 1000);
+            return false;
+        }
+        c->window_start_ms = now;
+        c->window_bytes = 0;
+    }
+    return true;
+}
+
 static int tls_recv(void *ctx, unsigned char *buf, size_t len)
 {
     struct connection *c = ctx;
     ssize_t n = recv(c->fd, buf, len, 0);
     if (n >= 0)
-        return (int)n;
+        return connection_pace(c, n) ? (int)n : MBEDTLS_ERR_NET_RECV_FAILED;
     if (errno == EINTR)
         return MBEDTLS_ERR_SSL_WANT_READ;
     snprintf(c->error, sizeof c->error, "read: %s", errno == EAGAIN ? "timed out" : strerror(errno));
@@ -6681,7 +6772,7 @@ static ssize_t connection_read_raw(struct connection *c, void *buf, size_t n)
     for (;;) {
         ssize_t r = recv(c->fd, buf, n, 0);
         if (r >= 0)
-            return r;
+            return connection_pace(c, r) ? r : -1;
         if (errno == EINTR)
             continue;
         snprintf(c->error, sizeof c->error, "read: %s", errno == EAGAIN ? "timed out" : strerror(errno));
@@ -6826,6 +6917,14 @@ static int url_parse(const char *text, struct url *u, lrun_error **err)
 {
     *u = (struct url){0};
     const char *rest;
+    /* a URL a server sent (Location, a Bearer realm) goes into a request
+     * line: a CR, LF, space or other control byte there would add headers
+     * or requests of the server's choosing */
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f) {
+            autofree char *quoted = text_quote(text);
+            return fail(err, "invalid URL %s: it holds a space, a control byte or a non-ASCII byte", quoted);
+        }
     if (strncasecmp(text, "https://", 8) == 0)
         u->https = true, rest = text + 8;
     else if (strncasecmp(text, "http://", 7) == 0)
@@ -6859,7 +6958,8 @@ static char *url_string(const struct url *u)
     return xasprintf("%s://%s%s", u->https ? "https" : "http", authority, u->target);
 }
 
-/* url_resolve: a Location header against the URL it came from. */
+/* url_resolve: a Location header against the URL it came from (checked
+ * by url_parse when it is used). */
 static char *url_resolve(const struct url *base, const char *location)
 {
     if (strncasecmp(location, "https://", 8) == 0 || strncasecmp(location, "http://", 7) == 0)
@@ -6966,6 +7066,7 @@ static int http_send(struct connection *c, const char *method, const struct url 
     c->error[0] = '\0';
     if (connection_write(c, req.data, req.len) < 0 || (body && http_send_body(c, body) < 0))
         return fail(err, "%s %s: %s", method, authority, c->error);
+    connection_pace_start(c);
     return 0;
 }
 
@@ -6975,11 +7076,13 @@ static int http_read_head(struct connection *c, const char *method, struct http_
 {
     autobuf struct buf line = {0};
     size_t total = 0;
-    int minor = 1;
+    int minor = 1, interim = 0;
     *r = (struct http_response){.length = -1, .left = -1, .conn = c};
     do {
         lrun_strv_free(r->headers);
         r->headers = NULL;
+        if (interim++ > NET_INTERIM_MAX)
+            return fail(err, "read the response: too many 1xx informational responses");
         if (connection_read_line(c, &line, HTTP_HEAD_MAX) < 0)
             return fail(err, "read the response: %s", c->error);
         if (sscanf(line.data, "HTTP/1.%d %d", &minor, &r->status) != 2 || r->status < 100 || r->status > 999)
@@ -6994,6 +7097,7 @@ static int http_read_head(struct connection *c, const char *method, struct http_
             strv_push(&r->headers, xstrdup(line.data));
         }
     } while (r->status < 200 && r->status != 101); /* 100 Continue and friends */
+    c->head_deadline_ms = 0; /* the body is paced by the low-speed window */
     const char *te = http_header(r, "Transfer-Encoding"), *cl = http_header(r, "Content-Length");
     const char *connection = http_header(r, "Connection");
     r->chunked = te && strcasestr(te, "chunked");
@@ -7041,10 +7145,15 @@ static int http_chunk_next(struct http_response *r)
     r->in_chunk = true;
     if (size > 0)
         return 0;
-    do /* trailers, up to the empty line */
+    size_t trailers = 0;
+    do { /* trailers, up to the empty line, at most a head's worth */
         if (connection_read_line(c, &line, HTTP_HEAD_MAX) < 0)
             return -1;
-    while (line.len);
+        if ((trailers += line.len + 1) > HTTP_HEAD_MAX) {
+            snprintf(c->error, sizeof c->error, "the chunked body's trailers are too large");
+            return -1;
+        }
+    } while (line.len);
     r->done = true;
     c->reusable = !r->close;
     return 0;
@@ -7376,9 +7485,16 @@ static char *registry_url(struct registry *reg, const char *path)
     return url_string(&u);
 }
 
-static bool url_is_registry(const struct registry *reg, const struct url *u)
+/* url_is_registry: u is the registry's own origin: scheme, host and port
+ * (its credentials go nowhere else: not to http://HOST:444 after a
+ * redirect from https://HOST). */
+static bool url_is_registry(struct registry *reg, const struct url *u)
 {
-    return strcmp(u->host, reg->host) == 0 && (reg->port == 0 || u->port == reg->port);
+    pthread_mutex_lock(&reg->lock);
+    bool http = reg->use_http;
+    pthread_mutex_unlock(&reg->lock);
+    uint16_t port = reg->port ? reg->port : http ? 80 : 443;
+    return u->https == !http && strcasecmp(u->host, reg->host) == 0 && u->port == port;
 }
 
 /* registry_trust: what to check host:port's certificate against; the
@@ -7626,6 +7742,7 @@ struct request {
     const char *method;
     const struct http_body *body;
     char *url;
+    struct url first; /* where the caller's headers (a token request's Basic credentials) may go */
     bool authenticate; /* send the registry's Authorization, answer its 401s */
     bool answered;     /* a 401 was answered once already */
     int redirects, attempt;
@@ -7640,7 +7757,11 @@ static int request_try(struct registry_session *rs, struct request *q, const str
 {
     struct registry *reg = rs->reg;
     bool to_registry = url_is_registry(reg, u), reused = false;
-    autostrv char **all = strv_copy(headers);
+    bool same_origin = u->https == q->first.https && u->port == q->first.port && strcasecmp(u->host, q->first.host) == 0;
+    autostrv char **all = xcalloc(1, sizeof *all);
+    for (size_t i = 0; headers && headers[i]; i++)
+        if (same_origin || strncasecmp(headers[i], "Authorization:", 14) != 0)
+            strv_push(&all, xstrdup(headers[i]));
     pthread_mutex_lock(&reg->lock);
     if (q->authenticate && to_registry && reg->authorization)
         strv_push(&all, xasprintf("Authorization: %s", reg->authorization));
@@ -7734,6 +7855,10 @@ static int request_run(struct registry_session *rs, struct request q, const char
 {
     const char *method = q.method;
     q.url = has_prefix(where, "/") ? registry_url(rs->reg, where) : xstrdup(where);
+    if (url_parse(q.url, &q.first, err) < 0) {
+        free(q.url);
+        return -1;
+    }
     int ret;
     for (;;) {
         http_response_clear(r);
@@ -7758,6 +7883,7 @@ static int request_run(struct registry_session *rs, struct request q, const char
             break;
     }
     free(q.url);
+    url_clear(&q.first);
     return ret;
 }
 
@@ -9034,14 +9160,6 @@ int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **e
  * copying trees, a mount namespace of its own, a volume's copy-up
  * ======================================================================== */
 
-#ifndef RESOLVE_IN_ROOT
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_IN_ROOT 0x10
-struct open_how {
-    uint64_t flags, mode, resolve;
-};
-#endif
-
 /* overlay_mount_at: mount an overlay of lower ("l/A:l/B:...", uppermost
  * first, relative to overlay/) on target, with <upper>/diff as the upper
  * dir when upper is given (read-only otherwise).  It chdirs to overlay/ so
@@ -9133,18 +9251,6 @@ static int overlay_mount_image(const char *root, const char *id, const char *tar
  * reached with openat2(RESOLVE_IN_ROOT): a symlink in the image (/etc/hosts
  * -> /etc/shadow, /dev -> /tmp/x) resolves inside the root, never on the
  * host.  Mounts then go onto /proc/self/fd/N of the resolved fd. */
-
-static int openat2_in_root(int root_fd, const char *path, int flags)
-{
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    int fd;
-    /* EAGAIN: a rename or mount anywhere raced with resolving ".."; the
-     * kernel asks the caller to try again */
-    for (int tries = 0; tries < 256; tries++)
-        if ((fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how)) >= 0 || errno != EAGAIN)
-            break;
-    return fd;
-}
 
 enum path_create { CREATE_NOTHING, CREATE_DIRECTORY, CREATE_FILE };
 
