@@ -8481,11 +8481,40 @@ static ssize_t pull_take_job(struct pull_run *pr, const struct blob_ref *early)
     return pick;
 }
 
-/* pull_job_fill: stream job i's blob (d, opened) into its layer. */
+/* pull_job_fill: job i's blob (d, opened) into a temporary file first
+ * (bounded by the manifest's size as it comes), its digest checked there,
+ * and only then into its layer, as c/image stages blobs: a blob that is not
+ * the one the manifest names (a 9 MB gzip bomb under another digest)
+ * writes nothing into the store. */
 static int pull_job_fill(struct pull_run *pr, size_t i, struct blob_download *d, lrun_error **err)
 {
     struct layer_job *job = &pr->load.jobs[i];
-    struct byte_source source = {blob_download_read, d};
+    autofree char *what = xasprintf("layer %.12s (%s)", blob_short(job->blob), job->blob->member);
+    autoclose int fd = temp_file(err);
+    if (fd < 0)
+        return error_prefix(err, "%s", what);
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    char chunk[65536];
+    for (;;) {
+        const char *why = "read";
+        ssize_t n = blob_download_read(d, chunk, sizeof chunk, &why);
+        if (n < 0)
+            return fail(err, "%s: %s", what, why);
+        if (n == 0)
+            break;
+        SHA256_Update(&sha, chunk, (size_t)n);
+        if (write_all(fd, chunk, (size_t)n) < 0)
+            return fail_errno(err, "%s: write to %s", what, temp_dir());
+    }
+    digest_hex got;
+    sha256_final_hex(&sha, got);
+    const char *want = digest_hex_part(job->blob->digest);
+    if (!want || strcmp(want, got) != 0)
+        return fail(err, "%s: blob digest mismatch: expected %s, got sha256:%s", what, job->blob->digest, got);
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return fail_errno(err, "%s: rewind", what);
+    struct byte_source source = {fd_source_read, &fd};
     if (load_job_fill(&pr->load, job, &source, err) < 0)
         return -1;
     __atomic_store_n(&pr->finished[i], true, __ATOMIC_RELAXED);

@@ -54,6 +54,40 @@ is "$(grep "^$P2 " "$HOSTILE_LOG" | sed 's/?.*auth=/ auth=/')" "$P2 GET /token a
 	"11 token realm redirected: the other origin got no Authorization"
 hostile_stop
 
+# --- 14: a blob is checked against its digest before a byte of it goes
+# into the store: a gzip bomb served under another digest fills nothing
+# (the store is a 24 MB tmpfs; the bomb unpacks to 64 MB)
+H=$T/bomb; mkdir -p "$H/blobs"
+python3 - "$H/bomb.gz" <<'PY' || bail "cannot make the bomb"
+import gzip, io, sys, tarfile
+class Zeros(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        k = min(len(b), self.left); b[:k] = bytes(k); self.left -= k; return k
+with gzip.open(sys.argv[1], 'wb', compresslevel=9) as g, tarfile.open(fileobj=g, mode='w|') as t:
+    info = tarfile.TarInfo('zeros'); info.size = 64 << 20
+    t.addfile(info, io.BufferedReader(Zeros(info.size)))
+PY
+bomb_size=$(stat -c %s "$H/bomb.gz")
+fake=$(printf 'not the bomb' | sha256sum | cut -c1-64)
+printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$fake" >"$H/config"
+cfg=$(sha256 "$H/config"); mv "$H/config" "$H/blobs/$cfg"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%d,"digest":"sha256:%s"}]}' \
+	"$(stat -c %s "$H/blobs/$cfg")" "$cfg" "$bomb_size" "$fake" >"$H/manifest.json"
+R3=$T/small-store; mkdir -p "$R3"
+mount -t tmpfs -o size=24m lrun-test "$R3" || bail "cannot mount a tmpfs store"
+P1=$(reg_free_port)
+HOSTILE_DIR=$H hostile bomb "$P1"
+run env TMPDIR="$T" "$LRUN" --root "$R3" pull "127.0.0.1:$P1/bomb:1"
+is "$rc" 125 "14 bomb: the pull fails"
+like "$err" "blob digest mismatch: expected sha256:$fake" "14 bomb: because the blob's digest is wrong (not a full disk)"
+kb=$(du -sk "$R3" | cut -f1)
+ok "$([ "$kb" -lt 1024 ]; echo $?)" "14 bomb: the store holds ${kb} kB afterwards (under 1 MB)"
+is "$(jq length "$R3/overlay-layers/layers.json" 2>/dev/null || echo 0)" 0 "14 bomb: no layer recorded"
+hostile_stop
+umount "$R3"
+
 # --- 15: a response head has a deadline, 1xx responses and trailers a cap
 export LRUN_NET_TIMEOUT=2
 declare -A why=([continue]="too many 1xx informational responses" [trailers]="trailers are too large"
