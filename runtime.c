@@ -851,6 +851,34 @@ static char *human_size(double size, int precision)
     return xasprintf("%.*g%s", precision, size, units[i]);
 }
 
+/* size_parse: docker's RAMInBytes: "64m", "1.5g", "512k", "100", "64MiB":
+ * a number, then b, k, m, g, t or p (powers of 1024), case-insensitive,
+ * optionally followed by b or ib. */
+static bool size_parse(const char *text, int64_t *bytes)
+{
+    char *end;
+    errno = 0;
+    double n = strtod(text, &end);
+    if (end == text || errno || n < 0 || !isdigit((unsigned char)text[0]))
+        return false;
+    static const char units[] = "bkmgtp";
+    double scale = 1;
+    const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+    if (*end && !u)
+        return false;
+    if (u) {
+        for (const char *p = units; p < u; p++)
+            scale *= 1024;
+        end++;
+        if (*u != 'b' && (strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
+            end += strlen(end);
+    }
+    if (*end || n * scale > (double)INT64_MAX)
+        return false;
+    *bytes = (int64_t)(n * scale);
+    return true;
+}
+
 /* ========================================================================
  * JSON: reading with yajl's tree, writing with yajl_gen
  * ======================================================================== */
@@ -1516,6 +1544,7 @@ struct container {
     int64_t monitor;   /* the process that waits for it and records the exit */
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
+    bool oom_killed;   /* the last run ended by the memory cgroup's OOM killer */
     bool is_volatile;  /* a --rm container's: kept in volatile-containers.json */
     char *boot_id;     /* a volatile record's boot: one of an earlier boot is a leftover */
     bool stale;        /* a volatile record of an earlier boot, to be removed */
@@ -1726,6 +1755,7 @@ static struct container *container_from_json(yajl_val v)
     c->monitor = json_int(flags, "lrun.monitor", 0);
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
+    c->oom_killed = YAJL_IS_TRUE(json_get(flags, "lrun.oom-killed"));
     c->boot_id = xstrdup(json_string(flags, "lrun.boot-id"));
     return c;
 }
@@ -1886,6 +1916,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
     jw_key_int(g, "lrun.exit-code", c->exit_code);
     if (c->size >= 0)
         jw_key_int(g, "lrun.size", c->size);
+    if (c->oom_killed)
+        jw_key_bool(g, "lrun.oom-killed", true);
     jw_key_str_opt(g, "lrun.boot-id", c->boot_id);
     yajl_gen_map_close(g);
     jw_unknown_members(g, c->raw, known);
@@ -9896,13 +9928,42 @@ struct spec_device_rule { /* "linux.resources.devices": the device cgroup's list
     char access[4];        /* of "rwm" */
 };
 
-/* "linux.resources": the cgroup's limits.  The CGROUPS sub-section reads
- * and applies them; it adds its members (memory, cpu, pids, blockIO,
- * hugepageLimits) here, next to the device rules. */
+struct spec_throttle { /* one of "blockIO.throttle*Device" */
+    int64_t major, minor;
+    uint64_t rate;
+};
+enum throttle_kind { THROTTLE_READ_BPS, THROTTLE_WRITE_BPS, THROTTLE_READ_IOPS, THROTTLE_WRITE_IOPS, THROTTLE_KINDS };
+static const char *const throttle_names[THROTTLE_KINDS] = {"throttleReadBpsDevice", "throttleWriteBpsDevice",
+                                                           "throttleReadIOPSDevice", "throttleWriteIOPSDevice"};
+
+/* "linux.resources": the cgroup's device rules and limits, which CONTAINER:
+ * CGROUPS applies.  Numbers: 0 is unset, -1 unlimited. */
 struct spec_resources {
     struct spec_device_rule *devices;
     size_t n_devices;
+    int64_t memory_limit;       /* "memory.limit" (bytes) */
+    int64_t memory_reservation; /* "memory.reservation" */
+    int64_t memory_swap;        /* "memory.swap": memory plus swap, as the OCI spec counts it */
+    bool oom_kill_disable;      /* "memory.disableOOMKiller" */
+    uint64_t cpu_shares;        /* "cpu.shares" */
+    int64_t cpu_quota;          /* "cpu.quota" (microseconds per period) */
+    uint64_t cpu_period;        /* "cpu.period" */
+    char *cpuset_cpus, *cpuset_mems; /* "cpu.cpus", "cpu.mems" */
+    int64_t pids_limit;         /* "pids.limit" */
+    uint16_t blkio_weight;      /* "blockIO.weight" */
+    struct spec_throttle *throttles[THROTTLE_KINDS];
+    size_t n_throttles[THROTTLE_KINDS];
 };
+
+static void spec_resources_release(struct spec_resources *r)
+{
+    free(r->devices);
+    free(r->cpuset_cpus);
+    free(r->cpuset_mems);
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        free(r->throttles[k]);
+    *r = (struct spec_resources){0};
+}
 
 /* "hooks": programs run at points of the container's life (OCI mode). */
 enum hook_kind { HOOK_PRESTART, HOOK_CREATE_RUNTIME, HOOK_CREATE_CONTAINER, HOOK_START_CONTAINER, HOOK_POSTSTART,
@@ -9985,7 +10046,7 @@ static void spec_release(struct spec *s)
     for (size_t i = 0; i < s->n_devices; i++)
         free(s->devices[i].path);
     free(s->devices);
-    free(s->resources.devices);
+    spec_resources_release(&s->resources);
     free(s->cgroups_path);
     lrun_strv_free(s->sysctl);
     free(s->seccomp);
@@ -10318,6 +10379,68 @@ static void spec_write_devices(yajl_gen g, const struct spec *s)
     yajl_gen_array_close(g);
 }
 
+static void jw_key_int_set(yajl_gen g, const char *key, int64_t n)
+{
+    if (n)
+        jw_key_int(g, key, n);
+}
+
+/* spec_write_limits: memory, cpu, pids and blockIO, the members set */
+static void spec_write_limits(yajl_gen g, const struct spec_resources *r)
+{
+    if (r->memory_limit || r->memory_reservation || r->memory_swap || r->oom_kill_disable) {
+        jw_key(g, "memory");
+        yajl_gen_map_open(g);
+        jw_key_int_set(g, "limit", r->memory_limit);
+        jw_key_int_set(g, "reservation", r->memory_reservation);
+        jw_key_int_set(g, "swap", r->memory_swap);
+        if (r->oom_kill_disable)
+            jw_key_bool(g, "disableOOMKiller", true);
+        yajl_gen_map_close(g);
+    }
+    if (r->cpu_shares || r->cpu_quota || r->cpu_period || r->cpuset_cpus || r->cpuset_mems) {
+        jw_key(g, "cpu");
+        yajl_gen_map_open(g);
+        jw_key_int_set(g, "shares", (int64_t)r->cpu_shares);
+        jw_key_int_set(g, "quota", r->cpu_quota);
+        jw_key_int_set(g, "period", (int64_t)r->cpu_period);
+        if (r->cpuset_cpus)
+            jw_key_str(g, "cpus", r->cpuset_cpus);
+        if (r->cpuset_mems)
+            jw_key_str(g, "mems", r->cpuset_mems);
+        yajl_gen_map_close(g);
+    }
+    if (r->pids_limit) {
+        jw_key(g, "pids");
+        yajl_gen_map_open(g);
+        jw_key_int(g, "limit", r->pids_limit);
+        yajl_gen_map_close(g);
+    }
+    bool throttled = false;
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        throttled |= r->n_throttles[k] > 0;
+    if (!r->blkio_weight && !throttled)
+        return;
+    jw_key(g, "blockIO");
+    yajl_gen_map_open(g);
+    jw_key_int_set(g, "weight", r->blkio_weight);
+    for (int k = 0; k < THROTTLE_KINDS; k++) {
+        if (!r->n_throttles[k])
+            continue;
+        jw_key(g, throttle_names[k]);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < r->n_throttles[k]; i++) {
+            yajl_gen_map_open(g);
+            jw_key_int(g, "major", r->throttles[k][i].major);
+            jw_key_int(g, "minor", r->throttles[k][i].minor);
+            jw_key_u64(g, "rate", r->throttles[k][i].rate);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
 static void spec_write_resources(yajl_gen g, const struct spec_resources *r)
 {
     jw_key(g, "resources");
@@ -10339,6 +10462,7 @@ static void spec_write_resources(yajl_gen g, const struct spec_resources *r)
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
+    spec_write_limits(g, r);
     yajl_gen_map_close(g);
 }
 
@@ -10626,6 +10750,45 @@ static int spec_read_devices(yajl_val list, struct spec *s, lrun_error **err)
     return 0;
 }
 
+/* spec_read_limits: memory, cpu, pids, blockIO of linux.resources */
+static int spec_read_limits(yajl_val v, struct spec_resources *r, lrun_error **err)
+{
+    yajl_val memory = json_get(v, "memory"), cpu = json_get(v, "cpu"), pids = json_get(v, "pids");
+    yajl_val io = json_get(v, "blockIO");
+    r->memory_limit = json_int(memory, "limit", 0);
+    r->memory_reservation = json_int(memory, "reservation", 0);
+    r->memory_swap = json_int(memory, "swap", 0);
+    r->oom_kill_disable = json_bool(memory, "disableOOMKiller");
+    uint64_t weight;
+    if (json_u64(cpu, "shares", &r->cpu_shares, err) < 0 || json_u64(cpu, "period", &r->cpu_period, err) < 0 ||
+        json_u64(io, "weight", &weight, err) < 0)
+        return error_prefix(err, "linux.resources");
+    if (weight > 1000)
+        return fail(err, "linux.resources.blockIO.weight %" PRIu64 " is out of range", weight);
+    r->blkio_weight = (uint16_t)weight;
+    r->cpu_quota = json_int(cpu, "quota", 0);
+    r->cpuset_cpus = xstrdup(json_string(cpu, "cpus"));
+    r->cpuset_mems = xstrdup(json_string(cpu, "mems"));
+    r->pids_limit = json_int(pids, "limit", 0);
+    if (pids && r->pids_limit <= 0) /* the spec's "unlimited" */
+        r->pids_limit = -1;
+    if (r->memory_limit < -1 || r->memory_reservation < -1 || r->memory_swap < -1 || r->cpu_quota < -1)
+        return fail(err, "linux.resources: a negative limit other than -1");
+    for (int k = 0; k < THROTTLE_KINDS; k++) {
+        yajl_val list = json_get(io, throttle_names[k]);
+        r->throttles[k] = xcalloc(json_array_len(list) + 1, sizeof *r->throttles[k]);
+        for (size_t i = 0; i < json_array_len(list); i++) {
+            yajl_val t = json_array_at(list, i);
+            struct spec_throttle *to = &r->throttles[k][r->n_throttles[k]++];
+            to->major = json_int(t, "major", -1);
+            to->minor = json_int(t, "minor", -1);
+            if (json_u64(t, "rate", &to->rate, err) < 0 || to->major < 0 || to->minor < 0)
+                return error_prefix(err, "linux.resources.blockIO.%s[%zu]", throttle_names[k], i);
+        }
+    }
+    return 0;
+}
+
 static int spec_read_resources(yajl_val v, struct spec_resources *r, lrun_error **err)
 {
     yajl_val list = json_get(v, "devices");
@@ -10643,7 +10806,7 @@ static int spec_read_resources(yajl_val v, struct spec_resources *r, lrun_error 
         rule->minor = json_int(d, "minor", -1);
         snprintf(rule->access, sizeof rule->access, "%s", access ? access : "rwm");
     }
-    return 0;
+    return spec_read_limits(v, r, err);
 }
 
 static int spec_read_linux(yajl_val v, struct spec *s, lrun_error **err)
@@ -12491,6 +12654,200 @@ static int cgroup_v2_devices(const char *dir, const struct spec_resources *r, lr
     return 0;
 }
 
+/* --- limits: memory, cpu, cpuset, pids, block I/O --- */
+
+/* cgroup_set: value (printf) into file of the container's directory in
+ * the hierarchy holding controller */
+PRINTF(5, 6) static int cgroup_set(const char *path, const char *controller, const char *file, lrun_error **err,
+                                   const char *fmt, ...)
+{
+    autofree char *dir = cgroup_dir(path, controller);
+    if (!dir)
+        return fail(err, "the %s controller is not available on this host (%s)", controller, file);
+    char value[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    return cgroup_write(dir, file, value, err);
+}
+
+static int cgroup_v1_memory(const char *path, const struct spec_resources *r, lrun_error **err)
+{
+    autofree char *dir = cgroup_dir(path, "memory");
+    autofree char *memsw = dir ? xasprintf("%s/memory.memsw.limit_in_bytes", dir) : NULL;
+    bool has_swap = memsw && access(memsw, F_OK) == 0;
+    if (r->memory_limit) {
+        /* memory.limit may not exceed memsw: when it would, memsw first */
+        lrun_error *first = NULL;
+        if (cgroup_set(path, "memory", "memory.limit_in_bytes", &first, "%" PRId64, r->memory_limit) < 0) {
+            bool retry = has_swap && r->memory_swap && errno == EINVAL;
+            if (!retry) {
+                *err = first;
+                return -1;
+            }
+            lrun_error_free(first);
+            if (cgroup_set(path, "memory", "memory.memsw.limit_in_bytes", err, "%" PRId64, r->memory_swap) < 0 ||
+                cgroup_set(path, "memory", "memory.limit_in_bytes", err, "%" PRId64, r->memory_limit) < 0)
+                return -1;
+        }
+    }
+    if (r->memory_swap && has_swap &&
+        cgroup_set(path, "memory", "memory.memsw.limit_in_bytes", err, "%" PRId64, r->memory_swap) < 0)
+        return -1;
+    if (r->memory_reservation &&
+        cgroup_set(path, "memory", "memory.soft_limit_in_bytes", err, "%" PRId64, r->memory_reservation) < 0)
+        return -1;
+    if (r->oom_kill_disable && cgroup_set(path, "memory", "memory.oom_control", err, "1") < 0)
+        return -1;
+    return 0;
+}
+
+static int cgroup_v2_memory(const char *path, const struct spec_resources *r, lrun_error **err)
+{
+    char max[24] = "max";
+    if (r->memory_limit > 0)
+        snprintf(max, sizeof max, "%" PRId64, r->memory_limit);
+    if (r->memory_limit && cgroup_set(path, "memory", "memory.max", err, "%s", max) < 0)
+        return -1;
+    if (r->memory_reservation > 0 &&
+        cgroup_set(path, "memory", "memory.low", err, "%" PRId64, r->memory_reservation) < 0)
+        return -1;
+    autofree char *dir = cgroup_dir(path, "memory");
+    autofree char *swap_file = dir ? xasprintf("%s/memory.swap.max", dir) : NULL;
+    if (r->memory_swap && swap_file && access(swap_file, F_OK) == 0) { /* v2 counts swap alone */
+        if (r->memory_swap < 0 || r->memory_limit <= 0)
+            return cgroup_set(path, "memory", "memory.swap.max", err, "max");
+        return cgroup_set(path, "memory", "memory.swap.max", err, "%" PRId64,
+                          r->memory_swap > r->memory_limit ? r->memory_swap - r->memory_limit : 0);
+    }
+    return 0; /* disableOOMKiller: v2 has no such switch (runc and crun ignore it too) */
+}
+
+static int cgroup_cpu(const char *path, const struct spec_resources *r, bool v2, lrun_error **err)
+{
+    if (r->cpu_shares && (v2 ? cgroup_set(path, "cpu", "cpu.weight", err, "%" PRIu64,
+                                          1 + ((r->cpu_shares < 2 ? 0 : r->cpu_shares - 2) * 9999) / 262142)
+                             : cgroup_set(path, "cpu", "cpu.shares", err, "%" PRIu64, r->cpu_shares)) < 0)
+        return -1;
+    if (!v2) {
+        if (r->cpu_period && cgroup_set(path, "cpu", "cpu.cfs_period_us", err, "%" PRIu64, r->cpu_period) < 0)
+            return -1;
+        if (r->cpu_quota && cgroup_set(path, "cpu", "cpu.cfs_quota_us", err, "%" PRId64, r->cpu_quota) < 0)
+            return -1;
+    } else if (r->cpu_quota || r->cpu_period) {
+        char quota[24] = "max";
+        if (r->cpu_quota > 0)
+            snprintf(quota, sizeof quota, "%" PRId64, r->cpu_quota);
+        if (cgroup_set(path, "cpu", "cpu.max", err, "%s %" PRIu64, quota, r->cpu_period ? r->cpu_period : 100000) < 0)
+            return -1;
+    }
+    if (r->cpuset_cpus && cgroup_set(path, "cpuset", "cpuset.cpus", err, "%s", r->cpuset_cpus) < 0)
+        return -1;
+    if (r->cpuset_mems && cgroup_set(path, "cpuset", "cpuset.mems", err, "%s", r->cpuset_mems) < 0)
+        return -1;
+    return 0;
+}
+
+static int cgroup_block_io(const char *path, const struct spec_resources *r, bool v2, lrun_error **err)
+{
+    const char *controller = v2 ? "io" : "blkio";
+    if (r->blkio_weight) {
+        autofree char *dir = cgroup_dir(path, controller);
+        autofree char *plain = dir ? xasprintf("%s/%s", dir, v2 ? "io.weight" : "blkio.weight") : NULL;
+        unsigned weight = v2 ? 1 + (r->blkio_weight - 10u) * 9999u / 990u : r->blkio_weight;
+        const char *file = plain && access(plain, F_OK) == 0 ? (v2 ? "io.weight" : "blkio.weight")
+                                                             : (v2 ? "io.bfq.weight" : "blkio.bfq.weight");
+        if (cgroup_set(path, controller, file, err, v2 && strcmp(file, "io.weight") == 0 ? "default %u" : "%u",
+                       strcmp(file, "io.bfq.weight") == 0 ? r->blkio_weight : weight) < 0)
+            return error_prefix(err, "--blkio-weight (the kernel's I/O scheduler may have no weights)");
+    }
+    static const char *const v1_files[THROTTLE_KINDS] = {"blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                                                         "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    static const char *const v2_keys[THROTTLE_KINDS] = {"rbps", "wbps", "riops", "wiops"};
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        for (size_t i = 0; i < r->n_throttles[k]; i++) {
+            const struct spec_throttle *t = &r->throttles[k][i];
+            int rc = v2 ? cgroup_set(path, controller, "io.max", err, "%" PRId64 ":%" PRId64 " %s=%" PRIu64, t->major,
+                                     t->minor, v2_keys[k], t->rate)
+                        : cgroup_set(path, controller, v1_files[k], err, "%" PRId64 ":%" PRId64 " %" PRIu64, t->major,
+                                     t->minor, t->rate);
+            if (rc < 0)
+                return -1;
+        }
+    return 0;
+}
+
+/* cgroup_apply_limits: the limits of r that are set, on a cgroup that
+ * exists (create, and update of a running container) */
+static int cgroup_apply_limits(const char *path, const struct spec_resources *r, lrun_error **err)
+{
+    bool v2 = cgroup_detect() == CGROUP_V2;
+    if ((v2 ? cgroup_v2_memory(path, r, err) : cgroup_v1_memory(path, r, err)) < 0 ||
+        cgroup_cpu(path, r, v2, err) < 0 || cgroup_block_io(path, r, v2, err) < 0)
+        return -1;
+    if (r->pids_limit > 0)
+        return cgroup_set(path, "pids", "pids.max", err, "%" PRId64, r->pids_limit);
+    if (r->pids_limit < 0)
+        return cgroup_set(path, "pids", "pids.max", err, "max");
+    return 0;
+}
+
+/* cgroup_v2_enable: the controllers a container may use that dir has,
+ * enabled for its children */
+static void cgroup_v2_enable(const char *dir)
+{
+    static const char *const wanted[] = {"cpu", "cpuset", "io", "memory", "pids"};
+    autofree char *file = xasprintf("%s/cgroup.controllers", dir);
+    autobuf struct buf have = {0};
+    if (read_file_at(AT_FDCWD, file, &have, NULL) < 0)
+        return;
+    for (char *c = have.data; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    autofree char *line = xasprintf(" %s ", have.data);
+    for (size_t i = 0; i < sizeof wanted / sizeof *wanted; i++) {
+        autofree char *word = xasprintf(" %s ", wanted[i]), *enable = xasprintf("+%s", wanted[i]);
+        if (strstr(line, word))
+            cgroup_write(dir, "cgroup.subtree_control", enable, NULL);
+    }
+}
+
+/* cgroup_v2_delegate: v2 limits need their controllers enabled in
+ * cgroup.subtree_control of every cgroup above the container's. */
+static void cgroup_v2_delegate(const char *mount, const char *path)
+{
+    autofree char *rel = xstrdup(path + (path[0] == '/'));
+    char *leaf = strrchr(rel, '/'), *save = NULL;
+    autobuf struct buf dir = {0};
+    buf_adds(&dir, mount);
+    cgroup_v2_enable(dir.data);
+    if (!leaf)
+        return;
+    *leaf = '\0';
+    for (char *step = strtok_r(rel, "/", &save); step; step = strtok_r(NULL, "/", &save)) {
+        buf_printf(&dir, "/%s", step);
+        mkdir(dir.data, 0755);
+        cgroup_v2_enable(dir.data);
+    }
+}
+
+/* cgroup_oom_killed: whether the OOM killer killed in the cgroup (v1
+ * memory.oom_control's oom_kill, v2 memory.events') */
+static bool cgroup_oom_killed(const char *path)
+{
+    cgroup_detect();
+    autofree char *dir = cgroup_dir(path, "memory");
+    autofree char *file = dir ? xasprintf("%s/%s", dir, cgroup_host_version == CGROUP_V2 ? "memory.events"
+                                                                                         : "memory.oom_control")
+                              : NULL;
+    autobuf struct buf text = {0};
+    if (!file || read_file_at(AT_FDCWD, file, &text, NULL) < 0)
+        return false;
+    const char *line = strstr(text.data, "oom_kill ");
+    return line && atoll(line + 9) > 0;
+}
+
 /* --- the interface --- */
 
 /* cgroup_create: the container's cgroup in every hierarchy, with the
@@ -12508,6 +12865,8 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
     for (size_t i = 0; i < n_cgroup_hierarchies && rc == 0; i++) {
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
         autofree char *dir = xasprintf("%s/%s", h->mount, path + (path[0] == '/'));
+        if (h->unified && cgroup_host_version == CGROUP_V2)
+            cgroup_v2_delegate(h->mount, path);
         rc = cgroup_mkdirs(dir, strstr(h->controllers, ",cpuset,") != NULL, err);
     }
     if (rc == 0 && r->n_devices) {
@@ -12528,6 +12887,8 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
                 *err = v2_err;
         }
     }
+    if (rc == 0)
+        rc = cgroup_apply_limits(path, r, err);
     if (rc < 0) {
         error_prefix(err, "cgroup %s", path);
         cgroup_remove(path, NULL);
@@ -12923,6 +13284,11 @@ struct container_config {
     struct user_mount *mounts; /* -v, --mount, --tmpfs, then --volumes-from's */
     char **devices;      /* --device HOST[:CONTAINER[:PERMISSIONS]] */
     char *cgroup_parent; /* --cgroup-parent; NULL: "lrun" */
+    struct spec_resources resources; /* --memory, --cpus, --pids-limit, ... parsed (limit_option) */
+    struct spec_rlimit *rlimits;     /* --ulimit */
+    size_t n_rlimits;
+    int64_t shm_size;    /* --shm-size, bytes; 0: docker's 64m */
+    bool cgroupns_host;  /* --cgroupns host */
     size_t n_mounts;
     char **volumes_from;
     int stop_timeout;
@@ -12946,6 +13312,8 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->volumes_from);
     lrun_strv_free(c->devices);
     free(c->cgroup_parent);
+    spec_resources_release(&c->resources);
+    free(c->rlimits);
     *c = (struct container_config){0};
 }
 #define autoconfig cleanup(container_config_release)
@@ -13199,7 +13567,10 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
     spec_add_mount(s, "/dev/pts", "devpts", "devpts",
                    STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
-    spec_add_mount(s, "/dev/shm", "tmpfs", "shm", STRV("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"));
+    char shm_size[40] = "size=65536k";
+    if (c->shm_size)
+        snprintf(shm_size, sizeof shm_size, "size=%" PRId64, c->shm_size);
+    spec_add_mount(s, "/dev/shm", "tmpfs", "shm", STRV("nosuid", "noexec", "nodev", "mode=1777", shm_size));
     spec_add_mount(s, "/dev/mqueue", "mqueue", "mqueue", STRV("nosuid", "noexec", "nodev"));
     spec_add_mount(s, "/proc", "proc", "proc", STRV("nosuid", "noexec", "nodev"));
     spec_add_mount(s, "/sys", "sysfs", "sysfs", sys);
@@ -13212,6 +13583,253 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     }
     for (size_t i = 0; i < c->n_mounts; i++)
         spec_user_mount(s, &c->mounts[i], root);
+}
+
+/* --- limits: docker's resource options, checked as they are parsed --- */
+
+enum limit_option { LIMIT_MEMORY, LIMIT_MEMORY_SWAP, LIMIT_MEMORY_RESERVATION, LIMIT_CPUS, LIMIT_CPU_SHARES,
+                    LIMIT_CPU_PERIOD, LIMIT_CPU_QUOTA, LIMIT_CPUSET_CPUS, LIMIT_CPUSET_MEMS, LIMIT_PIDS,
+                    LIMIT_BLKIO_WEIGHT, LIMIT_READ_BPS, LIMIT_WRITE_BPS, LIMIT_READ_IOPS, LIMIT_WRITE_IOPS };
+
+/* cpu_list_parse: "0-3,6" as a mask of 1024 bits; false when malformed */
+static bool cpu_list_parse(const char *text, uint64_t mask[16])
+{
+    memset(mask, 0, 16 * sizeof *mask);
+    const char *p = text;
+    while (*p) {
+        char *end;
+        unsigned long a = strtoul(p, &end, 10), b = a;
+        if (end == p || !isdigit((unsigned char)*p))
+            return false;
+        if (*end == '-') {
+            p = end + 1;
+            b = strtoul(p, &end, 10);
+            if (end == p || !isdigit((unsigned char)*p) || b < a)
+                return false;
+        }
+        if (b >= 1024)
+            return false;
+        for (unsigned long i = a; i <= b; i++)
+            mask[i / 64] |= 1ull << (i % 64);
+        if (*end != ',' && *end != '\0' && *end != '\n')
+            return false;
+        p = *end == ',' ? end + 1 : end + strlen(end);
+    }
+    return p != text;
+}
+
+/* cpu_list_check: every one of text's CPUs (or memory nodes) is in the
+ * host's list at online_path; the option's error otherwise */
+static int cpu_list_check(const char *option, const char *text, const char *online_path, lrun_error **err)
+{
+    uint64_t want[16], have[16];
+    if (!cpu_list_parse(text, want))
+        return fail(err, "invalid %s \"%s\": use a list such as 0-3,6", option, text);
+    autobuf struct buf online = {0};
+    if (read_file_at(AT_FDCWD, online_path, &online, NULL) < 0 || !cpu_list_parse(online.data, have))
+        return 0;
+    for (int i = 0; i < 16; i++)
+        if (want[i] & ~have[i]) {
+            online.data[strcspn(online.data, "\n")] = '\0';
+            return fail(err, "invalid %s \"%s\": requested %s are not available - available: %s", option, text,
+                        strcmp(option, "--cpuset-cpus") == 0 ? "CPUs" : "memory nodes", online.data);
+        }
+    return 0;
+}
+
+static int limit_number(const char *option, const char *text, int64_t low, int64_t high, int64_t *out,
+                        lrun_error **err)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (!*text || *end || errno || n < low || n > high)
+        return fail(err, "invalid %s \"%s\": must be a number from %" PRId64 " to %" PRId64, option, text, low, high);
+    *out = n;
+    return 0;
+}
+
+/* limit_throttle: --device-read-bps and friends: PATH:RATE */
+static int limit_throttle(struct spec_resources *r, enum throttle_kind k, const char *option, const char *text,
+                          lrun_error **err)
+{
+    const char *colon = strrchr(text, ':');
+    int64_t rate;
+    bool bytes = k == THROTTLE_READ_BPS || k == THROTTLE_WRITE_BPS;
+    if (!colon || text[0] != '/' || !(bytes ? size_parse(colon + 1, &rate) : limit_number(option, colon + 1, 0, INT64_MAX, &rate, NULL) == 0))
+        return fail(err, "invalid %s \"%s\": use DEVICE:%s", option, text, bytes ? "RATE (1mb, 512k...)" : "IOPS");
+    autofree char *path = xstrndup(text, (size_t)(colon - text));
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return fail_errno(err, "%s: device %s", option, path);
+    if (!S_ISBLK(st.st_mode))
+        return fail(err, "%s: %s is not a block device", option, path);
+    r->throttles[k] = xrealloc(r->throttles[k], (r->n_throttles[k] + 1) * sizeof *r->throttles[k]);
+    r->throttles[k][r->n_throttles[k]++] = (struct spec_throttle){major(st.st_rdev), minor(st.st_rdev), (uint64_t)rate};
+    return 0;
+}
+
+/* limit_option: one of docker's resource options into r */
+static int limit_option(struct spec_resources *r, enum limit_option kind, const char *option, const char *text,
+                        lrun_error **err)
+{
+    int64_t n = 0;
+    switch (kind) {
+    case LIMIT_MEMORY:
+    case LIMIT_MEMORY_SWAP:
+    case LIMIT_MEMORY_RESERVATION:
+        if (strcmp(text, "-1") == 0 && kind != LIMIT_MEMORY_RESERVATION)
+            n = -1;
+        else if (!size_parse(text, &n))
+            return fail(err, "invalid %s \"%s\": use a size such as 64m or 1g", option, text);
+        if (kind == LIMIT_MEMORY && n >= 0 && n < 6 * 1024 * 1024)
+            return fail(err, "invalid %s \"%s\": the minimum memory limit allowed is 6MB", option, text);
+        *(kind == LIMIT_MEMORY ? &r->memory_limit : kind == LIMIT_MEMORY_SWAP ? &r->memory_swap : &r->memory_reservation) = n;
+        return 0;
+    case LIMIT_CPUS: {
+        char *end;
+        double cpus = strtod(text, &end);
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        if (!*text || *end || !(cpus >= 0.01) || cpus > (double)online)
+            return fail(err, "invalid %s \"%s\": range of CPUs is from 0.01 to %ld.00, as there are only %ld CPUs available",
+                        option, text, online, online);
+        r->cpu_period = 100000;
+        r->cpu_quota = (int64_t)(cpus * 100000 + 0.5);
+        return 0;
+    }
+    case LIMIT_CPU_SHARES:
+        if (limit_number(option, text, 2, 262144, &n, err) < 0)
+            return -1;
+        r->cpu_shares = (uint64_t)n;
+        return 0;
+    case LIMIT_CPU_PERIOD:
+        if (limit_number(option, text, 1000, 1000000, &n, err) < 0)
+            return -1;
+        r->cpu_period = (uint64_t)n;
+        return 0;
+    case LIMIT_CPU_QUOTA:
+        if (strcmp(text, "-1") != 0 && limit_number(option, text, 1000, INT64_MAX, &n, err) < 0)
+            return -1;
+        r->cpu_quota = strcmp(text, "-1") == 0 ? -1 : n;
+        return 0;
+    case LIMIT_CPUSET_CPUS:
+    case LIMIT_CPUSET_MEMS: {
+        bool cpus = kind == LIMIT_CPUSET_CPUS;
+        if (cpu_list_check(option, text, cpus ? "/sys/devices/system/cpu/online" : "/sys/devices/system/node/online",
+                           err) < 0)
+            return -1;
+        char **slot = cpus ? &r->cpuset_cpus : &r->cpuset_mems;
+        free(*slot), *slot = xstrdup(text);
+        return 0;
+    }
+    case LIMIT_PIDS:
+        if (limit_number(option, text, -1, INT64_MAX, &n, err) < 0)
+            return -1;
+        r->pids_limit = n <= 0 ? -1 : n; /* 0 and -1: unlimited */
+        return 0;
+    case LIMIT_BLKIO_WEIGHT:
+        if (strcmp(text, "0") != 0 && limit_number(option, text, 10, 1000, &n, err) < 0)
+            return -1;
+        r->blkio_weight = (uint16_t)n;
+        return 0;
+    case LIMIT_READ_BPS: return limit_throttle(r, THROTTLE_READ_BPS, option, text, err);
+    case LIMIT_WRITE_BPS: return limit_throttle(r, THROTTLE_WRITE_BPS, option, text, err);
+    case LIMIT_READ_IOPS: return limit_throttle(r, THROTTLE_READ_IOPS, option, text, err);
+    case LIMIT_WRITE_IOPS: return limit_throttle(r, THROTTLE_WRITE_IOPS, option, text, err);
+    }
+    return 0;
+}
+
+/* ulimit_option: --ulimit NAME=SOFT[:HARD] ("unlimited" or -1 for no
+ * limit); a limit above the caller's own hard limit is refused. */
+static int ulimit_option(struct spec_rlimit **list, size_t *n, const char *text, lrun_error **err)
+{
+    const char *eq = strchr(text, '=');
+    autofree char *name = eq ? xasprintf("RLIMIT_%.*s", (int)(eq - text), text) : NULL;
+    int resource = -1;
+    for (char *p = name; p && *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    for (size_t i = 0; name && i < sizeof rlimit_names / sizeof *rlimit_names; i++)
+        if (strcmp(rlimit_names[i].name, name) == 0)
+            resource = rlimit_names[i].resource;
+    if (resource < 0)
+        return fail(err, "invalid --ulimit \"%s\": use NAME=SOFT[:HARD] with NAME one of nofile, nproc, core, stack, ...", text);
+    uint64_t values[2];
+    const char *p = eq + 1;
+    for (int i = 0; i < 2; i++) {
+        size_t len = strcspn(p, ":");
+        autofree char *word = xstrndup(p, len);
+        char *end;
+        errno = 0;
+        if (strcmp(word, "unlimited") == 0 || strcmp(word, "-1") == 0)
+            values[i] = RLIM_INFINITY;
+        else if (!isdigit((unsigned char)word[0]) || (values[i] = strtoull(word, &end, 10), *end || errno))
+            return fail(err, "invalid --ulimit \"%s\": the limits must be numbers", text);
+        if (p[len] != ':') {
+            if (i == 0)
+                values[1] = values[0];
+            break;
+        }
+        p += len + 1;
+    }
+    if (values[0] > values[1])
+        return fail(err, "invalid --ulimit \"%s\": the soft limit is above the hard limit", text);
+    struct rlimit mine;
+    if (getrlimit(resource, &mine) == 0 && mine.rlim_max != RLIM_INFINITY && values[1] > mine.rlim_max)
+        return fail(err, "invalid --ulimit \"%s\": the hard limit is above the caller's own (%llu)", text,
+                    (unsigned long long)mine.rlim_max);
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    size_t at = *n;
+    for (size_t i = 0; i < *n; i++) /* the last one of a name wins */
+        if ((*list)[i].resource == resource)
+            at = i;
+    (*list)[at] = (struct spec_rlimit){resource, values[0], values[1]};
+    if (at == *n)
+        (*n)++;
+    return 0;
+}
+
+/* spec_limits_generate: the parsed options as the spec's resources, with
+ * docker's rules between them (swap is twice the memory unless given) and
+ * podman's default pids limit, 2048; --ulimit as process rlimits. */
+static int spec_limits_generate(struct spec *s, const struct container_config *c, lrun_error **err)
+{
+    const struct spec_resources *in = &c->resources;
+    struct spec_resources *r = &s->resources;
+    if (in->memory_swap && in->memory_swap != -1 && in->memory_limit <= 0)
+        return fail(err, "--memory-swap needs --memory: you should always set the memory limit when using the memory-swap limit");
+    if (in->memory_swap > 0 && in->memory_swap < in->memory_limit)
+        return fail(err, "--memory-swap %" PRId64 " is below --memory %" PRId64 ": the memory-swap limit counts memory and swap together",
+                    in->memory_swap, in->memory_limit);
+    if (in->memory_reservation > 0 && in->memory_limit > 0 && in->memory_reservation > in->memory_limit)
+        return fail(err, "--memory-reservation must be below --memory: minimum memory limit can not be less than memory reservation limit");
+    r->memory_limit = in->memory_limit;
+    r->memory_reservation = in->memory_reservation;
+    r->memory_swap = in->memory_swap ? in->memory_swap : in->memory_limit > 0 ? 2 * in->memory_limit : 0;
+    r->oom_kill_disable = in->oom_kill_disable;
+    r->cpu_shares = in->cpu_shares, r->cpu_quota = in->cpu_quota, r->cpu_period = in->cpu_period;
+    r->cpuset_cpus = xstrdup(in->cpuset_cpus);
+    r->cpuset_mems = xstrdup(in->cpuset_mems);
+    r->pids_limit = in->pids_limit ? in->pids_limit : 2048;
+    r->blkio_weight = in->blkio_weight;
+    for (int k = 0; k < THROTTLE_KINDS; k++) {
+        r->throttles[k] = xcalloc(in->n_throttles[k] + 1, sizeof *r->throttles[k]);
+        memcpy(r->throttles[k], in->throttles[k], in->n_throttles[k] * sizeof *r->throttles[k]);
+        r->n_throttles[k] = in->n_throttles[k];
+    }
+    struct spec_process *p = &s->process;
+    for (size_t i = 0; i < c->n_rlimits; i++) {
+        size_t at = p->n_rlimits;
+        for (size_t j = 0; j < p->n_rlimits; j++)
+            if (p->rlimits[j].resource == c->rlimits[i].resource)
+                at = j;
+        if (at == p->n_rlimits)
+            p->rlimits = xrealloc(p->rlimits, (++p->n_rlimits + 1) * sizeof *p->rlimits);
+        p->rlimits[at] = c->rlimits[i];
+    }
+    if (c->cgroupns_host)
+        s->namespaces[NS_CGROUP].wanted = false;
+    return 0;
 }
 
 static void spec_add_device_rule(struct spec *s, bool allow, char type, int64_t major, int64_t minor,
@@ -13346,7 +13964,9 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     if (cgroup_path_valid(out->cgroups_path, err) < 0)
         return error_prefix(err, "--cgroup-parent");
     spec_mounts_generate(out, c, s->root, userdata);
-    return spec_linux_generate(out, c, caps, s->root, err);
+    if (spec_linux_generate(out, c, caps, s->root, err) < 0)
+        return -1;
+    return spec_limits_generate(out, c, err);
 }
 
 /* --- the user's mounts: --volumes-from, duplicates, volumes made and
@@ -14352,6 +14972,7 @@ struct exit_record {
     int code;
     int64_t size;
     bool remove;
+    bool oom_killed;
 };
 
 static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error **err)
@@ -14370,6 +14991,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     c->finished_at = time_rfc3339_now();
     c->exit_code = e->code;
     c->size = e->size;
+    c->oom_killed = e->oom_killed;
     c->pid = c->pid_start = c->monitor = 0;
     return 0;
 }
@@ -14395,9 +15017,10 @@ static char *container_cgroup_path(const char *root, const char *id)
 static int container_record_exit(const char *root, const char *id, const char *layer, const char *cgroup, int code,
                                  bool remove, lrun_error **err)
 {
+    bool oom_killed = cgroup && cgroup_oom_killed(cgroup);
     if (cgroup)
         cgroup_remove(cgroup, NULL);
-    struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove};
+    struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove, oom_killed};
     return container_change(root, id, mark_exited, &e, !remove, err);
 }
 
@@ -18199,6 +18822,86 @@ static char *container_image_name(const struct container *c)
     return xstrdup(name ? name : c->image ? c->image : "");
 }
 
+/* container_inspect_limits: HostConfig's cgroup members, from the spec's
+ * linux.resources and cgroupsPath (podman's names and units) */
+static void container_inspect_limits(yajl_gen g, yajl_val spec)
+{
+    yajl_val linux_v = json_get(spec, "linux");
+    struct spec_resources r = {0};
+    lrun_error *ignored = NULL;
+    if (spec_read_resources(json_get(linux_v, "resources"), &r, &ignored) < 0)
+        lrun_error_free(ignored);
+    const char *path = json_string(linux_v, "cgroupsPath");
+    autofree char *parent = path ? xstrdup(path) : NULL;
+    if (parent && strrchr(parent, '/'))
+        *strrchr(parent, '/') = '\0';
+    jw_key_str(g, "CgroupManager", "cgroupfs");
+    jw_key_str(g, "CgroupParent", parent ? parent : "");
+    bool private_ns = false;
+    yajl_val namespaces = json_get(linux_v, "namespaces");
+    for (size_t i = 0; i < json_array_len(namespaces); i++)
+        private_ns |= json_string(json_array_at(namespaces, i), "type") &&
+                      strcmp(json_string(json_array_at(namespaces, i), "type"), "cgroup") == 0;
+    jw_key_str(g, "CgroupMode", private_ns ? "private" : "host");
+    jw_key_int(g, "Memory", r.memory_limit > 0 ? r.memory_limit : 0);
+    jw_key_int(g, "MemoryReservation", r.memory_reservation > 0 ? r.memory_reservation : 0);
+    jw_key_int(g, "MemorySwap", r.memory_swap);
+    jw_key_bool(g, "OomKillDisable", r.oom_kill_disable);
+    jw_key_int(g, "NanoCpus", r.cpu_quota > 0 && r.cpu_period ? r.cpu_quota * 1000000000 / (int64_t)r.cpu_period : 0);
+    jw_key_int(g, "CpuShares", (int64_t)r.cpu_shares);
+    jw_key_int(g, "CpuPeriod", (int64_t)r.cpu_period);
+    jw_key_int(g, "CpuQuota", r.cpu_quota);
+    jw_key_str(g, "CpusetCpus", r.cpuset_cpus ? r.cpuset_cpus : "");
+    jw_key_str(g, "CpusetMems", r.cpuset_mems ? r.cpuset_mems : "");
+    jw_key_int(g, "PidsLimit", r.pids_limit > 0 ? r.pids_limit : 0);
+    jw_key_int(g, "BlkioWeight", r.blkio_weight);
+    static const char *const throttle_keys[THROTTLE_KINDS] = {"BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                                                              "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"};
+    for (int k = 0; k < THROTTLE_KINDS; k++) {
+        jw_key(g, throttle_keys[k]);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < r.n_throttles[k]; i++) {
+            autofree char *dev = xasprintf("%" PRId64 ":%" PRId64, r.throttles[k][i].major, r.throttles[k][i].minor);
+            yajl_gen_map_open(g);
+            jw_key_str(g, "Path", dev);
+            jw_key_u64(g, "Rate", r.throttles[k][i].rate);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    int64_t shm = 65536 * 1024;
+    yajl_val mounts = json_get(spec, "mounts");
+    for (size_t i = 0; i < json_array_len(mounts); i++) {
+        yajl_val m = json_array_at(mounts, i), options = json_get(m, "options");
+        if (!json_string(m, "destination") || strcmp(json_string(m, "destination"), "/dev/shm") != 0)
+            continue;
+        for (size_t j = 0; j < json_array_len(options); j++) {
+            yajl_val o = json_array_at(options, j);
+            if (YAJL_IS_STRING(o) && has_prefix(YAJL_GET_STRING(o), "size=") && !size_parse(YAJL_GET_STRING(o) + 5, &shm))
+                shm = 0;
+        }
+    }
+    jw_key_int(g, "ShmSize", shm);
+    jw_key(g, "Ulimits");
+    yajl_gen_array_open(g);
+    yajl_val rlimits = json_get(json_get(spec, "process"), "rlimits");
+    for (size_t i = 0; i < json_array_len(rlimits); i++) {
+        yajl_val l = json_array_at(rlimits, i);
+        uint64_t soft = 0, hard = 0;
+        if (!json_string(l, "type") || json_u64(l, "soft", &soft, &ignored) < 0 || json_u64(l, "hard", &hard, &ignored) < 0) {
+            lrun_error_free(ignored), ignored = NULL;
+            continue;
+        }
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Name", json_string(l, "type"));
+        jw_key_u64(g, "Soft", soft);
+        jw_key_u64(g, "Hard", hard);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    spec_resources_release(&r);
+}
+
 static int container_inspect_json(lrun_store *s, struct container *c, bool with_size, yajl_gen g, lrun_error **err)
 {
     autofree char *userdata = container_userdata(s->root, c->id);
@@ -18232,7 +18935,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_bool(g, "Running", running);
     jw_key_bool(g, "Paused", false);
     jw_key_bool(g, "Restarting", false);
-    jw_key_bool(g, "OOMKilled", false);
+    jw_key_bool(g, "OOMKilled", c->oom_killed);
     jw_key_bool(g, "Dead", false);
     jw_key_int(g, "Pid", running ? c->pid : 0);
     jw_key_int(g, "ConmonPid", running ? c->monitor : 0);
@@ -18316,6 +19019,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_int(g, "MaximumRetryCount", 0);
     yajl_gen_map_close(g);
     jw_key_bool(g, "Init", f.init);
+    container_inspect_limits(g, spec);
     yajl_gen_map_close(g);
     if (with_size) {
         int64_t rw = container_size(s, c);
@@ -18899,7 +19603,8 @@ struct run_options {
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
-                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT };
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
+                RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -18950,6 +19655,24 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
     case RUN_DEVICE: strv_push(&c->devices, xstrdup(value)); break;
     case RUN_CGROUP_PARENT: free(c->cgroup_parent), c->cgroup_parent = xstrdup(value); break;
+    case RUN_ULIMIT: return ulimit_option(&c->rlimits, &c->n_rlimits, value, err);
+    case RUN_SHM_SIZE:
+        if (!size_parse(value, &c->shm_size) || c->shm_size <= 0)
+            return fail(err, "invalid --shm-size \"%s\": use a size such as 64m", value);
+        break;
+    case RUN_CGROUPNS:
+        if (strcmp(value, "host") != 0 && strcmp(value, "private") != 0)
+            return fail(err, "invalid --cgroupns \"%s\": use private or host", value);
+        c->cgroupns_host = strcmp(value, "host") == 0;
+        break;
+    default: {
+        static const char *const names[] = {"--memory", "--memory-swap", "--memory-reservation", "--cpus",
+                                            "--cpu-shares", "--cpu-period", "--cpu-quota", "--cpuset-cpus",
+                                            "--cpuset-mems", "--pids-limit", "--blkio-weight", "--device-read-bps",
+                                            "--device-write-bps", "--device-read-iops", "--device-write-iops"};
+        enum limit_option kind = (enum limit_option)(id - RUN_LIMIT);
+        return limit_option(&c->resources, kind, names[kind], value, err);
+    }
     }
     return err && *err ? -1 : 0;
 }
@@ -18985,6 +19708,25 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         BOOL_FLAG("privileged", 0, &c->privileged, "Give the container all capabilities and devices"),
         RUN_CALL("device", 0, RUN_DEVICE, "HOST[:CTR[:rwm]]", "Add a host device to the container"),
         RUN_CALL("cgroup-parent", 0, RUN_CGROUP_PARENT, "PATH", "The cgroup the container's cgroup is made in (default /lrun)"),
+        RUN_CALL("cgroupns", 0, RUN_CGROUPNS, "private|host", "The cgroup namespace (default private)"),
+        RUN_CALL("memory", 'm', RUN_LIMIT + LIMIT_MEMORY, "SIZE", "Memory limit (64m, 1g)"),
+        RUN_CALL("memory-swap", 0, RUN_LIMIT + LIMIT_MEMORY_SWAP, "SIZE", "Memory plus swap (-1: unlimited; default twice --memory)"),
+        RUN_CALL("memory-reservation", 0, RUN_LIMIT + LIMIT_MEMORY_RESERVATION, "SIZE", "Memory soft limit"),
+        BOOL_FLAG("oom-kill-disable", 0, &c->resources.oom_kill_disable, "Disable the OOM killer (cgroup v1)"),
+        RUN_CALL("cpus", 0, RUN_LIMIT + LIMIT_CPUS, "N", "Number of CPUs (1.5)"),
+        RUN_CALL("cpu-shares", 'c', RUN_LIMIT + LIMIT_CPU_SHARES, "N", "CPU shares (relative weight)"),
+        RUN_CALL("cpu-period", 0, RUN_LIMIT + LIMIT_CPU_PERIOD, "US", "CPU CFS period"),
+        RUN_CALL("cpu-quota", 0, RUN_LIMIT + LIMIT_CPU_QUOTA, "US", "CPU CFS quota"),
+        RUN_CALL("cpuset-cpus", 0, RUN_LIMIT + LIMIT_CPUSET_CPUS, "LIST", "CPUs the container may use (0-3,6)"),
+        RUN_CALL("cpuset-mems", 0, RUN_LIMIT + LIMIT_CPUSET_MEMS, "LIST", "Memory nodes the container may use"),
+        RUN_CALL("pids-limit", 0, RUN_LIMIT + LIMIT_PIDS, "N", "Process limit (default 2048; 0 or -1: unlimited)"),
+        RUN_CALL("blkio-weight", 0, RUN_LIMIT + LIMIT_BLKIO_WEIGHT, "N", "Block I/O weight (10-1000)"),
+        RUN_CALL("device-read-bps", 0, RUN_LIMIT + LIMIT_READ_BPS, "DEV:RATE", "Read rate limit of a device"),
+        RUN_CALL("device-write-bps", 0, RUN_LIMIT + LIMIT_WRITE_BPS, "DEV:RATE", "Write rate limit of a device"),
+        RUN_CALL("device-read-iops", 0, RUN_LIMIT + LIMIT_READ_IOPS, "DEV:N", "Read operations per second"),
+        RUN_CALL("device-write-iops", 0, RUN_LIMIT + LIMIT_WRITE_IOPS, "DEV:N", "Write operations per second"),
+        RUN_CALL("ulimit", 0, RUN_ULIMIT, "NAME=SOFT[:HARD]", "A resource limit (nofile=1024:2048)"),
+        RUN_CALL("shm-size", 0, RUN_SHM_SIZE, "SIZE", "Size of /dev/shm (default 64m)"),
         RUN_CALL("security-opt", 0, RUN_SECURITY_OPT, "OPT", "seccomp=unconfined|FILE, no-new-privileges[=false]"),
         BOOL_FLAG("init", 0, &c->init, "Run an init that forwards signals and reaps zombies"),
         RUN_CALL("pull", 0, RUN_PULL, "POLICY", "Pull the image: missing, always, never, newer"),
