@@ -9378,12 +9378,12 @@ static int mount_in_root(int root_fd, const char *path, enum path_create create,
         return -1;
     if (mount_at(source, fd, type, flags, data, path, err) < 0)
         return -1;
-    if ((flags & MS_BIND) && (flags & MS_RDONLY)) { /* a bind mount takes ro only on remount */
+    unsigned long per_mount = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if ((flags & MS_BIND) && per_mount) { /* a bind mount takes these only on remount */
         autoclose int again = root_path_open(root_fd, path, CREATE_NOTHING, 0, err);
         if (again < 0)
             return -1;
-        return mount_at(NULL, again, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)),
-                        NULL, path, err);
+        return mount_at(NULL, again, NULL, MS_BIND | MS_REMOUNT | per_mount, NULL, path, err);
     }
     return 0;
 }
@@ -10171,8 +10171,8 @@ static int capabilities_from_json(yajl_val list, uint64_t *mask, lrun_error **er
         int cap;
         if (!YAJL_IS_STRING(v))
             return fail(err, "a capability is not a string");
-        if (capability_parse(YAJL_GET_STRING(v), &cap, err) < 0)
-            return -1;
+        if (capability_parse(YAJL_GET_STRING(v), &cap, NULL) < 0)
+            continue; /* one this kernel or libcap does not know: ignored, as runc and crun do */
         *mask |= 1ull << cap;
     }
     return 0;
@@ -10997,8 +10997,16 @@ static int rootfs_mount(int root_fd, const struct spec_mount *m, lrun_error **er
             lrun_error_free(ignored);
         return 0;
     }
-    if (mount_in_root(root_fd, m->destination, create, m->source, type, m->flags, m->data, err) < 0)
-        return -1;
+    if (mount_in_root(root_fd, m->destination, create, m->source, type, m->flags, m->data, err) < 0) {
+        /* sysfs wants the network namespace's owner: in a user namespace
+         * without its own network, the host's /sys bound instead (as runc) */
+        if (!type || strcmp(type, "sysfs") != 0 || (*err)->errnum != EPERM)
+            return -1;
+        lrun_error_free(*err), *err = NULL;
+        if (mount_in_root(root_fd, m->destination, create, "/sys", NULL, MS_BIND | MS_REC | (m->flags & MS_RDONLY),
+                          NULL, err) < 0)
+            return -1;
+    }
     if (!m->propagation)
         return 0;
     autoclose int fd = root_path_open(root_fd, m->destination, CREATE_NOTHING, 0, err);
@@ -12349,7 +12357,8 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
      * clears the permitted set unless told to keep it */
     if (capabilities_bound(caps[CAPS_BOUNDING], err) < 0)
         return -1;
-    if (u.uid != 0 && caps[CAPS_PERMITTED] && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    if (u.uid != 0 && (caps[CAPS_PERMITTED] | caps[CAPS_INHERITABLE] | caps[CAPS_AMBIENT]) &&
+        prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return fail_errno(err, "keep capabilities across setuid");
     if (setuid(u.uid) < 0)
         return fail_errno(err, "set the user to %u", (unsigned)u.uid);
@@ -14651,8 +14660,9 @@ static int hook_run(const struct spec_hook *h, const char *kind, const char *sta
     if (pid == 0) {
         signals_reset();
         dup2(in[0], STDIN_FILENO);
-        char *path_only[] = {h->path, NULL}, *no_env[] = {NULL};
-        execve(h->path, h->args ? h->args : path_only, h->env ? h->env : no_env);
+        extern char **environ;
+        char *path_only[] = {h->path, NULL};
+        execve(h->path, h->args ? h->args : path_only, h->env ? h->env : environ); /* no "env": lrun's, as crun */
         fprintf(stderr, "lrun: %s hook %s: %s\n", kind, h->path, strerror(errno));
         _exit(127);
     }
@@ -14728,7 +14738,8 @@ static int launch_gate(struct launch *l, const char *state, lrun_error **err)
  * clone), the mount namespace last, as what follows happens in it. */
 static int namespaces_join(const struct launch *l, lrun_error **err)
 {
-    static const enum namespace_kind order[] = {NS_IPC, NS_UTS, NS_NETWORK, NS_CGROUP, NS_TIME, NS_PID, NS_MOUNT};
+    /* the user namespace first: the others may belong to it */
+    static const enum namespace_kind order[] = {NS_USER, NS_IPC, NS_UTS, NS_NETWORK, NS_CGROUP, NS_TIME, NS_PID, NS_MOUNT};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         enum namespace_kind k = order[i];
         if (l->namespace_fds[k] >= 0 && setns(l->namespace_fds[k], (int)namespace_kinds[k].clone_flag) < 0)
@@ -14760,6 +14771,9 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     autobuf struct buf state = {0};
     if (namespaces_join(l, err) < 0 || launch_sync_read(l, &state, err) < 0)
         return -1;
+    /* in a new user namespace, now mapped: be its root */
+    if ((spec_new_namespaces(s) & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        return fail_errno(err, "become root in the user namespace (is 0 mapped?)");
     if (mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
         return fail_errno(err, "make the mounts private");
     if (access("/proc/self/fd", F_OK) < 0) { /* early boot: lrun mounts what it needs */
@@ -14805,8 +14819,6 @@ static int launch_namespaces_open(struct launch *l, lrun_error **err)
 {
     for (int k = 0; k < NS_KINDS; k++)
         l->namespace_fds[k] = -1;
-    if (l->spec->namespaces[NS_USER].wanted)
-        return fail(err, "user namespaces are not supported yet");
     for (int k = 0; k < NS_KINDS; k++) {
         const char *path = l->spec->namespaces[k].path;
         if (path && (l->namespace_fds[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -14832,6 +14844,29 @@ static void terminal_size_set(const struct spec_process *p, int pty)
         terminal_resize(STDIN_FILENO, pty);
 }
 
+/* id_maps_write: a new user namespace's uid and gid maps (written by the
+ * parent, which holds the capabilities in the namespace above). */
+static int id_maps_write(const struct spec *s, pid_t pid, lrun_error **err)
+{
+    if (!(spec_new_namespaces(s) & CLONE_NEWUSER))
+        return 0;
+    for (int gid = 0; gid < 2; gid++) {
+        const struct spec_id_mapping *m = gid ? s->gid_mappings : s->uid_mappings;
+        size_t n = gid ? s->n_gid_mappings : s->n_uid_mappings;
+        autobuf struct buf text = {0};
+        for (size_t i = 0; i < n; i++)
+            buf_printf(&text, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
+        if (n == 0)
+            return fail(err, "a new user namespace needs linux.%s", gid ? "gidMappings" : "uidMappings");
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, gid ? "gid_map" : "uid_map");
+        autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len)
+            return fail_errno(err, "write %s", path);
+    }
+    return 0;
+}
+
 /* container_clone: clone the container's init in its new namespaces (the
  * cgroup namespace comes once it is in its cgroup); returns once it has
  * exec'd the command (or with the error its setup met); with a terminal,
@@ -14839,6 +14874,7 @@ static void terminal_size_set(const struct spec_process *p, int pty)
 static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
 {
     int pipe_fds[2], console[2] = {-1, -1}, sync[2] = {-1, -1};
+    bool user_namespace = spec_new_namespaces(l->spec) & CLONE_NEWUSER;
     if (launch_namespaces_open(l, err) < 0) {
         launch_namespaces_close(l);
         return -1;
@@ -14851,7 +14887,7 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
      * console socket of its own (runc's --console-socket) */
     if ((l->spec->process.terminal && l->console_socket < 0 &&
          socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) ||
-        (l->created && pipe2(sync, O_CLOEXEC) < 0)) {
+        ((l->created || user_namespace) && pipe2(sync, O_CLOEXEC) < 0)) {
         launch_namespaces_close(l);
         close(pipe_fds[0]), close(pipe_fds[1]);
         if (console[0] >= 0)
@@ -14889,9 +14925,13 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
             close(console[0]), close(console[1]);
         return fail_errno(err, "create the container's namespaces");
     }
-    if (l->created) { /* the runtime's part, then the child goes on */
+    if (sync[1] >= 0) { /* the runtime's part (id maps, hooks), then the child goes on */
         autobuf struct buf state = {0};
-        int r = l->created(l, pid, &state, err);
+        int r = id_maps_write(l->spec, pid, err);
+        if (r == 0 && l->created)
+            r = l->created(l, pid, &state, err);
+        if (state.len == 0)
+            buf_adds(&state, "{}");
         if (r == 0 && write_all(sync[1], state.data, state.len) < 0)
             r = fail_errno(err, "send the state to the container");
         close(sync[1]);
@@ -15738,9 +15778,11 @@ static int container_exec(const char *root, const char *name, struct container_c
  * start; hooks; kill, delete, list
  *
  * <root>/<id>/ (0700) holds, for one container:
- *   state.json   the runtime-spec state (id, pid, bundle, created,
- *                annotations) and the init's start time, which tells a
- *                reused pid from the container's
+ *   status       the runtime-spec state (id, pid, bundle, created,
+ *                annotations), the init's start time, which tells a
+ *                reused pid from the container's, and (as crun keeps it)
+ *                "external_descriptors": what the init's 0-2 were, as
+ *                JSON text
  *   config.json  the bundle's config.json as create read it, root.path
  *                made absolute: exec, kill and delete read it again
  *   exec.fifo    from create until start: the init holds it open and waits
@@ -15759,7 +15801,7 @@ struct oci_options {
     bool systemd_cgroup;  /* --systemd-cgroup, --cgroup-manager systemd */
 };
 
-/* What state.json keeps of a container. */
+/* What the status file keeps of a container. */
 struct oci_state {
     char *id, *bundle, *rootfs, *created;
     pid_t pid;
@@ -15821,6 +15863,17 @@ static int oci_state_save(const struct oci_options *o, const struct oci_state *s
     autogen yajl_gen g = json_writer(false);
     oci_state_json_write(g, st, "created");
     jw_key_int(g, "lrun.pid-start", st->pid_start);
+    autogen yajl_gen fds = json_writer(false);
+    yajl_gen_array_open(fds);
+    for (int fd = 0; fd < 3; fd++) {
+        char link[64], target[PATH_MAX] = "";
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        jw_str(fds, n > 0 ? target : "/dev/null");
+    }
+    yajl_gen_array_close(fds);
+    autofree char *fds_text = json_writer_text(fds, NULL);
+    jw_key_str(g, "external_descriptors", fds_text);
     yajl_gen_map_close(g);
     size_t len;
     autofree char *text = json_writer_text(g, &len);
@@ -15828,7 +15881,7 @@ static int oci_state_save(const struct oci_options *o, const struct oci_state *s
     autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", dir);
-    return write_file_atomic(fd, "state.json", text, len, 0600, err);
+    return write_file_atomic(fd, "status", text, len, 0600, err);
 }
 
 static int oci_state_load(const struct oci_options *o, const char *id, struct oci_state *st, lrun_error **err)
@@ -15836,7 +15889,7 @@ static int oci_state_load(const struct oci_options *o, const char *id, struct oc
     *st = (struct oci_state){0};
     if (oci_id_check(id, err) < 0)
         return -1;
-    autofree char *path = xasprintf("%s/%s/state.json", o->root, id);
+    autofree char *path = xasprintf("%s/%s/status", o->root, id);
     autobuf struct buf text = {0};
     lrun_error *read_err = NULL;
     if (read_file_at(AT_FDCWD, path, &text, &read_err) < 0) {
@@ -15888,9 +15941,33 @@ static int oci_spec_load(const struct oci_options *o, const char *id, struct spe
     return spec_read_file(path, s, err);
 }
 
+/* oci_spec_check: what runc refuses before it starts anything: a host
+ * name without its own UTS namespace (it would rename the host), a sysctl
+ * of a namespace the container does not own. */
+static int oci_spec_check(const struct spec *s, lrun_error **err)
+{
+    bool uts = s->namespaces[NS_UTS].wanted, ipc = s->namespaces[NS_IPC].wanted, net = s->namespaces[NS_NETWORK].wanted;
+    if ((s->hostname && *s->hostname && !uts) || (s->domainname && *s->domainname && !uts))
+        return fail_code(err, 1, "a hostname or domainname needs a new uts namespace");
+    for (size_t i = 0; s->sysctl && s->sysctl[i] && s->sysctl[i + 1]; i += 2) {
+        const char *key = s->sysctl[i], *value = s->sysctl[i + 1];
+        bool ipc_key = has_prefix(key, "fs.mqueue.") || has_prefix(key, "kernel.msg") || has_prefix(key, "kernel.sem") ||
+                       has_prefix(key, "kernel.shm");
+        bool uts_key = strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0;
+        if ((ipc_key && !ipc) || (uts_key && !uts) || (has_prefix(key, "net.") && !net))
+            return fail_code(err, 1, "sysctl %s needs the container's own namespace for it", key);
+        if (strcmp(key, "kernel.domainname") == 0 && s->domainname && strcmp(value, s->domainname) != 0)
+            return fail_code(err, 1, "sysctl kernel.domainname %s conflicts with domainname %s", value, s->domainname);
+        if (strcmp(key, "kernel.hostname") == 0 && s->hostname && strcmp(value, s->hostname) != 0)
+            return fail_code(err, 1, "sysctl kernel.hostname %s conflicts with hostname %s", value, s->hostname);
+    }
+    return 0;
+}
+
 /* oci_bundle_read: bundle/config.json as a spec (root.path made absolute,
  * the root checked); *text gets the JSON to keep. */
-static int oci_bundle_read(const char *bundle, const char *config, struct spec *s, char **text, lrun_error **err)
+static int oci_bundle_read(const char *bundle, const char *config, bool console_socket, bool detached, struct spec *s,
+                           char **text, lrun_error **err)
 {
     autofree char *path = config[0] == '/' ? xstrdup(config) : xasprintf("%s/%s", bundle, config);
     if (spec_read_file(path, s, err) < 0)
@@ -15907,6 +15984,18 @@ static int oci_bundle_read(const char *bundle, const char *config, struct spec *
         return fail_code(err, 1, "rootfs (%s) does not exist", s->root_path);
     if (!s->namespaces[NS_MOUNT].wanted || s->namespaces[NS_MOUNT].path)
         return fail_code(err, 1, "%s: linux.namespaces: lrun needs a new mount namespace", path);
+    if (oci_spec_check(s, err) < 0)
+        return error_prefix(err, "%s", path);
+    if (s->process.terminal && !console_socket && detached)
+        return fail_code(err, 1, "a terminal with a detached container: use --console-socket");
+    /* systemd's socket activation (LISTEN_FDS): the descriptors pass on,
+     * and the container's init is the listener */
+    const char *listen_fds = getenv("LISTEN_FDS");
+    if (listen_fds && atoi(listen_fds) > 0) {
+        autofree char *fds = xasprintf("LISTEN_FDS=%d", atoi(listen_fds));
+        env_set(&s->process.env, fds);
+        env_set(&s->process.env, "LISTEN_PID=1");
+    }
     *text = spec_to_json(s, NULL, false);
     return 0;
 }
@@ -15964,6 +16053,7 @@ struct oci_create_options {
     const char *console_socket;
     int preserve_fds;
     bool no_pivot;
+    bool detached; /* create, run --detach: nobody here to take a terminal */
 };
 
 /* oci_create_in: create with the state directory made; *pty gets the
@@ -15975,7 +16065,8 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     if (!bundle)
         return fail_errno(err, "bundle %s", co->bundle ? co->bundle : ".");
     autofree char *text = NULL;
-    if (oci_bundle_read(bundle, co->config ? co->config : "config.json", spec, &text, err) < 0 ||
+    if (oci_bundle_read(bundle, co->config ? co->config : "config.json", co->console_socket, co->detached, spec, &text,
+                        err) < 0 ||
         write_file_at(dir_fd, "config.json", text, strlen(text), 0600, err) < 0)
         return -1;
     if (mkfifoat(dir_fd, "exec.fifo", 0600) < 0)
@@ -15992,9 +16083,11 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
         return -1;
     autostate struct oci_state st = {.id = xstrdup(id), .bundle = xstrdup(bundle), .rootfs = xstrdup(spec->root_path),
                                      .created = time_rfc3339_now(), .annotations = strv_copy(spec->annotations)};
+    const char *listen_fds = getenv("LISTEN_FDS");
+    int preserve = co->preserve_fds + (listen_fds && atoi(listen_fds) > 0 ? atoi(listen_fds) : 0);
     struct launch l = {.spec = spec, .seccomp = seccomp.code ? &seccomp : NULL, .no_pivot = co->no_pivot,
                        .console_socket = console, .terminal = -1, .stdio = {-1, -1, -1},
-                       .preserve_fds = co->preserve_fds, .start_fd = start_fd, .created = oci_created,
+                       .preserve_fds = preserve, .start_fd = start_fd, .created = oci_created,
                        .created_arg = &st, .sync_fd = -1};
     pid_t pid = container_launch(&l, pty, err);
     if (pid < 0)
@@ -16038,7 +16131,7 @@ static pid_t oci_create(const struct oci_options *o, const char *id, const struc
  * the poststart hooks. */
 static int oci_start(const struct oci_options *o, const char *id, lrun_error **err)
 {
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
     const char *status = oci_status(o, &st);
@@ -16092,7 +16185,7 @@ static pid_t *oci_processes(pid_t pid, size_t *n)
 
 static int oci_kill(const struct oci_options *o, const char *id, int sig, bool all, lrun_error **err)
 {
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
     if (strcmp(oci_status(o, &st), "stopped") == 0)
@@ -16105,16 +16198,19 @@ static int oci_kill(const struct oci_options *o, const char *id, int sig, bool a
     return 0;
 }
 
-/* oci_delete: a stopped container's state (-f: a live one is killed
- * first), then its poststop hooks. */
+/* oci_delete: a stopped or created container's state (-f: a running
+ * one is killed first), then its poststop hooks. */
 static int oci_delete(const struct oci_options *o, const char *id, bool force, lrun_error **err)
 {
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
+    autofree char *dir = oci_dir(o, id);
+    if (force && oci_id_check(id, NULL) == 0 && access(dir, F_OK) < 0 && errno == ENOENT)
+        return 0; /* as crun: -f of a container that is gone is done */
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
     const char *status = oci_status(o, &st);
     if (strcmp(status, "stopped") != 0) {
-        if (!force)
+        if (!force && strcmp(status, "created") != 0) /* a created one goes without -f, as with runc */
             return fail_code(err, 1, "cannot delete container %s that is not stopped: %s", id, status);
         size_t n;
         autofree pid_t *pids = oci_processes(st.pid, &n);
@@ -16150,7 +16246,7 @@ struct oci_exec_options {
 static int oci_exec(const struct oci_options *o, const char *id, const struct spec_process *p,
                     const struct oci_exec_options *eo, int *exit_code, lrun_error **err)
 {
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
     if (strcmp(oci_status(o, &st), "stopped") == 0)
@@ -21103,6 +21199,7 @@ static int cmd_oci_create(struct cli *cli, int argc, char **argv)
     int status = oci_create_parse(argc, argv, &co, &detach, &keep);
     if (status)
         return status;
+    co.detached = true;
     autoerror lrun_error *err = NULL;
     int pty = -1;
     if (oci_create(&oci_opts, argv[optind], &co, &pty, &err) < 0)
@@ -21123,6 +21220,7 @@ static int cmd_oci_run(struct cli *cli, int argc, char **argv)
     int status = oci_create_parse(argc, argv, &co, &detach, &keep);
     if (status)
         return status;
+    co.detached = detach;
     const char *id = argv[optind];
     autoerror lrun_error *err = NULL;
     sigset_t set;
@@ -21179,7 +21277,7 @@ static int cmd_oci_state(struct cli *cli, int argc, char **argv)
     if (oci_one_id(argc, "state") < 0)
         return 1;
     autoerror lrun_error *err = NULL;
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
     if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
         return oci_fail(err);
     autofree char *text = oci_state_text(&st, oci_status(&oci_opts, &st), true);
@@ -21256,7 +21354,7 @@ static int cmd_oci_list(struct cli *cli, int argc, char **argv)
     if (!json && !quiet)
         printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
     for (size_t i = 0; ids[i]; i++) {
-        autostate struct oci_state st;
+        autostate struct oci_state st = {0};
         lrun_error *ignored = NULL;
         if (oci_state_load(&oci_opts, ids[i], &st, &ignored) < 0) {
             lrun_error_free(ignored);
@@ -21364,9 +21462,9 @@ static int cmd_oci_exec(struct cli *cli, int argc, char **argv)
         int cap;
         if (capability_parse(caps[i], &cap, &err) < 0)
             return oci_fail(err);
-        for (int set = 0; set < CAPS_SETS; set++)
-            if (set != CAPS_AMBIENT)
-                p.caps[set] |= 1ull << cap;
+        p.caps[CAPS_BOUNDING] |= 1ull << cap; /* runc's --cap: not inheritable, not ambient */
+        p.caps[CAPS_EFFECTIVE] |= 1ull << cap;
+        p.caps[CAPS_PERMITTED] |= 1ull << cap;
     }
     p.no_new_privileges |= no_new_privs;
     int code;
@@ -21392,7 +21490,7 @@ static int cmd_oci_ps(struct cli *cli, int argc, char **argv)
         return 1;
     }
     autoerror lrun_error *err = NULL;
-    autostate struct oci_state st;
+    autostate struct oci_state st = {0};
     if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
         return oci_fail(err);
     size_t n = 0;
@@ -21600,7 +21698,7 @@ static bool oci_mode_wanted(int argc, char **argv)
         if (argv[j][0] == '-')
             continue;
         operands++;
-        autofree char *state = xasprintf("%s/%s/state.json", root ? root : OCI_DEFAULT_ROOT, argv[j]);
+        autofree char *state = xasprintf("%s/%s/status", root ? root : OCI_DEFAULT_ROOT, argv[j]);
         if (!strchr(argv[j], '/') && access(state, F_OK) == 0)
             return true;
     }

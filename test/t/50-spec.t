@@ -157,8 +157,11 @@ like "$rc|$err" "^125\|Error: .*config.json: the annotation lrun.container-layer
 	"another layer as the root is refused"
 jq '.process.capabilities.bounding += ["CAP_NOPE"]' "$T/good.json" >"$U/config.json"
 start sp
-is "$rc|$err" '125|Error: config.json: process.capabilities.bounding: unknown capability "CAP_NOPE"'"$nl" \
-	"an unknown capability"
+is "$rc|$err" '0|' "an unknown capability is ignored, as runc and crun ignore it (it grants nothing)"
+jq '.process.capabilities.bounding += [7]' "$T/good.json" >"$U/config.json"
+start sp
+is "$rc|$err" '125|Error: config.json: process.capabilities.bounding: a capability is not a string'"$nl" \
+	"a capability that is no name"
 is "$(ctr_field sp '.flags["lrun.status"]')" exited "  a failed start leaves the container exited"
 cp "$T/good.json" "$U/config.json"
 start sp

@@ -65,14 +65,14 @@ is "$(cat /proc/$pid/comm):$([ -e "$B/rootfs/tmp/mark" ] && echo ran)" "lrun:" "
 ok $? "created: the init is in its own mount namespace"
 run oci create --bundle "$B" c1
 is "$rc|$err" "1|lrun: container with id exists: c1$nl" "a second create with the same id fails"
-run oci delete c1
-is "$rc|$err" "1|lrun: cannot delete container c1 that is not stopped: created$nl" "delete of a created container needs -f"
 run oci start c1
 is "$rc|$err" "0|" "start"
 for i in $(seq 100); do [ -e "$B/rootfs/tmp/mark" ] && break; sleep 0.05; done
 is "$(cat "$B/rootfs/tmp/mark"):$(oci state c1 | jq -r .status)" "started:running" "start: the process runs; state running"
 run oci start c1
 is "$rc|$err" "1|lrun: cannot start a container that is running: container not in created state$nl" "start twice fails"
+run oci delete c1
+is "$rc|$err" "1|lrun: cannot delete container c1 that is not stopped: running$nl" "delete of a running container needs -f"
 run oci kill c1 KILL
 is "$rc|$err" "0|" "kill c1 KILL"
 wait_status c1 stopped
@@ -92,6 +92,9 @@ run oci list --format json
 is "$(jq -c '[.[] | [.id, .status, .bundle]]' <<<"$out")" "[[\"d1\",\"running\",\"$B\"]]" "list --format json"
 run oci list -q
 is "$out" "d1$nl" "list -q"
+run $TO "$LRUN" --root "$S" create --bundle "$B" c2
+run oci delete c2
+is "$rc|$err|$(ls "$S")" "0||d1" "delete of a created container (as runc: no -f needed)"
 run $TO "$LRUN" --root "$S" exec d1 sh -c 'echo in $(hostname) as $(id -u) in $PWD; exit 4'
 is "$rc|$out|$err" "4|in lrun as 0 in /$nl|" "exec: a command in the container; its status is exec's"
 run $TO "$LRUN" --root "$S" exec --user 1000:1001 --cwd /tmp --env FOO=bar --cap CAP_SYS_ADMIN --no-new-privs d1 \
@@ -116,6 +119,39 @@ is "$rc|$err|$(ls "$S")" "0||" "delete -f kills and removes"
 for i in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$p" 2>/dev/null
 is $? 1 "  the process is gone"
+
+# ------------------------------------------------- config.json coverage --
+cp "$B/config.json" "$T/base.json"
+mkdir -p "$B/rootfs/ro" # the user namespace's root does not own the rootfs: it cannot create /ro
+chmod 0755 "$T"       # nor search a 0700 directory on the way to it
+edit '.process.args = ["sh", "-c", "cat /proc/self/uid_map; id -u; echo > /ro/x 2>/dev/null || echo ro; grep -c nosuid /proc/self/mountinfo >/dev/null && grep \" /ro \" /proc/self/mountinfo | grep -o nosuid,nodev,noexec"]
+	| .linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .mounts += [{"destination": "/ro", "type": "bind", "source": "'"$T"'", "options": ["bind", "ro", "nosuid", "nodev", "noexec"]}]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" u1
+is "$rc|$out" "0|         0     100000      65536${nl}0${nl}ro${nl}nosuid,nodev,noexec$nl" \
+	"a user namespace with the spec's maps; a bind mount's ro, nosuid, nodev, noexec"
+cp "$T/base.json" "$B/config.json"
+edit '.hooks = ({"createRuntime": "createRuntime", "poststart": "poststart", "poststop": "poststop"}
+	| map_values([{"path": "/bin/sh", "args": ["sh", "-c", "read s; echo \"$0 $(echo $s | jq -r .status)\" >>'"$T"'/hooks.log", .]}]))
+	| .process.args = ["true"]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" h1
+is "$rc|$(cat "$T/hooks.log")" "0|createRuntime creating${nl}poststart running${nl}poststop stopped" \
+	"hooks: createRuntime, poststart, poststop, each with the state on stdin"
+cp "$T/base.json" "$B/config.json"
+edit '.linux.sysctl = {"net.ipv4.ip_forward": "1"} | .linux.namespaces -= [{"type": "network"}]'
+run oci run --bundle "$B" s1
+is "$rc|$err|$(ls "$S")" "1|lrun: $B/config.json: sysctl net.ipv4.ip_forward needs the container's own namespace for it$nl|" \
+	"a net sysctl without a network namespace is refused"
+cp "$T/base.json" "$B/config.json"
+edit '.process.terminal = true'
+run oci run -d --bundle "$B" t1
+is "$rc|$err|$(ls "$S")" "1|lrun: a terminal with a detached container: use --console-socket$nl|" \
+	"a terminal with run --detach needs --console-socket"
+cp "$T/base.json" "$B/config.json"
+run oci delete -f never-was
+is "$rc|$err" "0|" "delete -f of a container that does not exist succeeds (crun)"
 
 # ---------------------------------------------------------- bad bundles --
 bad() { # bad NAME ID MESSAGE: create fails with exit 1 and MESSAGE, nothing left
