@@ -61,4 +61,55 @@ else
 	skip "podman or conmon not installed"
 fi
 
+# ------------------------------------------------------------ containerd --
+if command -v containerd >/dev/null && command -v ctr >/dev/null && command -v containerd-shim-runc-v2 >/dev/null; then
+	D=$T/ctd
+	mkdir -p "$D"
+	cat >"$D/config.toml" <<-EOF
+	version = 2
+	root = "$D/root"
+	state = "$D/state"
+	disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+		"io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing"]
+	[grpc]
+	  address = "$D/c.sock"
+	[ttrpc]
+	  address = "$D/c.sock.ttrpc"
+	[debug]
+	  address = ""
+	[metrics]
+	  address = ""
+	EOF
+	containerd --config "$D/config.toml" >"$D/log" 2>&1 &
+	BG_PIDS+=($!)
+	for i in $(seq 100); do [ -S "$D/c.sock" ] && break; sleep 0.1; done
+	C() { timeout -k 5 60 ctr -a "$D/c.sock" -n lrun-test "$@"; }
+	# the shim runs lrun as runc, with its state under --runc-root
+	CR=(--runc-binary "$RT" --runc-root "$D/runc")
+	run C images import "$T/bb.tar"
+	is "$rc" 0 "containerd on a private socket and root imports the test image" || diag "$err$(tail -5 "$D/log")"
+	run C run --rm "${CR[@]}" localhost/bb:latest k1 sh -c 'echo hello through the shim; exit 3'
+	is "$rc|$out" "3|hello through the shim$nl" "ctr run --runc-binary lrun (containerd-shim-runc-v2): output and exit status"
+	run C run -d "${CR[@]}" localhost/bb:latest k2 sleep 1000
+	is "$rc" 0 "ctr run -d"
+	run C task exec --exec-id e1 k2 sh -c 'echo exec beside $(tr "\0" " " </proc/1/cmdline); exit 4'
+	is "$rc|$out" "4|exec beside sleep 1000$nl" "ctr task exec: lrun exec --process through the shim"
+	run C task ls
+	like "$out" "k2 +[0-9]+ +RUNNING" "ctr task ls: running (lrun state)"
+	run C task kill -s KILL k2
+	is "$rc" 0 "ctr task kill"
+	for i in $(seq 50); do C task ls 2>/dev/null | grep -q 'k2.*STOPPED' && break; sleep 0.1; done
+	like "$(C task ls)" "k2 +[0-9]+ +STOPPED" "  stopped"
+	run C task delete k2
+	is "$rc" 0 "ctr task delete (lrun delete)"
+	run C container rm k2
+	is "$rc|$(ls "$D/runc/lrun-test" 2>/dev/null)" "0|" "ctr container rm; nothing left in lrun's state"
+	C images rm localhost/bb:latest >/dev/null 2>&1
+	kill "${BG_PIDS[@]}" 2>/dev/null
+	wait 2>/dev/null
+	# the shims exit with their tasks; the snapshots' mounts go with $T
+else
+	skip "containerd, ctr or containerd-shim-runc-v2 not installed"
+fi
+
 done_testing
