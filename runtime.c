@@ -21466,7 +21466,10 @@ static int cmd_oci_exec(struct cli *cli, int argc, char **argv)
         p.caps[CAPS_EFFECTIVE] |= 1ull << cap;
         p.caps[CAPS_PERMITTED] |= 1ull << cap;
     }
-    p.no_new_privileges |= no_new_privs;
+    if (!process_file) /* crun: exec's no_new_privs is --no-new-privs, not the container's */
+        p.no_new_privileges = no_new_privs;
+    else
+        p.no_new_privileges |= no_new_privs;
     int code;
     if (oci_exec(&oci_opts, id, &p, &eo, &code, &err) < 0)
         return oci_fail(err);
