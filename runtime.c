@@ -9388,6 +9388,24 @@ static int mount_in_root(int root_fd, const char *path, enum path_create create,
     return 0;
 }
 
+/* mount_tree_in_root: a detached mount (open_tree's clone, made in another
+ * mount namespace) moved to path inside the root, then given flags' ro,
+ * nosuid, nodev, noexec. */
+static int mount_tree_in_root(int root_fd, const char *path, enum path_create create, int tree_fd, unsigned long flags,
+                              lrun_error **err)
+{
+    autoclose int fd = root_path_open(root_fd, path, create, 0, err);
+    if (fd < 0)
+        return -1;
+    if (syscall(SYS_move_mount, tree_fd, "", fd, "", 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */ | 0x40 /* T_EMPTY_PATH */) < 0)
+        return fail_errno(err, "mount %s", path);
+    unsigned long per_mount = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (!per_mount)
+        return 0;
+    autoclose int again = root_path_open(root_fd, path, CREATE_NOTHING, 0, err);
+    return again < 0 ? -1 : mount_at(NULL, again, NULL, MS_BIND | MS_REMOUNT | per_mount, NULL, path, err);
+}
+
 /* --- changes: what a layer adds, changes and deletes (diff) ---
  * As c/storage reports them.  A layer against its parent (the overlay
  * driver's way): each entry of its diff/ is a deletion (a whiteout), a
@@ -9857,6 +9875,7 @@ struct spec_user {
     size_t n_additional_gids;
     mode_t umask;
     char *name; /* annotation "lrun.user": USER[:GROUP] looked up in the container; NULL: the numbers */
+    bool keep_groups; /* annotation "run.oci.keep_original_groups" (crun's): the runtime's groups stay */
 };
 
 struct spec_rlimit {
@@ -10691,6 +10710,8 @@ static void spec_read_annotations(yajl_val obj, struct spec *s)
         } else if (strcmp(pairs[i], "lrun.user") == 0) {
             free(s->process.user.name), s->process.user.name = xstrdup(pairs[i + 1]);
         } else {
+            if (strcmp(pairs[i], "run.oci.keep_original_groups") == 0) /* kept below too: it is not lrun's */
+                s->process.user.keep_groups = strcmp(pairs[i + 1], "1") == 0;
             strv_push(&s->annotations, xstrdup(pairs[i]));
             strv_push(&s->annotations, xstrdup(pairs[i + 1]));
         }
@@ -10929,6 +10950,7 @@ struct launch {
     launch_created_fn created;
     void *created_arg;
     int sync_fd;                           /* the child's end of that, or -1 */
+    int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1 */
 };
 
 /* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
@@ -10974,13 +10996,13 @@ static int rootfs_root(const struct launch *l, lrun_error **err)
 
 /* rootfs_mount: one of the spec's mounts.  A bind's destination is made a
  * file or a directory like its source. */
-static int rootfs_mount(int root_fd, const struct spec_mount *m, lrun_error **err)
+static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, lrun_error **err)
 {
     enum path_create create = CREATE_DIRECTORY;
     const char *type = m->type;
     if (m->flags & MS_BIND) {
         struct stat st;
-        if (stat(m->source, &st) < 0)
+        if ((source_fd >= 0 ? fstat(source_fd, &st) : stat(m->source, &st)) < 0)
             return fail_errno(err, "mount source %s", m->source);
         create = S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE;
         type = NULL;
@@ -10997,6 +11019,8 @@ static int rootfs_mount(int root_fd, const struct spec_mount *m, lrun_error **er
             lrun_error_free(ignored);
         return 0;
     }
+    if (source_fd >= 0) /* a bind the runtime cloned: a user namespace's root may not reach its path */
+        return mount_tree_in_root(root_fd, m->destination, create, source_fd, m->flags, err);
     if (mount_in_root(root_fd, m->destination, create, m->source, type, m->flags, m->data, err) < 0) {
         /* sysfs wants the network namespace's owner: in a user namespace
          * without its own network, the host's /sys bound instead (as runc) */
@@ -11226,7 +11250,7 @@ static int rootfs_prepare(struct launch *l, lrun_error **err)
     if (root_fd < 0)
         return -1;
     for (size_t i = 0; i < s->n_mounts; i++)
-        if (rootfs_mount(root_fd, &s->mounts[i], err) < 0)
+        if (rootfs_mount(root_fd, &s->mounts[i], l->mount_sources ? l->mount_sources[i] : -1, err) < 0)
             return -1;
     if (rootfs_sets_up_dev(s)) {
         for (size_t i = 0; i < s->n_devices; i++)
@@ -12349,7 +12373,7 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
      * then load it now, while root (the profile allows what follows) */
     if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, err) < 0)
         return -1;
-    if (setgroups(u.n_groups, groups) < 0 || setgid(u.gid) < 0)
+    if ((!p->user.keep_groups && setgroups(u.n_groups, groups) < 0) || setgid(u.gid) < 0)
         return fail_errno(err, "set the groups of user %s", p->user.name ? p->user.name : "");
     uint64_t caps[CAPS_SETS];
     process_capabilities(p, u.uid, caps);
@@ -14898,6 +14922,16 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
         l->console_socket = console[1];
     l->terminal = -1;
     l->sync_fd = sync[0];
+    /* a new user namespace's root may not search the way to a bind's
+     * source: clone them here (open_tree), the child moves them in place */
+    autofree int *sources = user_namespace ? xcalloc(l->spec->n_mounts + 1, sizeof *sources) : NULL;
+    for (size_t i = 0; sources && i < l->spec->n_mounts; i++)
+        sources[i] = l->spec->mounts[i].flags & MS_BIND
+                         ? (int)syscall(SYS_open_tree, AT_FDCWD, l->spec->mounts[i].source,
+                                        1 /* OPEN_TREE_CLONE */ | O_CLOEXEC |
+                                            (l->spec->mounts[i].flags & MS_REC ? AT_RECURSIVE : 0))
+                         : -1;
+    l->mount_sources = sources;
     fflush(stdout);
     fflush(stderr);
     unsigned long flags = spec_new_namespaces(l->spec) & ~(unsigned long)CLONE_NEWCGROUP;
@@ -14917,6 +14951,10 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
     if (sync[0] >= 0)
         close(sync[0]);
     l->sync_fd = -1;
+    for (size_t i = 0; sources && i < l->spec->n_mounts; i++)
+        if (sources[i] >= 0)
+            close(sources[i]);
+    l->mount_sources = NULL;
     if (pid < 0) {
         close(pipe_fds[0]);
         if (sync[1] >= 0)
@@ -15956,10 +15994,10 @@ static int oci_spec_check(const struct spec *s, lrun_error **err)
         bool uts_key = strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0;
         if ((ipc_key && !ipc) || (uts_key && !uts) || (has_prefix(key, "net.") && !net))
             return fail_code(err, 1, "sysctl %s needs the container's own namespace for it", key);
+        if (strcmp(key, "kernel.hostname") == 0) /* crun: the hostname member says it */
+            return fail_code(err, 1, "sysctl kernel.hostname: use the hostname member instead");
         if (strcmp(key, "kernel.domainname") == 0 && s->domainname && strcmp(value, s->domainname) != 0)
             return fail_code(err, 1, "sysctl kernel.domainname %s conflicts with domainname %s", value, s->domainname);
-        if (strcmp(key, "kernel.hostname") == 0 && s->hostname && strcmp(value, s->hostname) != 0)
-            return fail_code(err, 1, "sysctl kernel.hostname %s conflicts with hostname %s", value, s->hostname);
     }
     return 0;
 }
@@ -21460,8 +21498,8 @@ static int cmd_oci_exec(struct cli *cli, int argc, char **argv)
         return oci_fail(err);
     for (size_t i = 0; caps[i]; i++) {
         int cap;
-        if (capability_parse(caps[i], &cap, &err) < 0)
-            return oci_fail(err);
+        if (capability_parse(caps[i], &cap, NULL) < 0)
+            continue; /* as in config.json: unknown ones are ignored */
         p.caps[CAPS_BOUNDING] |= 1ull << cap; /* runc's --cap: not inheritable, not ambient */
         p.caps[CAPS_EFFECTIVE] |= 1ull << cap;
         p.caps[CAPS_PERMITTED] |= 1ull << cap;
