@@ -15842,6 +15842,7 @@ struct oci_options {
 /* What the status file keeps of a container. */
 struct oci_state {
     char *id, *bundle, *rootfs, *created;
+    char *cgroup; /* the container's cgroup path (linux.cgroupsPath), or NULL */
     pid_t pid;
     int64_t pid_start;
     char **annotations; /* key, value, ... */
@@ -15853,6 +15854,7 @@ static void oci_state_release(struct oci_state *st)
     free(st->bundle);
     free(st->rootfs);
     free(st->created);
+    free(st->cgroup);
     lrun_strv_free(st->annotations);
     *st = (struct oci_state){0};
 }
@@ -15901,6 +15903,8 @@ static int oci_state_save(const struct oci_options *o, const struct oci_state *s
     autogen yajl_gen g = json_writer(false);
     oci_state_json_write(g, st, "created");
     jw_key_int(g, "lrun.pid-start", st->pid_start);
+    if (st->cgroup)
+        jw_key_str(g, "lrun.cgroup", st->cgroup);
     autogen yajl_gen fds = json_writer(false);
     yajl_gen_array_open(fds);
     for (int fd = 0; fd < 3; fd++) {
@@ -15943,6 +15947,7 @@ static int oci_state_load(const struct oci_options *o, const char *id, struct oc
     st->created = xstrdup(json_string(v, "created"));
     st->pid = (pid_t)json_int(v, "pid", 0);
     st->pid_start = json_int(v, "lrun.pid-start", 0);
+    st->cgroup = xstrdup(json_string(v, "lrun.cgroup"));
     st->annotations = json_pairs(json_get(v, "annotations"));
     return 0;
 }
@@ -15963,11 +15968,62 @@ static bool oci_alive(const struct oci_state *st)
     return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
-/* oci_status: "created" (waiting for start), "running" or "stopped". */
+/* oci_freezer: the file that freezes the cgroup (v1 freezer.state, v2
+ * cgroup.freeze) and the values that freeze and thaw it. */
+static char *oci_freezer(const char *cgroup, const char **frozen, const char **thawed)
+{
+    if (!cgroup || cgroup_detect() == CGROUP_NONE)
+        return NULL;
+    bool v2 = cgroup_host_version == CGROUP_V2;
+    autofree char *dir = cgroup_dir(cgroup, v2 ? "" : "freezer");
+    *frozen = v2 ? "1" : "FROZEN";
+    *thawed = v2 ? "0" : "THAWED";
+    return dir ? xasprintf("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state") : NULL;
+}
+
+static bool oci_frozen(const char *cgroup)
+{
+    const char *frozen, *thawed;
+    autofree char *file = oci_freezer(cgroup, &frozen, &thawed);
+    autobuf struct buf text = {0};
+    return file && read_file_at(AT_FDCWD, file, &text, NULL) == 0 && has_prefix(text.data, frozen);
+}
+
+/* oci_freeze: pause (freeze) or resume (thaw) the container's cgroup. */
+static int oci_freeze(const char *cgroup, bool freeze, lrun_error **err)
+{
+    const char *frozen, *thawed;
+    autofree char *file = oci_freezer(cgroup, &frozen, &thawed);
+    if (!file)
+        return fail_code(err, 1, "the container has no freezer cgroup to %s", freeze ? "pause" : "resume");
+    autofree char *dir = xstrndup(file, (size_t)(strrchr(file, '/') - file));
+    return cgroup_write(dir, strrchr(file, '/') + 1, freeze ? frozen : thawed, err);
+}
+
+/* oci_thaw_process: whatever freezer cgroup pid is in (its own, or one
+ * someone moved it to) thawed, so a SIGKILL can take it. */
+static void oci_thaw_process(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return;
+    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *cg = strchr(line, ':') ? strchr(strchr(line, ':') + 1, ':') : NULL;
+        bool freezer = strstr(line, ":freezer:") != NULL, unified = has_prefix(line, "0::");
+        if (cg && (freezer || (unified && cgroup_detect() == CGROUP_V2)) && strlen(cg + 1) > 1)
+            oci_freeze(cg + 1, false, NULL);
+    }
+}
+
+/* oci_status: "created" (waiting for start), "running", "paused" or "stopped". */
 static const char *oci_status(const struct oci_options *o, const struct oci_state *st)
 {
     if (!oci_alive(st))
         return "stopped";
+    if (oci_frozen(st->cgroup))
+        return "paused";
     autofree char *fifo = xasprintf("%s/%s/exec.fifo", o->root, st->id);
     return access(fifo, F_OK) == 0 ? "created" : "running";
 }
@@ -16002,10 +16058,41 @@ static int oci_spec_check(const struct spec *s, lrun_error **err)
     return 0;
 }
 
+/* oci_default_devices: the nodes runc gives every container besides the
+ * spec's (null, zero, full, random, urandom, tty), and, when the spec
+ * has a device policy, the rules that let them (and the terminal's) be
+ * used after it. */
+static void oci_default_devices(struct spec *s)
+{
+    static const struct {
+        const char *path;
+        uint32_t major, minor;
+    } nodes[] = {{"/dev/null", 1, 3}, {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+                 {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+    size_t n = sizeof nodes / sizeof *nodes;
+    s->devices = xrealloc(s->devices, (s->n_devices + n + 1) * sizeof *s->devices);
+    for (size_t i = 0; i < n; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < s->n_devices; j++)
+            listed |= strcmp(s->devices[j].path, nodes[i].path) == 0;
+        if (!listed)
+            s->devices[s->n_devices++] = (struct spec_device){xstrdup(nodes[i].path), 'c', nodes[i].major,
+                                                              nodes[i].minor, 0666, 0, 0};
+    }
+    struct spec_resources *r = &s->resources;
+    if (!r->n_devices)
+        return;
+    static const int64_t allowed[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}};
+    size_t m = sizeof allowed / sizeof *allowed;
+    r->devices = xrealloc(r->devices, (r->n_devices + m + 1) * sizeof *r->devices);
+    for (size_t i = 0; i < m; i++)
+        r->devices[r->n_devices++] = (struct spec_device_rule){true, 'c', allowed[i][0], allowed[i][1], "rwm"};
+}
+
 /* oci_bundle_read: bundle/config.json as a spec (root.path made absolute,
- * the root checked); *text gets the JSON to keep. */
+ * the root checked). */
 static int oci_bundle_read(const char *bundle, const char *config, bool console_socket, bool detached, struct spec *s,
-                           char **text, lrun_error **err)
+                           lrun_error **err)
 {
     autofree char *path = config[0] == '/' ? xstrdup(config) : xasprintf("%s/%s", bundle, config);
     if (spec_read_file(path, s, err) < 0)
@@ -16024,8 +16111,18 @@ static int oci_bundle_read(const char *bundle, const char *config, bool console_
         return fail_code(err, 1, "%s: linux.namespaces: lrun needs a new mount namespace", path);
     if (oci_spec_check(s, err) < 0)
         return error_prefix(err, "%s", path);
+    oci_default_devices(s);
     if (s->process.terminal && !console_socket && detached)
         return fail_code(err, 1, "a terminal with a detached container: use --console-socket");
+    /* systemd's form, "slice:prefix:name", as a cgroupfs path */
+    char *colon = s->cgroups_path ? strchr(s->cgroups_path, ':') : NULL;
+    if (colon && strchr(colon + 1, ':')) {
+        char *second = strchr(colon + 1, ':');
+        char *path = xasprintf("/%.*s/%.*s-%s.scope", (int)(colon - s->cgroups_path), s->cgroups_path,
+                               (int)(second - colon - 1), colon + 1, second + 1);
+        free(s->cgroups_path);
+        s->cgroups_path = path;
+    }
     /* systemd's socket activation (LISTEN_FDS): the descriptors pass on,
      * and the container's init is the listener */
     const char *listen_fds = getenv("LISTEN_FDS");
@@ -16034,7 +16131,6 @@ static int oci_bundle_read(const char *bundle, const char *config, bool console_
         env_set(&s->process.env, fds);
         env_set(&s->process.env, "LISTEN_PID=1");
     }
-    *text = spec_to_json(s, NULL, false);
     return 0;
 }
 
@@ -16102,10 +16198,13 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     autofree char *bundle = realpath(co->bundle ? co->bundle : ".", NULL);
     if (!bundle)
         return fail_errno(err, "bundle %s", co->bundle ? co->bundle : ".");
-    autofree char *text = NULL;
-    if (oci_bundle_read(bundle, co->config ? co->config : "config.json", co->console_socket, co->detached, spec, &text,
-                        err) < 0 ||
-        write_file_at(dir_fd, "config.json", text, strlen(text), 0600, err) < 0)
+    if (oci_bundle_read(bundle, co->config ? co->config : "config.json", co->console_socket, co->detached, spec, err) < 0)
+        return -1;
+    /* a cgroup of its own, as runc gives one (the limits, pause, kill --all) */
+    if (!spec->cgroups_path && cgroup_detect() != CGROUP_NONE)
+        spec->cgroups_path = xasprintf("/lrun/%s", id);
+    autofree char *text = spec_to_json(spec, NULL, false);
+    if (write_file_at(dir_fd, "config.json", text, strlen(text), 0600, err) < 0)
         return -1;
     if (mkfifoat(dir_fd, "exec.fifo", 0600) < 0)
         return fail_errno(err, "mkfifo exec.fifo");
@@ -16120,7 +16219,8 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
                                                  err) < 0)
         return -1;
     autostate struct oci_state st = {.id = xstrdup(id), .bundle = xstrdup(bundle), .rootfs = xstrdup(spec->root_path),
-                                     .created = time_rfc3339_now(), .annotations = strv_copy(spec->annotations)};
+                                     .created = time_rfc3339_now(), .annotations = strv_copy(spec->annotations),
+                                     .cgroup = xstrdup(spec->cgroups_path)};
     const char *listen_fds = getenv("LISTEN_FDS");
     int preserve = co->preserve_fds + (listen_fds && atoi(listen_fds) > 0 ? atoi(listen_fds) : 0);
     struct launch l = {.spec = spec, .seccomp = seccomp.code ? &seccomp : NULL, .no_pivot = co->no_pivot,
@@ -16254,6 +16354,8 @@ static int oci_delete(const struct oci_options *o, const char *id, bool force, l
         autofree pid_t *pids = oci_processes(st.pid, &n);
         for (size_t i = 0; i < n; i++)
             kill(pids[i], SIGKILL);
+        for (size_t i = 0; i < n; i++) /* a frozen process dies only once thawed */
+            oci_thaw_process(pids[i]);
         process_wait_gone(st.pid, 10000);
     }
     autospec struct spec spec = {0};
@@ -21346,21 +21448,78 @@ static int cmd_oci_kill(struct cli *cli, int argc, char **argv)
     return oci_kill(&oci_opts, argv[optind], sig, all, &err) < 0 ? oci_fail(err) : 0;
 }
 
+/* oci_ids: the ids of the containers under --root, sorted. */
+static char **oci_ids(void)
+{
+    char **ids = xcalloc(1, sizeof *ids);
+    DIR *dir = opendir(oci_opts.root);
+    struct dirent *de;
+    while (dir && (de = readdir(dir)))
+        if (de->d_name[0] != '.')
+            strv_push(&ids, xstrdup(de->d_name));
+    if (dir)
+        closedir(dir);
+    qsort(ids, strv_len(ids), sizeof *ids, compare_strings);
+    return ids;
+}
+
 static int cmd_oci_delete(struct cli *cli, int argc, char **argv)
 {
     (void)cli;
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"regex", required_argument, NULL, 'r'},
+                                          {NULL, 0, NULL, 0}};
     int c, status = 0;
     bool force = false;
-    while ((c = oci_getopt(argc, argv, "f", longs, false, &status)) != -1) {
-        if (c != 'f')
+    const char *pattern = NULL;
+    while ((c = oci_getopt(argc, argv, "fr:", longs, false, &status)) != -1) {
+        if (c == 'f')
+            force = true;
+        else if (c == 'r')
+            pattern = optarg;
+        else
             return status;
-        force = true;
+    }
+    autoerror lrun_error *err = NULL;
+    if (pattern) { /* crun's --regex: every container whose id matches */
+        regex_t re;
+        if (optind != argc || regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+            fprintf(stderr, "lrun: delete --regex: expects one valid regular expression and no id\n");
+            return 1;
+        }
+        autostrv char **ids = oci_ids();
+        int rc = 0;
+        for (size_t i = 0; ids[i]; i++)
+            if (regexec(&re, ids[i], 0, NULL, 0) == 0 && oci_delete(&oci_opts, ids[i], force, &err) < 0)
+                rc = oci_fail(err), lrun_error_free(err), err = NULL;
+        regfree(&re);
+        return rc;
     }
     if (oci_one_id(argc, "delete") < 0)
         return 1;
-    autoerror lrun_error *err = NULL;
     return oci_delete(&oci_opts, argv[optind], force, &err) < 0 ? oci_fail(err) : 0;
+}
+
+/* cmd_oci_pause: pause and resume: the container's cgroup frozen, thawed. */
+static int cmd_oci_pause(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{NULL, 0, NULL, 0}};
+    int c, status = 0;
+    while ((c = oci_getopt(argc, argv, "", longs, false, &status)) != -1)
+        return status;
+    if (oci_one_id(argc, argv[0]) < 0)
+        return 1;
+    bool pause = strcmp(argv[0], "pause") == 0;
+    autoerror lrun_error *err = NULL;
+    autostate struct oci_state st = {0};
+    if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
+        return oci_fail(err);
+    const char *now = oci_status(&oci_opts, &st);
+    if (strcmp(now, pause ? "running" : "paused") != 0) {
+        fail_code(&err, 1, "container %s is %s, not %s", st.id, now, pause ? "running" : "paused");
+        return oci_fail(err);
+    }
+    return oci_freeze(st.cgroup, pause, &err) < 0 ? oci_fail(err) : 0;
 }
 
 static int cmd_oci_list(struct cli *cli, int argc, char **argv)
@@ -21378,15 +21537,7 @@ static int cmd_oci_list(struct cli *cli, int argc, char **argv)
         else
             return status;
     }
-    autostrv char **ids = xcalloc(1, sizeof *ids);
-    DIR *dir = opendir(oci_opts.root);
-    struct dirent *de;
-    while (dir && (de = readdir(dir)))
-        if (de->d_name[0] != '.')
-            strv_push(&ids, xstrdup(de->d_name));
-    if (dir)
-        closedir(dir);
-    qsort(ids, strv_len(ids), sizeof *ids, compare_strings);
+    autostrv char **ids = oci_ids();
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
     if (!json && !quiet)
@@ -21680,6 +21831,8 @@ static const struct command oci_commands[] = {
     {"features", cmd_oci_features, "Print what this runtime supports, as JSON"},
     {"kill", cmd_oci_kill, "Send a signal to a container's init (--all: every process)"},
     {"list", cmd_oci_list, "List containers (--format json)"},
+    {"pause", cmd_oci_pause, "Freeze a container's processes"},
+    {"resume", cmd_oci_pause, "Thaw a paused container"},
     {"ps", cmd_oci_ps, "List a container's processes (--format json)"},
     {"run", cmd_oci_run, "Create and start a container from a bundle"},
     {"spec", cmd_oci_spec, "Write a default config.json (--rootless)"},

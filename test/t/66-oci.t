@@ -113,12 +113,26 @@ is "$(jq 'length' <<<"$out")" 2 "ps --format json: init and the exec'd sleep"
 run oci features
 is "$rc|$(jq -c '[.ociVersionMax, (.hooks | length), (.linux.namespaces | index("user") != null), .linux.seccomp.enabled]' <<<"$out")" \
 	'0|["1.1.0",6,true,true]' "features"
+run oci pause d1
+is "$rc|$err|$(oci state d1 | jq -r .status)" "0||paused" "pause: the cgroup frozen, state paused"
+run oci pause d1
+is "$rc|$err" "1|lrun: container d1 is paused, not running$nl" "  pause twice fails"
+run oci resume d1
+is "$rc|$err|$(oci state d1 | jq -r .status)" "0||running" "resume: running again"
 p=$(oci state d1 | jq .pid)
 run oci delete -f d1
 is "$rc|$err|$(ls "$S")" "0||" "delete -f kills and removes"
 for i in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$p" 2>/dev/null
 is $? 1 "  the process is gone"
+
+run $TO "$LRUN" --root "$S" run -d --bundle "$B" rx1
+run $TO "$LRUN" --root "$S" run -d --bundle "$B" rx2
+run $TO "$LRUN" --root "$S" run -d --bundle "$B" keep
+oci pause rx2
+run oci delete -f --regex '^rx'
+is "$rc|$err|$(ls "$S")" "0||keep" "delete -f --regex (crun): every match, a paused one too"
+oci delete -f keep
 
 # ------------------------------------------------- config.json coverage --
 cp "$B/config.json" "$T/base.json"
@@ -149,6 +163,12 @@ edit '.process.terminal = true'
 run oci run -d --bundle "$B" t1
 is "$rc|$err|$(ls "$S")" "1|lrun: a terminal with a detached container: use --console-socket$nl|" \
 	"a terminal with run --detach needs --console-socket"
+cp "$T/base.json" "$B/config.json"
+edit '.process.args = ["sh", "-c", "echo x >/dev/null && echo null ok; true </dev/kmsg 2>/dev/null || echo kmsg denied"]
+	| .linux.resources.devices = [{"allow": false, "access": "rwm"}]
+	| .mounts += [{"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" dv
+is "$rc|$out" "0|null ok${nl}kmsg denied$nl" "runc's default nodes exist and stay usable under a deny-all device policy; others are denied"
 cp "$T/base.json" "$B/config.json"
 run oci delete -f never-was
 is "$rc|$err" "0|" "delete -f of a container that does not exist succeeds (crun)"
