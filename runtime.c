@@ -1561,6 +1561,8 @@ struct lrun_store {
     int lock_fds[LOCK_COUNT];
     yajl_val trees[2][LOCK_COUNT];             /* parsed indexes (durable, volatile), kept for the raw records */
     digest_hex index_digest[2][LOCK_COUNT];    /* of each index file as last read or written */
+    char **spare; /* what a removal is about to delete ("overlay/<id>/diff", "overlay-containers/<id>"):
+                     freed first when the index rewrite finds the disk full */
     struct layer **layers;
     size_t n_layers;
     struct image **images;
@@ -2066,13 +2068,45 @@ static int store_save_file(lrun_store *s, enum store_lock which, bool is_volatil
     return 0;
 }
 
+/* store_spare: what a removal deletes after its index rewrite may go
+ * before it when the disk is full (a full graph root can always be
+ * emptied): a crash in between leaves a record without its files, which
+ * the next removal finishes (start and load call such a layer damaged). */
+static void store_spare(lrun_store *s, const char *dir, const char *id, const char *sub)
+{
+    if (!id || !is_hex_id(id))
+        return;
+    struct buf path = {0};
+    buf_adds(&path, dir);
+    buf_adds(&path, id ? id : "");
+    buf_adds(&path, sub);
+    strv_push(&s->spare, buf_steal(&path));
+}
+
+static bool store_free_spare(lrun_store *s)
+{
+    bool freed = false;
+    for (size_t i = 0; s->spare && s->spare[i]; i++)
+        freed |= remove_tree_at(s->root_fd, s->spare[i], NULL) == 0;
+    return freed;
+}
+
 static int store_save_index(lrun_store *s, enum store_lock which, lrun_error **err)
 {
     if (store_require_write(s, err) < 0)
         return -1;
-    if (store_save_file(s, which, false, err) < 0)
-        return -1;
-    return which == LOCK_IMAGES ? 0 : store_save_file(s, which, true, err);
+    int r = store_save_file(s, which, false, err);
+    if (r < 0 && err && *err && (*err)->errnum == ENOSPC && store_free_spare(s)) {
+        error_free_pointer(err);
+        r = store_save_file(s, which, false, err);
+    }
+    if (r == 0 && which != LOCK_IMAGES)
+        r = store_save_file(s, which, true, err);
+    if (r == 0) {
+        lrun_strv_free(s->spare);
+        s->spare = NULL;
+    }
+    return r;
 }
 
 static int store_save_layers(lrun_store *s, lrun_error **err) { return store_save_index(s, LOCK_LAYERS, err); }
@@ -2304,6 +2338,7 @@ void lrun_store_close(lrun_store *s)
     for (int i = 0; i < LOCK_COUNT; i++)
         if (s->lock_fds[i] >= 0)
             close(s->lock_fds[i]);
+    lrun_strv_free(s->spare);
     free(s->root);
     free(s);
 }
@@ -2598,6 +2633,7 @@ static struct layer *layer_recreate(lrun_store *s, struct layer *l, lrun_error *
  * order as c/storage, so an interrupted delete is finished next time. */
 static int layer_delete(lrun_store *s, struct layer *l, lrun_error **err)
 {
+    store_spare(s, "overlay/", l->id, "/diff");
     l->incomplete = true;
     if (store_save_layers(s, err) < 0)
         return -1;
@@ -6034,6 +6070,9 @@ static int container_remove_storage(lrun_store *s, struct container *c, lrun_err
 {
     autofree char *layer = xstrdup(c->layer);
     autofree char *id = xstrdup(c->id);
+    store_spare(s, "overlay-containers/", c->id, "");
+    if (layer && layer_users(s, layer) == 1)
+        store_spare(s, "overlay/", layer, "/diff");
     store_drop_container_record(s, c);
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
         return -1;
@@ -6080,6 +6119,9 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
     strv_push(deleted, xstrdup(img->id));
     autofree char *top = xstrdup(img->layer);
     autofree char *id = xstrdup(img->id);
+    store_spare(s, "overlay-images/", img->id, "");
+    for (struct layer *l = store_layer(s, top); l && layer_users(s, l->id) == 1; l = store_layer(s, l->parent))
+        store_spare(s, "overlay/", l->id, "/diff");
     store_drop_image_record(s, img);
     if (store_save_images(s, err) < 0)
         return -1;
