@@ -13077,11 +13077,26 @@ static int64_t process_start_time(int64_t pid)
     return value;
 }
 
+/* process_alive: pid runs (a zombie, which nobody may ever reap when its
+ * parent died, does not). */
+static bool process_alive(int64_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    autoclose int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 /* container_is_running: the recorded init still exists (same start time). */
 static bool container_is_running(const struct container *c)
 {
     return c->status && strcmp(c->status, "running") == 0 && c->pid > 0 &&
-           process_start_time(c->pid) == c->pid_start;
+           process_start_time(c->pid) == c->pid_start && process_alive(c->pid);
 }
 
 /* --- names --- */
@@ -15154,7 +15169,45 @@ struct waiter {
     int output; /* where the terminal's output goes: stdout, or the log */
     int pipes[2]; /* a detached container's stdout and stderr, or -1 */
     int log_fd;
+    int exit_fd;  /* userdata/exit, or -1 */
 };
+
+/* --- the exit status file ---
+ * userdata/exit keeps the container's exit status as its waiter reaped it,
+ * written before anything else: one pwrite into a block allocated at start
+ * (so it needs no space on a full disk).  A waiter killed, or out of space
+ * for the record, after the reap loses nothing: the next ps, wait, stop or
+ * rm records the status from the file. */
+static int exit_file_open(const char *userdata)
+{
+    autofree char *path = xasprintf("%s/exit", userdata);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64) < 0 && errno != EOPNOTSUPP) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void exit_file_write(int fd, int code)
+{
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d\n", code);
+    if (fd >= 0 && pwrite(fd, text, (size_t)n, 0) != n)
+        (void)0; /* the record, written next, is the main copy */
+}
+
+/* exit_file_read: the status the file keeps, or -1. */
+static int exit_file_read(const char *root, const char *id)
+{
+    autofree char *path = xasprintf("%s/overlay-containers/%s/userdata/exit", root, id);
+    autobuf struct buf text = {0};
+    unsigned long code;
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0 || !text.len || !strchr(text.data, '\n'))
+        return -1;
+    *strchr(text.data, '\n') = '\0';
+    return parse_id(text.data, &code) && code < 256 ? (int)code : -1;
+}
 
 /* log_write: podman's k8s-file format, "<time> <stream> F|P <text>". */
 static void log_write(int fd, const char *stream, const char *data, size_t n)
@@ -15211,6 +15264,7 @@ static int container_wait(struct waiter *w)
                     if (waitpid(w->pid, &st, WNOHANG) == w->pid) {
                         exited = true;
                         status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                        exit_file_write(w->exit_fd, status);
                     }
                 } else if (si.ssi_signo == SIGWINCH) {
                     if (w->pty >= 0 && w->input >= 0)
@@ -15377,15 +15431,23 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1, .exit_fd = exit_file_open(sc->userdata)};
     *exit_code = container_wait(&w);
     terminal_restore();
     if (master >= 0)
         close(master);
+    if (w.exit_fd >= 0)
+        close(w.exit_fd);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    return container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, *exit_code, sc->facts.remove,
-                                 err);
+    lrun_error *record_err = NULL;
+    if (container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, *exit_code, sc->facts.remove,
+                              &record_err) < 0) {
+        /* the status is the container's all the same (userdata/exit keeps it for the next ps) */
+        fprintf(stderr, "Warning: record the exit of container %.12s: %s\n", sc->id, record_err->message);
+        lrun_error_free(record_err);
+    }
+    return 0;
 }
 
 /* monitor_run: the detached container's keeper: launches it with its
@@ -15428,7 +15490,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     }
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
-                       .pipes = {out[0], errp[0]}, .log_fd = log_fd};
+                       .pipes = {out[0], errp[0]}, .log_fd = log_fd, .exit_fd = exit_file_open(sc->userdata)};
     int code = container_wait(&w);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
     _exit(0);
@@ -15587,14 +15649,50 @@ static int container_wait_recorded(const char *root, const char *name, struct co
             id = xstrdup(r->id);
         if (strcmp(r->status, "running") != 0)
             return 0;
-        if (!r->running && (r->monitor <= 0 || kill(r->monitor, 0) < 0)) {
+        if (!r->running && !process_alive(r->monitor)) {
             autofree char *cgroup = container_cgroup_path(root, r->id);
-            if (container_record_exit(root, r->id, r->layer, cgroup, 137, false, err) < 0)
+            int code = exit_file_read(root, r->id);
+            if (container_record_exit(root, r->id, r->layer, cgroup, code >= 0 ? code : 137, false, err) < 0)
                 return -1;
             continue;
         }
         usleep(i < 50 ? 2000 : 20000);
     }
+}
+
+/* containers_repair_orphans: records that say running whose process and
+ * waiter are both gone (a waiter killed by SIGKILL, a run that could not
+ * write the record): the exit is recorded from userdata/exit (137 when
+ * the waiter died before the container), --rm ones removed.  Returns
+ * whether any was repaired. */
+static bool containers_repair_orphans(lrun_store *s, bool fix)
+{
+    autostrv char **ids = NULL;
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        if (c->status && strcmp(c->status, "running") == 0 && !container_is_running(c) &&
+            !process_alive(c->monitor))
+            strv_push(&ids, xstrdup(c->id));
+    }
+    for (size_t i = 0; fix && ids && ids[i]; i++) {
+        struct container *c = container_lookup(s, ids[i], NULL);
+        autofacts struct container_facts facts = {0};
+        autofree char *userdata = container_userdata(s->root, ids[i]);
+        lrun_error *ignored = NULL;
+        container_facts_read(userdata, &facts, &ignored);
+        lrun_error_free(ignored);
+        int code = exit_file_read(s->root, ids[i]);
+        autofree char *cgroup = container_cgroup_path(s->root, ids[i]);
+        bool oom_killed = cgroup && cgroup_oom_killed(cgroup);
+        if (cgroup)
+            cgroup_remove(cgroup, NULL);
+        struct exit_record e = {code >= 0 ? code : 137, facts.remove ? 0 : layer_diff_size(s->root, c->layer),
+                                facts.remove, oom_killed};
+        ignored = NULL;
+        if (mark_exited(s, c, &e, &ignored) < 0 || store_save_index(s, LOCK_CONTAINERS, &ignored) < 0)
+            lrun_error_free(ignored);
+    }
+    return ids != NULL;
 }
 
 static int container_stop(const char *root, const char *name, int timeout, lrun_error **err)
@@ -15997,17 +16095,7 @@ static int oci_state_load(const struct oci_options *o, const char *id, struct oc
 /* oci_alive: the container's init still runs (a zombie does not). */
 static bool oci_alive(const struct oci_state *st)
 {
-    if (st->pid <= 0 || process_start_time(st->pid) != st->pid_start)
-        return false;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)st->pid);
-    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    return st->pid > 0 && process_start_time(st->pid) == st->pid_start && process_alive(st->pid);
 }
 
 /* oci_freezer: the file that freezes the cgroup (v1 freezer.state, v2
@@ -20437,6 +20525,17 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
+    if (containers_repair_orphans(s, false)) { /* under the write lock, then read again */
+        lrun_store_close(s);
+        s = NULL;
+        if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+            return status;
+        containers_repair_orphans(s, true);
+        lrun_store_close(s);
+        s = NULL;
+        if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+            return status;
+    }
     autofree struct container **list = xcalloc(s->n_containers + 1, sizeof *list);
     size_t n = 0;
     for (size_t i = s->n_containers; i-- > 0;) /* newest first */
