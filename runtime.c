@@ -3513,7 +3513,7 @@ static int layer_rebuild(lrun_store *s, const struct layer *l, int fd, digest_he
         return -1;
     sha256_final_hex(&r.sha, digest);
     if (!l->diff_digest || strcmp(digest_hex_part(l->diff_digest) ? digest_hex_part(l->diff_digest) : "", digest))
-        return fail(err, "layer %.12s changed since it was stored", l->id);
+        return fail(err, "the rebuilt tar is sha256:%s", digest);
     *size = r.size;
     return 0;
 }
@@ -3760,15 +3760,26 @@ static void blob_file_close(struct blob_file *b)
 #define autoblob cleanup(blob_file_close)
 
 /* layer_tar_file: the layer's tar, rebuilt byte for byte from its tar-split
- * (so its digest is the recorded DiffID), or exported afresh when that
- * cannot be done (then the digest differs: the caller sees it). */
+ * (so its digest is the recorded DiffID), or exported afresh when it has
+ * none (then the digest differs: the caller sees it).  A layer whose files
+ * no longer rebuild its DiffID is an error, as podman's "file integrity
+ * checksum failed": writing it would make a different image. */
 static int layer_tar_file(lrun_store *s, const struct layer *l, struct blob_file *out, lrun_error **err)
 {
     out->fd = temp_file(err);
     if (out->fd < 0)
         return -1;
     lrun_error *rebuild_err = NULL;
+    autofree char *split_name = xasprintf("%s.tar-split.gz", l->id);
+    bool has_split = faccessat(s->layers_fd, split_name, F_OK, 0) == 0;
     if (layer_rebuild(s, l, out->fd, out->digest, &out->size, &rebuild_err) < 0) {
+        if (has_split) {
+            fail(err, "layer %.12s: file integrity checksum failed: its files in %s/overlay/%s/diff no longer make "
+                 "%s (%s); remove the images that use it and load or pull them again",
+                 l->id, s->root, l->id, l->diff_digest ? l->diff_digest : "its DiffID", rebuild_err->message);
+            lrun_error_free(rebuild_err);
+            return -1;
+        }
         lrun_error_free(rebuild_err);
         if (ftruncate(out->fd, 0) < 0 || lseek(out->fd, 0, SEEK_SET) < 0)
             return fail_errno(err, "reset a temporary file");
