@@ -3705,9 +3705,10 @@ static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, 
     return 0;
 }
 
-/* dir_export: the tree under dir_fd as a tar to fd, in the layer format
- * (whiteouts as .wh. markers); its sha256 hex and size come back. */
-static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun_error **err)
+/* dir_export: the tree under dir_fd (or, with name, that one entry of it
+ * and what is below) as a tar to fd, in the layer format (whiteouts as .wh.
+ * markers); its sha256 hex and size come back. */
+static int dir_export_entry(int dir_fd, const char *name, int fd, digest_hex digest, int64_t *size, lrun_error **err)
 {
     struct tar_export t = {.fd = fd};
     SHA256_Init(&t.sha);
@@ -3717,7 +3718,7 @@ static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun
     archive_write_set_format_pax_restricted(t.tar);
     archive_write_set_bytes_in_last_block(t.tar, 1);
     int r = archive_write_open(t.tar, &t, NULL, tar_export_write, NULL) == ARCHIVE_OK
-                ? tar_export_tree(&t, dir_fd, "", err)
+                ? (name ? tar_export_entry(&t, dir_fd, name, name, err) : tar_export_tree(&t, dir_fd, "", err))
                 : fail(err, "start tar: %s", archive_error_string(t.tar));
     if (r == 0 && archive_write_close(t.tar) != ARCHIVE_OK)
         r = fail(err, "finish tar: %s", archive_error_string(t.tar));
@@ -3728,6 +3729,11 @@ static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun
     sha256_final_hex(&t.sha, digest);
     *size = t.size;
     return 0;
+}
+
+static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun_error **err)
+{
+    return dir_export_entry(dir_fd, NULL, fd, digest, size, err);
 }
 
 /* layer_export: write the layer's content as a tar to fd. */
@@ -9710,13 +9716,13 @@ static int file_data_copy(int in, int out, const char *name, lrun_error **err)
     return n < 0 ? fail_errno(err, "read %s", name) : 0;
 }
 
-/* entry_copy: one entry of from_fd to to_fd (what is there is replaced,
- * a directory merged into a directory). */
-static int entry_copy(int from_fd, int to_fd, const char *name, bool keep_owner, lrun_error **err)
+/* entry_copy: entry from of from_fd as to in to_fd (what is there is
+ * replaced, a directory merged into a directory). */
+static int entry_copy(int from_fd, const char *from, int to_fd, const char *name, bool keep_owner, lrun_error **err)
 {
     struct stat st, old;
-    if (fstatat(from_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return fail_errno(err, "stat %s", name);
+    if (fstatat(from_fd, from, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "stat %s", from);
     bool exists = fstatat(to_fd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(S_ISDIR(st.st_mode) && S_ISDIR(old.st_mode)) && remove_tree_at(to_fd, name, err) < 0)
         return -1;
@@ -9724,7 +9730,7 @@ static int entry_copy(int from_fd, int to_fd, const char *name, bool keep_owner,
     if (S_ISDIR(st.st_mode)) {
         if (mkdirat(to_fd, name, 0700) < 0 && errno != EEXIST)
             return fail_errno(err, "create %s", name);
-        autoclose int in = openat(from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int in = openat(from_fd, from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         autoclose int out = openat(to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0 || out < 0)
             return fail_errno(err, "open %s", name);
@@ -9736,7 +9742,7 @@ static int entry_copy(int from_fd, int to_fd, const char *name, bool keep_owner,
         return 0;
     }
     if (S_ISREG(st.st_mode)) {
-        autoclose int in = openat(from_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int in = openat(from_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         autoclose int out = openat(to_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (in < 0 || out < 0)
             return fail_errno(err, "open %s", name);
@@ -9749,9 +9755,9 @@ static int entry_copy(int from_fd, int to_fd, const char *name, bool keep_owner,
     }
     if (S_ISLNK(st.st_mode)) {
         char target[PATH_MAX];
-        ssize_t n = readlinkat(from_fd, name, target, sizeof target - 1);
+        ssize_t n = readlinkat(from_fd, from, target, sizeof target - 1);
         if (n < 0)
-            return fail_errno(err, "readlink %s", name);
+            return fail_errno(err, "readlink %s", from);
         target[n] = '\0';
         if (symlinkat(target, to_fd, name) < 0)
             return fail_errno(err, "create the link %s", name);
@@ -9774,7 +9780,7 @@ static int tree_copy(int from_fd, int to_fd, bool keep_owner, lrun_error **err)
     if (!names)
         return -1;
     for (size_t i = 0; names[i]; i++)
-        if (entry_copy(from_fd, to_fd, names[i], keep_owner, err) < 0)
+        if (entry_copy(from_fd, names[i], to_fd, names[i], keep_owner, err) < 0)
             return -1;
     return 0;
 }
@@ -15761,6 +15767,178 @@ static int container_remove(const char *root, const char *name, bool force, bool
     return 0;
 }
 
+/* --- cp: files between a container and the host ---
+ * A child in a mount namespace of its own reaches the container's root:
+ * a running container's through /proc/PID/root (its mounts and volumes
+ * as the container sees them), a stopped one's by mounting its layer's
+ * overlay.  Every container path is resolved inside that root with
+ * openat2(RESOLVE_IN_ROOT) and everything below it is walked without
+ * following links, so no link the container made leads to the host. */
+
+struct cp_request {
+    const char *root, *layer, *container;
+    pid_t pid;                       /* > 0: running, reached through /proc */
+    const char *container_path, *host_path; /* host_path "-": a tar on stdin or stdout */
+    bool to_container, keep_owner; /* keep_owner: into the container with the host's owners */
+};
+
+/* path_split_last: path's parent (".", "/") and last name ("." when the
+ * path ends in "/." or is "/"). */
+static char *path_split_last(const char *path, char **base)
+{
+    autofree char *copy = xstrdup(path);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = '\0';
+    char *slash = strrchr(copy, '/');
+    if (!slash) {
+        *base = xstrdup(copy);
+        return xstrdup(".");
+    }
+    *base = xstrdup(slash[1] ? slash + 1 : ".");
+    return slash == copy ? xstrdup("/") : xstrndup(copy, (size_t)(slash - copy));
+}
+
+static int cp_root_open(struct cp_request *r, lrun_error **err)
+{
+    if (r->pid > 0) {
+        autofree char *proc = xasprintf("/proc/%d/root", (int)r->pid);
+        int fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? fail_errno(err, "open the root of container %s", r->container) : fd;
+    }
+    if (overlay_mount_layer(r->root, r->layer, err) < 0)
+        return -1;
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", r->root, r->layer);
+    int fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? fail_errno(err, "open %s", merged) : fd;
+}
+
+/* tar_extract_fd: a plain tar from fd into dir_fd, as a layer is (names
+ * cleaned, no link crossed), owners as the tar says. */
+static int tar_extract_fd(int fd, int dir_fd, lrun_error **err)
+{
+    autoarchive struct archive *a = archive_read_new();
+    if (!a)
+        die_oom();
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_xz(a);
+    if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
+        return fail(err, "read the tar: %s", archive_error_string(a));
+    struct id_set uids = {0}, gids = {0};
+    struct extractor x = {.root_fd = dir_fd, .layer_id = "the tar", .cached_fd = -1, .uids = &uids, .gids = &gids};
+    struct archive_entry *e;
+    int r, ret = 0;
+    while (ret == 0 && (r = archive_read_next_header(a, &e)) != ARCHIVE_EOF)
+        ret = r < ARCHIVE_WARN ? fail(err, "read the tar: %s", archive_error_string(a)) : extract_entry(&x, a, e, err);
+    if (ret == 0)
+        ret = extractor_finish(&x, err);
+    extractor_release(&x);
+    free(uids.ids);
+    free(gids.ids);
+    return ret;
+}
+
+/* cp_into: host → container. */
+static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
+{
+    bool from_stdin = strcmp(r->host_path, "-") == 0;
+    autofree char *src_base = NULL;
+    autofree char *src_parent = from_stdin ? NULL : path_split_last(r->host_path, &src_base);
+    struct stat src_st;
+    if (!from_stdin && lstat(r->host_path, &src_st) < 0)
+        return fail(err, "\"%s\" could not be found on the host: %s", r->host_path, strerror(errno));
+    autoclose int target = openat2_in_root(root_fd, r->container_path, O_RDONLY);
+    struct stat st;
+    bool into_dir = target >= 0 && fstat(target, &st) == 0 && S_ISDIR(st.st_mode);
+    if (from_stdin) {
+        if (!into_dir)
+            return fail(err, "\"%s\" could not be found on container %s: destination must be a directory when copying from stdin",
+                        r->container_path, r->container);
+        return tar_extract_fd(STDIN_FILENO, target, err);
+    }
+    autoclose int from_fd = open(src_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (from_fd < 0)
+        return fail_errno(err, "open %s", src_parent);
+    if (S_ISDIR(src_st.st_mode) && target >= 0 && !into_dir)
+        return fail(err, "destination must be a directory when copying a directory");
+    if (into_dir && strcmp(src_base, ".") == 0) /* dir/. : what it holds */
+        return tree_copy(from_fd, target, r->keep_owner, err);
+    if (into_dir)
+        return entry_copy(from_fd, src_base, target, src_base, r->keep_owner, err);
+    autofree char *base = NULL;
+    autofree char *parent = path_split_last(r->container_path, &base);
+    autoclose int parent_fd = openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY);
+    if (parent_fd < 0 || has_suffix(r->container_path, "/"))
+        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
+                    r->container);
+    return entry_copy(from_fd, src_base, parent_fd, base, r->keep_owner, err);
+}
+
+/* cp_out: container → host. */
+static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
+{
+    autofree char *base = NULL;
+    autofree char *parent = path_split_last(r->container_path, &base);
+    autoclose int parent_fd = openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY);
+    struct stat st;
+    bool whole = strcmp(base, ".") == 0;
+    if (parent_fd < 0 || (!whole && fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0))
+        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
+                    r->container);
+    autoclose int self = whole ? openat2_in_root(root_fd, r->container_path, O_RDONLY | O_DIRECTORY) : -1;
+    if (whole && (self < 0 || fstat(self, &st) < 0))
+        return fail_errno(err, "open %s in the container", r->container_path);
+    int from_fd = whole ? self : parent_fd;
+    if (strcmp(r->host_path, "-") == 0) {
+        digest_hex digest;
+        int64_t size;
+        fflush(stdout);
+        return dir_export_entry(from_fd, whole ? NULL : base, STDOUT_FILENO, digest, &size, err);
+    }
+    struct stat host;
+    bool host_dir = stat(r->host_path, &host) == 0 && S_ISDIR(host.st_mode);
+    if (S_ISDIR(st.st_mode) && !whole && stat(r->host_path, &host) == 0 && !host_dir)
+        return fail(err, "destination must be a directory when copying a directory");
+    if (whole && !host_dir && mkdir(r->host_path, st.st_mode & 07777) < 0)
+        return fail_errno(err, "create %s", r->host_path);
+    if (whole || host_dir) {
+        autoclose int to = open(r->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (to < 0)
+            return fail_errno(err, "open %s", r->host_path);
+        return whole ? tree_copy(from_fd, to, true, err) : entry_copy(from_fd, base, to, base, true, err);
+    }
+    autofree char *host_base = NULL;
+    autofree char *host_parent = path_split_last(r->host_path, &host_base);
+    autoclose int to = open(host_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (to < 0)
+        return fail(err, "\"%s\" could not be found on the host: %s", host_parent, strerror(errno));
+    return entry_copy(from_fd, base, to, host_base, true, err);
+}
+
+static int cp_in_child(void *arg, lrun_error **err)
+{
+    struct cp_request *r = arg;
+    autoclose int root_fd = cp_root_open(r, err);
+    if (root_fd < 0)
+        return -1;
+    return r->to_container ? cp_into(r, root_fd, err) : cp_out(r, root_fd, err);
+}
+
+/* container_copy: cp between container name's path and host_path. */
+static int container_copy(const char *root, const char *name, const char *container_path, const char *host_path,
+                          bool to_container, bool keep_owner, lrun_error **err)
+{
+    autoref struct container_ref ref;
+    if (container_ref_read(root, name, &ref, err) < 0)
+        return -1;
+    struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .pid = ref.running ? ref.pid : 0,
+                           .container_path = container_path, .host_path = host_path, .to_container = to_container,
+                           .keep_owner = keep_owner};
+    return in_mount_namespace(cp_in_child, &r, err) < 0 ? -1 : 0;
+}
+
 /* --- exec: a new process in a running container's namespaces --- */
 
 /* exec_process: the process part of a spec for exec: the container's
@@ -20449,6 +20627,70 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     return exit_code;
 }
 
+/* --- cp --- */
+
+/* cp_operand_container: "CONTAINER:PATH" split (NULL for a host path:
+ * one that starts with / or . or has no colon). */
+static char *cp_operand_container(const char *operand, const char **path)
+{
+    const char *colon = strchr(operand, ':');
+    if (!colon || operand[0] == '/' || operand[0] == '.' || colon == operand)
+        return NULL;
+    *path = colon + 1;
+    return xstrndup(operand, (size_t)(colon - operand));
+}
+
+static int cmd_cp(struct cli *cli, int argc, char **argv)
+{
+    bool archive = true, pause = true, follow = false, overwrite = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("archive", 'a', &archive, "Files copied in belong to the container's root (--archive=false: keep the source's owners)"),
+        BOOL_FLAG("pause", 0, &pause, "Accepted (lrun copies without pausing)"),
+        BOOL_FLAG("follow-link", 'L', &follow, "Accepted"),
+        BOOL_FLAG("overwrite", 0, &overwrite, "Accepted (an existing file is replaced)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"cp", "[CONTAINER:]SRC_PATH [CONTAINER:]DEST_PATH",
+                                           "Copy files between a container and the host", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 2) {
+        cli_error("accepts 2 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    const char *src_path = argv[1], *dst_path = argv[2];
+    autofree char *src = cp_operand_container(argv[1], &src_path);
+    autofree char *dst = cp_operand_container(argv[2], &dst_path);
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    if (src && dst) { /* container to container: through a temporary directory */
+        char tmp[] = "/tmp/lrun-cp-XXXXXX";
+        if (!mkdtemp(tmp)) {
+            cli_error("create a temporary directory: %s", strerror(errno));
+            return EXIT_LRUN;
+        }
+        autofree char *base = NULL;
+        autofree char *parent = path_split_last(src_path, &base);
+        autofree char *through = xasprintf("%s/%s", tmp, strcmp(base, ".") && strcmp(base, "/") ? base : "root");
+        int r = container_copy(root, src, src_path, through, false, true, &err);
+        if (r == 0)
+            r = container_copy(root, dst, dst_path, through, true, !archive, &err);
+        autoclose int tmp_parent = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        remove_tree_at(tmp_parent, tmp + 5, NULL);
+        return r < 0 ? cli_fail(err) : 0;
+    }
+    if (!src && !dst) {
+        cli_error("copying between two host paths is not supported: name a container as CONTAINER:PATH");
+        return EXIT_LRUN;
+    }
+    if (container_copy(root, src ? src : dst, src ? src_path : dst_path, src ? dst_path : src_path, dst != NULL,
+                       !archive, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
 /* --- ps, logs, container prune --- */
 
 static char *container_status_text(const struct container *c)
@@ -21284,6 +21526,7 @@ static int cmd_container(struct cli *cli, int argc, char **argv);
 
 static const struct command commands[] = {
     {"container", cmd_container, "Manage containers (ls, prune, and the commands below)"},
+    {"cp", cmd_cp, "Copy files between a container and the host"},
     {"create", cmd_create, "Create a container from an image"},
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
     {"exec", cmd_exec, "Run a process in a running container"},
@@ -21327,7 +21570,7 @@ static const struct command image_commands[] = {
 
 static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
-    {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
+    {"cp", cmd_cp, NULL},        {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {NULL, NULL, NULL},
 };
