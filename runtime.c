@@ -37,6 +37,8 @@
  *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
  *     CONTAINER: OCI        runc's model: a bundle read into the same spec,
  *                           state under --root, create/start, hooks
+ *   BUILD       a Containerfile made into images: RUN in a container, COPY
+ *               and ADD from the context, a cache of the steps
  *   CLI         argument parsing, each command, tables and --format
  *
  * Error convention: a function whose caller may have to clean up returns -1
@@ -95,6 +97,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -3546,6 +3549,7 @@ struct tar_export {
     int64_t size;
     int fd;
     struct inode_set links; /* multiply linked inodes and their first path */
+    char *const *skip_empty; /* paths left out when they are an empty file or directory */
 };
 
 static la_ssize_t tar_export_write(struct archive *a, void *ctx, const void *data, size_t n)
@@ -3630,11 +3634,29 @@ static int tar_export_file_data(struct tar_export *t, int fd, const char *path, 
     return n < 0 ? fail_errno(err, "read %s", path) : 0;
 }
 
+/* tar_export_skipped: path is one to leave out and empty (a mount point
+ * the runtime made: commit leaves /etc/hosts, /proc... out, as buildah). */
+static bool tar_export_skipped(struct tar_export *t, int dirfd, const char *name, const char *path,
+                               const struct stat *st)
+{
+    if (!strv_contains(t->skip_empty, path))
+        return false;
+    if (S_ISREG(st->st_mode))
+        return st->st_size == 0;
+    if (!S_ISDIR(st->st_mode))
+        return false;
+    autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    autostrv char **inside = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    return inside && !inside[0];
+}
+
 static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, const char *path, lrun_error **err)
 {
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return fail_errno(err, "stat %s", path);
+    if (t->skip_empty && tar_export_skipped(t, dirfd, name, path, &st))
+        return 0;
     if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) { /* a whiteout */
         autofree char *parent = xstrdup(path);
         char *slash = strrchr(parent, '/');
@@ -3708,9 +3730,10 @@ static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, 
 /* dir_export: the tree under dir_fd (or, with name, that one entry of it
  * and what is below) as a tar to fd, in the layer format (whiteouts as .wh.
  * markers); its sha256 hex and size come back. */
-static int dir_export_entry(int dir_fd, const char *name, int fd, digest_hex digest, int64_t *size, lrun_error **err)
+static int dir_export_entry(int dir_fd, const char *name, char *const *skip_empty, int fd, digest_hex digest,
+                            int64_t *size, lrun_error **err)
 {
-    struct tar_export t = {.fd = fd};
+    struct tar_export t = {.fd = fd, .skip_empty = skip_empty};
     SHA256_Init(&t.sha);
     t.tar = archive_write_new();
     if (!t.tar)
@@ -3733,7 +3756,7 @@ static int dir_export_entry(int dir_fd, const char *name, int fd, digest_hex dig
 
 static int dir_export(int dir_fd, int fd, digest_hex digest, int64_t *size, lrun_error **err)
 {
-    return dir_export_entry(dir_fd, NULL, fd, digest, size, err);
+    return dir_export_entry(dir_fd, NULL, NULL, fd, digest, size, err);
 }
 
 /* layer_export: write the layer's content as a tar to fd. */
@@ -4357,7 +4380,7 @@ static char **json_keys(yajl_val obj, bool with_values)
 
 /* image_settings_read: the settings of a parsed image config (which must
  * outlive c). */
-__attribute__((unused)) static void image_settings_read(yajl_val config, struct image_settings *c)
+static void image_settings_read(yajl_val config, struct image_settings *c)
 {
     yajl_val cfg = json_get(config, "config");
     *c = (struct image_settings){.rest = cfg};
@@ -5586,6 +5609,166 @@ static int image_import(lrun_store *s, const char *path, const struct import_opt
     load_progress(&run, "Copying config %.10s done", plan.config_id);
     load_progress(&run, "Writing manifest to image destination");
     load_progress(&run, "Storing signatures");
+    if (image_commit(s, &plan, err) < 0)
+        return -1;
+    *image_id = xstrdup(plan.config_id);
+    return 0;
+}
+
+/* --- commit: a container's layer (or only new settings) over an image ---
+ * The layer is exported as a tar (whiteouts as .wh. markers) and
+ * extracted again as a new layer over the image's top one, so it gets
+ * its DiffID, tar-split and sizes as a pulled layer does; its ID follows
+ * c/storage's chain rule, so committing the same change twice shares the
+ * layer.  The config is the image's with the new settings, the DiffID
+ * appended to rootfs and the history entries appended; the manifest names
+ * the layers uncompressed, as podman's commit stores them. */
+
+struct history_entry {
+    const char *created_by, *comment;
+    bool empty_layer;
+};
+
+struct commit_request {
+    struct image *base;          /* NULL: FROM scratch */
+    const char *layer;           /* the layer whose diff/ becomes the new layer, or NULL */
+    const struct image_settings *settings;
+    const struct history_entry *history;
+    size_t n_history;
+    const char *author;
+    char *const *names;
+};
+
+/* commit_layer: the new layer made from layer request->layer; *diff_hex
+ * its DiffID. */
+static int commit_layer(lrun_store *s, const struct commit_request *r, digest_hex diff_hex, lrun_error **err)
+{
+    static char *const mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
+                                         "run/.containerenv", NULL};
+    autofree char *diff_path = xasprintf("%s/diff", r->layer);
+    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (diff_fd < 0)
+        return fail_errno(err, "open layer %.12s", r->layer);
+    autoclose int fd = temp_file(err);
+    int64_t size;
+    if (fd < 0 || dir_export_entry(diff_fd, NULL, mount_points, fd, diff_hex, &size, err) < 0)
+        return -1;
+    digest_hex id;
+    if (r->base) {
+        autofree char *chain = xasprintf("%s+%s", r->base->layer, diff_hex);
+        sha256_hex(chain, strlen(chain), id);
+    } else {
+        memcpy(id, diff_hex, sizeof id);
+    }
+    struct layer *l = store_layer(s, id);
+    if (l && !l->incomplete)
+        return 0;
+    if (!(l = layer_add(s, id, r->base ? r->base->layer : NULL, err)))
+        return -1;
+    autofree char *want = xasprintf("sha256:%s", diff_hex);
+    struct byte_source source = {fd_source_read, &fd};
+    if (lseek(fd, 0, SEEK_SET) < 0 || layer_fill(s, l, &source, want, NULL, err) < 0) {
+        if (!*err)
+            fail_errno(err, "seek");
+        layer_abandon(s, l);
+        return -1;
+    }
+    if (layer_sync_all(s, err) < 0)
+        return -1;
+    l->incomplete = false;
+    return store_save_layers(s, err);
+}
+
+/* commit_config: the new image's config. */
+static char *commit_config(yajl_val base, const struct commit_request *r, const char *diff_hex, size_t *len)
+{
+    autofree char *created = time_rfc3339_now();
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "created", created);
+    jw_key_str_opt(g, "author", r->author);
+    jw_key_str(g, "architecture", json_string(base, "architecture") ? json_string(base, "architecture") : host_architecture());
+    jw_key_str(g, "os", json_string(base, "os") ? json_string(base, "os") : "linux");
+    jw_key_str_opt(g, "variant", json_string(base, "variant"));
+    jw_key(g, "config");
+    image_settings_write(g, r->settings);
+    jw_key(g, "rootfs");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "type", "layers");
+    jw_key(g, "diff_ids");
+    yajl_gen_array_open(g);
+    yajl_val diff_ids = json_get(json_get(base, "rootfs"), "diff_ids");
+    for (size_t i = 0; i < json_array_len(diff_ids); i++)
+        jw_value(g, json_array_at(diff_ids, i));
+    if (diff_hex) {
+        autofree char *diff_id = xasprintf("sha256:%s", diff_hex);
+        jw_str(g, diff_id);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    jw_key(g, "history");
+    yajl_gen_array_open(g);
+    yajl_val history = json_get(base, "history");
+    for (size_t i = 0; i < json_array_len(history); i++)
+        jw_value(g, json_array_at(history, i));
+    for (size_t i = 0; i < r->n_history; i++) {
+        yajl_gen_map_open(g);
+        jw_key_str(g, "created", created);
+        jw_key_str_opt(g, "created_by", r->history[i].created_by);
+        jw_key_str_opt(g, "author", r->author);
+        jw_key_str_opt(g, "comment", r->history[i].comment);
+        if (r->history[i].empty_layer)
+            jw_key_bool(g, "empty_layer", true);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+/* image_commit_request: the image a commit (or a build step) makes; a
+ * failure leaves no image (a new layer it made stays only as an unused,
+ * complete layer when the image record could not be written). */
+static int image_commit_request(lrun_store *s, const struct commit_request *r, char **image_id, lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    digest_hex diff_hex;
+    if (r->layer && commit_layer(s, r, diff_hex, err) < 0)
+        return error_prefix(err, "commit the container's layer");
+    autojson yajl_val base = r->base ? image_config(s, r->base, err) : json_text_to_tree("{}");
+    if (!base)
+        return -1;
+    cleanup(image_plan_release) struct image_plan plan = {0};
+    size_t config_len;
+    autofree char *config = commit_config(base, r, r->layer ? diff_hex : NULL, &config_len);
+    buf_add(&plan.config, config, config_len);
+    autojson yajl_val parsed = json_text_to_tree(config);
+    plan.n_layers = json_array_len(json_get(json_get(parsed, "rootfs"), "diff_ids"));
+    plan.layers = xcalloc(plan.n_layers + 1, sizeof *plan.layers);
+    if (image_plan_finish(&plan, err) < 0)
+        return -1;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < plan.n_layers; i++) {
+        struct layer *l = store_layer(s, plan.layer_ids[i]);
+        if (!l)
+            return fail(err, "layer %.12s of the new image is missing", plan.layer_ids[i]);
+        descriptor_write(g, MEDIA_OCI_LAYER, plan.layers[i].diff_id, l->diff_size, true);
+    }
+    yajl_gen_array_close(g);
+    autofree char *layers_text = json_writer_text(g, NULL);
+    autojson yajl_val layers = json_text_to_tree(layers_text);
+    autofree char *config_digest = xasprintf("sha256:%s", plan.config_id);
+    size_t manifest_len;
+    autofree char *manifest = manifest_make(true, config_digest, (int64_t)config_len, layers, &manifest_len);
+    buf_add(&plan.manifest, manifest, manifest_len);
+    for (size_t i = 0; r->names && r->names[i]; i++) {
+        autofree char *name = name_normalize_local(r->names[i], err);
+        if (!name)
+            return -1;
+        strv_push(&plan.names, steal_pointer(&name));
+    }
     if (image_commit(s, &plan, err) < 0)
         return -1;
     *image_id = xstrdup(plan.config_id);
@@ -15895,7 +16078,7 @@ static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
         digest_hex digest;
         int64_t size;
         fflush(stdout);
-        return dir_export_entry(from_fd, whole ? NULL : base, STDOUT_FILENO, digest, &size, err);
+        return dir_export_entry(from_fd, whole ? NULL : base, NULL, STDOUT_FILENO, digest, &size, err);
     }
     struct stat host;
     bool host_dir = stat(r->host_path, &host) == 0 && S_ISDIR(host.st_mode);
@@ -16741,6 +16924,586 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
         close(pty);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
+}
+
+/* ========================================================================
+ * BUILD: a Containerfile (Dockerfile) made into an image, one image per
+ * instruction as podman build --layers does: RUN runs in an lrun container
+ * (the same security defaults) and its layer is committed; COPY and ADD
+ * copy from the context (what .dockerignore leaves) into a container's
+ * layer, committed too; the other instructions commit a new config.  An
+ * instruction already built over the same image (and, for COPY and ADD,
+ * the same files) is taken from the cache: <root>/lrun/build-cache.
+ * ======================================================================== */
+
+struct build_instruction {
+    char *keyword; /* upper case */
+    char *args;    /* the rest of the line, continuations joined */
+    char *text;    /* as podman prints it: KEYWORD args */
+};
+
+struct build {
+    const char *root;
+    int context_fd;
+    char **ignore;          /* .dockerignore's patterns ("!..." keeps) */
+    char **build_args;      /* --build-arg KEY=VALUE */
+    char **args;            /* ARG's values in scope, KEY=VALUE */
+    char *image;            /* the current image's ID (NULL before FROM) */
+    struct build_instruction *steps;
+    size_t n_steps;
+};
+
+static void build_release(struct build *b)
+{
+    if (b->context_fd >= 0)
+        close(b->context_fd);
+    lrun_strv_free(b->ignore);
+    lrun_strv_free(b->args);
+    free(b->image);
+    for (size_t i = 0; i < b->n_steps; i++) {
+        free(b->steps[i].keyword);
+        free(b->steps[i].args);
+        free(b->steps[i].text);
+    }
+    free(b->steps);
+}
+
+/* containerfile_parse: the instructions, comments and blank lines left
+ * out, "\" continuations joined; an unknown instruction is an error. */
+static int containerfile_parse(const char *text, struct build *b, lrun_error **err)
+{
+    static const char *const known[] = {"FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "CMD",
+                                        "ENTRYPOINT", "EXPOSE", "LABEL", "VOLUME", "STOPSIGNAL", "SHELL", "ONBUILD",
+                                        "MAINTAINER", "HEALTHCHECK", NULL};
+    autostrv char **lines = strv_split(text, "\n");
+    struct buf joined = {0};
+    for (size_t i = 0; lines[i]; i++) {
+        const char *line = lines[i] + strspn(lines[i], " \t");
+        if (*line == '#' && !joined.len)
+            continue;
+        if (*line == '#')
+            continue; /* a comment inside a continued instruction */
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+            n--;
+        bool more = n && line[n - 1] == '\\';
+        buf_add(&joined, line, more ? n - 1 : n);
+        if (more && lines[i + 1])
+            continue;
+        autofree char *instr = buf_steal(&joined);
+        joined = (struct buf){0};
+        if (!instr || !*instr)
+            continue;
+        size_t k = strcspn(instr, " \t");
+        autofree char *keyword = xstrndup(instr, k);
+        for (char *p = keyword; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        if (!strv_contains((char *const *)known, keyword)) {
+            buf_free(&joined);
+            return fail(err, "Containerfile line %zu: unknown instruction: %s", i + 1, keyword);
+        }
+        const char *rest = instr + k + strspn(instr + k, " \t");
+        b->steps = xrealloc(b->steps, (b->n_steps + 1) * sizeof *b->steps);
+        b->steps[b->n_steps++] = (struct build_instruction){xstrdup(keyword), xstrdup(rest),
+                                                            xasprintf("%s %s", keyword, rest)};
+    }
+    buf_free(&joined);
+    if (!b->n_steps || strcmp(b->steps[0].keyword, "FROM") != 0) {
+        bool arg_first = b->n_steps && strcmp(b->steps[0].keyword, "ARG") == 0;
+        if (!arg_first)
+            return fail(err, "no FROM statement found");
+    }
+    return 0;
+}
+
+/* build_ignored: .dockerignore's verdict on a path of the context (the
+ * last matching pattern wins; a pattern also covers what is below it). */
+static bool build_ignored(char *const *patterns, const char *path)
+{
+    bool ignored = false;
+    for (size_t i = 0; patterns && patterns[i]; i++) {
+        bool keep = patterns[i][0] == '!';
+        const char *p = patterns[i] + keep;
+        while (has_prefix(p, "./") || *p == '/')
+            p += *p == '/' ? 1 : 2;
+        size_t n = strlen(p);
+        bool match = fnmatch(p, path, FNM_PATHNAME) == 0 ||
+                     (strncmp(p, path, n) == 0 && path[n] == '/') ||
+                     (has_prefix(p, "**/") && fnmatch(p + 3, path, 0) == 0);
+        if (!match) { /* a pattern naming a directory covers its content */
+            autofree char *copy = xstrdup(path);
+            for (char *slash = strrchr(copy, '/'); slash && !match; slash = strrchr(copy, '/')) {
+                *slash = '\0';
+                match = fnmatch(p, copy, FNM_PATHNAME) == 0;
+            }
+        }
+        if (match)
+            ignored = !keep;
+    }
+    return ignored;
+}
+
+/* context_copy: the context's entry rel (opened in from_fd as name) to
+ * to_fd as to_name, leaving out what .dockerignore names. */
+static int context_copy(struct build *b, int from_fd, const char *name, const char *rel, int to_fd,
+                        const char *to_name, lrun_error **err)
+{
+    if (*rel && build_ignored(b->ignore, rel))
+        return 0;
+    struct stat st;
+    if (fstatat(from_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "stat %s", rel);
+    if (!S_ISDIR(st.st_mode))
+        return entry_copy(from_fd, name, to_fd, to_name, false, err);
+    struct stat old;
+    if (fstatat(to_fd, to_name, &old, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(old.st_mode) &&
+        remove_tree_at(to_fd, to_name, err) < 0)
+        return -1;
+    if (mkdirat(to_fd, to_name, st.st_mode & 07777) < 0 && errno != EEXIST)
+        return fail_errno(err, "create %s", to_name);
+    autoclose int in = openat(from_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    autoclose int out = openat(to_fd, to_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0 || out < 0)
+        return fail_errno(err, "open %s", rel);
+    autostrv char **names = dir_entries_sorted(in, err);
+    if (!names)
+        return -1;
+    for (size_t i = 0; names[i]; i++) {
+        autofree char *child = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+        if (context_copy(b, in, names[i], child, out, names[i], err) < 0)
+            return -1;
+    }
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (fchown(out, 0, 0) < 0 || fchmod(out, st.st_mode & 07777) < 0 || futimens(out, times) < 0)
+        return fail_errno(err, "set the owner, mode and times of %s", rel);
+    return 0;
+}
+
+/* context_digest: what COPY/ADD would take from the context, hashed (the
+ * cache's key for it): names, modes, sizes, link targets, contents. */
+static void context_digest(struct build *b, int dir_fd, const char *name, const char *rel, SHA256_CTX *sha)
+{
+    if (*rel && build_ignored(b->ignore, rel))
+        return;
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return;
+    char head[64];
+    int n = snprintf(head, sizeof head, "%o %lld ", (unsigned)st.st_mode, (long long)st.st_size);
+    SHA256_Update(sha, rel, strlen(rel) + 1);
+    SHA256_Update(sha, head, (size_t)n);
+    autoclose int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+    if (S_ISREG(st.st_mode) && fd >= 0) {
+        char buf[65536];
+        ssize_t got;
+        while ((got = read(fd, buf, sizeof buf)) > 0)
+            SHA256_Update(sha, buf, (size_t)got);
+    } else if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t got = readlinkat(dir_fd, name, target, sizeof target);
+        if (got > 0)
+            SHA256_Update(sha, target, (size_t)got);
+    } else if (S_ISDIR(st.st_mode) && fd >= 0) {
+        autostrv char **names = dir_entries_sorted(fd, NULL);
+        for (size_t i = 0; names && names[i]; i++) {
+            autofree char *child = *rel ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
+            context_digest(b, fd, names[i], child, sha);
+        }
+    }
+}
+
+/* build_vars: what $VAR expands to in an instruction: ARG values, then the
+ * image's ENV over them. */
+static char **build_vars(struct build *b, const struct image_settings *settings)
+{
+    char **vars = strv_copy(b->args);
+    for (size_t i = 0; settings->env && settings->env[i]; i++)
+        env_set(&vars, settings->env[i]);
+    return vars;
+}
+
+/* --- the cache: lines "<key> <image ID>" --- */
+
+static char *build_cache_lookup(struct build *b, const char *key)
+{
+    autofree char *path = xasprintf("%s/lrun/build-cache", b->root);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return NULL;
+    char *found = NULL;
+    autostrv char **lines = strv_split(text.data, "\n");
+    for (size_t i = 0; lines[i]; i++)
+        if (strlen(lines[i]) == 129 && strncmp(lines[i], key, 64) == 0) {
+            free(found);
+            found = xstrdup(lines[i] + 65);
+        }
+    return found;
+}
+
+static void build_cache_add(struct build *b, const char *key, const char *id)
+{
+    autofree char *dir = xasprintf("%s/lrun", b->root);
+    mkdir(dir, 0700);
+    autofree char *path = xasprintf("%s/build-cache", dir);
+    autoclose int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    autofree char *line = xasprintf("%s %s\n", key, id);
+    if (fd >= 0)
+        write_all(fd, line, strlen(line));
+}
+
+/* --- one instruction ---
+ * Each returns the new image's ID in *id (the cache's or a new one). */
+
+/* build_container: a container of the current image for RUN (command)
+ * or COPY/ADD (no command run); the image's entrypoint is not used, ARG
+ * values are in its environment, as buildah's RUN has them. */
+static char *build_container(struct build *b, char **command, lrun_error **err)
+{
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(b->root, LRUN_STORE_WRITE, &s, err) < 0)
+        return NULL;
+    struct image *img = store_image_by_id(s, b->image);
+    if (!img) {
+        fail(err, "image %.12s is gone", b->image);
+        return NULL;
+    }
+    autoconfig struct container_config c = {.image = xstrdup(b->image), .network = xstrdup("host"),
+                                            .seccomp = xstrdup("default"), .no_new_privileges = true,
+                                            .stop_timeout = 10, .env = strv_copy(b->args)};
+    struct container *ct = container_create(s, img, &c, command, "", err);
+    return ct ? xstrdup(ct->id) : NULL;
+}
+
+/* build_commit: the container's layer as the new image over the current
+ * one, with history entry created_by; the container goes either way. */
+static int build_commit(struct build *b, const char *container, const char *created_by, char **id, lrun_error **err)
+{
+    int r = -1;
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(b->root, LRUN_STORE_WRITE, &s, err) == 0) {
+            struct container *ct = container_lookup(s, container, err);
+            struct image *base = store_image_by_id(s, b->image);
+            autojson yajl_val config = ct && base ? image_config(s, base, err) : NULL;
+            if (config) {
+                autosettings struct image_settings settings = {0};
+                image_settings_read(config, &settings);
+                struct history_entry entry = {.created_by = created_by};
+                struct commit_request req = {.base = base, .layer = ct->layer, .settings = &settings,
+                                             .history = &entry, .n_history = 1};
+                r = image_commit_request(s, &req, id, err);
+            }
+        }
+    }
+    lrun_error *ignored = NULL;
+    container_remove(b->root, container, true, true, &ignored);
+    lrun_error_free(ignored);
+    return r;
+}
+
+static int build_run(struct build *b, const struct build_instruction *step, char **id, lrun_error **err)
+{
+    autofree char *container = NULL;
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(b->root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct image *img = store_image_by_id(s, b->image);
+        autojson yajl_val config = img ? image_config(s, img, err) : NULL;
+        if (!config)
+            return -1;
+        autosettings struct image_settings settings = {0};
+        image_settings_read(config, &settings);
+        autostrv char **command = dockerfile_command(step->args, settings.shell);
+        lrun_store_close(steal_pointer(&s));
+        if (!(container = build_container(b, command, err)))
+            return -1;
+    }
+    int code = 0;
+    fflush(stdout);
+    if (container_start(b->root, container, true, &code, err) < 0 || code != 0) {
+        if (!*err)
+            fail_code(err, code, "building at STEP \"%s\": while running runtime: exit status %d", step->text, code);
+        lrun_error *ignored = NULL;
+        container_remove(b->root, container, true, true, &ignored);
+        lrun_error_free(ignored);
+        return -1;
+    }
+    autofree char *created_by = xasprintf("/bin/sh -c %s", step->args);
+    return build_commit(b, container, created_by, id, err);
+}
+
+/* What COPY and ADD copy, into which container. */
+struct build_copy {
+    struct build *b;
+    const char *root, *layer;
+    char **sources;   /* in the context */
+    const char *dest; /* absolute, in the container */
+    bool add;         /* ADD: a local tar is extracted */
+};
+
+static bool is_tar_name(const char *name)
+{
+    return has_suffix(name, ".tar") || has_suffix(name, ".tar.gz") || has_suffix(name, ".tgz") ||
+           has_suffix(name, ".tar.xz") || has_suffix(name, ".tar.zst") || has_suffix(name, ".tar.bz2");
+}
+
+static int build_copy_in_child(void *arg, lrun_error **err)
+{
+    struct build_copy *c = arg;
+    if (overlay_mount_layer(c->root, c->layer, err) < 0)
+        return -1;
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", c->root, c->layer);
+    autoclose int root_fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", merged);
+    bool to_dir = has_suffix(c->dest, "/") || strv_len(c->sources) > 1;
+    autoclose int existing = openat2_in_root(root_fd, c->dest, O_RDONLY | O_DIRECTORY);
+    to_dir |= existing >= 0;
+    autofree char *base = NULL;
+    autofree char *parent = path_split_last(c->dest, &base);
+    autoclose int dir = to_dir ? root_path_open(root_fd, c->dest, CREATE_DIRECTORY, 0, err)
+                               : root_path_open(root_fd, parent, CREATE_DIRECTORY, 0, err);
+    if (dir < 0)
+        return -1;
+    autoclose int dir_fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        return fail_errno(err, "open %s in the container", c->dest);
+    for (size_t i = 0; c->sources[i]; i++) {
+        autofree char *clean = path_clean(c->sources[i]);
+        const char *rel = clean + 1; /* inside the context, as path_clean made it absolute */
+        autofree char *src_base = NULL;
+        autofree char *src_parent = path_split_last(clean, &src_base);
+        autoclose int from = openat2_in_root(c->b->context_fd, src_parent, O_RDONLY | O_DIRECTORY);
+        struct stat st;
+        if (from < 0 || fstatat(from, *rel ? src_base : ".", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (*rel && build_ignored(c->b->ignore, rel)))
+            return fail(err, "checking on sources under the context: \"%s\": no such file or directory", c->sources[i]);
+        if (c->add && S_ISREG(st.st_mode) && is_tar_name(src_base)) {
+            autoclose int tar = openat(from, src_base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            autoclose int into = to_dir ? -1 : root_path_open(root_fd, c->dest, CREATE_DIRECTORY, 0, err);
+            autoclose int into_fd = into >= 0 ? openat(into, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            if (tar < 0 || tar_extract_fd(tar, to_dir ? dir_fd : into_fd, err) < 0)
+                return error_prefix(err, "ADD %s", c->sources[i]);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) { /* a directory's content, not the directory */
+            autoclose int src = *rel ? openat(from, src_base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                     : openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            autoclose int into = to_dir ? openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                        : root_path_open(root_fd, c->dest, CREATE_DIRECTORY, 0, err);
+            autoclose int into_fd = into >= 0 ? openat(into, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            autostrv char **names = src >= 0 ? dir_entries_sorted(src, err) : NULL;
+            if (!names || into_fd < 0)
+                return -1;
+            for (size_t k = 0; names[k]; k++) {
+                autofree char *child = *rel ? xasprintf("%s/%s", rel, names[k]) : xstrdup(names[k]);
+                if (context_copy(c->b, src, names[k], child, into_fd, names[k], err) < 0)
+                    return -1;
+            }
+            continue;
+        }
+        if (context_copy(c->b, from, src_base, rel, dir_fd, to_dir ? src_base : base, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int build_copy(struct build *b, const struct build_instruction *step, bool add, char **id, lrun_error **err)
+{
+    autostrv char **words = NULL;
+    autofree char *workdir = NULL;
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(b->root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct image *img = store_image_by_id(s, b->image);
+        autojson yajl_val config = img ? image_config(s, img, err) : NULL;
+        if (!config)
+            return -1;
+        autosettings struct image_settings settings = {0};
+        image_settings_read(config, &settings);
+        autostrv char **vars = build_vars(b, &settings);
+        words = dockerfile_exec_form(step->args);
+        if (!words)
+            words = dockerfile_words(step->args, vars, false);
+        workdir = xstrdup(settings.workdir ? settings.workdir : "/");
+    }
+    size_t n = strv_len(words), first = 0;
+    while (first < n && has_prefix(words[first], "--")) {
+        if (!has_prefix(words[first], "--chown=") && !has_prefix(words[first], "--chmod="))
+            return fail(err, "%s: the flag %s is not supported", step->keyword, words[first]);
+        first++;
+    }
+    if (n - first < 2)
+        return fail(err, "%s requires at least two arguments", step->keyword);
+    for (size_t i = first; i + 1 < n; i++)
+        if (add && (has_prefix(words[i], "http://") || has_prefix(words[i], "https://")))
+            return fail(err, "ADD of a URL (%s) is not supported", words[i]);
+    const char *dest_word = words[n - 1];
+    autofree char *dest = dest_word[0] == '/' ? xstrdup(dest_word) : xasprintf("%s/%s", workdir, dest_word);
+    autostrv char **no_command = xcalloc(2, sizeof *no_command);
+    no_command[0] = xstrdup("/bin/true");
+    autofree char *container = build_container(b, no_command, err);
+    if (!container)
+        return -1;
+    autofree char *layer = NULL;
+    {
+        autostore lrun_store *s = NULL;
+        struct container *ct = lrun_store_open(b->root, LRUN_STORE_READ, &s, err) == 0 ? container_lookup(s, container, err) : NULL;
+        layer = ct ? xstrdup(ct->layer) : NULL;
+    }
+    autostrv char **sources = xcalloc(1, sizeof *sources);
+    for (size_t i = first; i + 1 < n; i++)
+        strv_push(&sources, xstrdup(words[i]));
+    struct build_copy c = {.b = b, .root = b->root, .layer = layer, .sources = sources, .dest = dest, .add = add};
+    if (!layer || in_mount_namespace(build_copy_in_child, &c, err) < 0) {
+        lrun_error *ignored = NULL;
+        container_remove(b->root, container, true, true, &ignored);
+        lrun_error_free(ignored);
+        return -1;
+    }
+    autofree char *created_by = xasprintf("/bin/sh -c #(nop) %s", step->text);
+    return build_commit(b, container, created_by, id, err);
+}
+
+/* build_settings: ENV, LABEL, CMD, ... : a new config over the same layers. */
+static int build_settings(struct build *b, const struct build_instruction *step, char **id, lrun_error **err)
+{
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(b->root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct image *img = store_image_by_id(s, b->image);
+    autojson yajl_val config = img ? image_config(s, img, err) : NULL;
+    if (!config)
+        return -1;
+    autosettings struct image_settings settings = {0};
+    image_settings_read(config, &settings);
+    autostrv char **vars = build_vars(b, &settings);
+    if (strcmp(step->keyword, "MAINTAINER") != 0 && strcmp(step->keyword, "HEALTHCHECK") != 0 &&
+        image_settings_apply(&settings, step->keyword, step->args, vars, err) < 0)
+        return error_prefix(err, "%s", step->text);
+    autofree char *created_by = xasprintf("/bin/sh -c #(nop) %s", step->text);
+    struct history_entry entry = {.created_by = created_by, .empty_layer = true};
+    struct commit_request req = {.base = img, .settings = &settings, .history = &entry, .n_history = 1,
+                                 .author = strcmp(step->keyword, "MAINTAINER") == 0 ? step->args : NULL};
+    return image_commit_request(s, &req, id, err);
+}
+
+/* build_arg: ARG NAME[=default]: --build-arg's value, else the default. */
+static void build_arg(struct build *b, const struct build_instruction *step)
+{
+    autostrv char **words = dockerfile_words(step->args, b->args, false);
+    for (size_t i = 0; words[i]; i++) {
+        char *eq = strchr(words[i], '=');
+        autofree char *name = eq ? xstrndup(words[i], (size_t)(eq - words[i])) : xstrdup(words[i]);
+        const char *given = env_get(b->build_args, name);
+        if (given || eq) {
+            autofree char *entry = xasprintf("%s=%s", name, given ? given : eq + 1);
+            env_set(&b->args, entry);
+        } else if (!env_get(b->args, name)) {
+            autofree char *entry = xasprintf("%s=", name);
+            env_set(&b->args, entry);
+        }
+    }
+}
+
+/* build_from: FROM IMAGE [AS NAME]: the image (pulled when missing). */
+static int build_from(struct build *b, const struct build_instruction *step, lrun_error **err)
+{
+    autostrv char **words = dockerfile_words(step->args, b->args, false);
+    if (!words[0])
+        return fail(err, "FROM requires one argument");
+    if (strcmp(words[0], "scratch") == 0)
+        return fail(err, "FROM scratch is not supported by lrun build yet");
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(b->root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct image *img = image_lookup(s, words[0], NULL);
+    free(b->image);
+    b->image = NULL;
+    if (img) {
+        b->image = xstrdup(img->id);
+        return 0;
+    }
+    lrun_pull_options pull = {0};
+    return image_pull(s, words[0], &pull, &b->image, err);
+}
+
+/* build_step_key: the cache's key of a step over the current image. */
+static void build_step_key(struct build *b, const struct build_instruction *step, digest_hex key)
+{
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, b->image, strlen(b->image) + 1);
+    SHA256_Update(&sha, step->text, strlen(step->text) + 1);
+    for (size_t i = 0; b->args && b->args[i]; i++)
+        SHA256_Update(&sha, b->args[i], strlen(b->args[i]) + 1);
+    if (strcmp(step->keyword, "COPY") == 0 || strcmp(step->keyword, "ADD") == 0) {
+        autostrv char **words = dockerfile_exec_form(step->args);
+        if (!words)
+            words = dockerfile_words(step->args, b->args, false);
+        for (size_t i = 0; words[i] && words[i + 1]; i++) {
+            autofree char *clean = path_clean(words[i]);
+            autofree char *base = NULL;
+            autofree char *parent = path_split_last(clean, &base);
+            autoclose int from = openat2_in_root(b->context_fd, parent, O_RDONLY | O_DIRECTORY);
+            if (from >= 0)
+                context_digest(b, from, clean[1] ? base : ".", clean + 1, &sha);
+        }
+    }
+    sha256_final_hex(&sha, key);
+}
+
+/* build_run_steps: every instruction, printed as podman prints them. */
+static int build_run_steps(struct build *b, bool use_cache, bool quiet, lrun_error **err)
+{
+    for (size_t i = 0; i < b->n_steps; i++) {
+        const struct build_instruction *step = &b->steps[i];
+        if (!quiet)
+            printf("STEP %zu/%zu: %s\n", i + 1, b->n_steps, step->text);
+        fflush(stdout);
+        if (strcmp(step->keyword, "ARG") == 0) {
+            build_arg(b, step);
+            continue;
+        }
+        if (strcmp(step->keyword, "FROM") == 0) {
+            if (build_from(b, step, err) < 0)
+                return error_prefix(err, "building at STEP \"%s\"", step->text);
+            continue;
+        }
+        if (!b->image)
+            return fail(err, "%s before FROM", step->keyword);
+        digest_hex key;
+        build_step_key(b, step, key);
+        autofree char *cached = use_cache ? build_cache_lookup(b, key) : NULL;
+        if (cached) {
+            autostore lrun_store *s = NULL;
+            autoerror lrun_error *ignored = NULL;
+            if (lrun_store_open(b->root, LRUN_STORE_READ, &s, &ignored) < 0 || !store_image_by_id(s, cached))
+                free(steal_pointer(&cached));
+        }
+        autofree char *id = NULL;
+        if (cached) {
+            if (!quiet)
+                printf("--> Using cache %s\n", cached);
+            id = steal_pointer(&cached);
+        } else {
+            int r = strcmp(step->keyword, "RUN") == 0    ? build_run(b, step, &id, err)
+                    : strcmp(step->keyword, "COPY") == 0 ? build_copy(b, step, false, &id, err)
+                    : strcmp(step->keyword, "ADD") == 0  ? build_copy(b, step, true, &id, err)
+                                                         : build_settings(b, step, &id, err);
+            if (r < 0)
+                return strstr((*err)->message, "building at STEP") ? -1
+                                                                    : error_prefix(err, "building at STEP \"%s\"", step->text);
+            build_cache_add(b, key, id);
+        }
+        if (!quiet)
+            printf("--> %.12s\n", id);
+        free(b->image);
+        b->image = steal_pointer(&id);
+    }
     return 0;
 }
 
@@ -20691,6 +21454,140 @@ static int cmd_cp(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- commit --- */
+
+static int cmd_commit(struct cli *cli, int argc, char **argv)
+{
+    const char *author = NULL, *message = NULL, *format = NULL;
+    bool pause = true, quiet = false, squash = false;
+    autostrv char **changes = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("author", 'a', &author, "AUTHOR", "The image's author"),
+        LIST_FLAG("change", 'c', &changes, "INSTRUCTION", "Apply an instruction (CMD, ENV, ...) to the image"),
+        STRING_FLAG("message", 'm', &message, "MESSAGE", "The history entry's comment"),
+        STRING_FLAG("format", 'f', &format, "oci|docker", "Accepted (lrun stores OCI manifests)"),
+        BOOL_FLAG("pause", 'p', &pause, "Accepted (the layer is read as it is)"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print only the image ID"),
+        BOOL_FLAG("squash", 0, &squash, "Accepted"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"commit", "CONTAINER [IMAGE]", "Create an image from a container's changes",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1 || n > 2) {
+        cli_error("commit requires a container and at most one image name");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    struct container *ct = container_lookup(s, argv[1], &err);
+    struct image *base = ct ? store_image_by_id(s, ct->image) : NULL;
+    if (ct && !base)
+        fail(&err, "the image of container %s is gone", ct->id);
+    if (!base)
+        return cli_fail(err);
+    autojson yajl_val config = image_config(s, base, &err);
+    if (!config)
+        return cli_fail(err);
+    autosettings struct image_settings settings = {0};
+    image_settings_read(config, &settings);
+    for (size_t i = 0; changes && changes[i]; i++)
+        if (image_settings_change(&settings, changes[i], &err) < 0)
+            return cli_fail(err);
+    autofree char *created_by = xasprintf("/bin/sh -c %s", ct->command ? ct->command : "");
+    struct history_entry entry = {.created_by = created_by, .comment = message};
+    char *names[] = {n == 2 ? argv[2] : NULL, NULL};
+    struct commit_request r = {.base = base, .layer = ct->layer, .settings = &settings, .history = &entry,
+                               .n_history = 1, .author = author, .names = names};
+    autofree char *id = NULL;
+    if (image_commit_request(s, &r, &id, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* --- build --- */
+
+static int cmd_build(struct cli *cli, int argc, char **argv)
+{
+    const char *file = NULL;
+    bool quiet = false, no_cache = false, layers = true, rm = true, force_rm = true;
+    autostrv char **tags = NULL;
+    autostrv char **build_args = NULL;
+    const struct cli_flag flags[] = {
+        LIST_FLAG("tag", 't', &tags, "NAME", "Name the resulting image"),
+        STRING_FLAG("file", 'f', &file, "FILE", "The Containerfile (default: CONTEXT/Containerfile or Dockerfile)"),
+        LIST_FLAG("build-arg", 0, &build_args, "KEY=VALUE", "A value for an ARG"),
+        BOOL_FLAG("no-cache", 0, &no_cache, "Build every step again"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print only the image ID"),
+        BOOL_FLAG("layers", 0, &layers, "Accepted (lrun keeps an image per step)"),
+        BOOL_FLAG("rm", 0, &rm, "Accepted (step containers are always removed)"),
+        BOOL_FLAG("force-rm", 0, &force_rm, "Accepted (step containers are always removed)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"build", "[CONTEXT]", "Build an image from a Containerfile", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    const char *context = n >= 1 ? argv[1] : ".";
+    autofree char *owned = NULL;
+    autoerror lrun_error *err = NULL;
+    cleanup(build_release) struct build b = {.root = cli_root(cli, &owned), .build_args = build_args,
+                                             .args = xcalloc(1, sizeof(char *))};
+    b.context_fd = open(context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b.context_fd < 0) {
+        cli_error("the build context %s: %s", context, strerror(errno));
+        return EXIT_LRUN;
+    }
+    autofree char *default_file = NULL;
+    if (!file) {
+        default_file = xasprintf("%s/Containerfile", context);
+        if (access(default_file, F_OK) < 0) {
+            free(default_file);
+            default_file = xasprintf("%s/Dockerfile", context);
+        }
+        file = default_file;
+    }
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, file, &text, &err) < 0 || containerfile_parse(text.data ? text.data : "", &b, &err) < 0)
+        return cli_fail(err);
+    autobuf struct buf ignore = {0};
+    if (read_file_at(b.context_fd, ".dockerignore", &ignore, NULL) == 0 ||
+        read_file_at(b.context_fd, ".containerignore", &ignore, NULL) == 0) {
+        b.ignore = xcalloc(1, sizeof *b.ignore);
+        autostrv char **lines = strv_split(ignore.data, "\n");
+        for (size_t i = 0; lines[i]; i++) {
+            const char *l = lines[i] + strspn(lines[i], " \t");
+            if (*l && *l != '#')
+                strv_push(&b.ignore, xstrndup(l, strcspn(l, "\r")));
+        }
+    }
+    if (build_run_steps(&b, !no_cache, quiet, &err) < 0)
+        return cli_fail(err);
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    for (size_t i = 0; tags && tags[i]; i++) {
+        autofree char *name = name_normalize_local(tags[i], &err);
+        if (!quiet)
+            printf("COMMIT %s\n", name ? name : tags[i]);
+        if (!name || lrun_image_tag(s, b.image, name, &err) < 0)
+            return cli_fail(err);
+    }
+    if (!quiet)
+        printf("--> %.12s\n", b.image);
+    for (size_t i = 0; !quiet && tags && tags[i]; i++) {
+        autofree char *name = name_normalize_local(tags[i], NULL);
+        printf("Successfully tagged %s\n", name ? name : tags[i]);
+    }
+    printf("%s\n", b.image);
+    return 0;
+}
+
 /* --- ps, logs, container prune --- */
 
 static char *container_status_text(const struct container *c)
@@ -21526,6 +22423,8 @@ static int cmd_container(struct cli *cli, int argc, char **argv);
 
 static const struct command commands[] = {
     {"container", cmd_container, "Manage containers (ls, prune, and the commands below)"},
+    {"build", cmd_build, "Build an image from a Containerfile"},
+    {"commit", cmd_commit, "Create an image from a container's changes"},
     {"cp", cmd_cp, "Copy files between a container and the host"},
     {"create", cmd_create, "Create a container from an image"},
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
@@ -21564,13 +22463,13 @@ static const struct command image_commands[] = {
     {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
     {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
-    {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},
+    {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},   {"build", cmd_build, NULL},
     {NULL, NULL, NULL},
 };
 
 static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
-    {"cp", cmd_cp, NULL},        {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
+    {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {NULL, NULL, NULL},
 };
