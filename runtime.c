@@ -3634,13 +3634,14 @@ static int tar_export_file_data(struct tar_export *t, int fd, const char *path, 
     return n < 0 ? fail_errno(err, "read %s", path) : 0;
 }
 
-/* tar_export_skipped: path is one to leave out and empty (a mount point
- * the runtime made: commit leaves /etc/hosts, /proc... out, as buildah). */
-static bool tar_export_skipped(struct tar_export *t, int dirfd, const char *name, const char *path,
-                               const struct stat *st)
+/* The mount points a runtime makes in a container's layer (commit and
+ * diff leave them out when empty, as buildah and podman do). */
+static char *const runtime_mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
+                                             "run/.containerenv", NULL};
+
+/* entry_is_empty: an empty file, or a directory with nothing in it. */
+static bool entry_is_empty(int dirfd, const char *name, const struct stat *st)
 {
-    if (!strv_contains(t->skip_empty, path))
-        return false;
     if (S_ISREG(st->st_mode))
         return st->st_size == 0;
     if (!S_ISDIR(st->st_mode))
@@ -3648,6 +3649,13 @@ static bool tar_export_skipped(struct tar_export *t, int dirfd, const char *name
     autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     autostrv char **inside = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
     return inside && !inside[0];
+}
+
+/* tar_export_skipped: path is one to leave out, and empty. */
+static bool tar_export_skipped(struct tar_export *t, int dirfd, const char *name, const char *path,
+                               const struct stat *st)
+{
+    return strv_contains(t->skip_empty, path) && entry_is_empty(dirfd, name, st);
 }
 
 static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, const char *path, lrun_error **err)
@@ -5643,15 +5651,13 @@ struct commit_request {
  * its DiffID. */
 static int commit_layer(lrun_store *s, const struct commit_request *r, digest_hex diff_hex, lrun_error **err)
 {
-    static char *const mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
-                                         "run/.containerenv", NULL};
     autofree char *diff_path = xasprintf("%s/diff", r->layer);
     autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (diff_fd < 0)
         return fail_errno(err, "open layer %.12s", r->layer);
     autoclose int fd = temp_file(err);
     int64_t size;
-    if (fd < 0 || dir_export_entry(diff_fd, NULL, mount_points, fd, diff_hex, &size, err) < 0)
+    if (fd < 0 || dir_export_entry(diff_fd, NULL, runtime_mount_points, fd, diff_hex, &size, err) < 0)
         return -1;
     digest_hex id;
     if (r->base) {
@@ -16116,10 +16122,142 @@ static int container_copy(const char *root, const char *name, const char *contai
     autoref struct container_ref ref;
     if (container_ref_read(root, name, &ref, err) < 0)
         return -1;
+    autofree char *joined = NULL;
+    if (container_path[0] != '/') { /* relative to the container's working directory */
+        autofree char *userdata = container_userdata(root, ref.id);
+        autospec struct spec spec = {0};
+        if (container_spec_read(userdata, ref.layer, &spec, err) < 0)
+            return -1;
+        joined = xasprintf("%s/%s", spec.process.cwd ? spec.process.cwd : "", container_path);
+        container_path = joined;
+    }
     struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .pid = ref.running ? ref.pid : 0,
                            .container_path = container_path, .host_path = host_path, .to_container = to_container,
                            .keep_owner = keep_owner};
     return in_mount_namespace(cp_in_child, &r, err) < 0 ? -1 : 0;
+}
+
+/* --- export: a container's filesystem as a tar --- */
+
+struct export_request {
+    const char *root, *layer;
+    int out_fd;
+};
+
+/* export_in_child: the container's layer over its image, mounted
+ * read-only (running or not: no /proc or volume of a running container
+ * is walked into). */
+static int export_in_child(void *arg, lrun_error **err)
+{
+    struct export_request *r = arg;
+    autofree char *merged = xasprintf("%s/overlay/%s/merged", r->root, r->layer);
+    if (overlay_mount_image(r->root, r->layer, merged, err) < 0)
+        return -1;
+    autoclose int root_fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", merged);
+    digest_hex digest;
+    int64_t size;
+    return dir_export_entry(root_fd, NULL, NULL, r->out_fd, digest, &size, err);
+}
+
+/* container_export: the container's root (its image and its changes, as
+ * the container sees it) as a tar to out_fd. */
+static int container_export(const char *root, const char *name, int out_fd, lrun_error **err)
+{
+    autoref struct container_ref ref;
+    if (container_ref_read(root, name, &ref, err) < 0)
+        return -1;
+    struct export_request r = {.root = root, .layer = ref.layer, .out_fd = out_fd};
+    return in_mount_namespace(export_in_child, &r, err) < 0 ? -1 : 0;
+}
+
+/* --- mount, unmount: a container's root on the host ---
+ * Reference-counted in overlay-layers/mountpoints.json, as c/storage keeps
+ * its mount counts ([{"id", "path", "count"}]): the first mount mounts
+ * the layer's overlay on its merged/, the last unmount unmounts it.  A
+ * count whose mount is gone (after a reboot) starts again from nothing. */
+
+static bool path_is_mount_point(const char *path)
+{
+    struct stat here, up;
+    autofree char *parent = xasprintf("%s/..", path);
+    return stat(path, &here) == 0 && stat(parent, &up) == 0 && (here.st_dev != up.st_dev || here.st_ino == up.st_ino);
+}
+
+/* mount_counts: the layer IDs and counts as "ID=COUNT" entries. */
+static char **mount_counts_read(lrun_store *s)
+{
+    autobuf struct buf text = {0};
+    char **counts = xcalloc(1, sizeof *counts);
+    if (read_file_at(s->layers_fd, "mountpoints.json", &text, NULL) < 0)
+        return counts;
+    autojson yajl_val list = json_text_to_tree(text.data);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val m = json_array_at(list, i);
+        const char *id = json_string(m, "id"), *path = json_string(m, "path");
+        int64_t count = json_int(m, "count", 0);
+        if (id && path && count > 0 && path_is_mount_point(path))
+            strv_push(&counts, xasprintf("%s=%" PRId64, id, count));
+    }
+    return counts;
+}
+
+static int mount_counts_write(lrun_store *s, char *const *counts, lrun_error **err)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; counts && counts[i]; i++) {
+        autofree char *id = xstrndup(counts[i], strcspn(counts[i], "="));
+        autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, id);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "id", id);
+        jw_key_str(g, "path", path);
+        jw_key_int(g, "count", atoi(strchr(counts[i], '=') + 1));
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    return write_file_atomic(s->layers_fd, "mountpoints.json", text, len, 0600, err);
+}
+
+/* container_mount: the container's root mounted on the host (once more);
+ * its path comes back. */
+static char *container_mount(lrun_store *s, struct container *c, lrun_error **err)
+{
+    autostrv char **counts = mount_counts_read(s);
+    const char *have = env_get(counts, c->layer);
+    int count = have ? atoi(have) : 0;
+    char cwd[PATH_MAX];
+    if (!count && (!getcwd(cwd, sizeof cwd) || overlay_mount_layer(s->root, c->layer, err) < 0 || chdir(cwd) < 0)) {
+        if (err && !*err)
+            fail_errno(err, "return to the working directory");
+        return NULL;
+    }
+    autofree char *entry = xasprintf("%s=%d", c->layer, count + 1);
+    env_set(&counts, entry);
+    if (mount_counts_write(s, counts, err) < 0)
+        return NULL;
+    return xasprintf("%s/overlay/%s/merged", s->root, c->layer);
+}
+
+/* container_unmount: one mount fewer; the last one (or force) unmounts. */
+static int container_unmount(lrun_store *s, struct container *c, bool force, lrun_error **err)
+{
+    autostrv char **counts = mount_counts_read(s);
+    const char *have = env_get(counts, c->layer);
+    int count = have ? atoi(have) - 1 : 0;
+    autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, c->layer);
+    if ((count <= 0 || force) && have && umount2(path, 0) < 0 && errno != EINVAL)
+        return fail_errno(err, "unmount %s", path);
+    autostrv char **kept = xcalloc(1, sizeof *kept);
+    for (size_t i = 0; counts[i]; i++)
+        if (strncmp(counts[i], c->layer, strlen(c->layer)) != 0)
+            strv_push(&kept, xstrdup(counts[i]));
+    if (count > 0 && !force)
+        strv_push(&kept, xasprintf("%s=%d", c->layer, count));
+    return mount_counts_write(s, kept, err);
 }
 
 /* --- exec: a new process in a running container's namespaces --- */
@@ -19872,13 +20010,37 @@ static int cmd_history(struct cli *cli, int argc, char **argv)
 /* --- diff --- */
 
 /* diff_layer: the layer an argument of diff names (an image's top). */
-static struct layer *diff_layer(lrun_store *s, const char *name, lrun_error **err)
+/* diff_layer: a container's layer (a container is looked up first, as
+ * podman does) or an image's top layer. */
+static struct layer *diff_layer(lrun_store *s, const char *name, bool *container, lrun_error **err)
 {
-    struct image *img = image_lookup(s, name, NULL);
-    struct layer *l = img ? store_layer(s, img->layer) : NULL;
+    autoerror lrun_error *ignored = NULL;
+    struct container *ct = container_lookup(s, name, &ignored);
+    struct image *img = ct ? NULL : image_lookup(s, name, NULL);
+    struct layer *l = ct ? store_layer(s, ct->layer) : img ? store_layer(s, img->layer) : NULL;
     if (!l)
         fail(err, "%s not found: layer not known", name);
+    if (container)
+        *container = ct != NULL;
     return l;
+}
+
+/* changes_drop_mount_points: a container's diff without the empty mount
+ * points the runtime made (/etc/hosts, /proc, ...), as podman shows it. */
+static void changes_drop_mount_points(lrun_store *s, const struct layer *l, struct changes *c)
+{
+    autofree char *diff_path = xasprintf("%s/diff", l->id);
+    autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    for (size_t i = 0; diff_fd >= 0 && i < c->n; i++) {
+        struct stat st;
+        const char *rel = c->list[i].path + 1;
+        if (c->list[i].kind != 'A' || !strv_contains(runtime_mount_points, rel) ||
+            fstatat(diff_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !entry_is_empty(diff_fd, rel, &st))
+            continue;
+        free(c->list[i].path);
+        memmove(&c->list[i], &c->list[i + 1], (c->n - i - 1) * sizeof *c->list);
+        c->n--, i--;
+    }
 }
 
 static void diff_print_json(const struct changes *c)
@@ -19910,16 +20072,19 @@ static void diff_print_json(const struct changes *c)
 
 static int cmd_diff(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"latest", no_argument, NULL, 'l'},
+                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *format = NULL;
+    bool latest = false;
     int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "h", longs, "diff", &status)) != -1) {
+    while ((c = cli_getopt(argc, argv, "lh", longs, "diff", &status)) != -1) {
         switch (c) {
         case 'f': format = optarg; break;
+        case 'l': latest = true; break;
         case 'h':
-            puts("Usage: lrun diff [--format json] IMAGE [IMAGE]\n\n"
-                 "Changes (A added, C changed, D deleted) of an image against its parent layer or the second one.");
+            puts("Usage: lrun diff [--format json] [-l] CONTAINER|IMAGE [CONTAINER|IMAGE]\n\n"
+                 "Changes (A added, C changed, D deleted) of a container or an image against its parent layer or the\n"
+                 "second one.");
             return 0;
         default: return status;
         }
@@ -19928,7 +20093,7 @@ static int cmd_diff(struct cli *cli, int argc, char **argv)
         cli_error("only supported value for '--format' is 'json'");
         return EXIT_LRUN;
     }
-    if (argc - optind < 1 || argc - optind > 2) {
+    if (argc - optind + latest < 1 || argc - optind + latest > 2) {
         cli_error("podman diff requires one or two arguments");
         return EXIT_LRUN;
     }
@@ -19936,8 +20101,20 @@ static int cmd_diff(struct cli *cli, int argc, char **argv)
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autoerror lrun_error *err = NULL;
-    struct layer *to = diff_layer(s, argv[optind], &err);
-    struct layer *from = to && argc - optind == 2 ? diff_layer(s, argv[optind + 1], &err) : NULL;
+    struct container *newest = NULL;
+    for (size_t i = 0; latest && i < s->n_containers; i++)
+        if (!newest || time_parse_rfc3339(s->containers[i]->created) >= time_parse_rfc3339(newest->created))
+            newest = s->containers[i];
+    if (latest && !newest) {
+        cli_error("no containers to diff: no such container");
+        return EXIT_LRUN;
+    }
+    const char *first = latest ? newest->id : argv[optind];
+    bool container = false;
+    struct layer *to = diff_layer(s, first, &container, &err);
+    if (latest)
+        optind--; /* the second operand, if any, stays at optind + 1 */
+    struct layer *from = to && argc - optind == 2 ? diff_layer(s, argv[optind + 1], NULL, &err) : NULL;
     if (!to || (argc - optind == 2 && !from))
         return cli_fail(err);
     autochanges struct changes changes = {0};
@@ -19945,6 +20122,8 @@ static int cmd_diff(struct cli *cli, int argc, char **argv)
                                                                   : changes_of_images(s->root, to->id, from->id,
                                                                                       &changes, &err) < 0)
         return cli_fail(err);
+    if (container && !from)
+        changes_drop_mount_points(s, to, &changes);
     if (format) {
         diff_print_json(&changes);
         return 0;
@@ -21588,6 +21767,146 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- export --- */
+
+static int cmd_export(struct cli *cli, int argc, char **argv)
+{
+    const char *output = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("output", 'o', &output, "FILE", "Write to a file, not stdout"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"export", "CONTAINER", "Export a container's filesystem as a tar", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("exactly one argument is required");
+        return EXIT_LRUN;
+    }
+    if (!output && isatty(STDOUT_FILENO)) {
+        cli_error("refusing to export to terminal. Use -o flag or redirect");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autofree char *tmp = output ? xasprintf("%s.lrun-tmp-%d", output, (int)getpid()) : NULL;
+    autoclose int fd = output ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (output && fd < 0) {
+        cli_error("create %s: %s", output, strerror(errno));
+        return EXIT_LRUN;
+    }
+    autoerror lrun_error *err = NULL;
+    fflush(stdout);
+    if (container_export(root, argv[1], output ? fd : STDOUT_FILENO, &err) < 0 ||
+        (output && (fsync(fd) < 0 || rename(tmp, output) < 0) && fail_errno(&err, "write %s", output) < 0)) {
+        if (output)
+            unlink(tmp); /* a failed export leaves no half file */
+        return cli_fail(err);
+    }
+    return 0;
+}
+
+/* --- mount, unmount --- */
+
+static int cmd_mount(struct cli *cli, int argc, char **argv)
+{
+    bool no_trunc = false, all = false;
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("notruncate", 0, &no_trunc, "Print the full container ID"),
+        BOOL_FLAG("all", 'a', &all, "Mount every container"),
+        STRING_FLAG("format", 0, &format, "json", "Print the mounted containers as JSON"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"mount", "[CONTAINER...]", "Mount a container's root filesystem", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    if (n == 0 && !all) { /* the mounted ones */
+        autostrv char **counts = mount_counts_read(s);
+        autogen yajl_gen g = json_writer(false);
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < s->n_containers; i++) {
+            struct container *c = s->containers[i];
+            if (!c->layer || !env_get(counts, c->layer))
+                continue;
+            autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, c->layer);
+            if (format) {
+                yajl_gen_map_open(g);
+                jw_key_str(g, "id", c->id);
+                jw_key(g, "Names");
+                jw_strv(g, c->names);
+                jw_key_str(g, "mountpoint", path);
+                yajl_gen_map_close(g);
+            } else {
+                printf("%.*s %s\n", no_trunc ? 64 : 12, c->id, path);
+            }
+        }
+        yajl_gen_array_close(g);
+        if (format)
+            json_print_go(g, "     ");
+        return 0;
+    }
+    autostrv char **names = all ? xcalloc(1, sizeof *names) : strv_copy(argv + 1);
+    for (size_t i = 0; all && i < s->n_containers; i++)
+        strv_push(&names, xstrdup(s->containers[i]->id));
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        struct container *c = container_lookup(s, names[i], &err);
+        autofree char *path = c ? container_mount(s, c, &err) : NULL;
+        if (!path) {
+            status = cli_fail(err);
+            continue;
+        }
+        if (all)
+            printf("%.*s %s\n", no_trunc ? 64 : 12, c->id, path);
+        else
+            printf("%s\n", path);
+    }
+    return status;
+}
+
+static int cmd_unmount(struct cli *cli, int argc, char **argv)
+{
+    bool all = false, force = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Unmount every mounted container"),
+        BOOL_FLAG("force", 'f', &force, "Unmount whatever the count"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"unmount", "CONTAINER [CONTAINER...]", "Unmount a container's root filesystem",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n == 0 && !all) {
+        cli_error("when using the --all switch, you may not pass any containers names or IDs");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **counts = mount_counts_read(s);
+    autostrv char **names = all ? xcalloc(1, sizeof *names) : strv_copy(argv + 1);
+    for (size_t i = 0; all && i < s->n_containers; i++)
+        if (s->containers[i]->layer && env_get(counts, s->containers[i]->layer))
+            strv_push(&names, xstrdup(s->containers[i]->id));
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        struct container *c = container_lookup(s, names[i], &err);
+        if (!c || container_unmount(s, c, force || all, &err) < 0) {
+            status = cli_fail(err);
+            continue;
+        }
+        printf("%s\n", c->id);
+    }
+    return status;
+}
+
 /* --- ps, logs, container prune --- */
 
 static char *container_status_text(const struct container *c)
@@ -22426,6 +22745,10 @@ static const struct command commands[] = {
     {"build", cmd_build, "Build an image from a Containerfile"},
     {"commit", cmd_commit, "Create an image from a container's changes"},
     {"cp", cmd_cp, "Copy files between a container and the host"},
+    {"export", cmd_export, "Export a container's filesystem as a tar"},
+    {"mount", cmd_mount, "Mount a container's root filesystem"},
+    {"umount", cmd_unmount, "Unmount a container's root filesystem (unmount)"},
+    {"unmount", cmd_unmount, "Unmount a container's root filesystem"},
     {"create", cmd_create, "Create a container from an image"},
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
     {"exec", cmd_exec, "Run a process in a running container"},
@@ -22469,7 +22792,8 @@ static const struct command image_commands[] = {
 
 static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
-    {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
+    {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
+    {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {NULL, NULL, NULL},
 };

@@ -30,6 +30,9 @@ run L cp "$H/dir/." c:/tmp/
 is "$rc/$(cat "$(ctr_layer_dir c)/diff/tmp/sub/f")" "0/two" "DIR/. copies what it holds"
 run L cp "$H/dir" c:/newdir
 is "$rc/$(cat "$(ctr_layer_dir c)/diff/newdir/sub/f")" "0/two" "a directory to a new name"
+L create --name w -w /tmp "$IMG" true >/dev/null
+run L cp "$H/file" w:relative.txt
+is "$rc/$(cat "$(ctr_layer_dir w)/diff/tmp/relative.txt")" "0/one" "a relative container path is under the working directory"
 run L cp "$H/file" c:/etc/renamed
 is "$(cat "$(ctr_layer_dir c)/diff/etc/renamed")" one "to a new name in an existing directory"
 is "$(stat -c %u:%g "$(ctr_layer_dir c)/diff/etc/renamed")" "0:0" "files from the host belong to root in the container"
