@@ -23117,6 +23117,54 @@ static int cmd_oci_delete(struct cli *cli, int argc, char **argv)
     return oci_delete(&oci_opts, argv[optind], force, &err) < 0 ? oci_fail(err) : 0;
 }
 
+/* cmd_oci_update: new limits for a container's cgroup: linux.resources'
+ * JSON from -r FILE ("-": stdin), or runc's --memory and --pids-limit. */
+static int cmd_oci_update(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    static const struct option longs[] = {{"resources", required_argument, NULL, 'r'},
+                                          {"memory", required_argument, NULL, 'm'},
+                                          {"pids-limit", required_argument, NULL, 'p'},
+                                          {NULL, 0, NULL, 0}};
+    int c, status = 0;
+    const char *file = NULL;
+    int64_t memory = 0, pids = 0;
+    while ((c = oci_getopt(argc, argv, "r:", longs, false, &status)) != -1) {
+        if (c == 'r')
+            file = optarg;
+        else if (c == 'm')
+            memory = strtoll(optarg, NULL, 10);
+        else if (c == 'p')
+            pids = strtoll(optarg, NULL, 10);
+        else
+            return status;
+    }
+    if (oci_one_id(argc, "update") < 0)
+        return 1;
+    autoerror lrun_error *err = NULL;
+    autostate struct oci_state st = {0};
+    if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
+        return oci_fail(err);
+    if (!st.cgroup) {
+        fail_code(&err, 1, "container %s has no cgroup to update", st.id);
+        return oci_fail(err);
+    }
+    cleanup(spec_resources_release) struct spec_resources r = {0};
+    if (file) {
+        autobuf struct buf text = {0};
+        autojson yajl_val v = NULL;
+        int r_in = strcmp(file, "-") == 0 ? read_all_fd(STDIN_FILENO, "the resources", &text, &err)
+                                          : read_file_at(AT_FDCWD, file, &text, &err);
+        if (r_in < 0 || !(v = json_parse(text.data, file, &err)) || spec_read_resources(v, &r, &err) < 0)
+            return oci_fail(err);
+    }
+    if (memory)
+        r.memory_limit = memory;
+    if (pids)
+        r.pids_limit = pids;
+    return cgroup_apply_limits(st.cgroup, &r, &err) < 0 ? oci_fail(err) : 0;
+}
+
 /* cmd_oci_pause: pause and resume: the container's cgroup frozen, thawed. */
 static int cmd_oci_pause(struct cli *cli, int argc, char **argv)
 {
@@ -23456,6 +23504,7 @@ static const struct command oci_commands[] = {
     {"spec", cmd_oci_spec, "Write a default config.json (--rootless)"},
     {"start", cmd_oci_start, "Start a created container"},
     {"state", cmd_oci_state, "Print a container's state as JSON"},
+    {"update", cmd_oci_update, "Change a container's cgroup limits (-r FILE|-, --memory, --pids-limit)"},
     {NULL, NULL, NULL},
 };
 

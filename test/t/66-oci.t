@@ -120,6 +120,16 @@ is "$rc|$err" "1|lrun: container d1 is paused, not running$nl" "  pause twice fa
 run oci resume d1
 is "$rc|$err|$(oci state d1 | jq -r .status)" "0||running" "resume: running again"
 p=$(oci state d1 | jq .pid)
+# pids_max PID: pids.max of PID's cgroup (v1 pids controller, or v2)
+pids_max() {
+	local l; l=$(grep -E '^[0-9]+:pids:|^0::' "/proc/$1/cgroup" | head -1)
+	case $l in *:pids:*) cat "/sys/fs/cgroup/pids${l#*:pids:}/pids.max" ;; *) cat "/sys/fs/cgroup${l#0::}/pids.max" ;; esac
+}
+echo '{"pids": {"limit": 42}}' >"$T/res.json"
+run oci update -r "$T/res.json" d1
+is "$rc|$err|$(pids_max "$p")" "0||42" "update -r FILE: linux.resources applied to the container's cgroup"
+run oci update --pids-limit 7 d1
+is "$rc|$(pids_max "$p")" "0|7" "update --pids-limit"
 run oci delete -f d1
 is "$rc|$err|$(ls "$S")" "0||" "delete -f kills and removes"
 for i in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
