@@ -11244,7 +11244,11 @@ static int rootfs_root(const struct launch *l, lrun_error **err)
 
 /* rootfs_mount: one of the spec's mounts.  A bind's destination is made a
  * file or a directory like its source. */
-static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, lrun_error **err)
+static int cgroup_mount_v1(int root_fd, const char *destination, const char *path, unsigned long flags,
+                           lrun_error **err);
+
+static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, const char *cgroup,
+                        lrun_error **err)
 {
     enum path_create create = CREATE_DIRECTORY;
     const char *type = m->type;
@@ -11261,6 +11265,10 @@ static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, 
             return -1;
     /* "cgroup": the unified hierarchy; a host without one (cgroup v1 only)
      * leaves the container without it rather than failing */
+    int v1 = type && strcmp(type, "cgroup") == 0 && cgroup ? cgroup_mount_v1(root_fd, m->destination, cgroup, m->flags, err)
+                                                            : 1;
+    if (v1 <= 0) /* done (or failed) as v1 hierarchies */
+        return v1;
     if (type && (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0)) {
         lrun_error *ignored = NULL;
         if (mount_in_root(root_fd, m->destination, create, m->source, "cgroup2", m->flags, m->data, &ignored) < 0)
@@ -11498,7 +11506,7 @@ static int rootfs_prepare(struct launch *l, lrun_error **err)
     if (root_fd < 0)
         return -1;
     for (size_t i = 0; i < s->n_mounts; i++)
-        if (rootfs_mount(root_fd, &s->mounts[i], l->mount_sources ? l->mount_sources[i] : -1, err) < 0)
+        if (rootfs_mount(root_fd, &s->mounts[i], l->mount_sources ? l->mount_sources[i] : -1, s->cgroups_path, err) < 0)
             return -1;
     if (rootfs_sets_up_dev(s)) {
         for (size_t i = 0; i < s->n_devices; i++)
@@ -13175,6 +13183,35 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
         cgroup_remove(path, NULL);
     }
     return rc;
+}
+
+/* cgroup_mount_v1: on a v1 (or hybrid) host, the container's "cgroup"
+ * mount as runc lays it out: a tmpfs with, per hierarchy, the container's
+ * own directory bound in under the hierarchy's name (pids, memory, ...,
+ * unified), read-only with the mount's ro.  Returns 1 on a v2 host (the
+ * caller mounts cgroup2). */
+static int cgroup_mount_v1(int root_fd, const char *destination, const char *path, unsigned long flags,
+                           lrun_error **err)
+{
+    if (cgroup_detect() != CGROUP_V1)
+        return 1;
+    unsigned long per_mount = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (mount_in_root(root_fd, destination, CREATE_DIRECTORY, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "mode=755", err) < 0)
+        return -1;
+    for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
+        const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
+        autofree char *target = xasprintf("%s/%s", destination, strrchr(h->mount, '/') + 1);
+        autofree char *source = xasprintf("%s/%s", h->mount, path + (path[0] == '/'));
+        if (mount_in_root(root_fd, target, CREATE_DIRECTORY, source, NULL, MS_BIND | MS_REC | per_mount, NULL, err) < 0)
+            return -1;
+    }
+    if (!(flags & MS_RDONLY))
+        return 0;
+    autoclose int fd = root_path_open(root_fd, destination, CREATE_NOTHING, 0, err);
+    return fd < 0 ? -1
+                  : mount_at(NULL, fd, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755",
+                             destination, err);
 }
 
 /* cgroup_enter: pid (0: the calling process) into the container's cgroup
