@@ -22,6 +22,8 @@
  *   MOUNTS      the overlay of a layer chain, paths resolved inside a root,
  *               changes between trees (diff), copying trees, work in a
  *               mount namespace of its own, a volume's copy-up
+ *   NETWORK     netlink (links, addresses, routes), bridge networks, their
+ *               records and address reservations, NAT through nft, veths
  *   CONTAINER   one spec per container, shaped like the OCI runtime spec's
  *               config.json, and one path that executes it:
  *     CONTAINER: SPEC       the struct, its JSON in and out, the store records
@@ -66,6 +68,8 @@
 #include <termios.h>
 #include <grp.h>
 #include <linux/magic.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
 #include <linux/bpf.h>
@@ -128,6 +132,7 @@
 #define autofree cleanup(free_pointer)
 #define autoclose cleanup(close_pointer)
 #define autostrv cleanup(strv_free_pointer)
+#define STRV(...) ((char *const[]){__VA_ARGS__, NULL})
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define EXIT_LRUN 125 /* lrun's own failure, as docker and podman use it */
 
@@ -929,6 +934,8 @@ static int64_t json_int(yajl_val obj, const char *key, int64_t fallback)
     yajl_val v = json_get(obj, key);
     return YAJL_IS_INTEGER(v) ? (int64_t)YAJL_GET_INTEGER(v) : fallback;
 }
+
+static bool json_bool(yajl_val obj, const char *key) { return YAJL_IS_TRUE(json_get(obj, key)); }
 
 static size_t json_array_len(yajl_val v) { return YAJL_IS_ARRAY(v) ? v->u.array.len : 0; }
 
@@ -6270,6 +6277,27 @@ static void store_drop_image_record(lrun_store *s, struct image *img)
     }
 }
 
+/* reservations_release: the network addresses held by container id
+ * (networks/<network>/<address> files naming it; NETWORK makes them). */
+static void reservations_release(lrun_store *s, const char *id)
+{
+    autoclose int networks = openat(s->root_fd, "networks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = networks < 0 ? NULL : fdopendir(dup(networks));
+    for (struct dirent *e; d && (e = readdir(d));) {
+        autoclose int net = e->d_name[0] == '.' ? -1 : openat(networks, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *addresses = net < 0 ? NULL : fdopendir(dup(net));
+        for (struct dirent *a; addresses && (a = readdir(addresses));) {
+            autobuf struct buf holder = {0};
+            if (a->d_name[0] != '.' && read_file_at(net, a->d_name, &holder, NULL) == 0 && strcmp(holder.data, id) == 0)
+                unlinkat(net, a->d_name, 0);
+        }
+        if (addresses)
+            closedir(addresses);
+    }
+    if (d)
+        closedir(d);
+}
+
 /* container_remove_storage: a container's record and its layer (the
  * container section adds processes and runtime state on top of this). */
 static int container_remove_storage(lrun_store *s, struct container *c, lrun_error **err)
@@ -6283,6 +6311,7 @@ static int container_remove_storage(lrun_store *s, struct container *c, lrun_err
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
         return -1;
     remove_tree_at(s->containers_fd, id, NULL);
+    reservations_release(s, id);
     return layer ? layers_release_from(s, layer, err) : 0;
 }
 
@@ -10064,6 +10093,828 @@ static int copy_up_in_child(void *arg, lrun_error **err)
 }
 
 /* ========================================================================
+ * NETWORK: netlink (links, addresses, routes), bridge networks and their
+ * records, outbound NAT through nft, the veth of a container
+ *
+ * A bridge network is a record, networks/<name>.json under the graph root
+ * (netavark's shape), a Linux bridge carrying the gateway address, and
+ * reservations networks/<name>/<address> naming the container that holds
+ * each address (O_EXCL files: a crash leaves at worst a reservation whose
+ * container does not exist, which the next allocation takes back).  The
+ * default network "lrun" is made when a container first needs it, on
+ * lrun0 10.88.0.0/16 or the first lrunN 10.(88+N).0.0/16 no one else uses,
+ * and goes (bridge, NAT table, record) with its last container.  Each
+ * bridge's alias "lrun:<root>:<network>" names its owner, so a bridge whose
+ * store or record is gone is found and removed.
+ * ======================================================================== */
+
+#define NETWORK_DEFAULT "lrun"
+#define NETWORK_LOCK "/run/lrun/network.lock"
+
+/* --- netlink: one request, one answer --- */
+
+struct netlink_request {
+    struct nlmsghdr *header;
+    char buf[2048];
+};
+
+static void *netlink_begin(struct netlink_request *r, uint16_t type, uint16_t flags, const void *body, size_t len)
+{
+    memset(r->buf, 0, sizeof r->buf);
+    r->header = (struct nlmsghdr *)r->buf;
+    r->header->nlmsg_type = type;
+    r->header->nlmsg_flags = NLM_F_REQUEST | flags;
+    r->header->nlmsg_len = (uint32_t)NLMSG_LENGTH(len);
+    memcpy(NLMSG_DATA(r->header), body, len);
+    return NLMSG_DATA(r->header);
+}
+
+/* netlink_attr: an attribute appended; returned so a nest can be closed. */
+static struct rtattr *netlink_attr(struct netlink_request *r, uint16_t type, const void *data, size_t len)
+{
+    struct rtattr *a = (struct rtattr *)(r->buf + NLMSG_ALIGN(r->header->nlmsg_len));
+    if (NLMSG_ALIGN(r->header->nlmsg_len) + RTA_SPACE(len) > sizeof r->buf)
+        abort(); /* requests are built from bounded parts */
+    a->rta_type = type;
+    a->rta_len = (unsigned short)RTA_LENGTH(len);
+    if (len)
+        memcpy(RTA_DATA(a), data, len);
+    r->header->nlmsg_len = (uint32_t)(NLMSG_ALIGN(r->header->nlmsg_len) + RTA_SPACE(len));
+    return a;
+}
+
+static void netlink_attr_str(struct netlink_request *r, uint16_t type, const char *s)
+{
+    netlink_attr(r, type, s, strlen(s) + 1);
+}
+
+static void netlink_nest_end(struct netlink_request *r, struct rtattr *nest)
+{
+    nest->rta_len = (unsigned short)(r->buf + r->header->nlmsg_len - (char *)nest);
+}
+
+static int netlink_open(lrun_error **err)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return fail_errno(err, "open a netlink socket");
+    return fd;
+}
+
+typedef void (*netlink_each_fn)(struct nlmsghdr *h, void *arg);
+
+/* netlink_talk: send the request; read its acknowledgement, or (a dump,
+ * with each) every answer.  A kernel error becomes errno. */
+static int netlink_talk(int fd, struct netlink_request *r, netlink_each_fn each, void *arg, lrun_error **err)
+{
+    static uint32_t sequence;
+    r->header->nlmsg_seq = ++sequence;
+    if (!each) /* a dump ends with NLMSG_DONE, a change with its acknowledgement */
+        r->header->nlmsg_flags |= NLM_F_ACK;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(fd, r->buf, r->header->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
+        return fail_errno(err, "netlink send");
+    char answer[32768];
+    for (;;) {
+        ssize_t n = recv(fd, answer, sizeof answer, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail_errno(err, "netlink receive");
+        for (struct nlmsghdr *h = (struct nlmsghdr *)answer; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != r->header->nlmsg_seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_DONE)
+                return 0;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                int code = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+                if (code == 0)
+                    return 0;
+                errno = -code;
+                return fail_errno(err, "netlink");
+            }
+            if (each)
+                each(h, arg);
+        }
+    }
+}
+
+/* netlink_attrs: the attributes after a message's fixed part, by type. */
+static void netlink_attrs(struct nlmsghdr *h, size_t fixed, struct rtattr **by_type, int max)
+{
+    memset(by_type, 0, sizeof *by_type * (size_t)(max + 1));
+    int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(fixed);
+    for (struct rtattr *a = (struct rtattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(fixed)); RTA_OK(a, len);
+         a = RTA_NEXT(a, len))
+        if (a->rta_type <= max)
+            by_type[a->rta_type] = a;
+}
+
+/* --- links, addresses, routes --- */
+
+struct host_link {
+    char *name, *alias;
+    int index;
+};
+
+struct host_links {
+    struct host_link *links;
+    size_t n;
+};
+
+static void host_links_release(struct host_links *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->links[i].name), free(l->links[i].alias);
+    free(l->links);
+}
+
+static void host_links_add(struct nlmsghdr *h, void *arg)
+{
+    struct host_links *l = arg;
+    struct rtattr *a[IFLA_MAX + 1];
+    if (h->nlmsg_type != RTM_NEWLINK)
+        return;
+    netlink_attrs(h, sizeof(struct ifinfomsg), a, IFLA_MAX);
+    if (!a[IFLA_IFNAME])
+        return;
+    l->links = xrealloc(l->links, (l->n + 1) * sizeof *l->links);
+    l->links[l->n++] = (struct host_link){xstrdup(RTA_DATA(a[IFLA_IFNAME])),
+                                          a[IFLA_IFALIAS] ? xstrndup(RTA_DATA(a[IFLA_IFALIAS]), RTA_PAYLOAD(a[IFLA_IFALIAS])) : NULL,
+                                          ((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index};
+}
+
+/* links_list: every link of the netlink socket's namespace. */
+static int links_list(int fd, struct host_links *out, lrun_error **err)
+{
+    *out = (struct host_links){0};
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC};
+    netlink_begin(&r, RTM_GETLINK, NLM_F_DUMP, &body, sizeof body);
+    return netlink_talk(fd, &r, host_links_add, out, err);
+}
+
+static const struct host_link *links_find(const struct host_links *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->links[i].name, name) == 0)
+            return &l->links[i];
+    return NULL;
+}
+
+static int link_index(int fd, const char *name, lrun_error **err)
+{
+    cleanup(host_links_release) struct host_links l;
+    if (links_list(fd, &l, err) < 0)
+        return -1;
+    const struct host_link *k = links_find(&l, name);
+    return k ? k->index : fail(err, "no network interface %s", name);
+}
+
+static int link_delete(int fd, const char *name, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC};
+    netlink_begin(&r, RTM_DELLINK, 0, &body, sizeof body);
+    netlink_attr_str(&r, IFLA_IFNAME, name);
+    return netlink_talk(fd, &r, NULL, NULL, err) < 0 ? error_prefix(err, "delete interface %s", name) : 0;
+}
+
+static int link_up(int fd, int index, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC, .ifi_index = index, .ifi_flags = IFF_UP, .ifi_change = IFF_UP};
+    netlink_begin(&r, RTM_NEWLINK, 0, &body, sizeof body);
+    return netlink_talk(fd, &r, NULL, NULL, err) < 0 ? error_prefix(err, "bring interface %d up", index) : 0;
+}
+
+static int bridge_create(int fd, const char *name, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC};
+    netlink_begin(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &body, sizeof body);
+    netlink_attr_str(&r, IFLA_IFNAME, name);
+    struct rtattr *info = netlink_attr(&r, IFLA_LINKINFO, NULL, 0);
+    netlink_attr_str(&r, IFLA_INFO_KIND, "bridge");
+    netlink_nest_end(&r, info);
+    if (netlink_talk(fd, &r, NULL, NULL, err) < 0)
+        return error_prefix(err, "create bridge %s%s", name,
+                            errno == EOPNOTSUPP ? " (the kernel has no bridge support: use --network host or none)" : "");
+    return 0;
+}
+
+/* veth_create: a veth pair, host_name on the bridge master, its peer
+ * "eth0" (with mac, when given) in the namespace ns_fd. */
+static int veth_create(int fd, const char *host_name, int master, int ns_fd, const unsigned char *mac, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC};
+    netlink_begin(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &body, sizeof body);
+    netlink_attr_str(&r, IFLA_IFNAME, host_name);
+    netlink_attr(&r, IFLA_MASTER, &master, sizeof master);
+    struct rtattr *info = netlink_attr(&r, IFLA_LINKINFO, NULL, 0);
+    netlink_attr_str(&r, IFLA_INFO_KIND, "veth");
+    struct rtattr *data = netlink_attr(&r, IFLA_INFO_DATA, NULL, 0);
+    struct rtattr *peer = netlink_attr(&r, VETH_INFO_PEER, &body, sizeof body);
+    netlink_attr_str(&r, IFLA_IFNAME, "eth0");
+    netlink_attr(&r, IFLA_NET_NS_FD, &ns_fd, sizeof ns_fd);
+    if (mac)
+        netlink_attr(&r, IFLA_ADDRESS, mac, 6);
+    netlink_nest_end(&r, peer);
+    netlink_nest_end(&r, data);
+    netlink_nest_end(&r, info);
+    if (netlink_talk(fd, &r, NULL, NULL, err) < 0)
+        return error_prefix(err, "create veth %s%s", host_name,
+                            errno == EOPNOTSUPP ? " (the kernel has no veth support: use --network host or none)" : "");
+    return 0;
+}
+
+static int address_add(int fd, int index, struct in_addr address, int prefix, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifaddrmsg body = {.ifa_family = AF_INET, .ifa_prefixlen = (unsigned char)prefix, .ifa_index = (unsigned)index};
+    netlink_begin(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &body, sizeof body);
+    netlink_attr(&r, IFA_LOCAL, &address, sizeof address);
+    netlink_attr(&r, IFA_ADDRESS, &address, sizeof address);
+    if (prefix < 31) {
+        struct in_addr broadcast = {address.s_addr | htonl(0xffffffffu >> prefix)};
+        netlink_attr(&r, IFA_BROADCAST, &broadcast, sizeof broadcast);
+    }
+    return netlink_talk(fd, &r, NULL, NULL, err) < 0 ? error_prefix(err, "add address %s", inet_ntoa(address)) : 0;
+}
+
+static int route_default_add(int fd, struct in_addr gateway, lrun_error **err)
+{
+    struct netlink_request r;
+    struct rtmsg body = {.rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_BOOT,
+                         .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST};
+    netlink_begin(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &body, sizeof body);
+    netlink_attr(&r, RTA_GATEWAY, &gateway, sizeof gateway);
+    return netlink_talk(fd, &r, NULL, NULL, err) < 0 ? error_prefix(err, "add the default route") : 0;
+}
+
+struct ipv4_prefix {
+    struct in_addr address;
+    int prefix;
+};
+
+struct ipv4_prefixes {
+    struct ipv4_prefix *items;
+    size_t n;
+};
+
+static void ipv4_prefixes_add(struct nlmsghdr *h, void *arg)
+{
+    struct ipv4_prefixes *p = arg;
+    struct rtattr *a[IFA_MAX + 1];
+    struct ifaddrmsg *m = NLMSG_DATA(h);
+    if (h->nlmsg_type != RTM_NEWADDR || m->ifa_family != AF_INET)
+        return;
+    netlink_attrs(h, sizeof *m, a, IFA_MAX);
+    struct rtattr *local = a[IFA_LOCAL] ? a[IFA_LOCAL] : a[IFA_ADDRESS];
+    if (!local)
+        return;
+    p->items = xrealloc(p->items, (p->n + 1) * sizeof *p->items);
+    memcpy(&p->items[p->n].address, RTA_DATA(local), sizeof(struct in_addr));
+    p->items[p->n++].prefix = m->ifa_prefixlen;
+}
+
+static uint32_t ipv4_mask(int prefix) { return prefix ? htonl(0xffffffffu << (32 - prefix)) : 0; }
+
+static bool ipv4_overlap(struct in_addr a, int a_prefix, struct in_addr b, int b_prefix)
+{
+    uint32_t mask = ipv4_mask(a_prefix < b_prefix ? a_prefix : b_prefix);
+    return (a.s_addr & mask) == (b.s_addr & mask);
+}
+
+/* subnet_in_use: whether an address of the host lies in (or holds) the
+ * subnet. */
+static int subnet_in_use(int fd, struct in_addr subnet, int prefix, bool *used, lrun_error **err)
+{
+    struct ipv4_prefixes p = {0};
+    struct netlink_request r;
+    struct ifaddrmsg body = {.ifa_family = AF_INET};
+    netlink_begin(&r, RTM_GETADDR, NLM_F_DUMP, &body, sizeof body);
+    int rc = netlink_talk(fd, &r, ipv4_prefixes_add, &p, err);
+    *used = false;
+    for (size_t i = 0; i < p.n && rc == 0; i++)
+        if (!((ntohl(p.items[i].address.s_addr) >> 24) == 127) && ipv4_overlap(p.items[i].address, p.items[i].prefix, subnet, prefix))
+            *used = true;
+    free(p.items);
+    return rc;
+}
+
+/* --- NAT: one nft table per bridge --- */
+
+/* nft_run: nft -f - with script on its stdin; what it says on failure. */
+static int nft_run(const char *script, bool quiet, lrun_error **err)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]), close(in[1]);
+        return fail_errno(err, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        static char *const path_env[] = {"PATH=/usr/sbin:/sbin:/usr/bin:/bin", NULL};
+        execve("/usr/sbin/nft", STRV("nft", "-f", "-"), path_env);
+        execve("/sbin/nft", STRV("nft", "-f", "-"), path_env);
+        _exit(127);
+    }
+    close(in[0]), close(out[1]);
+    if (pid > 0)
+        write_all(in[1], script, strlen(script)); /* a failure shows in nft's status */
+    close(in[1]);
+    autobuf struct buf said = {0};
+    read_all_fd(out[0], "nft's output", &said, NULL);
+    close(out[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return fail_errno(err, "run nft");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (quiet)
+        return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return fail(err, "nft (Debian's nftables) is not installed: it sets up outbound NAT for bridge networks; install it, or use --network host or none");
+    while (said.len && isspace((unsigned char)said.data[said.len - 1]))
+        said.data[--said.len] = '\0';
+    return fail(err, "nft: %s", said.len ? said.data : "failed");
+}
+
+static int nat_add(const char *bridge, struct in_addr subnet, int prefix, lrun_error **err)
+{
+    char net[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &subnet, net, sizeof net);
+    autofree char *script = xasprintf(
+        "table ip lrun_%s {\n"
+        " chain postrouting {\n  type nat hook postrouting priority srcnat; policy accept;\n"
+        "  ip saddr %s/%d ip daddr != %s/%d masquerade\n }\n"
+        " chain forward {\n  type filter hook forward priority filter; policy accept;\n"
+        "  iifname \"%s\" accept\n  oifname \"%s\" ct state related,established accept\n }\n}\n",
+        bridge, net, prefix, net, prefix, bridge, bridge);
+    if (nft_run(script, false, err) < 0)
+        return error_prefix(err, "outbound NAT for %s", bridge);
+    /* the host must route between the bridge and its other links */
+    return write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1\n", 2, 0644, err) < 0
+               ? error_prefix(err, "enable IPv4 forwarding")
+               : 0;
+}
+
+static void nat_remove(const char *bridge)
+{
+    autofree char *script = xasprintf("delete table ip lrun_%s\n", bridge);
+    nft_run(script, true, NULL);
+}
+
+/* --- network records --- */
+
+struct network {
+    char *name, *id, *bridge, *created;
+    struct in_addr subnet, gateway;
+    int prefix;
+    bool internal;
+};
+
+static void network_release(struct network *n)
+{
+    free(n->name), free(n->id), free(n->bridge), free(n->created);
+    *n = (struct network){0};
+}
+#define autonetwork cleanup(network_release)
+
+/* ipv4_cidr_parse: "10.88.0.0/16"; the address without its host bits. */
+static int ipv4_cidr_parse(const char *text, struct in_addr *subnet, int *prefix, lrun_error **err)
+{
+    autofree char *copy = xstrdup(text);
+    char *slash = strchr(copy, '/'), *end;
+    long bits = slash ? strtol(slash + 1, &end, 10) : -1;
+    if (slash)
+        *slash = '\0';
+    if (!slash || *end || end == slash + 1 || bits < 8 || bits > 30 || inet_pton(AF_INET, copy, subnet) != 1)
+        return fail(err, "invalid subnet %s: want an IPv4 network like 10.89.0.0/24 (prefix 8 to 30)", text);
+    *prefix = (int)bits;
+    subnet->s_addr &= ipv4_mask(*prefix);
+    return 0;
+}
+
+static char *ipv4_text(struct in_addr a)
+{
+    char text[INET_ADDRSTRLEN];
+    return xstrdup(inet_ntop(AF_INET, &a, text, sizeof text));
+}
+
+static char *network_json(const struct network *n, size_t *len)
+{
+    autogen yajl_gen g = json_writer(true);
+    autofree char *subnet = ipv4_text(n->subnet), *gateway = ipv4_text(n->gateway);
+    autofree char *cidr = xasprintf("%s/%d", subnet, n->prefix);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "name", n->name);
+    jw_key_str(g, "id", n->id);
+    jw_key_str(g, "driver", "bridge");
+    jw_key_str(g, "network_interface", n->bridge);
+    jw_key_str(g, "created", n->created);
+    jw_key(g, "subnets");
+    yajl_gen_array_open(g);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "subnet", cidr);
+    jw_key_str(g, "gateway", gateway);
+    yajl_gen_map_close(g);
+    yajl_gen_array_close(g);
+    jw_key_bool(g, "ipv6_enabled", false);
+    jw_key_bool(g, "internal", n->internal);
+    jw_key_bool(g, "dns_enabled", false);
+    jw_key(g, "ipam_options");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "driver", "host-local");
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+/* network_read: networks/<name>.json; a missing one is -1 with errno
+ * ENOENT. */
+static int network_read(const char *root, const char *name, struct network *n, lrun_error **err)
+{
+    *n = (struct network){0};
+    autofree char *path = xasprintf("%s/networks/%s.json", root, name);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
+        return -1;
+    autojson yajl_val v = json_parse(text.data, path, err);
+    if (!v)
+        return -1;
+    yajl_val subnet = json_array_at(json_get(v, "subnets"), 0);
+    n->name = json_string_dup(v, "name");
+    n->id = json_string_dup(v, "id");
+    n->bridge = json_string_dup(v, "network_interface");
+    n->created = json_string_dup(v, "created");
+    n->internal = json_bool(v, "internal");
+    const char *cidr = json_string(subnet, "subnet"), *gateway = json_string(subnet, "gateway");
+    if (!n->name || !n->bridge || !cidr || !gateway || ipv4_cidr_parse(cidr, &n->subnet, &n->prefix, err) < 0 ||
+        inet_pton(AF_INET, gateway, &n->gateway) != 1) {
+        network_release(n);
+        errno = EINVAL;
+        return fail(err, "%s: not a bridge network with an IPv4 subnet and gateway", path);
+    }
+    return 0;
+}
+
+static int network_write(const char *root, const struct network *n, lrun_error **err)
+{
+    autofree char *dir = xasprintf("%s/networks", root);
+    autofree char *file = xasprintf("%s.json", n->name);
+    size_t len;
+    autofree char *text = network_json(n, &len);
+    autoclose int fd = open_dir_at(AT_FDCWD, dir, 0700, err);
+    if (fd < 0 || write_file_atomic_sync(fd, file, text, len, 0600, true, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* mac_parse: "92:d0:c6:0a:29:33", a unicast address. */
+static bool mac_parse(const char *text, unsigned char mac[6])
+{
+    unsigned v[6];
+    char extra;
+    if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &extra) != 6 || (v[0] & 1))
+        return false;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (unsigned char)v[i];
+    return true;
+}
+
+/* --- address reservations: networks/<name>/<address> holds the ID --- */
+
+static bool store_has_container(lrun_store *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (strcmp(s->containers[i]->id, id) == 0)
+            return true;
+    return false;
+}
+
+/* reservation_take: the address file for id, unless a container of the
+ * store holds it (a reservation of no container is left by a crash). */
+static int reservation_take(lrun_store *s, int dir_fd, const char *address, const char *id, bool *taken,
+                            lrun_error **err)
+{
+    *taken = false;
+    int fd = openat(dir_fd, address, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        autobuf struct buf holder = {0};
+        if (read_file_at(dir_fd, address, &holder, NULL) == 0 && holder.len && store_has_container(s, holder.data)) {
+            *taken = true;
+            return 0;
+        }
+        fd = openat(dir_fd, address, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    }
+    if (fd < 0)
+        return fail_errno(err, "reserve %s", address);
+    int rc = write_all(fd, id, strlen(id)) < 0 || fsync(fd) < 0 ? fail_errno(err, "reserve %s", address) : 0;
+    close(fd);
+    return rc;
+}
+
+/* network_reserve: an address of n for container id: wanted (text, may be
+ * NULL), else the lowest free one after the gateway. */
+static int network_reserve(lrun_store *s, const struct network *n, const char *wanted, const char *id,
+                           struct in_addr *out, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/networks/%s", s->root, n->name);
+    autoclose int dir_fd = open_dir_at(AT_FDCWD, path, 0700, err);
+    if (dir_fd < 0)
+        return -1;
+    uint32_t first = ntohl(n->subnet.s_addr) + 1, last = ntohl(n->subnet.s_addr | ~ipv4_mask(n->prefix)) - 1;
+    bool taken;
+    if (wanted) {
+        struct in_addr a;
+        uint32_t h = inet_pton(AF_INET, wanted, &a) == 1 ? ntohl(a.s_addr) : 0;
+        if (h < first || h > last || a.s_addr == n->gateway.s_addr)
+            return fail(err, "IPAM error: requested ip address %s is not in a usable range of network %s (%s)", wanted,
+                        n->name, inet_ntoa(n->subnet));
+        if (reservation_take(s, dir_fd, wanted, id, &taken, err) < 0)
+            return -1;
+        if (taken)
+            return fail(err, "IPAM error: requested ip address %s is already allocated to another container", wanted);
+        *out = a;
+        return 0;
+    }
+    for (uint32_t h = first; h <= last; h++) {
+        struct in_addr a = {htonl(h)};
+        if (a.s_addr == n->gateway.s_addr)
+            continue;
+        autofree char *text = ipv4_text(a);
+        if (reservation_take(s, dir_fd, text, id, &taken, err) < 0)
+            return -1;
+        if (!taken) {
+            *out = a;
+            return 0;
+        }
+    }
+    return fail(err, "IPAM error: failed to find free IP in network %s", n->name);
+}
+
+/* network_in_use: whether a container of the store holds an address of
+ * network name. */
+static bool network_in_use(lrun_store *s, const char *name)
+{
+    autofree char *path = xasprintf("%s/networks/%s", s->root, name);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool used = false;
+    for (struct dirent *e; !used && (e = readdir(d));) {
+        autobuf struct buf holder = {0};
+        if (e->d_name[0] != '.' && read_file_at(dirfd(d), e->d_name, &holder, NULL) == 0)
+            used = store_has_container(s, holder.data);
+    }
+    closedir(d);
+    return used;
+}
+
+/* --- bridges --- */
+
+static int network_lock(lrun_error **err)
+{
+    mkdir("/run", 0755); /* an initramfs may have none */
+    mkdir("/run/lrun", 0700);
+    int fd = open(NETWORK_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail_errno(err, "open %s", NETWORK_LOCK);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return fail_errno(err, "lock %s", NETWORK_LOCK);
+        }
+    return fd;
+}
+
+static int link_alias_set(int fd, int index, const char *alias, lrun_error **err)
+{
+    struct netlink_request r;
+    struct ifinfomsg body = {.ifi_family = AF_UNSPEC, .ifi_index = index};
+    netlink_begin(&r, RTM_NEWLINK, 0, &body, sizeof body);
+    netlink_attr(&r, IFLA_IFALIAS, alias, strlen(alias));
+    return netlink_talk(fd, &r, NULL, NULL, err);
+}
+
+/* bridges_collect: remove the bridges lrun made whose record is gone (its
+ * store removed, a crash between the record and the bridge) or whose
+ * setup was cut short (alias still "lrun-setup:"); under the host lock. */
+static void bridges_collect(int fd, const struct host_links *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *alias = l->links[i].alias;
+        bool stale = alias && has_prefix(alias, "lrun-setup:");
+        if (alias && has_prefix(alias, "lrun:")) {
+            autofree char *record = xstrdup(alias + 5);
+            char *colon = strrchr(record, ':');
+            if (colon) {
+                *colon = '\0';
+                autofree char *path = xasprintf("%s/networks/%s.json", record, colon + 1);
+                stale = access(path, F_OK) < 0 && errno == ENOENT;
+            }
+        }
+        if (stale) {
+            nat_remove(l->links[i].name);
+            link_delete(fd, l->links[i].name, NULL);
+        }
+    }
+}
+
+/* bridge_make: the bridge of n with its gateway address, up, with NAT
+ * unless internal; its alias names its owner once all of it is there. */
+static int bridge_make(int fd, const char *root, const struct network *n, lrun_error **err)
+{
+    autofree char *alias = xasprintf("lrun:%s:%s", root, n->name);
+    autofree char *setup_alias = xasprintf("lrun-setup:%s:%s", root, n->name);
+    if (bridge_create(fd, n->bridge, err) < 0)
+        return -1;
+    int index = link_index(fd, n->bridge, err); /* the kernel sets no alias at creation */
+    if (index < 0 || link_alias_set(fd, index, setup_alias, err) < 0 || address_add(fd, index, n->gateway, n->prefix, err) < 0 || link_up(fd, index, err) < 0 ||
+        (!n->internal && nat_add(n->bridge, n->subnet, n->prefix, err) < 0) ||
+        link_alias_set(fd, index, alias, err) < 0) {
+        nat_remove(n->bridge);
+        link_delete(fd, n->bridge, NULL);
+        return error_prefix(err, "network %s", n->name);
+    }
+    return 0;
+}
+
+/* network_bridge_ensure: n's bridge, made when missing (after a reboot,
+ * or the first time); its index. */
+static int network_bridge_ensure(int fd, const char *root, const struct network *n, lrun_error **err)
+{
+    autofree char *alias = xasprintf("lrun:%s:%s", root, n->name);
+    for (int attempt = 0;; attempt++) {
+        cleanup(host_links_release) struct host_links l;
+        if (links_list(fd, &l, err) < 0)
+            return -1;
+        const struct host_link *k = links_find(&l, n->bridge);
+        if (k && k->alias && strcmp(k->alias, alias) == 0)
+            return k->index;
+        if (attempt)
+            return fail(err, "network %s: the interface %s belongs to someone else (alias %s)", n->name, n->bridge,
+                        k && k->alias ? k->alias : "none");
+        autoclose int lock = network_lock(err);
+        if (lock < 0)
+            return -1;
+        links_list(fd, &l, NULL);
+        bridges_collect(fd, &l);
+        host_links_release(&l);
+        if (links_list(fd, &l, err) < 0)
+            return -1;
+        if (!links_find(&l, n->bridge) && bridge_make(fd, root, n, err) < 0)
+            return -1;
+    }
+}
+
+/* network_default_make: the record of the default network: lrun0 on
+ * 10.88.0.0/16, or the first lrunN whose name and 10.(88+N).0.0/16 no
+ * one uses; its bridge is made at once, so the next store sees them. */
+static int network_default_make(const char *root, struct network *n, lrun_error **err)
+{
+    autoclose int fd = netlink_open(err);
+    autoclose int lock = fd < 0 ? -1 : network_lock(err);
+    if (lock < 0)
+        return -1;
+    cleanup(host_links_release) struct host_links l;
+    if (links_list(fd, &l, err) < 0)
+        return -1;
+    bridges_collect(fd, &l);
+    host_links_release(&l);
+    if (links_list(fd, &l, err) < 0)
+        return -1;
+    for (int i = 0; i < 100; i++) {
+        autofree char *bridge = xasprintf("lrun%d", i);
+        struct in_addr subnet = {htonl(0x0a000000u | (uint32_t)(88 + i) << 16)};
+        bool used;
+        if (links_find(&l, bridge))
+            continue;
+        if (subnet_in_use(fd, subnet, 16, &used, err) < 0)
+            return -1;
+        if (used)
+            continue;
+        unsigned char raw[32];
+        digest_hex id;
+        random_bytes(raw, sizeof raw);
+        hex_encode(raw, sizeof raw, id);
+        *n = (struct network){.name = xstrdup(NETWORK_DEFAULT), .id = xstrdup(id), .bridge = steal_pointer(&bridge),
+                              .created = time_rfc3339_now(), .subnet = subnet, .gateway = {htonl(ntohl(subnet.s_addr) + 1)},
+                              .prefix = 16};
+        if (network_write(root, n, err) < 0 || bridge_make(fd, root, n, err) < 0) {
+            autofree char *path = xasprintf("%s/networks/%s.json", root, n->name);
+            unlink(path);
+            network_release(n);
+            return -1;
+        }
+        return 0;
+    }
+    return fail(err, "no free bridge name and subnet for the default network (lrun0..lrun99 on 10.88-10.187.0.0/16 are taken)");
+}
+
+/* network_retire: a network with no container left: its bridge, NAT
+ * table, reservations and (for the default network) its record go. */
+static void network_retire(lrun_store *s, const char *name)
+{
+    autonetwork struct network n;
+    if (network_read(s->root, name, &n, NULL) < 0 || network_in_use(s, name))
+        return;
+    autoclose int fd = netlink_open(NULL);
+    autoclose int lock = fd < 0 ? -1 : network_lock(NULL);
+    if (lock < 0)
+        return;
+    nat_remove(n.bridge);
+    link_delete(fd, n.bridge, NULL);
+    autofree char *dir = xasprintf("%s/networks", s->root);
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        return;
+    remove_tree_at(dir_fd, name, NULL);
+    if (strcmp(name, NETWORK_DEFAULT) == 0) {
+        autofree char *file = xasprintf("%s.json", name);
+        unlinkat(dir_fd, file, 0);
+    }
+}
+
+/* networks_retire: network_retire for each network of the store. */
+static void networks_retire(lrun_store *s)
+{
+    autofree char *dir = xasprintf("%s/networks", s->root);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    autostrv char **names = NULL;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && has_suffix(e->d_name, ".json"))
+            strv_push(&names, xstrndup(e->d_name, strlen(e->d_name) - 5));
+    closedir(d);
+    for (size_t i = 0; names && names[i]; i++)
+        network_retire(s, names[i]);
+}
+
+/* --- a container's network namespace --- */
+
+/* network_attach: a veth on n's bridge whose peer is eth0 (with mac, when
+ * given) in the namespace ns (inside: a netlink socket there), with
+ * address and a default route through the gateway. */
+static int network_attach(int inside, int ns, const char *root, const struct network *n, struct in_addr address,
+                          const unsigned char *mac, lrun_error **err)
+{
+    autoclose int outside = netlink_open(err);
+    int bridge = outside < 0 ? -1 : network_bridge_ensure(outside, root, n, err);
+    if (bridge < 0)
+        return -1;
+    unsigned char raw[4];
+    random_bytes(raw, sizeof raw);
+    char veth[IFNAMSIZ];
+    snprintf(veth, sizeof veth, "veth%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+    if (veth_create(outside, veth, bridge, ns, mac, err) < 0)
+        return -1;
+    int host_end = link_index(outside, veth, err), eth0 = host_end < 0 ? -1 : link_index(inside, "eth0", err);
+    if (eth0 < 0 || link_up(outside, host_end, err) < 0 || address_add(inside, eth0, address, n->prefix, err) < 0 ||
+        link_up(inside, eth0, err) < 0 || (!n->internal && route_default_add(inside, n->gateway, err) < 0))
+        return -1;
+    return 0;
+}
+
+/* network_namespace_make: a new network namespace with lo up and, on n
+ * (when given), eth0 as network_attach makes it; its fd.  It lives as
+ * long as a process or fd holds it: when the container goes (or lrun is
+ * killed before it starts), its veth goes with it. */
+static int network_namespace_make(const char *root, const struct network *n, struct in_addr address,
+                                  const unsigned char *mac, lrun_error **err)
+{
+    autoclose int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (host < 0)
+        return fail_errno(err, "open the host's network namespace");
+    if (unshare(CLONE_NEWNET) < 0)
+        return fail_errno(err, "create a network namespace");
+    int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (ns < 0)
+        fail_errno(err, "open the new network namespace");
+    autoclose int inside = ns < 0 ? -1 : netlink_open(err); /* a socket stays in the namespace it was made in */
+    if (setns(host, CLONE_NEWNET) < 0) { /* nothing of lrun may go on in the wrong namespace */
+        perror("Error: return to the host's network namespace");
+        exit(EXIT_LRUN);
+    }
+    int lo = inside < 0 ? -1 : link_index(inside, "lo", err);
+    if (lo < 0 || link_up(inside, lo, err) < 0 || (n && network_attach(inside, ns, root, n, address, mac, err) < 0)) {
+        if (ns >= 0)
+            close(ns);
+        return error_prefix(err, "set up the network%s%s", n ? " " : "", n ? n->name : "");
+    }
+    return ns;
+}
+
+/* ========================================================================
  * CONTAINER: SPEC: what a container is, as one struct shaped like the OCI
  * runtime-spec's config.json; its JSON in and out; the container's records
  *
@@ -10801,7 +11652,6 @@ static char *spec_to_json(const struct spec *s, size_t *len, bool pretty)
 
 /* --- JSON in --- */
 
-static bool json_bool(yajl_val obj, const char *key) { return YAJL_IS_TRUE(json_get(obj, key)); }
 
 /* json_u64: an unsigned member (absent: 0); values past INT64_MAX (masks,
  * unlimited rlimits) need the number's text, which yajl keeps. */
@@ -11199,6 +12049,7 @@ struct launch {
     void *created_arg;
     int sync_fd;                           /* the child's end of that, or -1 */
     int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1 */
+    int network_fd;                        /* a network namespace made for it (bridge), else -1 */
 };
 
 /* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
@@ -11686,7 +12537,6 @@ static void close_extra_fds(int preserve, int keep, int keep2)
  *
  */
 
-#define STRV(...) ((char *const[]){__VA_ARGS__, NULL})
 
 /* One entry of a profile's "syscalls" array.  Empty lists are no condition. */
 struct seccomp_rule {
@@ -13610,7 +14460,10 @@ struct container_config {
     char *workdir;
     char *user;
     char *hostname;
-    char *network; /* "host" or "none" */
+    char *network; /* bridge (a network's name), none, host, container:NAME or ns:PATH */
+    char *ip, *mac_address; /* --ip, --mac-address */
+    char **dns, **dns_search, **dns_option, **add_host;
+    bool no_hosts;
     char *seccomp; /* "default", "unconfined" or a profile file */
     char *stop_signal;
     char **cap_add, **cap_drop;
@@ -13637,6 +14490,12 @@ static void container_config_release(struct container_config *c)
     free(c->user);
     free(c->hostname);
     free(c->network);
+    free(c->ip);
+    free(c->mac_address);
+    lrun_strv_free(c->dns);
+    lrun_strv_free(c->dns_search);
+    lrun_strv_free(c->dns_option);
+    lrun_strv_free(c->add_host);
     free(c->seccomp);
     free(c->stop_signal);
     lrun_strv_free(c->cap_add);
@@ -13668,6 +14527,12 @@ struct container_facts {
     bool no_pivot;     /* "no-pivot": --no-pivot: chroot instead of pivot_root */
     struct user_mount *mounts; /* "mounts": -v, --mount, --tmpfs and --volumes-from, volumes named */
     size_t n_mounts;
+    char *network;     /* "network": the mode: bridge, none, host, container:<ID> or ns:<path> */
+    char *network_name; /* "network-name": with bridge, the network (its record under networks/) */
+    char *address;     /* "address": with bridge, the reserved IPv4 address */
+    char *mac_address; /* "mac-address": --mac-address */
+    char **dns, **dns_search, **dns_option, **add_host; /* "dns", "dns-search", "dns-option", "add-host" */
+    bool no_hosts;     /* "no-hosts": --no-hosts: the image's /etc/hosts stays */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -13679,6 +14544,14 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->command);
     free(f->stop_signal);
     user_mounts_free(f->mounts, f->n_mounts);
+    free(f->network);
+    free(f->network_name);
+    free(f->address);
+    free(f->mac_address);
+    lrun_strv_free(f->dns);
+    lrun_strv_free(f->dns_search);
+    lrun_strv_free(f->dns_option);
+    lrun_strv_free(f->add_host);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -13730,6 +14603,20 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
     jw_key_bool(g, "init", f->init);
     jw_key_bool(g, "no-pivot", f->no_pivot);
     jw_user_mounts(g, "mounts", f->mounts, f->n_mounts);
+    jw_key_str(g, "network", f->network ? f->network : "host");
+    if (f->network_name)
+        jw_key_str(g, "network-name", f->network_name);
+    if (f->address)
+        jw_key_str(g, "address", f->address);
+    if (f->mac_address)
+        jw_key_str(g, "mac-address", f->mac_address);
+    char *const *lists[] = {f->dns, f->dns_search, f->dns_option, f->add_host};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (lists[i] && lists[i][0])
+            jw_key_strv(g, keys[i], lists[i]);
+    if (f->no_hosts)
+        jw_key_bool(g, "no-hosts", true);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -13757,6 +14644,16 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->init = json_bool(v, "init");
     f->no_pivot = json_bool(v, "no-pivot");
     user_mounts_from_json(json_get(v, "mounts"), &f->mounts, &f->n_mounts);
+    f->network = xstrdup(json_string(v, "network") ? json_string(v, "network") : "host");
+    f->network_name = json_string_dup(v, "network-name");
+    f->address = json_string_dup(v, "address");
+    f->mac_address = json_string_dup(v, "mac-address");
+    char ***lists[] = {&f->dns, &f->dns_search, &f->dns_option, &f->add_host};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (json_array_len(json_get(v, keys[i]))) /* empty: not given */
+            *lists[i] = json_strv(json_get(v, keys[i]));
+    f->no_hosts = json_bool(v, "no-hosts");
     return 0;
 }
 
@@ -13909,7 +14806,7 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     spec_add_mount(s, "/sys", "sysfs", "sysfs", sys);
     spec_add_mount(s, "/sys/fs/cgroup", "cgroup", "cgroup", sys);
     static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    for (size_t i = c->no_hosts ? 1 : 0; i < sizeof files / sizeof *files; i++) { /* --no-hosts: the image's */
         autofree char *source = xasprintf("%s/%s", userdata, files[i]);
         autofree char *target = xasprintf("/etc/%s", files[i]);
         spec_add_mount(s, target, "bind", source, STRV("bind"));
@@ -14228,8 +15125,8 @@ static int spec_devices_generate(struct spec *s, const struct container_config *
     return 0;
 }
 
-/* spec_linux_generate: namespaces (the host's network unless --network
- * none), docker's device nodes, masked and read-only paths (none when
+/* spec_linux_generate: namespaces (a network namespace of its own unless
+ * --network host; ns:PATH names one to join), docker's device nodes, masked and read-only paths (none when
  * privileged) and seccomp profile (derived forms cached under root). */
 static int spec_linux_generate(struct spec *s, const struct container_config *c, uint64_t caps, const char *root,
                                lrun_error **err)
@@ -14237,7 +15134,9 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     static const enum namespace_kind kinds[] = {NS_PID, NS_IPC, NS_UTS, NS_MOUNT, NS_CGROUP};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         s->namespaces[kinds[i]].wanted = true;
-    s->namespaces[NS_NETWORK].wanted = strcmp(c->network, "none") == 0;
+    s->namespaces[NS_NETWORK].wanted = strcmp(c->network, "host") != 0;
+    if (has_prefix(c->network, "ns:"))
+        s->namespaces[NS_NETWORK].path = xstrdup(c->network + 3);
     static const struct {
         const char *path;
         unsigned major, minor;
@@ -14464,6 +15363,49 @@ static int container_name_claim(lrun_store *s, struct container_config *c, lrun_
     return 0;
 }
 
+/* container_network_claim: the network options in the facts; with a
+ * bridge network (the default one is made when missing) an address
+ * reserved for id; --network container:NAME names the container by ID. */
+static int container_network_claim(lrun_store *s, const struct container_config *c, const char *id,
+                                   struct container_facts *f, lrun_error **err)
+{
+    f->mac_address = xstrdup(c->mac_address);
+    f->dns = strv_copy(c->dns);
+    f->dns_search = strv_copy(c->dns_search);
+    f->dns_option = strv_copy(c->dns_option);
+    f->add_host = strv_copy(c->add_host);
+    f->no_hosts = c->no_hosts;
+    if (has_prefix(c->network, "container:")) {
+        struct container *other = container_lookup(s, c->network + 10, err);
+        if (!other)
+            return error_prefix(err, "--network %s", c->network);
+        f->network = xasprintf("container:%s", other->id);
+        return 0;
+    }
+    if (strcmp(c->network, "none") == 0 || strcmp(c->network, "host") == 0 || has_prefix(c->network, "ns:")) {
+        f->network = xstrdup(c->network);
+        return 0;
+    }
+    const char *name = strcmp(c->network, "bridge") == 0 ? NETWORK_DEFAULT : c->network;
+    autonetwork struct network n;
+    if (network_read(s->root, name, &n, err) < 0) {
+        if (errno != ENOENT)
+            return -1;
+        lrun_error_free(*err), *err = NULL;
+        if (strcmp(name, NETWORK_DEFAULT) != 0)
+            return fail(err, "unable to find network with name or ID %s: network not found", name);
+        if (network_default_make(s->root, &n, err) < 0)
+            return -1;
+    }
+    struct in_addr address = {0};
+    if (network_reserve(s, &n, c->ip, id, &address, err) < 0)
+        return -1;
+    f->network = xstrdup("bridge");
+    f->network_name = xstrdup(name);
+    f->address = ipv4_text(address);
+    return 0;
+}
+
 /* container_files_write: userdata/config.json and userdata/lrun.json. */
 static int container_files_write(lrun_store *s, const char *id, const struct spec *spec,
                                  const struct container_facts *f, lrun_error **err)
@@ -14492,34 +15434,20 @@ static char *container_metadata_json(struct image *img, const char *name)
     return json_writer_text(g, NULL);
 }
 
-/* container_create: from run's or create's options (c; command and
- * entrypoint as given, entrypoint NULL when not): the spec, the container
- * layer over the image's top layer, userdata/{config,lrun}.json and the
- * record in containers.json. */
-static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
-                                          char **command, const char *entrypoint, lrun_error **err)
+/* container_store_add: the volumes, spec, container layer, userdata and
+ * record of container id. */
+static struct container *container_store_add(lrun_store *s, struct image *img, struct container_config *c,
+                                             const char *id, const char *layer_id, struct container_facts *f,
+                                             lrun_error **err)
 {
-    if (container_name_claim(s, c, err) < 0)
-        return NULL;
-    unsigned char raw[32];
-    digest_hex id, layer_id;
-    random_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, id);
-    random_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, layer_id);
-    autofacts struct container_facts f = {
-        .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
-        .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
-        .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
-        .init = c->init, .no_pivot = c->no_pivot};
     cleanup(volumes_made_undo) struct volumes_made made = {.root = s->root};
     if (container_mounts_prepare(s, img, c, id, &made, err) < 0)
         return NULL;
     for (size_t i = 0; i < c->n_mounts; i++)
-        user_mount_push(&f.mounts, &f.n_mounts, c->mounts[i].kind, c->mounts[i].source, c->mounts[i].destination,
+        user_mount_push(&f->mounts, &f->n_mounts, c->mounts[i].kind, c->mounts[i].source, c->mounts[i].destination,
                         c->mounts[i].options);
     autospec struct spec spec = {0};
-    if (spec_generate(s, img, c, id, layer_id, &f, &spec, err) < 0)
+    if (spec_generate(s, img, c, id, layer_id, f, &spec, err) < 0)
         return NULL;
     struct layer *l = layer_add(s, layer_id, img->layer, err);
     if (!l)
@@ -14533,7 +15461,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return NULL;
-    if (container_files_write(s, id, &spec, &f, err) < 0) {
+    if (container_files_write(s, id, &spec, f, err) < 0) {
         remove_tree_at(s->containers_fd, id, NULL);
         layer_delete(s, l, NULL);
         return NULL;
@@ -14561,6 +15489,39 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         return NULL;
     }
     made.keep = true;
+    return ct;
+}
+
+
+/* container_create: from run's or create's options (c; command and
+ * entrypoint as given, entrypoint NULL when not): the spec, the container
+ * layer over the image's top layer, userdata/{config,lrun}.json and the
+ * record in containers.json. */
+static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
+                                          char **command, const char *entrypoint, lrun_error **err)
+{
+    if (container_name_claim(s, c, err) < 0)
+        return NULL;
+    unsigned char raw[32];
+    digest_hex id, layer_id;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, layer_id);
+    autofacts struct container_facts f = {
+        .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
+        .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
+        .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
+        .init = c->init, .no_pivot = c->no_pivot};
+    if (container_network_claim(s, c, id, &f, err) < 0) {
+        networks_retire(s);
+        return NULL;
+    }
+    struct container *ct = container_store_add(s, img, c, id, layer_id, &f, err);
+    if (!ct) {
+        reservations_release(s, id);
+        networks_retire(s);
+    }
     return ct;
 }
 
@@ -15145,6 +16106,8 @@ static int launch_namespaces_open(struct launch *l, lrun_error **err)
         l->namespace_fds[k] = -1;
     for (int k = 0; k < NS_KINDS; k++) {
         const char *path = l->spec->namespaces[k].path;
+        if (k == NS_NETWORK && l->network_fd >= 0 && (l->namespace_fds[k] = fcntl(l->network_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+            return fail_errno(err, "dup");
         if (path && (l->namespace_fds[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             return fail_errno(err, "open the %s namespace %s", namespace_kinds[k].name, path);
     }
@@ -15234,7 +16197,8 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
     l->mount_sources = sources;
     fflush(stdout);
     fflush(stderr);
-    unsigned long flags = spec_new_namespaces(l->spec) & ~(unsigned long)CLONE_NEWCGROUP;
+    unsigned long joined = l->namespace_fds[NS_NETWORK] >= 0 ? CLONE_NEWNET : 0;
+    unsigned long flags = spec_new_namespaces(l->spec) & ~(unsigned long)CLONE_NEWCGROUP & ~joined;
     pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid == 0) {
         signals_reset();
@@ -15361,6 +16325,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
         if (container_remove_storage(s, c, err) < 0)
             return -1;
         volumes_remove_anonymous(s->root, id);
+        networks_retire(s);
         return 0;
     }
     free(c->status);
@@ -15574,32 +16539,89 @@ static void terminal_raw(void)
 
 /* --- start: attached (run's default) or under a detached monitor --- */
 
-/* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
- * container gets, kept in userdata (the host's, when it shares the host's
- * network and the host has them). */
-static int container_files(const char *userdata, const struct spec *s, lrun_error **err)
+/* hosts_file: /etc/hosts as podman writes it: localhost, --add-host, the
+ * host as the gateway, the container's own address and names; the host's
+ * file with the host's network. */
+static void hosts_file(struct buf *hosts, const struct spec *s, const struct container_facts *f, const char *gateway)
 {
-    autobuf struct buf hosts = {0};
     const char *name = s->hostname ? s->hostname : "";
-    if (s->namespaces[NS_NETWORK].wanted || read_file_at(AT_FDCWD, "/etc/hosts", &hosts, NULL) < 0) {
-        hosts.len = 0;
-        buf_adds(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    bool own = strcmp(f->network, "host") != 0;
+    if (own || read_file_at(AT_FDCWD, "/etc/hosts", hosts, NULL) < 0) {
+        hosts->len = 0;
+        buf_adds(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     }
-    if (hosts.len && hosts.data[hosts.len - 1] != '\n')
-        buf_adds(&hosts, "\n");
-    buf_printf(&hosts, "127.0.1.1\t%s\n", name);
-    autobuf struct buf resolv = {0};
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv, NULL) < 0) {
-        resolv.len = 0;
-        buf_adds(&resolv, "");
+    if (hosts->len && hosts->data[hosts->len - 1] != '\n')
+        buf_adds(hosts, "\n");
+    for (size_t i = 0; f->add_host && f->add_host[i]; i++) {
+        const char *colon = strchr(f->add_host[i], ':');
+        buf_printf(hosts, "%s\t%.*s\n", colon + 1, (int)(colon - f->add_host[i]), f->add_host[i]);
     }
-    autofree char *hostname = xasprintf("%s\n", name);
+    if (gateway)
+        buf_printf(hosts, "%s\thost.containers.internal host.docker.internal\n", gateway);
+    if (f->address)
+        buf_printf(hosts, "%s\t%s %s\n", f->address, name, f->name ? f->name : name);
+    else
+        buf_printf(hosts, "127.0.1.1\t%s\n", name);
+}
+
+/* resolv_file: the host's resolv.conf; with a network of its own, without
+ * nameservers on the host's loopback (out of reach there: podman then
+ * falls back to Google's); --dns, --dns-search, --dns-option replace. */
+static void resolv_file(struct buf *out, const struct container_facts *f)
+{
+    autobuf struct buf host = {0};
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &host, NULL) < 0)
+        buf_adds(&host, "");
+    bool own = strcmp(f->network, "host") != 0;
+    size_t servers = 0;
+    for (char *line = host.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        int len = next ? (int)(next - line) : (int)strlen(line);
+        next = next ? next + 1 : NULL;
+        bool server = has_prefix(line, "nameserver"), search = has_prefix(line, "search") || has_prefix(line, "domain"),
+             options = has_prefix(line, "options");
+        if ((server && f->dns) || (search && f->dns_search) || (options && f->dns_option))
+            continue;
+        if (server && own) {
+            const char *a = line + 10;
+            while (*a == ' ' || *a == '\t')
+                a++;
+            if (has_prefix(a, "127.") || has_prefix(a, "::1"))
+                continue;
+        }
+        servers += server;
+        buf_printf(out, "%.*s\n", len, line);
+    }
+    if (f->dns_search)
+        buf_adds(out, "search");
+    for (size_t i = 0; f->dns_search && f->dns_search[i]; i++)
+        buf_printf(out, " %s%s", f->dns_search[i], f->dns_search[i + 1] ? "" : "\n");
+    for (size_t i = 0; f->dns && f->dns[i]; i++)
+        buf_printf(out, "nameserver %s\n", f->dns[i]);
+    if (!f->dns && !servers && own && strcmp(f->network, "none") != 0)
+        buf_adds(out, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    if (f->dns_option)
+        buf_adds(out, "options");
+    for (size_t i = 0; f->dns_option && f->dns_option[i]; i++)
+        buf_printf(out, " %s%s", f->dns_option[i], f->dns_option[i + 1] ? "" : "\n");
+}
+
+/* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
+ * container gets, kept in userdata (gateway: its network's, or NULL).
+ * With --no-hosts the image's /etc/hosts stays (the spec mounts none). */
+static int container_files(const char *userdata, const struct spec *s, const struct container_facts *f,
+                           const char *gateway, lrun_error **err)
+{
+    autobuf struct buf hosts = {0}, resolv = {0};
+    hosts_file(&hosts, s, f, gateway);
+    resolv_file(&resolv, f);
+    autofree char *hostname = xasprintf("%s\n", s->hostname ? s->hostname : "");
     autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", userdata);
     if (write_file_at(fd, "hosts", hosts.data, hosts.len, 0644, err) < 0 ||
         write_file_at(fd, "hostname", hostname, strlen(hostname), 0644, err) < 0 ||
-        write_file_at(fd, "resolv.conf", resolv.data, resolv.len, 0644, err) < 0)
+        write_file_at(fd, "resolv.conf", resolv.data ? resolv.data : "", resolv.len, 0644, err) < 0)
         return -1;
     return 0;
 }
@@ -15624,11 +16646,14 @@ struct start_context {
     struct container_facts facts;   /* userdata/lrun.json */
     char *userdata;
     struct seccomp_program seccomp; /* spec.seccomp, compiled */
+    int network_fd;                 /* the network namespace made for a bridge network, or -1 */
 };
 
 static void start_context_release(struct start_context *sc)
 {
     seccomp_program_release(&sc->seccomp);
+    if (sc->network_fd >= 0)
+        close(sc->network_fd);
     free(sc->id);
     free(sc->layer);
     free(sc->userdata);
@@ -15640,7 +16665,8 @@ static void launch_init(struct launch *l, struct start_context *sc)
 {
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                          .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
-                         .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1};
+                         .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1,
+                         .network_fd = sc->network_fd};
 }
 
 /* start_attached: the container's I/O is ours (a terminal proxied with
@@ -15760,11 +16786,47 @@ static int start_detached(struct start_context *sc, lrun_error **err)
     return report_read(ready[0], "the monitor's report", err);
 }
 
+/* container_network_prepare: the network namespace of a bridge
+ * container, made now (and the gateway, for /etc/hosts), or the path of
+ * the one it shares with another running container. */
+static int container_network_prepare(struct start_context *sc, char **gateway, lrun_error **err)
+{
+    const char *mode = sc->facts.network;
+    if (has_prefix(mode, "container:")) {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(sc->root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct container *other = container_lookup(s, mode + 10, err);
+        if (!other)
+            return error_prefix(err, "the container whose network it shares");
+        if (!container_is_running(other))
+            return fail(err, "cannot join the network of container %s: it is not running", other->names[0]);
+        free(sc->spec.namespaces[NS_NETWORK].path);
+        sc->spec.namespaces[NS_NETWORK].path = xasprintf("/proc/%" PRId64 "/ns/net", other->pid);
+        return 0;
+    }
+    if (strcmp(mode, "bridge") != 0)
+        return 0;
+    autonetwork struct network n;
+    struct in_addr address;
+    unsigned char mac[6];
+    bool has_mac = sc->facts.mac_address && mac_parse(sc->facts.mac_address, mac);
+    if (network_read(sc->root, sc->facts.network_name, &n, err) < 0)
+        return error_prefix(err, "network %s", sc->facts.network_name);
+    if (!sc->facts.address || inet_pton(AF_INET, sc->facts.address, &address) != 1)
+        return fail(err, "the container has no address on network %s", n.name);
+    if ((sc->network_fd = network_namespace_make(sc->root, &n, address, has_mac ? mac : NULL, err)) < 0)
+        return -1;
+    *gateway = ipv4_text(n.gateway);
+    return 0;
+}
+
 /* container_start: start a created (or exited) container. */
 static int container_start(const char *root, const char *id_or_name, bool attach, int *exit_code, lrun_error **err)
 {
-    cleanup(start_context_release) struct start_context sc = {.root = root};
+    cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1};
     bool broken = false;
+    autofree char *gateway = NULL;
     {
         autostore lrun_store *s = NULL;
         if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
@@ -15789,7 +16851,7 @@ static int container_start(const char *root, const char *id_or_name, bool attach
     if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
         return -1;
     if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
-        container_files(sc.userdata, &sc.spec, err) < 0)
+        container_network_prepare(&sc, &gateway, err) < 0 || container_files(sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0)
         return -1;
     if (sc.spec.seccomp && seccomp_program_prepare(root, sc.spec.seccomp, sc.spec.process.caps[CAPS_BOUNDING],
                                                    &sc.seccomp, err) < 0)
@@ -15990,6 +17052,7 @@ static int container_remove(const char *root, const char *name, bool force, bool
         return -1;
     if (volumes)
         volumes_remove_anonymous(root, r.id);
+    networks_retire(s);
     return 0;
 }
 
@@ -16903,7 +17966,7 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     struct launch l = {.spec = spec, .seccomp = seccomp.code ? &seccomp : NULL, .no_pivot = co->no_pivot,
                        .console_socket = console, .terminal = -1, .stdio = {-1, -1, -1},
                        .preserve_fds = preserve, .start_fd = start_fd, .created = oci_created,
-                       .created_arg = &st, .sync_fd = -1};
+                       .created_arg = &st, .sync_fd = -1, .network_fd = -1};
     pid_t pid = container_launch(&l, pty, err);
     if (pid < 0)
         return -1;
@@ -21138,7 +22201,8 @@ struct run_options {
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
-                RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_LIMIT /* + enum limit_option */ };
+                RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
+                RUN_ADD_HOST, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -21154,10 +22218,42 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_USER: free(c->user), c->user = xstrdup(value); break;
     case RUN_HOSTNAME: free(c->hostname), c->hostname = xstrdup(value); break;
     case RUN_NETWORK:
-        if (strcmp(value, "none") != 0 && strcmp(value, "host") != 0)
-            return fail(err, "network \"%s\" is not supported: lrun knows --network none and --network host", value);
-        free(c->network), c->network = xstrdup(value);
+        if (!*value || (has_prefix(value, "ns:") && value[3] != '/') || strcmp(value, "container:") == 0)
+            return fail(err, "invalid --network \"%s\": use bridge, none, host, NETWORK, container:NAME or ns:/PATH", value);
+        free(c->network);
+        c->network = xstrdup(strcmp(value, "private") == 0 || strcmp(value, "default") == 0 ? "bridge" : value);
         break;
+    case RUN_IP: {
+        struct in_addr a;
+        if (inet_pton(AF_INET, value, &a) != 1)
+            return fail(err, "%s is not an IP address", value);
+        free(c->ip), c->ip = xstrdup(value);
+        break;
+    }
+    case RUN_MAC_ADDRESS: {
+        unsigned char mac[6];
+        if (!mac_parse(value, mac))
+            return fail(err, "invalid --mac-address %s: want a unicast address like 92:d0:c6:0a:29:33", value);
+        free(c->mac_address), c->mac_address = xstrdup(value);
+        break;
+    }
+    case RUN_DNS: {
+        unsigned char a[16];
+        if (inet_pton(AF_INET, value, a) != 1 && inet_pton(AF_INET6, value, a) != 1)
+            return fail(err, "%s is not an ip address", value);
+        strv_push(&c->dns, xstrdup(value));
+        break;
+    }
+    case RUN_DNS_SEARCH: strv_push(&c->dns_search, xstrdup(value)); break;
+    case RUN_DNS_OPTION: strv_push(&c->dns_option, xstrdup(value)); break;
+    case RUN_ADD_HOST: {
+        const char *colon = strchr(value, ':');
+        unsigned char a[16];
+        if (!colon || colon == value || (inet_pton(AF_INET, colon + 1, a) != 1 && inet_pton(AF_INET6, colon + 1, a) != 1))
+            return fail(err, "invalid --add-host \"%s\": want HOST:IP", value);
+        strv_push(&c->add_host, xstrdup(value));
+        break;
+    }
     case RUN_ENTRYPOINT: free(o->entrypoint), o->entrypoint = xstrdup(value), o->entrypoint_set = true; break;
     case RUN_VOLUME: volume_flag_add(c, value, err); break;
     case RUN_MOUNT: mount_flag_add(c, value, err); break;
@@ -21228,8 +22324,15 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("workdir", 'w', RUN_WORKDIR, "DIR", "Working directory inside the container"),
         RUN_CALL("user", 'u', RUN_USER, "USER[:GROUP]", "Run as this user"),
         RUN_CALL("hostname", 'h', RUN_HOSTNAME, "NAME", "The container's host name"),
-        RUN_CALL("network", 0, RUN_NETWORK, "none|host", "Network mode (default host)"),
-        RUN_CALL("net", 0, RUN_NETWORK, "none|host", NULL),
+        RUN_CALL("network", 0, RUN_NETWORK, "MODE", "bridge, none, host, NETWORK, container:NAME, ns:PATH (default bridge)"),
+        RUN_CALL("net", 0, RUN_NETWORK, "MODE", NULL),
+        RUN_CALL("ip", 0, RUN_IP, "IP", "The container's IPv4 address on its network"),
+        RUN_CALL("mac-address", 0, RUN_MAC_ADDRESS, "MAC", "The container's MAC address"),
+        RUN_CALL("dns", 0, RUN_DNS, "IP", "A nameserver for /etc/resolv.conf"),
+        RUN_CALL("dns-search", 0, RUN_DNS_SEARCH, "DOMAIN", "A search domain for /etc/resolv.conf"),
+        RUN_CALL("dns-option", 0, RUN_DNS_OPTION, "OPTION", "An option for /etc/resolv.conf"),
+        RUN_CALL("add-host", 0, RUN_ADD_HOST, "HOST:IP", "Add a line to /etc/hosts"),
+        BOOL_FLAG("no-hosts", 0, &c->no_hosts, "Keep the image's /etc/hosts"),
         RUN_CALL("entrypoint", 0, RUN_ENTRYPOINT, "CMD", "Override the image's entrypoint"),
         RUN_CALL("volume", 'v', RUN_VOLUME, "[HOST-DIR|VOLUME:]CTR[:OPTS]",
                  "Mount a volume (made if missing), a host directory, or (CTR alone) a new anonymous volume"),
@@ -21272,7 +22375,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         FLAGS_END,
     };
 #undef RUN_CALL
-    c->network = xstrdup("host");
+    c->network = xstrdup("bridge");
     c->seccomp = xstrdup("default");
     c->no_new_privileges = true;
     c->stop_timeout = 10;
@@ -22205,6 +23308,7 @@ static int cmd_container_prune(struct cli *cli, int argc, char **argv)
             return cli_fail(err);
         printf("%s\n", id);
     }
+    networks_retire(s);
     return 0;
 }
 

@@ -96,7 +96,7 @@ else
 		jq -r '.[0] | .RepoTags[0] // (.Config | sub("^blobs/sha256/"; "") | sub("\\.json$"; ""))' 2>/dev/null) ||
 		ref=
 	[ -n "$ref" ] || die "cannot tell which image $image holds (not a docker-archive?): pass --script"
-	printf '%s\n' '#!/lrun init' "load -q -i /images/$name" "run --name boot $ref" 'ps -a -s' 'poweroff' \
+	printf '%s\n' '#!/lrun init' "load -q -i /images/$name" "run --network none --name boot $ref" 'ps -a -s' 'poweroff' \
 		>"$st/etc/lrun/init.conf"
 fi
 if [ "$(head -c 2 "$st/etc/lrun/init.conf")" != '#!' ]; then # the kernel needs the #! line

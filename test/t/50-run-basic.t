@@ -210,9 +210,10 @@ hostifs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort)
 run $TO "$LRUN" --root "$R" run --rm --network host "$IMG" sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "'
 is "$(sorted "$out")" "$hostifs" "--network host: the host's interfaces"
 run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "'
-is "$(sorted "$out")" "$hostifs" "default network = host (documented until networking exists)"
+is "$(sorted "$out")" $'eth0\nlo' "default network: a namespace of its own with lo and eth0 (test/t/64-network.t)"
 run $TO "$LRUN" --root "$R" run --rm --network bridge0 "$IMG" true
-is "$rc" 125 "--network of an unsupported mode: exit 125"
+is "$rc|$err" "125|Error: unable to find network with name or ID bridge0: network not found"$'\n' \
+	"--network of an unknown network: exit 125, podman's message"
 
 is "$(jq length "$R/overlay-containers/containers.json")" 0 "every container of this file is gone"
 done_testing

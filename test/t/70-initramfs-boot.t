@@ -53,8 +53,8 @@ cat >"$T/test.conf" <<'EOF'
 # lrun init runs this as PID 1 of the VM
 echo MARK-init start
 load -q -i /images/vmtest.tar
-run --name vmtest localhost/vmtest:latest
-run --name vmexit localhost/vmtest:latest sh -c 'exit 7'
+run --network none --name vmtest localhost/vmtest:latest
+run --network none --name vmexit localhost/vmtest:latest sh -c 'exit 7'
 ps -a -s
 echo MARK-init done
 poweroff
@@ -149,7 +149,7 @@ like "$(m mountinfo | head -n 1)" '^MARK-mountinfo [0-9]+ [0-9]+ [0-9:]+ / / rw,
 	"mountinfo: the overlay is mounted on /"
 like "$(m mountinfo)" $'\nMARK-mountinfo [^\n]* /var/lib/lrun/overlay-containers/[0-9a-f]{64}/userdata/hosts /etc/hosts [^\n]* - rootfs rootfs ' \
 	"the store is on the initramfs rootfs, where pivot_root is impossible (the root switch fell back to MS_MOVE + chroot)"
-like "$console" $'\nlrun init: `run --name vmexit localhost/vmtest:latest sh -c \'exit 7\'` exited with status 7\n' \
+like "$console" $'\nlrun init: `run --network none --name vmexit localhost/vmtest:latest sh -c \'exit 7\'` exited with status 7\n' \
 	"the console shows a container's exit code"
 
 # ps -a -s, run by init after both containers exited
@@ -181,6 +181,6 @@ like "$console" 'reboot: Power down' "and it powers off"
 ok_cmd "build.sh --image without --script" "$BUILD" --kernel-version "$KVER" --image "$T/vmtest.tar" -o "$T/img.cpio.gz"
 rm -rf "$T/x" && mkdir -p "$T/x"
 zcat "$T/img.cpio.gz" | (cd "$T/x" && cpio -id --quiet etc/lrun/init.conf 2>/dev/null)
-is "$(cat "$T/x/etc/lrun/init.conf")" $'#!/lrun init\nload -q -i /images/vmtest.tar\nrun --name boot localhost/vmtest:latest\nps -a -s\npoweroff' \
+is "$(cat "$T/x/etc/lrun/init.conf")" $'#!/lrun init\nload -q -i /images/vmtest.tar\nrun --network none --name boot localhost/vmtest:latest\nps -a -s\npoweroff' \
 	"writes load, run of the image's tag, ps -a -s, poweroff"
 done_testing
