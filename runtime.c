@@ -10860,6 +10860,113 @@ static void networks_retire(lrun_store *s)
         network_retire(s, names[i]);
 }
 
+/* --- published ports: -p as the facts keep it, as ps shows it --- */
+
+struct port_mapping {
+    struct in_addr host_ip;
+    uint16_t host_port, container_port; /* host_port 0: any free one */
+    bool udp;
+};
+
+/* port_mapping_parse: "IP:HOSTPORT:PORT/PROTO", as the facts keep it. */
+static bool port_mapping_parse(const char *text, struct port_mapping *m)
+{
+    char ip[INET_ADDRSTRLEN], proto[4], extra;
+    unsigned host_port, port;
+    if (sscanf(text, "%15[0-9.]:%u:%u/%3[a-z]%c", ip, &host_port, &port, proto, &extra) != 4 || host_port > 65535 ||
+        port < 1 || port > 65535 || (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) ||
+        inet_pton(AF_INET, ip, &m->host_ip) != 1)
+        return false;
+    m->host_port = (uint16_t)host_port;
+    m->container_port = (uint16_t)port;
+    m->udp = strcmp(proto, "udp") == 0;
+    return true;
+}
+
+static char *port_mapping_text(const struct port_mapping *m)
+{
+    autofree char *ip = ipv4_text(m->host_ip);
+    return xasprintf("%s:%u:%u/%s", ip, m->host_port, m->container_port, m->udp ? "udp" : "tcp");
+}
+
+/* port_range_parse: "80" or "8080-8082"; *count ports from *first. */
+static bool port_range_parse(const char *text, unsigned *first, unsigned *count)
+{
+    char *end;
+    unsigned long a = strtoul(text, &end, 10), b = a;
+    if (end == text)
+        return false;
+    if (*end == '-') {
+        const char *second = end + 1;
+        b = strtoul(second, &end, 10);
+        if (end == second)
+            return false;
+    }
+    if (*end || a < 1 || b > 65535 || b < a)
+        return false;
+    *first = (unsigned)a;
+    *count = (unsigned)(b - a + 1);
+    return true;
+}
+
+/* ports_option_parse: -p [IP:][HOSTPORT:]PORT[/tcp|udp], ranges on both
+ * sides, appended to ports as port_mapping_text makes them. */
+static int ports_option_parse(const char *option, char ***ports, lrun_error **err)
+{
+    autofree char *spec = xstrdup(option);
+    const char *proto = "tcp";
+    char *slash = strrchr(spec, '/');
+    if (slash) {
+        *slash = '\0';
+        proto = slash + 1;
+    }
+    char *parts[3] = {NULL, NULL, NULL}, *rest = spec;
+    size_t n = 0;
+    for (char *colon; n < 3 && rest;) {
+        parts[n++] = rest;
+        colon = strchr(rest, ':');
+        rest = colon ? (*colon = '\0', colon + 1) : NULL;
+    }
+    const char *ip = n == 3 && *parts[0] ? parts[0] : "0.0.0.0", *host = n >= 2 ? parts[n - 2] : "";
+    struct in_addr a;
+    unsigned port, count, host_port = 0, host_count = 0;
+    if (rest || (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) || inet_pton(AF_INET, ip, &a) != 1 ||
+        !port_range_parse(parts[n - 1], &port, &count) || (*host && !port_range_parse(host, &host_port, &host_count)) ||
+        (*host && host_count != count && !(host_count > 1 && count == 1)))
+        return fail(err, "invalid -p \"%s\": want [IP:][HOSTPORT:]PORT[/tcp|udp], ports or ranges of the same length",
+                    option);
+    if (host_count > 1 && count == 1) /* a host range for one port: the first free one of podman's; lrun takes the first */
+        host_count = 1;
+    for (unsigned i = 0; i < count; i++) {
+        struct port_mapping m = {a, (uint16_t)(*host ? host_port + i : 0), (uint16_t)(port + i), strcmp(proto, "udp") == 0};
+        strv_push(ports, port_mapping_text(&m));
+    }
+    return 0;
+}
+
+/* ports_group_text: mappings as docker's ps shows them,
+ * "0.0.0.0:8080-8081->80-81/tcp, 127.0.0.1:9000->9000/udp". */
+static char *ports_group_text(const struct port_mapping *m, size_t n)
+{
+    autobuf struct buf out = {0};
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && m[j].udp == m[i].udp && m[j].host_ip.s_addr == m[i].host_ip.s_addr &&
+               m[j].host_port == m[j - 1].host_port + 1 && m[j].container_port == m[j - 1].container_port + 1)
+            j++;
+        autofree char *ip = ipv4_text(m[i].host_ip);
+        buf_printf(&out, "%s%s:%u", out.len ? ", " : "", ip, m[i].host_port);
+        if (j - i > 1)
+            buf_printf(&out, "-%u", m[j - 1].host_port);
+        buf_printf(&out, "->%u", m[i].container_port);
+        if (j - i > 1)
+            buf_printf(&out, "-%u", m[j - 1].container_port);
+        buf_printf(&out, "/%s", m[i].udp ? "udp" : "tcp");
+        i = j;
+    }
+    return out.data ? steal_pointer(&out.data) : xstrdup("");
+}
+
 /* --- a container's network namespace --- */
 
 /* network_attach: a veth on n's bridge whose peer is eth0 (with mac, when
@@ -12507,6 +12614,36 @@ static void close_extra_fds(int preserve, int keep, int keep2)
     }
     closedir(dir);
 }
+
+static bool fd_kept(int fd, const int *keep, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keep[i] == fd)
+            return true;
+    return false;
+}
+
+/* close_fds_except: every descriptor above 2 but the n in keep (the
+ * published ports' proxy keeps its sockets). */
+static void close_fds_except(const int *keep, size_t n)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        for (int fd = 3; fd < 1024; fd++)
+            if (!fd_kept(fd, keep, n))
+                close(fd);
+        return;
+    }
+    int self = dirfd(dir);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        int fd = atoi(de->d_name);
+        if (fd > 2 && fd != self && !fd_kept(fd, keep, n))
+            close(fd);
+    }
+    closedir(dir);
+}
+
 
 /* --- seccomp: docker's default profile and docker-format JSON profiles ---
  *
@@ -14463,7 +14600,8 @@ struct container_config {
     char *network; /* bridge (a network's name), none, host, container:NAME or ns:PATH */
     char *ip, *mac_address; /* --ip, --mac-address */
     char **dns, **dns_search, **dns_option, **add_host;
-    bool no_hosts;
+    char **ports;  /* -p, as port_mapping_text writes them */
+    bool no_hosts, publish_all;
     char *seccomp; /* "default", "unconfined" or a profile file */
     char *stop_signal;
     char **cap_add, **cap_drop;
@@ -14496,6 +14634,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->dns_search);
     lrun_strv_free(c->dns_option);
     lrun_strv_free(c->add_host);
+    lrun_strv_free(c->ports);
     free(c->seccomp);
     free(c->stop_signal);
     lrun_strv_free(c->cap_add);
@@ -14533,6 +14672,7 @@ struct container_facts {
     char *mac_address; /* "mac-address": --mac-address */
     char **dns, **dns_search, **dns_option, **add_host; /* "dns", "dns-search", "dns-option", "add-host" */
     bool no_hosts;     /* "no-hosts": --no-hosts: the image's /etc/hosts stays */
+    char **ports;      /* "ports": -p and -P, "IP:HOSTPORT:PORT/PROTO" (HOSTPORT 0: any) */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -14552,6 +14692,7 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->dns_search);
     lrun_strv_free(f->dns_option);
     lrun_strv_free(f->add_host);
+    lrun_strv_free(f->ports);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -14610,8 +14751,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "address", f->address);
     if (f->mac_address)
         jw_key_str(g, "mac-address", f->mac_address);
-    char *const *lists[] = {f->dns, f->dns_search, f->dns_option, f->add_host};
-    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host"};
+    char *const *lists[] = {f->dns, f->dns_search, f->dns_option, f->add_host, f->ports};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (lists[i] && lists[i][0])
             jw_key_strv(g, keys[i], lists[i]);
@@ -14648,8 +14789,8 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->network_name = json_string_dup(v, "network-name");
     f->address = json_string_dup(v, "address");
     f->mac_address = json_string_dup(v, "mac-address");
-    char ***lists[] = {&f->dns, &f->dns_search, &f->dns_option, &f->add_host};
-    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host"};
+    char ***lists[] = {&f->dns, &f->dns_search, &f->dns_option, &f->add_host, &f->ports};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (json_array_len(json_get(v, keys[i]))) /* empty: not given */
             *lists[i] = json_strv(json_get(v, keys[i]));
@@ -14728,6 +14869,14 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
         json_strings_push(&p->args, json_get(cfg, "Cmd"));
     if (strv_len(p->args) == 0)
         return fail_code(err, EXIT_LRUN, "no command specified: the image has no Cmd or Entrypoint");
+    autostrv char **exposed = c->publish_all && f->network && strcmp(f->network, "bridge") == 0
+                                  ? json_keys(json_get(cfg, "ExposedPorts"), false)
+                                  : NULL;
+    for (size_t i = 0; exposed && exposed[i]; i++) { /* -P: each EXPOSEd port on a free one of the host's */
+        autofree char *any = xasprintf("0.0.0.0::%s", exposed[i]);
+        if (ports_option_parse(any, &f->ports, err) < 0)
+            return error_prefix(err, "the image's ExposedPorts");
+    }
     p->env = json_strv(json_get(cfg, "Env"));
     env_set_default(&p->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
@@ -15375,6 +15524,12 @@ static int container_network_claim(lrun_store *s, const struct container_config 
     f->dns_option = strv_copy(c->dns_option);
     f->add_host = strv_copy(c->add_host);
     f->no_hosts = c->no_hosts;
+    bool bridge = !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
+                  strcmp(c->network, "none") != 0 && strcmp(c->network, "host") != 0;
+    if (!bridge && (c->ports || c->publish_all))
+        fputs("Warning: Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n",
+              stderr);
+    f->ports = bridge ? strv_copy(c->ports) : NULL;
     if (has_prefix(c->network, "container:")) {
         struct container *other = container_lookup(s, c->network + 10, err);
         if (!other)
@@ -16272,6 +16427,196 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
     return pid;
 }
 
+/* --- published ports: sockets lrun holds, a proxy beside the container ---
+ * -p binds the host's port in lrun before the container starts (a clash is
+ * an error then), and a proxy process forked by the monitor (or by run)
+ * copies each connection, and each UDP flow, to the container's address,
+ * as docker-proxy does.  The proxy dies with the container's monitor
+ * (PR_SET_PDEATHSIG), so the port is free once the container stops, even
+ * after a kill -9 of the monitor. */
+
+/* Published ports, bound: one socket per mapping. */
+struct published {
+    struct port_mapping *maps;
+    int *fds;
+    size_t n;
+};
+
+static void published_release(struct published *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->fds[i] >= 0)
+            close(p->fds[i]);
+    free(p->maps);
+    free(p->fds);
+    *p = (struct published){0};
+}
+
+/* ports_listen: bind (and listen on) each mapping; a port taken is an
+ * error, as podman gives it, before the container starts. */
+static int ports_listen(char *const *ports, struct published *p, lrun_error **err)
+{
+    size_t n = strv_len(ports);
+    *p = (struct published){xcalloc(n, sizeof *p->maps), xcalloc(n, sizeof *p->fds), 0};
+    for (size_t i = 0; i < n; i++) {
+        struct port_mapping *m = &p->maps[p->n];
+        if (!port_mapping_parse(ports[i], m))
+            return fail(err, "invalid published port %s", ports[i]);
+        int fd = socket(AF_INET, (m->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0), one = 1;
+        p->fds[p->n++] = fd;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(m->host_port), .sin_addr = m->host_ip};
+        socklen_t len = sizeof sa;
+        autofree char *ip = ipv4_text(m->host_ip);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (!m->udp && listen(fd, 128) < 0) ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+            return fail_errno(err, "cannot listen on the %s port: listen %s4 %s:%u", m->udp ? "UDP" : "TCP",
+                              m->udp ? "udp" : "tcp", ip, m->host_port);
+        m->host_port = ntohs(sa.sin_port);
+    }
+    return 0;
+}
+
+/* proxy_copy: both ways between a and b until both sides are done. */
+static void proxy_copy(int a, int b)
+{
+    struct pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    char buf[65536];
+    int open_sides = 2;
+    while (open_sides > 0 && poll(fds, 2, -1) > 0)
+        for (int i = 0; i < 2; i++) {
+            if (!fds[i].revents)
+                continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0 || write_all(fds[1 - i].fd, buf, (size_t)n) < 0) {
+                shutdown(fds[1 - i].fd, SHUT_WR);
+                fds[i].fd = -fds[i].fd - 1; /* poll skips a negative fd */
+                open_sides--;
+            }
+        }
+}
+
+/* proxy_tcp: one connection: in a child of its own, to the container. */
+static void proxy_tcp(int listener, struct in_addr to, uint16_t port)
+{
+    int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (client < 0)
+        return;
+    if (fork() == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = to};
+        int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (upstream >= 0 && connect(upstream, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            proxy_copy(client, upstream);
+        }
+        _exit(0);
+    }
+    close(client);
+}
+
+/* A UDP flow: a client of a published port and its socket to the container. */
+struct proxy_flow {
+    struct sockaddr_in client;
+    size_t mapping;
+    int upstream;
+    time_t used;
+};
+
+#define PROXY_FLOWS 64
+
+static void proxy_udp_in(struct published *p, size_t i, struct in_addr to, struct proxy_flow *flows)
+{
+    char buf[65536];
+    struct sockaddr_in client;
+    socklen_t len = sizeof client;
+    ssize_t n = recvfrom(p->fds[i], buf, sizeof buf, 0, (struct sockaddr *)&client, &len);
+    if (n < 0)
+        return;
+    struct proxy_flow *f = NULL, *oldest = &flows[0];
+    for (size_t k = 0; k < PROXY_FLOWS && !f; k++) {
+        if (flows[k].upstream >= 0 && flows[k].mapping == i && flows[k].client.sin_port == client.sin_port &&
+            flows[k].client.sin_addr.s_addr == client.sin_addr.s_addr)
+            f = &flows[k];
+        if (flows[k].used < oldest->used)
+            oldest = &flows[k];
+    }
+    if (!f) { /* a new flow takes the least recently used slot */
+        f = oldest;
+        if (f->upstream >= 0)
+            close(f->upstream);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->maps[i].container_port), .sin_addr = to};
+        *f = (struct proxy_flow){client, i, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 0};
+        if (f->upstream >= 0 && connect(f->upstream, (struct sockaddr *)&sa, sizeof sa) < 0)
+            close(f->upstream), f->upstream = -1;
+    }
+    f->used = time(NULL);
+    /* an ICMP "port unreachable" for an earlier datagram fails the next
+     * send with ECONNREFUSED, without sending: send again */
+    if (f->upstream >= 0 && send(f->upstream, buf, (size_t)n, 0) < 0 && errno == ECONNREFUSED)
+        send(f->upstream, buf, (size_t)n, 0);
+}
+
+/* proxy_run: the proxy's loop; never returns. */
+__attribute__((noreturn)) static void proxy_run(struct published *p, struct in_addr to)
+{
+    struct proxy_flow flows[PROXY_FLOWS];
+    for (size_t k = 0; k < PROXY_FLOWS; k++)
+        flows[k] = (struct proxy_flow){.upstream = -1};
+    struct pollfd *fds = xcalloc(p->n + PROXY_FLOWS, sizeof *fds);
+    for (;;) {
+        for (size_t i = 0; i < p->n; i++)
+            fds[i] = (struct pollfd){p->fds[i], POLLIN, 0};
+        for (size_t k = 0; k < PROXY_FLOWS; k++)
+            fds[p->n + k] = (struct pollfd){flows[k].upstream, POLLIN, 0};
+        if (poll(fds, p->n + PROXY_FLOWS, -1) < 0 && errno != EINTR)
+            _exit(1);
+        for (size_t i = 0; i < p->n; i++)
+            if (fds[i].revents && p->maps[i].udp)
+                proxy_udp_in(p, i, to, flows);
+            else if (fds[i].revents)
+                proxy_tcp(p->fds[i], to, p->maps[i].container_port);
+        for (size_t k = 0; k < PROXY_FLOWS; k++) {
+            char buf[65536];
+            ssize_t n;
+            if (fds[p->n + k].revents && (n = recv(flows[k].upstream, buf, sizeof buf, 0)) >= 0)
+                sendto(p->fds[flows[k].mapping], buf, (size_t)n, 0, (struct sockaddr *)&flows[k].client,
+                       sizeof flows[k].client);
+        }
+    }
+}
+
+/* ports_proxy_start: the proxy for p's sockets, to the container at to;
+ * its pid (0: no ports).  It goes when this process goes. */
+static pid_t ports_proxy_start(struct published *p, struct in_addr to)
+{
+    if (!p->n)
+        return 0;
+    pid_t parent = getpid(), pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(0);
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    signal(SIGCHLD, SIG_IGN); /* connections' children reap themselves */
+    signal(SIGPIPE, SIG_IGN);
+    close_fds_except(p->fds, p->n);
+    process_title_set("lrun-proxy");
+    proxy_run(p, to);
+}
+
+static void ports_proxy_stop(pid_t proxy)
+{
+    if (proxy > 0) {
+        kill(proxy, SIGKILL);
+        waitpid(proxy, NULL, 0);
+    }
+}
+
 /* --- the record: running, exited --- */
 
 typedef int (*container_change_fn)(lrun_store *s, struct container *c, void *arg, lrun_error **err);
@@ -16647,6 +16992,8 @@ struct start_context {
     char *userdata;
     struct seccomp_program seccomp; /* spec.seccomp, compiled */
     int network_fd;                 /* the network namespace made for a bridge network, or -1 */
+    struct published published;     /* -p's sockets, bound */
+    struct in_addr address;         /* the container's, on its bridge network */
 };
 
 static void start_context_release(struct start_context *sc)
@@ -16654,6 +17001,7 @@ static void start_context_release(struct start_context *sc)
     seccomp_program_release(&sc->seccomp);
     if (sc->network_fd >= 0)
         close(sc->network_fd);
+    published_release(&sc->published);
     free(sc->id);
     free(sc->layer);
     free(sc->userdata);
@@ -16697,11 +17045,14 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         waitpid(pid, NULL, 0);
         return -1;
     }
+    pid_t proxy = ports_proxy_start(&sc->published, sc->address);
+    published_release(&sc->published);
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? 0 : -1,
                        .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1, .exit_fd = exit_file_open(sc->userdata)};
     *exit_code = container_wait(&w);
+    ports_proxy_stop(proxy);
     terminal_restore();
     if (master >= 0)
         close(master);
@@ -16757,10 +17108,13 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
                               &ignored);
         _exit(EXIT_LRUN);
     }
+    pid_t proxy = ports_proxy_start(&sc->published, sc->address);
+    published_release(&sc->published);
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .log_fd = log_fd, .exit_fd = exit_file_open(sc->userdata)};
     int code = container_wait(&w);
+    ports_proxy_stop(proxy);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
     _exit(0);
 }
@@ -16784,6 +17138,21 @@ static int start_detached(struct start_context *sc, lrun_error **err)
     close(ready[1]);
     waitpid(monitor, NULL, 0);
     return report_read(ready[0], "the monitor's report", err);
+}
+
+/* ports_record: userdata/ports, the published ports as bound (a port
+ * the kernel picked included), for ps and port. */
+static int ports_record(struct start_context *sc, lrun_error **err)
+{
+    autobuf struct buf text = {0};
+    for (size_t i = 0; i < sc->published.n; i++) {
+        autofree char *line = port_mapping_text(&sc->published.maps[i]);
+        buf_printf(&text, "%s\n", line);
+    }
+    autoclose int fd = open(sc->userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", sc->userdata);
+    return write_file_atomic_sync(fd, "ports", text.data ? text.data : "", text.len, 0644, false, err);
 }
 
 /* container_network_prepare: the network namespace of a bridge
@@ -16815,6 +17184,9 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
         return error_prefix(err, "network %s", sc->facts.network_name);
     if (!sc->facts.address || inet_pton(AF_INET, sc->facts.address, &address) != 1)
         return fail(err, "the container has no address on network %s", n.name);
+    sc->address = address;
+    if (ports_listen(sc->facts.ports, &sc->published, err) < 0 || ports_record(sc, err) < 0)
+        return -1;
     if ((sc->network_fd = network_namespace_make(sc->root, &n, address, has_mac ? mac : NULL, err)) < 0)
         return -1;
     *gateway = ipv4_text(n.gateway);
@@ -22202,7 +22574,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
-                RUN_ADD_HOST, RUN_LIMIT /* + enum limit_option */ };
+                RUN_ADD_HOST, RUN_PUBLISH, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -22245,6 +22617,7 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     }
     case RUN_DNS_SEARCH: strv_push(&c->dns_search, xstrdup(value)); break;
+    case RUN_PUBLISH: return ports_option_parse(value, &c->ports, err);
     case RUN_DNS_OPTION: strv_push(&c->dns_option, xstrdup(value)); break;
     case RUN_ADD_HOST: {
         const char *colon = strchr(value, ':');
@@ -22333,6 +22706,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("dns-option", 0, RUN_DNS_OPTION, "OPTION", "An option for /etc/resolv.conf"),
         RUN_CALL("add-host", 0, RUN_ADD_HOST, "HOST:IP", "Add a line to /etc/hosts"),
         BOOL_FLAG("no-hosts", 0, &c->no_hosts, "Keep the image's /etc/hosts"),
+        RUN_CALL("publish", 'p', RUN_PUBLISH, "[IP:][HOSTPORT:]PORT[/tcp|udp]", "Publish a port (or a range) on the host"),
+        BOOL_FLAG("publish-all", 'P', &c->publish_all, "Publish the image's EXPOSEd ports on free host ports"),
         RUN_CALL("entrypoint", 0, RUN_ENTRYPOINT, "CMD", "Override the image's entrypoint"),
         RUN_CALL("volume", 'v', RUN_VOLUME, "[HOST-DIR|VOLUME:]CTR[:OPTS]",
                  "Mount a volume (made if missing), a host directory, or (CTR alone) a new anonymous volume"),
@@ -23047,7 +23422,33 @@ static int cmd_unmount(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-/* --- ps, logs, container prune --- */
+/* --- ps, port, logs, container prune --- */
+
+/* container_ports: the ports container id published, as its last start
+ * bound them (userdata/ports). */
+static size_t container_ports(const char *root, const char *id, struct port_mapping **out)
+{
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *path = xasprintf("%s/ports", userdata);
+    autobuf struct buf text = {0};
+    size_t n = 0;
+    *out = NULL;
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return 0;
+    for (char *line = strtok(text.data, "\n"); line; line = strtok(NULL, "\n")) {
+        *out = xrealloc(*out, (n + 1) * sizeof **out);
+        if (port_mapping_parse(line, &(*out)[n]))
+            n++;
+    }
+    return n;
+}
+
+static char *container_ports_text(const char *root, const struct container *c)
+{
+    autofree struct port_mapping *ports = NULL;
+    size_t n = container_ports(root, c->id, &ports);
+    return ports_group_text(ports, n);
+}
 
 static char *container_status_text(const struct container *c)
 {
@@ -23092,7 +23493,8 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
     jw_key_str(g, "State", container_is_running(c) ? "running" : c->status);
     jw_key_int(g, "ExitCode", c->exit_code);
     jw_key_int(g, "Pid", container_is_running(c) ? c->pid : 0);
-    jw_key_str(g, "Ports", "");
+    autofree char *ports = container_ports_text(s->root, c);
+    jw_key_str(g, "Ports", ports);
     jw_key_str(g, "Names", c->names && c->names[0] ? c->names[0] : "");
     if (with_size) {
         int64_t rw, virt;
@@ -23103,6 +23505,44 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
     }
     yajl_gen_map_close(g);
     return json_writer_text(g, NULL);
+}
+
+static int cmd_port(struct cli *cli, int argc, char **argv)
+{
+    static const struct cli_usage usage = {"port", "CONTAINER [PORT[/PROTO]]", "List a container's published ports",
+                                           false};
+    int status = 0, n_args = cli_parse(argc, argv, &usage, NULL, &status), at = 1;
+    if (n_args < 0)
+        return status;
+    if (n_args < 1 || n_args > 2) {
+        cli_error("accepts between 1 and 2 arg(s), received %d", n_args);
+        return EXIT_LRUN;
+    }
+    argc = at + n_args;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autoref struct container_ref r;
+    if (container_ref_read(root, argv[at], &r, &err) < 0)
+        return cli_fail(err);
+    autofree struct port_mapping *ports = NULL;
+    size_t n = r.running ? container_ports(root, r.id, &ports) : 0;
+    const char *want = argc - at == 2 ? argv[at + 1] : NULL;
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        autofree char *private = xasprintf("%u/%s", ports[i].container_port, ports[i].udp ? "udp" : "tcp");
+        autofree char *bare = xasprintf("%u", ports[i].container_port);
+        autofree char *ip = ipv4_text(ports[i].host_ip);
+        if (!want)
+            printf("%s -> %s:%u\n", private, ip, ports[i].host_port);
+        else if (strcmp(want, private) == 0 || strcmp(want, bare) == 0)
+            printf("%s:%u\n", ip, ports[i].host_port), found = true;
+    }
+    if (want && !found) {
+        cli_error("failed to find published port \"%s\"", want);
+        return EXIT_LRUN;
+    }
+    return 0;
 }
 
 static int cmd_ps(struct cli *cli, int argc, char **argv)
@@ -23194,7 +23634,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         table_add(&t, no_trunc || strlen(command) <= 17 ? xstrdup(command) : xasprintf("%.17s...", command));
         table_add(&t, time_ago(time_parse_rfc3339(ct->created)));
         table_add(&t, container_status_text(ct));
-        table_add(&t, xstrdup(""));
+        table_add(&t, container_ports_text(s->root, ct));
         table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
         int64_t rw, virt;
         if (size)
@@ -23904,6 +24344,7 @@ static const struct command commands[] = {
     {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
     {"logout", cmd_logout, "Forget a registry's stored credentials"},
     {"logs", cmd_logs, "Show a detached container's output"},
+    {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},
     {"push", cmd_push, "Push an image to a registry"},
@@ -23943,6 +24384,7 @@ static const struct command volume_commands[] = {
     {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
     {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
     {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {NULL, NULL, NULL},
+    {"logs", cmd_logs, NULL},    {"port", cmd_port, NULL},   {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {
