@@ -4069,12 +4069,15 @@ static int reference_parse(const char *text, struct reference *r, lrun_error **e
             return reference_invalid(r, text, "bad tag", err);
         r->tag = xstrdup(colon + 1);
     }
-    if (strlen(s) > REFERENCE_NAME_MAX)
-        return reference_invalid(r, text, "repository name must not be more than 255 characters", err);
     if (strcmp(r->domain, "docker.io") == 0 && !strchr(rest, '/'))
         r->path = xasprintf("library/%s", rest);
     else
         r->path = xstrdup(rest);
+    /* the limit holds for the name as stored, "docker.io/library/..." (a
+     * shorter limit on what was typed let in names podman then rejects;
+     * found by test/fuzz) */
+    if (strlen(r->domain) + 1 + strlen(r->path) > REFERENCE_NAME_MAX)
+        return reference_invalid(r, text, "repository name must not be more than 255 characters", err);
     if (!reference_path_valid(r->path))
         return reference_invalid(
             r, text, "repository names must be lowercase letters and digits joined by . _ __ - and /", err);
@@ -5018,8 +5021,9 @@ static int oci_blob_read(struct load_source *src, yajl_val descriptor, struct bu
 {
     const char *digest = json_string(descriptor, "digest");
     const char *hex = digest_hex_part(digest);
+    autofree char *quoted = text_quote(digest ? digest : "");
     if (!hex)
-        return fail(err, "unsupported or invalid digest \"%s\"", digest ? digest : "");
+        return fail(err, "unsupported or invalid digest %s", quoted);
     autofree char *member = xasprintf("blobs/sha256/%s", hex);
     if (load_source_read(src, member, out, err) < 0)
         return -1;
@@ -8379,10 +8383,12 @@ static int pull_plan_layers(struct registry *reg, const char *repo, yajl_val man
     for (size_t i = 0; i < p->n_layers; i++) {
         yajl_val l = json_array_at(layers, i);
         const char *digest = json_string(l, "digest"), *media_type = json_string(l, "mediaType");
+        autofree char *quoted = text_quote(digest ? digest : "");
+        autofree char *quoted_type = text_quote(media_type ? media_type : "");
         if (!digest_hex_part(digest))
-            return fail(err, "layer %zu: unsupported or invalid digest \"%s\"", i, digest ? digest : "");
+            return fail(err, "layer %zu: unsupported or invalid digest %s", i, quoted);
         if (!layer_media_type_known(media_type))
-            return fail(err, "layer %zu: unsupported media type %s", i, media_type);
+            return fail(err, "layer %zu: unsupported media type %s", i, quoted_type);
         p->layers[i].member = xasprintf("%s/%s@%s", reg->domain, repo, digest);
         p->layers[i].digest = xstrdup(digest);
         p->layers[i].size = json_int(l, "size", -1);
