@@ -19,7 +19,7 @@
 
 static const char *target;
 static int scratch_fd = -1;
-static char scratch_dir[] = "/tmp/lrun-fuzz-XXXXXX";
+static char scratch_dir[] = "/dev/shm/lrun-fuzz-XXXXXX"; /* memory: a layer's writes cost no disk */
 
 static void scratch_remove(void) { remove_tree_at(AT_FDCWD, scratch_dir, NULL); }
 
@@ -35,7 +35,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(2);
     }
     if (strcmp(target, "tar") == 0) {
-        if (!mkdtemp(scratch_dir) || (scratch_fd = open(scratch_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        if (!mkdtemp(scratch_dir) && !mkdtemp(memcpy(scratch_dir, "/tmp/lrun-fuzz-XXXXXX", 22)))
+            exit(2);
+        if ((scratch_fd = open(scratch_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             exit(2);
         atexit(scratch_remove);
     }
