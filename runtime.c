@@ -16726,7 +16726,8 @@ struct waiter {
     int pty;    /* terminal master, or -1 */
     int input;  /* our stdin, copied to the terminal, or -1 */
     int output; /* where the terminal's output goes: stdout, or the log */
-    int pipes[2]; /* a detached container's stdout and stderr, or -1 */
+    int pipes[2]; /* the container's stdout and stderr (our ends), or -1 */
+    int pipe_to[2]; /* where they go (our 1 and 2) when there is no log */
     int log_fd;
     int exit_fd;  /* userdata/exit, or -1 */
 };
@@ -16840,12 +16841,118 @@ static int container_wait(struct waiter *w)
             w->input = -1;
         for (int i = 0; i < 2; i++)
             if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR) &&
-                !copy_once(w->pipes[i], -1, w->log_fd, i ? "stderr" : "stdout")) {
+                !copy_once(w->pipes[i], w->pipe_to[i], w->log_fd, i ? "stderr" : "stdout")) {
                 close(w->pipes[i]);
                 w->pipes[i] = -1;
             }
     }
     return status;
+}
+
+/* --- the caller's standard I/O, relayed ---
+ * Without a terminal a container gets pipes, never lrun's own 0-2, as with
+ * podman: the caller's terminal would let it type into the caller's shell
+ * (TIOCSTI, CVE-2017-5226), the caller's "> file" would let it read what
+ * the file held, chmod it or truncate it.  lrun copies between the two.
+ * When 1 and 2 are one file (2>&1, a terminal) one pipe carries both, so
+ * the container's writes keep their order. */
+
+struct stdio_relay {
+    int container[3]; /* the container's 0-2: stdin's read end (or /dev/null), stdout's and stderr's write ends */
+    int input;        /* our end of the container's stdin, or -1 */
+    int outputs[2];   /* our ends of its stdout and stderr (stderr -1 when one pipe carries both) */
+};
+
+static void stdio_relay_close_container_ends(struct stdio_relay *r)
+{
+    for (int i = 0; i < 3; i++)
+        if (r->container[i] >= 0 && (i < 2 || r->container[2] != r->container[1]))
+            close(r->container[i]);
+    r->container[0] = r->container[1] = r->container[2] = -1;
+}
+
+static void stdio_relay_release(struct stdio_relay *r)
+{
+    stdio_relay_close_container_ends(r);
+    for (int i = 0; i < 2; i++)
+        if (r->outputs[i] >= 0)
+            close(r->outputs[i]), r->outputs[i] = -1;
+    if (r->input >= 0)
+        close(r->input), r->input = -1;
+}
+
+/* stdio_relay_open: the pipes; stdin from /dev/null unless interactive. */
+static int stdio_relay_open(struct stdio_relay *r, bool interactive, lrun_error **err)
+{
+    *r = (struct stdio_relay){.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
+    struct stat out, errst;
+    bool one_file = fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &errst) == 0 &&
+                    out.st_dev == errst.st_dev && out.st_ino == errst.st_ino;
+    int fds[2];
+    if (interactive) {
+        if (pipe2(fds, O_CLOEXEC) < 0)
+            return fail_errno(err, "pipe");
+        r->container[0] = fds[0], r->input = fds[1];
+    } else if ((r->container[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        return fail_errno(err, "open /dev/null");
+    }
+    for (int i = 0; i < (one_file ? 1 : 2); i++) {
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+            stdio_relay_release(r);
+            return fail_errno(err, "pipe");
+        }
+        r->outputs[i] = fds[0], r->container[1 + i] = fds[1];
+    }
+    if (one_file)
+        r->container[2] = r->container[1];
+    return 0;
+}
+
+static void *stdio_relay_input(void *arg)
+{
+    int to = (int)(intptr_t)arg;
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0 && write_all(to, buf, (size_t)n) < 0)
+            break;
+    close(to); /* the container reads EOF */
+    return NULL;
+}
+
+/* stdio_relay_start: once the container has its ends: our stdin copied
+ * to its stdin by a thread (a read of the caller's stdin may block
+ * forever; the waiter must not), and the waiter copies its output. */
+static int stdio_relay_start(struct stdio_relay *r, struct waiter *w, lrun_error **err)
+{
+    stdio_relay_close_container_ends(r);
+    signal(SIGPIPE, SIG_IGN); /* a reader of ours that went away is an error of write, not our death */
+    if (r->input >= 0) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&thread, &attr, stdio_relay_input, (void *)(intptr_t)r->input);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            errno = rc;
+            return fail_errno(err, "start copying standard input");
+        }
+        r->input = -1; /* the thread's */
+    }
+    w->pipes[0] = r->outputs[0], w->pipes[1] = r->outputs[1];
+    w->pipe_to[0] = STDOUT_FILENO, w->pipe_to[1] = STDERR_FILENO;
+    r->outputs[0] = r->outputs[1] = -1; /* the waiter's */
+    return 0;
+}
+
+/* waiter_close_pipes: what container_wait left open (a process of the
+ * container's that outlived it still holds the write end). */
+static void waiter_close_pipes(struct waiter *w)
+{
+    for (int i = 0; i < 2; i++)
+        if (w->pipes[i] >= 0)
+            close(w->pipes[i]), w->pipes[i] = -1;
 }
 
 /* the signals the waiting process takes through its signalfd */
@@ -17029,16 +17136,15 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
 {
     struct launch l;
     launch_init(&l, sc);
-    int master = -1, devnull = -1;
-    if (!sc->facts.interactive && !sc->spec.process.terminal) {
-        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        l.stdio[0] = devnull;
-    }
+    int master = -1;
+    cleanup(stdio_relay_release) struct stdio_relay relay = {.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
     sigset_t set;
     int sigfd = waiter_signals(&set);
-    pid_t pid = container_launch(&l, &master, err);
-    if (devnull >= 0)
-        close(devnull);
+    pid_t pid = -1;
+    if (sc->spec.process.terminal || stdio_relay_open(&relay, sc->facts.interactive, err) == 0) {
+        memcpy(l.stdio, relay.container, sizeof l.stdio);
+        pid = container_launch(&l, &master, err);
+    }
     if (pid < 0) {
         lrun_error *ignored = NULL;
         container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, (*err)->exit_code, sc->facts.remove,
@@ -17056,9 +17162,16 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1, .exit_fd = exit_file_open(sc->userdata)};
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1,
+                       .exit_fd = exit_file_open(sc->userdata)};
+    if (master < 0 && stdio_relay_start(&relay, &w, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
     *exit_code = container_wait(&w);
     ports_proxy_stop(proxy);
+    waiter_close_pipes(&w);
     terminal_restore();
     if (master >= 0)
         close(master);
@@ -17118,7 +17231,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     published_release(&sc->published);
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
-                       .pipes = {out[0], errp[0]}, .log_fd = log_fd, .exit_fd = exit_file_open(sc->userdata)};
+                       .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log_fd = log_fd,
+                       .exit_fd = exit_file_open(sc->userdata)};
     int code = container_wait(&w);
     ports_proxy_stop(proxy);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
@@ -17773,7 +17887,7 @@ static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pi
  * capabilities, seccomp), enters the pid namespace, and execs. */
 __attribute__((noreturn)) static void exec_child(const struct spec_process *p, const struct seccomp_program *seccomp,
                                                  const char *cgroup, const int ns_fds[], int root_fd, int console,
-                                                 bool interactive, int preserve_fds, int report_fd)
+                                                 bool interactive, const int stdio[3], int preserve_fds, int report_fd)
 {
     lrun_error *err = NULL;
     signals_reset();
@@ -17791,8 +17905,9 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
         fail_errno(&err, "enter the container's root");
         child_report(report_fd, err);
     }
-    struct launch l = {.console_socket = console, .terminal = -1,
-                       .stdio = {interactive || p->terminal ? -1 : open("/dev/null", O_RDONLY), -1, -1}};
+    struct launch l = {.console_socket = console, .terminal = -1, .stdio = {stdio[0], stdio[1], stdio[2]}};
+    if (l.stdio[0] < 0 && !interactive && !p->terminal)
+        l.stdio[0] = open("/dev/null", O_RDONLY);
     if (p->terminal) {
         autoclose int pts_fd = open("/dev/pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (pts_fd < 0)
@@ -17849,6 +17964,7 @@ static void exec_namespaces_close(int ns_fds[], int root_fd)
 struct exec_io {
     int console_socket; /* the terminal's master goes there, else to *pty; -1: none */
     int preserve_fds;   /* 3 .. 3+N-1 pass into the process */
+    int stdio[3];       /* the process's 0-2 (-1: lrun's own) */
 };
 
 /* exec_launch: fork the exec'd process; returns its pid once it has
@@ -17875,7 +17991,7 @@ static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct 
     pid_t pid = fork();
     if (pid == 0)
         exec_child(p, seccomp, cgroup, ns_fds, root_fd, io->console_socket >= 0 ? io->console_socket : console[1],
-                   interactive, io->preserve_fds, pipe_fds[1]);
+                   interactive, io->stdio, io->preserve_fds, pipe_fds[1]);
     close(pipe_fds[1]);
     exec_namespaces_close(ns_fds, root_fd);
     if (console[0] >= 0) {
@@ -17918,9 +18034,20 @@ static int container_exec(const char *root, const char *name, struct container_c
     exec_process(&spec.process, opts, args, &p);
     sigset_t set;
     int sigfd = waiter_signals(&set), master = -1;
-    struct exec_io io = {.console_socket = -1};
-    pid_t pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io,
-                            &master, err);
+    cleanup(stdio_relay_release) struct stdio_relay relay = {.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
+    pid_t pid = -1;
+    if (p.terminal || stdio_relay_open(&relay, opts->interactive, err) == 0) {
+        struct exec_io io = {.console_socket = -1, .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
+        pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io, &master,
+                          err);
+    }
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1};
+    if (pid >= 0 && master < 0 && stdio_relay_start(&relay, &w, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        pid = -1;
+    }
     if (pid < 0) {
         close(sigfd);
         sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -17928,9 +18055,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     }
     if (master >= 0 && opts->interactive)
         terminal_raw();
-    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
     *exit_code = container_wait(&w);
+    waiter_close_pipes(&w);
     terminal_restore();
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -18518,7 +18644,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     autoclose int console = eo->console_socket ? oci_console_connect(eo->console_socket, err) : -1;
     if (eo->console_socket && console < 0)
         return -1;
-    struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds};
+    struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds, .stdio = {-1, -1, -1}};
     sigset_t set;
     int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
     pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);

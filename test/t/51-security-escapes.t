@@ -8,6 +8,8 @@
 #   ptrace   CVE-2016-9962: seize lrun's exec helper (with CAP_SYS_PTRACE)
 #            while it is not yet confined; read its environment
 #   environ  the host's environment in the --init reaper's /proc/1/environ
+#   stdio    CVE-2017-5226: TIOCSTI into the caller's terminal; read, chmod
+#            and truncate the caller's "> file" through /proc/self/fd/1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
@@ -28,6 +30,7 @@ cat >"$T/attack.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -146,8 +149,26 @@ static int tracer(const char *out, const char *mark)
 	return 0;
 }
 
+/* stdio: what the container can do to the caller's 0-2 */
+static int stdio_attack(void)
+{
+	char buf[256] = "";
+	int fd = open("/proc/self/fd/1", O_RDONLY | O_NONBLOCK), n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	fprintf(stderr, "read: %s\n", n > 0 ? buf : "nothing");
+	fchmod(1, 0666);
+	ftruncate(1, 0);
+	for (int i = 0; i < 3; i++) {
+		char c = 'x';
+		int r = ioctl(i, TIOCSTI, &c);
+		fprintf(stderr, "TIOCSTI %d: %s\n", i, r == 0 ? "ok" : strerrorname_np(errno));
+	}
+	printf("written\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "stdio")) return stdio_attack();
 	if (argc > 2 && !strcmp(argv[1], "binary")) return binary(argv[2]);
 	if (argc > 3 && !strcmp(argv[1], "ptrace")) return tracer(argv[2], argv[3]);
 	return 2;
@@ -207,5 +228,29 @@ run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'cat /proc/self/environ | tr "
 is "$out" $'0\n' "the container's process has none of lrun's environment"
 run $TO "$LRUN" --root "$R" run --rm --init --cap-add SYS_PTRACE "$IMG" sh -c 'ls -l /proc/1/exe >/dev/null && echo x >>/proc/1/exe'
 like "$err" 'Read-only file system|Text file busy' "--init: the reaper's exe cannot be opened for writing"
+
+# ------------------------------------------- the caller's terminal, files --
+ctty() { script -qec "$*" /dev/null </dev/null | tr -d '\r'; }
+out=$(ctty timeout -k 5 30 "$LRUN" --root "$R" run --rm "${ATTACK[*]}" "$IMG" /attack/attack stdio)
+like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' \
+	"run on a terminal, without -t: TIOCSTI on 0, 1 and 2 fails with ENOTTY (pipes, not the caller's terminal)"
+like "$out" 'written' "  and its output still reaches the terminal"
+out=$(ctty "echo in | timeout -k 5 30 $LRUN --root $R run --rm -i ${ATTACK[*]} $IMG /attack/attack stdio")
+like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' "  likewise with -i"
+run $TO "$LRUN" --root "$R" run -d --name io "${ATTACK[@]}" "$IMG" sleep 60
+out=$(ctty timeout -k 5 30 "$LRUN" --root "$R" exec io /attack/attack stdio)
+like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' "exec on a terminal, without -t: ENOTTY on 0, 1 and 2"
+out=$(ctty "echo in | timeout -k 5 30 $LRUN --root $R exec -i io /attack/attack stdio")
+like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' "  likewise with -i"
+"$LRUN" --root "$R" rm -f io >/dev/null 2>&1
+
+echo "the caller's secret" >"$T/file"
+chmod 640 "$T/file"
+run $TO sh -c '"$0" --root "$1" run --rm -v "$2/attack:/attack:ro" "$3" /attack/attack stdio >>"$2/file"' "$LRUN" "$R" "$T" "$IMG"
+is "$rc" 0 "run >> file: the container ran"
+like "$err" '^read: nothing' "  it could not read the file's earlier content through /proc/self/fd/1"
+is "$(stat -c %a "$T/file")" 640 "  nor chmod the file"
+is "$(cat "$T/file")" "the caller's secret
+written" "  nor truncate it; its output was appended"
 
 done_testing
