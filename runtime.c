@@ -12529,6 +12529,53 @@ static size_t split_fields(char *line, char **fields, size_t max)
     return n;
 }
 
+/* user_file_read: the container's /etc/passwd or /etc/group, which the
+ * image (or, for exec, the running container) shapes: a FIFO there would
+ * hang lrun, /dev/zero grow its memory without bound, a symlink lead to
+ * what lrun holds open (CVE-2024-9676).  So: resolved inside the root, no
+ * symlink at the end, no blocking open, a regular file only, at most
+ * USER_FILE_MAX bytes.  A missing file reads as empty. */
+#define USER_FILE_MAX (8 << 20)
+
+static int user_file_read(const char *path, struct buf *out, lrun_error **err)
+{
+    autoclose int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    autoclose int fd = root_fd < 0 ? -1 : openat2_in_root(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return fail_errno(err, "the container's %s", path);
+    if (!S_ISREG(st.st_mode))
+        return fail(err, "the container's %s is not a regular file", path);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail_errno(err, "read the container's %s", path);
+        if (out->len + (size_t)n > USER_FILE_MAX)
+            return fail(err, "the container's %s is larger than %d MiB", path, USER_FILE_MAX >> 20);
+        buf_add(out, chunk, (size_t)n);
+    }
+    buf_adds(out, "");
+    return 0;
+}
+
+/* user_file_next_line: the next line of text (cut in place), or NULL. */
+static char *user_file_next_line(char **cursor)
+{
+    char *line = *cursor;
+    if (!line || !*line)
+        return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl = '\0';
+    *cursor = nl ? nl + 1 : NULL;
+    return line;
+}
+
 static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
 {
     *u = (struct user_ids){0};
@@ -12540,12 +12587,13 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
     bool user_numeric = parse_id(copy, &n), user_found = false;
     if (user_numeric)
         u->uid = (uid_t)n;
-    FILE *f = fopen("/etc/passwd", "re");
-    char *line = NULL;
-    size_t cap = 0;
+    autobuf struct buf passwd = {0};
+    autobuf struct buf groups = {0};
+    if (user_file_read("/etc/passwd", &passwd, err) < 0 || user_file_read("/etc/group", &groups, err) < 0)
+        return -1;
+    char *cursor = passwd.data, *line;
     autofree char *user_name = NULL;
-    while (f && getline(&line, &cap, f) > 0) {
-        line[strcspn(line, "\n")] = '\0';
+    while ((line = user_file_next_line(&cursor))) {
         char *fields[7];
         if (split_fields(line, fields, 7) < 7)
             continue;
@@ -12561,19 +12609,14 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
             break;
         }
     }
-    if (f)
-        fclose(f);
-    if (!user_numeric && !user_found) {
-        free(line);
+    if (!user_numeric && !user_found)
         return fail(err, "unable to find user %s: no matching entries in passwd file", copy);
-    }
     bool group_numeric = group && parse_id(group, &n);
     if (group_numeric)
         u->gid = (gid_t)n;
     bool group_found = !group || group_numeric;
-    f = fopen("/etc/group", "re");
-    while (f && getline(&line, &cap, f) > 0) {
-        line[strcspn(line, "\n")] = '\0';
+    cursor = groups.data;
+    while ((line = user_file_next_line(&cursor))) {
         char *fields[4];
         unsigned long gid;
         if (split_fields(line, fields, 4) < 4 || !parse_id(fields[2], &gid))
@@ -12589,9 +12632,6 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
                 u->groups[u->n_groups++] = (gid_t)gid;
             }
     }
-    if (f)
-        fclose(f);
-    free(line);
     if (!group_found)
         return fail(err, "unable to find group %s: no matching entries in group file", group);
     if (!u->home)

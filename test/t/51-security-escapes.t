@@ -8,6 +8,8 @@
 #   ptrace   CVE-2016-9962: seize lrun's exec helper (with CAP_SYS_PTRACE)
 #            while it is not yet confined; read its environment
 #   environ  the host's environment in the --init reaper's /proc/1/environ
+#   passwd   CVE-2024-9676: the container's /etc/passwd a FIFO, /dev/zero,
+#            a symlink to what lrun holds (exec and start read it)
 #   stdio    CVE-2017-5226: TIOCSTI into the caller's terminal; read, chmod
 #            and truncate the caller's "> file" through /proc/self/fd/1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -252,5 +254,41 @@ like "$err" '^read: nothing' "  it could not read the file's earlier content thr
 is "$(stat -c %a "$T/file")" 640 "  nor chmod the file"
 is "$(cat "$T/file")" "the caller's secret
 written" "  nor truncate it; its output was appended"
+
+# ---------------------------------------------- /etc/passwd, /etc/group --
+# the container's own loop does the swaps (an exec would read the files itself)
+run $TO "$LRUN" --root "$R" run -d --name pw "${ATTACK[@]}" "$IMG" sh -c \
+	'while :; do if [ -e /out/cmd ]; then sh /out/cmd; rm /out/cmd; fi; sleep 0.05; done'
+is "$rc" 0 "a running container that will swap its /etc/passwd"
+swap() {
+	echo "rm -f /etc/$1 && $2" >"$T/out/cmd.new" && mv "$T/out/cmd.new" "$T/out/cmd"
+	wait_for 10 test ! -e "$T/out/cmd"
+}
+pw_exec() { run timeout -k 2 10 "$LRUN" --root "$R" exec "$@" pw id -u; }
+swap passwd 'mkfifo /etc/passwd'
+pw_exec -u app
+like "$rc|$err" "^125\|Error: the container's /etc/passwd is not a regular file" "exec -u app, /etc/passwd a FIFO: exit 125 at once, a clear error (no hang)"
+pw_exec
+is "$rc" 125 "  also for root (its home is looked up)"
+swap passwd 'mknod /etc/passwd c 1 5'
+pw_exec -u app
+like "$rc|$err" "^125\|Error: the container's /etc/passwd is not a regular file" "/etc/passwd the zero device: refused, memory does not grow"
+swap passwd 'ln -s /proc/self/environ /etc/passwd'
+pw_exec -u app
+like "$rc|$err" "^125\|Error: the container's /etc/passwd: Too many levels of symbolic links" "/etc/passwd a symlink: not followed"
+swap passwd 'echo "app:x:1000:1000::/home/app:/bin/sh" >/etc/passwd; rm /etc/group; mkfifo /etc/group'
+pw_exec -u app
+like "$rc|$err" "^125\|Error: the container's /etc/group is not a regular file" "/etc/group a FIFO: refused too"
+swap group 'head -c 9000000 /dev/zero | tr "\\0" a >/etc/group'
+pw_exec -u app
+like "$rc|$err" "^125\|Error: the container's /etc/group is larger than 8 MiB" "/etc/group of 9 MB: refused (a size cap)"
+swap group 'echo "app:x:1000:" >/etc/group'
+pw_exec -u app
+is "$rc|$out" $'0|1000\n' "regular files again: exec -u app works"
+"$LRUN" --root "$R" rm -f pw >/dev/null 2>&1
+run $TO "$LRUN" --root "$R" run --name pw2 "$IMG" sh -c 'rm /etc/passwd && mkfifo /etc/passwd'
+run timeout -k 2 10 "$LRUN" --root "$R" start -a pw2
+like "$rc|$err" "^125\|Error: the container's /etc/passwd is not a regular file" "start of a container whose layer made /etc/passwd a FIFO: exit 125, no hang"
+"$LRUN" --root "$R" rm -f pw2 >/dev/null 2>&1
 
 done_testing
