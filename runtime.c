@@ -13639,6 +13639,18 @@ static void process_capabilities(const struct spec_process *p, uid_t uid, uint64
         caps[CAPS_EFFECTIVE] = caps[CAPS_PERMITTED] = caps[CAPS_INHERITABLE] = caps[CAPS_AMBIENT] = 0;
 }
 
+/* process_session_keyring: a fresh session keyring, as runc and crun
+ * give every container process: the host's (the caller's login session)
+ * must not be shared with the container, or reachable by it.  A kernel
+ * without keys has nothing to share. */
+static int process_session_keyring(lrun_error **err)
+{
+    const int join_session_keyring = 1; /* KEYCTL_JOIN_SESSION_KEYRING */
+    if (syscall(SYS_keyctl, join_session_keyring, NULL) < 0 && errno != ENOSYS)
+        return fail_errno(err, "join a new session keyring");
+    return 0;
+}
+
 /* process_confine: the process's identity and limits: working directory,
  * rlimits, user, capabilities, no_new_privs and seccomp, in that order —
  * seccomp last, right before exec, so lrun's own setup runs unfiltered.
@@ -13656,7 +13668,7 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
     umask(p->user.umask);
     if (p->cwd && chdir(p->cwd) < 0)
         return fail_errno(err, "chdir to the working directory %s", p->cwd);
-    if (process_limits(p, err) < 0)
+    if (process_limits(p, err) < 0 || process_session_keyring(err) < 0)
         return -1;
     /* without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter:
      * then load it now, while root (the profile allows what follows) */
@@ -15348,7 +15360,9 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
         return -1;
     if (c->privileged)
         return 0;
-    static const char *const masked[] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+    /* docker's current list (/proc/interrupts since moby 25: it tells
+     * the host's devices and their activity) */
+    static const char *const masked[] = {"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
                                          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                                          "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
                                          "/sys/devices/virtual/powercap", NULL};

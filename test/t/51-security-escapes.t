@@ -10,6 +10,8 @@
 #   environ  the host's environment in the --init reaper's /proc/1/environ
 #   passwd   CVE-2024-9676: the container's /etc/passwd a FIFO, /dev/zero,
 #            a symlink to what lrun holds (exec and start read it)
+#   keyring  the host's session keyring shared with the container
+#   /proc/interrupts  masked, as docker does
 #   stdio    CVE-2017-5226: TIOCSTI into the caller's terminal; read, chmod
 #            and truncate the caller's "> file" through /proc/self/fd/1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +37,7 @@ cat >"$T/attack.c" <<'EOF'
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +173,10 @@ static int stdio_attack(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "keyring")) { /* KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING */
+		printf("%ld\n", syscall(SYS_keyctl, 0, -3, 0));
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "stdio")) return stdio_attack();
 	if (argc > 2 && !strcmp(argv[1], "binary")) return binary(argv[2]);
 	if (argc > 3 && !strcmp(argv[1], "ptrace")) return tracer(argv[2], argv[3]);
@@ -230,6 +237,20 @@ run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'cat /proc/self/environ | tr "
 is "$out" $'0\n' "the container's process has none of lrun's environment"
 run $TO "$LRUN" --root "$R" run --rm --init --cap-add SYS_PTRACE "$IMG" sh -c 'ls -l /proc/1/exe >/dev/null && echo x >>/proc/1/exe'
 like "$err" 'Read-only file system|Text file busy' "--init: the reaper's exe cannot be opened for writing"
+
+# ---------------------------------------- keyring, /proc/interrupts --
+host_ring=$("$T/attack/attack" keyring)
+run $TO "$LRUN" --root "$R" run --rm --security-opt seccomp=unconfined "${ATTACK[@]}" "$IMG" /attack/attack keyring
+ring1=$out
+run $TO "$LRUN" --root "$R" run --rm --security-opt seccomp=unconfined "${ATTACK[@]}" "$IMG" /attack/attack keyring
+ok "$([ -n "$ring1" ] && [ "$ring1" != "$host_ring"$'\n' ] && [ "$out" != "$ring1" ]; echo $?)" \
+	"each container has a session keyring of its own, not the host's ($host_ring, ${ring1%$'\n'}, ${out%$'\n'})"
+run $TO "$LRUN" --root "$R" run -d --name kr --security-opt seccomp=unconfined "${ATTACK[@]}" "$IMG" sleep 60
+run $TO "$LRUN" --root "$R" exec kr /attack/attack keyring
+ok "$([ "$out" != "$host_ring"$'\n' ]; echo $?)" "  exec's process too"
+"$LRUN" --root "$R" rm -f kr >/dev/null 2>&1
+run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'wc -c </proc/interrupts'
+is "$rc|$out" $'0|0\n' "/proc/interrupts is masked (docker's current list)"
 
 # ------------------------------------------- the caller's terminal, files --
 ctty() { script -qec "$*" /dev/null </dev/null | tr -d '\r'; }
