@@ -293,7 +293,8 @@ pw_exec
 is "$rc" 125 "  also for root (its home is looked up)"
 swap passwd 'mknod /etc/passwd c 1 5'
 pw_exec -u app
-like "$rc|$err" "^125\|Error: the container's /etc/passwd is not a regular file" "/etc/passwd the zero device: refused, memory does not grow"
+like "$rc|$err" "^125\|Error: the container's /etc/passwd(: Permission denied| is not a regular file)" \
+	"/etc/passwd the zero device: refused (not opened on a nodev root, else not regular), memory does not grow"
 swap passwd 'ln -s /proc/self/environ /etc/passwd'
 pw_exec -u app
 like "$rc|$err" "^125\|Error: the container's /etc/passwd: Too many levels of symbolic links" "/etc/passwd a symlink: not followed"
