@@ -12595,6 +12595,22 @@ static int user_file_read(const char *path, struct buf *out, lrun_error **err)
     return 0;
 }
 
+/* user_file_load: user_file_read, whose refusal is an error only when a
+ * name must be looked up there (needed); numeric ids work without. */
+static int user_file_load(const char *path, struct buf *out, bool needed, lrun_error **err)
+{
+    lrun_error *refused = NULL;
+    if (user_file_read(path, out, &refused) == 0)
+        return 0;
+    if (needed) {
+        *err = refused;
+        return -1;
+    }
+    lrun_error_free(refused);
+    buf_free(out);
+    return 0;
+}
+
 /* user_file_next_line: the next line of text (cut in place), or NULL. */
 static char *user_file_next_line(char **cursor)
 {
@@ -12619,9 +12635,11 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
     bool user_numeric = parse_id(copy, &n), user_found = false;
     if (user_numeric)
         u->uid = (uid_t)n;
+    unsigned long ignored_id;
     autobuf struct buf passwd = {0};
     autobuf struct buf groups = {0};
-    if (user_file_read("/etc/passwd", &passwd, err) < 0 || user_file_read("/etc/group", &groups, err) < 0)
+    if (user_file_load("/etc/passwd", &passwd, !user_numeric, err) < 0 ||
+        user_file_load("/etc/group", &groups, group && !parse_id(group, &ignored_id), err) < 0)
         return -1;
     char *cursor = passwd.data, *line;
     autofree char *user_name = NULL;
