@@ -804,11 +804,16 @@ static void inode_set_free(struct inode_set *set)
 }
 
 /* temp_dir: where big temporary files go: $TMPDIR, else /var/tmp (where
- * podman stages image copies). */
+ * podman stages image copies), else /tmp, else / (an initramfs has neither). */
 static const char *temp_dir(void)
 {
     const char *env = getenv("TMPDIR");
-    return env && *env == '/' ? env : "/var/tmp";
+    if (env && *env == '/')
+        return env;
+    struct stat st;
+    if (stat("/var/tmp", &st) == 0 && S_ISDIR(st.st_mode))
+        return "/var/tmp";
+    return stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode) ? "/tmp" : "/";
 }
 
 /* temp_file: an unnamed read-write file in temp_dir(), gone when closed. */
@@ -3962,16 +3967,26 @@ static void reference_clear(struct reference *r)
 static bool reference_domain_valid(const char *d)
 {
     const char *p = d;
-    for (;;) {
-        if (!isalnum((unsigned char)*p))
-            return false;
-        while (isalnum((unsigned char)*p) || *p == '-')
-            p++;
-        if (p[-1] == '-')
-            return false;
-        if (*p != '.')
-            break;
+    if (*p == '[') { /* an IPv6 literal: [::1] */
         p++;
+        while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
+            p++;
+        if (p == d + 1 || *p++ != ']')
+            return false;
+    } else {
+        for (;;) {
+            if (!isalnum((unsigned char)*p))
+                return false;
+            while (isalnum((unsigned char)*p) || *p == '-')
+                p++;
+            if (p[-1] == '-')
+                return false;
+            if (*p != '.')
+                break;
+            p++;
+            if (*p == '\0' || *p == ':') /* a fully qualified name's trailing dot */
+                break;
+        }
     }
     if (*p == ':') {
         if (!isdigit((unsigned char)*++p))
@@ -13851,12 +13866,33 @@ static enum cgroup_version cgroup_detect(void)
 
 /* cgroup_dir: the container's directory in the hierarchy that holds
  * controller ("" for the unified one), or NULL when there is none. */
+#define PIDS_LIMIT_DEFAULT 2048 /* --pids-limit unless given, as podman's containers.conf */
+
+/* cgroup_v2_offers: the unified hierarchy mounted at mount lists controller
+ * in its root's cgroup.controllers (a v2 mount made beside v1 hierarchies,
+ * as in an initramfs chroot on a v1 host, may have none). */
+static bool cgroup_v2_offers(const char *mount, const char *controller)
+{
+    autofree char *path = xasprintf("%s/cgroup.controllers", mount);
+    char text[512] = "";
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (n <= 0)
+        return fd < 0; /* unreadable: assume the usual v2 host */
+    text[n] = '\0';
+    for (char *save = NULL, *w = strtok_r(text, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+        if (strcmp(w, controller) == 0)
+            return true;
+    return false;
+}
+
 static char *cgroup_dir(const char *path, const char *controller)
 {
     autofree char *key = xasprintf(",%s,", controller);
     for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
-        bool holds = *controller ? (h->unified ? cgroup_host_version == CGROUP_V2 : strstr(h->controllers, key) != NULL)
+        bool holds = *controller ? (h->unified ? cgroup_host_version == CGROUP_V2 && cgroup_v2_offers(h->mount, controller)
+                                               : strstr(h->controllers, key) != NULL)
                                  : h->unified;
         if (holds)
             return xasprintf("%s%s%s", h->mount, path[0] == '/' ? "" : "/", path);
@@ -14170,6 +14206,8 @@ static int cgroup_apply_limits(const char *path, const struct spec_resources *r,
     if ((v2 ? cgroup_v2_memory(path, r, err) : cgroup_v1_memory(path, r, err)) < 0 ||
         cgroup_cpu(path, r, v2, err) < 0 || cgroup_block_io(path, r, v2, err) < 0)
         return -1;
+    if (r->pids_limit == PIDS_LIMIT_DEFAULT && !cgroup_dir(path, "pids"))
+        return 0; /* the default, on a host without the pids controller: none (as podman) */
     if (r->pids_limit > 0)
         return cgroup_set(path, "pids", "pids.max", err, "%" PRId64, r->pids_limit);
     if (r->pids_limit < 0)
@@ -15297,7 +15335,7 @@ static int spec_limits_generate(struct spec *s, const struct container_config *c
     r->cpu_shares = in->cpu_shares, r->cpu_quota = in->cpu_quota, r->cpu_period = in->cpu_period;
     r->cpuset_cpus = xstrdup(in->cpuset_cpus);
     r->cpuset_mems = xstrdup(in->cpuset_mems);
-    r->pids_limit = in->pids_limit ? in->pids_limit : 2048;
+    r->pids_limit = in->pids_limit ? in->pids_limit : PIDS_LIMIT_DEFAULT;
     r->blkio_weight = in->blkio_weight;
     for (int k = 0; k < THROTTLE_KINDS; k++) {
         r->throttles[k] = xcalloc(in->n_throttles[k] + 1, sizeof *r->throttles[k]);

@@ -153,9 +153,9 @@ cd \$D
 mount --move . /
 exec chroot . "\$@"
 EOF
-run $TO unshare -m sh "$T/ramfs.sh" /lrun --root /store run --rm -h np-host "$IMG" sh -c "$PROBE"
+run $TO unshare -m sh "$T/ramfs.sh" /lrun --root /store run --rm --network none -h np-host "$IMG" sh -c "$PROBE"
 is "$rc|$out" "7|$WANT" "lrun run from a ramfs moved onto / (switch_root style): same container, exit 7" || diag "$err"
-run $TO unshare -m sh "$T/ramfs.sh" /lrun --root /store run --rm --no-pivot -h np-host "$IMG" sh -c "$PROBE"
+run $TO unshare -m sh "$T/ramfs.sh" /lrun --root /store run --rm --no-pivot --network none -h np-host "$IMG" sh -c "$PROBE"
 is "$rc|$out" "7|$WANT" "  and with --no-pivot there" || diag "$err"
 if [ $have_strace = 1 ]; then
 	strace -f -qq -e trace=pivot_root,chroot -o "$T/st.ramfs" unshare -m sh "$T/ramfs.sh" /lrun --root /store run --rm "$IMG" true
