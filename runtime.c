@@ -13808,22 +13808,21 @@ static void cgroup_v1_cpuset_fill(const char *dir)
     }
 }
 
-/* cgroup_mkdirs: dir and the parents it lacks (lrun's parent, "/lrun") */
-static int cgroup_mkdirs(const char *dir, bool cpuset, lrun_error **err)
+/* cgroup_mkdirs: path below the hierarchy's mount, with the parents it
+ * lacks (lrun's parent, "/lrun") */
+static int cgroup_mkdirs(const char *mount, const char *path, bool cpuset, lrun_error **err)
 {
-    autofree char *copy = xstrdup(dir);
-    for (char *p = strchr(copy + 1, '/'); ; p = strchr(p + 1, '/')) {
-        if (p)
-            *p = '\0';
-        bool made = mkdir(copy, 0755) == 0;
-        if (!made && errno != EEXIST)
-            return fail_errno(err, "create the cgroup %s", copy);
+    autofree char *rel = xstrdup(path);
+    autobuf struct buf dir = {0};
+    buf_adds(&dir, mount);
+    for (char *save = NULL, *step = strtok_r(rel, "/", &save); step; step = strtok_r(NULL, "/", &save)) {
+        buf_printf(&dir, "/%s", step);
+        if (mkdir(dir.data, 0755) < 0 && errno != EEXIST)
+            return fail_errno(err, "create the cgroup %s", dir.data);
         if (cpuset)
-            cgroup_v1_cpuset_fill(copy);
-        if (!p)
-            return 0;
-        *p = '/';
+            cgroup_v1_cpuset_fill(dir.data);
     }
+    return 0;
 }
 
 /* --- the device policy: v1's devices.deny/allow, v2's BPF program --- */
@@ -14257,10 +14256,9 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
     int rc = 0;
     for (size_t i = 0; i < n_cgroup_hierarchies && rc == 0; i++) {
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
-        autofree char *dir = xasprintf("%s/%s", h->mount, path + (path[0] == '/'));
         if (h->unified && cgroup_host_version == CGROUP_V2)
             cgroup_v2_delegate(h->mount, path);
-        rc = cgroup_mkdirs(dir, strstr(h->controllers, ",cpuset,") != NULL, err);
+        rc = cgroup_mkdirs(h->mount, path, strstr(h->controllers, ",cpuset,") != NULL, err);
     }
     if (rc == 0 && r->n_devices) {
         autofree char *v1 = cgroup_detect() == CGROUP_V1 ? cgroup_dir(path, "devices") : NULL;
@@ -24979,6 +24977,115 @@ static int cmd_image(struct cli *cli, int argc, char **argv);
 static int cmd_system(struct cli *cli, int argc, char **argv);
 static int cmd_volume(struct cli *cli, int argc, char **argv);
 
+/* info_json: what info shows, under podman's JSON keys (go_names false)
+ * or the Go field names its templates use ({{.Host.CgroupVersion}}) */
+static char *info_json(const char *root, bool go_names)
+{
+#define K(go, js) (go_names ? (go) : (js))
+    struct utsname u;
+    uname(&u);
+    enum cgroup_version v = cgroup_detect();
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key(g, K("Host", "host"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, K("Arch", "arch"), strcmp(u.machine, "x86_64") == 0 ? "amd64" : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
+    jw_key(g, K("CgroupControllers", "cgroupControllers"));
+    yajl_gen_array_open(g);
+    static const char *const controllers[] = {"cpuset", "cpu", "io", "memory", "pids"};
+    for (size_t i = 0; i < sizeof controllers / sizeof *controllers; i++) {
+        const char *name = v == CGROUP_V1 && strcmp(controllers[i], "io") == 0 ? "blkio" : controllers[i];
+        autofree char *dir = v == CGROUP_NONE ? NULL : cgroup_dir("/", name);
+        bool have = dir != NULL;
+        if (have && v == CGROUP_V2) { /* v2: what the root may hand down */
+            autofree char *file = xasprintf("%s/cgroup.controllers", dir), *word = xasprintf(" %s ", name);
+            autobuf struct buf text = {0};
+            have = read_file_at(AT_FDCWD, file, &text, NULL) == 0;
+            for (char *c = text.data; have && *c; c++)
+                if (*c == '\n')
+                    *c = ' ';
+            autofree char *line = have ? xasprintf(" %s ", text.data) : NULL;
+            have = line && strstr(line, word);
+        }
+        if (have)
+            jw_str(g, name);
+    }
+    yajl_gen_array_close(g);
+    jw_key_str(g, K("CgroupManager", "cgroupManager"), "cgroupfs");
+    jw_key_str(g, K("CgroupVersion", "cgroupVersion"), v == CGROUP_V2 ? "v2" : v == CGROUP_V1 ? "v1" : "none");
+    jw_key_bool(g, K("CgroupHybrid", "cgroupHybrid"), v == CGROUP_V1 && cgroup_host_hybrid);
+    jw_key_str(g, K("Hostname", "hostname"), u.nodename);
+    jw_key_str(g, K("Kernel", "kernel"), u.release);
+    jw_key_str(g, K("OS", "os"), "linux");
+    yajl_gen_map_close(g);
+    jw_key(g, K("Store", "store"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, K("GraphDriverName", "graphDriverName"), "overlay");
+    jw_key_str(g, K("GraphRoot", "graphRoot"), root);
+    yajl_gen_map_close(g);
+    jw_key(g, K("Version", "version"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Version", LRUN_VERSION);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+#undef K
+    return json_writer_text(g, NULL);
+}
+
+/* info_yaml: podman info's default output (two levels, lists as "- x") */
+static void info_yaml(yajl_val v, int depth)
+{
+    for (size_t i = 0; YAJL_IS_OBJECT(v) && i < v->u.object.len; i++) {
+        yajl_val m = v->u.object.values[i];
+        printf("%*s%s:", depth * 2, "", v->u.object.keys[i]);
+        if (YAJL_IS_OBJECT(m)) {
+            putchar('\n');
+            info_yaml(m, depth + 1);
+        } else if (YAJL_IS_ARRAY(m)) {
+            putchar('\n');
+            for (size_t j = 0; j < m->u.array.len; j++)
+                printf("%*s- %s\n", depth * 2, "", YAJL_IS_STRING(m->u.array.values[j]) ? YAJL_GET_STRING(m->u.array.values[j]) : "");
+        } else {
+            printf(" %s\n", YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : YAJL_IS_TRUE(m) ? "true" : "false");
+        }
+    }
+}
+
+static int cmd_info(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template, or json"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"info", "", "Display the host's and the store's information", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    host_mount_basics(false, NULL);
+    autofree char *text = info_json(root, format && strcmp(format, "json") != 0);
+    autojson yajl_val tree = json_text_to_tree(text);
+    if (format && strcmp(format, "json") == 0) {
+        autogen yajl_gen g = json_writer(false);
+        jw_value(g, tree);
+        json_print_go(g, "  ");
+        return 0;
+    }
+    if (format) {
+        autoerror lrun_error *err = NULL;
+        autobuf struct buf line = {0};
+        buf_adds(&line, "");
+        if (template_render(format, tree, &line, &err) < 0)
+            return cli_fail(steal_pointer(&err));
+        printf("%s\n", line.data);
+        return 0;
+    }
+    info_yaml(tree, 0);
+    return 0;
+}
+
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
     (void)cli, (void)argc, (void)argv;
@@ -25014,6 +25121,7 @@ static const struct command commands[] = {
     {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
+    {"info", cmd_info, "Display the host's information (cgroup version, controllers) and the store's"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
     {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
