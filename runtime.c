@@ -20669,6 +20669,18 @@ static void table_add_line(struct table *t, char *line)
         table_add(t, xstrdup(""));
 }
 
+/* json_print_rows: rows (JSON objects) as --format json: one array,
+ * indented as podman's */
+static void json_print_rows(yajl_val *rows, size_t n)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++)
+        jw_value(g, rows[i]);
+    yajl_gen_array_close(g);
+    json_print_go(g, "    ");
+}
+
 /* format_print_rows: rows (JSON objects) through a --format template;
  * "table ..." prints a header row: the template rendered against header,
  * an object that maps each field to its column name. */
@@ -23458,12 +23470,7 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
         if (!no_stream && !no_reset && isatty(STDOUT_FILENO))
             fputs("\033[2J\033[H", stdout);
         if (format && strcmp(format, "json") == 0) {
-            autogen yajl_gen g = json_writer(false);
-            yajl_gen_array_open(g);
-            for (size_t i = 0; i < count; i++)
-                jw_value(g, rows[i]);
-            yajl_gen_array_close(g);
-            json_print_go(g, "    ");
+            json_print_rows(rows, count);
         } else {
             autojson yajl_val header = json_text_to_tree(
                 "{\"ID\":\"ID\",\"ContainerID\":\"ID\",\"Name\":\"NAME\",\"CPUPerc\":\"CPU %\","
@@ -24279,12 +24286,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
             trees[i] = json_text_to_tree(text);
         }
         if (json) {
-            autogen yajl_gen g = json_writer(false);
-            yajl_gen_array_open(g);
-            for (size_t i = 0; i < n; i++)
-                jw_value(g, trees[i]);
-            yajl_gen_array_close(g);
-            json_print_go(g, "    ");
+            json_print_rows(trees, n);
         } else {
             autojson yajl_val header = json_text_to_tree(
                 "{\"ID\":\"CONTAINER ID\",\"Id\":\"CONTAINER ID\",\"Image\":\"IMAGE\",\"Command\":\"COMMAND\","
