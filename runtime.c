@@ -1560,6 +1560,7 @@ struct container {
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
     bool oom_killed;   /* the last run ended by the memory cgroup's OOM killer */
+    bool paused;       /* running, its cgroup frozen (pause) */
     bool is_volatile;  /* a --rm container's: kept in volatile-containers.json */
     char *boot_id;     /* a volatile record's boot: one of an earlier boot is a leftover */
     bool stale;        /* a volatile record of an earlier boot, to be removed */
@@ -1773,6 +1774,7 @@ static struct container *container_from_json(yajl_val v)
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
     c->oom_killed = YAJL_IS_TRUE(json_get(flags, "lrun.oom-killed"));
+    c->paused = YAJL_IS_TRUE(json_get(flags, "lrun.paused"));
     c->boot_id = xstrdup(json_string(flags, "lrun.boot-id"));
     return c;
 }
@@ -1935,6 +1937,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
         jw_key_int(g, "lrun.size", c->size);
     if (c->oom_killed)
         jw_key_bool(g, "lrun.oom-killed", true);
+    if (c->paused)
+        jw_key_bool(g, "lrun.paused", true);
     jw_key_str_opt(g, "lrun.boot-id", c->boot_id);
     yajl_gen_map_close(g);
     jw_unknown_members(g, c->raw, known);
@@ -13942,22 +13946,21 @@ static void cgroup_v1_cpuset_fill(const char *dir)
     }
 }
 
-/* cgroup_mkdirs: dir and the parents it lacks (lrun's parent, "/lrun") */
-static int cgroup_mkdirs(const char *dir, bool cpuset, lrun_error **err)
+/* cgroup_mkdirs: path below the hierarchy's mount, with the parents it
+ * lacks (lrun's parent, "/lrun") */
+static int cgroup_mkdirs(const char *mount, const char *path, bool cpuset, lrun_error **err)
 {
-    autofree char *copy = xstrdup(dir);
-    for (char *p = strchr(copy + 1, '/'); ; p = strchr(p + 1, '/')) {
-        if (p)
-            *p = '\0';
-        bool made = mkdir(copy, 0755) == 0;
-        if (!made && errno != EEXIST)
-            return fail_errno(err, "create the cgroup %s", copy);
+    autofree char *rel = xstrdup(path);
+    autobuf struct buf dir = {0};
+    buf_adds(&dir, mount);
+    for (char *save = NULL, *step = strtok_r(rel, "/", &save); step; step = strtok_r(NULL, "/", &save)) {
+        buf_printf(&dir, "/%s", step);
+        if (mkdir(dir.data, 0755) < 0 && errno != EEXIST)
+            return fail_errno(err, "create the cgroup %s", dir.data);
         if (cpuset)
-            cgroup_v1_cpuset_fill(copy);
-        if (!p)
-            return 0;
-        *p = '/';
+            cgroup_v1_cpuset_fill(dir.data);
     }
+    return 0;
 }
 
 /* --- the device policy: v1's devices.deny/allow, v2's BPF program --- */
@@ -14270,6 +14273,113 @@ static bool cgroup_oom_killed(const char *path)
     return line && atoll(line + 9) > 0;
 }
 
+/* cgroup_freeze: freeze (pause) or thaw the container's cgroup: v1's
+ * freezer.state, v2's cgroup.freeze; waits until the kernel says it is
+ * done (v1 passes through FREEZING). */
+static int cgroup_freeze(const char *path, bool frozen, lrun_error **err)
+{
+    bool v2 = cgroup_detect() == CGROUP_V2;
+    autofree char *dir = cgroup_dir(path, v2 ? "" : "freezer");
+    if (!dir)
+        return fail(err, "the freezer controller is not available on this host");
+    if (cgroup_write(dir, v2 ? "cgroup.freeze" : "freezer.state", v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED"),
+                     err) < 0)
+        return -1;
+    autofree char *file = xasprintf("%s/%s", dir, v2 ? "cgroup.events" : "freezer.state");
+    for (int i = 0; i < 500; i++) {
+        autobuf struct buf state = {0};
+        if (read_file_at(AT_FDCWD, file, &state, err) < 0)
+            return -1;
+        bool done = v2 ? strstr(state.data, frozen ? "frozen 1" : "frozen 0") != NULL
+                       : has_prefix(state.data, frozen ? "FROZEN" : "THAWED");
+        if (done)
+            return 0;
+        usleep(2000);
+    }
+    return fail(err, "the cgroup %s did not %s within a second", path, frozen ? "freeze" : "thaw");
+}
+
+/* What stats shows of a cgroup. */
+struct cgroup_stats {
+    uint64_t cpu_ns;             /* CPU time used */
+    uint64_t memory, memory_max; /* bytes in use (without inactive file cache), the limit (0: none) */
+    uint64_t pids;
+    uint64_t read_bytes, write_bytes;
+};
+
+static uint64_t cgroup_read_u64(const char *path, const char *controller, const char *file)
+{
+    autofree char *dir = cgroup_dir(path, controller);
+    autofree char *full = dir ? xasprintf("%s/%s", dir, file) : NULL;
+    autobuf struct buf text = {0};
+    if (!full || read_file_at(AT_FDCWD, full, &text, NULL) < 0)
+        return 0;
+    return strtoull(text.data, NULL, 10);
+}
+
+/* cgroup_read_key: the number after "key" in a keyed file (memory.stat,
+ * cpu.stat), or summed over every line (io.stat's "rbytes=") */
+static uint64_t cgroup_read_key(const char *path, const char *controller, const char *file, const char *key, bool sum)
+{
+    autofree char *dir = cgroup_dir(path, controller);
+    autofree char *full = dir ? xasprintf("%s/%s", dir, file) : NULL;
+    autobuf struct buf text = {0};
+    if (!full || read_file_at(AT_FDCWD, full, &text, NULL) < 0)
+        return 0;
+    uint64_t total = 0;
+    size_t klen = strlen(key);
+    for (char *p = text.data; (p = strstr(p, key)); p += klen)
+        if (p == text.data || p[-1] == '\n' || p[-1] == ' ') {
+            total += strtoull(p + klen, NULL, 10);
+            if (!sum)
+                break;
+        }
+    return total;
+}
+
+static void cgroup_stats_read(const char *path, struct cgroup_stats *st)
+{
+    bool v2 = cgroup_detect() == CGROUP_V2;
+    *st = (struct cgroup_stats){0};
+    if (v2) {
+        st->cpu_ns = cgroup_read_key(path, "cpu", "cpu.stat", "usage_usec ", false) * 1000;
+        uint64_t current = cgroup_read_u64(path, "memory", "memory.current");
+        uint64_t inactive = cgroup_read_key(path, "memory", "memory.stat", "inactive_file ", false);
+        st->memory = current > inactive ? current - inactive : current;
+        st->memory_max = cgroup_read_u64(path, "memory", "memory.max"); /* "max" reads as 0 */
+        st->read_bytes = cgroup_read_key(path, "io", "io.stat", "rbytes=", true);
+        st->write_bytes = cgroup_read_key(path, "io", "io.stat", "wbytes=", true);
+    } else {
+        st->cpu_ns = cgroup_read_u64(path, "cpuacct", "cpuacct.usage");
+        uint64_t usage = cgroup_read_u64(path, "memory", "memory.usage_in_bytes");
+        uint64_t inactive = cgroup_read_key(path, "memory", "memory.stat", "total_inactive_file ", false);
+        st->memory = usage > inactive ? usage - inactive : usage;
+        st->memory_max = cgroup_read_u64(path, "memory", "memory.limit_in_bytes");
+        if (st->memory_max >= (uint64_t)1 << 62) /* v1's "unlimited" */
+            st->memory_max = 0;
+        st->read_bytes = cgroup_read_key(path, "blkio", "blkio.throttle.io_service_bytes_recursive", "Read ", true);
+        st->write_bytes = cgroup_read_key(path, "blkio", "blkio.throttle.io_service_bytes_recursive", "Write ", true);
+    }
+    st->pids = cgroup_read_u64(path, "pids", "pids.current");
+}
+
+/* cgroup_pids: the processes in the container's cgroup */
+static pid_t *cgroup_pids(const char *path, size_t *n)
+{
+    autofree char *dir = cgroup_dir(path, cgroup_detect() == CGROUP_V2 ? "" : "pids");
+    autofree char *file = dir ? xasprintf("%s/cgroup.procs", dir) : NULL;
+    autobuf struct buf text = {0};
+    pid_t *pids = xcalloc(1, sizeof *pids);
+    *n = 0;
+    if (!file || read_file_at(AT_FDCWD, file, &text, NULL) < 0)
+        return pids;
+    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        pids = xrealloc(pids, (*n + 2) * sizeof *pids);
+        pids[(*n)++] = (pid_t)atoi(line);
+    }
+    return pids;
+}
+
 /* --- the interface --- */
 
 /* cgroup_create: the container's cgroup in every hierarchy, with the
@@ -14286,10 +14396,9 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
     int rc = 0;
     for (size_t i = 0; i < n_cgroup_hierarchies && rc == 0; i++) {
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
-        autofree char *dir = xasprintf("%s/%s", h->mount, path + (path[0] == '/'));
         if (h->unified && cgroup_host_version == CGROUP_V2)
             cgroup_v2_delegate(h->mount, path);
-        rc = cgroup_mkdirs(dir, strstr(h->controllers, ",cpuset,") != NULL, err);
+        rc = cgroup_mkdirs(h->mount, path, strstr(h->controllers, ",cpuset,") != NULL, err);
     }
     if (rc == 0 && r->n_devices) {
         autofree char *v1 = cgroup_detect() == CGROUP_V1 ? cgroup_dir(path, "devices") : NULL;
@@ -14383,6 +14492,9 @@ static int cgroup_remove(const char *path, lrun_error **err)
     if (cgroup_path_valid(path, err) < 0)
         return -1;
     cgroup_detect();
+    lrun_error *ignored = NULL; /* a frozen process cannot die: thaw (a paused container) first */
+    if (cgroup_freeze(path, false, &ignored) < 0)
+        lrun_error_free(ignored);
     int rc = 0;
     for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
         autofree char *dir = xasprintf("%s/%s", cgroup_hierarchies[i].mount, path + (path[0] == '/'));
@@ -16799,6 +16911,7 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
     c->pid = pid;
     c->pid_start = process_start_time(pid);
     c->monitor = getpid();
+    c->paused = false;
     c->size = -1;
     return 0;
 }
@@ -16828,6 +16941,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     c->exit_code = e->code;
     c->size = e->size;
     c->oom_killed = e->oom_killed;
+    c->paused = false;
     c->pid = c->pid_start = c->monitor = 0;
     return 0;
 }
@@ -17634,6 +17748,116 @@ static bool containers_repair_orphans(lrun_store *s, bool fix)
     return ids != NULL;
 }
 
+/* container_thaw: a paused container's cgroup thawed (stop, rm -f) */
+static void container_thaw(const char *root, const char *id)
+{
+    autofree char *cgroup = container_cgroup_path(root, id);
+    lrun_error *ignored = NULL;
+    if (cgroup && cgroup_freeze(cgroup, false, &ignored) < 0)
+        lrun_error_free(ignored);
+}
+
+struct pause_change {
+    bool pause;
+    const char *cgroup;
+};
+
+static int mark_paused(lrun_store *s, struct container *c, void *arg, lrun_error **err)
+{
+    (void)s;
+    struct pause_change *p = arg;
+    if (!container_is_running(c))
+        return fail(err, "\"%s\" is not running, can't %s: container state improper", c->id, p->pause ? "pause" : "unpause");
+    if (c->paused == p->pause)
+        return fail(err, "\"%s\" is %s, can't %s: container state improper", c->id, p->pause ? "paused" : "not paused",
+                    p->pause ? "pause" : "unpause");
+    if (cgroup_freeze(p->cgroup, p->pause, err) < 0)
+        return -1;
+    c->paused = p->pause;
+    return 0;
+}
+
+/* container_pause: freeze (pause) or thaw (unpause) a running container,
+ * under the store's lock so the record and the cgroup agree */
+static int container_pause(const char *root, const char *name, bool pause, char **id, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    autofree char *cgroup = container_cgroup_path(root, r.id);
+    if (!cgroup)
+        return fail(err, "container %s has no cgroup: it cannot be %s", r.id, pause ? "paused" : "unpaused");
+    struct pause_change change = {pause, cgroup};
+    if (container_change(root, r.id, mark_paused, &change, true, err) < 0)
+        return -1;
+    *id = xstrdup(r.id);
+    return 0;
+}
+
+/* resources_merge: what update was given (set members) over the spec's */
+static int resources_merge(struct spec_resources *r, const struct spec_resources *in, lrun_error **err)
+{
+    if (in->memory_limit) {
+        r->memory_limit = in->memory_limit;
+        r->memory_swap = in->memory_swap ? in->memory_swap : in->memory_limit > 0 ? 2 * in->memory_limit : -1;
+    } else if (in->memory_swap) {
+        r->memory_swap = in->memory_swap;
+    }
+    if (in->memory_reservation)
+        r->memory_reservation = in->memory_reservation;
+    if (in->cpu_shares)
+        r->cpu_shares = in->cpu_shares;
+    if (in->cpu_quota)
+        r->cpu_quota = in->cpu_quota;
+    if (in->cpu_period)
+        r->cpu_period = in->cpu_period;
+    if (in->cpuset_cpus)
+        free(r->cpuset_cpus), r->cpuset_cpus = xstrdup(in->cpuset_cpus);
+    if (in->cpuset_mems)
+        free(r->cpuset_mems), r->cpuset_mems = xstrdup(in->cpuset_mems);
+    if (in->pids_limit)
+        r->pids_limit = in->pids_limit;
+    if (in->blkio_weight)
+        r->blkio_weight = in->blkio_weight;
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        for (size_t i = 0; i < in->n_throttles[k]; i++) {
+            r->throttles[k] = xrealloc(r->throttles[k], (r->n_throttles[k] + 1) * sizeof *r->throttles[k]);
+            r->throttles[k][r->n_throttles[k]++] = in->throttles[k][i];
+        }
+    if (r->memory_swap > 0 && r->memory_limit > 0 && r->memory_swap < r->memory_limit)
+        return fail(err, "the memory-swap limit (%" PRId64 ") must be at least the memory limit (%" PRId64 ")",
+                    r->memory_swap, r->memory_limit);
+    if (r->memory_reservation > 0 && r->memory_limit > 0 && r->memory_reservation > r->memory_limit)
+        return fail(err, "minimum memory limit can not be less than memory reservation limit");
+    return 0;
+}
+
+/* container_update: new limits for a container: applied to its cgroup
+ * when it runs (the kernel may refuse: then nothing changes), and kept in
+ * its config.json for the next start */
+static int container_update(const char *root, const char *name, const struct spec_resources *in, char **id,
+                            lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    autofree char *userdata = container_userdata(root, r.id);
+    autospec struct spec spec = {0};
+    if (container_spec_read(userdata, r.layer, &spec, err) < 0 || resources_merge(&spec.resources, in, err) < 0)
+        return -1;
+    if (r.running && spec.cgroups_path && cgroup_apply_limits(spec.cgroups_path, &spec.resources, err) < 0)
+        return error_prefix(err, "update %.12s", r.id);
+    size_t len;
+    autofree char *text = spec_to_json(&spec, &len, false);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", userdata);
+    if (write_file_atomic(fd, "config.json", text, len, 0600, err) < 0)
+        return -1;
+    *id = xstrdup(r.id);
+    return 0;
+}
+
 static int container_stop(const char *root, const char *name, int timeout, lrun_error **err)
 {
     autoref struct container_ref r;
@@ -17647,6 +17871,7 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
     if (timeout < 0)
         timeout = r.stop_timeout;
     kill(r.pid, sig);
+    container_thaw(root, r.id); /* a paused container gets the signal as it thaws */
     if (!process_wait_gone(r.pid, timeout * 1000)) {
         kill(r.pid, SIGKILL);
         process_wait_gone(r.pid, 10000);
@@ -17664,6 +17889,7 @@ static int container_remove(const char *root, const char *name, bool force, bool
             return fail_code(err, 2, "cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper",
                              r.id);
         kill(r.pid, SIGKILL);
+        container_thaw(root, r.id);
         process_wait_gone(r.pid, 10000);
         autofree char *id = xstrdup(r.id); /* r is read again while waiting */
         if (container_wait_recorded(root, id, &r, err) < 0)
@@ -20711,6 +20937,18 @@ static void table_add_line(struct table *t, char *line)
         table_add(t, xstrdup(""));
 }
 
+/* json_print_rows: rows (JSON objects) as --format json: one array,
+ * indented as podman's */
+static void json_print_rows(yajl_val *rows, size_t n)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++)
+        jw_value(g, rows[i]);
+    yajl_gen_array_close(g);
+    json_print_go(g, "    ");
+}
+
 /* format_print_rows: rows (JSON objects) through a --format template;
  * "table ..." prints a header row: the template rendered against header,
  * an object that maps each field to its column name. */
@@ -22174,9 +22412,10 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key(g, "State");
     yajl_gen_map_open(g);
     jw_key_str(g, "OciVersion", json_string(spec, "ociVersion") ? json_string(spec, "ociVersion") : "1.0.2");
-    jw_key_str(g, "Status", running ? "running" : strcmp(c->status, "running") == 0 ? "exited" : c->status);
+    jw_key_str(g, "Status", running ? (c->paused ? "paused" : "running")
+                                    : strcmp(c->status, "running") == 0 ? "exited" : c->status);
     jw_key_bool(g, "Running", running);
-    jw_key_bool(g, "Paused", false);
+    jw_key_bool(g, "Paused", running && c->paused);
     jw_key_bool(g, "Restarting", false);
     jw_key_bool(g, "OOMKilled", c->oom_killed);
     jw_key_bool(g, "Dead", false);
@@ -23245,6 +23484,440 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* cmd_pause_or_unpause: podman prints each container's ID */
+static int cmd_pause_or_unpause(struct cli *cli, int argc, char **argv, bool pause)
+{
+    const char *name = pause ? "pause" : "unpause";
+    const struct cli_usage usage = {name, "CONTAINER [CONTAINER...]",
+                                    pause ? "Pause all the processes in one or more containers"
+                                          : "Unpause the processes in one or more containers",
+                                    false};
+    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
+        cli_error("%s requires at least one container name or ID", name);
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *err = NULL;
+        autofree char *id = NULL;
+        if (container_pause(root, argv[i], pause, &id, &err) < 0)
+            status = cli_fail(err);
+        else
+            printf("%s\n", id);
+    }
+    return status;
+}
+
+static int cmd_pause(struct cli *cli, int argc, char **argv) { return cmd_pause_or_unpause(cli, argc, argv, true); }
+static int cmd_unpause(struct cli *cli, int argc, char **argv) { return cmd_pause_or_unpause(cli, argc, argv, false); }
+
+/* cmd_update: podman update's resource flags (the same as run's) */
+static int cmd_update(struct cli *cli, int argc, char **argv)
+{
+    cleanup(run_options_release) struct run_options o = {0};
+    struct container_config *c = &o.cfg;
+#define RUN_CALL(name, shorthand, id, value, help) CALL_FLAG(name, shorthand, run_flag_set, &o, id, value, help)
+    const struct cli_flag flags[] = {
+        RUN_CALL("memory", 'm', RUN_LIMIT + LIMIT_MEMORY, "SIZE", "Memory limit (64m, 1g)"),
+        RUN_CALL("memory-swap", 0, RUN_LIMIT + LIMIT_MEMORY_SWAP, "SIZE", "Memory plus swap (-1: unlimited)"),
+        RUN_CALL("memory-reservation", 0, RUN_LIMIT + LIMIT_MEMORY_RESERVATION, "SIZE", "Memory soft limit"),
+        RUN_CALL("cpus", 0, RUN_LIMIT + LIMIT_CPUS, "N", "Number of CPUs (1.5)"),
+        RUN_CALL("cpu-shares", 'c', RUN_LIMIT + LIMIT_CPU_SHARES, "N", "CPU shares (relative weight)"),
+        RUN_CALL("cpu-period", 0, RUN_LIMIT + LIMIT_CPU_PERIOD, "US", "CPU CFS period"),
+        RUN_CALL("cpu-quota", 0, RUN_LIMIT + LIMIT_CPU_QUOTA, "US", "CPU CFS quota"),
+        RUN_CALL("cpuset-cpus", 0, RUN_LIMIT + LIMIT_CPUSET_CPUS, "LIST", "CPUs the container may use"),
+        RUN_CALL("cpuset-mems", 0, RUN_LIMIT + LIMIT_CPUSET_MEMS, "LIST", "Memory nodes the container may use"),
+        RUN_CALL("pids-limit", 0, RUN_LIMIT + LIMIT_PIDS, "N", "Process limit (0 or -1: unlimited)"),
+        RUN_CALL("blkio-weight", 0, RUN_LIMIT + LIMIT_BLKIO_WEIGHT, "N", "Block I/O weight (10-1000)"),
+        RUN_CALL("device-read-bps", 0, RUN_LIMIT + LIMIT_READ_BPS, "DEV:RATE", "Read rate limit of a device"),
+        RUN_CALL("device-write-bps", 0, RUN_LIMIT + LIMIT_WRITE_BPS, "DEV:RATE", "Write rate limit of a device"),
+        RUN_CALL("device-read-iops", 0, RUN_LIMIT + LIMIT_READ_IOPS, "DEV:N", "Read operations per second"),
+        RUN_CALL("device-write-iops", 0, RUN_LIMIT + LIMIT_WRITE_IOPS, "DEV:N", "Write operations per second"),
+        FLAGS_END,
+    };
+#undef RUN_CALL
+    static const struct cli_usage usage = {"update", "CONTAINER", "Update the cgroup limits of a container", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("update requires exactly one container name or ID");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL, *id = NULL;
+    autoerror lrun_error *err = NULL;
+    if (container_update(cli_root(cli, &owned), argv[1], &c->resources, &id, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* go_duration: Go's time.Duration.String(): "12.345678ms", "1m2.5s" */
+static char *go_duration(uint64_t ns)
+{
+    static const struct {
+        uint64_t unit;
+        const char *name;
+    } small[] = {{1000000, "ms"}, {1000, "\u00b5s"}, {1, "ns"}};
+    if (ns == 0)
+        return xstrdup("0s");
+    if (ns < 1000000000) {
+        for (size_t i = 0; i < 3; i++)
+            if (ns >= small[i].unit || small[i].unit == 1) {
+                char frac[16] = "";
+                if (small[i].unit > 1 && ns % small[i].unit) {
+                    snprintf(frac, sizeof frac, ".%0*" PRIu64, i == 0 ? 6 : 3, ns % small[i].unit);
+                    for (size_t e = strlen(frac); frac[e - 1] == '0'; e--)
+                        frac[e - 1] = '\0';
+                }
+                return xasprintf("%" PRIu64 "%s%s", ns / small[i].unit, frac, small[i].name);
+            }
+    }
+    uint64_t secs = ns / 1000000000, frac_ns = ns % 1000000000;
+    char frac[16] = "";
+    if (frac_ns) {
+        snprintf(frac, sizeof frac, ".%09" PRIu64, frac_ns);
+        for (size_t e = strlen(frac); frac[e - 1] == '0'; e--)
+            frac[e - 1] = '\0';
+    }
+    if (secs < 60)
+        return xasprintf("%" PRIu64 "%ss", secs, frac);
+    if (secs < 3600)
+        return xasprintf("%" PRIu64 "m%" PRIu64 "%ss", secs / 60, secs % 60, frac);
+    return xasprintf("%" PRIu64 "h%" PRIu64 "m%" PRIu64 "%ss", secs / 3600, secs / 60 % 60, secs % 60, frac);
+}
+
+/* One container's numbers, as stats shows them. */
+struct stats_sample {
+    struct cgroup_stats cg;
+    uint64_t when_ns; /* CLOCK_MONOTONIC of the sample */
+};
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* stats_net_io: "RX / TX" of the container's own network namespace
+ * (without lo), "-- / --" when it shares the host's */
+static char *stats_net_io(const struct spec *sp, pid_t pid)
+{
+    if (!sp->namespaces[NS_NETWORK].wanted || pid <= 0)
+        return xstrdup("-- / --");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/net/dev", (int)pid);
+    autobuf struct buf text = {0};
+    uint64_t rx = 0, tx = 0;
+    if (read_file_at(AT_FDCWD, path, &text, NULL) == 0)
+        for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char name[64];
+            unsigned long long v[9];
+            if (sscanf(line, " %63[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu", name, &v[0], &v[1], &v[2], &v[3],
+                       &v[4], &v[5], &v[6], &v[7], &v[8]) == 10 &&
+                strcmp(name, "lo") != 0)
+                rx += v[0], tx += v[8];
+        }
+    autofree char *a = human_size((double)rx, 4), *b = human_size((double)tx, 4);
+    return xasprintf("%s / %s", a, b);
+}
+
+static char *stats_percent(double value)
+{
+    return xasprintf("%.2f%%", value);
+}
+
+/* stats_row: one container's row as JSON (podman's template fields) */
+static char *stats_row(const struct container *c, const struct spec *sp, const struct stats_sample *now,
+                       const struct stats_sample *before)
+{
+    bool running = container_is_running(c);
+    double uptime_ns = running ? ((double)time(NULL) - (double)time_parse_rfc3339(c->started_at)) * 1e9 : 0;
+    double avg = uptime_ns > 0 ? (double)now->cg.cpu_ns * 100.0 / uptime_ns : 0;
+    double cpu = before && now->when_ns > before->when_ns
+                     ? (double)(now->cg.cpu_ns - before->cg.cpu_ns) * 100.0 / (double)(now->when_ns - before->when_ns)
+                     : avg;
+    uint64_t limit = now->cg.memory_max;
+    if (!limit)
+        limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    autofree char *mem = human_size((double)now->cg.memory, 4), *lim = human_size((double)limit, 4);
+    autofree char *mem_usage = xasprintf("%s / %s", mem, lim);
+    autofree char *rd = human_size((double)now->cg.read_bytes, 4), *wr = human_size((double)now->cg.write_bytes, 4);
+    autofree char *block = xasprintf("%s / %s", rd, wr);
+    autofree char *net = stats_net_io(sp, running ? (pid_t)c->pid : 0);
+    autofree char *cpu_text = stats_percent(cpu < 0 ? 0 : cpu), *avg_text = stats_percent(avg);
+    autofree char *mem_perc = stats_percent(limit ? (double)now->cg.memory * 100.0 / (double)limit : 0);
+    autofree char *cpu_time = go_duration(now->cg.cpu_ns);
+    autofree char *short_id = xstrndup(c->id, 12);
+    autofree char *pids = xasprintf("%" PRIu64, now->cg.pids);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "ID", short_id);
+    jw_key_str(g, "ContainerID", c->id);
+    jw_key_str(g, "Name", c->names && c->names[0] ? c->names[0] : "");
+    jw_key_str(g, "CPUPerc", cpu_text);
+    jw_key_str(g, "MemUsage", mem_usage);
+    jw_key_str(g, "MemPerc", mem_perc);
+    jw_key_str(g, "NetIO", net);
+    jw_key_str(g, "BlockIO", block);
+    jw_key_str(g, "PIDS", pids);
+    jw_key_str(g, "PIDs", pids);
+    jw_key_str(g, "CPU", cpu_time);
+    jw_key_str(g, "AvgCPU", avg_text);
+    jw_key_int(g, "CPUNano", (int64_t)now->cg.cpu_ns);
+    jw_key_int(g, "MemUsageBytes", (int64_t)now->cg.memory);
+    jw_key_int(g, "MemLimit", (int64_t)limit);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+static int cmd_stats(struct cli *cli, int argc, char **argv)
+{
+    bool no_stream = false, all = false, no_reset = false;
+    const char *format = NULL;
+    int interval = 1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("no-stream", 0, &no_stream, "Print the numbers once, then exit"),
+        BOOL_FLAG("all", 'a', &all, "All containers (by default the running ones)"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print with a Go template, or json"),
+        BOOL_FLAG("no-reset", 0, &no_reset, "Do not clear the screen between updates"),
+        INT_FLAG("interval", 'i', &interval, "SECONDS", "Seconds between updates"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"stats", "[CONTAINER...]", "Display a live stream of container resource usage",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autofree struct stats_sample *before = NULL;
+    for (int round = 0;; round++) {
+        autostore lrun_store *s = NULL;
+        if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+            return status;
+        autofree struct container **list = xcalloc(s->n_containers + (size_t)n + 1, sizeof *list);
+        size_t count = 0;
+        autoerror lrun_error *err = NULL;
+        for (int i = 1; i <= n; i++) {
+            struct container *c = container_lookup(s, argv[i], &err);
+            if (!c)
+                return cli_fail(steal_pointer(&err));
+            if (!container_is_running(c) && !all) {
+                cli_error("container %s is not running: container state improper", argv[i]);
+                return EXIT_LRUN;
+            }
+            list[count++] = c;
+        }
+        for (size_t i = 0; n == 0 && i < s->n_containers; i++)
+            if (all || container_is_running(s->containers[i]))
+                list[count++] = s->containers[i];
+        autofree struct stats_sample *now = xcalloc(count + 1, sizeof *now);
+        autofree yajl_val *rows = xcalloc(count + 1, sizeof *rows);
+        for (size_t i = 0; i < count; i++) {
+            autofree char *userdata = container_userdata(root, list[i]->id);
+            autofree char *path = xasprintf("%s/config.json", userdata);
+            autospec struct spec sp = {0};
+            lrun_error *ignored = NULL;
+            if (spec_read_file(path, &sp, &ignored) < 0)
+                lrun_error_free(ignored);
+            if (sp.cgroups_path && container_is_running(list[i]))
+                cgroup_stats_read(sp.cgroups_path, &now[i].cg);
+            now[i].when_ns = monotonic_ns();
+            const struct stats_sample *prev = NULL;
+            for (size_t j = 0; before && round > 0 && j < count; j++)
+                prev = &before[i];
+            autofree char *text = stats_row(list[i], &sp, &now[i], prev);
+            rows[i] = json_text_to_tree(text);
+        }
+        if (!no_stream && !no_reset && isatty(STDOUT_FILENO))
+            fputs("\033[2J\033[H", stdout);
+        if (format && strcmp(format, "json") == 0) {
+            json_print_rows(rows, count);
+        } else {
+            autojson yajl_val header = json_text_to_tree(
+                "{\"ID\":\"ID\",\"ContainerID\":\"ID\",\"Name\":\"NAME\",\"CPUPerc\":\"CPU %\","
+                "\"MemUsage\":\"MEM USAGE / LIMIT\",\"MemPerc\":\"MEM %\",\"NetIO\":\"NET IO\",\"BlockIO\":\"BLOCK IO\","
+                "\"PIDS\":\"PIDS\",\"PIDs\":\"PIDS\",\"CPU\":\"CPU TIME\",\"AvgCPU\":\"AVG CPU %\"}");
+            status = format_print_rows(format ? format
+                                              : "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"
+                                                "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDS}}\t{{.CPU}}\t{{.AvgCPU}}",
+                                       rows, count, header);
+        }
+        for (size_t i = 0; i < count; i++)
+            yajl_tree_free(rows[i]);
+        fflush(stdout);
+        if (no_stream || status)
+            return status;
+        free(before);
+        before = steal_pointer(&now);
+        sleep((unsigned)(interval > 0 ? interval : 1));
+    }
+}
+
+/* top's AIX format descriptors (podman's, a subset) and their headers */
+static const struct {
+    const char *name, *header;
+} top_descriptors[] = {{"user", "USER"}, {"group", "GROUP"}, {"pid", "PID"}, {"ppid", "PPID"}, {"pcpu", "%CPU"},
+                       {"etime", "ELAPSED"}, {"tty", "TTY"}, {"time", "TIME"}, {"args", "COMMAND"}, {"comm", "COMMAND"},
+                       {"nice", "NI"}, {"vsz", "VSZ"}, {"rss", "RSS"}};
+
+/* top_ns_pid: the pid as the container sees it (NSpid's last), 0 if
+ * pid is not in the container */
+static long top_status_field(pid_t pid, const char *key, bool last)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return -1;
+    char *line = strstr(text.data, key);
+    if (!line)
+        return -1;
+    line += strlen(key);
+    long value = strtol(line, &line, 10);
+    while (last && (*line == '\t' || *line == ' ') && isdigit((unsigned char)line[1]))
+        value = strtol(line + 1, &line, 10);
+    return value;
+}
+
+static char *top_cell(pid_t pid, const char *descriptor, const pid_t *members, size_t n_members)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    autobuf struct buf stat = {0};
+    if (read_file_at(AT_FDCWD, path, &stat, NULL) < 0)
+        return xstrdup("?");
+    char *after = strrchr(stat.data, ')');
+    autofree char *comm = xstrndup(strchr(stat.data, '(') + 1, (size_t)(after - strchr(stat.data, '(') - 1));
+    unsigned long long f[50] = {0};
+    int nf = 0;
+    for (char *save = NULL, *tok = strtok_r(after + 2, " ", &save); tok && nf < 50; tok = strtok_r(NULL, " ", &save))
+        f[nf++] = strtoull(tok, NULL, 10); /* f[0] is field 3 (state) */
+    double hz = (double)sysconf(_SC_CLK_TCK), uptime = 0;
+    autobuf struct buf up = {0};
+    if (read_file_at(AT_FDCWD, "/proc/uptime", &up, NULL) == 0)
+        uptime = strtod(up.data, NULL);
+    double elapsed = uptime - (double)f[19] / hz, cpu = (double)(f[11] + f[12]) / hz;
+    if (strcmp(descriptor, "user") == 0 || strcmp(descriptor, "group") == 0) {
+        long id = top_status_field(pid, strcmp(descriptor, "user") == 0 ? "Uid:" : "Gid:", false);
+        return id == 0 ? xstrdup("root") : xasprintf("%ld", id);
+    }
+    if (strcmp(descriptor, "pid") == 0)
+        return xasprintf("%ld", top_status_field(pid, "NSpid:", true));
+    if (strcmp(descriptor, "ppid") == 0) {
+        pid_t parent = (pid_t)f[1];
+        bool inside = false;
+        for (size_t i = 0; i < n_members; i++)
+            inside |= members[i] == parent;
+        return xasprintf("%ld", inside ? top_status_field(parent, "NSpid:", true) : 0L);
+    }
+    if (strcmp(descriptor, "pcpu") == 0)
+        return xasprintf("%.3f", elapsed > 0 ? cpu * 100 / elapsed : 0.0);
+    if (strcmp(descriptor, "etime") == 0)
+        return go_duration(elapsed > 0 ? (uint64_t)(elapsed * 1000 + 0.5) * 1000000 : 0); /* clock ticks: ms is plenty */
+    if (strcmp(descriptor, "time") == 0)
+        return go_duration((uint64_t)cpu * 1000000000);
+    if (strcmp(descriptor, "tty") == 0) {
+        unsigned long long tty = f[4];
+        return tty ? xasprintf("pts/%llu", (tty & 0xff) | ((tty >> 12) & 0xfff00)) : xstrdup("?");
+    }
+    if (strcmp(descriptor, "nice") == 0)
+        return xasprintf("%lld", (long long)f[16]);
+    if (strcmp(descriptor, "vsz") == 0)
+        return xasprintf("%llu", f[20] / 1024);
+    if (strcmp(descriptor, "rss") == 0)
+        return xasprintf("%llu", f[21] * (unsigned long long)sysconf(_SC_PAGESIZE) / 1024);
+    if (strcmp(descriptor, "args") == 0) {
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        autobuf struct buf cmdline = {0};
+        if (read_file_at(AT_FDCWD, path, &cmdline, NULL) == 0 && cmdline.len) {
+            for (size_t i = 0; i + 1 < cmdline.len; i++)
+                if (!cmdline.data[i])
+                    cmdline.data[i] = ' ';
+            return xstrdup(cmdline.data);
+        }
+    }
+    return xstrdup(comm);
+}
+
+/* cmd_top: the container's processes (its cgroup's) with podman's format
+ * descriptors; other arguments are ps(1) options, run inside the
+ * container with its own ps, as podman does */
+static int cmd_top(struct cli *cli, int argc, char **argv)
+{
+    static const struct cli_usage usage = {"top", "CONTAINER [FORMAT-DESCRIPTORS|ARGS...]",
+                                           "Display the running processes of a container", false};
+    int first = 1;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        int status = 0;
+        cli_parse(2, argv, &usage, NULL, &status);
+        return status;
+    }
+    if (argc <= first) {
+        cli_error("top requires at least 1 argument: CONTAINER");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autoref struct container_ref r;
+    if (container_ref_read(root, argv[first], &r, &err) < 0)
+        return cli_fail(steal_pointer(&err));
+    if (!r.running) {
+        cli_error("top can only be used on running containers: container state improper");
+        return EXIT_LRUN;
+    }
+    autostrv char **descriptors = xcalloc(1, sizeof *descriptors);
+    bool descriptors_only = true;
+    for (int i = first + 1; i < argc; i++)
+        for (char *save = NULL, *copy = xstrdup(argv[i]), *d = strtok_r(copy, ", ", &save), *own = copy; d || own;
+             d = own ? strtok_r(NULL, ", ", &save) : NULL) {
+            if (!d) {
+                free(own), own = NULL;
+                break;
+            }
+            bool known = false;
+            for (size_t k = 0; k < sizeof top_descriptors / sizeof *top_descriptors; k++)
+                known |= strcmp(top_descriptors[k].name, d) == 0;
+            descriptors_only &= known;
+            strv_push(&descriptors, xstrdup(d));
+        }
+    if (!descriptors_only) { /* ps options: the container's ps */
+        struct container_config opts = {0};
+        autostrv char **args = xcalloc(1, sizeof *args);
+        strv_push(&args, xstrdup("ps"));
+        for (int i = first + 1; i < argc; i++)
+            strv_push(&args, xstrdup(argv[i]));
+        int exit_code = 0;
+        if (container_exec(root, r.id, &opts, args, &exit_code, &err) < 0)
+            return cli_fail(steal_pointer(&err));
+        return exit_code;
+    }
+    if (!descriptors[0])
+        for (const char *const *d = (const char *const[]){"user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", NULL};
+             *d; d++)
+            strv_push(&descriptors, xstrdup(*d));
+    autofree char *cgroup = container_cgroup_path(root, r.id);
+    size_t n = 0;
+    autofree pid_t *pids = cgroup ? cgroup_pids(cgroup, &n) : xcalloc(1, sizeof *pids);
+    struct table t = {.columns = strv_len(descriptors)};
+    for (size_t i = 0; descriptors[i]; i++)
+        for (size_t k = 0; k < sizeof top_descriptors / sizeof *top_descriptors; k++)
+            if (strcmp(top_descriptors[k].name, descriptors[i]) == 0)
+                table_add(&t, xstrdup(top_descriptors[k].header));
+    for (size_t p = 0; p < n; p++)
+        for (size_t i = 0; descriptors[i]; i++)
+            table_add(&t, top_cell(pids[p], descriptors[i], pids, n));
+    table_print(&t, stdout);
+    return 0;
+}
+
 static int cmd_wait(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_usage usage = {"wait", "CONTAINER [CONTAINER...]",
@@ -23726,6 +24399,8 @@ static char *container_ports_text(const char *root, const struct container *c)
 
 static char *container_status_text(const struct container *c)
 {
+    if (container_is_running(c) && c->paused)
+        return xstrdup("Paused");
     if (container_is_running(c)) {
         autofree char *d = human_duration(time_parse_rfc3339(c->started_at));
         return xasprintf("Up %s ago", d);
@@ -23764,7 +24439,7 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
     jw_key_str(g, "Created", created);
     jw_key_str(g, "RunningFor", created);
     jw_key_str(g, "Status", status);
-    jw_key_str(g, "State", container_is_running(c) ? "running" : c->status);
+    jw_key_str(g, "State", container_is_running(c) ? (c->paused ? "paused" : "running") : c->status);
     jw_key_int(g, "ExitCode", c->exit_code);
     jw_key_int(g, "Pid", container_is_running(c) ? c->pid : 0);
     autofree char *ports = container_ports_text(s->root, c);
@@ -23879,12 +24554,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
             trees[i] = json_text_to_tree(text);
         }
         if (json) {
-            autogen yajl_gen g = json_writer(false);
-            yajl_gen_array_open(g);
-            for (size_t i = 0; i < n; i++)
-                jw_value(g, trees[i]);
-            yajl_gen_array_close(g);
-            json_print_go(g, "    ");
+            json_print_rows(trees, n);
         } else {
             autojson yajl_val header = json_text_to_tree(
                 "{\"ID\":\"CONTAINER ID\",\"Id\":\"CONTAINER ID\",\"Image\":\"IMAGE\",\"Command\":\"COMMAND\","
@@ -24577,6 +25247,115 @@ static int cmd_image(struct cli *cli, int argc, char **argv);
 static int cmd_system(struct cli *cli, int argc, char **argv);
 static int cmd_volume(struct cli *cli, int argc, char **argv);
 
+/* info_json: what info shows, under podman's JSON keys (go_names false)
+ * or the Go field names its templates use ({{.Host.CgroupVersion}}) */
+static char *info_json(const char *root, bool go_names)
+{
+#define K(go, js) (go_names ? (go) : (js))
+    struct utsname u;
+    uname(&u);
+    enum cgroup_version v = cgroup_detect();
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key(g, K("Host", "host"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, K("Arch", "arch"), strcmp(u.machine, "x86_64") == 0 ? "amd64" : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
+    jw_key(g, K("CgroupControllers", "cgroupControllers"));
+    yajl_gen_array_open(g);
+    static const char *const controllers[] = {"cpuset", "cpu", "io", "memory", "pids"};
+    for (size_t i = 0; i < sizeof controllers / sizeof *controllers; i++) {
+        const char *name = v == CGROUP_V1 && strcmp(controllers[i], "io") == 0 ? "blkio" : controllers[i];
+        autofree char *dir = v == CGROUP_NONE ? NULL : cgroup_dir("/", name);
+        bool have = dir != NULL;
+        if (have && v == CGROUP_V2) { /* v2: what the root may hand down */
+            autofree char *file = xasprintf("%s/cgroup.controllers", dir), *word = xasprintf(" %s ", name);
+            autobuf struct buf text = {0};
+            have = read_file_at(AT_FDCWD, file, &text, NULL) == 0;
+            for (char *c = text.data; have && *c; c++)
+                if (*c == '\n')
+                    *c = ' ';
+            autofree char *line = have ? xasprintf(" %s ", text.data) : NULL;
+            have = line && strstr(line, word);
+        }
+        if (have)
+            jw_str(g, name);
+    }
+    yajl_gen_array_close(g);
+    jw_key_str(g, K("CgroupManager", "cgroupManager"), "cgroupfs");
+    jw_key_str(g, K("CgroupVersion", "cgroupVersion"), v == CGROUP_V2 ? "v2" : v == CGROUP_V1 ? "v1" : "none");
+    jw_key_bool(g, K("CgroupHybrid", "cgroupHybrid"), v == CGROUP_V1 && cgroup_host_hybrid);
+    jw_key_str(g, K("Hostname", "hostname"), u.nodename);
+    jw_key_str(g, K("Kernel", "kernel"), u.release);
+    jw_key_str(g, K("OS", "os"), "linux");
+    yajl_gen_map_close(g);
+    jw_key(g, K("Store", "store"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, K("GraphDriverName", "graphDriverName"), "overlay");
+    jw_key_str(g, K("GraphRoot", "graphRoot"), root);
+    yajl_gen_map_close(g);
+    jw_key(g, K("Version", "version"));
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Version", LRUN_VERSION);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+#undef K
+    return json_writer_text(g, NULL);
+}
+
+/* info_yaml: podman info's default output (two levels, lists as "- x") */
+static void info_yaml(yajl_val v, int depth)
+{
+    for (size_t i = 0; YAJL_IS_OBJECT(v) && i < v->u.object.len; i++) {
+        yajl_val m = v->u.object.values[i];
+        printf("%*s%s:", depth * 2, "", v->u.object.keys[i]);
+        if (YAJL_IS_OBJECT(m)) {
+            putchar('\n');
+            info_yaml(m, depth + 1);
+        } else if (YAJL_IS_ARRAY(m)) {
+            putchar('\n');
+            for (size_t j = 0; j < m->u.array.len; j++)
+                printf("%*s- %s\n", depth * 2, "", YAJL_IS_STRING(m->u.array.values[j]) ? YAJL_GET_STRING(m->u.array.values[j]) : "");
+        } else {
+            printf(" %s\n", YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : YAJL_IS_TRUE(m) ? "true" : "false");
+        }
+    }
+}
+
+static int cmd_info(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template, or json"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"info", "", "Display the host's and the store's information", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    host_mount_basics(false, NULL);
+    autofree char *text = info_json(root, format && strcmp(format, "json") != 0);
+    autojson yajl_val tree = json_text_to_tree(text);
+    if (format && strcmp(format, "json") == 0) {
+        autogen yajl_gen g = json_writer(false);
+        jw_value(g, tree);
+        json_print_go(g, "  ");
+        return 0;
+    }
+    if (format) {
+        autoerror lrun_error *err = NULL;
+        autobuf struct buf line = {0};
+        buf_adds(&line, "");
+        if (template_render(format, tree, &line, &err) < 0)
+            return cli_fail(steal_pointer(&err));
+        printf("%s\n", line.data);
+        return 0;
+    }
+    info_yaml(tree, 0);
+    return 0;
+}
+
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
     (void)cli, (void)argc, (void)argv;
@@ -24612,12 +25391,14 @@ static const struct command commands[] = {
     {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
+    {"info", cmd_info, "Display the host's information (cgroup version, controllers) and the store's"},
     {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
     {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
     {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
     {"logout", cmd_logout, "Forget a registry's stored credentials"},
     {"logs", cmd_logs, "Show a detached container's output"},
+    {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},
@@ -24627,10 +25408,14 @@ static const struct command commands[] = {
     {"run", cmd_run, "Run a command in a new container"},
     {"save", cmd_save, "Save an image to a docker-archive"},
     {"start", cmd_start, "Start created or stopped containers"},
+    {"stats", cmd_stats, "Display the resource usage of containers"},
     {"stop", cmd_stop, "Stop running containers"},
     {"system", cmd_system, "Manage the store (df)"},
     {"tag", cmd_tag, "Add a name to an image"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"unpause", cmd_unpause, "Unpause the processes in containers"},
     {"untag", cmd_untag, "Remove names from an image"},
+    {"update", cmd_update, "Update the cgroup limits of a container"},
     {"version", cmd_version, "Print the version"},
     {"volume", cmd_volume, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
     {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
@@ -24651,7 +25436,9 @@ static const struct command container_commands[] = {
     {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
     {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
-    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {NULL, NULL, NULL},
+    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"pause", cmd_pause, NULL},
+    {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
+    {NULL, NULL, NULL},
 };
 
 static const struct command volume_commands[] = {
@@ -25399,12 +26186,13 @@ static bool oci_mode_wanted(int argc, char **argv)
     if (i >= argc)
         return false;
     const char *command = argv[i];
-    static const char *const runc_only[] = {"spec", "state", "delete", "list", "features", "pause", "resume", "update",
-                                            "checkpoint", "restore", "events", NULL};
+    static const char *const runc_only[] = {"spec", "state", "delete", "list", "features", "resume", "checkpoint",
+                                            "restore", "events", NULL}; /* pause, update: docker's too */
     if (runc_option || strv_contains((char **)runc_only, command))
         return true;
     bool create = strcmp(command, "create") == 0 || strcmp(command, "run") == 0;
-    if (!create && strcmp(command, "start") && strcmp(command, "kill") && strcmp(command, "exec") && strcmp(command, "ps"))
+    if (!create && strcmp(command, "start") && strcmp(command, "kill") && strcmp(command, "exec") && strcmp(command, "ps") &&
+        strcmp(command, "pause") && strcmp(command, "update"))
         return false;
     static const char *const runc_flags[] = {"-b", "--bundle", "--config", "--pid-file", "--console-socket",
                                              "--preserve-fds", "--process", "--keep", NULL};
