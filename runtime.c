@@ -80,6 +80,8 @@
 #include <sys/statvfs.h>
 #include <sys/personality.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
+#include <regex.h>
 #include <sys/utsname.h>
 #include <archive_entry.h>
 #include <arpa/inet.h>
@@ -14875,10 +14877,14 @@ struct container_config {
     char **volumes_from;
     int stop_timeout;
     bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
+    char *restart;  /* --restart: no, on-failure[:N], always, unless-stopped */
+    char **labels;  /* --label, --label-file: KEY=VALUE */
 };
 
 static void container_config_release(struct container_config *c)
 {
+    free(c->restart);
+    lrun_strv_free(c->labels);
     free(c->image);
     free(c->name);
     lrun_strv_free(c->env);
@@ -14931,6 +14937,8 @@ struct container_facts {
     char **dns, **dns_search, **dns_option, **add_host; /* "dns", "dns-search", "dns-option", "add-host" */
     bool no_hosts;     /* "no-hosts": --no-hosts: the image's /etc/hosts stays */
     char **ports;      /* "ports": -p and -P, "IP:HOSTPORT:PORT/PROTO" (HOSTPORT 0: any) */
+    char *restart;     /* "restart": --restart's policy; absent: none */
+    char **labels;     /* "labels": --label and --label-file, KEY=VALUE; absent: none */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -14951,6 +14959,8 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->dns_option);
     lrun_strv_free(f->add_host);
     lrun_strv_free(f->ports);
+    free(f->restart);
+    lrun_strv_free(f->labels);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -15016,6 +15026,10 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
             jw_key_strv(g, keys[i], lists[i]);
     if (f->no_hosts)
         jw_key_bool(g, "no-hosts", true);
+    if (f->restart)
+        jw_key_str(g, "restart", f->restart);
+    if (f->labels && f->labels[0])
+        jw_key_strv(g, "labels", f->labels);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -15053,6 +15067,8 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
         if (json_array_len(json_get(v, keys[i]))) /* empty: not given */
             *lists[i] = json_strv(json_get(v, keys[i]));
     f->no_hosts = json_bool(v, "no-hosts");
+    f->restart = xstrdup(json_string(v, "restart"));
+    f->labels = json_strv(json_get(v, "labels"));
     return 0;
 }
 
@@ -15218,6 +15234,8 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
         autofree char *target = xasprintf("/etc/%s", files[i]);
         spec_add_mount(s, target, "bind", source, STRV("bind"));
     }
+    autofree char *containerenv = xasprintf("%s/.containerenv", userdata); /* podman's marker file */
+    spec_add_mount(s, "/run/.containerenv", "bind", containerenv, STRV("bind", "ro"));
     for (size_t i = 0; i < c->n_mounts; i++)
         spec_user_mount(s, &c->mounts[i], root);
 }
@@ -15590,6 +15608,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     struct spec_process *p = &out->process;
     out->hostname = c->hostname ? xstrdup(c->hostname) : xstrndup(id, 12);
     env_set_default(&p->env, "HOSTNAME", out->hostname);
+    env_set_default(&p->env, "container", "lrun"); /* as podman's container=podman: "you are in a container" */
     if (c->terminal)
         env_set_default(&p->env, "TERM", "xterm");
     p->terminal = c->terminal;
@@ -15823,14 +15842,21 @@ static int container_network_claim(lrun_store *s, const struct container_config 
 
 /* container_files_write: userdata/config.json and userdata/lrun.json. */
 static int container_files_write(lrun_store *s, const char *id, const struct spec *spec,
-                                 const struct container_facts *f, lrun_error **err)
+                                 const struct container_facts *f, bool privileged, lrun_error **err)
 {
     size_t spec_len, facts_len;
     autofree char *spec_text = spec_to_json(spec, &spec_len, false);
     autofree char *facts_text = container_facts_json(f, &facts_len);
     autoclose int dir_fd = open_dir_at(s->containers_fd, id, 0700, err);
     autoclose int userdata_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "userdata", 0700, err) : -1;
+    /* /run/.containerenv: empty, or for a privileged container podman's keys */
+    autofree char *containerenv =
+        privileged ? xasprintf("engine=\"lrun-%s\"\nname=\"%s\"\nid=\"%s\"\nimage=\"%s\"\nimageid=\"%s\"\nrootless=%d\n",
+                               LRUN_VERSION, f->name ? f->name : "", id, f->image ? f->image : "",
+                               f->image_id ? f->image_id : "", geteuid() != 0)
+                   : xstrdup("");
     if (userdata_fd < 0 ||
+        write_file_at(userdata_fd, ".containerenv", containerenv, strlen(containerenv), 0644, err) < 0 ||
         write_file_atomic_sync(userdata_fd, "config.json", spec_text, spec_len, 0600, !s->volatile_writes, err) < 0 ||
         write_file_atomic_sync(userdata_fd, "lrun.json", facts_text, facts_len, 0600, !s->volatile_writes, err) < 0)
         return -1;
@@ -15876,7 +15902,7 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return NULL;
-    if (container_files_write(s, id, &spec, f, err) < 0) {
+    if (container_files_write(s, id, &spec, f, c->privileged, err) < 0) {
         remove_tree_at(s->containers_fd, id, NULL);
         layer_delete(s, l, NULL);
         return NULL;
@@ -15927,7 +15953,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
-        .init = c->init, .no_pivot = c->no_pivot};
+        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels)};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -19659,6 +19685,14 @@ static int cli_fail(lrun_error *err)
     return err && err->exit_code ? err->exit_code : EXIT_LRUN;
 }
 
+static const char *cli_root(struct cli *cli, char **owned)
+{
+    if (cli->root)
+        return cli->root;
+    *owned = lrun_default_root();
+    return *owned;
+}
+
 static int cli_open_store(struct cli *cli, int mode, lrun_store **s)
 {
     autoerror lrun_error *err = NULL;
@@ -20499,7 +20533,9 @@ struct tscope {
 };
 
 /* template_field: .Name of v; a struct (an object whose keys are all
- * capitalized) without it is an error, a map without it "no value". */
+ * capitalized) without it is an error, a map without it "no value".  A
+ * field matches a JSON key that differs only in case, as podman's struct
+ * fields match their JSON names (.Host.Arch is "host": {"arch": ...}). */
 static int template_field(const struct tval *v, const char *name, struct tval *out, lrun_error **err)
 {
     if (v->kind == TV_NONE || (v->kind == TV_JSON && YAJL_IS_NULL(v->json))) {
@@ -20510,6 +20546,9 @@ static int template_field(const struct tval *v, const char *name, struct tval *o
         return fail(err, "template: can't evaluate field %s in type %s", name,
                     v->kind == TV_JSON ? "[]interface {}" : v->kind == TV_BOOL ? "bool" : "string");
     yajl_val member = json_get(v->json, name);
+    for (size_t i = 0; !member && i < v->json->u.object.len; i++) /* Go's Name for JSON's "name" */
+        if (strcasecmp(v->json->u.object.keys[i], name) == 0)
+            member = v->json->u.object.values[i];
     if (member) {
         *out = tval_of_json(member);
         return 0;
@@ -22256,6 +22295,10 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     yajl_gen_null(g);
     jw_key(g, "Labels");
     yajl_gen_map_open(g);
+    for (size_t i = 0; f->labels && f->labels[i]; i++) {
+        autofree char *key = xstrndup(f->labels[i], strcspn(f->labels[i], "="));
+        jw_key_str(g, key, f->labels[i] + strlen(key) + (f->labels[i][strlen(key)] == '='));
+    }
     yajl_gen_map_close(g);
     jw_key_json(g, "Annotations", annotations);
     jw_key_str(g, "StopSignal", f->stop_signal ? f->stop_signal : "SIGTERM");
@@ -22497,8 +22540,9 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_bool(g, "AutoRemove", f.remove);
     jw_key(g, "RestartPolicy");
     yajl_gen_map_open(g);
-    jw_key_str(g, "Name", "");
-    jw_key_int(g, "MaximumRetryCount", 0);
+    autofree char *policy = xstrndup(f.restart ? f.restart : "", strcspn(f.restart ? f.restart : "", ":"));
+    jw_key_str(g, "Name", policy);
+    jw_key_int(g, "MaximumRetryCount", f.restart && strchr(f.restart, ':') ? atoi(strchr(f.restart, ':') + 1) : 0);
     yajl_gen_map_close(g);
     jw_key_bool(g, "Init", f.init);
     container_inspect_limits(g, spec);
@@ -22591,6 +22635,39 @@ static int cmd_container_inspect(struct cli *cli, int argc, char **argv)
     return inspect_objects(cli, argc, argv, "container");
 }
 
+/* object_exists: container exists, image exists: exit 0 if it does, 1 if not. */
+static int object_exists(struct cli *cli, int argc, char **argv, bool image)
+{
+    static const struct cli_usage container_usage = {"container exists", "CONTAINER",
+                                                     "Check if a container exists in local storage", false};
+    static const struct cli_usage image_usage = {"image exists", "IMAGE", "Check if an image exists in local storage",
+                                                 false};
+    bool external = false; /* every container of the store is lrun's to see */
+    const struct cli_flag container_flags[] = {
+        BOOL_FLAG("external", 0, &external, "Also containers other tools (buildah) made in the store"),
+        FLAGS_END,
+    };
+    int status = 0, n = cli_parse(argc, argv, image ? &image_usage : &container_usage, image ? NULL : container_flags,
+                                  &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    lrun_error *ignored = NULL;
+    bool found = image ? image_lookup(s, argv[1], NULL) != NULL : container_lookup(s, argv[1], &ignored) != NULL;
+    lrun_error_free(ignored);
+    return found ? 0 : 1;
+}
+
+static int cmd_container_exists(struct cli *cli, int argc, char **argv) { return object_exists(cli, argc, argv, false); }
+
+static int cmd_image_exists(struct cli *cli, int argc, char **argv) { return object_exists(cli, argc, argv, true); }
+
 /* --- tag, untag, rmi --- */
 
 static int cmd_tag(struct cli *cli, int argc, char **argv)
@@ -22661,27 +22738,44 @@ static int cmd_untag(struct cli *cli, int argc, char **argv)
 
 static int cmd_rmi(struct cli *cli, int argc, char **argv)
 {
-    bool force = false;
+    bool force = false, all = false, ignore = false;
     const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Remove all images"),
         BOOL_FLAG("force", 'f', &force, "Remove images in use by containers (and the containers)"),
+        BOOL_FLAG("ignore", 'i', &ignore, "A missing image is no error"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"rmi", "IMAGE [IMAGE...]", "Remove one or more images", false};
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
+    if (all && n > 0) {
+        cli_error("when using the --all switch, you may not pass any images names or IDs");
+        return EXIT_LRUN;
+    }
+    if (n < 1 && !all) {
         cli_error("image name or ID must be specified");
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    for (int i = 1; i <= n; i++) {
+    autostrv char **targets = xcalloc(1, sizeof *targets);
+    for (int i = 1; i <= n; i++)
+        strv_push(&targets, xstrdup(argv[i]));
+    for (size_t i = 0; all && i < s->n_images; i++) { /* each name, then the ID (a multi-tagged image goes too) */
+        for (size_t k = 0; s->images[i]->names && s->images[i]->names[k]; k++)
+            strv_push(&targets, xstrdup(s->images[i]->names[k]));
+        if (!s->images[i]->names || !s->images[i]->names[0])
+            strv_push(&targets, xstrdup(s->images[i]->id));
+    }
+    for (size_t i = 0; targets[i]; i++) {
         autoerror lrun_error *err = NULL;
         autostrv char **untagged = NULL;
         autostrv char **deleted = NULL;
-        int r = lrun_image_remove(s, argv[i], force, &untagged, &deleted, &err);
+        int r = lrun_image_remove(s, targets[i], force, &untagged, &deleted, &err);
+        if (r < 0 && ignore && strstr(err->message, "image not known"))
+            continue;
         for (size_t j = 0; untagged && untagged[j]; j++)
             printf("Untagged: %s\n", untagged[j]);
         if (r == 0 && strv_len(deleted)) /* the image; containers removed by -f go silently, as podman */
@@ -23077,6 +23171,7 @@ static void env_file_add(struct container_config *c, const char *path, lrun_erro
 
 struct run_options {
     struct container_config cfg;
+    bool replace; /* --replace: a container of that name goes first */
     char *entrypoint;
     const char *pull;
     const char *platform;
@@ -23085,7 +23180,7 @@ struct run_options {
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
-                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_LIMIT /* + enum limit_option */ };
 
@@ -23181,6 +23276,26 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
             return fail(err, "invalid --cgroupns \"%s\": use private or host", value);
         c->cgroupns_host = strcmp(value, "host") == 0;
         break;
+    case RUN_RESTART: {
+        size_t n = strcspn(value, ":");
+        bool counted = strncmp(value, "on-failure", n) == 0 && n == 10;
+        if (!(counted || strcmp(value, "no") == 0 || strcmp(value, "always") == 0 ||
+              strcmp(value, "unless-stopped") == 0 || !*value) ||
+            (value[n] && (!counted || !parse_id(value + n + 1, &(unsigned long){0}))))
+            return fail(err, "invalid restart policy \"%s\": use no, on-failure[:N], always or unless-stopped", value);
+        free(c->restart), c->restart = xstrdup(value);
+        break;
+    }
+    case RUN_LABEL: strv_push(&c->labels, strchr(value, '=') ? xstrdup(value) : xasprintf("%s=", value)); break;
+    case RUN_LABEL_FILE: {
+        autobuf struct buf text = {0};
+        if (read_file_at(AT_FDCWD, value, &text, err) < 0)
+            return error_prefix(err, "--label-file");
+        for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            if (*line && *line != '#')
+                strv_push(&c->labels, strchr(line, '=') ? xstrdup(line) : xasprintf("%s=", line));
+        break;
+    }
     default: {
         static const char *const names[] = {"--memory", "--memory-swap", "--memory-reservation", "--cpus",
                                             "--cpu-shares", "--cpu-period", "--cpu-quota", "--cpuset-cpus",
@@ -23260,6 +23375,10 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("stop-timeout", 0, RUN_STOP_TIMEOUT, "SECONDS", "Seconds stop waits before killing"),
         BOOL_FLAG("no-pivot", 0, &c->no_pivot, "chroot instead of pivot_root (automatic on an initramfs)"),
         RUN_CALL("detach-keys", 0, RUN_DETACH_KEYS, "KEYS", "Key sequence that detaches"),
+        BOOL_FLAG("replace", 0, &o->replace, "Remove a container of the same name first"),
+        RUN_CALL("restart", 0, RUN_RESTART, "POLICY", "Restart policy: no, on-failure[:N], always, unless-stopped"),
+        RUN_CALL("label", 'l', RUN_LABEL, "KEY=VALUE", "Set a label on the container"),
+        RUN_CALL("label-file", 0, RUN_LABEL_FILE, "FILE", "Read labels from a file (KEY=VALUE lines)"),
         FLAGS_END,
     };
 #undef RUN_CALL
@@ -23295,11 +23414,18 @@ static void run_options_release(struct run_options *o)
  * lrun can) and create the container; its ID in *id. */
 static int cli_create_container(struct cli *cli, struct run_options *o, const char *image, char **command, char **id)
 {
+    autoerror lrun_error *err = NULL;
+    if (o->replace && o->cfg.name) { /* podman's --replace: the old one is removed, running or not */
+        autofree char *owned = NULL;
+        if (container_remove(cli_root(cli, &owned), o->cfg.name, true, false, &err) < 0 &&
+            !strstr(err->message, "no such container"))
+            return cli_fail(err);
+        lrun_error_free(steal_pointer(&err));
+    }
     autostore lrun_store *s = NULL;
     int status;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    autoerror lrun_error *err = NULL;
     struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
     if (!img && strcmp(o->pull, "never") == 0) {
         cli_error("%s: image not known", image);
@@ -23324,14 +23450,6 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
         return cli_fail(err);
     *id = xstrdup(c->id);
     return 0;
-}
-
-static const char *cli_root(struct cli *cli, char **owned)
-{
-    if (cli->root)
-        return cli->root;
-    *owned = lrun_default_root();
-    return *owned;
 }
 
 static int cmd_run(struct cli *cli, int argc, char **argv)
@@ -23374,6 +23492,157 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- which containers: names, --all, --filter, --latest --- */
+
+/* container_filter_check: a --filter KEY=VALUE podman's ps knows; the
+ * error podman gives for one it does not. */
+static int container_filter_check(const char *filter, lrun_error **err)
+{
+    static const char *const keys[] = {"id", "name", "status", "ancestor", "exited", "before", "since",
+                                       "restart-policy", "label", NULL};
+    const char *eq = strchr(filter, '=');
+    if (!eq)
+        return fail(err, "invalid filter \"%s\": filters must be KEY=VALUE", filter);
+    for (size_t i = 0; keys[i]; i++)
+        if (strlen(keys[i]) == (size_t)(eq - filter) && strncmp(keys[i], filter, (size_t)(eq - filter)) == 0) {
+            static const char *const statuses[] = {"created", "running", "exited", "paused", "stopped",
+                                                   "unknown", "removing", "configured", NULL};
+            static const char *const policies[] = {"none", "no", "on-failure", "always", "unless-stopped", NULL};
+            if (strcmp(keys[i], "status") == 0 && !strv_contains((char **)statuses, eq + 1))
+                return fail(err, "%s is not a valid status", eq + 1);
+            if (strcmp(keys[i], "restart-policy") == 0 && !strv_contains((char **)policies, eq + 1))
+                return fail(err, "%s invalid restart policy", eq + 1);
+            return 0;
+        }
+    return fail(err, "%.*s is an invalid filter", (int)(eq - filter), filter);
+}
+
+static bool container_filter_one(lrun_store *s, struct container *c, const char *key, const char *value)
+{
+    const char *name = c->names && c->names[0] ? c->names[0] : "";
+    if (strcmp(key, "id") == 0)
+        return has_prefix(c->id, value);
+    if (strcmp(key, "name") == 0) { /* podman: a regular expression */
+        regex_t re;
+        if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
+            return strstr(name, value) != NULL;
+        bool match = regexec(&re, name, 0, NULL, 0) == 0;
+        regfree(&re);
+        return match;
+    }
+    if (strcmp(key, "status") == 0) {
+        const char *status = container_is_running(c) ? "running" : strcmp(c->status, "running") == 0 ? "exited" : c->status;
+        return strcmp(status, value) == 0 || (strcmp(value, "stopped") == 0 && strcmp(status, "exited") == 0);
+    }
+    if (strcmp(key, "exited") == 0)
+        return !container_is_running(c) && strcmp(c->status, "created") != 0 && c->exit_code == atoll(value);
+    if (strcmp(key, "ancestor") == 0) {
+        autofree char *image_name = container_image_name(c);
+        struct image *img = image_lookup(s, value, NULL);
+        return strcmp(image_name, value) == 0 || (img && c->image && strcmp(img->id, c->image) == 0) ||
+               (c->image && has_prefix(c->image, value));
+    }
+    if (strcmp(key, "before") == 0 || strcmp(key, "since") == 0) {
+        lrun_error *ignored = NULL;
+        struct container *other = container_lookup(s, value, &ignored);
+        lrun_error_free(ignored);
+        if (!other)
+            return false;
+        int64_t mine = time_parse_rfc3339(c->created), theirs = time_parse_rfc3339(other->created);
+        return key[0] == 'b' ? mine < theirs : mine > theirs;
+    }
+    autofree char *userdata = container_userdata(s->root, c->id); /* restart-policy, label: the facts */
+    autofacts struct container_facts f = {0};
+    lrun_error *ignored = NULL;
+    int r = container_facts_read(userdata, &f, &ignored);
+    lrun_error_free(ignored);
+    if (strcmp(key, "restart-policy") == 0) {
+        const char *policy = r == 0 && f.restart && *f.restart && strcmp(f.restart, "no") ? f.restart : "none";
+        return strncmp(policy, value, strcspn(policy, ":")) == 0 && strlen(value) == strcspn(policy, ":");
+    }
+    for (size_t i = 0; r == 0 && f.labels && f.labels[i]; i++) /* label=KEY or label=KEY=VALUE */
+        if (strchr(value, '=') ? strcmp(f.labels[i], value) == 0
+                               : strncmp(f.labels[i], value, strlen(value)) == 0 && f.labels[i][strlen(value)] == '=')
+            return true;
+    return false;
+}
+
+/* container_filters_match: filters with the same key are alternatives,
+ * different keys must all match (podman's rule). */
+static bool container_filters_match(lrun_store *s, struct container *c, char *const *filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        size_t key_len = strcspn(filters[i], "=");
+        bool seen_before = false, any = false;
+        for (size_t j = 0; j < i && !seen_before; j++)
+            seen_before = strncmp(filters[j], filters[i], key_len + 1) == 0;
+        if (seen_before)
+            continue;
+        autofree char *key = xstrndup(filters[i], key_len);
+        for (size_t j = i; filters[j] && !any; j++)
+            if (strncmp(filters[j], filters[i], key_len + 1) == 0)
+                any = container_filter_one(s, c, key, filters[j] + key_len + 1);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+struct container_targets {
+    bool all, latest, ignore;
+    char **filters;
+};
+
+static void container_targets_release(struct container_targets *t) { lrun_strv_free(t->filters); }
+#define autotargets cleanup(container_targets_release)
+
+/* cli_container_targets: what a lifecycle command acts on: the operands
+ * (argv[1..n]) or, with --all, every container that want() accepts (NULL:
+ * any), or the latest; narrowed by --filter.  Names as given, IDs with
+ * --all. */
+static int cli_container_targets(struct cli *cli, int n, char **argv, const struct container_targets *t,
+                                 bool (*want)(struct container *c), const char *command, char ***out)
+{
+    *out = xcalloc(1, sizeof **out);
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; t->filters && t->filters[i]; i++)
+        if (container_filter_check(t->filters[i], &err) < 0)
+            return cli_fail(err);
+    if ((t->all || t->latest) && n > 0) {
+        if (strcmp(command, "start") == 0)
+            cli_error("either start all containers or the container(s) provided in the arguments");
+        else
+            cli_error("no arguments are needed with --%s", t->all ? "all" : "latest");
+        return EXIT_LRUN;
+    }
+    if (!t->all && !t->latest && !t->filters && n < 1) {
+        cli_error("%s requires at least one container name or ID", command);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    int status = cli_open_store(cli, LRUN_STORE_READ, &s);
+    if (status)
+        return status;
+    if (n > 0) {
+        for (int i = 1; i <= n; i++) {
+            lrun_error *missing = NULL;
+            struct container *c = t->filters ? container_lookup(s, argv[i], &missing) : NULL;
+            lrun_error_free(missing);
+            if (!t->filters || (c && container_filters_match(s, c, t->filters)))
+                strv_push(out, xstrdup(argv[i]));
+        }
+        return 0;
+    }
+    for (size_t i = s->n_containers; i-- > 0;) {
+        struct container *c = s->containers[i];
+        if ((!want || t->latest || want(c)) && container_filters_match(s, c, t->filters))
+            strv_push(out, xstrdup(c->id));
+        if (t->latest)
+            break;
+    }
+    return 0;
+}
+
 /* exec_flag_set: exec's flags that keep a value in its config. */
 static int exec_flag_set(void *target, int id, const char *value, lrun_error **err)
 {
@@ -23388,40 +23657,87 @@ static int exec_flag_set(void *target, int id, const char *value, lrun_error **e
     return 0;
 }
 
+static bool container_not_running(struct container *c) { return !container_is_running(c); }
+
+static bool container_running(struct container *c) { return container_is_running(c); }
+
+/* TARGET_FLAGS: the rows every command on several containers has. */
+#define TARGET_FLAGS(t)                                                                                               \
+    BOOL_FLAG("all", 'a', &(t).all, "All containers"),                                                                \
+        LIST_FLAG("filter", 0, &(t).filters, "KEY=VALUE", "Only the containers that match (as ps --filter)"),         \
+        BOOL_FLAG("latest", 'l', &(t).latest, "The latest container lrun knows about")
+
+/* container_start_settled: start name; a container whose process is gone
+ * but whose exit is not yet recorded (kill, then start at once) is waited
+ * for first; one that runs is left as it is, as podman does. */
+static int container_start_settled(const char *root, const char *name, bool attach, int *exit_code, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (r.running && !attach)
+        return 0;
+    if (!r.running && strcmp(r.status, "running") == 0 && container_wait_recorded(root, name, &r, err) < 0)
+        return -1;
+    return container_start(root, name, attach, exit_code, err);
+}
+
 static int cmd_start(struct cli *cli, int argc, char **argv)
 {
-    bool attach = false, interactive = false;
+    struct container_targets t = {0};
+    autostrv char **filters = NULL;
+    bool attach = false, interactive = false, sig_proxy = true;
+    const char *detach_keys = NULL;
     const struct cli_flag flags[] = {
         BOOL_FLAG("attach", 'a', &attach, "Attach to the container's output (one container)"),
         BOOL_FLAG("interactive", 'i', &interactive, "Keep stdin open"),
+        BOOL_FLAG("all", 0, &t.all, "Start all containers that are not running"),
+        LIST_FLAG("filter", 0, &filters, "KEY=VALUE", "Only the containers that match (as ps --filter)"),
+        BOOL_FLAG("latest", 'l', &t.latest, "The latest container lrun knows about"),
+        BOOL_FLAG("sig-proxy", 0, &sig_proxy, "Proxy received signals to the process (with --attach)"),
+        STRING_FLAG("detach-keys", 0, &detach_keys, "KEYS", "Key sequence that detaches"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"start", "CONTAINER [CONTAINER...]", "Start one or more containers", false};
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
-        cli_error("start requires at least one container name or ID");
+    t.filters = filters;
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, container_not_running, "start", &names)))
+        return status;
+    if (attach && strv_len(names) > 1) {
+        cli_error("you cannot start and attach multiple containers at once");
         return EXIT_LRUN;
     }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = 1; i <= n; i++) {
+    for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int exit_code = 0;
-        if (container_start(root, argv[i], attach, &exit_code, &err) < 0)
-            return cli_fail(err);
+        if (container_start_settled(root, names[i], attach, &exit_code, &err) < 0) {
+            if (err->exit_code == 126 || err->exit_code == 127) /* podman: start's own failure, 125 */
+                err->exit_code = EXIT_LRUN;
+            status = cli_fail(err);
+            continue;
+        }
         if (attach)
             return exit_code;
-        printf("%s\n", argv[i]);
+        printf("%s\n", names[i]);
     }
-    return 0;
+    return status;
 }
 
 static int cmd_stop(struct cli *cli, int argc, char **argv)
 {
+    struct container_targets t = {0};
+    autostrv char **filters = NULL;
     int timeout = -1;
     const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &t.all, "Stop all running containers"),
+        LIST_FLAG("filter", 0, &filters, "KEY=VALUE", "Only the containers that match (as ps --filter)"),
+        BOOL_FLAG("latest", 'l', &t.latest, "The latest container lrun knows about"),
+        BOOL_FLAG("ignore", 'i', &t.ignore, "A missing container is no error"),
         INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop signal before killing"),
         FLAGS_END,
     };
@@ -23429,26 +23745,68 @@ static int cmd_stop(struct cli *cli, int argc, char **argv)
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
-        cli_error("stop requires at least one container name or ID");
-        return EXIT_LRUN;
-    }
+    t.filters = filters;
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, container_running, "stop", &names)))
+        return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = 1; i <= n; i++) {
+    for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
-        if (container_stop(root, argv[i], timeout, &err) < 0)
+        if (container_stop(root, names[i], timeout, &err) == 0)
+            printf("%s\n", names[i]);
+        else if (!(t.ignore && strstr(err->message, "no such container")))
+            status = cli_fail(err);
+    }
+    return status;
+}
+
+/* container_restart: stop (if it runs), then start detached. */
+static int container_restart(const char *root, const char *name, int timeout, lrun_error **err)
+{
+    if (container_stop(root, name, timeout, err) < 0)
+        return -1;
+    int exit_code = 0;
+    return container_start_settled(root, name, false, &exit_code, err);
+}
+
+static int cmd_restart(struct cli *cli, int argc, char **argv)
+{
+    autotargets struct container_targets t = {0};
+    int timeout = -1;
+    bool running = false;
+    const struct cli_flag flags[] = {
+        TARGET_FLAGS(t),
+        BOOL_FLAG("running", 0, &running, "With --all: only the running containers"),
+        INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop signal before killing"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"restart", "CONTAINER [CONTAINER...]", "Restart one or more containers",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, running ? container_running : NULL, "restart", &names)))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        if (container_restart(root, names[i], timeout, &err) < 0)
             status = cli_fail(err);
         else
-            printf("%s\n", argv[i]);
+            printf("%s\n", names[i]);
     }
     return status;
 }
 
 static int cmd_kill(struct cli *cli, int argc, char **argv)
 {
+    autotargets struct container_targets t = {0};
     const char *signal_name = "SIGKILL";
     const struct cli_flag flags[] = {
+        TARGET_FLAGS(t),
         STRING_FLAG("signal", 's', &signal_name, "SIGNAL", "Signal to send (default SIGKILL)"),
         FLAGS_END,
     };
@@ -23457,29 +23815,31 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
-        cli_error("kill requires at least one container name or ID");
-        return EXIT_LRUN;
-    }
-    autofree char *owned = NULL;
-    const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int sig;
-    if (signal_parse(signal_name, &sig, &err) < 0)
-        return cli_fail(err);
-    for (int i = 1; i <= n; i++) {
+    if (signal_parse(signal_name, &sig, &err) < 0 || sig == 0) {
+        cli_error("invalid signal: %s", signal_name);
+        return EXIT_LRUN;
+    }
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, container_running, "kill", &names)))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    for (size_t i = 0; names[i]; i++) {
         autoref struct container_ref r;
-        if (container_ref_read(root, argv[i], &r, &err) < 0)
+        if (container_ref_read(root, names[i], &r, &err) < 0)
             return cli_fail(err);
         if (!r.running) {
-            cli_error("can only kill running containers. %s is in state %s: container state improper", r.id, r.status);
+            cli_error("can only kill running containers. %s is in state %s: container state improper", r.id,
+                      strcmp(r.status, "running") == 0 ? "exited" : r.status);
             return EXIT_LRUN;
         }
         if (kill(r.pid, sig) < 0) {
-            cli_error("kill %s: %s", argv[i], strerror(errno));
+            cli_error("kill %s: %s", names[i], strerror(errno));
             return EXIT_LRUN;
         }
-        printf("%s\n", argv[i]);
+        printf("%s\n", names[i]);
     }
     return 0;
 }
@@ -23920,25 +24280,36 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
 
 static int cmd_wait(struct cli *cli, int argc, char **argv)
 {
+    struct container_targets t = {0};
+    bool ignore = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("latest", 'l', &t.latest, "The latest container lrun knows about"),
+        BOOL_FLAG("ignore", 0, &ignore, "A missing container is no error (exit code -1)"),
+        FLAGS_END,
+    };
     static const struct cli_usage usage = {"wait", "CONTAINER [CONTAINER...]",
                                            "Block on one or more containers and print their exit codes", false};
-    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
-        cli_error("wait requires at least one container name or ID");
-        return EXIT_LRUN;
-    }
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, NULL, "wait", &names)))
+        return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = 1; i <= n; i++) {
+    for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         autoref struct container_ref r;
-        if (container_ref_read(root, argv[i], &r, &err) < 0)
+        if (container_ref_read(root, names[i], &r, &err) < 0) {
+            if (ignore && strstr(err->message, "no such container")) {
+                puts("-1");
+                continue;
+            }
             return cli_fail(err);
+        }
         if (r.running)
             process_wait_gone(r.pid, -1);
-        if (container_wait_recorded(root, argv[i], &r, &err) < 0)
+        if (container_wait_recorded(root, names[i], &r, &err) < 0)
             return cli_fail(err);
         printf("%d\n", r.exit_code);
     }
@@ -23947,12 +24318,13 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
 
 static int cmd_rm(struct cli *cli, int argc, char **argv)
 {
-    bool force = false, all = false, ignore = false, volumes = false, depend = false;
+    autotargets struct container_targets t = {0};
+    bool force = false, volumes = false, depend = false;
     int timeout = -1;
     const struct cli_flag flags[] = {
-        BOOL_FLAG("all", 'a', &all, "Remove all containers"),
+        TARGET_FLAGS(t),
         BOOL_FLAG("force", 'f', &force, "Stop and remove running containers; a missing one is no error"),
-        BOOL_FLAG("ignore", 'i', &ignore, "A missing container is no error"),
+        BOOL_FLAG("ignore", 'i', &t.ignore, "A missing container is no error"),
         INT_FLAG("time", 't', &timeout, "SECONDS", "With --force: seconds to wait for the stop signal (default: kill)"),
         BOOL_FLAG("volumes", 'v', &volumes, "Remove the container's anonymous volumes"),
         BOOL_FLAG("depend", 0, &depend, "Remove the containers that depend on these too (lrun has none)"),
@@ -23962,22 +24334,11 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, NULL, "rm", &names)))
+        return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    autostrv char **names = xcalloc(1, sizeof *names);
-    for (int i = 1; i <= n; i++)
-        strv_push(&names, xstrdup(argv[i]));
-    if (all) {
-        autostore lrun_store *s = NULL;
-        if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
-            return status;
-        for (size_t i = 0; i < s->n_containers; i++)
-            strv_push(&names, xstrdup(s->containers[i]->id));
-    }
-    if (!names[0] && !all) {
-        cli_error("rm requires at least one container name or ID");
-        return EXIT_LRUN;
-    }
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int r = force && timeout >= 0 ? container_stop(root, names[i], timeout, &err) : 0;
@@ -23988,7 +24349,7 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
             continue;
         }
         bool missing = strstr(err->message, "no such container") != NULL;
-        if (missing && (force || ignore))
+        if (missing && (force || t.ignore))
             continue;
         int code = cli_fail(err);
         status = status ? status : code == EXIT_LRUN && missing ? 1 : code;
@@ -24494,12 +24855,50 @@ static int cmd_port(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+static const char *const container_sort_keys[] = {"command", "created", "id", "image", "names", "runningfor",
+                                                   "size", "status", NULL};
+static const char *container_sort_by; /* qsort has no context argument */
+
+static int container_sort_order(const void *pa, const void *pb)
+{
+    const struct container *a = *(struct container *const *)pa, *b = *(struct container *const *)pb;
+    const char *k = container_sort_by;
+    if (strcmp(k, "created") == 0 || strcmp(k, "runningfor") == 0 || strcmp(k, "size") == 0) {
+        int64_t x = time_parse_rfc3339(a->created), y = time_parse_rfc3339(b->created);
+        return x > y ? -1 : x < y; /* newest first */
+    }
+    if (strcmp(k, "names") == 0)
+        return strcmp(a->names && a->names[0] ? a->names[0] : "", b->names && b->names[0] ? b->names[0] : "");
+    if (strcmp(k, "command") == 0)
+        return strcmp(a->command ? a->command : "", b->command ? b->command : "");
+    if (strcmp(k, "status") == 0)
+        return strcmp(a->status ? a->status : "", b->status ? b->status : "");
+    if (strcmp(k, "image") == 0) {
+        autofree char *x = container_image_name(a), *y = container_image_name(b);
+        return strcmp(x, y);
+    }
+    return strcmp(a->id, b->id);
+}
+
+/* container_sort: ps --sort KEY (stable: equal keys keep their order). */
+static void container_sort(struct container **list, size_t n, const char *key)
+{
+    container_sort_by = key;
+    for (size_t i = 1; i < n; i++) /* insertion sort: stable, and lists are short */
+        for (size_t j = i; j > 0 && container_sort_order(&list[j - 1], &list[j]) > 0; j--) {
+            struct container *t = list[j];
+            list[j] = list[j - 1];
+            list[j - 1] = t;
+        }
+}
+
 static int cmd_ps(struct cli *cli, int argc, char **argv)
 {
     bool all = false, quiet = false, size = false, no_trunc = false, no_heading = false, latest = false;
     bool external = false;
-    const char *format = NULL;
+    const char *format = NULL, *sort = "created";
     int last = -1;
+    autostrv char **filters = NULL;
     const struct cli_flag flags[] = {
         BOOL_FLAG("all", 'a', &all, "Show all the containers, default is only running containers"),
         BOOL_FLAG("external", 0, &external, "Show containers in storage not controlled by lrun"),
@@ -24510,6 +24909,9 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("noheading", 0, &no_heading, "Do not print headers"),
         BOOL_FLAG("quiet", 'q', &quiet, "Print the numeric IDs of the containers only"),
         BOOL_FLAG("size", 's', &size, "Display the total file sizes"),
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only containers that match: id, name, status, ancestor, "
+                                                        "exited, label, before, since, restart-policy"),
+        STRING_FLAG("sort", 0, &sort, "KEY", "Sort by command, created, id, image, names, runningfor, status"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"ps", "", "List containers", false};
@@ -24534,11 +24936,21 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
             return status;
     }
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (container_filter_check(filters[i], &err) < 0)
+            return cli_fail(err);
+    if (!strv_contains((char **)container_sort_keys, sort)) {
+        cli_error("invalid option for --sort, options are: command, created, id, image, names, runningfor, size, or status");
+        return EXIT_LRUN;
+    }
     autofree struct container **list = xcalloc(s->n_containers + 1, sizeof *list);
     size_t n = 0;
     for (size_t i = s->n_containers; i-- > 0;) /* newest first */
-        if (all || container_is_running(s->containers[i]))
+        if ((all || container_is_running(s->containers[i])) &&
+            container_filters_match(s, s->containers[i], filters))
             list[n++] = s->containers[i];
+    container_sort(list, n, sort);
     if (last >= 0 && n > (size_t)last)
         n = (size_t)last;
     if (quiet) {
@@ -25233,6 +25645,243 @@ static int cmd_init(struct cli *cli, int argc, char **argv)
         pause();
 }
 
+/* --- info, version --- */
+
+/* yaml_scalar: a scalar as podman's YAML writes it (quoted when it must be). */
+static void yaml_scalar(FILE *out, yajl_val v)
+{
+    autobuf struct buf b = {0};
+    buf_adds(&b, "");
+    template_print_json(&b, v);
+    bool quote = YAJL_IS_STRING(v) && (!*b.data || strpbrk(b.data, ":#{}[]'\"") || isspace((unsigned char)b.data[0]));
+    fprintf(out, quote ? "'%s'\n" : "%s\n", b.data);
+}
+
+/* yaml_print: the members of object v, indented depth levels, as the YAML
+ * podman's info prints (block style, two-space indents, lists as "- "). */
+static void yaml_print(FILE *out, yajl_val v, int depth)
+{
+    for (size_t i = 0; i < v->u.object.len; i++) {
+        yajl_val m = v->u.object.values[i];
+        fprintf(out, "%*s%s:", depth * 2, "", v->u.object.keys[i]);
+        if (YAJL_IS_OBJECT(m) && m->u.object.len) {
+            fputc('\n', out);
+            yaml_print(out, m, depth + 1);
+        } else if (YAJL_IS_ARRAY(m) && m->u.array.len) {
+            fputc('\n', out);
+            for (size_t k = 0; k < m->u.array.len; k++) {
+                fprintf(out, "%*s- ", depth * 2, "");
+                yaml_scalar(out, m->u.array.values[k]);
+            }
+        } else {
+            fputs(YAJL_IS_OBJECT(m) ? " {}\n" : YAJL_IS_ARRAY(m) ? " []\n" : " ", out);
+            if (!YAJL_IS_OBJECT(m) && !YAJL_IS_ARRAY(m))
+                yaml_scalar(out, m);
+        }
+    }
+}
+
+/* os_release_value: KEY's value in /etc/os-release, or "". */
+static char *os_release_value(const char *key)
+{
+    autobuf struct buf text = {0};
+    lrun_error *ignored = NULL;
+    int r = read_file_at(AT_FDCWD, "/etc/os-release", &text, &ignored);
+    lrun_error_free(ignored);
+    size_t n = strlen(key);
+    for (char *line = r == 0 ? text.data : NULL; line && *line;) {
+        char *end = strchrnul(line, '\n');
+        if (strncmp(line, key, n) == 0 && line[n] == '=') {
+            char *value = line + n + 1;
+            size_t len = (size_t)(end - value);
+            if (len >= 2 && (value[0] == '"' || value[0] == '\''))
+                value++, len -= 2;
+            return xstrndup(value, len);
+        }
+        line = *end ? end + 1 : end;
+    }
+    return xstrdup("");
+}
+
+static void version_json(yajl_gen g)
+{
+    struct utsname u;
+    uname(&u);
+    autofree char *os_arch = xasprintf("linux/%s", strcmp(u.machine, "x86_64") == 0 ? "amd64"
+                                                   : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "APIVersion", LRUN_VERSION);
+    jw_key_str(g, "Version", LRUN_VERSION);
+    jw_key_str(g, "GitCommit", "");
+    jw_key_str(g, "BuiltTime", __DATE__ " " __TIME__);
+    jw_key_str(g, "OsArch", os_arch);
+    jw_key_str(g, "Os", "linux");
+    yajl_gen_map_close(g);
+}
+
+/* info_host_json: "host": the machine, the kernel, lrun as the runtime. */
+static void info_host_json(yajl_gen g)
+{
+    struct utsname u;
+    uname(&u);
+    struct sysinfo si;
+    sysinfo(&si);
+    struct statfs cg;
+    bool v2 = statfs("/sys/fs/cgroup", &cg) == 0 && cg.f_type == CGROUP2_SUPER_MAGIC;
+    autofree char *self = realpath("/proc/self/exe", NULL);
+    autofree char *distribution = os_release_value("ID"), *version = os_release_value("VERSION_ID");
+    autofree char *codename = os_release_value("VERSION_CODENAME");
+    jw_key(g, "host");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "arch", strcmp(u.machine, "x86_64") == 0 ? "amd64" : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
+    jw_key_str(g, "cgroupManager", "cgroupfs");
+    jw_key_str(g, "cgroupVersion", v2 ? "v2" : "v1");
+    jw_key_int(g, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    jw_key(g, "distribution");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "distribution", distribution);
+    jw_key_str(g, "version", version);
+    jw_key_str(g, "codename", codename);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "eventLogger", "file");
+    jw_key_str(g, "hostname", u.nodename);
+    jw_key_str(g, "kernel", u.release);
+    jw_key_str(g, "logDriver", "k8s-file");
+    jw_key_int(g, "memFree", (int64_t)si.freeram * si.mem_unit);
+    jw_key_int(g, "memTotal", (int64_t)si.totalram * si.mem_unit);
+    jw_key_str(g, "networkBackend", "none");
+    jw_key(g, "ociRuntime");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "name", "lrun");
+    jw_key_str(g, "package", "lrun");
+    jw_key_str(g, "path", self ? self : "");
+    jw_key_str(g, "version", "lrun version " LRUN_VERSION);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "os", "linux");
+    jw_key(g, "security");
+    yajl_gen_map_open(g);
+    jw_key_bool(g, "rootless", geteuid() != 0);
+    jw_key_bool(g, "seccompEnabled", true);
+    jw_key_bool(g, "selinuxEnabled", false);
+    jw_key_bool(g, "apparmorEnabled", false);
+    yajl_gen_map_close(g);
+    jw_key_int(g, "swapFree", (int64_t)si.freeswap * si.mem_unit);
+    jw_key_int(g, "swapTotal", (int64_t)si.totalswap * si.mem_unit);
+    autofree char *uptime = human_duration(time(NULL) - si.uptime);
+    jw_key_str(g, "uptime", uptime);
+    yajl_gen_map_close(g);
+}
+
+/* info_store_json: "store": the graph root and what it holds. */
+static void info_store_json(yajl_gen g, lrun_store *s)
+{
+    size_t running = 0;
+    for (size_t i = 0; i < s->n_containers; i++)
+        running += container_is_running(s->containers[i]);
+    struct statfs fs;
+    bool have_fs = statfs(s->root, &fs) == 0;
+    jw_key(g, "store");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "configFile", "");
+    jw_key(g, "containerStore");
+    yajl_gen_map_open(g);
+    jw_key_int(g, "number", (int64_t)s->n_containers);
+    jw_key_int(g, "paused", 0);
+    jw_key_int(g, "running", (int64_t)running);
+    jw_key_int(g, "stopped", (int64_t)(s->n_containers - running));
+    yajl_gen_map_close(g);
+    jw_key_str(g, "graphDriverName", "overlay");
+    jw_key(g, "graphOptions");
+    yajl_gen_map_open(g);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "graphRoot", s->root);
+    jw_key_int(g, "graphRootAllocated", have_fs ? (int64_t)(fs.f_blocks * (uint64_t)fs.f_bsize) : 0);
+    jw_key_int(g, "graphRootUsed", have_fs ? (int64_t)((fs.f_blocks - fs.f_bfree) * (uint64_t)fs.f_bsize) : 0);
+    jw_key(g, "graphStatus");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Native Overlay Diff", "true");
+    jw_key_str(g, "Supports d_type", "true");
+    jw_key_str(g, "Using metacopy", "false");
+    yajl_gen_map_close(g);
+    jw_key_str(g, "imageCopyTmpDir", temp_dir());
+    jw_key(g, "imageStore");
+    yajl_gen_map_open(g);
+    jw_key_int(g, "number", (int64_t)s->n_images);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "runRoot", s->root);
+    autofree char *volumes = xasprintf("%s/volumes", s->root);
+    jw_key_str(g, "volumePath", volumes);
+    yajl_gen_map_close(g);
+}
+
+static int cmd_info(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Change the output format to JSON or a Go template"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"info", "", "Display lrun related system information", false};
+    int status = 0;
+    if (cli_parse(argc, argv, &usage, flags, &status) < 0)
+        return status;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    info_host_json(g);
+    info_store_json(g, s);
+    jw_key(g, "registries");
+    yajl_gen_map_open(g);
+    yajl_gen_map_close(g);
+    jw_key(g, "version");
+    version_json(g);
+    yajl_gen_map_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val tree = json_text_to_tree(text);
+    if (format && strcmp(format, "json") != 0)
+        return format_print_rows(format, &tree, 1, NULL);
+    if (format)
+        json_print_go(g, "    ");
+    else
+        yaml_print(stdout, tree, 0);
+    return 0;
+}
+
+static int cmd_version(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Change the output format to JSON or a Go template"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"version", "", "Display the lrun version information", false};
+    int status = 0;
+    if (cli_parse(argc, argv, &usage, flags, &status) < 0)
+        return status;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key(g, "Client");
+    version_json(g);
+    jw_key(g, "Server");
+    version_json(g);
+    yajl_gen_map_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val tree = json_text_to_tree(text);
+    if (format && strcmp(format, "json") == 0) {
+        json_print_go(g, "  ");
+        return 0;
+    }
+    if (format)
+        return format_print_rows(format, &tree, 1, NULL);
+    yajl_val client = json_get(tree, "Client");
+    printf("Version:      %s\nAPI Version:  %s\nBuilt:        %s\nOS/Arch:      %s\n", json_string(client, "Version"),
+           json_string(client, "APIVersion"), json_string(client, "BuiltTime"), json_string(client, "OsArch"));
+    return 0;
+}
+
 /* --- dispatch --- */
 
 typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
@@ -25247,121 +25896,6 @@ static int cmd_image(struct cli *cli, int argc, char **argv);
 static int cmd_system(struct cli *cli, int argc, char **argv);
 static int cmd_volume(struct cli *cli, int argc, char **argv);
 
-/* info_json: what info shows, under podman's JSON keys (go_names false)
- * or the Go field names its templates use ({{.Host.CgroupVersion}}) */
-static char *info_json(const char *root, bool go_names)
-{
-#define K(go, js) (go_names ? (go) : (js))
-    struct utsname u;
-    uname(&u);
-    enum cgroup_version v = cgroup_detect();
-    autogen yajl_gen g = json_writer(false);
-    yajl_gen_map_open(g);
-    jw_key(g, K("Host", "host"));
-    yajl_gen_map_open(g);
-    jw_key_str(g, K("Arch", "arch"), strcmp(u.machine, "x86_64") == 0 ? "amd64" : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
-    jw_key(g, K("CgroupControllers", "cgroupControllers"));
-    yajl_gen_array_open(g);
-    static const char *const controllers[] = {"cpuset", "cpu", "io", "memory", "pids"};
-    for (size_t i = 0; i < sizeof controllers / sizeof *controllers; i++) {
-        const char *name = v == CGROUP_V1 && strcmp(controllers[i], "io") == 0 ? "blkio" : controllers[i];
-        autofree char *dir = v == CGROUP_NONE ? NULL : cgroup_dir("/", name);
-        bool have = dir != NULL;
-        if (have && v == CGROUP_V2) { /* v2: what the root may hand down */
-            autofree char *file = xasprintf("%s/cgroup.controllers", dir), *word = xasprintf(" %s ", name);
-            autobuf struct buf text = {0};
-            have = read_file_at(AT_FDCWD, file, &text, NULL) == 0;
-            for (char *c = text.data; have && *c; c++)
-                if (*c == '\n')
-                    *c = ' ';
-            autofree char *line = have ? xasprintf(" %s ", text.data) : NULL;
-            have = line && strstr(line, word);
-        }
-        if (have)
-            jw_str(g, name);
-    }
-    yajl_gen_array_close(g);
-    jw_key_str(g, K("CgroupManager", "cgroupManager"), "cgroupfs");
-    jw_key_str(g, K("CgroupVersion", "cgroupVersion"), v == CGROUP_V2 ? "v2" : v == CGROUP_V1 ? "v1" : "none");
-    jw_key_bool(g, K("CgroupHybrid", "cgroupHybrid"), v == CGROUP_V1 && cgroup_host_hybrid);
-    jw_key_str(g, K("Hostname", "hostname"), u.nodename);
-    jw_key_str(g, K("Kernel", "kernel"), u.release);
-    jw_key_str(g, K("OS", "os"), "linux");
-    yajl_gen_map_close(g);
-    jw_key(g, K("Store", "store"));
-    yajl_gen_map_open(g);
-    jw_key_str(g, K("GraphDriverName", "graphDriverName"), "overlay");
-    jw_key_str(g, K("GraphRoot", "graphRoot"), root);
-    yajl_gen_map_close(g);
-    jw_key(g, K("Version", "version"));
-    yajl_gen_map_open(g);
-    jw_key_str(g, "Version", LRUN_VERSION);
-    yajl_gen_map_close(g);
-    yajl_gen_map_close(g);
-#undef K
-    return json_writer_text(g, NULL);
-}
-
-/* info_yaml: podman info's default output (two levels, lists as "- x") */
-static void info_yaml(yajl_val v, int depth)
-{
-    for (size_t i = 0; YAJL_IS_OBJECT(v) && i < v->u.object.len; i++) {
-        yajl_val m = v->u.object.values[i];
-        printf("%*s%s:", depth * 2, "", v->u.object.keys[i]);
-        if (YAJL_IS_OBJECT(m)) {
-            putchar('\n');
-            info_yaml(m, depth + 1);
-        } else if (YAJL_IS_ARRAY(m)) {
-            putchar('\n');
-            for (size_t j = 0; j < m->u.array.len; j++)
-                printf("%*s- %s\n", depth * 2, "", YAJL_IS_STRING(m->u.array.values[j]) ? YAJL_GET_STRING(m->u.array.values[j]) : "");
-        } else {
-            printf(" %s\n", YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : YAJL_IS_TRUE(m) ? "true" : "false");
-        }
-    }
-}
-
-static int cmd_info(struct cli *cli, int argc, char **argv)
-{
-    const char *format = NULL;
-    const struct cli_flag flags[] = {
-        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template, or json"),
-        FLAGS_END,
-    };
-    static const struct cli_usage usage = {"info", "", "Display the host's and the store's information", false};
-    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
-    if (n < 0)
-        return status;
-    autofree char *owned = NULL;
-    const char *root = cli_root(cli, &owned);
-    host_mount_basics(false, NULL);
-    autofree char *text = info_json(root, format && strcmp(format, "json") != 0);
-    autojson yajl_val tree = json_text_to_tree(text);
-    if (format && strcmp(format, "json") == 0) {
-        autogen yajl_gen g = json_writer(false);
-        jw_value(g, tree);
-        json_print_go(g, "  ");
-        return 0;
-    }
-    if (format) {
-        autoerror lrun_error *err = NULL;
-        autobuf struct buf line = {0};
-        buf_adds(&line, "");
-        if (template_render(format, tree, &line, &err) < 0)
-            return cli_fail(steal_pointer(&err));
-        printf("%s\n", line.data);
-        return 0;
-    }
-    info_yaml(tree, 0);
-    return 0;
-}
-
-static int cmd_version(struct cli *cli, int argc, char **argv)
-{
-    (void)cli, (void)argc, (void)argv;
-    printf("lrun version %s\n", LRUN_VERSION);
-    return 0;
-}
 
 /* cmd_version_full: --version as crun prints it: the OCI runtime-spec
  * version and the features built in, which OCI clients and crun's tests
@@ -25391,8 +25925,8 @@ static const struct command commands[] = {
     {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
-    {"info", cmd_info, "Display the host's information (cgroup version, controllers) and the store's"},
-    {"inspect", cmd_inspect, "Show an image's configuration and storage as JSON"},
+    {"info", cmd_info, "Display lrun related system information"},
+    {"inspect", cmd_inspect, "Display the configuration of a container or image"},
     {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
     {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
@@ -25403,6 +25937,7 @@ static const struct command commands[] = {
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},
     {"push", cmd_push, "Push an image to a registry"},
+    {"restart", cmd_restart, "Restart one or more containers"},
     {"rm", cmd_rm, "Remove containers"},
     {"rmi", cmd_rmi, "Remove images"},
     {"run", cmd_run, "Run a command in a new container"},
@@ -25428,6 +25963,7 @@ static const struct command image_commands[] = {
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
     {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
     {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},   {"build", cmd_build, NULL},
+    {"exists", cmd_image_exists, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -25435,9 +25971,10 @@ static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
     {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
     {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
+    {"restart", cmd_restart, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
-    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"pause", cmd_pause, NULL},
-    {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
+    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"exists", cmd_container_exists, NULL},
+    {"pause", cmd_pause, NULL}, {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -26180,8 +26717,8 @@ static bool oci_mode_wanted(int argc, char **argv)
             root = v;
         else if (oci_option_value(argc, argv, &i, "--log") || oci_option_value(argc, argv, &i, "--log-format") ||
                  oci_option_value(argc, argv, &i, "--cgroup-manager") || oci_option_value(argc, argv, &i, "--rootless") ||
-                 strcmp(argv[i], "--systemd-cgroup") == 0 || strcmp(argv[i], "--debug") == 0)
-            runc_option = true;
+                 strcmp(argv[i], "--systemd-cgroup") == 0)
+            runc_option = true; /* (--debug is podman's too: the command decides) */
     }
     if (i >= argc)
         return false;
@@ -26253,17 +26790,21 @@ static int oci_main(int argc, char **argv)
     return 1;
 }
 
-static void usage(FILE *out)
+/* usage_print: lrun --help: the commands, then the global options (flags). */
+static void usage_print(FILE *out, const struct cli_flag *flags)
 {
-    fprintf(out, "Usage: lrun [--root DIR] COMMAND [OPTIONS] [ARG...]\n\n"
-                 "A container runtime in one static binary, on podman's image store layout.\n\n"
-                 "Commands:\n");
+    fprintf(out, "A container runtime in one static binary, on podman's image store layout\n\n"
+                 "Usage:\n  lrun [options] [command]\n\nAvailable Commands:\n");
     for (const struct command *c = commands; c->name; c++)
-        fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\nOptions:\n"
-                 "  --root DIR  graph root (default $LRUN_ROOT, /var/lib/lrun as root, else\n"
-                 "              $XDG_DATA_HOME/lrun or ~/.local/share/lrun)\n"
-                 "  --version   print the version\n");
+        fprintf(out, "  %-10s  %s\n", c->name, c->summary);
+    for (const struct cli_flag *f = flags; f && f->name; f++) {
+        autofree char *spelled = flag_takes_value(f) ? xasprintf("%s %s", f->name, f->value) : xstrdup(f->name);
+        fprintf(out, f == flags ? "\nOptions:\n" : "");
+        if (f->help && f->shorthand)
+            fprintf(out, "  -%c, --%-20s %s\n", f->shorthand, spelled, f->help);
+        else if (f->help)
+            fprintf(out, "      --%-20s %s\n", spelled, f->help);
+    }
 }
 
 /* command_enters_container: run, start and exec (also under "container")
@@ -26278,46 +26819,125 @@ static bool command_enters_container(int argc, char **argv)
     return false;
 }
 
+/* The log levels of podman's --log-level, most verbose first. */
+static const char *const log_levels[] = {"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic", NULL};
+static int log_level = 3; /* warn */
+
+/* log_emit: a line as podman's logrus prints it, if level is shown. */
+PRINTF(2, 3) static void log_emit(int level, const char *fmt, ...)
+{
+    if (level < log_level)
+        return;
+    autofree char *when = time_rfc3339_now();
+    va_list ap;
+    va_start(ap, fmt);
+    autofree char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    autobuf struct buf quoted = {0};
+    json_go_string(&quoted, msg);
+    fprintf(stderr, "time=\"%s\" level=%s msg=%s\n", when, log_levels[level], quoted.data);
+}
+
+/* cli_global_options: lrun's own flags before the command (--root,
+ * --log-level...); the command and its arguments end up in argv[1..n]. */
+static int cli_global_options(struct cli *cli, int argc, char **argv, int *status)
+{
+    const char *level = NULL, *driver = NULL, *config = NULL;
+    bool debug = false, noout = false, help = false, version = false;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("root", 0, &cli->root, "DIR",
+                    "Graph root (default $LRUN_ROOT, /var/lib/lrun as root, else $XDG_DATA_HOME/lrun)"),
+        STRING_FLAG("log-level", 0, &level, "LEVEL", "Log messages at and above: trace, debug, info, warn, error"),
+        BOOL_FLAG("debug", 'D', &debug, "Same as --log-level=debug"),
+        BOOL_FLAG("noout", 0, &noout, "Do not write to standard output"),
+        STRING_FLAG("storage-driver", 0, &driver, "DRIVER", "Storage driver (lrun has overlay)"),
+        STRING_FLAG("config", 0, &config, "DIR", NULL), /* docker's; ignored with a warning, as podman */
+        BOOL_FLAG("help", 'h', &help, "Help for lrun"),
+        BOOL_FLAG("version", 'v', &version, "Print the version"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"", "COMMAND", "A container runtime in one static binary", true};
+    int n = cli_parse(argc, argv, &usage, flags, status);
+    if (n < 0)
+        return -1;
+    *status = 0;
+    if (help || version) {
+        if (help)
+            usage_print(stdout, flags);
+        return -1 - (version && !help ? (*status = cmd_version_full(), 0) : 0);
+    }
+    if (level && debug) {
+        fprintf(stderr, "Setting --log-level and --debug is not allowed\n");
+        return *status = 1, -1;
+    }
+    if (level) {
+        for (log_level = 0; log_levels[log_level] && strcmp(log_levels[log_level], level); log_level++)
+            ;
+        if (!log_levels[log_level]) {
+            fprintf(stderr, "Log Level \"%s\" is not supported, choose from: trace, debug, info, warn, warning, "
+                            "error, fatal, panic\n", level);
+            return *status = 1, -1;
+        }
+    }
+    log_level = debug ? 1 : log_level;
+    if (driver && strcmp(driver, "overlay") != 0) {
+        cli_error("storage driver \"%s\": lrun keeps images with the overlay driver only", driver);
+        return *status = EXIT_LRUN, -1;
+    }
+    if (config)
+        fprintf(stderr, "The --config flag is ignored by lrun. Exists for Docker compatibility\n");
+    if (noout && !freopen("/dev/null", "w", stdout)) {
+        cli_error("--noout: /dev/null: %s", strerror(errno));
+        return *status = EXIT_LRUN, -1;
+    }
+    if (cli->root && !*cli->root) {
+        cli_error("--root must not be empty");
+        return *status = EXIT_LRUN, -1;
+    }
+    log_emit(2, "lrun filtering at log level %s", log_levels[log_level]);
+    if (n > 0)
+        log_emit(1, "Called %s with %d arguments", argv[1], n - 1);
+    log_emit(0, "graph root: %s", cli->root ? cli->root : "(default)");
+    return n;
+}
+
 int lrun_main(int argc, char **argv)
 {
     if (oci_mode_wanted(argc, argv))
         return oci_main(argc, argv);
     struct cli cli = {.program = argv[0]};
+    autofree char **args = xcalloc((size_t)argc + 1, sizeof *args); /* parsing reorders; argv is re-executed as is */
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    argv = args;
+    int status = 0, n = cli_global_options(&cli, argc, argv, &status);
+    if (n < 0)
+        return status;
     int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
-            cli.root = argv[++i];
-        } else if (has_prefix(argv[i], "--root=")) {
-            cli.root = argv[i] + 7;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
-            return cmd_version_full();
-        } else {
-            cli_error("unknown flag: %s\nSee 'lrun --help'", argv[i]);
-            return EXIT_LRUN;
-        }
-    }
+    argc = n + 1;
     if (i >= argc) {
         if (getpid() == 1 || has_suffix(argv[0], "/init")) { /* the kernel runs /init with no arguments */
             char *init_argv[] = {(char *)"init", NULL};
             return cmd_init(&cli, 1, init_argv);
         }
-        usage(stderr);
+        usage_print(stderr, NULL);
         return EXIT_LRUN;
     }
-    if (cli.root && !*cli.root) {
-        cli_error("--root must not be empty");
-        return EXIT_LRUN;
+    if (strcmp(argv[i], "help") == 0 && argc - i > 1) { /* help COMMAND...: COMMAND... --help */
+        autofree char **words = xcalloc((size_t)(argc - i + 2), sizeof *words);
+        for (int k = i + 1; k < argc; k++)
+            words[k - i - 1] = argv[k];
+        words[argc - i - 1] = (char *)"--help";
+        return dispatch(&cli, commands, NULL, argc - i, words);
     }
     if (strcmp(argv[i], "help") == 0) {
-        usage(stdout);
+        usage_print(stdout, NULL);
         return 0;
     }
     if (command_enters_container(argc - i, argv + i) && cli_protect_binary() < 0)
         return EXIT_LRUN;
-    int status = dispatch(&cli, commands, NULL, argc - i, argv + i);
+    status = dispatch(&cli, commands, NULL, argc - i, argv + i);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "Error: write to standard output: %s\n", strerror(errno));
         status = EXIT_LRUN;

@@ -37,7 +37,7 @@ is "$(spec sp '[.process.env[] | select(test("^(FOO|HOSTNAME|PATH)="))]')" \
 	'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","FOO=bar","HOSTNAME=hsp"]' \
 	"env: the image's PATH, -e, HOSTNAME"
 is "$(spec sp '[.mounts[] | .destination]')" \
-	'["/dev","/dev/pts","/dev/shm","/dev/mqueue","/proc","/sys","/sys/fs/cgroup","/etc/hosts","/etc/hostname","/etc/resolv.conf","/data","/scratch"]' \
+	'["/dev","/dev/pts","/dev/shm","/dev/mqueue","/proc","/sys","/sys/fs/cgroup","/etc/hosts","/etc/hostname","/etc/resolv.conf","/run/.containerenv","/data","/scratch"]' \
 	"mounts: /dev, /proc, /sys, cgroup, the /etc files, the volume, the tmpfs, in order"
 is "$(spec sp '[.mounts[] | select(.destination == "/data" or .destination == "/scratch" or .destination == "/sys" or .destination == "/etc/hosts")]')" \
 	"[{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"$U/hosts\",\"options\":[\"bind\"]},{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$T/vol\",\"options\":[\"rbind\",\"ro\"]},{\"destination\":\"/scratch\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"nodev\",\"mode=1777\"]}]" \

@@ -19,7 +19,7 @@ L tag "$IMG" localhost/other:1
 before=$(n_images)
 run L rmi localhost/other:1 --help
 is "$rc" 0 "rmi IMG --help: exit 0"
-like "$out" "^Remove one or more images${nl}${nl}Usage:${nl}  lrun rmi \[options\] IMAGE \[IMAGE\.\.\.\]${nl}${nl}Options:${nl}  -f, --force " \
+like "$out" "^Remove one or more images${nl}${nl}Usage:${nl}  lrun rmi \[options\] IMAGE \[IMAGE\.\.\.\]${nl}${nl}Options:${nl}  -a, --all " \
 	"rmi IMG --help: the help of rmi"
 is "$(n_images):$(L images --format '{{.Repository}}:{{.Tag}}' | grep -c other)" "$before:1" "rmi IMG --help removed nothing"
 run L rmi -h localhost/other:1
