@@ -33,7 +33,7 @@ is "$err" "" "lrun --version writes nothing on stderr"
 ver=${out%%$'\n'*}
 run "$LRUN" version
 is "$rc" 0 "lrun version exits 0"
-like "$out" "${ver%$'\n'}" "lrun version reports the same version"
+like "$out" "^Version: +${ver#lrun version }"$'\n' "lrun version reports the same version (podman's Version: line)"
 
 # --- errors -------------------------------------------------------------------------
 R=$T/store
