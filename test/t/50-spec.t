@@ -51,7 +51,7 @@ want_caps='["CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_FSETID","CAP_KILL","CAP_SETGID"
 is "$(spec sp '.process.capabilities | [.bounding, .effective, .permitted, .inheritable, .ambient]')" \
 	"[$want_caps,$want_caps,$want_caps,[],[]]" "capabilities: docker's set - CHOWN + SYS_ADMIN in bounding, effective, permitted"
 is "$(spec sp '.linux.maskedPaths | length'),$(spec sp '.linux.readonlyPaths')" \
-	'11,["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]' "docker's masked and read-only paths"
+	'12,["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]' "docker's masked (with /proc/interrupts) and read-only paths"
 is "$(spec sp .linux.rootfsPropagation)" '"rprivate"' "rootfsPropagation rprivate"
 is "$(spec sp '.linux.seccomp | [.defaultAction, .defaultErrnoRet, (.syscalls | length > 0),
 	([.syscalls[] | .includes, .excludes] | map(select(. != null)) | length)]')" '["SCMP_ACT_ERRNO",1,true,0]' \
