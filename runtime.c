@@ -3655,25 +3655,36 @@ static int tar_export_file_data(struct tar_export *t, int fd, const char *path, 
 /* The mount points a runtime makes in a container's layer (commit and
  * diff leave them out when empty, as buildah and podman do). */
 static char *const runtime_mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
-                                             "run/.containerenv", NULL};
+                                             "run", "run/.containerenv", NULL};
 
-/* entry_is_empty: an empty file, or a directory with nothing in it. */
-static bool entry_is_empty(int dirfd, const char *name, const struct stat *st)
+/* mount_point_unused: path (name in dirfd) is one of points and holds
+ * nothing: an empty file, or a directory holding only such mount points
+ * (/run made for /run/.containerenv). */
+static bool mount_point_unused(int dirfd, const char *name, const char *path, char *const *points)
 {
-    if (S_ISREG(st->st_mode))
-        return st->st_size == 0;
-    if (!S_ISDIR(st->st_mode))
+    struct stat st;
+    if (!strv_contains((char **)points, path) || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return false;
+    if (S_ISREG(st.st_mode))
+        return st.st_size == 0;
+    if (!S_ISDIR(st.st_mode))
         return false;
     autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     autostrv char **inside = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
-    return inside && !inside[0];
+    for (size_t i = 0; inside && inside[i]; i++) {
+        autofree char *child = xasprintf("%s/%s", path, inside[i]);
+        if (!mount_point_unused(fd, inside[i], child, points))
+            return false;
+    }
+    return inside != NULL;
 }
 
 /* tar_export_skipped: path is one to leave out, and empty. */
 static bool tar_export_skipped(struct tar_export *t, int dirfd, const char *name, const char *path,
                                const struct stat *st)
 {
-    return strv_contains(t->skip_empty, path) && entry_is_empty(dirfd, name, st);
+    (void)st;
+    return mount_point_unused(dirfd, name, path, t->skip_empty);
 }
 
 static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, const char *path, lrun_error **err)
@@ -22055,10 +22066,8 @@ static void changes_drop_mount_points(lrun_store *s, const struct layer *l, stru
     autofree char *diff_path = xasprintf("%s/diff", l->id);
     autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     for (size_t i = 0; diff_fd >= 0 && i < c->n; i++) {
-        struct stat st;
         const char *rel = c->list[i].path + 1;
-        if (c->list[i].kind != 'A' || !strv_contains(runtime_mount_points, rel) ||
-            fstatat(diff_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !entry_is_empty(diff_fd, rel, &st))
+        if (c->list[i].kind != 'A' || !mount_point_unused(diff_fd, rel, rel, runtime_mount_points))
             continue;
         free(c->list[i].path);
         memmove(&c->list[i], &c->list[i + 1], (c->n - i - 1) * sizeof *c->list);

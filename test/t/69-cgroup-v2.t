@@ -38,13 +38,13 @@ cat >"$T/test.conf" <<EOF
 echo MARK-init start
 load -q -i /images/v2.tar
 info --format MARK-cgroup-{{.Host.CgroupVersion}}
-run --rm -m 64m --cpus 1 --pids-limit 50 $I sh -c 'echo MARK-mem \$(cat /sys/fs/cgroup/memory.max); echo MARK-cpu \$(cat /sys/fs/cgroup/cpu.max); echo MARK-pids \$(cat /sys/fs/cgroup/pids.max)'
-run --rm $I sh -c 'busybox mknod /dev/k c 1 11; echo x >/dev/k; echo MARK-kmsg \$?; busybox mknod /dev/b b 1 0; head -c 1 /dev/b >/dev/null; echo MARK-block \$?; echo x >/dev/null; echo MARK-null \$?'
-run --rm --privileged $I sh -c 'busybox mknod /dev/z c 1 5; head -c 1 /dev/z | wc -c | sed s/^/MARK-priv-/'
-run --name hog -m 32m $I sh -c 'a=xxxxxxxxxxxxxxxx; while :; do a=\$a\$a; done'
+run --network none --rm -m 64m --cpus 1 --pids-limit 50 $I sh -c 'echo MARK-mem \$(cat /sys/fs/cgroup/memory.max); echo MARK-cpu \$(cat /sys/fs/cgroup/cpu.max); echo MARK-pids \$(cat /sys/fs/cgroup/pids.max)'
+run --network none --rm $I sh -c 'busybox mknod /dev/k c 1 11; echo x >/dev/k; echo MARK-kmsg \$?; busybox mknod /dev/b b 1 0; head -c 1 /dev/b >/dev/null; echo MARK-block \$?; echo x >/dev/null; echo MARK-null \$?'
+run --network none --rm --privileged $I sh -c 'busybox mknod /dev/z c 1 5; head -c 1 /dev/z | wc -c | sed s/^/MARK-priv-/'
+run --network none --name hog -m 32m $I sh -c 'a=xxxxxxxxxxxxxxxx; while :; do a=\$a\$a; done'
 inspect --format MARK-oom-{{.State.OOMKilled}}-{{.State.ExitCode}} hog
-run --rm --pids-limit 20 $I sh -c 'sh -c "n=0; while [ \\\$n -lt 60 ]; do sleep 30 & n=\\\$((n + 1)); echo \\\$n >/tmp/n; done" 2>/dev/null; read n </tmp/n; echo MARK-forks \$n'
-run -d --name pz $I sleep 300
+run --network none --rm --pids-limit 20 $I sh -c 'sh -c "n=0; while [ \\\$n -lt 60 ]; do sleep 30 & n=\\\$((n + 1)); echo \\\$n >/tmp/n; done" 2>/dev/null; read n </tmp/n; echo MARK-forks \$n'
+run --network none -d --name pz $I sleep 300
 pause pz
 ps --format MARK-ps-{{.Names}}-{{.State}}
 unpause pz
@@ -53,7 +53,7 @@ exec pz sh -c 'echo MARK-updated \$(cat /sys/fs/cgroup/memory.max)'
 stats --no-stream --format MARK-stats-{{.Name}}-{{.PIDS}}
 rm -f pz
 rm hog
-run --rm --cgroupns host $I sh -c 'echo MARK-left \$(busybox find /sys/fs/cgroup/lrun -mindepth 1 -type d | wc -l)'
+run --network none --rm --cgroupns host $I sh -c 'echo MARK-left \$(busybox find /sys/fs/cgroup/lrun -mindepth 1 -type d | wc -l)'
 echo MARK-init done
 poweroff
 EOF

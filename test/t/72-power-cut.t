@@ -127,8 +127,8 @@ check() {
 # ------------------------------------------------ load, create, run --rm, cut --
 cat >"$T/a.sh" <<'EOF'
 $L load -q -i /images/v1.tar && echo MARK-loaded
-$L create --name kept localhost:5000/servidorweb:v1 /bin/busybox sha256sum /bin/busybox >/dev/null && echo MARK-created
-for i in 1 2 3; do $L run --rm localhost:5000/servidorweb:v1 true && echo MARK-rm-$i; done
+$L create --network none --name kept localhost:5000/servidorweb:v1 /bin/busybox sha256sum /bin/busybox >/dev/null && echo MARK-created
+for i in 1 2 3; do $L run --rm --network none localhost:5000/servidorweb:v1 true && echo MARK-rm-$i; done
 EOF
 power_cut a "$T/a.sh"
 is "$(marks a | tr '\n' ' ')" "MARK-loaded MARK-created MARK-rm-1 MARK-rm-2 MARK-rm-3 MARK-cut-now " \
@@ -152,8 +152,8 @@ if [ "${LONG:-0}" = 1 ]; then
 	# ---------------------------------- LONG: cut during a run --rm loop --
 	cat >"$T/b.sh" <<'EOF'
 $L load -q -i /images/v1.tar && sync && echo MARK-loaded
-$L create --name kept localhost:5000/servidorweb:v1 true >/dev/null && echo MARK-created
-i=0; while [ $i -lt 200 ]; do $L run --rm localhost:5000/servidorweb:v1 true; i=$((i+1)); [ $i = 5 ] && echo MARK-cut-now; done
+$L create --network none --name kept localhost:5000/servidorweb:v1 true >/dev/null && echo MARK-created
+i=0; while [ $i -lt 200 ]; do $L run --rm --network none localhost:5000/servidorweb:v1 true; i=$((i+1)); [ $i = 5 ] && echo MARK-cut-now; done
 EOF
 	power_cut b "$T/b.sh"
 	check b
@@ -163,7 +163,7 @@ EOF
 	# ---------------------------------- LONG: cut after rm and rmi --
 	cat >"$T/c.sh" <<'EOF'
 $L load -q -i /images/v1.tar && echo MARK-loaded
-$L create --name gone localhost:5000/servidorweb:v1 true >/dev/null && echo MARK-created
+$L create --network none --name gone localhost:5000/servidorweb:v1 true >/dev/null && echo MARK-created
 $L rm gone >/dev/null && echo MARK-rm
 $L tag localhost:5000/servidorweb:v1 localhost/other:1 && $L rmi localhost/other:1 >/dev/null && echo MARK-rmi
 EOF
