@@ -3984,26 +3984,16 @@ static void reference_clear(struct reference *r)
 static bool reference_domain_valid(const char *d)
 {
     const char *p = d;
-    if (*p == '[') { /* an IPv6 literal: [::1] */
-        p++;
-        while (isxdigit((unsigned char)*p) || *p == ':' || *p == '.')
-            p++;
-        if (p == d + 1 || *p++ != ']')
+    for (;;) {
+        if (!isalnum((unsigned char)*p))
             return false;
-    } else {
-        for (;;) {
-            if (!isalnum((unsigned char)*p))
-                return false;
-            while (isalnum((unsigned char)*p) || *p == '-')
-                p++;
-            if (p[-1] == '-')
-                return false;
-            if (*p != '.')
-                break;
+        while (isalnum((unsigned char)*p) || *p == '-')
             p++;
-            if (*p == '\0' || *p == ':') /* a fully qualified name's trailing dot */
-                break;
-        }
+        if (p[-1] == '-')
+            return false;
+        if (*p != '.')
+            break;
+        p++;
     }
     if (*p == ':') {
         if (!isdigit((unsigned char)*++p))
