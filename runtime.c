@@ -4876,19 +4876,22 @@ static bool load_source_exists(struct load_source *src, const char *name)
     return fd >= 0;
 }
 
-/* load_source_open_file: a regular file of a layout directory, resolved
- * inside it: a symlink to /etc/shadow is the layout's own etc/shadow, and a
- * FIFO or device is refused before a read could block or leak. */
+/* load_source_open_file: a regular file (or a FIFO the caller streams a
+ * file through) of a layout directory, resolved inside it: a symlink to
+ * /etc/shadow is the layout's own etc/shadow, and a device is refused before
+ * a read could leak or block on it. */
 static int load_source_open_file(struct load_source *src, const char *name, lrun_error **err)
 {
     int fd = openat2_in_root(src->dir_fd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (fd < 0)
         return fail_errno(err, "open %s in %s", name, src->path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
         close(fd);
         return fail(err, "open %s in %s: not a regular file", name, src->path);
     }
+    if (S_ISFIFO(st.st_mode)) /* reads wait for the writer, as a pipe's do */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
 }
 
