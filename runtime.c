@@ -10680,7 +10680,11 @@ static int reservation_take(lrun_store *s, int dir_fd, const char *address, cons
     }
     if (fd < 0)
         return fail_errno(err, "reserve %s", address);
-    int rc = write_all(fd, id, strlen(id)) < 0 || fsync(fd) < 0 ? fail_errno(err, "reserve %s", address) : 0;
+    /* synced for a durable container; a --rm one's (volatile) reservation
+     * lost in a power cut only frees its address */
+    int rc = write_all(fd, id, strlen(id)) < 0 || (!s->volatile_writes && fsync(fd) < 0)
+                 ? fail_errno(err, "reserve %s", address)
+                 : 0;
     close(fd);
     return rc;
 }
