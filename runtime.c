@@ -42,6 +42,8 @@
  *   BUILD       a Containerfile made into images: RUN in a container, COPY
  *               and ADD from the context, a cache of the steps
  *   CLI         argument parsing, each command, tables and --format
+ *   API         runtime.h's container calls (create, start, wait, kill,
+ *               remove, exec, list) over the functions the commands use
  *
  * Error convention: a function whose caller may have to clean up returns -1
  * and fills an lrun_error (fail(), fail_errno()); callers add context with
@@ -17147,10 +17149,15 @@ static int container_wait(struct waiter *w)
  * When 1 and 2 are one file (2>&1, a terminal) one pipe carries both, so
  * the container's writes keep their order. */
 
+/* The process's own stdin, stdout and stderr: where the CLI's containers
+ * read and write (an embedder gives its own fds). */
+static const int process_stdio[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+
 struct stdio_relay {
     int container[3]; /* the container's 0-2: stdin's read end (or /dev/null), stdout's and stderr's write ends */
     int input;        /* our end of the container's stdin, or -1 */
     int outputs[2];   /* our ends of its stdout and stderr (stderr -1 when one pipe carries both) */
+    int from;         /* the caller's stdin, copied to input */
 };
 
 static void stdio_relay_close_container_ends(struct stdio_relay *r)
@@ -17171,12 +17178,14 @@ static void stdio_relay_release(struct stdio_relay *r)
         close(r->input), r->input = -1;
 }
 
-/* stdio_relay_open: the pipes; stdin from /dev/null unless interactive. */
-static int stdio_relay_open(struct stdio_relay *r, bool interactive, lrun_error **err)
+/* stdio_relay_open: the pipes; stdin from /dev/null unless interactive.
+ * io: the caller's stdin, stdout and stderr (the CLI's 0-2, or an
+ * embedder's fds). */
+static int stdio_relay_open(struct stdio_relay *r, bool interactive, const int io[3], lrun_error **err)
 {
-    *r = (struct stdio_relay){.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
+    *r = (struct stdio_relay){.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}, .from = io[0]};
     struct stat out, errst;
-    bool one_file = fstat(STDOUT_FILENO, &out) == 0 && fstat(STDERR_FILENO, &errst) == 0 &&
+    bool one_file = fstat(io[1], &out) == 0 && fstat(io[2], &errst) == 0 &&
                     out.st_dev == errst.st_dev && out.st_ino == errst.st_ino;
     int fds[2];
     if (interactive) {
@@ -17198,22 +17207,27 @@ static int stdio_relay_open(struct stdio_relay *r, bool interactive, lrun_error 
     return 0;
 }
 
+struct relay_pair {
+    int from, to;
+};
+
 static void *stdio_relay_input(void *arg)
 {
-    int to = (int)(intptr_t)arg;
+    struct relay_pair pair = *(struct relay_pair *)arg;
+    free(arg);
     char buf[16384];
     ssize_t n;
-    while ((n = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && write_all(to, buf, (size_t)n) < 0)
+    while ((n = read(pair.from, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0 && write_all(pair.to, buf, (size_t)n) < 0)
             break;
-    close(to); /* the container reads EOF */
+    close(pair.to); /* the container reads EOF */
     return NULL;
 }
 
 /* stdio_relay_start: once the container has its ends: our stdin copied
  * to its stdin by a thread (a read of the caller's stdin may block
  * forever; the waiter must not), and the waiter copies its output. */
-static int stdio_relay_start(struct stdio_relay *r, struct waiter *w, lrun_error **err)
+static int stdio_relay_start(struct stdio_relay *r, struct waiter *w, const int io[3], lrun_error **err)
 {
     stdio_relay_close_container_ends(r);
     signal(SIGPIPE, SIG_IGN); /* a reader of ours that went away is an error of write, not our death */
@@ -17222,16 +17236,19 @@ static int stdio_relay_start(struct stdio_relay *r, struct waiter *w, lrun_error
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&thread, &attr, stdio_relay_input, (void *)(intptr_t)r->input);
+        struct relay_pair *pair = xmalloc(sizeof *pair);
+        *pair = (struct relay_pair){r->from, r->input};
+        int rc = pthread_create(&thread, &attr, stdio_relay_input, pair);
         pthread_attr_destroy(&attr);
         if (rc != 0) {
+            free(pair);
             errno = rc;
             return fail_errno(err, "start copying standard input");
         }
         r->input = -1; /* the thread's */
     }
     w->pipes[0] = r->outputs[0], w->pipes[1] = r->outputs[1];
-    w->pipe_to[0] = STDOUT_FILENO, w->pipe_to[1] = STDERR_FILENO;
+    w->pipe_to[0] = io[1], w->pipe_to[1] = io[2];
     r->outputs[0] = r->outputs[1] = -1; /* the waiter's */
     return 0;
 }
@@ -17397,6 +17414,7 @@ struct start_context {
     int network_fd;                 /* the network namespace made for a bridge network, or -1 */
     struct published published;     /* -p's sockets, bound */
     struct in_addr address;         /* the container's, on its bridge network */
+    int io[3];                      /* attached: the caller's stdin, stdout, stderr */
 };
 
 static void start_context_release(struct start_context *sc)
@@ -17431,7 +17449,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     sigset_t set;
     int sigfd = waiter_signals(&set);
     pid_t pid = -1;
-    if (sc->spec.process.terminal || stdio_relay_open(&relay, sc->facts.interactive, err) == 0) {
+    if (sc->spec.process.terminal || stdio_relay_open(&relay, sc->facts.interactive, sc->io, err) == 0) {
         memcpy(l.stdio, relay.container, sizeof l.stdio);
         pid = container_launch(&l, &master, err);
     }
@@ -17451,10 +17469,10 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     published_release(&sc->published);
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
-    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1,
+    struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? sc->io[0] : -1,
+                       .output = sc->io[1], .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1,
                        .exit_fd = exit_file_open(sc->userdata)};
-    if (master < 0 && stdio_relay_start(&relay, &w, err) < 0) {
+    if (master < 0 && stdio_relay_start(&relay, &w, sc->io, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
@@ -17603,10 +17621,14 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
     return 0;
 }
 
-/* container_start: start a created (or exited) container. */
-static int container_start(const char *root, const char *id_or_name, bool attach, int *exit_code, lrun_error **err)
+/* container_start: start a created (or exited) container: attached to io
+ * (the caller's stdin, stdout, stderr; its exit status in *exit_code), or
+ * with io NULL under a detached monitor. */
+static int container_start(const char *root, const char *id_or_name, const int io[3], int *exit_code, lrun_error **err)
 {
     cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1};
+    if (io)
+        memcpy(sc.io, io, sizeof sc.io);
     bool broken = false;
     autofree char *gateway = NULL;
     {
@@ -17639,7 +17661,7 @@ static int container_start(const char *root, const char *id_or_name, bool attach
                                                    &sc.seccomp, err) < 0)
         return -1;
     *exit_code = 0;
-    return attach ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
+    return io ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
 }
 
 /* --- stop, kill, wait, remove --- */
@@ -17911,6 +17933,35 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
         process_wait_gone(r.pid, 10000);
     }
     return container_wait_recorded(root, name, &r, err);
+}
+
+/* container_kill: signal a running container's first process. */
+static int container_kill(const char *root, const char *name, int sig, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (!r.running)
+        return fail(err, "can only kill running containers. %s is in state %s: container state improper", r.id,
+                    strcmp(r.status, "running") == 0 ? "exited" : r.status);
+    if (kill(r.pid, sig) < 0)
+        return fail_errno(err, "kill %s", name);
+    return 0;
+}
+
+/* container_wait_exit: until name has exited; its exit status (that of
+ * its last run) in *exit_code. */
+static int container_wait_exit(const char *root, const char *name, int *exit_code, lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (r.running)
+        process_wait_gone(r.pid, -1);
+    if (container_wait_recorded(root, name, &r, err) < 0)
+        return -1;
+    *exit_code = r.exit_code;
+    return 0;
 }
 
 static int container_remove(const char *root, const char *name, bool force, bool volumes, lrun_error **err)
@@ -18438,14 +18489,14 @@ static int container_exec(const char *root, const char *name, struct container_c
     int sigfd = waiter_signals(&set), master = -1;
     cleanup(stdio_relay_release) struct stdio_relay relay = {.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
     pid_t pid = -1;
-    if (p.terminal || stdio_relay_open(&relay, opts->interactive, err) == 0) {
+    if (p.terminal || stdio_relay_open(&relay, opts->interactive, process_stdio, err) == 0) {
         struct exec_io io = {.console_socket = -1, .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
         pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io, &master,
                           err);
     }
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
                        .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1};
-    if (pid >= 0 && master < 0 && stdio_relay_start(&relay, &w, err) < 0) {
+    if (pid >= 0 && master < 0 && stdio_relay_start(&relay, &w, process_stdio, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         pid = -1;
@@ -19366,7 +19417,7 @@ static int build_run(struct build *b, const struct build_instruction *step, char
     }
     int code = 0;
     fflush(stdout);
-    if (container_start(b->root, container, true, &code, err) < 0 || code != 0) {
+    if (container_start(b->root, container, process_stdio, &code, err) < 0 || code != 0) {
         if (!*err)
             fail_code(err, code, "building at STEP \"%s\": while running runtime: exit status %d", step->text, code);
         lrun_error *ignored = NULL;
@@ -23314,6 +23365,16 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     return err && *err ? -1 : 0;
 }
 
+/* run_options_defaults: what run and create do with no flags. */
+static void run_options_defaults(struct run_options *o)
+{
+    o->cfg.network = xstrdup("bridge");
+    o->cfg.seccomp = xstrdup("default");
+    o->cfg.no_new_privileges = true;
+    o->cfg.stop_timeout = 10;
+    o->pull = "missing";
+}
+
 /* run_options_parse: run's and create's flags; returns the index of the
  * image operand, or -1 after printing the error (*status set). */
 static int run_options_parse(int argc, char **argv, const char *command, struct run_options *o, int *status)
@@ -23388,11 +23449,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         FLAGS_END,
     };
 #undef RUN_CALL
-    c->network = xstrdup("bridge");
-    c->seccomp = xstrdup("default");
-    c->no_new_privileges = true;
-    c->stop_timeout = 10;
-    o->pull = "missing";
+    run_options_defaults(o);
     const struct cli_usage usage = {command, "IMAGE [COMMAND [ARG...]]",
                                     strcmp(command, "run") == 0 ? "Run a command in a new container"
                                                                 : "Create but do not start a container",
@@ -23416,45 +23473,56 @@ static void run_options_release(struct run_options *o)
     free(o->entrypoint);
 }
 
-/* cli_create_container: resolve the image (pulling as --pull says, when
- * lrun can) and create the container; its ID in *id. */
+/* container_create_pulling: run's and create's path to a new container,
+ * the CLI's and the API's (lrun_container_create): --replace, the image
+ * looked up or pulled as o->pull says, the container made; its ID in *id. */
+static int container_create_pulling(const char *root, struct run_options *o, const char *image, char **command,
+                                    const lrun_pull_options *pull, char **id, lrun_error **err)
+{
+    if (o->replace && o->cfg.name) { /* podman's --replace: the old one is removed, running or not */
+        lrun_error *missing = NULL;
+        if (container_remove(root, o->cfg.name, true, false, &missing) < 0) {
+            if (!strstr(missing->message, "no such container")) {
+                if (err)
+                    *err = missing;
+                else
+                    lrun_error_free(missing);
+                return -1;
+            }
+            lrun_error_free(missing);
+        }
+    }
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
+    if (!img && strcmp(o->pull, "never") == 0)
+        return fail(err, "%s: image not known", image);
+    if (!img) { /* --pull missing (docker's default) or always */
+        autofree char *pulled = NULL;
+        if (image_pull(s, image, pull, &pulled, err) < 0)
+            return -1;
+        if (!(img = store_image_by_id(s, pulled)))
+            return fail(err, "%s: the pulled image is not in the store", image);
+    }
+    free(o->cfg.image);
+    o->cfg.image = xstrdup(image);
+    s->volatile_writes = o->cfg.remove;
+    struct container *c = container_create(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, err);
+    if (!c)
+        return -1;
+    *id = xstrdup(c->id);
+    return 0;
+}
+
 static int cli_create_container(struct cli *cli, struct run_options *o, const char *image, char **command, char **id)
 {
     autoerror lrun_error *err = NULL;
-    if (o->replace && o->cfg.name) { /* podman's --replace: the old one is removed, running or not */
-        autofree char *owned = NULL;
-        if (container_remove(cli_root(cli, &owned), o->cfg.name, true, false, &err) < 0 &&
-            !strstr(err->message, "no such container"))
-            return cli_fail(err);
-        lrun_error_free(steal_pointer(&err));
-    }
-    autostore lrun_store *s = NULL;
-    int status;
-    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
-        return status;
-    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
-    if (!img && strcmp(o->pull, "never") == 0) {
-        cli_error("%s: image not known", image);
-        return EXIT_LRUN;
-    }
-    if (!img) { /* --pull missing (docker's default) or always */
-        lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
-                                  .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
-        autofree char *id = NULL;
-        if (image_pull(s, image, &pull, &id, &err) < 0)
-            return cli_fail(err);
-        img = store_image_by_id(s, id);
-        if (!img) {
-            cli_error("%s: the pulled image is not in the store", image);
-            return EXIT_LRUN;
-        }
-    }
-    o->cfg.image = xstrdup(image);
-    s->volatile_writes = o->cfg.remove;
-    struct container *c = container_create(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, &err);
-    if (!c)
+    autofree char *owned = NULL;
+    lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
+                              .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
+    if (container_create_pulling(cli_root(cli, &owned), o, image, command, &pull, id, &err) < 0)
         return cli_fail(err);
-    *id = xstrdup(c->id);
     return 0;
 }
 
@@ -23472,7 +23540,7 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    if (container_start(root, id, !o.cfg.detach, &exit_code, &err) < 0) {
+    if (container_start(root, id, o.cfg.detach ? NULL : process_stdio, &exit_code, &err) < 0) {
         lrun_error *ignored = NULL;
         if (o.cfg.remove) /* a start that failed early leaves nothing either */
             container_remove(root, id, true, true, &ignored);
@@ -23685,7 +23753,7 @@ static int container_start_settled(const char *root, const char *name, bool atta
         return 0;
     if (!r.running && strcmp(r.status, "running") == 0 && container_wait_recorded(root, name, &r, err) < 0)
         return -1;
-    return container_start(root, name, attach, exit_code, err);
+    return container_start(root, name, attach ? process_stdio : NULL, exit_code, err);
 }
 
 static int cmd_start(struct cli *cli, int argc, char **argv)
@@ -23833,18 +23901,8 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
     for (size_t i = 0; names[i]; i++) {
-        autoref struct container_ref r;
-        if (container_ref_read(root, names[i], &r, &err) < 0)
+        if (container_kill(root, names[i], sig, &err) < 0)
             return cli_fail(err);
-        if (!r.running) {
-            cli_error("can only kill running containers. %s is in state %s: container state improper", r.id,
-                      strcmp(r.status, "running") == 0 ? "exited" : r.status);
-            return EXIT_LRUN;
-        }
-        if (kill(r.pid, sig) < 0) {
-            cli_error("kill %s: %s", names[i], strerror(errno));
-            return EXIT_LRUN;
-        }
         printf("%s\n", names[i]);
     }
     return 0;
@@ -24305,19 +24363,15 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
-        autoref struct container_ref r;
-        if (container_ref_read(root, names[i], &r, &err) < 0) {
+        int exit_code;
+        if (container_wait_exit(root, names[i], &exit_code, &err) < 0) {
             if (ignore && strstr(err->message, "no such container")) {
                 puts("-1");
                 continue;
             }
             return cli_fail(err);
         }
-        if (r.running)
-            process_wait_gone(r.pid, -1);
-        if (container_wait_recorded(root, names[i], &r, &err) < 0)
-            return cli_fail(err);
-        printf("%d\n", r.exit_code);
+        printf("%d\n", exit_code);
     }
     return 0;
 }
@@ -26949,6 +27003,132 @@ int lrun_main(int argc, char **argv)
         status = EXIT_LRUN;
     }
     return status;
+}
+
+/* ========================================================================
+ * API: runtime.h's container calls, over the functions the commands use
+ * (run_flag_set parses the options as run's flags; create, start, wait,
+ * kill, remove and exec are the CLI's lifecycle functions)
+ * ======================================================================== */
+
+/* api_run_options: an lrun_container_options as run's flags would set it. */
+static int api_run_options(const lrun_container_options *in, struct run_options *o, lrun_error **err)
+{
+    run_options_defaults(o);
+    if (!in)
+        return 0;
+    const struct {
+        int id;
+        const char *value;
+    } single[] = {{RUN_NAME, in->name},         {RUN_WORKDIR, in->workdir},
+                  {RUN_USER, in->user},         {RUN_HOSTNAME, in->hostname},
+                  {RUN_NETWORK, in->network},   {RUN_LIMIT + LIMIT_MEMORY, in->memory},
+                  {RUN_LIMIT + LIMIT_PIDS, in->pids_limit}, {RUN_LIMIT + LIMIT_CPUS, in->cpus},
+                  {RUN_PULL, in->pull}};
+    for (size_t i = 0; i < sizeof single / sizeof *single; i++)
+        if (single[i].value && run_flag_set(o, single[i].id, single[i].value, err) < 0)
+            return -1;
+    for (size_t i = 0; in->env && in->env[i]; i++)
+        if (run_flag_set(o, RUN_ENV, in->env[i], err) < 0)
+            return -1;
+    for (size_t i = 0; in->volumes && in->volumes[i]; i++)
+        if (run_flag_set(o, RUN_VOLUME, in->volumes[i], err) < 0)
+            return -1;
+    o->platform = in->platform;
+    o->cfg.interactive = in->interactive;
+    o->cfg.remove = in->remove;
+    o->cfg.read_only = in->read_only;
+    return 0;
+}
+
+int lrun_container_create(const char *root, const char *image, const lrun_container_options *options, char **id,
+                          lrun_error **err)
+{
+    cleanup(run_options_release) struct run_options o = {0};
+    autofree char *owned = root ? NULL : lrun_default_root();
+    *id = NULL;
+    if (!image || !*image)
+        return fail(err, "create requires an image");
+    if (api_run_options(options, &o, err) < 0)
+        return -1;
+    lrun_pull_options pull = {.platform = o.platform};
+    char *const *command = options && options->command ? options->command : STRV(NULL);
+    return container_create_pulling(root ? root : owned, &o, image, (char **)command, &pull, id, err);
+}
+
+int lrun_container_start(const char *root, const char *container, const int *stdio, int *exit_code, lrun_error **err)
+{
+    autofree char *owned = root ? NULL : lrun_default_root();
+    int ignored = 0;
+    return container_start(root ? root : owned, container, stdio, exit_code ? exit_code : &ignored, err);
+}
+
+int lrun_container_wait(const char *root, const char *container, int *exit_code, lrun_error **err)
+{
+    autofree char *owned = root ? NULL : lrun_default_root();
+    return container_wait_exit(root ? root : owned, container, exit_code, err);
+}
+
+int lrun_container_kill(const char *root, const char *container, int sig, lrun_error **err)
+{
+    autofree char *owned = root ? NULL : lrun_default_root();
+    return container_kill(root ? root : owned, container, sig, err);
+}
+
+int lrun_container_remove(const char *root, const char *container, int force, lrun_error **err)
+{
+    autofree char *owned = root ? NULL : lrun_default_root();
+    return container_remove(root ? root : owned, container, force, false, err);
+}
+
+int lrun_container_exec(const char *root, const char *container, char *const *argv, int *exit_code,
+                        lrun_error **err)
+{
+    autofree char *owned = root ? NULL : lrun_default_root();
+    autoconfig struct container_config opts = {0};
+    if (!argv || !argv[0])
+        return fail(err, "exec requires a command");
+    return container_exec(root ? root : owned, container, &opts, (char **)argv, exit_code, err);
+}
+
+int lrun_container_list(const char *root, lrun_container_info **containers, size_t *count, lrun_error **err)
+{
+    *containers = NULL;
+    *count = 0;
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+        return -1;
+    lrun_container_info *list = xcalloc(s->n_containers + 1, sizeof *list);
+    for (size_t i = s->n_containers; i-- > 0;) { /* newest first, as ps */
+        const struct container *c = s->containers[i];
+        lrun_container_info *info = &list[*count];
+        bool running = container_is_running(c);
+        info->id = xstrdup(c->id);
+        info->name = xstrdup(c->names && c->names[0] ? c->names[0] : "");
+        info->image = container_image_name(c);
+        info->image_id = xstrdup(c->image ? c->image : "");
+        info->status = xstrdup(running ? (c->paused ? "paused" : "running")
+                                       : strcmp(c->status, "running") == 0 ? "exited" : c->status);
+        info->exit_code = (int)c->exit_code;
+        info->pid = running ? c->pid : 0;
+        info->created = time_parse_rfc3339(c->created);
+        free(container_size_text(s, c, &info->size, &info->virtual_size));
+        (*count)++;
+    }
+    *containers = list;
+    return 0;
+}
+
+void lrun_container_list_free(lrun_container_info *containers, size_t count)
+{
+    for (size_t i = 0; containers && i < count; i++) {
+        free(containers[i].id);
+        free(containers[i].name);
+        free(containers[i].image);
+        free(containers[i].image_id);
+        free(containers[i].status);
+    }
+    free(containers);
 }
 
 #ifndef LRUN_NO_MAIN

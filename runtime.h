@@ -134,6 +134,95 @@ int lrun_logout(const char *registry, const lrun_pull_options *options, lrun_err
 /* Free a NULL-terminated list of strings. */
 void lrun_strv_free(char **list);
 
+/* ---- containers ------------------------------------------------------------ */
+/*
+ * The container calls take the store's root (NULL: lrun_default_root()),
+ * not an lrun_store: each opens the store for as long as one step needs it,
+ * as the lrun commands do (they are the same functions).  Do not hold an
+ * lrun_store of the same root open across them: the store's locks are
+ * fcntl locks, which belong to the process, so the inner close would drop
+ * the outer's locks.
+ *
+ * Which calls fork: lrun_container_start forks the container's processes
+ * (attached: the caller waits for them; detached: a monitor process, a copy
+ * of the calling program, that outlives the call and records the exit),
+ * lrun_container_exec forks the exec'd process; create may pull (threads).
+ * A child of a fork only execs or runs lrun's own code, so a multi-threaded
+ * caller is safe as long as no other thread holds a lock lrun's child
+ * needs: malloc's (glibc resets it in the child) and stdio's.
+ * Thread safety: calls on different roots may run in different threads;
+ * calls on one root serialise on its locks.  An attached start blocks
+ * SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH in the calling
+ * thread while it waits (it forwards them to the container) and restores
+ * the mask after; it also sets SIGPIPE to SIG_IGN for the process.
+ */
+
+/* What a new container is.  Zero-initialise and set what you need; every
+ * field has a default when 0 / NULL, which is that of `lrun run` with no
+ * flags.  Each field is parsed exactly as the run flag named beside it. */
+typedef struct lrun_container_options {
+    const char *name;        /* --name; NULL: a generated one */
+    char *const *command;    /* NULL-terminated; NULL: the image's Cmd */
+    char *const *env;        /* -e KEY=VALUE (over the image's), NULL-terminated */
+    const char *workdir;     /* -w */
+    const char *user;        /* -u USER[:GROUP] */
+    const char *hostname;    /* -h */
+    const char *network;     /* --network: bridge (default), none, host, a network's name */
+    char *const *volumes;    /* -v HOST-DIR:CTR[:ro] / VOLUME:CTR / CTR, NULL-terminated */
+    const char *memory;      /* -m: "64m" */
+    const char *pids_limit;  /* --pids-limit: "100" */
+    const char *cpus;        /* --cpus: "1.5" */
+    const char *pull;        /* --pull: missing (default), always, never, newer */
+    const char *platform;    /* --platform os/arch[/variant] (for a pull) */
+    int interactive;         /* -i: the container's stdin is the caller's (start's stdio[0]) */
+    int remove;              /* --rm: removed when it exits */
+    int read_only;           /* --read-only */
+} lrun_container_options;
+
+/* Create a container from image (pulled if it is missing, unless pull is
+ * "never"); *id is its 64-hex ID.  Like `lrun create`. */
+int lrun_container_create(const char *root, const char *image, const lrun_container_options *options, char **id,
+                          lrun_error **err);
+
+/* Start a created (or exited) container (a name, an ID or its prefix).
+ * With stdio (the caller's fds for the container's stdin, stdout and
+ * stderr; stdin is read only if created interactive) it runs attached: the
+ * call returns when the container exits, with its status in *exit_code
+ * (as `lrun start -a`).  With stdio NULL it runs detached under a monitor
+ * and the call returns once it runs (exit_code may be NULL). */
+int lrun_container_start(const char *root, const char *container, const int *stdio, int *exit_code, lrun_error **err);
+
+/* Wait until the container has exited; its exit status in *exit_code. */
+int lrun_container_wait(const char *root, const char *container, int *exit_code, lrun_error **err);
+
+/* Send sig to the container's first process (it must be running). */
+int lrun_container_kill(const char *root, const char *container, int sig, lrun_error **err);
+
+/* Remove the container; a running one only with force (it is killed). */
+int lrun_container_remove(const char *root, const char *container, int force, lrun_error **err);
+
+/* Run argv (NULL-terminated) in the running container with the calling
+ * process's stdin, stdout and stderr; its exit status in *exit_code. */
+int lrun_container_exec(const char *root, const char *container, char *const *argv, int *exit_code,
+                        lrun_error **err);
+
+typedef struct lrun_container_info {
+    char *id;              /* 64 hex characters */
+    char *name;
+    char *image;           /* as it was named at create */
+    char *image_id;
+    char *status;          /* "created", "running", "paused" or "exited" */
+    int exit_code;         /* of the last run, when exited */
+    int64_t pid;           /* its first process (host pid), when running */
+    int64_t created;       /* seconds since the epoch */
+    int64_t size;          /* bytes in the container's layer (ps -s's first number) */
+    int64_t virtual_size;  /* that plus the image (ps -s's "virtual") */
+} lrun_container_info;
+
+/* Every container, newest first (ps -a -s). */
+int lrun_container_list(const char *root, lrun_container_info **containers, size_t *count, lrun_error **err);
+void lrun_container_list_free(lrun_container_info *containers, size_t count);
+
 /* ---- the command line ----------------------------------------------------- */
 
 /* Run the lrun command line (argv[0] is the program name); returns the exit
