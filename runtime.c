@@ -13815,7 +13815,7 @@ enum cgroup_version { CGROUP_NONE, CGROUP_V1, CGROUP_V2 };
  * mount options; the v2 one holds them all. */
 struct cgroup_hierarchy {
     char *mount;
-    char *controllers; /* ",cpu,cpuacct," (v1); "" for v2 */
+    char *controllers; /* ",cpu,cpuacct," (v1); v2: its root's cgroup.controllers */
     bool unified;
 };
 
@@ -13827,6 +13827,20 @@ static bool cgroup_host_hybrid;
 /* the v1 controllers a container gets a directory in */
 static const char *const cgroup_v1_controllers[] = {"cpu", "cpuacct", "cpuset", "memory", "devices",
                                                     "freezer", "blkio", "pids"};
+
+/* cgroup_v2_controllers: the controllers dir's cgroup.controllers lists,
+ * as ",cpu,io,memory," (NULL when the file cannot be read) */
+static char *cgroup_v2_controllers(const char *dir)
+{
+    autofree char *file = xasprintf("%s/cgroup.controllers", dir);
+    autobuf struct buf have = {0}, list = {0};
+    if (read_file_at(AT_FDCWD, file, &have, NULL) < 0)
+        return NULL;
+    buf_adds(&list, ",");
+    for (char *save = NULL, *w = strtok_r(have.data, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+        buf_printf(&list, "%s,", w);
+    return buf_steal(&list);
+}
 
 /* cgroup_detect: the hierarchies, from /proc/self/mountinfo (once found) */
 static enum cgroup_version cgroup_detect(void)
@@ -13851,7 +13865,12 @@ static enum cgroup_version cgroup_detect(void)
         if (n < 5 || !type || !source || !options || strcmp(fields[3], "/") != 0)
             continue;
         if (strcmp(type, "cgroup2") == 0 && !unified.mount) {
-            unified = (struct cgroup_hierarchy){xstrdup(fields[4]), xstrdup(""), true};
+            /* the root's controllers, read once (a v2 mount made beside v1
+             * hierarchies, as in an initramfs chroot on a v1 host, may have
+             * none; an unreadable list: the usual v2 host's) */
+            char *have = cgroup_v2_controllers(fields[4]);
+            unified = (struct cgroup_hierarchy){xstrdup(fields[4]), have ? have : xstrdup(",cpu,cpuset,io,memory,pids,"),
+                                                true};
         } else if (strcmp(type, "cgroup") == 0 && n_cgroup_hierarchies < 15) {
             autobuf struct buf list = {0};
             buf_adds(&list, ",");
@@ -13884,31 +13903,12 @@ static enum cgroup_version cgroup_detect(void)
  * controller ("" for the unified one), or NULL when there is none. */
 #define PIDS_LIMIT_DEFAULT 2048 /* --pids-limit unless given, as podman's containers.conf */
 
-/* cgroup_v2_offers: the unified hierarchy mounted at mount lists controller
- * in its root's cgroup.controllers (a v2 mount made beside v1 hierarchies,
- * as in an initramfs chroot on a v1 host, may have none). */
-static bool cgroup_v2_offers(const char *mount, const char *controller)
-{
-    autofree char *path = xasprintf("%s/cgroup.controllers", mount);
-    char text[512] = "";
-    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    if (n <= 0)
-        return fd < 0; /* unreadable: assume the usual v2 host */
-    text[n] = '\0';
-    for (char *save = NULL, *w = strtok_r(text, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
-        if (strcmp(w, controller) == 0)
-            return true;
-    return false;
-}
-
 static char *cgroup_dir(const char *path, const char *controller)
 {
     autofree char *key = xasprintf(",%s,", controller);
     for (size_t i = 0; i < n_cgroup_hierarchies; i++) {
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
-        bool holds = *controller ? (h->unified ? cgroup_host_version == CGROUP_V2 && cgroup_v2_offers(h->mount, controller)
-                                               : strstr(h->controllers, key) != NULL)
+        bool holds = *controller ? (!h->unified || cgroup_host_version == CGROUP_V2) && strstr(h->controllers, key)
                                  : h->unified;
         if (holds)
             return xasprintf("%s%s%s", h->mount, path[0] == '/' ? "" : "/", path);
@@ -14235,17 +14235,10 @@ static int cgroup_apply_limits(const char *path, const struct spec_resources *r,
 static void cgroup_v2_enable(const char *dir)
 {
     static const char *const wanted[] = {"cpu", "cpuset", "io", "memory", "pids"};
-    autofree char *file = xasprintf("%s/cgroup.controllers", dir);
-    autobuf struct buf have = {0};
-    if (read_file_at(AT_FDCWD, file, &have, NULL) < 0)
-        return;
-    for (char *c = have.data; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-    autofree char *line = xasprintf(" %s ", have.data);
-    for (size_t i = 0; i < sizeof wanted / sizeof *wanted; i++) {
-        autofree char *word = xasprintf(" %s ", wanted[i]), *enable = xasprintf("+%s", wanted[i]);
-        if (strstr(line, word))
+    autofree char *have = cgroup_v2_controllers(dir);
+    for (size_t i = 0; have && i < sizeof wanted / sizeof *wanted; i++) {
+        autofree char *key = xasprintf(",%s,", wanted[i]), *enable = xasprintf("+%s", wanted[i]);
+        if (strstr(have, key))
             cgroup_write(dir, "cgroup.subtree_control", enable, NULL);
     }
 }
@@ -14410,7 +14403,7 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
         const struct cgroup_hierarchy *h = &cgroup_hierarchies[i];
         if (h->unified && cgroup_host_version == CGROUP_V2)
             cgroup_v2_delegate(h->mount, path);
-        rc = cgroup_mkdirs(h->mount, path, strstr(h->controllers, ",cpuset,") != NULL, err);
+        rc = cgroup_mkdirs(h->mount, path, !h->unified && strstr(h->controllers, ",cpuset,"), err);
     }
     if (rc == 0 && r->n_devices) {
         autofree char *v1 = cgroup_detect() == CGROUP_V1 ? cgroup_dir(path, "devices") : NULL;
