@@ -2,14 +2,9 @@
 # lrun run: exit codes, streams, stdin, pid 1, hostname, environment, working
 # directory, user, entrypoint, --rm, --read-only, volumes, tmpfs, networks.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
+. "$here/../lib/ctr-test.sh"
+ctr_start
 PATHV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-TO="timeout -k 5 30"
 
 # ------------------------------------------------------------ exit codes --
 run $TO "$LRUN" --root "$R" run --rm "$IMG" true

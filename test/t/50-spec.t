@@ -4,14 +4,8 @@
 # the spec's form) and userdata/lrun.json (the docker-level facts); start and
 # exec execute what config.json says, so an edit of it is what runs next.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 userdata() { echo "$R/overlay-containers/$(ctr_field "$1" .id)/userdata"; }
 spec() { jq -c "$2" "$(userdata "$1")/config.json"; }
 # edit NAME JQ: rewrite NAME's config.json through jq

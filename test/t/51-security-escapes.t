@@ -18,14 +18,9 @@
 #   stdio    CVE-2017-5226: TIOCSTI into the caller's terminal; read, chmod
 #            and truncate the caller's "> file" through /proc/self/fd/1
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v gcc >/dev/null || skip_all "needs gcc (static attack program)"
-ctr_setup
-TO="timeout -k 5 30"
+ctr_start
 
 mkdir -p "$T/attack" "$T/out"
 cat >"$T/attack.c" <<'EOF'

@@ -4,14 +4,9 @@
 # masked and read-only paths, /dev, /sys, the files lrun provides in /etc,
 # and no fd of the caller leaking into the container.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v gcc >/dev/null || skip_all "needs gcc (static probe program)"
-ctr_setup
-TO="timeout -k 5 30"
+ctr_start
 lrun_run() { run $TO "$LRUN" --root "$R" run --rm "$@"; }
 
 # ------------------------------------------------------------ the probe --

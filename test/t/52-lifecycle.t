@@ -2,15 +2,8 @@
 # Container lifecycle: run -d, ps (exact podman table), logs, exec, stop,
 # kill, wait, start, create + start -a, rm, container prune, run -d --rm.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 running() { [ "$(L ps --format '{{.Names}}' | grep -cx "$1")" = 1 ]; }
 HDR="CONTAINER ID  IMAGE       COMMAND     CREATED     STATUS      PORTS       NAMES"

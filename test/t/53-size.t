@@ -4,15 +4,8 @@
 # layer (each inode once, directories ignored), no walk of stopped
 # containers' layers, and the time of "ps -a -s" with 100 containers.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 # layer_bytes DIR: sum of st_size of the non-directory inodes below DIR,
 # each inode counted once (hard links), as containers/storage counts

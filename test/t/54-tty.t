@@ -4,14 +4,9 @@
 # at start and on SIGWINCH, ^C delivered to the container's foreground
 # process.  Driven with script(1) and, when installed, tmux.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v script >/dev/null || skip_all "needs script(1) (util-linux)"
-ctr_setup
-nl=$'\n'
+ctr_start
 O=$T/out
 mkdir -p "$O"
 

@@ -4,15 +4,8 @@
 # volume, tmpfs and workdir targets, /etc/passwd for -u): lrun refuses or
 # resolves them inside the container root, never touching the host.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 PROBES="/tmp/lrun-probe-dev /tmp/lrun-probe-dev2 /tmp/lrun-probe-etc /tmp/lrun-probe-vol /tmp/lrun-probe-wd /tmp/lrun-probe-tmpfs"
 for p in $PROBES; do
 	[ -e "$p" ] || [ -L "$p" ] && { diag "removing a leftover $p from an earlier run"; rm -rf "$p"; }

@@ -4,15 +4,8 @@
 # layer adds /layers/fNNN and rewrites /layers/top (the topmost must win); the
 # last layer whites out /layers/f002.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 # build_layers N: $T/ly/base.tar + $T/ly/1.tar .. N.tar (made once, reused)
 fx_busybox_rootfs "$T/ly/base" && fx_layer_tar "$T/ly/base" "$T/ly/base.tar" || bail "base layer"

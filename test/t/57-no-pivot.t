@@ -7,15 +7,9 @@
 # either way, and the classic chroot escape must not reach the host.
 # (A real initramfs boot under qemu is test/t/70-initramfs-boot.t.)
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v gcc >/dev/null || skip_all "needs gcc (static helper programs)"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
+ctr_start
 
 # nopivot CMD...: CMD with pivot_root(2) failing with EINVAL
 cat >"$T/nopivot.c" <<'EOF'

@@ -4,14 +4,8 @@
 # before anything is created, signals the caller ignored are not ignored in
 # the container, the --init reaper does not show lrun's command line.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 # --- exec: SIGTERM to lrun exec reaches the command in the container --------
 L run -d --name e1 "$IMG" sleep 300 >/dev/null || bail "run -d e1"

@@ -3,15 +3,8 @@
 # them, --help/-h prints the command's help and does nothing else, and
 # rm's -t/--time, --ignore, -a, -f, --depend; ps --external, -n/--last.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 n_images() { L images -q | wc -l; }
 
 # ------------------------------------------------ --help does nothing else --

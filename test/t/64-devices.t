@@ -8,15 +8,10 @@
 # an image-shipped kmsg node.  --device adds a node, --privileged lifts the
 # policy; the cgroup goes with the container (rm, --rm, a failed start).
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v losetup >/dev/null || skip_all "needs losetup"
 grep -q cgroup /proc/self/mountinfo || skip_all "no cgroup hierarchy mounted"
-ctr_setup
-TO="timeout -k 5 60"
+ctr_start 60
 
 # ------------------------------------------------ the stand-in host disk --
 printf 'SECRETDISK' >"$T/disk.img"

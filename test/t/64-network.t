@@ -8,15 +8,9 @@
 # store gets its own bridge (lrunN) and subnet, so parallel runs of lrun's
 # tests (each with its own store) do not collide.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v nft >/dev/null || skip_all "no nft (apt-get install nftables)"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
+ctr_start
 
 # -------------------------------------------------- the default network --
 run $TO "$LRUN" --root "$R" run -d --name web "$IMG"

@@ -5,15 +5,9 @@
 # its monitor is killed).  Traffic only to 127.0.0.1 and the containers
 # made here; host ports are ones the kernel just handed out as free.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v nft >/dev/null || skip_all "no nft (apt-get install nftables)"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
+ctr_start
 free_port() { perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp")->sockport'; }
 bindable() { perl -MIO::Socket::INET -e 'exit !IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1)' "$1"; }
 get() { $TO wget -q -T 5 -O - "http://127.0.0.1:$1/index.html" 2>&1; }

@@ -6,15 +6,8 @@
 # copy-up of the image's content into a new volume, duplicate destinations,
 # and the volumes in system df (-v, --format).
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 # --- volume create / ls / inspect / exists ---------------------------------------------
 run L volume ls --noheading

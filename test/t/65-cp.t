@@ -6,15 +6,8 @@
 # last component and in the middle) never lead cp to the host, and a tar
 # on stdin cannot climb out with ../.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 H=$T/host && mkdir -p "$H/dir/sub" && echo one >"$H/file" && echo two >"$H/dir/sub/f" && chmod 640 "$H/file"
 
 # --- a created container (never started): through its layer ----------------------------

@@ -2,15 +2,8 @@
 # --format as podman renders Go templates (fields, pipes, functions, if,
 # range, with, variables, errors), and container inspect in podman's shape.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 IID=$(L images -q --no-trunc | head -1); IID=${IID#sha256:}
 
 # f TEMPLATE EXPECTED NAME: image inspect --format TEMPLATE of $IMG

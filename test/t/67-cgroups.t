@@ -8,15 +8,9 @@
 # is OOM-killed (137, State.OOMKilled true), a fork bomb stops at the pids
 # limit.  Bad input: Error:, exit 125, no container and no cgroup left.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 grep -q cgroup /proc/self/mountinfo || skip_all "no cgroup hierarchy mounted"
-ctr_setup
-TO="timeout -k 5 60"
-nl=$'\n'
+ctr_start 60
 lrun_run() { run $TO "$LRUN" --root "$R" run --rm "$@"; }
 V2=0
 [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && V2=1

@@ -4,15 +4,8 @@
 # with --all and --filter, kill then start, ps --filter/--sort, rmi -a,
 # --label and --restart kept and shown.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 # ------------------------------------------------------ global options --
 run L --log-level=telepathic info

@@ -5,15 +5,8 @@
 # as whiteouts; the runtime's mount points (/etc/hosts, /proc...) left out;
 # a running container; errors.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 cfg() { L image inspect --format "$2" "$1"; }
 
 L run --name c "$IMG" sh -c 'echo new >/new.txt; echo changed >/etc/motd; rm /bin/true; mkdir -p /srv/www; echo hi >/srv/www/index.html' >/dev/null

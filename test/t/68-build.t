@@ -8,15 +8,8 @@
 # Containerfile or a failing RUN leaves no image and no container; COPY
 # cannot reach out of the context.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 60"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start 60
 n_containers() { jq length "$R/overlay-containers/containers.json"; }
 
 C=$T/ctx && mkdir -p "$C/site/css" "$T/x"

@@ -4,15 +4,9 @@
 # --no-stream [--format] [-a] with podman's columns; top with format
 # descriptors and with ps options; update of a running container's limits.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 grep -q cgroup /proc/self/mountinfo || skip_all "no cgroup hierarchy mounted"
-ctr_setup
-TO="timeout -k 5 60"
-nl=$'\n'
+ctr_start 60
 V2=0
 [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && V2=1
 cg() { if [ $V2 = 1 ]; then cat "/sys/fs/cgroup/lrun/$1/$3"; else cat "/sys/fs/cgroup/$2/lrun/$1/$3"; fi; }

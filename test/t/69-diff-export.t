@@ -5,15 +5,8 @@
 # -o FILE written whole or not at all), and mount/unmount of a container's
 # root on the host, counted in mountpoints.json as c/storage does.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 
 L run --name d "$IMG" sh -c 'touch /newfile; rm /etc/passwd' >/dev/null
 run L diff d

@@ -8,16 +8,9 @@
 # is an error naming the file, never an empty store; broken link/lower files
 # and l/ symlinks are rebuilt; a layer without diff/ is not "present".
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v strace >/dev/null || skip_all "no strace (apt-get install strace)"
-ctr_setup
-TO="timeout -k 5 60"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+ctr_start 60
 
 # synced_renames FILE NAME...: for every rename of a temp file onto NAME in
 # the strace log FILE, "sync-before sync-after" (1 or 0 each): the call

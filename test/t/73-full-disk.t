@@ -4,19 +4,13 @@
 # rewrite finds no space (ENOSPC), and succeed.  The store is an ext4 on a
 # loop file in the test's directory, filled to the last block.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
+. "$here/../lib/ctr-test.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (loop mount)"
 command -v mkfs.ext4 >/dev/null || skip_all "no mkfs.ext4 (apt-get install e2fsprogs)"
-ctr_setup
-TO="timeout -k 5 60"
-nl=$'\n'
+ctr_start 60
 truncate -s 48M "$T/fs.img" && mkfs.ext4 -q -F -N 4096 "$T/fs.img" || bail "mkfs"
 mkdir -p "$T/fs" && mount -o loop "$T/fs.img" "$T/fs" || bail "loop mount"
 R=$T/fs/root
-L() { $TO "$LRUN" --root "$R" "$@"; }
 L load -q -i "$FX/v1.tar" >/dev/null || bail "load"
 
 # fill FILE: write zeros to FILE until the filesystem has no block left

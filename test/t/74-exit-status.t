@@ -5,15 +5,8 @@
 # monitor does not turn exit 7 into 137; a SIGKILLed foreground run does not
 # leave "running" forever; on a full disk run exits with the container's code.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 60"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start 60
 status() { jq -r --arg n "$1" '.[] | select(.names[0] == $n) | "\(.flags."lrun.status") \(.flags."lrun.exit-code")"' \
 	"$R/overlay-containers/containers.json"; }
 field() { jq -r --arg n "$1" --arg f "$2" '.[] | select(.names[0] == $n) | .flags[$f]' "$R/overlay-containers/containers.json"; }
