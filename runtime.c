@@ -25945,9 +25945,6 @@ struct command {
     const char *summary;
 };
 
-static int cmd_image(struct cli *cli, int argc, char **argv);
-static int cmd_system(struct cli *cli, int argc, char **argv);
-static int cmd_volume(struct cli *cli, int argc, char **argv);
 
 
 /* cmd_version_full: --version as crun prints it: the OCI runtime-spec
@@ -25958,57 +25955,6 @@ static int cmd_version_full(void)
     printf("lrun version %s\nspec: %s\n+CAP +SECCOMP +YAJL\n", LRUN_VERSION, OCI_VERSION);
     return 0;
 }
-
-static int cmd_container(struct cli *cli, int argc, char **argv);
-
-static const struct command commands[] = {
-    {"container", cmd_container, "Manage containers (ls, prune, and the commands below)"},
-    {"build", cmd_build, "Build an image from a Containerfile"},
-    {"commit", cmd_commit, "Create an image from a container's changes"},
-    {"cp", cmd_cp, "Copy files between a container and the host"},
-    {"export", cmd_export, "Export a container's filesystem as a tar"},
-    {"mount", cmd_mount, "Mount a container's root filesystem"},
-    {"umount", cmd_unmount, "Unmount a container's root filesystem (unmount)"},
-    {"unmount", cmd_unmount, "Unmount a container's root filesystem"},
-    {"create", cmd_create, "Create a container from an image"},
-    {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
-    {"exec", cmd_exec, "Run a process in a running container"},
-    {"history", cmd_history, "Show how an image was made (its config's history)"},
-    {"images", cmd_images, "List images in the store"},
-    {"import", cmd_import, "Make an image from a tar of a filesystem"},
-    {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
-    {"image", cmd_image, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
-    {"info", cmd_info, "Display lrun related system information"},
-    {"inspect", cmd_inspect, "Display the configuration of a container or image"},
-    {"kill", cmd_kill, "Send a signal to running containers"},
-    {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
-    {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
-    {"logout", cmd_logout, "Forget a registry's stored credentials"},
-    {"logs", cmd_logs, "Show a detached container's output"},
-    {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
-    {"port", cmd_port, "List a container's published ports"},
-    {"ps", cmd_ps, "List containers"},
-    {"pull", cmd_pull, "Pull an image from a registry"},
-    {"push", cmd_push, "Push an image to a registry"},
-    {"restart", cmd_restart, "Restart one or more containers"},
-    {"rm", cmd_rm, "Remove containers"},
-    {"rmi", cmd_rmi, "Remove images"},
-    {"run", cmd_run, "Run a command in a new container"},
-    {"save", cmd_save, "Save an image to a docker-archive"},
-    {"start", cmd_start, "Start created or stopped containers"},
-    {"stats", cmd_stats, "Display the resource usage of containers"},
-    {"stop", cmd_stop, "Stop running containers"},
-    {"system", cmd_system, "Manage the store (df)"},
-    {"tag", cmd_tag, "Add a name to an image"},
-    {"top", cmd_top, "Display the running processes of a container"},
-    {"unpause", cmd_unpause, "Unpause the processes in containers"},
-    {"untag", cmd_untag, "Remove names from an image"},
-    {"update", cmd_update, "Update the cgroup limits of a container"},
-    {"version", cmd_version, "Print the version"},
-    {"volume", cmd_volume, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
-    {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
-    {NULL, NULL, NULL},
-};
 
 static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
@@ -26028,6 +25974,7 @@ static const struct command container_commands[] = {
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"exists", cmd_container_exists, NULL},
     {"pause", cmd_pause, NULL}, {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
+    {"port", cmd_port, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -26035,7 +25982,6 @@ static const struct command volume_commands[] = {
     {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
     {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
     {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {NULL, NULL, NULL},
-    {"logs", cmd_logs, NULL},    {"port", cmd_port, NULL},   {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {
@@ -26056,41 +26002,81 @@ static int dispatch(struct cli *cli, const struct command *table, const char *pa
     return EXIT_LRUN;
 }
 
-static int cmd_image(struct cli *cli, int argc, char **argv)
+/* the command groups ("lrun image ls"): a group's name, then its table */
+static const struct command_group {
+    const char *name;
+    const struct command *commands;
+} command_groups[] = {
+    {"image", image_commands},
+    {"container", container_commands},
+    {"volume", volume_commands},
+    {"system", system_commands},
+};
+
+static int cmd_group(struct cli *cli, int argc, char **argv)
 {
-    if (argc < 2) {
-        cli_error("missing command 'lrun image COMMAND'\nTry 'lrun --help' for more information");
-        return EXIT_LRUN;
+    for (size_t i = 0; i < sizeof command_groups / sizeof *command_groups; i++) {
+        const struct command_group *g = &command_groups[i];
+        if (strcmp(g->name, argv[0]) != 0)
+            continue;
+        if (argc < 2) {
+            cli_error("missing command 'lrun %s COMMAND'\nTry 'lrun --help' for more information", g->name);
+            return EXIT_LRUN;
+        }
+        return dispatch(cli, g->commands, g->name, argc - 1, argv + 1);
     }
-    return dispatch(cli, image_commands, "image", argc - 1, argv + 1);
+    cli_error("unrecognized command `lrun %s`\nTry 'lrun --help' for more information", argv[0]);
+    return EXIT_LRUN;
 }
 
-static int cmd_container(struct cli *cli, int argc, char **argv)
-{
-    if (argc < 2) {
-        cli_error("missing command 'lrun container COMMAND'\nTry 'lrun --help' for more information");
-        return EXIT_LRUN;
-    }
-    return dispatch(cli, container_commands, "container", argc - 1, argv + 1);
-}
-
-static int cmd_volume(struct cli *cli, int argc, char **argv)
-{
-    if (argc < 2) {
-        cli_error("missing command 'lrun volume COMMAND'\nTry 'lrun --help' for more information");
-        return EXIT_LRUN;
-    }
-    return dispatch(cli, volume_commands, "volume", argc - 1, argv + 1);
-}
-
-static int cmd_system(struct cli *cli, int argc, char **argv)
-{
-    if (argc < 2) {
-        cli_error("missing command 'lrun system COMMAND'\nTry 'lrun --help' for more information");
-        return EXIT_LRUN;
-    }
-    return dispatch(cli, system_commands, "system", argc - 1, argv + 1);
-}
+static const struct command commands[] = {
+    {"container", cmd_group, "Manage containers (ls, prune, and the commands below)"},
+    {"build", cmd_build, "Build an image from a Containerfile"},
+    {"commit", cmd_commit, "Create an image from a container's changes"},
+    {"cp", cmd_cp, "Copy files between a container and the host"},
+    {"export", cmd_export, "Export a container's filesystem as a tar"},
+    {"mount", cmd_mount, "Mount a container's root filesystem"},
+    {"umount", cmd_unmount, "Unmount a container's root filesystem (unmount)"},
+    {"unmount", cmd_unmount, "Unmount a container's root filesystem"},
+    {"create", cmd_create, "Create a container from an image"},
+    {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
+    {"exec", cmd_exec, "Run a process in a running container"},
+    {"history", cmd_history, "Show how an image was made (its config's history)"},
+    {"images", cmd_images, "List images in the store"},
+    {"import", cmd_import, "Make an image from a tar of a filesystem"},
+    {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
+    {"image", cmd_group, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
+    {"info", cmd_info, "Display lrun related system information"},
+    {"inspect", cmd_inspect, "Display the configuration of a container or image"},
+    {"kill", cmd_kill, "Send a signal to running containers"},
+    {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
+    {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
+    {"logout", cmd_logout, "Forget a registry's stored credentials"},
+    {"logs", cmd_logs, "Show a detached container's output"},
+    {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
+    {"port", cmd_port, "List a container's published ports"},
+    {"ps", cmd_ps, "List containers"},
+    {"pull", cmd_pull, "Pull an image from a registry"},
+    {"push", cmd_push, "Push an image to a registry"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"rm", cmd_rm, "Remove containers"},
+    {"rmi", cmd_rmi, "Remove images"},
+    {"run", cmd_run, "Run a command in a new container"},
+    {"save", cmd_save, "Save an image to a docker-archive"},
+    {"start", cmd_start, "Start created or stopped containers"},
+    {"stats", cmd_stats, "Display the resource usage of containers"},
+    {"stop", cmd_stop, "Stop running containers"},
+    {"system", cmd_group, "Manage the store (df)"},
+    {"tag", cmd_tag, "Add a name to an image"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"unpause", cmd_unpause, "Unpause the processes in containers"},
+    {"untag", cmd_untag, "Remove names from an image"},
+    {"update", cmd_update, "Update the cgroup limits of a container"},
+    {"version", cmd_version, "Print the version"},
+    {"volume", cmd_group, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
+    {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
+    {NULL, NULL, NULL},
+};
 
 /* --- the OCI runtime's command line (runc's and crun's) ---
  * Chosen by oci_mode_wanted: runc's global options, a command only runc
