@@ -510,6 +510,46 @@ static int read_file_at(int dirfd, const char *path, struct buf *out, lrun_error
     return read_all_fd(fd, path, out, err);
 }
 
+/* process_alive: pid runs (a zombie, which nobody may ever reap when its
+ * parent died, does not). */
+static bool process_alive(int64_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    autoclose int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* temp_file_is_stray: a temp file (".tmp-NAME-PID", "OUT.tmp-PID") whose
+ * writer is gone.  A name without a PID counts as gone: only the holder of
+ * the store's write lock makes those. */
+static bool temp_file_is_stray(const char *name)
+{
+    const char *dash = strrchr(name, '-');
+    if (!dash || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1) || strlen(dash + 1) > 9)
+        return true;
+    return !process_alive(strtol(dash + 1, NULL, 10));
+}
+
+/* dir_remove_stray_temp_files: the ".tmp-" files in dir_fd whose writer
+ * is gone; how many. */
+static size_t dir_remove_stray_temp_files(int dir_fd)
+{
+    DIR *dir = fdopendir(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    size_t removed = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 && temp_file_is_stray(e->d_name))
+            removed += unlinkat(dir_fd, e->d_name, 0) == 0;
+    if (dir)
+        closedir(dir);
+    return removed;
+}
+
 static int write_all(int fd, const void *data, size_t n)
 {
     const char *p = data;
@@ -1521,6 +1561,8 @@ struct layer {
     int compression;
     struct id_set uids, gids;
     bool incomplete;
+    bool collectable; /* flags "lrun.collectable": made for an image or a container and removed with it,
+                         so one that nothing uses is a leftover of a killed command (store_find_leftovers) */
     bool is_volatile; /* kept in volatile-layers.json (a --rm container's) */
     yajl_val raw;     /* the record as read, for members lrun does not know */
 };
@@ -1693,6 +1735,7 @@ static struct layer *layer_from_json(yajl_val v)
     id_set_read(&l->gids, json_get(v, "gidset"));
     yajl_val incomplete = json_get(json_get(v, "flags"), "incomplete");
     l->incomplete = YAJL_IS_TRUE(incomplete);
+    l->collectable = YAJL_IS_TRUE(json_get(json_get(v, "flags"), "lrun.collectable"));
     return l;
 }
 
@@ -1828,6 +1871,11 @@ static void jw_id_set(yajl_gen g, const char *key, const struct id_set *set)
     yajl_gen_array_close(g);
 }
 
+static bool layer_flag_is_ours(const char *key)
+{
+    return strcmp(key, "incomplete") == 0 || strcmp(key, "lrun.collectable") == 0;
+}
+
 static void layer_to_json(yajl_gen g, const struct layer *l)
 {
     static const char *const known[] = {"id", "names", "parent", "metadata", "created", "compressed-diff-digest",
@@ -1853,18 +1901,22 @@ static void layer_to_json(yajl_gen g, const struct layer *l)
     yajl_val flags = json_get(l->raw, "flags");
     bool other_flags = false;
     for (size_t i = 0; YAJL_IS_OBJECT(flags) && i < flags->u.object.len; i++)
-        other_flags |= strcmp(flags->u.object.keys[i], "incomplete") != 0;
-    if (l->incomplete || other_flags) {
+        other_flags |= !layer_flag_is_ours(flags->u.object.keys[i]);
+    if (l->incomplete || l->collectable || other_flags) {
         jw_key(g, "flags");
         yajl_gen_map_open(g);
         for (size_t i = 0; YAJL_IS_OBJECT(flags) && i < flags->u.object.len; i++) {
-            if (strcmp(flags->u.object.keys[i], "incomplete") == 0)
+            if (layer_flag_is_ours(flags->u.object.keys[i]))
                 continue;
             jw_key(g, flags->u.object.keys[i]);
             jw_value(g, flags->u.object.values[i]);
         }
         if (l->incomplete) {
             jw_key(g, "incomplete");
+            yajl_gen_bool(g, 1);
+        }
+        if (l->collectable) {
+            jw_key(g, "lrun.collectable");
             yajl_gen_bool(g, 1);
         }
         yajl_gen_map_close(g);
@@ -2168,8 +2220,8 @@ static size_t layer_chain(lrun_store *s, const char *top, struct layer ***chain)
 static size_t layer_users(lrun_store *s, const char *layer_id)
 {
     size_t users = 0;
-    for (size_t i = 0; i < s->n_layers; i++)
-        if (s->layers[i]->parent && strcmp(s->layers[i]->parent, layer_id) == 0)
+    for (size_t i = 0; i < s->n_layers; i++) /* an incomplete child is on its way out */
+        if (s->layers[i]->parent && !s->layers[i]->incomplete && strcmp(s->layers[i]->parent, layer_id) == 0)
             users++;
     for (size_t i = 0; i < s->n_images; i++)
         if (s->images[i]->layer && strcmp(s->images[i]->layer, layer_id) == 0)
@@ -2258,11 +2310,60 @@ static const char *boot_id(void)
     return id;
 }
 
-/* store_find_leftovers: what crashes left: incomplete layers, and the
- * volatile records of an earlier boot (the volatile files are on the
- * disk, not on a tmpfs as c/storage's runroot, so a power cut can leave
- * them).  A volatile layer that no volatile container of this boot uses
- * is one too: a record and its layer are made and removed under one lock. */
+/* --- strays: files of a killed command that no record names ---
+ *
+ * Every step that makes or removes something is ordered so that a kill at
+ * any point leaves the old state or the new one plus strays the next
+ * writer recognises: temp files of a rename that never happened
+ * (".tmp-NAME-PID" beside an index), and the directory of a container
+ * whose record was never written (create writes userdata/ first) or whose
+ * record is gone (rm removes the record first). */
+
+static int id_compare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* store_sweep_strays: count (and with remove, delete) the strays in the
+ * three index directories: temp files, and directories of images and
+ * containers without a record (made before it, removed after it). */
+static size_t store_sweep_strays(lrun_store *s, bool remove)
+{
+    autofree char **ids = xcalloc(s->n_containers + s->n_images + 1, sizeof *ids);
+    size_t n_ids = 0;
+    for (size_t i = 0; i < s->n_containers; i++)
+        ids[n_ids++] = s->containers[i]->id;
+    for (size_t i = 0; i < s->n_images; i++)
+        ids[n_ids++] = s->images[i]->id;
+    qsort(ids, n_ids, sizeof *ids, id_compare);
+    int dirs[] = {s->layers_fd, s->images_fd, s->containers_fd};
+    size_t found = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        DIR *dir = fdopendir(openat(dirs[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        for (struct dirent *e; dir && (e = readdir(dir));) {
+            const char *name = e->d_name;
+            bool stray = strncmp(name, ".tmp-", 5) == 0 && temp_file_is_stray(name);
+            if (!stray && dirs[d] != s->layers_fd && is_hex_id(name))
+                stray = !bsearch(&name, ids, n_ids, sizeof *ids, id_compare);
+            if (!stray)
+                continue;
+            found++;
+            if (remove)
+                remove_tree_at(dirs[d], name, NULL);
+        }
+        if (dir)
+            closedir(dir);
+    }
+    return found;
+}
+
+/* store_find_leftovers: what crashes left: incomplete layers, collectable
+ * layers that nothing uses (a kill between a layer and its image or
+ * container record, in either order), strays, and the volatile records of
+ * an earlier boot (the volatile files are on the disk, not on a tmpfs as
+ * c/storage's runroot, so a power cut can leave them).  A volatile layer
+ * that no volatile container of this boot uses is one too: a record and
+ * its layer are made and removed under one lock. */
 static bool store_find_leftovers(lrun_store *s)
 {
     bool any = false;
@@ -2279,7 +2380,16 @@ static bool store_find_leftovers(lrun_store *s)
         if (l->is_volatile && !used)
             l->incomplete = true;
     }
-    return any || store_has_incomplete_layers(s);
+    /* a chain goes top first: a parent is unused once its children are marked */
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < s->n_layers; i++) {
+            struct layer *l = s->layers[i];
+            if (l->collectable && !l->incomplete && layer_users(s, l->id) == 0)
+                l->incomplete = again = true;
+        }
+    }
+    return any || store_has_incomplete_layers(s) || store_sweep_strays(s, false) > 0;
 }
 
 static void store_drop_container_record(lrun_store *s, struct container *c)
@@ -2313,6 +2423,7 @@ static int store_remove_leftovers(lrun_store *s, lrun_error **err)
     }
     if (changed && store_save_index(s, LOCK_CONTAINERS, err) < 0)
         return -1;
+    store_sweep_strays(s, true);
     return store_remove_incomplete_layers(s, err);
 }
 
@@ -2615,7 +2726,9 @@ static void layer_abandon(lrun_store *s, struct layer *l)
 }
 
 /* layer_add: record a new layer as incomplete (so a crash from here on is
- * cleaned up by the next command) and create its directories. */
+ * cleaned up by the next command) and collectable (so is a crash after it
+ * is complete and before the image or container that uses it is recorded),
+ * and create its directories. */
 static struct layer *layer_add(lrun_store *s, const char *id, const char *parent, lrun_error **err)
 {
     if (store_require_write(s, err) < 0)
@@ -2627,6 +2740,7 @@ static struct layer *layer_add(lrun_store *s, const char *id, const char *parent
     l->diff_size = -1;
     l->compressed_size = -1;
     l->incomplete = true;
+    l->collectable = true; /* its image or container record comes next, in this command */
     l->is_volatile = s->volatile_writes;
     s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
     s->layers[s->n_layers++] = l;
@@ -6329,15 +6443,29 @@ static void reservations_release(lrun_store *s, const char *id)
         closedir(d);
 }
 
+/* layers_released_from: top and each parent that only the chain above it
+ * uses: what the removal of top's one user releases.  With flag, they are
+ * flagged collectable (saved before the user's record goes: a kill after
+ * that leaves layers the next writer deletes, never a leak); their files
+ * are named spare either way (store_spare). */
+static int layers_released_from(lrun_store *s, const char *top, bool flag, lrun_error **err)
+{
+    for (struct layer *l = store_layer(s, top); l && layer_users(s, l->id) == 1; l = store_layer(s, l->parent)) {
+        l->collectable |= flag;
+        store_spare(s, "overlay/", l->id, "/diff");
+    }
+    return flag ? store_save_layers(s, err) : 0;
+}
+
 /* container_remove_storage: a container's record and its layer (the
  * container section adds processes and runtime state on top of this). */
 static int container_remove_storage(lrun_store *s, struct container *c, lrun_error **err)
 {
     autofree char *layer = xstrdup(c->layer);
     autofree char *id = xstrdup(c->id);
+    if (layer && (layers_released_from(s, layer, true, err) < 0 || layers_released_from(s, layer, false, err) < 0))
+        return -1;
     store_spare(s, "overlay-containers/", c->id, "");
-    if (layer && layer_users(s, layer) == 1)
-        store_spare(s, "overlay/", layer, "/diff");
     store_drop_container_record(s, c);
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
         return -1;
@@ -6385,9 +6513,9 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
     strv_push(deleted, xstrdup(img->id));
     autofree char *top = xstrdup(img->layer);
     autofree char *id = xstrdup(img->id);
+    if (top && (layers_released_from(s, top, true, err) < 0 || layers_released_from(s, top, false, err) < 0))
+        return -1;
     store_spare(s, "overlay-images/", img->id, "");
-    for (struct layer *l = store_layer(s, top); l && layer_users(s, l->id) == 1; l = store_layer(s, l->parent))
-        store_spare(s, "overlay/", l->id, "/diff");
     store_drop_image_record(s, img);
     if (store_save_images(s, err) < 0)
         return -1;
@@ -14570,21 +14698,6 @@ static int64_t process_start_time(int64_t pid)
     return value;
 }
 
-/* process_alive: pid runs (a zombie, which nobody may ever reap when its
- * parent died, does not). */
-static bool process_alive(int64_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    autoclose int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
 /* container_is_running: the recorded init still exists (same start time). */
 static bool container_is_running(const struct container *c)
 {
@@ -15898,6 +16011,12 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
         return NULL;
     l->names = xcalloc(2, sizeof *l->names);
     l->names[0] = xasprintf("%s-layer", c->name);
+    /* a layer name is unique (c/storage refuses a second one, podman rewrites
+     * layers.json when it finds one): a leftover of an earlier container of
+     * this name gives it up */
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i] != l)
+            strv_remove(s->layers[i]->names, l->names[0]);
     if (!s->volatile_writes && layer_sync_files(s, l, err) < 0) {
         layer_abandon(s, l);
         return NULL;
@@ -17901,6 +18020,7 @@ static int container_update(const char *root, const char *name, const struct spe
     autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", userdata);
+    dir_remove_stray_temp_files(fd); /* of an update killed before its rename */
     if (write_file_atomic(fd, "config.json", text, len, 0600, err) < 0)
         return -1;
     *id = xstrdup(r.id);
