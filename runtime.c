@@ -11,7 +11,8 @@
  *
  *   BASICS      errors, memory, strings, string lists, files and paths
  *   JSON        reading with yajl's tree, writing with yajl_gen
- *   DIGESTS     sha256, hex, base32 link ids, random bytes, time stamps
+ *   DIGESTS     sha256, hex, base32 link ids, random bytes, time stamps, log
+ *               lines as podman prints them
  *   STORE       graph root, lock files, the three JSON indexes, recovery
  *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
  *   NAMES       image references: docker.io/library/x:latest and friends
@@ -1529,6 +1530,49 @@ static char *time_rfc3339_local(int64_t then)
     return xasprintf("%s%c%02ld:%02ld", date, off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
 }
 
+/* --- log lines, as podman's logrus prints them --- */
+
+/* podman's --log-level names, most verbose first ("warn" is "warning") */
+enum log_level { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_FATAL, LOG_PANIC };
+static const char *const log_levels[] = {"trace", "debug", "info", "warning", "error", "fatal", "panic", NULL};
+static enum log_level log_level = LOG_WARNING;
+
+/* log_emit: a line on stderr if level is shown: on a terminal
+ * "WARN[0000] message" (seconds since start), else
+ * time="2026-12-02T15:26:02Z" level=warning msg="message". */
+PRINTF(2, 3) static void log_emit(enum log_level level, const char *fmt, ...)
+{
+    static struct timespec start;
+    if (!start.tv_sec)
+        clock_gettime(CLOCK_MONOTONIC, &start);
+    if (level < log_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    autofree char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    if (isatty(STDERR_FILENO)) {
+        static const char *const tags[] = {"TRAC", "DEBU", "INFO", "WARN", "ERRO", "FATA", "PANI"};
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        fprintf(stderr, "%s[%04ld] %s\n", tags[level], (long)(now.tv_sec - start.tv_sec), msg);
+        return;
+    }
+    time_t t = time(NULL);
+    struct tm tm;
+    char when[40], zone[40] = "Z";
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (tm.tm_gmtoff)
+        snprintf(zone, sizeof zone, "%c%02ld:%02ld", tm.tm_gmtoff < 0 ? '-' : '+', labs(tm.tm_gmtoff) / 3600,
+                 labs(tm.tm_gmtoff) / 60 % 60);
+    autobuf struct buf quoted = {0};
+    json_go_string(&quoted, msg);
+    fprintf(stderr, "time=\"%s%s\" level=%s msg=%s\n", when, zone, log_levels[level], quoted.data);
+}
+
 /* ========================================================================
  * STORE: graph root, lock files, the three JSON indexes, recovery
  *
@@ -2279,8 +2323,7 @@ static int store_remove_incomplete_layers(lrun_store *s, lrun_error **err)
             continue;
         }
         if (layer_remove_files(s, l->id, &failure) < 0) {
-            fprintf(stderr, "WARN[0000] Found incomplete layer %s, deleting it failed: %s\n", l->id,
-                    failure->message);
+            log_emit(LOG_WARNING, "Found incomplete layer %s, deleting it failed: %s", l->id, failure->message);
             i++;
             continue;
         }
@@ -2565,8 +2608,16 @@ static int layer_dirs_create(lrun_store *s, const char *id, const char *parent, 
     autoclose int dirfd = openat(s->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return fail_errno(err, "open layer directory %s", id);
-    if (mkdirat(dirfd, "diff", 0755) < 0 || mkdirat(dirfd, "work", 0700) < 0 || mkdirat(dirfd, "merged", 0700) < 0)
+    if (mkdirat(dirfd, "diff", 0555) < 0 || mkdirat(dirfd, "work", 0700) < 0 || mkdirat(dirfd, "merged", 0700) < 0)
         return fail_errno(err, "create layer directories in %s", id);
+    /* a base layer's root is 0555 until its tar says otherwise, a child's
+     * starts as its parent's (owner and mode), as c/storage makes them: the
+     * overlay's root directory is the top layer's */
+    struct stat st;
+    autofree char *parent_diff = parent ? xasprintf("%s/diff", parent) : NULL;
+    if (parent && fstatat(s->overlay_fd, parent_diff, &st, 0) == 0 &&
+        (fchownat(dirfd, "diff", st.st_uid, st.st_gid, 0) < 0 || fchmodat(dirfd, "diff", st.st_mode & 07777, 0) < 0))
+        return fail_errno(err, "set the owner and mode of %s/diff", id);
     if (!parent && mkdirat(dirfd, "empty", 0700) < 0)
         return fail_errno(err, "create %s/empty", id);
     if (lower && write_file_at(dirfd, "lower", lower, strlen(lower), 0644, err) < 0)
@@ -13914,11 +13965,13 @@ static int process_exec(char **args, char **env, lrun_error **err)
     execvp(args[0], args);
     int saved = errno;
     if (saved == ENOENT || saved == ENOTDIR)
-        return fail_code(err, 127, "lrun: executable file `%s` not found in $PATH: No such file or directory", args[0]);
-    errno = saved;
-    fail_errno(err, "lrun: cannot execute `%s`", args[0]);
-    (*err)->exit_code = 126;
-    return -1;
+        return fail_code(err, 127,
+                         "lrun: executable file `%s` not found in $PATH: No such file or directory: "
+                         "OCI runtime attempted to invoke a command that was not found",
+                         args[0]);
+    /* podman's suffix: ": OCI permission denied" (EACCES, EPERM) */
+    return fail_code(err, 126, "lrun: cannot execute `%s`: %s%s", args[0], strerror(saved),
+                     saved == EACCES || saved == EPERM ? ": OCI permission denied" : "");
 }
 
 /* ========================================================================
@@ -14983,6 +15036,8 @@ struct container_config {
     char **cap_add, **cap_drop;
     struct user_mount *mounts; /* -v, --mount, --tmpfs, then --volumes-from's */
     char **devices;      /* --device HOST[:CONTAINER[:PERMISSIONS]] */
+    char **device_rules; /* --device-cgroup-rule "TYPE MAJOR:MINOR ACCESS" */
+    char *timezone;      /* --tz: the host's zone file, resolved */
     char *cgroup_parent; /* --cgroup-parent; NULL: "lrun" */
     struct spec_resources resources; /* --memory, --cpus, --pids-limit, ... parsed (limit_option) */
     struct spec_rlimit *rlimits;     /* --ulimit */
@@ -15022,6 +15077,8 @@ static void container_config_release(struct container_config *c)
     user_mounts_free(c->mounts, c->n_mounts);
     lrun_strv_free(c->volumes_from);
     lrun_strv_free(c->devices);
+    lrun_strv_free(c->device_rules);
+    free(c->timezone);
     free(c->cgroup_parent);
     spec_resources_release(&c->resources);
     free(c->rlimits);
@@ -15352,6 +15409,8 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     }
     autofree char *containerenv = xasprintf("%s/.containerenv", userdata); /* podman's marker file */
     spec_add_mount(s, "/run/.containerenv", "bind", containerenv, STRV("bind", "ro"));
+    if (c->timezone)
+        spec_add_mount(s, "/etc/localtime", "bind", c->timezone, STRV("bind", "ro"));
     for (size_t i = 0; i < c->n_mounts; i++)
         spec_user_mount(s, &c->mounts[i], root);
 }
@@ -15453,7 +15512,7 @@ static int limit_option(struct spec_resources *r, enum limit_option kind, const 
             n = -1;
         else if (!size_parse(text, &n))
             return fail(err, "invalid %s \"%s\": use a size such as 64m or 1g", option, text);
-        if (kind == LIMIT_MEMORY && n >= 0 && n < 6 * 1024 * 1024)
+        if (kind == LIMIT_MEMORY && n > 0 && n < 6 * 1024 * 1024) /* 0: no limit, as podman */
             return fail(err, "invalid %s \"%s\": the minimum memory limit allowed is 6MB", option, text);
         *(kind == LIMIT_MEMORY ? &r->memory_limit : kind == LIMIT_MEMORY_SWAP ? &r->memory_swap : &r->memory_reservation) = n;
         return 0;
@@ -15613,6 +15672,40 @@ static void spec_add_device_rule(struct spec *s, bool allow, char type, int64_t 
     snprintf(d->access, sizeof d->access, "%s", access);
 }
 
+/* device_rule_parse: --device-cgroup-rule "c 7:* rmw" (type a, b or c;
+ * a number or * for major and minor, a missing minor is *; access of
+ * rwm), with podman's errors. */
+static int device_rule_parse(const char *text, struct spec_device_rule *rule, lrun_error **err)
+{
+    autostrv char **fields = strv_split(text, " ");
+    size_t n = 0;
+    while (fields[n])
+        n++;
+    if (n != 3)
+        return fail(err, "invalid device cgroup rule requires type, major:Minor, and access rules: \"%s\"", text);
+    if (strlen(fields[0]) != 1 || !strchr("abc", fields[0][0]))
+        return fail(err, "invalid device type in device-access-add: %s", fields[0]);
+    for (const char *a = fields[2]; *a; a++)
+        if (!strchr("rwm", *a))
+            return fail(err, "invalid device access in device-access-add: %c", *a);
+    *rule = (struct spec_device_rule){.allow = true, .type = fields[0][0], .major = -1, .minor = -1};
+    snprintf(rule->access, sizeof rule->access, "%s", fields[2]);
+    char *minor = strchr(fields[1], ':');
+    if (minor)
+        *minor++ = '\0';
+    const char *numbers[2] = {fields[1], minor};
+    int64_t *into[2] = {&rule->major, &rule->minor};
+    for (size_t i = 0; i < 2; i++) {
+        unsigned long v;
+        if (!numbers[i] || strcmp(numbers[i], "*") == 0)
+            continue;
+        if (!parse_id(numbers[i], &v) || v > UINT32_MAX)
+            return fail(err, "strconv.ParseUint: parsing \"%s\": invalid syntax", numbers[i]);
+        *into[i] = (int64_t)v;
+    }
+    return 0;
+}
+
 /* spec_device_option: --device HOST[:CONTAINER[:PERMISSIONS]]: the host's
  * node, made in the container, and a rule that lets the container use it. */
 static int spec_device_option(struct spec *s, const char *option, lrun_error **err)
@@ -15641,6 +15734,40 @@ static int spec_device_option(struct spec *s, const char *option, lrun_error **e
     return 0;
 }
 
+/* spec_host_devices: --privileged: every device node of the host's /dev
+ * (and its directories but pts, shm, mqueue, fd), as docker and podman
+ * give a privileged container, besides the ones already listed. */
+static void spec_host_devices(struct spec *s, const char *dir, int depth)
+{
+    static const char *const skipped[] = {"pts", "shm", "mqueue", "fd", ".lxc", ".lxd-mounts", ".udev", "console", NULL};
+    DIR *d = depth < 4 ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        struct stat st;
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        if (strv_contains((char **)skipped, e->d_name) || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        autofree char *path = xasprintf("%s/%s", dir, e->d_name);
+        if (S_ISDIR(st.st_mode)) {
+            spec_host_devices(s, path, depth + 1);
+            continue;
+        }
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+            continue;
+        bool listed = false;
+        for (size_t i = 0; i < s->n_devices && !listed; i++)
+            listed = strcmp(s->devices[i].path, path) == 0;
+        if (listed)
+            continue;
+        s->devices = xrealloc(s->devices, (s->n_devices + 1) * sizeof *s->devices);
+        s->devices[s->n_devices++] = (struct spec_device){xstrdup(path), S_ISBLK(st.st_mode) ? 'b' : 'c',
+                                                          major(st.st_rdev), minor(st.st_rdev), st.st_mode & 0777,
+                                                          st.st_uid, st.st_gid};
+    }
+    if (d)
+        closedir(d);
+}
+
 /* spec_devices_generate: docker's device policy: every node may be made
  * (mknod), only these opened: the nodes docker puts in /dev, the ptys and
  * /dev/net/tun, and --device's; --privileged lifts it. */
@@ -15648,6 +15775,7 @@ static int spec_devices_generate(struct spec *s, const struct container_config *
 {
     if (c->privileged) {
         spec_add_device_rule(s, true, 'a', -1, -1, "rwm");
+        spec_host_devices(s, "/dev", 0);
     } else {
         static const struct {
             char type;
@@ -15663,6 +15791,12 @@ static int spec_devices_generate(struct spec *s, const struct container_config *
     for (size_t i = 0; c->devices && c->devices[i]; i++)
         if (spec_device_option(s, c->devices[i], err) < 0)
             return -1;
+    for (size_t i = 0; c->device_rules && c->device_rules[i]; i++) {
+        struct spec_device_rule rule;
+        if (device_rule_parse(c->device_rules[i], &rule, err) < 0)
+            return -1;
+        spec_add_device_rule(s, true, rule.type, rule.major, rule.minor, rule.access);
+    }
     return 0;
 }
 
@@ -15922,7 +16056,7 @@ static int container_network_claim(lrun_store *s, const struct container_config 
     bool bridge = !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
                   strcmp(c->network, "none") != 0 && strcmp(c->network, "host") != 0;
     if (!bridge && (c->ports || c->publish_all))
-        fputs("Warning: Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n",
+        fputs("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n",
               stderr);
     f->ports = bridge ? strv_copy(c->ports) : NULL;
     if (has_prefix(c->network, "container:")) {
@@ -23342,6 +23476,8 @@ static void env_file_add(struct container_config *c, const char *path, lrun_erro
 struct run_options {
     struct container_config cfg;
     bool replace; /* --replace: a container of that name goes first */
+    bool rmi;     /* run --rmi: the image (by the name given) goes too, unless in use */
+    const char *cidfile; /* --cidfile: the new container's ID written there (which must not exist) */
     char *entrypoint;
     const char *pull;
     const char *platform;
@@ -23352,7 +23488,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
-                RUN_ADD_HOST, RUN_PUBLISH, RUN_LIMIT /* + enum limit_option */ };
+                RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -23418,9 +23554,10 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
             c->seccomp = strcmp(value + 8, "unconfined") == 0 ? xstrdup("unconfined") : realpath(value + 8, NULL);
             if (!c->seccomp) /* kept absolute: start may run from another directory */
                 return fail_errno(err, "seccomp profile %s", value + 8);
-        } else if (strcmp(value, "no-new-privileges") == 0 || strcmp(value, "no-new-privileges=true") == 0) {
+        } else if (strcmp(value, "no-new-privileges") == 0 || strcmp(value, "no-new-privileges=true") == 0 ||
+                   strcmp(value, "no-new-privileges:true") == 0) {
             c->no_new_privileges = true;
-        } else if (strcmp(value, "no-new-privileges=false") == 0) {
+        } else if (strcmp(value, "no-new-privileges=false") == 0 || strcmp(value, "no-new-privileges:false") == 0) {
             c->no_new_privileges = false;
         } else if (!has_prefix(value, "label=")) { /* no SELinux labels here */
             return fail(err, "unsupported --security-opt \"%s\"", value);
@@ -23435,6 +23572,24 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_STOP_TIMEOUT: c->stop_timeout = atoi(value); break;
     case RUN_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
     case RUN_DEVICE: strv_push(&c->devices, xstrdup(value)); break;
+    case RUN_DEVICE_RULE:
+        if (device_rule_parse(value, &(struct spec_device_rule){0}, err) < 0)
+            return -1;
+        strv_push(&c->device_rules, xstrdup(value));
+        break;
+    case RUN_TZ: { /* the host's zone file, bound read-only at /etc/localtime (podman copies it) */
+        const char *zones = "/usr/share/zoneinfo/";
+        autofree char *path = strcmp(value, "local") == 0 ? xstrdup("/etc/localtime") : xasprintf("%s%s", zones, value);
+        autofree char *real = *value && value[0] != '/' && !strstr(value, "..") ? realpath(path, NULL) : NULL;
+        struct stat st;
+        if (!real || (strcmp(value, "local") != 0 && !has_prefix(real, zones)) || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+            return fail(err, "finding timezone: unknown time zone %s", value);
+        free(c->timezone), c->timezone = steal_pointer(&real);
+        break;
+    }
+    case RUN_KERNEL_MEMORY: /* gone from the kernel (cgroup v1's kmem): accepted and ignored, as podman */
+        log_emit(LOG_WARNING, "The --kernel-memory flag is no longer supported. This flag is a noop.");
+        break;
     case RUN_CGROUP_PARENT: free(c->cgroup_parent), c->cgroup_parent = xstrdup(value); break;
     case RUN_ULIMIT: return ulimit_option(&c->rlimits, &c->n_rlimits, value, err);
     case RUN_SHM_SIZE:
@@ -23499,6 +23654,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         BOOL_FLAG("interactive", 'i', &c->interactive, "Keep stdin open"),
         BOOL_FLAG("tty", 't', &c->terminal, "Allocate a pseudo-terminal"),
         BOOL_FLAG("rm", 0, &c->remove, "Remove the container when it exits"),
+        BOOL_FLAG("rmi", 0, &o->rmi, "Remove the image after the container, unless other containers use it (implies --rm)"),
         RUN_CALL("name", 0, RUN_NAME, "NAME", "Assign a name to the container"),
         RUN_CALL("env", 'e', RUN_ENV, "KEY=VALUE", "Set an environment variable (KEY alone: the host's value)"),
         RUN_CALL("env-file", 0, RUN_ENV_FILE, "FILE", "Read environment variables from a file"),
@@ -23527,6 +23683,10 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("cap-drop", 0, RUN_CAP_DROP, "CAP", "Drop a capability"),
         BOOL_FLAG("privileged", 0, &c->privileged, "Give the container all capabilities and devices"),
         RUN_CALL("device", 0, RUN_DEVICE, "HOST[:CTR[:rwm]]", "Add a host device to the container"),
+        RUN_CALL("device-cgroup-rule", 0, RUN_DEVICE_RULE, "\"TYPE MAJOR:MINOR ACCESS\"",
+                 "Let the container use matching device nodes (c 7:* rwm)"),
+        RUN_CALL("kernel-memory", 0, RUN_KERNEL_MEMORY, "SIZE", NULL),
+        RUN_CALL("tz", 0, RUN_TZ, "ZONE", "The container's time zone (Europe/Paris; local: the host's)"),
         RUN_CALL("cgroup-parent", 0, RUN_CGROUP_PARENT, "PATH", "The cgroup the container's cgroup is made in (default /lrun)"),
         RUN_CALL("cgroupns", 0, RUN_CGROUPNS, "private|host", "The cgroup namespace (default private)"),
         RUN_CALL("memory", 'm', RUN_LIMIT + LIMIT_MEMORY, "SIZE", "Memory limit (64m, 1g)"),
@@ -23559,6 +23719,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("restart", 0, RUN_RESTART, "POLICY", "Restart policy: no, on-failure[:N], always, unless-stopped"),
         RUN_CALL("label", 'l', RUN_LABEL, "KEY=VALUE", "Set a label on the container"),
         RUN_CALL("label-file", 0, RUN_LABEL_FILE, "FILE", "Read labels from a file (KEY=VALUE lines)"),
+        STRING_FLAG("cidfile", 0, &o->cidfile, "FILE", "Write the container's ID to FILE (which must not exist)"),
         FLAGS_END,
     };
 #undef RUN_CALL
@@ -23577,6 +23738,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
     }
     if (c->detach && c->terminal && c->interactive)
         c->interactive = false; /* nothing to attach a detached stdin to */
+    if (strcmp(command, "run") == 0 && o->rmi)
+        c->remove = true; /* --rmi implies --rm */
     return 1;
 }
 
@@ -23632,10 +23795,23 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
 {
     autoerror lrun_error *err = NULL;
     autofree char *owned = NULL;
+    if (o->cidfile && access(o->cidfile, F_OK) == 0) {
+        cli_error("container id file exists. Ensure another container is not using it or delete %s", o->cidfile);
+        return EXIT_LRUN;
+    }
     lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
                               .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
     if (container_create_pulling(cli_root(cli, &owned), o, image, command, &pull, id, &err) < 0)
         return cli_fail(err);
+    if (o->cidfile) {
+        autoclose int fd = open(o->cidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 || write_all(fd, *id, strlen(*id)) < 0) {
+            fail_errno(&err, "write the container ID file %s", o->cidfile);
+            autoerror lrun_error *ignored = NULL;
+            container_remove(cli_root(cli, &owned), *id, true, false, &ignored);
+            return cli_fail(err);
+        }
+    }
     return 0;
 }
 
@@ -23653,13 +23829,17 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    if (container_start(root, id, o.cfg.detach ? NULL : process_stdio, &exit_code, &err) < 0) {
-        lrun_error *ignored = NULL;
-        if (o.cfg.remove) /* a start that failed early leaves nothing either */
-            container_remove(root, id, true, true, &ignored);
-        lrun_error_free(ignored);
-        return cli_fail(err);
+    int started = container_start(root, id, o.cfg.detach ? NULL : process_stdio, &exit_code, &err);
+    autoerror lrun_error *remove_err = NULL, *rmi_err = NULL;
+    if (started < 0 && o.cfg.remove) /* a start that failed early leaves nothing either */
+        container_remove(root, id, true, true, &remove_err);
+    autostore lrun_store *s = NULL;
+    if (o.rmi && !o.cfg.detach && lrun_store_open(root, LRUN_STORE_WRITE, &s, &rmi_err) == 0) {
+        autostrv char **untagged = NULL, **deleted = NULL; /* an image in use stays, silently */
+        lrun_image_remove(s, argv[at], 0, &untagged, &deleted, &rmi_err); /* the name, as podman */
     }
+    if (started < 0)
+        return cli_fail(err);
     if (o.cfg.detach)
         printf("%s\n", id);
     return exit_code;
@@ -26891,12 +27071,16 @@ static bool oci_mode_wanted(int argc, char **argv)
         strcmp(command, "pause") && strcmp(command, "update"))
         return false;
     static const char *const runc_flags[] = {"-b", "--bundle", "--config", "--pid-file", "--console-socket",
-                                             "--preserve-fds", "--process", "--keep", NULL};
+                                             "--process", "--keep", NULL};
     size_t operands = 0;
     for (int j = i + 1; j < argc; j++) {
         autofree char *flag = xstrndup(argv[j], strcspn(argv[j], "="));
         if (strv_contains((char **)runc_flags, flag))
             return true;
+        if (strcmp(argv[j], "--preserve-fds") == 0) { /* podman's run has it too: its value is no operand */
+            j++;
+            continue;
+        }
         if (argv[j][0] == '-')
             continue;
         operands++;
@@ -26978,27 +27162,6 @@ static bool command_enters_container(int argc, char **argv)
     return false;
 }
 
-/* The log levels of podman's --log-level, most verbose first. */
-static const char *const log_levels[] = {"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic", NULL};
-static int log_level = 3; /* warn */
-
-/* log_emit: a line as podman's logrus prints it, if level is shown. */
-PRINTF(2, 3) static void log_emit(int level, const char *fmt, ...)
-{
-    if (level < log_level)
-        return;
-    autofree char *when = time_rfc3339_now();
-    va_list ap;
-    va_start(ap, fmt);
-    autofree char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        die_oom();
-    va_end(ap);
-    autobuf struct buf quoted = {0};
-    json_go_string(&quoted, msg);
-    fprintf(stderr, "time=\"%s\" level=%s msg=%s\n", when, log_levels[level], quoted.data);
-}
-
 /* cli_global_options: lrun's own flags before the command (--root,
  * --log-level...); the command and its arguments end up in argv[1..n]. */
 static int cli_global_options(struct cli *cli, int argc, char **argv, int *status)
@@ -27032,15 +27195,18 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         return *status = 1, -1;
     }
     if (level) {
-        for (log_level = 0; log_levels[log_level] && strcmp(log_levels[log_level], level); log_level++)
-            ;
+        if (strcmp(level, "warn") == 0)
+            level = "warning";
+        log_level = LOG_TRACE;
+        while (log_levels[log_level] && strcmp(log_levels[log_level], level))
+            log_level++;
         if (!log_levels[log_level]) {
             fprintf(stderr, "Log Level \"%s\" is not supported, choose from: trace, debug, info, warn, warning, "
                             "error, fatal, panic\n", level);
             return *status = 1, -1;
         }
     }
-    log_level = debug ? 1 : log_level;
+    log_level = debug ? LOG_DEBUG : log_level;
     if (driver && strcmp(driver, "overlay") != 0) {
         cli_error("storage driver \"%s\": lrun keeps images with the overlay driver only", driver);
         return *status = EXIT_LRUN, -1;
@@ -27055,10 +27221,10 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         cli_error("--root must not be empty");
         return *status = EXIT_LRUN, -1;
     }
-    log_emit(2, "lrun filtering at log level %s", log_levels[log_level]);
+    log_emit(LOG_INFO, "lrun filtering at log level %s", log_levels[log_level]);
     if (n > 0)
-        log_emit(1, "Called %s with %d arguments", argv[1], n - 1);
-    log_emit(0, "graph root: %s", cli->root ? cli->root : "(default)");
+        log_emit(LOG_DEBUG, "Called %s with %d arguments", argv[1], n - 1);
+    log_emit(LOG_TRACE, "graph root: %s", cli->root ? cli->root : "(default)");
     return n;
 }
 

@@ -98,7 +98,7 @@ for bad in "80/sctp" "1.2.3:80:80" "99999:80" "8080-8081:80-82" "a:b"; do
 	like "$rc|$err" "^125\\|Error: invalid -p \"$bad\"" "-p $bad: exit 125, a clear error"
 done
 run "$LRUN" --root "$R" run --rm --network none -p 8080 "$IMG" true
-is "$rc|$err" "0|Warning: Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use$nl" \
+is "$rc|$err" "0|Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use$nl" \
 	"-p with --network none: podman's warning"
 
 done_testing
