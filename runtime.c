@@ -18176,6 +18176,9 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
     kill(r.pid, sig);
     container_thaw(root, r.id); /* a paused container gets the signal as it thaws */
     if (!process_wait_gone(r.pid, timeout * 1000)) {
+        if (timeout > 0)
+            log_emit(LOG_WARNING, "StopSignal SIG%s failed to stop container %s in %d seconds, resorting to SIGKILL",
+                     sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", name, timeout);
         kill(r.pid, SIGKILL);
         process_wait_gone(r.pid, 10000);
     }
@@ -24184,6 +24187,8 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
         return status;
     autoerror lrun_error *err = NULL;
     int sig;
+    if (signal_name && signal_name[0] == '-') /* -s -HUP, -s -1: as podman, the dash is dropped */
+        signal_name++;
     if (signal_parse(signal_name, &sig, &err) < 0 || sig == 0) {
         cli_error("invalid signal: %s", signal_name);
         return EXIT_LRUN;

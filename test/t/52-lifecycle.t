@@ -105,6 +105,8 @@ t0=$(now_ms)
 run L stop -t 1 web
 t1=$(now_ms)
 is "$rc|$out" "0|web$nl" "stop -t 1 prints the name"
+like "$err" 'level=warning msg="StopSignal SIGTERM failed to stop container web in 1 seconds, resorting to SIGKILL"' \
+	"  and podman's warning that it had to SIGKILL"
 ok $([ $((t1 - t0)) -ge 900 ] && [ $((t1 - t0)) -lt 2500 ]; echo $?) \
 	"stop -t 1 of a pid 1 that ignores SIGTERM takes ~1 s, then SIGKILL ($((t1 - t0)) ms)"
 run L wait web
@@ -144,8 +146,10 @@ L stop -t 10 usr1 >/dev/null
 is "$(L wait usr1)" 9 "--stop-signal USR1: stop sends SIGUSR1"
 L run -d --name kterm "$IMG" sh -c 'trap "exit 11" TERM; echo ready; while :; do sleep 0.1; done' >/dev/null
 wait_for 5 sh -c '"$0" --root "$1" logs kterm 2>/dev/null | grep -q ready' "$LRUN" "$R"
-L kill -s TERM kterm >/dev/null
-is "$(L wait kterm)" 11 "kill -s TERM delivers SIGTERM"
+L kill -s -TERM kterm >/dev/null
+is "$(L wait kterm)" 11 "kill -s -TERM delivers SIGTERM (a leading dash is dropped, as podman)"
+run L kill -s -0 kterm
+is "$rc:$err" "125:Error: invalid signal: 0$nl" "kill -s -0: podman's error, without the dash"
 L run -d --name kdef "$IMG" sleep 30 >/dev/null
 wait_for 5 running kdef
 L kill kdef >/dev/null

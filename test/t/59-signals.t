@@ -22,7 +22,7 @@ L rm -f e1 >/dev/null
 
 # --- stop and wait of a --rm container --------------------------------------
 L run -d --rm --name s1 "$IMG" sleep 30 >/dev/null || bail "run -d --rm s1"
-out=$(L stop -t 1 s1 2>&1)
+out=$(L stop -t 1 s1 2>/dev/null)
 is "$? $out" "0 s1" "stop of a --rm container prints its name, exit 0"
 is "$(L ps -a --format '{{.Names}}' | grep -cx s1)" 0 "and it removed itself"
 L run -d --rm --name w1 "$IMG" sh -c 'sleep 0.5; exit 3' >/dev/null || bail "run -d --rm w1"
