@@ -24207,26 +24207,31 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
 }
 
 /* cmd_pause_or_unpause: podman prints each container's ID */
+static bool container_pausable(struct container *c) { return container_is_running(c) && !c->paused; }
+
+static bool container_paused(struct container *c) { return container_is_running(c) && c->paused; }
+
 static int cmd_pause_or_unpause(struct cli *cli, int argc, char **argv, bool pause)
 {
     const char *name = pause ? "pause" : "unpause";
+    struct container_targets t = {0};
+    const struct cli_flag flags[] = {TARGET_FLAGS(t), FLAGS_END};
     const struct cli_usage usage = {name, "CONTAINER [CONTAINER...]",
                                     pause ? "Pause all the processes in one or more containers"
                                           : "Unpause the processes in one or more containers",
                                     false};
-    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 1) {
-        cli_error("%s requires at least one container name or ID", name);
-        return EXIT_LRUN;
-    }
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, pause ? container_pausable : container_paused, name, &names)))
+        return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    for (int i = 1; i <= n; i++) {
+    for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         autofree char *id = NULL;
-        if (container_pause(root, argv[i], pause, &id, &err) < 0)
+        if (container_pause(root, names[i], pause, &id, &err) < 0)
             status = cli_fail(err);
         else
             printf("%s\n", id);

@@ -57,6 +57,17 @@ run $TO "$LRUN" --root "$R" create --name cz "$IMG" true
 run $TO "$LRUN" --root "$R" pause cz
 like "$rc|$err" "^125\|Error: \"[0-9a-f]{64}\" is not running, can't pause" "pause of a created container: 125"
 lr rm cz >/dev/null
+a=$(lr run -d --name pa "$IMG" sleep 300) b=$(lr run -d --name pb "$IMG" sleep 300)
+lr pause pa >/dev/null
+run $TO "$LRUN" --root "$R" pause --all
+is "$rc|$out" "0|$b$nl" "pause --all: the running containers not paused yet, by ID"
+run $TO "$LRUN" --root "$R" unpause --all
+is "$rc|$(printf '%s' "$out" | sort)" "0|$(printf '%s\n' "$a" "$b" | sort)" "unpause --all: every paused container"
+run $TO "$LRUN" --root "$R" ps --format '{{.Names}} {{.State}}'
+is "$out" "pb running${nl}pa running$nl" "  both run again"
+run $TO "$LRUN" --root "$R" unpause --all
+is "$rc|$out" "0|" "unpause --all with nothing paused: nothing, exit 0"
+lr rm -f -t 0 pa pb >/dev/null
 
 # ---------------------------------------------------------------- stats --
 run $TO "$LRUN" --root "$R" run -d --name st -m 64m --pids-limit 50 "$IMG" sh -c 'sleep 300 & sleep 300; true'
