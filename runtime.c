@@ -25300,9 +25300,12 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
             return status;
     }
     autoerror lrun_error *err = NULL;
-    for (size_t i = 0; filters && filters[i]; i++)
+    for (size_t i = 0; filters && filters[i]; i++) {
         if (container_filter_check(filters[i], &err) < 0)
             return cli_fail(err);
+        if (has_prefix(filters[i], "status=")) /* as docker and podman: a status filter looks at all */
+            all = true;
+    }
     if (!strv_contains((char **)container_sort_keys, sort)) {
         cli_error("invalid option for --sort, options are: command, created, id, image, names, runningfor, size, or status");
         return EXIT_LRUN;

@@ -69,6 +69,8 @@ run L ps --filter label=team --format '{{.Names}}' --sort names
 is "$out" "s1${nl}s2$nl" "ps --filter label=KEY --sort names"
 run L ps -a --filter status=created --format '{{.Names}}'
 is "$out" "c1$nl" "ps --filter status=created"
+run L ps --filter status=created --format '{{.Names}}'
+is "$out" "c1$nl" "ps --filter status=created without -a: a status filter looks at all (docker's, podman's)"
 run L ps -a --filter name=s --filter name=c1 --sort names --format '{{.Names}}'
 is "$out" "c1${nl}s1${nl}s2$nl" "ps: two filters of one key are alternatives"
 run L ps -a --filter name=s --filter status=created --format '{{.Names}}'
