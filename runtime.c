@@ -15252,9 +15252,14 @@ static char *container_userdata(const char *root, const char *id)
 
 /* --- the spec of a docker-style container --- */
 
-/* docker's default capability set */
+/* docker's default capability set without CAP_NET_RAW, as podman 4's
+ * containers.conf: raw and packet sockets read every frame of the
+ * interfaces a container sees (all of the host's with --network host) and
+ * forge its neighbours' addresses on a bridge.  ping keeps working in a
+ * network namespace of the container's own through ICMP datagram sockets
+ * (net.ipv4.ping_group_range, spec_linux_generate). */
 static const int default_capabilities[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
-                                           CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+                                           CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
                                            CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE};
 
 /* container_capabilities: the set as a bit mask: docker's defaults (or all
@@ -15812,6 +15817,12 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     s->namespaces[NS_NETWORK].wanted = strcmp(c->network, "host") != 0;
     if (has_prefix(c->network, "ns:"))
         s->namespaces[NS_NETWORK].path = xstrdup(c->network + 3);
+    /* ping without CAP_NET_RAW, as docker's default sysctl: only in a
+     * namespace the container owns (not the host's, not one it joins) */
+    else if (s->namespaces[NS_NETWORK].wanted && !has_prefix(c->network, "container:")) {
+        strv_push(&s->sysctl, xstrdup("net.ipv4.ping_group_range"));
+        strv_push(&s->sysctl, xstrdup("0 2147483647"));
+    }
     static const struct {
         const char *path;
         unsigned major, minor;

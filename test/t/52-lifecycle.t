@@ -67,9 +67,9 @@ run L exec web sh -c 'for n in mnt uts ipc pid net cgroup; do [ "$(readlink /pro
 is "$out" "mnt same${nl}uts same${nl}ipc same${nl}pid same${nl}net same${nl}cgroup same$nl" "exec joins all six namespaces of the container"
 run L exec web grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status
 is "$out" "CapInh:	0000000000000000
-CapPrm:	00000000a80425fb
-CapEff:	00000000a80425fb
-CapBnd:	00000000a80425fb
+CapPrm:	00000000a80405fb
+CapEff:	00000000a80405fb
+CapBnd:	00000000a80405fb
 CapAmb:	0000000000000000
 NoNewPrivs:	1
 Seccomp:	2$nl" "exec: the same caps, no_new_privs and seccomp as the container"

@@ -58,7 +58,7 @@ ESC=(-v "$T/escape:/escape:ro")
 ROOTLS="bin${nl}dev${nl}etc${nl}home${nl}proc${nl}root${nl}run${nl}sys${nl}tmp${nl}var$nl"
 PROBE='echo "pid $$"; hostname; ls /; grep -E "^(CapBnd|NoNewPrivs|Seccomp):" /proc/self/status;
 	wc -c < /proc/keys; grep -E " /(proc|sys|dev) " /proc/mounts | cut -d" " -f2-4 | cut -d, -f1; ls /dev | tr "\n" " "; echo; exit 7'
-WANT="pid 1${nl}np-host${nl}${ROOTLS}CapBnd:	00000000a80425fb${nl}NoNewPrivs:	1${nl}Seccomp:	2${nl}0
+WANT="pid 1${nl}np-host${nl}${ROOTLS}CapBnd:	00000000a80405fb${nl}NoNewPrivs:	1${nl}Seccomp:	2${nl}0
 /dev tmpfs rw
 /proc proc rw
 /sys sysfs ro

@@ -51,7 +51,7 @@ run $TO wget -q -T 5 -O - "http://$WEB_IP:8080/index.html"
 is "$rc|$out" "0|<html><body><h1>servidorweb</h1></body></html>$nl" "the host reaches it at its address"
 
 # ------------------------------------------ isolation from the host's lo --
-# A default container keeps CAP_NET_RAW, but its namespace has its own lo:
+# Its namespace has its own lo (and NET_RAW is gone, 64-network-sniff.t):
 # the host's loopback traffic never reaches any interface it can read.
 HPORT=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0)->sockport')
 busybox nc -l -p "$HPORT" -s 127.0.0.1 >/dev/null 2>&1 &
