@@ -1131,6 +1131,28 @@ static void jw_key_bool(yajl_gen g, const char *key, bool value)
     yajl_gen_bool(g, value);
 }
 
+/* json_pairs: an object of strings as key, value, ... */
+static char **json_pairs(yajl_val obj)
+{
+    char **pairs = xcalloc(1, sizeof *pairs);
+    for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++)
+        if (YAJL_IS_STRING(obj->u.object.values[i])) {
+            strv_push(&pairs, xstrdup(obj->u.object.keys[i]));
+            strv_push(&pairs, xstrdup(YAJL_GET_STRING(obj->u.object.values[i])));
+        }
+    return pairs;
+}
+
+/* jw_key_pairs: key, value, ... as an object of strings */
+static void jw_key_pairs(yajl_gen g, const char *key, char *const *pairs)
+{
+    jw_key(g, key);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+        jw_key_str(g, pairs[i], pairs[i + 1]);
+    yajl_gen_map_close(g);
+}
+
 static void jw_key_strv(yajl_gen g, const char *key, char *const *v)
 {
     jw_key(g, key);
@@ -10723,11 +10745,14 @@ struct network {
     struct in_addr subnet, gateway;
     int prefix;
     bool internal;
+    bool dns;      /* "dns_enabled": its containers find each other by name (a user network) */
+    char **labels; /* key, value, ... */
 };
 
 static void network_release(struct network *n)
 {
     free(n->name), free(n->id), free(n->bridge), free(n->created);
+    lrun_strv_free(n->labels);
     *n = (struct network){0};
 }
 #define autonetwork cleanup(network_release)
@@ -10753,9 +10778,10 @@ static char *ipv4_text(struct in_addr a)
     return xstrdup(inet_ntop(AF_INET, &a, text, sizeof text));
 }
 
-static char *network_json(const struct network *n, size_t *len)
+/* network_json_write: the record, netavark's shape (podman's network
+ * inspect shows the same). */
+static void network_json_write(yajl_gen g, const struct network *n)
 {
-    autogen yajl_gen g = json_writer(true);
     autofree char *subnet = ipv4_text(n->subnet), *gateway = ipv4_text(n->gateway);
     autofree char *cidr = xasprintf("%s/%d", subnet, n->prefix);
     yajl_gen_map_open(g);
@@ -10773,12 +10799,20 @@ static char *network_json(const struct network *n, size_t *len)
     yajl_gen_array_close(g);
     jw_key_bool(g, "ipv6_enabled", false);
     jw_key_bool(g, "internal", n->internal);
-    jw_key_bool(g, "dns_enabled", false);
+    jw_key_bool(g, "dns_enabled", n->dns);
+    if (n->labels && n->labels[0])
+        jw_key_pairs(g, "labels", n->labels);
     jw_key(g, "ipam_options");
     yajl_gen_map_open(g);
     jw_key_str(g, "driver", "host-local");
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
+}
+
+static char *network_json(const struct network *n, size_t *len)
+{
+    autogen yajl_gen g = json_writer(true);
+    network_json_write(g, n);
     return json_writer_text(g, len);
 }
 
@@ -10800,6 +10834,8 @@ static int network_read(const char *root, const char *name, struct network *n, l
     n->bridge = json_string_dup(v, "network_interface");
     n->created = json_string_dup(v, "created");
     n->internal = json_bool(v, "internal");
+    n->dns = json_bool(v, "dns_enabled");
+    n->labels = json_pairs(json_get(v, "labels"));
     const char *cidr = json_string(subnet, "subnet"), *gateway = json_string(subnet, "gateway");
     if (!n->name || !n->bridge || !cidr || !gateway || ipv4_cidr_parse(cidr, &n->subnet, &n->prefix, err) < 0 ||
         inet_pton(AF_INET, gateway, &n->gateway) != 1) {
@@ -10819,6 +10855,35 @@ static int network_write(const char *root, const struct network *n, lrun_error *
     autoclose int fd = open_dir_at(AT_FDCWD, dir, 0700, err);
     if (fd < 0 || write_file_atomic_sync(fd, file, text, len, 0600, true, err) < 0)
         return -1;
+    return 0;
+}
+
+/* network_names: the store's networks (records networks/<name>.json), sorted. */
+static char **network_names(const char *root)
+{
+    autofree char *dir = xasprintf("%s/networks", root);
+    DIR *d = opendir(dir);
+    char **names = xcalloc(1, sizeof *names);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.' && has_suffix(e->d_name, ".json") && strlen(e->d_name) > 5)
+            strv_push(&names, xstrndup(e->d_name, strlen(e->d_name) - 5));
+    if (d)
+        closedir(d);
+    qsort(names, strv_len(names), sizeof *names, compare_strings);
+    return names;
+}
+
+/* network_subnet_used: whether subnet/prefix meets an address of the host
+ * or a network of the store (its bridge may be gone: a reboot). */
+static int network_subnet_used(int fd, const char *root, struct in_addr subnet, int prefix, bool *used, lrun_error **err)
+{
+    if (subnet_in_use(fd, subnet, prefix, used, err) < 0)
+        return -1;
+    autostrv char **names = network_names(root);
+    for (size_t i = 0; names[i] && !*used; i++) {
+        autonetwork struct network other = {0};
+        *used = network_read(root, names[i], &other, NULL) == 0 && ipv4_overlap(subnet, prefix, other.subnet, other.prefix);
+    }
     return 0;
 }
 
@@ -10909,22 +10974,28 @@ static int network_reserve(lrun_store *s, const struct network *n, const char *w
     return fail(err, "IPAM error: failed to find free IP in network %s", n->name);
 }
 
-/* network_in_use: whether a container of the store holds an address of
- * network name. */
-static bool network_in_use(lrun_store *s, const char *name)
+/* network_users: the IDs of the store's containers holding an address
+ * of network name. */
+static char **network_users(lrun_store *s, const char *name)
 {
     autofree char *path = xasprintf("%s/networks/%s", s->root, name);
+    char **ids = xcalloc(1, sizeof *ids);
     DIR *d = opendir(path);
-    if (!d)
-        return false;
-    bool used = false;
-    for (struct dirent *e; !used && (e = readdir(d));) {
+    for (struct dirent *e; d && (e = readdir(d));) {
         autobuf struct buf holder = {0};
-        if (e->d_name[0] != '.' && read_file_at(dirfd(d), e->d_name, &holder, NULL) == 0)
-            used = store_has_container(s, holder.data);
+        if (e->d_name[0] != '.' && read_file_at(dirfd(d), e->d_name, &holder, NULL) == 0 &&
+            store_has_container(s, holder.data) && !strv_contains(ids, holder.data))
+            strv_push(&ids, xstrdup(holder.data));
     }
-    closedir(d);
-    return used;
+    if (d)
+        closedir(d);
+    return ids;
+}
+
+static bool network_in_use(lrun_store *s, const char *name)
+{
+    autostrv char **users = network_users(s, name);
+    return users[0] != NULL;
 }
 
 /* --- bridges --- */
@@ -11046,7 +11117,7 @@ static int network_default_make(const char *root, struct network *n, lrun_error 
         bool used;
         if (links_find(&l, bridge))
             continue;
-        if (subnet_in_use(fd, subnet, 16, &used, err) < 0)
+        if (network_subnet_used(fd, root, subnet, 16, &used, err) < 0)
             return -1;
         if (used)
             continue;
@@ -11067,46 +11138,181 @@ static int network_default_make(const char *root, struct network *n, lrun_error 
     }
     return fail(err, "no free bridge name and subnet for the default network (lrun0..lrun99 on 10.88-10.187.0.0/16 are taken)");
 }
-
-/* network_retire: a network with no container left: its bridge, NAT
- * table, reservations and (for the default network) its record go. */
-static void network_retire(lrun_store *s, const char *name)
+/* network_remove: a network (no container of it left): its NAT table,
+ * bridge, reservations, then its record. */
+static int network_remove(const char *root, const struct network *n, lrun_error **err)
 {
-    autonetwork struct network n;
-    if (network_read(s->root, name, &n, NULL) < 0 || network_in_use(s, name))
-        return;
-    autoclose int fd = netlink_open(NULL);
-    autoclose int lock = fd < 0 ? -1 : network_lock(NULL);
+    autoclose int fd = netlink_open(err);
+    autoclose int lock = fd < 0 ? -1 : network_lock(err);
     if (lock < 0)
-        return;
-    nat_remove(n.bridge);
-    link_delete(fd, n.bridge, NULL);
-    autofree char *dir = xasprintf("%s/networks", s->root);
+        return -1;
+    nat_remove(n->bridge);
+    link_delete(fd, n->bridge, NULL);
+    autofree char *dir = xasprintf("%s/networks", root);
+    autofree char *file = xasprintf("%s.json", n->name);
     autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0)
+        return fail_errno(err, "open %s", dir);
+    if (remove_tree_at(dir_fd, n->name, err) < 0 && errno != ENOENT)
+        return -1;
+    if (unlinkat(dir_fd, file, 0) < 0 && errno != ENOENT)
+        return fail_errno(err, "remove %s/%s", dir, file);
+    return 0;
+}
+
+/* network_retire: the default network with no container left goes
+ * (bridge, NAT table, reservations, record); a user network keeps its
+ * bridge until network rm, so that no other store takes its name or
+ * subnet meanwhile. */
+static void network_retire(lrun_store *s, const char *name)
+{
+    autonetwork struct network n = {0};
+    if (strcmp(name, NETWORK_DEFAULT) != 0 || network_read(s->root, name, &n, NULL) < 0 || network_in_use(s, name))
         return;
-    remove_tree_at(dir_fd, name, NULL);
-    if (strcmp(name, NETWORK_DEFAULT) == 0) {
-        autofree char *file = xasprintf("%s.json", name);
-        unlinkat(dir_fd, file, 0);
-    }
+    network_remove(s->root, &n, NULL);
 }
 
 /* networks_retire: network_retire for each network of the store. */
 static void networks_retire(lrun_store *s)
 {
-    autofree char *dir = xasprintf("%s/networks", s->root);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    autostrv char **names = NULL;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.' && has_suffix(e->d_name, ".json"))
-            strv_push(&names, xstrndup(e->d_name, strlen(e->d_name) - 5));
-    closedir(d);
-    for (size_t i = 0; names && names[i]; i++)
+    autostrv char **names = network_names(s->root);
+    for (size_t i = 0; names[i]; i++)
         network_retire(s, names[i]);
 }
+
+/* --- user networks: network create, the lookup by name or ID --- */
+
+/* network_name_valid: podman's [a-zA-Z0-9][a-zA-Z0-9_.-]* (it names a
+ * file under networks/). */
+static bool network_name_valid(const char *name)
+{
+    if (!isalnum((unsigned char)name[0]) || strlen(name) > 200)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+            return false;
+    return true;
+}
+
+/* network_find: the network named name_or_id, else the one whose ID
+ * starts with it; -1 with errno ENOENT when there is none. */
+static int network_find(const char *root, const char *name_or_id, struct network *n, lrun_error **err)
+{
+    lrun_error *e = NULL;
+    if (network_name_valid(name_or_id) && network_read(root, name_or_id, n, &e) == 0)
+        return 0;
+    if (e && errno != ENOENT) {
+        *err = e;
+        return -1;
+    }
+    lrun_error_free(e);
+    autostrv char **names = network_names(root);
+    for (size_t i = 0, len = strlen(name_or_id); len && names[i]; i++) {
+        autonetwork struct network other = {0};
+        if (network_read(root, names[i], &other, NULL) < 0 || !other.id || strncmp(other.id, name_or_id, len) != 0)
+            continue;
+        if (n->name) {
+            network_release(n);
+            return fail(err, "more than one result for network ID %s", name_or_id);
+        }
+        *n = other, other = (struct network){0};
+    }
+    if (n->name)
+        return 0;
+    fail(err, "unable to find network with name or ID %s: network not found", name_or_id);
+    errno = ENOENT;
+    return -1;
+}
+
+/* network_bridge_name: the first lrunN that is no link of the host and
+ * no bridge of the store's networks. */
+static char *network_bridge_name(const char *root, const struct host_links *l)
+{
+    autostrv char **names = network_names(root);
+    for (int i = 0;; i++) {
+        autofree char *bridge = xasprintf("lrun%d", i);
+        bool taken = links_find(l, bridge) != NULL;
+        for (size_t j = 0; names[j] && !taken; j++) {
+            autonetwork struct network other = {0};
+            taken = network_read(root, names[j], &other, NULL) == 0 && strcmp(other.bridge, bridge) == 0;
+        }
+        if (!taken)
+            return steal_pointer(&bridge);
+    }
+}
+
+/* network_create: a user network from n (name or NULL, labels, internal),
+ * with subnet and gateway (text, or NULL: the first free 10.89.N.0/24 and
+ * its first address), as podman's network create; its record and bridge
+ * are made at once, under the host's lock, so that no other store takes
+ * the name or subnet.  n is filled in. */
+static int network_create(const char *root, struct network *n, const char *subnet, const char *gateway,
+                          lrun_error **err)
+{
+    if (n->name && !network_name_valid(n->name))
+        return fail(err, "network name %s invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument", n->name);
+    if (n->name && (strcmp(n->name, "bridge") == 0 || strcmp(n->name, "host") == 0 || strcmp(n->name, "none") == 0 ||
+                    strcmp(n->name, "private") == 0 || strcmp(n->name, "default") == 0))
+        return fail(err, "cannot create network with name \"%s\" because it conflicts with a valid network mode", n->name);
+    if (gateway && !subnet)
+        return fail(err, "cannot set gateway or range without subnet");
+    if (subnet && ipv4_cidr_parse(subnet, &n->subnet, &n->prefix, err) < 0)
+        return -1;
+    if (gateway) {
+        uint32_t first = ntohl(n->subnet.s_addr) + 1, last = ntohl(n->subnet.s_addr | ~ipv4_mask(n->prefix)) - 1;
+        if (inet_pton(AF_INET, gateway, &n->gateway) != 1)
+            return fail(err, "invalid gateway %s: want an IPv4 address", gateway);
+        if (ntohl(n->gateway.s_addr) < first || ntohl(n->gateway.s_addr) > last)
+            return fail(err, "gateway %s not in subnet %s", gateway, subnet);
+    }
+    autoclose int fd = netlink_open(err);
+    autoclose int lock = fd < 0 ? -1 : network_lock(err);
+    if (lock < 0)
+        return -1;
+    autostrv char **names = network_names(root);
+    for (int i = 1; !n->name; i++) { /* as podman's podman1, podman2... */
+        autofree char *name = xasprintf("lrun%d", i);
+        if (!strv_contains(names, name))
+            n->name = steal_pointer(&name);
+    }
+    if (strv_contains(names, n->name))
+        return fail(err, "network name %s already used: network already exists", n->name);
+    cleanup(host_links_release) struct host_links l;
+    if (links_list(fd, &l, err) < 0)
+        return -1;
+    bridges_collect(fd, &l);
+    host_links_release(&l);
+    if (links_list(fd, &l, err) < 0)
+        return -1;
+    bool used = true;
+    if (subnet && (network_subnet_used(fd, root, n->subnet, n->prefix, &used, err) < 0 || used))
+        return used ? fail(err, "subnet %s is already used on the host or by another config", subnet) : -1;
+    for (uint32_t i = 0; !subnet && used; i++) { /* podman's pool: 10.89.0.0/24 to 10.255.255.0/24 */
+        if (i >= (0xffu - 0x59u + 1) << 8)
+            return fail(err, "could not find free subnet from subnet pools");
+        n->subnet.s_addr = htonl(0x0a590000u + (i << 8));
+        n->prefix = 24;
+        if (network_subnet_used(fd, root, n->subnet, n->prefix, &used, err) < 0)
+            return -1;
+    }
+    if (!gateway)
+        n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
+    unsigned char raw[32];
+    digest_hex id;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+    n->id = xstrdup(id);
+    n->bridge = network_bridge_name(root, &l);
+    n->created = time_rfc3339_now();
+    n->dns = true;
+    if (network_write(root, n, err) < 0 || bridge_make(fd, root, n, err) < 0) {
+        autofree char *path = xasprintf("%s/networks/%s.json", root, n->name);
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
 
 /* --- published ports: -p as the facts keep it, as ps shows it --- */
 
@@ -11691,16 +11897,6 @@ static void jw_key_u64(yajl_gen g, const char *key, uint64_t n)
     yajl_gen_number(g, text, strlen(text));
 }
 
-/* jw_key_pairs: key, value, ... as an object of strings */
-static void jw_key_pairs(yajl_gen g, const char *key, char *const *pairs)
-{
-    jw_key(g, key);
-    yajl_gen_map_open(g);
-    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
-        jw_key_str(g, pairs[i], pairs[i + 1]);
-    yajl_gen_map_close(g);
-}
-
 static void spec_write_user(yajl_gen g, const struct spec_user *u)
 {
     jw_key(g, "user");
@@ -12036,18 +12232,6 @@ static int json_u32(yajl_val obj, const char *key, uint32_t *value, lrun_error *
         return fail(err, "%s %" PRIu64 " is out of range", key, v);
     *value = (uint32_t)v;
     return 0;
-}
-
-/* json_pairs: an object of strings as key, value, ... */
-static char **json_pairs(yajl_val obj)
-{
-    char **pairs = xcalloc(1, sizeof *pairs);
-    for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++)
-        if (YAJL_IS_STRING(obj->u.object.values[i])) {
-            strv_push(&pairs, xstrdup(obj->u.object.keys[i]));
-            strv_push(&pairs, xstrdup(YAJL_GET_STRING(obj->u.object.values[i])));
-        }
-    return pairs;
 }
 
 static int spec_read_user(yajl_val v, struct spec_user *u, lrun_error **err)
@@ -15029,6 +15213,7 @@ struct container_config {
     char *network; /* bridge (a network's name), none, host, container:NAME or ns:PATH */
     char *ip, *mac_address; /* --ip, --mac-address */
     char **dns, **dns_search, **dns_option, **add_host;
+    char **network_aliases; /* --network-alias */
     char **ports;  /* -p, as port_mapping_text writes them */
     bool no_hosts, publish_all;
     char *seccomp; /* "default", "unconfined" or a profile file */
@@ -15069,6 +15254,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->dns_search);
     lrun_strv_free(c->dns_option);
     lrun_strv_free(c->add_host);
+    lrun_strv_free(c->network_aliases);
     lrun_strv_free(c->ports);
     free(c->seccomp);
     free(c->stop_signal);
@@ -15108,6 +15294,7 @@ struct container_facts {
     char *address;     /* "address": with bridge, the reserved IPv4 address */
     char *mac_address; /* "mac-address": --mac-address */
     char **dns, **dns_search, **dns_option, **add_host; /* "dns", "dns-search", "dns-option", "add-host" */
+    char **network_aliases; /* "network-aliases": --network-alias, names its network's containers find it by */
     bool no_hosts;     /* "no-hosts": --no-hosts: the image's /etc/hosts stays */
     char **ports;      /* "ports": -p and -P, "IP:HOSTPORT:PORT/PROTO" (HOSTPORT 0: any) */
     char *restart;     /* "restart": --restart's policy; absent: none */
@@ -15131,6 +15318,7 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->dns_search);
     lrun_strv_free(f->dns_option);
     lrun_strv_free(f->add_host);
+    lrun_strv_free(f->network_aliases);
     lrun_strv_free(f->ports);
     free(f->restart);
     lrun_strv_free(f->labels);
@@ -15192,8 +15380,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "address", f->address);
     if (f->mac_address)
         jw_key_str(g, "mac-address", f->mac_address);
-    char *const *lists[] = {f->dns, f->dns_search, f->dns_option, f->add_host, f->ports};
-    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports"};
+    char *const *lists[] = {f->dns, f->dns_search, f->dns_option, f->add_host, f->ports, f->network_aliases};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports", "network-aliases"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (lists[i] && lists[i][0])
             jw_key_strv(g, keys[i], lists[i]);
@@ -15234,8 +15422,8 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->network_name = json_string_dup(v, "network-name");
     f->address = json_string_dup(v, "address");
     f->mac_address = json_string_dup(v, "mac-address");
-    char ***lists[] = {&f->dns, &f->dns_search, &f->dns_option, &f->add_host, &f->ports};
-    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports"};
+    char ***lists[] = {&f->dns, &f->dns_search, &f->dns_option, &f->add_host, &f->ports, &f->network_aliases};
+    static const char *const keys[] = {"dns", "dns-search", "dns-option", "add-host", "ports", "network-aliases"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (json_array_len(json_get(v, keys[i]))) /* empty: not given */
             *lists[i] = json_strv(json_get(v, keys[i]));
@@ -16082,13 +16270,11 @@ static int container_network_claim(lrun_store *s, const struct container_config 
         return 0;
     }
     const char *name = strcmp(c->network, "bridge") == 0 ? NETWORK_DEFAULT : c->network;
-    autonetwork struct network n;
-    if (network_read(s->root, name, &n, err) < 0) {
-        if (errno != ENOENT)
+    autonetwork struct network n = {0};
+    if (network_find(s->root, name, &n, err) < 0) {
+        if (errno != ENOENT || strcmp(name, NETWORK_DEFAULT) != 0)
             return -1;
         lrun_error_free(*err), *err = NULL;
-        if (strcmp(name, NETWORK_DEFAULT) != 0)
-            return fail(err, "unable to find network with name or ID %s: network not found", name);
         if (network_default_make(s->root, &n, err) < 0)
             return -1;
     }
@@ -16096,9 +16282,123 @@ static int container_network_claim(lrun_store *s, const struct container_config 
     if (network_reserve(s, &n, c->ip, id, &address, err) < 0)
         return -1;
     f->network = xstrdup("bridge");
-    f->network_name = xstrdup(name);
+    f->network_name = xstrdup(n.name);
+    f->network_aliases = strv_copy(c->network_aliases);
     f->address = ipv4_text(address);
     return 0;
+}
+
+/* --- /etc/hosts: the container's own names, and on a user network the
+ * other containers of it ---
+ *
+ * Containers on a user network find each other by name through
+ * /etc/hosts (podman 4 runs aardvark-dns for it): a line per container
+ * holding an address of the network (name, --network-alias, short ID),
+ * written when a container starts and into the files of the others when
+ * one starts or is removed.  No daemon to keep alive, any libc reads it;
+ * a name is found only by the containers of its network. */
+
+/* hosts_peers: the lines of the other containers holding an address of
+ * network, when its containers find each other by name: "ADDRESS\tNAME
+ * ALIAS... ID" (the 12-character ID, as podman's aliases). */
+static void hosts_peers(struct buf *hosts, const char *root, const char *network, const char *self)
+{
+    autonetwork struct network n = {0};
+    if (network_read(root, network, &n, NULL) < 0 || !n.dns)
+        return;
+    autofree char *dir = xasprintf("%s/networks/%s", root, network);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    autostrv char **addresses = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    for (size_t i = 0; addresses && addresses[i]; i++) {
+        autobuf struct buf holder = {0};
+        autofacts struct container_facts f = {0};
+        if (read_file_at(fd, addresses[i], &holder, NULL) < 0 || !is_hex_id(holder.data) || (self && strcmp(holder.data, self) == 0))
+            continue;
+        autofree char *userdata = container_userdata(root, holder.data);
+        if (container_facts_read(userdata, &f, NULL) < 0 || !f.address || strcmp(f.address, addresses[i]) != 0 ||
+            !f.network_name || strcmp(f.network_name, network) != 0)
+            continue; /* a reservation a crash left */
+        buf_printf(hosts, "%s\t%s", f.address, f.name ? f.name : "");
+        for (size_t j = 0; f.network_aliases && f.network_aliases[j]; j++)
+            buf_printf(hosts, " %s", f.network_aliases[j]);
+        buf_printf(hosts, " %.12s\n", holder.data);
+    }
+}
+
+/* hosts_file: /etc/hosts as podman writes it: localhost, --add-host, the
+ * host as the gateway, the container's own address and names, then the
+ * other containers of its network (hosts_peers); the host's file with the
+ * host's network. */
+static void hosts_file(struct buf *hosts, const char *root, const char *id, const struct spec *s,
+                       const struct container_facts *f, const char *gateway)
+{
+    const char *name = s->hostname ? s->hostname : "";
+    bool own = strcmp(f->network, "host") != 0;
+    if (own || read_file_at(AT_FDCWD, "/etc/hosts", hosts, NULL) < 0) {
+        hosts->len = 0;
+        buf_adds(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    }
+    if (hosts->len && hosts->data[hosts->len - 1] != '\n')
+        buf_adds(hosts, "\n");
+    for (size_t i = 0; f->add_host && f->add_host[i]; i++) {
+        const char *colon = strchr(f->add_host[i], ':');
+        buf_printf(hosts, "%s\t%.*s\n", colon + 1, (int)(colon - f->add_host[i]), f->add_host[i]);
+    }
+    if (gateway)
+        buf_printf(hosts, "%s\thost.containers.internal host.docker.internal\n", gateway);
+    if (f->address)
+        buf_printf(hosts, "%s\t%s %s\n", f->address, name, f->name ? f->name : name);
+    else
+        buf_printf(hosts, "127.0.1.1\t%s\n", name);
+    if (f->network_name)
+        hosts_peers(hosts, root, f->network_name, id);
+}
+
+/* network_hosts_refresh: /etc/hosts written again for each container of
+ * network but except that has one (it started once, without --no-hosts),
+ * in place: it is bound into the running container. */
+static void network_hosts_refresh(const char *root, const char *network, const char *except)
+{
+    autonetwork struct network n = {0};
+    if (network_read(root, network, &n, NULL) < 0 || !n.dns)
+        return;
+    autoclose int lock = network_lock(NULL);
+    autofree char *dir = xasprintf("%s/networks/%s", root, network);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    autostrv char **addresses = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    autofree char *gateway = ipv4_text(n.gateway);
+    for (size_t i = 0; addresses && addresses[i]; i++) {
+        autobuf struct buf holder = {0}, hosts = {0};
+        autofacts struct container_facts f = {0};
+        autospec struct spec spec = {0};
+        if (read_file_at(fd, addresses[i], &holder, NULL) < 0 || !is_hex_id(holder.data) ||
+            (except && strcmp(holder.data, except) == 0))
+            continue;
+        autofree char *userdata = container_userdata(root, holder.data);
+        autofree char *config = xasprintf("%s/config.json", userdata);
+        autofree char *path = xasprintf("%s/hosts", userdata);
+        if (container_facts_read(userdata, &f, NULL) < 0 || f.no_hosts || !f.network_name ||
+            strcmp(f.network_name, network) != 0 || spec_read_file(config, &spec, NULL) < 0)
+            continue;
+        autoclose int out = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (out < 0 || fstat(out, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        hosts_file(&hosts, root, holder.data, &spec, &f, gateway);
+        if (ftruncate(out, 0) == 0)
+            write_all(out, hosts.data, hosts.len);
+    }
+}
+
+/* containers_networks_settle: after containers were removed, the default
+ * network goes with its last one (networks_retire), and the containers
+ * left on user networks no longer find the ones removed. */
+static void containers_networks_settle(lrun_store *s)
+{
+    networks_retire(s);
+    autostrv char **names = network_names(s->root);
+    for (size_t i = 0; names[i]; i++)
+        network_hosts_refresh(s->root, names[i], NULL);
 }
 
 /* container_files_write: userdata/config.json and userdata/lrun.json. */
@@ -17224,7 +17524,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
         if (container_remove_storage(s, c, err) < 0)
             return -1;
         volumes_remove_anonymous(s->root, id);
-        networks_retire(s);
+        containers_networks_settle(s);
         return 0;
     }
     free(c->status);
@@ -17561,31 +17861,6 @@ static void terminal_raw(void)
 
 /* --- start: attached (run's default) or under a detached monitor --- */
 
-/* hosts_file: /etc/hosts as podman writes it: localhost, --add-host, the
- * host as the gateway, the container's own address and names; the host's
- * file with the host's network. */
-static void hosts_file(struct buf *hosts, const struct spec *s, const struct container_facts *f, const char *gateway)
-{
-    const char *name = s->hostname ? s->hostname : "";
-    bool own = strcmp(f->network, "host") != 0;
-    if (own || read_file_at(AT_FDCWD, "/etc/hosts", hosts, NULL) < 0) {
-        hosts->len = 0;
-        buf_adds(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    }
-    if (hosts->len && hosts->data[hosts->len - 1] != '\n')
-        buf_adds(hosts, "\n");
-    for (size_t i = 0; f->add_host && f->add_host[i]; i++) {
-        const char *colon = strchr(f->add_host[i], ':');
-        buf_printf(hosts, "%s\t%.*s\n", colon + 1, (int)(colon - f->add_host[i]), f->add_host[i]);
-    }
-    if (gateway)
-        buf_printf(hosts, "%s\thost.containers.internal host.docker.internal\n", gateway);
-    if (f->address)
-        buf_printf(hosts, "%s\t%s %s\n", f->address, name, f->name ? f->name : name);
-    else
-        buf_printf(hosts, "127.0.1.1\t%s\n", name);
-}
-
 /* resolv_file: the host's resolv.conf; with a network of its own, without
  * nameservers on the host's loopback (out of reach there: podman then
  * falls back to Google's); --dns, --dns-search, --dns-option replace. */
@@ -17631,11 +17906,11 @@ static void resolv_file(struct buf *out, const struct container_facts *f)
 /* container_files: /etc/hosts, /etc/hostname and /etc/resolv.conf the
  * container gets, kept in userdata (gateway: its network's, or NULL).
  * With --no-hosts the image's /etc/hosts stays (the spec mounts none). */
-static int container_files(const char *userdata, const struct spec *s, const struct container_facts *f,
-                           const char *gateway, lrun_error **err)
+static int container_files(const char *root, const char *id, const char *userdata, const struct spec *s,
+                           const struct container_facts *f, const char *gateway, lrun_error **err)
 {
     autobuf struct buf hosts = {0}, resolv = {0};
-    hosts_file(&hosts, s, f, gateway);
+    hosts_file(&hosts, root, id, s, f, gateway);
     resolv_file(&resolv, f);
     autofree char *hostname = xasprintf("%s\n", s->hostname ? s->hostname : "");
     autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -17861,7 +18136,7 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
     }
     if (strcmp(mode, "bridge") != 0)
         return 0;
-    autonetwork struct network n;
+    autonetwork struct network n = {0};
     struct in_addr address;
     unsigned char mac[6];
     bool has_mac = sc->facts.mac_address && mac_parse(sc->facts.mac_address, mac);
@@ -17870,9 +18145,13 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
     if (!sc->facts.address || inet_pton(AF_INET, sc->facts.address, &address) != 1)
         return fail(err, "the container has no address on network %s", n.name);
     sc->address = address;
+    if (!has_mac) { /* docker's 02:42 and the address: a neighbour's ARP cache stays right when an address is reused */
+        mac[0] = 0x02, mac[1] = 0x42;
+        memcpy(mac + 2, &address.s_addr, 4);
+    }
     if (ports_listen(sc->facts.ports, &sc->published, err) < 0 || ports_record(sc, err) < 0)
         return -1;
-    if ((sc->network_fd = network_namespace_make(sc->root, &n, address, has_mac ? mac : NULL, err)) < 0)
+    if ((sc->network_fd = network_namespace_make(sc->root, &n, address, mac, err)) < 0)
         return -1;
     *gateway = ipv4_text(n.gateway);
     return 0;
@@ -17912,8 +18191,10 @@ static int container_start(const char *root, const char *id_or_name, const int i
     if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
         return -1;
     if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
-        container_network_prepare(&sc, &gateway, err) < 0 || container_files(sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0)
+        container_network_prepare(&sc, &gateway, err) < 0 || container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0)
         return -1;
+    if (sc.facts.network_name) /* the network's other containers find it from now on */
+        network_hosts_refresh(root, sc.facts.network_name, sc.id);
     if (sc.spec.seccomp && seccomp_program_prepare(root, sc.spec.seccomp, sc.spec.process.caps[CAPS_BOUNDING],
                                                    &sc.seccomp, err) < 0)
         return -1;
@@ -18258,7 +18539,7 @@ static int container_remove(const char *root, const char *name, bool force, bool
         return -1;
     if (volumes)
         volumes_remove_anonymous(root, r.id);
-    networks_retire(s);
+    containers_networks_settle(s);
     return 0;
 }
 
@@ -23498,7 +23779,7 @@ struct run_options {
     bool entrypoint_set;
 };
 
-enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_ENTRYPOINT,
+enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
@@ -23545,6 +23826,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     }
     case RUN_DNS_SEARCH: strv_push(&c->dns_search, xstrdup(value)); break;
+    case RUN_NETWORK_ALIAS:
+        if (!network_name_valid(value))
+            return fail(err, "invalid --network-alias \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", value);
+        strv_push(&c->network_aliases, xstrdup(value));
+        break;
     case RUN_PUBLISH: return ports_option_parse(value, &c->ports, err);
     case RUN_DNS_OPTION: strv_push(&c->dns_option, xstrdup(value)); break;
     case RUN_ADD_HOST: {
@@ -23683,6 +23969,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("dns-search", 0, RUN_DNS_SEARCH, "DOMAIN", "A search domain for /etc/resolv.conf"),
         RUN_CALL("dns-option", 0, RUN_DNS_OPTION, "OPTION", "An option for /etc/resolv.conf"),
         RUN_CALL("add-host", 0, RUN_ADD_HOST, "HOST:IP", "Add a line to /etc/hosts"),
+        RUN_CALL("network-alias", 0, RUN_NETWORK_ALIAS, "NAME", "Another name the network's containers find it by"),
         BOOL_FLAG("no-hosts", 0, &c->no_hosts, "Keep the image's /etc/hosts"),
         RUN_CALL("publish", 'p', RUN_PUBLISH, "[IP:][HOSTPORT:]PORT[/tcp|udp]", "Publish a port (or a range) on the host"),
         BOOL_FLAG("publish-all", 'P', &c->publish_all, "Publish the image's EXPOSEd ports on free host ports"),
@@ -25481,7 +25768,7 @@ static int cmd_container_prune(struct cli *cli, int argc, char **argv)
             return cli_fail(err);
         printf("%s\n", id);
     }
-    networks_retire(s);
+    containers_networks_settle(s);
     return 0;
 }
 
@@ -25854,6 +26141,363 @@ static int cmd_volume_exists(struct cli *cli, int argc, char **argv)
         return status;
     autovolume struct volume v = {0};
     return volume_read(s->root, argv[optind], &v, NULL) == 0 ? 0 : 1;
+}
+
+/* --- network: create, ls, inspect, rm, prune, exists --- */
+
+/* network_row_json: a network as podman's Go templates see it (ls and
+ * inspect --format: {{.Name}}, {{.ID}}, {{.NetworkInterface}}...). */
+static void network_row_json(yajl_gen g, const struct network *n, bool short_id)
+{
+    autofree char *subnet = ipv4_text(n->subnet), *gateway = ipv4_text(n->gateway);
+    autofree char *cidr = xasprintf("%s/%d", subnet, n->prefix);
+    yajl_gen_map_open(g);
+    autofree char *id = xstrndup(n->id ? n->id : "", short_id ? 12 : strlen(n->id ? n->id : ""));
+    jw_key_str(g, "Name", n->name);
+    jw_key_str(g, "ID", id);
+    jw_key_str(g, "Driver", "bridge");
+    jw_key_str(g, "NetworkInterface", n->bridge);
+    jw_key_str(g, "Created", n->created);
+    jw_key(g, "Subnets");
+    yajl_gen_array_open(g);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Subnet", cidr);
+    jw_key_str(g, "Gateway", gateway);
+    yajl_gen_map_close(g);
+    yajl_gen_array_close(g);
+    jw_key_bool(g, "IPv6Enabled", false);
+    jw_key_bool(g, "Internal", n->internal);
+    jw_key_bool(g, "DNSEnabled", n->dns);
+    jw_key_pairs(g, "Labels", n->labels);
+    yajl_gen_map_close(g);
+}
+
+/* network_print: networks as JSON (netavark's shape, indented as podman
+ * does) or through a Go template on network_row_json. */
+static int network_print(const struct network *list, size_t n, const char *format, bool listing)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++)
+        if (format && strcmp(format, "json") != 0)
+            network_row_json(g, &list[i], listing);
+        else
+            network_json_write(g, &list[i]);
+    yajl_gen_array_close(g);
+    if (!format || strcmp(format, "json") == 0) {
+        json_print_go(g, listing ? "  " : "     ");
+        return 0;
+    }
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val rows = json_text_to_tree(text);
+    autojson yajl_val header = json_text_to_tree("{\"Name\":\"NAME\",\"ID\":\"NETWORK ID\",\"Driver\":\"DRIVER\","
+                                                 "\"NetworkInterface\":\"NETWORK INTERFACE\",\"Created\":\"CREATED\","
+                                                 "\"Internal\":\"INTERNAL\",\"DNSEnabled\":\"DNS\",\"Labels\":\"LABELS\"}");
+    return format_print_rows(format, YAJL_IS_ARRAY(rows) ? rows->u.array.values : NULL, json_array_len(rows), header);
+}
+
+static void networks_free(struct network *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        network_release(&list[i]);
+    free(list);
+}
+
+static int cmd_network_create(struct cli *cli, int argc, char **argv)
+{
+    const char *driver = "bridge", *subnet = NULL, *gateway = NULL;
+    bool internal = false, ignore = false, disable_dns = false;
+    autostrv char **labels = NULL, **options = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("driver", 'd', &driver, "DRIVER", "The driver: bridge"),
+        STRING_FLAG("subnet", 0, &subnet, "SUBNET", "The subnet, e.g. 10.89.0.0/24"),
+        STRING_FLAG("gateway", 0, &gateway, "IP", "The gateway (the subnet's first address unless given)"),
+        BOOL_FLAG("internal", 0, &internal, "No outbound traffic (no NAT, no default route)"),
+        LIST_FLAG("label", 0, &labels, "KEY=VALUE", "A label on the network"),
+        LIST_FLAG("opt", 'o', &options, "KEY=VALUE", "A driver option (none is known)"),
+        BOOL_FLAG("disable-dns", 0, &disable_dns, "Containers do not find each other by name"),
+        BOOL_FLAG("ignore", 0, &ignore, "Do not fail when the network exists"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"network create", "[NAME]", "Create a network", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n > 1) {
+        cli_error("accepts at most 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    if (strcmp(driver, "bridge") != 0) {
+        cli_error("unsupported driver %s: invalid argument", driver);
+        return EXIT_LRUN;
+    }
+    if (options && options[0]) {
+        cli_error("unsupported bridge network option %s", options[0]);
+        return EXIT_LRUN;
+    }
+    autonetwork struct network net = {.name = n ? xstrdup(argv[1]) : NULL, .internal = internal,
+                                      .labels = xcalloc(1, sizeof(char *))};
+    for (size_t i = 0; labels && labels[i]; i++)
+        key_value_push(&net.labels, labels[i]);
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autonetwork struct network old = {0};
+    if (ignore && net.name && network_read(s->root, net.name, &old, NULL) == 0) {
+        printf("%s\n", net.name);
+        return 0;
+    }
+    if (network_create(s->root, &net, subnet, gateway, &err) < 0)
+        return cli_fail(err);
+    if (disable_dns) {
+        net.dns = false;
+        if (network_write(s->root, &net, &err) < 0)
+            return cli_fail(err);
+    }
+    printf("%s\n", net.name);
+    return 0;
+}
+
+/* network_filter_match: --filter name=REGEX, id=PREFIX, label=KEY[=VALUE],
+ * driver=bridge. */
+static bool network_filter_match(const struct network *n, char *const *filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        const char *f = filters[i], *value = strchr(f, '=');
+        value = value ? value + 1 : "";
+        if (has_prefix(f, "name=")) {
+            regex_t re;
+            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+            bool match = regexec(&re, n->name, 0, NULL, 0) == 0;
+            regfree(&re);
+            if (!match)
+                return false;
+        } else if (has_prefix(f, "id=")) {
+            if (!n->id || !has_prefix(n->id, value))
+                return false;
+        } else if (has_prefix(f, "label=")) {
+            const char *eq = strchr(value, '=');
+            autofree char *key = eq ? xstrndup(value, (size_t)(eq - value)) : xstrdup(value);
+            const char *have = pairs_get(n->labels, key);
+            if (!have || (eq && strcmp(have, eq + 1) != 0))
+                return false;
+        } else if (has_prefix(f, "driver=") && strcmp(value, "bridge") != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int cmd_network_ls(struct cli *cli, int argc, char **argv)
+{
+    bool quiet = false, no_heading = false;
+    const char *format = NULL;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("quiet", 'q', &quiet, "Only the names"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "A Go template, or json"),
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only the networks that match: name, id, label, driver"),
+        BOOL_FLAG("noheading", 'n', &no_heading, "No header line"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"network ls", "", "List networks", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (!has_prefix(filters[i], "name=") && !has_prefix(filters[i], "id=") && !has_prefix(filters[i], "label=") &&
+            !has_prefix(filters[i], "driver=")) {
+            cli_error("invalid filter \"%s\": lrun filters networks by name, id, label and driver", filters[i]);
+            return EXIT_LRUN;
+        }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autostrv char **names = network_names(s->root);
+    struct network *list = xcalloc(strv_len(names) + 1, sizeof *list);
+    size_t count = 0;
+    for (size_t i = 0; names[i]; i++)
+        if (network_read(s->root, names[i], &list[count], NULL) == 0 && network_filter_match(&list[count], filters))
+            count++;
+        else
+            network_release(&list[count]);
+    if (quiet) {
+        for (size_t i = 0; i < count; i++)
+            printf("%s\n", list[i].name);
+    } else if (format) {
+        status = network_print(list, count, format, true);
+    } else {
+        struct table t = {.columns = 3};
+        if (!no_heading)
+            table_add_row(&t, "NETWORK ID", "NAME", "DRIVER");
+        for (size_t i = 0; i < count; i++) {
+            autofree char *id = xstrndup(list[i].id ? list[i].id : "", 12);
+            table_add_row(&t, id, list[i].name, "bridge");
+        }
+        table_print(&t, stdout);
+    }
+    networks_free(list, count);
+    return status;
+}
+
+static int cmd_network_inspect(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "A Go template, or json"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"network inspect", "NETWORK [NETWORK...]", "Display a network's configuration",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    struct network *list = xcalloc((size_t)n, sizeof *list);
+    size_t count = 0;
+    autofree char *missing = NULL;
+    for (int i = 1; i <= n; i++) { /* podman shows what it found, then fails */
+        autoerror lrun_error *err = NULL;
+        if (network_find(s->root, argv[i], &list[count], &err) == 0)
+            count++;
+        else if (!missing)
+            missing = xasprintf("inspecting object: network %s: %s", argv[i], err->message);
+    }
+    status = network_print(list, count, format, false);
+    networks_free(list, count);
+    if (missing) {
+        cli_error("%s", missing);
+        return EXIT_LRUN;
+    }
+    return status;
+}
+
+/* network_remove_checked: a network no container uses (with force, its
+ * containers are removed first, as podman does); never the default one. */
+static int network_remove_checked(struct cli *cli, lrun_store **s, const char *name_or_id, bool force,
+                                  lrun_error **err)
+{
+    autonetwork struct network n = {0};
+    if (strcmp(name_or_id, NETWORK_DEFAULT) == 0)
+        return fail(err, "default network %s cannot be removed", name_or_id);
+    if (network_find((*s)->root, name_or_id, &n, err) < 0) {
+        if (errno == ENOENT) /* podman's status for a missing one */
+            (*err)->exit_code = 1;
+        return -1;
+    }
+    if (strcmp(n.name, NETWORK_DEFAULT) == 0)
+        return fail(err, "default network %s cannot be removed", n.name);
+    autostrv char **users = network_users(*s, n.name);
+    if (users[0] && !force)
+        return fail_code(err, 2, "\"%s\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used",
+                         name_or_id);
+    if (users[0]) { /* container_remove takes the lock itself */
+        autofree char *root = xstrdup((*s)->root);
+        lrun_store_close(*s);
+        *s = NULL;
+        for (size_t i = 0; users[i]; i++)
+            if (container_remove(root, users[i], true, false, err) < 0)
+                return -1;
+        if (lrun_store_open(cli->root, LRUN_STORE_WRITE, s, err) < 0)
+            return -1;
+    }
+    return network_remove((*s)->root, &n, err);
+}
+
+static int cmd_network_rm(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    int timeout = -1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("force", 'f', &force, "Remove the containers on the network too"),
+        INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the containers to stop (they are killed at once)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"network rm", "NETWORK [NETWORK...]", "Remove networks", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *err = NULL;
+        if (network_remove_checked(cli, &s, argv[i], force, &err) == 0) {
+            printf("%s\n", argv[i]);
+            continue;
+        }
+        int code = cli_fail(err);
+        status = status ? status : code;
+        if (!s)
+            return status;
+    }
+    return status;
+}
+
+static int cmd_network_prune(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("force", 'f', &force, "Do not ask for confirmation"),
+        LIST_FLAG("filter", 0, &filters, "KEY=VALUE", "Only the networks that match: name, id, label, driver"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"network prune", "", "Remove the networks no container uses", false};
+    int status = 0;
+    if (cli_parse(argc, argv, &usage, flags, &status) < 0)
+        return status;
+    if (!force) {
+        printf("WARNING! This will remove all networks not used by at least one container.\n");
+        autofree char *answer = prompt_line("Are you sure you want to continue? [y/N] ", false);
+        if (!answer || (strcasecmp(answer, "y") != 0 && strcasecmp(answer, "yes") != 0))
+            return 0;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **names = network_names(s->root);
+    for (size_t i = 0; names[i]; i++) {
+        autonetwork struct network n = {0};
+        autoerror lrun_error *err = NULL;
+        if (strcmp(names[i], NETWORK_DEFAULT) == 0 || network_read(s->root, names[i], &n, NULL) < 0 ||
+            !network_filter_match(&n, filters) || network_in_use(s, names[i]))
+            continue;
+        if (network_remove(s->root, &n, &err) < 0)
+            status = cli_fail(err);
+        else
+            printf("%s\n", names[i]);
+    }
+    return status;
+}
+
+static int cmd_network_exists(struct cli *cli, int argc, char **argv)
+{
+    static const struct cli_usage usage = {"network exists", "NETWORK", "Exit 0 if the network exists, else 1", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autonetwork struct network net = {0};
+    return network_find(s->root, argv[1], &net, NULL) == 0 ? 0 : 1;
 }
 
 /* --- init: lrun as the early userspace (PID 1 of an initramfs) ---
@@ -26302,6 +26946,12 @@ static const struct command container_commands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct command network_commands[] = {
+    {"create", cmd_network_create, NULL}, {"ls", cmd_network_ls, NULL},    {"list", cmd_network_ls, NULL},
+    {"inspect", cmd_network_inspect, NULL}, {"rm", cmd_network_rm, NULL},  {"remove", cmd_network_rm, NULL},
+    {"prune", cmd_network_prune, NULL},   {"exists", cmd_network_exists, NULL}, {NULL, NULL, NULL},
+};
+
 static const struct command volume_commands[] = {
     {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
     {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
@@ -26333,6 +26983,7 @@ static const struct command_group {
 } command_groups[] = {
     {"image", image_commands},
     {"container", container_commands},
+    {"network", network_commands},
     {"volume", volume_commands},
     {"system", system_commands},
 };
@@ -26377,6 +27028,7 @@ static const struct command commands[] = {
     {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
     {"logout", cmd_logout, "Forget a registry's stored credentials"},
     {"logs", cmd_logs, "Show a detached container's output"},
+    {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists)"},
     {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},

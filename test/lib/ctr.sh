@@ -11,6 +11,9 @@
 #   ctr_layer_dir NAME   $R/overlay/<container layer id>
 #   mounts_below DIR     lines of the host's mount table below DIR (count with wc)
 #   wait_for SECS CMD..  retry CMD every 0.1 s until it succeeds or SECS pass
+#   bridge_gone ROOT BR  0 when no link BR is a bridge of the store ROOT (its
+#                        alias "lrun:ROOT:..."): another store's test may
+#                        already have made a bridge of the same name
 
 IMG=localhost:5000/servidorweb:v1
 
@@ -61,6 +64,10 @@ ctr_setup() {
 ctr_field() { jq -r --arg n "$1" ".[] | select(.names[0] == \$n) | $2" "$R/overlay-containers/containers.json"; }
 ctr_layer_dir() { echo "$R/overlay/$(ctr_field "$1" .layer)"; }
 mounts_below() { awk -v d="$1" 'index($5, d "/") == 1 || $5 == d' /proc/self/mountinfo; }
+
+bridge_gone() {
+	! ip -d -o link show "$2" 2>/dev/null | grep -q "alias lrun:$1:"
+}
 
 wait_for() {
 	local end=$((SECONDS + $1)); shift

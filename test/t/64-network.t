@@ -117,7 +117,7 @@ BR2=$(jq -r .network_interface "$R2/networks/lrun.json")
 SUBNET2=$(jq -r '.subnets[0].subnet' "$R2/networks/lrun.json")
 ok $([ "$BR2" != "$BR" ] && [ "$SUBNET2" != "$SUBNET" ]; echo $?) "a second store gets its own bridge and subnet ($BR2 $SUBNET2)"
 "$LRUN" --root "$R2" rm other >/dev/null
-ok $(ip link show "$BR2" >/dev/null 2>&1; [ $? != 0 ]; echo $?) "  removed with its last container"
+ok $(bridge_gone "$R2" "$BR2"; echo $?) "  removed with its last container"
 
 # ------------------------------------------------------------- cleanup --
 # kill -9 of lrun at points of its setup; what is left the next command takes back
@@ -126,7 +126,7 @@ for d in 0.02 0.05 0.1 0.2 0.3; do
 	p=$!; sleep $d; kill -9 $p 2>/dev/null; wait $p 2>/dev/null
 done
 "$LRUN" --root "$R" rm -a -f >/dev/null 2>&1
-ok $(ip link show "$BR" >/dev/null 2>&1; [ $? != 0 ]; echo $?) "after kill -9 mid-setup and rm -a -f: the bridge is gone"
+ok $(bridge_gone "$R" "$BR"; echo $?) "after kill -9 mid-setup and rm -a -f: the bridge is gone"
 ok $(nft list table ip "lrun_$BR" >/dev/null 2>&1; [ $? != 0 ]; echo $?) "  and its nft table"
 is "$(ls -A "$R/networks")" "" "  and the network's record and reservations"
 is "$(ip -o link show 2>/dev/null | grep -c "master $BR")" 0 "  and every veth"
@@ -138,7 +138,7 @@ echo -n 0000000000000000000000000000000000000000000000000000000000000000 >"$R/ne
 is "$(jq -r .address "$R/overlay-containers/$(ctr_field b .id)/userdata/lrun.json")" "$P.3" \
 	"a reservation left by a crash (no such container) is taken back"
 "$LRUN" --root "$R" rm a b >/dev/null
-is "$(ls -A "$R/networks") $(ip link show "$BR" 2>&1 >/dev/null | grep -c 'does not exist')" " 1" \
+is "$(ls -A "$R/networks") $(bridge_gone "$R" "$BR"; echo $?)" " 0" \
 	"rm of the last containers: no record, reservation or bridge remains"
 
 done_testing
