@@ -23025,6 +23025,121 @@ static void container_inspect_limits(yajl_gen g, yajl_val spec)
     spec_resources_release(&r);
 }
 
+/* container_ports: the ports container id published, as its last start
+ * bound them (userdata/ports). */
+static size_t container_ports(const char *root, const char *id, struct port_mapping **out)
+{
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *path = xasprintf("%s/ports", userdata);
+    autobuf struct buf text = {0};
+    size_t n = 0;
+    *out = NULL;
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return 0;
+    for (char *line = strtok(text.data, "\n"); line; line = strtok(NULL, "\n")) {
+        *out = xrealloc(*out, (n + 1) * sizeof **out);
+        if (port_mapping_parse(line, &(*out)[n]))
+            n++;
+    }
+    return n;
+}
+
+/* jw_endpoint: the address fields podman's inspect shows for a network
+ * endpoint (empty while the container is not running). */
+static void jw_endpoint(yajl_gen g, const char *gateway, const char *address, int prefix, const char *mac)
+{
+    jw_key_str(g, "EndpointID", "");
+    jw_key_str(g, "Gateway", gateway);
+    jw_key_str(g, "IPAddress", address);
+    jw_key_int(g, "IPPrefixLen", prefix);
+    jw_key_str(g, "IPv6Gateway", "");
+    jw_key_str(g, "GlobalIPv6Address", "");
+    jw_key_int(g, "GlobalIPv6PrefixLen", 0);
+    jw_key_str(g, "MacAddress", mac);
+}
+
+/* container_inspect_network: NetworkSettings as podman's inspect shows
+ * it: while the container runs, its address, gateway, MAC, published
+ * ports and namespace; its network by name with its aliases (the short
+ * ID first) whenever it has one. */
+static void container_inspect_network(lrun_store *s, const struct container *c, const struct container_facts *f,
+                                      bool running, yajl_gen g)
+{
+    autonetwork struct network n = {0};
+    struct in_addr a = {0};
+    bool on = f->network_name && f->address && inet_pton(AF_INET, f->address, &a) == 1 &&
+              network_read(s->root, f->network_name, &n, NULL) == 0;
+    bool up = on && running;
+    autofree char *gateway = up ? ipv4_text(n.gateway) : xstrdup("");
+    char mac[18] = "";
+    const unsigned char *b = (const unsigned char *)&a.s_addr;
+    if (up && f->mac_address)
+        snprintf(mac, sizeof mac, "%s", f->mac_address);
+    else if (up)
+        snprintf(mac, sizeof mac, "02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+    jw_key(g, "NetworkSettings");
+    yajl_gen_map_open(g);
+    jw_endpoint(g, gateway, up ? f->address : "", up ? n.prefix : 0, mac);
+    jw_key_str(g, "Bridge", "");
+    jw_key_str(g, "SandboxID", "");
+    jw_key_bool(g, "HairpinMode", false);
+    jw_key_str(g, "LinkLocalIPv6Address", "");
+    jw_key_int(g, "LinkLocalIPv6PrefixLen", 0);
+    jw_key(g, "Ports");
+    yajl_gen_map_open(g);
+    autofree struct port_mapping *ports = NULL;
+    size_t n_ports = running ? container_ports(s->root, c->id, &ports) : 0;
+    for (size_t i = 0; i < n_ports; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            seen |= ports[j].container_port == ports[i].container_port && ports[j].udp == ports[i].udp;
+        if (seen)
+            continue;
+        autofree char *key = xasprintf("%u/%s", ports[i].container_port, ports[i].udp ? "udp" : "tcp");
+        jw_key(g, key);
+        yajl_gen_array_open(g);
+        for (size_t j = i; j < n_ports; j++) {
+            if (ports[j].container_port != ports[i].container_port || ports[j].udp != ports[i].udp)
+                continue;
+            autofree char *ip = ports[j].host_ip.s_addr ? ipv4_text(ports[j].host_ip) : xstrdup("");
+            autofree char *port = xasprintf("%u", ports[j].host_port);
+            yajl_gen_map_open(g);
+            jw_key_str(g, "HostIp", ip);
+            jw_key_str(g, "HostPort", port);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    autofree char *sandbox = running && strcmp(f->network, "host") != 0 ? xasprintf("/proc/%" PRId64 "/ns/net", c->pid)
+                                                                        : xstrdup("");
+    jw_key_str(g, "SandboxKey", sandbox);
+    if (on) {
+        jw_key(g, "Networks");
+        yajl_gen_map_open(g);
+        jw_key(g, n.name);
+        yajl_gen_map_open(g);
+        jw_endpoint(g, gateway, up ? f->address : "", up ? n.prefix : 0, mac);
+        jw_key_str(g, "NetworkID", n.name);
+        jw_key(g, "DriverOpts");
+        yajl_gen_null(g);
+        jw_key(g, "IPAMConfig");
+        yajl_gen_null(g);
+        jw_key(g, "Links");
+        yajl_gen_null(g);
+        jw_key(g, "Aliases");
+        yajl_gen_array_open(g);
+        autofree char *short_id = xstrndup(c->id, 12);
+        jw_str(g, short_id);
+        for (size_t i = 0; f->network_aliases && f->network_aliases[i]; i++)
+            jw_str(g, f->network_aliases[i]);
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
 static int container_inspect_json(lrun_store *s, struct container *c, bool with_size, yajl_gen g, lrun_error **err)
 {
     autofree char *userdata = container_userdata(s->root, c->id);
@@ -23111,15 +23226,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key(g, "Dependencies");
     yajl_gen_array_open(g);
     yajl_gen_array_close(g);
-    jw_key(g, "NetworkSettings");
-    yajl_gen_map_open(g);
-    jw_key_str(g, "Bridge", "");
-    jw_key_str(g, "SandboxID", "");
-    jw_key(g, "Ports");
-    yajl_gen_map_open(g);
-    yajl_gen_map_close(g);
-    jw_key_str(g, "SandboxKey", "");
-    yajl_gen_map_close(g);
+    container_inspect_network(s, c, &f, running, g);
     jw_key_str(g, "Namespace", "");
     jw_key_bool(g, "IsInfra", false);
     jw_key_bool(g, "IsService", false);
@@ -25392,25 +25499,6 @@ static int cmd_unmount(struct cli *cli, int argc, char **argv)
 }
 
 /* --- ps, port, logs, container prune --- */
-
-/* container_ports: the ports container id published, as its last start
- * bound them (userdata/ports). */
-static size_t container_ports(const char *root, const char *id, struct port_mapping **out)
-{
-    autofree char *userdata = container_userdata(root, id);
-    autofree char *path = xasprintf("%s/ports", userdata);
-    autobuf struct buf text = {0};
-    size_t n = 0;
-    *out = NULL;
-    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
-        return 0;
-    for (char *line = strtok(text.data, "\n"); line; line = strtok(NULL, "\n")) {
-        *out = xrealloc(*out, (n + 1) * sizeof **out);
-        if (port_mapping_parse(line, &(*out)[n]))
-            n++;
-    }
-    return n;
-}
 
 static char *container_ports_text(const char *root, const struct container *c)
 {

@@ -119,6 +119,15 @@ DB=$(jq -r .address "$R/overlay-containers/$(ctr_field db .id)/userdata/lrun.jso
 is "$DB" "$P.1" "  the first address of app (the gateway is .254)"
 is "$(cat "$R/networks/app/$DB")" "$(ctr_field db .id)" "  reserved in networks/app/$DB"
 DBID=$(ctr_field db .id)
+mac_of() { printf '02:42:%02x:%02x:%02x:%02x' ${1//./ }; }
+run L inspect -f '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.SandboxKey}}' db
+is "$out" "$DB $P.254 24 $(mac_of "$DB") /proc/$(ctr_field db '.flags["lrun.pid"]')/ns/net$nl" \
+	"inspect: NetworkSettings' address, gateway, prefix, MAC (the container's own), namespace"
+is "$(L exec db cat /sys/class/net/eth0/address)" "$(mac_of "$DB")" "  (docker's MAC: 02:42 and the address)"
+run L inspect --format '{{json .NetworkSettings.Networks}}' db
+is "$(printf %s "$out" | jq -c '.app | [.IPAddress, .Gateway, .IPPrefixLen, .NetworkID, .Aliases]')" \
+	"[\"$DB\",\"$P.254\",24,\"app\",[\"${DBID:0:12}\",\"database\",\"store\"]]" \
+	"  and .Networks.app, its aliases after the short ID (podman's shape)"
 run L run --rm --name probe --network app "$IMG" sh -c \
 	'ip -4 -o addr show eth0 | awk "{print \$4}"; ip route | head -1; cat /etc/hosts; for n in db database store '"${DBID:0:12}"'; do wget -q -O - http://$n:8080/index.html; done'
 PROBE_IP=$P.2
@@ -134,7 +143,7 @@ wait_for 5 "$LRUN" --root "$R" exec db sh -c 'nc -w 1 web 8080 </dev/null' # its
 run L exec db sh -c "grep '^$WEBIP	' /etc/hosts; wget -q -O - http://web:8080/index.html"
 is "$out" "$WEBIP	web $(ctr_field web .id | cut -c1-12)$nl<html><body><h1>servidorweb</h1></body></html>$nl" \
 	"a container started later is in db's /etc/hosts at once (in place: db runs) and reachable by name"
-is "$WEBIP|$(L exec web cat /sys/class/net/eth0/address)" "$PROBE_IP|02:42:$(printf '%02x:' ${WEBIP//./ } | sed 's/:$//')" \
+is "$WEBIP|$(L exec web cat /sys/class/net/eth0/address)" "$PROBE_IP|$(mac_of "$WEBIP")" \
 	"  it took the --rm container's address; its MAC is docker's 02:42:<address>, so db's ARP cache stays right"
 run L run --rm "$IMG" sh -c 'grep -c "	db " /etc/hosts; nc -w 2 db 8080 </dev/null 2>&1 || echo unknown'
 is "$out" "0${nl}nc: bad address 'db'${nl}unknown$nl" "a container of the default network does not know db"
