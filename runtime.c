@@ -10571,7 +10571,8 @@ static int bridge_create(int fd, const char *name, lrun_error **err)
 
 /* veth_create: a veth pair, host_name on the bridge master, its peer
  * "eth0" (with mac, when given) in the namespace ns_fd. */
-static int veth_create(int fd, const char *host_name, int master, int ns_fd, const unsigned char *mac, lrun_error **err)
+static int veth_create(int fd, const char *host_name, int master, int ns_fd, const char *peer_name,
+                       const unsigned char *mac, lrun_error **err)
 {
     struct netlink_request r;
     struct ifinfomsg body = {.ifi_family = AF_UNSPEC};
@@ -10582,7 +10583,7 @@ static int veth_create(int fd, const char *host_name, int master, int ns_fd, con
     netlink_attr_str(&r, IFLA_INFO_KIND, "veth");
     struct rtattr *data = netlink_attr(&r, IFLA_INFO_DATA, NULL, 0);
     struct rtattr *peer = netlink_attr(&r, VETH_INFO_PEER, &body, sizeof body);
-    netlink_attr_str(&r, IFLA_IFNAME, "eth0");
+    netlink_attr_str(&r, IFLA_IFNAME, peer_name);
     netlink_attr(&r, IFLA_NET_NS_FD, &ns_fd, sizeof ns_fd);
     if (mac)
         netlink_attr(&r, IFLA_ADDRESS, mac, 6);
@@ -10972,6 +10973,19 @@ static int network_reserve(lrun_store *s, const struct network *n, const char *w
         }
     }
     return fail(err, "IPAM error: failed to find free IP in network %s", n->name);
+}
+
+/* reservations_release_one: container id's address on network name. */
+static void reservations_release_one(lrun_store *s, const char *name, const char *id)
+{
+    autofree char *path = xasprintf("%s/networks/%s", s->root, name);
+    autoclose int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    autostrv char **addresses = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    for (size_t i = 0; addresses && addresses[i]; i++) {
+        autobuf struct buf holder = {0};
+        if (read_file_at(fd, addresses[i], &holder, NULL) == 0 && strcmp(holder.data, id) == 0)
+            unlinkat(fd, addresses[i], 0);
+    }
 }
 
 /* network_users: the IDs of the store's containers holding an address
@@ -11423,11 +11437,11 @@ static char *ports_group_text(const struct port_mapping *m, size_t n)
 
 /* --- a container's network namespace --- */
 
-/* network_attach: a veth on n's bridge whose peer is eth0 (with mac, when
- * given) in the namespace ns (inside: a netlink socket there), with
- * address and a default route through the gateway. */
+/* network_attach: a veth on n's bridge whose peer is ifname (with mac)
+ * in the namespace ns (inside: a netlink socket there), with address and,
+ * when route, a default route through the gateway. */
 static int network_attach(int inside, int ns, const char *root, const struct network *n, struct in_addr address,
-                          const unsigned char *mac, lrun_error **err)
+                          const unsigned char *mac, const char *ifname, bool route, lrun_error **err)
 {
     autoclose int outside = netlink_open(err);
     int bridge = outside < 0 ? -1 : network_bridge_ensure(outside, root, n, err);
@@ -11437,11 +11451,11 @@ static int network_attach(int inside, int ns, const char *root, const struct net
     random_bytes(raw, sizeof raw);
     char veth[IFNAMSIZ];
     snprintf(veth, sizeof veth, "veth%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
-    if (veth_create(outside, veth, bridge, ns, mac, err) < 0)
+    if (veth_create(outside, veth, bridge, ns, ifname, mac, err) < 0)
         return -1;
-    int host_end = link_index(outside, veth, err), eth0 = host_end < 0 ? -1 : link_index(inside, "eth0", err);
-    if (eth0 < 0 || link_up(outside, host_end, err) < 0 || address_add(inside, eth0, address, n->prefix, err) < 0 ||
-        link_up(inside, eth0, err) < 0 || (!n->internal && route_default_add(inside, n->gateway, err) < 0))
+    int host_end = link_index(outside, veth, err), eth = host_end < 0 ? -1 : link_index(inside, ifname, err);
+    if (eth < 0 || link_up(outside, host_end, err) < 0 || address_add(inside, eth, address, n->prefix, err) < 0 ||
+        link_up(inside, eth, err) < 0 || (route && !n->internal && route_default_add(inside, n->gateway, err) < 0))
         return -1;
     return 0;
 }
@@ -11467,12 +11481,61 @@ static int network_namespace_make(const char *root, const struct network *n, str
         exit(EXIT_LRUN);
     }
     int lo = inside < 0 ? -1 : link_index(inside, "lo", err);
-    if (lo < 0 || link_up(inside, lo, err) < 0 || (n && network_attach(inside, ns, root, n, address, mac, err) < 0)) {
+    if (lo < 0 || link_up(inside, lo, err) < 0 || (n && network_attach(inside, ns, root, n, address, mac, "eth0", true, err) < 0)) {
         if (ns >= 0)
             close(ns);
         return error_prefix(err, "set up the network%s%s", n ? " " : "", n ? n->name : "");
     }
     return ns;
+}
+
+/* netlink_open_in: a netlink socket in the network namespace ns (it stays
+ * there); lrun itself returns to the host's at once. */
+static int netlink_open_in(int ns, lrun_error **err)
+{
+    autoclose int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (host < 0)
+        return fail_errno(err, "open the host's network namespace");
+    if (setns(ns, CLONE_NEWNET) < 0)
+        return fail_errno(err, "enter the container's network namespace");
+    int fd = netlink_open(err);
+    if (setns(host, CLONE_NEWNET) < 0) { /* nothing of lrun may go on in the wrong namespace */
+        perror("Error: return to the host's network namespace");
+        exit(EXIT_LRUN);
+    }
+    return fd;
+}
+
+/* mac_of_address: docker's 02:42 and the IPv4 address: a neighbour's ARP
+ * cache stays right when an address is given to a new container. */
+static void mac_of_address(struct in_addr a, unsigned char mac[6])
+{
+    mac[0] = 0x02, mac[1] = 0x42;
+    memcpy(mac + 2, &a.s_addr, 4);
+}
+
+/* network_connect_ns: one more network in the namespace ns: ifname on n's
+ * bridge with address (network connect; no default route, the first
+ * network keeps it). */
+static int network_connect_ns(int ns, const char *root, const struct network *n, struct in_addr address,
+                              const char *ifname, lrun_error **err)
+{
+    unsigned char mac[6];
+    mac_of_address(address, mac);
+    autoclose int inside = netlink_open_in(ns, err);
+    if (inside < 0 || network_attach(inside, ns, root, n, address, mac, ifname, false, err) < 0)
+        return error_prefix(err, "connect to network %s", n->name);
+    return 0;
+}
+
+/* network_disconnect_ns: ifname (and its veth's other end) gone from the
+ * namespace ns. */
+static int network_disconnect_ns(int ns, const char *ifname, lrun_error **err)
+{
+    autoclose int inside = netlink_open_in(ns, err);
+    if (inside < 0 || link_delete(inside, ifname, err) < 0)
+        return error_prefix(err, "remove %s", ifname);
+    return 0;
 }
 
 /* ========================================================================
@@ -15201,6 +15264,26 @@ static void user_mount_push(struct user_mount **list, size_t *n, enum user_mount
                                           options ? strv_copy(options) : xcalloc(1, sizeof(char *))};
 }
 
+/* A network a container was connected to after its first (network
+ * connect): its address there and the interface (eth1...) it has. */
+struct network_link {
+    char *name, *address, *interface;
+    char **aliases;
+};
+
+static void network_link_release(struct network_link *l)
+{
+    free(l->name), free(l->address), free(l->interface);
+    lrun_strv_free(l->aliases);
+}
+
+static void network_links_free(struct network_link *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        network_link_release(&l[i]);
+    free(l);
+}
+
 /* What run's and create's command line asked for, as the CLI parses it;
  * spec_generate turns it (with the image) into the container's spec. */
 struct container_config {
@@ -15295,6 +15378,8 @@ struct container_facts {
     char *mac_address; /* "mac-address": --mac-address */
     char **dns, **dns_search, **dns_option, **add_host; /* "dns", "dns-search", "dns-option", "add-host" */
     char **network_aliases; /* "network-aliases": --network-alias, names its network's containers find it by */
+    struct network_link *connected; /* "connected": network connect's, [{"name", "address", "interface", "aliases"}] */
+    size_t n_connected;
     bool no_hosts;     /* "no-hosts": --no-hosts: the image's /etc/hosts stays */
     char **ports;      /* "ports": -p and -P, "IP:HOSTPORT:PORT/PROTO" (HOSTPORT 0: any) */
     char *restart;     /* "restart": --restart's policy; absent: none */
@@ -15319,6 +15404,7 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->dns_option);
     lrun_strv_free(f->add_host);
     lrun_strv_free(f->network_aliases);
+    network_links_free(f->connected, f->n_connected);
     lrun_strv_free(f->ports);
     free(f->restart);
     lrun_strv_free(f->labels);
@@ -15385,6 +15471,19 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (lists[i] && lists[i][0])
             jw_key_strv(g, keys[i], lists[i]);
+    if (f->n_connected) {
+        jw_key(g, "connected");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < f->n_connected; i++) {
+            yajl_gen_map_open(g);
+            jw_key_str(g, "name", f->connected[i].name);
+            jw_key_str(g, "address", f->connected[i].address);
+            jw_key_str(g, "interface", f->connected[i].interface);
+            jw_key_strv(g, "aliases", f->connected[i].aliases);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
     if (f->no_hosts)
         jw_key_bool(g, "no-hosts", true);
     if (f->restart)
@@ -15427,6 +15526,15 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (json_array_len(json_get(v, keys[i]))) /* empty: not given */
             *lists[i] = json_strv(json_get(v, keys[i]));
+    yajl_val connected = json_get(v, "connected");
+    f->connected = xcalloc(json_array_len(connected) + 1, sizeof *f->connected);
+    for (size_t i = 0; i < json_array_len(connected); i++) {
+        yajl_val l = json_array_at(connected, i);
+        if (!json_string(l, "name") || !json_string(l, "address") || !json_string(l, "interface"))
+            continue;
+        f->connected[f->n_connected++] = (struct network_link){json_string_dup(l, "name"), json_string_dup(l, "address"),
+                                                               json_string_dup(l, "interface"), json_strv(json_get(l, "aliases"))};
+    }
     f->no_hosts = json_bool(v, "no-hosts");
     f->restart = xstrdup(json_string(v, "restart"));
     f->labels = json_strv(json_get(v, "labels"));
@@ -16298,6 +16406,22 @@ static int container_network_claim(lrun_store *s, const struct container_config 
  * one starts or is removed.  No daemon to keep alive, any libc reads it;
  * a name is found only by the containers of its network. */
 
+/* facts_address_on: the container's address on network (its first, or
+ * one network connect added), and its aliases there; NULL if none. */
+static const char *facts_address_on(const struct container_facts *f, const char *network, char *const **aliases)
+{
+    if (f->network_name && f->address && strcmp(f->network_name, network) == 0) {
+        *aliases = f->network_aliases;
+        return f->address;
+    }
+    for (size_t i = 0; i < f->n_connected; i++)
+        if (strcmp(f->connected[i].name, network) == 0) {
+            *aliases = f->connected[i].aliases;
+            return f->connected[i].address;
+        }
+    return NULL;
+}
+
 /* hosts_peers: the lines of the other containers holding an address of
  * network, when its containers find each other by name: "ADDRESS\tNAME
  * ALIAS... ID" (the 12-character ID, as podman's aliases). */
@@ -16315,12 +16439,13 @@ static void hosts_peers(struct buf *hosts, const char *root, const char *network
         if (read_file_at(fd, addresses[i], &holder, NULL) < 0 || !is_hex_id(holder.data) || (self && strcmp(holder.data, self) == 0))
             continue;
         autofree char *userdata = container_userdata(root, holder.data);
-        if (container_facts_read(userdata, &f, NULL) < 0 || !f.address || strcmp(f.address, addresses[i]) != 0 ||
-            !f.network_name || strcmp(f.network_name, network) != 0)
+        char *const *aliases = NULL;
+        const char *address = container_facts_read(userdata, &f, NULL) == 0 ? facts_address_on(&f, network, &aliases) : NULL;
+        if (!address || strcmp(address, addresses[i]) != 0)
             continue; /* a reservation a crash left */
-        buf_printf(hosts, "%s\t%s", f.address, f.name ? f.name : "");
-        for (size_t j = 0; f.network_aliases && f.network_aliases[j]; j++)
-            buf_printf(hosts, " %s", f.network_aliases[j]);
+        buf_printf(hosts, "%s\t%s", address, f.name ? f.name : "");
+        for (size_t j = 0; aliases && aliases[j]; j++)
+            buf_printf(hosts, " %s", aliases[j]);
         buf_printf(hosts, " %.12s\n", holder.data);
     }
 }
@@ -16350,13 +16475,43 @@ static void hosts_file(struct buf *hosts, const char *root, const char *id, cons
         buf_printf(hosts, "%s\t%s %s\n", f->address, name, f->name ? f->name : name);
     else
         buf_printf(hosts, "127.0.1.1\t%s\n", name);
+    for (size_t i = 0; i < f->n_connected; i++)
+        buf_printf(hosts, "%s\t%s %s\n", f->connected[i].address, name, f->name ? f->name : name);
     if (f->network_name)
         hosts_peers(hosts, root, f->network_name, id);
+    for (size_t i = 0; i < f->n_connected; i++)
+        hosts_peers(hosts, root, f->connected[i].name, id);
 }
 
-/* network_hosts_refresh: /etc/hosts written again for each container of
- * network but except that has one (it started once, without --no-hosts),
- * in place: it is bound into the running container. */
+/* container_hosts_rewrite: container id's /etc/hosts written again, in
+ * place (it is bound into the running container), when it has one (it
+ * started once, without --no-hosts) and is on network (NULL: any). */
+static void container_hosts_rewrite(const char *root, const char *id, const char *network)
+{
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *config = xasprintf("%s/config.json", userdata);
+    autofree char *path = xasprintf("%s/hosts", userdata);
+    autofacts struct container_facts f = {0};
+    autospec struct spec spec = {0};
+    autonetwork struct network first = {0};
+    char *const *aliases;
+    if (container_facts_read(userdata, &f, NULL) < 0 || f.no_hosts || !f.network_name ||
+        (network && !facts_address_on(&f, network, &aliases)) || spec_read_file(config, &spec, NULL) < 0 ||
+        network_read(root, f.network_name, &first, NULL) < 0)
+        return;
+    autoclose int out = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (out < 0 || fstat(out, &st) < 0 || !S_ISREG(st.st_mode))
+        return;
+    autobuf struct buf hosts = {0};
+    autofree char *gateway = ipv4_text(first.gateway);
+    hosts_file(&hosts, root, id, &spec, &f, gateway);
+    if (ftruncate(out, 0) == 0)
+        write_all(out, hosts.data, hosts.len);
+}
+
+/* network_hosts_refresh: container_hosts_rewrite for each container of
+ * network but except, when its containers find each other by name. */
 static void network_hosts_refresh(const char *root, const char *network, const char *except)
 {
     autonetwork struct network n = {0};
@@ -16366,27 +16521,11 @@ static void network_hosts_refresh(const char *root, const char *network, const c
     autofree char *dir = xasprintf("%s/networks/%s", root, network);
     autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     autostrv char **addresses = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
-    autofree char *gateway = ipv4_text(n.gateway);
     for (size_t i = 0; addresses && addresses[i]; i++) {
-        autobuf struct buf holder = {0}, hosts = {0};
-        autofacts struct container_facts f = {0};
-        autospec struct spec spec = {0};
-        if (read_file_at(fd, addresses[i], &holder, NULL) < 0 || !is_hex_id(holder.data) ||
-            (except && strcmp(holder.data, except) == 0))
-            continue;
-        autofree char *userdata = container_userdata(root, holder.data);
-        autofree char *config = xasprintf("%s/config.json", userdata);
-        autofree char *path = xasprintf("%s/hosts", userdata);
-        if (container_facts_read(userdata, &f, NULL) < 0 || f.no_hosts || !f.network_name ||
-            strcmp(f.network_name, network) != 0 || spec_read_file(config, &spec, NULL) < 0)
-            continue;
-        autoclose int out = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        struct stat st;
-        if (out < 0 || fstat(out, &st) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        hosts_file(&hosts, root, holder.data, &spec, &f, gateway);
-        if (ftruncate(out, 0) == 0)
-            write_all(out, hosts.data, hosts.len);
+        autobuf struct buf holder = {0};
+        if (read_file_at(fd, addresses[i], &holder, NULL) == 0 && is_hex_id(holder.data) &&
+            (!except || strcmp(holder.data, except) != 0))
+            container_hosts_rewrite(root, holder.data, network);
     }
 }
 
@@ -18145,14 +18284,23 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
     if (!sc->facts.address || inet_pton(AF_INET, sc->facts.address, &address) != 1)
         return fail(err, "the container has no address on network %s", n.name);
     sc->address = address;
-    if (!has_mac) { /* docker's 02:42 and the address: a neighbour's ARP cache stays right when an address is reused */
-        mac[0] = 0x02, mac[1] = 0x42;
-        memcpy(mac + 2, &address.s_addr, 4);
-    }
+    if (!has_mac)
+        mac_of_address(address, mac);
     if (ports_listen(sc->facts.ports, &sc->published, err) < 0 || ports_record(sc, err) < 0)
         return -1;
     if ((sc->network_fd = network_namespace_make(sc->root, &n, address, mac, err)) < 0)
         return -1;
+    for (size_t i = 0; i < sc->facts.n_connected; i++) { /* network connect's, as eth1... */
+        const struct network_link *l = &sc->facts.connected[i];
+        autonetwork struct network other = {0};
+        struct in_addr a;
+        if (network_read(sc->root, l->name, &other, err) < 0)
+            return error_prefix(err, "network %s", l->name);
+        if (inet_pton(AF_INET, l->address, &a) != 1)
+            return fail(err, "the container's address on network %s is not an IPv4 address", l->name);
+        if (network_connect_ns(sc->network_fd, sc->root, &other, a, l->interface, err) < 0)
+            return -1;
+    }
     *gateway = ipv4_text(n.gateway);
     return 0;
 }
@@ -18195,6 +18343,8 @@ static int container_start(const char *root, const char *id_or_name, const int i
         return -1;
     if (sc.facts.network_name) /* the network's other containers find it from now on */
         network_hosts_refresh(root, sc.facts.network_name, sc.id);
+    for (size_t i = 0; i < sc.facts.n_connected; i++)
+        network_hosts_refresh(root, sc.facts.connected[i].name, sc.id);
     if (sc.spec.seccomp && seccomp_program_prepare(root, sc.spec.seccomp, sc.spec.process.caps[CAPS_BOUNDING],
                                                    &sc.seccomp, err) < 0)
         return -1;
@@ -23135,6 +23285,35 @@ static void container_inspect_network(lrun_store *s, const struct container *c, 
             jw_str(g, f->network_aliases[i]);
         yajl_gen_array_close(g);
         yajl_gen_map_close(g);
+        for (size_t i = 0; i < f->n_connected; i++) {
+            const struct network_link *l = &f->connected[i];
+            autonetwork struct network other = {0};
+            struct in_addr la = {0};
+            bool live = running && network_read(s->root, l->name, &other, NULL) == 0 && inet_pton(AF_INET, l->address, &la) == 1;
+            autofree char *other_gateway = live ? ipv4_text(other.gateway) : xstrdup("");
+            unsigned char m[6];
+            char other_mac[18] = "";
+            mac_of_address(la, m);
+            if (live)
+                snprintf(other_mac, sizeof other_mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+            jw_key(g, l->name);
+            yajl_gen_map_open(g);
+            jw_endpoint(g, other_gateway, live ? l->address : "", live ? other.prefix : 0, other_mac);
+            jw_key_str(g, "NetworkID", l->name);
+            jw_key(g, "DriverOpts");
+            yajl_gen_null(g);
+            jw_key(g, "IPAMConfig");
+            yajl_gen_null(g);
+            jw_key(g, "Links");
+            yajl_gen_null(g);
+            jw_key(g, "Aliases");
+            yajl_gen_array_open(g);
+            jw_str(g, short_id);
+            for (size_t j = 0; l->aliases && l->aliases[j]; j++)
+                jw_str(g, l->aliases[j]);
+            yajl_gen_array_close(g);
+            yajl_gen_map_close(g);
+        }
         yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);
@@ -26588,6 +26767,137 @@ static int cmd_network_exists(struct cli *cli, int argc, char **argv)
     return network_find(s->root, argv[1], &net, NULL) == 0 ? 0 : 1;
 }
 
+/* network_connect_change: network connect (connect) or disconnect of
+ * container name_or_id and network net, as podman's: an address reserved
+ * (--ip, else the first free one) and recorded in the facts; a running
+ * container gets (or loses) the interface at once, and the network's
+ * /etc/hosts follow.  The network it was made on stays (lrun cannot take
+ * a container's first network away). */
+static int network_connect_change(const char *root, const char *net, const char *name_or_id, bool connect,
+                                  const char *ip, char *const *aliases, lrun_error **err)
+{
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    autonetwork struct network n = {0};
+    if (network_find(s->root, net, &n, err) < 0)
+        return -1;
+    struct container *c = container_lookup(s, name_or_id, err);
+    if (!c)
+        return -1;
+    autofree char *id = xstrdup(c->id);
+    autofree char *userdata = container_userdata(s->root, id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, err) < 0)
+        return -1;
+    char *const *have;
+    bool on = facts_address_on(&f, n.name, &have) != NULL;
+    if (!f.network_name)
+        return fail(err, "container %s has no bridge network (--network %s): it cannot be connected to others", id,
+                    f.network);
+    if (connect && on)
+        return fail(err, "container %s is already connected to network \"%s\": network is already connected", id, n.name);
+    if (!connect && !on)
+        return fail(err, "container %s is not connected to network \"%s\": network not found", id, n.name);
+    if (!connect && strcmp(f.network_name, n.name) == 0)
+        return fail(err, "container %s was made on network \"%s\": lrun keeps a container's first network", id, n.name);
+    bool running = container_is_running(c);
+    autoclose int ns = -1;
+    if (running) {
+        autofree char *path = xasprintf("/proc/%" PRId64 "/ns/net", c->pid);
+        if ((ns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open %s", path);
+    }
+    if (connect) {
+        bool used[100] = {false};
+        for (size_t i = 0; i < f.n_connected; i++)
+            if (has_prefix(f.connected[i].interface, "eth") && atoi(f.connected[i].interface + 3) < 100)
+                used[atoi(f.connected[i].interface + 3)] = true;
+        int k = 1;
+        while (k < 99 && used[k])
+            k++;
+        struct in_addr a;
+        if (network_reserve(s, &n, ip, id, &a, err) < 0)
+            return -1;
+        f.connected = xrealloc(f.connected, (f.n_connected + 1) * sizeof *f.connected);
+        f.connected[f.n_connected++] = (struct network_link){xstrdup(n.name), ipv4_text(a), xasprintf("eth%d", k),
+                                                             aliases ? strv_copy(aliases) : xcalloc(1, sizeof(char *))};
+        if (running && network_connect_ns(ns, s->root, &n, a, f.connected[f.n_connected - 1].interface, err) < 0) {
+            reservations_release_one(s, n.name, id);
+            return -1;
+        }
+    } else {
+        size_t i = 0;
+        while (strcmp(f.connected[i].name, n.name) != 0)
+            i++;
+        if (running && network_disconnect_ns(ns, f.connected[i].interface, err) < 0)
+            return -1;
+        network_link_release(&f.connected[i]);
+        memmove(&f.connected[i], &f.connected[i + 1], (f.n_connected - i - 1) * sizeof *f.connected);
+        f.n_connected--;
+        reservations_release_one(s, n.name, id);
+    }
+    size_t len;
+    autofree char *text = container_facts_json(&f, &len);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || write_file_atomic_sync(fd, "lrun.json", text, len, 0600, true, err) < 0)
+        return fd < 0 ? fail_errno(err, "open %s", userdata) : -1;
+    network_hosts_refresh(s->root, n.name, id);
+    container_hosts_rewrite(s->root, id, NULL); /* its own: its address there, the peers it gained or lost */
+    return 0;
+}
+
+static int cmd_network_connect_or_disconnect(struct cli *cli, int argc, char **argv, bool connect)
+{
+    const char *ip = NULL;
+    bool force = false;
+    autostrv char **aliases = NULL;
+    const struct cli_flag connect_flags[] = {
+        LIST_FLAG("alias", 0, &aliases, "NAME", "Another name the network's containers find it by"),
+        STRING_FLAG("ip", 0, &ip, "IP", "Its IPv4 address on the network"),
+        FLAGS_END,
+    };
+    const struct cli_flag disconnect_flags[] = {
+        BOOL_FLAG("force", 'f', &force, "(accepted; lrun always disconnects at once)"),
+        FLAGS_END,
+    };
+    const struct cli_usage usage = {connect ? "network connect" : "network disconnect", "NETWORK CONTAINER",
+                                    connect ? "Connect a container to a network" : "Disconnect a container from a network",
+                                    false};
+    int status = 0, n = cli_parse(argc, argv, &usage, connect ? connect_flags : disconnect_flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 2) {
+        cli_error("accepts 2 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    struct in_addr a;
+    if (ip && inet_pton(AF_INET, ip, &a) != 1) {
+        cli_error("%s is not an IPv4 address", ip);
+        return EXIT_LRUN;
+    }
+    for (size_t i = 0; aliases && aliases[i]; i++)
+        if (!network_name_valid(aliases[i])) {
+            cli_error("invalid --alias \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", aliases[i]);
+            return EXIT_LRUN;
+        }
+    autofree char *owned = NULL;
+    autoerror lrun_error *err = NULL;
+    if (network_connect_change(cli_root(cli, &owned), argv[1], argv[2], connect, ip, aliases, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+static int cmd_network_connect(struct cli *cli, int argc, char **argv)
+{
+    return cmd_network_connect_or_disconnect(cli, argc, argv, true);
+}
+
+static int cmd_network_disconnect(struct cli *cli, int argc, char **argv)
+{
+    return cmd_network_connect_or_disconnect(cli, argc, argv, false);
+}
+
 /* --- init: lrun as the early userspace (PID 1 of an initramfs) ---
  * `lrun init [SCRIPT]` mounts what is missing, loads overlayfs, then runs
  * SCRIPT (default /etc/lrun/init.conf): one lrun command per line
@@ -27037,7 +27347,8 @@ static const struct command container_commands[] = {
 static const struct command network_commands[] = {
     {"create", cmd_network_create, NULL}, {"ls", cmd_network_ls, NULL},    {"list", cmd_network_ls, NULL},
     {"inspect", cmd_network_inspect, NULL}, {"rm", cmd_network_rm, NULL},  {"remove", cmd_network_rm, NULL},
-    {"prune", cmd_network_prune, NULL},   {"exists", cmd_network_exists, NULL}, {NULL, NULL, NULL},
+    {"prune", cmd_network_prune, NULL},   {"exists", cmd_network_exists, NULL},
+    {"connect", cmd_network_connect, NULL}, {"disconnect", cmd_network_disconnect, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct command volume_commands[] = {
@@ -27116,7 +27427,7 @@ static const struct command commands[] = {
     {"login", cmd_login, "Log in to a registry (credentials kept in auth.json)"},
     {"logout", cmd_logout, "Forget a registry's stored credentials"},
     {"logs", cmd_logs, "Show a detached container's output"},
-    {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists)"},
+    {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists, connect, disconnect)"},
     {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},

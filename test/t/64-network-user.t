@@ -1,5 +1,5 @@
 #!/bin/bash
-# User networks: network create|ls|inspect|rm|prune|exists with --subnet,
+# User networks: network create|ls|inspect|rm|prune|exists|connect|disconnect with --subnet,
 # --gateway, --internal, -d bridge, --label, -f/--format, -q, as podman's
 # (table shapes, messages, exit codes); run --network NAME; containers of a
 # network find each other by name and --network-alias (/etc/hosts kept
@@ -154,6 +154,48 @@ is "$rc|$err" "125|Error: unable to find network with name or ID nope: network n
 run L run --rm --network-alias 'a b' --network app "$IMG" true
 like "$rc|$err" "^125\\|Error: invalid --network-alias \"a b\"" "an invalid alias: exit 125"
 
+# ------------------------------------------------ connect, disconnect --
+SUB2=$(free_subnet 140); Q=${SUB2%.0/24}
+L network create --subnet "$SUB2" back >/dev/null
+L run -d --name other --network back "$IMG" >/dev/null
+WEBID=$(ctr_field web .id)
+run L network connect --alias webby --ip "$Q.50" back web
+is "$rc|$out|$err" "0||" "network connect --alias --ip back web (running)"
+wait_for 5 "$LRUN" --root "$R" exec web sh -c 'nc -w 1 other 8080 </dev/null'
+run L exec web sh -c 'ip -4 -o addr show eth1 | awk "{print \$4}"; cat /sys/class/net/eth1/address; ip route | head -1; wget -q -O - http://other:8080/index.html'
+is "$out" "$Q.50/24$nl$(mac_of "$Q.50")${nl}default via $P.254 dev eth0 $nl<html><body><h1>servidorweb</h1></body></html>$nl" \
+	"  web gets eth1 at once (the default route stays on eth0) and finds other by name"
+run L exec other sh -c "grep '^$Q.50	' /etc/hosts; wget -q -O - http://webby:8080/index.html"
+is "$out" "$Q.50	web webby ${WEBID:0:12}$nl<html><body><h1>servidorweb</h1></body></html>$nl" \
+	"  other finds web by name and alias"
+is "$(cat "$R/networks/back/$Q.50")" "$WEBID" "  the address is reserved for web"
+run L inspect --format '{{json .NetworkSettings.Networks}}' web
+is "$(printf %s "$out" | jq -c '[keys[], .back.IPAddress, .back.Aliases]')" "[\"app\",\"back\",\"$Q.50\",[\"${WEBID:0:12}\",\"webby\"]]" \
+	"  inspect shows both networks"
+run L network connect back web
+is "$rc|$err" "125|Error: container $WEBID is already connected to network \"back\": network is already connected$nl" \
+	"connecting it again: exit 125"
+run L network disconnect back web
+is "$rc|$out|$err" "0||" "network disconnect back web"
+run L exec web sh -c 'ls /sys/class/net; grep -c "	other " /etc/hosts'
+is "$out" "eth0${nl}lo${nl}0$nl" "  eth1 is gone, and other from its /etc/hosts"
+run L exec other grep -c "	web " /etc/hosts
+is "$out" "0$nl" "  and web from other's"
+is "$(ls "$R/networks/back")" "$Q.2" "  the reservation is released (other's stays)"
+run L network disconnect back web
+is "$rc|$err" "125|Error: container $WEBID is not connected to network \"back\": network not found$nl" "disconnecting it again: exit 125"
+run L network disconnect app web
+is "$rc|$err" "125|Error: container $WEBID was made on network \"app\": lrun keeps a container's first network$nl" \
+	"its first network stays"
+run L network connect back nope
+is "$rc|$err" "125|Error: no container with name or ID \"nope\" found: no such container$nl" "connect of a missing container"
+L stop -t 0 web >/dev/null
+run L network connect back web
+is "$rc" 0 "network connect of a stopped container"
+L start web >/dev/null
+run L exec web ls /sys/class/net
+is "$out" "eth0${nl}eth1${nl}lo$nl" "  its eth1 is made when it starts"
+
 # ------------------------------------------------------------ rm, prune --
 run L network rm app
 is "$rc|$out|$err" "2||Error: \"app\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used$nl" \
@@ -166,11 +208,13 @@ run L network prune -f
 is "$rc|$out" "0|inner${nl}lrun1$nl" "network prune -f: the networks no container uses"
 ok $(bridge_gone "$R" "$IBR"; echo $?) "  their bridges are gone"
 run L network ls -q
-is "$out" "app$nl" "  app (in use) stays"
+is "$out" "app${nl}back$nl" "  app and back (in use) stay"
 run L network rm -f app
 is "$rc|$out" "0|app$nl" "network rm -f app: its containers go first"
-run L ps -a -q
-is "$out" "" "  db and web are removed"
+run L ps -a --format '{{.Names}}'
+is "$out" "other$nl" "  db and web are removed"
+run L network rm -f back
+is "$rc|$out" "0|back$nl" "network rm -f back (other goes too)"
 ok $(bridge_gone "$R" "$BR"; echo $?) "  the bridge $BR is gone"
 ok $(nft list table ip "lrun_$BR" >/dev/null 2>&1; [ $? != 0 ]; echo $?) "  and its nft table"
 is "$(ls -A "$R/networks" | grep -v '^lrun')" "" "  and its record and reservations"
