@@ -9,16 +9,10 @@
 # default sysctl); the host's own setting is never written.
 # Traffic goes only to 127.0.0.1.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v gcc >/dev/null || skip_all "no gcc"
 command -v nft >/dev/null || skip_all "no nft (apt-get install nftables)"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
+ctr_start
 
 # sniff IFACE MARKER SECS: a packet socket on IFACE (the attack), then
 # frames read until one holds MARKER.  sniff ping: an echo to 127.0.0.1

@@ -6,16 +6,9 @@
 # current); nothing left after network rm (bridge, nft table,
 # reservations, record).  Traffic goes only to the containers made here.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v nft >/dev/null || skip_all "no nft (apt-get install nftables)"
-ctr_setup
-TO="timeout -k 5 30"
-nl=$'\n'
-L() { $TO "$LRUN" --root "$R" "$@"; }
+ctr_start
 
 # a free /24 for this run (parallel stores and the host's own addresses)
 free_subnet() {
