@@ -24453,7 +24453,7 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
 static int container_filter_check(const char *filter, lrun_error **err)
 {
     static const char *const keys[] = {"id", "name", "status", "ancestor", "exited", "before", "since",
-                                       "restart-policy", "label", NULL};
+                                       "restart-policy", "label", "network", NULL};
     const char *eq = strchr(filter, '=');
     if (!eq)
         return fail(err, "invalid filter \"%s\": filters must be KEY=VALUE", filter);
@@ -24513,6 +24513,11 @@ static bool container_filter_one(lrun_store *s, struct container *c, const char 
     if (strcmp(key, "restart-policy") == 0) {
         const char *policy = r == 0 && f.restart && *f.restart && strcmp(f.restart, "no") ? f.restart : "none";
         return strncmp(policy, value, strcspn(policy, ":")) == 0 && strlen(value) == strcspn(policy, ":");
+    }
+    if (strcmp(key, "network") == 0) { /* a network's name or ID, first or connected */
+        autonetwork struct network n = {0};
+        char *const *aliases;
+        return r == 0 && network_find(s->root, value, &n, NULL) == 0 && facts_address_on(&f, n.name, &aliases);
     }
     for (size_t i = 0; r == 0 && f.labels && f.labels[i]; i++) /* label=KEY or label=KEY=VALUE */
         if (strchr(value, '=') ? strcmp(f.labels[i], value) == 0
@@ -25837,7 +25842,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("noheading", 0, &no_heading, "Do not print headers"),
         BOOL_FLAG("quiet", 'q', &quiet, "Print the numeric IDs of the containers only"),
         BOOL_FLAG("size", 's', &size, "Display the total file sizes"),
-        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only containers that match: id, name, status, ancestor, "
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only containers that match: id, name, status, ancestor, network, "
                                                         "exited, label, before, since, restart-policy"),
         STRING_FLAG("sort", 0, &sort, "KEY", "Sort by command, created, id, image, names, runningfor, status"),
         FLAGS_END,

@@ -165,6 +165,10 @@ is "$(cat "$R/networks/back/$Q.50")" "$WEBID" "  the address is reserved for web
 run L inspect --format '{{json .NetworkSettings.Networks}}' web
 is "$(printf %s "$out" | jq -c '[keys[], .back.IPAddress, .back.Aliases]')" "[\"app\",\"back\",\"$Q.50\",[\"${WEBID:0:12}\",\"webby\"]]" \
 	"  inspect shows both networks"
+run L ps --filter network=back --format '{{.Names}}'
+is "$(printf %s "$out" | sort | tr '\n' ' ')" "other web " "ps --filter network=back: its containers, connected ones too"
+run L ps --filter network=app --filter network=nope --format '{{.Names}}'
+is "$(printf %s "$out" | sort | tr '\n' ' ')" "db web " "  --filter network=app (or a missing one)"
 run L network connect back web
 is "$rc|$err" "125|Error: container $WEBID is already connected to network \"back\": network is already connected$nl" \
 	"connecting it again: exit 125"
