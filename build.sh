@@ -1,12 +1,15 @@
 #!/bin/sh
 # build.sh — build ./lrun, one statically linked executable, from runtime.c.
 #
-#   ./build.sh          build (needs the -dev packages below)
-#   ./build.sh --deps   install the Debian 12 build (and test) dependencies with apt, then build
-#   ./build.sh --debug  build without optimisation, with debug info, unstripped
-#   ./build.sh --libs   print the static link flags (to embed runtime.c, see examples/)
+#   ./build.sh              build ./lrun for this machine (needs the -dev packages below)
+#   ./build.sh --arch ARCH  cross-build ./lrun-ARCH for arm64, armhf or riscv64 (also amd64)
+#   ./build.sh --deps       install the Debian 12 build (and test) dependencies with apt, then build;
+#                           with --arch: the cross compiler and the -dev packages of ARCH
+#   ./build.sh --debug      build without optimisation, with debug info, unstripped
+#   ./build.sh --libs       print the static link flags (to embed runtime.c, see examples/)
 #
-# Environment: CC (default cc), EXTRA_CFLAGS.
+# Environment: CC (default cc, or ARCH's cross gcc), EXTRA_CFLAGS, LRUN_CROSS_DIR (where the
+# riscv64 libraries are built and kept; default /var/tmp/lrun-cross).
 set -eu
 cd "$(dirname "$0")"
 
@@ -14,6 +17,13 @@ DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev lib
       libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
 # what the test suite uses (test/run): TAP's prove (perl), fixtures from busybox
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
+# the -dev packages a target architecture needs (as DEPS, for ARCH)
+TARGET_DEV="libarchive-dev libyajl-dev libseccomp-dev libcap-dev libssl-dev zlib1g-dev libzstd-dev liblzma-dev
+            libmbedtls-dev"
+# riscv64 has no packages in Debian 12's archive: its libraries are built from the Debian 12
+# source packages of the same libraries (apt-get source, deb-src), with these host tools
+RISCV64_TOOLS="dpkg-dev make cmake python3 xz-utils bzip2 perl"
+RISCV64_SOURCES="zlib libzstd xz-utils libarchive yajl libseccomp libcap2 mbedtls openssl"
 
 # Static libraries only.  libarchive's tar reader/writer and gzip/zstd/xz
 # filters are all lrun calls, so only those objects (and their compression
@@ -22,34 +32,137 @@ TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
 # sha256 (with the CPU's SHA extensions).
 LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lpthread"
 
-debug=0
+debug=0 deps=0 arch=
+next_is_arch=0
 for arg in "$@"; do
+    if [ "$next_is_arch" = 1 ]; then arch=$arg next_is_arch=0; continue; fi
     case "$arg" in
-    --deps)
-        export DEBIAN_FRONTEND=noninteractive
+    --deps) deps=1 ;;
+    --arch) next_is_arch=1 ;;
+    --arch=*) arch=${arg#--arch=} ;;
+    --debug) debug=1 ;;
+    --libs) echo "$LIBS"; exit 0 ;;
+    *) echo "usage: $0 [--deps] [--arch arm64|armhf|riscv64|amd64] [--debug] [--libs]" >&2; exit 2 ;;
+    esac
+done
+[ "$next_is_arch" = 0 ] || { echo "build.sh: --arch needs an architecture" >&2; exit 2; }
+
+host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+[ "$arch" = "$host_arch" ] && arch=
+case "$arch" in
+"") out=lrun triplet= ;;
+arm64) out=lrun-arm64 triplet=aarch64-linux-gnu ;;
+armhf) out=lrun-armhf triplet=arm-linux-gnueabihf ;;
+riscv64) out=lrun-riscv64 triplet=riscv64-linux-gnu ;;
+amd64) out=lrun-amd64 triplet=x86_64-linux-gnu ;;
+*) echo "build.sh: unknown architecture $arch (arm64, armhf, riscv64, amd64)" >&2; exit 2 ;;
+esac
+CROSS_DIR=${LRUN_CROSS_DIR:-/var/tmp/lrun-cross}
+
+if [ "$deps" = 1 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -z "$arch" ]; then
         apt-get update -qq
         # shellcheck disable=SC2086
         apt-get install -y -qq --no-install-recommends $DEPS $TEST_DEPS >/dev/null
-        ;;
-    --debug) debug=1 ;;
-    --libs) echo "$LIBS"; exit 0 ;;
-    *) echo "usage: $0 [--deps] [--debug] [--libs]" >&2; exit 2 ;;
-    esac
-done
+    elif [ "$arch" = riscv64 ]; then
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends gcc-$triplet libc6-dev-riscv64-cross $RISCV64_TOOLS >/dev/null
+    else
+        dpkg --add-architecture "$arch"
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends gcc-$triplet libc6-dev-$arch-cross \
+            $(for p in $TARGET_DEV; do printf '%s:%s ' "$p" "$arch"; done) >/dev/null
+    fi
+fi
 
+# riscv64_libraries PREFIX: Debian 12's sources of the libraries, patched as
+# Debian ships them (dpkg-source -x), built static for riscv64 into PREFIX.
+# The sources come through a private apt configuration (deb-src lines of
+# its own) so the host's apt sources stay as they are.  Kept between builds.
+riscv64_libraries() {
+    prefix=$1 apt=$CROSS_DIR/apt src=$CROSS_DIR/src work=$CROSS_DIR/riscv64-build
+    [ -f "$prefix/.complete" ] && return 0
+    echo "build.sh: building the riscv64 libraries from Debian's sources into $prefix (once; slow)" >&2
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$src" "$work" "$prefix/lib" "$prefix/include"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" \
+        >"$apt/sources.list"
+    set -- -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
+        -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
+    # shellcheck disable=SC2086
+    if ! ls "$src"/openssl_*.dsc >/dev/null 2>&1; then
+        apt-get "$@" -qq update && (cd "$src" && apt-get "$@" -qq source --download-only $RISCV64_SOURCES)
+    fi
+    for dsc in "$src"/*.dsc; do
+        name=$(basename "$dsc" .dsc)
+        [ -d "$work/${name%%_*}" ] || dpkg-source -q -x "$dsc" "$work/${name%%_*}" >/dev/null
+    done
+    cc=$triplet-gcc jobs=$(nproc)
+    flags="-O2 -fstack-protector-strong"
+    (cd "$work/zlib" && CHOST=$triplet CC=$cc CFLAGS="$flags" ./configure --static --prefix="$prefix" >/dev/null &&
+        make -s -j"$jobs" libz.a >/dev/null && make -s install >/dev/null)
+    (cd "$work/libzstd" && make -s -C lib -j"$jobs" CC="$cc" AR="$triplet-ar" CFLAGS="$flags" libzstd.a >/dev/null &&
+        make -s -C lib PREFIX="$prefix" install-static install-includes >/dev/null)
+    (cd "$work/xz-utils" && ./configure -q --host="$triplet" --prefix="$prefix" CFLAGS="$flags" --disable-shared \
+        --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts \
+        --disable-doc --disable-nls >/dev/null && make -s -C src/liblzma -j"$jobs" >/dev/null &&
+        make -s -C src/liblzma install >/dev/null)
+    (cd "$work/libarchive" && ./configure -q --host="$triplet" --prefix="$prefix" CFLAGS="$flags" \
+        CPPFLAGS="-I$prefix/include" LDFLAGS="-L$prefix/lib" --disable-shared --disable-bsdtar --disable-bsdcpio \
+        --disable-bsdcat --disable-acl --without-xml2 --without-expat --without-openssl --without-nettle \
+        --without-lz4 --without-bz2lib --without-libb2 --without-iconv --without-mbedtls >/dev/null &&
+        make -s -j"$jobs" libarchive.la >/dev/null &&
+        make -s install-libLTLIBRARIES install-includeHEADERS >/dev/null)
+    (mkdir -p "$work/yajl/build" && cd "$work/yajl/build" &&
+        cmake -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$flags" \
+            -DCMAKE_INSTALL_PREFIX="$prefix" .. >/dev/null &&
+        make -s -j"$jobs" yajl_s >/dev/null && mkdir -p "$prefix/include/yajl" &&
+        cp yajl-*/lib/libyajl_s.a "$prefix/lib/" && cp yajl-*/include/yajl/*.h "$prefix/include/yajl/")
+    (cd "$work/libseccomp" && ./configure -q --host="$triplet" --prefix="$prefix" CFLAGS="$flags" \
+        --disable-shared --disable-python >/dev/null && make -s -C src -j"$jobs" >/dev/null &&
+        make -s -C src install >/dev/null && make -s -C include install >/dev/null)
+    (cd "$work/libcap2/libcap" && make -s -j"$jobs" CC="$cc" BUILD_CC=gcc AR="$triplet-ar" RANLIB="$triplet-ranlib" \
+        COPTS="$flags" libcap.a >/dev/null && mkdir -p "$prefix/include/sys" &&
+        cp libcap.a "$prefix/lib/" && cp include/sys/capability.h "$prefix/include/sys/")
+    (cd "$work/mbedtls" && python3 scripts/config.py set MBEDTLS_THREADING_C &&
+        python3 scripts/config.py set MBEDTLS_THREADING_PTHREAD &&
+        make -s -C library -j"$jobs" CC="$cc" AR="$triplet-ar" CFLAGS="$flags" static >/dev/null &&
+        cp library/libmbedtls.a library/libmbedx509.a library/libmbedcrypto.a "$prefix/lib/" &&
+        cp -r include/mbedtls "$prefix/include/")
+    # libcrypto only (lrun takes sha256 from it): no apps, tests, engines or modules
+    (cd "$work/openssl" && ./Configure linux64-riscv64 --cross-compile-prefix="$triplet-" --prefix="$prefix" \
+        no-shared no-module no-tests no-apps no-docs no-engine no-dso no-async no-comp no-ui-console \
+        no-legacy no-ssl3 no-srp no-psk no-cms no-ct no-ocsp no-ts no-rfc3779 >/dev/null &&
+        make -s -j"$jobs" build_generated >/dev/null && make -s -j"$jobs" libcrypto.a >/dev/null &&
+        cp libcrypto.a "$prefix/lib/" && cp -r include/openssl "$prefix/include/")
+    touch "$prefix/.complete"
+}
+
+CC=${CC:-${triplet:+$triplet-gcc}}
 CC=${CC:-cc}
+STRIP=${triplet:+$triplet-}strip
+[ -n "$triplet" ] && ! command -v "$CC" >/dev/null &&
+    { echo "build.sh: no $CC: run ./build.sh --deps --arch $arch" >&2; exit 1; }
+sysroot_flags=
+if [ "$arch" = riscv64 ]; then
+    riscv64_libraries "$CROSS_DIR/riscv64"
+    sysroot_flags="-I$CROSS_DIR/riscv64/include -L$CROSS_DIR/riscv64/lib"
+fi
 CFLAGS="-std=gnu11 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64"
 if [ "$debug" = 1 ]; then
     CFLAGS="$CFLAGS -O0 -g"
 else
-    CFLAGS="$CFLAGS -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2"
+    # unused functions and data of the static libraries are left out of the binary
+    CFLAGS="$CFLAGS -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 -ffunction-sections -fdata-sections -Wl,--gc-sections"
 fi
 
 # shellcheck disable=SC2086
-$CC $CFLAGS ${EXTRA_CFLAGS:-} -static -o lrun runtime.c $LIBS
+$CC $CFLAGS ${EXTRA_CFLAGS:-} $sysroot_flags -static -o "$out" runtime.c $LIBS
 if [ "$debug" = 0 ]; then
-    strip lrun
+    $STRIP "$out"
 fi
-file lrun | grep -q 'statically linked' || { echo "build.sh: lrun is not statically linked" >&2; exit 1; }
-size=$(stat -c %s lrun)
-echo "built ./lrun: statically linked, $size bytes ($(( (size + 1023) / 1024 )) KiB) stripped"
+file "$out" | grep -q 'statically linked' || { echo "build.sh: $out is not statically linked" >&2; exit 1; }
+size=$(stat -c %s "$out")
+echo "built ./$out${arch:+ for $arch}: statically linked, $size bytes ($(( (size + 1023) / 1024 )) KiB) stripped"

@@ -16976,7 +16976,7 @@ static int overlay_available(lrun_error **err)
 static int store_can_hold_upper(const char *root, lrun_error **err)
 {
     struct statfs st;
-    if (statfs(root, &st) == 0 && st.f_type == RAMFS_MAGIC)
+    if (statfs(root, &st) == 0 && (uint32_t)st.f_type == RAMFS_MAGIC)
         return fail(err, "the store %s is on ramfs, which has no extended attributes and cannot hold an overlay "
                          "upper layer: put it on a tmpfs (mount -t tmpfs tmpfs %s, or --root /run/lrun)",
                     root, root);
@@ -27151,7 +27151,7 @@ static void info_host_json(yajl_gen g)
     struct sysinfo si;
     sysinfo(&si);
     struct statfs cg;
-    bool v2 = statfs("/sys/fs/cgroup", &cg) == 0 && cg.f_type == CGROUP2_SUPER_MAGIC;
+    bool v2 = statfs("/sys/fs/cgroup", &cg) == 0 && (uint32_t)cg.f_type == CGROUP2_SUPER_MAGIC;
     autofree char *self = realpath("/proc/self/exe", NULL);
     autofree char *distribution = os_release_value("ID"), *version = os_release_value("VERSION_ID");
     autofree char *codename = os_release_value("VERSION_CODENAME");
