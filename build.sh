@@ -22,7 +22,7 @@ TARGET_DEV="libarchive-dev libyajl-dev libseccomp-dev libcap-dev libssl-dev zlib
             libmbedtls-dev"
 # riscv64 has no packages in Debian 12's archive: its libraries are built from the Debian 12
 # source packages of the same libraries (apt-get source, deb-src), with these host tools
-RISCV64_TOOLS="dpkg-dev make cmake python3 xz-utils bzip2 perl"
+RISCV64_TOOLS="dpkg-dev make cmake python3 xz-utils bzip2 perl autoconf automake libtool"
 RISCV64_SOURCES="zlib libzstd xz-utils libarchive yajl libseccomp libcap2 mbedtls openssl"
 
 # Static libraries only.  libarchive's tar reader/writer and gzip/zstd/xz
@@ -109,7 +109,8 @@ riscv64_libraries() {
         --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts \
         --disable-doc --disable-nls >/dev/null && make -s -C src/liblzma -j"$jobs" >/dev/null &&
         make -s -C src/liblzma install >/dev/null)
-    (cd "$work/libarchive" && ./configure -q --host="$triplet" --prefix="$prefix" CFLAGS="$flags" \
+    # Debian's patches touch configure.ac and Makefile.am: regenerate, as dh_autoreconf does
+    (cd "$work/libarchive" && autoreconf -fi >/dev/null 2>&1 && ./configure -q --host="$triplet" --prefix="$prefix" CFLAGS="$flags" \
         CPPFLAGS="-I$prefix/include" LDFLAGS="-L$prefix/lib" --disable-shared --disable-bsdtar --disable-bsdcpio \
         --disable-bsdcat --disable-acl --without-xml2 --without-expat --without-openssl --without-nettle \
         --without-lz4 --without-bz2lib --without-libb2 --without-iconv --without-mbedtls >/dev/null &&

@@ -5272,6 +5272,34 @@ static const char *host_architecture(void)
 #endif
 }
 
+/* host_variant: the variant of host_architecture() this build is for, as
+ * the OCI image spec names them: arm64 is v8, arm the ARM architecture
+ * version the compiler targets (Debian's armhf: v7); "" elsewhere. */
+static const char *host_variant(void)
+{
+#if defined(__aarch64__)
+    return "v8";
+#elif defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7
+    return "v7";
+#elif defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH == 6
+    return "v6";
+#elif defined(__arm__)
+    return "v5";
+#else
+    return "";
+#endif
+}
+
+/* variant_runs: whether code of variant image runs on variant machine:
+ * the same or an older "vN" (a v7 CPU runs v6 and v5 code); either
+ * unknown ("" or NULL) is taken to run. */
+static bool variant_runs(const char *image, const char *machine)
+{
+    if (!image || !*image || !machine || !*machine || strcmp(image, machine) == 0)
+        return true;
+    return image[0] == 'v' && machine[0] == 'v' && atoi(image + 1) > 0 && atoi(image + 1) <= atoi(machine + 1);
+}
+
 static bool media_type_is_index(const char *t)
 {
     return t && (strcmp(t, "application/vnd.oci.image.index.v1+json") == 0 ||
@@ -8485,7 +8513,7 @@ static int platform_parse(const char *text, struct platform *p, lrun_error **err
     if (!text || !*text) {
         p->os = xstrdup("linux");
         p->arch = xstrdup(host_architecture());
-        p->variant = xstrdup("");
+        p->variant = xstrdup(host_variant());
         return 0;
     }
     autofree char *copy = xstrdup(text);
@@ -8513,14 +8541,49 @@ static bool platform_matches(yajl_val platform, const struct platform *want)
     return !variant && strcmp(want->arch, "arm64") == 0 && strcmp(want->variant, "v8") == 0;
 }
 
-/* index_pick: the descriptor of an index (manifest list) for want. */
+/* index_pick: the descriptor of an index (manifest list) for want: its
+ * variant, else (arm, as containers/image) the newest older one that runs
+ * there: for linux/arm/v7, v7, then v6, then v5. */
 static yajl_val index_pick(yajl_val index, const struct platform *want)
 {
     yajl_val manifests = json_get(index, "manifests");
     for (size_t i = 0; i < json_array_len(manifests); i++)
         if (platform_matches(json_get(json_array_at(manifests, i), "platform"), want))
             return json_array_at(manifests, i);
+    if (strcmp(want->arch, "arm") != 0 || want->variant[0] != 'v')
+        return NULL;
+    for (int older = atoi(want->variant + 1) - 1; older >= 5; older--) {
+        autofree char *variant = xasprintf("v%d", older);
+        struct platform fallback = {want->os, want->arch, variant};
+        for (size_t i = 0; i < json_array_len(manifests); i++)
+            if (platform_matches(json_get(json_array_at(manifests, i), "platform"), &fallback))
+                return json_array_at(manifests, i);
+    }
     return NULL;
+}
+
+/* image_platform_check: whether img runs as platform (NULL: this machine)
+ * says, from its config's os, architecture and variant; an image whose
+ * config names no architecture is taken to run.  The error says both. */
+static int image_platform_check(lrun_store *s, const struct image *img, const char *platform, lrun_error **err)
+{
+    cleanup(platform_clear) struct platform want = {0};
+    if (platform_parse(platform, &want, err) < 0)
+        return -1;
+    autojson yajl_val config = image_config(s, img, NULL);
+    const char *os = json_string(config, "os"), *arch = json_string(config, "architecture");
+    const char *variant = json_string(config, "variant");
+    if (!arch || !*arch || (strcmp(arch, want.arch) == 0 && (!os || strcmp(os, want.os) == 0) &&
+                            variant_runs(variant, want.variant)))
+        return 0;
+    autofree char *have = xasprintf("%s/%s%s%s", os ? os : "linux", arch, variant && *variant ? "/" : "",
+                                    variant && *variant ? variant : "");
+    autofree char *need = xasprintf("%s/%s%s%s", want.os, want.arch, *want.variant ? "/" : "", want.variant);
+    if (platform)
+        return fail(err, "image %.12s is %s, not %s (--platform)", img->id, have, need);
+    return fail(err, "image %.12s is %s; this machine runs %s: pull the %s image (--platform %s), or run "
+                "it with --platform %s where an emulator (qemu-user binfmt) runs its programs",
+                img->id, have, need, want.arch, need, have);
 }
 
 /* manifest_media_type: what a manifest is, from its mediaType member, the
@@ -24359,6 +24422,9 @@ static int container_create_pulling(const char *root, struct run_options *o, con
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
     struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
+    /* --platform: a local image of another platform is pulled again, as podman does */
+    if (img && o->platform && strcmp(o->pull, "never") != 0 && image_platform_check(s, img, o->platform, NULL) < 0)
+        img = NULL;
     if (!img && strcmp(o->pull, "never") == 0)
         return fail(err, "%s: image not known", image);
     if (!img) { /* --pull missing (docker's default) or always */
@@ -24368,6 +24434,8 @@ static int container_create_pulling(const char *root, struct run_options *o, con
         if (!(img = store_image_by_id(s, pulled)))
             return fail(err, "%s: the pulled image is not in the store", image);
     }
+    if (image_platform_check(s, img, o->platform, err) < 0) /* before anything is written */
+        return error_prefix(err, "%s", image);
     free(o->cfg.image);
     o->cfg.image = xstrdup(image);
     s->volatile_writes = o->cfg.remove;

@@ -24,6 +24,9 @@
 #       '{"Cmd":["/bin/busybox","httpd","-f"],"WorkingDir":"/var/www","User":"app",
 #         "Entrypoint":["/bin/sh","-c"],"Env":["PATH=/bin","FOO=bar"]}'
 #     "" or "{}" keeps the defaults; a key set to null removes it.
+#     FX_ARCH (default amd64) and FX_VARIANT (default none) set the config's
+#     architecture and variant: with FX_BUSYBOX of that architecture, an
+#     image for another machine (arm64 v8, arm v7, riscv64).
 #
 # API (all paths may be relative; DIR/OUTDIR are created if missing)
 #   fx_sha256 FILE                      print the hex sha256 of FILE (no prefix)
@@ -129,7 +132,8 @@ _fx_config() {
 	local out=$1 opts=${2:-'{}'} ids=() l; shift 2
 	for l in "$@"; do ids+=("sha256:$(_fx_sha256 "$l")"); done
 	jq -cn --arg created "$FX_CREATED" --arg path "$FX_PATH_ENV" --argjson opts "$opts" \
-		'$ARGS.positional as $ids | {architecture:"amd64",os:"linux",created:$created,
+		--arg arch "${FX_ARCH:-amd64}" --arg variant "${FX_VARIANT:-}" \
+		'$ARGS.positional as $ids | {architecture:$arch,os:"linux"} + (if $variant == "" then {} else {variant:$variant} end) + {created:$created,
 		 config:({Env:[$path],Cmd:["/bin/sh"]} + $opts | with_entries(select(.value != null))),
 		 rootfs:{type:"layers",diff_ids:$ids},
 		 history:[range($ids|length) as $i | {created:$created,
