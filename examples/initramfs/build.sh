@@ -1,10 +1,13 @@
 #!/bin/bash
 # examples/initramfs/build.sh — a bootable initramfs whose whole userspace is lrun.
 #
-#   examples/initramfs/build.sh [--kernel-version VER] [--image ARCHIVE] [--script FILE] [-o OUT]
+#   examples/initramfs/build.sh [--kernel-version VER] [--kernel-root DIR] [--image ARCHIVE] [--script FILE] [-o OUT]
 #
 #   --kernel-version VER  the kernel it boots with: its overlay module is copied
 #                         (default: the newest /lib/modules/VER with a /boot/vmlinuz-VER)
+#   --kernel-root DIR     where that kernel's boot/ and lib/modules/ (or usr/lib/modules/)
+#                         are (default /); for another architecture's kernel, e.g. one
+#                         unpacked with dpkg-deb -x from linux-image-arm64:arm64
 #   --image ARCHIVE       the image archive to ship (default: a busybox image built
 #                         here from /bin/busybox, tagged localhost/busybox:latest)
 #   --script FILE         the init script (default: init.conf next to this file, or,
@@ -27,7 +30,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 lrun=${LRUN:-$top/lrun}
-kver='' image='' script='' out=initramfs.cpio.gz
+kver='' image='' script='' out=initramfs.cpio.gz kroot=''
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel-version) [ $# -ge 2 ] || die "$1 needs a value"; kver=$2; shift 2 ;;
 	--image) [ $# -ge 2 ] || die "$1 needs a value"; image=$2; shift 2 ;;
+	--kernel-root) [ $# -ge 2 ] || die "$1 needs a value"; kroot=${2%/}; shift 2 ;;
 	--script) [ $# -ge 2 ] || die "$1 needs a value"; script=$2; shift 2 ;;
 	-o) [ $# -ge 2 ] || die "$1 needs a value"; out=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
@@ -49,14 +53,16 @@ command -v cpio >/dev/null || die "cpio is missing (apt-get install cpio)"
 [ -z "$script" ] || [ -f "$script" ] || die "no script $script"
 
 # the kernel: the newest with both its modules and its image in /boot
+moddir=$kroot/lib/modules
+[ -d "$moddir" ] || [ ! -d "$kroot/usr/lib/modules" ] || moddir=$kroot/usr/lib/modules
 if [ -z "$kver" ]; then
-	for d in $(ls /lib/modules 2>/dev/null | sort -V); do
-		[ -f "/boot/vmlinuz-$d" ] && kver=$d
+	for d in $(ls "$moddir" 2>/dev/null | sort -V); do
+		[ -f "$kroot/boot/vmlinuz-$d" ] || [ -f "$kroot/boot/vmlinux-$d" ] && kver=$d
 	done
-	[ -n "$kver" ] || die "no kernel with both /lib/modules/VER and /boot/vmlinuz-VER: pass --kernel-version"
+	[ -n "$kver" ] || die "no kernel with both $moddir/VER and $kroot/boot/vmlinuz-VER: pass --kernel-version"
 fi
-mods=/lib/modules/$kver
-[ -d "$mods" ] || die "no $mods: is kernel $kver installed?"
+srcmods=$moddir/$kver mods=/lib/modules/$kver
+[ -d "$srcmods" ] || die "no $srcmods: is kernel $kver installed?"
 
 st=$(mktemp -d "${TMPDIR:-/tmp}/lrun-initramfs.XXXXXX")
 trap 'rm -rf "$st"' EXIT
@@ -65,12 +71,12 @@ mkdir -p "$st/etc/lrun" "$st/images" "$st/dev"
 install -m 0755 "$lrun" "$st/lrun"
 
 # overlayfs: the module lrun loads with finit_module, unless it is built in
-ko=$(ls "$mods"/kernel/fs/overlayfs/overlay.ko* 2>/dev/null | head -n 1 || true)
+ko=$(ls "$srcmods"/kernel/fs/overlayfs/overlay.ko* 2>/dev/null | head -n 1 || true)
 if [ -n "$ko" ]; then
 	mkdir -p "$st$mods/kernel/fs/overlayfs"
 	install -m 0644 "$ko" "$st$mods/kernel/fs/overlayfs/"
-elif ! grep -qs 'fs/overlayfs/overlay.ko' "$mods/modules.builtin"; then
-	die "kernel $kver has no overlayfs: neither $mods/kernel/fs/overlayfs/overlay.ko* nor built in"
+elif ! grep -qs 'fs/overlayfs/overlay.ko' "$srcmods/modules.builtin"; then
+	die "kernel $kver has no overlayfs: neither $srcmods/kernel/fs/overlayfs/overlay.ko* nor built in"
 fi
 
 # the image
