@@ -4,12 +4,8 @@
 # of its own, and detached), lists with sizes, kills, waits for and removes
 # containers in a real store, which the lrun binary then reads.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
+. "$here/../lib/ctr-test.sh"
+ctr_start 60
 top=$LRUN_TOP
 
 ok_cmd "runtime.c compiles with -DLRUN_NO_MAIN" \
@@ -20,13 +16,13 @@ ok_cmd "examples/run-container.c links statically against it" \
 
 # a name in use: the API's create fails as lrun create does, and changes nothing
 lr create --name api-demo --network none "$IMG" true >/dev/null 2>&1
-run timeout -k 5 60 "$T/run-container" "$R" "$FX/v1.tar"
+run $TO "$T/run-container" "$R" "$FX/v1.tar"
 is "$rc" 125 "a create whose name is taken: the error's exit code (125)"
 like "$err" '^run-container: create: .*api-demo' "  and its message names the container"
 is "$(lr ps -a --format '{{.Names}}')" "api-demo" "  the store holds only the CLI's container"
 lr rm api-demo >/dev/null
 
-run timeout -k 5 60 "$T/run-container" "$R" "$FX/v1.tar"
+run $TO "$T/run-container" "$R" "$FX/v1.tar"
 is "$rc" 0 "the example runs to its end"
 out=$(sed -E 's/[0-9a-f]{64}/ID/; s/api-demo [0-9a-f]{12}$/api-demo SHORTID/' <<<"$out")
 is "$out" "loaded localhost:5000/servidorweb:v1
@@ -73,7 +69,7 @@ ok_cmd "a second embedder compiles" cc -std=gnu11 -Wall -Werror -static -I"$top"
 run "$T/mk" "$R" "$IMG"
 id=${out%$'\n'}
 like "$id" '^[0-9a-f]{64}$' "lrun_container_create prints a container ID"
-run timeout -k 5 30 "$LRUN" --root "$R" start -a from-api
+run L start -a from-api
 is "$rc|$out" "0|b:/tmp:1000
 " "lrun start -a runs it with the API's env, workdir and user"
 is "$(lr inspect --format '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}' from-api 2>/dev/null)" "67108864 50" \
