@@ -1491,6 +1491,35 @@ static int64_t time_parse_rfc3339(const char *s)
     return t;
 }
 
+/* go_duration_seconds: Go's time.ParseDuration ("24h", "1h30m", "90s",
+ * "500ms") in whole seconds; -1 when malformed. */
+static int64_t go_duration_seconds(const char *text)
+{
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\u00b5s", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
+    double total = 0;
+    const char *p = text;
+    if (strcmp(p, "0") == 0)
+        return 0;
+    while (p && *p) {
+        char *end;
+        double value = strtod(p, &end);
+        if (end == p || value < 0 || !isdigit((unsigned char)*p))
+            return -1;
+        size_t best = 0, best_len = 0;
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+            if (has_prefix(end, units[i].unit) && strlen(units[i].unit) > best_len)
+                best = i, best_len = strlen(units[i].unit);
+        if (!best_len)
+            return -1;
+        total += value * units[best].seconds;
+        p = end + best_len;
+    }
+    return !p || !*text || total > 1e15 ? -1 : (int64_t)total;
+}
+
 /* human_duration: go-units' HumanDuration ("3 years", "About an hour"). */
 static char *human_duration(int64_t then)
 {
@@ -2268,6 +2297,14 @@ static struct image *store_image_by_id(lrun_store *s, const char *id)
     for (size_t i = 0; id && i < s->n_images; i++)
         if (strcmp(s->images[i]->id, id) == 0)
             return s->images[i];
+    return NULL;
+}
+
+static struct container *store_container_by_id(lrun_store *s, const char *id)
+{
+    for (size_t i = 0; id && i < s->n_containers; i++)
+        if (strcmp(s->containers[i]->id, id) == 0)
+            return s->containers[i];
     return NULL;
 }
 
@@ -6575,6 +6612,22 @@ static int container_remove_storage(lrun_store *s, struct container *c, lrun_err
     return layer ? layers_release_from(s, layer, err) : 0;
 }
 
+/* image_record_remove: an image's record, directory and the layers only
+ * it used. */
+static int image_record_remove(lrun_store *s, struct image *img, lrun_error **err)
+{
+    autofree char *top = xstrdup(img->layer);
+    autofree char *id = xstrdup(img->id);
+    if (top && (layers_released_from(s, top, true, err) < 0 || layers_released_from(s, top, false, err) < 0))
+        return -1;
+    store_spare(s, "overlay-images/", img->id, "");
+    store_drop_image_record(s, img);
+    if (store_save_images(s, err) < 0)
+        return -1;
+    remove_tree_at(s->images_fd, id, NULL);
+    return top ? layers_release_from(s, top, err) : 0;
+}
+
 int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
                       lrun_error **err)
 {
@@ -6612,16 +6665,7 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
     for (size_t i = 0; img->names && img->names[i]; i++)
         strv_push(untagged, xstrdup(img->names[i]));
     strv_push(deleted, xstrdup(img->id));
-    autofree char *top = xstrdup(img->layer);
-    autofree char *id = xstrdup(img->id);
-    if (top && (layers_released_from(s, top, true, err) < 0 || layers_released_from(s, top, false, err) < 0))
-        return -1;
-    store_spare(s, "overlay-images/", img->id, "");
-    store_drop_image_record(s, img);
-    if (store_save_images(s, err) < 0)
-        return -1;
-    remove_tree_at(s->images_fd, id, NULL);
-    return top ? layers_release_from(s, top, err) : 0;
+    return image_record_remove(s, img, err);
 }
 
 int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
@@ -19271,6 +19315,352 @@ static int container_exec(const char *root, const char *name, struct container_c
     return 0;
 }
 
+/* --- system check: the store's invariants, and their repair ---
+ *
+ * podman's `system check` (c/storage's Check and Repair): a layer needs
+ * its directory, diff/, a link file, its l/ entry and a lower file naming
+ * its parent's chain; an image needs its layer chain and big-data files; a
+ * container its layer, image and config.json.  What no record names is a
+ * stray: a directory in overlay/ ("layer in lower level storage driver not
+ * accounted for"), an l/ entry of no layer, a temp file of a dead writer,
+ * an image's or container's directory without a record, a tar-split of no
+ * layer.  A repair removes strays, rebuilds link/lower/l/ entries, removes
+ * damaged images (not those containers use, unless force: then the
+ * containers too) and the damaged layers nothing uses any more. */
+
+struct check_item {
+    char *id;
+    char **problems;
+};
+
+struct check_report {
+    struct check_item *layers, *images, *containers;
+    size_t n_layers, n_images, n_containers;
+    char **strays; /* paths under the graph root */
+    char **repaired_layers;   /* link, lower or l/ entry rebuilt */
+    char **repairable_layers; /* only that is wrong (check without repair): not damage to pass on */
+    char **removed_layers, **removed_images, **removed_containers, **removed_strays;
+};
+
+struct check_options {
+    bool repair, force;
+    int64_t max_age; /* seconds: an unused layer older than this is damaged (a pull cut short) */
+};
+
+PRINTF(4, 5) static void check_note(struct check_item **items, size_t *n, const char *id, const char *fmt, ...)
+{
+    struct check_item *it = NULL;
+    for (size_t i = 0; i < *n && !it; i++)
+        if (strcmp((*items)[i].id, id) == 0)
+            it = &(*items)[i];
+    if (!it) {
+        *items = xrealloc(*items, (*n + 1) * sizeof **items);
+        it = &(*items)[(*n)++];
+        *it = (struct check_item){.id = xstrdup(id)};
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    strv_push(&it->problems, text);
+}
+
+static bool check_has(const struct check_item *items, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(items[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* check_layer_damaged: whether what uses layer id is damaged by it */
+static bool check_layer_damaged(const struct check_report *r, const char *id)
+{
+    return check_has(r->layers, r->n_layers, id) && !strv_contains(r->repairable_layers, id);
+}
+
+static void check_report_free(struct check_report *r)
+{
+    struct check_item *lists[] = {r->layers, r->images, r->containers};
+    size_t counts[] = {r->n_layers, r->n_images, r->n_containers};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < counts[k]; i++) {
+            free(lists[k][i].id);
+            lrun_strv_free(lists[k][i].problems);
+        }
+        free(lists[k]);
+    }
+    lrun_strv_free(r->strays);
+    lrun_strv_free(r->repaired_layers);
+    lrun_strv_free(r->repairable_layers);
+    lrun_strv_free(r->removed_layers);
+    lrun_strv_free(r->removed_images);
+    lrun_strv_free(r->removed_containers);
+    lrun_strv_free(r->removed_strays);
+    *r = (struct check_report){0};
+}
+
+static bool check_report_errors(const struct check_report *r)
+{
+    return r->n_layers || r->n_images || r->n_containers || r->strays;
+}
+
+/* check_strays_in: the ".tmp-" files of dead writers in dir (path under
+ * the graph root) as strays. */
+static void check_strays_in(lrun_store *s, const char *dir, struct check_report *r)
+{
+    DIR *d = fdopendir(openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 && temp_file_is_stray(e->d_name))
+            strv_push(&r->strays, xasprintf("%s/%s", dir, e->d_name));
+    if (d)
+        closedir(d);
+}
+
+static void check_strays(lrun_store *s, struct check_report *r)
+{
+    DIR *d = fdopendir(openat(s->overlay_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (is_hex_id(e->d_name) && !store_layer(s, e->d_name)) /* podman keeps .has-mount-program and such */
+            check_note(&r->layers, &r->n_layers, e->d_name, "layer in lower level storage driver not accounted for");
+    if (d)
+        closedir(d);
+    d = fdopendir(openat(s->overlay_fd, "l", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        char id[65];
+        bool named = sscanf(target, "../%64[0-9a-f]/diff", id) == 1 && strlen(target) == 3 + 64 + 5 && store_layer(s, id);
+        /* a layer whose link file is lost keeps its entry: the repair finds
+         * the name again there (its children's lower files use it) */
+        autofree char *link_path = named ? xasprintf("%s/link", id) : NULL;
+        autobuf struct buf link = {0};
+        if (!named || (read_file_at(s->overlay_fd, link_path, &link, NULL) == 0 && link_id_valid(link.data) &&
+                       strcmp(link.data, e->d_name) != 0))
+            strv_push(&r->strays, xasprintf("overlay/l/%s", e->d_name));
+    }
+    if (d)
+        closedir(d);
+    d = fdopendir(openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        autofree char *id = len == 64 + 13 && has_suffix(e->d_name, ".tar-split.gz") ? xstrndup(e->d_name, 64) : NULL;
+        if (id && !store_layer(s, id))
+            strv_push(&r->strays, xasprintf("overlay-layers/%s", e->d_name));
+    }
+    if (d)
+        closedir(d);
+    check_strays_in(s, "overlay-layers", r);
+    check_strays_in(s, "overlay-images", r);
+    check_strays_in(s, "overlay-containers", r);
+    int dirs[] = {s->images_fd, s->containers_fd};
+    const char *names[] = {"overlay-images", "overlay-containers"};
+    for (size_t k = 0; k < 2; k++) { /* directories without a record */
+        DIR *x = fdopendir(openat(dirs[k], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        for (struct dirent *e; x && (e = readdir(x));)
+            if (is_hex_id(e->d_name) &&
+                !(k ? (void *)store_container_by_id(s, e->d_name) : (void *)store_image_by_id(s, e->d_name)))
+                strv_push(&r->strays, xasprintf("%s/%s", names[k], e->d_name));
+        if (x)
+            closedir(x);
+    }
+    for (size_t i = 0; i < s->n_images; i++) {
+        autofree char *dir = xasprintf("overlay-images/%s", s->images[i]->id);
+        check_strays_in(s, dir, r);
+    }
+    for (size_t i = 0; i < s->n_containers; i++) {
+        autofree char *dir = xasprintf("overlay-containers/%s/userdata", s->containers[i]->id);
+        check_strays_in(s, dir, r);
+    }
+}
+
+/* layer_depth: how many parents below l (parents are checked first). */
+static size_t layer_depth(lrun_store *s, const struct layer *l)
+{
+    size_t depth = 0;
+    for (const struct layer *p = store_layer(s, l->parent); p && depth <= s->n_layers; p = store_layer(s, p->parent))
+        depth++;
+    return depth;
+}
+
+static void check_layers(lrun_store *s, const struct check_options *o, struct check_report *r)
+{
+    size_t max_depth = 0;
+    for (size_t i = 0; i < s->n_layers; i++)
+        max_depth = layer_depth(s, s->layers[i]) > max_depth ? layer_depth(s, s->layers[i]) : max_depth;
+    for (size_t depth = 0; depth <= max_depth; depth++) {
+        for (size_t i = 0; i < s->n_layers; i++) {
+            struct layer *l = s->layers[i];
+            if (layer_depth(s, l) != depth)
+                continue;
+            if (l->parent && !store_layer(s, l->parent)) {
+                check_note(&r->layers, &r->n_layers, l->id, "parent layer %s is missing", l->parent);
+                continue;
+            }
+            if (l->parent && check_layer_damaged(r, l->parent))
+                check_note(&r->layers, &r->n_layers, l->id, "parent layer %.12s is damaged", l->parent);
+            autoerror lrun_error *damage = NULL;
+            bool broken = false;
+            bool parent_repairable = l->parent && strv_contains(r->repairable_layers, l->parent);
+            int looked = layer_repair(s, l, false, &broken, &damage);
+            autofree char *diff = xasprintf("%s/diff", l->id);
+            if (looked < 0 && parent_repairable && faccessat(s->overlay_fd, diff, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                looked = 0, broken = true; /* its lower file is checked once the parent's link is back */
+            if (looked < 0)
+                check_note(&r->layers, &r->n_layers, l->id, "%s", damage->message);
+            else if (broken && o->repair && layer_repair(s, l, true, &broken, &damage) < 0)
+                check_note(&r->layers, &r->n_layers, l->id, "%s", damage->message);
+            else if (broken && o->repair)
+                strv_push(&r->repaired_layers, xstrdup(l->id));
+            else if (broken) {
+                check_note(&r->layers, &r->n_layers, l->id, "its link file, lower file or l/ entry is damaged");
+                strv_push(&r->repairable_layers, xstrdup(l->id));
+            }
+            int64_t created = time_parse_rfc3339(l->created);
+            if (layer_users(s, l->id) == 0 && created > 0 && time(NULL) - created > o->max_age)
+                check_note(&r->layers, &r->n_layers, l->id, "layer is not used by any image or container");
+        }
+    }
+}
+
+static void check_images(lrun_store *s, struct check_report *r)
+{
+    for (size_t i = 0; i < s->n_images; i++) {
+        struct image *img = s->images[i];
+        size_t depth = 0;
+        for (const char *id = img->layer; id && depth++ <= s->n_layers; id = store_layer(s, id)->parent) {
+            if (!store_layer(s, id)) {
+                check_note(&r->images, &r->n_images, img->id, "layer %s is missing", id);
+                break;
+            }
+            if (check_layer_damaged(r, id)) {
+                check_note(&r->images, &r->n_images, img->id, "layer %s is damaged", id);
+                break;
+            }
+        }
+        autoclose int dirfd = openat(s->images_fd, img->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (size_t j = 0; j < img->n_big_data; j++) {
+            autofree char *file = big_data_file_name(img->big_data[j].name);
+            struct stat st;
+            if (dirfd < 0 || fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                (img->big_data[j].size >= 0 && st.st_size != img->big_data[j].size))
+                check_note(&r->images, &r->n_images, img->id, "data item %s is missing or damaged",
+                           img->big_data[j].name);
+        }
+    }
+}
+
+static void check_containers(lrun_store *s, struct check_report *r)
+{
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *c = s->containers[i];
+        if (c->layer && !store_layer(s, c->layer))
+            check_note(&r->containers, &r->n_containers, c->id, "layer %s is missing", c->layer);
+        else if (c->layer && check_layer_damaged(r, c->layer))
+            check_note(&r->containers, &r->n_containers, c->id, "layer %s is damaged", c->layer);
+        if (c->image && *c->image && !store_image_by_id(s, c->image))
+            check_note(&r->containers, &r->n_containers, c->id, "image %s is missing", c->image);
+        autofree char *config = xasprintf("%s/userdata/config.json", c->id);
+        if (faccessat(s->containers_fd, config, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            check_note(&r->containers, &r->n_containers, c->id, "its configuration (userdata/config.json) is missing");
+    }
+}
+
+static void check_store(lrun_store *s, const struct check_options *o, struct check_report *r)
+{
+    check_strays(s, r);
+    check_layers(s, o, r);
+    check_images(s, r);
+    check_containers(s, r);
+}
+
+/* repair_store: act on what check_store found (o->repair): strays go;
+ * damaged images go unless a container uses them (with o->force the
+ * containers go first); then damaged layers that nothing uses. */
+static int repair_store(lrun_store *s, const struct check_options *o, struct check_report *r, lrun_error **err)
+{
+    for (size_t i = 0; r->strays && r->strays[i]; i++)
+        if (remove_tree_at(s->root_fd, r->strays[i], NULL) == 0)
+            strv_push(&r->removed_strays, xstrdup(r->strays[i]));
+    for (size_t i = 0; i < r->n_layers; i++) /* a directory in overlay/ without a record */
+        if (!store_layer(s, r->layers[i].id) && strcmp(r->layers[i].id, "l") != 0 &&
+            remove_tree_at(s->overlay_fd, r->layers[i].id, NULL) == 0)
+            strv_push(&r->removed_layers, xstrdup(r->layers[i].id));
+    for (size_t i = 0; o->force && i < r->n_containers; i++) {
+        struct container *c = store_container_by_id(s, r->containers[i].id);
+        if (c && !container_is_running(c) && container_remove_storage(s, c, err) < 0)
+            return -1;
+        if (c)
+            strv_push(&r->removed_containers, xstrdup(r->containers[i].id));
+    }
+    for (size_t i = 0; i < r->n_images; i++) {
+        struct image *img = store_image_by_id(s, r->images[i].id);
+        bool used = false;
+        for (size_t j = 0; img && j < s->n_containers; j++)
+            used |= s->containers[j]->image && strcmp(s->containers[j]->image, img->id) == 0;
+        if (!img || used)
+            continue;
+        autofree char *id = xstrdup(img->id);
+        if (image_record_remove(s, img, err) < 0)
+            return -1;
+        strv_push(&r->removed_images, steal_pointer(&id));
+    }
+    /* damaged layers nothing uses any more, top first */
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < r->n_layers; i++) {
+            struct layer *l = store_layer(s, r->layers[i].id);
+            if (!l || layer_users(s, l->id) > 0)
+                continue;
+            autofree char *id = xstrdup(l->id);
+            if (layer_delete(s, l, err) < 0)
+                return -1;
+            strv_push(&r->removed_layers, steal_pointer(&id));
+            again = true;
+        }
+    }
+    for (size_t i = 0; i < r->n_layers; i++) /* went with their image or container */
+        if (!store_layer(s, r->layers[i].id) && !strv_contains(r->removed_layers, r->layers[i].id))
+            strv_push(&r->removed_layers, xstrdup(r->layers[i].id));
+    return 0;
+}
+
+/* check_print: the report as podman prints it (a multierror per item). */
+static void check_print_items(const char *what, const struct check_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t count = strv_len(items[i].problems);
+        printf("Damaged %s %s:\n%zu error%s occurred:\n", what, items[i].id, count, count == 1 ? "" : "s");
+        for (size_t j = 0; j < count; j++)
+            printf("\t* %s\n", items[i].problems[j]);
+        printf("\n");
+    }
+}
+
+static void check_print_list(const char *what, char *const *ids)
+{
+    for (size_t i = 0; ids && ids[i]; i++)
+        printf("%s%s\n", what, ids[i]);
+}
+
+static void check_print(const struct check_report *r)
+{
+    check_print_list("Stray file: ", r->strays);
+    check_print_list("Deleted stray file: ", r->removed_strays);
+    check_print_list("Repaired damaged layer: ", r->repaired_layers);
+    check_print_items("layer", r->layers, r->n_layers);
+    check_print_list("Deleted damaged layer: ", r->removed_layers);
+    check_print_items("image", r->images, r->n_images);
+    check_print_list("Deleted damaged image: ", r->removed_images);
+    check_print_items("container", r->containers, r->n_containers);
+    check_print_list("Deleted damaged container: ", r->removed_containers);
+}
+
 /* ========================================================================
  * CONTAINER: OCI: runc's model of a container: a bundle's config.json read
  * into the same struct spec and run by the same executor; the state under
@@ -23849,6 +24239,66 @@ static size_t container_volume_count(lrun_store *s, const struct container *c)
     return n;
 }
 
+/* --- system check, system repair --- */
+
+static int system_check(struct cli *cli, int argc, char **argv, bool repair)
+{
+    bool quick = false, force = false;
+    const char *max = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("quick", 'q', &quick, "Skip time-consuming checks"),
+        BOOL_FLAG("repair", 'r', &repair, "Remove strays and damaged images, rebuild broken links"),
+        BOOL_FLAG("force", 'f', &force, "Remove damaged images and the containers that use them"),
+        STRING_FLAG("max", 'm', &max, "DURATION", "Maximum allowed age of unreferenced layers (default 24h)"),
+        FLAGS_END,
+    };
+    const struct cli_usage usage = {repair ? "system repair" : "system check", "",
+                                    repair ? "Check the store and repair what is damaged"
+                                           : "Check the store's consistency (images, layers, containers, strays)",
+                                    false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n > 0) {
+        cli_error("\"lrun %s\" accepts no arguments", usage.command);
+        return EXIT_LRUN;
+    }
+    struct check_options o = {.repair = repair || force, .force = force, .max_age = 24 * 3600};
+    if (max && (o.max_age = go_duration_seconds(max)) < 0) {
+        cli_error("invalid argument \"%s\" for \"-m, --max\" flag: time: invalid duration \"%s\"", max, max);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, o.repair ? LRUN_STORE_WRITE : LRUN_STORE_READ, &s)))
+        return status;
+    cleanup(check_report_free) struct check_report r = {0};
+    check_store(s, &o, &r);
+    autoerror lrun_error *err = NULL;
+    if (o.repair && repair_store(s, &o, &r, &err) < 0) {
+        check_print(&r);
+        return cli_fail(err);
+    }
+    check_print(&r);
+    if (!o.repair && check_report_errors(&r)) {
+        cli_error("damage detected in local storage");
+        return EXIT_LRUN;
+    }
+    if (!o.repair)
+        return 0;
+    cleanup(check_report_free) struct check_report again = {0};
+    struct check_options recheck = {.max_age = o.max_age};
+    check_store(s, &recheck, &again);
+    if (check_report_errors(&again)) {
+        check_print(&again);
+        cli_error("damage in local storage still present after repair attempt");
+        return EXIT_LRUN;
+    }
+    return 0;
+}
+
+static int cmd_system_check(struct cli *cli, int argc, char **argv) { return system_check(cli, argc, argv, false); }
+static int cmd_system_repair(struct cli *cli, int argc, char **argv) { return system_check(cli, argc, argv, true); }
+
 static int cmd_system_df(struct cli *cli, int argc, char **argv)
 {
     static const struct option longs[] = {{"verbose", no_argument, NULL, 'v'}, {"format", required_argument, NULL, 'f'},
@@ -27432,6 +27882,8 @@ static const struct command volume_commands[] = {
 
 static const struct command system_commands[] = {
     {"df", cmd_system_df, NULL},
+    {"check", cmd_system_check, NULL},
+    {"repair", cmd_system_repair, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -27514,7 +27966,7 @@ static const struct command commands[] = {
     {"start", cmd_start, "Start created or stopped containers"},
     {"stats", cmd_stats, "Display the resource usage of containers"},
     {"stop", cmd_stop, "Stop running containers"},
-    {"system", cmd_group, "Manage the store (df)"},
+    {"system", cmd_group, "Manage the store (df, check, repair)"},
     {"tag", cmd_tag, "Add a name to an image"},
     {"top", cmd_top, "Display the running processes of a container"},
     {"unpause", cmd_unpause, "Unpause the processes in containers"},

@@ -48,7 +48,7 @@ store_problems() {
 	# K link-name target, N layer-id link-file-text, X index-dir/entry
 	{
 		(cd "$r/overlay" && find . -mindepth 1 -maxdepth 2 ! -path './l/*' -printf '%P\n') |
-			awk '/\// { print "F " $0; next } $0 != "l" { print "D " $0 }'
+			awk '/\// { print "F " $0; next } /^[0-9a-f]+$/ { print "D " $0 }'
 		find "$r/overlay/l" -mindepth 1 -maxdepth 1 -printf 'K %f %l\n'
 		(cd "$r/overlay" && for f in */link; do [ -f "$f" ] && printf 'N %s %s\n' "${f%/link}" "$(cat "$f")"; done)
 		(cd "$r" && find overlay-layers overlay-images overlay-containers -mindepth 1 -maxdepth 1 -printf 'X %p\n' &&

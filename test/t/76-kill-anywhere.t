@@ -32,8 +32,8 @@ is "$(store_problems "$R")" "" "the base store is sound"
 injections=0 recovered=0 lost=0
 # kill_each NAME CHECK CMD...: CMD (lr ARGS, on a copy of the base store) killed
 # at each sampled point; after each, "lr ps -a" (the next command), then the
-# invariants and CHECK (a function: the old or the new state, and the next
-# command works) must hold
+# invariants (store_problems, and lrun system check finds nothing) and CHECK
+# (a function: the old or the new state, and the next command works) must hold
 kill_each() {
 	local what=$1 check=$2; shift 2
 	R=$T/probe; rm -rf "$R"; cp -a "$T/base" "$R"
@@ -47,7 +47,8 @@ kill_each() {
 		fault_kill "$name" "$n" "$LRUN" --root "$R" "$@"
 		injections=$((injections + 1))
 		lr ps -a >/dev/null 2>"$T/next.err"
-		problems=$(store_problems "$R"; cat "$T/next.err"; "$check" 2>&1 && store_problems "$R")
+		problems=$(store_problems "$R"; cat "$T/next.err"; lr system check 2>&1
+			"$check" 2>&1 && store_problems "$R")
 		if [ -z "$problems" ]; then
 			recovered=$((recovered + 1))
 		else
