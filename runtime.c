@@ -551,6 +551,27 @@ static size_t dir_remove_stray_temp_files(int dir_fd)
     return removed;
 }
 
+/* output_remove_stray_temps: "<output><infix><PID>" files beside output
+ * whose writer is gone (a save or export killed before its rename). */
+static void output_remove_stray_temps(const char *output, const char *infix)
+{
+    autofree char *copy = xstrdup(output);
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    autofree char *prefix = xasprintf("%s%s", base, infix);
+    if (slash)
+        *slash = '\0';
+    DIR *dir = opendir(slash ? (*copy ? copy : "/") : ".");
+    for (struct dirent *e; dir && (e = readdir(dir));) {
+        const char *pid = e->d_name + strlen(prefix);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && *pid && strspn(pid, "0123456789") == strlen(pid) &&
+            temp_file_is_stray(e->d_name))
+            unlinkat(dirfd(dir), e->d_name, 0);
+    }
+    if (dir)
+        closedir(dir);
+}
+
 static int write_all(int fd, const void *data, size_t n)
 {
     const char *p = data;
@@ -6408,6 +6429,7 @@ static int save_open(struct save_run *run, const char *output, int fd, char **tm
     archive_write_set_format_pax_restricted(run->sink.tar);
     archive_write_set_bytes_in_last_block(run->sink.tar, 1); /* the same bytes to a pipe as to a file */
     if (output) {
+        output_remove_stray_temps(output, ".tmp-");
         *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
         fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
@@ -17773,6 +17795,10 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
         containers_networks_settle(s);
         return 0;
     }
+    autofree char *userdata = xasprintf("%s/userdata", c->id);
+    autoclose int userdata_fd = openat(s->containers_fd, userdata, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (userdata_fd >= 0) /* what a start killed before its rename left */
+        dir_remove_stray_temp_files(userdata_fd);
     free(c->status);
     free(c->finished_at);
     c->status = xstrdup("exited");
@@ -18358,6 +18384,7 @@ static int ports_record(struct start_context *sc, lrun_error **err)
     autoclose int fd = open(sc->userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", sc->userdata);
+    dir_remove_stray_temp_files(fd); /* of a start killed before its rename */
     return write_file_atomic_sync(fd, "ports", text.data ? text.data : "", text.len, 0644, false, err);
 }
 
@@ -26083,6 +26110,8 @@ static int cmd_export(struct cli *cli, int argc, char **argv)
     }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
+    if (output)
+        output_remove_stray_temps(output, ".lrun-tmp-");
     autofree char *tmp = output ? xasprintf("%s.lrun-tmp-%d", output, (int)getpid()) : NULL;
     autoclose int fd = output ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     if (output && fd < 0) {

@@ -39,27 +39,22 @@ fault_kill() {
 
 store_problems() {
 	local r=$1 f
-	for f in overlay-layers/layers.json overlay-images/images.json overlay-containers/containers.json \
-		overlay-layers/volatile-layers.json overlay-containers/volatile-containers.json; do
-		[ ! -e "$r/$f" ] || jq -e 'type == "array" or type == "null"' "$r/$f" >/dev/null 2>&1 ||
-			{ echo "$f does not parse"; return; }
-	done
 	# the files, one fact a line: D dir-in-overlay, F file-in-a-layer-dir,
 	# K link-name target, N layer-id link-file-text, X index-dir/entry
 	{
 		(cd "$r/overlay" && find . -mindepth 1 -maxdepth 2 ! -path './l/*' -printf '%P\n') |
 			awk '/\// { print "F " $0; next } /^[0-9a-f]+$/ { print "D " $0 }'
 		find "$r/overlay/l" -mindepth 1 -maxdepth 1 -printf 'K %f %l\n'
-		(cd "$r/overlay" && for f in */link; do [ -f "$f" ] && printf 'N %s %s\n' "${f%/link}" "$(cat "$f")"; done)
+		(cd "$r/overlay" && grep -H '' -- */link 2>/dev/null | sed 's,^\([^/]*\)/link:,N \1 ,')
 		(cd "$r" && find overlay-layers overlay-images overlay-containers -mindepth 1 -maxdepth 1 -printf 'X %p\n' &&
 			find overlay-containers -path '*/userdata/.tmp-*' -printf 'X %p\n')
 	} >"$T/.facts"
-	jq -rn --rawfile facts "$T/.facts" \
-		--slurpfile l1 <(cat "$r/overlay-layers/layers.json" 2>/dev/null || echo '[]') \
-		--slurpfile l2 <(cat "$r/overlay-layers/volatile-layers.json" 2>/dev/null || echo '[]') \
-		--slurpfile i1 <(cat "$r/overlay-images/images.json" 2>/dev/null || echo '[]') \
-		--slurpfile c1 <(cat "$r/overlay-containers/containers.json" 2>/dev/null || echo '[]') \
-		--slurpfile c2 <(cat "$r/overlay-containers/volatile-containers.json" 2>/dev/null || echo '[]') '
+	local l1=$r/overlay-layers/layers.json l2=$r/overlay-layers/volatile-layers.json
+	local i1=$r/overlay-images/images.json
+	local c1=$r/overlay-containers/containers.json c2=$r/overlay-containers/volatile-containers.json
+	for f in l1 l2 i1 c1 c2; do [ -e "${!f}" ] || eval "$f=/dev/null"; done
+	jq -rn --rawfile facts "$T/.facts" --slurpfile l1 "$l1" --slurpfile l2 "$l2" --slurpfile i1 "$i1" \
+		--slurpfile c1 "$c1" --slurpfile c2 "$c2" '
 	(($l1[0] // []) + ($l2[0] // [])) as $L | ($i1[0] // []) as $I | (($c1[0] // []) + ($c2[0] // [])) as $C |
 	($facts | split("\n") | map(select(length > 0) | split(" "))) as $f |
 	($L | map(.id)) as $ids |
@@ -89,7 +84,7 @@ store_problems() {
 	  ($x[] | capture("^overlay-images/(?<id>[0-9a-f]{64})$") | .id | select(. as $i | $I | map(.id) | index($i) | not) |
 		"overlay-images/\(.) has no record"),
 	  ($x[] | capture("^overlay-layers/(?<id>[0-9a-f]{64})[.]tar-split[.]gz$") | .id | select(. as $i | $ids | index($i) | not) |
-		"overlay-layers/\(.).tar-split.gz has no layer") )'
+		"overlay-layers/\(.).tar-split.gz has no layer") )' 2>&1 || echo "an index does not parse"
 }
 
 podman_store() {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # kill -9 at each metadata system call (rename, unlink, mkdir, symlink,
-# fsync...) of create, rm, rmi: the next command finds the old state or the
+# fsync...) of create, rm, rmi, load, pull, run, run --rm, save: the next
+# command finds the old state or the
 # new one, never a leak or a stray (a layer nothing uses, a temp file, a
 # container directory without a record), and the store stays readable by
 # podman.  The kill is strace's fault injection (SIGKILL at the entry of the
@@ -12,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
 . "$here/../lib/faults.sh"
+. "$here/../lib/registry.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 command -v strace >/dev/null || skip_all "no strace (apt-get install strace)"
 command -v podman >/dev/null || skip_all "podman not installed"
@@ -21,13 +23,15 @@ cd "$T" || bail "cd $T"
 F=$T/fx
 fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
-SAMPLE=${LONG:+1}
-SAMPLE=${SAMPLE:-12} # short mode: every rename, and every 12th other point
+# short mode: 3 points a command (its first and last rename, a point
+# between); LONG=1: every point
 
 R=$T/base
 lr load -q -i "$F/v1.tar" >/dev/null && lr load -q -i "$F/v2.tar" >/dev/null || bail "load"
 lr create --name c1 $V2 true >/dev/null || bail "create c1"
 is "$(store_problems "$R")" "" "the base store is sound"
+R=$T/base-v1 # for load and pull: v1 only
+lr load -q -i "$F/v1.tar" >/dev/null || bail "load v1"
 
 injections=0 recovered=0 lost=0
 # kill_each NAME CHECK CMD...: CMD (lr ARGS, on a copy of the base store) killed
@@ -36,14 +40,18 @@ injections=0 recovered=0 lost=0
 # (a function: the old or the new state, and the next command works) must hold
 kill_each() {
 	local what=$1 check=$2; shift 2
-	R=$T/probe; rm -rf "$R"; cp -a "$T/base" "$R"
+	R=$T/probe; rm -rf "$R"; cp -a "$BASE" "$R"
 	fault_points "$T/points" "$LRUN" --root "$R" "$@"
-	local total i=0 bad=0 name n problems
+	local total i=0 bad=0 name n problems first last mid tried=0
 	total=$(wc -l <"$T/points")
+	first=$(grep -n '^rename' "$T/points" | head -1 | cut -d: -f1)
+	last=$(grep -n '^rename' "$T/points" | tail -1 | cut -d: -f1)
+	mid=$(( (total + 1) / 2 ))
 	while read -r name n; do
 		i=$((i + 1))
-		case $name in rename*) ;; *) [ $((i % SAMPLE)) = 0 ] || continue ;; esac
-		R=$T/victim; rm -rf "$R"; cp -a "$T/base" "$R"
+		[ -n "${LONG:-}" ] || [ "$i" = "$first" ] || [ "$i" = "$last" ] || [ "$i" = "$mid" ] || continue
+		tried=$((tried + 1))
+		R=$T/victim; rm -rf "$R"; cp -a "$BASE" "$R"
 		fault_kill "$name" "$n" "$LRUN" --root "$R" "$@"
 		injections=$((injections + 1))
 		lr ps -a >/dev/null 2>"$T/next.err"
@@ -56,7 +64,7 @@ kill_each() {
 			diag "$what killed at $name #$n (point $i of $total):"$'\n'"$problems"
 		fi
 	done <"$T/points"
-	is "$bad" 0 "$what: killed at each of its $total metadata calls (sampled 1/$SAMPLE), the next command recovers"
+	is "$bad" 0 "$what: killed at $tried of its $total metadata calls, the next command recovers"
 }
 
 # after rm c1: c1 is there (and starts) or gone; a new c1 can be made
@@ -82,10 +90,52 @@ check_create() {
 	else lr create --name c2 $V2 true >/dev/null || echo "create c2 again failed"; fi
 }
 
+check_load() {
+	if lr image exists $V2; then lr create $V2 true >/dev/null || echo "v2 is listed but does not create"; fi
+	lr load -q -i "$F/v2.tar" >/dev/null || echo "load v2 again failed"
+	lr create $V2 true >/dev/null || echo "v2 loaded again does not create"
+}
+check_pull() {
+	if lr image exists $PULLED; then lr create $PULLED true >/dev/null || echo "the pulled v2 does not create"; fi
+	lr pull -q $PULLED >/dev/null || echo "pull v2 again failed"
+	lr create $PULLED true >/dev/null || echo "v2 pulled again does not create"
+}
+check_run() {
+	lr rm -f r1 >/dev/null 2>&1
+	lr run --network none --name r1 $V2 true || echo "run r1 again failed"
+}
+check_run_rm() {
+	lr rm -a -f >/dev/null || echo "rm -a -f failed"
+	lr run --network none --rm $V2 true || echo "run --rm again failed"
+}
+# after save -o: the archive is there whole or not at all; the next save to
+# the same path leaves no temp file of the killed one
+check_save() {
+	[ ! -e "$T/out.tar" ] || tar -xOf "$T/out.tar" manifest.json >/dev/null 2>&1 || echo "out.tar is torn"
+	lr save -q -o "$T/out.tar" $V2 >/dev/null || echo "save again failed"
+	ls -A "$T" | grep -F "out.tar.tmp-"
+	rm -f "$T/out.tar"
+}
+
+BASE=$T/base
 kill_each "rm c1" check_rm rm c1
 kill_each "rmi v1" check_rmi_v1 rmi $V1
 kill_each "rmi -f v2" check_rmi_v2 rmi -f $V2
 kill_each "create c2" check_create create --name c2 $V2 true
+kill_each "run" check_run run --network none --name r1 $V2 true
+kill_each "run --rm" check_run_rm run --network none --rm $V2 true
+kill_each "save" check_save save -o "$T/out.tar" $V2
+BASE=$T/base-v1
+kill_each "load" check_load load -q -i "$F/v2.tar"
+at_exit reg_cleanup
+if why=$(reg_check skopeo) && [ -z "$why" ] && reg_start main "$T/registry" &&
+	reg_push "docker-archive:$F/v2.tar" "docker://127.0.0.1:$REG_PORT/servidorweb:v2"; then
+	PULLED=127.0.0.1:$REG_PORT/servidorweb:v2
+	kill_each "pull" check_pull pull -q $PULLED
+else
+	skip "pull: no registry (${why:-it does not start})"
+fi
+BASE=$T/base
 
 # podman reads a store a kill left, once the next command ran
 R=$T/victim
