@@ -1485,31 +1485,123 @@ static char *time_rfc3339_nano(struct timespec ts)
     return xasprintf("%s%sZ", date, fraction);
 }
 
-/* time_parse_rfc3339: seconds since the epoch, or 0 when unparsable. */
-static int64_t time_parse_rfc3339(const char *s)
+#define NS_PER_SECOND 1000000000LL
+
+/* time_parse_date_ns: "YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|+hh:mm]" as
+ * nanoseconds since the epoch; without a zone, the local one (as docker's
+ * and podman's --since and --until read them).  False when unparsable. */
+static bool time_parse_date_ns(const char *s, int64_t *ns)
 {
     struct tm tm = {0};
-    if (!s)
-        return 0;
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    const char *rest = s ? strptime(s, "%Y-%m-%d", &tm) : NULL;
     if (!rest)
-        return 0;
-    int64_t t = (int64_t)timegm(&tm);
+        return false;
+    const char *time_part = *rest == 'T' ? strptime(rest + 1, "%H:%M", &tm) : rest;
+    if (!time_part)
+        return false;
+    rest = time_part;
+    if (*rest == ':' && !(rest = strptime(rest + 1, "%S", &tm)))
+        return false;
+    int64_t fraction = 0, scale = NS_PER_SECOND;
     if (*rest == '.')
         while (isdigit((unsigned char)*++rest))
-            ;
-    if (*rest == '+' || *rest == '-') {
+            if (scale > 1)
+                scale /= 10, fraction += (*rest - '0') * scale;
+    int64_t t;
+    if (*rest == 'Z' && !rest[1]) {
+        t = (int64_t)timegm(&tm);
+    } else if (*rest == '+' || *rest == '-') {
         /* RFC 3339's time-offset is exactly "hh:mm": a longer number would
          * overflow the arithmetic (an image once showed "31 years ago") */
         const unsigned char *o = (const unsigned char *)rest + 1;
         if (!isdigit(o[0]) || !isdigit(o[1]) || o[2] != ':' || !isdigit(o[3]) || !isdigit(o[4]) || o[5])
-            return 0;
+            return false;
         int hours = (o[0] - '0') * 10 + (o[1] - '0'), minutes = (o[3] - '0') * 10 + (o[4] - '0');
         if (hours > 23 || minutes > 59)
-            return 0;
-        t += (*rest == '+' ? -1 : 1) * (hours * 3600 + minutes * 60);
+            return false;
+        t = (int64_t)timegm(&tm) + (*rest == '+' ? -1 : 1) * (hours * 3600 + minutes * 60);
+    } else if (!*rest) {
+        tm.tm_isdst = -1;
+        t = (int64_t)mktime(&tm);
+    } else {
+        return false;
     }
-    return t;
+    *ns = t * NS_PER_SECOND + fraction;
+    return true;
+}
+
+/* time_parse_input: a --since/--until value as docker and podman take it:
+ * a date (time_parse_date_ns), Unix seconds ("1700000000[.5]"), or a Go
+ * duration before now ("10m", "1h30m", "250ms").  False when none. */
+static bool time_parse_input(const char *s, int64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {{"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"ms", 1000000}, {"s", NS_PER_SECOND},
+                 {"m", 60 * NS_PER_SECOND}, {"h", 3600 * NS_PER_SECOND}};
+    if (time_parse_date_ns(s, ns))
+        return true;
+    char *end;
+    errno = 0;
+    if (isdigit((unsigned char)*s)) { /* Unix seconds, with a fraction */
+        long long seconds = strtoll(s, &end, 10);
+        int64_t fraction = 0, scale = NS_PER_SECOND;
+        if (*end == '.')
+            while (isdigit((unsigned char)*++end))
+                if (scale > 1)
+                    scale /= 10, fraction += (*end - '0') * scale;
+        if (!*end && !errno && seconds < INT64_MAX / NS_PER_SECOND) {
+            *ns = seconds * NS_PER_SECOND + fraction;
+            return true;
+        }
+    }
+    double total = 0; /* a Go duration: numbers, each with its unit */
+    const char *p = s;
+    while (*p) {
+        double value = strtod(p, &end);
+        if (end == p || value < 0)
+            return false;
+        size_t best = 0, len = 0;
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+            if (has_prefix(end, units[i].unit) && strlen(units[i].unit) > len)
+                best = i, len = strlen(units[i].unit);
+        if (!len)
+            return false;
+        total += value * (double)units[best].ns;
+        p = end + len;
+    }
+    if (p == s)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    *ns = (int64_t)now.tv_sec * NS_PER_SECOND + now.tv_nsec - (int64_t)total;
+    return true;
+}
+
+/* time_rfc3339_local_ns: a time as podman's logs -t prints it: nine
+ * digits of fraction, the local zone ("...T22:13:20.500000000Z" in UTC). */
+static char *time_rfc3339_local_ns(int64_t ns)
+{
+    time_t t = (time_t)(ns / NS_PER_SECOND);
+    struct tm tm;
+    char date[32];
+    localtime_r(&t, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    long off = tm.tm_gmtoff;
+    if (off == 0)
+        return xasprintf("%s.%09lldZ", date, (long long)(ns % NS_PER_SECOND));
+    return xasprintf("%s.%09lld%c%02ld:%02ld", date, (long long)(ns % NS_PER_SECOND), off < 0 ? '-' : '+',
+                     labs(off) / 3600, labs(off) % 3600 / 60);
+}
+
+/* time_parse_rfc3339: seconds since the epoch, or 0 when unparsable. */
+static int64_t time_parse_rfc3339(const char *s)
+{
+    int64_t ns;
+    if (!time_parse_date_ns(s, &ns))
+        return 0;
+    return ns >= 0 ? ns / NS_PER_SECOND : -((-ns + NS_PER_SECOND - 1) / NS_PER_SECOND);
 }
 
 /* go_duration_seconds: Go's time.ParseDuration ("24h", "1h30m", "90s",
@@ -11708,7 +11800,8 @@ static int network_disconnect_ns(int ns, const char *ifname, lrun_error **err)
  *
  *   overlay-containers/<id>/userdata/hosts, hostname, resolv.conf: the
  *     files bound over the container's /etc/..., rewritten at each start;
- *     ctr.log: a detached container's output (podman's k8s-file format).
+ *     ctr.log: the container's output (podman's k8s-file format), unless
+ *              --log-opt path= puts it elsewhere or --log-driver keeps none.
  * ======================================================================== */
 
 #ifndef CLONE_NEWTIME
@@ -15447,12 +15540,16 @@ struct container_config {
     bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
     char *restart;  /* --restart: no, on-failure[:N], always, unless-stopped */
     char **labels;  /* --label, --label-file: KEY=VALUE */
+    char *log_driver; /* --log-driver: k8s-file (NULL), none, passthrough */
+    char **log_opts;  /* --log-opt KEY=VALUE (path=, max-size=, ...) */
 };
 
 static void container_config_release(struct container_config *c)
 {
     free(c->restart);
     lrun_strv_free(c->labels);
+    free(c->log_driver);
+    lrun_strv_free(c->log_opts);
     free(c->image);
     free(c->name);
     lrun_strv_free(c->env);
@@ -15513,6 +15610,8 @@ struct container_facts {
     char **ports;      /* "ports": -p and -P, "IP:HOSTPORT:PORT/PROTO" (HOSTPORT 0: any) */
     char *restart;     /* "restart": --restart's policy; absent: none */
     char **labels;     /* "labels": --label and --label-file, KEY=VALUE; absent: none */
+    char *log_driver;  /* "log-driver": k8s-file, none or passthrough; absent: k8s-file */
+    char **log_opts;   /* "log-opts": --log-opt KEY=VALUE (path: the log file; absent: userdata/ctr.log) */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -15537,6 +15636,8 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->ports);
     free(f->restart);
     lrun_strv_free(f->labels);
+    free(f->log_driver);
+    lrun_strv_free(f->log_opts);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -15619,6 +15720,10 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "restart", f->restart);
     if (f->labels && f->labels[0])
         jw_key_strv(g, "labels", f->labels);
+    if (f->log_driver)
+        jw_key_str(g, "log-driver", f->log_driver);
+    if (f->log_opts && f->log_opts[0])
+        jw_key_strv(g, "log-opts", f->log_opts);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -15667,12 +15772,34 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->no_hosts = json_bool(v, "no-hosts");
     f->restart = xstrdup(json_string(v, "restart"));
     f->labels = json_strv(json_get(v, "labels"));
+    f->log_driver = json_string_dup(v, "log-driver");
+    f->log_opts = json_strv(json_get(v, "log-opts"));
     return 0;
 }
 
 static char *container_userdata(const char *root, const char *id)
 {
     return xasprintf("%s/overlay-containers/%s/userdata", root, id);
+}
+
+/* container_log_option: the value of --log-opt KEY=..., or NULL. */
+static const char *container_log_option(const struct container_facts *f, const char *key)
+{
+    for (size_t i = 0; f->log_opts && f->log_opts[i]; i++)
+        if (has_prefix(f->log_opts[i], key) && f->log_opts[i][strlen(key)] == '=')
+            return f->log_opts[i] + strlen(key) + 1;
+    return NULL;
+}
+
+/* container_log_path: where the container's output is logged (--log-opt
+ * path=, else userdata/ctr.log); NULL with --log-driver none or
+ * passthrough, which keep no log. */
+static char *container_log_path(const char *userdata, const struct container_facts *f)
+{
+    if (f->log_driver && strcmp(f->log_driver, "k8s-file") != 0)
+        return NULL;
+    const char *path = container_log_option(f, "path");
+    return path ? xstrdup(path) : xasprintf("%s/ctr.log", userdata);
 }
 
 /* --- the spec of a docker-style container --- */
@@ -16788,7 +16915,8 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
-        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels)};
+        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels),
+        .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts)};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -17905,6 +18033,43 @@ static void log_write(int fd, const char *stream, const char *data, size_t n)
     }
 }
 
+/* One line of a k8s-file log, as log_write wrote it. */
+struct log_entry {
+    int64_t time; /* nanoseconds since the epoch */
+    char *stamp;  /* the time as written */
+    bool is_stderr, partial;
+    char *text; /* without the newline */
+};
+
+/* log_entry_parse: a log line (its newline gone), cut in place; false for
+ * a line not in the format. */
+static bool log_entry_parse(char *line, struct log_entry *e)
+{
+    char *stream = strchr(line, ' ');
+    char *tag = stream ? strchr(stream + 1, ' ') : NULL;
+    if (!tag || (tag[1] != 'F' && tag[1] != 'P') || (tag[2] != ' ' && tag[2] != '\0'))
+        return false;
+    *stream = *tag = '\0';
+    if (!time_parse_date_ns(line, &e->time))
+        return false;
+    e->stamp = line;
+    e->is_stderr = strcmp(stream + 1, "stderr") == 0;
+    e->partial = tag[1] == 'P';
+    e->text = tag[2] ? tag + 3 : tag + 2;
+    return true;
+}
+
+/* log_open: the container's log, opened to append (-1: it keeps none, or
+ * it cannot be opened: then its output is not logged, as nothing must
+ * stop the container over its log). */
+static int log_open(const char *userdata, const struct container_facts *f)
+{
+    autofree char *path = container_log_path(userdata, f);
+    return path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+}
+
+/* copy_once: one read of from, to the log (when log_fd >= 0) and to to
+ * (when >= 0). */
 static bool copy_once(int from, int to, int log_fd, const char *stream)
 {
     char buf[16384];
@@ -17915,7 +18080,7 @@ static bool copy_once(int from, int to, int log_fd, const char *stream)
         return false;
     if (log_fd >= 0)
         log_write(log_fd, stream, buf, (size_t)n);
-    else if (to >= 0 && write_all(to, buf, (size_t)n) < 0)
+    if (to >= 0 && write_all(to, buf, (size_t)n) < 0)
         return false;
     return true;
 }
@@ -18274,8 +18439,8 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? sc->io[0] : -1,
-                       .output = sc->io[1], .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1,
-                       .exit_fd = exit_file_open(sc->userdata)};
+                       .output = sc->io[1], .pipes = {-1, -1}, .pipe_to = {-1, -1},
+                       .log_fd = log_open(sc->userdata, &sc->facts), .exit_fd = exit_file_open(sc->userdata)};
     if (master < 0 && stdio_relay_start(&relay, &w, sc->io, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -18289,6 +18454,8 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(master);
     if (w.exit_fd >= 0)
         close(w.exit_fd);
+    if (w.log_fd >= 0)
+        close(w.log_fd);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     lrun_error *record_err = NULL;
@@ -18315,12 +18482,9 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     lrun_error *err = NULL;
     struct launch l;
     launch_init(&l, sc);
-    autofree char *log_path = xasprintf("%s/ctr.log", sc->userdata);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int log_fd = log_open(sc->userdata, &sc->facts);
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
-    if (log_fd < 0)
-        fail_errno(&err, "open %s", log_path);
-    else if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
+    if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
         fail_errno(&err, "pipe");
     l.stdio[0] = devnull;
     l.stdio[1] = out[1];
@@ -23851,7 +24015,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "Rootfs", "");
     jw_key_str(g, "Pod", "");
     autofree char *resolv = xasprintf("%s/resolv.conf", userdata), *hostname = xasprintf("%s/hostname", userdata);
-    autofree char *hosts = xasprintf("%s/hosts", userdata), *log = xasprintf("%s/ctr.log", userdata);
+    autofree char *hosts = xasprintf("%s/hosts", userdata), *log = container_log_path(userdata, &f);
     jw_key_str(g, "ResolvConfPath", resolv);
     jw_key_str(g, "HostnamePath", hostname);
     jw_key_str(g, "HostsPath", hosts);
@@ -23895,10 +24059,10 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_strv(g, "Binds", binds);
     jw_key(g, "LogConfig");
     yajl_gen_map_open(g);
-    jw_key_str(g, "Type", "k8s-file");
+    jw_key_str(g, "Type", f.log_driver ? f.log_driver : "k8s-file");
     jw_key(g, "Config");
     yajl_gen_null(g);
-    jw_key_str(g, "Path", log);
+    jw_key_str(g, "Path", log ? log : "");
     jw_key_str(g, "Tag", "");
     jw_key_str(g, "Size", "0B");
     yajl_gen_map_close(g);
@@ -24607,7 +24771,7 @@ struct run_options {
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
-                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
+                RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_LIMIT /* + enum limit_option */ };
 
@@ -24737,6 +24901,21 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         free(c->restart), c->restart = xstrdup(value);
         break;
     }
+    case RUN_LOG_DRIVER:
+        if (strcmp(value, "k8s-file") != 0 && strcmp(value, "none") != 0 && strcmp(value, "passthrough") != 0)
+            return fail(err, "running container create option: invalid log driver %s: lrun has k8s-file, none and "
+                             "passthrough: invalid argument", value);
+        free(c->log_driver), c->log_driver = xstrdup(value);
+        break;
+    case RUN_LOG_OPT: {
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value)
+            return fail(err, "invalid log option \"%s\": use KEY=VALUE", value);
+        if (has_prefix(value, "path=") && eq[1] != '/') /* start may run from another directory */
+            return fail(err, "invalid log option \"%s\": the path must be absolute", value);
+        strv_push(&c->log_opts, xstrdup(value));
+        break;
+    }
     case RUN_LABEL: strv_push(&c->labels, strchr(value, '=') ? xstrdup(value) : xasprintf("%s=", value)); break;
     case RUN_LABEL_FILE: {
         autobuf struct buf text = {0};
@@ -24847,6 +25026,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("label", 'l', RUN_LABEL, "KEY=VALUE", "Set a label on the container"),
         RUN_CALL("label-file", 0, RUN_LABEL_FILE, "FILE", "Read labels from a file (KEY=VALUE lines)"),
         STRING_FLAG("cidfile", 0, &o->cidfile, "FILE", "Write the container's ID to FILE (which must not exist)"),
+        RUN_CALL("log-driver", 0, RUN_LOG_DRIVER, "DRIVER", "Logging driver: k8s-file (default), none, passthrough"),
+        RUN_CALL("log-opt", 0, RUN_LOG_OPT, "KEY=VALUE", "Logging option: path=FILE, max-size=SIZE, tag=..."),
         FLAGS_END,
     };
 #undef RUN_CALL
@@ -26483,79 +26664,173 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
-/* cmd_logs: userdata/ctr.log (k8s-file lines) back to stdout and stderr;
- * -f follows until the container exits. */
-static int cmd_logs(struct cli *cli, int argc, char **argv)
+/* --- logs: a container's log read back, as podman's k8s-file reader --- */
+
+struct logs_options {
+    bool timestamps, names, multi; /* multi: several containers, each line led by its ID (or --names: name) */
+    bool has_since, has_until;
+    int64_t since, until;
+    int tail; /* the last N lines (-1: all) */
+};
+
+/* One container's log being read. */
+struct log_reader {
+    char id[13], *name, *path;
+    FILE *f;
+};
+
+static void log_reader_release(struct log_reader *r)
 {
-    static const struct option longs[] = {{"follow", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    bool follow = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fh", longs, "logs", &status)) != -1) {
-        switch (c) {
-        case 'f': follow = true; break;
-        case 'h': puts("Usage: lrun logs [-f] CONTAINER"); return 0;
-        default: return status;
-        }
+    free(r->name);
+    free(r->path);
+    if (r->f)
+        fclose(r->f);
+}
+
+static void logs_print(const struct logs_options *o, const struct log_reader *r, const struct log_entry *e)
+{
+    FILE *out = e->is_stderr ? stderr : stdout;
+    if (o->multi)
+        fprintf(out, "%s ", o->names ? r->name : r->id);
+    if (o->timestamps) {
+        autofree char *stamp = time_rfc3339_local_ns(e->time);
+        fprintf(out, "%s ", stamp);
     }
-    if (optind + 1 != argc) {
-        cli_error("logs requires exactly one container name or ID");
-        return EXIT_LRUN;
-    }
-    autofree char *owned = NULL;
-    const char *root = cli_root(cli, &owned);
-    autoerror lrun_error *err = NULL;
-    autoref struct container_ref r;
-    if (container_ref_read(root, argv[optind], &r, &err) < 0)
-        return cli_fail(err);
-    autofree char *userdata = container_userdata(root, r.id);
-    autofree char *path = xasprintf("%s/ctr.log", userdata);
-    FILE *f = fopen(path, "re");
-    if (!f && !follow)
-        return 0;
+    fputs(e->text, out);
+    if (!e->partial)
+        fputc('\n', out);
+    fflush(out);
+}
+
+/* logs_read: print the whole lines r's log holds past what was read, in
+ * --since/--until; with tail >= 0 only the last tail of them (a partial
+ * line goes with the line that completes it). */
+static void logs_read(const struct logs_options *o, struct log_reader *r, int tail)
+{
+    if (!r->f && !(r->f = fopen(r->path, "re")))
+        return;
+    autostrv char **lines = NULL;
     char *line = NULL;
     size_t cap = 0;
-    for (;;) {
-        ssize_t n;
-        while (f && (n = getline(&line, &cap, f)) > 0) {
-            if (line[n - 1] != '\n') { /* a line still being written: read it again whole */
-                fseek(f, -n, SEEK_CUR);
-                break;
-            }
-            line[n - 1] = '\0';
-            char *stream = strchr(line, ' ');
-            char *tag = stream ? strchr(stream + 1, ' ') : NULL;
-            char *text = tag ? strchr(tag + 1, ' ') : NULL;
-            if (!text)
-                continue;
-            *tag = '\0';
-            FILE *out = strcmp(stream + 1, "stderr") == 0 ? stderr : stdout;
-            fputs(text + 1, out);
-            if (tag[1] == 'F')
-                fputc('\n', out);
-            fflush(out);
-        }
-        if (!follow)
+    ssize_t n;
+    while ((n = getline(&line, &cap, r->f)) > 0) {
+        if (line[n - 1] != '\n') { /* a line still being written: read again whole, later */
+            fseek(r->f, -n, SEEK_CUR);
             break;
-        container_ref_release(&r);
-        if (container_ref_read(root, argv[optind], &r, &err) < 0 || !r.running) {
-            error_free_pointer(&err);
-            if (!f || feof(f))
-                break;
-            clearerr(f);
-            follow = false; /* one last pass for what the exit flushed */
-            continue;
         }
-        if (f)
-            clearerr(f);
-        else
-            f = fopen(path, "re");
-        usleep(100000);
+        line[n - 1] = '\0';
+        strv_push(&lines, xstrdup(line));
     }
     free(line);
-    if (f)
-        fclose(f);
+    clearerr(r->f);
+    size_t count = strv_len(lines);
+    struct log_entry *entries = xcalloc(count + 1, sizeof *entries);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+        if (log_entry_parse(lines[i], &entries[kept]) && (!o->has_since || entries[kept].time >= o->since) &&
+            (!o->has_until || entries[kept].time <= o->until))
+            kept++;
+    size_t start = 0;
+    if (tail == 0) {
+        start = kept;
+    } else if (tail > 0) {
+        int whole = 0;
+        for (start = kept; start > 0; start--)
+            if (!entries[start - 1].partial && ++whole > tail)
+                break;
+    }
+    for (size_t i = start; i < kept; i++)
+        logs_print(o, r, &entries[i]);
+    free(entries);
+}
+
+/* log_reader_open: name's log; an error for a container that keeps none. */
+static int log_reader_open(const char *root, const char *name, struct log_reader *r, lrun_error **err)
+{
+    autoref struct container_ref ref;
+    if (container_ref_read(root, name, &ref, err) < 0)
+        return -1;
+    autofree char *userdata = container_userdata(root, ref.id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, err) < 0)
+        return -1;
+    snprintf(r->id, sizeof r->id, "%s", ref.id);
+    r->name = xstrdup(f.name ? f.name : r->id);
+    if (!(r->path = container_log_path(userdata, &f)))
+        return fail(err, "this container is using the '%s' log driver, cannot read logs: this container is not "
+                         "logging output", f.log_driver);
     return 0;
+}
+
+/* container_still_running: false once it exited or is gone (--rm). */
+static bool container_still_running(const char *root, const char *id)
+{
+    autoref struct container_ref ref;
+    lrun_error *err = NULL;
+    bool running = container_ref_read(root, id, &ref, &err) == 0 && ref.running;
+    lrun_error_free(err);
+    return running;
+}
+
+/* cmd_logs: the containers' logs back to stdout and stderr; -f follows
+ * them (several interleaved as their lines come) until each has exited. */
+static int cmd_logs(struct cli *cli, int argc, char **argv)
+{
+    struct logs_options o = {.tail = -1};
+    bool follow = false, latest = false;
+    const char *since = NULL, *until = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("follow", 'f', &follow, "Follow the log until the container exits"),
+        BOOL_FLAG("latest", 'l', &latest, "The latest container lrun knows about"),
+        BOOL_FLAG("names", 'n', &o.names, "Lead each line with the container's name (several containers)"),
+        STRING_FLAG("since", 0, &since, "TIME", "Lines since TIME (RFC 3339, Unix seconds, or a duration: 10m)"),
+        STRING_FLAG("until", 0, &until, "TIME", "Lines until TIME"),
+        INT_FLAG("tail", 0, &o.tail, "N", "The last N lines (-1: all)"),
+        BOOL_FLAG("timestamps", 't', &o.timestamps, "Lead each line with its time"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"logs", "CONTAINER [CONTAINER...]", "Fetch the logs of one or more containers",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((since && !(o.has_since = time_parse_input(since, &o.since))) ||
+        (until && !(o.has_until = time_parse_input(until, &o.until)))) {
+        bool bad_since = since && !o.has_since;
+        cli_error("parsing --%s \"%s\": unable to interpret time value", bad_since ? "since" : "until",
+                  bad_since ? since : until);
+        return EXIT_LRUN;
+    }
+    struct container_targets t = {.latest = latest};
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, NULL, "logs", &names)))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    size_t count = strv_len(names);
+    struct log_reader *readers = xcalloc(count + 1, sizeof *readers);
+    o.multi = count > 1;
+    for (size_t i = 0; i < count && !status; i++) {
+        autoerror lrun_error *err = NULL;
+        if (log_reader_open(root, names[i], &readers[i], &err) < 0)
+            status = cli_fail(err);
+    }
+    for (size_t i = 0; i < count && !status; i++)
+        logs_read(&o, &readers[i], o.tail);
+    for (bool running = follow && !status; running;) {
+        running = false;
+        for (size_t i = 0; i < count; i++) {
+            bool alive = container_still_running(root, readers[i].id);
+            logs_read(&o, &readers[i], -1); /* after the look: what its exit flushed is read too */
+            running |= alive;
+        }
+        if (running)
+            usleep(100000);
+    }
+    for (size_t i = 0; i < count; i++)
+        log_reader_release(&readers[i]);
+    free(readers);
+    return status;
 }
 
 static int cmd_container_prune(struct cli *cli, int argc, char **argv)
