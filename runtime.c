@@ -15796,7 +15796,7 @@ static const char *container_log_option(const struct container_facts *f, const c
  * passthrough, which keep no log. */
 static char *container_log_path(const char *userdata, const struct container_facts *f)
 {
-    if (f->log_driver && strcmp(f->log_driver, "k8s-file") != 0)
+    if (f->log_driver && strcmp(f->log_driver, "k8s-file") != 0 && strcmp(f->log_driver, "json-file") != 0)
         return NULL;
     const char *path = container_log_option(f, "path");
     return path ? xstrdup(path) : xasprintf("%s/ctr.log", userdata);
@@ -17979,7 +17979,153 @@ struct waiter {
     int pipe_to[2]; /* where they go (our 1 and 2) when there is no log */
     int log_fd;
     int exit_fd;  /* userdata/exit, or -1 */
+    struct attach_hub *hub; /* a detached monitor's attach socket and its clients, or NULL */
 };
+
+/* --- attach: a detached container's monitor serves userdata/attach ---
+ * A SOCK_SEQPACKET socket, one message a packet, its first byte its kind.
+ * The monitor sends '1' and '2' (the container's stdout and stderr, or its
+ * terminal's output as '1') to every client and, once the container has
+ * exited and its exit is recorded, 'x' with the status; a client sends 'i'
+ * (input: to the terminal, or with -i to the stdin pipe), 'e' (end of its
+ * input: the pipe closes), 'w' (its window size, a struct winsize) and 's'
+ * (a signal number, --sig-proxy).  A client that does not read is not
+ * waited for: what it cannot take now is dropped for it (never for the log).
+ * The socket is the monitor's, 0600 in root's userdata; its path is bound
+ * and reached through /proc/self/fd, as userdata's full path may be longer
+ * than sun_path. */
+
+#define ATTACH_CLIENTS 16
+#define ATTACH_PACKET 16384
+
+struct attach_hub {
+    int listener;                /* the listening socket */
+    int clients[ATTACH_CLIENTS]; /* connected clients, -1: a free slot */
+    int input;                   /* where clients' input goes (the terminal, the stdin pipe), or -1 */
+    int pty;                     /* the terminal (for window sizes), or -1 */
+    pid_t pid;                   /* the container's init (for signals) */
+};
+
+/* attach_socket_address: userdata's socket as a sockaddr (dir_fd: an
+ * O_PATH descriptor of userdata, open while it is used). */
+static socklen_t attach_socket_address(int dir_fd, struct sockaddr_un *a)
+{
+    *a = (struct sockaddr_un){.sun_family = AF_UNIX};
+    snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/attach", dir_fd);
+    return (socklen_t)sizeof *a;
+}
+
+/* attach_listen: the monitor's socket in userdata (-1: none; a container
+ * nobody can attach to runs all the same). */
+static int attach_listen(const char *userdata)
+{
+    autoclose int dir = open(userdata, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (dir < 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct sockaddr_un a;
+    socklen_t len = attach_socket_address(dir, &a);
+    unlinkat(dir, "attach", 0);
+    mode_t old = umask(0077);
+    int r = bind(fd, (struct sockaddr *)&a, len);
+    umask(old);
+    if (r < 0 || listen(fd, ATTACH_CLIENTS) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* attach_connect: a client's connection to the container's monitor. */
+static int attach_connect(const char *userdata, lrun_error **err)
+{
+    autoclose int dir = open(userdata, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return fail_errno(err, "open %s", userdata);
+    autoclose int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    socklen_t len = attach_socket_address(dir, &a);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, len) < 0)
+        return fail_errno(err, "connect to the container's monitor");
+    int connected = fd;
+    fd = -1;
+    return connected;
+}
+
+static void attach_hub_send(struct attach_hub *hub, char kind, const void *data, size_t n)
+{
+    char packet[ATTACH_PACKET + 1];
+    for (size_t done = 0; hub && (done < n || n == 0);) {
+        size_t part = n - done > ATTACH_PACKET ? ATTACH_PACKET : n - done;
+        packet[0] = kind;
+        memcpy(packet + 1, (const char *)data + done, part);
+        for (int i = 0; i < ATTACH_CLIENTS; i++)
+            if (hub->clients[i] >= 0 && send(hub->clients[i], packet, part + 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+                errno != EAGAIN)
+                close(hub->clients[i]), hub->clients[i] = -1;
+        done += part;
+        if (n == 0)
+            break;
+    }
+}
+
+static void attach_hub_accept(struct attach_hub *hub)
+{
+    int fd = accept4(hub->listener, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < ATTACH_CLIENTS; i++)
+        if (hub->clients[i] < 0) {
+            int size = 1 << 20;
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+            hub->clients[i] = fd;
+            return;
+        }
+    close(fd); /* full */
+}
+
+/* attach_hub_receive: one packet of client i. */
+static void attach_hub_receive(struct attach_hub *hub, int i)
+{
+    char packet[ATTACH_PACKET + 1];
+    ssize_t n = recv(hub->clients[i], packet, sizeof packet, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        close(hub->clients[i]), hub->clients[i] = -1;
+        return;
+    }
+    if (packet[0] == 'i' && hub->input >= 0 && write_all(hub->input, packet + 1, (size_t)n - 1) < 0 && hub->pty < 0)
+        close(hub->input), hub->input = -1;
+    else if (packet[0] == 'e' && hub->pty < 0 && hub->input >= 0)
+        close(hub->input), hub->input = -1; /* the container reads EOF */
+    else if (packet[0] == 'w' && hub->pty >= 0 && n == 1 + (ssize_t)sizeof(struct winsize))
+        ioctl(hub->pty, TIOCSWINSZ, packet + 1);
+    else if (packet[0] == 's' && n == 1 + (ssize_t)sizeof(int)) {
+        int sig;
+        memcpy(&sig, packet + 1, sizeof sig);
+        if (sig > 0 && sig < NSIG)
+            kill(hub->pid, sig);
+    }
+}
+
+static void attach_hub_close(struct attach_hub *hub, int status)
+{
+    char code[16];
+    int n = snprintf(code, sizeof code, "%d", status);
+    attach_hub_send(hub, 'x', code, (size_t)n);
+    for (int i = 0; i < ATTACH_CLIENTS; i++)
+        if (hub->clients[i] >= 0)
+            close(hub->clients[i]), hub->clients[i] = -1;
+    if (hub->listener >= 0)
+        close(hub->listener), hub->listener = -1;
+    if (hub->input >= 0 && hub->input != hub->pty)
+        close(hub->input);
+    hub->input = -1;
+}
 
 /* --- the exit status file ---
  * userdata/exit keeps the container's exit status as its waiter reaped it,
@@ -18068,9 +18214,9 @@ static int log_open(const char *userdata, const struct container_facts *f)
     return path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
 }
 
-/* copy_once: one read of from, to the log (when log_fd >= 0) and to to
- * (when >= 0). */
-static bool copy_once(int from, int to, int log_fd, const char *stream)
+/* copy_once: one read of from, to the log (when log_fd >= 0), to to
+ * (when >= 0) and to the attached clients (hub, when not NULL). */
+static bool copy_once(int from, int to, int log_fd, const char *stream, struct attach_hub *hub)
 {
     char buf[16384];
     ssize_t n = read(from, buf, sizeof buf);
@@ -18080,6 +18226,8 @@ static bool copy_once(int from, int to, int log_fd, const char *stream)
         return false;
     if (log_fd >= 0)
         log_write(log_fd, stream, buf, (size_t)n);
+    if (hub)
+        attach_hub_send(hub, strcmp(stream, "stderr") == 0 ? '2' : '1', buf, (size_t)n);
     if (to >= 0 && write_all(to, buf, (size_t)n) < 0)
         return false;
     return true;
@@ -18091,13 +18239,17 @@ static int container_wait(struct waiter *w)
 {
     int status = -1;
     bool exited = false;
+    struct attach_hub *hub = w->hub;
     for (;;) {
-        struct pollfd fds[5] = {{w->sigfd, POLLIN, 0}, {w->pty, POLLIN, 0}, {w->input, POLLIN, 0},
-                                {w->pipes[0], POLLIN, 0}, {w->pipes[1], POLLIN, 0}};
+        struct pollfd fds[6 + ATTACH_CLIENTS] = {{w->sigfd, POLLIN, 0}, {w->pty, POLLIN, 0}, {w->input, POLLIN, 0},
+                                                 {w->pipes[0], POLLIN, 0}, {w->pipes[1], POLLIN, 0},
+                                                 {hub ? hub->listener : -1, POLLIN, 0}};
+        for (int i = 0; i < ATTACH_CLIENTS; i++)
+            fds[6 + i] = (struct pollfd){hub ? hub->clients[i] : -1, POLLIN, 0};
         bool open_outputs = w->pty >= 0 || w->pipes[0] >= 0 || w->pipes[1] >= 0;
         if (exited && !open_outputs)
             break;
-        if (poll(fds, 5, exited ? 100 : -1) <= 0) {
+        if (poll(fds, 6 + ATTACH_CLIENTS, exited ? 100 : -1) <= 0) {
             if (exited)
                 break; /* output drained: whatever still holds the pipe is not ours to wait for */
             continue;
@@ -18121,16 +18273,21 @@ static int container_wait(struct waiter *w)
             }
         }
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR) &&
-            !copy_once(w->pty, w->output, w->log_fd, "stdout"))
+            !copy_once(w->pty, w->output, w->log_fd, "stdout", hub))
             w->pty = -1;
-        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !copy_once(w->input, w->pty, -1, NULL))
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !copy_once(w->input, w->pty, -1, NULL, NULL))
             w->input = -1;
         for (int i = 0; i < 2; i++)
             if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR) &&
-                !copy_once(w->pipes[i], w->pipe_to[i], w->log_fd, i ? "stderr" : "stdout")) {
+                !copy_once(w->pipes[i], w->pipe_to[i], w->log_fd, i ? "stderr" : "stdout", hub)) {
                 close(w->pipes[i]);
                 w->pipes[i] = -1;
             }
+        if (fds[5].revents & POLLIN)
+            attach_hub_accept(hub);
+        for (int i = 0; i < ATTACH_CLIENTS; i++)
+            if (fds[6 + i].revents && hub->clients[i] == fds[6 + i].fd)
+                attach_hub_receive(hub, i);
     }
     return status;
 }
@@ -18483,10 +18640,12 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     struct launch l;
     launch_init(&l, sc);
     int log_fd = log_open(sc->userdata, &sc->facts);
-    int out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1;
-    if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0))
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, master = -1;
+    bool stdin_pipe = !sc->spec.process.terminal && sc->facts.interactive; /* -i: kept open for attach */
+    if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+                                       (stdin_pipe && pipe2(in, O_CLOEXEC) < 0)))
         fail_errno(&err, "pipe");
-    l.stdio[0] = devnull;
+    l.stdio[0] = in[0] >= 0 ? in[0] : devnull;
     l.stdio[1] = out[1];
     l.stdio[2] = errp[1];
     sigset_t set;
@@ -18494,6 +18653,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     pid_t pid = err ? -1 : container_launch(&l, &master, &err);
     if (out[1] >= 0)
         close(out[1]), close(errp[1]);
+    if (in[0] >= 0)
+        close(in[0]);
     if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, &err) < 0)
         kill(pid, SIGKILL);
     if (err) {
@@ -18506,12 +18667,17 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     pid_t proxy = ports_proxy_start(&sc->published, sc->address);
     published_release(&sc->published);
     close(ready_fd); /* the starter sees EOF: the container runs */
+    struct attach_hub hub = {.listener = attach_listen(sc->userdata), .input = master >= 0 ? master : in[1],
+                             .pty = master, .pid = pid};
+    for (int i = 0; i < ATTACH_CLIENTS; i++)
+        hub.clients[i] = -1;
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log_fd = log_fd,
-                       .exit_fd = exit_file_open(sc->userdata)};
+                       .exit_fd = exit_file_open(sc->userdata), .hub = &hub};
     int code = container_wait(&w);
     ports_proxy_stop(proxy);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
+    attach_hub_close(&hub, code);
     _exit(0);
 }
 
@@ -18695,6 +18861,16 @@ static int container_ref_read(const char *root, const char *name, struct contain
     }
     lrun_error_free(ignored);
     return 0;
+}
+
+/* container_still_running: false once it exited or is gone (--rm). */
+static bool container_still_running(const char *root, const char *id)
+{
+    autoref struct container_ref ref;
+    lrun_error *err = NULL;
+    bool running = container_ref_read(root, id, &ref, &err) == 0 && ref.running;
+    lrun_error_free(err);
+    return running;
 }
 
 static int signal_parse(const char *name, int *sig, lrun_error **err)
@@ -18988,6 +19164,192 @@ static int container_remove(const char *root, const char *name, bool force, bool
     if (volumes)
         volumes_remove_anonymous(root, r.id);
     containers_networks_settle(s);
+    return 0;
+}
+
+/* --- attach: a client of a detached container's monitor (userdata/attach) --- */
+
+#define DETACH_KEYS_MAX 16
+
+/* detach_keys_parse: docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-x";
+ * "" turns detaching off; NULL: the default) as the bytes that detach. */
+static int detach_keys_parse(const char *spec, char keys[DETACH_KEYS_MAX], size_t *n, lrun_error **err)
+{
+    *n = 0;
+    autofree char *copy = xstrdup(spec ? spec : "ctrl-p,ctrl-q");
+    for (char *save = NULL, *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        if (*n == DETACH_KEYS_MAX)
+            return fail(err, "invalid detach keys \"%s\": at most %d keys", spec, DETACH_KEYS_MAX);
+        if (strlen(k) == 1)
+            keys[(*n)++] = k[0];
+        else if (has_prefix(k, "ctrl-") && strlen(k) == 6 && isalpha((unsigned char)k[5]))
+            keys[(*n)++] = (char)(tolower((unsigned char)k[5]) - 'a' + 1);
+        else if (has_prefix(k, "ctrl-") && strlen(k) == 6 && strchr("@[\\]^_", k[5]))
+            keys[(*n)++] = (char)(k[5] - '@');
+        else
+            return fail(err, "invalid detach keys: Unknown character: '%s'", k);
+    }
+    return 0;
+}
+
+struct attach_options {
+    bool terminal;  /* the container's is a terminal: ours goes raw, its size follows ours */
+    bool input;     /* our stdin goes to the container */
+    bool sig_proxy; /* signals we get go to the container (--sig-proxy) */
+    char keys[DETACH_KEYS_MAX]; /* the detach keys (n_keys 0: none) */
+    size_t n_keys;
+};
+
+static void attach_send(int sock, char kind, const void *data, size_t n)
+{
+    char packet[ATTACH_PACKET + 1];
+    for (size_t done = 0; done < n || (n == 0 && done == 0);) {
+        size_t part = n - done > ATTACH_PACKET ? ATTACH_PACKET : n - done;
+        packet[0] = kind;
+        memcpy(packet + 1, (const char *)data + done, part);
+        if (send(sock, packet, part + 1, MSG_NOSIGNAL) < 0)
+            return;
+        done += part;
+        if (n == 0)
+            break;
+    }
+}
+
+static void attach_send_window(int sock)
+{
+    struct winsize ws;
+    if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+        attach_send(sock, 'w', &ws, sizeof ws);
+}
+
+/* attach_input: what we read of our stdin, sent on, up to the detach
+ * keys (true: they were typed); a sequence begun but left is sent too. */
+static bool attach_input(int sock, const struct attach_options *o, const char *in, size_t n, size_t *matched)
+{
+    char out[2 * sizeof(char[16384])];
+    size_t len = 0;
+    bool detach = false;
+    for (size_t i = 0; i < n && !detach; i++) {
+        if (o->n_keys && in[i] == o->keys[*matched]) {
+            detach = ++*matched == o->n_keys;
+            continue;
+        }
+        memcpy(out + len, o->keys, *matched);
+        len += *matched;
+        *matched = 0;
+        if (o->n_keys && in[i] == o->keys[0])
+            *matched = 1;
+        else
+            out[len++] = in[i];
+    }
+    if (len)
+        attach_send(sock, 'i', out, len);
+    return detach;
+}
+
+/* attach_client: our stdio to and from the monitor's socket until the
+ * container exits (*exit_code: its status, -1 when the monitor sent none)
+ * or the detach keys are typed (*detached). */
+static void attach_client(int sock, const struct attach_options *o, int *exit_code, bool *detached)
+{
+    *exit_code = -1;
+    *detached = false;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; o->sig_proxy && i < sizeof proxied / sizeof *proxied; i++)
+        sigaddset(&set, proxied[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (o->terminal && isatty(STDIN_FILENO)) {
+        attach_send_window(sock);
+        if (o->input)
+            terminal_raw();
+    }
+    int input = o->input ? STDIN_FILENO : -1;
+    size_t matched = 0;
+    for (;;) {
+        struct pollfd fds[3] = {{sock, POLLIN, 0}, {input, POLLIN, 0}, {sigfd, POLLIN, 0}};
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (fds[0].revents) {
+            char packet[ATTACH_PACKET + 1];
+            ssize_t n = recv(sock, packet, sizeof packet, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break; /* the monitor is done */
+            if (packet[0] == '1' || packet[0] == '2')
+                write_all(packet[0] == '1' ? STDOUT_FILENO : STDERR_FILENO, packet + 1, (size_t)n - 1);
+            else if (packet[0] == 'x')
+                packet[n] = '\0', *exit_code = atoi(packet + 1);
+        }
+        if (fds[1].revents) {
+            char in[16384];
+            ssize_t n = read(input, in, sizeof in);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (!o->terminal)
+                    attach_send(sock, 'e', NULL, 0);
+                input = -1;
+            } else if (attach_input(sock, o, in, (size_t)n, &matched)) {
+                *detached = true;
+                break;
+            }
+        }
+        if (fds[2].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGWINCH)
+                    attach_send_window(sock);
+                else
+                    attach_send(sock, 's', &sig, sizeof sig);
+            }
+        }
+    }
+    terminal_restore();
+    if (sigfd >= 0)
+        close(sigfd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* container_attach: attach to a running container (its monitor's); its
+ * exit status in *exit_code, or -1 when detached. */
+static int container_attach(const char *root, const char *name, struct attach_options *o, bool no_stdin, int *exit_code,
+                            lrun_error **err)
+{
+    autoref struct container_ref r;
+    if (container_ref_read(root, name, &r, err) < 0)
+        return -1;
+    if (!r.running)
+        return fail(err, "you can only attach to running containers");
+    autofree char *userdata = container_userdata(root, r.id);
+    autofacts struct container_facts f = {0};
+    autospec struct spec spec = {0};
+    if (container_facts_read(userdata, &f, err) < 0 || container_spec_read(userdata, r.layer, &spec, err) < 0)
+        return -1;
+    o->terminal = spec.process.terminal;
+    o->input = !no_stdin && (f.interactive || spec.process.terminal);
+    autoclose int sock = attach_connect(userdata, err);
+    if (sock < 0)
+        return error_prefix(err, "attach to %.12s", r.id);
+    bool detached;
+    attach_client(sock, o, exit_code, &detached);
+    if (detached) {
+        *exit_code = -1;
+        return 0;
+    }
+    if (*exit_code < 0) { /* the monitor went without a word: the record says */
+        if (container_wait_recorded(root, r.id, &r, err) < 0)
+            return -1;
+        *exit_code = r.exit_code;
+    }
     return 0;
 }
 
@@ -24860,7 +25222,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     case RUN_STOP_SIGNAL: free(c->stop_signal), c->stop_signal = xstrdup(value); break;
     case RUN_STOP_TIMEOUT: c->stop_timeout = atoi(value); break;
-    case RUN_DETACH_KEYS: break; /* accepted; lrun has no attach to detach from */
+    case RUN_DETACH_KEYS: {
+        char keys[DETACH_KEYS_MAX];
+        size_t n;
+        return detach_keys_parse(value, keys, &n, err);
+    }
     case RUN_DEVICE: strv_push(&c->devices, xstrdup(value)); break;
     case RUN_DEVICE_RULE:
         if (device_rule_parse(value, &(struct spec_device_rule){0}, err) < 0)
@@ -24902,9 +25268,10 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     }
     case RUN_LOG_DRIVER:
-        if (strcmp(value, "k8s-file") != 0 && strcmp(value, "none") != 0 && strcmp(value, "passthrough") != 0)
-            return fail(err, "running container create option: invalid log driver %s: lrun has k8s-file, none and "
-                             "passthrough: invalid argument", value);
+        /* json-file: podman's alias of k8s-file (inspect shows the name given) */
+        if (strcmp(value, "k8s-file") != 0 && strcmp(value, "json-file") != 0 && strcmp(value, "none") != 0 &&
+            strcmp(value, "passthrough") != 0)
+            return fail(err, "running container create option: invalid log driver: invalid argument");
         free(c->log_driver), c->log_driver = xstrdup(value);
         break;
     case RUN_LOG_OPT: {
@@ -25388,6 +25755,10 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
     if (n < 0)
         return status;
     t.filters = filters;
+    struct attach_options o = {.sig_proxy = sig_proxy};
+    autoerror lrun_error *keys_err = NULL;
+    if (detach_keys_parse(detach_keys, o.keys, &o.n_keys, &keys_err) < 0)
+        return cli_fail(steal_pointer(&keys_err));
     autostrv char **names = NULL;
     if ((status = cli_container_targets(cli, n, argv, &t, container_not_running, "start", &names)))
         return status;
@@ -25400,6 +25771,11 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int exit_code = 0;
+        if (attach && container_still_running(root, names[i])) { /* podman: start -a of a running one attaches */
+            if (container_attach(root, names[i], &o, !interactive, &exit_code, &err) < 0)
+                return cli_fail(steal_pointer(&err));
+            return exit_code < 0 ? 0 : exit_code;
+        }
         if (container_start_settled(root, names[i], attach, &exit_code, &err) < 0) {
             if (err->exit_code == 126 || err->exit_code == 127) /* podman: start's own failure, 125 */
                 err->exit_code = EXIT_LRUN;
@@ -25411,6 +25787,42 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
         printf("%s\n", names[i]);
     }
     return status;
+}
+
+static int cmd_attach(struct cli *cli, int argc, char **argv)
+{
+    bool no_stdin = false, latest = false;
+    struct attach_options o = {.sig_proxy = true};
+    const char *detach_keys = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("detach-keys", 0, &detach_keys, "KEYS", "Key sequence that detaches (default ctrl-p,ctrl-q; \"\": none)"),
+        BOOL_FLAG("latest", 'l', &latest, "The latest container lrun knows about"),
+        BOOL_FLAG("no-stdin", 0, &no_stdin, "Do not attach stdin"),
+        BOOL_FLAG("sig-proxy", 0, &o.sig_proxy, "Proxy received signals to the container's process"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"attach", "CONTAINER",
+                                           "Attach to a running container's input and output", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    autoerror lrun_error *err = NULL;
+    if (detach_keys_parse(detach_keys, o.keys, &o.n_keys, &err) < 0)
+        return cli_fail(err);
+    if (n != (latest ? 0 : 1)) {
+        cli_error(latest ? "--latest and containers cannot be used together" : "attach requires the name or ID of one container");
+        return EXIT_LRUN;
+    }
+    struct container_targets t = {.latest = latest};
+    autostrv char **names = NULL;
+    if ((status = cli_container_targets(cli, n, argv, &t, NULL, "attach", &names)))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    int exit_code;
+    if (container_attach(root, names[0], &o, no_stdin, &exit_code, &err) < 0)
+        return cli_fail(err);
+    return exit_code < 0 ? 0 : exit_code;
 }
 
 static int cmd_stop(struct cli *cli, int argc, char **argv)
@@ -26760,16 +27172,6 @@ static int log_reader_open(const char *root, const char *name, struct log_reader
         return fail(err, "this container is using the '%s' log driver, cannot read logs: this container is not "
                          "logging output", f.log_driver);
     return 0;
-}
-
-/* container_still_running: false once it exited or is gone (--rm). */
-static bool container_still_running(const char *root, const char *id)
-{
-    autoref struct container_ref ref;
-    lrun_error *err = NULL;
-    bool running = container_ref_read(root, id, &ref, &err) == 0 && ref.running;
-    lrun_error_free(err);
-    return running;
 }
 
 /* cmd_logs: the containers' logs back to stdout and stderr; -f follows
@@ -28163,7 +28565,7 @@ static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
     {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
     {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
-    {"restart", cmd_restart, NULL},
+    {"restart", cmd_restart, NULL},  {"attach", cmd_attach, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"exists", cmd_container_exists, NULL},
     {"pause", cmd_pause, NULL}, {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
@@ -28234,6 +28636,7 @@ static int cmd_group(struct cli *cli, int argc, char **argv)
 
 static const struct command commands[] = {
     {"container", cmd_group, "Manage containers (ls, prune, and the commands below)"},
+    {"attach", cmd_attach, "Attach to a running container's input and output"},
     {"build", cmd_build, "Build an image from a Containerfile"},
     {"commit", cmd_commit, "Create an image from a container's changes"},
     {"cp", cmd_cp, "Copy files between a container and the host"},

@@ -90,7 +90,13 @@ is "$rc:$out" "0:hi$nl" "--log-driver passthrough"
 run L logs pt
 is "$rc" 125 "  logs of it: 125"
 run L run --log-driver journald "$IMG" true
-like "$rc:$err" "^125:Error: .*invalid log driver journald" "--log-driver journald: lrun has none, 125"
+is "$rc:$err" "125:Error: running container create option: invalid log driver: invalid argument$nl" \
+	"--log-driver journald: lrun has none, podman's message, 125"
+run L run --name jf --log-driver json-file "$IMG" echo jf
+run L logs jf
+is "$out" "jf$nl" "--log-driver json-file: podman's alias of k8s-file"
+run L inspect --format '{{.HostConfig.LogConfig.Type}}' jf
+is "$out" "json-file$nl" "  inspect shows the name given"
 run L run --log-opt path=rel.log "$IMG" true
 is "$rc:$err" "125:Error: invalid log option \"path=rel.log\": the path must be absolute$nl" "--log-opt path= relative: 125"
 run L run -d --name lp --log-opt path="$T/my.log" "$IMG" echo inpath
