@@ -5,16 +5,9 @@
 # terminal is a real pty (script(1)).  The seeds' story: run -it, exit,
 # start, attach, type, exit.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
+. "$here/../lib/ctr-test.sh"
 command -v script >/dev/null || skip_all "needs script(1) (util-linux)"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+ctr_start
 # on a pty: CMD..., with the keys of typed() (each line "sleep; printf")
 on_pty() { $TO script -qec "$1" /dev/null; }
 status() { L ps -a --filter name="^$1\$" --format '{{.Status}}' | sed -E 's/^(Up|Exited \([0-9]+\)) .*/\1/'; }

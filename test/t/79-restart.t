@@ -3,15 +3,8 @@
 # in inspect; stop and rm end the restarts, kill does not (podman 4.3); a
 # user's start counts from 0 again; --rm with a policy is refused.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-. "$here/../lib/ctr.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-ctr_setup
-TO="timeout -k 5 30"
-L() { $TO "$LRUN" --root "$R" "$@"; }
-nl=$'\n'
+. "$here/../lib/ctr-test.sh"
+ctr_start
 state() { L inspect --format '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}' "$1"; }
 
 run L run --rm --restart always "$IMG" true
