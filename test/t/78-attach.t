@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 command -v script >/dev/null || skip_all "needs script(1) (util-linux)"
 ctr_start
-# on a pty: CMD..., with the keys of typed() (each line "sleep; printf")
+# on_pty CMD: CMD on a pty of script(1), what it reads from our stdin typed
 on_pty() { $TO script -qec "$1" /dev/null; }
 status() { L ps -a --filter name="^$1\$" --format '{{.Status}}' | sed -E 's/^(Up|Exited \([0-9]+\)) .*/\1/'; }
 
