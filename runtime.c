@@ -22698,9 +22698,10 @@ static int template_pipe(struct tpipe *p, const struct tval *dot, struct tscope 
 {
     struct tval value = {TV_NONE, NULL, NULL, false, NULL};
     for (size_t i = 0; i < p->n; i++) {
-        struct tval next;
+        struct tval next = {TV_NONE, NULL, NULL, false, NULL};
         if (template_command(&p->cmds[i], dot, sc, i ? &value : NULL, &next, err) < 0) {
             tval_clear(&value);
+            tval_clear(&next); /* a field chain that failed half way holds a value */
             return -1;
         }
         tval_clear(&value);

@@ -31,7 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     target = getenv("FUZZ_TARGET");
     if (!target) {
-        fprintf(stderr, "fuzz: set FUZZ_TARGET (reference time url http challenge manifest config seccomp tar dns)\n");
+        fprintf(stderr, "fuzz: set FUZZ_TARGET (reference time url http challenge manifest config seccomp tar dns template)\n");
         exit(2);
     }
     if (strcmp(target, "tar") == 0) {
@@ -178,6 +178,20 @@ static void fuzz_tar(const uint8_t *data, size_t size)
         abort(); /* whatever a layer made, removal takes it */
 }
 
+/* a Go template (--format) against a record shaped like podman's inspect */
+static void fuzz_template(const char *text)
+{
+    static const char *const record =
+        "{\"Id\":\"0123abcd\",\"Names\":[\"web\",\"db\"],\"State\":{\"Running\":true,\"ExitCode\":0,"
+        "\"Pid\":42},\"Config\":{\"Labels\":{\"a\":\"1\",\"b c\":\"\"},\"Env\":[\"A=1\",\"B=\"]},"
+        "\"Size\":1234567,\"Ratio\":0.25,\"Null\":null,\"Empty\":[],\"Ports\":[{\"hostPort\":80}]}";
+    autoerror lrun_error *err = NULL;
+    autojson yajl_val obj = json_parse(record, "fuzz", &err);
+    autobuf struct buf out = {0};
+    if (obj)
+        template_render(text, obj, &out, &err);
+}
+
 static void fuzz_dns(const uint8_t *data, size_t size)
 {
     struct addresses out = {0};
@@ -208,6 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_tar(data, size);
     else if (strcmp(target, "dns") == 0)
         fuzz_dns(data, size);
+    else if (strcmp(target, "template") == 0)
+        fuzz_template(text);
     else
         abort();
     return 0;

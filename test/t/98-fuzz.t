@@ -8,7 +8,7 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 	skip_all "no libFuzzer runtime (libclang-rt-*-dev)"
 seconds=3
 [ "${LONG:-0}" = 1 ] && seconds=60
-targets="reference time url http challenge manifest config seccomp tar dns"
+targets="reference time url http challenge manifest config seccomp tar dns template"
 out=$("$here/../fuzz/run" "$seconds" $targets 2>"${TMPDIR:-/tmp}/lrun-fuzz-stderr.$$")
 rc=$?
 for t in $targets; do
