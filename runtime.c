@@ -6742,6 +6742,62 @@ static int image_record_remove(lrun_store *s, struct image *img, lrun_error **er
     return top ? layers_release_from(s, top, err) : 0;
 }
 
+/* containers_remove_storage: container_remove_storage of many with one
+ * write of each index per step, not three per container (rm -a of 1000
+ * containers rewrote every index 3000 times): the released layers are
+ * flagged collectable (one layers.json write), the records go (one
+ * containers.json write), then their files, then the layers (flagged
+ * incomplete, removed, dropped: two layers.json writes).  A kill at any
+ * point leaves what layer_delete's and container_remove_storage's order
+ * leaves.  The containers are taken out of s (and freed). */
+static int containers_remove_storage(lrun_store *s, struct container **cs, size_t n, lrun_error **err)
+{
+    autostrv char **ids = NULL, **layers = NULL;
+    for (size_t i = 0; i < n; i++) {
+        strv_push(&ids, xstrdup(cs[i]->id));
+        if (cs[i]->layer && layer_users(s, cs[i]->layer) == 1) {
+            struct layer *l = store_layer(s, cs[i]->layer);
+            l->collectable = true;
+            strv_push(&layers, xstrdup(l->id));
+        }
+    }
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    for (size_t i = 0; ids && ids[i]; i++)
+        store_spare(s, "overlay-containers/", ids[i], "");
+    for (size_t i = 0; layers && layers[i]; i++)
+        store_spare(s, "overlay/", layers[i], "/diff");
+    for (size_t i = 0; i < n; i++)
+        store_drop_container_record(s, cs[i]);
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
+        return -1;
+    for (size_t i = 0; ids && ids[i]; i++) {
+        remove_tree_at(s->containers_fd, ids[i], NULL);
+        reservations_release(s, ids[i]);
+    }
+    for (size_t i = 0; layers && layers[i]; i++) {
+        store_layer(s, layers[i])->incomplete = true;
+        store_spare(s, "overlay/", layers[i], "/diff");
+    }
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    autostrv char **parents = NULL;
+    for (size_t i = 0; layers && layers[i]; i++) {
+        struct layer *l = store_layer(s, layers[i]);
+        if (l->parent)
+            strv_push(&parents, xstrdup(l->parent));
+        if (layer_remove_files(s, l->id, err) < 0)
+            return -1;
+        store_drop_layer_record(s, l);
+    }
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    for (size_t i = 0; parents && parents[i]; i++) /* image layers only those containers used (rare) */
+        if (layers_release_from(s, parents[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
                       lrun_error **err)
 {
@@ -26510,6 +26566,50 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* containers_remove_stopped: rm of many: those of names that are not
+ * running go at once (containers_remove_storage), their names printed;
+ * *left gets the others (running, or unknown), for one at a time. */
+static int containers_remove_stopped(struct cli *cli, char **names, bool volumes, char ***left)
+{
+    autostore lrun_store *s = NULL;
+    int status = cli_open_store(cli, LRUN_STORE_WRITE, &s);
+    if (status)
+        return status;
+    autofree struct container **batch = xcalloc(strv_len(names) + 1, sizeof *batch);
+    autostrv char **ids = NULL, **printed = NULL;
+    size_t n = 0;
+    *left = xcalloc(1, sizeof **left);
+    for (size_t i = 0; names[i]; i++) {
+        struct container *c = container_lookup(s, names[i], NULL);
+        bool taken = false;
+        for (size_t j = 0; c && j < n; j++)
+            taken |= batch[j] == c;
+        if (!c || taken || container_is_running(c)) {
+            if (!taken)
+                strv_push(left, xstrdup(names[i]));
+            continue;
+        }
+        autofree char *cgroup = container_cgroup_path(s->root, c->id); /* left behind by a monitor that was killed */
+        if (cgroup && cgroup_remove(cgroup, NULL) < 0) {
+            strv_push(left, xstrdup(names[i]));
+            continue;
+        }
+        batch[n++] = c;
+        strv_push(&ids, xstrdup(c->id));
+        strv_push(&printed, xstrdup(names[i]));
+    }
+    autoerror lrun_error *err = NULL;
+    if (n && containers_remove_storage(s, batch, n, &err) < 0)
+        return cli_fail(err);
+    for (size_t i = 0; volumes && ids && ids[i]; i++)
+        volumes_remove_anonymous(s->root, ids[i]);
+    if (n)
+        containers_networks_settle(s);
+    for (size_t i = 0; printed && printed[i]; i++)
+        printf("%s\n", printed[i]);
+    return 0;
+}
+
 static int cmd_rm(struct cli *cli, int argc, char **argv)
 {
     autotargets struct container_targets t = {0};
@@ -26533,6 +26633,13 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
         return status;
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
+    autostrv char **left = NULL;
+    if (strv_len(names) > 1 && (status = containers_remove_stopped(cli, names, volumes, &left)))
+        return status;
+    if (left) {
+        lrun_strv_free(names);
+        names = steal_pointer(&left);
+    }
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int r = force && timeout >= 0 ? container_stop(root, names[i], timeout, &err) : 0;
@@ -27356,18 +27463,19 @@ static int cmd_container_prune(struct cli *cli, int argc, char **argv)
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    for (size_t i = 0; i < s->n_containers;) {
-        struct container *ct = s->containers[i];
-        if (container_is_running(ct)) {
-            i++;
-            continue;
+    autofree struct container **batch = xcalloc(s->n_containers + 1, sizeof *batch);
+    autostrv char **ids = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (!container_is_running(s->containers[i])) {
+            batch[n++] = s->containers[i];
+            strv_push(&ids, xstrdup(s->containers[i]->id));
         }
-        autofree char *id = xstrdup(ct->id);
-        autoerror lrun_error *err = NULL;
-        if (container_remove_storage(s, ct, &err) < 0)
-            return cli_fail(err);
-        printf("%s\n", id);
-    }
+    autoerror lrun_error *err = NULL;
+    if (n && containers_remove_storage(s, batch, n, &err) < 0)
+        return cli_fail(err);
+    for (size_t i = 0; ids && ids[i]; i++)
+        printf("%s\n", ids[i]);
     containers_networks_settle(s);
     return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # kill -9 at each metadata system call (rename, unlink, mkdir, symlink,
-# fsync...) of create, rm, rmi, load, pull, run, run --rm, save: the next
+# fsync...) of create, rm, rm -a, container prune, rmi, load, pull, run,
+# run --rm, save: the next
 # command finds the old state or the
 # new one, never a leak or a stray (a layer nothing uses, a temp file, a
 # container directory without a record), and the store stays readable by
@@ -125,6 +126,20 @@ kill_each "create c2" check_create create --name c2 $V2 true
 kill_each "run" check_run run --network none --name r1 $V2 true
 kill_each "run --rm" check_run_rm run --network none --rm $V2 true
 kill_each "save" check_save save -o "$T/out.tar" $V2
+# rm -a and container prune remove many containers with one write of each index
+R=$T/base-many; cp -a "$T/base" "$R"
+for i in 2 3 4 5; do lr create --name c$i $V2 true >/dev/null; done
+R=$T/probe; rm -rf "$R"; cp -a "$T/base-many" "$R"
+strace -qq -o "$T/rm-a.trace" -e trace=renameat "$LRUN" --root "$R" rm -a >/dev/null
+is "$(grep -c 'containers.json"' "$T/rm-a.trace"):$(grep -c 'layers.json"' "$T/rm-a.trace")" "1:2" \
+	"rm -a of 5 containers: containers.json written once, layers.json twice (not 3 writes a container)"
+check_rm_all() {
+	lr rm -a >/dev/null || echo "rm -a again failed"
+	[ "$(lr ps -aq | wc -l)" = 0 ] || echo "containers left"
+}
+BASE=$T/base-many
+kill_each "rm -a" check_rm_all rm -a
+kill_each "container prune" check_rm_all container prune -f
 BASE=$T/base-v1
 kill_each "load" check_load load -q -i "$F/v2.tar"
 at_exit reg_cleanup
