@@ -2595,8 +2595,26 @@ static bool store_find_leftovers(lrun_store *s)
         if (l->is_volatile && !used)
             l->incomplete = true;
     }
+    /* what something uses, sorted: one lookup a layer (a layer_users walk of
+     * every layer is quadratic, and every command opens the store) */
+    autofree char **used = xcalloc(s->n_layers + s->n_images + s->n_containers + 1, sizeof *used);
+    size_t n_used = 0;
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i]->parent && !s->layers[i]->incomplete)
+            used[n_used++] = s->layers[i]->parent;
+    for (size_t i = 0; i < s->n_images; i++)
+        if (s->images[i]->layer)
+            used[n_used++] = s->images[i]->layer;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->layer)
+            used[n_used++] = s->containers[i]->layer;
+    qsort(used, n_used, sizeof *used, id_compare);
+    bool unused = false;
+    for (size_t i = 0; i < s->n_layers && !unused; i++)
+        unused = s->layers[i]->collectable && !s->layers[i]->incomplete &&
+                 !bsearch(&s->layers[i]->id, used, n_used, sizeof *used, id_compare);
     /* a chain goes top first: a parent is unused once its children are marked */
-    for (bool again = true; again;) {
+    for (bool again = unused; again;) {
         again = false;
         for (size_t i = 0; i < s->n_layers; i++) {
             struct layer *l = s->layers[i];
