@@ -40,6 +40,8 @@
  *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
  *     CONTAINER: OCI        runc's model: a bundle read into the same spec,
  *                           state under --root, create/start, hooks
+ *   ROOTLESS    an ordinary user's store: its user namespace (subordinate
+ *               ids, newuidmap), held by a pause process
  *   BUILD       a Containerfile made into images: RUN in a container, COPY
  *               and ADD from the context, a cache of the steps
  *   CLI         argument parsing, each command, tables and --format
@@ -1841,12 +1843,58 @@ struct lrun_store {
     size_t n_containers;
 };
 
+/* rootless_uid: the host's uid of the ordinary user lrun works for, 0 for
+ * the host's root.  Inside the user namespace of a rootless store (see
+ * ROOTLESS) lrun is root, and the uid its root maps to is the user's. */
+static uid_t rootless_uid(void)
+{
+    static long cached = -1;
+    if (cached >= 0)
+        return (uid_t)cached;
+    cached = geteuid();
+    char line[128];
+    unsigned long inside, outside, count;
+    FILE *f = cached == 0 ? fopen("/proc/self/uid_map", "re") : NULL;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0)
+            cached = (long)outside;
+    if (f)
+        fclose(f);
+    return (uid_t)cached;
+}
+
+/* gid_mapped: this process's user namespace maps gid (the host's maps all;
+ * a rootless store's single mapping only the user's own). */
+static bool gid_mapped(unsigned long gid)
+{
+    char line[128];
+    unsigned long inside, outside, count;
+    bool found = false;
+    FILE *f = fopen("/proc/self/gid_map", "re");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && gid >= inside && gid - inside < count)
+            found = true;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* overlay_xattr: the overlay driver's xattr name (opaque, origin...): in
+ * the trusted namespace for the host's root, in the user namespace for a
+ * rootless store, whose overlay is mounted with userxattr (Linux 5.11). */
+static const char *overlay_xattr(const char *name)
+{
+    static char text[64];
+    snprintf(text, sizeof text, "%s.overlay.%s", rootless_uid() ? "user" : "trusted", name);
+    return text;
+}
+
 char *lrun_default_root(void)
 {
     const char *env = getenv("LRUN_ROOT");
     if (env && *env)
         return xstrdup(env);
-    if (geteuid() == 0)
+    if (rootless_uid() == 0)
         return xstrdup("/var/lib/lrun");
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg == '/')
@@ -3193,6 +3241,17 @@ static void entry_times(struct archive_entry *e, struct timespec times[2])
     }
 }
 
+/* entry_chown_failed: a chown refused; in a user namespace an owner outside
+ * its maps (EINVAL) means the user has too few subordinate ids. */
+static int entry_chown_failed(struct archive_entry *e, uid_t uid, gid_t gid, lrun_error **err)
+{
+    if (errno == EINVAL && rootless_uid())
+        return fail_errno(err, "potentially insufficient UIDs or GIDs available in user namespace (requested %u:%u "
+                               "for /%s): Check /etc/subuid and /etc/subgid: lchown /%s",
+                          (unsigned)uid, (unsigned)gid, archive_entry_pathname(e), archive_entry_pathname(e));
+    return fail_errno(err, "chown");
+}
+
 /* entry_set_owner_mode: owner first, then mode (chown clears set-id bits). */
 static int entry_set_owner_mode(struct extractor *x, struct archive_entry *e, int fd, lrun_error **err)
 {
@@ -3201,7 +3260,7 @@ static int entry_set_owner_mode(struct extractor *x, struct archive_entry *e, in
     id_set_add(x->uids, uid);
     id_set_add(x->gids, gid);
     if (fchown(fd, uid, gid) < 0)
-        return fail_errno(err, "chown");
+        return entry_chown_failed(e, uid, gid, err);
     if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
         return fail_errno(err, "chmod");
     return entry_set_xattrs(e, fd, err);
@@ -3278,7 +3337,7 @@ static int extract_special(struct extractor *x, struct archive_entry *e, int par
     id_set_add(x->uids, uid);
     id_set_add(x->gids, gid);
     if (fchownat(parent_fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-        return fail_errno(err, "chown");
+        return entry_chown_failed(e, uid, gid, err);
     if (type != AE_IFLNK && fchmodat(parent_fd, base, archive_entry_mode(e) & 07777, 0) < 0)
         return fail_errno(err, "chmod");
     struct timespec times[2];
@@ -3315,7 +3374,7 @@ static int extract_whiteout(struct extractor *x, struct archive_entry *e, int pa
     const char *name = base + 4;
     if (strcmp(base, ".wh..wh..opq") == 0) {
         autoclose int fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+        if (fd < 0 || fsetxattr(fd, overlay_xattr("opaque"), "y", 1, 0) < 0)
             return fail_errno(err, "mark directory opaque");
         return 0;
     }
@@ -3328,7 +3387,7 @@ static int extract_whiteout(struct extractor *x, struct archive_entry *e, int pa
     if (mknodat(parent_fd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
         return fail_errno(err, "create whiteout");
     if (fchownat(parent_fd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
-        return fail_errno(err, "chown whiteout");
+        return entry_chown_failed(e, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), err);
     return 0;
 }
 
@@ -4094,7 +4153,7 @@ static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, c
             if (tar_export_header(t, e, path, err) < 0)
                 return -1;
             char opaque[2];
-            if (fgetxattr(fd, "trusted.overlay.opaque", opaque, sizeof opaque) == 1 && opaque[0] == 'y') {
+            if (fgetxattr(fd, overlay_xattr("opaque"), opaque, sizeof opaque) == 1 && opaque[0] == 'y') {
                 autofree char *marker = xasprintf("%s/.wh..wh..opq", path);
                 if (tar_export_marker(t, marker, &st, err) < 0)
                     return -1;
@@ -10045,8 +10104,10 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
     autofree char *overlay = xasprintf("%s/overlay", root);
     if (chdir(overlay) < 0)
         return fail_errno(err, "chdir %s", overlay);
-    autofree char *options = upper ? xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work", lower, upper, upper)
-                                   : xasprintf("lowerdir=%s", lower);
+    const char *userxattr = rootless_uid() ? ",userxattr" : "";
+    autofree char *options = upper ? xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work%s", lower, upper, upper,
+                                               userxattr)
+                                   : xasprintf("lowerdir=%s%s", lower, userxattr);
     if (strlen(options) < (size_t)getpagesize() - 1) {
         if (mount("overlay", target, "overlay", MS_NODEV | (upper ? 0 : MS_RDONLY), options) < 0)
             return fail_errno(err, "mount overlay on %s", target);
@@ -10074,6 +10135,8 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
         }
         buf_printf(&fds, ",upperdir=%d,workdir=%d", upper_fd, work_fd);
     }
+    if (rootless_uid())
+        buf_adds(&fds, ",userxattr");
     autofree char *by_fd = buf_steal(&fds);
     if (strlen(by_fd) >= (size_t)getpagesize() - 1)
         return fail(err, "the overlay options for %zu layers exceed a page", n_lowers);
@@ -14454,6 +14517,16 @@ static int process_session_keyring(lrun_error **err)
     return 0;
 }
 
+/* setgroups_denied: a user namespace whose gid map an ordinary user wrote
+ * alone (one id) forbids setgroups (user_namespaces(7)); its processes keep
+ * the groups they have, as podman's single mapping does. */
+static bool setgroups_denied(void)
+{
+    autobuf struct buf text = {0};
+    return errno == EPERM && read_file_at(AT_FDCWD, "/proc/self/setgroups", &text, NULL) == 0 &&
+           strcmp(text.data, "deny\n") == 0;
+}
+
 /* process_confine: the process's identity and limits: working directory,
  * rlimits, user, capabilities, no_new_privs and seccomp, in that order —
  * seccomp last, right before exec, so lrun's own setup runs unfiltered.
@@ -14477,7 +14550,7 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
      * then load it now, while root (the profile allows what follows) */
     if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, err) < 0)
         return -1;
-    if ((!p->user.keep_groups && setgroups(u.n_groups, groups) < 0) || setgid(u.gid) < 0)
+    if ((!p->user.keep_groups && setgroups(u.n_groups, groups) < 0 && !setgroups_denied()) || setgid(u.gid) < 0)
         return fail_errno(err, "set the groups of user %s", p->user.name ? p->user.name : "");
     uint64_t caps[CAPS_SETS];
     process_capabilities(p, u.uid, caps);
@@ -14621,6 +14694,27 @@ static enum cgroup_version cgroup_detect(void)
     if (unified.mount)
         cgroup_hierarchies[n_cgroup_hierarchies++] = unified;
     return cgroup_host_version;
+}
+
+/* cgroup_rootless_none: an ordinary user's container gets no cgroup where
+ * none is the user's to manage: it runs without, and limits asked for are
+ * ignored with podman's warning (once per command), never an error. */
+static bool cgroup_rootless_none(const struct spec_resources *asked)
+{
+    static bool warned;
+    bool limits = asked->memory_limit || asked->memory_reservation || asked->memory_swap || asked->cpu_shares ||
+                  asked->cpu_quota || asked->cpu_period || asked->cpuset_cpus || asked->cpuset_mems ||
+                  asked->pids_limit || asked->blkio_weight || asked->oom_kill_disable;
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        limits = limits || asked->n_throttles[k];
+    if (limits && !warned) {
+        warned = true;
+        if (cgroup_detect() == CGROUP_V2)
+            fprintf(stderr, "WARN[0000] Resource limits are ignored: no cgroup is delegated to this user\n");
+        else
+            fprintf(stderr, "WARN[0000] Resource limits are not supported and ignored on cgroups V1 rootless systems\n");
+    }
+    return true;
 }
 
 /* cgroup_dir: the container's directory in the hierarchy that holds
@@ -16023,7 +16117,8 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     char *const *sys = c->privileged ? STRV("nosuid", "noexec", "nodev") : STRV("nosuid", "noexec", "nodev", "ro");
     spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
     spec_add_mount(s, "/dev/pts", "devpts", "devpts",
-                   STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"));
+                   gid_mapped(5) ? STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
+                                 : STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"));
     char shm_size[40] = "size=65536k";
     if (c->shm_size)
         snprintf(shm_size, sizeof shm_size, "size=%" PRId64, c->shm_size);
@@ -16507,8 +16602,10 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     out->root_readonly = c->read_only;
     autofree char *userdata = container_userdata(s->root, id);
     const char *parent = c->cgroup_parent ? c->cgroup_parent : "lrun";
-    out->cgroups_path = xasprintf("%s%s/%s", parent[0] == '/' ? "" : "/", parent, id);
-    if (cgroup_path_valid(out->cgroups_path, err) < 0)
+    out->cgroups_path = rootless_uid() && cgroup_rootless_none(&c->resources)
+                            ? NULL
+                            : xasprintf("%s%s/%s", parent[0] == '/' ? "" : "/", parent, id);
+    if (out->cgroups_path && cgroup_path_valid(out->cgroups_path, err) < 0)
         return error_prefix(err, "--cgroup-parent");
     spec_mounts_generate(out, c, s->root, userdata);
     if (spec_linux_generate(out, c, caps, s->root, err) < 0)
@@ -16883,7 +16980,7 @@ static int container_files_write(lrun_store *s, const char *id, const struct spe
     autofree char *containerenv =
         privileged ? xasprintf("engine=\"lrun-%s\"\nname=\"%s\"\nid=\"%s\"\nimage=\"%s\"\nimageid=\"%s\"\nrootless=%d\n",
                                LRUN_VERSION, f->name ? f->name : "", id, f->image ? f->image : "",
-                               f->image_id ? f->image_id : "", geteuid() != 0)
+                               f->image_id ? f->image_id : "", rootless_uid() != 0)
                    : xstrdup("");
     if (userdata_fd < 0 ||
         write_file_at(userdata_fd, ".containerenv", containerenv, strlen(containerenv), 0644, err) < 0 ||
@@ -17609,26 +17706,74 @@ static void terminal_size_set(const struct spec_process *p, int pty)
         terminal_resize(STDIN_FILENO, pty);
 }
 
+/* id_map_helper: an ordinary user's map with subordinate ids, written by
+ * the setuid newuidmap or newgidmap (shadow's uidmap), which checks them
+ * against /etc/subuid and /etc/subgid, as crun and podman do. */
+static int id_map_helper(pid_t pid, bool gid, const struct spec_id_mapping *m, size_t n, lrun_error **err)
+{
+    const char *helper = gid ? "newgidmap" : "newuidmap";
+    autofree char **args = xcalloc(3 * n + 3, sizeof *args);
+    size_t k = 0;
+    args[k++] = xstrdup(helper);
+    args[k++] = xasprintf("%d", (int)pid);
+    for (size_t i = 0; i < n; i++) {
+        args[k++] = xasprintf("%u", m[i].container_id);
+        args[k++] = xasprintf("%u", m[i].host_id);
+        args[k++] = xasprintf("%u", m[i].size);
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        execvp(helper, args);
+        fprintf(stderr, "Error: %s: %s (Debian's uidmap package)\n", helper, strerror(errno));
+        _exit(127);
+    }
+    for (size_t i = 0; i < k; i++)
+        free(args[i]);
+    int status;
+    if (child < 0 || waitpid(child, &status, 0) < 0)
+        return fail_errno(err, "run %s", helper);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return fail(err, "%s could not write the %s map of process %d", helper, gid ? "gid" : "uid", (int)pid);
+    return 0;
+}
+
+/* id_map_write: one map of the user namespace of process pid.  The host's
+ * root writes any map; an ordinary user may write the one that maps only
+ * itself (and for gids only once setgroups is denied, user_namespaces(7));
+ * anything more goes through the setuid helper. */
+static int id_map_write(pid_t pid, bool gid, const struct spec_id_mapping *m, size_t n, lrun_error **err)
+{
+    if (n == 0)
+        return fail(err, "a new user namespace needs linux.%s", gid ? "gidMappings" : "uidMappings");
+    bool own_id_only = n == 1 && m[0].size == 1 && m[0].host_id == (gid ? getegid() : geteuid());
+    if (geteuid() != 0 && !own_id_only)
+        return id_map_helper(pid, gid, m, n, err);
+    char path[64];
+    if (gid && geteuid() != 0) {
+        snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+        autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "deny", 4) != 4)
+            return fail_errno(err, "write %s", path);
+    }
+    autobuf struct buf text = {0};
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&text, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, gid ? "gid_map" : "uid_map");
+    autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len)
+        return fail_errno(err, "write %s", path);
+    return 0;
+}
+
 /* id_maps_write: a new user namespace's uid and gid maps (written by the
  * parent, which holds the capabilities in the namespace above). */
 static int id_maps_write(const struct spec *s, pid_t pid, lrun_error **err)
 {
     if (!(spec_new_namespaces(s) & CLONE_NEWUSER))
         return 0;
-    for (int gid = 0; gid < 2; gid++) {
-        const struct spec_id_mapping *m = gid ? s->gid_mappings : s->uid_mappings;
-        size_t n = gid ? s->n_gid_mappings : s->n_uid_mappings;
-        autobuf struct buf text = {0};
-        for (size_t i = 0; i < n; i++)
-            buf_printf(&text, "%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
-        if (n == 0)
-            return fail(err, "a new user namespace needs linux.%s", gid ? "gidMappings" : "uidMappings");
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, gid ? "gid_map" : "uid_map");
-        autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len)
-            return fail_errno(err, "write %s", path);
-    }
+    if (id_map_write(pid, false, s->uid_mappings, s->n_uid_mappings, err) < 0 ||
+        id_map_write(pid, true, s->gid_mappings, s->n_gid_mappings, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -20993,6 +21138,228 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
 }
 
 /* ========================================================================
+ * ROOTLESS: an ordinary user's store lives in a user namespace, mapped as
+ * podman maps it: the user is root there and the user's subordinate ids
+ * (/etc/subuid, /etc/subgid) follow from 1, written by the setuid
+ * newuidmap/newgidmap.  A pause process holds the namespace and a mount
+ * namespace, so that every lrun command of the user joins the same ones:
+ * layers keep their owners (shifted into the ranges), the overlay is the
+ * kernel's unprivileged one (userxattr), and exec joins what run made.
+ * ======================================================================== */
+
+/* subid_ranges_add: the ranges of /etc/subuid or /etc/subgid that belong
+ * to name or to the numeric id ("owner:start:count" lines), appended as
+ * ids 1, 2, ... of the namespace (container root is the user itself). */
+static void subid_ranges_add(const char *file, const char *name, uint32_t id, struct spec_id_mapping **m, size_t *n)
+{
+    FILE *f = fopen(file, "re");
+    char line[512], owner[256];
+    unsigned long start, count;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%255[^:]:%lu:%lu", owner, &start, &count) != 3 || count == 0)
+            continue;
+        char *end;
+        unsigned long numeric = strtoul(owner, &end, 10);
+        if (!((name && strcmp(owner, name) == 0) || (!*end && numeric == id)))
+            continue;
+        uint32_t next = (*m)[*n - 1].container_id + (*m)[*n - 1].size;
+        *m = xrealloc(*m, (*n + 1) * sizeof **m);
+        (*m)[(*n)++] = (struct spec_id_mapping){next, (uint32_t)start, (uint32_t)count};
+    }
+    if (f)
+        fclose(f);
+}
+
+/* host_user_name: the host's /etc/passwd name of uid, or NULL. */
+static char *host_user_name(uid_t uid)
+{
+    autobuf struct buf passwd = {0};
+    if (user_file_read("/etc/passwd", &passwd, NULL) < 0)
+        return NULL;
+    char *cursor = passwd.data, *line, *fields[7];
+    unsigned long id;
+    while ((line = user_file_next_line(&cursor)))
+        if (split_fields(line, fields, 7) == 7 && parse_id(fields[2], &id) && id == uid)
+            return xstrdup(fields[0]);
+    return NULL;
+}
+
+/* rootless_mappings: the user's uid (gid) as 0, then its subordinate ids
+ * (both files name the user, as shadow's useradd writes them). */
+static void rootless_mappings(bool gid, struct spec_id_mapping **m, size_t *n)
+{
+    uint32_t id = gid ? getegid() : geteuid();
+    autofree char *name = host_user_name(geteuid());
+    *m = xcalloc(1, sizeof **m);
+    (*m)[0] = (struct spec_id_mapping){0, id, 1};
+    *n = 1;
+    subid_ranges_add(gid ? "/etc/subgid" : "/etc/subuid", name, geteuid(), m, n);
+}
+
+/* rootless_run_dir: where the user's runtime state lives (the pause
+ * process's pid): $XDG_RUNTIME_DIR/lrun, else /run/user/UID/lrun when that
+ * is the user's, else /tmp/lrun-run-UID as podman's /tmp/podman-run-UID;
+ * a directory of the user's only, mode 0700. */
+static char *rootless_run_dir(lrun_error **err)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    uid_t uid = geteuid();
+    char user_dir[64];
+    snprintf(user_dir, sizeof user_dir, "/run/user/%u", (unsigned)uid);
+    struct stat st;
+    autofree char *dir = xdg && *xdg == '/' ? xasprintf("%s/lrun", xdg)
+                         : stat(user_dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid
+                             ? xasprintf("%s/lrun", user_dir)
+                             : xasprintf("/tmp/lrun-run-%u", (unsigned)uid);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "create the runtime directory %s", dir), NULL;
+    if (lstat(dir, &st) < 0)
+        return fail_errno(err, "the runtime directory %s", dir), NULL;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 077))
+        return fail(err, "the runtime directory %s is not a directory of yours with mode 0700", dir), NULL;
+    return steal_pointer(&dir);
+}
+
+#define PAUSE_NAME "lrun-pause"
+
+/* pause_process_find: the pause process the pid file names, if it still
+ * is one of the user's pause processes; 0 otherwise. */
+static pid_t pause_process_find(int dir_fd)
+{
+    autobuf struct buf text = {0}, comm = {0};
+    if (read_file_at(dir_fd, "pause.pid", &text, NULL) < 0)
+        return 0;
+    long pid = strtol(text.data, NULL, 10);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    struct stat st;
+    if (pid <= 0 || read_file_at(AT_FDCWD, path, &comm, NULL) < 0 || strcmp(comm.data, PAUSE_NAME "\n") != 0 ||
+        stat(path, &st) < 0 || st.st_uid != geteuid())
+        return 0;
+    return (pid_t)pid;
+}
+
+/* pause_process_run: the pause process's life, after fork: a user
+ * namespace the parent maps, root there, a mount namespace, then nothing
+ * until it is killed.  Reports its pid once unshared, a byte once ready. */
+__attribute__((noreturn)) static void pause_process_run(int report_fd, int mapped_fd)
+{
+    setsid();
+    pid_t pid = getpid();
+    char byte;
+    if (unshare(CLONE_NEWUSER) < 0 || write(report_fd, &pid, sizeof pid) != sizeof pid ||
+        read(mapped_fd, &byte, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+        unshare(CLONE_NEWNS) < 0 || write(report_fd, "1", 1) != 1)
+        _exit(1);
+    process_title_set(PAUSE_NAME); /* ps shows it as podman's "catatonit -P" */
+    prctl(PR_SET_NAME, PAUSE_NAME);
+    int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; fd++)
+        dup2(null, fd);
+    close_range(3, ~0U, 0);
+    if (chdir("/") < 0)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
+/* pause_process_start: a new pause process with the user's mappings;
+ * without subordinate ids (or without newuidmap) the single-id mapping,
+ * and a warning, as podman gives it. */
+static pid_t pause_process_start(lrun_error **err)
+{
+    autofree struct spec_id_mapping *uids = NULL, *gids = NULL;
+    size_t n_uids, n_gids;
+    rootless_mappings(false, &uids, &n_uids);
+    rootless_mappings(true, &gids, &n_gids);
+    if (n_uids == 1 || n_gids == 1) {
+        fprintf(stderr, "WARN[0000] Using rootless single mapping into the namespace. This might break some images. "
+                        "Check /etc/subuid and /etc/subgid for adding sub*ids\n");
+        n_uids = n_gids = 1;
+    }
+    int report[2], mapped[2];
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    if (pipe2(mapped, O_CLOEXEC) < 0) {
+        close(report[0]), close(report[1]);
+        return fail_errno(err, "pipe");
+    }
+    pid_t middle = fork();
+    if (middle == 0) { /* the pause process is nobody's child */
+        close(report[0]), close(mapped[1]);
+        if (fork() == 0)
+            pause_process_run(report[1], mapped[0]);
+        _exit(0);
+    }
+    close(report[1]), close(mapped[0]);
+    if (middle > 0)
+        waitpid(middle, NULL, 0);
+    pid_t pid = 0;
+    char byte;
+    int r = middle < 0 || read(report[0], &pid, sizeof pid) != sizeof pid
+                ? fail(err, "create a user namespace: the pause process failed (are user namespaces enabled?)")
+                : 0;
+    if (r == 0 && (id_map_write(pid, false, uids, n_uids, err) < 0 || id_map_write(pid, true, gids, n_gids, err) < 0))
+        r = -1;
+    if (r == 0 && (write(mapped[1], "1", 1) != 1 || read(report[0], &byte, 1) != 1))
+        r = fail(err, "the pause process failed to set up its namespaces");
+    close(report[0]), close(mapped[1]);
+    if (r < 0 && pid > 0)
+        kill(pid, SIGKILL);
+    return r < 0 ? -1 : pid;
+}
+
+/* rootless_join: into the pause process's user and mount namespaces (the
+ * working directory kept: a mount namespace switch moves it to "/"). */
+static int rootless_join(pid_t pid, lrun_error **err)
+{
+    autofree char *cwd = getcwd(NULL, 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    autoclose int user_fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+    autoclose int mount_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (user_fd < 0 || mount_fd < 0)
+        return fail_errno(err, "open the namespaces of the pause process %d", (int)pid);
+    if (setns(user_fd, CLONE_NEWUSER) < 0)
+        return fail_errno(err, "join the user namespace of the pause process %d", (int)pid);
+    if (setns(mount_fd, CLONE_NEWNS) < 0)
+        return fail_errno(err, "join the mount namespace of the pause process %d", (int)pid);
+    if (cwd && chdir(cwd) < 0 && chdir("/") < 0)
+        return fail_errno(err, "chdir");
+    return 0;
+}
+
+/* rootless_enter: an ordinary user's lrun goes into the namespaces of the
+ * user's pause process, started first if none runs (under a lock: two
+ * commands at once start one). */
+static int rootless_enter(lrun_error **err)
+{
+    if (geteuid() == 0)
+        return 0;
+    (void)rootless_uid(); /* the user's uid, remembered before it reads 0 */
+    autofree char *dir = rootless_run_dir(err);
+    if (!dir)
+        return -1;
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    autoclose int lock_fd = dir_fd < 0 ? -1 : lock_file_open(dir_fd, "pause.lock", err);
+    if (lock_fd < 0 || lock_file_lock(lock_fd, true, "pause.lock", err) < 0)
+        return error_prefix(err, "%s", dir);
+    pid_t pid = pause_process_find(dir_fd);
+    if (pid == 0) {
+        if ((pid = pause_process_start(err)) < 0)
+            return -1;
+        char text[32];
+        int len = snprintf(text, sizeof text, "%d", (int)pid);
+        if (write_file_atomic_sync(dir_fd, "pause.pid", text, (size_t)len, 0600, false, err) < 0) {
+            kill(pid, SIGKILL);
+            return error_prefix(err, "%s", dir);
+        }
+    }
+    return rootless_join(pid, err);
+}
+
+/* ========================================================================
  * BUILD: a Containerfile (Dockerfile) made into an image, one image per
  * instruction as podman build --layers does: RUN runs in an lrun container
  * (the same security defaults) and its layer is committed; COPY and ADD
@@ -21602,6 +21969,17 @@ static int cli_protect_binary(void)
 {
     autoerror lrun_error *err = NULL;
     if (self_binary_protect(&err) == 0)
+        return 0;
+    cli_error("%s", err->message);
+    return -1;
+}
+
+/* cli_rootless_enter: an ordinary user's commands run in the user
+ * namespace of the user's store (ROOTLESS). */
+static int cli_rootless_enter(void)
+{
+    autoerror lrun_error *err = NULL;
+    if (rootless_enter(&err) == 0)
         return 0;
     cli_error("%s", err->message);
     return -1;
@@ -28638,7 +29016,7 @@ static void info_host_json(yajl_gen g)
     jw_key_str(g, "os", "linux");
     jw_key(g, "security");
     yajl_gen_map_open(g);
-    jw_key_bool(g, "rootless", geteuid() != 0);
+    jw_key_bool(g, "rootless", rootless_uid() != 0);
     jw_key_bool(g, "seccompEnabled", true);
     jw_key_bool(g, "selinuxEnabled", false);
     jw_key_bool(g, "apparmorEnabled", false);
@@ -28758,6 +29136,32 @@ static int cmd_version(struct cli *cli, int argc, char **argv)
     printf("Version:      %s\nAPI Version:  %s\nBuilt:        %s\nOS/Arch:      %s\n", json_string(client, "Version"),
            json_string(client, "APIVersion"), json_string(client, "BuiltTime"), json_string(client, "OsArch"));
     return 0;
+}
+
+/* cmd_unshare: podman's unshare: a command (the user's shell) as root of
+ * the store's user namespace, where the store's files are the user's to
+ * remove or inspect. */
+static int cmd_unshare(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"unshare", "[COMMAND [ARG...]]",
+                                           "Run a command in the user namespace of the store", true};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (rootless_uid() == 0) {
+        cli_error("please use unshare with rootless");
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    setenv("CONTAINERS_GRAPHROOT", cli_root(cli, &owned), 1);
+    const char *shell = getenv("SHELL");
+    char *login[] = {(char *)(shell && *shell ? shell : "/bin/sh"), NULL};
+    char **args = n > 0 ? argv + 1 : login;
+    fflush(stdout);
+    execvp(args[0], args);
+    cli_error("exec %s: %s", args[0], strerror(errno));
+    return errno == ENOENT ? 127 : 126;
 }
 
 /* --- dispatch --- */
@@ -28908,6 +29312,7 @@ static const struct command commands[] = {
     {"top", cmd_top, "Display the running processes of a container"},
     {"unpause", cmd_unpause, "Unpause the processes in containers"},
     {"untag", cmd_untag, "Remove names from an image"},
+    {"unshare", cmd_unshare, "Run a command in the user namespace of the store"},
     {"update", cmd_update, "Update the cgroup limits of a container"},
     {"version", cmd_version, "Print the version"},
     {"volume", cmd_group, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
@@ -29797,6 +30202,8 @@ int lrun_main(int argc, char **argv)
         usage_print(stdout, NULL);
         return 0;
     }
+    if (strcmp(argv[i], "version") != 0 && cli_rootless_enter() < 0)
+        return EXIT_LRUN;
     if (command_enters_container(argc - i, argv + i) && cli_protect_binary() < 0)
         return EXIT_LRUN;
     status = dispatch(&cli, commands, NULL, argc - i, argv + i);

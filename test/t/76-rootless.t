@@ -1,0 +1,97 @@
+#!/bin/bash
+# Rootless: an ordinary user's store in a user namespace mapped as podman's
+# (root = the user, 1.. = its /etc/subuid range through newuidmap), held by
+# a pause process; layers extracted there keep their owners shifted, the
+# unprivileged overlay's whiteouts and user.overlay.opaque; load, images,
+# run --network none and lrun unshare work as the user.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/fixtures.sh"
+. "$here/../lib/lrun.sh"
+. "$here/../lib/rootless.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (to create the user)"
+[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
+rootless_setup
+
+FX=$T/fx
+fx_servidorweb "$FX" >/dev/null 2>&1 || bail "fixtures: fx_servidorweb failed"
+# an image with busybox below a layer of whiteouts: a/gone deleted, d opaque
+st=$T/wo
+mkdir -p "$st/l1/a" "$st/l1/d" "$st/l2/a" "$st/l2/d"
+echo keep >"$st/l1/a/keep"; echo gone >"$st/l1/a/gone"; echo old >"$st/l1/d/old"
+: >"$st/l2/a/.wh.gone"; : >"$st/l2/d/.wh..wh..opq"; echo new >"$st/l2/d/new"
+FX_TAR_OWNERS="a/keep=4242:4343" fx_layer_tar "$st/l1" "$st/1.tar" || bail "layer"
+fx_layer_tar "$st/l2" "$st/2.tar" || bail "layer"
+fx_docker_archive "$FX/wo.tar" localhost/wo:latest '{}' "$FX/layers/1.tar" "$st/1.tar" "$st/2.tar" || bail "archive"
+chmod -R a+rX "$FX"
+S=$RH/.local/share/lrun
+
+# ------------------------------------------------------- load as the user --
+run lu load -q -i "$FX/v1.tar"
+is "$rc|$out|$err" $'0|Loaded image: localhost:5000/servidorweb:v1\n|' "load as the user: no chown error"
+ok $([ -f "$S/overlay-images/images.json" ]; echo $?) "the store is ~/.local/share/lrun"
+is "$(stat -c %U "$S" "$S/overlay")" "$RU"$'\n'"$RU" "the store is the user's"
+pid=$(cat "$RX/lrun/pause.pid" 2>/dev/null)
+is "$(cat "/proc/$pid/comm" 2>/dev/null)" lrun-pause "a pause process (pid file in \$XDG_RUNTIME_DIR/lrun) holds the namespace"
+is "$(stat -c %a "$RX/lrun")" 700 "  its runtime directory is mode 0700"
+is "$(awk '{ print $1, $2, $3 }' "/proc/$pid/uid_map" | tr '\n' ';')" "0 $RUID 1;1 $RSUB 65536;" \
+	"uid map as podman's: 0 = the user, then the subuid range"
+is "$(awk '{ print $1, $2, $3 }' "/proc/$pid/gid_map" | tr '\n' ';')" "0 $(id -g "$RU") 1;1 $RSUB 65536;" \
+	"gid map: 0 = the user's group, then the subgid range"
+app=$(find "$S/overlay" -path '*/diff/home/app' 2>/dev/null | head -1)
+is "$(stat -c %u:%g "$app")" "$((RSUB + 999)):$((RSUB + 999))" "home/app (1000:1000 in the tar) is owned by subuid 999 on the host"
+is "$(stat -c %u:%g "$(dirname "$app")")" "$RUID:$(id -g "$RU")" "home (0:0) is the user's own on the host"
+
+# ---------------------------------------------------------- images, run --
+run lu images --format '{{.Repository}}:{{.Tag}}'
+is "$rc|$out" $'0|localhost:5000/servidorweb:v1\n' "images as the user"
+run lu run --rm --network none localhost:5000/servidorweb:v1 sh -c 'id -u; stat -c %u:%g /home/app; cat /etc/servidorweb-version'
+is "$rc|$out|$err" $'0|0\n1000:1000\nv1\n|' "run --network none: root in the container, the image's owners as in the tar"
+run lu run --rm --network none -u 1000 localhost:5000/servidorweb:v1 sh -c 'id -u; touch /home/app/f && echo wrote'
+is "$rc|$out" $'0|1000\nwrote\n' "run -u 1000: a subordinate uid writes its own directory"
+run lu run --rm --network none localhost:5000/servidorweb:v1 sh -c 'exit 7'
+is "$rc" 7 "the container's exit status"
+
+# ---------------------------------------------- whiteouts in the user's store --
+run lu load -q -i "$FX/wo.tar"
+is "$rc|$err" "0|" "load an image with whiteouts"
+top=$(jq -r '.[] | select(.names[0] == "localhost/wo:latest") | .layer' "$S/overlay-images/images.json")
+is "$(stat -c '%F %t,%T' "$S/overlay/$top/diff/a/gone" 2>&1)" "character special file 0,0" "a whiteout is a 0/0 character device"
+is "$(getfattr -n user.overlay.opaque --only-values "$S/overlay/$top/diff/d" 2>/dev/null)" y "an opaque directory has user.overlay.opaque=y"
+ok $(getfattr -n trusted.overlay.opaque "$S/overlay/$top/diff/d" >/dev/null 2>&1; echo $((!$?))) "  and no trusted.overlay.opaque"
+run lu run --rm --network none localhost/wo sh -c 'ls /a /d; stat -c %u:%g /a/keep'
+is "$rc|$out|$err" $'0|/a:\nkeep\n\n/d:\nnew\n4242:4343\n|' "run: the whiteout hides a/gone, the opaque d shows only new"
+run lu run --name c1 --network none localhost/wo sh -c 'rm -r /d /a/keep; mkdir /n'
+run lu diff c1
+is "$rc|$out" $'0|C /a\nD /a/keep\nD /d\nC /etc\nA /n\n' "diff of a container: the kernel's whiteouts read back"
+run lu rm c1
+is "$rc|$out" $'0|c1\n' "rm"
+
+# --------------------------------------------------------------- unshare --
+run lu unshare sh -c 'id -u; cat /proc/self/uid_map | wc -l; stat -c %u "$CONTAINERS_GRAPHROOT/overlay"'
+is "$rc|$out" $'0|0\n2\n0\n' "unshare: root of the store's namespace, CONTAINERS_GRAPHROOT set"
+run lu unshare sh -c 'exit 4'
+is "$rc" 4 "unshare: the command's exit status"
+run lu unshare /no/such
+is "$rc" 127 "unshare: a missing command exits 127"
+run "$LRUN" --root "$T/rootstore" unshare true
+is "$rc|$err" $'125|Error: please use unshare with rootless\n' "unshare as root: podman's error"
+run lu info --format '{{.Host.Security.Rootless}}'
+is "$out" $'true\n' "info: rootless"
+
+# ----------------------------------------- no subordinate ids: single mapping --
+kill -9 "$pid"
+sed -i "/^$RU:/d" /etc/subuid /etc/subgid
+run lu images -q
+like "$err" '^WARN\[0000\] Using rootless single mapping into the namespace' "without subordinate ids: podman's warning"
+pid=$(cat "$RX/lrun/pause.pid" 2>/dev/null)
+is "$(awk '{ print $1, $2, $3 }' "/proc/$pid/uid_map" | tr '\n' ';')" "0 $RUID 1;" "  and the single-id mapping"
+run lu run --rm --network none localhost/wo cat /d/new
+is "$rc|$out" $'0|new\n' "  run works on a store whose owners are all mapped"
+run lu rm -a -f
+run lu rmi -a -f
+S2=$RH/s2
+run lu --root "$S2" load -q -i "$FX/v1.tar"
+is "$rc" 125 "  an image owned by uid 1000 cannot be loaded"
+like "$err" 'insufficient UIDs or GIDs available in user namespace.*1000:1000.*home/app.*/etc/subuid' "  podman's explanation"
+done_testing
