@@ -11818,6 +11818,36 @@ static int network_attach(int inside, int ns, const char *root, const struct net
     return 0;
 }
 
+/* network_namespace_fork: a new network namespace with lo up, made by a
+ * child: an ordinary user's lrun could not return to the host's namespace,
+ * which its user namespace does not own; its fd. */
+static int network_namespace_fork(lrun_error **err)
+{
+    int done[2];
+    if (pipe2(done, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(done[0]);
+        int inside = unshare(CLONE_NEWNET) < 0 ? -1 : netlink_open(NULL);
+        int lo = inside < 0 ? -1 : link_index(inside, "lo", NULL);
+        if (lo < 0 || link_up(inside, lo, NULL) < 0 || write(done[1], "1", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(done[1]);
+    char byte, path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    int ns = pid > 0 && read(done[0], &byte, 1) == 1 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (ns < 0)
+        fail_errno(err, "create a network namespace");
+    close(done[0]);
+    if (pid > 0)
+        kill(pid, SIGKILL), waitpid(pid, NULL, 0);
+    return ns;
+}
+
 /* network_namespace_make: a new network namespace with lo up and, on n
  * (when given), eth0 as network_attach makes it; its fd.  It lives as
  * long as a process or fd holds it: when the container goes (or lrun is
@@ -11825,6 +11855,9 @@ static int network_attach(int inside, int ns, const char *root, const struct net
 static int network_namespace_make(const char *root, const struct network *n, struct in_addr address,
                                   const unsigned char *mac, lrun_error **err)
 {
+    if (rootless_uid())
+        return n ? fail(err, "an ordinary user cannot attach to network %s: use slirp4netns", n->name)
+                 : network_namespace_fork(err);
     autoclose int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (host < 0)
         return fail_errno(err, "open the host's network namespace");
@@ -11893,6 +11926,86 @@ static int network_disconnect_ns(int ns, const char *ifname, lrun_error **err)
     autoclose int inside = netlink_open_in(ns, err);
     if (inside < 0 || link_delete(inside, ifname, err) < 0)
         return error_prefix(err, "remove %s", ifname);
+    return 0;
+}
+
+/* --- slirp4netns: an ordinary user's network, as podman's ---
+ * A user's namespace cannot reach the host's bridges; slirp4netns (a user
+ * space TCP/IP stack behind a tap device in the container's namespace)
+ * gives it 10.0.2.100/24 with 10.0.2.2 as the gateway and 10.0.2.3 as DNS.
+ * The host's loopback stays out of reach unless allow_host_loopback=true
+ * ("--network slirp4netns:allow_host_loopback=true", podman's option). */
+#define SLIRP_ADDRESS "10.0.2.100"
+#define SLIRP_GATEWAY "10.0.2.2"
+
+/* slirp_options_parse: "slirp4netns[:opt=value,...]"; what lrun knows. */
+static int slirp_options_parse(const char *mode, bool *host_loopback, lrun_error **err)
+{
+    bool loopback = false;
+    const char *colon = strchr(mode, ':');
+    autofree char *options = xstrdup(colon ? colon + 1 : "");
+    char *save = NULL;
+    if (strncmp(mode, "slirp4netns", 11) != 0 || (mode[11] && mode[11] != ':'))
+        return fail(err, "network mode %s: unknown", mode);
+    for (char *o = strtok_r(options, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+        if (strcmp(o, "allow_host_loopback=true") == 0 || strcmp(o, "allow_host_loopback=false") == 0)
+            loopback = strcmp(o, "allow_host_loopback=true") == 0;
+        else
+            return fail(err, "unknown option for slirp4netns: %s", o);
+    }
+    if (host_loopback)
+        *host_loopback = loopback;
+    return 0;
+}
+
+/* slirp_start: slirp4netns for the namespace netns_fd, once it says it is
+ * ready, its messages to log_path (as podman's slirp4netns.log); it exits
+ * when *exit_fd (its write end, kept by the container's keeper) closes. */
+static int slirp_start(int netns_fd, bool host_loopback, const char *log_path, int *exit_fd, lrun_error **err)
+{
+    int ready[2], quit[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    if (pipe2(quit, O_CLOEXEC) < 0) {
+        close(ready[0]), close(ready[1]);
+        return fail_errno(err, "pipe");
+    }
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid(); /* the terminal's ^C is the container's, not its network's */
+        int keep[] = {netns_fd, ready[1], quit[0]};
+        for (int i = 0; i < 3; i++)
+            fcntl(keep[i], F_SETFD, 0);
+        char ready_arg[16], quit_arg[16], netns_arg[32];
+        snprintf(ready_arg, sizeof ready_arg, "%d", ready[1]);
+        snprintf(quit_arg, sizeof quit_arg, "%d", quit[0]);
+        snprintf(netns_arg, sizeof netns_arg, "/proc/self/fd/%d", netns_fd);
+        char *args[16];
+        size_t k = 0;
+        args[k++] = "slirp4netns", args[k++] = "--configure", args[k++] = "--mtu=65520";
+        if (!host_loopback)
+            args[k++] = "--disable-host-loopback";
+        args[k++] = "--enable-sandbox", args[k++] = "--enable-seccomp", args[k++] = "-r", args[k++] = ready_arg;
+        args[k++] = "-e", args[k++] = quit_arg, args[k++] = "--netns-type=path", args[k++] = netns_arg;
+        args[k++] = "tap0", args[k] = NULL;
+        int null = open("/dev/null", O_RDWR), log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        dup2(null, STDIN_FILENO), dup2(null, STDOUT_FILENO), dup2(log >= 0 ? log : null, STDERR_FILENO);
+        execvp(args[0], args);
+        dprintf(STDERR_FILENO, "Error: slirp4netns: %s (Debian's slirp4netns)\n", strerror(errno));
+        _exit(127);
+    }
+    close(ready[1]), close(quit[0]);
+    char byte;
+    ssize_t n = pid < 0 ? -1 : read(ready[0], &byte, 1);
+    close(ready[0]);
+    if (n != 1) {
+        close(quit[1]);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        return fail(err, "slirp4netns did not set up the container's network (see %s)", log_path);
+    }
+    *exit_fd = quit[1];
     return 0;
 }
 
@@ -16787,12 +16900,20 @@ static int container_network_claim(lrun_store *s, const struct container_config 
     f->dns_option = strv_copy(c->dns_option);
     f->add_host = strv_copy(c->add_host);
     f->no_hosts = c->no_hosts;
-    bool bridge = !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
+    /* an ordinary user makes no bridge: its default network is podman's
+     * rootless one, slirp4netns */
+    bool slirp = has_prefix(c->network, "slirp4netns") || (rootless_uid() && strcmp(c->network, "bridge") == 0);
+    bool bridge = !slirp && !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
                   strcmp(c->network, "none") != 0 && strcmp(c->network, "host") != 0;
-    if (!bridge && (c->ports || c->publish_all))
+    if (!bridge && !slirp && (c->ports || c->publish_all))
         fputs("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n",
               stderr);
-    f->ports = bridge ? strv_copy(c->ports) : NULL;
+    f->ports = bridge || slirp ? strv_copy(c->ports) : NULL;
+    if (slirp) {
+        f->network = xstrdup(has_prefix(c->network, "slirp4netns") ? c->network : "slirp4netns");
+        f->address = xstrdup(SLIRP_ADDRESS);
+        return slirp_options_parse(f->network, NULL, err);
+    }
     if (has_prefix(c->network, "container:")) {
         struct container *other = container_lookup(s, c->network + 10, err);
         if (!other)
@@ -18055,9 +18176,10 @@ __attribute__((noreturn)) static void proxy_run(struct published *p, struct in_a
     }
 }
 
-/* ports_proxy_start: the proxy for p's sockets, to the container at to;
- * its pid (0: no ports).  It goes when this process goes. */
-static pid_t ports_proxy_start(struct published *p, struct in_addr to)
+/* ports_proxy_start: the proxy for p's sockets, to the container at to
+ * (in the network namespace netns_fd, or -1: the host's); its pid (0: no
+ * ports).  It goes when this process goes. */
+static pid_t ports_proxy_start(struct published *p, struct in_addr to, int netns_fd)
 {
     if (!p->n)
         return 0;
@@ -18067,6 +18189,10 @@ static pid_t ports_proxy_start(struct published *p, struct in_addr to)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(0);
+    /* slirp4netns: the container's address is reached from inside its
+     * namespace (as podman's rootlessport); the bound sockets stay the host's */
+    if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
+        _exit(1);
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -18757,6 +18883,7 @@ struct start_context {
     char *userdata;
     struct seccomp_program seccomp; /* spec.seccomp, compiled */
     int network_fd;                 /* the network namespace made for a bridge network, or -1 */
+    int slirp_exit_fd;              /* slirp4netns goes when this closes (-1: none) */
     struct published published;     /* -p's sockets, bound */
     struct in_addr address;         /* the container's, on its bridge network */
     int io[3];                      /* attached: the caller's stdin, stdout, stderr */
@@ -18767,6 +18894,8 @@ static void start_context_release(struct start_context *sc)
     seccomp_program_release(&sc->seccomp);
     if (sc->network_fd >= 0)
         close(sc->network_fd);
+    if (sc->slirp_exit_fd >= 0)
+        close(sc->slirp_exit_fd);
     published_release(&sc->published);
     free(sc->id);
     free(sc->layer);
@@ -18887,7 +19016,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         waitpid(pid, NULL, 0);
         return -1;
     }
-    pid_t proxy = ports_proxy_start(&sc->published, sc->address);
+    pid_t proxy = ports_proxy_start(&sc->published, sc->address, sc->slirp_exit_fd >= 0 ? sc->network_fd : -1);
     published_release(&sc->published);
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
@@ -18961,7 +19090,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
                               &ignored);
         _exit(EXIT_LRUN);
     }
-    pid_t proxy = ports_proxy_start(&sc->published, sc->address);
+    pid_t proxy = ports_proxy_start(&sc->published, sc->address, sc->slirp_exit_fd >= 0 ? sc->network_fd : -1);
     published_release(&sc->published);
     close(ready_fd); /* the starter sees EOF: the container runs */
     struct attach_hub hub = {.listener = attach_listen(sc->userdata), .input = master >= 0 ? master : in[1],
@@ -19037,6 +19166,17 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
         sc->spec.namespaces[NS_NETWORK].path = xasprintf("/proc/%" PRId64 "/ns/net", other->pid);
         return 0;
     }
+    if (has_prefix(mode, "slirp4netns")) {
+        bool host_loopback;
+        inet_pton(AF_INET, SLIRP_ADDRESS, &sc->address);
+        *gateway = xstrdup(SLIRP_GATEWAY);
+        if (slirp_options_parse(mode, &host_loopback, err) < 0 || ports_listen(sc->facts.ports, &sc->published, err) < 0 ||
+            ports_record(sc, err) < 0 ||
+            (sc->network_fd = network_namespace_make(sc->root, NULL, (struct in_addr){0}, NULL, err)) < 0)
+            return -1;
+        autofree char *log_path = xasprintf("%s/slirp4netns.log", sc->userdata);
+        return slirp_start(sc->network_fd, host_loopback, log_path, &sc->slirp_exit_fd, err);
+    }
     if (strcmp(mode, "bridge") != 0)
         return 0;
     autonetwork struct network n = {0};
@@ -19082,7 +19222,7 @@ static int container_start(const char *root, const char *id_or_name, const int i
 static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy, int *exit_code,
                               lrun_error **err)
 {
-    cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1};
+    cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1};
     if (io)
         memcpy(sc.io, io, sizeof sc.io);
     bool broken = false;
