@@ -14823,7 +14823,8 @@ static bool cgroup_rootless_none(const struct spec_resources *asked)
     if (limits && !warned) {
         warned = true;
         if (cgroup_detect() == CGROUP_V2)
-            fprintf(stderr, "WARN[0000] Resource limits are ignored: no cgroup is delegated to this user\n");
+            fprintf(stderr, "WARN[0000] Resource limits are ignored: rootless containers run without a cgroup of "
+                            "their own (lrun uses no delegated cgroup v2 subtree yet)\n");
         else
             fprintf(stderr, "WARN[0000] Resource limits are not supported and ignored on cgroups V1 rootless systems\n");
     }

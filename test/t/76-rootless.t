@@ -79,6 +79,28 @@ is "$rc|$err" $'125|Error: please use unshare with rootless\n' "unshare as root:
 run lu info --format '{{.Host.Security.Rootless}}'
 is "$out" $'true\n' "info: rootless"
 
+# ---------------------------------------------- cgroups: none, and said so --
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	warn="WARN[0000] Resource limits are ignored: rootless containers run without a cgroup of their own (lrun uses no delegated cgroup v2 subtree yet)"
+else
+	warn="WARN[0000] Resource limits are not supported and ignored on cgroups V1 rootless systems"
+fi
+run lu run --rm --network none --memory 64m --pids-limit 50 --cpus 1 localhost:5000/servidorweb:v1 true
+is "$rc|$err" "0|$warn"$'\n' "limits without a cgroup of the user's: podman's warning, once, and the container runs"
+run lu run --rm --network none localhost:5000/servidorweb:v1 true
+is "$rc|$err" "0|" "  no warning without limits"
+
+# ------------------------------------ XDG_DATA_HOME, XDG_RUNTIME_DIR, /run/user --
+run as_user env XDG_DATA_HOME="$RH/data" "$UL" load -q -i "$FX/v1.tar"
+ok $([ "$rc" = 0 ] && [ -f "$RH/data/lrun/overlay-images/images.json" ]; echo $?) "\$XDG_DATA_HOME/lrun is the store when set"
+mkdir -p "/run/user/$RUID" && chown "$RU:" "/run/user/$RUID" && chmod 700 "/run/user/$RUID"
+at_exit 'pkill -9 -F "/run/user/$RUID/lrun/pause.pid" 2>/dev/null; rm -rf "/run/user/$RUID"'
+run runuser -u "$RU" -- env -i -C "$RH" HOME="$RH" PATH=/usr/bin:/bin "$UL" images -q
+is "$rc" 0 "without \$XDG_RUNTIME_DIR"
+is "$(cat "/proc/$(cat "/run/user/$RUID/lrun/pause.pid" 2>/dev/null)/comm" 2>/dev/null)" lrun-pause \
+	"  the runtime directory is /run/user/UID/lrun"
+pkill -9 -F "/run/user/$RUID/lrun/pause.pid"; rm -rf "/run/user/$RUID"
+
 # ----------------------------------------- no subordinate ids: single mapping --
 kill -9 "$pid"
 sed -i "/^$RU:/d" /etc/subuid /etc/subgid
