@@ -8107,7 +8107,7 @@ static char *auth_file_path(const lrun_pull_options *o)
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     if (xdg && *xdg)
         return xasprintf("%s/containers/auth.json", xdg);
-    return xasprintf("/run/containers/%u/auth.json", (unsigned)getuid());
+    return xasprintf("/run/containers/%u/auth.json", (unsigned)rootless_uid());
 }
 
 static char *docker_config_path(void)

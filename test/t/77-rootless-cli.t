@@ -1,11 +1,13 @@
 #!/bin/bash
 # Rootless, every day's commands as an ordinary user: run -it and -d, exec,
-# logs, ps -a -s, stop, rm, rmi, save, inspect, system df -v; sizes and
-# saved archives the same as root's for the same work.
+# logs, ps -a -s, stop, rm, rmi, save, inspect, system df -v, pull from a
+# registry on 127.0.0.1; sizes and saved archives the same as root's for
+# the same work.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
+. "$here/../lib/registry.sh"
 . "$here/../lib/rootless.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (to create the user)"
 [ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
@@ -84,4 +86,17 @@ is "$rc|$out" "0|" "no image left"
 is "$(lu unshare find .local/share/lrun/overlay -mindepth 1 -maxdepth 1 ! -name l | wc -l)" 0 "no layer left on disk"
 run lu load -q -i "$RH/user.tar"
 is "$rc|$out" $'0|Loaded image: localhost:5000/servidorweb:v1\n' "the saved archive loads again"
+# ------------------------------------------------------------------ pull --
+if [ -z "$(reg_check)" ]; then
+	at_exit reg_cleanup
+	reg_start main "$T/registry" || bail "the registry does not start"
+	reg_push "docker-archive:$FX/v2.tar" "docker://127.0.0.1:$REG_PORT/servidorweb:v2" || bail "skopeo push"
+	run lu pull --tls-verify=false "127.0.0.1:$REG_PORT/servidorweb:v2"
+	is "$rc|$out" "0|$(reg_archive_id "$FX/v2.tar")"$'\n' "pull as the user: the image id"
+	is "$(grep -c 'skipped: already exists' <<<"$err")" 2 "  the two layers v1 brought are not downloaded again"
+	run lu run --rm --network none "127.0.0.1:$REG_PORT/servidorweb:v2" cat /etc/servidorweb-version
+	is "$rc|$out" $'0|v2\n' "  and runs"
+else
+	skip "no registry: $(reg_check)"; skip "pull"; skip "pull"
+fi
 done_testing
