@@ -1,7 +1,9 @@
 # rootless.sh - an ordinary user for the rootless tests (source after tap.sh,
 # fixtures.sh and lrun.sh).
 #
-#   rootless_setup [SUBIDS]  T (lrun_tmp, made traversable), a fresh user
+#   rootless_setup [SUBIDS]  skip_all unless root with busybox, useradd and
+#                        newuidmap; T (lrun_tmp, made traversable), FX=$T/fx
+#                        (fx_servidorweb, readable by all), a fresh user
 #                        $RU (uid $RUID) with home $RH=$T/home, $RX (its
 #                        XDG_RUNTIME_DIR, 0700), lrun copied to $UL; with
 #                        SUBIDS (default yes) 65536 subordinate uids and gids
@@ -38,6 +40,8 @@ _rootless_cleanup() {
 }
 
 rootless_setup() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (to create the user)"
+	[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
 	command -v useradd >/dev/null || skip_all "no useradd"
 	command -v newuidmap >/dev/null || skip_all "no newuidmap (Debian's uidmap)"
 	[ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" -gt 0 ] || skip_all "no user namespaces"
@@ -52,6 +56,9 @@ rootless_setup() {
 	chmod 700 "$RX"
 	cp "$LRUN" "$UL" && chmod 755 "$UL"
 	RSUB=$((4000000 + (RUID % 500) * 65536))
+	FX=$T/fx
+	fx_servidorweb "$FX" >/dev/null 2>&1 || bail "fixtures: fx_servidorweb failed"
+	chmod -R a+rX "$FX"
 	if [ "${1:-yes}" = yes ]; then
 		echo "$RU:$RSUB:65536" >>/etc/subuid
 		echo "$RU:$RSUB:65536" >>/etc/subgid

@@ -9,12 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
 . "$here/../lib/rootless.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root (to create the user)"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
 rootless_setup
 
-FX=$T/fx
-fx_servidorweb "$FX" >/dev/null 2>&1 || bail "fixtures: fx_servidorweb failed"
 # an image with busybox below a layer of whiteouts: a/gone deleted, d opaque
 st=$T/wo
 mkdir -p "$st/l1/a" "$st/l1/d" "$st/l2/a" "$st/l2/d"

@@ -10,14 +10,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lrun.sh"
 . "$here/../lib/registry.sh"
 . "$here/../lib/rootless.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root (to create the user)"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
 command -v slirp4netns >/dev/null || skip_all "no slirp4netns"
 command -v curl >/dev/null || skip_all "no curl"
 rootless_setup
-FX=$T/fx IMG=localhost:5000/servidorweb:v1
-fx_servidorweb "$FX" >/dev/null 2>&1 || bail "fixtures: fx_servidorweb failed"
-chmod -R a+rX "$FX"
+IMG=localhost:5000/servidorweb:v1
 lu load -q -i "$FX/v1.tar" >/dev/null 2>&1 || bail "the user's load"
 S=$RH/.local/share/lrun
 # a web server on the host's loopback only
