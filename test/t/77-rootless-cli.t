@@ -29,7 +29,7 @@ is "$rc" 3 "run -it: the shell's exit status"
 run lu run -d --name d1 --network none "$IMG" sh -c 'echo started; trap "exit 9" TERM; while :; do sleep 0.1; done'
 is "$rc" 0 "run -d"
 like "$out" '^[0-9a-f]{64}'$'\n''$' "  prints the container id"
-for i in $(seq 50); do run lu logs d1; [ "$out" = $'started\n' ] && break; sleep 0.1; done
+for i in $(seq 300); do run lu logs d1; [ "$out" = $'started\n' ] && break; sleep 0.1; done
 is "$rc|$out" $'0|started\n' "logs"
 run lu exec d1 sh -c 'id -u; echo made > /tmp/f; cat /tmp/f'
 is "$rc|$out" $'0|0\nmade\n' "exec into the running container"

@@ -21,7 +21,7 @@ mkdir -p "$T/www" && echo "host page" >"$T/www/index.html"
 HP=$(reg_free_port)
 busybox httpd -f -p "127.0.0.1:$HP" -h "$T/www" &
 BG_PIDS+=($!)
-for i in $(seq 50); do curl -s "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1; done
+for i in $(seq 300); do curl -s "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1; done
 
 # ------------------------------------------------ the default: slirp4netns --
 run lu run --rm "$IMG" sh -c 'ip -o -4 addr show tap0 | awk "{ print \$4 }"; ip route | head -1; grep host.containers /etc/hosts'
@@ -38,7 +38,7 @@ is "$rc|$err" $'125|Error: unknown option for slirp4netns: bogus=1\n' "an unknow
 CP=$(reg_free_port)
 run lu run -d --name web -p "127.0.0.1:$CP:8080" "$IMG"
 is "$rc" 0 "run -d -p 127.0.0.1:$CP:8080 as the user"
-for i in $(seq 50); do page=$(curl -s "http://127.0.0.1:$CP/index.html") && [ -n "$page" ] && break; sleep 0.1; done
+for i in $(seq 300); do page=$(curl -s "http://127.0.0.1:$CP/index.html") && [ -n "$page" ] && break; sleep 0.1; done
 is "$page" "<html><body><h1>servidorweb</h1></body></html>" "the host reaches the container's port"
 is "$(curl -s "http://127.0.0.1:$CP/blob.bin" | sha256sum | cut -c1-64)" \
 	"$(tar xOf "$FX/layers/2.tar" var/www/blob.bin | sha256sum | cut -c1-64)" "  200 kB through the proxy, byte for byte" ||
@@ -54,10 +54,11 @@ is "$rc" 125 "a port taken: exit 125"
 lu rm -f web2 >/dev/null 2>&1
 run lu rm -f web
 is "$rc" 0 "rm -f"
-for i in $(seq 50); do curl -s "http://127.0.0.1:$CP/" >/dev/null || break; sleep 0.1; done
+for i in $(seq 300); do curl -s "http://127.0.0.1:$CP/" >/dev/null || break; sleep 0.1; done
 ok $(curl -s "http://127.0.0.1:$CP/" >/dev/null; echo $((!$?))) "the port is free once the container is gone"
-sleep 0.3
-is "$(for p in $(user_pids); do cat "/proc/$p/comm"; done | sort | tr '\n' ' ')" "lrun-pause " \
+left() { for p in $(user_pids); do cat "/proc/$p/comm"; done 2>/dev/null | sort | tr '\n' ' '; }
+for i in $(seq 300); do [ "$(left)" = "lrun-pause " ] && break; sleep 0.1; done
+is "$(left)" "lrun-pause " \
 	"no slirp4netns, proxy or monitor left: only the pause process"
 
 # --------------------------------------------------------- none and host --
