@@ -1863,19 +1863,25 @@ static uid_t rootless_uid(void)
     return (uid_t)cached;
 }
 
-/* gid_mapped: this process's user namespace maps gid (the host's maps all;
- * a rootless store's single mapping only the user's own). */
-static bool gid_mapped(unsigned long gid)
+/* gid_map_scan: whether this process's user namespace maps gid (the
+ * host's maps all; a rootless store's single mapping only the user's own),
+ * and in *top (when given) the highest gid it maps. */
+static bool gid_map_scan(unsigned long gid, unsigned long *top)
 {
     char line[128];
-    unsigned long inside, outside, count;
+    unsigned long inside, outside, count, highest = 0;
     bool found = false;
     FILE *f = fopen("/proc/self/gid_map", "re");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && gid >= inside && gid - inside < count)
-            found = true;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) != 3 || count == 0)
+            continue;
+        found = found || (gid >= inside && gid - inside < count);
+        highest = inside + count - 1 > highest ? inside + count - 1 : highest;
+    }
     if (f)
         fclose(f);
+    if (top)
+        *top = highest;
     return found;
 }
 
@@ -16231,7 +16237,7 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     char *const *sys = c->privileged ? STRV("nosuid", "noexec", "nodev") : STRV("nosuid", "noexec", "nodev", "ro");
     spec_add_mount(s, "/dev", "tmpfs", "tmpfs", STRV("nosuid", "strictatime", "mode=755", "size=65536k"));
     spec_add_mount(s, "/dev/pts", "devpts", "devpts",
-                   gid_mapped(5) ? STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
+                   gid_map_scan(5, NULL) ? STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")
                                  : STRV("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"));
     char shm_size[40] = "size=65536k";
     if (c->shm_size)
@@ -16655,8 +16661,11 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     /* ping without CAP_NET_RAW, as docker's default sysctl: only in a
      * namespace the container owns (not the host's, not one it joins) */
     else if (s->namespaces[NS_NETWORK].wanted && !has_prefix(c->network, "container:")) {
+        unsigned long top = 2147483647;
+        if (rootless_uid()) /* a user namespace's range holds only gids it maps */
+            gid_map_scan(0, &top);
         strv_push(&s->sysctl, xstrdup("net.ipv4.ping_group_range"));
-        strv_push(&s->sysctl, xstrdup("0 2147483647"));
+        strv_push(&s->sysctl, xasprintf("0 %lu", top));
     }
     static const struct {
         const char *path;
