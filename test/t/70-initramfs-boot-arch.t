@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
 . "$here/../lib/cross.sh"
+. "$here/../lib/boot.sh"
 BUILD=$LRUN_TOP/examples/initramfs/build.sh
 BOOT_TIMEOUT=${LRUN_TEST_BOOT_TIMEOUT:-600}
 command -v cpio >/dev/null || skip_all "no cpio (apt-get install cpio)"
@@ -29,15 +30,7 @@ echo "MARK-machine $(uname -m)"
 for n in uts pid ipc mnt; do echo "MARK-ns $(readlink /proc/self/ns/$n)"; done
 grep " / " /proc/mounts | sed "s/^/MARK-rootmount /"
 echo 00000000000000000 > /file.txt'
-cat >"$T/test.conf" <<'CONF'
-echo MARK-init start
-load -q -i /images/vmtest.tar
-run --network none --name vmtest localhost/vmtest:latest
-run --network none --name vmexit localhost/vmtest:latest sh -c 'exit 7'
-ps -a -s
-echo MARK-init done
-poweroff
-CONF
+boot_script "$T/test.conf"
 
 declare -A fx_arch=([arm64]=arm64 [armhf]=arm [riscv64]=riscv64) fx_variant=([arm64]=v8 [armhf]=v7)
 declare -A machine=([arm64]=aarch64 [armhf]=armv7l [riscv64]=riscv64)

@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
+. "$here/../lib/boot.sh"
 BUILD=$LRUN_TOP/examples/initramfs/build.sh
 BOOT_TIMEOUT=${LRUN_TEST_BOOT_TIMEOUT:-120}
 KVM_PROBE=${LRUN_TEST_KVM_PROBE:-10}
@@ -48,17 +49,7 @@ fx_busybox_rootfs "$T/rootfs" && fx_layer_tar "$T/rootfs" "$T/layer.tar" &&
 		"$(jq -cn --arg c "$CMD" '{Cmd:["/bin/sh","-c",$c]}')" "$T/layer.tar" ||
 	bail "the test image does not build"
 
-# The script has no "#!" line: build.sh adds "#!/lrun init".
-cat >"$T/test.conf" <<'EOF'
-# lrun init runs this as PID 1 of the VM
-echo MARK-init start
-load -q -i /images/vmtest.tar
-run --network none --name vmtest localhost/vmtest:latest
-run --network none --name vmexit localhost/vmtest:latest sh -c 'exit 7'
-ps -a -s
-echo MARK-init done
-poweroff
-EOF
+boot_script "$T/test.conf"
 
 # ---------------------------------------------------------------- the build --
 ok_cmd "build.sh builds an initramfs with the test image and script" \
