@@ -134,7 +134,7 @@ riscv64_libraries() {
         cp -r include/mbedtls "$prefix/include/")
     # libcrypto only (lrun takes sha256 from it): no apps, tests, engines or modules
     (cd "$work/openssl" && ./Configure linux64-riscv64 --cross-compile-prefix="$triplet-" --prefix="$prefix" \
-        no-shared no-module no-tests no-apps no-docs no-engine no-dso no-async no-comp no-ui-console \
+        no-shared no-module no-tests no-engine no-dso no-async no-comp no-ui-console \
         no-legacy no-ssl3 no-srp no-psk no-cms no-ct no-ocsp no-ts no-rfc3779 >/dev/null &&
         make -s -j"$jobs" build_generated >/dev/null && make -s -j"$jobs" libcrypto.a >/dev/null &&
         cp libcrypto.a "$prefix/lib/" && cp -r include/openssl "$prefix/include/")
