@@ -10182,6 +10182,128 @@ static int overlay_mount_image(const char *root, const char *id, const char *tar
     return overlay_mount_at(root, lowers, NULL, target, err);
 }
 
+/* overlay_lowers_absolute: the lowerdir option of an overlay whose top
+ * lower is the layer (its diff over its chain), by absolute paths; NULL
+ * when the layer's link is unreadable. */
+static char *overlay_lowers_absolute(const char *root, const char *id)
+{
+    autofree char *link_path = xasprintf("%s/overlay/%s/link", root, id);
+    autofree char *lower_path = xasprintf("%s/overlay/%s/lower", root, id);
+    autobuf struct buf link = {0};
+    autobuf struct buf lower = {0};
+    if (read_file_at(AT_FDCWD, link_path, &link, NULL) < 0)
+        return NULL;
+    struct buf out = {0};
+    buf_printf(&out, "lowerdir=%s/overlay/l/%s", root, link.data);
+    if (read_file_at(AT_FDCWD, lower_path, &lower, NULL) == 0) {
+        autostrv char **lowers = strv_split(lower.data, ":");
+        for (size_t i = 0; lowers[i]; i++)
+            buf_printf(&out, ":%s/overlay/%s", root, lowers[i]);
+    }
+    return buf_steal(&out);
+}
+
+/* --- layers mounted on the host, counted ---
+ * A container's root (mount), an image's (image mount, --mount
+ * type=image) on the layer's merged/.  Reference-counted in
+ * overlay-layers/mountpoints.json, as c/storage keeps its mount counts
+ * ([{"id", "path", "count"}]): the first mount mounts the layer's overlay
+ * on its merged/, the last unmount unmounts it.  A count whose mount is
+ * gone (after a reboot) starts again from nothing. */
+
+static bool path_is_mount_point(const char *path)
+{
+    struct stat here, up;
+    autofree char *parent = xasprintf("%s/..", path);
+    return stat(path, &here) == 0 && stat(parent, &up) == 0 && (here.st_dev != up.st_dev || here.st_ino == up.st_ino);
+}
+
+/* mount_counts: the layer IDs and counts as "ID=COUNT" entries. */
+static char **mount_counts_read(lrun_store *s)
+{
+    autobuf struct buf text = {0};
+    char **counts = xcalloc(1, sizeof *counts);
+    if (read_file_at(s->layers_fd, "mountpoints.json", &text, NULL) < 0)
+        return counts;
+    autojson yajl_val list = json_text_to_tree(text.data);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val m = json_array_at(list, i);
+        const char *id = json_string(m, "id"), *path = json_string(m, "path");
+        int64_t count = json_int(m, "count", 0);
+        if (id && path && count > 0 && path_is_mount_point(path))
+            strv_push(&counts, xasprintf("%s=%" PRId64, id, count));
+    }
+    return counts;
+}
+
+static int mount_counts_write(lrun_store *s, char *const *counts, lrun_error **err)
+{
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; counts && counts[i]; i++) {
+        autofree char *id = xstrndup(counts[i], strcspn(counts[i], "="));
+        autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, id);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "id", id);
+        jw_key_str(g, "path", path);
+        jw_key_int(g, "count", atoi(strchr(counts[i], '=') + 1));
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    return write_file_atomic(s->layers_fd, "mountpoints.json", text, len, 0600, err);
+}
+
+/* layer_mount_hold: the layer mounted on its merged/ (once more): a
+ * container's layer read-write over its chain, an image's top layer
+ * read-only; its path comes back. */
+static char *layer_mount_hold(lrun_store *s, const char *layer, bool image, lrun_error **err)
+{
+    autostrv char **counts = mount_counts_read(s);
+    const char *have = env_get(counts, layer);
+    int count = have ? atoi(have) : 0;
+    autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, layer);
+    char cwd[PATH_MAX];
+    if (!count) {
+        if (!getcwd(cwd, sizeof cwd))
+            return fail_errno(err, "the working directory"), NULL;
+        if (image && mkdir(path, 0700) < 0 && errno != EEXIST)
+            return fail_errno(err, "mkdir %s", path), NULL;
+        int r = image ? overlay_mount_image(s->root, layer, path, err) : overlay_mount_layer(s->root, layer, err);
+        if (chdir(cwd) < 0 && r == 0)
+            r = fail_errno(err, "return to the working directory");
+        if (r < 0)
+            return NULL;
+    }
+    autofree char *entry = xasprintf("%s=%d", layer, count + 1);
+    env_set(&counts, entry);
+    if (mount_counts_write(s, counts, err) < 0)
+        return NULL;
+    return steal_pointer(&path);
+}
+
+/* layer_mount_drop: one mount of the layer fewer; the last one (or force)
+ * unmounts.  1: it was mounted; 0: it was not. */
+static int layer_mount_drop(lrun_store *s, const char *layer, bool force, lrun_error **err)
+{
+    autostrv char **counts = mount_counts_read(s);
+    const char *have = env_get(counts, layer);
+    if (!have)
+        return 0;
+    int count = atoi(have) - 1;
+    autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, layer);
+    if ((count <= 0 || force) && umount2(path, 0) < 0 && errno != EINVAL)
+        return fail_errno(err, "unmount %s", path);
+    autostrv char **kept = xcalloc(1, sizeof *kept);
+    for (size_t i = 0; counts[i]; i++)
+        if (strncmp(counts[i], layer, strlen(layer)) != 0 || counts[i][strlen(layer)] != '=')
+            strv_push(&kept, xstrdup(counts[i]));
+    if (count > 0 && !force)
+        strv_push(&kept, xasprintf("%s=%d", layer, count));
+    return mount_counts_write(s, kept, err) < 0 ? -1 : 1;
+}
+
 /* --- paths the image controls ---
  * Every mount target and file lrun writes inside a container root is
  * reached with openat2(RESOLVE_IN_ROOT): a symlink in the image (/etc/hosts
@@ -15746,32 +15868,39 @@ static void volumes_remove_anonymous(const char *root, const char *container_id)
 /* --- the options of run and create, and the facts kept of them --- */
 
 /* One -v, --mount, --tmpfs or --volumes-from mount, as the user asked. */
-enum user_mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS };
-static const char *const user_mount_kind_names[] = {"bind", "volume", "tmpfs"};
+enum user_mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS, MOUNT_IMAGE };
+static const char *const user_mount_kind_names[] = {"bind", "volume", "tmpfs", "image"};
 
 struct user_mount {
     enum user_mount_kind kind;
-    char *source;      /* bind: the host path; volume: its name (NULL: a new anonymous one) */
+    char *source;      /* bind: the host path; volume: its name (NULL: a new anonymous one); image: as named */
     char *destination; /* inside the container */
     char **options;    /* for the mount: ro, noexec, nosuid, nodev, size=..., mode=... */
+    char *layer;       /* image: its top layer, found when the container is made */
 };
+
+static void user_mount_release(struct user_mount *m)
+{
+    free(m->source);
+    free(m->destination);
+    lrun_strv_free(m->options);
+    free(m->layer);
+}
 
 static void user_mounts_free(struct user_mount *m, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].source);
-        free(m[i].destination);
-        lrun_strv_free(m[i].options);
-    }
+    for (size_t i = 0; i < n; i++)
+        user_mount_release(&m[i]);
     free(m);
 }
 
-static void user_mount_push(struct user_mount **list, size_t *n, enum user_mount_kind kind, const char *source,
-                            const char *destination, char *const *options)
+static struct user_mount *user_mount_push(struct user_mount **list, size_t *n, enum user_mount_kind kind,
+                                          const char *source, const char *destination, char *const *options)
 {
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
-    (*list)[(*n)++] = (struct user_mount){kind, xstrdup(source), xstrdup(destination),
-                                          options ? strv_copy(options) : xcalloc(1, sizeof(char *))};
+    (*list)[*n] = (struct user_mount){kind, xstrdup(source), xstrdup(destination),
+                                      options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL};
+    return &(*list)[(*n)++];
 }
 
 /* A network a container was connected to after its first (network
@@ -15941,6 +16070,8 @@ static void jw_user_mounts(yajl_gen g, const char *key, const struct user_mount 
             jw_key_str(g, "source", m[i].source);
         jw_key_str(g, "destination", m[i].destination);
         jw_key_strv(g, "options", m[i].options);
+        if (m[i].layer)
+            jw_key_str(g, "layer", m[i].layer);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -15954,7 +16085,9 @@ static void user_mounts_from_json(yajl_val list, struct user_mount **out, size_t
         for (size_t k = 0; type && destination && k < sizeof user_mount_kind_names / sizeof *user_mount_kind_names; k++)
             if (strcmp(type, user_mount_kind_names[k]) == 0) {
                 autostrv char **options = json_strv(json_get(v, "options"));
-                user_mount_push(out, n, (enum user_mount_kind)k, json_string(v, "source"), destination, options);
+                struct user_mount *m = user_mount_push(out, n, (enum user_mount_kind)k, json_string(v, "source"),
+                                                       destination, options);
+                m->layer = json_string(v, "layer") ? xstrdup(json_string(v, "layer")) : NULL;
             }
     }
 }
@@ -16195,7 +16328,8 @@ static void spec_add_mount(struct spec *s, const char *destination, const char *
 /* spec_user_mount: one of the user's mounts: a host path or a volume's
  * _data bound, a tmpfs; a volume made with -o type=tmpfs is a tmpfs, one
  * made with -o type=bind binds its device.  The user's options follow. */
-static void spec_user_mount(struct spec *s, const struct user_mount *m, const char *root)
+static void spec_user_mount(struct spec *s, const struct user_mount *m, const char *root, const char *userdata,
+                            size_t index)
 {
     autostrv char **options = xcalloc(1, sizeof *options);
     autofree char *data = NULL;
@@ -16220,6 +16354,19 @@ static void spec_user_mount(struct spec *s, const struct user_mount *m, const ch
         strv_push(&options, xstrdup("nosuid"));
         strv_push(&options, xstrdup("nodev"));
         strv_push(&options, xstrdup("mode=1777"));
+    } else if (m->kind == MOUNT_IMAGE && strv_contains(m->options, "rw")) {
+        /* a writable image: an overlay of its layers with an upper dir of
+         * the container's (made at start), as podman's rw=true */
+        type = "overlay", source = "overlay";
+        char *lowers = overlay_lowers_absolute(root, m->layer);
+        strv_push(&options, lowers ? lowers : xstrdup("lowerdir=/nonexistent"));
+        strv_push(&options, xasprintf("upperdir=%s/image-mounts/%zu/upper", userdata, index));
+        strv_push(&options, xasprintf("workdir=%s/image-mounts/%zu/work", userdata, index));
+        strv_push(&options, xstrdup("nodev"));
+    } else if (m->kind == MOUNT_IMAGE) { /* the image's root, mounted on the host at start */
+        source = data = xasprintf("%s/overlay/%s/merged", root, m->layer);
+        strv_push(&options, xstrdup("rbind"));
+        strv_push(&options, xstrdup("nodev"));
     } else {
         strv_push(&options, xstrdup("rbind"));
     }
@@ -16258,7 +16405,7 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
     if (c->timezone)
         spec_add_mount(s, "/etc/localtime", "bind", c->timezone, STRV("bind", "ro"));
     for (size_t i = 0; i < c->n_mounts; i++)
-        spec_user_mount(s, &c->mounts[i], root);
+        spec_user_mount(s, &c->mounts[i], root, userdata, i);
 }
 
 /* --- limits: docker's resource options, checked as they are parsed --- */
@@ -16757,7 +16904,7 @@ static int mounts_from_container(lrun_store *s, const char *spec, struct contain
     if (container_facts_read(userdata, &f, err) < 0)
         return error_prefix(err, "--volumes-from %s", name);
     for (size_t i = 0; i < f.n_mounts; i++) {
-        if (f.mounts[i].kind == MOUNT_TMPFS)
+        if (f.mounts[i].kind == MOUNT_TMPFS || f.mounts[i].kind == MOUNT_IMAGE)
             continue;
         autostrv char **options = strv_copy(f.mounts[i].options);
         if (mode && (strcmp(mode, "ro") == 0 || strcmp(mode, "rw") == 0)) {
@@ -16789,9 +16936,7 @@ static int user_mounts_dedupe(struct container_config *c, lrun_error **err)
                 continue;
             if (!user_mounts_same(&c->mounts[i], &c->mounts[j]))
                 return fail(err, "%s: duplicate mount destination", c->mounts[i].destination);
-            free(c->mounts[i].source);
-            free(c->mounts[i].destination);
-            lrun_strv_free(c->mounts[i].options);
+            user_mount_release(&c->mounts[i]);
             memmove(&c->mounts[i], &c->mounts[i + 1], (c->n_mounts - i - 1) * sizeof *c->mounts);
             c->n_mounts--, i--;
             break;
@@ -16871,9 +17016,22 @@ static int container_mounts_prepare(lrun_store *s, struct image *img, struct con
             return -1;
     if (user_mounts_dedupe(c, err) < 0)
         return -1;
-    for (size_t i = 0; i < c->n_mounts; i++)
-        if (c->mounts[i].kind == MOUNT_VOLUME && volume_prepare(s, img, &c->mounts[i], id, made, err) < 0)
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        struct user_mount *m = &c->mounts[i];
+        if (m->kind == MOUNT_VOLUME && volume_prepare(s, img, m, id, made, err) < 0)
             return -1;
+        if (m->kind != MOUNT_IMAGE)
+            continue;
+        struct image *source = image_lookup(s, m->source, err);
+        if (!source && err && *err)
+            (*err)->exit_code = EXIT_LRUN; /* lrun's error, not the command's 1 */
+        if (!source)
+            return error_prefix(err, "--mount type=image");
+        if (!source->layer)
+            return fail(err, "--mount type=image: %s has no layers", m->source);
+        free(m->layer);
+        m->layer = xstrdup(source->layer);
+    }
     return 0;
 }
 
@@ -17144,7 +17302,7 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
         return NULL;
     for (size_t i = 0; i < c->n_mounts; i++)
         user_mount_push(&f->mounts, &f->n_mounts, c->mounts[i].kind, c->mounts[i].source, c->mounts[i].destination,
-                        c->mounts[i].options);
+                        c->mounts[i].options)->layer = c->mounts[i].layer ? xstrdup(c->mounts[i].layer) : NULL;
     autospec struct spec spec = {0};
     if (spec_generate(s, img, c, id, layer_id, f, &spec, err) < 0)
         return NULL;
@@ -18267,9 +18425,87 @@ struct exit_record {
     bool oom_killed;
 };
 
+/* --- image mounts: held on the host while the container runs ---
+ * A --mount type=image counts as one mount of the image (image mount
+ * lists it, image umount can drop it, as podman's); the layers held are
+ * kept in userdata/image-mounts/held so the exit drops just those. */
+
+static bool container_has_image_mounts(const struct container_facts *f)
+{
+    for (size_t i = 0; i < f->n_mounts; i++)
+        if (f->mounts[i].kind == MOUNT_IMAGE)
+            return true;
+    return false;
+}
+
+static void container_image_mounts_drop(lrun_store *s, const char *id)
+{
+    autofree char *userdata = container_userdata(s->root, id);
+    autofree char *held = xasprintf("%s/image-mounts/held", userdata);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, held, &text, NULL) < 0)
+        return;
+    autostrv char **layers = strv_split(text.data, "\n");
+    for (size_t i = 0; layers[i]; i++)
+        if (*layers[i])
+            layer_mount_drop(s, layers[i], false, NULL);
+    unlink(held);
+}
+
+/* container_image_mounts_release: a start that failed before anything ran
+ * gives back the images it held. */
+static void container_image_mounts_release(const char *root, const char *id, const struct container_facts *f)
+{
+    autostore lrun_store *s = NULL;
+    if (container_has_image_mounts(f) && lrun_store_open(root, LRUN_STORE_WRITE, &s, NULL) == 0)
+        container_image_mounts_drop(s, id);
+}
+
+/* container_image_mounts_hold: each image mounted (once more) on the host
+ * for the container's read-only binds, the upper dirs of writable ones. */
+static int container_image_mounts_hold(const char *root, const char *id, const struct container_facts *f,
+                                       lrun_error **err)
+{
+    if (!container_has_image_mounts(f))
+        return 0;
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    container_image_mounts_drop(s, id); /* what a crashed start left held */
+    autofree char *userdata = container_userdata(root, id);
+    autofree char *dir = xasprintf("%s/image-mounts", userdata);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s", dir);
+    struct buf held = {0};
+    int r = 0;
+    for (size_t i = 0; i < f->n_mounts && r == 0; i++) {
+        const struct user_mount *m = &f->mounts[i];
+        if (m->kind != MOUNT_IMAGE || !m->layer)
+            continue;
+        autofree char *upper = xasprintf("%s/%zu/upper", dir, i), *work = xasprintf("%s/%zu/work", dir, i);
+        if (strv_contains(m->options, "rw") && (mkdir_p(upper, 0755, err) < 0 || mkdir_p(work, 0700, err) < 0)) {
+            r = -1;
+            break;
+        }
+        autofree char *path = layer_mount_hold(s, m->layer, true, err);
+        if (!path)
+            r = error_prefix(err, "mount image %s", m->source);
+        else
+            buf_printf(&held, "%s\n", m->layer);
+    }
+    autofree char *text = buf_steal(&held);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (text && (fd < 0 || write_file_atomic(fd, "held", text, strlen(text), 0600, r < 0 ? NULL : err) < 0) && r == 0)
+        r = -1;
+    if (r < 0)
+        container_image_mounts_drop(s, id);
+    return r;
+}
+
 static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error **err)
 {
     struct exit_record *e = arg;
+    container_image_mounts_drop(s, c->id);
     if (e->remove) { /* run --rm: its anonymous volumes go too, as podman's do */
         autofree char *id = xstrdup(c->id);
         if (container_remove_storage(s, c, err) < 0)
@@ -19266,15 +19502,22 @@ static int container_start_as(const char *root, const char *id_or_name, const in
     if (host_mount_basics(false, err) < 0 || overlay_available(err) < 0 || store_can_hold_upper(root, err) < 0)
         return -1;
     if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
-        container_network_prepare(&sc, &gateway, err) < 0 || container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0)
+        container_image_mounts_hold(root, sc.id, &sc.facts, err) < 0)
         return -1;
+    if (container_network_prepare(&sc, &gateway, err) < 0 ||
+        container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0) {
+        container_image_mounts_release(root, sc.id, &sc.facts); /* nothing started: the images held go again */
+        return -1;
+    }
     if (sc.facts.network_name) /* the network's other containers find it from now on */
         network_hosts_refresh(root, sc.facts.network_name, sc.id);
     for (size_t i = 0; i < sc.facts.n_connected; i++)
         network_hosts_refresh(root, sc.facts.connected[i].name, sc.id);
     if (sc.spec.seccomp && seccomp_program_prepare(root, sc.spec.seccomp, sc.spec.process.caps[CAPS_BOUNDING],
-                                                   &sc.seccomp, err) < 0)
+                                                   &sc.seccomp, err) < 0) {
+        container_image_mounts_release(root, sc.id, &sc.facts);
         return -1;
+    }
     *exit_code = 0;
     return io ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
 }
@@ -20034,94 +20277,6 @@ static int container_export(const char *root, const char *name, int out_fd, lrun
         return -1;
     struct export_request r = {.root = root, .layer = ref.layer, .out_fd = out_fd};
     return in_mount_namespace(export_in_child, &r, err) < 0 ? -1 : 0;
-}
-
-/* --- mount, unmount: a container's root on the host ---
- * Reference-counted in overlay-layers/mountpoints.json, as c/storage keeps
- * its mount counts ([{"id", "path", "count"}]): the first mount mounts
- * the layer's overlay on its merged/, the last unmount unmounts it.  A
- * count whose mount is gone (after a reboot) starts again from nothing. */
-
-static bool path_is_mount_point(const char *path)
-{
-    struct stat here, up;
-    autofree char *parent = xasprintf("%s/..", path);
-    return stat(path, &here) == 0 && stat(parent, &up) == 0 && (here.st_dev != up.st_dev || here.st_ino == up.st_ino);
-}
-
-/* mount_counts: the layer IDs and counts as "ID=COUNT" entries. */
-static char **mount_counts_read(lrun_store *s)
-{
-    autobuf struct buf text = {0};
-    char **counts = xcalloc(1, sizeof *counts);
-    if (read_file_at(s->layers_fd, "mountpoints.json", &text, NULL) < 0)
-        return counts;
-    autojson yajl_val list = json_text_to_tree(text.data);
-    for (size_t i = 0; i < json_array_len(list); i++) {
-        yajl_val m = json_array_at(list, i);
-        const char *id = json_string(m, "id"), *path = json_string(m, "path");
-        int64_t count = json_int(m, "count", 0);
-        if (id && path && count > 0 && path_is_mount_point(path))
-            strv_push(&counts, xasprintf("%s=%" PRId64, id, count));
-    }
-    return counts;
-}
-
-static int mount_counts_write(lrun_store *s, char *const *counts, lrun_error **err)
-{
-    autogen yajl_gen g = json_writer(false);
-    yajl_gen_array_open(g);
-    for (size_t i = 0; counts && counts[i]; i++) {
-        autofree char *id = xstrndup(counts[i], strcspn(counts[i], "="));
-        autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, id);
-        yajl_gen_map_open(g);
-        jw_key_str(g, "id", id);
-        jw_key_str(g, "path", path);
-        jw_key_int(g, "count", atoi(strchr(counts[i], '=') + 1));
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
-    size_t len;
-    autofree char *text = json_writer_text(g, &len);
-    return write_file_atomic(s->layers_fd, "mountpoints.json", text, len, 0600, err);
-}
-
-/* container_mount: the container's root mounted on the host (once more);
- * its path comes back. */
-static char *container_mount(lrun_store *s, struct container *c, lrun_error **err)
-{
-    autostrv char **counts = mount_counts_read(s);
-    const char *have = env_get(counts, c->layer);
-    int count = have ? atoi(have) : 0;
-    char cwd[PATH_MAX];
-    if (!count && (!getcwd(cwd, sizeof cwd) || overlay_mount_layer(s->root, c->layer, err) < 0 || chdir(cwd) < 0)) {
-        if (err && !*err)
-            fail_errno(err, "return to the working directory");
-        return NULL;
-    }
-    autofree char *entry = xasprintf("%s=%d", c->layer, count + 1);
-    env_set(&counts, entry);
-    if (mount_counts_write(s, counts, err) < 0)
-        return NULL;
-    return xasprintf("%s/overlay/%s/merged", s->root, c->layer);
-}
-
-/* container_unmount: one mount fewer; the last one (or force) unmounts. */
-static int container_unmount(lrun_store *s, struct container *c, bool force, lrun_error **err)
-{
-    autostrv char **counts = mount_counts_read(s);
-    const char *have = env_get(counts, c->layer);
-    int count = have ? atoi(have) - 1 : 0;
-    autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, c->layer);
-    if ((count <= 0 || force) && have && umount2(path, 0) < 0 && errno != EINVAL)
-        return fail_errno(err, "unmount %s", path);
-    autostrv char **kept = xcalloc(1, sizeof *kept);
-    for (size_t i = 0; counts[i]; i++)
-        if (strncmp(counts[i], c->layer, strlen(c->layer)) != 0)
-            strv_push(&kept, xstrdup(counts[i]));
-    if (count > 0 && !force)
-        strv_push(&kept, xasprintf("%s=%d", c->layer, count));
-    return mount_counts_write(s, kept, err);
 }
 
 /* --- exec: a new process in a running container's namespaces --- */
@@ -24764,17 +24919,43 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     yajl_gen_map_close(g);
 }
 
-/* container_inspect_mounts: "Mounts": the spec's bind mounts. */
-static void container_inspect_mounts(yajl_gen g, yajl_val spec, char ***binds)
+/* container_inspect_image_mount: an image mount as podman shows it (the
+ * image as named, not the path lrun binds). */
+static void container_inspect_image_mount(yajl_gen g, const struct user_mount *m)
+{
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Type", "image");
+    jw_key_str(g, "Source", m->source);
+    jw_key_str(g, "Destination", m->destination);
+    jw_key_str(g, "Driver", "");
+    jw_key_str(g, "Mode", "");
+    jw_key_strv(g, "Options", m->options);
+    jw_key_bool(g, "RW", strv_contains(m->options, "rw"));
+    jw_key_str(g, "Propagation", "");
+    yajl_gen_map_close(g);
+}
+
+/* container_inspect_mounts: "Mounts": the user's image mounts, the spec's
+ * bind mounts. */
+static void container_inspect_mounts(yajl_gen g, yajl_val spec, const struct container_facts *f, char ***binds)
 {
     yajl_val mounts = json_get(spec, "mounts");
     jw_key(g, "Mounts");
     yajl_gen_array_open(g);
+    for (size_t i = 0; i < f->n_mounts; i++)
+        if (f->mounts[i].kind == MOUNT_IMAGE)
+            container_inspect_image_mount(g, &f->mounts[i]);
     for (size_t i = 0; i < json_array_len(mounts); i++) {
         yajl_val m = json_array_at(mounts, i);
         const char *type = json_string(m, "type");
         yajl_val options = json_get(m, "options");
         autostrv char **opts = json_strv(options);
+        bool image = false;
+        for (size_t k = 0; k < f->n_mounts && !image; k++)
+            image = f->mounts[k].kind == MOUNT_IMAGE && json_string(m, "destination") &&
+                    strcmp(f->mounts[k].destination, json_string(m, "destination")) == 0;
+        if (image)
+            continue;
         bool bind = (type && strcmp(type, "bind") == 0) || strv_contains(opts, "bind") || strv_contains(opts, "rbind");
         const char *source = json_string(m, "source"), *destination = json_string(m, "destination");
         if (!bind || !source || !destination || has_prefix(source, "/proc") || strstr(source, "/userdata/"))
@@ -25108,7 +25289,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     autostrv char **binds = xcalloc(1, sizeof *binds);
-    container_inspect_mounts(g, spec, &binds);
+    container_inspect_mounts(g, spec, &f, &binds);
     jw_key(g, "Dependencies");
     yajl_gen_array_open(g);
     yajl_gen_array_close(g);
@@ -25740,7 +25921,8 @@ static void tmpfs_flag_add(struct container_config *c, const char *spec, lrun_er
     user_mount_push(&c->mounts, &c->n_mounts, MOUNT_TMPFS, NULL, path, options);
 }
 
-/* mount_flag_add: --mount type=bind|volume|tmpfs,source=..,target=..,... */
+/* mount_flag_add: --mount type=bind|volume|tmpfs|image,source=..,target=..,...
+ * (an image read-only unless rw=true or readwrite=true) */
 static void mount_flag_add(struct container_config *c, const char *spec, lrun_error **err)
 {
     autostrv char **fields = strv_split(spec, ",");
@@ -25763,6 +25945,15 @@ static void mount_flag_add(struct container_config *c, const char *spec, lrun_er
                 fail(err, "invalid mount option %s=%s: use true or false", key, value);
                 return;
             }
+        } else if (strcmp(key, "rw") == 0 || strcmp(key, "readwrite") == 0) {
+            if (!value || strcmp(value, "true") == 0)
+                strv_push(&options, xstrdup("rw"));
+            else if (strcmp(value, "false") == 0)
+                strv_push(&options, xstrdup("ro"));
+            else {
+                fail(err, "invalid mount option %s=%s: use true or false", key, value);
+                return;
+            }
         } else if (strcmp(key, "bind-propagation") == 0 && value) {
             if (mount_flag_options(value, &options, err) < 0)
                 return;
@@ -25777,8 +25968,8 @@ static void mount_flag_add(struct container_config *c, const char *spec, lrun_er
             return;
         }
     }
-    if (!type || (strcmp(type, "bind") && strcmp(type, "volume") && strcmp(type, "tmpfs"))) {
-        fail(err, "invalid --mount \"%s\": type must be bind, volume or tmpfs", spec);
+    if (!type || (strcmp(type, "bind") && strcmp(type, "volume") && strcmp(type, "tmpfs") && strcmp(type, "image"))) {
+        fail(err, "invalid --mount \"%s\": type must be bind, volume, tmpfs or image", spec);
         return;
     }
     if (!target || target[0] != '/') {
@@ -25787,6 +25978,14 @@ static void mount_flag_add(struct container_config *c, const char *spec, lrun_er
     }
     if (strcmp(type, "tmpfs") == 0) {
         user_mount_push(&c->mounts, &c->n_mounts, MOUNT_TMPFS, NULL, target, options);
+    } else if (strcmp(type, "image") == 0) {
+        if (!source || !*source) {
+            fail(err, "invalid --mount \"%s\": an image mount needs a source", spec);
+            return;
+        }
+        if (!strv_contains(options, "rw") && !strv_contains(options, "ro"))
+            strv_push(&options, xstrdup("ro"));
+        user_mount_push(&c->mounts, &c->n_mounts, MOUNT_IMAGE, source, target, options);
     } else if (strcmp(type, "volume") == 0) {
         user_mount_push(&c->mounts, &c->n_mounts, MOUNT_VOLUME, source && *source ? source : NULL, target, options);
     } else {
@@ -27529,7 +27728,7 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         struct container *c = container_lookup(s, names[i], &err);
-        autofree char *path = c ? container_mount(s, c, &err) : NULL;
+        autofree char *path = c ? layer_mount_hold(s, c->layer, false, &err) : NULL;
         if (!path) {
             status = cli_fail(err);
             continue;
@@ -27570,11 +27769,120 @@ static int cmd_unmount(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         struct container *c = container_lookup(s, names[i], &err);
-        if (!c || container_unmount(s, c, force || all, &err) < 0) {
+        if (!c || layer_mount_drop(s, c->layer, force || all, &err) < 0) {
             status = cli_fail(err);
             continue;
         }
         printf("%s\n", c->id);
+    }
+    return status;
+}
+
+/* --- image mount, image unmount: an image's root on the host, read-only --- */
+
+/* image_mount_rows: "image mount"'s table (or its JSON) of the images
+ * whose top layer is mounted. */
+static void image_mount_rows(lrun_store *s, const char *format)
+{
+    autostrv char **counts = mount_counts_read(s);
+    struct table t = {.columns = 2};
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < s->n_images; i++) {
+        struct image *img = s->images[i];
+        if (!img->layer || !env_get(counts, img->layer))
+            continue;
+        autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, img->layer);
+        const char *name = img->names && img->names[0] ? img->names[0] : img->id;
+        table_add_row(&t, name, path);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "id", img->id);
+        jw_key(g, "Names");
+        jw_strv(g, img->digest ? STRV(img->digest) : STRV(NULL));
+        jw_key(g, "Repositories");
+        jw_strv(g, img->names);
+        jw_key_str(g, "mountpoint", path);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    if (format)
+        json_print_go(g, " ");
+    else
+        table_print(&t, stdout);
+}
+
+static int cmd_image_mount(struct cli *cli, int argc, char **argv)
+{
+    bool all = false;
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Mount all images"),
+        STRING_FLAG("format", 0, &format, "json", "Print the mounted images as JSON"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"image mount", "[IMAGE...]", "Mount an image's root filesystem", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (format && strcmp(format, "json") != 0) {
+        cli_error("unknown --format argument: %s", format);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **names = all ? xcalloc(1, sizeof *names) : strv_copy(argv + 1);
+    for (size_t i = 0; all && i < s->n_images; i++)
+        strv_push(&names, xstrdup(s->images[i]->id));
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        struct image *img = image_lookup(s, names[i], &err);
+        if (img && !img->layer)
+            fail(&err, "%s: the image has no layers to mount", names[i]);
+        autofree char *path = img && img->layer ? layer_mount_hold(s, img->layer, true, &err) : NULL;
+        if (!path)
+            cli_fail(err), status = EXIT_LRUN;
+        else if (!all)
+            printf("%s\n", path);
+    }
+    if (n == 0 || all)
+        image_mount_rows(s, format);
+    return status;
+}
+
+static int cmd_image_unmount(struct cli *cli, int argc, char **argv)
+{
+    bool all = false, force = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Unmount every mounted image"),
+        BOOL_FLAG("force", 'f', &force, "Unmount whatever the count"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"image unmount", "IMAGE [IMAGE...]", "Unmount an image's root filesystem",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n == 0 && !all) {
+        cli_error("image name or ID must be specified");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **counts = mount_counts_read(s);
+    autostrv char **names = all ? xcalloc(1, sizeof *names) : strv_copy(argv + 1);
+    for (size_t i = 0; all && i < s->n_images; i++)
+        if (s->images[i]->layer && env_get(counts, s->images[i]->layer))
+            strv_push(&names, xstrdup(s->images[i]->id));
+    for (size_t i = 0; names[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        struct image *img = image_lookup(s, names[i], &err);
+        int r = img && img->layer ? layer_mount_drop(s, img->layer, force || all, &err) : img ? 0 : -1;
+        if (r < 0)
+            cli_fail(err), status = EXIT_LRUN;
+        else if (r == 1)
+            printf("%s\n", img->id);
     }
     return status;
 }
@@ -29341,7 +29649,8 @@ static const struct command image_commands[] = {
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
     {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
     {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},   {"build", cmd_build, NULL},
-    {"exists", cmd_image_exists, NULL},
+    {"exists", cmd_image_exists, NULL}, {"mount", cmd_image_mount, NULL}, {"umount", cmd_image_unmount, NULL},
+    {"unmount", cmd_image_unmount, NULL},
     {NULL, NULL, NULL},
 };
 

@@ -3,7 +3,10 @@
 # mount points left out, -l for the newest, --format json as podman) and
 # lrun export (the container's filesystem as a tar, running or stopped,
 # -o FILE written whole or not at all), and mount/unmount of a container's
-# root on the host, counted in mountpoints.json as c/storage does.
+# root on the host, counted in mountpoints.json as c/storage does; image
+# mount/umount (an image's root read-only on the host, counted the same way)
+# and run --mount type=image (read-only, or writable with rw=true; held as
+# one mount of the image while the container runs, as podman's).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -58,6 +61,68 @@ is "$rc/$(awk -v p="$P" '$5 == p' /proc/self/mountinfo | wc -l)" "0/0" "the last
 is "$(cat "$R/overlay-layers/mountpoints.json")" "[]" "… and the count goes"
 run L mount nosuch
 is "$rc" 125 "mount of no container: 125"
+
+# --- image mount / image umount ---------------------------------------------------------
+IID=$(L image inspect --format '{{.ID}}' "$IMG")
+ILAYER=$(jq -r --arg id "$IID" '.[] | select(.id == $id) | .layer' "$R/overlay-images/images.json")
+IP=$R/overlay/$ILAYER/merged
+run L image mount "$IMG"
+is "$rc/$out" "0/$IP$nl" "image mount prints the image's top layer's merged directory"
+ok_cmd "… where the image's root is" test -x "$IP/bin/busybox"
+is "$(awk -v p="$IP" '$5 == p { print $6 }' /proc/self/mountinfo | cut -d, -f1)" ro "… mounted read-only"
+run L image mount -a
+is "$rc/$out" "0/$IMG  $IP$nl" "image mount -a: mounts them all, prints podman's table"
+is "$(jq -c --arg p "$IP" '.[] | select(.path == $p) | .count' "$R/overlay-layers/mountpoints.json")" 2 \
+	"… counted twice in mountpoints.json"
+run L image mount
+is "$rc/$out" "0/$IMG  $IP$nl" "image mount without arguments lists the mounted images"
+run L image mount --format json
+is "$(jq -c '.[] | [.id, .Repositories, .mountpoint]' <<<"$out")" "[\"$IID\",[\"$IMG\"],\"$IP\"]" "… --format json: podman's keys"
+run L image umount "$IMG"
+is "$rc/$out/$(awk -v p="$IP" '$5 == p' /proc/self/mountinfo | wc -l)" "0/$IID$nl/1" "image umount: prints the image ID, still mounted once"
+run L image umount "$IMG"
+is "$rc/$out/$(awk -v p="$IP" '$5 == p' /proc/self/mountinfo | wc -l)" "0/$IID$nl/0" "… the last one unmounts"
+run L image umount "$IMG"
+is "$rc/$out" "0/" "an image not mounted: nothing printed, exit 0"
+run L image umount no-such-image
+is "$rc/$err" "125/Error: no-such-image: image not known$nl" "image umount of no image: podman's message, 125"
+run L image umount
+is "$rc/$err" "125/Error: image name or ID must be specified$nl" "image umount without a name: 125"
+L image mount "$IMG" >/dev/null; L image mount "$IMG" >/dev/null
+run L image umount -f "$IMG"
+is "$rc/$out/$(awk -v p="$IP" '$5 == p' /proc/self/mountinfo | wc -l)" "0/$IID$nl/0" "image umount -f: unmounts whatever the count"
+is "$(L image mount)" "" "nothing mounted"
+
+# --- run --mount type=image -----------------------------------------------------------------
+run L run --rm --mount "type=image,src=$IMG,dst=/image-mount" "$IMG" busybox cmp /bin/busybox /image-mount/bin/busybox
+is "$rc/$out$err" "0/" "--mount type=image: the image's root in the container"
+run L run --rm --mount "type=image,src=$IMG,dst=/image-mount" "$IMG" busybox touch /image-mount/read-only
+is "$rc/$err" "1/touch: /image-mount/read-only: Read-only file system$nl" "… read-only"
+is "$(L image umount "$IMG")" "" "… the container's mount is dropped when it exits"
+for rw in rw=true readwrite=true; do
+	run L run --rm --mount "type=image,src=$IMG,dst=/image-mount,$rw" "$IMG" sh -c 'busybox touch /image-mount/w && ls /image-mount/w'
+	is "$rc/$out" "0//image-mount/w$nl" "--mount type=image,$rw: writable"
+done
+ok_cmd "… the image itself is unchanged" test ! -e "$IP/w" -a ! -e "$R/overlay/$ILAYER/diff/w"
+L image mount "$IMG" >/dev/null
+L run --rm --mount "type=image,src=$IMG,dst=/image-mount" "$IMG" true
+is "$(L image umount "$IMG")" "$IID" "a container's exit leaves the user's own image mount"
+is "$(L image umount "$IMG")" "" "… which was the only one"
+CID=$(L run -d --mount "type=image,src=$IID,dst=/image-mount" "$IMG" sleep 60)
+run L image mount
+is "$out" "$IMG  $IP$nl" "a running container's image mount is listed"
+is "$(L image umount "$IMG")" "$IID" "… image umount drops it"
+run L exec "$CID" ls /image-mount/bin/busybox
+is "$rc/$out" "0//image-mount/bin/busybox$nl" "… the container keeps its mount"
+run L inspect --format '{{(index .Mounts 0).Type}} {{(index .Mounts 0).Source}} {{(index .Mounts 0).Destination}} {{(index .Mounts 0).RW}}' "$CID"
+is "$out" "image $IID /image-mount false$nl" "inspect: the image mount as podman shows it"
+L rm -f -t 0 "$CID" >/dev/null
+is "$(cat "$R/overlay-layers/mountpoints.json")" "[]" "no count left"
+run L run --rm --mount type=image,src=no-such-image,dst=/x "$IMG" true
+is "$rc/$err" "125/Error: --mount type=image: no-such-image: image not known$nl" "--mount of no image: 125"
+run L run --rm --mount type=image,dst=/x "$IMG" true
+is "$rc" 125 "--mount type=image without a source: 125"
+
 is "$(mounts_below "$R" | wc -l)" 0 "no mount left behind"
 
 done_testing
