@@ -12231,6 +12231,7 @@ struct spec_mount {
     unsigned long flags;       /* MS_* the options set (MS_BIND, MS_REC, MS_RDONLY...) */
     unsigned long propagation; /* MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE (| MS_REC), or 0 */
     char *data;                /* the options that are no flag, for the filesystem: "mode=755,size=65536k" */
+    bool copy_up;              /* "tmpcopyup": the tmpfs starts with what the directory held (crun's) */
 };
 
 /* "linux.namespaces": a new one, or (with a path) one to join. */
@@ -12456,8 +12457,13 @@ static void spec_mount_parse(struct spec_mount *m)
     struct buf data = {0};
     m->flags = m->type && strcmp(m->type, "bind") == 0 ? MS_BIND : 0;
     m->propagation = 0;
+    m->copy_up = false;
     for (size_t i = 0; m->options && m->options[i]; i++) {
         const struct mount_option *o = mount_option_find(m->options[i]);
+        if (strcmp(m->options[i], "tmpcopyup") == 0 || strcmp(m->options[i], "notmpcopyup") == 0) {
+            m->copy_up = strcmp(m->options[i], "tmpcopyup") == 0;
+            continue;
+        }
         if (!o) {
             buf_printf(&data, "%s%s", data.len ? "," : "", m->options[i]);
             continue;
@@ -13300,6 +13306,25 @@ static int rootfs_root(const struct launch *l, lrun_error **err)
 static int cgroup_mount_v1(int root_fd, const char *destination, const char *path, unsigned long flags,
                            lrun_error **err);
 
+/* rootfs_mount_tmpfs_copy_up: a tmpfs over a directory of the image that
+ * starts with what the directory held (podman's default for --tmpfs and
+ * --mount type=tmpfs), copied without following a link. */
+static int rootfs_mount_tmpfs_copy_up(int root_fd, const struct spec_mount *m, lrun_error **err)
+{
+    autoclose int old_fd = openat2_in_root(root_fd, m->destination, O_RDONLY | O_DIRECTORY);
+    if (mount_in_root(root_fd, m->destination, CREATE_DIRECTORY, m->source, "tmpfs", m->flags & ~MS_RDONLY, m->data,
+                      err) < 0)
+        return -1;
+    autoclose int new_fd = openat2_in_root(root_fd, m->destination, O_RDONLY | O_DIRECTORY);
+    if (new_fd < 0)
+        return fail_errno(err, "open the tmpfs on %s", m->destination);
+    if (old_fd >= 0 && tree_copy(old_fd, new_fd, true, err) < 0)
+        return error_prefix(err, "copy %s into its tmpfs", m->destination);
+    if (!(m->flags & MS_RDONLY))
+        return 0;
+    return mount_at(NULL, new_fd, NULL, MS_REMOUNT | (m->flags & ~MS_REC), m->data, m->destination, err);
+}
+
 static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, const char *cgroup,
                         lrun_error **err)
 {
@@ -13330,6 +13355,8 @@ static int rootfs_mount(int root_fd, const struct spec_mount *m, int source_fd, 
     }
     if (source_fd >= 0) /* a bind the runtime cloned: a user namespace's root may not reach its path */
         return mount_tree_in_root(root_fd, m->destination, create, source_fd, m->flags, err);
+    if (m->copy_up && type && strcmp(type, "tmpfs") == 0)
+        return rootfs_mount_tmpfs_copy_up(root_fd, m, err);
     if (mount_in_root(root_fd, m->destination, create, m->source, type, m->flags, m->data, err) < 0) {
         /* sysfs wants the network namespace's owner: in a user namespace
          * without its own network, the host's /sys bound instead (as runc) */
@@ -16354,6 +16381,8 @@ static void spec_user_mount(struct spec *s, const struct user_mount *m, const ch
         strv_push(&options, xstrdup("nosuid"));
         strv_push(&options, xstrdup("nodev"));
         strv_push(&options, xstrdup("mode=1777"));
+        if (!strv_contains(m->options, "notmpcopyup"))
+            strv_push(&options, xstrdup("tmpcopyup"));
     } else if (m->kind == MOUNT_IMAGE && strv_contains(m->options, "rw")) {
         /* a writable image: an overlay of its layers with an upper dir of
          * the container's (made at start), as podman's rw=true */
@@ -20072,10 +20101,12 @@ static int container_attach(const char *root, const char *name, struct attach_op
  * following links, so no link the container made leads to the host. */
 
 struct cp_request {
-    const char *root, *layer, *container;
+    const char *root, *layer, *container, *userdata;
+    const struct spec *spec;         /* a stopped one's: its volumes and binds are mounted for the copy */
     pid_t pid;                       /* > 0: running, reached through /proc */
     const char *container_path, *host_path; /* host_path "-": a tar on stdin or stdout */
     bool to_container, keep_owner; /* keep_owner: into the container with the host's owners */
+    bool overwrite;                  /* a directory may replace a file there, and a file a directory */
 };
 
 /* path_split_last: path's parent (".", "/") and last name ("." when the
@@ -20095,6 +20126,45 @@ static char *path_split_last(const char *path, char **base)
     return slash == copy ? xstrdup("/") : xstrndup(copy, (size_t)(slash - copy));
 }
 
+/* cp_path_resolve: path with a link as its last name followed (to where it
+ * points, resolved inside the root again), as podman's cp does: a copy out
+ * of a link copies what it points to, a copy onto one writes where it
+ * points.  NULL after 40 links. */
+static char *cp_path_resolve(int root_fd, const char *path, lrun_error **err)
+{
+    char *current = xstrdup(path);
+    for (int depth = 0; depth < 40; depth++) {
+        autofree char *base = NULL;
+        autofree char *parent = path_split_last(current, &base);
+        autoclose int parent_fd = openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY);
+        struct stat st;
+        char target[PATH_MAX];
+        ssize_t n;
+        if (parent_fd < 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+            fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode) ||
+            (n = readlinkat(parent_fd, base, target, sizeof target - 1)) <= 0)
+            return current;
+        target[n] = '\0';
+        free(current);
+        current = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+    }
+    free(current);
+    fail(err, "\"%s\": too many levels of symbolic links", path);
+    return NULL;
+}
+
+/* cp_type_clash: podman's refusal, without --overwrite, to put a directory
+ * where a file is or a file where a directory is. */
+static int cp_type_clash(const struct cp_request *r, bool from_dir, int to_fd, const char *name, const char *shown,
+                         lrun_error **err)
+{
+    struct stat old;
+    if (r->overwrite || fstatat(to_fd, name, &old, AT_SYMLINK_NOFOLLOW) < 0 || from_dir == (bool)S_ISDIR(old.st_mode))
+        return 0;
+    return fail(err, "copying \"%s\": error creating \"%s\": %s %s: file exists", r->container_path, shown,
+                from_dir ? "mkdir" : "open", shown);
+}
+
 static int cp_root_open(struct cp_request *r, lrun_error **err)
 {
     if (r->pid > 0) {
@@ -20106,7 +20176,32 @@ static int cp_root_open(struct cp_request *r, lrun_error **err)
         return -1;
     autofree char *merged = xasprintf("%s/overlay/%s/merged", r->root, r->layer);
     int fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? fail_errno(err, "open %s", merged) : fd;
+    if (fd < 0)
+        return fail_errno(err, "open %s", merged);
+    /* the user's volume or bind the path is in (the deepest), where the
+     * container would see it: a copy into a volume reaches the volume, as
+     * podman's cp does, and makes no mount point in another one; the
+     * runtime's own files in userdata stay out */
+    const struct spec_mount *in = NULL;
+    for (size_t i = 0; r->spec && i < r->spec->n_mounts; i++) {
+        const struct spec_mount *m = &r->spec->mounts[i];
+        size_t n = strlen(m->destination);
+        while (n > 1 && m->destination[n - 1] == '/')
+            n--;
+        if ((m->flags & MS_BIND) && m->source && !has_prefix(m->source, r->userdata) &&
+            strncmp(r->container_path, m->destination, n) == 0 &&
+            (r->container_path[n] == '\0' || r->container_path[n] == '/' || n == 1) &&
+            (!in || strlen(in->destination) < n))
+            in = m;
+    }
+    struct stat st;
+    if (in && stat(in->source, &st) == 0 &&
+        mount_in_root(fd, in->destination, S_ISDIR(st.st_mode) ? CREATE_DIRECTORY : CREATE_FILE, in->source, NULL,
+                      MS_BIND | MS_REC | (in->flags & MS_RDONLY), NULL, err) < 0) {
+        close(fd);
+        return error_prefix(err, "mount %s for the copy", in->destination);
+    }
+    return fd;
 }
 
 /* tar_extract_fd: a plain tar from fd into dir_fd, as a layer is (names
@@ -20150,9 +20245,12 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
     bool into_dir = target >= 0 && fstat(target, &st) == 0 && S_ISDIR(st.st_mode);
     if (from_stdin) {
         if (!into_dir)
-            return fail(err, "\"%s\" could not be found on container %s: destination must be a directory when copying from stdin",
-                        r->container_path, r->container);
-        return tar_extract_fd(STDIN_FILENO, target, err);
+            return fail(err, "destination must be a directory when copying from stdin");
+        if (tar_extract_fd(STDIN_FILENO, target, err) < 0 && strstr((*err)->message, "Unrecognized archive format")) {
+            lrun_error_free(*err), *err = NULL;
+            return fail(err, "source must be a (compressed) tar archive when copying from stdin");
+        }
+        return *err ? -1 : 0;
     }
     autoclose int from_fd = open(src_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (from_fd < 0)
@@ -20161,52 +20259,99 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
         return fail(err, "destination must be a directory when copying a directory");
     if (into_dir && strcmp(src_base, ".") == 0) /* dir/. : what it holds */
         return tree_copy(from_fd, target, r->keep_owner, err);
-    if (into_dir)
+    if (into_dir) {
+        autofree char *shown = xasprintf("%s/%s", strcmp(r->container_path, "/") ? r->container_path : "", src_base);
+        if (cp_type_clash(r, S_ISDIR(src_st.st_mode), target, src_base, shown, err) < 0)
+            return -1;
         return entry_copy(from_fd, src_base, target, src_base, r->keep_owner, err);
+    }
+    autofree char *resolved = has_suffix(r->container_path, "/") ? NULL : cp_path_resolve(root_fd, r->container_path, err);
+    if (!resolved && *err)
+        return -1;
     autofree char *base = NULL;
-    autofree char *parent = path_split_last(r->container_path, &base);
-    autoclose int parent_fd = openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY);
-    if (parent_fd < 0 || has_suffix(r->container_path, "/"))
+    autofree char *parent = resolved ? path_split_last(resolved, &base) : NULL;
+    autoclose int parent_fd = parent ? openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY) : -1;
+    if (parent_fd < 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
         return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
                     r->container);
+    if (cp_type_clash(r, S_ISDIR(src_st.st_mode), parent_fd, base, resolved, err) < 0)
+        return -1;
     return entry_copy(from_fd, src_base, parent_fd, base, r->keep_owner, err);
 }
 
 /* cp_out: container → host. */
 static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
 {
-    autofree char *base = NULL;
-    autofree char *parent = path_split_last(r->container_path, &base);
+    autofree char *resolved = cp_path_resolve(root_fd, r->container_path, err);
+    if (!resolved)
+        return -1;
+    autofree char *base = NULL, *name = NULL;
+    autofree char *parent = path_split_last(resolved, &base);
+    autofree char *asked_parent = path_split_last(r->container_path, &name); /* the copy's name */
     autoclose int parent_fd = openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY);
     struct stat st;
-    bool whole = strcmp(base, ".") == 0;
-    if (parent_fd < 0 || (!whole && fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0))
+    bool whole = strcmp(name, ".") == 0; /* DIR/. : what it holds */
+    /* a link to "..", or "x/..": a directory, opened by its path (inside
+     * the root: ".." of the root is the root) */
+    bool by_path = !whole && (strcmp(base, ".") == 0 || strcmp(base, "..") == 0);
+    if (parent_fd < 0 || (!whole && !by_path && fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0))
         return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
                     r->container);
-    autoclose int self = whole ? openat2_in_root(root_fd, r->container_path, O_RDONLY | O_DIRECTORY) : -1;
-    if (whole && (self < 0 || fstat(self, &st) < 0))
+    autoclose int self = whole || by_path ? openat2_in_root(root_fd, resolved, O_RDONLY | O_DIRECTORY) : -1;
+    if ((whole || by_path) && (self < 0 || fstat(self, &st) < 0))
         return fail_errno(err, "open %s in the container", r->container_path);
-    int from_fd = whole ? self : parent_fd;
+    int from_fd = self >= 0 ? self : parent_fd;
     if (strcmp(r->host_path, "-") == 0) {
         digest_hex digest;
         int64_t size;
         fflush(stdout);
-        return dir_export_entry(from_fd, whole ? NULL : base, NULL, STDOUT_FILENO, digest, &size, err);
+        return dir_export_entry(from_fd, self >= 0 ? NULL : base, NULL, STDOUT_FILENO, digest, &size, err);
+    }
+    /* a link on the host is followed (/dev/stdout is written through, or
+     * refused when it is no regular file), never replaced */
+    autofree char *host_real = NULL;
+    const char *host_path = r->host_path;
+    struct stat link_st;
+    if (lstat(host_path, &link_st) == 0 && S_ISLNK(link_st.st_mode)) {
+        host_real = realpath(host_path, NULL);
+        if (!host_real)
+            return fail(err, "invalid destination: \"%s\" must be a directory or a regular file", host_path);
+        host_path = host_real;
     }
     struct stat host;
-    bool host_dir = stat(r->host_path, &host) == 0 && S_ISDIR(host.st_mode);
-    if (S_ISDIR(st.st_mode) && !whole && stat(r->host_path, &host) == 0 && !host_dir)
+    bool host_exists = stat(host_path, &host) == 0, host_dir = host_exists && S_ISDIR(host.st_mode);
+    if (host_exists && !host_dir && !S_ISREG(host.st_mode))
+        return fail(err, "invalid destination: \"%s\" must be a directory or a regular file", host_path);
+    if (S_ISDIR(st.st_mode) && !whole && host_exists && !host_dir && !r->overwrite)
         return fail(err, "destination must be a directory when copying a directory");
-    if (whole && !host_dir && mkdir(r->host_path, st.st_mode & 07777) < 0)
-        return fail_errno(err, "create %s", r->host_path);
-    if (whole || host_dir) {
-        autoclose int to = open(r->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    autofree char *shown = xasprintf("/%s", name);
+    if (host_dir && !whole) {
+        autoclose int to = open(host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (to < 0)
-            return fail_errno(err, "open %s", r->host_path);
-        return whole ? tree_copy(from_fd, to, true, err) : entry_copy(from_fd, base, to, base, true, err);
+            return fail_errno(err, "open %s", host_path);
+        if (cp_type_clash(r, S_ISDIR(st.st_mode), to, name, shown, err) < 0)
+            return -1;
+        if (!by_path)
+            return entry_copy(from_fd, base, to, name, true, err);
+        if (mkdirat(to, name, st.st_mode & 07777) < 0 && errno != EEXIST)
+            return fail_errno(err, "create %s/%s", host_path, name);
+        autoclose int sub = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return sub < 0 ? fail_errno(err, "open %s/%s", host_path, name) : tree_copy(from_fd, sub, true, err);
+    }
+    if ((whole || by_path) && !host_dir) {
+        if (host_exists && r->overwrite && unlink(host_path) < 0)
+            return fail_errno(err, "remove %s", host_path);
+        if (mkdir(host_path, st.st_mode & 07777) < 0)
+            return fail_errno(err, "create %s", host_path);
+    }
+    if (whole || by_path) {
+        autoclose int to = open(host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (to < 0)
+            return fail_errno(err, "open %s", host_path);
+        return tree_copy(from_fd, to, true, err);
     }
     autofree char *host_base = NULL;
-    autofree char *host_parent = path_split_last(r->host_path, &host_base);
+    autofree char *host_parent = path_split_last(host_path, &host_base);
     autoclose int to = open(host_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (to < 0)
         return fail(err, "\"%s\" could not be found on the host: %s", host_parent, strerror(errno));
@@ -20224,23 +20369,28 @@ static int cp_in_child(void *arg, lrun_error **err)
 
 /* container_copy: cp between container name's path and host_path. */
 static int container_copy(const char *root, const char *name, const char *container_path, const char *host_path,
-                          bool to_container, bool keep_owner, lrun_error **err)
+                          bool to_container, bool keep_owner, bool overwrite, lrun_error **err)
 {
     autoref struct container_ref ref;
     if (container_ref_read(root, name, &ref, err) < 0)
         return -1;
     autofree char *joined = NULL;
+    autofree char *userdata = container_userdata(root, ref.id);
+    autospec struct spec spec = {0};
+    autoerror lrun_error *spec_err = NULL;
+    bool have_spec = container_spec_read(userdata, ref.layer, &spec, &spec_err) == 0;
+    if (container_path[0] != '/' && !have_spec) {
+        *err = steal_pointer(&spec_err);
+        return -1;
+    }
     if (container_path[0] != '/') { /* relative to the container's working directory */
-        autofree char *userdata = container_userdata(root, ref.id);
-        autospec struct spec spec = {0};
-        if (container_spec_read(userdata, ref.layer, &spec, err) < 0)
-            return -1;
         joined = xasprintf("%s/%s", spec.process.cwd ? spec.process.cwd : "", container_path);
         container_path = joined;
     }
-    struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .pid = ref.running ? ref.pid : 0,
-                           .container_path = container_path, .host_path = host_path, .to_container = to_container,
-                           .keep_owner = keep_owner};
+    struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .userdata = userdata,
+                           .spec = have_spec ? &spec : NULL,
+                           .pid = ref.running ? ref.pid : 0, .container_path = container_path, .host_path = host_path,
+                           .to_container = to_container, .keep_owner = keep_owner, .overwrite = overwrite};
     return in_mount_namespace(cp_in_child, &r, err) < 0 ? -1 : 0;
 }
 
@@ -22467,9 +22617,12 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
             }
             if (!f)
                 return fail(err, "unknown shorthand flag: '%c' in %s\nSee 'lrun %s --help'", *p, a, u->command);
-            if (!flag_takes_value(f)) {
-                if (apply && flag_set(f, NULL, err) < 0)
+            if (!flag_takes_value(f)) { /* -a, or pflag's -a=false */
+                const char *value = p[1] == '=' && f->kind == FLAG_BOOL ? p + 2 : NULL;
+                if (apply && flag_set(f, value, err) < 0)
                     return -1;
+                if (value)
+                    break;
                 continue;
             }
             const char *value = p[1] ? p + 1 + (p[1] == '=') : NULL;
@@ -27458,7 +27611,7 @@ static int cmd_cp(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("archive", 'a', &archive, "Files copied in belong to the container's root (--archive=false: keep the source's owners)"),
         BOOL_FLAG("pause", 0, &pause, "Accepted (lrun copies without pausing)"),
         BOOL_FLAG("follow-link", 'L', &follow, "Accepted"),
-        BOOL_FLAG("overwrite", 0, &overwrite, "Accepted (an existing file is replaced)"),
+        BOOL_FLAG("overwrite", 0, &overwrite, "Replace a directory with a file or a file with a directory"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"cp", "[CONTAINER:]SRC_PATH [CONTAINER:]DEST_PATH",
@@ -27484,10 +27637,12 @@ static int cmd_cp(struct cli *cli, int argc, char **argv)
         }
         autofree char *base = NULL;
         autofree char *parent = path_split_last(src_path, &base);
-        autofree char *through = xasprintf("%s/%s", tmp, strcmp(base, ".") && strcmp(base, "/") ? base : "root");
-        int r = container_copy(root, src, src_path, through, false, true, &err);
+        bool contents = strcmp(base, ".") == 0 || strcmp(base, "/") == 0; /* DIR/. : what it holds */
+        autofree char *through = xasprintf("%s/%s", tmp, contents ? "root" : base);
+        autofree char *through_in = contents ? xasprintf("%s/.", through) : xstrdup(through);
+        int r = container_copy(root, src, src_path, through, false, true, true, &err);
         if (r == 0)
-            r = container_copy(root, dst, dst_path, through, true, !archive, &err);
+            r = container_copy(root, dst, dst_path, through_in, true, !archive, overwrite, &err);
         autoclose int tmp_parent = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         remove_tree_at(tmp_parent, tmp + 5, NULL);
         return r < 0 ? cli_fail(err) : 0;
@@ -27497,7 +27652,7 @@ static int cmd_cp(struct cli *cli, int argc, char **argv)
         return EXIT_LRUN;
     }
     if (container_copy(root, src ? src : dst, src ? src_path : dst_path, src ? dst_path : src_path, dst != NULL,
-                       !archive, &err) < 0)
+                       !archive, overwrite, &err) < 0)
         return cli_fail(err);
     return 0;
 }

@@ -4,7 +4,11 @@
 # stdout with "-", container to container, podman's errors; and the
 # attacks: links the container made (absolute, relative with ../, in the
 # last component and in the middle) never lead cp to the host, and a tar
-# on stdin cannot climb out with ../.
+# on stdin cannot climb out with ../.  As podman's cp: a link as the last
+# name is followed inside the container (out of it and onto it), a stopped
+# container's volumes and binds are where the copy goes, a tmpfs starts
+# with the image's content (tmpcopyup), --overwrite, -a=false, podman's
+# messages for stdin/stdout misuse; a link on the host is never replaced.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -96,13 +100,82 @@ is "$(cat "$(ctr_layer_dir evil)/diff$T/hostonly/planted" 2>/dev/null)" one "…
 run L cp "$H/file" evil:/rel/planted2
 ok_cmd "… nor through a relative one" test ! -e "$T/hostonly/planted2"
 run L cp "$H/file" evil:/d/file
-is "$(cat "$T/hostonly/secret")" secret "a link as the last component is replaced, its host target untouched"
+is "$(cat "$T/hostonly/secret")" secret "a link as the last component is followed inside the container, its host target untouched"
 run L cp "$H/dir" evil:/root-link/
 ok_cmd "a link to / is the container's root" test -f "$(ctr_layer_dir evil)/diff/dir/sub/f"
 printf 'x' >"$T/esc-src" && tar -C "$T" -cf "$T/esc.tar" --transform 's|esc-src|../../../../../tmp/lrun-cp-escaped|' esc-src
 run L cp - evil:/ <"$T/esc.tar"
 is "$rc" 125 "a tar on stdin with ../ is refused"
 ok_cmd "… nothing escaped" test ! -e /tmp/lrun-cp-escaped
+
+# --- links followed as podman's cp follows them ----------------------------------------------
+L run --name ln "$IMG" sh -c 'mkdir -p /tmp/sub /tmp/d1; echo c0 >/tmp/c0; cd /tmp/sub && ln -s .. weirdlink;
+	ln -s /tmp/nonesuch1 /tmp/d1/x; ln -s "file*" /copyme' >/dev/null
+run L cp ln:/tmp/sub/weirdlink "$T/wl"
+is "$rc/$(cat "$T/wl/c0" 2>&1)" "0/c0" "cp out of a link to ..: the directory it points to"
+run L cp "$H/file" ln:/tmp/d1/x
+is "$rc/$(cat "$(ctr_layer_dir ln)/diff/tmp/nonesuch1" 2>&1)" "0/one" "cp onto a dangling link: the file is made where it points"
+ok_cmd "… the link stays" test -L "$(ctr_layer_dir ln)/diff/tmp/d1/x"
+run L cp "$H/file" ln:/tmp/d1/y/
+is "$rc/$err" "125/Error: \"/tmp/d1/y/\" could not be found on container ln: no such file or directory$nl" \
+	"a destination DIR/ that does not exist: podman's message"
+run L cp ln:/copyme "$T/cm"
+is "$rc/$err" "125/Error: \"/copyme\" could not be found on container ln: no such file or directory$nl" \
+	"a link to a name that is not there: not found (no glob)"
+ok_cmd "… nothing copied" test ! -e "$T/cm"
+run L cp ln:/tmp/. c:/tmp/fromln
+is "$rc/$(cat "$(ctr_layer_dir c)/diff/tmp/fromln/c0" 2>&1)" "0/c0" "container to container, DIR/.: what it holds"
+
+# --- a stopped container's volumes and binds; a tmpfs's copy-up -----------------------------
+mkdir -p "$T/bindm"
+L volume create cpv1 >/dev/null && L volume create cpv2 >/dev/null
+L create --name vc -v cpv1:/tmp/volume -v cpv2:/tmp/volume/sub -v "$T/bindm:/tmp/volume/mount" "$IMG" sh >/dev/null
+run L cp "$H/file" vc:/tmp/volume/sub
+is "$rc/$(ls "$R/volumes/cpv2/_data")/$(ls "$R/volumes/cpv1/_data")" "0/file/" \
+	"cp into a created container's volume (mounted in another volume): that volume, no mount point in the other"
+run L cp "$H/file" vc:/tmp/volume/mount
+is "$rc/$(cat "$T/bindm/file" 2>&1)" "0/one" "… and into its bind mount"
+run L cp vc:/tmp/volume/sub/file "$T/fromvol"
+is "$rc/$(cat "$T/fromvol" 2>&1)" "0/one" "… and out of the volume"
+L create --name tc --mount type=tmpfs,dst=/etc "$IMG" sleep 60 >/dev/null
+run L cp "$H/file" tc:/etc/
+L start tc >/dev/null
+run L exec tc cat /etc/file /etc/passwd
+like "$rc/$out" "^0/one${nl}root:" "cp into a created container's tmpfs mount point: the tmpfs starts with it and the image's files"
+run L run --rm --tmpfs /etc:notmpcopyup "$IMG" ls /etc/passwd
+is "$rc" 1 "--tmpfs DIR:notmpcopyup: an empty tmpfs"
+
+# --- --overwrite, -a=false, stdin and stdout --------------------------------------------------
+L run -d --name ow "$IMG" sh -c 'mkdir /tmp/foo; echo bar >/tmp/bar; sleep 60' >/dev/null
+wait_for 5 L exec ow cat /tmp/bar >/dev/null 2>&1
+mkdir -p "$T/ow" && echo hostfoo >"$T/ow/foo"
+run L cp "$T/ow/foo" ow:/tmp
+is "$rc/$err" "125/Error: copying \"/tmp\": error creating \"/tmp/foo\": open /tmp/foo: file exists$nl" \
+	"a file onto a directory: refused without --overwrite"
+run L cp --overwrite "$T/ow/foo" ow:/tmp
+is "$rc/$(L exec ow cat /tmp/foo)" "0/hostfoo" "… replaced with --overwrite"
+mkdir "$T/ow/bar"
+run L cp ow:/tmp/bar "$T/ow"
+is "$rc/$err" "125/Error: copying \"/tmp/bar\": error creating \"/bar\": open /bar: file exists$nl" \
+	"out: a file onto a host directory: refused"
+run L cp --overwrite ow:/tmp/bar "$T/ow"
+is "$rc/$(cat "$T/ow/bar")" "0/bar" "… replaced with --overwrite"
+echo mine >"$T/ow/real" && ln -s "$T/ow/real" "$T/ow/lnk"
+run L cp ow:/tmp/bar "$T/ow/lnk"
+is "$rc/$(readlink "$T/ow/lnk")/$(cat "$T/ow/real")" "0/$T/ow/real/bar" "a host link as destination is written through, not replaced"
+L cp ow:/tmp/bar /dev/stdout 2>"$T/ow/err" | cat >/dev/null
+is "${PIPESTATUS[0]}/$(cat "$T/ow/err")" '125/Error: invalid destination: "/dev/stdout" must be a directory or a regular file' \
+	"cp to /dev/stdout on a pipe: podman's refusal"
+is "$(readlink /dev/stdout)" /proc/self/fd/1 "… the host's /dev/stdout is untouched"
+echo notatar | L cp - ow:/tmp 2>"$T/ow/err"
+is "$?/$(cat "$T/ow/err")" "125/Error: source must be a (compressed) tar archive when copying from stdin" "stdin that is no tar"
+tar -C "$H" -cf "$T/ow/in.tar" file
+L cp - ow:/tmp/none <"$T/ow/in.tar" 2>"$T/ow/err"
+is "$?/$(cat "$T/ow/err")" "125/Error: destination must be a directory when copying from stdin" "stdin into no directory"
+echo owned >"$T/ow/owned" && chown 1234:2345 "$T/ow/owned"
+run L cp -a=false "$T/ow/owned" ow:/tmp/
+is "$rc/$(L exec ow ls -ln /tmp/owned | awk '{print $3, $4}')" "0/1234 2345" "cp -a=false (pflag's short form): the host's owners kept"
+
 is "$(mounts_below "$R" | wc -l)" 0 "no mount left behind"
 
 done_testing
