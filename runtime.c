@@ -275,6 +275,16 @@ PRINTF(3, 4) static int fail_code(lrun_error **err, int exit_code, const char *f
     return -1;
 }
 
+/* strerror_go: errno's text as Go (and so podman) prints it: "no such file
+ * or directory", the first letter small. */
+static const char *strerror_go(int errnum)
+{
+    static __thread char text[128];
+    snprintf(text, sizeof text, "%s", strerror(errnum));
+    text[0] = (char)tolower((unsigned char)text[0]);
+    return text;
+}
+
 /* fail_errno: a failed system call; appends strerror(errno); returns -1. */
 PRINTF(2, 3) static int fail_errno(lrun_error **err, const char *fmt, ...)
 {
@@ -4079,6 +4089,22 @@ static int tar_export_file_data(struct tar_export *t, int fd, const char *path, 
 static char *const runtime_mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
                                              "run", "run/.containerenv", NULL};
 
+static bool mount_point_unused(int dirfd, const char *name, const char *path, char *const *points);
+
+/* dir_holds_only_mount_points: directory name in dirfd holds nothing but
+ * unused mount points (an image's /etc, where only /etc/hosts was made). */
+static bool dir_holds_only_mount_points(int dirfd, const char *name, const char *path, char *const *points)
+{
+    autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    autostrv char **inside = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
+    for (size_t i = 0; inside && inside[i]; i++) {
+        autofree char *child = xasprintf("%s/%s", path, inside[i]);
+        if (!mount_point_unused(fd, inside[i], child, points))
+            return false;
+    }
+    return inside != NULL;
+}
+
 /* mount_point_unused: path (name in dirfd) is one of points and holds
  * nothing: an empty file, or a directory holding only such mount points
  * (/run made for /run/.containerenv). */
@@ -4089,16 +4115,7 @@ static bool mount_point_unused(int dirfd, const char *name, const char *path, ch
         return false;
     if (S_ISREG(st.st_mode))
         return st.st_size == 0;
-    if (!S_ISDIR(st.st_mode))
-        return false;
-    autoclose int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    autostrv char **inside = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
-    for (size_t i = 0; inside && inside[i]; i++) {
-        autofree char *child = xasprintf("%s/%s", path, inside[i]);
-        if (!mount_point_unused(fd, inside[i], child, points))
-            return false;
-    }
-    return inside != NULL;
+    return S_ISDIR(st.st_mode) && dir_holds_only_mount_points(dirfd, name, path, points);
 }
 
 /* tar_export_skipped: path is one to leave out, and empty. */
@@ -15815,7 +15832,7 @@ static int volume_options_check(char *const *options, lrun_error **err)
         if (!device)
             return fail(err, "invalid volume option device for driver 'local': a bind volume needs device=PATH");
         if (stat(device, &st) < 0)
-            return fail(err, "invalid volume option device for driver 'local': stat %s: %s", device, strerror(errno));
+            return fail(err, "invalid volume option device for driver 'local': stat %s: %s", device, strerror_go(errno));
     }
     return 0;
 }
@@ -24798,7 +24815,6 @@ static int cmd_history(struct cli *cli, int argc, char **argv)
 
 /* --- diff --- */
 
-/* diff_layer: the layer an argument of diff names (an image's top). */
 /* diff_layer: a container's layer (a container is looked up first, as
  * podman does) or an image's top layer. */
 static struct layer *diff_layer(lrun_store *s, const char *name, bool *container, lrun_error **err)
@@ -24822,7 +24838,14 @@ static void changes_drop_mount_points(lrun_store *s, const struct layer *l, stru
     autoclose int diff_fd = openat(s->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     for (size_t i = 0; diff_fd >= 0 && i < c->n; i++) {
         const char *rel = c->list[i].path + 1;
-        if (c->list[i].kind != 'A' || !mount_point_unused(diff_fd, rel, rel, runtime_mount_points))
+        /* an added mount point, or a directory of the image changed only
+         * by them (its /etc copied up for /etc/hosts, /run for
+         * /run/.containerenv) */
+        struct stat st;
+        bool runtime_only = c->list[i].kind == 'A' ? mount_point_unused(diff_fd, rel, rel, runtime_mount_points)
+                            : c->list[i].kind == 'C' && fstatat(diff_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                  S_ISDIR(st.st_mode) && dir_holds_only_mount_points(diff_fd, rel, rel, runtime_mount_points);
+        if (!runtime_only)
             continue;
         free(c->list[i].path);
         memmove(&c->list[i], &c->list[i + 1], (c->n - i - 1) * sizeof *c->list);
@@ -27669,7 +27692,7 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
         LIST_FLAG("change", 'c', &changes, "INSTRUCTION", "Apply an instruction (CMD, ENV, ...) to the image"),
         STRING_FLAG("message", 'm', &message, "MESSAGE", "The history entry's comment"),
         STRING_FLAG("format", 'f', &format, "oci|docker", "Accepted (lrun stores OCI manifests)"),
-        BOOL_FLAG("pause", 'p', &pause, "Accepted (the layer is read as it is)"),
+        BOOL_FLAG("pause", 'p', &pause, "Freeze a running container while its layer is read"),
         BOOL_FLAG("quiet", 'q', &quiet, "Print only the image ID"),
         BOOL_FLAG("squash", 0, &squash, "Accepted"),
         FLAGS_END,
@@ -27706,8 +27729,18 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
     char *names[] = {n == 2 ? argv[2] : NULL, NULL};
     struct commit_request r = {.base = base, .layer = ct->layer, .settings = &settings, .history = &entry,
                                .n_history = 1, .author = author, .names = names};
+    /* --pause (podman's default): a running container's cgroup frozen
+     * while its layer is read, so the image holds one moment of it */
+    autofree char *cgroup = pause && container_is_running(ct) && !ct->paused ? container_cgroup_path(s->root, ct->id)
+                                                                            : NULL;
+    if (cgroup && cgroup_freeze(cgroup, true, &err) < 0)
+        return cli_fail(err);
     autofree char *id = NULL;
-    if (image_commit_request(s, &r, &id, &err) < 0)
+    int committed = image_commit_request(s, &r, &id, &err);
+    lrun_error *ignored = NULL;
+    if (cgroup && cgroup_freeze(cgroup, false, &ignored) < 0)
+        lrun_error_free(ignored);
+    if (committed < 0)
         return cli_fail(err);
     printf("%s\n", id);
     return 0;
@@ -29348,6 +29381,131 @@ static int cmd_network_disconnect(struct cli *cli, int argc, char **argv)
     return cmd_network_connect_or_disconnect(cli, argc, argv, false);
 }
 
+/* --- volume export, import, mount, unmount ---
+ * A local volume's content is its _data (or the directory a bind volume's
+ * device names); a tmpfs volume has none outside a running container. */
+
+static int volume_content_open(const char *root, const char *name, lrun_error **err)
+{
+    autovolume struct volume v = {0};
+    if (volume_read(root, name, &v, NULL) < 0)
+        return fail(err, "no such volume %s", name);
+    const char *type = pairs_get(v.options, "type");
+    if (type && strcmp(type, "tmpfs") == 0)
+        return fail(err, "volume %s is a tmpfs: it has no content outside a container", name);
+    autofree char *data = volume_data_path(root, name);
+    const char *path = pairs_get(v.options, "device") ? pairs_get(v.options, "device") : data;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? fail_errno(err, "open %s", path) : fd;
+}
+
+static int cmd_volume_export(struct cli *cli, int argc, char **argv)
+{
+    const char *output = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("output", 'o', &output, "FILE", "Write to a file, not stdout"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume export", "VOLUME", "Write a volume's content as a tar", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autoclose int dir_fd = volume_content_open(s->root, argv[1], &err);
+    if (dir_fd < 0)
+        return cli_fail(err);
+    autofree char *tmp = output ? xasprintf("%s.lrun-tmp-%d", output, (int)getpid()) : NULL;
+    autoclose int fd = output ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (output && fd < 0) {
+        cli_error("open %s: %s", output, strerror_go(errno));
+        return EXIT_LRUN;
+    }
+    digest_hex digest;
+    int64_t size;
+    fflush(stdout);
+    if (dir_export(dir_fd, output ? fd : STDOUT_FILENO, digest, &size, &err) < 0 ||
+        (output && (fsync(fd) < 0 || rename(tmp, output) < 0) && fail_errno(&err, "write %s", output) < 0)) {
+        if (output)
+            unlink(tmp); /* a failed export leaves no half file */
+        return cli_fail(err);
+    }
+    return 0;
+}
+
+static int cmd_volume_import(struct cli *cli, int argc, char **argv)
+{
+    static const struct cli_usage usage = {"volume import", "VOLUME [SOURCE|-]",
+                                           "Put a tar's content into a volume", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, NULL, &status);
+    if (n < 0)
+        return status;
+    if (n != 2) {
+        cli_error("accepts 2 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autoclose int dir_fd = volume_content_open(s->root, argv[1], &err);
+    if (dir_fd < 0)
+        return cli_fail(err);
+    bool from_stdin = strcmp(argv[2], "-") == 0;
+    autoclose int in = from_stdin ? -1 : open(argv[2], O_RDONLY | O_CLOEXEC);
+    if (!from_stdin && in < 0) {
+        cli_error("open %s: %s", argv[2], strerror_go(errno));
+        return EXIT_LRUN;
+    }
+    if (tar_extract_fd(from_stdin ? STDIN_FILENO : in, dir_fd, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+/* volume_mount_each: volume mount|unmount NAME...: a local volume is a
+ * directory already; mount prints where, unmount its name. */
+static int volume_mount_each(struct cli *cli, int argc, char **argv, bool mount)
+{
+    static const struct cli_usage mount_usage = {"volume mount", "VOLUME [VOLUME...]", "Print a volume's mount point",
+                                                 false};
+    static const struct cli_usage unmount_usage = {"volume unmount", "VOLUME [VOLUME...]", "Unmount a volume", false};
+    int status = 0, n = cli_parse(argc, argv, mount ? &mount_usage : &unmount_usage, NULL, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *err = NULL;
+        autovolume struct volume v = {0};
+        if (volume_read(s->root, argv[i], &v, &err) < 0) {
+            cli_fail(err);
+            status = EXIT_LRUN;
+            continue;
+        }
+        autofree char *data = volume_data_path(s->root, argv[i]);
+        printf("%s\n", !mount ? argv[i] : pairs_get(v.options, "device") ? pairs_get(v.options, "device") : data);
+    }
+    return status;
+}
+
+static int cmd_volume_mount(struct cli *cli, int argc, char **argv) { return volume_mount_each(cli, argc, argv, true); }
+
+static int cmd_volume_unmount(struct cli *cli, int argc, char **argv)
+{
+    return volume_mount_each(cli, argc, argv, false);
+}
+
 /* --- init: lrun as the early userspace (PID 1 of an initramfs) ---
  * `lrun init [SCRIPT]` mounts what is missing, loads overlayfs, then runs
  * SCRIPT (default /etc/lrun/init.conf): one lrun command per line
@@ -29831,7 +29989,9 @@ static const struct command network_commands[] = {
 static const struct command volume_commands[] = {
     {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
     {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
-    {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {NULL, NULL, NULL},
+    {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {"export", cmd_volume_export, NULL},
+    {"import", cmd_volume_import, NULL}, {"mount", cmd_volume_mount, NULL},   {"unmount", cmd_volume_unmount, NULL},
+    {"umount", cmd_volume_unmount, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct command system_commands[] = {

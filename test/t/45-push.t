@@ -184,4 +184,43 @@ run lr push -q --cert-dir "$T/certs" $S:v2 "$B/private:v2"
 is "$rc" 0 "basic auth: push with the credentials login stored" || diag "$err"
 is "$("$LRUN" --root "$T/auth-pull" pull -q --cert-dir "$T/certs" "$B/private:v2" 2>&1)" "$V2" "… and it pulls back"
 
+# --- built images: layers stored plain go up gzip'd; v2 after v1 sends one layer ----------
+B0=$T/built && mkdir -p "$B0/ctx"
+lr import -q "$T/fx/layers/1.tar" localhost/base:1 >/dev/null || bail "import the base"
+echo '<h1>v1</h1>' >"$B0/ctx/index.html"
+printf 'FROM localhost/base:1\nRUN mkdir -p /var/www && busybox dd if=/dev/urandom of=/var/www/apache.bin bs=1k count=256 2>/dev/null\nCOPY index.html /var/www/\nCMD ["/bin/busybox", "httpd", "-f"]\n' \
+	>"$B0/ctx/Containerfile"
+BV1=$(lr build -q -t localhost/web:v1 "$B0/ctx" 2>/dev/null | tail -1)
+echo '<h1>v2</h1>' >"$B0/ctx/index.html"
+BV2=$(lr build -q -t localhost/web:v2 "$B0/ctx" 2>/dev/null | tail -1)
+is "$(jq -r '[.[] | select(.compression != null and .compression != 0)] | length' "$T/root/overlay-layers/layers.json")/${#BV1}/${#BV2}" \
+	"0/64/64" "two built images; every layer stored plain"
+mark
+lr push localhost/web:v1 "$R/web:v1" >"$T/out" 2>"$T/err"
+ok $? "push a built image" || diag "$(cat "$T/err")"
+mw1=$(raw_manifest web:v1)
+is "$(jq -r '[.layers[].mediaType] | unique | .[]' <<<"$mw1")" application/vnd.oci.image.layer.v1.tar+gzip \
+	"its layers go as gzip (podman compresses on push)"
+gz=0
+for d in $(jq -r '.layers[].digest' <<<"$mw1"); do
+	[ "$(curl -s "http://$R/v2/web/blobs/$d" | head -c 2 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ] && gz=$((gz + 1))
+done
+is "$gz/$(uploads web)/$(since | grep -c '"POST /v2/web/blobs/uploads/?mount=.*&from=servidorweb HTTP/1.1" 201')" "3/3/1" \
+	"… 3 gzip blobs in the registry; the base (servidorweb's first layer) mounted, the rest and the config uploaded"
+mark
+lr push localhost/web:v2 "$R/web:v2" >"$T/out" 2>"$T/err"
+ok $? "push the v2 built after it" || diag "$(cat "$T/err")"
+mw2=$(raw_manifest web:v2)
+is "$(uploads web)/$(jq -c '[.layers[0:2][].digest]' <<<"$mw2")" "2/$(jq -c '[.layers[0:2][].digest]' <<<"$mw1")" \
+	"v2: only its own layer and its config go up; it names v1's first two (same gzip digests)"
+W=$T/web-pulled
+"$LRUN" --root "$W" pull -q "$R/web:v1" >/dev/null 2>&1 && "$LRUN" --root "$W" pull -q "$R/web:v2" >/dev/null 2>&1
+ok $? "both pull into another store"
+is "$(jq -r '.[].id' "$W/overlay-images/images.json" | sort | tr '\n' ' ')" "$(printf '%s\n' "$BV1" "$BV2" | sort | tr '\n' ' ')" \
+	"… with the built image IDs"
+is "$(jq length "$W/overlay-layers/layers.json")" 4 "… sharing the base and \"Apache\" layers (4 layers, not 6)"
+is "$(jq -r '.[].id' "$W/overlay-layers/layers.json" | sort | tr '\n' ' ')" \
+	"$(jq -r '.[].id' "$T/root/overlay-layers/layers.json" | grep -xFf <(jq -r '.[].id' "$W/overlay-layers/layers.json") | sort | tr '\n' ' ')" \
+	"… the same layer (chain) IDs as in the store that built them"
+
 done_testing

@@ -23,7 +23,7 @@ run L volume create 'bad name'
 is "$rc" 125 "a bad name is refused"
 like "$err" 'names must match' "… with podman's rule"
 run L volume create -o type=bind -o device=/bogus bv
-is "$rc/$err" "125/Error: invalid volume option device for driver 'local': stat /bogus: No such file or directory$nl" \
+is "$rc/$err" "125/Error: invalid volume option device for driver 'local': stat /bogus: no such file or directory$nl" \
 	"a bind volume's device must exist"
 run L volume create -o foo=bar ov
 is "$rc/$err" "125/Error: invalid mount option foo for driver 'local': invalid argument$nl" "an unknown option is refused"
@@ -165,5 +165,32 @@ run L volume rm -a
 is "$rc" 0 "volume rm -a"
 is "$(L volume ls -q)" "" "… leaves no volume"
 is "$(ls "$R/volumes")" "" "… and no directory"
+
+# --- volume export, import, mount, unmount ----------------------------------------------
+L volume create ex1 >/dev/null && L volume create ex2 >/dev/null
+L run --rm -v ex1:/data "$IMG" sh -c 'echo hello >/data/test; mkdir /data/d; echo x >/data/d/f' >/dev/null
+run L volume export ex1 --output="$T/ex1.tar"
+is "$rc/$(tar -tf "$T/ex1.tar" | sort | tr '\n' ' ')" "0/d/ d/f test " "volume export -o FILE: the volume's content as a tar"
+L volume export ex1 | cmp -s - "$T/ex1.tar"
+ok $? "… the same tar on stdout"
+run L volume import ex2 - <"$T/ex1.tar"
+is "$rc/$(L run --rm -v ex2:/data "$IMG" cat /data/test /data/d/f)" "0/hello${nl}x" "volume import VOL -: the tar's content in the volume"
+run L volume export nosuch
+is "$rc/$err" "125/Error: no such volume nosuch$nl" "export of no volume: podman's message"
+run L volume import ex2 "$T/none.tar"
+is "$rc/$err" "125/Error: open $T/none.tar: no such file or directory$nl" "import of no file: podman's message"
+printf 'not a tar' >"$T/junk"
+run L volume import ex2 "$T/junk"
+is "$rc" 125 "import of something that is no tar: 125"
+tar -C "$T" -cf "$T/esc.tar" --transform 's|junk|../../../../../../tmp/lrun-vol-escaped|' junk
+run L volume import ex2 "$T/esc.tar"
+is "$rc/$(test -e /tmp/lrun-vol-escaped && echo escaped)" "125/" "a tar with ../ is refused, nothing written outside the volume"
+run L volume mount ex1
+is "$rc/$out" "0/$R/volumes/ex1/_data$nl" "volume mount: where the volume's content is"
+run L volume unmount ex1
+is "$rc/$out" "0/ex1$nl" "volume unmount: its name"
+run L volume mount nosuch
+is "$rc/$err" "125/Error: no volume with name \"nosuch\" found: no such volume$nl" "mount of no volume: 125"
+L volume rm ex1 ex2 >/dev/null
 
 done_testing

@@ -3,7 +3,8 @@
 # chain, recorded as a pulled one is (DiffID, tar-split, sizes, parent,
 # chain ID); -m, -a, -c; the config's history and rootfs; deletions kept
 # as whiteouts; the runtime's mount points (/etc/hosts, /proc...) left out;
-# a running container; errors.
+# a running container, frozen while its layer is read (--pause, podman's
+# default) and not with --pause=false; errors.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -72,5 +73,31 @@ is "$rc" 125 "an unknown -c instruction: 125"
 like "$err" "invalid instruction FROB" "… named"
 run L images --format '{{.Repository}}' localhost/x
 is "$out" "" "a failed commit leaves no image"
+
+# --- --pause: the running container's cgroup frozen while the layer is read ---------------
+# the freezer state is sampled as fast as the shell can while the commit runs
+# (a 48 MiB layer takes long enough to be seen frozen), then again after it
+if grep -q cgroup /proc/self/mountinfo; then
+	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		state() { grep -q 'frozen 1' "/sys/fs/cgroup/lrun/$1/cgroup.events" && echo FROZEN || echo THAWED; }
+	else
+		state() { cat "/sys/fs/cgroup/freezer/lrun/$1/freezer.state"; }
+	fi
+	P=$(L run -d "$IMG" sh -c 'busybox dd if=/dev/zero of=/big bs=1M count=48 2>/dev/null && echo >/ready; sleep 60')
+	wait_for 20 L exec "$P" cat /ready >/dev/null 2>&1
+	sample() { # sample ID: the states seen while the commit ($!) runs
+		while kill -0 "$!" 2>/dev/null; do state "$1"; done | sort -u | tr '\n' ' '
+	}
+	L commit "$P" localhost/paused:1 >/dev/null & seen=$(sample "$P"); wait $!
+	is "$?/$seen" "0/FROZEN THAWED " "commit of a running container: frozen while its layer is read"
+	is "$(state "$P")/$(L inspect --format '{{.State.Status}}' "$P")" "THAWED/running" "… thawed after, still running"
+	L commit --pause=false "$P" localhost/paused:2 >/dev/null & seen=$(sample "$P"); wait $!
+	is "$?/$seen" "0/THAWED " "commit --pause=false: never frozen"
+	L pause "$P" >/dev/null
+	run L commit "$P" localhost/paused:3
+	is "$rc/$(state "$P")/$(L inspect --format '{{.State.Status}}' "$P")" "0/FROZEN/paused" \
+		"a paused container is committed and stays paused"
+	L rm -f -t 0 "$P" >/dev/null
+fi
 
 done_testing

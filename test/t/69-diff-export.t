@@ -22,6 +22,12 @@ is "$rc" 0 "container diff CONTAINER IMAGE"
 like "$out" "A /newfile" "… against the image"
 run L diff nosuch
 is "$rc" 125 "diff of nothing known: 125"
+fx_busybox_rootfs "$T/runimg" >/dev/null && mkdir -p "$T/runimg/run" && tar -C "$T/runimg" -cf "$T/runimg.tar" . &&
+	L import -q "$T/runimg.tar" localhost/withrun:1 >/dev/null
+L run --name withrun localhost/withrun:1 sh -c 'echo >/x' >/dev/null
+run L diff withrun
+is "$rc/$out" "0/A /x$nl" "an image with /etc and /run: copied up only for the runtime's mount points, no change"
+L rm withrun >/dev/null && L rmi localhost/withrun:1 >/dev/null
 
 # --- export ------------------------------------------------------------------------------
 L export d >"$T/d.tar"
