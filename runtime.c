@@ -15997,6 +15997,7 @@ struct container_config {
     bool cgroupns_host;  /* --cgroupns host */
     size_t n_mounts;
     char **volumes_from;
+    char *image_volume; /* --image-volume: bind (NULL), tmpfs or ignore */
     int stop_timeout;
     bool terminal, interactive, detach, remove, read_only, privileged, init, no_new_privileges, no_pivot;
     char *restart;  /* --restart: no, on-failure[:N], always, unless-stopped */
@@ -16007,6 +16008,7 @@ struct container_config {
 
 static void container_config_release(struct container_config *c)
 {
+    free(c->image_volume);
     free(c->restart);
     lrun_strv_free(c->labels);
     free(c->log_driver);
@@ -17054,12 +17056,37 @@ static int volume_prepare(lrun_store *s, struct image *img, struct user_mount *m
     return volume_write(s->root, &v, err);
 }
 
+/* image_volumes_add: the image's VOLUMEs that no mount of the user's
+ * covers, as podman's --image-volume says: an anonymous volume each (bind,
+ * the default; filled from the image), a tmpfs, or nothing (ignore). */
+static int image_volumes_add(lrun_store *s, struct image *img, struct container_config *c, lrun_error **err)
+{
+    if (c->image_volume && strcmp(c->image_volume, "ignore") == 0)
+        return 0;
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config)
+        return -1;
+    autostrv char **volumes = json_keys(json_get(json_get(config, "config"), "Volumes"), false);
+    for (size_t i = 0; volumes && volumes[i]; i++) {
+        bool covered = false;
+        for (size_t m = 0; m < c->n_mounts && !covered; m++)
+            covered = strcmp(c->mounts[m].destination, volumes[i]) == 0;
+        if (covered || volumes[i][0] != '/')
+            continue;
+        bool tmpfs = c->image_volume && strcmp(c->image_volume, "tmpfs") == 0;
+        user_mount_push(&c->mounts, &c->n_mounts, tmpfs ? MOUNT_TMPFS : MOUNT_VOLUME, NULL, volumes[i], NULL);
+    }
+    return 0;
+}
+
 static int container_mounts_prepare(lrun_store *s, struct image *img, struct container_config *c, const char *id,
                                     struct volumes_made *made, lrun_error **err)
 {
     for (size_t i = 0; c->volumes_from && c->volumes_from[i]; i++)
         if (mounts_from_container(s, c->volumes_from[i], c, err) < 0)
             return -1;
+    if (image_volumes_add(s, img, c, err) < 0)
+        return -1;
     if (user_mounts_dedupe(c, err) < 0)
         return -1;
     for (size_t i = 0; i < c->n_mounts; i++) {
@@ -22072,9 +22099,12 @@ static char *build_container(struct build *b, char **command, lrun_error **err)
         fail(err, "image %.12s is gone", b->image);
         return NULL;
     }
+    /* a RUN step sees the image's VOLUME directories as they are (buildah's
+     * way): no volume is made for it */
     autoconfig struct container_config c = {.image = xstrdup(b->image), .network = xstrdup("host"),
                                             .seccomp = xstrdup("default"), .no_new_privileges = true,
-                                            .stop_timeout = 10, .env = strv_copy(b->args)};
+                                            .stop_timeout = 10, .env = strv_copy(b->args),
+                                            .image_volume = xstrdup("ignore")};
     struct container *ct = container_create(s, img, &c, command, "", err);
     return ct ? xstrdup(ct->id) : NULL;
 }
@@ -26211,7 +26241,8 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
-                RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_LIMIT /* + enum limit_option */ };
+                RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME,
+                RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -26290,6 +26321,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         } else if (!has_prefix(value, "label=")) { /* no SELinux labels here */
             return fail(err, "unsupported --security-opt \"%s\"", value);
         }
+        break;
+    case RUN_IMAGE_VOLUME:
+        if (strcmp(value, "bind") && strcmp(value, "tmpfs") && strcmp(value, "ignore"))
+            return fail(err, "invalid --image-volume \"%s\": use bind, tmpfs or ignore", value);
+        free(c->image_volume), c->image_volume = xstrdup(value);
         break;
     case RUN_PULL:
         if (strcmp(value, "missing") && strcmp(value, "always") && strcmp(value, "never") && strcmp(value, "newer"))
@@ -26426,6 +26462,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
                  "Mount a volume (made if missing), a host directory, or (CTR alone) a new anonymous volume"),
         RUN_CALL("mount", 0, RUN_MOUNT, "type=bind|volume|tmpfs,source=..,target=..[,ro]", "Attach a mount"),
         RUN_CALL("volumes-from", 0, RUN_VOLUMES_FROM, "CTR[:ro|rw]", "Mount the volumes of another container"),
+        RUN_CALL("image-volume", 0, RUN_IMAGE_VOLUME, "bind|tmpfs|ignore",
+                 "The image's VOLUMEs: anonymous volumes (default), tmpfs, or nothing"),
         BOOL_FLAG("read-only", 0, &c->read_only, "Mount the root file system read-only"),
         RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH[:OPTS]", "Mount a tmpfs"),
         RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),

@@ -193,4 +193,25 @@ run L volume mount nosuch
 is "$rc/$err" "125/Error: no volume with name \"nosuch\" found: no such volume$nl" "mount of no volume: 125"
 L volume rm ex1 ex2 >/dev/null
 
+# --- the image's VOLUMEs: --image-volume bind (default), tmpfs, ignore ---------------------
+mkdir -p "$T/vimg" && printf 'FROM %s\nRUN mkdir /data && echo seed >/data/seed\nVOLUME /data\n' "$IMG" >"$T/vimg/Containerfile"
+L build -q -t localhost/volimg:1 "$T/vimg" >/dev/null
+is "$(L volume ls -q)" "" "a build's RUN steps make no volume"
+run L run --name iv localhost/volimg:1 sh -c 'echo more >>/data/seed'
+vol=$(L volume ls -q)
+is "$rc/$(wc -l <<<"$vol")/$(cat "$R/volumes/$vol/_data/seed" 2>&1)" "0/1/seed${nl}more" \
+	"an image's VOLUME: an anonymous volume, filled from the image"
+L rm -v iv >/dev/null
+is "$(L volume ls -q)" "" "… rm -v removes it"
+run L run --rm --image-volume tmpfs localhost/volimg:1 sh -c 'mount | grep " /data "; cat /data/seed'
+like "$rc/$out" "^0/tmpfs on /data type tmpfs .*${nl}seed$nl" "--image-volume tmpfs: a tmpfs (with the image's content)"
+run L run --rm --image-volume ignore localhost/volimg:1 sh -c 'mount | grep -c " /data "'
+is "$out/$(L volume ls -q)" "0$nl/" "--image-volume ignore: no mount, no volume"
+L volume create named >/dev/null
+L run --rm -v named:/data localhost/volimg:1 true
+is "$(L volume ls -q)" "named" "a -v on the VOLUME's path takes its place"
+L volume rm named >/dev/null
+run L run --rm --image-volume bogus localhost/volimg:1 true
+is "$rc/$err" "125/Error: invalid --image-volume \"bogus\": use bind, tmpfs or ignore$nl" "a bad --image-volume: 125"
+
 done_testing
