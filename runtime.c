@@ -20149,6 +20149,7 @@ struct cp_request {
     const struct spec *spec;         /* a stopped one's: its volumes and binds are mounted for the copy */
     pid_t pid;                       /* > 0: running, reached through /proc */
     const char *container_path, *host_path; /* host_path "-": a tar on stdin or stdout */
+    const char *asked;                      /* the container path as the user wrote it (for messages) */
     bool to_container, keep_owner; /* keep_owner: into the container with the host's owners */
     bool overwrite;                  /* a directory may replace a file there, and a file a directory */
 };
@@ -20316,7 +20317,7 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
     autofree char *parent = resolved ? path_split_last(resolved, &base) : NULL;
     autoclose int parent_fd = parent ? openat2_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY) : -1;
     if (parent_fd < 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
+        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->asked,
                     r->container);
     if (cp_type_clash(r, S_ISDIR(src_st.st_mode), parent_fd, base, resolved, err) < 0)
         return -1;
@@ -20339,7 +20340,7 @@ static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
      * the root: ".." of the root is the root) */
     bool by_path = !whole && (strcmp(base, ".") == 0 || strcmp(base, "..") == 0);
     if (parent_fd < 0 || (!whole && !by_path && fstatat(parent_fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0))
-        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->container_path,
+        return fail(err, "\"%s\" could not be found on container %s: no such file or directory", r->asked,
                     r->container);
     autoclose int self = whole || by_path ? openat2_in_root(root_fd, resolved, O_RDONLY | O_DIRECTORY) : -1;
     if ((whole || by_path) && (self < 0 || fstat(self, &st) < 0))
@@ -20419,6 +20420,7 @@ static int container_copy(const char *root, const char *name, const char *contai
     if (container_ref_read(root, name, &ref, err) < 0)
         return -1;
     autofree char *joined = NULL;
+    const char *asked = container_path;
     autofree char *userdata = container_userdata(root, ref.id);
     autospec struct spec spec = {0};
     autoerror lrun_error *spec_err = NULL;
@@ -20431,7 +20433,7 @@ static int container_copy(const char *root, const char *name, const char *contai
         joined = xasprintf("%s/%s", spec.process.cwd ? spec.process.cwd : "", container_path);
         container_path = joined;
     }
-    struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .userdata = userdata,
+    struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .userdata = userdata, .asked = asked,
                            .spec = have_spec ? &spec : NULL,
                            .pid = ref.running ? ref.pid : 0, .container_path = container_path, .host_path = host_path,
                            .to_container = to_container, .keep_owner = keep_owner, .overwrite = overwrite};

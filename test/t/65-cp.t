@@ -123,6 +123,9 @@ run L cp ln:/copyme "$T/cm"
 is "$rc/$err" "125/Error: \"/copyme\" could not be found on container ln: no such file or directory$nl" \
 	"a link to a name that is not there: not found (no glob)"
 ok_cmd "… nothing copied" test ! -e "$T/cm"
+run L cp ln:no-such "$T/ns"
+is "$rc/$err" "125/Error: \"no-such\" could not be found on container ln: no such file or directory$nl" \
+	"a relative path (under the working directory): the message names it as written"
 run L cp ln:/tmp/. c:/tmp/fromln
 is "$rc/$(cat "$(ctr_layer_dir c)/diff/tmp/fromln/c0" 2>&1)" "0/c0" "container to container, DIR/.: what it holds"
 
