@@ -190,8 +190,10 @@ is "$(mounts_below "$T" | wc -l)" 0 "no volume mount leaks into the host's mount
 
 run $TO "$LRUN" --root "$R" run --rm --tmpfs /scratch "$IMG" sh -c 'grep " /scratch " /proc/mounts | cut -d" " -f1-3; echo t > /scratch/f; cat /scratch/f'
 is "$rc|$out" $'0|tmpfs /scratch tmpfs\nt\n' "--tmpfs PATH: a writable tmpfs"
+run $TO "$LRUN" --root "$R" run --rm --tmpfs /var/www:notmpcopyup "$IMG" sh -c 'ls /var/www | wc -l'
+is "$out" $'0\n' "--tmpfs DIR:notmpcopyup over an image directory hides it"
 run $TO "$LRUN" --root "$R" run --name tmpf --tmpfs /var/www "$IMG" sh -c 'ls /var/www | wc -l; echo x > /var/www/new'
-is "$out" $'0\n' "--tmpfs over an image directory hides it"
+is "$out" $'2\n' "--tmpfs over an image directory starts with its content (podman's tmpcopyup)"
 ld=$(ctr_layer_dir tmpf)
 [ -d "$ld/diff" ] && [ ! -e "$ld/diff/var/www/new" ]; ok $? "  and writes to it do not reach the container layer"
 "$LRUN" --root "$R" rm tmpf >/dev/null 2>&1
