@@ -19950,6 +19950,44 @@ static int container_remove(const char *root, const char *name, bool force, bool
     return 0;
 }
 
+/* --- rename --- */
+
+/* container_rename: a new name in the record and in userdata/lrun.json,
+ * under the store's write lock (a running container too: its /etc/hosts
+ * keeps the old name until it starts again, as with podman). */
+static int container_rename(const char *root, const char *name, const char *new_name, lrun_error **err)
+{
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
+        return -1;
+    struct container *c = container_lookup(s, name, err);
+    if (!c)
+        return -1;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i] != c && strv_contains(s->containers[i]->names, new_name))
+            return fail(err, "renaming container %s: name %s already in use, cannot rename container %s: container already exists",
+                        c->id, new_name, c->id);
+    if (!container_name_valid(new_name))
+        return fail(err, "names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument");
+    autofree char *userdata = container_userdata(root, c->id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, err) < 0)
+        return -1;
+    free(f.name), f.name = xstrdup(new_name);
+    size_t len;
+    autofree char *text = container_facts_json(&f, &len);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", userdata);
+    if (write_file_atomic_sync(fd, "lrun.json", text, len, 0600, true, err) < 0)
+        return -1;
+    if (!c->names || !c->names[0])
+        strv_push(&c->names, xstrdup(new_name));
+    else
+        free(c->names[0]), c->names[0] = xstrdup(new_name);
+    return store_save_index(s, LOCK_CONTAINERS, err);
+}
+
 /* --- attach: a client of a detached container's monitor (userdata/attach) --- */
 
 #define DETACH_KEYS_MAX 16
@@ -26910,6 +26948,24 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+static int cmd_rename(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"rename", "CONTAINER NAME", "Rename an existing container", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 2) {
+        cli_error("accepts 2 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    autoerror lrun_error *err = NULL;
+    if (container_rename(cli_root(cli, &owned), argv[1], argv[2], &err) < 0)
+        return cli_fail(steal_pointer(&err));
+    return 0;
+}
+
 static int cmd_attach(struct cli *cli, int argc, char **argv)
 {
     bool no_stdin = false, latest = false;
@@ -30011,7 +30067,7 @@ static const struct command container_commands[] = {
     {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
     {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
     {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
-    {"restart", cmd_restart, NULL},  {"attach", cmd_attach, NULL},
+    {"restart", cmd_restart, NULL},  {"attach", cmd_attach, NULL}, {"rename", cmd_rename, NULL},
     {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
     {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"exists", cmd_container_exists, NULL},
     {"pause", cmd_pause, NULL}, {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
@@ -30085,6 +30141,7 @@ static int cmd_group(struct cli *cli, int argc, char **argv)
 static const struct command commands[] = {
     {"container", cmd_group, "Manage containers (ls, prune, and the commands below)"},
     {"attach", cmd_attach, "Attach to a running container's input and output"},
+    {"rename", cmd_rename, "Rename an existing container"},
     {"build", cmd_build, "Build an image from a Containerfile"},
     {"commit", cmd_commit, "Create an image from a container's changes"},
     {"cp", cmd_cp, "Copy files between a container and the host"},
