@@ -13,6 +13,8 @@
  *   JSON        reading with yajl's tree, writing with yajl_gen
  *   DIGESTS     sha256, hex, base32 link ids, random bytes, time stamps, log
  *               lines as podman prints them
+ *   CONFIG      storage.conf and registries.conf (as podman reads them), a
+ *               strict TOML subset
  *   STORE       graph root, lock files, the three JSON indexes, recovery
  *   LAYERS      layer directories, safe tar extraction, whiteouts, removal
  *   NAMES       image references: docker.io/library/x:latest and friends
@@ -1750,6 +1752,391 @@ PRINTF(2, 3) static void log_emit(enum log_level level, const char *fmt, ...)
 }
 
 /* ========================================================================
+ * CONFIG: the containers-tools files lrun reads as podman does (storage.conf
+ * for the graph root, registries.conf for short names, mirrors, insecure
+ * and blocked registries), in a strict subset of TOML
+ * ======================================================================== */
+
+/* --- TOML: the subset these files use ---
+ * Tables ([a.b]), arrays of tables ([[a.b]]), key = value with bare,
+ * quoted or dotted keys; values: one-line basic and literal strings,
+ * integers, booleans, arrays (over lines, trailing comma allowed).  Dates,
+ * floats, multi-line strings, inline tables and a key defined twice are
+ * errors that name the line: a file half understood would send a pull to
+ * a registry the user did not mean.  The result is a JSON tree (yajl),
+ * read with the JSON helpers. */
+
+enum toml_kind { TOML_STRING, TOML_INTEGER, TOML_BOOL, TOML_ARRAY, TOML_TABLE };
+
+struct toml_node {
+    enum toml_kind kind;
+    char *key;           /* in a table */
+    char *text;          /* a string's value, an integer's digits */
+    bool boolean;
+    bool table_array;    /* an array made by [[...]] headers */
+    bool defined;        /* a table with its own [header] or keys: [header] again is an error */
+    struct toml_node **items;
+    size_t n_items;
+};
+
+struct toml_parser {
+    const char *p;
+    int line;
+    lrun_error **err;
+};
+
+static void toml_node_free(struct toml_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n_items; i++)
+        toml_node_free(n->items[i]);
+    free(n->items);
+    free(n->key);
+    free(n->text);
+    free(n);
+}
+
+static struct toml_node *toml_node_add(struct toml_node *parent, enum toml_kind kind, const char *key)
+{
+    struct toml_node *n = xcalloc(1, sizeof *n);
+    n->kind = kind;
+    n->key = key ? xstrdup(key) : NULL;
+    parent->items = xrealloc(parent->items, (parent->n_items + 1) * sizeof *parent->items);
+    parent->items[parent->n_items++] = n;
+    return n;
+}
+
+static struct toml_node *toml_child(struct toml_node *table, const char *key)
+{
+    for (size_t i = 0; i < table->n_items; i++)
+        if (strcmp(table->items[i]->key, key) == 0)
+            return table->items[i];
+    return NULL;
+}
+
+PRINTF(2, 3) static int toml_fail(struct toml_parser *tp, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    autofree char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    return fail(tp->err, "toml: line %d: %s", tp->line, msg);
+}
+
+static void toml_skip_blank(struct toml_parser *tp)
+{
+    while (*tp->p == ' ' || *tp->p == '\t')
+        tp->p++;
+}
+
+/* toml_skip_lines: blanks, comments and line ends (in arrays, between statements). */
+static void toml_skip_lines(struct toml_parser *tp)
+{
+    for (;;) {
+        toml_skip_blank(tp);
+        if (*tp->p == '#')
+            tp->p += strcspn(tp->p, "\n");
+        if (*tp->p == '\r' && tp->p[1] == '\n')
+            tp->p++;
+        if (*tp->p != '\n')
+            return;
+        tp->p++;
+        tp->line++;
+    }
+}
+
+/* toml_line_end: after a statement only a comment may follow on its line. */
+static int toml_line_end(struct toml_parser *tp)
+{
+    toml_skip_blank(tp);
+    if (*tp->p == '#')
+        tp->p += strcspn(tp->p, "\n");
+    if (*tp->p == '\r' && tp->p[1] == '\n')
+        tp->p++;
+    if (*tp->p && *tp->p != '\n')
+        return toml_fail(tp, "unexpected %c after the value", *tp->p);
+    return 0;
+}
+
+static int toml_string(struct toml_parser *tp, char **out)
+{
+    char quote = *tp->p++;
+    if (tp->p[0] == quote && tp->p[1] == quote)
+        return toml_fail(tp, "multi-line strings are not supported");
+    struct buf b = {0};
+    buf_reserve(&b, 1);
+    for (;;) {
+        unsigned char c = (unsigned char)*tp->p;
+        if (c == '\0' || c == '\n' || c == '\r') {
+            buf_free(&b);
+            return toml_fail(tp, "unterminated string");
+        }
+        tp->p++;
+        if (c == (unsigned char)quote)
+            break;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            buf_free(&b);
+            return toml_fail(tp, "control character in a string");
+        }
+        if (c != '\\' || quote == '\'') {
+            buf_add(&b, &c, 1);
+            continue;
+        }
+        char e = *tp->p++;
+        const char *plain = strchr("btnfr\"\\", e ? e : 'x');
+        if (plain) {
+            static const char values[] = "\b\t\n\f\r\"\\";
+            buf_add(&b, &values[plain - "btnfr\"\\"], 1);
+            continue;
+        }
+        int digits = e == 'u' ? 4 : e == 'U' ? 8 : 0;
+        unsigned long code = 0;
+        for (int i = 0; i < digits && isxdigit((unsigned char)tp->p[i]); i++)
+            code = code * 16 + (unsigned long)(isdigit((unsigned char)tp->p[i]) ? tp->p[i] - '0'
+                                                                               : (tolower(tp->p[i]) - 'a' + 10));
+        if (!digits || strspn(tp->p, "0123456789abcdefABCDEF") < (size_t)digits || code == 0 || code > 0x10ffff ||
+            (code >= 0xd800 && code <= 0xdfff)) {
+            buf_free(&b);
+            return toml_fail(tp, "bad escape in a string");
+        }
+        tp->p += digits;
+        unsigned char utf8[4];
+        size_t n = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+        for (size_t i = n - 1; i > 0; i--, code >>= 6)
+            utf8[i] = (unsigned char)(0x80 | (code & 0x3f));
+        utf8[0] = (unsigned char)(n == 1 ? code : n == 2 ? 0xc0 | code : n == 3 ? 0xe0 | code : 0xf0 | code);
+        buf_add(&b, utf8, n);
+    }
+    *out = b.data;
+    return 0;
+}
+
+static int toml_key_part(struct toml_parser *tp, char **out)
+{
+    toml_skip_blank(tp);
+    if (*tp->p == '"' || *tp->p == '\'')
+        return toml_string(tp, out);
+    size_t n = 0;
+    while (isalnum((unsigned char)tp->p[n]) || tp->p[n] == '_' || tp->p[n] == '-')
+        n++;
+    if (n == 0)
+        return toml_fail(tp, "a key was expected");
+    *out = xstrndup(tp->p, n);
+    tp->p += n;
+    return 0;
+}
+
+/* toml_key: a dotted key's parts ("a.b" and a."b.c" alike). */
+static int toml_key(struct toml_parser *tp, char ***parts)
+{
+    *parts = xcalloc(1, sizeof **parts);
+    for (;;) {
+        char *part;
+        if (toml_key_part(tp, &part) < 0)
+            return -1;
+        strv_push(parts, part);
+        toml_skip_blank(tp);
+        if (*tp->p != '.')
+            return 0;
+        tp->p++;
+    }
+}
+
+static int toml_value(struct toml_parser *tp, struct toml_node *n)
+{
+    const char *p = tp->p;
+    if (*p == '"' || *p == '\'') {
+        n->kind = TOML_STRING;
+        return toml_string(tp, &n->text);
+    }
+    if (*p == '[') {
+        n->kind = TOML_ARRAY;
+        tp->p++;
+        for (;;) {
+            toml_skip_lines(tp);
+            if (*tp->p == ']')
+                break;
+            if (toml_value(tp, toml_node_add(n, TOML_STRING, NULL)) < 0)
+                return -1;
+            toml_skip_lines(tp);
+            if (*tp->p == ']')
+                break;
+            if (*tp->p != ',')
+                return toml_fail(tp, "expected a comma (',') or array terminator (']'), but got %s",
+                                 *tp->p ? "something else" : "end of file");
+            tp->p++;
+        }
+        tp->p++;
+        return 0;
+    }
+    size_t len = strcspn(p, " \t\r\n#,]");
+    if ((len == 4 && strncmp(p, "true", 4) == 0) || (len == 5 && strncmp(p, "false", 5) == 0)) {
+        n->kind = TOML_BOOL;
+        n->boolean = len == 4;
+        tp->p += len;
+        return 0;
+    }
+    /* a decimal integer: [+-]digits with single '_' between digits */
+    struct buf digits = {0};
+    size_t i = *p == '+' || *p == '-' ? 1 : 0;
+    if (*p == '-')
+        buf_add(&digits, "-", 1);
+    bool ok = i < len && isdigit((unsigned char)p[i]) && !(p[i] == '0' && len > i + 1);
+    for (; ok && i < len; i++) {
+        if (p[i] == '_' && i + 1 < len && isdigit((unsigned char)p[i - 1]) && isdigit((unsigned char)p[i + 1]))
+            continue;
+        ok = isdigit((unsigned char)p[i]);
+        buf_add(&digits, &p[i], 1);
+    }
+    errno = 0;
+    if (ok)
+        (void)strtoll(digits.data, NULL, 10);
+    if (!ok || errno) {
+        buf_free(&digits);
+        return toml_fail(tp, len ? "unsupported value %.*s" : "a value was expected", (int)(len > 40 ? 40 : len),
+                         p);
+    }
+    n->kind = TOML_INTEGER;
+    n->text = digits.data;
+    tp->p += len;
+    return 0;
+}
+
+/* toml_descend: the table a header or a dotted key names, made when
+ * missing; an array of tables stands for its last table. */
+static int toml_descend(struct toml_parser *tp, struct toml_node *table, const char *key, struct toml_node **out)
+{
+    struct toml_node *n = toml_child(table, key);
+    if (!n)
+        n = toml_node_add(table, TOML_TABLE, key);
+    if (n->kind == TOML_ARRAY && n->table_array)
+        n = n->items[n->n_items - 1];
+    if (n->kind != TOML_TABLE)
+        return toml_fail(tp, "key %s is not a table", key);
+    *out = n;
+    return 0;
+}
+
+static int toml_header(struct toml_parser *tp, struct toml_node *root, struct toml_node **current)
+{
+    bool array = tp->p[1] == '[';
+    tp->p += array ? 2 : 1;
+    autostrv char **parts = NULL;
+    if (toml_key(tp, &parts) < 0)
+        return -1;
+    if (*tp->p != ']' || (array && tp->p[1] != ']'))
+        return toml_fail(tp, "expected %s after the table name", array ? "]]" : "]");
+    tp->p += array ? 2 : 1;
+    struct toml_node *t = root;
+    size_t n = 0;
+    while (parts[n + 1])
+        if (toml_descend(tp, t, parts[n++], &t) < 0)
+            return -1;
+    struct toml_node *last = toml_child(t, parts[n]);
+    if (array) {
+        if (!last) {
+            last = toml_node_add(t, TOML_ARRAY, parts[n]);
+            last->table_array = true;
+        } else if (!last->table_array) {
+            return toml_fail(tp, "key %s is already defined", parts[n]);
+        }
+        *current = toml_node_add(last, TOML_TABLE, NULL);
+    } else {
+        if (last && (last->kind != TOML_TABLE || last->defined))
+            return toml_fail(tp, "table %s is already defined", parts[n]);
+        if (!last)
+            last = toml_node_add(t, TOML_TABLE, parts[n]);
+        *current = last;
+    }
+    (*current)->defined = true;
+    return toml_line_end(tp);
+}
+
+static int toml_key_value(struct toml_parser *tp, struct toml_node *table)
+{
+    autostrv char **parts = NULL;
+    if (toml_key(tp, &parts) < 0)
+        return -1;
+    if (*tp->p != '=')
+        return toml_fail(tp, "expected = after the key %s", parts[0]);
+    tp->p++;
+    toml_skip_blank(tp);
+    size_t n = 0;
+    while (parts[n + 1])
+        if (toml_descend(tp, table, parts[n++], &table) < 0)
+            return -1;
+    if (toml_child(table, parts[n]))
+        return toml_fail(tp, "key %s is already defined", parts[n]);
+    if (toml_value(tp, toml_node_add(table, TOML_STRING, parts[n])) < 0)
+        return -1;
+    return toml_line_end(tp);
+}
+
+static void toml_write(yajl_gen g, const struct toml_node *n)
+{
+    if (n->key)
+        jw_key(g, n->key);
+    switch (n->kind) {
+    case TOML_STRING: jw_str(g, n->text); break;
+    case TOML_BOOL: yajl_gen_bool(g, n->boolean); break;
+    case TOML_INTEGER: yajl_gen_integer(g, strtoll(n->text, NULL, 10)); break;
+    case TOML_ARRAY:
+    case TOML_TABLE:
+        n->kind == TOML_ARRAY ? yajl_gen_array_open(g) : yajl_gen_map_open(g);
+        for (size_t i = 0; i < n->n_items; i++)
+            toml_write(g, n->items[i]);
+        n->kind == TOML_ARRAY ? yajl_gen_array_close(g) : yajl_gen_map_close(g);
+        break;
+    }
+}
+
+/* toml_parse: text as a JSON tree (an object), or NULL with *err. */
+static yajl_val toml_parse(const char *text, lrun_error **err)
+{
+    struct toml_parser tp = {.p = text, .line = 1, .err = err};
+    struct toml_node *root = xcalloc(1, sizeof *root), *current = root;
+    root->kind = TOML_TABLE;
+    int r = 0;
+    for (;;) {
+        toml_skip_lines(&tp);
+        if (!*tp.p)
+            break;
+        if ((r = *tp.p == '[' ? toml_header(&tp, root, &current) : toml_key_value(&tp, current)) < 0)
+            break;
+    }
+    yajl_val tree = NULL;
+    if (r == 0) {
+        autogen yajl_gen g = json_writer(false);
+        toml_write(g, root);
+        autofree char *json = json_writer_text(g, NULL);
+        tree = json_parse(json, "toml", err);
+    }
+    toml_node_free(root);
+    return tree;
+}
+
+/* config_file_read: a TOML file as a JSON tree; 1 when it does not exist. */
+static int config_file_read(const char *path, const char *what, yajl_val *out, lrun_error **err)
+{
+    *out = NULL;
+    autobuf struct buf text = {0};
+    autoerror lrun_error *read_err = NULL;
+    if (read_file_at(AT_FDCWD, path, &text, &read_err) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 1;
+        return fail(err, "loading %s: %s", what, read_err->message);
+    }
+    if (strlen(text.data) != text.len)
+        return fail(err, "loading %s \"%s\": toml: a NUL byte in the file", what, path);
+    if (!(*out = toml_parse(text.data, err)))
+        return error_prefix(err, "loading %s \"%s\"", what, path);
+    return 0;
+}
+
+/* ========================================================================
  * STORE: graph root, lock files, the three JSON indexes, recovery
  *
  * The layout is containers/storage's overlay driver (see
@@ -1905,18 +2292,91 @@ static const char *overlay_xattr(const char *name)
     return text;
 }
 
-char *lrun_default_root(void)
+/* storage_conf_root: the graph root storage.conf gives, as c/storage reads
+ * it: $CONTAINERS_STORAGE_CONF, else (root) /etc/containers/storage.conf or
+ * /usr/share/containers/storage.conf, else (rootless) the user's
+ * ~/.config/containers/storage.conf or the system file's
+ * rootless_storage_path; *root NULL when none says. */
+static int storage_conf_root(char **root, lrun_error **err)
+{
+    *root = NULL;
+    const char *env = getenv("CONTAINERS_STORAGE_CONF"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    autofree char *user_file = xdg && *xdg == '/' ? xasprintf("%s/containers/storage.conf", xdg)
+                               : home && *home   ? xasprintf("%s/.config/containers/storage.conf", home)
+                                                 : NULL;
+    const char *files[] = {env, rootless_uid() != 0 && !env ? user_file : NULL,
+                           env ? NULL : "/etc/containers/storage.conf",
+                           env ? NULL : "/usr/share/containers/storage.conf"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        autojson yajl_val tree = NULL;
+        int r = files[i] ? config_file_read(files[i], "storage configuration", &tree, err) : 1;
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            continue;
+        yajl_val storage = json_get(tree, "storage");
+        const char *driver = json_string(storage, "driver");
+        if (driver && *driver && strcmp(driver, "overlay") != 0)
+            return fail(err, "%s: driver \"%s\": lrun keeps images with the overlay driver only", files[i], driver);
+        /* rootless: a user's own file says graphroot; the system's says
+         * rootless_storage_path ($HOME, $UID and $USER expanded) */
+        const char *path = json_string(storage, "graphroot");
+        if (rootless_uid() != 0 && (i >= 2 || !path || !*path))
+            path = json_string(storage, "rootless_storage_path");
+        if (!path || !*path)
+            return 0;
+        struct buf b = {0};
+        for (const char *p = path; *p;) {
+            const char *value = NULL;
+            size_t skip = 0;
+            char uid[24];
+            snprintf(uid, sizeof uid, "%u", (unsigned)rootless_uid());
+            if (has_prefix(p, "$HOME"))
+                value = home ? home : "", skip = 5;
+            else if (has_prefix(p, "$UID"))
+                value = uid, skip = 4;
+            else if (has_prefix(p, "$USER"))
+                value = getenv("USER") ? getenv("USER") : "", skip = 5;
+            if (value)
+                buf_adds(&b, value), p += skip;
+            else
+                buf_add(&b, p++, 1);
+        }
+        if (b.data[0] != '/') {
+            autofree char *text = b.data;
+            return fail(err, "%s: graphroot \"%s\" must be an absolute path", files[i], text);
+        }
+        *root = b.data;
+        return 0;
+    }
+    return 0;
+}
+
+/* store_default_root: $LRUN_ROOT, else storage.conf's graph root, else
+ * lrun's own: /var/lib/lrun as root, $XDG_DATA_HOME/lrun rootless. */
+static int store_default_root(char **root, lrun_error **err)
 {
     const char *env = getenv("LRUN_ROOT");
     if (env && *env)
-        return xstrdup(env);
+        return *root = xstrdup(env), 0;
+    if (storage_conf_root(root, err) < 0)
+        return -1;
+    if (*root)
+        return 0;
     if (rootless_uid() == 0)
-        return xstrdup("/var/lib/lrun");
+        return *root = xstrdup("/var/lib/lrun"), 0;
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg == '/')
-        return xasprintf("%s/lrun", xdg);
+        return *root = xasprintf("%s/lrun", xdg), 0;
     const char *home = getenv("HOME");
-    return xasprintf("%s/.local/share/lrun", home && *home ? home : "/tmp");
+    *root = xasprintf("%s/.local/share/lrun", home && *home ? home : "/tmp");
+    return 0;
+}
+
+char *lrun_default_root(void)
+{
+    char *root = NULL;
+    return store_default_root(&root, NULL) < 0 ? NULL : root;
 }
 
 /* --- lock files --- */
@@ -2784,7 +3244,9 @@ static void store_close_pointer(lrun_store **s)
 int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **err)
 {
     autostore lrun_store *s = xcalloc(1, sizeof *s);
-    s->root = root ? xstrdup(root) : lrun_default_root();
+    s->root = root ? xstrdup(root) : NULL;
+    if (!root && store_default_root(&s->root, err) < 0)
+        return -1;
     s->mode = mode;
     s->root_fd = s->overlay_fd = s->layers_fd = s->images_fd = s->containers_fd = -1;
     for (int i = 0; i < LOCK_COUNT; i++)
@@ -8283,6 +8745,236 @@ static int auth_file_update(const char *path, const char *key, const char *auth,
     return write_file_atomic(dirfd, slash ? strrchr(path, '/') + 1 : path, out, len, 0600, err);
 }
 
+/* --- registries.conf: short names, mirrors, insecure and blocked registries ---
+ * Read as c/image reads it: $CONTAINERS_REGISTRIES_CONF, else the user's
+ * ~/.config/containers/registries.conf, else /etc/containers/registries.conf;
+ * then the drop-ins (the .conf files in registries.conf.d, the system's then the
+ * user's, each in name order).  A later file's unqualified-search-registries
+ * replaces an earlier one's, its [[registry]] replaces one with the same
+ * prefix, its [aliases] are added.  Without any search list a short name
+ * is docker.io's, as docker has it; an empty list is podman's error. */
+
+struct registry_mirror {
+    char *location;
+    bool insecure;
+};
+
+struct registry_rule {
+    char *prefix;   /* the names it covers: host[/path], or *.domain */
+    char *location; /* where they are pulled from instead */
+    bool insecure, blocked;
+    struct registry_mirror *mirrors; /* tried first, in order */
+    size_t n_mirrors;
+};
+
+struct registries_conf {
+    char *main_file, *user_dir;
+    char **search;     /* NULL: no list anywhere */
+    char *search_file; /* the file that set it */
+    struct registry_rule *rules;
+    size_t n_rules;
+    char **alias_names, **alias_values, **alias_files;
+};
+
+static void registry_rule_clear(struct registry_rule *r)
+{
+    free(r->prefix);
+    free(r->location);
+    for (size_t i = 0; i < r->n_mirrors; i++)
+        free(r->mirrors[i].location);
+    free(r->mirrors);
+    *r = (struct registry_rule){0};
+}
+
+static void registries_conf_clear(struct registries_conf *rc)
+{
+    free(rc->main_file);
+    free(rc->user_dir);
+    lrun_strv_free(rc->search);
+    free(rc->search_file);
+    for (size_t i = 0; i < rc->n_rules; i++)
+        registry_rule_clear(&rc->rules[i]);
+    free(rc->rules);
+    lrun_strv_free(rc->alias_names);
+    lrun_strv_free(rc->alias_values);
+    lrun_strv_free(rc->alias_files);
+    *rc = (struct registries_conf){0};
+}
+
+/* conf_member: obj[key] when it has the wanted type; 1 when absent. */
+static int conf_member(yajl_val obj, const char *key, yajl_type type, const char *path, yajl_val *out,
+                       lrun_error **err)
+{
+    static const char *const names[] = {[yajl_t_string] = "a string", [yajl_t_object] = "a table",
+                                        [yajl_t_array] = "an array", [yajl_t_true] = "a boolean"};
+    *out = json_get(obj, key);
+    if (!*out)
+        return 1;
+    bool ok = type == yajl_t_true ? YAJL_IS_TRUE(*out) || YAJL_IS_FALSE(*out) : (*out)->type == type;
+    if (!ok)
+        return fail(err, "loading registries configuration \"%s\": %s must be %s", path, key, names[type]);
+    return 0;
+}
+
+static int conf_string(yajl_val obj, const char *key, const char *path, char **out, lrun_error **err)
+{
+    yajl_val v;
+    int r = conf_member(obj, key, yajl_t_string, path, &v, err);
+    if (r == 0) {
+        free(*out);
+        *out = xstrdup(YAJL_GET_STRING(v));
+    }
+    return r < 0 ? -1 : 0;
+}
+
+static int conf_bool(yajl_val obj, const char *key, const char *path, bool *out, lrun_error **err)
+{
+    yajl_val v;
+    int r = conf_member(obj, key, yajl_t_true, path, &v, err);
+    if (r == 0)
+        *out = YAJL_IS_TRUE(v);
+    return r < 0 ? -1 : 0;
+}
+
+static int registry_rule_read(yajl_val v, const char *path, struct registry_rule *r, lrun_error **err)
+{
+    yajl_val mirrors;
+    if (!YAJL_IS_OBJECT(v))
+        return fail(err, "loading registries configuration \"%s\": registry must be a table", path);
+    if (conf_string(v, "prefix", path, &r->prefix, err) < 0 || conf_string(v, "location", path, &r->location, err) < 0 ||
+        conf_bool(v, "insecure", path, &r->insecure, err) < 0 || conf_bool(v, "blocked", path, &r->blocked, err) < 0 ||
+        conf_member(v, "mirror", yajl_t_array, path, &mirrors, err) < 0)
+        return -1;
+    if ((!r->prefix || !*r->prefix) && (!r->location || !*r->location))
+        return fail(err, "loading registries configuration \"%s\": invalid location: cannot be empty", path);
+    if (!r->prefix || !*r->prefix) {
+        free(r->prefix);
+        r->prefix = xstrdup(r->location);
+    }
+    if (!r->location) /* a wildcard's pulls go to the name itself */
+        r->location = xstrdup(has_prefix(r->prefix, "*.") ? "" : r->prefix);
+    r->mirrors = xcalloc(json_array_len(mirrors) + 1, sizeof *r->mirrors);
+    for (size_t i = 0; i < json_array_len(mirrors); i++) {
+        struct registry_mirror *m = &r->mirrors[r->n_mirrors++];
+        if (!YAJL_IS_OBJECT(json_array_at(mirrors, i)))
+            return fail(err, "loading registries configuration \"%s\": registry.mirror must be a table", path);
+        if (conf_string(json_array_at(mirrors, i), "location", path, &m->location, err) < 0 ||
+            conf_bool(json_array_at(mirrors, i), "insecure", path, &m->insecure, err) < 0)
+            return -1;
+        if (!m->location || !*m->location)
+            return fail(err, "loading registries configuration \"%s\": invalid location: cannot be empty", path);
+    }
+    return 0;
+}
+
+static int registries_conf_file(struct registries_conf *rc, const char *path, lrun_error **err)
+{
+    autojson yajl_val tree = NULL;
+    int r = config_file_read(path, "registries configuration", &tree, err);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    yajl_val search, rules, aliases;
+    if (conf_member(tree, "unqualified-search-registries", yajl_t_array, path, &search, err) < 0 ||
+        conf_member(tree, "registry", yajl_t_array, path, &rules, err) < 0 ||
+        conf_member(tree, "aliases", yajl_t_object, path, &aliases, err) < 0)
+        return -1;
+    if (search) {
+        lrun_strv_free(rc->search);
+        rc->search = xcalloc(1, sizeof *rc->search);
+        for (size_t i = 0; i < json_array_len(search); i++) {
+            if (!YAJL_IS_STRING(json_array_at(search, i)))
+                return fail(err, "loading registries configuration \"%s\": unqualified-search-registries must "
+                                 "be strings", path);
+            strv_push(&rc->search, xstrdup(YAJL_GET_STRING(json_array_at(search, i))));
+        }
+        free(rc->search_file);
+        rc->search_file = xstrdup(path);
+    }
+    for (size_t i = 0; i < json_array_len(rules); i++) {
+        struct registry_rule rule = {0};
+        if (registry_rule_read(json_array_at(rules, i), path, &rule, err) < 0) {
+            registry_rule_clear(&rule);
+            return -1;
+        }
+        size_t k = 0;
+        while (k < rc->n_rules && strcmp(rc->rules[k].prefix, rule.prefix) != 0)
+            k++;
+        if (k == rc->n_rules)
+            rc->rules = xrealloc(rc->rules, ++rc->n_rules * sizeof *rc->rules);
+        else
+            registry_rule_clear(&rc->rules[k]);
+        rc->rules[k] = rule;
+    }
+    for (size_t i = 0; YAJL_IS_OBJECT(aliases) && i < aliases->u.object.len; i++) {
+        if (!YAJL_IS_STRING(aliases->u.object.values[i]))
+            return fail(err, "loading registries configuration \"%s\": aliases must be strings", path);
+        strv_push(&rc->alias_names, xstrdup(aliases->u.object.keys[i]));
+        strv_push(&rc->alias_values, xstrdup(YAJL_GET_STRING(aliases->u.object.values[i])));
+        strv_push(&rc->alias_files, xstrdup(path));
+    }
+    return 0;
+}
+
+static int registries_conf_dir(struct registries_conf *rc, const char *dir, lrun_error **err)
+{
+    struct dirent **entries = NULL;
+    int n = scandir(dir, &entries, NULL, alphasort);
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        if (r == 0 && has_suffix(entries[i]->d_name, ".conf") && entries[i]->d_name[0] != '.') {
+            autofree char *path = xasprintf("%s/%s", dir, entries[i]->d_name);
+            r = registries_conf_file(rc, path, err);
+        }
+        free(entries[i]);
+    }
+    free(entries);
+    return r;
+}
+
+static int registries_conf_load(struct registries_conf *rc, lrun_error **err)
+{
+    *rc = (struct registries_conf){0};
+    rc->alias_names = xcalloc(1, sizeof *rc->alias_names);
+    rc->alias_values = xcalloc(1, sizeof *rc->alias_values);
+    rc->alias_files = xcalloc(1, sizeof *rc->alias_files);
+    const char *env = getenv("CONTAINERS_REGISTRIES_CONF"), *home = getenv("HOME");
+    autofree char *user_file = home && *home ? xasprintf("%s/.config/containers/registries.conf", home) : NULL;
+    rc->user_dir = xasprintf("%s/.config/containers/registries.conf.d", home && *home ? home : "");
+    bool user_only = !env && user_file && access(user_file, F_OK) == 0;
+    rc->main_file = xstrdup(env ? env : user_only ? user_file : "/etc/containers/registries.conf");
+    if (registries_conf_file(rc, rc->main_file, err) < 0 ||
+        (!user_only && registries_conf_dir(rc, "/etc/containers/registries.conf.d", err) < 0) ||
+        (home && *home && registries_conf_dir(rc, rc->user_dir, err) < 0))
+        return -1;
+    return 0;
+}
+
+/* registry_rule_find: the [[registry]] whose prefix covers domain/path
+ * best: the longest prefix, then the longest wildcard (*.example.com). */
+static const struct registry_rule *registry_rule_find(const struct registries_conf *rc, const char *domain,
+                                                      const char *path)
+{
+    autofree char *name = xasprintf("%s/%s", domain, path);
+    const struct registry_rule *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < rc->n_rules; i++) {
+        const char *prefix = rc->rules[i].prefix;
+        size_t n = strlen(prefix);
+        bool match = has_prefix(prefix, "*.") ? has_suffix(domain, prefix + 1)
+                                               : strncmp(name, prefix, n) == 0 && (name[n] == '/' || !name[n]);
+        size_t rank = has_prefix(prefix, "*.") ? n : n + 1000; /* any exact prefix beats a wildcard */
+        if (match && rank > best_len)
+            best = &rc->rules[i], best_len = rank;
+    }
+    return best;
+}
+
+/* registry_blocked_error: c/image's words for a [[registry]] with blocked = true. */
+static int registry_blocked_error(const struct registries_conf *rc, const struct registry_rule *rule, lrun_error **err)
+{
+    return fail(err, "registry %s is blocked in %s or %s", rule->prefix, rc->main_file, rc->user_dir);
+}
+
 /* --- a registry: its endpoint, credentials, tokens, and requests --- */
 
 struct registry {
@@ -9023,8 +9715,9 @@ static int pull_read_config(lrun_store *s, struct registry_session *rs, const ch
 /* pull_read_manifest: the manifest (through an index, for want's
  * platform) of the image ref names, and its layer list, into p; the
  * config's digest in *config_digest. */
-static int pull_read_manifest(struct registry_session *rs, const struct reference *ref, const struct platform *want,
-                              struct image_plan *p, char **config_digest, lrun_error **err)
+static int pull_read_manifest(struct registry_session *rs, const struct reference *ref, const char *name,
+                              const struct platform *want, struct image_plan *p, char **config_digest,
+                              lrun_error **err)
 {
     const char *tag = ref->digest ? ref->digest : ref->tag;
     autobuf struct buf text = {0};
@@ -9061,7 +9754,7 @@ static int pull_read_manifest(struct registry_session *rs, const struct referenc
     if (pull_plan_layers(rs->reg, ref->path, doc, p, err) < 0)
         return -1;
     buf_add(&p->manifest, text.data, text.len);
-    strv_push(&p->names, reference_string(ref));
+    strv_push(&p->names, xstrdup(name));
     *config_digest = xstrdup(digest);
     return 0;
 }
@@ -9619,38 +10312,31 @@ static int registry_use_credentials(struct registry *reg, const char *repo, cons
     return 0;
 }
 
-static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
+/* image_pull_from: one pull of src (the registry's name for the image) stored as full. */
+static int image_pull_from(lrun_store *s, const char *full, const struct reference *src, const lrun_pull_options *o,
+                           char **image_id, lrun_error **err)
 {
-    static const lrun_pull_options defaults = {0};
-    o = o ? o : &defaults;
-    if (store_require_write(s, err) < 0)
-        return -1;
-    autoreference struct reference ref;
-    if (reference_parse(name, &ref, err) < 0)
-        return -1;
-    autofree char *full = reference_string(&ref);
     cleanup(platform_clear) struct platform want = {0};
     if (platform_parse(o->platform, &want, err) < 0)
         return -1;
     cleanup(registry_clear) struct registry reg = {0};
-    if (registry_init(&reg, ref.domain, ref.path, o, err) < 0 || registry_use_credentials(&reg, ref.path, o, err) < 0)
+    if (registry_init(&reg, src->domain, src->path, o, err) < 0 || registry_use_credentials(&reg, src->path, o, err) < 0)
         return error_prefix(err, "initializing source docker://%s", full);
     cleanup(pull_run_release) struct pull_run pr = {
         .load = {.store = s, .progress = pull_progress_line, .n_plans = 1},
-        .reg = &reg, .repo = ref.path, .progress = o->progress, .userdata = o->userdata, .bars_fd = o->progress_fd,
+        .reg = &reg, .repo = src->path, .progress = o->progress, .userdata = o->userdata, .bars_fd = o->progress_fd,
     };
     pr.load.userdata = &pr;
     pr.load.plans = xcalloc(1, sizeof *pr.load.plans);
     pthread_mutex_init(&pr.lock, NULL);
     pthread_cond_init(&pr.changed, NULL);
-    load_progress(&pr.load, "Trying to pull %s...", full);
     struct image_plan *p = &pr.load.plans[0];
     struct registry_session rs = {.reg = &reg};
     autofree char *config_digest = NULL;
-    int r = pull_read_manifest(&rs, &ref, &want, p, &config_digest, err);
+    int r = pull_read_manifest(&rs, src, full, &want, p, &config_digest, err);
     if (r == 0) {
         pull_start_early(&pr, o->max_parallel);
-        r = pull_read_config(s, &rs, ref.path, config_digest, &p->config, err);
+        r = pull_read_config(s, &rs, src->path, config_digest, &p->config, err);
     }
     registry_session_close(&rs);
     if (r < 0 || image_plan_finish(p, err) < 0) {
@@ -9672,10 +10358,124 @@ static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *
         return -1;
     autostrv char **known = xcalloc(1, sizeof *known); /* where these blobs are, for a later push's mount */
     for (size_t i = 0; i < p->n_layers; i++)
-        strv_push(&known, xasprintf("location %s %s/%s", p->layers[i].digest, ref.domain, ref.path));
+        strv_push(&known, xasprintf("location %s %s/%s", p->layers[i].digest, src->domain, src->path));
     blob_cache_add(s->root, known);
     *image_id = xstrdup(pr.load.plans[0].config_id);
     return 0;
+}
+
+/* image_pull_name: a fully qualified name from its mirrors, then from the
+ * location registries.conf gives it (itself when none does). */
+static int image_pull_name(lrun_store *s, const struct registries_conf *rc, const char *full,
+                           const lrun_pull_options *o, char **image_id, lrun_error **err)
+{
+    struct load_run note = {.progress = o->progress, .userdata = o->userdata};
+    load_progress(&note, "Trying to pull %s...", full);
+    autoreference struct reference ref;
+    if (reference_parse(full, &ref, err) < 0)
+        return -1;
+    const struct registry_rule *rule = registry_rule_find(rc, ref.domain, ref.path);
+    if (rule && rule->blocked) {
+        registry_blocked_error(rc, rule, err);
+        return error_prefix(err, "initializing source docker://%s", full);
+    }
+    bool wildcard = rule && !*rule->location; /* *.example.com: the name itself, no mirrors */
+    size_t n_sources = rule && !wildcard ? rule->n_mirrors + 1 : 1;
+    int r = -1;
+    for (size_t i = 0; i < n_sources && r < 0; i++) {
+        lrun_pull_options here = *o;
+        autoreference struct reference src = {0};
+        if (!rule || wildcard) {
+            if (reference_parse(full, &src, err) < 0)
+                return -1;
+        } else {
+            /* the part of the name under the prefix goes under the location */
+            autofree char *repo = xasprintf("%s/%s", ref.domain, ref.path);
+            const char *location = i < rule->n_mirrors ? rule->mirrors[i].location : rule->location;
+            autofree char *text = xasprintf("%s%s%s%s", location, repo + strlen(rule->prefix), ref.digest ? "@" : ":",
+                                            ref.digest ? ref.digest : ref.tag);
+            if (reference_parse(text, &src, err) < 0)
+                return error_prefix(err, "registries.conf: %s for %s", location, full);
+        }
+        bool insecure = rule && (!wildcard && i < rule->n_mirrors ? rule->mirrors[i].insecure : rule->insecure);
+        if (insecure && here.tls_verify == 0)
+            here.tls_verify = -1;
+        if (i > 0) {
+            lrun_error_free(*err);
+            *err = NULL;
+        }
+        r = image_pull_from(s, full, &src, &here, image_id, err);
+    }
+    return r;
+}
+
+/* pull_candidates: the fully qualified names to try for what was typed: a
+ * short name becomes its alias, or one name per search registry. */
+static int pull_candidates(const struct registries_conf *rc, const char *name, const struct reference *ref,
+                           const lrun_pull_options *o, char ***out, lrun_error **err)
+{
+    *out = xcalloc(1, sizeof **out);
+    struct load_run note = {.progress = o->progress, .userdata = o->userdata};
+    if (ref->domain_given || (!rc->search && !rc->alias_names[0])) {
+        strv_push(out, reference_string(ref));
+        return 0;
+    }
+    const char *suffix = ref->digest ? strchr(name, '@') : strrchr(name, ':');
+    suffix = suffix && !strchr(suffix, '/') ? suffix : "";
+    autofree char *short_name = xstrndup(name, strlen(name) - strlen(suffix));
+    for (size_t i = 0; rc->alias_names[i]; i++) {
+        if (strcmp(rc->alias_names[i], short_name) != 0)
+            continue;
+        load_progress(&note, "Resolved \"%s\" as an alias (%s)", short_name, rc->alias_files[i]);
+        autofree char *text = xasprintf("%s%s", rc->alias_values[i], suffix);
+        char *full = name_normalize(text, err);
+        if (!full)
+            return error_prefix(err, "alias %s in %s", short_name, rc->alias_files[i]);
+        strv_push(out, full);
+        return 0;
+    }
+    if (!rc->search) {
+        strv_push(out, reference_string(ref));
+        return 0;
+    }
+    if (!rc->search[0])
+        return fail(err, "short-name \"%s\" did not resolve to an alias and no unqualified-search registries are "
+                         "defined in \"%s\"", short_name, rc->search_file);
+    load_progress(&note, "Resolving \"%s\" using unqualified-search registries (%s)", short_name, rc->search_file);
+    for (size_t i = 0; rc->search[i]; i++) {
+        autofree char *text = xasprintf("%s/%s", rc->search[i], name);
+        char *full = name_normalize(text, err);
+        if (!full)
+            return error_prefix(err, "unqualified-search-registries in %s", rc->search_file);
+        strv_push(out, full);
+    }
+    return 0;
+}
+
+static int image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
+{
+    static const lrun_pull_options defaults = {0};
+    o = o ? o : &defaults;
+    if (store_require_write(s, err) < 0)
+        return -1;
+    autoreference struct reference ref;
+    if (reference_parse(name, &ref, err) < 0)
+        return -1;
+    cleanup(registries_conf_clear) struct registries_conf rc = {0};
+    autostrv char **candidates = NULL;
+    if (registries_conf_load(&rc, err) < 0 || pull_candidates(&rc, name, &ref, o, &candidates, err) < 0)
+        return -1;
+    autobuf struct buf errors = {0};
+    size_t n = 0;
+    for (; candidates[n]; n++) {
+        if (image_pull_name(s, &rc, candidates[n], o, image_id, err) == 0)
+            return 0;
+        buf_adds(&errors, "\n * ");
+        buf_adds(&errors, (*err)->message);
+    }
+    if (n > 1) /* podman's report when every search registry failed */
+        return fail(err, "%zu errors occurred while pulling:%s", n, errors.data);
+    return -1;
 }
 
 int lrun_image_pull(lrun_store *s, const char *name, const lrun_pull_options *o, char **image_id, lrun_error **err)
@@ -22539,7 +23339,7 @@ static const char *cli_root(struct cli *cli, char **owned)
     if (cli->root)
         return cli->root;
     *owned = lrun_default_root();
-    return *owned;
+    return *owned ? *owned : "/var/lib/lrun"; /* not reached: lrun_main checked storage.conf */
 }
 
 static int cli_open_store(struct cli *cli, int mode, lrun_store **s)
@@ -31073,8 +31873,14 @@ int lrun_main(int argc, char **argv)
         usage_print(stdout, NULL);
         return 0;
     }
+    autofree char *root = NULL; /* storage.conf is read once, and a broken one is said at once */
+    autoerror lrun_error *err = NULL;
+    if (!cli.root && store_default_root(&root, &err) < 0)
+        return cli_fail(err);
+    cli.root = cli.root ? cli.root : root;
     if (strcmp(argv[i], "version") != 0 && cli_rootless_enter() < 0)
         return EXIT_LRUN;
+
     if (command_enters_container(argc - i, argv + i) && cli_protect_binary() < 0)
         return EXIT_LRUN;
     status = dispatch(&cli, commands, NULL, argc - i, argv + i);

@@ -45,9 +45,11 @@ enum lrun_store_mode {
     LRUN_STORE_WRITE = 1, /* exclusive locks; also cleans up after crashes */
 };
 
-/* The graph root lrun uses when none is given: $LRUN_ROOT, else
- * /var/lib/lrun for root, else $XDG_DATA_HOME/lrun or ~/.local/share/lrun.
- * Returns a malloc'd string. */
+/* The graph root lrun uses when none is given: $LRUN_ROOT, else the
+ * graphroot of storage.conf ($CONTAINERS_STORAGE_CONF, the user's, the
+ * system's, as podman reads it), else /var/lib/lrun for root, else
+ * $XDG_DATA_HOME/lrun or ~/.local/share/lrun.  Returns a malloc'd string,
+ * or NULL when storage.conf cannot be read (lrun_store_open says why). */
 char *lrun_default_root(void);
 
 /* Open (creating it if needed) the store at root (NULL: the default). */
