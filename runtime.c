@@ -18298,9 +18298,9 @@ static void size_walk_dir(struct size_walk *w, int fd)
     closedir(dir);
 }
 
-static int64_t layer_diff_size(const char *root, const char *layer_id)
+/* tree_bytes: the bytes of the files under path (0 when it is not a directory). */
+static int64_t tree_bytes(const char *path)
 {
-    autofree char *path = xasprintf("%s/overlay/%s/diff", root, layer_id);
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -18308,6 +18308,12 @@ static int64_t layer_diff_size(const char *root, const char *layer_id)
     size_walk_dir(&w, fd);
     inode_set_free(&w.seen);
     return w.bytes;
+}
+
+static int64_t layer_diff_size(const char *root, const char *layer_id)
+{
+    autofree char *path = xasprintf("%s/overlay/%s/diff", root, layer_id);
+    return tree_bytes(path);
 }
 
 /* container_size: the layer's bytes: recorded at exit, walked now only
@@ -25249,7 +25255,126 @@ static int cmd_logout(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* --- filters (ps, images, prune...) --- */
+
+/* filters_match: KEY=VALUE filters where the same key's are alternatives
+ * and different keys must all match (podman's rule); one() tests one. */
+static bool filters_match(char *const *filters, bool (*one)(void *context, const char *key, const char *value),
+                          void *context)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        size_t key_len = strcspn(filters[i], "=");
+        bool seen_before = false, any = false;
+        for (size_t j = 0; j < i && !seen_before; j++)
+            seen_before = strncmp(filters[j], filters[i], key_len + 1) == 0;
+        if (seen_before)
+            continue;
+        autofree char *key = xstrndup(filters[i], key_len);
+        for (size_t j = i; filters[j] && !any; j++)
+            if (strncmp(filters[j], filters[i], key_len + 1) == 0)
+                any = one(context, key, filters[j] + key_len + 1);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+/* labels_match: label=KEY or label=KEY=VALUE against KEY=VALUE strings. */
+static bool labels_match(char *const *labels, const char *value)
+{
+    for (size_t i = 0; labels && labels[i]; i++)
+        if (strchr(value, '=') ? strcmp(labels[i], value) == 0
+                               : strncmp(labels[i], value, strlen(value)) == 0 && labels[i][strlen(value)] == '=')
+            return true;
+    return false;
+}
+
 /* --- images --- */
+
+/* image_has_children: another image stacks on img's top layer (podman's
+ * test for an intermediate image of a build). */
+static bool image_has_children(lrun_store *s, const struct image *img)
+{
+    for (size_t i = 0; img->layer && i < s->n_images; i++) {
+        if (s->images[i] == img || !s->images[i]->layer || strcmp(s->images[i]->layer, img->layer) == 0)
+            continue;
+        autofree struct layer **chain = NULL;
+        size_t n = layer_chain(s, s->images[i]->layer, &chain);
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(chain[j]->id, img->layer) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* an untagged image: dangling when nothing stacks on it, else an
+ * intermediate one (hidden from images without -a) */
+static bool image_is_dangling(lrun_store *s, const struct image *img)
+{
+    return strv_len(img->names) == 0 && !image_has_children(s, img);
+}
+
+/* image_filter_check: a --filter podman's images knows, with podman's errors. */
+static int image_filter_check(char *const *filters, lrun_error **err)
+{
+    static const char *const keys[] = {"reference", "before", "since", "dangling", "label", "id", NULL};
+    for (size_t i = 0; filters && filters[i]; i++) {
+        const char *eq = strchr(filters[i], '=');
+        autofree char *key = xstrndup(filters[i], eq ? (size_t)(eq - filters[i]) : strlen(filters[i]));
+        if (!eq || !strv_contains((char **)keys, key))
+            return fail(err, "unsupported image filter \"%s\"", key);
+        if (strcmp(key, "dangling") == 0 && strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
+            return fail(err, "non-boolean value \"dangling\" for %s filter: strconv.ParseBool: parsing \"%s\": "
+                             "invalid syntax", eq + 1, eq + 1);
+    }
+    return 0;
+}
+
+struct image_filter_context {
+    lrun_store *s;
+    struct image *img;
+};
+
+/* image_reference_match: a name against reference=PATTERN: the name, its
+ * repository, or their tail after a '/' (shell globs allowed). */
+static bool image_reference_match(const char *name, const char *pattern)
+{
+    autofree char *repo = NULL, *tag = NULL;
+    name_split(name, &repo, &tag);
+    autofree char *tail = xasprintf("*/%s", pattern);
+    return fnmatch(pattern, name, 0) == 0 || fnmatch(pattern, repo, 0) == 0 || fnmatch(tail, name, 0) == 0 ||
+           fnmatch(tail, repo, 0) == 0;
+}
+
+static bool image_filter_one(void *context, const char *key, const char *value)
+{
+    struct image_filter_context *ctx = context;
+    struct image *img = ctx->img;
+    if (strcmp(key, "reference") == 0) {
+        for (size_t i = 0; img->names && img->names[i]; i++)
+            if (image_reference_match(img->names[i], value))
+                return true;
+        return false;
+    }
+    if (strcmp(key, "id") == 0)
+        return has_prefix(img->id, has_prefix(value, "sha256:") ? value + 7 : value);
+    if (strcmp(key, "dangling") == 0)
+        return image_is_dangling(ctx->s, img) == (strcmp(value, "true") == 0);
+    if (strcmp(key, "before") == 0 || strcmp(key, "since") == 0) {
+        struct image *other = image_lookup(ctx->s, value, NULL);
+        int64_t mine = image_created_seconds(img), theirs = other ? image_created_seconds(other) : 0;
+        return other && (key[0] == 'b' ? mine < theirs : mine > theirs);
+    }
+    autojson yajl_val config = image_config(ctx->s, img, NULL); /* label=KEY[=VALUE] */
+    autostrv char **labels = json_keys(json_get(json_get(config, "config"), "Labels"), true);
+    return labels_match(labels, value);
+}
+
+static bool image_filters_match(lrun_store *s, struct image *img, char *const *filters)
+{
+    struct image_filter_context ctx = {s, img};
+    return filters_match(filters, image_filter_one, &ctx);
+}
 
 struct image_row {
     struct image *img;
@@ -25266,8 +25391,9 @@ static int compare_image_rows(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order; /* ties keep store order */
 }
 
-/* image_rows: one row per name (untagged images: one row), newest first. */
-static size_t image_rows(lrun_store *s, const char *filter, struct image_row **rows)
+/* image_rows: one row per name (untagged images: one row), newest first;
+ * the images that pass filters, intermediate ones only with all. */
+static size_t image_rows(lrun_store *s, const char *filter, char *const *filters, bool all, struct image_row **rows)
 {
     size_t n = 0;
     *rows = NULL;
@@ -25280,6 +25406,8 @@ static size_t image_rows(lrun_store *s, const char *filter, struct image_row **r
         name_split(filter_full, &filter_repo, &filter_tag);
     for (size_t i = 0; i < s->n_images; i++) {
         struct image *img = s->images[i];
+        if ((!all && !strv_len(img->names) && image_has_children(s, img)) || !image_filters_match(s, img, filters))
+            continue;
         size_t names = strv_len(img->names), tagged = 0;
         for (size_t j = 0; j < names; j++)
             tagged += !strchr(img->names[j], '@');
@@ -25386,30 +25514,37 @@ static yajl_val images_header(void)
 
 static int cmd_images(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
-                                          {"no-trunc", no_argument, NULL, 'T'},  {"noheading", no_argument, NULL, 'n'},
-                                          {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    bool quiet = false, no_trunc = false, no_heading = false;
+    bool all = false, quiet = false, no_trunc = false, no_heading = false, digests = false;
     const char *format = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "aqnh", longs, "images", &status)) != -1) {
-        switch (c) {
-        case 'a': break; /* lrun keeps no intermediate images: -a lists the same */
-        case 'q': quiet = true; break;
-        case 'T': no_trunc = true; break;
-        case 'n': no_heading = true; break;
-        case 'f': format = optarg; break;
-        case 'h': puts("Usage: lrun images [-a] [-q] [--no-trunc] [--noheading] [--format FORMAT] [REPOSITORY]"); return 0;
-        default: return status;
-        }
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Show all images (intermediate images of builds too)"),
+        BOOL_FLAG("digests", 0, &digests, "Show digests"),
+        LIST_FLAG("filter", 'f', &filters, "FILTER",
+                  "Show the images that match: reference=, before=, since=, dangling=, label=, id="),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print images with a Go template, or json"),
+        BOOL_FLAG("noheading", 'n', &no_heading, "Do not print column headings"),
+        BOOL_FLAG("no-trunc", 0, &no_trunc, "Do not truncate output"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Display only image IDs"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"images", "[IMAGE]", "List images in local storage", false};
+    int status = 0, n_args = cli_parse(argc, argv, &usage, flags, &status);
+    if (n_args < 0)
+        return status;
+    if (n_args > 1) {
+        cli_error("accepts at most 1 arg(s), received %d", n_args);
+        return EXIT_LRUN;
     }
-    const char *filter = optind < argc ? argv[optind] : NULL;
+    autoerror lrun_error *err = NULL;
+    if (image_filter_check(filters, &err) < 0)
+        return cli_fail(err);
+    const char *filter = n_args ? argv[1] : NULL;
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autofree struct image_row *rows = NULL;
-    size_t n = image_rows(s, filter, &rows);
+    size_t n = image_rows(s, filter, filters, all, &rows);
     if (quiet) {
         for (size_t i = 0; i < n; i++) {
             bool seen = false;
@@ -25436,8 +25571,10 @@ static int cmd_images(struct cli *cli, int argc, char **argv)
             yajl_tree_free(trees[i]);
         return status;
     }
-    struct table t = {.columns = 5};
-    if (!no_heading)
+    struct table t = {.columns = digests ? 6 : 5};
+    if (!no_heading && digests)
+        table_add_row(&t, "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE");
+    else if (!no_heading)
         table_add_row(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
     for (size_t i = 0; i < n; i++) {
         autofree char *repo = NULL, *tag = NULL;
@@ -25448,6 +25585,8 @@ static int cmd_images(struct cli *cli, int argc, char **argv)
         size_t digits = strspn(size, "0123456789.e+");
         table_add(&t, xstrdup(repo ? repo : "<none>"));
         table_add(&t, xstrdup(tag ? tag : "<none>"));
+        if (digests)
+            table_add(&t, xstrdup(rows[i].img->digest ? rows[i].img->digest : ""));
         table_add(&t, no_trunc ? xasprintf("sha256:%s", rows[i].img->id) : xstrndup(rows[i].img->id, 12));
         table_add(&t, time_ago(image_created_seconds(rows[i].img)));
         table_add(&t, xasprintf("%.*s %s", (int)digits, size, size + digits));
@@ -27571,32 +27710,26 @@ static bool container_filter_one(lrun_store *s, struct container *c, const char 
         char *const *aliases;
         return r == 0 && network_find(s->root, value, &n, NULL) == 0 && facts_address_on(&f, n.name, &aliases);
     }
-    for (size_t i = 0; r == 0 && f.labels && f.labels[i]; i++) /* label=KEY or label=KEY=VALUE */
-        if (strchr(value, '=') ? strcmp(f.labels[i], value) == 0
-                               : strncmp(f.labels[i], value, strlen(value)) == 0 && f.labels[i][strlen(value)] == '=')
-            return true;
-    return false;
+    return r == 0 && labels_match(f.labels, value);
+}
+
+struct container_filter_context {
+    lrun_store *s;
+    struct container *c;
+};
+
+static bool container_filter_call(void *context, const char *key, const char *value)
+{
+    struct container_filter_context *ctx = context;
+    return container_filter_one(ctx->s, ctx->c, key, value);
 }
 
 /* container_filters_match: filters with the same key are alternatives,
  * different keys must all match (podman's rule). */
 static bool container_filters_match(lrun_store *s, struct container *c, char *const *filters)
 {
-    for (size_t i = 0; filters && filters[i]; i++) {
-        size_t key_len = strcspn(filters[i], "=");
-        bool seen_before = false, any = false;
-        for (size_t j = 0; j < i && !seen_before; j++)
-            seen_before = strncmp(filters[j], filters[i], key_len + 1) == 0;
-        if (seen_before)
-            continue;
-        autofree char *key = xstrndup(filters[i], key_len);
-        for (size_t j = i; filters[j] && !any; j++)
-            if (strncmp(filters[j], filters[i], key_len + 1) == 0)
-                any = container_filter_one(s, c, key, filters[j] + key_len + 1);
-        if (!any)
-            return false;
-    }
-    return true;
+    struct container_filter_context ctx = {s, c};
+    return filters_match(filters, container_filter_call, &ctx);
 }
 
 struct container_targets {
@@ -29384,39 +29517,6 @@ static int cmd_logs(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-static int cmd_container_prune(struct cli *cli, int argc, char **argv)
-{
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fh", longs, "container prune", &status)) != -1) {
-        if (c == 'f')
-            continue;
-        if (c == 'h') {
-            puts("Usage: lrun container prune [-f]");
-            return 0;
-        }
-        return status;
-    }
-    autostore lrun_store *s = NULL;
-    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
-        return status;
-    autofree struct container **batch = xcalloc(s->n_containers + 1, sizeof *batch);
-    autostrv char **ids = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_containers; i++)
-        if (!container_is_running(s->containers[i])) {
-            batch[n++] = s->containers[i];
-            strv_push(&ids, xstrdup(s->containers[i]->id));
-        }
-    autoerror lrun_error *err = NULL;
-    if (n && containers_remove_storage(s, batch, n, &err) < 0)
-        return cli_fail(err);
-    for (size_t i = 0; ids && ids[i]; i++)
-        printf("%s\n", ids[i]);
-    containers_networks_settle(s);
-    return 0;
-}
 
 /* --- volume create, ls, inspect, rm, prune, exists --- */
 
@@ -29722,41 +29822,69 @@ static int cmd_volume_rm(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-static int cmd_volume_prune(struct cli *cli, int argc, char **argv)
+/* prune_confirm: podman's question on standard output; 1 for an answer
+ * that starts with y, 0 for any other, -1 (said) when stdin ends first. */
+static int prune_confirm(const char *question)
 {
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"filter", required_argument, NULL, 'F'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    bool force = false;
-    autostrv char **filters = xcalloc(1, sizeof *filters);
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fh", longs, "volume prune", &status)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'F': strv_push(&filters, xstrdup(optarg)); break;
-        case 'h': puts("Usage: lrun volume prune [-f] [--filter F]"); return 0;
-        default: return status;
-        }
+    fputs(question, stdout);
+    fflush(stdout);
+    autofree char *line = NULL;
+    size_t cap = 0;
+    if (getline(&line, &cap, stdin) < 0) {
+        cli_error("EOF");
+        return -1;
     }
-    if ((status = volume_filter_check(filters)))
-        return status;
-    autostore lrun_store *s = NULL;
-    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
-        return status;
+    return tolower((unsigned char)line[0]) == 'y';
+}
+
+static int cli_no_args(int n, const char *command)
+{
+    if (n == 0)
+        return 0;
+    cli_error("`lrun %s` takes no arguments", command);
+    return EXIT_LRUN;
+}
+
+/* volumes_unused: the volumes no container uses that pass filters (prune's). */
+static char **volumes_unused(lrun_store *s, char *const *filters)
+{
     autostrv char **names = volume_names(s->root);
-    autostrv char **unused = xcalloc(1, sizeof *unused);
+    char **unused = xcalloc(1, sizeof *unused);
     for (size_t i = 0; names[i]; i++) {
         autovolume struct volume v = {0};
         autostrv char **users = volume_users(s, names[i]);
         if (!users[0] && volume_read(s->root, names[i], &v, NULL) == 0 && volume_filter_match(s, &v, filters))
             strv_push(&unused, xstrdup(names[i]));
     }
+    return unused;
+}
+
+static int cmd_volume_prune(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        LIST_FLAG("filter", 0, &filters, "FILTER", "Provide filter values (e.g. 'label=<key>=<value>')"),
+        BOOL_FLAG("force", 'f', &force, "Do not prompt for confirmation"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume prune", "", "Remove all unused volumes", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((status = cli_no_args(n, "volume prune")) || (status = volume_filter_check(filters)))
+        return status;
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **unused = volumes_unused(s, filters);
     if (!force) {
         printf("WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n");
         for (size_t i = 0; unused[i]; i++)
             printf("%s\n", unused[i]);
-        autofree char *answer = prompt_line("Are you sure you want to continue? [y/N] ", false);
-        if (!answer || (strcasecmp(answer, "y") != 0 && strcasecmp(answer, "yes") != 0))
-            return 0;
+        int answer = prune_confirm("Are you sure you want to continue? [y/N] ");
+        if (answer <= 0)
+            return answer < 0 ? EXIT_LRUN : 0;
     }
     for (size_t i = 0; unused[i]; i++) {
         autoerror lrun_error *err = NULL;
@@ -29765,6 +29893,203 @@ static int cmd_volume_prune(struct cli *cli, int argc, char **argv)
         else
             printf("%s\n", unused[i]);
     }
+    return status;
+}
+
+/* --- prune: containers, images, and all of them with volumes (system) --- */
+
+/* containers_prune: remove the containers that are not running and pass
+ * filters; their IDs go to *ids, their bytes to *reclaimed. */
+static int containers_prune(lrun_store *s, char *const *filters, char ***ids, int64_t *reclaimed, lrun_error **err)
+{
+    autofree struct container **batch = xcalloc(s->n_containers + 1, sizeof *batch);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_containers; i++) {
+        struct container *ct = s->containers[i];
+        if (container_is_running(ct) || !container_filters_match(s, ct, filters))
+            continue;
+        batch[n++] = ct;
+        strv_push(ids, xstrdup(ct->id));
+        *reclaimed += container_size(s, ct);
+    }
+    if (n && containers_remove_storage(s, batch, n, err) < 0) /* one index write for all */
+        return -1;
+    containers_networks_settle(s);
+    return 0;
+}
+
+/* images_prune: remove dangling images (all: every image no container
+ * uses) that pass filters, again until none is left: removing one can
+ * leave its parent dangling. */
+static int images_prune(lrun_store *s, bool all, char *const *filters, char ***ids, int64_t *reclaimed, lrun_error **err)
+{
+    for (bool removed = true; removed;) {
+        removed = false;
+        for (size_t i = 0; i < s->n_images; i++) {
+            struct image *img = s->images[i];
+            /* an image others stack on goes after them (podman's order) */
+            if (image_containers(s, img) || (all ? image_has_children(s, img) : !image_is_dangling(s, img)) ||
+                !image_filters_match(s, img, filters))
+                continue;
+            autofree char *id = xstrdup(img->id);
+            int64_t size = image_size(s, img);
+            autostrv char **untagged = xcalloc(1, sizeof *untagged), **deleted = xcalloc(1, sizeof *deleted);
+            if (lrun_image_remove(s, id, true, &untagged, &deleted, err) < 0)
+                return error_prefix(err, "remove image %s", id);
+            strv_push(ids, steal_pointer(&id));
+            *reclaimed += size;
+            removed = true;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int cmd_container_prune(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        LIST_FLAG("filter", 0, &filters, "FILTER", "Provide filter values (e.g. 'label=<key>=<value>')"),
+        BOOL_FLAG("force", 'f', &force, "Do not prompt for confirmation"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"container prune", "", "Remove all non running containers", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((status = cli_no_args(n, "container prune")))
+        return status;
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (container_filter_check(filters[i], &err) < 0)
+            return cli_fail(err);
+    if (!force) {
+        int answer = prune_confirm("WARNING! This will remove all non running containers.\n"
+                                   "Are you sure you want to continue? [y/N] ");
+        if (answer <= 0)
+            return answer < 0 ? EXIT_LRUN : 0;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **ids = xcalloc(1, sizeof *ids);
+    int64_t reclaimed = 0;
+    status = containers_prune(s, filters, &ids, &reclaimed, &err) < 0 ? cli_fail(err) : 0;
+    for (size_t i = 0; ids[i]; i++)
+        printf("%s\n", ids[i]);
+    return status;
+}
+
+static int cmd_image_prune(struct cli *cli, int argc, char **argv)
+{
+    bool all = false, force = false, external = false;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Remove all images not in use by containers, not just dangling ones"),
+        BOOL_FLAG("external", 0, &external, NULL), /* podman's build containers: lrun has none outside its list */
+        LIST_FLAG("filter", 0, &filters, "FILTER", "Provide filter values (e.g. 'label=<key>=<value>')"),
+        BOOL_FLAG("force", 'f', &force, "Do not prompt for confirmation"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"image prune", "", "Remove unused images", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((status = cli_no_args(n, "image prune")))
+        return status;
+    autoerror lrun_error *err = NULL;
+    if (image_filter_check(filters, &err) < 0)
+        return cli_fail(err);
+    if (!force) {
+        int answer = prune_confirm(all ? "WARNING! This command removes all images without at least one container "
+                                         "associated with them.\nAre you sure you want to continue? [y/N] "
+                                       : "WARNING! This command removes all dangling images.\n"
+                                         "Are you sure you want to continue? [y/N] ");
+        if (answer <= 0)
+            return answer < 0 ? EXIT_LRUN : 0;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **ids = xcalloc(1, sizeof *ids);
+    int64_t reclaimed = 0;
+    status = images_prune(s, all, filters, &ids, &reclaimed, &err) < 0 ? cli_fail(err) : 0;
+    for (size_t i = 0; ids[i]; i++)
+        printf("%s\n", ids[i]);
+    return status;
+}
+
+/* prune_section: podman's "Deleted Containers" block, when there is one. */
+static void prune_section(const char *title, char *const *items)
+{
+    if (items[0])
+        printf("Deleted %s\n", title);
+    for (size_t i = 0; items[i]; i++)
+        printf("%s\n", items[i]);
+}
+
+static int cmd_system_prune(struct cli *cli, int argc, char **argv)
+{
+    bool all = false, force = false, volumes = false;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Remove all unused data"),
+        LIST_FLAG("filter", 0, &filters, "FILTER", "Provide filter values (e.g. 'label=<key>=<value>')"),
+        BOOL_FLAG("force", 'f', &force, "Do not prompt for confirmation"),
+        BOOL_FLAG("volumes", 0, &volumes, "Prune volumes"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"system prune", "", "Remove unused data", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((status = cli_no_args(n, "system prune")))
+        return status;
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; filters && filters[i]; i++) /* label= and until= are what containers and images share */
+        if (!has_prefix(filters[i], "label=")) {
+            cli_error("%.*s is an invalid filter", (int)strcspn(filters[i], "="), filters[i]);
+            return EXIT_LRUN;
+        }
+    if (!force) {
+        autofree char *warning = xasprintf(
+            "WARNING! This command removes:\n\t- all stopped containers\n"
+            "\t- all networks not used by at least one container%s\n%s\n\n"
+            "Are you sure you want to continue? [y/N] ",
+            volumes ? "\n\t- all volumes not used by at least one container" : "",
+            all ? "\t- all images without at least one container associated with them\n\t- all build cache"
+                : "\t- all dangling images\n\t- all dangling build cache");
+        int answer = prune_confirm(warning);
+        if (answer <= 0)
+            return answer < 0 ? EXIT_LRUN : 0;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autostrv char **containers = xcalloc(1, sizeof *containers), **images = xcalloc(1, sizeof *images);
+    autostrv char **removed_volumes = xcalloc(1, sizeof *removed_volumes);
+    int64_t reclaimed = 0;
+    if (containers_prune(s, filters, &containers, &reclaimed, &err) < 0)
+        status = cli_fail(err);
+    prune_section("Containers", containers);
+    if (volumes && !status) {
+        autostrv char **unused = volumes_unused(s, filters);
+        for (size_t i = 0; unused[i] && !status; i++) {
+            autofree char *dir = volume_data_path(s->root, unused[i]);
+            int64_t size = tree_bytes(dir);
+            if (volume_remove(s->root, unused[i], &err) < 0)
+                status = cli_fail(err);
+            else
+                strv_push(&removed_volumes, xstrdup(unused[i])), reclaimed += size;
+        }
+        prune_section("Volumes", removed_volumes);
+    }
+    if (!status && images_prune(s, all, filters, &images, &reclaimed, &err) < 0)
+        status = cli_fail(err);
+    prune_section("Images", images);
+    autofree char *total = human_size((double)reclaimed, 4);
+    printf("Total reclaimed space: %s\n", total);
     return status;
 }
 
@@ -30856,6 +31181,7 @@ static const struct command image_commands[] = {
     {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
     {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
     {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
+    {"prune", cmd_image_prune, NULL},
     {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
     {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},   {"build", cmd_build, NULL},
     {"exists", cmd_image_exists, NULL}, {"mount", cmd_image_mount, NULL}, {"umount", cmd_image_unmount, NULL},
@@ -30894,6 +31220,7 @@ static const struct command system_commands[] = {
     {"df", cmd_system_df, NULL},
     {"check", cmd_system_check, NULL},
     {"repair", cmd_system_repair, NULL},
+    {"prune", cmd_system_prune, NULL},
     {NULL, NULL, NULL},
 };
 
