@@ -16721,6 +16721,8 @@ struct user_mount {
     char *destination; /* inside the container */
     char **options;    /* for the mount: ro, noexec, nosuid, nodev, size=..., mode=... */
     char *layer;       /* image: its top layer, found when the container is made */
+    bool volume_flag;  /* given with -v (podman quotes a clash of two of them) */
+
 };
 
 static void user_mount_release(struct user_mount *m)
@@ -16742,9 +16744,12 @@ static struct user_mount *user_mount_push(struct user_mount **list, size_t *n, e
                                           const char *source, const char *destination, char *const *options)
 {
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
-    (*list)[*n] = (struct user_mount){kind, xstrdup(source), xstrdup(destination),
-                                      options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL};
+    /* cleaned as podman does (filepath.Clean): /data/ and /data clash */
+    (*list)[*n] = (struct user_mount){kind, xstrdup(source),
+                                      *destination == '/' ? path_clean(destination) : xstrdup(destination),
+                                      options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL, false};
     return &(*list)[(*n)++];
+
 }
 
 /* A network a container was connected to after its first (network
@@ -16771,6 +16776,7 @@ static void network_links_free(struct network_link *l, size_t n)
  * spec_generate turns it (with the image) into the container's spec. */
 struct container_config {
     char *image;   /* as the user named it */
+    char *image_name; /* the stored name it matched (ps's IMAGE), NULL: the image's first */
     char *name;
     char **env;    /* -e and --env-file, over the image's */
     char *workdir;
@@ -16814,6 +16820,7 @@ static void container_config_release(struct container_config *c)
     free(c->log_driver);
     lrun_strv_free(c->log_opts);
     free(c->image);
+    free(c->image_name);
     free(c->name);
     lrun_strv_free(c->env);
     free(c->workdir);
@@ -17118,6 +17125,23 @@ static void json_strings_push(char ***v, yajl_val list)
             strv_push(v, xstrdup(YAJL_GET_STRING(json_array_at(list, i))));
 }
 
+/* entrypoint_words: --entrypoint as podman takes it: a JSON array of
+ * strings is the program and its arguments, any other text one word
+ * (the program), "" none. */
+static char **entrypoint_words(const char *text)
+{
+    char **words = xcalloc(1, sizeof *words);
+    autojson yajl_val v = *text == '[' ? yajl_tree_parse(text, NULL, 0) : NULL;
+    bool strings = YAJL_IS_ARRAY(v);
+    for (size_t i = 0; strings && i < json_array_len(v); i++)
+        strings = YAJL_IS_STRING(json_array_at(v, i));
+    if (strings)
+        json_strings_push(&words, v);
+    else if (*text)
+        strv_push(&words, xstrdup(text));
+    return words;
+}
+
 /* spec_process_from_image: what the command line left open, from the image
  * config, as docker does: args = entrypoint + (command or Cmd), Env under
  * -e, WorkingDir, User; and the image's StopSignal into facts. */
@@ -17128,10 +17152,8 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
     if (!config)
         return -1;
     yajl_val cfg = json_get(config, "config");
-    p->args = xcalloc(1, sizeof *p->args);
-    if (f->entrypoint && *f->entrypoint)
-        strv_push(&p->args, xstrdup(f->entrypoint));
-    else if (!f->entrypoint)
+    p->args = f->entrypoint ? entrypoint_words(f->entrypoint) : xcalloc(1, sizeof *p->args);
+    if (!f->entrypoint)
         json_strings_push(&p->args, json_get(cfg, "Entrypoint"));
     if (strv_len(f->command) > 0)
         for (size_t i = 0; f->command[i]; i++)
@@ -17782,6 +17804,8 @@ static int user_mounts_dedupe(struct container_config *c, lrun_error **err)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->mounts[i].destination, c->mounts[j].destination) != 0)
                 continue;
+            if (!user_mounts_same(&c->mounts[i], &c->mounts[j]) && c->mounts[i].volume_flag && c->mounts[j].volume_flag)
+                return fail(err, "\"%s\": duplicate mount destination", c->mounts[i].destination);
             if (!user_mounts_same(&c->mounts[i], &c->mounts[j]))
                 return fail(err, "%s: duplicate mount destination", c->mounts[i].destination);
             user_mount_release(&c->mounts[i]);
@@ -18152,11 +18176,11 @@ static int container_files_write(lrun_store *s, const char *id, const struct spe
     return 0;
 }
 
-static char *container_metadata_json(struct image *img, const char *name)
+static char *container_metadata_json(struct image *img, const char *image_name, const char *name)
 {
     autogen yajl_gen g = json_writer(false);
     yajl_gen_map_open(g);
-    jw_key_str(g, "image-name", img->names && img->names[0] ? img->names[0] : img->id);
+    jw_key_str(g, "image-name", image_name ? image_name : img->names && img->names[0] ? img->names[0] : img->id);
     jw_key_str(g, "image-id", img->id);
     jw_key_str(g, "name", name);
     jw_key_int(g, "created-at", (int64_t)time(NULL));
@@ -18212,7 +18236,7 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
     ct->status = xstrdup("created");
     ct->command = strv_join(spec.process.args, " ");
     ct->size = -1;
-    ct->metadata = container_metadata_json(img, c->name);
+    ct->metadata = container_metadata_json(img, c->image_name, c->name);
     ct->is_volatile = s->volatile_writes;
     ct->boot_id = s->volatile_writes ? xstrdup(boot_id()) : NULL;
     s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
@@ -26076,7 +26100,8 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     if (f->command && f->command[0]) {
         jw_strv(g, f->command);
     } else { /* the image's: what follows the entrypoint */
-        size_t skip = f->entrypoint && *f->entrypoint ? 1 : 0;
+        autostrv char **entrypoint = f->entrypoint ? entrypoint_words(f->entrypoint) : NULL;
+        size_t skip = strv_len(entrypoint);
         yajl_gen_array_open(g);
         for (size_t i = skip; i < json_array_len(args); i++)
             jw_value(g, json_array_at(args, i));
@@ -26086,7 +26111,9 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     jw_key(g, "Volumes");
     yajl_gen_null(g);
     jw_key_str(g, "WorkingDir", json_string(process, "cwd") ? json_string(process, "cwd") : "/");
-    jw_key_str(g, "Entrypoint", f->entrypoint ? f->entrypoint : "");
+    autostrv char **entrypoint = f->entrypoint ? entrypoint_words(f->entrypoint) : NULL;
+    autofree char *entrypoint_text = strv_join(entrypoint, " ");
+    jw_key_str(g, "Entrypoint", entrypoint_text);
     jw_key(g, "OnBuild");
     yajl_gen_null(g);
     jw_key(g, "Labels");
@@ -27092,6 +27119,7 @@ static void volume_flag_add(struct container_config *c, const char *spec, lrun_e
     if (kind == MOUNT_BIND && !absolute)
         return;
     user_mount_push(&c->mounts, &c->n_mounts, kind, absolute ? absolute : source, destination, options);
+    c->mounts[c->n_mounts - 1].volume_flag = true;
 }
 
 /* tmpfs_flag_add: --tmpfs /PATH[:OPTIONS] */
@@ -27544,7 +27572,8 @@ static int container_create_pulling(const char *root, struct run_options *o, con
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
-    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup(s, image, NULL);
+    const char *matched = NULL;
+    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup_as(s, image, &matched, NULL);
     /* --platform: a local image of another platform is pulled again, as podman does */
     if (img && o->platform && strcmp(o->pull, "never") != 0 && image_platform_check(s, img, o->platform, NULL) < 0)
         img = NULL;
@@ -27556,11 +27585,15 @@ static int container_create_pulling(const char *root, struct run_options *o, con
             return -1;
         if (!(img = store_image_by_id(s, pulled)))
             return fail(err, "%s: the pulled image is not in the store", image);
+        if (image_lookup_as(s, image, &matched, NULL) != img) /* the name it was pulled as */
+            matched = NULL;
     }
     if (image_platform_check(s, img, o->platform, err) < 0) /* before anything is written */
         return error_prefix(err, "%s", image);
     free(o->cfg.image);
     o->cfg.image = xstrdup(image);
+    free(o->cfg.image_name);
+    o->cfg.image_name = matched ? xstrdup(matched) : NULL;
     s->volatile_writes = o->cfg.remove;
     struct container *c = container_create(s, img, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, err);
     if (!c)
@@ -31178,51 +31211,148 @@ static int cmd_version_full(void)
 }
 
 static const struct command image_commands[] = {
-    {"ls", cmd_images, NULL},       {"list", cmd_images, NULL}, {"tree", cmd_image_tree, NULL},
-    {"inspect", cmd_image_inspect, NULL}, {"rm", cmd_rmi, NULL},      {"tag", cmd_tag, NULL},
-    {"untag", cmd_untag, NULL},     {"load", cmd_load, NULL},   {"save", cmd_save, NULL},
-    {"prune", cmd_image_prune, NULL},
-    {"pull", cmd_pull, NULL},       {"history", cmd_history, NULL}, {"import", cmd_import, NULL},
-    {"diff", cmd_diff, NULL},       {"push", cmd_push, NULL},   {"build", cmd_build, NULL},
-    {"exists", cmd_image_exists, NULL}, {"mount", cmd_image_mount, NULL}, {"umount", cmd_image_unmount, NULL},
-    {"unmount", cmd_image_unmount, NULL},
+    {"build", cmd_build, "Build an image from a Containerfile"},
+    {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
+    {"exists", cmd_image_exists, "Check if an image exists in local storage"},
+    {"history", cmd_history, "Show how an image was made (its config's history)"},
+    {"import", cmd_import, "Make an image from a tar of a filesystem"},
+    {"inspect", cmd_image_inspect, "Display the configuration of an image"},
+    {"ls", cmd_images, "List images in local storage"},
+    {"list", cmd_images, "List images in local storage"},
+    {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
+    {"mount", cmd_image_mount, "Mount an image's root filesystem (read-only)"},
+    {"prune", cmd_image_prune, "Remove unused images"},
+    {"pull", cmd_pull, "Pull an image from a registry"},
+    {"push", cmd_push, "Push an image to a registry"},
+    {"rm", cmd_rmi, "Remove one or more images from local storage"},
+    {"save", cmd_save, "Save an image to a docker-archive"},
+    {"tag", cmd_tag, "Add an additional name to a local image"},
+    {"tree", cmd_image_tree, "Print the layer hierarchy of an image as a tree"},
+    {"umount", cmd_image_unmount, "Unmount an image's root filesystem"},
+    {"unmount", cmd_image_unmount, "Unmount an image's root filesystem"},
+    {"untag", cmd_untag, "Remove a name from a local image"},
+
     {NULL, NULL, NULL},
 };
 
 static const struct command container_commands[] = {
-    {"ls", cmd_ps, NULL},        {"list", cmd_ps, NULL},     {"ps", cmd_ps, NULL},       {"prune", cmd_container_prune, NULL},
-    {"cp", cmd_cp, NULL},        {"commit", cmd_commit, NULL}, {"export", cmd_export, NULL}, {"diff", cmd_diff, NULL},
-    {"mount", cmd_mount, NULL},  {"umount", cmd_unmount, NULL}, {"unmount", cmd_unmount, NULL}, {"run", cmd_run, NULL},      {"create", cmd_create, NULL}, {"start", cmd_start, NULL}, {"stop", cmd_stop, NULL},
-    {"restart", cmd_restart, NULL},  {"attach", cmd_attach, NULL}, {"rename", cmd_rename, NULL},
-    {"kill", cmd_kill, NULL},    {"wait", cmd_wait, NULL},   {"rm", cmd_rm, NULL},       {"exec", cmd_exec, NULL},
-    {"logs", cmd_logs, NULL},    {"inspect", cmd_container_inspect, NULL}, {"exists", cmd_container_exists, NULL},
-    {"pause", cmd_pause, NULL}, {"unpause", cmd_unpause, NULL}, {"stats", cmd_stats, NULL}, {"top", cmd_top, NULL}, {"update", cmd_update, NULL},
-    {"port", cmd_port, NULL},
+    {"attach", cmd_attach, "Attach to a running container"},
+    {"commit", cmd_commit, "Create an image from a container's changes"},
+    {"cp", cmd_cp, "Copy files between a container and the host"},
+    {"create", cmd_create, "Create a container from an image"},
+    {"diff", cmd_diff, "Show a container's changes to its image"},
+    {"exec", cmd_exec, "Run a process in a running container"},
+    {"exists", cmd_container_exists, "Check if a container exists in local storage"},
+    {"export", cmd_export, "Export a container's filesystem as a tar"},
+    {"inspect", cmd_container_inspect, "Display the configuration of a container"},
+    {"kill", cmd_kill, "Send a signal to running containers"},
+    {"logs", cmd_logs, "Show a container's output"},
+    {"ls", cmd_ps, "List containers"},
+    {"list", cmd_ps, "List containers"},
+    {"ps", cmd_ps, "List containers"},
+    {"mount", cmd_mount, "Mount a container's root filesystem"},
+    {"pause", cmd_pause, "Pause all the processes in containers"},
+    {"port", cmd_port, "List a container's published ports"},
+    {"prune", cmd_container_prune, "Remove all non running containers"},
+    {"rename", cmd_rename, "Rename an existing container"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"rm", cmd_rm, "Remove containers"},
+    {"run", cmd_run, "Run a command in a new container"},
+    {"start", cmd_start, "Start created or stopped containers"},
+    {"stats", cmd_stats, "Display the resource usage of containers"},
+    {"stop", cmd_stop, "Stop running containers"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"umount", cmd_unmount, "Unmount a container's root filesystem"},
+    {"unmount", cmd_unmount, "Unmount a container's root filesystem"},
+    {"unpause", cmd_unpause, "Unpause the processes in containers"},
+    {"update", cmd_update, "Update the cgroup limits of a container"},
+    {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
+
     {NULL, NULL, NULL},
 };
 
 static const struct command network_commands[] = {
-    {"create", cmd_network_create, NULL}, {"ls", cmd_network_ls, NULL},    {"list", cmd_network_ls, NULL},
-    {"inspect", cmd_network_inspect, NULL}, {"rm", cmd_network_rm, NULL},  {"remove", cmd_network_rm, NULL},
-    {"prune", cmd_network_prune, NULL},   {"exists", cmd_network_exists, NULL},
-    {"connect", cmd_network_connect, NULL}, {"disconnect", cmd_network_disconnect, NULL}, {NULL, NULL, NULL},
+    {"connect", cmd_network_connect, "Connect a container to a network"},
+    {"create", cmd_network_create, "Create a network"},
+    {"disconnect", cmd_network_disconnect, "Disconnect a container from a network"},
+    {"exists", cmd_network_exists, "Check if a network exists"},
+    {"inspect", cmd_network_inspect, "Display the configuration of networks"},
+    {"ls", cmd_network_ls, "List networks"},
+    {"list", cmd_network_ls, "List networks"},
+    {"prune", cmd_network_prune, "Remove unused networks"},
+    {"rm", cmd_network_rm, "Remove networks"},
+    {"remove", cmd_network_rm, "Remove networks"},
+    {NULL, NULL, NULL},
 };
 
 static const struct command volume_commands[] = {
-    {"create", cmd_volume_create, NULL}, {"ls", cmd_volume_ls, NULL},     {"list", cmd_volume_ls, NULL},
-    {"inspect", cmd_volume_inspect, NULL}, {"rm", cmd_volume_rm, NULL},   {"remove", cmd_volume_rm, NULL},
-    {"prune", cmd_volume_prune, NULL},   {"exists", cmd_volume_exists, NULL}, {"export", cmd_volume_export, NULL},
-    {"import", cmd_volume_import, NULL}, {"mount", cmd_volume_mount, NULL},   {"unmount", cmd_volume_unmount, NULL},
-    {"umount", cmd_volume_unmount, NULL}, {NULL, NULL, NULL},
+    {"create", cmd_volume_create, "Create a new volume"},
+    {"exists", cmd_volume_exists, "Check if a volume exists"},
+    {"export", cmd_volume_export, "Export a volume's contents as a tar"},
+    {"import", cmd_volume_import, "Import a tar into a volume"},
+    {"inspect", cmd_volume_inspect, "Display detailed information on one or more volumes"},
+    {"ls", cmd_volume_ls, "List volumes"},
+    {"mount", cmd_volume_mount, "Mount a volume (print its path)"},
+    {"list", cmd_volume_ls, "List volumes"},
+    {"prune", cmd_volume_prune, "Remove all unused volumes"},
+    {"rm", cmd_volume_rm, "Remove one or more volumes"},
+    {"remove", cmd_volume_rm, "Remove one or more volumes"},
+    {"umount", cmd_volume_unmount, "Unmount a volume"},
+    {"unmount", cmd_volume_unmount, "Unmount a volume"},
+    {NULL, NULL, NULL},
+
 };
 
 static const struct command system_commands[] = {
-    {"df", cmd_system_df, NULL},
-    {"check", cmd_system_check, NULL},
-    {"repair", cmd_system_repair, NULL},
-    {"prune", cmd_system_prune, NULL},
+    {"df", cmd_system_df, "Show lrun disk usage"},
+    {"check", cmd_system_check, "Check the store's consistency"},
+    {"repair", cmd_system_repair, "Repair what system check finds"},
+    {"info", cmd_info, "Display lrun system information"},
+    {"prune", cmd_system_prune, "Remove unused data"},
     {NULL, NULL, NULL},
 };
+
+/* edit_distance: Levenshtein's, ignoring case (cobra's ld()). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    autofree size_t *row = xcalloc(n + 1, sizeof *row);
+    for (size_t j = 0; j <= n; j++)
+        row[j] = j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= n; j++) {
+            size_t above = row[j];
+            size_t change = diagonal + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            row[j] = change < above + 1 ? change : above + 1;
+            row[j] = row[j] < row[j - 1] + 1 ? row[j] : row[j - 1] + 1;
+            diagonal = above;
+        }
+    }
+    return row[n];
+}
+
+/* command_unknown: podman's (cobra's) error for a command not in table:
+ * at the top, "Did you mean this?" with the names within two edits or
+ * starting with what was typed. */
+static int command_unknown(const struct command *table, const char *parent, const char *typed)
+{
+    autobuf struct buf hint = {0};
+    buf_reserve(&hint, 1);
+    autofree char *lower_typed = xstrdup(typed);
+    for (char *p = lower_typed; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (const struct command *c = table; c && c->name && !parent; c++) {
+        if (edit_distance(typed, c->name) <= 2 || has_prefix(c->name, lower_typed)) {
+            buf_adds(&hint, hint.len ? "\n\t" : "\n\nDid you mean this?\n\t");
+            buf_adds(&hint, c->name);
+        }
+    }
+    cli_error("unrecognized command `lrun %s%s%s`%s%s\nTry 'lrun %s%s--help' for more information", parent ? parent : "",
+              parent ? " " : "", typed, hint.data, hint.len ? "\n" : "", parent ? parent : "", parent ? " " : "");
+    return EXIT_LRUN;
+}
 
 static int dispatch(struct cli *cli, const struct command *table, const char *parent, int argc, char **argv)
 {
@@ -31232,43 +31362,56 @@ static int dispatch(struct cli *cli, const struct command *table, const char *pa
             return c->fn(cli, argc, argv);
         }
     }
-    cli_error("unrecognized command `lrun %s%s%s`\nTry 'lrun --help' for more information", parent ? parent : "",
-              parent ? " " : "", argv[0]);
-    return EXIT_LRUN;
+    return command_unknown(table, parent, argv[0]);
 }
 
-/* the command groups ("lrun image ls"): a group's name, then its table */
+/* the command groups ("lrun image ls"): a group's name, its table, and
+ * what it is for (the first line of its help) */
 static const struct command_group {
     const char *name;
     const struct command *commands;
+    const char *summary;
 } command_groups[] = {
-    {"image", image_commands},
-    {"container", container_commands},
-    {"network", network_commands},
-    {"volume", volume_commands},
-    {"system", system_commands},
+    {"image", image_commands, "Manage images"},
+    {"container", container_commands, "Manage containers"},
+    {"network", network_commands, "Manage networks"},
+    {"volume", volume_commands, "Manage volumes"},
+    {"system", system_commands, "Manage lrun (disk usage, information, check, repair, prune)"},
 };
 
+/* cmd_group: a group's command; with --help (or, before the error, with
+ * no command) podman's help of the group on stdout. */
 static int cmd_group(struct cli *cli, int argc, char **argv)
 {
-    for (size_t i = 0; i < sizeof command_groups / sizeof *command_groups; i++) {
-        const struct command_group *g = &command_groups[i];
-        if (strcmp(g->name, argv[0]) != 0)
-            continue;
-        if (argc < 2) {
-            cli_error("missing command 'lrun %s COMMAND'\nTry 'lrun --help' for more information", g->name);
-            return EXIT_LRUN;
-        }
+    const struct command_group *g = NULL;
+    for (size_t i = 0; i < sizeof command_groups / sizeof *command_groups; i++)
+        if (strcmp(command_groups[i].name, argv[0]) == 0)
+            g = &command_groups[i];
+    if (!g)
+        return command_unknown(NULL, NULL, argv[0]);
+    bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (argc >= 2 && !help)
         return dispatch(cli, g->commands, g->name, argc - 1, argv + 1);
+    printf("%s\n\nDescription:\n  %s\n\nUsage:\n  lrun %s [command]\n\nAvailable Commands:\n", g->summary, g->summary,
+           g->name);
+    for (const struct command *c = g->commands; c->name; c++) {
+        bool alias = false; /* ls and list: the first name only */
+        for (const struct command *d = g->commands; d < c && !alias; d++)
+            alias = d->fn == c->fn;
+        if (!alias)
+            printf("  %-10s  %s\n", c->name, c->summary ? c->summary : "");
     }
-    cli_error("unrecognized command `lrun %s`\nTry 'lrun --help' for more information", argv[0]);
+    if (help)
+        return 0;
+    cli_error("missing command 'lrun %s COMMAND'", g->name);
     return EXIT_LRUN;
 }
 
 static const struct command commands[] = {
-    {"container", cmd_group, "Manage containers (ls, prune, and the commands below)"},
+    {"container", cmd_group, "Manage containers"},
     {"attach", cmd_attach, "Attach to a running container's input and output"},
     {"rename", cmd_rename, "Rename an existing container"},
+
     {"build", cmd_build, "Build an image from a Containerfile"},
     {"commit", cmd_commit, "Create an image from a container's changes"},
     {"cp", cmd_cp, "Copy files between a container and the host"},
@@ -31280,10 +31423,10 @@ static const struct command commands[] = {
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
     {"exec", cmd_exec, "Run a process in a running container"},
     {"history", cmd_history, "Show how an image was made (its config's history)"},
+    {"image", cmd_group, "Manage images"},
     {"images", cmd_images, "List images in the store"},
     {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
-    {"image", cmd_group, "Manage images (ls, tree, inspect, rm, tag, untag, load, save, pull)"},
     {"info", cmd_info, "Display lrun related system information"},
     {"inspect", cmd_inspect, "Display the configuration of a container or image"},
     {"kill", cmd_kill, "Send a signal to running containers"},
@@ -31305,7 +31448,7 @@ static const struct command commands[] = {
     {"start", cmd_start, "Start created or stopped containers"},
     {"stats", cmd_stats, "Display the resource usage of containers"},
     {"stop", cmd_stop, "Stop running containers"},
-    {"system", cmd_group, "Manage the store (df, check, repair)"},
+    {"system", cmd_group, "Manage lrun (disk usage, information, check, repair, prune)"},
     {"tag", cmd_tag, "Add a name to an image"},
     {"top", cmd_top, "Display the running processes of a container"},
     {"unpause", cmd_unpause, "Unpause the processes in containers"},
@@ -31313,7 +31456,7 @@ static const struct command commands[] = {
     {"unshare", cmd_unshare, "Run a command in the user namespace of the store"},
     {"update", cmd_update, "Update the cgroup limits of a container"},
     {"version", cmd_version, "Print the version"},
-    {"volume", cmd_group, "Manage volumes (create, ls, inspect, rm, prune, exists)"},
+    {"volume", cmd_group, "Manage volumes"},
     {"wait", cmd_wait, "Wait for containers to exit and print their exit codes"},
     {NULL, NULL, NULL},
 };

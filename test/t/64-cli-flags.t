@@ -99,9 +99,9 @@ is "$out" "c2${nl}c1$nl" "ps -a --last=2"
 
 # ---------------------------------------------------- command groups --
 run L image
-is "$rc:$err" "125:Error: missing command 'lrun image COMMAND'${nl}Try 'lrun --help' for more information$nl" "a group without a command: podman's message, 125"
+is "$rc:$err" "125:Error: missing command 'lrun image COMMAND'$nl" "a group without a command: podman's message (its help on stdout), 125"
 run L system nosuch
-is "$rc:$err" "125:Error: unrecognized command \`lrun system nosuch\`${nl}Try 'lrun --help' for more information$nl" "an unknown command in a group: 125"
+is "$rc:$err" "125:Error: unrecognized command \`lrun system nosuch\`${nl}Try 'lrun system --help' for more information$nl" "an unknown command in a group: 125"
 L run -d --name pub -p 127.0.0.1::80 "$IMG" sleep 60 >/dev/null
 run L container port pub
 like "$rc:$out" "^0:80/tcp -> 127.0.0.1:[0-9]+$nl\$" "container port: the group has port, as podman's"
