@@ -7,16 +7,36 @@
 #                           with --arch: the cross compiler and the -dev packages of ARCH
 #   ./build.sh --debug      build without optimisation, with debug info, unstripped
 #   ./build.sh --libs       print the static link flags (to embed runtime.c, see examples/)
+#   ./build.sh --install    build, then install lrun, its man page (lrun.1, made from doc/lrun.1.in
+#                           and lrun's own --help) and bash completion under $DESTDIR$PREFIX
+#                           (default PREFIX /usr/local)
 #
-# Environment: CC (default cc, or ARCH's cross gcc), EXTRA_CFLAGS, LRUN_CROSS_DIR (where the
+# Environment: CC (default cc, or ARCH's cross gcc), EXTRA_CFLAGS, PREFIX, DESTDIR, LRUN_CROSS_DIR (where the
 # riscv64 libraries are built and kept; default /var/tmp/lrun-cross).
 set -eu
 cd "$(dirname "$0")"
 
 DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev libseccomp-dev libcap-dev
       libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
-# what the test suite uses (test/run): TAP's prove (perl), fixtures from busybox
-TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux"
+# what the whole test suite uses (test/run; CI's .ci/run installs exactly this):
+#   perl busybox-static jq tar...          TAP's prove, fixtures, JSON checks
+#   podman skopeo crun uidmap              store compatibility, fixture checks, benchmark peers
+#   containerd                             ctr and its runc shim driving lrun as runc
+#   docker-registry apache2-utils openssl  pull/push against a real registry (TLS, htpasswd,
+#   ca-certificates dnsmasq-base curl        a DNS server, PUT of lists)
+#   qemu-system-x86 linux-image-amd64 cpio the initramfs boot test
+#   qemu-user-static qemu-system-arm       cross-built binaries (11-cross, 41-platform); the arm64
+#   qemu-system-misc                         (LONG=1: armhf, riscv64) boots of 70-initramfs-boot-arch
+#   tmux attr hyperfine bubblewrap time    terminal tests, xattrs, the benchmark
+#   strace clang libclang-rt-14-dev        syscall checks; the fuzz harness (libFuzzer, ASan)
+#   nftables iproute2                      the bridge network's NAT; ip link/netns in tests
+#   python3 e2fsprogs man-db               hostile registries; small ext4 stores; lrun.1's check
+TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux
+      podman skopeo crun uidmap containerd
+      docker-registry apache2-utils openssl ca-certificates dnsmasq-base curl
+      qemu-system-x86 linux-image-amd64 cpio qemu-user-static qemu-system-arm qemu-system-misc
+      tmux attr hyperfine bubblewrap time strace nftables clang libclang-rt-14-dev
+      iproute2 python3 e2fsprogs man-db"
 # the -dev packages a target architecture needs (as DEPS, for ARCH)
 TARGET_DEV="libarchive-dev libyajl-dev libseccomp-dev libcap-dev libssl-dev zlib1g-dev libzstd-dev liblzma-dev
             libmbedtls-dev"
@@ -32,7 +52,30 @@ RISCV64_SOURCES="zlib libzstd xz-utils libarchive yajl libseccomp libcap2 mbedtl
 # sha256 (with the CPU's SHA extensions).
 LIBS="-larchive -lzstd -llzma -lz -lyajl_s -lseccomp -lcap -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lpthread"
 
-debug=0 deps=0 arch=
+# man_page: doc/lrun.1.in with lrun's version, global options and commands
+# (each group's too) taken from the binary's --help, so the page cannot
+# drift from what lrun takes.
+man_page() {
+    version=$(sed -n 's/^#define LRUN_VERSION "\(.*\)"/\1/p' runtime.c)
+    options=$(./lrun --help | awk '/^Options:/ {on = 1; next} on && NF {
+        line = $0; sub(/^ +/, "", line)
+        match(line, /^(-[A-Za-z], )?--[a-z-]+( [A-Z][A-Z_\/.:]*)?/)
+        flag = substr(line, 1, RLENGTH); help = substr(line, RLENGTH + 1); sub(/^ +/, "", help)
+        gsub(/-/, "\\-", flag); print ".TP\n.B " flag "\n" help }')
+    commands=$(for c in $(./lrun --help | awk '/^Available Commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}'); do
+        ./lrun --help | awk -v c="$c" '$1 == c { $1 = ""; sub(/^ +/, ""); print ".TP\n.B " c "\n" $0 }'
+        case $c in image | container | network | volume | system)
+            ./lrun "$c" --help | awk -v c="$c" '/^Available Commands:/ {on = 1; next} on && /^  [a-z]/ {
+                n = $1; $1 = ""; sub(/^ +/, ""); print ".TP\n.B " c " " n "\n" $0 }' ;;
+        esac
+    done)
+    awk -v version="$version" -v options="$options" -v commands="$commands" '
+        $0 == "@OPTIONS@" { print options; next }
+        $0 == "@COMMANDS@" { print commands; next }
+        { gsub(/@VERSION@/, version); print }' doc/lrun.1.in
+}
+
+debug=0 deps=0 arch= install=0
 next_is_arch=0
 for arg in "$@"; do
     if [ "$next_is_arch" = 1 ]; then arch=$arg next_is_arch=0; continue; fi
@@ -42,7 +85,8 @@ for arg in "$@"; do
     --arch=*) arch=${arg#--arch=} ;;
     --debug) debug=1 ;;
     --libs) echo "$LIBS"; exit 0 ;;
-    *) echo "usage: $0 [--deps] [--arch arm64|armhf|riscv64|amd64] [--debug] [--libs]" >&2; exit 2 ;;
+    --install) install=1 ;;
+    *) echo "usage: $0 [--deps] [--arch arm64|armhf|riscv64|amd64] [--debug] [--libs] [--install]" >&2; exit 2 ;;
     esac
 done
 [ "$next_is_arch" = 0 ] || { echo "build.sh: --arch needs an architecture" >&2; exit 2; }
@@ -62,9 +106,18 @@ CROSS_DIR=${LRUN_CROSS_DIR:-/var/tmp/lrun-cross}
 if [ "$deps" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     if [ -z "$arch" ]; then
+        # services in packages (docker-registry) must not start on install: the
+        # tests start their own instances on 127.0.0.1
+        policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod +x /usr/sbin/policy-rc.d
+            policy=/usr/sbin/policy-rc.d
+        fi
         apt-get update -qq
         # shellcheck disable=SC2086
         apt-get install -y -qq --no-install-recommends $DEPS $TEST_DEPS >/dev/null
+        [ -z "$policy" ] || rm -f "$policy"
     elif [ "$arch" = riscv64 ]; then
         apt-get update -qq
         # shellcheck disable=SC2086
@@ -167,3 +220,13 @@ fi
 file "$out" | grep -q 'statically linked' || { echo "build.sh: $out is not statically linked" >&2; exit 1; }
 size=$(stat -c %s "$out")
 echo "built ./$out${arch:+ for $arch}: statically linked, $size bytes ($(( (size + 1023) / 1024 )) KiB) stripped"
+
+if [ "$install" = 1 ] && [ -z "$arch" ]; then
+    prefix=${DESTDIR:-}${PREFIX:-/usr/local}
+    install -D -m 0755 lrun "$prefix/bin/lrun"
+    man_page > lrun.1.tmp
+    install -D -m 0644 lrun.1.tmp "$prefix/share/man/man1/lrun.1"
+    rm -f lrun.1.tmp
+    install -D -m 0644 doc/lrun.bash "$prefix/share/bash-completion/completions/lrun"
+    echo "installed $prefix/bin/lrun, $prefix/share/man/man1/lrun.1, $prefix/share/bash-completion/completions/lrun"
+fi

@@ -23397,7 +23397,8 @@ enum cli_flag_kind {
     FLAG_INT,    /* int *target: a decimal number */
     FLAG_LIST,   /* char ***target: every value, appended (the caller frees) */
     FLAG_CALL,   /* call(target, id, value, err): values to check or to keep in a struct;
-                  * it takes a value when .value names one, else value is NULL */
+                  * it takes a value when .value names one, else only --name=VALUE
+                  * (as a boolean does) and value is NULL without it */
 };
 
 struct cli_flag {
@@ -23458,9 +23459,9 @@ static int flag_set(const struct cli_flag *f, const char *value, lrun_error **er
     autofree char *label = flag_label(f);
     switch (f->kind) {
     case FLAG_BOOL:
-        if (!value || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 || strcmp(value, "t") == 0)
+        if (!value || strv_contains((char **)(const char *const[]){"1", "t", "T", "TRUE", "true", "True", NULL}, value))
             *(bool *)f->target = true;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "f") == 0)
+        else if (strv_contains((char **)(const char *const[]){"0", "f", "F", "FALSE", "false", "False", NULL}, value))
             *(bool *)f->target = false;
         else
             return fail(err, "invalid argument \"%s\" for \"%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax",
@@ -23519,7 +23520,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
                 if (i + 1 >= argc)
                     return fail(err, "flag needs an argument: --%s", f->name);
                 value = argv[++i];
-            } else if (!flag_takes_value(f) && value && f->kind != FLAG_BOOL) {
+            } else if (!flag_takes_value(f) && value && f->kind != FLAG_BOOL && f->kind != FLAG_CALL) {
                 return fail(err, "flag --%s takes no value", f->name);
             }
             if (apply && flag_set(f, value, err) < 0)
@@ -23536,6 +23537,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
                 return fail(err, "unknown shorthand flag: '%c' in %s\nSee 'lrun %s --help'", *p, a, u->command);
             if (!flag_takes_value(f)) { /* -a, or pflag's -a=false */
                 const char *value = p[1] == '=' && f->kind == FLAG_BOOL ? p + 2 : NULL;
+
                 if (apply && flag_set(f, value, err) < 0)
                     return -1;
                 if (value)
@@ -24744,26 +24746,21 @@ static void unlink_and_free(char **path)
 
 static int cmd_load(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"input", required_argument, NULL, 'i'},
-                                          {"quiet", no_argument, NULL, 'q'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     const char *input = NULL;
     bool quiet = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "i:qh", longs, "load", &status)) != -1) {
-        switch (c) {
-        case 'i': input = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h':
-            puts("Usage: lrun load [-i FILE|DIR|URL] [-q]\n\n"
-                 "Load a docker-archive, an OCI archive or an OCI layout (from stdin without -i).");
-            return 0;
-        default: return status;
-        }
-    }
-    if (!input && optind < argc)
-        input = argv[optind++];
+    const struct cli_flag flags[] = {
+        STRING_FLAG("input", 'i', &input, "PATH", "Read from a file, a directory (OCI layout) or a URL, not stdin"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Suppress the output"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"load", "[ARCHIVE]",
+                                           "Load a docker-archive, an OCI archive or an OCI layout (stdin without -i)",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (!input && n > 0)
+        input = argv[1];
     autoerror lrun_error *err = NULL;
     autounlink char *tmp = NULL;
     if (cli_input_file(input, &tmp, &err) < 0)
@@ -24781,54 +24778,42 @@ static int cmd_load(struct cli *cli, int argc, char **argv)
 
 /* --- import --- */
 
-static const char import_help[] =
-    "Usage: lrun import [-c CHANGE]... [-m MESSAGE] [-q] [--arch A] [--os O] [--variant V] FILE|URL|- [NAME]\n\n"
-    "Make an image of one layer from a tar (plain or compressed; - reads stdin).\n"
-    "  -c, --change 'CMD [...]'   also ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER,\n"
-    "                             VOLUME, WORKDIR, as in a Containerfile\n"
-    "  -m, --message TEXT         the history entry's comment";
-
 static int cmd_import(struct cli *cli, int argc, char **argv)
 {
-    enum { O_ARCH = 256, O_OS, O_VARIANT };
-    static const struct option longs[] = {{"change", required_argument, NULL, 'c'},
-                                          {"message", required_argument, NULL, 'm'},
-                                          {"quiet", no_argument, NULL, 'q'},
-                                          {"arch", required_argument, NULL, O_ARCH},
-                                          {"os", required_argument, NULL, O_OS},
-                                          {"variant", required_argument, NULL, O_VARIANT},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     autostrv char **changes = xcalloc(1, sizeof *changes);
     struct import_options o = {.progress = cli_progress_line};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "c:m:qh", longs, "import", &status)) != -1) {
-        switch (c) {
-        case 'c': strv_push(&changes, xstrdup(optarg)); break;
-        case 'm': o.message = optarg; break;
-        case 'q': o.progress = NULL; break;
-        case O_ARCH: o.arch = optarg; break;
-        case O_OS: o.os = optarg; break;
-        case O_VARIANT: o.variant = optarg; break;
-        case 'h': puts(import_help); return 0;
-        default: return status;
-        }
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        cli_error("requires at least 1 arg(s), only received %d", argc - optind);
+    bool quiet = false;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("arch", 0, &o.arch, "ARCH", "The architecture the image says it is for"),
+        LIST_FLAG("change", 'c', &changes, "INSTRUCTION", "A Containerfile instruction for the image (CMD, ENV...)"),
+        STRING_FLAG("message", 'm', &o.message, "MESSAGE", "The commit message (history comment)"),
+        STRING_FLAG("os", 0, &o.os, "OS", "The OS the image says it is for"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Suppress the progress output"),
+        STRING_FLAG("variant", 0, &o.variant, "VARIANT", "The architecture's variant"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"import", "PATH [REFERENCE]", "Make an image from a tar of a filesystem",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (quiet)
+        o.progress = NULL;
+    if (n < 1 || n > 2) {
+        cli_error("requires at least 1 arg(s), only received %d", n);
         return EXIT_LRUN;
     }
     o.changes = changes;
-    o.name = argc - optind == 2 ? argv[optind + 1] : NULL;
+    o.name = n == 2 ? argv[2] : NULL;
     autoerror lrun_error *err = NULL;
     autounlink char *tmp = NULL;
-    if (cli_input_file(argv[optind], &tmp, &err) < 0)
+    if (cli_input_file(argv[1], &tmp, &err) < 0)
         return cli_fail(err);
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
     autofree char *id = NULL;
-    if (image_import(s, tmp ? tmp : argv[optind], &o, &id, &err) < 0)
+    if (image_import(s, tmp ? tmp : argv[1], &o, &id, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
     printf("sha256:%s\n", id);
     return 0;
@@ -24836,56 +24821,36 @@ static int cmd_import(struct cli *cli, int argc, char **argv)
 
 /* --- save --- */
 
-static const char save_help[] =
-    "Usage: lrun save [-o FILE|DIR] [--format FORMAT] [-m] [-q] [--uncompressed] IMAGE [TAG...|IMAGE...]\n\n"
-    "Write images to an archive (stdout without -o).\n\n"
-    "  --format docker-archive   docker save's tar (the default); -m: several images in one\n"
-    "           oci-archive      an OCI image layout as a tar (layers gzip'd)\n"
-    "           oci-dir          an OCI image layout in directory DIR\n"
-    "           docker-dir       a directory of blobs and a schema 2 manifest\n"
-    "  --uncompressed            oci formats: leave the layers uncompressed\n"
-    "  --compress                docker-dir: gzip the layers\n"
-    "Without -m, more names after the image are more names for it in the archive.";
-
 static int cmd_save(struct cli *cli, int argc, char **argv)
 {
-    enum { O_UNCOMPRESSED = 256, O_COMPRESS };
-    static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
-                                          {"format", required_argument, NULL, 'F'},
-                                          {"multi-image-archive", no_argument, NULL, 'm'},
-                                          {"uncompressed", no_argument, NULL, O_UNCOMPRESSED},
-                                          {"compress", no_argument, NULL, O_COMPRESS},
-                                          {"quiet", no_argument, NULL, 'q'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     static const char *const formats[] = {"docker-archive", "oci-archive", "oci-dir", "docker-dir", NULL};
-    const char *output = NULL;
+    const char *output = NULL, *format_name = NULL;
     enum save_format format = SAVE_DOCKER_ARCHIVE;
     bool multi = false, quiet = false, uncompressed = false, compress = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "o:mqh", longs, "save", &status)) != -1) {
-        switch (c) {
-        case 'o': output = optarg; break;
-        case 'm': multi = true; break;
-        case 'q': quiet = true; break;
-        case O_UNCOMPRESSED: uncompressed = true; break;
-        case O_COMPRESS: compress = true; break;
-        case 'F': {
-            size_t i = 0;
-            while (formats[i] && strcmp(formats[i], optarg) != 0)
-                i++;
-            if (!formats[i]) {
-                cli_error("format value must be one of oci-dir oci-archive docker-dir docker-archive");
-                return EXIT_LRUN;
-            }
-            format = (enum save_format)i;
-            break;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("compress", 0, &compress, "Compress the layers (docker-dir only)"),
+        STRING_FLAG("format", 0, &format_name, "FORMAT", "docker-archive, oci-archive, oci-dir or docker-dir"),
+        BOOL_FLAG("multi-image-archive", 'm', &multi, "Every name is an image of a docker-archive"),
+        STRING_FLAG("output", 'o', &output, "FILE", "Write to a file (or a directory), not stdout"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Suppress the output"),
+        BOOL_FLAG("uncompressed", 0, &uncompressed, "Keep the layers uncompressed (oci formats)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"save", "IMAGE [IMAGE...]", "Save an image to a docker-archive", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (format_name) {
+        size_t i = 0;
+        while (formats[i] && strcmp(formats[i], format_name) != 0)
+            i++;
+        if (!formats[i]) {
+            cli_error("format value must be one of oci-dir oci-archive docker-dir docker-archive");
+            return EXIT_LRUN;
         }
-        case 'h': puts(save_help); return 0;
-        default: return status;
-        }
+        format = (enum save_format)i;
     }
-    if (optind >= argc) {
+    if (n < 1) {
         cli_error("need at least 1 argument");
         return EXIT_LRUN;
     }
@@ -24899,8 +24864,8 @@ static int cmd_save(struct cli *cli, int argc, char **argv)
     }
     autostrv char **names = xcalloc(1, sizeof *names);
     autostrv char **tags = xcalloc(1, sizeof *tags);
-    for (int i = optind; i < argc; i++)
-        strv_push(i == optind || multi ? &names : &tags, xstrdup(argv[i]));
+    for (int i = 1; i <= n; i++)
+        strv_push(i == 1 || multi ? &names : &tags, xstrdup(argv[i]));
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
@@ -24941,42 +24906,28 @@ static char *prompt_line(const char *prompt, bool secret)
     return line;
 }
 
-/* cli_bool_flag: a boolean flag's value as Go's strconv.ParseBool takes it
- * ("--tls-verify" alone is true). */
-static int cli_bool_flag(const char *flag, const char *value, bool *out)
+/* registry_flag_set: --tls-verify[=BOOL] of pull, push and login
+ * (unset: lrun_pull_options' default). */
+enum { REGISTRY_TLS_VERIFY };
+static int registry_flag_set(void *target, int id, const char *value, lrun_error **err)
 {
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
-    for (size_t i = 0; yes[i]; i++)
-        if (!value || strcmp(value, yes[i]) == 0)
-            return *out = true, 0;
-    for (size_t i = 0; no[i]; i++)
-        if (strcmp(value, no[i]) == 0)
-            return *out = false, 0;
-    cli_error("invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: parsing \"%s\": invalid syntax", value,
-              flag, value);
-    return EXIT_LRUN;
+    lrun_pull_options *o = target;
+    (void)id;
+    bool verify = true;
+    const struct cli_flag row = BOOL_FLAG("tls-verify", 0, &verify, NULL);
+    if (flag_set(&row, value, err) < 0)
+        return -1;
+    o->tls_verify = verify ? 1 : -1;
+    return 0;
 }
 
-enum { OPT_CREDS = 256, OPT_TLS_VERIFY, OPT_PLATFORM, OPT_ARCH, OPT_OS, OPT_VARIANT, OPT_MAX_PARALLEL, OPT_AUTHFILE,
-       OPT_CERT_DIR, OPT_PASSWORD_STDIN, OPT_FORMAT, OPT_COMPRESSION_FORMAT, OPT_DIGESTFILE, OPT_REMOVE_SIGNATURES,
-       OPT_SIGN_BY };
-
-/* cli_registry_option: the options pull and login share; 1 when c is not one. */
-static int cli_registry_option(int c, lrun_pull_options *o, int *status)
-{
-    bool verify;
-    switch (c) {
-    case OPT_TLS_VERIFY:
-        if ((*status = cli_bool_flag("tls-verify", optarg, &verify)))
-            return 0;
-        o->tls_verify = verify ? 1 : -1;
-        return 0;
-    case OPT_AUTHFILE: o->auth_file = optarg; return 0;
-    case OPT_CERT_DIR: o->cert_dir = optarg; return 0;
-    default: return 1;
-    }
-}
+/* The rows pull and push share: where credentials and certificates are. */
+#define REGISTRY_FLAGS(o)                                                                                           \
+    STRING_FLAG("authfile", 0, &(o)->auth_file, "FILE", "Where login stored credentials"),                         \
+        STRING_FLAG("cert-dir", 0, &(o)->cert_dir, "DIR", "CAs (*.crt) and client certificates (NAME.cert, NAME.key)"), \
+        STRING_FLAG("creds", 0, &(o)->creds, "USER[:PASSWORD]", "Credentials for the registry"),                    \
+        CALL_FLAG("tls-verify", 0, registry_flag_set, o, REGISTRY_TLS_VERIFY, NULL,                               \
+                  "Check the registry's certificate (default: yes, not for localhost)")
 
 /* cli_platform: --platform, with --os, --arch and --variant overriding its parts. */
 static char *cli_platform(const char *platform, const char *os, const char *arch, const char *variant)
@@ -24992,66 +24943,35 @@ static char *cli_platform(const char *platform, const char *os, const char *arch
     return text;
 }
 
-static const char pull_help[] =
-    "Usage: lrun pull [options] IMAGE\n\n"
-    "Pull an image from a registry (docker's names: busybox is docker.io/library/busybox:latest).\n\n"
-    "Options:\n"
-    "  --creds USER[:PASSWORD]   credentials for the registry\n"
-    "  --tls-verify[=false]      check the registry's certificate (default: yes,\n"
-    "                            except for localhost, which may also use http)\n"
-    "  --cert-dir DIR            CAs (*.crt) and client certificates (NAME.cert, NAME.key)\n"
-    "  --authfile FILE           where login stored credentials\n"
-    "  --platform OS/ARCH[/VAR]  the image to choose from a manifest list\n"
-    "  --os, --arch, --variant   parts of --platform\n"
-    "  --max-parallel N          layers downloaded at once (default 3)\n"
-    "  -q, --quiet               print only the image ID";
-
 static int cmd_pull(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"creds", required_argument, NULL, OPT_CREDS},
-        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"arch", required_argument, NULL, OPT_ARCH},
-        {"os", required_argument, NULL, OPT_OS},
-        {"variant", required_argument, NULL, OPT_VARIANT},
-        {"max-parallel", required_argument, NULL, OPT_MAX_PARALLEL},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     lrun_pull_options o = {0};
-    const char *creds = NULL, *platform = NULL, *os = NULL, *arch = NULL, *variant = NULL;
+    const char *platform = NULL, *os = NULL, *arch = NULL, *variant = NULL;
     bool quiet = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "qh", longs, "pull", &status)) != -1) {
-        if (cli_registry_option(c, &o, &status) == 0) {
-            if (status)
-                return status;
-            continue;
-        }
-        switch (c) {
-        case OPT_CREDS: creds = optarg; break;
-        case OPT_PLATFORM: platform = optarg; break;
-        case OPT_OS: os = optarg; break;
-        case OPT_ARCH: arch = optarg; break;
-        case OPT_VARIANT: variant = optarg; break;
-        case OPT_MAX_PARALLEL:
-            o.max_parallel = atoi(optarg);
-            if (o.max_parallel < 1 || o.max_parallel > 64) {
-                cli_error("--max-parallel must be between 1 and 64");
-                return EXIT_LRUN;
-            }
-            break;
-        case 'q': quiet = true; break;
-        case 'h': puts(pull_help); return 0;
-        default: return status;
-        }
+    int max_parallel = 0;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("arch", 0, &arch, "ARCH", "The architecture to choose from a manifest list"),
+        REGISTRY_FLAGS(&o),
+        INT_FLAG("max-parallel", 0, &max_parallel, "N", "Layers downloaded at once (default 3)"),
+        STRING_FLAG("os", 0, &os, "OS", "The OS to choose from a manifest list"),
+        STRING_FLAG("platform", 0, &platform, "OS/ARCH[/VARIANT]", "The image to choose from a manifest list"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print only the image ID"),
+        STRING_FLAG("variant", 0, &variant, "VARIANT", "The architecture's variant to choose"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pull", "IMAGE", "Pull an image from a registry (a short name: see registries.conf)",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (max_parallel && (max_parallel < 1 || max_parallel > 64)) {
+        cli_error("--max-parallel must be between 1 and 64");
+        return EXIT_LRUN;
     }
-    if (argc - optind != 1) {
-        cli_error("requires exactly 1 arg(s), only received %d", argc - optind);
+    o.max_parallel = max_parallel;
+    const char *creds = o.creds;
+    if (n != 1) {
+        cli_error("requires exactly 1 arg(s), only received %d", n);
         return EXIT_LRUN;
     }
     autofree char *password_prompted = NULL;
@@ -25069,24 +24989,11 @@ static int cmd_pull(struct cli *cli, int argc, char **argv)
         return status;
     autoerror lrun_error *err = NULL;
     autofree char *id = NULL;
-    if (image_pull(s, argv[optind], &o, &id, &err) < 0)
+    if (image_pull(s, argv[1], &o, &id, &err) < 0)
         return cli_fail(err);
     printf("%s\n", id);
     return 0;
 }
-
-static const char push_help[] =
-    "Usage: lrun push [options] IMAGE [DESTINATION]\n\n"
-    "Push an image to a registry (DESTINATION: its name there, default IMAGE's name;\n"
-    "also docker-archive:PATH, oci-archive:PATH, oci:DIR or dir:DIR).\n\n"
-    "Options:\n"
-    "  --creds USER[:PASSWORD]      credentials for the registry\n"
-    "  --tls-verify[=false]         check the registry's certificate (not for localhost)\n"
-    "  --cert-dir DIR  --authfile FILE\n"
-    "  -f, --format oci|v2s2        the manifest format (default: the one the image came in)\n"
-    "  --compression-format gzip|zstd   how layers go (default: as each came; plain ones gzip'd)\n"
-    "  --digestfile FILE            write the pushed manifest's digest there\n"
-    "  -q, --quiet                  no progress lines";
 
 /* push_transport: DESTINATION with a transport other than docker:// is
  * an archive or layout on disk, written as save does. */
@@ -25114,54 +25021,45 @@ static int push_transport(lrun_store *s, const char *image, const char *destinat
 
 static int cmd_push(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"creds", required_argument, NULL, OPT_CREDS},
-        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-        {"format", required_argument, NULL, 'f'},
-        {"compression-format", required_argument, NULL, OPT_COMPRESSION_FORMAT},
-        {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
-        {"remove-signatures", no_argument, NULL, OPT_REMOVE_SIGNATURES},
-        {"disable-content-trust", no_argument, NULL, OPT_REMOVE_SIGNATURES},
-        {"sign-by", required_argument, NULL, OPT_SIGN_BY},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct push_options o = {.compression = -1, .registry.progress = cli_progress_line};
-    const char *creds = NULL, *digest_file = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "f:qh", longs, "push", &status)) != -1) {
-        if (cli_registry_option(c, &o.registry, &status) == 0) {
-            if (status)
-                return status;
-            continue;
-        }
-        switch (c) {
-        case OPT_CREDS: creds = optarg; break;
-        case 'f': o.format = optarg; break;
-        case OPT_COMPRESSION_FORMAT:
-            if (strcmp(optarg, "gzip") != 0 && strcmp(optarg, "zstd") != 0) {
-                cli_error("unsupported compression format \"%s\": use gzip or zstd", optarg);
-                return EXIT_LRUN;
-            }
-            o.compression = strcmp(optarg, "zstd") == 0 ? COMPRESSION_ZSTD : COMPRESSION_GZIP;
-            break;
-        case OPT_DIGESTFILE: digest_file = optarg; break;
-        case OPT_REMOVE_SIGNATURES: break; /* lrun stores no signatures to remove */
-        case OPT_SIGN_BY: cli_error("signing images is not supported"); return EXIT_LRUN;
-        case 'q': o.registry.progress = NULL; break;
-        case 'h': puts(push_help); return 0;
-        default: return status;
-        }
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        cli_error("requires at least 1 arg(s), only received %d", argc - optind);
+    const char *digest_file = NULL, *compression = NULL, *sign_by = NULL;
+    bool quiet = false, remove_signatures = false;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("compression-format", 0, &compression, "FORMAT", "How layers go: gzip or zstd (default: as they came)"),
+        REGISTRY_FLAGS(&o.registry),
+        STRING_FLAG("digestfile", 0, &digest_file, "FILE", "Write the pushed manifest's digest there"),
+        BOOL_FLAG("disable-content-trust", 0, &remove_signatures, NULL),
+        STRING_FLAG("format", 'f', &o.format, "FORMAT", "The manifest format: oci or v2s2 (default: as it came)"),
+        BOOL_FLAG("quiet", 'q', &quiet, "No progress lines"),
+        BOOL_FLAG("remove-signatures", 0, &remove_signatures, "Accepted: lrun stores no signatures"),
+        STRING_FLAG("sign-by", 0, &sign_by, "KEY", NULL),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"push", "IMAGE [DESTINATION]",
+                                           "Push an image to a registry (or docker-archive:, oci-archive:, oci:, dir:)",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (sign_by) {
+        cli_error("signing images is not supported");
         return EXIT_LRUN;
     }
-    const char *image = argv[optind];
-    const char *destination = argc - optind == 2 ? argv[optind + 1] : image;
+    if (compression && strcmp(compression, "gzip") != 0 && strcmp(compression, "zstd") != 0) {
+        cli_error("unsupported compression format \"%s\": use gzip or zstd", compression);
+        return EXIT_LRUN;
+    }
+    if (compression)
+        o.compression = strcmp(compression, "zstd") == 0 ? COMPRESSION_ZSTD : COMPRESSION_GZIP;
+    if (quiet)
+        o.registry.progress = NULL;
+    const char *creds = o.registry.creds;
+    if (n < 1 || n > 2) {
+        cli_error("requires at least 1 arg(s), only received %d", n);
+        return EXIT_LRUN;
+    }
+    const char *image = argv[1];
+    const char *destination = n == 2 ? argv[2] : image;
     if (has_prefix(destination, "docker://"))
         destination += 9;
     autofree char *password_prompted = NULL;
@@ -25191,38 +25089,25 @@ static int cmd_push(struct cli *cli, int argc, char **argv)
 static int cmd_login(struct cli *cli, int argc, char **argv)
 {
     (void)cli;
-    static const struct option longs[] = {
-        {"username", required_argument, NULL, 'u'},
-        {"password", required_argument, NULL, 'p'},
-        {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
-        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     lrun_pull_options o = {0};
     const char *user = NULL, *password = NULL;
     bool password_stdin = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "u:p:h", longs, "login", &status)) != -1) {
-        if (cli_registry_option(c, &o, &status) == 0) {
-            if (status)
-                return status;
-            continue;
-        }
-        switch (c) {
-        case 'u': user = optarg; break;
-        case 'p': password = optarg; break;
-        case OPT_PASSWORD_STDIN: password_stdin = true; break;
-        case 'h':
-            puts("Usage: lrun login [-u USER] [-p PASSWORD | --password-stdin] [--tls-verify=false] [--cert-dir DIR]\n"
-                 "                  [--authfile FILE] REGISTRY");
-            return 0;
-        default: return status;
-        }
-    }
-    if (argc - optind != 1) {
+    const struct cli_flag flags[] = {
+        STRING_FLAG("authfile", 0, &o.auth_file, "FILE", "Where to keep the credentials"),
+        STRING_FLAG("cert-dir", 0, &o.cert_dir, "DIR", "CAs (*.crt) and client certificates (NAME.cert, NAME.key)"),
+        STRING_FLAG("password", 'p', &password, "PASSWORD", "The password"),
+        BOOL_FLAG("password-stdin", 0, &password_stdin, "Read the password from stdin"),
+        CALL_FLAG("tls-verify", 0, registry_flag_set, &o, REGISTRY_TLS_VERIFY, NULL,
+                  "Check the registry's certificate (default: yes, not for localhost)"),
+        STRING_FLAG("username", 'u', &user, "USER", "The user name"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"login", "REGISTRY", "Log in to a registry (credentials kept in auth.json)",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
         cli_error("please provide a registry to log into");
         return EXIT_LRUN;
     }
@@ -25239,7 +25124,7 @@ static int cmd_login(struct cli *cli, int argc, char **argv)
         return EXIT_LRUN;
     }
     autoerror lrun_error *err = NULL;
-    if (lrun_login(argv[optind], user, password, &o, &err) < 0)
+    if (lrun_login(argv[1], user, password, &o, &err) < 0)
         return cli_fail(err);
     puts("Login Succeeded!");
     return 0;
@@ -25248,34 +25133,28 @@ static int cmd_login(struct cli *cli, int argc, char **argv)
 static int cmd_logout(struct cli *cli, int argc, char **argv)
 {
     (void)cli;
-    static const struct option longs[] = {
-        {"all", no_argument, NULL, 'a'},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     lrun_pull_options o = {0};
     bool all = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "ah", longs, "logout", &status)) != -1) {
-        switch (c) {
-        case 'a': all = true; break;
-        case OPT_AUTHFILE: o.auth_file = optarg; break;
-        case 'h': puts("Usage: lrun logout [--authfile FILE] (REGISTRY | --all)"); return 0;
-        default: return status;
-        }
-    }
-    if (all ? argc != optind : argc - optind != 1) {
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Forget the credentials of every registry"),
+        STRING_FLAG("authfile", 0, &o.auth_file, "FILE", "Where the credentials are kept"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"logout", "REGISTRY", "Forget a registry's stored credentials", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (all ? n != 0 : n != 1) {
         cli_error(all ? "--all takes no registry" : "please provide a registry to log out from, or --all");
         return EXIT_LRUN;
     }
     autoerror lrun_error *err = NULL;
-    if (lrun_logout(all ? NULL : argv[optind], &o, &err) < 0)
+    if (lrun_logout(all ? NULL : argv[1], &o, &err) < 0)
         return cli_fail(err);
     if (all)
         puts("Removed login credentials for all registries");
     else
-        printf("Removed login credentials for %s\n", argv[optind]);
+        printf("Removed login credentials for %s\n", argv[1]);
     return 0;
 }
 
@@ -25341,7 +25220,7 @@ static bool image_is_dangling(lrun_store *s, const struct image *img)
 /* image_filter_check: a --filter podman's images knows, with podman's errors. */
 static int image_filter_check(char *const *filters, lrun_error **err)
 {
-    static const char *const keys[] = {"reference", "before", "since", "dangling", "label", "id", NULL};
+    static const char *const keys[] = {"reference", "before", "since", "after", "dangling", "label", "id", NULL};
     for (size_t i = 0; filters && filters[i]; i++) {
         const char *eq = strchr(filters[i], '=');
         autofree char *key = xstrndup(filters[i], eq ? (size_t)(eq - filters[i]) : strlen(filters[i]));
@@ -25384,7 +25263,7 @@ static bool image_filter_one(void *context, const char *key, const char *value)
         return has_prefix(img->id, has_prefix(value, "sha256:") ? value + 7 : value);
     if (strcmp(key, "dangling") == 0)
         return image_is_dangling(ctx->s, img) == (strcmp(value, "true") == 0);
-    if (strcmp(key, "before") == 0 || strcmp(key, "since") == 0) {
+    if (strcmp(key, "before") == 0 || strcmp(key, "since") == 0 || strcmp(key, "after") == 0) {
         struct image *other = image_lookup(ctx->s, value, NULL);
         int64_t mine = image_created_seconds(img), theirs = other ? image_created_seconds(other) : 0;
         return other && (key[0] == 'b' ? mine < theirs : mine > theirs);
@@ -25404,11 +25283,27 @@ struct image_row {
     struct image *img;
     const char *name; /* NULL: untagged */
     size_t order;     /* position in the store, for a stable sort */
+    int64_t size;     /* for --sort size */
 };
 
-static int compare_image_rows(const void *a, const void *b)
+/* compare_image_rows: --sort created (newest first, the default), id,
+ * repository, tag or size; ties keep store order. */
+static int compare_image_rows(const void *a, const void *b, void *sort_key)
 {
     const struct image_row *x = a, *y = b;
+    const char *key = sort_key;
+    int by = 0;
+    if (strcmp(key, "id") == 0)
+        by = strcmp(x->img->id, y->img->id);
+    else if (strcmp(key, "repository") == 0 || strcmp(key, "tag") == 0) {
+        autofree char *rx = NULL, *tx = NULL, *ry = NULL, *ty = NULL;
+        name_split(x->name ? x->name : "<none>", &rx, &tx);
+        name_split(y->name ? y->name : "<none>", &ry, &ty);
+        by = key[0] == 'r' ? strcmp(rx, ry) : strcmp(tx, ty);
+    } else if (strcmp(key, "size") == 0 && x->size != y->size)
+        by = x->size < y->size ? -1 : 1;
+    if (by)
+        return by;
     int64_t tx = image_created_seconds(x->img), ty = image_created_seconds(y->img);
     if (tx != ty)
         return tx > ty ? -1 : 1;
@@ -25417,7 +25312,8 @@ static int compare_image_rows(const void *a, const void *b)
 
 /* image_rows: one row per name (untagged images: one row), newest first;
  * the images that pass filters, intermediate ones only with all. */
-static size_t image_rows(lrun_store *s, const char *filter, char *const *filters, bool all, struct image_row **rows)
+static size_t image_rows(lrun_store *s, const char *filter, char *const *filters, bool all, const char *sort,
+                         struct image_row **rows)
 {
     size_t n = 0;
     *rows = NULL;
@@ -25452,11 +25348,11 @@ static size_t image_rows(lrun_store *s, const char *filter, char *const *filters
                     continue;
             }
             *rows = xrealloc(*rows, (n + 1) * sizeof **rows);
-            (*rows)[n] = (struct image_row){img, name, n};
+            (*rows)[n] = (struct image_row){img, name, n, strcmp(sort, "size") == 0 ? image_size(s, img) : 0};
             n++;
         }
     }
-    qsort(*rows, n, sizeof **rows, compare_image_rows);
+    qsort_r(*rows, n, sizeof **rows, compare_image_rows, (void *)sort);
     return n;
 }
 
@@ -25483,6 +25379,17 @@ static char *image_row_json(lrun_store *s, const struct image_row *r)
     jw_key(g, "Names");
     jw_strv(g, r->img->names);
     jw_key_int(g, "Containers", (int64_t)image_containers(s, r->img));
+    autojson yajl_val config = image_config(s, r->img, NULL);
+    autostrv char **labels = json_keys(json_get(json_get(config, "config"), "Labels"), true);
+    if (labels[0]) {
+        jw_key_set(g, "Labels", labels, true);
+    } else { /* {{.Labels}} is map[] then, as podman's */
+        jw_key(g, "Labels");
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    }
+    autofree char *history = strv_join(r->img->names_history, ", "); /* podman's: the names it had, newest first */
+    jw_key_str(g, "History", history);
     yajl_gen_map_close(g);
     return json_writer_text(g, NULL);
 }
@@ -25539,7 +25446,7 @@ static yajl_val images_header(void)
 static int cmd_images(struct cli *cli, int argc, char **argv)
 {
     bool all = false, quiet = false, no_trunc = false, no_heading = false, digests = false;
-    const char *format = NULL;
+    const char *format = NULL, *sort = "created";
     autostrv char **filters = NULL;
     const struct cli_flag flags[] = {
         BOOL_FLAG("all", 'a', &all, "Show all images (intermediate images of builds too)"),
@@ -25550,6 +25457,7 @@ static int cmd_images(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("noheading", 'n', &no_heading, "Do not print column headings"),
         BOOL_FLAG("no-trunc", 0, &no_trunc, "Do not truncate output"),
         BOOL_FLAG("quiet", 'q', &quiet, "Display only image IDs"),
+        STRING_FLAG("sort", 0, &sort, "KEY", "Sort by created (newest first), id, repository, size or tag"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"images", "[IMAGE]", "List images in local storage", false};
@@ -25563,12 +25471,16 @@ static int cmd_images(struct cli *cli, int argc, char **argv)
     autoerror lrun_error *err = NULL;
     if (image_filter_check(filters, &err) < 0)
         return cli_fail(err);
+    if (!strv_contains((char **)(const char *const[]){"created", "id", "repository", "size", "tag", NULL}, sort)) {
+        cli_error("\"%s\" is not a valid field for sorting: use created, id, repository, size or tag", sort);
+        return EXIT_LRUN;
+    }
     const char *filter = n_args ? argv[1] : NULL;
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autofree struct image_row *rows = NULL;
-    size_t n = image_rows(s, filter, filters, all, &rows);
+    size_t n = image_rows(s, filter, filters, all, sort, &rows);
     if (quiet) {
         for (size_t i = 0; i < n; i++) {
             bool seen = false;
@@ -25634,16 +25546,13 @@ static void names_bracketed(struct buf *out, char *const *names)
 
 static int cmd_image_tree(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "h", longs, "image tree", &status)) != -1) {
-        if (c == 'h') {
-            puts("Usage: lrun image tree IMAGE");
-            return 0;
-        }
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"image tree", "IMAGE", "Print the layer hierarchy of an image as a tree",
+                                           false};
+    int status = 0, n_args = cli_parse(argc, argv, &usage, flags, &status);
+    if (n_args < 0)
         return status;
-    }
-    if (optind + 1 != argc) {
+    if (n_args != 1) {
         cli_error("lrun image tree takes exactly one image");
         return EXIT_LRUN;
     }
@@ -25651,7 +25560,7 @@ static int cmd_image_tree(struct cli *cli, int argc, char **argv)
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autoerror lrun_error *err = NULL;
-    struct image *img = image_lookup(s, argv[optind], &err);
+    struct image *img = image_lookup(s, argv[1], &err);
     if (!img)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
     autofree struct layer **chain = NULL;
@@ -25786,41 +25695,31 @@ static void history_print_json(const struct history_row *rows, size_t n)
     printf("%s\n", out.data);
 }
 
-static const char history_help[] =
-    "Usage: lrun history [--no-trunc] [-q] [-H|--human=false] [--format FORMAT] IMAGE\n\n"
-    "Show how an image was made, from its config's history, newest first.";
-
 static int cmd_history(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"no-trunc", no_argument, NULL, 'T'},  {"notruncate", no_argument, NULL, 'T'},
-                                          {"quiet", no_argument, NULL, 'q'},     {"human", optional_argument, NULL, 'H'},
-                                          {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     bool no_trunc = false, quiet = false, human = true;
     const char *format = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "qHh", longs, "history", &status)) != -1) {
-        switch (c) {
-        case 'T': no_trunc = true; break;
-        case 'q': quiet = true; break;
-        case 'H':
-            if ((status = cli_bool_flag("human", optarg, &human)))
-                return status;
-            break;
-        case 'f': format = optarg; break;
-        case 'h': puts(history_help); return 0;
-        default: return status;
-        }
-    }
-    if (argc - optind != 1) {
-        cli_error("accepts 1 arg(s), received %d", argc - optind);
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print history with a Go template, or json"),
+        BOOL_FLAG("human", 'H', &human, "Sizes and dates in a human readable form (default true)"),
+        BOOL_FLAG("no-trunc", 0, &no_trunc, "Do not truncate the output"),
+        BOOL_FLAG("notruncate", 0, &no_trunc, NULL),
+        BOOL_FLAG("quiet", 'q', &quiet, "Display only the IDs"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"history", "IMAGE", "Show how an image was made (its config's history)", false};
+    int status = 0, n_args = cli_parse(argc, argv, &usage, flags, &status);
+    if (n_args < 0)
+        return status;
+    if (n_args != 1) {
+        cli_error("accepts 1 arg(s), received %d", n_args);
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autoerror lrun_error *err = NULL;
-    struct image *img = image_lookup(s, argv[optind], &err);
+    struct image *img = image_lookup(s, argv[1], &err);
     autojson yajl_val config = img ? image_config(s, img, &err) : NULL;
     if (!config)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
@@ -25915,28 +25814,24 @@ static void diff_print_json(const struct changes *c)
 
 static int cmd_diff(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"latest", no_argument, NULL, 'l'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *format = NULL;
     bool latest = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "lh", longs, "diff", &status)) != -1) {
-        switch (c) {
-        case 'f': format = optarg; break;
-        case 'l': latest = true; break;
-        case 'h':
-            puts("Usage: lrun diff [--format json] [-l] CONTAINER|IMAGE [CONTAINER|IMAGE]\n\n"
-                 "Changes (A added, C changed, D deleted) of a container or an image against its parent layer or the\n"
-                 "second one.");
-            return 0;
-        default: return status;
-        }
-    }
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 0, &format, "FORMAT", "json: the changes as a JSON object"),
+        BOOL_FLAG("latest", 'l', &latest, "The latest container created"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"diff", "CONTAINER|IMAGE [CONTAINER|IMAGE]",
+                                           "Changes (A added, C changed, D deleted) against the parent layer or the second one",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
     if (format && strcmp(format, "json") != 0) {
         cli_error("only supported value for '--format' is 'json'");
         return EXIT_LRUN;
     }
-    if (argc - optind + latest < 1 || argc - optind + latest > 2) {
+    if (n + latest < 1 || n + latest > 2) {
         cli_error("podman diff requires one or two arguments");
         return EXIT_LRUN;
     }
@@ -25952,13 +25847,12 @@ static int cmd_diff(struct cli *cli, int argc, char **argv)
         cli_error("no containers to diff: no such container");
         return EXIT_LRUN;
     }
-    const char *first = latest ? newest->id : argv[optind];
+    const char *first = latest ? newest->id : argv[1];
     bool container = false;
     struct layer *to = diff_layer(s, first, &container, &err);
-    if (latest)
-        optind--; /* the second operand, if any, stays at optind + 1 */
-    struct layer *from = to && argc - optind == 2 ? diff_layer(s, argv[optind + 1], NULL, &err) : NULL;
-    if (!to || (argc - optind == 2 && !from))
+    int given = n + latest, second = latest ? 1 : 2; /* with --latest the operand, if any, is the second */
+    struct layer *from = to && given == 2 ? diff_layer(s, argv[second], NULL, &err) : NULL;
+    if (!to || (given == 2 && !from))
         return cli_fail(err);
     autochanges struct changes changes = {0};
     if (!from || (to->parent && strcmp(to->parent, from->id) == 0) ? layer_changes(s, to, &changes, &err) < 0
@@ -26657,25 +26551,22 @@ static int cmd_image_exists(struct cli *cli, int argc, char **argv) { return obj
 
 static int cmd_tag(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "h", longs, "tag", &status)) != -1) {
-        if (c == 'h') {
-            puts("Usage: lrun tag IMAGE TARGET_NAME [TARGET_NAME...]");
-            return 0;
-        }
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"tag", "IMAGE TARGET_NAME [TARGET_NAME...]", "Add an additional name to a local image",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
         return status;
-    }
-    if (argc - optind < 2) {
+    if (n < 2) {
         cli_error("tag requires at least 2 arguments: IMAGE TARGET_NAME");
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    for (int i = optind + 1; i < argc; i++) {
+    for (int i = 2; i <= n; i++) {
         autoerror lrun_error *err = NULL;
-        if (lrun_image_tag(s, argv[optind], argv[i], &err) < 0)
+        if (lrun_image_tag(s, argv[1], argv[i], &err) < 0)
             return err->exit_code = EXIT_LRUN, cli_fail(err);
     }
     return 0;
@@ -26683,16 +26574,12 @@ static int cmd_tag(struct cli *cli, int argc, char **argv)
 
 static int cmd_untag(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "h", longs, "untag", &status)) != -1) {
-        if (c == 'h') {
-            puts("Usage: lrun untag IMAGE [NAME...]");
-            return 0;
-        }
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"untag", "IMAGE [NAME...]", "Remove a name from a local image", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
         return status;
-    }
-    if (optind >= argc) {
+    if (n < 1) {
         cli_error("untag requires at least 1 argument: IMAGE");
         return EXIT_LRUN;
     }
@@ -26700,14 +26587,14 @@ static int cmd_untag(struct cli *cli, int argc, char **argv)
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
     autoerror lrun_error *err = NULL;
-    struct image *img = image_lookup(s, argv[optind], &err);
+    struct image *img = image_lookup(s, argv[1], &err);
     if (!img)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
-    if (optind + 1 == argc) { /* no names: all of them go */
+    if (n == 1) { /* no names: all of them go */
         lrun_strv_free(img->names);
         img->names = xcalloc(1, sizeof *img->names);
     }
-    for (int i = optind + 1; i < argc; i++) {
+    for (int i = 2; i <= n; i++) {
         autofree char *full = name_normalize(argv[i], &err);
         if (!full)
             return cli_fail(err);
@@ -26759,7 +26646,7 @@ static int cmd_rmi(struct cli *cli, int argc, char **argv)
         autostrv char **untagged = NULL;
         autostrv char **deleted = NULL;
         int r = lrun_image_remove(s, targets[i], force, &untagged, &deleted, &err);
-        if (r < 0 && ignore && strstr(err->message, "image not known"))
+        if (r < 0 && (ignore || force) && strstr(err->message, "image not known")) /* podman: -f implies --ignore */
             continue;
         for (size_t j = 0; untagged && untagged[j]; j++)
             printf("Untagged: %s\n", untagged[j]);
@@ -26948,19 +26835,17 @@ static int cmd_system_repair(struct cli *cli, int argc, char **argv) { return sy
 
 static int cmd_system_df(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"verbose", no_argument, NULL, 'v'}, {"format", required_argument, NULL, 'f'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool verbose = false;
     const char *format = NULL;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "vh", longs, "system df", &status)) != -1) {
-        switch (c) {
-        case 'v': verbose = true; break;
-        case 'f': format = optarg; break;
-        case 'h': puts("Usage: lrun system df [-v] [--format FORMAT]"); return 0;
-        default: return status;
-        }
-    }
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print with a Go template, or json"),
+        BOOL_FLAG("verbose", 'v', &verbose, "Show the details of each image, container and volume"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"system df", "", "Show lrun disk usage", false};
+    int status = 0, n_args = cli_parse(argc, argv, &usage, flags, &status);
+    if (n_args < 0)
+        return status;
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;

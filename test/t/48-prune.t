@@ -33,6 +33,13 @@ is "$rc:$err" "125:Error: unsupported image filter \"bogus\"
 run lr images --filter dangling=maybe
 is "$rc:$err" "125:Error: non-boolean value \"dangling\" for maybe filter: strconv.ParseBool: parsing \"maybe\": invalid syntax
 " "a dangling= that is not a boolean: podman's error"
+is "$(names --filter after=$V2ID):$(names --filter since=$V2ID)" ":" "after= (since=): none is newer than v2"
+is "$(names --sort repository)" "a.b/c:d $V1 $V2 " "--sort repository"
+run lr images --sort bogus
+is "$rc" 125 "--sort with an unknown key: 125"
+is "$(lr images --format '{{.History}}|{{.Labels}}' $V2)" "$V2|map[]" "{{.History}} and {{.Labels}} as podman's"
+run lr rmi -f bogus
+is "$rc:$out:$err" "0::" "rmi -f of a missing image: nothing, exit 0 (podman)"
 D1=$(jq -r '.[] | select(.id == "'$V1ID'") | .digest' "$R/overlay-images/images.json")
 is "$(lr images --digests --filter id=$V1ID | awk 'NR == 1 {print $1, $2, $3, $4, $5; next} {print $1, $2, $3, $4}')" "REPOSITORY TAG DIGEST IMAGE ID
 localhost:5000/servidorweb v1 $D1 ${V1ID:0:12}
