@@ -23518,7 +23518,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
             const char *value = eq ? eq + 1 : NULL;
             if (flag_takes_value(f) && !value) {
                 if (i + 1 >= argc)
-                    return fail(err, "flag needs an argument: --%s", f->name);
+                    return fail(err, "flag needs an argument: --%s\nSee 'lrun %s --help'", f->name, u->command);
                 value = argv[++i];
             } else if (!flag_takes_value(f) && value && f->kind != FLAG_BOOL && f->kind != FLAG_CALL) {
                 return fail(err, "flag --%s takes no value", f->name);
@@ -23547,7 +23547,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
             const char *value = p[1] ? p + 1 + (p[1] == '=') : NULL;
             if (!value) {
                 if (i + 1 >= argc)
-                    return fail(err, "flag needs an argument: '%c' in -%c", *p, *p);
+                    return fail(err, "flag needs an argument: '%c' in -%c\nSee 'lrun %s --help'", *p, *p, u->command);
                 value = argv[++i];
             }
             if (apply && flag_set(f, value, err) < 0)
@@ -25356,7 +25356,7 @@ static size_t image_rows(lrun_store *s, const char *filter, char *const *filters
     return n;
 }
 
-static char *image_row_json(lrun_store *s, const struct image_row *r)
+static char *image_row_json(lrun_store *s, const struct image_row *r, bool no_trunc)
 {
     autofree char *repo = NULL, *tag = NULL;
     if (r->name)
@@ -25365,7 +25365,7 @@ static char *image_row_json(lrun_store *s, const struct image_row *r)
     autofree char *ago = time_ago(image_created_seconds(r->img));
     autogen yajl_gen g = json_writer(false);
     yajl_gen_map_open(g);
-    autofree char *short_id = xstrndup(r->img->id, 12);
+    autofree char *short_id = no_trunc ? xasprintf("sha256:%s", r->img->id) : xstrndup(r->img->id, 12);
     jw_key_str(g, "ID", short_id);
     jw_key_str(g, "Id", r->img->id);
     jw_key_str(g, "Repository", repo ? repo : "<none>");
@@ -25419,8 +25419,13 @@ static void images_json(lrun_store *s, struct image_row *rows, size_t n)
         jw_key_int(g, "Size", size);
         jw_key_int(g, "SharedSize", 0);
         jw_key_int(g, "VirtualSize", size);
+        autojson yajl_val config = image_config(s, img, NULL);
+        yajl_val labels = json_get(json_get(config, "config"), "Labels");
         jw_key(g, "Labels");
-        yajl_gen_null(g);
+        if (YAJL_IS_OBJECT(labels) && labels->u.object.len)
+            jw_value(g, labels);
+        else
+            yajl_gen_null(g);
         jw_key_int(g, "Containers", (int64_t)image_containers(s, img));
         jw_key(g, "Names");
         jw_strv(g, img->names);
@@ -25498,7 +25503,7 @@ static int cmd_images(struct cli *cli, int argc, char **argv)
     if (format) {
         autofree yajl_val *trees = xcalloc(n + 1, sizeof *trees);
         for (size_t i = 0; i < n; i++) {
-            autofree char *text = image_row_json(s, &rows[i]);
+            autofree char *text = image_row_json(s, &rows[i], no_trunc);
             trees[i] = json_text_to_tree(text);
         }
         autojson yajl_val header = images_header();
@@ -26566,7 +26571,8 @@ static int cmd_tag(struct cli *cli, int argc, char **argv)
         return status;
     for (int i = 2; i <= n; i++) {
         autoerror lrun_error *err = NULL;
-        if (lrun_image_tag(s, argv[1], argv[i], &err) < 0)
+        autofree char *name = name_normalize_local(argv[i], &err); /* podman: a short name is localhost's */
+        if (!name || lrun_image_tag(s, argv[1], name, &err) < 0)
             return err->exit_code = EXIT_LRUN, cli_fail(err);
     }
     return 0;
@@ -26595,10 +26601,11 @@ static int cmd_untag(struct cli *cli, int argc, char **argv)
         img->names = xcalloc(1, sizeof *img->names);
     }
     for (int i = 2; i <= n; i++) {
-        autofree char *full = name_normalize(argv[i], &err);
-        if (!full)
+        autofree char *local = name_normalize_local(argv[i], &err), *full = local ? name_normalize(argv[i], NULL) : NULL;
+        if (!local)
             return cli_fail(err);
-        if (!strv_remove(img->names, full)) {
+        /* a short name: localhost's (as tag names it), else docker.io's */
+        if (!strv_remove(img->names, local) && !(full && strv_remove(img->names, full))) {
             cli_error("%s: tag not known", argv[i]);
             return EXIT_LRUN;
         }

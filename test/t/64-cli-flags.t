@@ -56,9 +56,9 @@ is "$rc:$err" "125:Error: unknown flag: --bogus${nl}See 'lrun rm --help'$nl" "un
 run L rm -fz x
 is "$rc:$err" "125:Error: unknown shorthand flag: 'z' in -fz${nl}See 'lrun rm --help'$nl" "unknown short flag: podman's message, 125"
 run L stop -t
-is "$rc:$err" "125:Error: flag needs an argument: 't' in -t$nl" "missing value of -t"
+is "$rc:$err" "125:Error: flag needs an argument: 't' in -t${nl}See 'lrun stop --help'$nl" "missing value of -t"
 run L stop --time
-is "$rc:$err" "125:Error: flag needs an argument: --time$nl" "missing value of --time"
+is "$rc:$err" "125:Error: flag needs an argument: --time${nl}See 'lrun stop --help'$nl" "missing value of --time"
 run L stop --time=abc x
 is "$rc:$err" "125:Error: invalid argument \"abc\" for \"-t, --time\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax$nl" "bad number"
 run L rm --force=maybe x
