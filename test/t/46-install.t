@@ -1,5 +1,5 @@
 #!/bin/bash
-# ./build.sh --install: lrun, its man page (made from doc/lrun.1.in and the
+# ./build.sh --install: lrun, its man page (made from examples/install/lrun.1.in and the
 # binary's own --help: every command and global option is in it) and its
 # bash completion (commands, group commands, flags and names from lrun
 # itself).  The commands moved from getopt to the flag tables: flags after
