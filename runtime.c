@@ -1540,6 +1540,8 @@ static bool time_parse_date_ns(const char *s, int64_t *ns)
     } else {
         return false;
     }
+    if (t >= INT64_MAX / NS_PER_SECOND || t <= INT64_MIN / NS_PER_SECOND)
+        return false; /* nanoseconds since 1970 in 64 bits: years 1678 to 2262 */
     *ns = t * NS_PER_SECOND + fraction;
     return true;
 }

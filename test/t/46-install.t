@@ -13,7 +13,7 @@ lrun_tmp
 TOP=$(cd "$here/../.." && pwd)
 
 # --- install into DESTDIR, from a copy (CC=true: the built ./lrun is used as is) ---
-mkdir -p "$T/src" && cp -r "$TOP/build.sh" "$TOP/runtime.c" "$TOP/doc" "$T/src/" && cp "$LRUN" "$T/src/lrun"
+mkdir -p "$T/src" && mkdir -p "$T/src/examples" && cp -r "$TOP/build.sh" "$TOP/runtime.c" "$T/src/" && cp -r "$TOP/examples/install" "$T/src/examples/" && cp "$LRUN" "$T/src/lrun"
 out=$(cd "$T/src" && CC=true DESTDIR=$T/dest PREFIX=/usr ./build.sh --install 2>&1)
 is "$?:$(tail -1 <<<"$out")" "0:installed $T/dest/usr/bin/lrun, $T/dest/usr/share/man/man1/lrun.1, $T/dest/usr/share/bash-completion/completions/lrun" \
 	"build.sh --install puts the three files under DESTDIR/PREFIX"

@@ -46,7 +46,7 @@ Usage:
 Available Commands:" "$g --help: podman's shape"
 done
 is "$(lr image --help | sed -n '/^Available/,$p' | awk '{print $1}' | tr '\n' ' ')" \
-	"Available build diff exists history import inspect ls load prune pull push rm save tag tree untag " \
+	"Available build diff exists history import inspect ls load mount prune pull push rm save tag tree umount untag " \
 	"image --help lists its commands, an alias once"
 is "$(lr help system | sed -n '/^Available/,$p' | awk '{print $1}' | tr '\n' ' ')" "Available df check repair info prune " "help system: the same"
 run lr volume

@@ -34,7 +34,7 @@ is "$(spec sp '[.mounts[] | .destination]')" \
 	'["/dev","/dev/pts","/dev/shm","/dev/mqueue","/proc","/sys","/sys/fs/cgroup","/etc/hosts","/etc/hostname","/etc/resolv.conf","/run/.containerenv","/data","/scratch"]' \
 	"mounts: /dev, /proc, /sys, cgroup, the /etc files, the volume, the tmpfs, in order"
 is "$(spec sp '[.mounts[] | select(.destination == "/data" or .destination == "/scratch" or .destination == "/sys" or .destination == "/etc/hosts")]')" \
-	"[{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"$U/hosts\",\"options\":[\"bind\"]},{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$T/vol\",\"options\":[\"rbind\",\"ro\"]},{\"destination\":\"/scratch\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"nodev\",\"mode=1777\"]}]" \
+	"[{\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\",\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"$U/hosts\",\"options\":[\"bind\"]},{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$T/vol\",\"options\":[\"rbind\",\"ro\"]},{\"destination\":\"/scratch\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"nodev\",\"mode=1777\",\"tmpcopyup\"]}]" \
 	"mounts: sysfs read-only, /etc/hosts bound from userdata, -v as an rbind ro, --tmpfs"
 is "$(spec sp '[.linux.namespaces[] | .type]')" '["pid","network","ipc","uts","mount","cgroup"]' \
 	"namespaces: --network none adds a network namespace"

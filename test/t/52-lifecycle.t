@@ -209,7 +209,7 @@ for c in $(L ps -aq); do L rm -f "$c" >/dev/null; done
 e1=$(L run -d --name ex1 "$IMG" true) e2=$(L create --name cr2 "$IMG" true)
 r1=$(L run -d --name keep "$IMG" sleep 30)
 L wait ex1 >/dev/null
-run L container prune
+run L container prune -f
 is "$rc|$(printf '%s' "$out" | sort)" "0|$(printf '%s\n' "$e1" "$e2" | sort)" "container prune prints the IDs of the stopped and created containers"
 run L ps -a --format '{{.Names}}'
 is "$out" "keep$nl" "  and keeps the running one"

@@ -33,7 +33,7 @@ is "$rc" 125 "stuck: rm of a layer with a mount inside fails with 125"
 like "$err" "remove busy: Device or resource busy" "stuck: the error names the entry"
 run lr ps -a --format '{{.Names}}'
 is "$rc:$out" "0:" "stuck: ps -a still works (exit 0)"
-like "$err" "WARN.*incomplete layer $lay" "stuck: ps -a warns about the layer it could not remove"
+like "$err" "level=warning msg=\"Found incomplete layer $lay" "stuck: ps -a warns about the layer it could not remove"
 run lr images --format '{{.Repository}}'
 is "$rc:$out" $'0:localhost/bb\n' "stuck: images still works"
 run lr run --rm localhost/bb echo still-runs
