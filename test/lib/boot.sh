@@ -1,5 +1,9 @@
-# boot.sh - what the initramfs boot tests (70-initramfs-boot*.t) boot.
+# boot.sh - what the boot tests under qemu (69-cgroup-v2, 70-initramfs-boot*,
+# 72-power-cut) need and boot.
 #
+#   boot_host_kernel   skip_all unless this is an x86_64 host with qemu, cpio,
+#                      a static busybox and a kernel in /boot with its
+#                      /lib/modules; KVER is that kernel's version (the newest).
 #   boot_script FILE   write the init script both boots run: load
 #                      /images/vmtest.tar, run it (vmtest) and a second
 #                      container that exits 7 (vmexit), ps -a -s, poweroff;
@@ -16,4 +20,17 @@ ps -a -s
 echo MARK-init done
 poweroff
 CONF
+}
+
+boot_host_kernel() {
+	[ "$(uname -m)" = x86_64 ] || skip_all "boots an x86_64 kernel; this is $(uname -m)"
+	command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+	command -v cpio >/dev/null || skip_all "no cpio (apt-get install cpio)"
+	[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the image (apt-get install busybox-static)"
+	local d
+	KVER=
+	for d in $(ls /lib/modules 2>/dev/null | sort -V); do
+		[ -r "/boot/vmlinuz-$d" ] && KVER=$d
+	done
+	[ -n "$KVER" ] || skip_all "no kernel in /boot with its /lib/modules (apt-get install linux-image-amd64)"
 }

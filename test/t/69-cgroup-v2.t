@@ -16,18 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
+. "$here/../lib/boot.sh"
 BUILD=$LRUN_TOP/examples/initramfs/build.sh
 BOOT_TIMEOUT=${LRUN_TEST_BOOT_TIMEOUT:-180}
 
-[ "$(uname -m)" = x86_64 ] || skip_all "boots an x86_64 kernel; this is $(uname -m)"
-command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
-command -v cpio >/dev/null || skip_all "no cpio (apt-get install cpio)"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the image (apt-get install busybox-static)"
-KVER=
-for d in $(ls /lib/modules 2>/dev/null | sort -V); do
-	[ -r "/boot/vmlinuz-$d" ] && KVER=$d
-done
-[ -n "$KVER" ] || skip_all "no kernel in /boot with its /lib/modules (apt-get install linux-image-amd64)"
+boot_host_kernel
 lrun_tmp
 
 fx_busybox_rootfs "$T/rootfs" && fx_layer_tar "$T/rootfs" "$T/layer.tar" &&

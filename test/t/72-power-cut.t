@@ -19,19 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
+. "$here/../lib/boot.sh"
 BOOT_TIMEOUT=${LRUN_TEST_BOOT_TIMEOUT:-180}
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (loop mounts)"
-[ "$(uname -m)" = x86_64 ] || skip_all "boots an x86_64 kernel; this is $(uname -m)"
-command -v qemu-system-x86_64 >/dev/null || skip_all "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
-command -v cpio >/dev/null || skip_all "no cpio (apt-get install cpio)"
 command -v mkfs.ext4 >/dev/null || skip_all "no mkfs.ext4 (apt-get install e2fsprogs)"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox (apt-get install busybox-static)"
-KVER=
-for d in $(ls /lib/modules 2>/dev/null | sort -V); do
-	[ -r "/boot/vmlinuz-$d" ] && KVER=$d
-done
-[ -n "$KVER" ] || skip_all "no kernel in /boot with its /lib/modules (apt-get install linux-image-amd64)"
+boot_host_kernel
 mods=$(for m in crc32c_generic ext4 virtio_blk virtio_pci overlay; do
 	modprobe -S "$KVER" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'; done | awk '!seen[$0]++')
 for m in ext4 virtio_blk virtio_pci overlay; do
