@@ -1,6 +1,9 @@
 # faults.sh - kill -9 at a chosen system call, and the store's invariants
-# after the next command.  Source after tap.sh and lrun.sh.
+# after the next command.  Source after tap.sh, fixtures.sh and lrun.sh.
 #
+#   faults_start         skip_all unless root with podman and a static
+#                        busybox; T (lrun_tmp, the working directory),
+#                        F=$T/fx (fx_servidorweb), V1 and V2 its image names
 #   FAULT_CALLS          the system calls that change the store's metadata
 #                        (the points a kill is injected at)
 #   fault_points OUT CMD...   run CMD once under strace; OUT gets one line per
@@ -94,4 +97,15 @@ podman_store() {
 		mount -t tmpfs tmpfs /dev/shm && exec podman "$@"' podman \
 		--root "$root" --runroot "$T/podman-run-${root##*/}" --storage-driver overlay --tmpdir "$T/podman-tmp/libpod" \
 		--cgroup-manager cgroupfs --events-backend file "$@"
+}
+
+faults_start() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root"
+	command -v podman >/dev/null || skip_all "podman not installed"
+	[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
+	lrun_tmp
+	cd "$T" || bail "cd $T"
+	F=$T/fx
+	fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+	V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
 }

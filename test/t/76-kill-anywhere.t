@@ -15,15 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lrun.sh"
 . "$here/../lib/faults.sh"
 . "$here/../lib/registry.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
 command -v strace >/dev/null || skip_all "no strace (apt-get install strace)"
-command -v podman >/dev/null || skip_all "podman not installed"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
-V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
+faults_start
 # short mode: 3 points a command (its first and last rename, a point
 # between); LONG=1: every point
 

@@ -10,14 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
 . "$here/../lib/faults.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-command -v podman >/dev/null || skip_all "podman not installed"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
-V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
+faults_start
 nl=$'\n'
 
 R=$T/root
