@@ -3,14 +3,8 @@
 # multi-image archives; the podman/containers-storage layout it writes; layer
 # sharing ("skipped: already exists"); corrupt inputs leave the store as it was.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 
 # Known values (podman 4.3.1 on the same fixtures, /work/ref)
 L1=d5ea046f6b72564323cd586a066831477b3d7246be35c7b87cb79eda3db027c4

@@ -2,14 +2,8 @@
 # images (table, -q, --no-trunc, --noheading, --format, json, REPO filter),
 # image tree, inspect, tag/untag, rmi (shared layers kept, in-use check, -f).
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-{ fx_servidorweb "$F" && fx_whiteouts "$F"; } >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb whiteouts
 
 L1=d5ea046f6b72564323cd586a066831477b3d7246be35c7b87cb79eda3db027c4
 L2=24db95f1fcb2e2bb9f6cc675a30ffee0c93d2d0f561e06484129aaa71e0f7c7b

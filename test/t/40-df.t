@@ -3,14 +3,8 @@
 # and the byte identity  sum(UNIQUE) + shared layers once = every layer's
 # diff-size + every image's big data.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-{ fx_servidorweb "$F" && fx_whiteouts "$F"; } >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb whiteouts
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2 W=localhost/whiteouts:latest
 V1ID=53295387bff92584f39da531cba95b308e801ff87fc40eec8eefd4544783976b
 age=$(human_duration $(( $(date +%s) - 1700000000 )))

@@ -5,11 +5,8 @@
 # itself).  The commands moved from getopt to the flag tables: flags after
 # operands, --help that does nothing else, podman's boolean spellings.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
+. "$here/../lib/store-test.sh"
+store_start
 TOP=$(cd "$here/../.." && pwd)
 
 # --- install into DESTDIR, from a copy (CC=true: the built ./lrun is used as is) ---

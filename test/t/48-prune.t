@@ -4,13 +4,8 @@
 # hidden without -a; image prune [-a] [-f], container prune, system prune
 # [-a] [--volumes] [-f] with podman's questions, output and exit codes.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 V1ID=53295387bff92584f39da531cba95b308e801ff87fc40eec8eefd4544783976b
 V2ID=fcdac5024f2875942e41adc74a869b4f952a64aab07b6a8209066c4de2005153
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2

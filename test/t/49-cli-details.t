@@ -5,14 +5,9 @@
 # (also as /data and /data/) are refused with podman's message, and ps
 # shows the image name the container was created from.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
+. "$here/../lib/store-test.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root"
-lrun_tmp
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+store_start servidorweb
 R=$T/store V1=localhost:5000/servidorweb:v1
 lr load -q -i "$F/v1.tar" >/dev/null || bail "cannot load the fixture"
 

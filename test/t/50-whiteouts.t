@@ -3,14 +3,8 @@
 # trusted.overlay.opaque=y; no .wh.* file is stored; a real overlayfs mount
 # of the stored layers shows the merged view.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_whiteouts "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start whiteouts
 
 # getxattr NAME PATH: the value (getfattr if installed, else the raw syscall)
 getxattr() {

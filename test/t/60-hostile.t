@@ -4,13 +4,8 @@
 # and an Error: naming the entry, writes nothing outside, and leaves the store
 # exactly as it was.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-F=$T/fx
-{ fx_servidorweb "$F" && fx_whiteouts "$F" && fx_hostile "$F"; } >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb whiteouts hostile
 
 # where an escaping entry would land
 outside=(/tmp/lrun-hostile-evil /tmp/lrun-hostile-abs-evil /evil /tmp/evil /etc/lrun-hostile-evil)

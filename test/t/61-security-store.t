@@ -2,11 +2,8 @@
 # Security of the store against what containers and images leave in it
 # (issue 10): each check performs the attack and asserts the outcome.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
+. "$here/../lib/store-test.sh"
+store_start
 F=$T/fx R=$T/store
 { fx_busybox_rootfs "$F/rootfs" && fx_layer_tar "$F/rootfs" "$F/bb.tar" &&
 	fx_docker_archive "$F/bb.tar.img" localhost/bb:latest '' "$F/bb.tar"; } >/dev/null || bail "fixtures do not build"

@@ -3,14 +3,8 @@
 # json) from the config's history, and lrun diff of images (A/C/D against
 # the parent layer, or another image; --format json), as podman prints them.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-{ fx_servidorweb "$F" && fx_whiteouts "$F"; } >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb whiteouts
 R=$T/store
 for f in v1 v2 whiteouts; do lr load -i "$F/$f.tar" >/dev/null 2>&1 || bail "load $f"; done
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2

@@ -4,12 +4,8 @@
 # the file's time, so podman and lrun give the same image ID), --change
 # and --message; bad input fails with exit 125 and leaves the store as it was.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
+. "$here/../lib/store-test.sh"
+store_start
 R=$T/store
 fx_busybox_rootfs "$T/rootfs" && echo imported >"$T/rootfs/etc/marker" && fx_layer_tar "$T/rootfs" "$T/fs.tar" ||
 	bail "fixture"

@@ -7,14 +7,8 @@
 # feed it half the real tar, so lrun blocks inside the extraction, then
 # SIGKILL it.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 V2=localhost:5000/servidorweb:v2 V1=localhost:5000/servidorweb:v1
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s

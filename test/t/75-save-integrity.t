@@ -4,13 +4,8 @@
 # "file integrity checksum failed" and writes nothing, instead of writing a
 # different image.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 R=$T/root IMG=localhost:5000/servidorweb:v1 nl=$'\n'
 lr load -q -i "$F/v1.tar" >/dev/null || bail "load"
 base=$(jq -r '.[] | select(.parent == null) | .id' "$R/overlay-layers/layers.json")

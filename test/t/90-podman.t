@@ -6,16 +6,10 @@
 # /var/lib and /dev/shm (as /work/ref/run-podman.sh did), so no host store is
 # touched.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
+. "$here/../lib/store-test.sh"
 command -v podman >/dev/null || skip_all "podman not installed"
 [ "$(id -u)" = 0 ] || skip_all "needs root (private mount namespace for podman)"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-{ fx_servidorweb "$F" && fx_whiteouts "$F"; } >/dev/null || bail "fixtures do not build"
+store_start servidorweb whiteouts
 mkdir -p "$T/tmp"
 
 # P ROOT ARGS...: podman on store ROOT, isolated

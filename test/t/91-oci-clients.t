@@ -5,13 +5,9 @@
 # runs on private roots: podman in a private mount namespace with its own
 # --root/--runroot, containerd on its own socket, root and state.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
+. "$here/../lib/store-test.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
+store_start
 nl=$'\n'
 TO="timeout -k 5 60"
 fx_busybox_rootfs "$T/rfs" && fx_layer_tar "$T/rfs" "$T/layer.tar" &&

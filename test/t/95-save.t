@@ -3,15 +3,8 @@
 # (skopeo reads and verifies it), layers are rebuilt byte for byte (their
 # sha256 = the config's diff_ids), and loading it elsewhere gives the image.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-"$LRUN" save --help >/dev/null 2>&1 || skip_all "lrun save is not implemented yet"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
 V1ID=53295387bff92584f39da531cba95b308e801ff87fc40eec8eefd4544783976b
 

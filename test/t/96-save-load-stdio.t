@@ -4,14 +4,8 @@
 # the name given, none when saved by ID); lrun load from stdin, of each
 # format, and podman's message for what is no image at all.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/tap.sh"
-. "$here/../lib/fixtures.sh"
-. "$here/../lib/lrun.sh"
-[ -x /bin/busybox ] || skip_all "no static /bin/busybox for the fixtures"
-lrun_tmp
-cd "$T" || bail "cd $T"
-F=$T/fx
-fx_servidorweb "$F" >/dev/null || bail "fixtures do not build"
+. "$here/../lib/store-test.sh"
+store_start servidorweb
 R=$T/store
 for f in v1 v2; do lr load -i "$F/$f.tar" >/dev/null 2>&1 || bail "load $f"; done
 V1=localhost:5000/servidorweb:v1 V2=localhost:5000/servidorweb:v2
