@@ -107,9 +107,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/sha.h>
-#include <poll.h>
 #include <pthread.h>
-#include <regex.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -118,12 +116,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
