@@ -1706,6 +1706,22 @@ static char *time_rfc3339_local(int64_t then)
     return xasprintf("%s%c%02ld:%02ld", date, off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
 }
 
+/* progress_say: one line to a progress callback (lrun_progress_fn), if
+ * there is one. */
+PRINTF(3, 4) static void progress_say(lrun_progress_fn progress, void *userdata, const char *fmt, ...)
+{
+    if (!progress)
+        return;
+    va_list ap;
+    char *line;
+    va_start(ap, fmt);
+    if (vasprintf(&line, fmt, ap) < 0)
+        die_oom();
+    va_end(ap);
+    progress(userdata, line);
+    free(line);
+}
+
 /* --- log lines, as podman's logrus prints them --- */
 
 /* podman's --log-level names, most verbose first ("warn" is "warning") */
@@ -6141,20 +6157,6 @@ struct load_run {
     void *userdata;
 };
 
-PRINTF(2, 3) static void load_progress(struct load_run *run, const char *fmt, ...)
-{
-    if (!run->progress)
-        return;
-    va_list ap;
-    char *line;
-    va_start(ap, fmt);
-    if (vasprintf(&line, fmt, ap) < 0)
-        die_oom();
-    va_end(ap);
-    run->progress(run->userdata, line);
-    free(line);
-}
-
 static const char *blob_short(const struct blob_ref *b)
 {
     const char *hex = digest_hex_part(b->digest ? b->digest : b->diff_id);
@@ -6169,7 +6171,7 @@ static int load_job_fill(struct load_run *run, struct layer_job *job, struct byt
         return fail(err, "layer %.12s: size %" PRId64 ", the manifest says %" PRId64, blob_short(job->blob),
                     job->layer->compressed_size, job->blob->size);
     job->done = true;
-    load_progress(run, "Copying blob %.12s done", blob_short(job->blob));
+    progress_say(run->progress, run->userdata, "Copying blob %.12s done", blob_short(job->blob));
     return 0;
 }
 
@@ -6337,7 +6339,7 @@ static int load_plan_jobs(struct load_run *run, lrun_error **err)
             bool broken = false;
             lrun_error *damage = NULL;
             if (existing && layer_repair(s, existing, true, &broken, &damage) == 0) {
-                load_progress(run, "Copying blob %.12s skipped: already exists", blob_short(&plans[i].layers[j]));
+                progress_say(run->progress, run->userdata, "Copying blob %.12s skipped: already exists", blob_short(&plans[i].layers[j]));
                 continue;
             }
             lrun_error_free(damage);
@@ -6390,9 +6392,9 @@ static int load_commit_images(struct load_run *run, char ***names, lrun_error **
         struct image_plan *p = &run->plans[i];
         if (p->manifest.len == 0)
             docker_manifest_make(run->store, p);
-        load_progress(run, "Copying config %.10s done", p->config_id);
-        load_progress(run, "Writing manifest to image destination");
-        load_progress(run, "Storing signatures");
+        progress_say(run->progress, run->userdata, "Copying config %.10s done", p->config_id);
+        progress_say(run->progress, run->userdata, "Writing manifest to image destination");
+        progress_say(run->progress, run->userdata, "Storing signatures");
         if (image_commit(run->store, p, err) < 0)
             return -1;
         for (size_t j = 0; p->names && p->names[j]; j++)
@@ -6420,7 +6422,7 @@ int lrun_image_load(lrun_store *s, const char *path, lrun_progress_fn progress, 
     cleanup(load_run_release) struct load_run run = {.store = s, .progress = progress, .userdata = userdata};
     if (load_read_plans(&run, path, err) < 0)
         return -1;
-    load_progress(&run, "Getting image source signatures");
+    progress_say(run.progress, run.userdata, "Getting image source signatures");
     if (load_plan_jobs(&run, err) < 0 || load_fill_layers(&run, err) < 0 || load_mark_complete(&run, err) < 0) {
         load_undo(&run);
         return -1;
@@ -6510,7 +6512,7 @@ static int import_layer(struct load_run *run, int fd, const char *diff_hex, lrun
     lrun_store *s = run->store;
     struct layer *l = store_layer(s, diff_hex);
     if (l && !l->incomplete) {
-        load_progress(run, "Copying blob %.12s skipped: already exists", diff_hex);
+        progress_say(run->progress, run->userdata, "Copying blob %.12s skipped: already exists", diff_hex);
         return 0;
     }
     if (!(l = layer_add(s, diff_hex, NULL, err)))
@@ -6528,7 +6530,7 @@ static int import_layer(struct load_run *run, int fd, const char *diff_hex, lrun
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return -1;
-    load_progress(run, "Copying blob %.12s done", diff_hex);
+    progress_say(run->progress, run->userdata, "Copying blob %.12s done", diff_hex);
     return 0;
 }
 
@@ -6553,7 +6555,7 @@ static int image_import(lrun_store *s, const char *path, const struct import_opt
     if (blob_diff_digest(fd, diff_hex, &diff_size, err) < 0)
         return error_prefix(err, "%s", path);
     cleanup(load_run_release) struct load_run run = {.store = s, .progress = o->progress, .userdata = o->userdata};
-    load_progress(&run, "Getting image source signatures");
+    progress_say(run.progress, run.userdata, "Getting image source signatures");
     if (import_layer(&run, fd, diff_hex, err) < 0)
         return error_prefix(err, "writing blob");
     autofree char *created = time_rfc3339_nano(st.st_mtim);
@@ -6577,9 +6579,9 @@ static int image_import(lrun_store *s, const char *path, const struct import_opt
     buf_add(&plan.manifest, manifest, manifest_len);
     if (name)
         strv_push(&plan.names, xstrdup(name));
-    load_progress(&run, "Copying config %.10s done", plan.config_id);
-    load_progress(&run, "Writing manifest to image destination");
-    load_progress(&run, "Storing signatures");
+    progress_say(run.progress, run.userdata, "Copying config %.10s done", plan.config_id);
+    progress_say(run.progress, run.userdata, "Writing manifest to image destination");
+    progress_say(run.progress, run.userdata, "Storing signatures");
     if (image_commit(s, &plan, err) < 0)
         return -1;
     *image_id = xstrdup(plan.config_id);
@@ -6861,20 +6863,6 @@ struct save_run {
     yajl_gen manifest;         /* docker: manifest.json; OCI: index.json's manifests */
 };
 
-PRINTF(2, 3) static void save_progress(struct save_run *run, const char *fmt, ...)
-{
-    if (!run->progress)
-        return;
-    va_list ap;
-    char *line;
-    va_start(ap, fmt);
-    if (vasprintf(&line, fmt, ap) < 0)
-        die_oom();
-    va_end(ap);
-    run->progress(run->userdata, line);
-    free(line);
-}
-
 /* save_layer: one layer into the sink; its DiffID (as written) in
  * diff_id, and for OCI its descriptor written into g. */
 static int save_layer(struct save_run *run, const struct layer *l, char **diff_id, char **member, yajl_gen g,
@@ -6886,7 +6874,7 @@ static int save_layer(struct save_run *run, const struct layer *l, char **diff_i
     *diff_id = xasprintf("sha256:%s", tar.digest);
     if (run->format == SAVE_DOCKER_ARCHIVE) {
         *member = xasprintf("%s.tar", tar.digest);
-        save_progress(run, "Copying blob %.12s done", tar.digest);
+        progress_say(run->progress, run->userdata, "Copying blob %.12s done", tar.digest);
         return sink_add(&run->sink, *member, tar.fd, NULL, (size_t)tar.size, err);
     }
     const struct blob_file *blob = &tar;
@@ -6897,7 +6885,7 @@ static int save_layer(struct save_run *run, const struct layer *l, char **diff_i
     }
     bool oci = run->format != SAVE_DOCKER_DIR;
     *member = oci ? xasprintf("blobs/sha256/%s", blob->digest) : xstrdup(blob->digest);
-    save_progress(run, "Copying blob %.12s done", tar.digest);
+    progress_say(run->progress, run->userdata, "Copying blob %.12s done", tar.digest);
     autofree char *digest = xasprintf("sha256:%s", blob->digest);
     /* docker-dir: c/image calls even its plain tars .tar.gzip */
     descriptor_write(g, oci ? run->compress ? MEDIA_OCI_LAYER_GZIP : MEDIA_OCI_LAYER : MEDIA_DOCKER_LAYER_GZIP,
@@ -6947,9 +6935,9 @@ static int save_image(struct save_run *run, const struct save_item *item, lrun_e
         return -1;
     digest_hex config_hex;
     sha256_hex(config, config_len, config_hex);
-    save_progress(run, "Copying config %.10s done", config_hex);
-    save_progress(run, "Writing manifest to image destination");
-    save_progress(run, "Storing signatures");
+    progress_say(run->progress, run->userdata, "Copying config %.10s done", config_hex);
+    progress_say(run->progress, run->userdata, "Writing manifest to image destination");
+    progress_say(run->progress, run->userdata, "Storing signatures");
     yajl_gen g = run->manifest;
     if (run->format == SAVE_DOCKER_ARCHIVE) {
         autofree char *config_name = xasprintf("%s.json", config_hex);
@@ -10341,7 +10329,7 @@ static int image_pull_from(lrun_store *s, const char *full, const struct referen
         pull_stop(&pr);
         return error_prefix(err, "initializing source docker://%s", full);
     }
-    load_progress(&pr.load, "Getting image source signatures");
+    progress_say(pr.load.progress, pr.load.userdata, "Getting image source signatures");
     if (load_plan_jobs(&pr.load, err) < 0) {
         pull_stop(&pr);
         load_undo(&pr.load);
@@ -10368,7 +10356,7 @@ static int image_pull_name(lrun_store *s, const struct registries_conf *rc, cons
                            const lrun_pull_options *o, char **image_id, lrun_error **err)
 {
     struct load_run note = {.progress = o->progress, .userdata = o->userdata};
-    load_progress(&note, "Trying to pull %s...", full);
+    progress_say(note.progress, note.userdata, "Trying to pull %s...", full);
     autoreference struct reference ref;
     if (reference_parse(full, &ref, err) < 0)
         return -1;
@@ -10424,7 +10412,7 @@ static int pull_candidates(const struct registries_conf *rc, const char *name, c
     for (size_t i = 0; rc->alias_names[i]; i++) {
         if (strcmp(rc->alias_names[i], short_name) != 0)
             continue;
-        load_progress(&note, "Resolved \"%s\" as an alias (%s)", short_name, rc->alias_files[i]);
+        progress_say(note.progress, note.userdata, "Resolved \"%s\" as an alias (%s)", short_name, rc->alias_files[i]);
         autofree char *text = xasprintf("%s%s", rc->alias_values[i], suffix);
         char *full = name_normalize(text, err);
         if (!full)
@@ -10439,7 +10427,7 @@ static int pull_candidates(const struct registries_conf *rc, const char *name, c
     if (!rc->search[0])
         return fail(err, "short-name \"%s\" did not resolve to an alias and no unqualified-search registries are "
                          "defined in \"%s\"", short_name, rc->search_file);
-    load_progress(&note, "Resolving \"%s\" using unqualified-search registries (%s)", short_name, rc->search_file);
+    progress_say(note.progress, note.userdata, "Resolving \"%s\" using unqualified-search registries (%s)", short_name, rc->search_file);
     for (size_t i = 0; rc->search[i]; i++) {
         autofree char *text = xasprintf("%s/%s", rc->search[i], name);
         char *full = name_normalize(text, err);
@@ -10502,20 +10490,6 @@ struct push_run {
     void *userdata;
     char **cache;     /* cache lines to add once the push succeeded */
 };
-
-PRINTF(2, 3) static void push_progress(struct push_run *p, const char *fmt, ...)
-{
-    if (!p->progress)
-        return;
-    va_list ap;
-    char *line;
-    va_start(ap, fmt);
-    if (vasprintf(&line, fmt, ap) < 0)
-        die_oom();
-    va_end(ap);
-    p->progress(p->userdata, line);
-    free(line);
-}
 
 static const char *compression_name(int compression)
 {
@@ -10689,7 +10663,7 @@ static int push_layer(struct push_run *p, const struct layer *l, struct pushed_l
     if (known < 0)
         return -1;
     if (known) {
-        push_progress(p, "Copying blob %.12s skipped: already exists", shown);
+        progress_say(p->progress, p->userdata, "Copying blob %.12s skipped: already exists", shown);
         return 0;
     }
     autoblob struct blob_file tar = {.fd = -1}, packed = {.fd = -1};
@@ -10710,7 +10684,7 @@ static int push_layer(struct push_run *p, const struct layer *l, struct pushed_l
         strv_push(&p->cache, xasprintf("compressed %s %s %s %" PRId64, out->diff_id, compression_name(compression),
                                        out->digest, out->size));
     strv_push(&p->cache, xasprintf("location %s %s/%s", out->digest, p->reg->domain, p->repo));
-    push_progress(p, "Copying blob %.12s %s", shown, there ? "skipped: already exists" : "done");
+    progress_say(p->progress, p->userdata, "Copying blob %.12s %s", shown, there ? "skipped: already exists" : "done");
     return 0;
 }
 
@@ -10760,13 +10734,13 @@ static int push_manifest(struct push_run *p, struct image *img, const struct pus
         if (registry_request_body(&p->rs, "PUT", url, NULL, &body, &r, err) < 0 || push_check(&r, 201, 204, err) < 0)
             return error_prefix(err, "writing config");
     }
-    push_progress(p, "Copying config %.10s done", config.digest);
+    progress_say(p->progress, p->userdata, "Copying config %.10s done", config.digest);
     autofree char *layers_text = json_writer_text(g, NULL);
     autojson yajl_val layers_tree = json_text_to_tree(layers_text);
     size_t manifest_len;
     autofree char *manifest = manifest_make(p->oci, config_digest, config.size, layers_tree, &manifest_len);
     sha256_hex(manifest, manifest_len, manifest_hex);
-    push_progress(p, "Writing manifest to image destination");
+    progress_say(p->progress, p->userdata, "Writing manifest to image destination");
     autofree char *path = xasprintf("/v2/%s/manifests/%s", p->repo, tag);
     autofree char *type = xasprintf("Content-Type: %s", p->oci ? MEDIA_OCI_MANIFEST : MEDIA_DOCKER_MANIFEST);
     char *headers[] = {type, NULL};
@@ -10774,7 +10748,7 @@ static int push_manifest(struct push_run *p, struct image *img, const struct pus
     autoresponse struct http_response r = {0};
     if (registry_request_body(&p->rs, "PUT", path, headers, &body, &r, err) < 0 || push_check(&r, 201, 200, err) < 0)
         return error_prefix(err, "writing manifest");
-    push_progress(p, "Storing signatures");
+    progress_say(p->progress, p->userdata, "Storing signatures");
     return 0;
 }
 
@@ -10834,7 +10808,7 @@ static int image_push(lrun_store *s, const char *image, const char *destination,
     autofree struct layer **chain = NULL;
     size_t n = layer_chain(s, img->layer, &chain);
     autofree struct pushed_layer *layers = xcalloc(n + 1, sizeof *layers);
-    push_progress(&p, "Getting image source signatures");
+    progress_say(p.progress, p.userdata, "Getting image source signatures");
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
         if ((r = push_layer(&p, chain[n - 1 - i], &layers[i], err)) < 0) /* base first */
