@@ -940,10 +940,9 @@ static char *human_size(double size, int precision)
     return xasprintf("%.*g%s", precision, size, units[i]);
 }
 
-/* size_parse: docker's RAMInBytes: "64m", "1.5g", "512k", "100", "64MiB":
- * a number, then b, k, m, g, t or p (powers of 1024), case-insensitive,
- * optionally followed by b or ib. */
-static bool size_parse(const char *text, int64_t *bytes)
+/* size_parse_in: a number, then b, k, m, g, t or p (powers of unit),
+ * case-insensitive, optionally followed by b or ib: "64m", "1.5g", "100". */
+static bool size_parse_in(const char *text, double unit, int64_t *bytes)
 {
     char *end;
     errno = 0;
@@ -957,7 +956,7 @@ static bool size_parse(const char *text, int64_t *bytes)
         return false;
     if (u) {
         for (const char *p = units; p < u; p++)
-            scale *= 1024;
+            scale *= unit;
         end++;
         if (*u != 'b' && (strcasecmp(end, "b") == 0 || strcasecmp(end, "ib") == 0))
             end += strlen(end);
@@ -966,6 +965,19 @@ static bool size_parse(const char *text, int64_t *bytes)
         return false;
     *bytes = (int64_t)(n * scale);
     return true;
+}
+
+/* size_parse: docker's RAMInBytes ("64MiB" and "64m" are 64 << 20). */
+static bool size_parse(const char *text, int64_t *bytes)
+{
+    return size_parse_in(text, 1024, bytes);
+}
+
+/* size_parse_decimal: go-units' FromHumanSize, podman's --log-opt
+ * max-size ("1.234m" is 1234000 bytes, "10k" 10000). */
+static bool size_parse_decimal(const char *text, int64_t *bytes)
+{
+    return size_parse_in(text, 1000, bytes);
 }
 
 /* ========================================================================
@@ -17048,6 +17060,21 @@ static char *container_log_path(const char *userdata, const struct container_fac
     return path ? xstrdup(path) : xasprintf("%s/ctr.log", userdata);
 }
 
+/* LOG_SIZE_MAX_DEFAULT: the bound of a log without --log-opt max-size
+ * (podman's containers.conf log_size_max is -1, none: one chatty container
+ * could fill the graph root).  max-size=0 asks for no bound. */
+#define LOG_SIZE_MAX_DEFAULT 10000000 /* 10MB, as go-units prints it */
+
+/* container_log_bound: the log's max-size (0: none) and max-file. */
+static void container_log_bound(const struct container_facts *f, int64_t *max_size, int *max_files)
+{
+    const char *size = container_log_option(f, "max-size"), *files = container_log_option(f, "max-file");
+    if (!size || !size_parse_decimal(size, max_size))
+        *max_size = LOG_SIZE_MAX_DEFAULT;
+    unsigned long n;
+    *max_files = files && parse_id(files, &n) && n >= 1 && n <= 100 ? (int)n : 1;
+}
+
 /* --- the spec of a docker-style container --- */
 
 /* docker's default capability set without CAP_NET_RAW, as podman 4's
@@ -19443,7 +19470,7 @@ struct waiter {
     int output; /* where the terminal's output goes: stdout, or the log */
     int pipes[2]; /* the container's stdout and stderr (our ends), or -1 */
     int pipe_to[2]; /* where they go (our 1 and 2) when there is no log */
-    int log_fd;
+    struct log_sink *log; /* the container's log, or NULL */
     int exit_fd;  /* userdata/exit, or -1 */
     struct attach_hub *hub; /* a detached monitor's attach socket and its clients, or NULL */
 };
@@ -19630,19 +19657,80 @@ static int exit_file_read(const char *root, const char *id)
     return parse_id(text.data, &code) && code < 256 ? (int)code : -1;
 }
 
-/* log_write: podman's k8s-file format, "<time> <stream> F|P <text>". */
-static void log_write(int fd, const char *stream, const char *data, size_t n)
+/* A container's log being written, bounded by max_size (conmon's k8s-file
+ * log_size_max): a line that would take the file past it first rotates
+ * the file.  With max_files 1 (podman's only way) the file starts over
+ * empty; with N (docker's json-file max-file) ctr.log.1 .. ctr.log.N-1 keep
+ * the older ones.  Nothing here ever stops the copy: when the disk is full
+ * the output is dropped, never left in the pipe to block the container. */
+struct log_sink {
+    int fd; /* -1: no log */
+    char *path;
+    int64_t max_size; /* 0: no bound */
+    int max_files;
+    int64_t size; /* of the file now */
+};
+
+/* log_rotate: make room for the next line: the file emptied (one file) or
+ * moved to path.1 (the older ones one number up, the oldest gone). */
+static void log_rotate(struct log_sink *log)
+{
+    if (log->max_files > 1) {
+        for (int i = log->max_files - 1; i > 1; i--) {
+            autofree char *from = xasprintf("%s.%d", log->path, i - 1), *to = xasprintf("%s.%d", log->path, i);
+            rename(from, to);
+        }
+        autofree char *first = xasprintf("%s.1", log->path);
+        int fd = -1;
+        if (rename(log->path, first) == 0 &&
+            (fd = open(log->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
+            close(log->fd);
+            log->fd = fd;
+            log->size = 0;
+            return;
+        }
+    }
+    /* one file, or no inode left for a new one: the old file starts over */
+    if (ftruncate(log->fd, 0) == 0)
+        log->size = 0;
+}
+
+/* log_flush: pending's lines to the file; on a failed write (a full disk)
+ * the file is cut back to its last whole line and the lines are dropped. */
+static void log_flush(struct log_sink *log, struct buf *pending)
+{
+    if (pending->len && write_all(log->fd, pending->data, pending->len) == 0)
+        log->size += (int64_t)pending->len;
+    else if (pending->len && ftruncate(log->fd, log->size) < 0)
+        (void)0; /* the reader skips a line not in the format */
+    pending->len = 0;
+}
+
+/* log_write: podman's k8s-file format, "<time> <stream> F|P <text>", one
+ * write a read of the container's output.  A line longer than the bound
+ * allows goes as P (partial) pieces that fit. */
+static void log_write(struct log_sink *log, const char *stream, const char *data, size_t n)
 {
     autofree char *now = time_rfc3339_now();
+    autobuf struct buf pending = {0};
+    size_t overhead = strlen(now) + strlen(stream) + 5; /* "<time> <stream> F <text>\n" */
+    size_t piece_max = log->max_size > (int64_t)overhead ? (size_t)log->max_size - overhead : SIZE_MAX;
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t len = nl ? (size_t)(nl - data) : n;
-        autofree char *line = xasprintf("%s %s %s %.*s\n", now, stream, nl ? "F" : "P", (int)len, data);
-        if (write_all(fd, line, strlen(line)) < 0)
-            return;
-        data += len + (nl ? 1 : 0);
-        n -= len + (nl ? 1 : 0);
+        bool whole = nl && len <= piece_max;
+        len = len <= piece_max ? len : piece_max;
+        int64_t entry = (int64_t)(overhead + len);
+        if (log->max_size > 0 && log->size + (int64_t)pending.len + entry > log->max_size) {
+            log_flush(log, &pending);
+            log_rotate(log);
+        }
+        autofree char *line = xasprintf("%s %s %s %.*s\n", now, stream, whole ? "F" : "P", (int)len, data);
+        buf_adds(&pending, line);
+        data += len + (whole ? 1 : 0);
+        n -= len + (whole ? 1 : 0);
     }
+    log_flush(log, &pending);
 }
 
 /* One line of a k8s-file log, as log_write wrote it. */
@@ -19671,18 +19759,29 @@ static bool log_entry_parse(char *line, struct log_entry *e)
     return true;
 }
 
-/* log_open: the container's log, opened to append (-1: it keeps none, or
- * it cannot be opened: then its output is not logged, as nothing must
+/* log_open: the container's log, opened to append (fd -1: it keeps none,
+ * or it cannot be opened: then its output is not logged, as nothing must
  * stop the container over its log). */
-static int log_open(const char *userdata, const struct container_facts *f)
+static void log_open(const char *userdata, const struct container_facts *f, struct log_sink *log)
 {
-    autofree char *path = container_log_path(userdata, f);
-    return path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+    *log = (struct log_sink){.fd = -1, .path = container_log_path(userdata, f)};
+    container_log_bound(f, &log->max_size, &log->max_files);
+    struct stat st;
+    if (log->path && (log->fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+        log->size = fstat(log->fd, &st) == 0 ? st.st_size : 0;
 }
 
-/* copy_once: one read of from, to the log (when log_fd >= 0), to to
+static void log_close(struct log_sink *log)
+{
+    if (log->fd >= 0)
+        close(log->fd);
+    free(log->path);
+    *log = (struct log_sink){.fd = -1};
+}
+
+/* copy_once: one read of from, to the log (when it keeps one), to to
  * (when >= 0) and to the attached clients (hub, when not NULL). */
-static bool copy_once(int from, int to, int log_fd, const char *stream, struct attach_hub *hub)
+static bool copy_once(int from, int to, struct log_sink *log, const char *stream, struct attach_hub *hub)
 {
     char buf[16384];
     ssize_t n = read(from, buf, sizeof buf);
@@ -19690,8 +19789,8 @@ static bool copy_once(int from, int to, int log_fd, const char *stream, struct a
         return true;
     if (n <= 0)
         return false;
-    if (log_fd >= 0)
-        log_write(log_fd, stream, buf, (size_t)n);
+    if (log && log->fd >= 0)
+        log_write(log, stream, buf, (size_t)n);
     if (hub)
         attach_hub_send(hub, strcmp(stream, "stderr") == 0 ? '2' : '1', buf, (size_t)n);
     if (to >= 0 && write_all(to, buf, (size_t)n) < 0)
@@ -19739,13 +19838,13 @@ static int container_wait(struct waiter *w)
             }
         }
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR) &&
-            !copy_once(w->pty, w->output, w->log_fd, "stdout", hub))
+            !copy_once(w->pty, w->output, w->log, "stdout", hub))
             w->pty = -1;
-        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !copy_once(w->input, w->pty, -1, NULL, NULL))
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR) && !copy_once(w->input, w->pty, NULL, NULL, NULL))
             w->input = -1;
         for (int i = 0; i < 2; i++)
             if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR) &&
-                !copy_once(w->pipes[i], w->pipe_to[i], w->log_fd, i ? "stderr" : "stdout", hub)) {
+                !copy_once(w->pipes[i], w->pipe_to[i], w->log, i ? "stderr" : "stdout", hub)) {
                 close(w->pipes[i]);
                 w->pipes[i] = -1;
             }
@@ -20141,12 +20240,15 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     published_release(&sc->published);
     if (master >= 0 && sc->facts.interactive)
         terminal_raw();
+    struct log_sink log;
+    log_open(sc->userdata, &sc->facts, &log);
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? sc->io[0] : -1,
                        .output = sc->io[1], .pipes = {-1, -1}, .pipe_to = {-1, -1},
-                       .log_fd = log_open(sc->userdata, &sc->facts), .exit_fd = exit_file_open(sc->userdata)};
+                       .log = &log, .exit_fd = exit_file_open(sc->userdata)};
     if (master < 0 && stdio_relay_start(&relay, &w, sc->io, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        log_close(&log);
         return -1;
     }
     *exit_code = container_wait(&w);
@@ -20157,8 +20259,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         close(master);
     if (w.exit_fd >= 0)
         close(w.exit_fd);
-    if (w.log_fd >= 0)
-        close(w.log_fd);
+    log_close(&log);
     close(sigfd);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     lrun_error *record_err = NULL;
@@ -20186,7 +20287,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     lrun_error *err = NULL;
     struct launch l;
     launch_init(&l, sc);
-    int log_fd = log_open(sc->userdata, &sc->facts);
+    struct log_sink log;
+    log_open(sc->userdata, &sc->facts, &log);
     int out[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1}, master = -1;
     bool stdin_pipe = !sc->spec.process.terminal && sc->facts.interactive; /* -i: kept open for attach */
     if (!sc->spec.process.terminal && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
@@ -20219,14 +20321,13 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     for (int i = 0; i < ATTACH_CLIENTS; i++)
         hub.clients[i] = -1;
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
-                       .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log_fd = log_fd,
+                       .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log = &log,
                        .exit_fd = exit_file_open(sc->userdata), .hub = &hub};
     int code = container_wait(&w);
     ports_proxy_stop(proxy);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
     attach_hub_close(&hub, code);
-    if (log_fd >= 0)
-        close(log_fd);
+    log_close(&log);
     container_restart_by_policy(sc, code);
     _exit(0);
 }
@@ -20504,8 +20605,22 @@ static int container_wait_recorded(const char *root, const char *name, struct co
         if (!r->running && !process_alive(r->monitor)) {
             autofree char *cgroup = container_cgroup_path(root, r->id);
             int code = exit_file_read(root, r->id);
-            if (container_record_exit(root, r->id, r->layer, cgroup, code >= 0 ? code : 137, false, err) < 0)
-                return -1;
+            lrun_error *record_err = NULL;
+            if (container_record_exit(root, r->id, r->layer, cgroup, code >= 0 ? code : 137, false, &record_err) < 0) {
+                if (code < 0) {
+                    if (err)
+                        *err = record_err;
+                    else
+                        lrun_error_free(record_err);
+                    return -1;
+                }
+                /* a full disk: userdata/exit has the status, the next ps records it */
+                lrun_error_free(record_err);
+                free(r->status);
+                r->status = xstrdup("exited");
+                r->exit_code = code;
+                return 0;
+            }
             continue;
         }
         usleep(i < 50 ? 2000 : 20000);
@@ -21505,7 +21620,7 @@ static int container_exec(const char *root, const char *name, struct container_c
                           err);
     }
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}, .log_fd = -1};
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}};
     if (pid >= 0 && master < 0 && stdio_relay_start(&relay, &w, process_stdio, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -22468,7 +22583,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     if (pty >= 0)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = pty, .input = pty >= 0 ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}};
     *exit_code = container_wait(&w);
     terminal_restore();
     if (pty >= 0)
@@ -26390,8 +26505,13 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key(g, "Config");
     yajl_gen_null(g);
     jw_key_str(g, "Path", log ? log : "");
-    jw_key_str(g, "Tag", "");
-    jw_key_str(g, "Size", "0B");
+    int64_t log_size;
+    int log_files;
+    container_log_bound(&f, &log_size, &log_files);
+    const char *tag = container_log_option(&f, "tag");
+    jw_key_str(g, "Tag", tag ? tag : "");
+    autofree char *size = human_size((double)log_size, 4);
+    jw_key_str(g, "Size", size);
     yajl_gen_map_close(g);
     jw_key_bool(g, "AutoRemove", f.remove);
     jw_key(g, "RestartPolicy");
@@ -27263,6 +27383,12 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
             return fail(err, "invalid log option \"%s\": use KEY=VALUE", value);
         if (has_prefix(value, "path=") && eq[1] != '/') /* start may run from another directory */
             return fail(err, "invalid log option \"%s\": the path must be absolute", value);
+        int64_t size;
+        unsigned long files;
+        if (has_prefix(value, "max-size=") && !size_parse_decimal(eq + 1, &size))
+            return fail(err, "invalid size: '%s'", eq + 1);
+        if (has_prefix(value, "max-file=") && (!parse_id(eq + 1, &files) || files < 1 || files > 100))
+            return fail(err, "invalid log option \"%s\": max-file is a number of files, 1 to 100", value);
         strv_push(&c->log_opts, xstrdup(value));
         break;
     }
@@ -29267,6 +29393,7 @@ struct logs_options {
 /* One container's log being read. */
 struct log_reader {
     char id[13], *name, *path;
+    int max_files; /* path.1 .. path.<max_files - 1> hold older lines */
     FILE *f;
 };
 
@@ -29293,27 +29420,60 @@ static void logs_print(const struct logs_options *o, const struct log_reader *r,
     fflush(out);
 }
 
+/* log_lines_read: f's whole lines from where it is, pushed to lines (a
+ * line still being written is left to be read whole later). */
+static void log_lines_read(FILE *f, char ***lines)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n') {
+            fseek(f, -n, SEEK_CUR);
+            break;
+        }
+        line[n - 1] = '\0';
+        strv_push(lines, xstrdup(line));
+    }
+    free(line);
+    clearerr(f);
+}
+
+/* log_reader_follow_rotation: for logs -f: a log rotated since the last
+ * read (a new file at the path, or the file emptied) is read anew from
+ * its start. */
+static void log_reader_follow_rotation(struct log_reader *r)
+{
+    struct stat now, open_one;
+    if (stat(r->path, &now) < 0 || fstat(fileno(r->f), &open_one) < 0)
+        return;
+    if (now.st_ino != open_one.st_ino || now.st_dev != open_one.st_dev) {
+        fclose(r->f);
+        r->f = NULL;
+    } else if (ftello(r->f) > open_one.st_size) {
+        rewind(r->f);
+    }
+}
+
 /* logs_read: print the whole lines r's log holds past what was read, in
  * --since/--until; with tail >= 0 only the last tail of them (a partial
  * line goes with the line that completes it). */
 static void logs_read(const struct logs_options *o, struct log_reader *r, int tail)
 {
+    autostrv char **lines = NULL;
+    if (!r->f) {
+        for (int i = r->max_files - 1; i > 0; i--) {
+            autofree char *older = xasprintf("%s.%d", r->path, i);
+            FILE *f = fopen(older, "re");
+            if (f)
+                log_lines_read(f, &lines), fclose(f);
+        }
+    } else {
+        log_reader_follow_rotation(r);
+    }
     if (!r->f && !(r->f = fopen(r->path, "re")))
         return;
-    autostrv char **lines = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, r->f)) > 0) {
-        if (line[n - 1] != '\n') { /* a line still being written: read again whole, later */
-            fseek(r->f, -n, SEEK_CUR);
-            break;
-        }
-        line[n - 1] = '\0';
-        strv_push(&lines, xstrdup(line));
-    }
-    free(line);
-    clearerr(r->f);
+    log_lines_read(r->f, &lines);
     size_t count = strv_len(lines);
     struct log_entry *entries = xcalloc(count + 1, sizeof *entries);
     size_t kept = 0;
@@ -29347,6 +29507,8 @@ static int log_reader_open(const char *root, const char *name, struct log_reader
         return -1;
     snprintf(r->id, sizeof r->id, "%s", ref.id);
     r->name = xstrdup(f.name ? f.name : r->id);
+    int64_t max_size;
+    container_log_bound(&f, &max_size, &r->max_files);
     if (!(r->path = container_log_path(userdata, &f)))
         return fail(err, "this container is using the '%s' log driver, cannot read logs: this container is not "
                          "logging output", f.log_driver);
@@ -31467,7 +31629,7 @@ static int cmd_oci_run(struct cli *cli, int argc, char **argv)
     if (pty >= 0)
         terminal_raw();
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = pty, .input = pty >= 0 ? 0 : -1,
-                       .output = STDOUT_FILENO, .pipes = {-1, -1}, .log_fd = -1};
+                       .output = STDOUT_FILENO, .pipes = {-1, -1}};
     int code = container_wait(&w);
     terminal_restore();
     if (pty >= 0)

@@ -11,6 +11,10 @@
 #   ctr_layer_dir NAME   $R/overlay/<container layer id>
 #   mounts_below DIR     lines of the host's mount table below DIR (count with wc)
 #   wait_for SECS CMD..  retry CMD every 0.1 s until it succeeds or SECS pass
+#   small_fs SIZE DIR    an ext4 of SIZE (truncate's units) on a loop file
+#                        $T/<DIR>.img, mounted at DIR (unmounted at exit)
+#   fs_fill FILE         write zeros to FILE (and FILE.tail*) until its
+#                        filesystem has no block left; 0 when it is full
 #   bridge_gone ROOT BR  0 when no link BR is a bridge of the store ROOT (its
 #                        alias "lrun:ROOT:..."): another store's test may
 #                        already have made a bridge of the same name
@@ -75,4 +79,23 @@ wait_for() {
 		[ $SECONDS -ge $end ] && return 1
 		sleep 0.1
 	done
+}
+
+small_fs() {
+	local img=$T/$(basename "$2").img
+	command -v mkfs.ext4 >/dev/null || bail "no mkfs.ext4 (apt-get install e2fsprogs)"
+	truncate -s "$1" "$img" && mkfs.ext4 -q -F -N 4096 "$img" || bail "mkfs"
+	mkdir -p "$2" && mount -o loop "$img" "$2" || bail "loop mount"
+}
+
+fs_fill() {
+	local dir
+	dir=$(dirname "$1")
+	dd if=/dev/zero of="$1" bs=1M 2>/dev/null
+	dd if=/dev/zero of="$1.tail" bs=4k 2>/dev/null
+	dd if=/dev/zero of="$1.tail2" bs=512 2>/dev/null
+	sync
+	echo probe >"$dir/.probe" 2>/dev/null && sync "$dir/.probe" 2>/dev/null && [ -s "$dir/.probe" ] && rm -f "$dir/.probe" && return 1
+	rm -f "$dir/.probe"
+	[ "$(stat -f -c %a "$dir")" = 0 ]
 }

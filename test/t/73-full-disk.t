@@ -5,24 +5,11 @@
 # loop file in the test's directory, filled to the last block.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root (loop mount)"
-command -v mkfs.ext4 >/dev/null || skip_all "no mkfs.ext4 (apt-get install e2fsprogs)"
 ctr_start 60
-truncate -s 48M "$T/fs.img" && mkfs.ext4 -q -F -N 4096 "$T/fs.img" || bail "mkfs"
-mkdir -p "$T/fs" && mount -o loop "$T/fs.img" "$T/fs" || bail "loop mount"
+small_fs 48M "$T/fs"
 R=$T/fs/root
 L load -q -i "$FX/v1.tar" >/dev/null || bail "load"
 
-# fill FILE: write zeros to FILE until the filesystem has no block left
-fill() {
-	dd if=/dev/zero of="$1" bs=1M 2>/dev/null
-	dd if=/dev/zero of="$1.tail" bs=4k 2>/dev/null
-	dd if=/dev/zero of="$1.tail2" bs=512 2>/dev/null
-	sync
-	echo probe >"$T/fs/probe" 2>/dev/null && sync "$T/fs/probe" 2>/dev/null && [ -s "$T/fs/probe" ] && rm -f "$T/fs/probe" && return 1
-	rm -f "$T/fs/probe"
-	[ "$(stat -f -c %a "$T/fs")" = 0 ]
-}
 layer_dir() { echo "$R/overlay/$(jq -r --arg n "$1" '.[] | select(.names[0] == $n) | .layer' "$R/overlay-containers/containers.json")"; }
 names() { L ps -a --format '{{.Names}}' | sort | tr '\n' ' '; }
 
@@ -33,7 +20,7 @@ L run --name w2 "$IMG" true >/dev/null
 is "$(names)" "c1 c2 w1 w2 " "four containers to start with"
 
 # ------------------------------------------------------------ rm --
-ok "$(fill "$(layer_dir c1)/diff/big"; echo $?)" "the filesystem is full (a container's file)"
+ok "$(fs_fill "$(layer_dir c1)/diff/big"; echo $?)" "the filesystem is full (a container's file)"
 run L create --name nope "$IMG" true
 is "$rc" 125 "create on the full disk fails"
 like "$err" "No space left on device" "with ENOSPC"
@@ -44,26 +31,26 @@ ok "$( [ "$(stat -f -c %a "$T/fs")" -gt 1000 ]; echo $?)" "its space is free aga
 
 
 # ------------------------------------------------------------ rm -f --
-ok "$(fill "$(layer_dir c2)/diff/big"; echo $?)" "full again (c2's file)"
+ok "$(fs_fill "$(layer_dir c2)/diff/big"; echo $?)" "full again (c2's file)"
 run L rm -f c2
 is "$rc:$out:$err" "0:c2$nl:" "rm -f works on the full disk"
 
 # ------------------------------------------------------------ container prune --
-ok "$(fill "$(layer_dir w1)/diff/big"; echo $?)" "full again (w1's file)"
+ok "$(fs_fill "$(layer_dir w1)/diff/big"; echo $?)" "full again (w1's file)"
 run L container prune -f
 is "$rc" 0 "container prune works on the full disk"
 is "$(names)" "" "it removed both exited containers"
 
 # ------------------------------------------------------------ rm -a --
 for i in 1 2 3; do L create --name a$i "$IMG" true >/dev/null; done
-ok "$(fill "$(layer_dir a2)/diff/big"; echo $?)" "full again (a2's file)"
+ok "$(fs_fill "$(layer_dir a2)/diff/big"; echo $?)" "full again (a2's file)"
 run L rm -a
 is "$rc" 0 "rm -a works on the full disk"
 is "$(names)" "" "every container is gone"
 
 # ------------------------------------------------------------ rmi -f --
 L create --name user "$IMG" true >/dev/null
-ok "$(fill "$T/fs/outside"; echo $?)" "full again (a file outside the store)"
+ok "$(fs_fill "$T/fs/outside"; echo $?)" "full again (a file outside the store)"
 run L rmi -f "$IMG"
 is "$rc" 0 "rmi -f of the image (and its container) works on the full disk"
 is "$(printf '%s' "$out" | grep -c '^Untagged: ')" 1 "it untags the image once"
