@@ -2318,6 +2318,21 @@ static const char *overlay_xattr(const char *name)
     return text;
 }
 
+/* storage_conf_file: the storage.conf podman names in info: the one
+ * $CONTAINERS_STORAGE_CONF says, a user's own, else the system's. */
+static char *storage_conf_file(void)
+{
+    const char *env = getenv("CONTAINERS_STORAGE_CONF"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (env && *env)
+        return xstrdup(env);
+    if (rootless_uid() != 0 && xdg && *xdg == '/')
+        return xasprintf("%s/containers/storage.conf", xdg);
+    if (rootless_uid() != 0 && home && *home)
+        return xasprintf("%s/.config/containers/storage.conf", home);
+    return xstrdup(access("/etc/containers/storage.conf", F_OK) == 0 ? "/etc/containers/storage.conf"
+                                                                     : "/usr/share/containers/storage.conf");
+}
+
 /* storage_conf_root: the graph root storage.conf gives, as c/storage reads
  * it: $CONTAINERS_STORAGE_CONF, else (root) /etc/containers/storage.conf or
  * /usr/share/containers/storage.conf, else (rootless) the user's
@@ -3267,8 +3282,14 @@ static void store_close_pointer(lrun_store **s)
 }
 #define autostore cleanup(store_close_pointer)
 
+/* --storage-driver: with another driver than overlay, lrun still reads its
+ * store (listings, info) but refuses to write it. */
+static const char *store_driver_flag;
+
 int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **err)
 {
+    if (mode == LRUN_STORE_WRITE && store_driver_flag && strcmp(store_driver_flag, "overlay") != 0)
+        return fail(err, "storage driver \"%s\": lrun keeps images with the overlay driver only", store_driver_flag);
     autostore lrun_store *s = xcalloc(1, sizeof *s);
     s->root = root ? xstrdup(root) : NULL;
     if (!root && store_default_root(&s->root, err) < 0)
@@ -5287,6 +5308,17 @@ static void strv_prepend(char ***v, char *s)
     (*v)[0] = s;
 }
 
+/* image_names_history_update: after a change of names, each name the image
+ * has goes to the front of names-history in turn (newest first), as
+ * containers/storage does: tag then untag of B on [A] leaves "A, B". */
+static void image_names_history_update(struct image *img)
+{
+    for (size_t i = 0; img->names[i]; i++) {
+        strv_remove(img->names_history, img->names[i]);
+        strv_prepend(&img->names_history, xstrdup(img->names[i]));
+    }
+}
+
 /* image_take_name: a name belongs to one image: take it from any other.
  * A load puts the name first, a tag last (what podman's store does). */
 static void image_take_name(lrun_store *s, struct image *img, const char *name, bool first)
@@ -5300,8 +5332,7 @@ static void image_take_name(lrun_store *s, struct image *img, const char *name, 
     } else if (!strv_contains(img->names, name)) {
         strv_push(&img->names, xstrdup(name));
     }
-    strv_remove(img->names_history, name); /* names-history is newest first */
-    strv_prepend(&img->names_history, xstrdup(name));
+    image_names_history_update(img);
 }
 
 /* --- image settings: the config's "config" member, and the Dockerfile
@@ -7371,6 +7402,7 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
     bool by_name = full != NULL;
     if (by_name && strv_len(img->names) > 1) { /* only the name goes */
         strv_remove(img->names, full);
+        image_names_history_update(img);
         strv_push(untagged, xstrdup(full));
         return store_save_images(s, err);
     }
@@ -16520,9 +16552,19 @@ static void volume_release(struct volume *v)
 }
 #define autovolume cleanup(volume_release)
 
+/* --volumepath: where volumes live instead of ROOT/volumes (podman's
+ * global flag; NULL: under the graph root). */
+static const char *volume_path_flag;
+
+static char *volumes_dir(const char *root)
+{
+    return volume_path_flag ? xstrdup(volume_path_flag) : xasprintf("%s/volumes", root);
+}
+
 static char *volume_data_path(const char *root, const char *name)
 {
-    return xasprintf("%s/volumes/%s/_data", root, name);
+    autofree char *volumes = volumes_dir(root);
+    return xasprintf("%s/%s/_data", volumes, name);
 }
 
 /* pairs_get: the value of key in key, value, ... (NULL: absent). */
@@ -16537,7 +16579,8 @@ static const char *pairs_get(char *const *pairs, const char *key)
 static int volume_read(const char *root, const char *name, struct volume *v, lrun_error **err)
 {
     *v = (struct volume){0};
-    autofree char *path = xasprintf("%s/volumes/%s/volume.json", root, name);
+    autofree char *volumes = volumes_dir(root);
+    autofree char *path = xasprintf("%s/%s/volume.json", volumes, name);
     autobuf struct buf text = {0};
     lrun_error *read_err = NULL;
     if (!container_name_valid(name) || read_file_at(AT_FDCWD, path, &text, &read_err) < 0) {
@@ -16574,7 +16617,8 @@ static int volume_write(const char *root, const struct volume *v, lrun_error **e
     yajl_gen_map_close(g);
     size_t len;
     autofree char *text = json_writer_text(g, &len);
-    autofree char *dir = xasprintf("%s/volumes/%s", root, v->name);
+    autofree char *volumes = volumes_dir(root);
+    autofree char *dir = xasprintf("%s/%s", volumes, v->name);
     autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", dir);
@@ -16584,7 +16628,7 @@ static int volume_write(const char *root, const struct volume *v, lrun_error **e
 /* volume_names: every volume, sorted. */
 static char **volume_names(const char *root)
 {
-    autofree char *dir = xasprintf("%s/volumes", root);
+    autofree char *dir = volumes_dir(root);
     autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     char **names = fd >= 0 ? dir_entries_sorted(fd, NULL) : NULL;
     char **out = xcalloc(1, sizeof *out);
@@ -16637,11 +16681,11 @@ static int volume_create(const char *root, struct volume *v, lrun_error **err)
                     v->name);
     if (volume_options_check(v->options, err) < 0)
         return -1;
-    autofree char *volumes = xasprintf("%s/volumes", root);
+    autofree char *volumes = volumes_dir(root);
     autofree char *dir = xasprintf("%s/%s", volumes, v->name);
     autofree char *data = xasprintf("%s/_data", dir);
-    if (mkdir(volumes, 0700) < 0 && errno != EEXIST)
-        return fail_errno(err, "create %s", volumes);
+    if (mkdir_p(volumes, 0700, err) < 0)
+        return -1;
     if (mkdir(dir, 0700) < 0)
         return errno == EEXIST ? fail(err, "volume with name %s already exists: volume already exists", v->name)
                                : fail_errno(err, "create %s", dir);
@@ -16669,7 +16713,7 @@ static int volume_create(const char *root, struct volume *v, lrun_error **err)
 
 static int volume_remove(const char *root, const char *name, lrun_error **err)
 {
-    autofree char *volumes = xasprintf("%s/volumes", root);
+    autofree char *volumes = volumes_dir(root);
     autoclose int fd = open(volumes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", volumes);
@@ -16705,7 +16749,8 @@ struct user_mount {
     char *destination; /* inside the container */
     char **options;    /* for the mount: ro, noexec, nosuid, nodev, size=..., mode=... */
     char *layer;       /* image: its top layer, found when the container is made */
-    bool volume_flag;  /* given with -v (podman quotes a clash of two of them) */
+    char *written;     /* -v's destination as written (NULL: another flag); podman quotes a clash
+                        * of two -v destinations that differ until cleaned */
 
 };
 
@@ -16713,6 +16758,7 @@ static void user_mount_release(struct user_mount *m)
 {
     free(m->source);
     free(m->destination);
+    free(m->written);
     lrun_strv_free(m->options);
     free(m->layer);
 }
@@ -16731,7 +16777,7 @@ static struct user_mount *user_mount_push(struct user_mount **list, size_t *n, e
     /* cleaned as podman does (filepath.Clean): /data/ and /data clash */
     (*list)[*n] = (struct user_mount){kind, xstrdup(source),
                                       *destination == '/' ? path_clean(destination) : xstrdup(destination),
-                                      options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL, false};
+                                      options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL, NULL};
     return &(*list)[(*n)++];
 
 }
@@ -17803,7 +17849,8 @@ static int user_mounts_dedupe(struct container_config *c, lrun_error **err)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(c->mounts[i].destination, c->mounts[j].destination) != 0)
                 continue;
-            if (!user_mounts_same(&c->mounts[i], &c->mounts[j]) && c->mounts[i].volume_flag && c->mounts[j].volume_flag)
+            const char *wi = c->mounts[i].written, *wj = c->mounts[j].written;
+            if (!user_mounts_same(&c->mounts[i], &c->mounts[j]) && wi && wj && strcmp(wi, wj) != 0)
                 return fail(err, "\"%s\": duplicate mount destination", c->mounts[i].destination);
             if (!user_mounts_same(&c->mounts[i], &c->mounts[j]))
                 return fail(err, "%s: duplicate mount destination", c->mounts[i].destination);
@@ -23742,9 +23789,8 @@ struct table {
 /* table_add: a cell (taken); one with a control byte (a name or command
  * an image chose) is shown escaped, so it cannot fake a row or move the
  * cursor. */
-static void table_add(struct table *t, char *cell)
+static char *cell_escaped(char *cell)
 {
-    t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
     bool control = false;
     for (const unsigned char *c = (const unsigned char *)cell; c && *c && !control; c++)
         control = *c < 0x20 || *c == 0x7f;
@@ -23755,7 +23801,13 @@ static void table_add(struct table *t, char *cell)
         memmove(quoted, quoted + 1, strlen(quoted));
         cell = quoted;
     }
-    t->cells[t->n_cells++] = cell ? cell : xstrdup("");
+    return cell ? cell : xstrdup("");
+}
+
+static void table_add(struct table *t, char *cell)
+{
+    t->cells = xrealloc(t->cells, (t->n_cells + 1) * sizeof *t->cells);
+    t->cells[t->n_cells++] = cell_escaped(cell);
 }
 
 static void table_add_row(struct table *t, ...)
@@ -24730,22 +24782,90 @@ static int template_render(const char *tmpl, yajl_val obj, struct buf *out, lrun
     return r;
 }
 
-/* table_add_line: a rendered line, split into cells at tabs. */
-static void table_add_line(struct table *t, char *line)
+/* --- tabwriter: a `table` template's output laid out as Go's text/tabwriter
+ * does for podman (minwidth 12, padding 2, spaces).  A line's cells end at
+ * tabs; its last cell belongs to no column; a column is as wide as the
+ * widest cell of the run of consecutive lines that have it. --- */
+
+struct tw_line {
+    char **cells;
+    size_t n;
+};
+
+static void tabwriter_lines(const struct tw_line *l, size_t from, size_t to, const size_t *widths, size_t n_widths,
+                            FILE *out)
 {
-    size_t added = 0;
-    for (char *cell = line;; added++) {
-        char *tab = strchr(cell, '\t');
-        if (tab)
-            *tab = '\0';
-        if (added < t->columns)
-            table_add(t, xstrdup(cell));
-        if (!tab)
-            break;
-        cell = tab + 1;
+    for (size_t i = from; i < to; i++) {
+        for (size_t j = 0; j < l[i].n; j++) {
+            fputs(l[i].cells[j], out);
+            for (size_t pad = utf8_width(l[i].cells[j]); j < n_widths && pad < widths[j]; pad++)
+                fputc(' ', out);
+        }
+        fputc('\n', out);
     }
-    for (added++; added < t->columns; added++)
-        table_add(t, xstrdup(""));
+}
+
+/* tabwriter_format: Go's Writer.format: lines [line0, line1) laid out with
+ * the widths of columns 0..column-1 known. */
+static void tabwriter_format(const struct tw_line *l, size_t line0, size_t line1, size_t *widths, size_t column,
+                             FILE *out)
+{
+    for (size_t this = line0; this < line1; this++) {
+        if (column + 1 >= l[this].n)
+            continue;
+        tabwriter_lines(l, line0, this, widths, column, out); /* the lines before this column's block */
+        line0 = this;
+        size_t width = 12;
+        for (; this < line1 && column + 1 < l[this].n; this++)
+            if (utf8_width(l[this].cells[column]) + 2 > width)
+                width = utf8_width(l[this].cells[column]) + 2;
+        widths[column] = width;
+        tabwriter_format(l, line0, this, widths, column + 1, out);
+        line0 = this;
+    }
+    tabwriter_lines(l, line0, line1, widths, column, out);
+}
+
+static void tabwriter_print(const char *text, FILE *out)
+{
+    autofree struct tw_line *lines = NULL;
+    size_t n = 0, most = 0;
+    for (const char *p = text; *p;) {
+        const char *end = strchrnul(p, '\n');
+        lines = xrealloc(lines, (n + 1) * sizeof *lines);
+        struct tw_line *l = &lines[n++];
+        *l = (struct tw_line){xcalloc(1, sizeof(char *)), 0};
+        for (const char *c = p;;) {
+            const char *tab = memchr(c, '\t', (size_t)(end - c));
+            strv_push(&l->cells, cell_escaped(xstrndup(c, (size_t)((tab ? tab : end) - c))));
+            l->n++;
+            if (!tab)
+                break;
+            c = tab + 1;
+        }
+        if (l->n > most)
+            most = l->n;
+        p = *end ? end + 1 : end;
+    }
+    autofree size_t *widths = xcalloc(most + 1, sizeof *widths);
+    tabwriter_format(lines, 0, n, widths, 0, out);
+    for (size_t i = 0; i < n; i++)
+        lrun_strv_free(lines[i].cells);
+}
+
+/* table_template: podman's NormalizeFormat for "table ...": the prefix
+ * goes, and every space (in actions too) and \t is a tab, \n a newline. */
+static char *table_template(const char *format)
+{
+    autobuf struct buf b = {0};
+    buf_adds(&b, "");
+    for (const char *p = format + strlen("table "); *p; p++) {
+        if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n'))
+            buf_adds(&b, *++p == 't' ? "\t" : "\n");
+        else
+            buf_add(&b, *p == ' ' ? "\t" : p, 1);
+    }
+    return steal_pointer(&b.data);
 }
 
 /* json_print_rows: rows (JSON objects) as --format json: one array,
@@ -24766,27 +24886,23 @@ static void json_print_rows(yajl_val *rows, size_t n)
 static int format_print_rows(const char *format, yajl_val *rows, size_t n, yajl_val header)
 {
     autoerror lrun_error *err = NULL;
-    bool table = has_prefix(format, "table");
-    const char *tmpl = table ? format + 5 : format;
-    while (table && *tmpl == ' ')
-        tmpl++;
-    struct table t = {.columns = 1};
-    for (const char *p = tmpl; *p; p++)
-        t.columns += (p[0] == '\\' && p[1] == 't') || *p == '\t';
+    bool table = has_prefix(format, "table ");
+    autofree char *tmpl = table ? table_template(format) : xstrdup(format);
+    autobuf struct buf text = {0};
+    buf_adds(&text, "");
     for (size_t i = 0; i < n + table; i++) {
-        autobuf struct buf line = {0};
-        buf_adds(&line, "");
-        if (template_render(tmpl, table && i == 0 ? header : rows[i - table], &line, &err) < 0) {
+        size_t at = text.len;
+        if (template_render(tmpl, table && i == 0 ? header : rows[i - table], &text, &err) < 0) {
             cli_error("%s", err->message);
             return EXIT_LRUN;
         }
-        if (table)
-            table_add_line(&t, line.data);
-        else
-            printf("%s\n", line.data);
+        if (text.len == at || text.data[text.len - 1] != '\n') /* podman ends each row's text with one */
+            buf_adds(&text, "\n");
+        if (!table)
+            fputs(text.data + at, stdout);
     }
     if (table)
-        table_print(&t, stdout);
+        tabwriter_print(text.data, stdout);
     return 0;
 }
 
@@ -26702,6 +26818,7 @@ static int cmd_untag(struct cli *cli, int argc, char **argv)
             return EXIT_LRUN;
         }
     }
+    image_names_history_update(img);
     if (store_save_images(s, &err) < 0)
         return cli_fail(err);
     return 0;
@@ -27103,7 +27220,7 @@ static void volume_flag_add(struct container_config *c, const char *spec, lrun_e
     if (kind == MOUNT_BIND && !absolute)
         return;
     user_mount_push(&c->mounts, &c->n_mounts, kind, absolute ? absolute : source, destination, options);
-    c->mounts[c->n_mounts - 1].volume_flag = true;
+    c->mounts[c->n_mounts - 1].written = xstrdup(destination);
 }
 
 /* tmpfs_flag_add: --tmpfs /PATH[:OPTIONS] */
@@ -29243,7 +29360,7 @@ static int container_sort_order(const void *pa, const void *pb)
     const char *k = container_sort_by;
     if (strcmp(k, "created") == 0 || strcmp(k, "runningfor") == 0 || strcmp(k, "size") == 0) {
         int64_t x = time_parse_rfc3339(a->created), y = time_parse_rfc3339(b->created);
-        return x > y ? -1 : x < y; /* newest first */
+        return x < y ? -1 : x > y; /* oldest first, as podman's ps (docker's is newest first) */
     }
     if (strcmp(k, "names") == 0)
         return strcmp(a->names && a->names[0] ? a->names[0] : "", b->names && b->names[0] ? b->names[0] : "");
@@ -31026,7 +31143,22 @@ static void version_json(yajl_gen g)
     yajl_gen_map_close(g);
 }
 
-/* info_host_json: "host": the machine, the kernel, lrun as the runtime. */
+/* program_path: where $PATH finds an executable name (NULL: nowhere). */
+static char *program_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    autostrv char **dirs = strv_split(path && *path ? path : "/usr/local/bin:/usr/bin:/bin", ":");
+    for (size_t i = 0; dirs[i]; i++) {
+        char *candidate = xasprintf("%s/%s", dirs[i], name);
+        if (access(candidate, X_OK) == 0)
+            return candidate;
+        free(candidate);
+    }
+    return NULL;
+}
+
+/* info_host_json: "host": the machine, the kernel, lrun as the runtime
+ * (and as the builder and the monitor, buildah's and conmon's parts). */
 static void info_host_json(yajl_gen g)
 {
     struct utsname u;
@@ -31041,8 +31173,15 @@ static void info_host_json(yajl_gen g)
     jw_key(g, "host");
     yajl_gen_map_open(g);
     jw_key_str(g, "arch", strcmp(u.machine, "x86_64") == 0 ? "amd64" : strcmp(u.machine, "aarch64") == 0 ? "arm64" : u.machine);
+    jw_key_str(g, "buildahVersion", LRUN_VERSION);
     jw_key_str(g, "cgroupManager", "cgroupfs");
     jw_key_str(g, "cgroupVersion", v2 ? "v2" : "v1");
+    jw_key(g, "conmon");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "package", "lrun");
+    jw_key_str(g, "path", self ? self : "");
+    jw_key_str(g, "version", "lrun version " LRUN_VERSION " (its own monitor)");
+    yajl_gen_map_close(g);
     jw_key_int(g, "cpus", sysconf(_SC_NPROCESSORS_ONLN));
     jw_key(g, "distribution");
     yajl_gen_map_open(g);
@@ -31072,6 +31211,13 @@ static void info_host_json(yajl_gen g)
     jw_key_bool(g, "selinuxEnabled", false);
     jw_key_bool(g, "apparmorEnabled", false);
     yajl_gen_map_close(g);
+    autofree char *slirp = program_path("slirp4netns");
+    jw_key(g, "slirp4netns");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "executable", slirp ? slirp : "");
+    jw_key_str(g, "package", "");
+    jw_key_str(g, "version", "");
+    yajl_gen_map_close(g);
     jw_key_int(g, "swapFree", (int64_t)si.freeswap * si.mem_unit);
     jw_key_int(g, "swapTotal", (int64_t)si.totalswap * si.mem_unit);
     autofree char *uptime = human_duration(time(NULL) - si.uptime);
@@ -31089,7 +31235,8 @@ static void info_store_json(yajl_gen g, lrun_store *s)
     bool have_fs = statfs(s->root, &fs) == 0;
     jw_key(g, "store");
     yajl_gen_map_open(g);
-    jw_key_str(g, "configFile", "");
+    autofree char *config_file = storage_conf_file();
+    jw_key_str(g, "configFile", config_file);
     jw_key(g, "containerStore");
     yajl_gen_map_open(g);
     jw_key_int(g, "number", (int64_t)s->n_containers);
@@ -31116,7 +31263,7 @@ static void info_store_json(yajl_gen g, lrun_store *s)
     jw_key_int(g, "number", (int64_t)s->n_images);
     yajl_gen_map_close(g);
     jw_key_str(g, "runRoot", s->root);
-    autofree char *volumes = xasprintf("%s/volumes", s->root);
+    autofree char *volumes = volumes_dir(s->root);
     jw_key_str(g, "volumePath", volumes);
     yajl_gen_map_close(g);
 }
@@ -32275,7 +32422,8 @@ static bool command_enters_container(int argc, char **argv)
  * --log-level...); the command and its arguments end up in argv[1..n]. */
 static int cli_global_options(struct cli *cli, int argc, char **argv, int *status)
 {
-    const char *level = NULL, *driver = NULL, *config = NULL;
+    const char *level = NULL, *config = NULL;
+    autostrv char **storage_opts = NULL;
     bool debug = false, noout = false, help = false, version = false;
     const struct cli_flag flags[] = {
         STRING_FLAG("root", 0, &cli->root, "DIR",
@@ -32283,7 +32431,9 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         STRING_FLAG("log-level", 0, &level, "LEVEL", "Log messages at and above: trace, debug, info, warn, error"),
         BOOL_FLAG("debug", 'D', &debug, "Same as --log-level=debug"),
         BOOL_FLAG("noout", 0, &noout, "Do not write to standard output"),
-        STRING_FLAG("storage-driver", 0, &driver, "DRIVER", "Storage driver (lrun has overlay)"),
+        STRING_FLAG("storage-driver", 0, &store_driver_flag, "DRIVER", "Storage driver (lrun writes overlay)"),
+        LIST_FLAG("storage-opt", 0, &storage_opts, "OPTION", "Storage driver option (lrun's overlay takes none: \"\")"),
+        STRING_FLAG("volumepath", 0, &volume_path_flag, "DIR", "Where volumes live (default ROOT/volumes)"),
         STRING_FLAG("config", 0, &config, "DIR", NULL), /* docker's; ignored with a warning, as podman */
         BOOL_FLAG("help", 'h', &help, "Help for lrun"),
         BOOL_FLAG("version", 'v', &version, "Print the version"),
@@ -32316,8 +32466,13 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         }
     }
     log_level = debug ? LOG_DEBUG : log_level;
-    if (driver && strcmp(driver, "overlay") != 0) {
-        cli_error("storage driver \"%s\": lrun keeps images with the overlay driver only", driver);
+    for (size_t i = 0; storage_opts && storage_opts[i]; i++)
+        if (*storage_opts[i]) {
+            cli_error("storage option \"%s\": lrun's overlay driver takes no options", storage_opts[i]);
+            return *status = EXIT_LRUN, -1;
+        }
+    if (volume_path_flag && volume_path_flag[0] != '/') {
+        cli_error("--volumepath \"%s\" must be an absolute path", volume_path_flag);
         return *status = EXIT_LRUN, -1;
     }
     if (config)

@@ -1,0 +1,85 @@
+#!/bin/bash
+# The commands as podman prints them: `table` templates laid out by Go's
+# tabwriter, names history, ps's order, info's fields and the global
+# --storage-opt/--storage-driver/--volumepath, duplicate -v messages.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/ctr-test.sh"
+ctr_start
+
+# --- names history: each name the image has goes first in turn (containers/storage)
+L tag "$IMG" hist-a >/dev/null
+L rmi hist-a >/dev/null
+is "$(L images "$IMG" --format '{{.History}}')" "localhost:5000/servidorweb:v1, localhost/hist-a:latest" \
+	"History after tag+rmi: the current name first"
+L tag "$IMG" hist-b >/dev/null
+L rmi hist-b >/dev/null
+is "$(L images "$IMG" --format '{{.History}}')" \
+	"localhost:5000/servidorweb:v1, localhost/hist-b:latest, localhost/hist-a:latest" "… then the newer untagged name"
+
+# --- table templates: every space is a column break, columns as wide as their widest cell + 2 (at least 12)
+L tag "$IMG" a.b/c:d
+L tag "$IMG" zzzzzzzzzz.yyyyyyyyy/xxxxxxxxx:y7Cayq2d37cNsV2
+ID=$(L inspect --format '{{.ID}}' "$IMG")
+run L images --sort repository --format 'table {{.Repository}} {{.Tag}} {{.ID}}'
+is "$rc:$out" "0:REPOSITORY                      TAG              IMAGE ID
+a.b/c                           d                ${ID:0:12}
+localhost:5000/servidorweb      v1               ${ID:0:12}
+zzzzzzzzzz.yyyyyyyyy/xxxxxxxxx  y7Cayq2d37cNsV2  ${ID:0:12}$nl" "table: columns aligned as podman's tabwriter"
+run L images --sort repository --format 'table {{.Repository}}:\t{{ .Tag }}'
+is "$out" "REPOSITORY:                      TAG
+a.b/c:                           d
+localhost:5000/servidorweb:      v1
+zzzzzzzzzz.yyyyyyyyy/xxxxxxxxx:  y7Cayq2d37cNsV2$nl" "table: text joins its column, spaces inside actions are fine"
+run L images --sort repository --format '{{.Repository}}\t{{.Tag}}\n'
+is "$out" "a.b/c	d
+localhost:5000/servidorweb	v1
+zzzzzzzzzz.yyyyyyyyy/xxxxxxxxx	y7Cayq2d37cNsV2$nl" "no table: tabs kept, a template's own newline ends the row (no blank line)"
+run L images --sort repository --format 'table {{.Tag}}{{if eq .Tag "d"}}\tshort{{end}}\tx'
+is "$out" "TAG              x
+d                short       x
+v1               x
+y7Cayq2d37cNsV2  x$nl" "tabwriter: a column is as wide as the run of lines that have it (at least 12)"
+L rmi a.b/c:d zzzzzzzzzz.yyyyyyyyy/xxxxxxxxx:y7Cayq2d37cNsV2 >/dev/null
+
+# --- ps: oldest first, as podman's --sort created (its default)
+L create --name old --network none "$IMG" true >/dev/null
+sleep 1.1
+L create --name new --network none "$IMG" true >/dev/null
+is "$(L ps -a --format '{{.Names}}' | tr '\n' ' ')" "old new " "ps -a: oldest first"
+is "$(L ps -a --sort created --format '{{.Names}}' | tr '\n' ' ')" "old new " "ps --sort created: oldest first"
+is "$(L ps -a --sort names --format '{{.Names}}' | tr '\n' ' ')" "new old " "ps --sort names"
+L rm old new >/dev/null
+
+# --- info: podman's keys, and the global flags about the store
+run L info --format '{{.Host.BuildahVersion}} {{.Host.Conmon.Package}} {{.Store.GraphDriverName}}'
+is "$rc:$out" "0:$("$LRUN" version --format '{{.Client.Version}}') lrun overlay$nl" "info: buildahVersion (lrun builds), conmon (lrun monitors)"
+is "$(L info --format json | jq -r .host.conmon.path)" "$(readlink -f "$LRUN")" "info json: host.conmon.path is lrun"
+is "$(CONTAINERS_STORAGE_CONF=$T/s.conf L info --format '{{.Store.ConfigFile}}')" "$T/s.conf" \
+	"info: store.configFile is the storage.conf in use"
+run L --storage-opt '' info --format '{{.Store.GraphOptions}}'
+is "$rc:$out" "0:map[]$nl" "--storage-opt '': no options"
+run L --storage-opt overlay.mountopt=nodev info
+is "$rc:$err" "125:Error: storage option \"overlay.mountopt=nodev\": lrun's overlay driver takes no options$nl" \
+	"--storage-opt with an option: a clear error"
+run $TO "$LRUN" --storage-driver=vfs --root "$T/empty" images
+is "$rc:$out" "0:REPOSITORY  TAG         IMAGE ID    CREATED     SIZE$nl" "--storage-driver=vfs: the store is read"
+run $TO "$LRUN" --storage-driver=vfs --root "$T/empty" import "$T/nothing.tar" x
+is "$rc:$err" "125:Error: storage driver \"vfs\": lrun keeps images with the overlay driver only$nl" "… never written"
+run L --volumepath "$T/vols" info --format '{{.Store.VolumePath}}'
+is "$rc:$out" "0:$T/vols$nl" "--volumepath: info says it"
+L --volumepath "$T/vols" volume create vp >/dev/null
+L --volumepath "$T/vols" run --rm --network none -v vp:/d "$IMG" sh -c 'echo in > /d/f'
+is "$(cat "$T/vols/vp/_data/f" 2>&1):$(L volume ls -q)" "in:" "--volumepath: volumes live there (and not under the root)"
+run L --volumepath rel info
+is "$rc:$err" "125:Error: --volumepath \"rel\" must be an absolute path$nl" "--volumepath must be absolute"
+
+# --- two -v on one destination: podman quotes it only when they differ before cleaning
+mkdir -p "$T/a" "$T/b"
+run L run --rm -v "$T/a:$T/a" -v "$T/b:$T/a" "$IMG" true
+is "$rc:$err" "125:Error: $T/a: duplicate mount destination$nl" "two -v on one destination: podman's message"
+run L run --rm -v vol1:/vol1 -v vol2:/vol1 "$IMG" true
+is "$rc:$err" "125:Error: /vol1: duplicate mount destination$nl" "… named volumes too"
+run L run --rm -v "$T/a:/d/" -v "$T/b:/d" "$IMG" true
+is "$rc:$err" "125:Error: \"/d\": duplicate mount destination$nl" "/d/ and /d: quoted, as podman's second check"
+
+done_testing
