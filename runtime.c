@@ -12970,6 +12970,138 @@ static int slirp_start(int netns_fd, bool host_loopback, const char *log_path, i
     return 0;
 }
 
+/* --- pasta: the other user-mode network, as podman 4.4's "--network
+ * pasta[:OPTION,...]" ---
+ * pasta (Debian's passt) copies the host's addresses and routes into the
+ * namespace and translates its traffic to the host's sockets; -p becomes
+ * pasta's own -t/-u forwards (it binds the host's ports itself).  The
+ * options after "pasta:" go to pasta as they are; as podman, every port
+ * forward not asked for is "none" and the gateway is not mapped to the
+ * host's loopback unless "--map-gw" (podman's option, not pasta's). */
+
+/* pasta_arguments: pasta's command line for the namespace path netns,
+ * the mappings maps[n] and mode's options (podman's defaults filled in). */
+static char **pasta_arguments(const char *mode, const struct port_mapping *maps, size_t n, const char *netns,
+                              const char *pid_path)
+{
+    autostrv char **options = NULL;
+    if (mode[5] == ':')
+        options = strv_split(mode + 6, ",");
+    bool tcp = false, udp = false, tcp_ns = false, udp_ns = false, map_gw = false;
+    char **args = NULL;
+    strv_push(&args, xstrdup("pasta"));
+    strv_push(&args, xstrdup("--config-net"));
+    for (size_t i = 0; i < n; i++) {
+        autofree char *ip = ipv4_text(maps[i].host_ip);
+        bool any = maps[i].host_ip.s_addr == htonl(INADDR_ANY);
+        strv_push(&args, xstrdup(maps[i].udp ? "-u" : "-t"));
+        strv_push(&args, xasprintf("%s%s%u:%u", any ? "" : ip, any ? "" : "/", maps[i].host_port, maps[i].container_port));
+        tcp = tcp || !maps[i].udp, udp = udp || maps[i].udp;
+    }
+    for (size_t i = 0; options && options[i]; i++) {
+        const char *o = options[i];
+        tcp = tcp || strcmp(o, "-t") == 0 || strcmp(o, "--tcp-ports") == 0;
+        udp = udp || strcmp(o, "-u") == 0 || strcmp(o, "--udp-ports") == 0;
+        tcp_ns = tcp_ns || strcmp(o, "-T") == 0 || strcmp(o, "--tcp-ns") == 0;
+        udp_ns = udp_ns || strcmp(o, "-U") == 0 || strcmp(o, "--udp-ns") == 0;
+        if (strcmp(o, "--map-gw") == 0)
+            map_gw = true;
+        else
+            strv_push(&args, xstrdup(o));
+    }
+    const char *defaults[][2] = {{tcp ? NULL : "-t", "none"}, {udp ? NULL : "-u", "none"},
+                                 {tcp_ns ? NULL : "-T", "none"}, {udp_ns ? NULL : "-U", "none"}};
+    for (size_t i = 0; i < 4; i++)
+        if (defaults[i][0])
+            strv_push(&args, xstrdup(defaults[i][0])), strv_push(&args, xstrdup(defaults[i][1]));
+    if (!map_gw)
+        strv_push(&args, xstrdup("--no-map-gw"));
+    strv_push(&args, xstrdup("--pid"));
+    strv_push(&args, xstrdup(pid_path));
+    strv_push(&args, xstrdup("--netns"));
+    strv_push(&args, xstrdup(netns));
+    return args;
+}
+
+/* pasta_keeper_run: after fork: pasta started (it goes into the
+ * background once the namespace is set up), a byte on ready, then, when
+ * quit_fd closes (the container's keeper went), pasta killed. */
+__attribute__((noreturn)) static void pasta_keeper_run(char **args, const char *pid_path, int ready_fd, int quit_fd,
+                                                       int log_fd)
+{
+    setsid(); /* the terminal's ^C is the container's, not its network's */
+    pid_t child = fork();
+    if (child == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDIN_FILENO), dup2(log_fd >= 0 ? log_fd : null, STDOUT_FILENO);
+        dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+        execvp(args[0], args);
+        dprintf(STDERR_FILENO, "Error: pasta: %s (Debian's passt)\n", strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    autobuf struct buf text = {0};
+    if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        read_file_at(AT_FDCWD, pid_path, &text, NULL) < 0)
+        _exit(1);
+    pid_t pasta = (pid_t)strtol(text.data, NULL, 10);
+    if (pasta <= 0 || write(ready_fd, "1", 1) != 1)
+        _exit(1);
+    close(ready_fd);
+    char byte;
+    while (read(quit_fd, &byte, 1) < 0 && errno == EINTR)
+        ;
+    kill(pasta, SIGTERM);
+    _exit(0);
+}
+
+/* pasta_start: pasta for the namespace netns_fd with the mappings
+ * maps[n], its messages to userdata/pasta.log; it goes when *exit_fd
+ * (kept by the container's keeper) closes, as slirp4netns does. */
+static int pasta_start(int netns_fd, const char *mode, const struct port_mapping *maps, size_t n, const char *userdata,
+                       int *exit_fd, lrun_error **err)
+{
+    autofree char *log_path = xasprintf("%s/pasta.log", userdata), *pid_path = xasprintf("%s/pasta.pid", userdata);
+    char netns[32];
+    snprintf(netns, sizeof netns, "/proc/self/fd/%d", netns_fd); /* pasta's own fd: no ptrace check on another's */
+    autostrv char **args = pasta_arguments(mode, maps, n, netns, pid_path);
+    int ready[2], quit[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    if (pipe2(quit, O_CLOEXEC) < 0) {
+        close(ready[0]), close(ready[1]);
+        return fail_errno(err, "pipe");
+    }
+    unlink(pid_path);
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fcntl(netns_fd, F_SETFD, 0);
+        close(ready[0]), close(quit[1]);
+        pasta_keeper_run(args, pid_path, ready[1], quit[0],
+                         open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    }
+    close(ready[1]), close(quit[0]);
+    char byte;
+    ssize_t got = pid < 0 ? -1 : read(ready[0], &byte, 1);
+    close(ready[0]);
+    if (got != 1) {
+        close(quit[1]);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        /* its first complaint (a usage text may follow), not the one that
+         * it cannot log to syslog */
+        autobuf struct buf log = {0};
+        char *cursor = read_file_at(AT_FDCWD, log_path, &log, NULL) == 0 ? log.data : NULL, *line;
+        while ((line = strsep(&cursor, "\n")))
+            if (*line && !has_prefix(line, "Failed to send "))
+                return fail(err, "failed to start pasta: %s", line);
+        return fail(err, "failed to start pasta (see %s)", log_path);
+    }
+    *exit_fd = quit[1];
+    return 0;
+}
+
 /* ========================================================================
  * CONTAINER: SPEC: what a container is, as one struct shaped like the OCI
  * runtime-spec's config.json; its JSON in and out; the container's records
@@ -18014,12 +18146,15 @@ static int container_network_claim(lrun_store *s, const struct container_config 
     /* an ordinary user makes no bridge: its default network is podman's
      * rootless one, slirp4netns */
     bool slirp = has_prefix(c->network, "slirp4netns") || (rootless_uid() && strcmp(c->network, "bridge") == 0);
-    bool bridge = !slirp && !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
+    bool pasta = strcmp(c->network, "pasta") == 0 || has_prefix(c->network, "pasta:");
+    bool bridge = !slirp && !pasta && !has_prefix(c->network, "container:") && !has_prefix(c->network, "ns:") &&
                   strcmp(c->network, "none") != 0 && strcmp(c->network, "host") != 0;
-    if (!bridge && !slirp && (c->ports || c->publish_all))
+    if (!bridge && !slirp && !pasta && (c->ports || c->publish_all))
         fputs("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n",
               stderr);
-    f->ports = bridge || slirp ? strv_copy(c->ports) : NULL;
+    f->ports = bridge || slirp || pasta ? strv_copy(c->ports) : NULL;
+    if (pasta) /* its address is the host's, copied when it starts */
+        return f->network = xstrdup(c->network), 0;
     if (slirp) {
         f->network = xstrdup(has_prefix(c->network, "slirp4netns") ? c->network : "slirp4netns");
         f->address = xstrdup(SLIRP_ADDRESS);
@@ -20150,7 +20285,7 @@ struct start_context {
     char *userdata;
     struct seccomp_program seccomp; /* spec.seccomp, compiled */
     int network_fd;                 /* the network namespace made for a bridge network, or -1 */
-    int slirp_exit_fd;              /* slirp4netns goes when this closes (-1: none) */
+    int slirp_exit_fd;              /* slirp4netns or pasta goes when this closes (-1: none) */
     struct published published;     /* -p's sockets, bound */
     struct in_addr address;         /* the container's, on its bridge network */
     int io[3];                      /* attached: the caller's stdin, stdout, stderr */
@@ -20445,6 +20580,19 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
             return -1;
         autofree char *log_path = xasprintf("%s/slirp4netns.log", sc->userdata);
         return slirp_start(sc->network_fd, host_loopback, log_path, &sc->slirp_exit_fd, err);
+    }
+    if (strcmp(mode, "pasta") == 0 || has_prefix(mode, "pasta:")) {
+        /* the ports are bound (a taken one is podman's error, port 0 gets a
+         * free one), recorded, then let go for pasta to bind */
+        if (ports_listen(sc->facts.ports, &sc->published, err) < 0 || ports_record(sc, err) < 0 ||
+            (sc->network_fd = network_namespace_make(sc->root, NULL, (struct in_addr){0}, NULL, err)) < 0)
+            return -1;
+        for (size_t i = 0; i < sc->published.n; i++)
+            close(sc->published.fds[i]), sc->published.fds[i] = -1;
+        int r = pasta_start(sc->network_fd, mode, sc->published.maps, sc->published.n, sc->userdata,
+                            &sc->slirp_exit_fd, err);
+        published_release(&sc->published); /* no proxy of lrun's: pasta forwards */
+        return r;
     }
     if (strcmp(mode, "bridge") != 0)
         return 0;

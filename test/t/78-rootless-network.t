@@ -2,7 +2,8 @@
 # Rootless networking: an ordinary user's containers get podman's rootless
 # network, slirp4netns (10.0.2.100, gateway 10.0.2.2, the host's loopback
 # out of reach unless allow_host_loopback=true); -p through lrun's proxy
-# into the container's namespace; --network none and host as root's.  All
+# into the container's namespace; --network pasta (podman 4.4's, Debian's
+# passt) with -p; --network none and host as root's.  All
 # traffic goes to 127.0.0.1 only.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -60,6 +61,45 @@ left() { for p in $(user_pids); do cat "/proc/$p/comm"; done 2>/dev/null | sort 
 for i in $(seq 300); do [ "$(left)" = "lrun-pause " ] && break; sleep 0.1; done
 is "$(left)" "lrun-pause " \
 	"no slirp4netns, proxy or monitor left: only the pause process"
+
+# ------------------------------------------------------------------ pasta --
+# podman's (4.4) --network pasta[:OPTIONS]: pasta copies the host's
+# addresses, -p becomes pasta's -t, the host's loopback only when asked
+# (-T PORT forwards the container's 127.0.0.1:PORT to the host's).
+if command -v pasta >/dev/null; then
+	run lu run --rm --network pasta "$IMG" sh -c 'ip -o link show | grep -c -v " lo:"; ip route | grep -c "^default"'
+	is "$rc|$out" $'0|1\n1\n' "--network pasta: one interface besides lo, a default route (the host's copied)" ||
+		diag "$err"
+	run lu run --rm --network "pasta:-T,$HP" "$IMG" busybox wget -q -O - "http://127.0.0.1:$HP/"
+	is "$rc|$out" $'0|host page\n' "pasta:-T,$HP: outbound to the host's 127.0.0.1:$HP from the container's loopback"
+	run lu run --rm --network pasta "$IMG" busybox wget -q -O - "http://127.0.0.1:$HP/"
+	is "$rc" 1 "without -T the host's loopback is out of reach"
+	PP=$(reg_free_port)
+	run lu run -d --name pw --network pasta -p "127.0.0.1:$PP:8080" "$IMG"
+	is "$rc" 0 "run -d --network pasta -p 127.0.0.1:$PP:8080"
+	for i in $(seq 300); do page=$(curl -s "http://127.0.0.1:$PP/index.html") && [ -n "$page" ] && break; sleep 0.1; done
+	is "$page" "<html><body><h1>servidorweb</h1></body></html>" "the host reaches the container's port through pasta"
+	run lu port pw
+	is "$rc|$out" "0|8080/tcp -> 127.0.0.1:$PP"$'\n' "port"
+	id=$(lu inspect --format '{{.Id}}' pw)
+	like "$(ps -o args= -p "$(cat "$S/overlay-containers/$id/userdata/pasta.pid")")" \
+		"^pasta --config-net -t 127.0.0.1/$PP:8080 -u none -T none -U none --no-map-gw " \
+		"pasta runs with podman's arguments (-t for -p, none for the rest, --no-map-gw)"
+	run lu run -d --name pw2 --network pasta -p "127.0.0.1:$PP:8080" "$IMG"
+	is "$rc" 125 "a port taken: exit 125"
+	lu rm -f pw2 >/dev/null 2>&1
+	run lu run --rm --network pasta:--bogus "$IMG" true
+	is "$rc|$err" $'125|Error: failed to start pasta: pasta: unrecognized option \'--bogus\'\n' \
+		"a bad pasta option: pasta's message, exit 125"
+	lu rm -f pw >/dev/null
+	for i in $(seq 300); do [ "$(left)" = "lrun-pause " ] && break; sleep 0.1; done
+	is "$(left)" "lrun-pause " "rm -f: pasta is gone with the container"
+	ok $(curl -s "http://127.0.0.1:$PP/" >/dev/null; echo $((!$?))) "its port is free"
+	run lu run --rm --network slirp4netns "$IMG" true
+	is "$rc" 0 "slirp4netns stays the default and works alongside"
+else
+	for i in $(seq 13); do skip "no pasta (Debian's passt)"; done
+fi
 
 # --------------------------------------------------------- none and host --
 run lu run --rm --network none "$IMG" sh -c 'ls /sys/class/net'
