@@ -15929,12 +15929,52 @@ static enum cgroup_version cgroup_detect(void)
     return cgroup_host_version;
 }
 
-/* cgroup_rootless_none: an ordinary user's container gets no cgroup where
- * none is the user's to manage: it runs without, and limits asked for are
- * ignored with podman's warning (once per command), never an error. */
-static bool cgroup_rootless_none(const struct spec_resources *asked)
+/* cgroup_user_subtree: the cgroup v2 subtree delegated to the user (as
+ * systemd's Delegate=yes gives user@UID.service): the highest cgroup above
+ * this process that is the user's, with cgroup.procs and
+ * cgroup.subtree_control the user's to write; NULL when none is (v1, or
+ * the process sits in a cgroup of root's). */
+static char *cgroup_user_subtree(void)
+{
+    if (cgroup_detect() != CGROUP_V2)
+        return NULL;
+    autobuf struct buf self = {0};
+    if (read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL) < 0)
+        return NULL;
+    char *line = strstr(self.data, "0::/"), *end;
+    if (!line)
+        return NULL;
+    line += 3;
+    if ((end = strchr(line, '\n')))
+        *end = '\0';
+    const char *mount = NULL;
+    for (size_t i = 0; i < n_cgroup_hierarchies; i++)
+        mount = cgroup_hierarchies[i].unified ? cgroup_hierarchies[i].mount : mount;
+    char *best = NULL;
+    while (mount && strcmp(line, "/") != 0 && *line) {
+        autofree char *dir = xasprintf("%s%s", mount, line), *procs = xasprintf("%s/cgroup.procs", dir),
+                      *control = xasprintf("%s/cgroup.subtree_control", dir);
+        struct stat st;
+        /* in the user namespace the user's files are root's */
+        if (stat(dir, &st) < 0 || st.st_uid != geteuid() || access(procs, W_OK) < 0 || access(control, W_OK) < 0)
+            break;
+        free(best);
+        best = xstrdup(line);
+        *strrchr(line, '/') = '\0';
+    }
+    return best;
+}
+
+/* cgroup_rootless_parent: where an ordinary user's containers get their
+ * cgroups: "lrun" in the subtree delegated to the user.  Without one a
+ * container runs without a cgroup, and limits asked for are ignored with
+ * podman's warning (once per command), never an error. */
+static char *cgroup_rootless_parent(const struct spec_resources *asked)
 {
     static bool warned;
+    autofree char *subtree = cgroup_user_subtree();
+    if (subtree)
+        return xasprintf("%s/lrun", subtree);
     bool limits = asked->memory_limit || asked->memory_reservation || asked->memory_swap || asked->cpu_shares ||
                   asked->cpu_quota || asked->cpu_period || asked->cpuset_cpus || asked->cpuset_mems ||
                   asked->pids_limit || asked->blkio_weight || asked->oom_kill_disable;
@@ -15943,12 +15983,12 @@ static bool cgroup_rootless_none(const struct spec_resources *asked)
     if (limits && !warned) {
         warned = true;
         if (cgroup_detect() == CGROUP_V2)
-            fprintf(stderr, "WARN[0000] Resource limits are ignored: rootless containers run without a cgroup of "
-                            "their own (lrun uses no delegated cgroup v2 subtree yet)\n");
+            fprintf(stderr, "WARN[0000] Resource limits are not supported and ignored on cgroups V2 rootless systems "
+                            "without a delegated cgroup subtree\n");
         else
             fprintf(stderr, "WARN[0000] Resource limits are not supported and ignored on cgroups V1 rootless systems\n");
     }
-    return true;
+    return NULL;
 }
 
 /* cgroup_dir: the container's directory in the hierarchy that holds
@@ -16457,7 +16497,9 @@ static int cgroup_create(const char *path, const struct spec_resources *r, lrun_
             cgroup_v2_delegate(h->mount, path);
         rc = cgroup_mkdirs(h->mount, path, !h->unified && strstr(h->controllers, ",cpuset,"), err);
     }
-    if (rc == 0 && r->n_devices) {
+    /* an ordinary user's device policy is the kernel's: a user namespace
+     * makes no device node, and a BPF program is root's to attach */
+    if (rc == 0 && r->n_devices && !rootless_uid()) {
         autofree char *v1 = cgroup_detect() == CGROUP_V1 ? cgroup_dir(path, "devices") : NULL;
         autofree char *v2 = cgroup_dir(path, "");
         if (cgroup_host_version == CGROUP_V1 && !v1)
@@ -17918,10 +17960,10 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     out->root_layer = xstrdup(layer_id);
     out->root_readonly = c->read_only;
     autofree char *userdata = container_userdata(s->root, id);
-    const char *parent = c->cgroup_parent ? c->cgroup_parent : "lrun";
-    out->cgroups_path = rootless_uid() && cgroup_rootless_none(&c->resources)
-                            ? NULL
-                            : xasprintf("%s%s/%s", parent[0] == '/' ? "" : "/", parent, id);
+    autofree char *user_parent = rootless_uid() ? cgroup_rootless_parent(&c->resources) : NULL;
+    const char *parent = user_parent ? user_parent : c->cgroup_parent ? c->cgroup_parent : "lrun";
+    out->cgroups_path = rootless_uid() && !user_parent ? NULL
+                                                       : xasprintf("%s%s/%s", parent[0] == '/' ? "" : "/", parent, id);
     if (out->cgroups_path && cgroup_path_valid(out->cgroups_path, err) < 0)
         return error_prefix(err, "--cgroup-parent");
     spec_mounts_generate(out, c, s->root, userdata);
