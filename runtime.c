@@ -11588,6 +11588,105 @@ static int tree_copy(int from_fd, int to_fd, bool keep_owner, lrun_error **err)
     return 0;
 }
 
+/* --- a copy that lands whole or not at all (cp) ---
+ * The copy is made in a staging directory where it goes (the same
+ * filesystem), then renamed into place entry by entry: a copy that fails
+ * half-way (a full disk) leaves what was there as it was, and no half
+ * file and no staging directory behind. */
+
+/* stage_open: a new staging directory in to_fd (its name in name). */
+static int stage_open(int to_fd, char name[static 32], lrun_error **err)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        uint8_t r[6];
+        random_bytes(r, sizeof r);
+        snprintf(name, 32, ".lrun-cp-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+        if (mkdirat(to_fd, name, 0700) == 0) {
+            int fd = openat(to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) {
+                fail_errno(err, "open the staging directory");
+                unlinkat(to_fd, name, AT_REMOVEDIR);
+            }
+            return fd;
+        }
+        if (errno != EEXIST)
+            return fail_errno(err, "create a staging directory");
+    }
+    return fail(err, "create a staging directory: too many tries");
+}
+
+static int stage_merge_all(int stage_fd, int to_fd, bool keep_owner, lrun_error **err);
+
+/* stage_merge: entry name of stage_fd moved to to_fd: renamed over what is
+ * there, exchanged with it when one of the two is a directory (the old one
+ * then removed), a directory merged into a directory; copied when another
+ * filesystem is mounted there. */
+static int stage_merge(int stage_fd, const char *name, int to_fd, bool keep_owner, lrun_error **err)
+{
+    struct stat st, old;
+    if (fstatat(stage_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno(err, "stat %s", name);
+    bool exists = fstatat(to_fd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && S_ISDIR(st.st_mode) && S_ISDIR(old.st_mode)) {
+        autoclose int in = openat(stage_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int out = openat(to_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0 || out < 0)
+            return fail_errno(err, "open %s", name);
+        if (stage_merge_all(in, out, keep_owner, err) < 0)
+            return error_prefix(err, "%s", name);
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        if ((keep_owner && fchown(out, st.st_uid, st.st_gid) < 0) || fchmod(out, st.st_mode & 07777) < 0 ||
+            futimens(out, times) < 0)
+            return fail_errno(err, "set the owner, mode and times of %s", name);
+        return 0;
+    }
+    if (exists && S_ISDIR(st.st_mode) != S_ISDIR(old.st_mode)) {
+        if (syscall(SYS_renameat2, stage_fd, name, to_fd, name, RENAME_EXCHANGE) == 0)
+            return remove_tree_at(stage_fd, name, err);
+    } else if (renameat(stage_fd, name, to_fd, name) == 0) {
+        return 0;
+    }
+    if (errno != EXDEV)
+        return fail_errno(err, "move %s into place", name);
+    return entry_copy(stage_fd, name, to_fd, name, keep_owner, err);
+}
+
+static int stage_merge_all(int stage_fd, int to_fd, bool keep_owner, lrun_error **err)
+{
+    autostrv char **names = dir_entries_sorted(stage_fd, err);
+    if (!names)
+        return -1;
+    for (size_t i = 0; names[i]; i++)
+        if (stage_merge(stage_fd, names[i], to_fd, keep_owner, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* stage_close: what the staging directory holds moved into to_fd when
+ * copied is 0 (the copy worked), then the staging directory removed; -1
+ * when the copy or the move failed. */
+static int stage_close(int to_fd, const char *stage, int stage_fd, int copied, bool keep_owner, lrun_error **err)
+{
+    int r = copied < 0 ? -1 : stage_merge_all(stage_fd, to_fd, keep_owner, err);
+    close(stage_fd);
+    if (remove_tree_at(to_fd, stage, r < 0 ? NULL : err) < 0)
+        return -1;
+    return r;
+}
+
+/* staged_copy: entry_copy (or tree_copy when from is NULL: what from_fd
+ * holds into to_fd) through a staging directory. */
+static int staged_copy(int from_fd, const char *from, int to_fd, const char *name, bool keep_owner, lrun_error **err)
+{
+    char stage[32];
+    int stage_fd = stage_open(to_fd, stage, err);
+    if (stage_fd < 0)
+        return -1;
+    int r = from ? entry_copy(from_fd, from, stage_fd, name, keep_owner, err)
+                 : tree_copy(from_fd, stage_fd, keep_owner, err);
+    return stage_close(to_fd, stage, stage_fd, r, keep_owner, err);
+}
+
 /* --- work in a mount namespace of its own ---
  * A child forks, makes its mounts private and runs fn, which mounts what
  * it needs (gone with the child); its error comes back through a pipe. */
@@ -21468,6 +21567,17 @@ static int tar_extract_fd(int fd, int dir_fd, lrun_error **err)
     return ret;
 }
 
+/* tar_extract_staged: tar_extract_fd through a staging directory: all of
+ * the tar lands in dir_fd, or nothing. */
+static int tar_extract_staged(int fd, int dir_fd, lrun_error **err)
+{
+    char stage[32];
+    int stage_fd = stage_open(dir_fd, stage, err);
+    if (stage_fd < 0)
+        return -1;
+    return stage_close(dir_fd, stage, stage_fd, tar_extract_fd(fd, stage_fd, err), true, err);
+}
+
 /* cp_into: host → container. */
 static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
 {
@@ -21483,7 +21593,7 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
     if (from_stdin) {
         if (!into_dir)
             return fail(err, "destination must be a directory when copying from stdin");
-        if (tar_extract_fd(STDIN_FILENO, target, err) < 0 && strstr((*err)->message, "Unrecognized archive format")) {
+        if (tar_extract_staged(STDIN_FILENO, target, err) < 0 && strstr((*err)->message, "Unrecognized archive format")) {
             lrun_error_free(*err), *err = NULL;
             return fail(err, "source must be a (compressed) tar archive when copying from stdin");
         }
@@ -21495,12 +21605,12 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
     if (S_ISDIR(src_st.st_mode) && target >= 0 && !into_dir)
         return fail(err, "destination must be a directory when copying a directory");
     if (into_dir && strcmp(src_base, ".") == 0) /* dir/. : what it holds */
-        return tree_copy(from_fd, target, r->keep_owner, err);
+        return staged_copy(from_fd, NULL, target, NULL, r->keep_owner, err);
     if (into_dir) {
         autofree char *shown = xasprintf("%s/%s", strcmp(r->container_path, "/") ? r->container_path : "", src_base);
         if (cp_type_clash(r, S_ISDIR(src_st.st_mode), target, src_base, shown, err) < 0)
             return -1;
-        return entry_copy(from_fd, src_base, target, src_base, r->keep_owner, err);
+        return staged_copy(from_fd, src_base, target, src_base, r->keep_owner, err);
     }
     autofree char *resolved = has_suffix(r->container_path, "/") ? NULL : cp_path_resolve(root_fd, r->container_path, err);
     if (!resolved && *err)
@@ -21513,7 +21623,7 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
                     r->container);
     if (cp_type_clash(r, S_ISDIR(src_st.st_mode), parent_fd, base, resolved, err) < 0)
         return -1;
-    return entry_copy(from_fd, src_base, parent_fd, base, r->keep_owner, err);
+    return staged_copy(from_fd, src_base, parent_fd, base, r->keep_owner, err);
 }
 
 /* cp_out: container → host. */
@@ -21568,31 +21678,24 @@ static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
             return fail_errno(err, "open %s", host_path);
         if (cp_type_clash(r, S_ISDIR(st.st_mode), to, name, shown, err) < 0)
             return -1;
-        if (!by_path)
-            return entry_copy(from_fd, base, to, name, true, err);
-        if (mkdirat(to, name, st.st_mode & 07777) < 0 && errno != EEXIST)
-            return fail_errno(err, "create %s/%s", host_path, name);
-        autoclose int sub = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        return sub < 0 ? fail_errno(err, "open %s/%s", host_path, name) : tree_copy(from_fd, sub, true, err);
+        return staged_copy(from_fd, by_path ? "." : base, to, name, true, err);
     }
-    if ((whole || by_path) && !host_dir) {
-        if (host_exists && r->overwrite && unlink(host_path) < 0)
-            return fail_errno(err, "remove %s", host_path);
-        if (mkdir(host_path, st.st_mode & 07777) < 0)
-            return fail_errno(err, "create %s", host_path);
-    }
-    if (whole || by_path) {
+    if (host_dir) { /* DIR/. into a directory: what it holds */
         autoclose int to = open(host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (to < 0)
             return fail_errno(err, "open %s", host_path);
-        return tree_copy(from_fd, to, true, err);
+        return staged_copy(from_fd, NULL, to, NULL, true, err);
+    }
+    if ((whole || by_path) && host_exists && !r->overwrite) {
+        errno = EEXIST;
+        return fail_errno(err, "create %s", host_path);
     }
     autofree char *host_base = NULL;
     autofree char *host_parent = path_split_last(host_path, &host_base);
     autoclose int to = open(host_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (to < 0)
         return fail(err, "\"%s\" could not be found on the host: %s", host_parent, strerror(errno));
-    return entry_copy(from_fd, base, to, host_base, true, err);
+    return staged_copy(from_fd, whole || by_path ? "." : base, to, host_base, true, err);
 }
 
 static int cp_in_child(void *arg, lrun_error **err)
@@ -31050,7 +31153,7 @@ static int cmd_volume_import(struct cli *cli, int argc, char **argv)
         cli_error("open %s: %s", argv[2], strerror_go(errno));
         return EXIT_LRUN;
     }
-    if (tar_extract_fd(from_stdin ? STDIN_FILENO : in, dir_fd, &err) < 0)
+    if (tar_extract_staged(from_stdin ? STDIN_FILENO : in, dir_fd, &err) < 0)
         return cli_fail(err);
     return 0;
 }
