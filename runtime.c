@@ -4594,9 +4594,10 @@ static int tar_export_file_data(struct tar_export *t, int fd, const char *path, 
 }
 
 /* The mount points a runtime makes in a container's layer (commit and
- * diff leave them out when empty, as buildah and podman do). */
-static char *const runtime_mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev", "proc", "sys",
-                                             "run", "run/.containerenv", NULL};
+ * diff leave them out when empty, as buildah and podman do), and the
+ * /etc/mtab -> /proc/mounts link start makes (rootfs_etc_mtab). */
+static char *const runtime_mount_points[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab", "dev", "proc",
+                                             "sys", "run", "run/.containerenv", NULL};
 
 static bool mount_point_unused(int dirfd, const char *name, const char *path, char *const *points);
 
@@ -4615,8 +4616,9 @@ static bool dir_holds_only_mount_points(int dirfd, const char *name, const char 
 }
 
 /* mount_point_unused: path (name in dirfd) is one of points and holds
- * nothing: an empty file, or a directory holding only such mount points
- * (/run made for /run/.containerenv). */
+ * nothing: an empty file, a link to /proc/mounts (/etc/mtab), or a
+ * directory holding only such mount points (/run made for
+ * /run/.containerenv). */
 static bool mount_point_unused(int dirfd, const char *name, const char *path, char *const *points)
 {
     struct stat st;
@@ -4624,6 +4626,11 @@ static bool mount_point_unused(int dirfd, const char *name, const char *path, ch
         return false;
     if (S_ISREG(st.st_mode))
         return st.st_size == 0;
+    if (S_ISLNK(st.st_mode)) {
+        char target[16];
+        ssize_t n = readlinkat(dirfd, name, target, sizeof target);
+        return n == 12 && memcmp(target, "/proc/mounts", 12) == 0;
+    }
     return S_ISDIR(st.st_mode) && dir_holds_only_mount_points(dirfd, name, path, points);
 }
 
@@ -14322,6 +14329,10 @@ struct launch {
     int sync_fd;                           /* the child's end of that, or -1 */
     int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1 */
     int network_fd;                        /* a network namespace made for it (bridge), else -1 */
+    /* a docker-style container's ID (its root gets /etc/mtab as podman
+     * makes it), NULL in OCI mode */
+    const char *container_id;
+    bool cwd_given;                        /* -w: the working directory must exist (the image's is made) */
 };
 
 /* rootfs_plain_dir: /proc, /sys and /dev must be plain directories in the
@@ -14639,6 +14650,17 @@ static int root_switch(int root_fd, bool no_pivot, lrun_error **err)
     return 0;
 }
 
+/* rootfs_etc_mtab: /etc/mtab -> /proc/mounts when the image has none, as
+ * podman makes it (mount and df read it); a read-only root goes without. */
+static void rootfs_etc_mtab(int root_fd)
+{
+    autoclose int etc = openat2_in_root(root_fd, "/etc", O_PATH | O_DIRECTORY);
+    struct stat st;
+    if (etc >= 0 && fstatat(etc, "mtab", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+        symlinkat("/proc/mounts", etc, "mtab") < 0)
+        log_emit(LOG_DEBUG, "/etc/mtab: %s", strerror(errno));
+}
+
 /* rootfs_prepare: the root and everything in it, in the spec's order:
  * the root, its mounts, /dev's nodes and links and console, sysctls, then
  * what /proc and /sys hide or keep read-only, and the working directory
@@ -14663,6 +14685,14 @@ static int rootfs_prepare(struct launch *l, lrun_error **err)
         rootfs_masked_paths(root_fd, s->masked_paths, err) < 0 ||
         rootfs_readonly_paths(root_fd, s->readonly_paths, err) < 0)
         return -1;
+    if (l->container_id)
+        rootfs_etc_mtab(root_fd);
+    if (l->cwd_given) { /* podman: a working directory the command line names is not made */
+        autoclose int given = openat2_in_root(root_fd, s->process.cwd ? s->process.cwd : "/", O_PATH);
+        if (given < 0 && errno == ENOENT)
+            return fail_code(err, 126, "workdir \"%s\" does not exist on container %s", s->process.cwd,
+                             l->container_id ? l->container_id : "");
+    }
     autoclose int cwd_fd = root_path_open(root_fd, s->process.cwd, CREATE_DIRECTORY, 0, err);
     if (cwd_fd < 0)
         return -1;
@@ -17113,6 +17143,7 @@ struct container_config {
     char **labels;  /* --label, --label-file: KEY=VALUE */
     char *log_driver; /* --log-driver: k8s-file (NULL), none, passthrough */
     char **log_opts;  /* --log-opt KEY=VALUE (path=, max-size=, ...) */
+    char *runtime;    /* --runtime: the OCI runtime the user named (lrun runs the container itself) */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17122,6 +17153,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->labels);
     free(c->log_driver);
     lrun_strv_free(c->log_opts);
+    free(c->runtime);
     free(c->image);
     free(c->image_name);
     free(c->name);
@@ -17185,6 +17217,8 @@ struct container_facts {
     char **labels;     /* "labels": --label and --label-file, KEY=VALUE; absent: none */
     char *log_driver;  /* "log-driver": k8s-file, none or passthrough; absent: k8s-file */
     char **log_opts;   /* "log-opts": --log-opt KEY=VALUE (path: the log file; absent: userdata/ctr.log) */
+    bool workdir_given; /* "workdir-given": -w: that directory must exist (the image's WorkingDir is made) */
+    char *runtime;     /* "runtime": --runtime as given (inspect's OCIRuntime); absent: lrun */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -17211,6 +17245,7 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->labels);
     free(f->log_driver);
     lrun_strv_free(f->log_opts);
+    free(f->runtime);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -17301,6 +17336,10 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "log-driver", f->log_driver);
     if (f->log_opts && f->log_opts[0])
         jw_key_strv(g, "log-opts", f->log_opts);
+    if (f->workdir_given)
+        jw_key_bool(g, "workdir-given", true);
+    if (f->runtime)
+        jw_key_str(g, "runtime", f->runtime);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -17351,6 +17390,8 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->labels = json_strv(json_get(v, "labels"));
     f->log_driver = json_string_dup(v, "log-driver");
     f->log_opts = json_strv(json_get(v, "log-opts"));
+    f->workdir_given = json_bool(v, "workdir-given");
+    f->runtime = json_string_dup(v, "runtime");
     return 0;
 }
 
@@ -18049,8 +18090,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     out->hostname = c->hostname ? xstrdup(c->hostname) : xstrndup(id, 12);
     env_set_default(&p->env, "HOSTNAME", out->hostname);
     env_set_default(&p->env, "container", "lrun"); /* as podman's container=podman: "you are in a container" */
-    if (c->terminal)
-        env_set_default(&p->env, "TERM", "xterm");
+    env_set_default(&p->env, "TERM", "xterm"); /* podman's default, with a terminal or without */
     p->terminal = c->terminal;
     p->no_new_privileges = c->no_new_privileges;
     p->user.umask = 022;
@@ -18595,7 +18635,8 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
         .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels),
-        .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts)};
+        .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
+        .runtime = xstrdup(c->runtime)};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -20452,7 +20493,7 @@ static void launch_init(struct launch *l, struct start_context *sc)
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                          .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
                          .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1,
-                         .network_fd = sc->network_fd};
+                         .network_fd = sc->network_fd, .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
 }
 
 /* --- restart policies: the container started again when it exits ---
@@ -20498,6 +20539,16 @@ static bool stop_requested(const char *userdata)
 {
     autofree char *path = xasprintf("%s/stop-requested", userdata);
     return access(path, F_OK) == 0;
+}
+
+/* container_state: podman's name of c's state (inspect's State.Status,
+ * wait --condition): created, running, paused, stopping (a stop waits for
+ * it), exited. */
+static const char *container_state(const struct container *c, const char *userdata)
+{
+    if (container_is_running(c))
+        return c->paused ? "paused" : stop_requested(userdata) ? "stopping" : "running";
+    return strcmp(c->status, "running") == 0 ? "exited" : c->status;
 }
 
 /* restart_policy_wants: whether policy starts a container again that
@@ -21162,6 +21213,57 @@ static int container_wait_exit(const char *root, const char *name, int *exit_cod
         return -1;
     *exit_code = r.exit_code;
     return 0;
+}
+
+/* container_state_condition: whether state satisfies wait's condition
+ * (podman's names: stopped is any end of a run; configured and
+ * initialized are lrun's created). */
+static bool container_state_condition(const char *state, const char *condition)
+{
+    if (strcmp(condition, "stopped") == 0)
+        condition = "exited";
+    if (strcmp(condition, "configured") == 0 || strcmp(condition, "initialized") == 0)
+        condition = "created";
+    return strcmp(state, condition) == 0;
+}
+
+/* container_wait_condition: wait --condition: until name's state is one of
+ * conditions (podman's states); *exit_code is its exit status if that
+ * state is an exit, else -1.  Exited and stopped alone wait for the exit. */
+static int container_wait_condition(const char *root, const char *name, char **conditions, int *exit_code,
+                                    lrun_error **err)
+{
+    static const char *const states[] = {"configured", "created", "exited", "healthy", "initialized", "paused",
+                                         "removing", "running", "stopped", "stopping", "unhealthy", NULL};
+    bool exit_only = true;
+    for (size_t i = 0; conditions && conditions[i]; i++) {
+        if (!strv_contains((char **)states, conditions[i]))
+            return fail(err, "unknown container state: %s: invalid argument", conditions[i]);
+        exit_only &= strcmp(conditions[i], "exited") == 0 || strcmp(conditions[i], "stopped") == 0;
+    }
+    if (exit_only)
+        return container_wait_exit(root, name, exit_code, err);
+    autofree char *id = NULL;
+    for (int i = 0;; i++) {
+        {
+            autostore lrun_store *s = NULL;
+            if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+                return -1;
+            struct container *c = container_lookup(s, id ? id : name, err);
+            if (!c)
+                return -1;
+            if (!id)
+                id = xstrdup(c->id);
+            autofree char *userdata = container_userdata(root, c->id);
+            const char *state = container_state(c, userdata);
+            for (size_t k = 0; conditions[k]; k++)
+                if (container_state_condition(state, conditions[k])) {
+                    *exit_code = strcmp(state, "exited") == 0 ? (int)c->exit_code : -1;
+                    return 0;
+                }
+        }
+        usleep(i < 50 ? 10000 : 100000);
+    }
 }
 
 static int container_remove(const char *root, const char *name, bool force, bool volumes, lrun_error **err)
@@ -23749,6 +23851,8 @@ static int build_run_steps(struct build *b, bool use_cache, bool quiet, lrun_err
 struct cli {
     const char *root; /* --root, or NULL for the default */
     const char *program;
+    const char *runtime;  /* --runtime: run and create keep it (inspect's OCIRuntime) */
+    char **runtime_flags; /* --runtime-flag: options for the runtime, lrun itself */
 };
 
 PRINTF(1, 2) static void cli_error(const char *fmt, ...)
@@ -26843,8 +26947,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key(g, "State");
     yajl_gen_map_open(g);
     jw_key_str(g, "OciVersion", json_string(spec, "ociVersion") ? json_string(spec, "ociVersion") : "1.0.2");
-    jw_key_str(g, "Status", running ? (c->paused ? "paused" : "running")
-                                    : strcmp(c->status, "running") == 0 ? "exited" : c->status);
+    jw_key_str(g, "Status", container_state(c, userdata));
     jw_key_bool(g, "Running", running);
     jw_key_bool(g, "Paused", running && c->paused);
     jw_key_bool(g, "Restarting", false);
@@ -26872,7 +26975,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "HostsPath", hosts);
     jw_key_str(g, "StaticDir", userdata);
     jw_key_str(g, "OCIConfigPath", spec_path);
-    jw_key_str(g, "OCIRuntime", "lrun");
+    jw_key_str(g, "OCIRuntime", f.runtime ? f.runtime : "lrun");
     jw_key_str(g, "Name", c->names && c->names[0] ? c->names[0] : "");
     jw_key_int(g, "RestartCount", restart_count_read(userdata));
     jw_key_str(g, "Driver", "overlay");
@@ -27643,7 +27746,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME,
-                RUN_LIMIT /* + enum limit_option */ };
+                RUN_RUNTIME, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -27657,6 +27760,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_ENV_FILE: env_file_add(c, value, err); break;
     case RUN_WORKDIR: free(c->workdir), c->workdir = xstrdup(value); break;
     case RUN_USER: free(c->user), c->user = xstrdup(value); break;
+    case RUN_RUNTIME: /* lrun is the runtime: the name is kept (inspect's OCIRuntime), a path must be a program */
+        if (!*value || (strchr(value, '/') && access(value, X_OK) < 0))
+            return fail(err, "invalid --runtime \"%s\": not an executable file", value);
+        free(c->runtime), c->runtime = xstrdup(value);
+        break;
     case RUN_HOSTNAME: free(c->hostname), c->hostname = xstrdup(value); break;
     case RUN_NETWORK:
         if (!*value || (has_prefix(value, "ns:") && value[3] != '/') || strcmp(value, "container:") == 0)
@@ -27916,6 +28024,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         STRING_FLAG("cidfile", 0, &o->cidfile, "FILE", "Write the container's ID to FILE (which must not exist)"),
         RUN_CALL("log-driver", 0, RUN_LOG_DRIVER, "DRIVER", "Logging driver: k8s-file (default), none, passthrough"),
         RUN_CALL("log-opt", 0, RUN_LOG_OPT, "KEY=VALUE", "Logging option: path=FILE, max-size=SIZE, tag=..."),
+        RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),
         FLAGS_END,
     };
 #undef RUN_CALL
@@ -28010,6 +28119,8 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
         cli_error("container id file exists. Ensure another container is not using it or delete %s", o->cidfile);
         return EXIT_LRUN;
     }
+    if (!o->cfg.runtime && cli->runtime && run_flag_set(o, RUN_RUNTIME, cli->runtime, &err) < 0)
+        return cli_fail(err);
     lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
                               .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
     if (container_create_pulling(cli_root(cli, &owned), o, image, command, &pull, id, &err) < 0)
@@ -28379,6 +28490,7 @@ static int cmd_stop(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("latest", 'l', &t.latest, "The latest container lrun knows about"),
         BOOL_FLAG("ignore", 'i', &t.ignore, "A missing container is no error"),
         INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop signal before killing"),
+        INT_FLAG("timeout", 0, &timeout, "SECONDS", NULL), /* podman's other name of --time */
         FLAGS_END,
     };
     static const struct cli_usage usage = {"stop", "CONTAINER [CONTAINER...]", "Stop one or more containers", false};
@@ -28919,9 +29031,12 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
 {
     struct container_targets t = {0};
     bool ignore = false;
+    autostrv char **conditions = NULL;
     const struct cli_flag flags[] = {
         BOOL_FLAG("latest", 'l', &t.latest, "The latest container lrun knows about"),
         BOOL_FLAG("ignore", 0, &ignore, "A missing container is no error (exit code -1)"),
+        LIST_FLAG("condition", 0, &conditions, "STATE",
+                  "Wait for this state (created, running, paused, stopping, exited; default stopped)"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"wait", "CONTAINER [CONTAINER...]",
@@ -28937,7 +29052,7 @@ static int cmd_wait(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int exit_code;
-        if (container_wait_exit(root, names[i], &exit_code, &err) < 0) {
+        if (container_wait_condition(root, names[i], conditions, &exit_code, &err) < 0) {
             if (ignore && strstr(err->message, "no such container")) {
                 puts("-1");
                 continue;
@@ -32728,6 +32843,8 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         LIST_FLAG("storage-opt", 0, &storage_opts, "OPTION", "Storage driver option (lrun's overlay takes none: \"\")"),
         STRING_FLAG("volumepath", 0, &volume_path_flag, "DIR", "Where volumes live (default ROOT/volumes)"),
         STRING_FLAG("config", 0, &config, "DIR", NULL), /* docker's; ignored with a warning, as podman */
+        STRING_FLAG("runtime", 0, &cli->runtime, "PATH", "The OCI runtime run and create name (lrun runs containers itself)"),
+        LIST_FLAG("runtime-flag", 0, &cli->runtime_flags, "FLAG", "An option for the runtime, lrun: debug"),
         BOOL_FLAG("help", 'h', &help, "Help for lrun"),
         BOOL_FLAG("version", 'v', &version, "Print the version"),
         FLAGS_END,
@@ -32785,11 +32902,34 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
     return n;
 }
 
+/* cli_runtime_flags: --runtime-flag's options for the runtime, which is
+ * lrun: debug (its debug log); another is the runtime's error, 126 as
+ * podman's for an OCI runtime that refuses a flag. */
+static int cli_runtime_flags(struct cli *cli)
+{
+    for (size_t i = 0; cli->runtime_flags && cli->runtime_flags[i]; i++) {
+        const char *flag = cli->runtime_flags[i];
+        if (strcmp(flag, "debug") == 0) {
+            log_level = LOG_DEBUG;
+            log_emit(LOG_DEBUG, "runtime flag --debug: lrun logs its setup of the container");
+            continue;
+        }
+        cli_error("lrun: unknown runtime flag --%s (lrun's: debug): OCI runtime error", flag);
+        return 126;
+    }
+    return 0;
+}
+
+static void cli_release(struct cli *cli)
+{
+    lrun_strv_free(cli->runtime_flags);
+}
+
 int lrun_main(int argc, char **argv)
 {
     if (oci_mode_wanted(argc, argv))
         return oci_main(argc, argv);
-    struct cli cli = {.program = argv[0]};
+    cleanup(cli_release) struct cli cli = {.program = argv[0]};
     autofree char **args = xcalloc((size_t)argc + 1, sizeof *args); /* parsing reorders; argv is re-executed as is */
     memcpy(args, argv, (size_t)argc * sizeof *args);
     argv = args;
@@ -32827,6 +32967,8 @@ int lrun_main(int argc, char **argv)
 
     if (command_enters_container(argc - i, argv + i) && cli_protect_binary() < 0)
         return EXIT_LRUN;
+    if (command_enters_container(argc - i, argv + i) && (status = cli_runtime_flags(&cli)))
+        return status;
     status = dispatch(&cli, commands, NULL, argc - i, argv + i);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "Error: write to standard output: %s\n", strerror(errno));
