@@ -23132,10 +23132,12 @@ static pid_t pause_process_find(int dir_fd)
     snprintf(path, sizeof path, "/proc/%ld/comm", pid);
     struct stat st;
     if (pid <= 0 || read_file_at(AT_FDCWD, path, &comm, NULL) < 0 || strcmp(comm.data, PAUSE_NAME "\n") != 0 ||
-        stat(path, &st) < 0 || st.st_uid != geteuid())
+        stat(path, &st) < 0 || st.st_uid != geteuid() || !process_alive(pid))
         return 0;
     return (pid_t)pid;
 }
+
+__attribute__((noreturn)) static void pause_forever(void);
 
 /* pause_process_run: the pause process's life, after fork: a user
  * namespace the parent maps, root there, a mount namespace, then nothing
@@ -23149,6 +23151,13 @@ __attribute__((noreturn)) static void pause_process_run(int report_fd, int mappe
         read(mapped_fd, &byte, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
         unshare(CLONE_NEWNS) < 0 || write(report_fd, "1", 1) != 1)
         _exit(1);
+    pause_forever();
+}
+
+/* pause_forever: the rest of a pause process's life: nothing of lrun's
+ * open, nothing done until it is killed. */
+__attribute__((noreturn)) static void pause_forever(void)
+{
     process_title_set(PAUSE_NAME); /* ps shows it as podman's "catatonit -P" */
     prctl(PR_SET_NAME, PAUSE_NAME);
     int null = open("/dev/null", O_RDWR);
@@ -23228,6 +23237,75 @@ static int rootless_join(pid_t pid, lrun_error **err)
     return 0;
 }
 
+/* rootless_monitor_find: with the pause process gone (killed, or the
+ * user's session ended), the namespaces live on in the running containers'
+ * monitors: one of the store's (lrun.monitor in containers.json or
+ * volatile-containers.json, as podman finds conmon's pid files), alive,
+ * the user's and in a user namespace of its own; 0 when none is. */
+static pid_t rootless_monitor_find(void)
+{
+    autofree char *root = NULL;
+    lrun_error *ignored = NULL;
+    if (store_default_root(&root, &ignored) < 0) {
+        lrun_error_free(ignored);
+        return 0;
+    }
+    struct stat mine, theirs;
+    if (stat("/proc/self/ns/user", &mine) < 0)
+        return 0;
+    static const char *const files[] = {"containers.json", "volatile-containers.json"};
+    for (size_t f = 0; f < 2; f++) {
+        autofree char *path = xasprintf("%s/overlay-containers/%s", root, files[f]);
+        autobuf struct buf text = {0};
+        autojson yajl_val list = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_parse(text.data, path, NULL) : NULL;
+        for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+            yajl_val flags = json_get(list->u.array.values[i], "flags");
+            int64_t monitor = json_int(flags, "lrun.monitor", 0);
+            const char *status = json_string(flags, "lrun.status");
+            char ns[64], proc[64];
+            snprintf(ns, sizeof ns, "/proc/%" PRId64 "/ns/user", monitor);
+            snprintf(proc, sizeof proc, "/proc/%" PRId64, monitor);
+            if (status && strcmp(status, "running") == 0 && monitor > 0 && process_alive(monitor) &&
+                stat(proc, &theirs) == 0 && theirs.st_uid == geteuid() && stat(ns, &theirs) == 0 &&
+                theirs.st_ino != mine.st_ino)
+                return (pid_t)monitor;
+        }
+    }
+    return 0;
+}
+
+/* pause_process_rejoin: a new pause process in the namespaces of the
+ * container monitor monitor (the store's, held by it since the pause
+ * process went). */
+static pid_t pause_process_rejoin(pid_t monitor, lrun_error **err)
+{
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    pid_t middle = fork();
+    if (middle == 0) { /* the pause process is nobody's child */
+        close(report[0]);
+        if (fork() == 0) {
+            setsid();
+            pid_t self = getpid();
+            lrun_error *ignored = NULL;
+            if (rootless_join(monitor, &ignored) < 0 || write(report[1], &self, sizeof self) != sizeof self)
+                _exit(1);
+            pause_forever();
+        }
+        _exit(0);
+    }
+    close(report[1]);
+    if (middle > 0)
+        waitpid(middle, NULL, 0);
+    pid_t pid = 0;
+    ssize_t n = middle < 0 ? -1 : read(report[0], &pid, sizeof pid);
+    close(report[0]);
+    if (n != sizeof pid)
+        return fail(err, "join the namespaces of the container monitor %d", (int)monitor);
+    return pid;
+}
+
 /* rootless_enter: an ordinary user's lrun goes into the namespaces of the
  * user's pause process, started first if none runs (under a lock: two
  * commands at once start one). */
@@ -23245,7 +23323,10 @@ static int rootless_enter(lrun_error **err)
         return error_prefix(err, "%s", dir);
     pid_t pid = pause_process_find(dir_fd);
     if (pid == 0) {
-        if ((pid = pause_process_start(err)) < 0)
+        /* the store's namespaces, if a running container still holds them
+         * (a new user namespace could not enter its containers) */
+        pid_t monitor = rootless_monitor_find();
+        if ((pid = monitor > 0 ? pause_process_rejoin(monitor, err) : pause_process_start(err)) < 0)
             return -1;
         char text[32];
         int len = snprintf(text, sizeof text, "%d", (int)pid);

@@ -77,7 +77,7 @@ is "$out" $'true\n' "info: rootless"
 
 # ---------------------------------------------- cgroups: none, and said so --
 if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	warn="WARN[0000] Resource limits are ignored: rootless containers run without a cgroup of their own (lrun uses no delegated cgroup v2 subtree yet)"
+	warn="WARN[0000] Resource limits are not supported and ignored on cgroups V2 rootless systems without a delegated cgroup subtree"
 else
 	warn="WARN[0000] Resource limits are not supported and ignored on cgroups V1 rootless systems"
 fi
@@ -96,6 +96,37 @@ is "$rc" 0 "without \$XDG_RUNTIME_DIR"
 is "$(cat "/proc/$(cat "/run/user/$RUID/lrun/pause.pid" 2>/dev/null)/comm" 2>/dev/null)" lrun-pause \
 	"  the runtime directory is /run/user/UID/lrun"
 pkill -9 -F "/run/user/$RUID/lrun/pause.pid"; rm -rf "/run/user/$RUID"
+
+# ---------------------------------------------- storage.conf, for the user --
+printf '[storage]\ndriver = "overlay"\nrootless_storage_path = "$HOME/rsp/$UID/$USER"\n' >"$RH/conf.toml"
+run as_user env CONTAINERS_STORAGE_CONF="$RH/conf.toml" "$UL" info --format '{{.Store.GraphRoot}}'
+is "$rc|$out" "0|$RH/rsp/$RUID/$RU"$'\n' "storage.conf's rootless_storage_path (\$HOME, \$UID, \$USER expanded: the user's)"
+mkdir -p "$RH/.config/containers" && chown -R "$RU:" "$RH/.config"
+printf '[storage]\ndriver = "overlay"\nrootless_storage_path = "$HOME/mine"\n' >"$RH/.config/containers/storage.conf"
+run lu load -q -i "$FX/v1.tar"
+ok $([ "$rc" = 0 ] && [ -f "$RH/mine/overlay-images/images.json" ]; echo $?) \
+	"  the user's ~/.config/containers/storage.conf: its rootless_storage_path is the store"
+printf '[storage]\ndriver = "overlay"\ngraphroot = "$HOME/gr"\nrootless_storage_path = "$HOME/mine"\n' \
+	>"$RH/.config/containers/storage.conf"
+run lu info --format '{{.Store.GraphRoot}}'
+is "$out" "$RH/gr"$'\n' "  its graphroot comes first"
+rm -rf "$RH/.config"
+
+# ------------------------ the pause process killed: the containers' namespace --
+run lu run -d --name held --network none localhost:5000/servidorweb:v1 sleep 300
+is "$rc" 0 "run -d"
+old_ns=$(readlink "/proc/$(cat "$RX/lrun/pause.pid")/ns/user")
+kill -9 "$(cat "$RX/lrun/pause.pid")"
+run lu exec held sh -c 'echo in; cat /proc/self/uid_map | wc -l'
+is "$rc|$out" $'0|in\n2\n' "exec into a running container after its pause process was killed"
+new_pid=$(cat "$RX/lrun/pause.pid")
+is "$(cat "/proc/$new_pid/comm" 2>/dev/null) $(readlink "/proc/$new_pid/ns/user")" "lrun-pause $old_ns" \
+	"  a new pause process, in the container's user namespace (joined through its monitor, as podman joins conmon's)"
+run lu ps --format '{{.Names}} {{.Status}}'
+like "$out" "^held Up " "  ps sees it running"
+run lu rm -f -t 0 held
+is "$rc" 0 "  rm -f"
+pid=$(cat "$RX/lrun/pause.pid")
 
 # ----------------------------------------- no subordinate ids: single mapping --
 kill -9 "$pid"
