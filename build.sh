@@ -16,7 +16,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-DEPS="gcc libc6-dev make pkg-config file binutils libarchive-dev libyajl-dev libseccomp-dev libcap-dev
+DEPS="gcc libc6-dev make pkg-config file binutils dpkg-dev xz-utils libarchive-dev libyajl-dev libseccomp-dev libcap-dev
       libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
 # what the whole test suite uses (test/run; CI's .ci/run installs exactly this):
 #   perl busybox-static jq tar...          TAP's prove, fixtures, JSON checks
@@ -132,26 +132,60 @@ if [ "$deps" = 1 ]; then
     fi
 fi
 
-# riscv64_libraries PREFIX: Debian 12's sources of the libraries, patched as
-# Debian ships them (dpkg-source -x), built static for riscv64 into PREFIX.
-# The sources come through a private apt configuration (deb-src lines of
-# its own) so the host's apt sources stay as they are.  Kept between builds.
-riscv64_libraries() {
-    prefix=$1 apt=$CROSS_DIR/apt src=$CROSS_DIR/src work=$CROSS_DIR/riscv64-build
-    [ -f "$prefix/.complete" ] && return 0
-    echo "build.sh: building the riscv64 libraries from Debian's sources into $prefix (once; slow)" >&2
-    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$src" "$work" "$prefix/lib" "$prefix/include"
+# debian_source NAME DIR: Debian 12's source package NAME, patched as Debian
+# ships it (dpkg-source -x), unpacked into DIR.  It comes through a private
+# apt configuration (a deb-src line of its own) so the host's apt sources stay
+# as they are; the download is kept in $CROSS_DIR/src.
+debian_source() {
+    name=$1 dir=$2 apt=$CROSS_DIR/apt src=$CROSS_DIR/src
+    [ -d "$dir" ] && return 0
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$src"
     echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" \
         >"$apt/sources.list"
     set -- -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
-    # shellcheck disable=SC2086
-    if ! ls "$src"/openssl_*.dsc >/dev/null 2>&1; then
-        apt-get "$@" -qq update && (cd "$src" && apt-get "$@" -qq source --download-only $RISCV64_SOURCES)
+    if ! ls "$src/${name}_"*.dsc >/dev/null 2>&1; then
+        apt-get "$@" -qq update && (cd "$src" && apt-get "$@" -qq source --download-only "$name") || return 1
     fi
-    for dsc in "$src"/*.dsc; do
-        name=$(basename "$dsc" .dsc)
-        [ -d "$work/${name%%_*}" ] || dpkg-source -q -x "$dsc" "$work/${name%%_*}" >/dev/null
+    dpkg-source -q -x "$(ls "$src/${name}_"*.dsc | head -n 1)" "$dir.tmp$$" >/dev/null 2>&1 && mv "$dir.tmp$$" "$dir"
+}
+
+# small_zstd PREFIX: libzstd built static for the target from Debian 12's
+# source (the version of libzstd-dev, whose zstd.h lrun includes) into PREFIX,
+# without what lrun never meets: the legacy formats (zstd 0.5-0.7, before 1.0
+# in 2016) and the dictionary builder, with one Huffman and one sequence
+# decoder, -Os, in sections the linker can drop.  Debian's libzstd.a has all
+# of them (~0.6 MB in lrun; this one ~0.2 MB).  Built once, under a lock
+# (builds run side by side); lrun links it ahead of Debian's.
+small_zstd() {
+    prefix=$1
+    [ -f "$prefix/lib/libzstd.a" ] && return 0
+    mkdir -p "$CROSS_DIR"
+    (
+        flock 9
+        [ -f "$prefix/lib/libzstd.a" ] && exit 0
+        debian_source libzstd "$CROSS_DIR/zstd-source" || exit 1
+        tmp=$(mktemp -d "$CROSS_DIR/zstd-build.XXXXXX") && cp -r "$CROSS_DIR/zstd-source/lib" "$tmp/" &&
+            (cd "$tmp/lib" && CFLAGS="-Os -fstack-protector-strong -ffunction-sections -fdata-sections" \
+                make -s -j"$(nproc)" CC="$CC" AR="${triplet:+$triplet-}ar" ZSTD_LEGACY_SUPPORT=0 \
+                ZSTD_LIB_DICTBUILDER=0 ZSTD_LIB_DEPRECATED=0 HUF_FORCE_DECOMPRESS_X1=1 \
+                ZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT=1 libzstd.a >/dev/null 2>&1) &&
+            mkdir -p "$prefix/lib" && mv "$tmp/lib/libzstd.a" "$prefix/lib/libzstd.a"
+        s=$?
+        rm -rf "$tmp"
+        exit $s
+    ) 9>"$CROSS_DIR/.zstd.lock"
+}
+
+# riscv64_libraries PREFIX: Debian 12's sources of the libraries
+# (debian_source), built static for riscv64 into PREFIX.  Kept between builds.
+riscv64_libraries() {
+    prefix=$1 work=$CROSS_DIR/riscv64-build
+    [ -f "$prefix/.complete" ] && return 0
+    echo "build.sh: building the riscv64 libraries from Debian's sources into $prefix (once; slow)" >&2
+    mkdir -p "$work" "$prefix/lib" "$prefix/include"
+    for name in $RISCV64_SOURCES; do
+        debian_source "$name" "$work/$name"
     done
     cc=$triplet-gcc jobs=$(nproc)
     flags="-O2 -fstack-protector-strong"
@@ -205,15 +239,23 @@ if [ "$arch" = riscv64 ]; then
     riscv64_libraries "$CROSS_DIR/riscv64"
     sysroot_flags="-I$CROSS_DIR/riscv64/include -L$CROSS_DIR/riscv64/lib"
 fi
+# the small libzstd first (its -L ahead of the others); Debian's when it cannot be built
+zstd_dir=$CROSS_DIR/zstd/${arch:-$host_arch}
+if [ "$debug" = 0 ] && small_zstd "$zstd_dir"; then
+    sysroot_flags="-L$zstd_dir/lib $sysroot_flags"
+elif [ "$debug" = 0 ]; then
+    echo "build.sh: warning: no libzstd from Debian's source (apt-get source libzstd, dpkg-dev); linking Debian's libzstd.a, larger" >&2
+fi
 CFLAGS="-std=gnu11 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64"
 if [ "$debug" = 1 ]; then
     CFLAGS="$CFLAGS -O0 -g"
 else
-    # unused functions and data of the static libraries are left out of the binary
-    # a cross build is for a board: optimised for size (arm64 stays under 3 MiB)
-    opt=-O2
-    [ -z "$arch" ] || opt=-Os
-    CFLAGS="$CFLAGS $opt -fstack-protector-strong -D_FORTIFY_SOURCE=2 -ffunction-sections -fdata-sections -Wl,--gc-sections"
+    # optimised for size, every architecture (each binary stays under 3 MB; test/bench/run
+    # measures no slower run --rm or pull than -O2: the time is in the kernel, zlib and sha256);
+    # no unwind tables (C, nothing unwinds lrun's frames); unused functions and data of the
+    # static libraries are left out of the binary
+    CFLAGS="$CFLAGS -Os -fno-asynchronous-unwind-tables -fno-unwind-tables -fstack-protector-strong -D_FORTIFY_SOURCE=2"
+    CFLAGS="$CFLAGS -ffunction-sections -fdata-sections -Wl,--gc-sections"
 fi
 
 # shellcheck disable=SC2086

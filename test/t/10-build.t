@@ -14,6 +14,9 @@ run ldd "$LRUN"
 isnt_dyn=1; case "$out$err" in *"not a dynamic executable"*|*"statically linked"*) isnt_dyn=0 ;; esac
 ok $isnt_dyn "ldd finds no shared library dependency"
 is "$(readelf -l "$LRUN" 2>/dev/null | grep -c 'INTERP')" 0 "no ELF program interpreter (no dynamic loader)"
+size=$(stat -L -c %s "$LRUN")
+note "lrun: $size bytes stripped"
+ok "$([ "$size" -lt 3000000 ]; echo $?)" "the stripped binary is under 3 MB (3,000,000 B): $size B"
 
 # --- build recipe (issue: -Wall -Wextra -Werror, static, layout) --------------------
 build=$LRUN_TOP/build.sh
