@@ -29933,13 +29933,15 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
     }
     autofree struct container **list = xcalloc(s->n_containers + 1, sizeof *list);
     size_t n = 0;
-    for (size_t i = s->n_containers; i-- > 0;) /* newest first */
+    for (size_t i = 0; i < s->n_containers; i++) /* the store's order, as made: created in one second stays so */
         if ((all || container_is_running(s->containers[i])) &&
             container_filters_match(s, s->containers[i], filters))
             list[n++] = s->containers[i];
-    container_sort(list, n, sort);
-    if (last >= 0 && n > (size_t)last)
+    if (last >= 0 && n > (size_t)last) { /* the N newest, then sorted as the rest */
+        memmove(list, list + n - (size_t)last, (size_t)last * sizeof *list);
         n = (size_t)last;
+    }
+    container_sort(list, n, sort);
     if (quiet) {
         for (size_t i = 0; i < n; i++)
             printf("%.*s\n", no_trunc ? 64 : 12, list[i]->id);

@@ -91,11 +91,11 @@ is "$rc:$out" "0:" "rm --all with nothing: exit 0, no output"
 L create --name c1 "$IMG" true >/dev/null
 L create --name c2 "$IMG" true >/dev/null
 run L ps --all --external --format '{{.ID}} {{.Names}}'
-like "$out" "^[0-9a-f]{12} c2${nl}[0-9a-f]{12} c1${nl}$" "ps --all --external --format: newest first"
+like "$out" "^[0-9a-f]{12} c1${nl}[0-9a-f]{12} c2${nl}$" "ps --all --external --format: oldest first, as podman"
 run L ps -n 1 --format '{{.Names}}'
 is "$rc:$out" "0:c2$nl" "ps -n 1: the last created, of any state"
 run L ps --format '{{.Names}}' -a --last=2
-is "$out" "c2${nl}c1$nl" "ps -a --last=2"
+is "$out" "c1${nl}c2$nl" "ps -a --last=2: the two newest, oldest first (podman sorts them by created)"
 
 # ---------------------------------------------------- command groups --
 run L image

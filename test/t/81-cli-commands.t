@@ -48,7 +48,10 @@ L create --name new --network none "$IMG" true >/dev/null
 is "$(L ps -a --format '{{.Names}}' | tr '\n' ' ')" "old new " "ps -a: oldest first"
 is "$(L ps -a --sort created --format '{{.Names}}' | tr '\n' ' ')" "old new " "ps --sort created: oldest first"
 is "$(L ps -a --sort names --format '{{.Names}}' | tr '\n' ' ')" "new old " "ps --sort names"
-L rm old new >/dev/null
+for n in s1 s2 s3; do L create --name $n --network none "$IMG" true >/dev/null; done
+is "$(L ps -a --format '{{.Names}}' | tr '\n' ' ')" "old new s1 s2 s3 " "… made in one second: in the order made"
+is "$(L ps -a --last 2 --format '{{.Names}}' | tr '\n' ' ')" "s2 s3 " "--last 2: the two newest"
+L rm old new s1 s2 s3 >/dev/null
 
 # --- info: podman's keys, and the global flags about the store
 run L info --format '{{.Host.BuildahVersion}} {{.Host.Conmon.Package}} {{.Store.GraphDriverName}}'
