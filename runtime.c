@@ -21266,6 +21266,46 @@ static int container_wait_condition(const char *root, const char *name, char **c
     }
 }
 
+/* containers_network_modes: each container's network mode (lrun.json's
+ * "network"; "" when unknown), in the store's order. */
+static char **containers_network_modes(lrun_store *s)
+{
+    char **out = xcalloc(s->n_containers + 1, sizeof *out);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        autofree char *userdata = container_userdata(s->root, s->containers[i]->id);
+        autofacts struct container_facts f = {0};
+        out[i] = xstrdup(container_facts_read(userdata, &f, NULL) == 0 && f.network ? f.network : "");
+    }
+    return out;
+}
+
+/* container_dependents: the containers that need id (--network
+ * container:ID), which podman removes first (rm --depend) or not at all;
+ * modes from containers_network_modes (NULL: read here). */
+static char **container_dependents(lrun_store *s, const char *id, char **modes)
+{
+    autostrv char **read = modes ? NULL : containers_network_modes(s);
+    char **out = xcalloc(1, sizeof *out);
+    for (size_t i = 0; i < s->n_containers; i++) {
+        const char *mode = (modes ? modes : read)[i];
+        if (has_prefix(mode, "container:") && strcmp(mode + 10, id) == 0)
+            strv_push(&out, xstrdup(s->containers[i]->id));
+    }
+    return out;
+}
+
+/* container_dependents_first: id after everything that depends on it
+ * (theirs first, deepest first), each once, appended to *out. */
+static void container_dependents_first(lrun_store *s, char **modes, const char *id, char ***out)
+{
+    if (strv_contains(*out, id))
+        return;
+    autostrv char **deps = container_dependents(s, id, modes);
+    for (size_t i = 0; deps[i]; i++)
+        container_dependents_first(s, modes, deps[i], out);
+    strv_push(out, xstrdup(id));
+}
+
 static int container_remove(const char *root, const char *name, bool force, bool volumes, lrun_error **err)
 {
     autoref struct container_ref r;
@@ -21294,6 +21334,12 @@ static int container_remove(const char *root, const char *name, bool force, bool
         return -1;
     if (container_is_running(c)) /* a start slipped in since the look above */
         return fail_code(err, 2, "container %s was started while being removed: container state improper", r.id);
+    autostrv char **deps = container_dependents(s, r.id, NULL);
+    if (deps[0]) {
+        autofree char *list = strv_join(deps, ", ");
+        return fail(err, "container %s has dependent containers which must be removed before it: %s: container already exists",
+                    r.id, list);
+    }
     autofree char *cgroup = container_cgroup_path(root, r.id); /* left behind by a monitor that was killed */
     if (cgroup && cgroup_remove(cgroup, err) < 0)
         return -1;
@@ -29158,12 +29204,29 @@ static int containers_remove_stopped(struct cli *cli, char **names, bool volumes
     autostrv char **ids = NULL, **printed = NULL;
     size_t n = 0;
     *left = xcalloc(1, sizeof **left);
+    autofree bool *needed = xcalloc(strv_len(names) + 1, sizeof *needed);
+    autostrv char **modes = containers_network_modes(s);
+    for (bool changed = true; changed;) { /* needed: a container that stays depends on it */
+        changed = false;
+        for (size_t i = 0; names[i]; i++) {
+            struct container *c = container_lookup(s, names[i], NULL);
+            autostrv char **deps = c && !needed[i] ? container_dependents(s, c->id, modes) : NULL;
+            for (size_t j = 0; deps && deps[j] && !needed[i]; j++) {
+                bool going = false;
+                for (size_t k = 0; names[k] && !going; k++) {
+                    struct container *d = needed[k] ? NULL : container_lookup(s, names[k], NULL);
+                    going = d && strcmp(d->id, deps[j]) == 0 && !container_is_running(d);
+                }
+                changed |= needed[i] = !going;
+            }
+        }
+    }
     for (size_t i = 0; names[i]; i++) {
         struct container *c = container_lookup(s, names[i], NULL);
         bool taken = false;
         for (size_t j = 0; c && j < n; j++)
             taken |= batch[j] == c;
-        if (!c || taken || container_is_running(c)) {
+        if (!c || taken || needed[i] || container_is_running(c)) {
             if (!taken)
                 strv_push(left, xstrdup(names[i]));
             continue;
@@ -29200,7 +29263,7 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("ignore", 'i', &t.ignore, "A missing container is no error"),
         INT_FLAG("time", 't', &timeout, "SECONDS", "With --force: seconds to wait for the stop signal (default: kill)"),
         BOOL_FLAG("volumes", 'v', &volumes, "Remove the container's anonymous volumes"),
-        BOOL_FLAG("depend", 0, &depend, "Remove the containers that depend on these too (lrun has none)"),
+        BOOL_FLAG("depend", 0, &depend, "Remove the containers that depend on these (--network container:) first"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"rm", "CONTAINER [CONTAINER...]", "Remove one or more containers", false};
@@ -29210,6 +29273,36 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     autostrv char **names = NULL;
     if ((status = cli_container_targets(cli, n, argv, &t, NULL, "rm", &names)))
         return status;
+    if (depend || t.all) { /* dependents first: --depend adds them, -a orders them */
+        autostore lrun_store *s = NULL;
+        if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+            return status;
+        autostrv char **modes = containers_network_modes(s);
+        autostrv char **ordered = xcalloc(1, sizeof *ordered);
+        autostrv char **missing = xcalloc(1, sizeof *missing);
+        for (size_t i = 0; names[i]; i++) {
+            struct container *c = container_lookup(s, names[i], NULL);
+            if (c && depend)
+                container_dependents_first(s, modes, c->id, &ordered);
+            else if (c)
+                strv_push(&ordered, xstrdup(c->id));
+            else
+                strv_push(&missing, xstrdup(names[i]));
+        }
+        if (t.all && !depend) { /* the same set, each after its dependents */
+            autostrv char **set = steal_pointer(&ordered), **all = xcalloc(1, sizeof *all);
+            for (size_t i = 0; set[i]; i++)
+                container_dependents_first(s, modes, set[i], &all);
+            ordered = xcalloc(1, sizeof *ordered);
+            for (size_t i = 0; all[i]; i++)
+                if (strv_contains(set, all[i]))
+                    strv_push(&ordered, xstrdup(all[i]));
+        }
+        for (size_t i = 0; missing[i]; i++)
+            strv_push(&ordered, xstrdup(missing[i]));
+        lrun_strv_free(names);
+        names = steal_pointer(&ordered);
+    }
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
     autostrv char **left = NULL;

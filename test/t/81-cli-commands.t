@@ -53,6 +53,23 @@ is "$(L ps -a --format '{{.Names}}' | tr '\n' ' ')" "old new s1 s2 s3 " "… mad
 is "$(L ps -a --last 2 --format '{{.Names}}' | tr '\n' ' ')" "s2 s3 " "--last 2: the two newest"
 L rm old new s1 s2 s3 >/dev/null
 
+# --- rm and containers that need another (--network container:)
+A=$(L create --network none "$IMG" true)
+B=$(L create --network container:$A "$IMG" true)
+C=$(L create --network container:$B "$IMG" true)
+run L rm $A
+is "$rc:$out:$err" "125::Error: container $A has dependent containers which must be removed before it: $B: container already exists$nl" \
+	"rm of a container another needs: podman's refusal"
+run L rm $B $A
+is "$rc:$(L ps -aq --no-trunc | sort | tr '\n' ' ')" "125:$(printf '%s\n' $A $B $C | sort | tr '\n' ' ')" \
+	"rm of two while a third needs one of them: both stay"
+run L rm --depend $A
+is "$rc:$out" "0:$C$nl$B$nl$A$nl" "rm --depend: its dependents first, deepest first"
+A=$(L create --network none "$IMG" true)
+B=$(L create --network container:$A "$IMG" true)
+run L rm -a
+is "$rc:$out:$(L ps -aq)" "0:$B$nl$A$nl:" "rm -a: a dependent before what it needs"
+
 # --- info: podman's keys, and the global flags about the store
 run L info --format '{{.Host.BuildahVersion}} {{.Host.Conmon.Package}} {{.Store.GraphDriverName}}'
 is "$rc:$out" "0:$("$LRUN" version --format '{{.Client.Version}}') lrun overlay$nl" "info: buildahVersion (lrun builds), conmon (lrun monitors)"
