@@ -10878,6 +10878,124 @@ static int image_push(lrun_store *s, const char *image, const char *destination,
     return r;
 }
 
+/* --- sign: a "simple signing" signature of a registry's manifest, made by
+ * gpg and kept in a lookaside directory as podman's image sign does:
+ * DIR/REPOSITORY@sha256=HEX/signature-N --- */
+
+/* gpg_sign: payload signed (OpenPGP, binary, not detached) by the key
+ * key names, with the gpg on $PATH and the caller's $GNUPGHOME. */
+static int gpg_sign(const char *key, const char *payload, struct buf *out, lrun_error **err)
+{
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        int fds[] = {in[0], in[1], outp[0], outp[1]};
+        for (size_t i = 0; i < 4; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return fail_errno(err, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(outp[1], STDOUT_FILENO);
+        dup2(errp[1], STDERR_FILENO);
+        execlp("gpg", "gpg", "--batch", "--no-tty", "--quiet", "--local-user", key, "--sign", (char *)NULL);
+        fprintf(stderr, "exec gpg: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(in[0]), close(outp[1]), close(errp[1]);
+    int r = pid < 0 ? fail_errno(err, "fork") : 0;
+    if (r == 0 && write_all(in[1], payload, strlen(payload)) < 0)
+        r = fail_errno(err, "write to gpg");
+    close(in[1]);
+    autobuf struct buf said = {0}; /* a signature and gpg's complaints are small: read one, then the other */
+    if (r == 0)
+        r = read_all_fd(outp[0], "gpg's signature", out, err);
+    if (r == 0)
+        r = read_all_fd(errp[0], "gpg's messages", &said, err);
+    close(outp[0]), close(errp[0]);
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out->len == 0)) {
+        while (said.len && said.data[said.len - 1] == '\n') /* gpg's last line says why */
+            said.data[--said.len] = '\0';
+        const char *last = said.len ? strrchr(said.data, '\n') : NULL;
+        r = fail(err, "signing with key %s: %s", key,
+                 said.len ? (last ? last + 1 : said.data) : "gpg failed");
+    }
+    return r;
+}
+
+/* image_sign: image ("docker://REFERENCE") signed by key into dir. */
+static int image_sign(const char *image, const char *key, const char *dir, const lrun_pull_options *o,
+                      lrun_error **err)
+{
+    if (!has_prefix(image, "docker://"))
+        return fail(err, "invalid image name \"%s\": only the docker:// transport can be signed", image);
+    autofree char *full = name_normalize(image + 9, err);
+    cleanup(reference_clear) struct reference ref = {0};
+    if (!full || reference_parse(full, &ref, err) < 0)
+        return -1;
+    cleanup(registry_clear) struct registry reg = {0};
+    if (registry_init(&reg, ref.domain, ref.path, o, err) < 0 || registry_use_credentials(&reg, ref.path, o, err) < 0)
+        return error_prefix(err, "initializing source %s", image);
+    struct registry_session rs = {.reg = &reg};
+    autobuf struct buf manifest = {0};
+    autojson yajl_val doc = NULL;
+    autofree char *content_type = NULL;
+    const char *media_type;
+    int r = registry_get_manifest(&rs, ref.path, ref.digest ? ref.digest : ref.tag, &manifest, &doc, &media_type,
+                                  &content_type, err);
+    registry_session_close(&rs);
+    if (r < 0)
+        return error_prefix(err, "reading manifest of %s", image);
+    digest_hex hex;
+    sha256_hex(manifest.data, manifest.len, hex);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key(g, "critical");
+    yajl_gen_map_open(g);
+    jw_key(g, "identity");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "docker-reference", full);
+    yajl_gen_map_close(g);
+    jw_key(g, "image");
+    yajl_gen_map_open(g);
+    autofree char *digest = xasprintf("sha256:%s", hex);
+    jw_key_str(g, "docker-manifest-digest", digest);
+    yajl_gen_map_close(g);
+    jw_key_str(g, "type", "atomic container signature");
+    yajl_gen_map_close(g);
+    jw_key(g, "optional");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "creator", "lrun " LRUN_VERSION);
+    jw_key_int(g, "timestamp", (int64_t)time(NULL));
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    autofree char *payload = json_writer_text(g, NULL);
+    autobuf struct buf signature = {0};
+    if (gpg_sign(key, payload, &signature, err) < 0)
+        return -1;
+    autofree char *where = xasprintf("%s/%s@sha256=%s", dir, ref.path, hex);
+    if (mkdir_p(where, 0755, err) < 0)
+        return -1;
+    for (int i = 1;; i++) { /* the first free signature-N */
+        autofree char *path = xasprintf("%s/signature-%d", where, i);
+        autoclose int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
+            return fail_errno(err, "create %s", path);
+        if (write_all(fd, signature.data, signature.len) < 0 || fsync(fd) < 0) {
+            fail_errno(err, "write %s", path);
+            unlink(path);
+            return -1;
+        }
+        return 0;
+    }
+}
+
 /* --- login, logout --- */
 
 int lrun_login(const char *registry, const char *user, const char *password, const lrun_pull_options *o,
@@ -27283,6 +27401,43 @@ static int cmd_container_exists(struct cli *cli, int argc, char **argv) { return
 
 static int cmd_image_exists(struct cli *cli, int argc, char **argv) { return object_exists(cli, argc, argv, true); }
 
+static int cmd_image_sign(struct cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    lrun_pull_options o = {0};
+    const char *key = NULL, *dir = NULL;
+    bool all = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Sign every image of a manifest list (lrun signs the manifest named)"),
+        REGISTRY_FLAGS(&o),
+        STRING_FLAG("directory", 'd', &dir, "DIR", "Where signatures go (default /var/lib/containers/sigstore)"),
+        STRING_FLAG("sign-by", 0, &key, "KEY", "The gpg key to sign with"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"image sign", "IMAGE [IMAGE...]", "Sign an image (docker://...) with gpg",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n < 1) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    if (!key || !*key) {
+        cli_error("no signing key provided");
+        return EXIT_LRUN;
+    }
+    const char *home = getenv("HOME");
+    autofree char *fallback = rootless_uid() == 0 ? xstrdup("/var/lib/containers/sigstore")
+                                                  : xasprintf("%s/.local/share/containers/sigstore", home ? home : "");
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *err = NULL;
+        if (image_sign(argv[i], key, dir ? dir : fallback, &o, &err) < 0)
+            return cli_fail(err);
+    }
+    return 0;
+}
+
 /* --- tag, untag, rmi --- */
 
 static int cmd_tag(struct cli *cli, int argc, char **argv)
@@ -31983,6 +32138,7 @@ static const struct command image_commands[] = {
     {"push", cmd_push, "Push an image to a registry"},
     {"rm", cmd_rmi, "Remove one or more images from local storage"},
     {"save", cmd_save, "Save an image to a docker-archive"},
+    {"sign", cmd_image_sign, "Sign an image in a registry with gpg (a lookaside signature)"},
     {"tag", cmd_tag, "Add an additional name to a local image"},
     {"tree", cmd_image_tree, "Print the layer hierarchy of an image as a tree"},
     {"umount", cmd_image_unmount, "Unmount an image's root filesystem"},
