@@ -80,10 +80,10 @@ t1=$(date +%s%N)
 is "$rc:$(printf '%s' "$out" | sort)" "0:$ids" "rm -t 0 --all --force --ignore: removes all, prints their IDs"
 ok $(( (t1 - t0) / 1000000 < 5000 ? 0 : 1 )) "rm -t 0 did not wait for the stop signal"
 is "$(L ps -a -q)" "" "no container left"
-L run -d --name slow "$IMG" sh -c 'trap "exit 3" TERM; sleep 60 & wait' >/dev/null
+slow=$(L run -d --name slow "$IMG" sh -c 'trap "exit 3" TERM; sleep 60 & wait')
 sleep 0.5
 run L rm -f -t 5 slow --depend
-is "$rc:$out" "0:slow$nl" "rm -f -t 5 --depend: stopped with its stop signal, removed"
+is "$rc:$out" "0:$slow$nl" "rm -f -t 5 --depend: stopped with its stop signal, removed (podman prints IDs with --depend)"
 run L rm -t 0 --all --force --ignore
 is "$rc:$out" "0:" "rm --all with nothing: exit 0, no output"
 
