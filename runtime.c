@@ -2998,11 +2998,13 @@ static size_t layer_chain(lrun_store *s, const char *top, struct layer ***chain)
     return n;
 }
 
-static size_t layer_users(lrun_store *s, const char *layer_id)
+/* layer_users_but: layer_users not counting the child layers in going. */
+static size_t layer_users_but(lrun_store *s, const char *layer_id, char *const *going)
 {
     size_t users = 0;
     for (size_t i = 0; i < s->n_layers; i++) /* an incomplete child is on its way out */
-        if (s->layers[i]->parent && !s->layers[i]->incomplete && strcmp(s->layers[i]->parent, layer_id) == 0)
+        if (s->layers[i]->parent && !s->layers[i]->incomplete && strcmp(s->layers[i]->parent, layer_id) == 0 &&
+            !strv_contains(going, s->layers[i]->id))
             users++;
     for (size_t i = 0; i < s->n_images; i++)
         if (s->images[i]->layer && strcmp(s->images[i]->layer, layer_id) == 0)
@@ -3012,6 +3014,8 @@ static size_t layer_users(lrun_store *s, const char *layer_id)
             users++;
     return users;
 }
+
+static size_t layer_users(lrun_store *s, const char *layer_id) { return layer_users_but(s, layer_id, NULL); }
 
 /* --- removing a layer's files, and opening the store --- */
 
@@ -7324,20 +7328,74 @@ static int container_remove_storage(lrun_store *s, struct container *c, lrun_err
     return layer ? layers_release_from(s, layer, err) : 0;
 }
 
-/* image_record_remove: an image's record, directory and the layers only
- * it used. */
-static int image_record_remove(lrun_store *s, struct image *img, lrun_error **err)
+/* images_released_layers: the layers of the images whose tops are tops
+ * that nothing but them (and each other) uses once they are gone (their
+ * records already out of s), top first. */
+static char **images_released_layers(lrun_store *s, char *const *tops)
 {
-    autofree char *top = xstrdup(img->layer);
-    autofree char *id = xstrdup(img->id);
-    if (top && (layers_released_from(s, top, true, err) < 0 || layers_released_from(s, top, false, err) < 0))
+    char **going = xcalloc(1, sizeof *going);
+    for (bool grew = true; grew;) { /* a shared layer goes once the last of its children is going */
+        grew = false;
+        for (size_t i = 0; tops && tops[i]; i++)
+            for (struct layer *l = store_layer(s, tops[i]); l; l = store_layer(s, l->parent)) {
+                if (strv_contains(going, l->id))
+                    continue;
+                if (layer_users_but(s, l->id, going) > 0)
+                    break;
+                strv_push(&going, xstrdup(l->id));
+                grew = true;
+            }
+    }
+    return going;
+}
+
+/* images_remove_records: the records, directories and the layers only
+ * they used of n images, with one write of each index per step, not
+ * 2 + 2 a layer per image (rmi -a of 100 images rewrote layers.json 300
+ * times): the released layers are flagged collectable (one layers.json
+ * write), the records go (one images.json write, which also takes names
+ * untagged in s), then their directories, then the layers (flagged
+ * incomplete, removed, dropped: two layers.json writes).  A kill at any
+ * point leaves what layer_delete's order leaves.  The images are taken
+ * out of s (and freed). */
+static int images_remove_records(lrun_store *s, struct image **imgs, size_t n, lrun_error **err)
+{
+    autostrv char **ids = NULL, **tops = NULL;
+    for (size_t i = 0; i < n; i++) {
+        strv_push(&ids, xstrdup(imgs[i]->id));
+        if (imgs[i]->layer)
+            strv_push(&tops, xstrdup(imgs[i]->layer));
+        store_drop_image_record(s, imgs[i]);
+    }
+    autostrv char **going = images_released_layers(s, tops);
+    for (size_t i = 0; going[i]; i++) {
+        store_layer(s, going[i])->collectable = true;
+        store_spare(s, "overlay/", going[i], "/diff");
+    }
+    if (going[0] && store_save_layers(s, err) < 0)
         return -1;
-    store_spare(s, "overlay-images/", img->id, "");
-    store_drop_image_record(s, img);
+    for (size_t i = 0; going[i]; i++) /* a full disk: the files go first, the records after */
+        store_spare(s, "overlay/", going[i], "/diff");
+    for (size_t i = 0; ids && ids[i]; i++)
+        store_spare(s, "overlay-images/", ids[i], "");
     if (store_save_images(s, err) < 0)
         return -1;
-    remove_tree_at(s->images_fd, id, NULL);
-    return top ? layers_release_from(s, top, err) : 0;
+    for (size_t i = 0; ids && ids[i]; i++)
+        remove_tree_at(s->images_fd, ids[i], NULL);
+    if (!going[0])
+        return 0;
+    for (size_t i = 0; going[i]; i++) {
+        store_layer(s, going[i])->incomplete = true;
+        store_spare(s, "overlay/", going[i], "/diff");
+    }
+    if (store_save_layers(s, err) < 0)
+        return -1;
+    for (size_t i = 0; going[i]; i++) {
+        if (layer_remove_files(s, going[i], err) < 0)
+            return -1;
+        store_drop_layer_record(s, store_layer(s, going[i]));
+    }
+    return store_save_layers(s, err);
 }
 
 /* containers_remove_storage: container_remove_storage of many with one
@@ -7353,8 +7411,8 @@ static int containers_remove_storage(lrun_store *s, struct container **cs, size_
     autostrv char **ids = NULL, **layers = NULL;
     for (size_t i = 0; i < n; i++) {
         strv_push(&ids, xstrdup(cs[i]->id));
-        if (cs[i]->layer && layer_users(s, cs[i]->layer) == 1) {
-            struct layer *l = store_layer(s, cs[i]->layer);
+        struct layer *l = store_layer(s, cs[i]->layer); /* NULL: a record whose layer is gone already */
+        if (l && layer_users(s, l->id) == 1) {
             l->collectable = true;
             strv_push(&layers, xstrdup(l->id));
         }
@@ -7396,27 +7454,51 @@ static int containers_remove_storage(lrun_store *s, struct container **cs, size_
     return 0;
 }
 
-int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
-                      lrun_error **err)
+/* An rmi of many, planned (image_removal_plan) before anything is written
+ * (image_removal_run): each index is written once for all. */
+struct image_removal {
+    struct image **images; /* to go whole */
+    size_t n_images;
+    struct container **containers; /* -f: those that use them, to go first */
+    size_t n_containers;
+    bool untagged; /* a name of an image that stays went (in s) */
+};
+
+static void image_removal_release(struct image_removal *r)
 {
-    if (store_require_write(s, err) < 0)
-        return -1;
+    free(r->images);
+    free(r->containers);
+}
+
+/* image_removal_plan: add rmi NAME to r: a name an image shares with
+ * others goes from it (in s: image_removal_run writes it), else the image
+ * is planned to go with, under force, the containers that use it.
+ * *untagged and *deleted list what will be done (the containers' IDs, then
+ * the image's). */
+static int image_removal_plan(lrun_store *s, struct image_removal *r, const char *name, bool force, char ***untagged,
+                              char ***deleted, lrun_error **err)
+{
     const char *matched;
     struct image *img = image_lookup_as(s, name, &matched, err);
     if (!img)
         return -1;
+    for (size_t i = 0; i < r->n_images; i++)
+        if (r->images[i] == img) /* named twice: gone the first time */
+            return fail_code(err, 1, "%s: image not known", name);
     autofree char *full = xstrdup(matched);
     bool by_name = full != NULL;
     if (by_name && strv_len(img->names) > 1) { /* only the name goes */
         strv_remove(img->names, full);
         image_names_history_update(img);
         strv_push(untagged, xstrdup(full));
-        return store_save_images(s, err);
+        r->untagged = true;
+        return 0;
     }
     if (!by_name && strv_len(img->names) > 1 && !force)
         return fail_code(err, 2,
                          "unable to delete image %s by ID with more than one tag (%zu names): please force removal",
                          img->id, strv_len(img->names));
+    size_t users = 0;
     for (size_t i = 0; i < s->n_containers; i++) {
         struct container *c = s->containers[i];
         if (!c->image || strcmp(c->image, img->id) != 0)
@@ -7426,15 +7508,42 @@ int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagg
                              "image used by %s: image is in use by a container: consider listing external "
                              "containers and force-removing image",
                              c->id);
-        strv_push(deleted, xstrdup(c->id));
-        if (container_remove_storage(s, c, err) < 0)
-            return -1;
-        i--;
+        users++;
     }
+    r->containers = xrealloc(r->containers, (r->n_containers + users + 1) * sizeof *r->containers);
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->image && strcmp(s->containers[i]->image, img->id) == 0) {
+            r->containers[r->n_containers++] = s->containers[i];
+            strv_push(deleted, xstrdup(s->containers[i]->id));
+        }
     for (size_t i = 0; img->names && img->names[i]; i++)
         strv_push(untagged, xstrdup(img->names[i]));
     strv_push(deleted, xstrdup(img->id));
-    return image_record_remove(s, img, err);
+    r->images = xrealloc(r->images, (r->n_images + 2) * sizeof *r->images);
+    r->images[r->n_images++] = img;
+    return 0;
+}
+
+static int image_removal_run(lrun_store *s, struct image_removal *r, lrun_error **err)
+{
+    if (r->n_containers && containers_remove_storage(s, r->containers, r->n_containers, err) < 0)
+        return -1;
+    if (r->n_images)
+        return images_remove_records(s, r->images, r->n_images, err);
+    return r->untagged ? store_save_images(s, err) : 0;
+}
+
+int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
+                      lrun_error **err)
+{
+    if (store_require_write(s, err) < 0)
+        return -1;
+    struct image_removal r = {0};
+    int status = image_removal_plan(s, &r, name, force, untagged, deleted, err);
+    if (status == 0)
+        status = image_removal_run(s, &r, err);
+    image_removal_release(&r);
+    return status;
 }
 
 int lrun_store_layers_size(lrun_store *s, int64_t *total, lrun_error **err)
@@ -22538,7 +22647,7 @@ static int repair_store(lrun_store *s, const struct check_options *o, struct che
         if (!img || used)
             continue;
         autofree char *id = xstrdup(img->id);
-        if (image_record_remove(s, img, err) < 0)
+        if (images_remove_records(s, &img, 1, err) < 0)
             return -1;
         strv_push(&r->removed_images, steal_pointer(&id));
     }
@@ -27535,22 +27644,35 @@ static int cmd_rmi(struct cli *cli, int argc, char **argv)
         if (!s->images[i]->names || !s->images[i]->names[0])
             strv_push(&targets, xstrdup(s->images[i]->id));
     }
+    /* all planned, then one removal: each index written once, not per image */
+    size_t n_targets = strv_len(targets);
+    char ***untagged = xcalloc(n_targets + 1, sizeof *untagged), ***deleted = xcalloc(n_targets + 1, sizeof *deleted);
+    struct image_removal plan = {0};
     for (size_t i = 0; targets[i]; i++) {
         autoerror lrun_error *err = NULL;
-        autostrv char **untagged = NULL;
-        autostrv char **deleted = NULL;
-        int r = lrun_image_remove(s, targets[i], force, &untagged, &deleted, &err);
-        if (r < 0 && (ignore || force) && strstr(err->message, "image not known")) /* podman: -f implies --ignore */
+        if (image_removal_plan(s, &plan, targets[i], force, &untagged[i], &deleted[i], &err) == 0 ||
+            ((ignore || force) && strstr(err->message, "image not known"))) /* podman: -f implies --ignore */
             continue;
-        for (size_t j = 0; untagged && untagged[j]; j++)
-            printf("Untagged: %s\n", untagged[j]);
-        if (r == 0 && strv_len(deleted)) /* the image; containers removed by -f go silently, as podman */
-            printf("Deleted: %s\n", deleted[strv_len(deleted) - 1]);
-        if (r < 0) {
-            int code = cli_fail(err);
-            status = status ? status : code;
+        int code = cli_fail(err);
+        status = status ? status : code;
+    }
+    autoerror lrun_error *err = NULL;
+    if (image_removal_run(s, &plan, &err) < 0) { /* nothing printed as done that is not (a full disk) */
+        int code = cli_fail(err);
+        status = status ? status : code;
+    } else {
+        for (size_t i = 0; i < n_targets; i++) {
+            for (size_t j = 0; untagged[i] && untagged[i][j]; j++)
+                printf("Untagged: %s\n", untagged[i][j]);
+            if (strv_len(deleted[i])) /* the image; containers removed by -f go silently, as podman */
+                printf("Deleted: %s\n", deleted[i][strv_len(deleted[i]) - 1]);
         }
     }
+    for (size_t i = 0; i < n_targets; i++)
+        lrun_strv_free(untagged[i]), lrun_strv_free(deleted[i]);
+    free(untagged);
+    free(deleted);
+    image_removal_release(&plan);
     return status;
 }
 
@@ -30835,11 +30957,12 @@ static int containers_prune(lrun_store *s, char *const *filters, char ***ids, in
 
 /* images_prune: remove dangling images (all: every image no container
  * uses) that pass filters, again until none is left: removing one can
- * leave its parent dangling. */
+ * leave its parent dangling.  Each round is one image_removal. */
 static int images_prune(lrun_store *s, bool all, char *const *filters, char ***ids, int64_t *reclaimed, lrun_error **err)
 {
     for (bool removed = true; removed;) {
-        removed = false;
+        struct image_removal round = {0};
+        autostrv char **untagged = NULL, **deleted = NULL;
         for (size_t i = 0; i < s->n_images; i++) {
             struct image *img = s->images[i];
             /* an image others stack on goes after them (podman's order) */
@@ -30848,14 +30971,18 @@ static int images_prune(lrun_store *s, bool all, char *const *filters, char ***i
                 continue;
             autofree char *id = xstrdup(img->id);
             int64_t size = image_size(s, img);
-            autostrv char **untagged = xcalloc(1, sizeof *untagged), **deleted = xcalloc(1, sizeof *deleted);
-            if (lrun_image_remove(s, id, true, &untagged, &deleted, err) < 0)
+            if (image_removal_plan(s, &round, id, true, &untagged, &deleted, err) < 0) {
+                image_removal_release(&round);
                 return error_prefix(err, "remove image %s", id);
+            }
             strv_push(ids, steal_pointer(&id));
             *reclaimed += size;
-            removed = true;
-            break;
         }
+        removed = round.n_images > 0;
+        int status = image_removal_run(s, &round, err);
+        image_removal_release(&round);
+        if (status < 0)
+            return error_prefix(err, "remove images");
     }
     return 0;
 }

@@ -133,6 +133,32 @@ check_rm_all() {
 BASE=$T/base-many
 kill_each "rm -a" check_rm_all rm -a
 kill_each "container prune" check_rm_all container prune -f
+# rmi of many (rmi A B C, rmi -a, image prune -a) writes each index once a
+# step for all: images.json once, layers.json twice (incomplete, records;
+# the collectable flags are there since the layers were made), not once and
+# 1 + 2 a layer per image
+R=$T/base-images; lr load -q -i "$F/v1.tar" >/dev/null && lr load -q -i "$F/v2.tar" >/dev/null || bail "load"
+fx_busybox_rootfs "$T/imp" || bail "rootfs"
+for i in 1 2 3 4; do
+	echo "$i" >"$T/imp/etc/marker" && fx_layer_tar "$T/imp" "$T/imp$i.tar" && lr import -q "$T/imp$i.tar" imp:$i >/dev/null ||
+		bail "import $i"
+done
+lr tag imp:1 imp:one >/dev/null
+R=$T/probe; rm -rf "$R"; cp -a "$T/base-images" "$R"
+strace -qq -o "$T/rmi-a.trace" -e trace=renameat "$LRUN" --root "$R" rmi -a >/dev/null
+is "$(grep -c 'images.json"' "$T/rmi-a.trace"):$(grep -c 'layers.json"' "$T/rmi-a.trace"):$(lr images -qa | wc -l)" "1:2:0" \
+	"rmi -a of 6 images: images.json written once, layers.json twice"
+R=$T/probe; rm -rf "$R"; cp -a "$T/base-images" "$R"
+strace -qq -o "$T/rmi.trace" -e trace=renameat "$LRUN" --root "$R" rmi imp:2 imp:3 $V2 imp:one >/dev/null
+is "$(grep -c 'images.json"' "$T/rmi.trace"):$(grep -c 'layers.json"' "$T/rmi.trace"):$(lr images -q | wc -l)" "1:2:3" \
+	"rmi of 3 images and a name: the same"
+check_rmi_all() {
+	lr rmi -a >/dev/null || echo "rmi -a again failed"
+	[ "$(lr images -qa | wc -l)" = 0 ] || echo "images left"
+	lr load -q -i "$F/v2.tar" >/dev/null && lr create $V2 true >/dev/null || echo "v2 loaded again does not create"
+}
+BASE=$T/base-images
+kill_each "rmi -a" check_rmi_all rmi -a
 BASE=$T/base-v1
 kill_each "load" check_load load -q -i "$F/v2.tar"
 at_exit reg_cleanup

@@ -14,8 +14,8 @@ R=$T/fs/root
 L load -q -i "$FX/v1.tar" >/dev/null || bail "load"
 log_of() { L inspect --format '{{.HostConfig.LogConfig.Path}}' "$1"; }
 size_of() { stat -c %s "$1"; }
-# every line of FILE but the last (it may be being written) in k8s-file format
-well_formed() { head -n -1 "$1" | grep -cvE '^[0-9T:.-]+Z std(out|err) [FP] '; }
+# the lines of FILE not in k8s-file format
+well_formed() { grep -cvE '^[0-9T:.-]+Z std(out|err) [FP] ' "$1"; }
 # "ok" when the command SECS... finishes within SECS
 in_time() { local s=$SECONDS; "${@:2}" >/dev/null 2>&1 && [ $((SECONDS - s)) -le "$1" ] && echo ok; }
 
@@ -45,13 +45,13 @@ ok $? "the chatty container's log nears 100k"
 sleep 1
 sz=$(size_of "$LOG")
 ok "$([ "$sz" -le 100000 ]; echo $?)" "its log stays within max-size=100k (100000 bytes: $sz)"
-is "$(well_formed "$LOG")" 0 "after rotations every line is a k8s-file line"
 run L logs --tail 3 y1
 like "$rc:$out" "^0:(lrun-log-line$nl){3}(l[a-z-]*)?$" "logs --tail 3: the last 3 lines (and the piece of the next a read cut)"
 is "$(in_time 10 L stop -t 2 y1)" ok "stop of the chatty container works in time"
 is "$(L inspect --format '{{.State.Status}}' y1)" exited "  it is exited"
 sz=$(size_of "$LOG")
 ok "$([ "$sz" -le 100000 ]; echo $?)" "  its log is still within 100000 bytes ($sz)"
+is "$(well_formed "$LOG")" 0 "  after its rotations every line is a k8s-file line"
 is "$(in_time 10 L rm y1)" ok "rm works in time"
 
 # ------------------------------------------------------------ max-file=3 --
