@@ -17371,6 +17371,7 @@ struct container_config {
     char *log_driver; /* --log-driver: k8s-file (NULL), none, passthrough */
     char **log_opts;  /* --log-opt KEY=VALUE (path=, max-size=, ...) */
     char *runtime;    /* --runtime: the OCI runtime the user named (lrun runs the container itself) */
+    int timeout;      /* --timeout: seconds it may run before it is killed; 0: no limit */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17446,6 +17447,7 @@ struct container_facts {
     char **log_opts;   /* "log-opts": --log-opt KEY=VALUE (path: the log file; absent: userdata/ctr.log) */
     bool workdir_given; /* "workdir-given": -w: that directory must exist (the image's WorkingDir is made) */
     char *runtime;     /* "runtime": --runtime as given (inspect's OCIRuntime); absent: lrun */
+    int timeout;       /* "timeout": --timeout, seconds it may run before it is killed (exit code -1); absent: 0 */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -17567,6 +17569,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_bool(g, "workdir-given", true);
     if (f->runtime)
         jw_key_str(g, "runtime", f->runtime);
+    if (f->timeout)
+        jw_key_int(g, "timeout", f->timeout);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -17619,6 +17623,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->log_opts = json_strv(json_get(v, "log-opts"));
     f->workdir_given = json_bool(v, "workdir-given");
     f->runtime = json_string_dup(v, "runtime");
+    f->timeout = (int)json_int(v, "timeout", 0);
     return 0;
 }
 
@@ -18863,7 +18868,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
         .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
-        .runtime = xstrdup(c->runtime)};
+        .runtime = xstrdup(c->runtime), .timeout = c->timeout};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -20064,6 +20069,7 @@ struct waiter {
     struct log_sink *log; /* the container's log, or NULL */
     int exit_fd;  /* userdata/exit, or -1 */
     struct attach_hub *hub; /* a detached monitor's attach socket and its clients, or NULL */
+    int64_t deadline_ms;    /* --timeout: when (monotonic_ms) it is killed, its status then -1; 0: never */
 };
 
 /* --- attach: a detached container's monitor serves userdata/attach ---
@@ -20316,8 +20322,9 @@ static void log_write(struct log_sink *log, const char *stream, const char *data
             log_flush(log, &pending);
             log_rotate(log);
         }
-        autofree char *line = xasprintf("%s %s %s %.*s\n", now, stream, whole ? "F" : "P", (int)len, data);
-        buf_adds(&pending, line);
+        buf_printf(&pending, "%s %s %s ", now, stream, whole ? "F" : "P");
+        buf_add(&pending, data, len); /* the text as it is, NUL bytes too */
+        buf_adds(&pending, "\n");
         data += len + (whole ? 1 : 0);
         n -= len + (whole ? 1 : 0);
     }
@@ -20394,7 +20401,7 @@ static bool copy_once(int from, int to, struct log_sink *log, const char *stream
 static int container_wait(struct waiter *w)
 {
     int status = -1;
-    bool exited = false;
+    bool exited = false, timed_out = false;
     struct attach_hub *hub = w->hub;
     for (;;) {
         struct pollfd fds[6 + ATTACH_CLIENTS] = {{w->sigfd, POLLIN, 0}, {w->pty, POLLIN, 0}, {w->input, POLLIN, 0},
@@ -20405,7 +20412,17 @@ static int container_wait(struct waiter *w)
         bool open_outputs = w->pty >= 0 || w->pipes[0] >= 0 || w->pipes[1] >= 0;
         if (exited && !open_outputs)
             break;
-        if (poll(fds, 6 + ATTACH_CLIENTS, exited ? 100 : -1) <= 0) {
+        int wait_ms = exited ? 100 : -1;
+        if (!exited && w->deadline_ms > 0) { /* --timeout: killed then, as conmon does */
+            int64_t left = w->deadline_ms - monotonic_ms();
+            if (left <= 0 && !timed_out) {
+                kill(w->pid, SIGKILL);
+                timed_out = true;
+            }
+            if (!timed_out)
+                wait_ms = (int)(left > INT_MAX ? INT_MAX : left);
+        }
+        if (poll(fds, 6 + ATTACH_CLIENTS, wait_ms) <= 0) {
             if (exited)
                 break; /* output drained: whatever still holds the pipe is not ours to wait for */
             continue;
@@ -20417,7 +20434,7 @@ static int container_wait(struct waiter *w)
                     int st;
                     if (waitpid(w->pid, &st, WNOHANG) == w->pid) {
                         exited = true;
-                        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                        status = timed_out ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
                         exit_file_write(w->exit_fd, status);
                     }
                 } else if (si.ssi_signo == SIGWINCH) {
@@ -20493,7 +20510,8 @@ static int stdio_relay_open(struct stdio_relay *r, bool interactive, const int i
     *r = (struct stdio_relay){.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}, .from = io[0]};
     struct stat out, errst;
     bool one_file = fstat(io[1], &out) == 0 && fstat(io[2], &errst) == 0 &&
-                    out.st_dev == errst.st_dev && out.st_ino == errst.st_ino;
+                    out.st_dev == errst.st_dev && out.st_ino == errst.st_ino &&
+                    !(S_ISCHR(out.st_mode) && out.st_rdev == makedev(1, 3)); /* run -a: /dev/null for both */
     int fds[2];
     if (interactive) {
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -20698,6 +20716,7 @@ struct start_context {
     struct published published;     /* -p's sockets, bound */
     struct in_addr address;         /* the container's, on its bridge network */
     int io[3];                      /* attached: the caller's stdin, stdout, stderr */
+    int preserve_fds;               /* run --preserve-fds: the starter's 3 .. 3+N-1 pass in */
 };
 
 static void start_context_release(struct start_context *sc)
@@ -20715,12 +20734,18 @@ static void start_context_release(struct start_context *sc)
     container_facts_release(&sc->facts);
 }
 
+/* container_deadline: when --timeout kills it (monotonic_ms), or 0 */
+static int64_t container_deadline(const struct container_facts *f)
+{
+    return f->timeout > 0 ? monotonic_ms() + (int64_t)f->timeout * 1000 : 0;
+}
+
 static void launch_init(struct launch *l, struct start_context *sc)
 {
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                          .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
                          .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1,
-                         .network_fd = sc->network_fd, .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
+                         .network_fd = sc->network_fd, .preserve_fds = sc->preserve_fds, .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
 }
 
 /* --- restart policies: the container started again when it exits ---
@@ -20731,8 +20756,8 @@ static void launch_init(struct launch *l, struct start_context *sc)
  * asks for).  userdata/restart-count counts the restarts since then
  * (inspect's RestartCount). */
 
-static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy, int *exit_code,
-                              lrun_error **err);
+static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
+                              int preserve_fds, int *exit_code, lrun_error **err);
 
 static int restart_count_read(const char *userdata)
 {
@@ -20806,7 +20831,7 @@ static void container_restart_by_policy(struct start_context *sc, int code)
     restart_count_write(sc->userdata, count + 1);
     lrun_error *err = NULL;
     int ignored;
-    if (container_start_as(sc->root, sc->id, NULL, true, &ignored, &err) < 0)
+    if (container_start_as(sc->root, sc->id, NULL, true, 0, &ignored, &err) < 0)
         lrun_error_free(err); /* removed meanwhile, or it cannot start: it stays exited */
 }
 
@@ -20845,7 +20870,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
     log_open(sc->userdata, &sc->facts, &log);
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && sc->facts.interactive ? sc->io[0] : -1,
                        .output = sc->io[1], .pipes = {-1, -1}, .pipe_to = {-1, -1},
-                       .log = &log, .exit_fd = exit_file_open(sc->userdata)};
+                       .log = &log, .exit_fd = exit_file_open(sc->userdata), .deadline_ms = container_deadline(&sc->facts)};
     if (master < 0 && stdio_relay_start(&relay, &w, sc->io, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -20923,7 +20948,7 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
         hub.clients[i] = -1;
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log = &log,
-                       .exit_fd = exit_file_open(sc->userdata), .hub = &hub};
+                       .exit_fd = exit_file_open(sc->userdata), .hub = &hub, .deadline_ms = container_deadline(&sc->facts)};
     int code = container_wait(&w);
     ports_proxy_stop(proxy);
     container_record_exit(sc->root, sc->id, sc->layer, sc->spec.cgroups_path, code, sc->facts.remove, &err);
@@ -21050,15 +21075,17 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
  * with io NULL under a detached monitor. */
 static int container_start(const char *root, const char *id_or_name, const int io[3], int *exit_code, lrun_error **err)
 {
-    return container_start_as(root, id_or_name, io, false, exit_code, err);
+    return container_start_as(root, id_or_name, io, false, 0, exit_code, err);
 }
 
 /* container_start_as: container_start, by a user (by_policy false: the
- * restart count starts again) or by the restart policy. */
-static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy, int *exit_code,
-                              lrun_error **err)
+ * restart count starts again) or by the restart policy; preserve_fds of
+ * the caller's descriptors from 3 on pass into the container. */
+static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
+                              int preserve_fds, int *exit_code, lrun_error **err)
 {
-    cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1};
+    cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1,
+                                                              .preserve_fds = preserve_fds};
     if (io)
         memcpy(sc.io, io, sizeof sc.io);
     bool broken = false;
@@ -28143,6 +28170,8 @@ struct run_options {
     const char *pull;
     const char *platform;
     bool entrypoint_set;
+    char **attach;    /* run -a/--attach: the streams attached (stdin, stdout, stderr); none given: all */
+    int preserve_fds; /* run --preserve-fds N: the caller's 3 .. 3+N-1 pass into the container */
 };
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
@@ -28150,7 +28179,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME,
-                RUN_RUNTIME, RUN_LIMIT /* + enum limit_option */ };
+                RUN_RUNTIME, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -28164,6 +28193,26 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_ENV_FILE: env_file_add(c, value, err); break;
     case RUN_WORKDIR: free(c->workdir), c->workdir = xstrdup(value); break;
     case RUN_USER: free(c->user), c->user = xstrdup(value); break;
+    case RUN_ATTACH:
+        if (strcmp(value, "stdin") && strcmp(value, "stdout") && strcmp(value, "stderr"))
+            return fail(err, "invalid stream \"%s\" for --attach - must be one of stdin, stdout, or stderr: invalid argument",
+                        value);
+        strv_push(&o->attach, xstrdup(value));
+        break;
+    case RUN_TIMEOUT: {
+        unsigned long n;
+        if (!parse_id(value, &n) || n > INT_MAX)
+            return fail(err, "invalid --timeout \"%s\": use a number of seconds", value);
+        c->timeout = (int)n;
+        break;
+    }
+    case RUN_PRESERVE_FDS: {
+        unsigned long n;
+        if (!parse_id(value, &n) || n > 1 << 16)
+            return fail(err, "invalid --preserve-fds \"%s\": use a number of descriptors", value);
+        o->preserve_fds = (int)n;
+        break;
+    }
     case RUN_RUNTIME: /* lrun is the runtime: the name is kept (inspect's OCIRuntime), a path must be a program */
         if (!*value || (strchr(value, '/') && access(value, X_OK) < 0))
             return fail(err, "invalid --runtime \"%s\": not an executable file", value);
@@ -28428,6 +28477,9 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         STRING_FLAG("cidfile", 0, &o->cidfile, "FILE", "Write the container's ID to FILE (which must not exist)"),
         RUN_CALL("log-driver", 0, RUN_LOG_DRIVER, "DRIVER", "Logging driver: k8s-file (default), none, passthrough"),
         RUN_CALL("log-opt", 0, RUN_LOG_OPT, "KEY=VALUE", "Logging option: path=FILE, max-size=SIZE, tag=..."),
+        RUN_CALL("attach", 'a', RUN_ATTACH, "STREAM", "Attach to stdin, stdout or stderr (repeatable; default: all)"),
+        RUN_CALL("timeout", 0, RUN_TIMEOUT, "SECONDS", "Kill the container after this long (its exit code: -1)"),
+        RUN_CALL("preserve-fds", 0, RUN_PRESERVE_FDS, "N", "Pass the caller's descriptors 3 .. 3+N-1 into the container"),
         RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),
         FLAGS_END,
     };
@@ -28461,6 +28513,7 @@ static void run_options_release(struct run_options *o)
 {
     container_config_release(&o->cfg);
     free(o->entrypoint);
+    lrun_strv_free(o->attach);
 }
 
 /* container_create_pulling: run's and create's path to a new container,
@@ -28541,6 +28594,50 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
     return 0;
 }
 
+/* run_preserved_fds_hold: --preserve-fds N: the caller's 3 .. 3+N-1 that
+ * are not open get /dev/null, so none of lrun's own descriptors takes
+ * their number and passes into the container. */
+static void run_preserved_fds_hold(int n)
+{
+    for (int fd = 3; fd < 3 + n; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        } else {
+            fcntl(fd, F_SETFD, 0); /* passed on, as given */
+        }
+}
+
+/* run_attached_stdio: run -a: the streams not attached are /dev/null here
+ * (the log keeps the container's output all the same); stdin is the
+ * caller's with -i, as podman (-a stdin alone passes nothing).  Returns the /dev/null descriptor, or -1. */
+static int run_attached_stdio(char **attach, int io[3])
+{
+    io[0] = STDIN_FILENO, io[1] = STDOUT_FILENO, io[2] = STDERR_FILENO;
+    if (!attach)
+        return -1;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        return -1;
+    if (!strv_contains(attach, "stdout"))
+        io[1] = null;
+    if (!strv_contains(attach, "stderr"))
+        io[2] = null;
+    return null;
+}
+
+/* run_start_status: podman's status of a run whose start failed: the
+ * error's own (126, 127), else 127 for something not found, else 126. */
+static int run_start_status(const lrun_error *err)
+{
+    if (err->exit_code && err->exit_code != EXIT_LRUN)
+        return err->exit_code;
+    return strcasestr(err->message, "not found") || strcasestr(err->message, "no such file") ? 127 : 126;
+}
+
 static int cmd_run(struct cli *cli, int argc, char **argv)
 {
     cleanup(run_options_release) struct run_options o = {0};
@@ -28548,6 +28645,7 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     int at = run_options_parse(argc, argv, "run", &o, &status);
     if (at < 0)
         return status;
+    run_preserved_fds_hold(o.preserve_fds);
     autofree char *id = NULL;
     if ((status = cli_create_container(cli, &o, argv[at], argv + at + 1, &id)))
         return status;
@@ -28555,7 +28653,13 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    int started = container_start(root, id, o.cfg.detach ? NULL : process_stdio, &exit_code, &err);
+    int io[3];
+    autoclose int null = run_attached_stdio(o.attach, io);
+    if (o.attach && !o.cfg.detach && !strv_contains(o.attach, "stdout") && !strv_contains(o.attach, "stderr")) {
+        printf("%s\n", id); /* podman: nothing of the container's is shown, its ID is */
+        fflush(stdout);
+    }
+    int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &exit_code, &err);
     autoerror lrun_error *remove_err = NULL, *rmi_err = NULL;
     if (started < 0 && o.cfg.remove) /* a start that failed early leaves nothing either */
         container_remove(root, id, true, true, &remove_err);
@@ -28564,8 +28668,10 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
         autostrv char **untagged = NULL, **deleted = NULL; /* an image in use stays, silently */
         lrun_image_remove(s, argv[at], 0, &untagged, &deleted, &rmi_err); /* the name, as podman */
     }
-    if (started < 0)
-        return cli_fail(err);
+    if (started < 0) {
+        cli_fail(err);
+        return run_start_status(err);
+    }
     if (o.cfg.detach)
         printf("%s\n", id);
     return exit_code;

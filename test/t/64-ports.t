@@ -32,8 +32,8 @@ is "$rc|$err" "125|Error: failed to find published port \"81\"$nl" "port of a po
 
 # a clash: refused before the container starts
 run $TO "$LRUN" --root "$R" run --rm --name clash -p "127.0.0.1:$HP:80" "$IMG" sh -c 'echo started'
-is "$rc|$out|$err" "125||Error: cannot listen on the TCP port: listen tcp4 127.0.0.1:$HP: Address already in use$nl" \
-	"the same host port again: exit 125, a clear error, the command never ran"
+is "$rc|$out|$err" "126||Error: cannot listen on the TCP port: listen tcp4 127.0.0.1:$HP: Address already in use$nl" \
+	"the same host port again: exit 126 (podman: a start that failed), a clear error, the command never ran"
 is "$(jq '[.[] | select(.names[0] == "clash")] | length' "$R/overlay-containers/containers.json")" 0 "  and --rm removed it"
 
 # the port goes with the container

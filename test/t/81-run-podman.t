@@ -2,7 +2,8 @@
 # run/create/stop/wait as podman's users know them: TERM=xterm in every
 # container, /etc/mtab made, a -w directory that is missing is 126 (the
 # image's WorkingDir is made), --runtime kept for inspect, --runtime-flag,
-# stop --timeout, the "stopping" state, wait --condition.
+# stop --timeout, the "stopping" state, wait --condition, run -a/--attach,
+# --preserve-fds, --timeout, a failed start's 126.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -76,6 +77,62 @@ L run -d --name trapper "$IMG" sh -c "trap 'exit 0' TERM; echo READY; while :; d
 run L stop --timeout=5 trapper
 is "$rc:$out" "0:trapper$nl" "stop --timeout: podman's other name of --time"
 L rm -f -t 0 stopme trapper >/dev/null
+
+# ------------------------------------------------------------ run -a --
+run L run --rm -a stdout "$IMG" sh -c 'echo out; echo err >&2'
+is "$rc:$out:$err" "0:out$nl:" "run -a stdout: the container's stdout only"
+run L run --rm -a stderr "$IMG" sh -c 'echo out; echo err >&2'
+is "$rc:$out:$err" "0::err$nl" "run -a stderr: its stderr only"
+run L run --name att --attach stdin "$IMG" sh -c 'echo out; echo err >&2'
+is "$rc:$out:$err" "0:$(L inspect --format '{{.Id}}' att)$nl:" "run --attach stdin: the container's ID, as podman, nothing of its output"
+run L logs att
+is "$out:$err" "out$nl:err$nl" "  the log has its output all the same, each stream its own"
+L rm att >/dev/null
+run L run --rm -a stdin -a stdout "$IMG" sh -c 'cat; echo out' <<<input
+is "$rc:$out" "0:out$nl" "-a stdin without -i: nothing passes in (podman)"
+run L run --rm -i -a stdout "$IMG" sh -c 'cat; echo out' <<<input
+is "$rc:$out" "0:input${nl}out$nl" "-i -a stdout: stdin passes in"
+run L run --rm -a bogus "$IMG" true
+is "$rc:$err" "125:Error: invalid stream \"bogus\" for --attach - must be one of stdin, stdout, or stderr: invalid argument$nl" \
+	"-a bogus: podman's error"
+run L run --name big -a stderr "$IMG" sh -c 'head -c 300000 /dev/zero; echo done >&2'
+is "$rc:$out:$err" "0::done$nl" "-a stderr with much output on stdout: no hang"
+is "$(tr -cd '\0' <"$(L inspect big --format '{{.HostConfig.LogConfig.Path}}')" | wc -c)" 300000 \
+	"  the log keeps every NUL byte"
+L rm big >/dev/null
+
+# ------------------------------------------------------- --preserve-fds --
+echo passed-in >"$T/fd4"
+run L run --rm --preserve-fds=2 "$IMG" sh -c 'cat <&4; readlink /proc/self/fd/3; test -e /proc/self/fd/5 || echo no-5' 4<"$T/fd4"
+is "$rc:$out" "0:passed-in$nl/dev/null${nl}no-5$nl" "--preserve-fds 2: 3 and 4 pass in (3, not open, as /dev/null), nothing above"
+run L run --rm "$IMG" sh -c 'test -e /proc/self/fd/4 || echo no-4' 4<"$T/fd4"
+is "$rc:$out" "0:no-4$nl" "  without it the caller's 4 stays out"
+run L run --rm --preserve-fds=x "$IMG" true
+is "$rc:$err" "125:Error: invalid --preserve-fds \"x\": use a number of descriptors$nl" "--preserve-fds x: 125"
+
+# ------------------------------------------------------------ --timeout --
+start=$SECONDS
+run L run --name to --timeout 2 "$IMG" sleep 30
+is "$rc" 255 "run --timeout 2 of sleep 30: killed, 255 as podman"
+ok $([ $((SECONDS - start)) -lt 10 ]; echo $?) "  after 2 seconds, not 30"
+is "$(L inspect --format '{{.State.Status}} {{.State.ExitCode}}' to)" "exited -1" "  inspect: exited -1"
+L rm to >/dev/null
+run L run -d --name tod --timeout 1 "$IMG" sleep 30
+run L wait tod
+is "$rc:$out" "0:-1$nl" "run -d --timeout: the monitor kills it too"
+L rm tod >/dev/null
+
+# -------------------------------------------------- a start that fails --
+. "$here/../lib/registry.sh"
+PORT=$(reg_free_port)
+L run -d --name portok -p "127.0.0.1:$PORT:80" "$IMG" sleep 60 >/dev/null
+run L run -d --name portfail -p "127.0.0.1:$PORT:80" "$IMG" true
+is "$rc" 126 "run whose start fails (the port is taken): 126, as podman"
+like "$err" "Address already in use" "  the reason"
+is "$(L ps -a --filter name=portfail --format '{{.Names}}')" "portfail" "  the container stays"
+run L run --rm -d --name portfailrm -p "127.0.0.1:$PORT:80" "$IMG" true
+is "$rc:$(L ps -a --filter name=portfailrm --format '{{.Names}}')" "126:" "  with --rm it goes"
+L rm -f -t 0 portok portfail >/dev/null
 
 
 done_testing
