@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/fixtures.sh"
 . "$here/../lib/lrun.sh"
+. "$here/../lib/cross.sh"
 command -v aarch64-linux-gnu-gcc >/dev/null || skip_all "no cross compiler (./build.sh --deps --arch arm64)"
 command -v qemu-aarch64-static >/dev/null || skip_all "no qemu-user-static"
 lrun_tmp
@@ -49,4 +50,31 @@ layers: 2232320 bytes
 " "the arm64 example loads and lists an image under qemu-aarch64-static"
 is "$("$LRUN" --root "$T/root" images --format '{{.ID}} {{.Repository}}:{{.Tag}}')" \
     "53295387bff9 localhost:5000/servidorweb:v1" "the host's lrun reads the store the arm64 program wrote"
+
+# the container example for arm64 under qemu-aarch64-static, with an arm64
+# image (Debian's arm64 busybox-static): the API's image and store calls run
+# there (load, create); starting cannot: qemu-user emulates clone(2) only with
+# the flags of fork and of a thread, and refuses any CLONE_NEW* (namespaces)
+# with EINVAL, so the start fails cleanly with lrun's error and exit code
+ok_cmd "examples/run-container.c links for arm64" \
+    aarch64-linux-gnu-gcc -std=gnu11 -Wall -Wextra -Werror -static -I"$top" -o "$T/run-container-arm64" \
+    "$top/examples/run-container.c" "$T/runtime-arm64.o" $("$top/build.sh" --libs)
+if ! bb=$(cross_busybox arm64 2>"$T/why"); then
+    skip "the arm64 container example: $(tail -n 1 "$T/why")"
+else
+    FX_BUSYBOX=$bb fx_busybox_rootfs "$T/rootfs-arm64" && fx_layer_tar "$T/rootfs-arm64" "$T/layer-arm64.tar" &&
+        FX_ARCH=arm64 FX_VARIANT=v8 fx_docker_archive "$T/arm64.tar" localhost/arm64demo:latest '{"Cmd":["/bin/sh"]}' \
+            "$T/layer-arm64.tar" || bail "the arm64 image does not build"
+    run qemu-aarch64-static "$T/run-container-arm64" "$T/root-arm64" "$T/arm64.tar"
+    like "$out" $'^loaded localhost/arm64demo:latest\ncreated api-demo [0-9a-f]{12}\n$' \
+        "under qemu-aarch64-static the arm64 example loads its arm64 image and creates a container"
+    is "$rc|$err" "125|run-container: start: create the container's namespaces: Invalid argument
+" "  starting it fails with lrun's error (qemu-user refuses clone with namespace flags: EINVAL), exit 125"
+    like "$("$LRUN" --root "$T/root-arm64" ps -a --format '{{.Names}} {{.Image}} {{.Status}}')" \
+        '^api-demo localhost/arm64demo:latest Exited \(125\) ' \
+        "  the host's lrun lists the container the arm64 program created, its failed start as Exited (125)"
+    is "$("$LRUN" --root "$T/root-arm64" image inspect --format '{{.Architecture}}' localhost/arm64demo:latest)" \
+        "arm64" "  and its arm64 image"
+    "$LRUN" --root "$T/root-arm64" rm -a >/dev/null 2>&1
+fi
 done_testing
