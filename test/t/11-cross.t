@@ -2,7 +2,9 @@
 # Cross builds: ./build.sh --arch ARCH makes ./lrun-ARCH, static, stripped,
 # for that machine, under 3 MB, and it runs there (under qemu-user).  The
 # embedding example links for arm64 and loads and lists an image under
-# qemu-aarch64-static.  Short mode: arm64; LONG=1: arm64, armhf and riscv64
+# qemu-aarch64-static; the container example there loads an arm64 image and
+# creates its container, and its start fails as it must under qemu-user (no
+# namespaces: qemu emulates clone only as fork or thread).  Short mode: arm64; LONG=1: arm64, armhf and riscv64
 # (riscv64's libraries are built from Debian's sources once, into
 # /var/tmp/lrun-cross; in short mode riscv64 is built only if they are there).
 here=$(cd "$(dirname "$0")" && pwd)

@@ -16,48 +16,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lrun.sh"
 . "$here/../lib/cross.sh"
 . "$here/../lib/boot.sh"
-BUILD=$LRUN_TOP/examples/initramfs/build.sh
 BOOT_TIMEOUT=${LRUN_TEST_BOOT_TIMEOUT:-600}
 command -v cpio >/dev/null || skip_all "no cpio (apt-get install cpio)"
 arches=${LRUN_TEST_BOOT_ARCHES:-arm64}
 [ "${LONG:-0}" = 1 ] && arches=${LRUN_TEST_BOOT_ARCHES:-arm64 armhf riscv64}
 lrun_tmp
 
-# the image's command, as 70-initramfs-boot.t's (its markers), plus uname -m
-CMD='echo "MARK-ran the image command"
-echo "MARK-pid $$"
-echo "MARK-machine $(uname -m)"
-for n in uts pid ipc mnt; do echo "MARK-ns $(readlink /proc/self/ns/$n)"; done
-grep " / " /proc/mounts | sed "s/^/MARK-rootmount /"
-echo 00000000000000000 > /file.txt'
-boot_script "$T/test.conf"
-
-declare -A fx_arch=([arm64]=arm64 [armhf]=arm [riscv64]=riscv64) fx_variant=([arm64]=v8 [armhf]=v7)
-declare -A machine=([arm64]=aarch64 [armhf]=armv7l [riscv64]=riscv64)
-declare -A qemu=([arm64]="qemu-system-aarch64 -M virt -cpu cortex-a57" [armhf]="qemu-system-arm -M virt -cpu cortex-a15"
-	[riscv64]="qemu-system-riscv64 -M virt")
-declare -A console=([arm64]=ttyAMA0 [armhf]=ttyAMA0 [riscv64]=ttyS0)
-
 for a in $arches; do
-	q=${qemu[$a]%% *}
-	if ! command -v "$q" >/dev/null; then
-		skip "$a: no $q (apt-get install qemu-system-arm qemu-system-misc)"; continue
-	fi
-	if ! bin=$(cross_lrun "$a" 2>"$T/why"); then skip "$a: $(tail -n 1 "$T/why")"; continue; fi
-	if ! kdir=$(cross_kernel "$a" 2>"$T/why"); then skip "$a: $(tail -n 1 "$T/why")"; continue; fi
-	if ! bb=$(cross_busybox "$a" 2>"$T/why"); then skip "$a: $(tail -n 1 "$T/why")"; continue; fi
-	kernel=$(ls "$kdir"/boot/vmlinu[xz]-* | head -n 1)
-	note "$a: kernel $kernel"
-	FX_BUSYBOX=$bb fx_busybox_rootfs "$T/rootfs-$a" && fx_layer_tar "$T/rootfs-$a" "$T/layer-$a.tar" &&
-		FX_ARCH=${fx_arch[$a]} FX_VARIANT=${fx_variant[$a]:-} fx_docker_archive "$T/$a/vmtest.tar" \
-			localhost/vmtest:latest "$(jq -cn --arg c "$CMD" '{Cmd:["/bin/sh","-c",$c]}')" "$T/layer-$a.tar" ||
-		bail "the $a image does not build"
-	ok_cmd "$a: an initramfs of lrun-$a, the $a image and the kernel's overlay module" \
-		env LRUN="$bin" "$BUILD" --kernel-root "$kdir" --kernel-version "${kernel##*/vmlinu?-}" --image "$T/$a/vmtest.tar" --script "$T/test.conf" -o "$T/$a.cpio.gz"
+	boot_arch_initramfs "$a" "$T" 2>"$T/why"
+	prep=$?
+	[ "$prep" = 1 ] && { skip "$a: $(tail -n 1 "$T/why")"; continue; }
+	ok "$prep" "$a: an initramfs of lrun-$a, the $a image and the kernel's overlay module" ||
+		{ diag "$(cat "$T/why")"; continue; }
+	note "$a: kernel $BOOT_KERNEL"
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086
-	timeout -k 5 "$BOOT_TIMEOUT" nice -n 10 ${qemu[$a]} -m 512 -smp 1 -kernel "$kernel" -initrd "$T/$a.cpio.gz" \
-		-append "console=${console[$a]} panic=-1 quiet" -nographic -no-reboot -nic none </dev/null >"$T/$a.log" 2>&1
+	timeout -k 5 "$BOOT_TIMEOUT" nice -n 10 $BOOT_QEMU -kernel "$BOOT_KERNEL" -initrd "$T/$a.cpio.gz" \
+		-append "$BOOT_APPEND" </dev/null >"$T/$a.log" 2>&1
 	boot_rc=$?
 	secs=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.1f", t / 1e9 }')
 	log=$(tr -d '\r' <"$T/$a.log")
@@ -70,7 +45,7 @@ for a in $arches; do
 	ok $? "$a: the kernel did not panic"
 	is "$(m init)" $'MARK-init start\nMARK-init done' "$a: /init (lrun-$a) ran the whole script as PID 1" || show
 	is "$(m ran)" "MARK-ran the image command" "$a: the container ran the image's own command"
-	is "$(m machine)" "MARK-machine ${machine[$a]}" "$a: on that machine (uname -m: ${machine[$a]})"
+	is "$(m machine)" "MARK-machine $BOOT_MACHINE" "$a: on that machine (uname -m: $BOOT_MACHINE)"
 	is "$(m pid)" "MARK-pid 1" "$a: it is PID 1 (its own pid namespace)"
 	ns=$(m ns | sed 's/^MARK-ns //' | tr '\n' ' ')
 	like "$ns" '^uts:\[[0-9]+\] pid:\[[0-9]+\] ipc:\[[0-9]+\] mnt:\[[0-9]+\] $' "$a: it reports its namespaces"
@@ -81,7 +56,7 @@ for a in $arches; do
 	like "$log" $'\nlrun init: `run --network none --name vmexit localhost/vmtest:latest sh -c \'exit 7\'` exited with status 7\n' \
 		"$a: the console shows a container's exit code"
 	like "$(grep -E '^[0-9a-f]{12} .* vmtest +' <<<"$log")" \
-		'^[0-9a-f]{12}  localhost/vmtest:latest .* Exited \(0\) .* vmtest +18B \(virtual [0-9.]+[kM]B\)$' \
-		"$a: ps -a -s: exited 0, its writable layer 18B"
+		'^[0-9a-f]{12}  localhost/vmtest:latest .* Exited \(0\) .* vmtest +30B \(virtual [0-9.]+[kM]B\)$' \
+		"$a: ps -a -s: exited 0, its writable layer 30B (/file.txt 18B, the /etc/mtab link 12B)"
 done
 done_testing

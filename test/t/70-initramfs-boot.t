@@ -139,11 +139,11 @@ like "$console" $'\nlrun init: `run --network none --name vmexit localhost/vmtes
 hdr=$(grep -o 'CONTAINER ID .*' <<<"$console")
 like "$hdr" '^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES +SIZE$' "init ran ps -a -s" || show_console
 row=$(grep -E '^[0-9a-f]{12} .* vmtest +' <<<"$console")
-like "$row" '^[0-9a-f]{12}  localhost/vmtest:latest .* Exited \(0\) .* vmtest +18B \(virtual [0-9.]+[kM]B\)$' \
-	"ps -a -s: the container exited 0 and its writable layer is 18B (/file.txt)"
+like "$row" '^[0-9a-f]{12}  localhost/vmtest:latest .* Exited \(0\) .* vmtest +30B \(virtual [0-9.]+[kM]B\)$' \
+	"ps -a -s: the container exited 0 and its writable layer is 30B (/file.txt 18B, the /etc/mtab link 12B)"
 is "$(m hostname)" "MARK-hostname ${row:0:12}" "its hostname is its own (its ID), set in its own uts namespace"
-like "$(grep -E '^[0-9a-f]{12} .* vmexit +' <<<"$console")" ' Exited \(7\) .* vmexit +0B \(virtual ' \
-	"ps -a -s: the other container exited 7 and wrote nothing"
+like "$(grep -E '^[0-9a-f]{12} .* vmexit +' <<<"$console")" ' Exited \(7\) .* vmexit +12B \(virtual ' \
+	"ps -a -s: the other container exited 7 and wrote nothing (12B: the /etc/mtab link)"
 
 # ------------------------------------------------- the example as shipped --
 ok_cmd "build.sh with no options builds the shipped example" \
@@ -156,8 +156,8 @@ is "$boot_rc" 0 "it boots and qemu exits on its own ($accel, ${boot_secs}s)" || 
 ok $? "without a panic" || show_console
 like "$console" $'\nhello from ([0-9a-f]{12}), pid 1 in its own namespaces\noverlay / overlay ' \
 	"its container says hello from its overlay root" || show_console
-like "$console" $'\n[0-9a-f]{12}  localhost/busybox:latest [^\n]* Exited \\(0\\) [^\n]* hello +18B \\(virtual [0-9.]+[kM]B\\)\n' \
-	"ps -a -s shows it exited 0 with 18B written"
+like "$console" $'\n[0-9a-f]{12}  localhost/busybox:latest [^\n]* Exited \\(0\\) [^\n]* hello +30B \\(virtual [0-9.]+[kM]B\\)\n' \
+	"ps -a -s shows it exited 0: 18B written and the /etc/mtab link, 30B"
 like "$console" 'reboot: Power down' "and it powers off"
 
 # --image without --script: a script that runs the image's first tag
