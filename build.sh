@@ -33,12 +33,13 @@ DEPS="gcc libc6-dev make pkg-config file binutils dpkg-dev xz-utils libarchive-d
 #   python3 e2fsprogs man-db               hostile registries; small ext4 stores; lrun.1's check
 #   slirp4netns passt                      a rootless user's networks: slirp4netns, pasta (78-rootless-network)
 #   gnupg                                  image sign's signatures (lrun runs gpg; 81-image-sign)
+#   fuse-overlayfs                         the rootless overlay fallback (79-rootless-fuse-overlayfs)
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux
       podman skopeo crun uidmap containerd
       docker-registry apache2-utils openssl ca-certificates dnsmasq-base curl
       qemu-system-x86 linux-image-amd64 cpio qemu-user-static qemu-system-arm qemu-system-misc
       tmux attr hyperfine bubblewrap time strace nftables clang libclang-rt-14-dev
-      iproute2 python3 e2fsprogs man-db slirp4netns passt gnupg"
+      iproute2 python3 e2fsprogs man-db slirp4netns passt gnupg fuse-overlayfs"
 # the -dev packages a target architecture needs (as DEPS, for ARCH)
 TARGET_DEV="libarchive-dev libyajl-dev libseccomp-dev libcap-dev libssl-dev zlib1g-dev libzstd-dev liblzma-dev
             libmbedtls-dev"

@@ -980,6 +980,20 @@ static bool size_parse_decimal(const char *text, int64_t *bytes)
     return size_parse_in(text, 1000, bytes);
 }
 
+/* program_path: where $PATH finds an executable name (NULL: nowhere). */
+static char *program_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    autostrv char **dirs = strv_split(path && *path ? path : "/usr/local/bin:/usr/bin:/bin", ":");
+    for (size_t i = 0; dirs[i]; i++) {
+        char *candidate = xasprintf("%s/%s", dirs[i], name);
+        if (access(candidate, X_OK) == 0)
+            return candidate;
+        free(candidate);
+    }
+    return NULL;
+}
+
 /* ========================================================================
  * JSON: reading with yajl's tree, writing with yajl_gen
  * ======================================================================== */
@@ -2333,14 +2347,13 @@ static char *storage_conf_file(void)
                                                                      : "/usr/share/containers/storage.conf");
 }
 
-/* storage_conf_root: the graph root storage.conf gives, as c/storage reads
- * it: $CONTAINERS_STORAGE_CONF, else (root) /etc/containers/storage.conf or
- * /usr/share/containers/storage.conf, else (rootless) the user's
- * ~/.config/containers/storage.conf or the system file's
- * rootless_storage_path; *root NULL when none says. */
-static int storage_conf_root(char **root, lrun_error **err)
+/* storage_conf_read: the storage.conf c/storage reads, as its tree:
+ * $CONTAINERS_STORAGE_CONF, else (rootless) the user's
+ * ~/.config/containers/storage.conf, else /etc/containers/storage.conf or
+ * /usr/share/containers/storage.conf; 1 when there is none.  *system: it
+ * is the system's file. */
+static int storage_conf_read(yajl_val *tree, char **file, bool *system, lrun_error **err)
 {
-    *root = NULL;
     const char *env = getenv("CONTAINERS_STORAGE_CONF"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     autofree char *user_file = xdg && *xdg == '/' ? xasprintf("%s/containers/storage.conf", xdg)
                                : home && *home   ? xasprintf("%s/.config/containers/storage.conf", home)
@@ -2349,48 +2362,94 @@ static int storage_conf_root(char **root, lrun_error **err)
                            env ? NULL : "/etc/containers/storage.conf",
                            env ? NULL : "/usr/share/containers/storage.conf"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        autojson yajl_val tree = NULL;
-        int r = files[i] ? config_file_read(files[i], "storage configuration", &tree, err) : 1;
+        int r = files[i] ? config_file_read(files[i], "storage configuration", tree, err) : 1;
         if (r < 0)
             return -1;
         if (r == 1)
             continue;
-        yajl_val storage = json_get(tree, "storage");
+        yajl_val storage = json_get(*tree, "storage");
         const char *driver = json_string(storage, "driver");
-        if (driver && *driver && strcmp(driver, "overlay") != 0)
-            return fail(err, "%s: driver \"%s\": lrun keeps images with the overlay driver only", files[i], driver);
-        /* rootless: a user's own file says graphroot; the system's says
-         * rootless_storage_path ($HOME, $UID and $USER expanded) */
-        const char *path = json_string(storage, "graphroot");
-        if (rootless_uid() != 0 && (i >= 2 || !path || !*path))
-            path = json_string(storage, "rootless_storage_path");
-        if (!path || !*path)
-            return 0;
-        struct buf b = {0};
-        for (const char *p = path; *p;) {
-            const char *value = NULL;
-            size_t skip = 0;
-            char uid[24];
-            snprintf(uid, sizeof uid, "%u", (unsigned)rootless_uid());
-            if (has_prefix(p, "$HOME"))
-                value = home ? home : "", skip = 5;
-            else if (has_prefix(p, "$UID"))
-                value = uid, skip = 4;
-            else if (has_prefix(p, "$USER"))
-                value = getenv("USER") ? getenv("USER") : "", skip = 5;
-            if (value)
-                buf_adds(&b, value), p += skip;
-            else
-                buf_add(&b, p++, 1);
+        if (driver && *driver && strcmp(driver, "overlay") != 0) {
+            fail(err, "%s: driver \"%s\": lrun keeps images with the overlay driver only", files[i], driver);
+            yajl_tree_free(*tree), *tree = NULL;
+            return -1;
         }
-        if (b.data[0] != '/') {
-            autofree char *text = b.data;
-            return fail(err, "%s: graphroot \"%s\" must be an absolute path", files[i], text);
-        }
-        *root = b.data;
+        *file = xstrdup(files[i]);
+        *system = i >= 2;
         return 0;
     }
+    return 1;
+}
+
+/* storage_conf_root: the graph root storage.conf gives, as c/storage reads
+ * it: rootless, a user's own file says graphroot, else (and the system's
+ * file always) rootless_storage_path; *root NULL when none says. */
+static int storage_conf_root(char **root, lrun_error **err)
+{
+    *root = NULL;
+    const char *home = getenv("HOME");
+    autojson yajl_val tree = NULL;
+    autofree char *file = NULL;
+    bool system = false;
+    int r = storage_conf_read(&tree, &file, &system, err);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    yajl_val storage = json_get(tree, "storage");
+    /* rootless: $HOME, $UID and $USER expanded */
+    const char *path = json_string(storage, "graphroot");
+    if (rootless_uid() != 0 && (system || !path || !*path))
+        path = json_string(storage, "rootless_storage_path");
+    if (!path || !*path)
+        return 0;
+    struct buf b = {0};
+    for (const char *p = path; *p;) {
+        const char *value = NULL;
+        size_t skip = 0;
+        char uid[24];
+        snprintf(uid, sizeof uid, "%u", (unsigned)rootless_uid());
+        if (has_prefix(p, "$HOME"))
+            value = home ? home : "", skip = 5;
+        else if (has_prefix(p, "$UID"))
+            value = uid, skip = 4;
+        else if (has_prefix(p, "$USER"))
+            value = getenv("USER") ? getenv("USER") : "", skip = 5;
+        if (value)
+            buf_adds(&b, value), p += skip;
+        else
+            buf_add(&b, p++, 1);
+    }
+    if (b.data[0] != '/') {
+        autofree char *text = b.data;
+        return fail(err, "%s: graphroot \"%s\" must be an absolute path", file, text);
+    }
+    *root = b.data;
     return 0;
+}
+
+/* storage_conf_mount_program: storage.conf's overlay mount_program (in
+ * [storage.options.overlay], or the older [storage.options]), as podman
+ * honours it: the overlay is mounted by that FUSE program (fuse-overlayfs)
+ * instead of the kernel; NULL when none is set. */
+static const char *storage_conf_mount_program(void)
+{
+    static char *program;
+    static bool read;
+    if (read)
+        return program;
+    read = true;
+    autojson yajl_val tree = NULL;
+    autofree char *file = NULL;
+    bool system = false;
+    lrun_error *ignored = NULL;
+    if (storage_conf_read(&tree, &file, &system, &ignored) != 0) {
+        lrun_error_free(ignored);
+        return NULL;
+    }
+    yajl_val options = json_get(json_get(tree, "storage"), "options");
+    const char *path = json_string(json_get(options, "overlay"), "mount_program");
+    path = path && *path ? path : json_string(options, "mount_program");
+    program = path && *path ? xstrdup(path) : NULL;
+    return program;
 }
 
 /* store_default_root: $LRUN_ROOT, else storage.conf's graph root, else
@@ -3298,6 +3357,7 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
     s->root = root ? xstrdup(root) : NULL;
     if (!root && store_default_root(&s->root, err) < 0)
         return -1;
+    (void)storage_conf_mount_program(); /* read now: a monitor wipes its environment before it mounts */
     s->mode = mode;
     s->root_fd = s->overlay_fd = s->layers_fd = s->images_fd = s->containers_fd = -1;
     for (int i = 0; i < LOCK_COUNT; i++)
@@ -11159,6 +11219,105 @@ int lrun_logout(const char *registry, const lrun_pull_options *o, lrun_error **e
  * copying trees, a mount namespace of its own, a volume's copy-up
  * ======================================================================== */
 
+/* --- the FUSE overlay, podman's rootless fallback ---
+ * Where the kernel refuses an ordinary user's overlay (before Linux 5.11,
+ * or a kernel that allows it only to root), the overlay is mounted by
+ * fuse-overlayfs (Debian's), which reads the same layers, 0/0 whiteouts
+ * and user.overlay.opaque; storage.conf's mount_program asks for it (or
+ * another FUSE program) always, as podman honours it.  The kernel's is
+ * tried first. */
+#define FUSE_OVERLAY "fuse-overlayfs"
+
+static bool overlay_fuse_fallback; /* the kernel refused this user's overlay */
+
+/* overlay_mount_program: the program that mounts overlays (storage.conf's,
+ * or fuse-overlayfs once the kernel refused); NULL: the kernel does. */
+static const char *overlay_mount_program(void)
+{
+    const char *configured = storage_conf_mount_program();
+    return configured ? configured : overlay_fuse_fallback ? FUSE_OVERLAY : NULL;
+}
+
+/* overlay_kernel_refused: whether a failed kernel overlay mount (errno)
+ * is the kernel refusing an ordinary user, and fuse-overlayfs is there to
+ * take over. */
+static bool overlay_kernel_refused(int error)
+{
+    autofree char *fuse = NULL;
+    return rootless_uid() && (error == EPERM || error == EINVAL || error == ENODEV || error == EACCES) &&
+           (fuse = program_path(FUSE_OVERLAY)) != NULL;
+}
+
+/* overlay_fuse_mount: program -o options target, by absolute paths; the
+ * program goes to the background once mounted and serves until the
+ * overlay is unmounted.  Its complaint, if any, becomes the error. */
+static int overlay_fuse_mount(const char *program, const char *overlay, const char *lower, const char *upper,
+                              const char *target, lrun_error **err)
+{
+    autofree char *lowers = xstrdup(lower);
+    autobuf struct buf options = {0};
+    buf_adds(&options, "lowerdir=");
+    char *save = NULL;
+    for (char *l = strtok_r(lowers, ":", &save); l; l = strtok_r(NULL, ":", &save))
+        buf_printf(&options, "%s%s%s%s", options.len > 9 ? ":" : "", l[0] == '/' ? "" : overlay, l[0] == '/' ? "" : "/", l);
+    if (upper)
+        buf_printf(&options, ",upperdir=%s/%s/diff,workdir=%s/%s/work", overlay, upper, overlay, upper);
+    int complaint[2];
+    if (pipe2(complaint, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDIN_FILENO), dup2(null, STDOUT_FILENO), dup2(complaint[1], STDERR_FILENO);
+        close_range(3, ~0U, 0);
+        execlp(program, program, "-o", options.data, target, (char *)NULL);
+        dprintf(STDERR_FILENO, "%s: %s\n", program, strerror(errno));
+        _exit(127);
+    }
+    close(complaint[1]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        status = -1;
+    char text[1024];
+    fcntl(complaint[0], F_SETFL, O_NONBLOCK); /* the daemon may keep the pipe */
+    ssize_t n = read(complaint[0], text, sizeof text - 1);
+    close(complaint[0]);
+    text[n > 0 ? n : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    if (status != 0)
+        return fail(err, "mount overlay on %s with %s: %s", target, program, *text ? text : "it failed");
+    return 0;
+}
+
+/* overlay_fuse_probe: for info: whether the kernel mounts this user's
+ * overlay, tried on empty directories in the store (overlay/.probe-PID),
+ * once; a refusal sets the fallback as a container's mount would. */
+static void overlay_fuse_probe(const char *root)
+{
+    if (!rootless_uid() || overlay_mount_program())
+        return;
+    autofree char *overlay = xasprintf("%s/overlay", root);
+    autoclose int fd = open(overlay, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char name[64];
+    snprintf(name, sizeof name, ".probe-%d", (int)getpid());
+    if (fd < 0 || mkdirat(fd, name, 0700) < 0)
+        return;
+    autofree char *base = xasprintf("%s/%s", overlay, name);
+    static const char *const parts[] = {"lower", "upper", "work", "merged"};
+    for (size_t i = 0; i < 4; i++) {
+        autofree char *dir = xasprintf("%s/%s", base, parts[i]);
+        mkdir(dir, 0700);
+    }
+    autofree char *options = xasprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work,userxattr", base, base, base);
+    autofree char *merged = xasprintf("%s/merged", base);
+    if (mount("overlay", merged, "overlay", MS_NODEV, options) == 0)
+        umount2(merged, MNT_DETACH);
+    else if (overlay_kernel_refused(errno))
+        overlay_fuse_fallback = true;
+    remove_tree_at(fd, name, NULL);
+}
+
 /* overlay_mount_at: mount an overlay of lower ("l/A:l/B:...", uppermost
  * first, relative to overlay/) on target, with <upper>/diff as the upper
  * dir when upper is given (read-only otherwise).  It chdirs to overlay/ so
@@ -11177,14 +11336,19 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
     autofree char *overlay = xasprintf("%s/overlay", root);
     if (chdir(overlay) < 0)
         return fail_errno(err, "chdir %s", overlay);
+    if (overlay_mount_program())
+        return overlay_fuse_mount(overlay_mount_program(), overlay, lower, upper, target, err);
     const char *userxattr = rootless_uid() ? ",userxattr" : "";
     autofree char *options = upper ? xasprintf("lowerdir=%s,upperdir=%s/diff,workdir=%s/work%s", lower, upper, upper,
                                                userxattr)
                                    : xasprintf("lowerdir=%s%s", lower, userxattr);
     if (strlen(options) < (size_t)getpagesize() - 1) {
-        if (mount("overlay", target, "overlay", MS_NODEV | (upper ? 0 : MS_RDONLY), options) < 0)
+        if (mount("overlay", target, "overlay", MS_NODEV | (upper ? 0 : MS_RDONLY), options) == 0)
+            return 0;
+        if (!overlay_kernel_refused(errno))
             return fail_errno(err, "mount overlay on %s", target);
-        return 0;
+        overlay_fuse_fallback = true;
+        return overlay_fuse_mount(FUSE_OVERLAY, overlay, lower, upper, target, err);
     }
     struct buf fds = {0};
     buf_adds(&fds, "lowerdir=");
@@ -14590,8 +14754,13 @@ static int rootfs_root(const struct launch *l, lrun_error **err)
         autofree char *suffix = xasprintf("/overlay/%s/merged", s->root_layer);
         if (!has_suffix(s->root_path, suffix))
             return fail(err, "root.path %s is not the overlay of the container layer %s", s->root_path, s->root_layer);
-        if (overlay_mount_layer(l->store_root, s->root_layer, err) < 0)
+        if (overlay_mount_program()) { /* mounted by the monitor: bound over itself for pivot_root */
+            autofree char *merged = xasprintf("%s/overlay/%s/merged", l->store_root, s->root_layer);
+            if (mount(merged, merged, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return fail_errno(err, "bind the root %s", merged);
+        } else if (overlay_mount_layer(l->store_root, s->root_layer, err) < 0) {
             return -1;
+        }
     } else if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return fail_errno(err, "bind the root %s", s->root_path);
     }
@@ -19674,6 +19843,13 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
 static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
 {
     const char *cgroup = l->spec->cgroups_path;
+    /* a FUSE overlay is mounted here, outside the container's mount
+     * namespace: its daemon must not be moved by the container's
+     * pivot_root (it would serve its own root); the container binds it */
+    autofree char *cwd = getcwd(NULL, 0);
+    if (l->spec->root_layer && overlay_mount_program() &&
+        (overlay_mount_layer(l->store_root, l->spec->root_layer, err) < 0 || (cwd && chdir(cwd) < 0)))
+        return -1;
     if (cgroup && cgroup_create(cgroup, &l->spec->resources, err) < 0)
         return -1;
     pid_t pid = container_clone(l, pty, err);
@@ -20052,6 +20228,10 @@ static int container_record_exit(const char *root, const char *id, const char *l
     bool oom_killed = cgroup && cgroup_oom_killed(cgroup);
     if (cgroup)
         cgroup_remove(cgroup, NULL);
+    if (layer && overlay_mount_program()) { /* its FUSE overlay (container_launch's): the daemon ends with it */
+        autofree char *merged = xasprintf("%s/overlay/%s/merged", root, layer);
+        umount2(merged, MNT_DETACH);
+    }
     struct exit_record e = {code, remove ? 0 : layer_diff_size(root, layer), remove, oom_killed};
     return container_change(root, id, mark_exited, &e, !remove, err);
 }
@@ -32115,20 +32295,6 @@ static void version_json(yajl_gen g)
     yajl_gen_map_close(g);
 }
 
-/* program_path: where $PATH finds an executable name (NULL: nowhere). */
-static char *program_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    autostrv char **dirs = strv_split(path && *path ? path : "/usr/local/bin:/usr/bin:/bin", ":");
-    for (size_t i = 0; dirs[i]; i++) {
-        char *candidate = xasprintf("%s/%s", dirs[i], name);
-        if (access(candidate, X_OK) == 0)
-            return candidate;
-        free(candidate);
-    }
-    return NULL;
-}
-
 /* info_host_json: "host": the machine, the kernel, lrun as the runtime
  * (and as the builder and the monitor, buildah's and conmon's parts). */
 static void info_host_json(yajl_gen g)
@@ -32219,13 +32385,24 @@ static void info_store_json(yajl_gen g, lrun_store *s)
     jw_key_str(g, "graphDriverName", "overlay");
     jw_key(g, "graphOptions");
     yajl_gen_map_open(g);
+    overlay_fuse_probe(s->root);
+    const char *program = overlay_mount_program();
+    if (program) { /* as podman shows a mount program (its package and version unknown, as slirp4netns's) */
+        autofree char *path = program[0] == '/' ? xstrdup(program) : program_path(program);
+        jw_key(g, "overlay.mount_program");
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Executable", path ? path : program);
+        jw_key_str(g, "Package", "Unknown");
+        jw_key_str(g, "Version", "");
+        yajl_gen_map_close(g);
+    }
     yajl_gen_map_close(g);
     jw_key_str(g, "graphRoot", s->root);
     jw_key_int(g, "graphRootAllocated", have_fs ? (int64_t)(fs.f_blocks * (uint64_t)fs.f_bsize) : 0);
     jw_key_int(g, "graphRootUsed", have_fs ? (int64_t)((fs.f_blocks - fs.f_bfree) * (uint64_t)fs.f_bsize) : 0);
     jw_key(g, "graphStatus");
     yajl_gen_map_open(g);
-    jw_key_str(g, "Native Overlay Diff", "true");
+    jw_key_str(g, "Native Overlay Diff", program ? "false" : "true");
     jw_key_str(g, "Supports d_type", "true");
     jw_key_str(g, "Using metacopy", "false");
     yajl_gen_map_close(g);
