@@ -3404,6 +3404,75 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
     return 0;
 }
 
+/* --- events: podman's file backend ---
+ * One JSON line per event in ROOT/events/events.log (podman keeps its file
+ * under its tmp dir; lrun's runroot is the graph root), the fields and
+ * names podman's events.Event marshals: create, start, died, remove... of
+ * containers, pull, tag, untag, remove of images, create, remove of
+ * volumes.  Written best-effort: an event that cannot be written never
+ * fails the command. */
+
+struct event {
+    const char *type;   /* container, image, volume */
+    const char *status; /* create, start, died, remove, pull, tag... */
+    const char *id, *name, *image;
+    int exit_code; /* died */
+};
+
+static char *events_path(const char *root) { return xasprintf("%s/events/events.log", root); }
+
+static void event_write(const char *root, const struct event *e)
+{
+    autofree char *dir = xasprintf("%s/events", root), *path = events_path(root);
+    if (mkdir_p(dir, 0700, NULL) < 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    autofree char *time_text = time_rfc3339_nano(now);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    if (e->exit_code)
+        jw_key_int(g, "ContainerExitCode", e->exit_code);
+    if (e->id && *e->id)
+        jw_key_str(g, "ID", e->id);
+    if (e->image && *e->image)
+        jw_key_str(g, "Image", e->image);
+    if (e->name && *e->name)
+        jw_key_str(g, "Name", e->name);
+    jw_key_str(g, "Status", e->status);
+    jw_key_str(g, "Time", time_text);
+    jw_key_str(g, "Type", e->type);
+    jw_key(g, "Attributes");
+    if (strcmp(e->type, "container") == 0) {
+        yajl_gen_map_open(g);
+        yajl_gen_map_close(g);
+    } else {
+        yajl_gen_null(g);
+    }
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *text = json_writer_text(g, &len);
+    autofree char *line = xasprintf("%s\n", text);
+    autoclose int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 && write_all(fd, line, len + 1) < 0)
+        log_emit(LOG_DEBUG, "write %s: %s", path, strerror(errno));
+}
+
+static char *container_image_name(const struct container *c)
+{
+    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
+    const char *name = json_string(meta, "image-name");
+    return xstrdup(name ? name : c->image ? c->image : "");
+}
+
+/* container_event: an event about c. */
+static void container_event(const char *root, const struct container *c, const char *status, int exit_code)
+{
+    autofree char *image = container_image_name(c);
+    struct event e = {"container", status, c->id, c->names && c->names[0] ? c->names[0] : "", image, exit_code};
+    event_write(root, &e);
+}
+
 /* ========================================================================
  * LAYERS: layer directories, safe tar extraction, whiteouts, removal
  * ======================================================================== */
@@ -7271,7 +7340,10 @@ int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_
     if (!full)
         return -1;
     image_take_name(s, img, full, false);
-    return store_save_images(s, err);
+    if (store_save_images(s, err) < 0)
+        return -1;
+    event_write(s->root, &(struct event){"image", "tag", img->id, new_name, NULL, 0});
+    return 0;
 }
 
 static int64_t image_created_seconds(const struct image *img) { return time_parse_rfc3339(img->created); }
@@ -7522,12 +7594,14 @@ struct image_removal {
     struct container **containers; /* -f: those that use them, to go first */
     size_t n_containers;
     bool untagged; /* a name of an image that stays went (in s) */
+    char **events; /* status, image ID, name, ...: written once it is done */
 };
 
 static void image_removal_release(struct image_removal *r)
 {
     free(r->images);
     free(r->containers);
+    lrun_strv_free(r->events);
 }
 
 /* image_removal_plan: add rmi NAME to r: a name an image shares with
@@ -7552,6 +7626,8 @@ static int image_removal_plan(lrun_store *s, struct image_removal *r, const char
         image_names_history_update(img);
         strv_push(untagged, xstrdup(full));
         r->untagged = true;
+        strv_push(&r->events, xstrdup("untag")), strv_push(&r->events, xstrdup(img->id));
+        strv_push(&r->events, xstrdup(full));
         return 0;
     }
     if (!by_name && strv_len(img->names) > 1 && !force)
@@ -7576,9 +7652,14 @@ static int image_removal_plan(lrun_store *s, struct image_removal *r, const char
             r->containers[r->n_containers++] = s->containers[i];
             strv_push(deleted, xstrdup(s->containers[i]->id));
         }
-    for (size_t i = 0; img->names && img->names[i]; i++)
+    for (size_t i = 0; img->names && img->names[i]; i++) {
         strv_push(untagged, xstrdup(img->names[i]));
+        strv_push(&r->events, xstrdup("untag")), strv_push(&r->events, xstrdup(img->id));
+        strv_push(&r->events, xstrdup(img->names[i]));
+    }
     strv_push(deleted, xstrdup(img->id));
+    strv_push(&r->events, xstrdup("remove")), strv_push(&r->events, xstrdup(img->id));
+    strv_push(&r->events, xstrdup(full ? full : img->names && img->names[0] ? img->names[0] : img->id));
     r->images = xrealloc(r->images, (r->n_images + 2) * sizeof *r->images);
     r->images[r->n_images++] = img;
     return 0;
@@ -7588,9 +7669,12 @@ static int image_removal_run(lrun_store *s, struct image_removal *r, lrun_error 
 {
     if (r->n_containers && containers_remove_storage(s, r->containers, r->n_containers, err) < 0)
         return -1;
-    if (r->n_images)
-        return images_remove_records(s, r->images, r->n_images, err);
-    return r->untagged ? store_save_images(s, err) : 0;
+    if (r->n_images ? images_remove_records(s, r->images, r->n_images, err) < 0
+                    : r->untagged && store_save_images(s, err) < 0)
+        return -1;
+    for (size_t i = 0; r->events && r->events[i] && r->events[i + 1] && r->events[i + 2]; i += 3)
+        event_write(s->root, &(struct event){"image", r->events[i], r->events[i + 1], r->events[i + 2], NULL, 0});
+    return 0;
 }
 
 int lrun_image_remove(lrun_store *s, const char *name, int force, char ***untagged, char ***deleted,
@@ -10567,6 +10651,7 @@ static int image_pull_from(lrun_store *s, const char *full, const struct referen
         strv_push(&known, xasprintf("location %s %s/%s", p->layers[i].digest, src->domain, src->path));
     blob_cache_add(s->root, known);
     *image_id = xstrdup(pr.load.plans[0].config_id);
+    event_write(s->root, &(struct event){"image", "pull", NULL, full, NULL, 0});
     return 0;
 }
 
@@ -17407,6 +17492,7 @@ static int volume_create(const char *root, struct volume *v, lrun_error **err)
         remove_tree_at(fd, v->name, NULL);
         return -1;
     }
+    event_write(root, &(struct event){"volume", "create", NULL, v->name, NULL, 0});
     return 0;
 }
 
@@ -17420,7 +17506,10 @@ static int volume_remove(const char *root, const char *name, lrun_error **err)
     autofree char *record = xasprintf("%s/volume.json", name);
     if (unlinkat(fd, record, 0) < 0 && errno != ENOENT)
         return fail_errno(err, "remove volume %s", name);
-    return remove_tree_at(fd, name, err);
+    if (remove_tree_at(fd, name, err) < 0)
+        return -1;
+    event_write(root, &(struct event){"volume", "remove", NULL, name, NULL, 0});
+    return 0;
 }
 
 /* volumes_remove_anonymous: the anonymous volumes made for a container
@@ -19012,6 +19101,7 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
         return NULL;
     }
     made.keep = true;
+    container_event(s->root, ct, "create", 0);
     return ct;
 }
 
@@ -20076,8 +20166,9 @@ static int container_change(const char *root, const char *id, container_change_f
 
 static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_error **err)
 {
-    (void)s, (void)err;
+    (void)err;
     pid_t pid = *(pid_t *)arg;
+    container_event(s->root, c, "start", 0);
     free(c->status);
     free(c->started_at);
     free(c->finished_at);
@@ -20180,10 +20271,13 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
 {
     struct exit_record *e = arg;
     container_image_mounts_drop(s, c->id);
+    container_event(s->root, c, "died", e->code);
     if (e->remove) { /* run --rm: its anonymous volumes go too, as podman's do */
-        autofree char *id = xstrdup(c->id);
+        autofree char *id = xstrdup(c->id), *name = xstrdup(c->names && c->names[0] ? c->names[0] : "");
+        autofree char *image = container_image_name(c);
         if (container_remove_storage(s, c, err) < 0)
             return -1;
+        event_write(s->root, &(struct event){"container", "remove", id, name, image, 0});
         volumes_remove_anonymous(s->root, id);
         containers_networks_settle(s);
         return 0;
@@ -21777,8 +21871,10 @@ static int container_remove(const char *root, const char *name, bool force, bool
     autofree char *cgroup = container_cgroup_path(root, r.id); /* left behind by a monitor that was killed */
     if (cgroup && cgroup_remove(cgroup, err) < 0)
         return -1;
+    autofree char *event_name = xstrdup(c->names && c->names[0] ? c->names[0] : ""), *event_image = container_image_name(c);
     if (container_remove_storage(s, c, err) < 0)
         return -1;
+    event_write(root, &(struct event){"container", "remove", r.id, event_name, event_image, 0});
     if (volumes)
         volumes_remove_anonymous(root, r.id);
     containers_networks_settle(s);
@@ -27248,13 +27344,6 @@ static void container_inspect_mounts(yajl_gen g, yajl_val spec, const struct con
     yajl_gen_array_close(g);
 }
 
-static char *container_image_name(const struct container *c)
-{
-    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
-    const char *name = json_string(meta, "image-name");
-    return xstrdup(name ? name : c->image ? c->image : "");
-}
-
 /* container_inspect_limits: HostConfig's cgroup members, from the spec's
  * linux.resources and cgroupsPath (podman's names and units) */
 static void container_inspect_limits(yajl_gen g, yajl_val spec)
@@ -29804,8 +29893,15 @@ static int containers_remove_stopped(struct cli *cli, char **names, bool volumes
         strv_push(&printed, xstrdup(names[i]));
     }
     autoerror lrun_error *err = NULL;
+    autostrv char **event_names = xcalloc(n + 1, sizeof *event_names), **event_images = xcalloc(n + 1, sizeof *event_images);
+    for (size_t i = 0; i < n; i++) {
+        event_names[i] = xstrdup(batch[i]->names && batch[i]->names[0] ? batch[i]->names[0] : "");
+        event_images[i] = container_image_name(batch[i]);
+    }
     if (n && containers_remove_storage(s, batch, n, &err) < 0)
         return cli_fail(err);
+    for (size_t i = 0; i < n; i++)
+        event_write(s->root, &(struct event){"container", "remove", ids[i], event_names[i], event_images[i], 0});
     for (size_t i = 0; volumes && ids && ids[i]; i++)
         volumes_remove_anonymous(s->root, ids[i]);
     if (n)
@@ -32417,6 +32513,201 @@ static void info_store_json(yajl_gen g, lrun_store *s)
     yajl_gen_map_close(g);
 }
 
+/* --- events: the file backend read back, as podman's events prints it --- */
+
+/* time_go_string_ns: Go's time.Time.String() in the local zone, the
+ * fraction without trailing zeros: "2023-11-14 22:13:20.5 +0000 UTC". */
+static char *time_go_string_ns(int64_t ns)
+{
+    time_t t = (time_t)(ns / NS_PER_SECOND);
+    struct tm tm;
+    char date[32], zone[32], fraction[16] = "";
+    localtime_r(&t, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(zone, sizeof zone, "%z %Z", &tm);
+    if (ns % NS_PER_SECOND) {
+        snprintf(fraction, sizeof fraction, ".%09lld", (long long)(ns % NS_PER_SECOND));
+        for (size_t n = strlen(fraction); fraction[n - 1] == '0';)
+            fraction[--n] = '\0';
+    }
+    return xasprintf("%s%s %s", date, fraction, zone);
+}
+
+/* event_filter_check: KEY=VALUE with a key podman's events knows. */
+static int event_filter_check(const char *filter, lrun_error **err)
+{
+    static const char *const keys[] = {"container", "event", "status", "image", "type", "volume", NULL};
+    const char *eq = strchr(filter, '=');
+    autofree char *key = eq ? xstrndup(filter, (size_t)(eq - filter)) : NULL;
+    if (!key || !strv_contains((char **)keys, key))
+        return fail(err, "%s is an invalid filter", filter);
+    return 0;
+}
+
+/* event_filter_match: one filter as podman's generateEventFilter. */
+static bool event_filter_match(yajl_val e, const char *filter)
+{
+    const char *value = strchr(filter, '=') + 1;
+    const char *type = json_string(e, "Type"), *id = json_string(e, "ID"), *name = json_string(e, "Name");
+    type = type ? type : "", id = id ? id : "", name = name ? name : "";
+    if (has_prefix(filter, "container="))
+        return strcmp(type, "container") == 0 && (strcmp(name, value) == 0 || (*value && has_prefix(id, value)));
+    if (has_prefix(filter, "image="))
+        return strcmp(type, "image") == 0 && (strcmp(name, value) == 0 || (*value && has_prefix(id, value)));
+    if (has_prefix(filter, "volume="))
+        return strcmp(type, "volume") == 0 && has_prefix(name, value);
+    if (has_prefix(filter, "type="))
+        return strcmp(type, value) == 0;
+    const char *status = json_string(e, "Status"); /* event=, status= */
+    return status && strcmp(status, value) == 0;
+}
+
+/* event_filter_key: a filter's key, status= read as event= */
+static char *event_filter_key(const char *filter)
+{
+    return has_prefix(filter, "status=") ? xstrdup("event") : xstrndup(filter, strcspn(filter, "="));
+}
+
+/* event_filters_match: filters with one key are alternatives, different
+ * keys must all match (podman's). */
+static bool event_filters_match(yajl_val e, char **filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        autofree char *key = event_filter_key(filters[i]);
+        bool any = false;
+        for (size_t j = 0; filters[j] && !any; j++) {
+            autofree char *other = event_filter_key(filters[j]);
+            any = strcmp(key, other) == 0 && event_filter_match(e, filters[j]);
+        }
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+struct events_options {
+    char **filters;
+    const char *format;
+    bool no_trunc, has_since, has_until;
+    int64_t since, until;
+};
+
+/* event_print: one line of the log, if it passes the options; false for a
+ * line that is not an event. */
+static int event_print(const char *line, const struct events_options *o)
+{
+    autojson yajl_val e = yajl_tree_parse(line, NULL, 0);
+    const char *time_text = json_string(e, "Time"), *type = json_string(e, "Type"), *status = json_string(e, "Status");
+    int64_t ns;
+    if (!YAJL_IS_OBJECT(e) || !time_text || !type || !status || !time_parse_date_ns(time_text, &ns))
+        return 0;
+    if ((o->has_since && ns < o->since) || (o->has_until && ns > o->until) || !event_filters_match(e, o->filters))
+        return 0;
+    if (o->format && strcmp(o->format, "json") == 0) {
+        printf("%s\n", line);
+        return 0;
+    }
+    autofree char *when = time_go_string_ns(ns);
+    if (o->format) { /* the event with Time as Go prints a time.Time */
+        autogen yajl_gen g = json_writer(false);
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < e->u.object.len; i++) {
+            jw_key(g, e->u.object.keys[i]);
+            if (strcmp(e->u.object.keys[i], "Time") == 0)
+                yajl_gen_string(g, (const unsigned char *)when, strlen(when));
+            else
+                jw_value(g, e->u.object.values[i]);
+        }
+        yajl_gen_map_close(g);
+        autofree char *text = json_writer_text(g, NULL);
+        autojson yajl_val row = json_text_to_tree(text);
+        return format_print_rows(o->format, &row, 1, NULL);
+    }
+    const char *id = json_string(e, "ID"), *name = json_string(e, "Name"), *image = json_string(e, "Image");
+    autofree char *shown = xstrndup(id ? id : "", o->no_trunc ? 64 : 12);
+    name = name ? name : "", image = image ? image : "";
+    if (strcmp(type, "container") == 0)
+        printf("%s %s %s %s (image=%s, name=%s)\n", when, type, status, shown, image, name);
+    else if (strcmp(type, "image") == 0)
+        printf("%s %s %s %s %s\n", when, type, status, shown, name);
+    else
+        printf("%s %s %s %s\n", when, type, status, name);
+    return 0;
+}
+
+static int cmd_events(struct cli *cli, int argc, char **argv)
+{
+    struct events_options o = {.no_trunc = true};
+    const char *since = NULL, *until = NULL, *backend = NULL;
+    bool stream = true;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("events-backend", 0, &backend, "BACKEND", "Where events are kept (lrun: file)"),
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only events that match: container, event, image, type, volume"),
+        STRING_FLAG("format", 0, &o.format, "FORMAT", "Change the output to JSON or a Go template"),
+        BOOL_FLAG("no-trunc", 0, &o.no_trunc, "Do not truncate the output"),
+        STRING_FLAG("since", 0, &since, "TIME", "Show events after TIME (a date, Unix seconds or a duration before now)"),
+        BOOL_FLAG("stream", 0, &stream, "Wait for new events (--stream=false: the past only)"),
+        STRING_FLAG("until", 0, &until, "TIME", "Show events until TIME"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"events", "", "Show lrun events (podman's file backend)", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n > 0) {
+        cli_error("`lrun events` takes no arguments");
+        return EXIT_LRUN;
+    }
+    if (backend && strcmp(backend, "file") != 0) {
+        cli_error("events backend \"%s\": lrun keeps its events in a file (--events-backend file)", backend);
+        return EXIT_LRUN;
+    }
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (event_filter_check(filters[i], &err) < 0)
+            return cli_fail(err);
+    o.filters = filters;
+    if ((since && !(o.has_since = time_parse_input(since, &o.since))) ||
+        (until && !(o.has_until = time_parse_input(until, &o.until)))) {
+        cli_error("invalid time %s", since && !o.has_since ? since : until);
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    autofree char *path = events_path(cli_root(cli, &owned));
+    FILE *f = NULL;
+    autofree char *line = NULL;
+    size_t cap = 0;
+    autobuf struct buf partial = {0};
+    for (;;) {
+        if (!f && !(f = fopen(path, "re")) && errno != ENOENT) {
+            cli_error("open %s: %s", path, strerror(errno));
+            return EXIT_LRUN;
+        }
+        ssize_t len;
+        while (f && (len = getline(&line, &cap, f)) > 0) {
+            buf_add(&partial, line, (size_t)len);
+            if (partial.data[partial.len - 1] != '\n') /* a line still being written */
+                continue;
+            partial.data[--partial.len] = '\0';
+            if ((status = event_print(partial.data, &o)))
+                break;
+            partial.len = 0;
+            fflush(stdout);
+        }
+        if (f)
+            clearerr(f);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (status || !stream || (o.has_until && (int64_t)now.tv_sec * NS_PER_SECOND + now.tv_nsec > o.until))
+            break;
+        usleep(100000);
+    }
+    if (f)
+        fclose(f);
+    return status;
+}
+
 static int cmd_info(struct cli *cli, int argc, char **argv)
 {
     const char *format = NULL;
@@ -32631,6 +32922,7 @@ static const struct command system_commands[] = {
     {"check", cmd_system_check, "Check the store's consistency"},
     {"repair", cmd_system_repair, "Repair what system check finds"},
     {"info", cmd_info, "Display lrun system information"},
+    {"events", cmd_events, "Show lrun events (podman's file backend)"},
     {"prune", cmd_system_prune, "Remove unused data"},
     {NULL, NULL, NULL},
 };
@@ -32751,6 +33043,7 @@ static const struct command commands[] = {
     {"import", cmd_import, "Make an image from a tar of a filesystem"},
     {"init", cmd_init, "Be the early userspace: run a script of lrun commands, then power off"},
     {"info", cmd_info, "Display lrun related system information"},
+    {"events", cmd_events, "Show lrun events (podman's file backend)"},
     {"inspect", cmd_inspect, "Display the configuration of a container or image"},
     {"kill", cmd_kill, "Send a signal to running containers"},
     {"load", cmd_load, "Load an image from a docker-archive or an OCI layout"},
@@ -33469,9 +33762,12 @@ static bool oci_mode_wanted(int argc, char **argv)
         return false;
     const char *command = argv[i];
     static const char *const runc_only[] = {"spec", "state", "delete", "list", "features", "resume", "checkpoint",
-                                            "restore", "events", NULL}; /* pause, update: docker's too */
+                                            "restore", NULL}; /* pause, update: docker's too */
     if (runc_option || strv_contains((char **)runc_only, command))
         return true;
+    for (int j = i + 1; strcmp(command, "events") == 0 && j < argc; j++) /* runc's events, not podman's */
+        if (has_prefix(argv[j], "--stats") || has_prefix(argv[j], "--interval"))
+            return true;
     bool create = strcmp(command, "create") == 0 || strcmp(command, "run") == 0;
     if (!create && strcmp(command, "start") && strcmp(command, "kill") && strcmp(command, "exec") && strcmp(command, "ps") &&
         strcmp(command, "pause") && strcmp(command, "update"))
