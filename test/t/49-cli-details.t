@@ -41,9 +41,9 @@ Usage:
 Available Commands:" "$g --help: podman's shape"
 done
 is "$(lr image --help | sed -n '/^Available/,$p' | awk '{print $1}' | tr '\n' ' ')" \
-	"Available build diff exists history import inspect ls load mount prune pull push rm save tag tree umount untag " \
+	"Available build diff exists history import inspect ls load mount prune pull push rm save sign tag tree umount untag " \
 	"image --help lists its commands, an alias once"
-is "$(lr help system | sed -n '/^Available/,$p' | awk '{print $1}' | tr '\n' ' ')" "Available df check repair info prune " "help system: the same"
+is "$(lr help system | sed -n '/^Available/,$p' | awk '{print $1}' | tr '\n' ' ')" "Available df check repair info events prune " "help system: the same"
 run lr volume
 is "$rc:$err:$(printf '%s' "$out" | head -1)" "125:Error: missing command 'lrun volume COMMAND'
 :Manage volumes" "a group without a command: its help, then the error"
