@@ -427,6 +427,15 @@ static int strv_remove(char **v, const char *s)
     return removed;
 }
 
+/* pairs_get: the value of key in key, value, ... (NULL: absent). */
+static const char *pairs_get(char *const *pairs, const char *key)
+{
+    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
+        if (strcmp(pairs[i], key) == 0)
+            return pairs[i + 1];
+    return NULL;
+}
+
 static char **strv_copy(char *const *v)
 {
     char **copy = xcalloc(strv_len(v) + 1, sizeof *copy);
@@ -12913,6 +12922,37 @@ static bool network_in_use(lrun_store *s, const char *name)
     return users[0] != NULL;
 }
 
+/* network_filter_match: --filter name=REGEX, id=PREFIX, label=KEY[=VALUE],
+ * driver=bridge. */
+static bool network_filter_match(const struct network *n, char *const *filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        const char *f = filters[i], *value = strchr(f, '=');
+        value = value ? value + 1 : "";
+        if (has_prefix(f, "name=")) {
+            regex_t re;
+            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+            bool match = regexec(&re, n->name, 0, NULL, 0) == 0;
+            regfree(&re);
+            if (!match)
+                return false;
+        } else if (has_prefix(f, "id=")) {
+            if (!n->id || !has_prefix(n->id, value))
+                return false;
+        } else if (has_prefix(f, "label=")) {
+            const char *eq = strchr(value, '=');
+            autofree char *key = eq ? xstrndup(value, (size_t)(eq - value)) : xstrdup(value);
+            const char *have = pairs_get(n->labels, key);
+            if (!have || (eq && strcmp(have, eq + 1) != 0))
+                return false;
+        } else if (has_prefix(f, "driver=") && strcmp(value, "bridge") != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* --- bridges --- */
 
 static int network_lock(lrun_error **err)
@@ -17349,15 +17389,6 @@ static char *volume_data_path(const char *root, const char *name)
 {
     autofree char *volumes = volumes_dir(root);
     return xasprintf("%s/%s/_data", volumes, name);
-}
-
-/* pairs_get: the value of key in key, value, ... (NULL: absent). */
-static const char *pairs_get(char *const *pairs, const char *key)
-{
-    for (size_t i = 0; pairs && pairs[i] && pairs[i + 1]; i += 2)
-        if (strcmp(pairs[i], key) == 0)
-            return pairs[i + 1];
-    return NULL;
 }
 
 static int volume_read(const char *root, const char *name, struct volume *v, lrun_error **err)
@@ -24796,42 +24827,6 @@ static int cli_parse(int argc, char **argv, const struct cli_usage *u, const str
     return n;
 }
 
-/* --- option parsing with getopt_long (commands not yet on cli_parse) --- */
-
-static int cli_bad_flag(const char *command, char **argv)
-{
-    const char *bad = argv[optind - 1];
-    if (optopt && optopt < 256 && (!bad || bad[0] != '-' || bad[1] == '-' || strlen(bad) > 2))
-        cli_error("unknown shorthand flag: '%c' in %s", optopt, bad ? bad : "");
-    else
-        cli_error("unknown flag: %s\nSee 'lrun %s --help'", bad ? bad : "", command);
-    return EXIT_LRUN;
-}
-
-static int cli_missing_value(const char *command, char **argv)
-{
-    cli_error("flag needs an argument: %s\nSee 'lrun %s --help'", argv[optind - 1], command);
-    return EXIT_LRUN;
-}
-
-/* cli_getopt: getopt_long with lrun's conventions (options anywhere among
- * the operands, as cli_parse); returns the option, -1 at the end, or '?'
- * after printing the error. */
-static int cli_getopt(int argc, char **argv, const char *shorts, const struct option *longs, const char *command,
-                      int *status)
-{
-    autofree char *spec = xasprintf(":%s", shorts);
-    opterr = 0;
-    int c = getopt_long(argc, argv, spec, longs, NULL);
-    if (c == '?')
-        *status = cli_bad_flag(command, argv);
-    else if (c == ':')
-        *status = cli_missing_value(command, argv), c = '?';
-    return c;
-}
-
-static void cli_getopt_reset(void) { optind = 0; }
-
 /* --- tables --- */
 
 struct table {
@@ -30980,32 +30975,34 @@ static void key_value_push(char ***pairs, const char *text)
 
 static int cmd_volume_create(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"driver", required_argument, NULL, 'd'}, {"opt", required_argument, NULL, 'o'},
-                                          {"label", required_argument, NULL, 'l'}, {"ignore", no_argument, NULL, 'i'},
-                                          {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     autovolume struct volume v = {.labels = xcalloc(1, sizeof(char *)), .options = xcalloc(1, sizeof(char *))};
     bool ignore = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "d:o:l:h", longs, "volume create", &status)) != -1) {
-        switch (c) {
-        case 'd':
-            if (strcmp(optarg, "local") != 0) {
-                cli_error("volume driver \"%s\" is not known: lrun has the local driver", optarg);
-                return EXIT_LRUN;
-            }
-            break;
-        case 'o': key_value_push(&v.options, optarg); break;
-        case 'l': key_value_push(&v.labels, optarg); break;
-        case 'i': ignore = true; break;
-        case 'h': puts("Usage: lrun volume create [-o KEY=VALUE] [-l KEY=VALUE] [--ignore] [NAME]"); return 0;
-        default: return status;
-        }
+    const char *driver = NULL;
+    autostrv char **opts = NULL, **labels = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("driver", 'd', &driver, "DRIVER", "Volume driver (lrun has local)"),
+        BOOL_FLAG("ignore", 0, &ignore, "An existing volume of that name is no error"),
+        LIST_FLAG("label", 'l', &labels, "KEY=VALUE", "A label on the volume"),
+        LIST_FLAG("opt", 'o', &opts, "KEY=VALUE", "A driver option (type, device, o, nocopy...)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume create", "[NAME]", "Create a new volume", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (driver && strcmp(driver, "local") != 0) {
+        cli_error("volume driver \"%s\" is not known: lrun has the local driver", driver);
+        return EXIT_LRUN;
     }
-    if (argc - optind > 1) {
+    for (size_t i = 0; opts && opts[i]; i++)
+        key_value_push(&v.options, opts[i]);
+    for (size_t i = 0; labels && labels[i]; i++)
+        key_value_push(&v.labels, labels[i]);
+    if (n > 1) {
         cli_error("too many arguments, create takes at most 1 argument");
         return EXIT_LRUN;
     }
-    v.name = xstrdup(optind < argc ? argv[optind] : NULL);
+    v.name = xstrdup(n == 1 ? argv[1] : NULL);
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
@@ -31070,22 +31067,23 @@ static int volume_filter_check(char *const *filters)
 
 static int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"quiet", no_argument, NULL, 'q'}, {"format", required_argument, NULL, 'F'},
-                                          {"filter", required_argument, NULL, 'f'}, {"noheading", no_argument, NULL, 'n'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool quiet = false, no_heading = false;
     const char *format = NULL;
-    autostrv char **filters = xcalloc(1, sizeof *filters);
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "qf:nh", longs, "volume ls", &status)) != -1) {
-        switch (c) {
-        case 'q': quiet = true; break;
-        case 'F': format = optarg; break;
-        case 'f': strv_push(&filters, xstrdup(optarg)); break;
-        case 'n': no_heading = true; break;
-        case 'h': puts("Usage: lrun volume ls [-q] [--noheading] [--filter F] [--format FORMAT]"); return 0;
-        default: return status;
-        }
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only volumes that match: name, label, dangling, driver"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print volumes with a Go template, or json"),
+        BOOL_FLAG("noheading", 'n', &no_heading, "Do not print headers"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print volume names only"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume ls", "", "List volumes", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n > 0) {
+        cli_error("`lrun volume ls` takes no arguments");
+        return EXIT_LRUN;
     }
     if ((status = volume_filter_check(filters)))
         return status;
@@ -31131,27 +31129,27 @@ static int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 
 static int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"format", required_argument, NULL, 'f'}, {"all", no_argument, NULL, 'a'},
-                                          {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *format = NULL;
     bool all = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "f:ah", longs, "volume inspect", &status)) != -1) {
-        switch (c) {
-        case 'f': format = optarg; break;
-        case 'a': all = true; break;
-        case 'h': puts("Usage: lrun volume inspect [-a] [--format FORMAT] VOLUME..."); return 0;
-        default: return status;
-        }
-    }
-    if (!all && optind >= argc) {
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Inspect all volumes"),
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format volume output with a Go template, or json"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume inspect", "[VOLUME...]", "Display detailed information on one or more volumes",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (!all && n == 0) {
         cli_error("provide one or more volume names or use --all");
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
-    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + optind);
+    argv[n + 1] = NULL;
+    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + 1);
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
     for (size_t i = 0; names[i]; i++) {
@@ -31203,28 +31201,27 @@ static int volume_remove_checked(struct cli *cli, lrun_store **s, const char *na
 
 static int cmd_volume_rm(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"force", no_argument, NULL, 'f'}, {"all", no_argument, NULL, 'a'},
-                                          {"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
     bool force = false, all = false;
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "fat:h", longs, "volume rm", &status)) != -1) {
-        switch (c) {
-        case 'f': force = true; break;
-        case 'a': all = true; break;
-        case 't': break; /* containers are killed at once */
-        case 'h': puts("Usage: lrun volume rm [-f] [-a] VOLUME..."); return 0;
-        default: return status;
-        }
-    }
-    if (!all && optind >= argc) {
+    int timeout = -1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all, "Remove all volumes"),
+        BOOL_FLAG("force", 'f', &force, "Remove the containers using a volume first; a missing volume is no error"),
+        INT_FLAG("time", 't', &timeout, "SECONDS", "Accepted (the containers are killed at once)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"volume rm", "[VOLUME...]", "Remove one or more volumes", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (!all && n == 0) {
         cli_error("choose either one or more volumes or all");
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + optind);
+    argv[n + 1] = NULL;
+    autostrv char **names = all ? volume_names(s->root) : strv_copy(argv + 1);
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         if (volume_remove_checked(cli, &s, names[i], force, &err) == 0) {
@@ -31453,6 +31450,30 @@ static void prune_section(const char *title, char *const *items)
         printf("%s\n", items[i]);
 }
 
+/* networks_prune: the networks (not lrun's default) no container uses and
+ * filters match, removed; their names appended to *removed. */
+static int networks_prune(lrun_store *s, char **filters, char ***removed, lrun_error **err)
+{
+    autostrv char **names = network_names(s->root);
+    int r = 0;
+    for (size_t i = 0; names[i]; i++) {
+        autonetwork struct network n = {0};
+        if (strcmp(names[i], NETWORK_DEFAULT) == 0 || network_read(s->root, names[i], &n, NULL) < 0 ||
+            !network_filter_match(&n, filters) || network_in_use(s, names[i]))
+            continue;
+        lrun_error *one = NULL;
+        if (network_remove(s->root, &n, &one) < 0) {
+            if (r == 0)
+                *err = one, r = -1;
+            else
+                lrun_error_free(one);
+        } else {
+            strv_push(removed, xstrdup(names[i]));
+        }
+    }
+    return r;
+}
+
 static int cmd_system_prune(struct cli *cli, int argc, char **argv)
 {
     bool all = false, force = false, volumes = false;
@@ -31512,6 +31533,10 @@ static int cmd_system_prune(struct cli *cli, int argc, char **argv)
     if (!status && images_prune(s, all, filters, &images, &reclaimed, &err) < 0)
         status = cli_fail(err);
     prune_section("Images", images);
+    autostrv char **networks = xcalloc(1, sizeof *networks);
+    if (!status && networks_prune(s, filters, &networks, &err) < 0)
+        status = cli_fail(err);
+    prune_section("Networks", networks);
     autofree char *total = human_size((double)reclaimed, 4);
     printf("Total reclaimed space: %s\n", total);
     return status;
@@ -31519,23 +31544,20 @@ static int cmd_system_prune(struct cli *cli, int argc, char **argv)
 
 static int cmd_volume_exists(struct cli *cli, int argc, char **argv)
 {
-    static const struct option longs[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c, status = 0;
-    while ((c = cli_getopt(argc, argv, "h", longs, "volume exists", &status)) != -1) {
-        if (c != 'h')
-            return status;
-        puts("Usage: lrun volume exists VOLUME");
-        return 0;
-    }
-    if (optind + 1 != argc) {
-        cli_error("accepts 1 arg(s), received %d", argc - optind);
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"volume exists", "VOLUME", "Check if a volume exists", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autovolume struct volume v = {0};
-    return volume_read(s->root, argv[optind], &v, NULL) == 0 ? 0 : 1;
+    return volume_read(s->root, argv[1], &v, NULL) == 0 ? 0 : 1;
 }
 
 /* --- network: create, ls, inspect, rm, prune, exists --- */
@@ -31652,37 +31674,6 @@ static int cmd_network_create(struct cli *cli, int argc, char **argv)
     }
     printf("%s\n", net.name);
     return 0;
-}
-
-/* network_filter_match: --filter name=REGEX, id=PREFIX, label=KEY[=VALUE],
- * driver=bridge. */
-static bool network_filter_match(const struct network *n, char *const *filters)
-{
-    for (size_t i = 0; filters && filters[i]; i++) {
-        const char *f = filters[i], *value = strchr(f, '=');
-        value = value ? value + 1 : "";
-        if (has_prefix(f, "name=")) {
-            regex_t re;
-            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
-                return false;
-            bool match = regexec(&re, n->name, 0, NULL, 0) == 0;
-            regfree(&re);
-            if (!match)
-                return false;
-        } else if (has_prefix(f, "id=")) {
-            if (!n->id || !has_prefix(n->id, value))
-                return false;
-        } else if (has_prefix(f, "label=")) {
-            const char *eq = strchr(value, '=');
-            autofree char *key = eq ? xstrndup(value, (size_t)(eq - value)) : xstrdup(value);
-            const char *have = pairs_get(n->labels, key);
-            if (!have || (eq && strcmp(have, eq + 1) != 0))
-                return false;
-        } else if (has_prefix(f, "driver=") && strcmp(value, "bridge") != 0) {
-            return false;
-        }
-    }
-    return true;
 }
 
 static int cmd_network_ls(struct cli *cli, int argc, char **argv)
@@ -31863,19 +31854,12 @@ static int cmd_network_prune(struct cli *cli, int argc, char **argv)
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    autostrv char **names = network_names(s->root);
-    for (size_t i = 0; names[i]; i++) {
-        autonetwork struct network n = {0};
-        autoerror lrun_error *err = NULL;
-        if (strcmp(names[i], NETWORK_DEFAULT) == 0 || network_read(s->root, names[i], &n, NULL) < 0 ||
-            !network_filter_match(&n, filters) || network_in_use(s, names[i]))
-            continue;
-        if (network_remove(s->root, &n, &err) < 0)
-            status = cli_fail(err);
-        else
-            printf("%s\n", names[i]);
-    }
-    return status;
+    autostrv char **removed = xcalloc(1, sizeof *removed);
+    autoerror lrun_error *err = NULL;
+    int r = networks_prune(s, filters, &removed, &err);
+    for (size_t i = 0; removed[i]; i++)
+        printf("%s\n", removed[i]);
+    return r < 0 ? cli_fail(err) : 0;
 }
 
 static int cmd_network_exists(struct cli *cli, int argc, char **argv)
@@ -32972,10 +32956,8 @@ static int command_unknown(const struct command *table, const char *parent, cons
 static int dispatch(struct cli *cli, const struct command *table, const char *parent, int argc, char **argv)
 {
     for (const struct command *c = table; c->name; c++) {
-        if (strcmp(c->name, argv[0]) == 0) {
-            cli_getopt_reset();
+        if (strcmp(c->name, argv[0]) == 0)
             return c->fn(cli, argc, argv);
-        }
     }
     return command_unknown(table, parent, argv[0]);
 }
@@ -33828,7 +33810,7 @@ static int oci_main(int argc, char **argv)
         return oci_fail(steal_pointer(&err));
     for (const struct command *c = oci_commands; c->name; c++)
         if (i < argc && strcmp(c->name, argv[i]) == 0) {
-            cli_getopt_reset();
+            optind = 0; /* oci_getopt's getopt_long starts over */
             return c->fn(&cli, argc - i, argv + i);
         }
     fprintf(stderr, "lrun: unknown command %s\n", argv[i]);

@@ -93,6 +93,30 @@ is "$(cat "$T/vols/vp/_data/f" 2>&1):$(L volume ls -q)" "in:" "--volumepath: vol
 run L --volumepath rel info
 is "$rc:$err" "125:Error: --volumepath \"rel\" must be an absolute path$nl" "--volumepath must be absolute"
 
+# --- volume commands on the flag tables: flags anywhere, --help does nothing else
+run L volume create vf1 --label a=b
+is "$rc:$out" "0:vf1$nl" "volume create NAME --label: a flag after the name"
+is "$(L volume ls --format '{{.Name}} {{.Labels}}' -n)" "vf1 map[a:b]" "volume ls --format -n"
+is "$(L volume inspect vf1 --format '{{.Name}}')" "vf1" "volume inspect NAME --format"
+run L volume create vf2 --help
+is "$rc:$(L volume exists vf2; echo $?)" "0:1" "volume create --help: nothing made"
+like "$out" "^Create a new volume$nl${nl}Usage:$nl  lrun volume create \[options\] \[NAME\]" "… its help printed"
+run L volume rm vf1 --bogus
+is "$rc:$err" "125:Error: unknown flag: --bogus${nl}See 'lrun volume rm --help'$nl" "an unknown flag: podman's error"
+run L volume ls extra
+is "$rc:$err" "125:Error: \`lrun volume ls\` takes no arguments$nl" "volume ls takes no arguments"
+run L volume rm vf1 -f
+is "$rc:$out:$(L volume ls -q)" "0:vf1$nl:" "volume rm NAME -f"
+
+# --- system prune removes the networks no container uses (podman's "Deleted Networks")
+L network create pn1 >/dev/null
+L network create pn2 --label k=v >/dev/null
+run L system prune -f --filter label=k=v
+is "$rc:$out" "0:Deleted Networks${nl}pn2${nl}Total reclaimed space: 0B$nl" "system prune --filter label=: that network"
+run L system prune -f
+is "$rc:$out:$(L network ls --format '{{.Name}}' | grep -c pn)" "0:Deleted Networks${nl}pn1${nl}Total reclaimed space: 0B$nl:0" \
+	"system prune: every unused network"
+
 # --- two -v on one destination: podman quotes it only when they differ before cleaning
 mkdir -p "$T/a" "$T/b"
 run L run --rm -v "$T/a:$T/a" -v "$T/b:$T/a" "$IMG" true
