@@ -28436,6 +28436,7 @@ struct run_options {
     bool entrypoint_set;
     char **attach;    /* run -a/--attach: the streams attached (stdin, stdout, stderr); none given: all */
     int preserve_fds; /* run --preserve-fds N: the caller's 3 .. 3+N-1 pass into the container */
+    const char *conmon_pidfile; /* run --conmon-pidfile: the monitor's PID written there (lrun's conmon) */
 };
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
@@ -28743,6 +28744,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("log-opt", 0, RUN_LOG_OPT, "KEY=VALUE", "Logging option: path=FILE, max-size=SIZE, tag=..."),
         RUN_CALL("attach", 'a', RUN_ATTACH, "STREAM", "Attach to stdin, stdout or stderr (repeatable; default: all)"),
         RUN_CALL("timeout", 0, RUN_TIMEOUT, "SECONDS", "Kill the container after this long (its exit code: -1)"),
+        STRING_FLAG("conmon-pidfile", 0, &o->conmon_pidfile, "FILE",
+                    "Write the PID of the container's monitor (lrun's conmon; attached: the run itself) to FILE"),
         RUN_CALL("preserve-fds", 0, RUN_PRESERVE_FDS, "N", "Pass the caller's descriptors 3 .. 3+N-1 into the container"),
         RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),
         FLAGS_END,
@@ -28802,8 +28805,22 @@ static int container_create_pulling(const char *root, struct run_options *o, con
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
+    autostrv char **loaded = NULL; /* docker-archive:PATH, oci-archive:PATH, oci:DIR: loaded, then run (podman) */
+    static const char *const archives[] = {"docker-archive:", "oci-archive:", "oci:", NULL};
+    for (size_t i = 0; archives[i]; i++)
+        if (has_prefix(image, archives[i])) {
+            autofree char *path = xstrdup(image + strlen(archives[i]));
+            if (access(path, F_OK) < 0 && strrchr(path, ':')) /* PATH:REFERENCE: the archive's only image here */
+                *strrchr(path, ':') = '\0';
+            if (lrun_image_load(s, path, pull ? pull->progress : NULL, pull ? pull->userdata : NULL, &loaded, err) < 0)
+                return error_prefix(err, "%s", image);
+            if (!loaded[0])
+                return fail(err, "%s: the archive holds no image", image);
+            image = loaded[0];
+            break;
+        }
     const char *matched = NULL;
-    struct image *img = strcmp(o->pull, "always") == 0 ? NULL : image_lookup_as(s, image, &matched, NULL);
+    struct image *img = strcmp(o->pull, "always") == 0 && !loaded ? NULL : image_lookup_as(s, image, &matched, NULL);
     /* --platform: a local image of another platform is pulled again, as podman does */
     if (img && o->platform && strcmp(o->pull, "never") != 0 && image_platform_check(s, img, o->platform, NULL) < 0)
         img = NULL;
@@ -28893,6 +28910,16 @@ static int run_attached_stdio(char **attach, int io[3])
     return null;
 }
 
+/* run_pidfile_write: --conmon-pidfile: pid written to path. */
+static int run_pidfile_write(const char *path, pid_t pid, lrun_error **err)
+{
+    autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    autofree char *text = xasprintf("%d", (int)pid);
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+        return fail_errno(err, "write the monitor's PID file %s", path);
+    return 0;
+}
+
 /* run_start_status: podman's status of a run whose start failed: the
  * error's own (126, 127), else 127 for something not found, else 126. */
 static int run_start_status(const lrun_error *err)
@@ -28923,7 +28950,13 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
         printf("%s\n", id); /* podman: nothing of the container's is shown, its ID is */
         fflush(stdout);
     }
+    if (o.conmon_pidfile && !o.cfg.detach && run_pidfile_write(o.conmon_pidfile, getpid(), &err) < 0)
+        return cli_fail(err);
     int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &exit_code, &err);
+    autoref struct container_ref ref = {0};
+    if (started == 0 && o.conmon_pidfile && o.cfg.detach &&
+        (container_ref_read(root, id, &ref, &err) < 0 || run_pidfile_write(o.conmon_pidfile, ref.monitor, &err) < 0))
+        return cli_fail(err);
     autoerror lrun_error *remove_err = NULL, *rmi_err = NULL;
     if (started < 0 && o.cfg.remove) /* a start that failed early leaves nothing either */
         container_remove(root, id, true, true, &remove_err);

@@ -122,6 +122,22 @@ run L wait tod
 is "$rc:$out" "0:-1$nl" "run -d --timeout: the monitor kills it too"
 L rm tod >/dev/null
 
+# ------------------------------------------- run docker-archive:, pidfile --
+L save -q -o "$T/arch.tar" "$IMG" >/dev/null
+L create --name keep "$IMG" true >/dev/null # the image stays; run loads the archive over it
+run L run --rm docker-archive:"$T/arch.tar" echo from-archive
+is "$rc:$out" "0:from-archive$nl" "run docker-archive:PATH: loaded, then run"
+is "$(printf '%s' "$err" | sed -n '1p;$p')" "Getting image source signatures${nl}Storing signatures" "  with load's progress, as podman"
+run L run --rm oci-archive:"$T/none.tar" true
+is "$rc:$err" "125:Error: oci-archive:$T/none.tar: $T/none.tar: No such file or directory$nl" "run oci-archive: of no file: 125"
+L rm keep >/dev/null
+run L run -d --name pidf --conmon-pidfile "$T/conmon.pid" "$IMG" sleep 60
+is "$(cat "$T/conmon.pid")" "$(L inspect --format '{{.State.ConmonPid}}' pidf)" "run -d --conmon-pidfile: the monitor's PID, as inspect's ConmonPid"
+ok $(kill -0 "$(cat "$T/conmon.pid")"; echo $?) "  a live process"
+L rm -f -t 0 pidf >/dev/null
+run L run --rm --conmon-pidfile "$T/conmon2.pid" "$IMG" true
+ok $([ "$rc" = 0 ] && [[ $(cat "$T/conmon2.pid") =~ ^[0-9]+$ ]]; echo $?) "run --conmon-pidfile attached: the run's own PID (it is the monitor)"
+
 # -------------------------------------------------- a start that fails --
 . "$here/../lib/registry.sh"
 PORT=$(reg_free_port)
