@@ -17661,6 +17661,7 @@ struct container_config {
     char **log_opts;  /* --log-opt KEY=VALUE (path=, max-size=, ...) */
     char *runtime;    /* --runtime: the OCI runtime the user named (lrun runs the container itself) */
     int timeout;      /* --timeout: seconds it may run before it is killed; 0: no limit */
+    char *systemd;    /* --systemd: true (NULL: systemd mode for an init or systemd command), false, always */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17671,6 +17672,7 @@ static void container_config_release(struct container_config *c)
     free(c->log_driver);
     lrun_strv_free(c->log_opts);
     free(c->runtime);
+    free(c->systemd);
     free(c->image);
     free(c->image_name);
     free(c->name);
@@ -18598,6 +18600,44 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     return 0;
 }
 
+/* spec_systemd_apply: podman's systemd mode (--systemd always, or true
+ * with an init or systemd command): tmpfs on /run, /run/lock, /tmp and
+ * /var/log/journal (before /run/.containerenv is bound), stop signal
+ * SIGRTMIN+3 (37) unless one was given, and none of the host's terminals
+ * (--privileged: /dev/ttyN, /dev/ttySN) for systemd's gettys to take. */
+static void spec_systemd_apply(struct spec *s, const struct container_config *c, struct container_facts *f)
+{
+    const char *cmd = s->process.args && s->process.args[0] ? s->process.args[0] : "";
+    static const char *const inits[] = {"/sbin/init", "/usr/sbin/init", "/usr/local/sbin/init", NULL};
+    bool on = c->systemd && strcmp(c->systemd, "always") == 0;
+    if (!c->systemd || strcmp(c->systemd, "true") == 0)
+        on = strv_contains((char **)inits, cmd) || has_suffix(cmd, "systemd");
+    if (!on)
+        return;
+    size_t at = 0;
+    while (at < s->n_mounts && strcmp(s->mounts[at].destination, "/run/.containerenv") != 0)
+        at++;
+    static const char *const tmpfs[] = {"/run", "/run/lock", "/tmp", "/var/log/journal"};
+    for (size_t i = 0; i < sizeof tmpfs / sizeof *tmpfs; i++) {
+        spec_add_mount(s, tmpfs[i], "tmpfs", "tmpfs", STRV("rw", "rprivate", "nosuid", "nodev", "tmpcopyup"));
+        struct spec_mount m = s->mounts[s->n_mounts - 1];
+        memmove(&s->mounts[at + i + 1], &s->mounts[at + i], (s->n_mounts - 1 - at - i) * sizeof m);
+        s->mounts[at + i] = m;
+    }
+    if (!c->stop_signal)
+        free(f->stop_signal), f->stop_signal = xstrdup("37");
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_devices; i++) {
+        const char *p = s->devices[i].path;
+        if (has_prefix(p, "/dev/tty") && p[8]) { /* ttyN, ttySN...; /dev/tty itself stays */
+            free(s->devices[i].path);
+            continue;
+        }
+        s->devices[kept++] = s->devices[i];
+    }
+    s->n_devices = kept;
+}
+
 /* spec_generate: the spec of a container made by run or create: the
  * process from the image and the options, the root (the container layer's
  * overlay), hostname, mounts, namespaces, devices, capabilities, seccomp. */
@@ -18629,6 +18669,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     spec_mounts_generate(out, c, s->root, userdata);
     if (spec_linux_generate(out, c, caps, s->root, err) < 0)
         return -1;
+    spec_systemd_apply(out, c, f);
     return spec_limits_generate(out, c, err);
 }
 
@@ -28444,7 +28485,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME,
-                RUN_RUNTIME, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_LIMIT /* + enum limit_option */ };
+                RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -28478,6 +28519,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         o->preserve_fds = (int)n;
         break;
     }
+    case RUN_SYSTEMD:
+        if (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "always"))
+            return fail(err, "invalid --systemd \"%s\": use true, false or always", value);
+        free(c->systemd), c->systemd = xstrdup(value);
+        break;
     case RUN_RUNTIME: /* lrun is the runtime: the name is kept (inspect's OCIRuntime), a path must be a program */
         if (!*value || (strchr(value, '/') && access(value, X_OK) < 0))
             return fail(err, "invalid --runtime \"%s\": not an executable file", value);
@@ -28747,6 +28793,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         STRING_FLAG("conmon-pidfile", 0, &o->conmon_pidfile, "FILE",
                     "Write the PID of the container's monitor (lrun's conmon; attached: the run itself) to FILE"),
         RUN_CALL("preserve-fds", 0, RUN_PRESERVE_FDS, "N", "Pass the caller's descriptors 3 .. 3+N-1 into the container"),
+        RUN_CALL("systemd", 0, RUN_SYSTEMD, "true|false|always",
+                 "systemd mode (tmpfs /run, /tmp; stop signal 37; no host ttys): always, or true for an init command"),
         RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),
         FLAGS_END,
     };

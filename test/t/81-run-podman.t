@@ -138,6 +138,23 @@ L rm -f -t 0 pidf >/dev/null
 run L run --rm --conmon-pidfile "$T/conmon2.pid" "$IMG" true
 ok $([ "$rc" = 0 ] && [[ $(cat "$T/conmon2.pid") =~ ^[0-9]+$ ]]; echo $?) "run --conmon-pidfile attached: the run's own PID (it is the monitor)"
 
+# ------------------------------------------------------------ --systemd --
+run L run --rm --privileged --systemd=always "$IMG" sh -c 'ls -d /dev/tty*; grep -E "^tmpfs /(run|run/lock|tmp|var/log/journal) " /proc/mounts | cut -d" " -f2; test -f /run/.containerenv && echo env'
+is "$rc:$out" "0:/dev/tty$nl/run$nl/run/lock$nl/tmp$nl/var/log/journal${nl}env$nl" \
+	"--systemd=always --privileged: no host terminal but /dev/tty, tmpfs /run /run/lock /tmp /var/log/journal, /run/.containerenv kept"
+L create --name sd --systemd=always "$IMG" true >/dev/null
+L create --name sd2 --systemd=always --stop-signal TERM "$IMG" true >/dev/null
+L create --name sd3 "$IMG" true >/dev/null
+is "$(L inspect --format '{{.Config.StopSignal}}' sd sd2 sd3 | tr '\n' ' ')" "37 TERM SIGTERM " \
+	"  stop signal SIGRTMIN+3 (37) unless given; without --systemd the image's"
+L rm sd sd2 sd3 >/dev/null
+if [ -n "$(ls /dev/tty[0-9]* 2>/dev/null)" ]; then
+	run L run --rm --privileged "$IMG" sh -c 'ls -d /dev/tty[0-9]* | wc -l'
+	ok $([ "$rc" = 0 ] && [ "${out%$nl}" -gt 0 ]; echo $?) "--privileged without --systemd: the host's /dev/ttyN (${out%$nl})"
+fi
+run L run --rm --systemd=bogus "$IMG" true
+is "$rc:$err" "125:Error: invalid --systemd \"bogus\": use true, false or always$nl" "--systemd=bogus: 125"
+
 # -------------------------------------------------- a start that fails --
 . "$here/../lib/registry.sh"
 PORT=$(reg_free_port)
