@@ -59,7 +59,7 @@ else
 	skip "architectures checked on x86_64 only"
 fi
 is "$(jq -c . "$U/lrun.json")" \
-	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false,\"mounts\":[{\"type\":\"bind\",\"source\":\"$T/vol\",\"destination\":\"/data\",\"options\":[\"ro\"]},{\"type\":\"tmpfs\",\"destination\":\"/scratch\",\"options\":[]}],\"network\":\"none\"}" \
+	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false,\"mounts\":[{\"type\":\"bind\",\"source\":\"$T/vol\",\"destination\":\"/data\",\"options\":[\"ro\"]},{\"type\":\"tmpfs\",\"destination\":\"/scratch\",\"options\":[]}],\"network\":\"none\",\"workdir-given\":true}" \
 	"lrun.json: the docker-level facts (the user's mounts as given)"
 
 run $TO "$LRUN" --root "$R" create --name plain "$IMG" true
