@@ -30207,6 +30207,19 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
         return cli_fail(err);
     autosettings struct image_settings settings = {0};
     image_settings_read(config, &settings);
+    autofacts struct container_facts facts = {0};
+    autofree char *userdata = container_userdata(s->root, ct->id);
+    if (container_facts_read(userdata, &facts, &err) < 0)
+        return cli_fail(err);
+    if (facts.entrypoint) { /* the container's --entrypoint and command become the image's, as podman commits */
+        lrun_strv_free(settings.entrypoint);
+        settings.entrypoint = entrypoint_words(facts.entrypoint);
+        lrun_strv_free(settings.cmd), settings.cmd = NULL; /* docker: --entrypoint resets the image's Cmd */
+    }
+    if (strv_len(facts.command) > 0) {
+        lrun_strv_free(settings.cmd);
+        settings.cmd = strv_copy(facts.command);
+    }
     for (size_t i = 0; changes && changes[i]; i++)
         if (image_settings_change(&settings, changes[i], &err) < 0)
             return cli_fail(err);

@@ -123,6 +123,21 @@ is "$rc:$out" "0:-1$nl" "run -d --timeout: the monitor kills it too"
 L rm tod >/dev/null
 
 # ------------------------------------------- run docker-archive:, pidfile --
+L run --name epc --entrypoint='["/bin/echo","from-entrypoint"]' "$IMG" >/dev/null
+L commit -q epc epimg >/dev/null
+run L run --rm epimg
+is "$rc:$out" "0:from-entrypoint$nl" "commit keeps the container's --entrypoint (its Cmd reset), as podman"
+L run --name cmdc "$IMG" echo from-cmd >/dev/null
+L commit -q cmdc cmdimg >/dev/null
+run L run --rm cmdimg
+is "$rc:$out" "0:from-cmd$nl" "  and its command as the image's Cmd"
+L save -q -o "$T/ep.tar" epimg >/dev/null
+L rm epc cmdc >/dev/null
+L rmi epimg cmdimg >/dev/null
+run L run --name epa docker-archive:"$T/ep.tar"
+is "$rc:$(printf '%s' "$out" | tail -1)" "0:from-entrypoint" "  run docker-archive: of the saved commit runs its entrypoint"
+L rm epa >/dev/null
+L rmi epimg >/dev/null
 L save -q -o "$T/arch.tar" "$IMG" >/dev/null
 L create --name keep "$IMG" true >/dev/null # the image stays; run loads the archive over it
 run L run --rm docker-archive:"$T/arch.tar" echo from-archive
