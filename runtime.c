@@ -22683,7 +22683,7 @@ static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct 
 /* container_exec: args in the running container name, as the container's
  * spec and exec's options (opts) say; *exit_code its status. */
 static int container_exec(const char *root, const char *name, struct container_config *opts, char **args,
-                          int *exit_code, lrun_error **err)
+                          int report_fd, int *exit_code, lrun_error **err)
 {
     autoref struct container_ref r;
     if (container_ref_read(root, name, &r, err) < 0)
@@ -22721,6 +22721,8 @@ static int container_exec(const char *root, const char *name, struct container_c
         sigprocmask(SIG_UNBLOCK, &set, NULL);
         return -1;
     }
+    if (report_fd >= 0) /* exec -d: the process runs, the caller goes */
+        close(report_fd);
     if (master >= 0 && opts->interactive)
         terminal_raw();
     *exit_code = container_wait(&w);
@@ -29859,7 +29861,7 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
         for (int i = first + 1; i < argc; i++)
             strv_push(&args, xstrdup(argv[i]));
         int exit_code = 0;
-        if (container_exec(root, r.id, &opts, args, &exit_code, &err) < 0)
+        if (container_exec(root, r.id, &opts, args, -1, &exit_code, &err) < 0)
             return cli_fail(steal_pointer(&err));
         return exit_code;
     }
@@ -30065,6 +30067,52 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+/* exec_detached: exec -d: the process runs under a waiter of its own (a
+ * grandchild, its stdio /dev/null), which reports whether it started;
+ * printed: a session ID, as podman's. */
+static int exec_detached(const char *root, const char *name, struct container_config *opts, char **args)
+{
+    autoerror lrun_error *err = NULL;
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        fail_errno(&err, "pipe");
+        return cli_fail(err);
+    }
+    opts->interactive = false;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        if (fork() != 0)
+            _exit(0);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        for (int fd = 0; null >= 0 && fd < 3; fd++)
+            dup2(null, fd);
+        int code = 0;
+        lrun_error *exec_err = NULL;
+        if (container_exec(root, name, opts, args, ready[1], &code, &exec_err) < 0)
+            report_write(ready[1], exec_err);
+        _exit(0);
+    }
+    close(ready[1]);
+    if (child < 0) {
+        close(ready[0]);
+        fail_errno(&err, "fork");
+        return cli_fail(err);
+    }
+    waitpid(child, NULL, 0);
+    if (report_read(ready[0], "the exec's report", &err) < 0)
+        return cli_fail(err);
+    unsigned char raw[32];
+    digest_hex session;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, session);
+    printf("%s\n", session);
+    return 0;
+}
+
 static int cmd_exec(struct cli *cli, int argc, char **argv)
 {
     autoconfig struct container_config opts = {0};
@@ -30083,10 +30131,6 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (detach) {
-        cli_error("exec --detach is not supported");
-        return EXIT_LRUN;
-    }
     if (n < 2) {
         cli_error("exec requires at least 2 arguments: CONTAINER COMMAND");
         return EXIT_LRUN;
@@ -30095,7 +30139,9 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     const char *root = cli_root(cli, &owned);
     autoerror lrun_error *err = NULL;
     int exit_code = 0;
-    if (container_exec(root, argv[1], &opts, argv + 2, &exit_code, &err) < 0)
+    if (detach)
+        return exec_detached(root, argv[1], &opts, argv + 2);
+    if (container_exec(root, argv[1], &opts, argv + 2, -1, &exit_code, &err) < 0)
         return cli_fail(err);
     return exit_code;
 }
@@ -34174,7 +34220,7 @@ int lrun_container_exec(const char *root, const char *container, char *const *ar
     autoconfig struct container_config opts = {0};
     if (!argv || !argv[0])
         return fail(err, "exec requires a command");
-    return container_exec(root ? root : owned, container, &opts, (char **)argv, exit_code, err);
+    return container_exec(root ? root : owned, container, &opts, (char **)argv, -1, exit_code, err);
 }
 
 int lrun_container_list(const char *root, lrun_container_info **containers, size_t *count, lrun_error **err)

@@ -153,6 +153,21 @@ L rm -f -t 0 pidf >/dev/null
 run L run --rm --conmon-pidfile "$T/conmon2.pid" "$IMG" true
 ok $([ "$rc" = 0 ] && [[ $(cat "$T/conmon2.pid") =~ ^[0-9]+$ ]]; echo $?) "run --conmon-pidfile attached: the run's own PID (it is the monitor)"
 
+# -------------------------------------------------------------- exec -d --
+L run -d --name ex "$IMG" sleep 60 >/dev/null
+run L exec -d ex sh -c 'sleep 1; echo done >/tmp/marker'
+ok $([ "$rc" = 0 ] && [[ $out =~ ^[0-9a-f]{64}$nl$ ]]; echo $?) "exec -d: at once, a session ID (podman)"
+run L exec ex cat /tmp/marker
+is "$rc" 1 "  the process runs on in the background"
+sleep 2
+run L exec ex cat /tmp/marker
+is "$rc:$out" "0:done$nl" "  and finishes"
+run L exec -d ex nosuchcmd
+like "$rc:$err" "^127:Error: lrun: executable file .nosuchcmd. not found" "exec -d of a missing command: 127 and the error"
+L rm -f -t 0 ex >/dev/null
+run L exec -d ex true
+is "$rc:$err" "125:Error: no container with name or ID \"ex\" found: no such container$nl" "exec -d into no container: 125"
+
 # ------------------------------------------------------------ --systemd --
 run L run --rm --privileged --systemd=always "$IMG" sh -c 'ls -d /dev/tty*; grep -E "^tmpfs /(run|run/lock|tmp|var/log/journal) " /proc/mounts | cut -d" " -f2; test -f /run/.containerenv && echo env'
 is "$rc:$out" "0:/dev/tty$nl/run$nl/run/lock$nl/tmp$nl/var/log/journal${nl}env$nl" \
