@@ -21665,7 +21665,6 @@ struct pause_change {
 
 static int mark_paused(lrun_store *s, struct container *c, void *arg, lrun_error **err)
 {
-    (void)s;
     struct pause_change *p = arg;
     if (!container_is_running(c))
         return fail(err, "\"%s\" is not running, can't %s: container state improper", c->id, p->pause ? "pause" : "unpause");
@@ -21675,6 +21674,7 @@ static int mark_paused(lrun_store *s, struct container *c, void *arg, lrun_error
     if (cgroup_freeze(p->cgroup, p->pause, err) < 0)
         return -1;
     c->paused = p->pause;
+    container_event(s->root, c, p->pause ? "pause" : "unpause", 0);
     return 0;
 }
 
@@ -21988,7 +21988,10 @@ static int container_rename(const char *root, const char *name, const char *new_
         strv_push(&c->names, xstrdup(new_name));
     else
         free(c->names[0]), c->names[0] = xstrdup(new_name);
-    return store_save_index(s, LOCK_CONTAINERS, err);
+    if (store_save_index(s, LOCK_CONTAINERS, err) < 0)
+        return -1;
+    container_event(root, c, "rename", 0);
+    return 0;
 }
 
 /* --- attach: a client of a detached container's monitor (userdata/attach) --- */

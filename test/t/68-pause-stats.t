@@ -64,7 +64,7 @@ is "$rc|$out" "0|$b$nl" "pause --all: the running containers not paused yet, by 
 run $TO "$LRUN" --root "$R" unpause --all
 is "$rc|$(printf '%s' "$out" | sort)" "0|$(printf '%s\n' "$a" "$b" | sort)" "unpause --all: every paused container"
 run $TO "$LRUN" --root "$R" ps --format '{{.Names}} {{.State}}'
-is "$out" "pb running${nl}pa running$nl" "  both run again"
+is "$out" "pa running${nl}pb running$nl" "  both run again (oldest first, as podman's ps)"
 run $TO "$LRUN" --root "$R" unpause --all
 is "$rc|$out" "0|" "unpause --all with nothing paused: nothing, exit 0"
 lr rm -f -t 0 pa pb >/dev/null

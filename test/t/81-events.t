@@ -59,6 +59,17 @@ is "$rc:$err" "125:Error: events backend \"journald\": lrun keeps its events in 
 run L events --stream=false --since yesterday-ish
 is "$rc:$err" "125:Error: invalid time yesterday-ish$nl" "a bad --since: 125"
 
+# pause, unpause, rename
+t1=$(date +%s.%N)
+L run -d --name p1 --network none "$IMG" sleep 60 >/dev/null
+L pause p1 >/dev/null
+L unpause p1 >/dev/null
+L rename p1 p2
+L rm -f p2 >/dev/null
+run L events --stream=false --since "$t1" --filter type=container --format '{{.Status}} {{.Name}}'
+is "$out" "create p1${nl}start p1${nl}pause p1${nl}unpause p1${nl}rename p2${nl}died p2${nl}remove p2$nl" \
+	"pause, unpause, rename (under the new name) as podman's"
+
 # --stream (the default): new events as they come
 L events --filter type=volume --format '{{.Status}} {{.Name}}' >"$T/stream" 2>&1 &
 pid=$!
