@@ -20,7 +20,7 @@ DEPS="gcc libc6-dev make pkg-config file binutils dpkg-dev xz-utils libarchive-d
       libssl-dev zlib1g-dev libzstd-dev liblzma-dev libmbedtls-dev"
 # what the whole test suite uses (test/run; CI's .ci/run installs exactly this):
 #   perl busybox-static jq tar...          TAP's prove, fixtures, JSON checks
-#   podman skopeo crun uidmap              store compatibility, fixture checks, benchmark peers
+#   podman skopeo buildah crun uidmap      store compatibility (buildah's containers), fixture checks, benchmark peers
 #   containerd                             ctr and its runc shim driving lrun as runc
 #   docker-registry apache2-utils openssl  pull/push against a real registry (TLS, htpasswd,
 #   ca-certificates dnsmasq-base curl        a DNS server, PUT of lists)
@@ -35,7 +35,7 @@ DEPS="gcc libc6-dev make pkg-config file binutils dpkg-dev xz-utils libarchive-d
 #   gnupg                                  image sign's signatures (lrun runs gpg; 81-image-sign)
 #   fuse-overlayfs                         the rootless overlay fallback (79-rootless-fuse-overlayfs)
 TEST_DEPS="perl busybox-static jq tar gzip zstd xz-utils util-linux
-      podman skopeo crun uidmap containerd
+      podman skopeo buildah crun uidmap containerd
       docker-registry apache2-utils openssl ca-certificates dnsmasq-base curl
       qemu-system-x86 linux-image-amd64 cpio qemu-user-static qemu-system-arm qemu-system-misc
       tmux attr hyperfine bubblewrap time strace nftables clang libclang-rt-14-dev

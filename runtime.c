@@ -2461,6 +2461,62 @@ static const char *storage_conf_mount_program(void)
     return program;
 }
 
+/* containers.conf's files in the order c/common reads them (a later one's
+ * value wins): $CONTAINERS_CONF alone, else the system's
+ * /usr/share/containers/containers.conf, /etc/containers/containers.conf
+ * and /etc/containers/containers.conf.d/ *.conf, then (rootless) the
+ * user's ~/.config/containers/containers.conf and its .d. */
+static char **containers_conf_files(void)
+{
+    char **files = xcalloc(1, sizeof *files);
+    const char *env = getenv("CONTAINERS_CONF");
+    if (env && *env) {
+        strv_push(&files, xstrdup(env));
+        return files;
+    }
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    autofree char *user = !rootless_uid()             ? NULL
+                          : xdg && *xdg == '/'        ? xasprintf("%s/containers/containers.conf", xdg)
+                          : home && *home             ? xasprintf("%s/.config/containers/containers.conf", home)
+                                                      : NULL;
+    const char *bases[] = {"/usr/share/containers/containers.conf", "/etc/containers/containers.conf", user};
+    for (size_t i = 0; i < sizeof bases / sizeof *bases; i++) {
+        if (!bases[i])
+            continue;
+        strv_push(&files, xstrdup(bases[i]));
+        if (i == 0)
+            continue; /* no .d beside the vendor's file */
+        autofree char *dir = xasprintf("%s.d", bases[i]);
+        struct dirent **entries = NULL;
+        int n = scandir(dir, &entries, NULL, alphasort);
+        for (int j = 0; j < n; j++) {
+            if (entries[j]->d_name[0] != '.' && has_suffix(entries[j]->d_name, ".conf"))
+                strv_push(&files, xasprintf("%s/%s", dir, entries[j]->d_name));
+            free(entries[j]);
+        }
+        free(entries);
+    }
+    return files;
+}
+
+/* containers_conf_string: containers.conf's [table] key (a string) as the
+ * files say, the last one that says winning; *value NULL when none does. */
+static int containers_conf_string(const char *table, const char *key, char **value, lrun_error **err)
+{
+    *value = NULL;
+    autostrv char **files = containers_conf_files();
+    for (size_t i = 0; files[i]; i++) {
+        autojson yajl_val tree = NULL;
+        int r = config_file_read(files[i], "containers.conf", &tree, err);
+        if (r < 0)
+            return -1;
+        const char *v = r == 0 ? json_string(json_get(tree, table), key) : NULL;
+        if (v)
+            free(*value), *value = xstrdup(v);
+    }
+    return 0;
+}
+
 /* store_default_root: $LRUN_ROOT, else storage.conf's graph root, else
  * lrun's own: /var/lib/lrun as root, $XDG_DATA_HOME/lrun rootless. */
 static int store_default_root(char **root, lrun_error **err)
@@ -11430,6 +11486,23 @@ static int overlay_mount_at(const char *root, char *lower, const char *upper, co
     autofree char *overlay = xasprintf("%s/overlay", root);
     if (chdir(overlay) < 0)
         return fail_errno(err, "chdir %s", overlay);
+    /* c/storage removes a layer's merged/ when it unmounts it (buildah's
+     * containers in the same store): made again */
+    if (mkdir(target, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "create %s", target);
+    /* a layer another tool mounted "volatile" (buildah's) keeps a mark
+     * the kernel refuses to mount again; its data synced, the mark goes,
+     * as overlayfs's documentation says */
+    autofree char *volatile_mark = upper ? xasprintf("%s/overlay/%s/work/work/incompat/volatile", root, upper) : NULL;
+    struct stat st;
+    if (volatile_mark && lstat(volatile_mark, &st) == 0) {
+        autofree char *diff = xasprintf("%s/overlay/%s/diff", root, upper);
+        autoclose int diff_fd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        autofree char *incompat = xasprintf("%s/overlay/%s/work/work/incompat", root, upper);
+        autoclose int incompat_fd = open(incompat, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (diff_fd < 0 || syncfs(diff_fd) < 0 || incompat_fd < 0 || remove_tree_at(incompat_fd, "volatile", err) < 0)
+            return error_prefix(err, "clear the volatile mark of layer %.12s", upper);
+    }
     if (overlay_mount_program())
         return overlay_fuse_mount(overlay_mount_program(), overlay, lower, upper, target, err);
     const char *userxattr = rootless_uid() ? ",userxattr" : "";
@@ -11620,6 +11693,8 @@ static int layer_mount_drop(lrun_store *s, const char *layer, bool force, lrun_e
     autofree char *path = xasprintf("%s/overlay/%s/merged", s->root, layer);
     if ((count <= 0 || force) && umount2(path, 0) < 0 && errno != EINVAL)
         return fail_errno(err, "unmount %s", path);
+    if (count <= 0 || force)
+        rmdir(path); /* as c/storage leaves it: made again by the next mount */
     autostrv char **kept = xcalloc(1, sizeof *kept);
     for (size_t i = 0; counts[i]; i++)
         if (strncmp(counts[i], layer, strlen(layer)) != 0 || counts[i][strlen(layer)] != '=')
@@ -16468,9 +16543,14 @@ static int process_exec(char **args, char **env, lrun_error **err)
                          "lrun: executable file `%s` not found in $PATH: No such file or directory: "
                          "OCI runtime attempted to invoke a command that was not found",
                          args[0]);
-    /* podman's suffix: ": OCI permission denied" (EACCES, EPERM) */
-    return fail_code(err, 126, "lrun: cannot execute `%s`: %s%s", args[0], strerror(saved),
-                     saved == EACCES || saved == EPERM ? ": OCI permission denied" : "");
+    /* podman's (crun's) words: a file not executable (its mode, a noexec
+     * mount) "Permission denied", a directory "Operation not permitted" */
+    struct stat st;
+    if (saved == EACCES && strchr(args[0], '/') && stat(args[0], &st) == 0 && S_ISDIR(st.st_mode))
+        saved = EPERM;
+    if (saved == EACCES || saved == EPERM)
+        return fail_code(err, 126, "lrun: open executable: %s: OCI permission denied", strerror(saved));
+    return fail_code(err, 126, "lrun: cannot execute `%s`: %s", args[0], strerror(saved));
 }
 
 /* ========================================================================
@@ -17598,7 +17678,6 @@ static struct user_mount *user_mount_push(struct user_mount **list, size_t *n, e
                                       *destination == '/' ? path_clean(destination) : xstrdup(destination),
                                       options ? strv_copy(options) : xcalloc(1, sizeof(char *)), NULL, NULL};
     return &(*list)[(*n)++];
-
 }
 
 /* A network a container was connected to after its first (network
@@ -17650,6 +17729,7 @@ struct container_config {
     size_t n_rlimits;
     int64_t shm_size;    /* --shm-size, bytes; 0: docker's 64m */
     bool cgroupns_host;  /* --cgroupns host */
+    bool pid_host;       /* --pid host: the host's pid namespace */
     size_t n_mounts;
     char **volumes_from;
     char *image_volume; /* --image-volume: bind (NULL), tmpfs or ignore */
@@ -18404,6 +18484,8 @@ static int spec_limits_generate(struct spec *s, const struct container_config *c
     }
     if (c->cgroupns_host)
         s->namespaces[NS_CGROUP].wanted = false;
+    if (c->pid_host)
+        s->namespaces[NS_PID].wanted = false;
     return 0;
 }
 
@@ -28489,7 +28571,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_VOLUME, RUN_TMPFS, RUN_CAP_ADD, RUN_CAP_DROP, RUN_SECURITY_OPT, RUN_PULL, RUN_STOP_SIGNAL,
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
-                RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME,
+                RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
                 RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
@@ -28647,6 +28729,11 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
             return fail(err, "invalid --cgroupns \"%s\": use private or host", value);
         c->cgroupns_host = strcmp(value, "host") == 0;
         break;
+    case RUN_PID:
+        if (strcmp(value, "host") != 0 && strcmp(value, "private") != 0)
+            return fail(err, "invalid --pid \"%s\": use private or host", value);
+        c->pid_host = strcmp(value, "host") == 0;
+        break;
     case RUN_RESTART: {
         size_t n = strcspn(value, ":");
         bool counted = strncmp(value, "on-failure", n) == 0 && n == 10;
@@ -28760,6 +28847,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("tz", 0, RUN_TZ, "ZONE", "The container's time zone (Europe/Paris; local: the host's)"),
         RUN_CALL("cgroup-parent", 0, RUN_CGROUP_PARENT, "PATH", "The cgroup the container's cgroup is made in (default /lrun)"),
         RUN_CALL("cgroupns", 0, RUN_CGROUPNS, "private|host", "The cgroup namespace (default private)"),
+        RUN_CALL("pid", 0, RUN_PID, "private|host", "The pid namespace (default private)"),
         RUN_CALL("memory", 'm', RUN_LIMIT + LIMIT_MEMORY, "SIZE", "Memory limit (64m, 1g)"),
         RUN_CALL("memory-swap", 0, RUN_LIMIT + LIMIT_MEMORY_SWAP, "SIZE", "Memory plus swap (-1: unlimited; default twice --memory)"),
         RUN_CALL("memory-reservation", 0, RUN_LIMIT + LIMIT_MEMORY_RESERVATION, "SIZE", "Memory soft limit"),
@@ -28820,6 +28908,16 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
     if (c->remove && c->restart && *c->restart && strcmp(c->restart, "no") != 0) {
         cli_error("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"");
         *status = EXIT_LRUN;
+        return -1;
+    }
+    /* without --image-volume: containers.conf's image_volume_mode */
+    autoerror lrun_error *err = NULL;
+    autofree char *mode = NULL;
+    if (!c->image_volume && (containers_conf_string("engine", "image_volume_mode", &mode, &err) < 0 ||
+                             (mode && run_flag_set(o, RUN_IMAGE_VOLUME, mode, &err) < 0 &&
+                              fail(&err, "containers.conf: invalid image_volume_mode \"%s\": use bind, tmpfs or ignore",
+                                   mode) < 0))) {
+        *status = cli_fail(err);
         return -1;
     }
     if (c->detach && c->terminal && c->interactive)

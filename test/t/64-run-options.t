@@ -17,8 +17,11 @@ run L run --rm $N "$IMG" /no/such/command
 is "$rc:$err" "127:Error: lrun: executable file \`/no/such/command\` not found in \$PATH: No such file or directory: OCI runtime attempted to invoke a command that was not found$nl" \
 	"a missing command: 127, podman's message"
 run L run --rm $N "$IMG" /etc
-is "$rc:$err" "126:Error: lrun: cannot execute \`/etc\`: Permission denied: OCI permission denied$nl" \
+is "$rc:$err" "126:Error: lrun: open executable: Operation not permitted: OCI permission denied$nl" \
 	"a directory as the command: 126, podman's message"
+run L run --rm $N "$IMG" /etc/passwd
+is "$rc:$err" "126:Error: lrun: open executable: Permission denied: OCI permission denied$nl" \
+	"a file that is not executable: 126, podman's message"
 
 # ------------------------------------------------------ --memory --
 run L run --rm $N --memory=0 "$IMG" echo hi

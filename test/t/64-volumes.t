@@ -60,6 +60,13 @@ run L run --rm -v myvol:/vol:ro "$IMG" sh -c 'cat /vol/f; touch /vol/g'
 is "$rc" 1 ":ro: the write fails"
 like "$err" 'Read-only file system' "… read-only"
 is "$out" "hello$nl" "… the volume is readable"
+printf '#!/bin/sh\necho ran\n' >"$R/volumes/myvol/_data/script" && chmod 755 "$R/volumes/myvol/_data/script"
+run L run --rm -v myvol:/vol:noexec,z "$IMG" /vol/script
+is "$rc/$out/$err" "126//Error: lrun: open executable: Permission denied: OCI permission denied$nl" \
+	":noexec: a script on the volume cannot run: 126, podman's message"
+run L run --rm -v myvol:/vol:z "$IMG" /vol/script
+is "$rc/$out" "0/ran$nl" "… without it, it runs"
+rm "$R/volumes/myvol/_data/script"
 L volume create cu >/dev/null
 run L run --rm -v cu:/etc "$IMG" true
 ok_cmd "copy-up: the image's /etc fills a new volume" test -f "$R/volumes/cu/_data/passwd"
@@ -124,7 +131,13 @@ is "$rc" 0 "the same mount twice is fine"
 run L run --rm -v "$T/h:/a" --tmpfs /a "$IMG" true
 is "$rc/$err" "125/Error: /a: duplicate mount destination$nl" "two mounts on one destination: podman's error"
 run L run --rm -v vol1:/v -v vol2:/v "$IMG" true
-is "$rc/$err" "125/Error: /v: duplicate mount destination$nl" "… for volumes too"
+is "$rc/$err" "125/Error: /v: duplicate mount destination$nl" "… for volumes too (podman 4.3.1's words)"
+run L run --rm -v "$T/h:/b" -v "$T:/b" "$IMG" true
+is "$rc/$err" "125/Error: /b: duplicate mount destination$nl" "… two binds"
+run L run --rm --tmpfs /t --tmpfs /t:ro "$IMG" true
+is "$rc/$err" "125/Error: /t: duplicate mount destination$nl" "… two tmpfs"
+run L run --rm --tmpfs /t --tmpfs /t "$IMG" true
+is "$rc" 0 "… the same tmpfs twice is fine"
 ok_cmd "a refused run makes no volume" test ! -e "$R/volumes/vol1"
 
 # --- --volumes-from -------------------------------------------------------------------------
@@ -193,7 +206,7 @@ run L volume mount nosuch
 is "$rc/$err" "125/Error: no volume with name \"nosuch\" found: no such volume$nl" "mount of no volume: 125"
 L volume rm ex1 ex2 >/dev/null
 
-# --- the image's VOLUMEs: --image-volume bind (default), tmpfs, ignore ---------------------
+# --- the image's VOLUMEs: --image-volume bind (default), tmpfs, ignore; containers.conf --------
 mkdir -p "$T/vimg" && printf 'FROM %s\nRUN mkdir /data && echo seed >/data/seed\nVOLUME /data\n' "$IMG" >"$T/vimg/Containerfile"
 L build -q -t localhost/volimg:1 "$T/vimg" >/dev/null
 is "$(L volume ls -q)" "" "a build's RUN steps make no volume"
@@ -213,5 +226,15 @@ is "$(L volume ls -q)" "named" "a -v on the VOLUME's path takes its place"
 L volume rm named >/dev/null
 run L run --rm --image-volume bogus localhost/volimg:1 true
 is "$rc/$err" "125/Error: invalid --image-volume \"bogus\": use bind, tmpfs or ignore$nl" "a bad --image-volume: 125"
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n[engine]\nimage_volume_mode = "tmpfs"\n' >"$T/containers.conf"
+fstype='grep " /data " /proc/mounts | cut -d" " -f3'
+run env CONTAINERS_CONF="$T/containers.conf" $TO "$LRUN" --root "$R" run --rm localhost/volimg:1 sh -c "$fstype"
+is "$rc/$out/$(L volume ls -q)" "0/tmpfs$nl/" "containers.conf's image_volume_mode (\$CONTAINERS_CONF): tmpfs"
+run env CONTAINERS_CONF="$T/containers.conf" $TO "$LRUN" --root "$R" run --rm --image-volume bind localhost/volimg:1 sh -c "$fstype"
+is "$rc/$out" "0/$(df --output=fstype "$R" | tail -1)$nl" "… --image-volume bind wins over it"
+printf '[engine]\nimage_volume_mode = "bogus"\n' >"$T/containers.conf"
+run env CONTAINERS_CONF="$T/containers.conf" $TO "$LRUN" --root "$R" run --rm localhost/volimg:1 true
+is "$rc/$err" "125/Error: containers.conf: invalid image_volume_mode \"bogus\": use bind, tmpfs or ignore$nl" \
+	"… a bad one: 125"
 
 done_testing

@@ -8,7 +8,8 @@
 # name is followed inside the container (out of it and onto it), a stopped
 # container's volumes and binds are where the copy goes, a tmpfs starts
 # with the image's content (tmpcopyup), --overwrite, -a=false, podman's
-# messages for stdin/stdout misuse; a link on the host is never replaced.
+# messages for stdin/stdout misuse; a link on the host is never replaced;
+# a --pid=host container is copied into and out of as any other.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -178,6 +179,18 @@ is "$?/$(cat "$T/ow/err")" "125/Error: destination must be a directory when copy
 echo owned >"$T/ow/owned" && chown 1234:2345 "$T/ow/owned"
 run L cp -a=false "$T/ow/owned" ow:/tmp/
 is "$rc/$(L exec ow ls -ln /tmp/owned | awk '{print $3, $4}')" "0/1234 2345" "cp -a=false (pflag's short form): the host's owners kept"
+
+# --- a container in the host's pid namespace (--pid=host) ----------------------------------
+L run --pid=host -d --name ph "$IMG" sleep 60 >/dev/null
+is "$(L exec ph cat /proc/1/comm)" "$(cat /proc/1/comm)" "--pid=host: the container sees the host's pid 1"
+run L cp "$H/file" ph:/tmp/hostfile
+is "$rc/$(L exec ph cat /tmp/hostfile)" "0/one" "cp into a --pid=host container"
+run L cp ph:/tmp/hostfile "$T/ph-back"
+is "$rc/$(cat "$T/ph-back")" "0/one" "… and back out"
+run L rm -t 0 -f ph
+is "$rc/$out" "0/ph$nl" "… it is removed"
+run L run --rm --pid=bogus "$IMG" true
+is "$rc/$err" "125/Error: invalid --pid \"bogus\": use private or host$nl" "a bad --pid: 125"
 
 is "$(mounts_below "$R" | wc -l)" 0 "no mount left behind"
 

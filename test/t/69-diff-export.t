@@ -6,7 +6,8 @@
 # root on the host, counted in mountpoints.json as c/storage does; image
 # mount/umount (an image's root read-only on the host, counted the same way)
 # and run --mount type=image (read-only, or writable with rw=true; held as
-# one mount of the image while the container runs, as podman's).
+# one mount of the image while the container runs, as podman's); buildah's
+# containers in the same store are seen, diffed, mounted and unmounted.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 ctr_start
@@ -67,6 +68,26 @@ is "$rc/$(awk -v p="$P" '$5 == p' /proc/self/mountinfo | wc -l)" "0/0" "the last
 is "$(cat "$R/overlay-layers/mountpoints.json")" "[]" "… and the count goes"
 run L mount nosuch
 is "$rc" 125 "mount of no container: 125"
+
+# --- a container buildah made in the same store (podman's "external" one) ---------------------
+if command -v buildah >/dev/null; then
+	B() { $TO buildah --root "$R" --runroot "$T/buildah-run" --storage-driver overlay "$@"; }
+	B from --pull-never --name bctr "$IMG" >/dev/null && echo added >"$T/added" && B copy bctr "$T/added" /added >/dev/null
+	B run bctr true >/dev/null 2>&1 # buildah mounts it "volatile": the kernel then refuses the layer until the mark goes
+	run L ps -a --external --format '{{.Names}}'
+	like "$out" "(^|$nl)bctr$nl" "ps --external lists buildah's container"
+	run L diff bctr
+	is "$rc/$out" "0/A /added$nl" "diff of buildah's container"
+	run L mount bctr
+	BP=$out
+	is "$rc/$(cat "${BP%$nl}/added" 2>&1)" "0/added" "mount of buildah's container (its merged/ made again, the volatile mark cleared)"
+	run L umount bctr
+	is "$rc/$(test -d "${BP%$nl}" && echo still)" "0/" "umount removes merged/ as c/storage does"
+	run B rm bctr
+	is "$rc" 0 "buildah removes its container after"
+else
+	for i in 1 2 3 4 5; do skip "no buildah (apt-get install buildah)"; done
+fi
 
 # --- image mount / image umount ---------------------------------------------------------
 IID=$(L image inspect --format '{{.ID}}' "$IMG")
