@@ -25,7 +25,7 @@ run $TO "$LRUN" --root "$R" run --rm "$IMG" /no/such/file
 is "$rc" 127 "a missing absolute path: exit 127"
 run $TO "$LRUN" --root "$R" run --rm "$IMG" /etc/passwd
 is "$rc" 126 "a non-executable file as the command: exit 126"
-like "$err" '^Error: .*/etc/passwd' "  with an Error: message naming it"
+is "$err" $'Error: lrun: open executable: Permission denied: OCI permission denied\n' "  with podman's (crun's) message"
 run $TO "$LRUN" --root "$R" run --rm localhost/nope:latest true
 is "$rc" 125 "an unknown image: exit 125"
 like "$err" $'(^|\n)Error: .*nope' "  with an Error: message naming it (after the pull's attempt)"
