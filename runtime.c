@@ -17348,6 +17348,16 @@ static int cgroup_remove(const char *path, lrun_error **err)
 
 /* --- lookup --- */
 
+/* container_is_external: a container buildah made in the store (podman's
+ * "external" one): its state in userdata/buildah.json, no spec of lrun's. */
+static bool container_is_external(lrun_store *s, const struct container *c)
+{
+    autofree char *config = xasprintf("%s/userdata/config.json", c->id);
+    autofree char *buildah = xasprintf("%s/userdata/buildah.json", c->id);
+    return faccessat(s->containers_fd, config, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+           faccessat(s->containers_fd, buildah, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 static struct container *container_lookup(lrun_store *s, const char *text, lrun_error **err)
 {
     struct container *prefix_match = NULL;
@@ -23069,7 +23079,7 @@ static void check_containers(lrun_store *s, struct check_report *r)
         if (c->image && *c->image && !store_image_by_id(s, c->image))
             check_note(&r->containers, &r->n_containers, c->id, "image %s is missing", c->image);
         autofree char *config = xasprintf("%s/userdata/config.json", c->id);
-        if (faccessat(s->containers_fd, config, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        if (faccessat(s->containers_fd, config, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && !container_is_external(s, c))
             check_note(&r->containers, &r->n_containers, c->id, "its configuration (userdata/config.json) is missing");
     }
 }
@@ -30922,7 +30932,8 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
     autofree struct container **list = xcalloc(s->n_containers + 1, sizeof *list);
     size_t n = 0;
     for (size_t i = 0; i < s->n_containers; i++) /* the store's order, as made: created in one second stays so */
-        if ((all || container_is_running(s->containers[i])) &&
+        if ((all || external || container_is_running(s->containers[i])) &&
+            (external || !container_is_external(s, s->containers[i])) &&
             container_filters_match(s, s->containers[i], filters))
             list[n++] = s->containers[i];
     if (last >= 0 && n > (size_t)last) { /* the N newest, then sorted as the rest */

@@ -76,6 +76,8 @@ if command -v buildah >/dev/null; then
 	B run bctr true >/dev/null 2>&1 # buildah mounts it "volatile": the kernel then refuses the layer until the mark goes
 	run L ps -a --external --format '{{.Names}}'
 	like "$out" "(^|$nl)bctr$nl" "ps --external lists buildah's container"
+	run L ps -a --format '{{.Names}}'
+	is "$(grep -cx bctr <<<"$out")" 0 "… ps -a does not (podman's)"
 	run L diff bctr
 	is "$rc/$out" "0/A /added$nl" "diff of buildah's container"
 	run L mount bctr
@@ -83,10 +85,12 @@ if command -v buildah >/dev/null; then
 	is "$rc/$(cat "${BP%$nl}/added" 2>&1)" "0/added" "mount of buildah's container (its merged/ made again, the volatile mark cleared)"
 	run L umount bctr
 	is "$rc/$(test -d "${BP%$nl}" && echo still)" "0/" "umount removes merged/ as c/storage does"
+	run L system check
+	is "$rc/$out/$err" "0//" "system check: buildah's container (its state in buildah.json) is sound"
 	run B rm bctr
 	is "$rc" 0 "buildah removes its container after"
 else
-	for i in 1 2 3 4 5; do skip "no buildah (apt-get install buildah)"; done
+	for i in 1 2 3 4 5 6 7; do skip "no buildah (apt-get install buildah)"; done
 fi
 
 # --- image mount / image umount ---------------------------------------------------------
