@@ -2287,6 +2287,8 @@ struct lrun_store {
     size_t n_images;
     struct container **containers;
     size_t n_containers;
+    bool rebuild_layers; /* system repair: a damaged layers.json reads as none, to be rebuilt from overlay/ */
+    bool layers_damaged; /* it was: no leftover is looked for until it is */
 };
 
 /* rootless_uid: the host's uid of the ordinary user lrun works for, 0 for
@@ -2935,7 +2937,10 @@ static int store_read_index(lrun_store *s, enum store_lock which, bool is_volati
         tree = NULL;
         fail(err, "parse %s: not a JSON array", path);
     }
-    if (!tree && is_volatile) { /* cut by a power failure: its containers were to vanish anyway */
+    if (!tree && (is_volatile || (which == LOCK_LAYERS && s->rebuild_layers))) {
+        /* volatile: cut by a power failure, its containers were to vanish anyway;
+         * layers.json under system repair: rebuilt from overlay/ (layers_index_rebuild) */
+        s->layers_damaged |= !is_volatile;
         error_free_pointer(err);
         return 0;
     }
@@ -2943,9 +2948,10 @@ static int store_read_index(lrun_store *s, enum store_lock which, bool is_volati
         /* never read a damaged index as an empty store: the next write would
          * make the loss permanent */
         autofree char *why = text.len && err && *err ? xstrdup((*err)->message) : xasprintf("%s is empty", path);
-        return fail(err, "%s; the store's index is damaged (cut off by a power failure?): restore the file from "
-                    "a backup, or move it away to start with an empty index",
-                    why);
+        return fail(err, "%s; the store's index is damaged (cut off by a power failure?): %s", why,
+                    which == LOCK_LAYERS && !is_volatile
+                        ? "`lrun system repair` rebuilds it from the layers' files"
+                        : "restore the file from a backup, or move it away to start with an empty index");
     }
     s->trees[is_volatile][which] = tree;
     size_t n = YAJL_IS_ARRAY(tree) ? tree->u.array.len : 0; /* Go writes a nil slice as null */
@@ -3414,11 +3420,14 @@ static void store_close_pointer(lrun_store **s)
  * store (listings, info) but refuses to write it. */
 static const char *store_driver_flag;
 
-int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **err)
+/* store_open: lrun_store_open; rebuild_layers (system repair) lets a
+ * damaged layers.json read as empty and leaves every layer directory be. */
+static int store_open(const char *root, int mode, bool rebuild_layers, lrun_store **out, lrun_error **err)
 {
     if (mode == LRUN_STORE_WRITE && store_driver_flag && strcmp(store_driver_flag, "overlay") != 0)
         return fail(err, "storage driver \"%s\": lrun keeps images with the overlay driver only", store_driver_flag);
     autostore lrun_store *s = xcalloc(1, sizeof *s);
+    s->rebuild_layers = rebuild_layers;
     s->root = root ? xstrdup(root) : NULL;
     if (!root && store_default_root(&s->root, err) < 0)
         return -1;
@@ -3446,7 +3455,7 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
         return -1;
     if (store_lock_and_read(s, err) < 0)
         return -1;
-    if (store_find_leftovers(s)) {
+    if (!s->layers_damaged && store_find_leftovers(s)) {
         /* a reader that finds a crash's leftovers cleans them up first */
         int wanted = s->mode;
         store_forget_indexes(s);
@@ -3467,6 +3476,11 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
     }
     *out = steal_pointer(&s);
     return 0;
+}
+
+int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **err)
+{
+    return store_open(root, mode, false, out, err);
 }
 
 /* --- events: podman's file backend ---
@@ -4672,8 +4686,8 @@ static int layer_rebuild(lrun_store *s, const struct layer *l, int fd, digest_he
     if (ret < 0)
         return -1;
     sha256_final_hex(&r.sha, digest);
-    if (!l->diff_digest || strcmp(digest_hex_part(l->diff_digest) ? digest_hex_part(l->diff_digest) : "", digest))
-        return fail(err, "the rebuilt tar is sha256:%s", digest);
+    if (l->diff_digest && strcmp(digest_hex_part(l->diff_digest) ? digest_hex_part(l->diff_digest) : "", digest))
+        return fail(err, "the rebuilt tar is sha256:%s", digest); /* none recorded: layers_index_rebuild asks */
     *size = r.size;
     return 0;
 }
@@ -23092,6 +23106,134 @@ static void check_store(lrun_store *s, const struct check_options *o, struct che
     check_containers(s, r);
 }
 
+/* --- layers.json rebuilt from overlay/ ---
+ * An empty or unparsable layers.json (a power cut) loses only records: the
+ * layers' files say most of them.  Each overlay/<id>/ with a link file is
+ * a layer; the first entry of its lower file is its parent's link; its
+ * tar-split replayed over diff/ gives the DiffID and the tar's size (as
+ * save does; a layer whose files no longer make a tar is left out); a
+ * layer a container record names is that container's ("<name>-layer", no
+ * tar-split: its content is its own); the images' manifests give their
+ * layers' compressed digests and sizes; the directory's time is its
+ * creation.  A directory that is none of these stays a stray for the
+ * repair to remove. */
+
+struct rebuilt_layer {
+    char id[65], link[27];
+    char *lower_first; /* the parent's link, or NULL */
+};
+
+/* layer_rebuilt_record: the record of overlay/<id>/, or NULL. */
+static struct layer *layer_rebuilt_record(lrun_store *s, const struct rebuilt_layer *d, const char *parent,
+                                          int devnull)
+{
+    struct container *owner = NULL;
+    for (size_t i = 0; i < s->n_containers && !owner; i++)
+        if (s->containers[i]->layer && strcmp(s->containers[i]->layer, d->id) == 0)
+            owner = s->containers[i];
+    struct layer *l = xcalloc(1, sizeof *l);
+    l->id = xstrdup(d->id);
+    l->parent = xstrdup(parent);
+    l->diff_size = l->compressed_size = -1;
+    struct stat st;
+    if (fstatat(s->overlay_fd, d->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        l->created = time_rfc3339_nano(st.st_mtim);
+    if (owner) {
+        if (owner->names && owner->names[0]) {
+            l->names = xcalloc(2, sizeof *l->names);
+            l->names[0] = xasprintf("%s-layer", owner->names[0]);
+        }
+        return l;
+    }
+    digest_hex digest;
+    int64_t size;
+    lrun_error *err = NULL;
+    if (layer_rebuild(s, l, devnull, digest, &size, &err) < 0) {
+        lrun_error_free(err);
+        layer_free(l);
+        return NULL;
+    }
+    l->diff_digest = xasprintf("sha256:%s", digest);
+    l->diff_size = size;
+    return l;
+}
+
+/* layers_rebuilt_compressed: the compressed digest and size of each image's
+ * layers, from its manifest (base first, as the chain below its top). */
+static void layers_rebuilt_compressed(lrun_store *s)
+{
+    for (size_t i = 0; i < s->n_images; i++) {
+        autobuf struct buf text = {0};
+        if (image_big_data_read(s, s->images[i], "manifest", &text, NULL) < 0)
+            continue;
+        autojson yajl_val manifest = json_parse(text.data, "manifest", NULL);
+        yajl_val blobs = json_get(manifest, "layers");
+        autofree struct layer **chain = NULL;
+        size_t n = layer_chain(s, s->images[i]->layer, &chain);
+        if (!YAJL_IS_ARRAY(blobs) || blobs->u.array.len != n)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            struct layer *l = chain[n - 1 - k];
+            const char *digest = json_string(blobs->u.array.values[k], "digest");
+            if (!l->compressed_digest && digest && l->diff_digest) {
+                l->compressed_digest = xstrdup(digest);
+                l->compressed_size = json_int(blobs->u.array.values[k], "size", -1);
+            }
+        }
+    }
+}
+
+/* layers_index_rebuild: s's layer records from overlay/, written; *count
+ * of them. */
+static int layers_index_rebuild(lrun_store *s, size_t *count, lrun_error **err)
+{
+    struct rebuilt_layer *dirs = NULL;
+    size_t n = 0;
+    DIR *d = fdopendir(dup(s->overlay_fd));
+    for (struct dirent *e; d && (e = readdir(d));) {
+        autofree char *link_path = xasprintf("%s/link", e->d_name), *lower_path = xasprintf("%s/lower", e->d_name);
+        autobuf struct buf link = {0}, lower = {0};
+        if (!is_hex_id(e->d_name) || read_file_at(s->overlay_fd, link_path, &link, NULL) < 0 || link.len != 26)
+            continue;
+        dirs = xrealloc(dirs, (n + 1) * sizeof *dirs);
+        struct rebuilt_layer *r = &dirs[n++];
+        memcpy(r->id, e->d_name, 65); /* is_hex_id: 64 digits */
+        memcpy(r->link, link.data, 27);
+        r->lower_first = read_file_at(s->overlay_fd, lower_path, &lower, NULL) == 0 && has_prefix(lower.data, "l/")
+                             ? xstrndup(lower.data + 2, strcspn(lower.data + 2, ":"))
+                             : NULL;
+    }
+    if (d)
+        closedir(d);
+    autoclose int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *parent = NULL;
+        for (size_t k = 0; dirs[i].lower_first && k < n && !parent; k++)
+            if (strcmp(dirs[k].link, dirs[i].lower_first) == 0)
+                parent = dirs[k].id;
+        struct layer *l = dirs[i].lower_first && !parent ? NULL : layer_rebuilt_record(s, &dirs[i], parent, devnull);
+        if (l) {
+            s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
+            s->layers[s->n_layers++] = l;
+            (*count)++;
+        }
+        free(dirs[i].lower_first);
+    }
+    free(dirs);
+    layers_rebuilt_compressed(s);
+    for (size_t i = 0; i < s->n_images + s->n_containers; i++) { /* made for them: removed with them */
+        const char *top = i < s->n_images ? s->images[i]->layer : s->containers[i - s->n_images]->layer;
+        autofree struct layer **chain = NULL;
+        for (size_t k = 0, n = layer_chain(s, top, &chain); k < n; k++)
+            chain[k]->collectable = true;
+    }
+    if (store_save_layers(s, err) < 0)
+        return error_prefix(err, "write the rebuilt layers.json");
+    s->layers_damaged = false;
+    return 0;
+}
+
 /* repair_store: act on what check_store found (o->repair): strays go;
  * damaged images go unless a container uses them (with o->force the
  * containers go first); then damaged layers that nothing uses. */
@@ -28248,8 +28390,15 @@ static int system_check(struct cli *cli, int argc, char **argv, bool repair)
         return EXIT_LRUN;
     }
     autostore lrun_store *s = NULL;
-    if ((status = cli_open_store(cli, o.repair ? LRUN_STORE_WRITE : LRUN_STORE_READ, &s)))
-        return status;
+    autoerror lrun_error *open_err = NULL;
+    if (store_open(cli->root, o.repair ? LRUN_STORE_WRITE : LRUN_STORE_READ, o.repair, &s, &open_err) < 0)
+        return cli_fail(open_err);
+    size_t rebuilt;
+    if (s->layers_damaged) {
+        if (layers_index_rebuild(s, &rebuilt, &open_err) < 0)
+            return cli_fail(open_err);
+        printf("Rebuilt layers.json from overlay/: %zu layers\n", rebuilt);
+    }
     cleanup(check_report_free) struct check_report r = {0};
     check_store(s, &o, &r);
     autoerror lrun_error *err = NULL;

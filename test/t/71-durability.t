@@ -99,7 +99,9 @@ for f in overlay-layers/layers.json overlay-images/images.json overlay-container
 	: >"$R/$f"
 	run L ps -a
 	is "$rc:$out" "125:" "${f##*/} empty: exit 125, nothing listed"
-	is "$err" "Error: $R/$f is empty; the store's index is damaged (cut off by a power failure?): restore the file from a backup, or move it away to start with an empty index$nl" \
+	way="restore the file from a backup, or move it away to start with an empty index"
+	[ "$f" = overlay-layers/layers.json ] && way="\`lrun system repair\` rebuilds it from the layers' files"
+	is "$err" "Error: $R/$f is empty; the store's index is damaged (cut off by a power failure?): $way$nl" \
 		"${f##*/} empty: the error names the file and the way out"
 	run L rm -f keep
 	is "$rc" 125 "${f##*/} empty: a write command fails too"

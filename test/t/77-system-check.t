@@ -87,6 +87,35 @@ lr umount c1 >/dev/null
 run podman_store "$R" images --format '{{.ID}}'
 is "$rc:$out" "0:${v2:-$(lr image inspect --format '{{.Id}}' $V2 | cut -c1-12)}$nl" "podman reads the repaired store: v2 is left"
 
+# ---- an empty or unparsable layers.json: system repair rebuilds it from overlay/
+R=$T/rebuild
+lr load -q -i "$F/v1.tar" >/dev/null && lr load -q -i "$F/v2.tar" >/dev/null && lr create --name c1 $V2 true >/dev/null ||
+	bail "rebuild: load"
+mkdir "$R/overlay/$junk" # a directory that is no layer (no link file): a stray to remove
+L=$R/overlay-layers/layers.json
+# every member but the creation time (the directory's time stands in) and uidset/gidset (not kept elsewhere)
+fields() { jq -S 'map(del(.created, .uidset, .gidset)) | sort_by(.id)' "$L"; }
+want=$(fields)
+for damage in empty cut; do
+	if [ $damage = empty ]; then : >"$L"; else printf '[{"id":"ab' >"$L"; fi
+	run lr images
+	like "$rc:$err" "^125:Error: .*layers.json.*damaged.*lrun system repair. rebuilds it from the layers' files$nl" \
+		"layers.json $damage: commands fail and say how to recover"
+	run lr system repair
+	is "$rc:$out:$err" "0:Rebuilt layers.json from overlay/: 5 layers${nl}Damaged layer $junk:${nl}1 error occurred:$nl$(printf '\t')* layer in lower level storage driver not accounted for$nl${nl}Deleted damaged layer: $junk$nl:" \
+		"layers.json $damage: system repair rebuilds 5 records (2 + 1 image layers, 1 of v2's own, c1's) and removes the stray"
+	is "$(fields)" "$want" "  the records are the ones lost: id, parent, digests, sizes, names, flags"
+	is "$(store_problems "$R")" "" "  the store is sound"
+	run lr start -a c1
+	is "$rc" 0 "  c1 starts"
+	mkdir "$R/overlay/$junk"
+done
+rmdir "$R/overlay/$junk"
+run podman_store "$R" images --format '{{.ID}}'
+is "$rc:$(printf '%s' "$out" | sort | tr '\n' ' ')" "0:$(lr images -q | sort | tr '\n' ' ')" "podman reads the rebuilt store"
+run lr rmi -f $V1 $V2
+is "$rc:$(jq length "$L"):$(ls "$R/overlay" | grep -vx l | wc -l)" "0:0:0" "rmi -f of both then leaves no layer (the records match the files)"
+
 run lr system check extra
 is "$rc:$err" "125:Error: \"lrun system check\" accepts no arguments$nl" "no arguments"
 run lr system check --max 1x
