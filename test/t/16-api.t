@@ -31,13 +31,13 @@ api-demo exited with 3 and wrote:
   > hello from the API
   > to stderr
 containers while api-sleeper runs:
-  api-sleeper running exit=0 size=0 virtual=2234583 running=yes
-  api-demo exited exit=3 size=5 virtual=2234588 running=no
+  api-sleeper running exit=0 size=12 virtual=2234595 running=yes
+  api-demo exited exit=3 size=17 virtual=2234600 running=no
 api-sleeper killed: exit 137
 kill again: can only kill running containers. ID is in state exited: container state improper (exit code 125)
 containers after:
-  api-sleeper exited exit=137 size=0 virtual=2234583 running=no
-  api-demo exited exit=3 size=5 virtual=2234588 running=no
+  api-sleeper exited exit=137 size=12 virtual=2234595 running=no
+  api-demo exited exit=3 size=17 virtual=2234600 running=no
 removed both" \
     "attached output in the caller's file, exit codes, list sizes (ps -s's), kill, wait, remove"
 is "$err" "" "  nothing on stderr (the container's stderr went to the caller's file)"
