@@ -19411,7 +19411,9 @@ static char *process_title_start;
 static size_t process_title_len;
 static char *process_env_start;
 static size_t process_env_len;
+#ifndef LRUN_NO_MAIN
 static char **process_argv;
+#endif
 
 static void process_title_set(const char *title)
 {
@@ -19647,6 +19649,7 @@ static int store_can_hold_upper(const char *root, lrun_error **err)
  * (EROFS).  Where the kernel lacks the mount API (before 5.12) or lrun
  * may not mount, the copy is a sealed memfd, as runc's. */
 
+#ifndef LRUN_NO_MAIN
 /* self_binary_protected: /proc/self/exe cannot be written through: a
  * read-only mount (the bind above, or a read-only /usr) or a sealed memfd. */
 static bool self_binary_protected(int exe_fd)
@@ -19680,7 +19683,7 @@ static int self_binary_sealed_copy(int exe_fd)
 static int self_binary_protect(lrun_error **err)
 {
     extern char **environ;
-    if (!process_argv) /* embedded: the program is not lrun's to execute */
+    if (!process_argv) /* not from main */
         return 0;
     autoclose int exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (exe_fd < 0)
@@ -19696,6 +19699,14 @@ static int self_binary_protect(lrun_error **err)
         execveat(copy_fd, "", process_argv, environ, AT_EMPTY_PATH);
     return fail_errno(err, "execute lrun from a read-only copy of its binary, out of the containers' reach");
 }
+#else
+/* embedded: the program is not lrun's to execute again */
+static int self_binary_protect(lrun_error **err)
+{
+    (void)err;
+    return 0;
+}
+#endif
 
 /* --- launching --- */
 

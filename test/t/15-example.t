@@ -10,8 +10,8 @@ T=$(mktemp -d /tmp/lrun-example.XXXXXX)
 at_exit 'rm -rf "$T"'
 fx_servidorweb "$T/fx" >/dev/null 2>&1 || bail "fixtures"
 
-ok_cmd "runtime.c compiles with -DLRUN_NO_MAIN into an object" \
-    cc -std=gnu11 -Wall -Wextra -Werror -c -DLRUN_NO_MAIN -o "$T/runtime.o" "$top/runtime.c"
+ok_cmd "runtime.c compiles with -DLRUN_NO_MAIN into an object (-Os, as build.sh optimises)" \
+    cc -std=gnu11 -Wall -Wextra -Werror -Os -D_FORTIFY_SOURCE=2 -c -DLRUN_NO_MAIN -o "$T/runtime.o" "$top/runtime.c"
 is "$(nm "$T/runtime.o" | awk '$2 == "T" && $3 == "main"')" "" "the object defines no main"
 is "$(nm "$T/runtime.o" | awk '$2 == "T" {print $3}' | grep -v -e '^lrun_' -e '^__archive_write_entry_filetype_unsupported$' | tr '\n' ' ')" "" \
     "every global symbol carries the lrun_ prefix"
