@@ -17766,6 +17766,8 @@ struct container_config {
     char *runtime;    /* --runtime: the OCI runtime the user named (lrun runs the container itself) */
     int timeout;      /* --timeout: seconds it may run before it is killed; 0: no limit */
     char *systemd;    /* --systemd: true (NULL: systemd mode for an init or systemd command), false, always */
+    char **unsetenv;  /* --unsetenv NAME: a default variable (lrun's, the image's) left out */
+    bool unsetenv_all; /* --unsetenv-all: every default left out, only -e's kept */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17777,6 +17779,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->log_opts);
     free(c->runtime);
     free(c->systemd);
+    lrun_strv_free(c->unsetenv);
     free(c->image);
     free(c->image_name);
     free(c->name);
@@ -18744,6 +18747,28 @@ static void spec_systemd_apply(struct spec *s, const struct container_config *c,
     s->n_devices = kept;
 }
 
+/* spec_env_unset: --unsetenv NAME and --unsetenv-all: the defaults (lrun's
+ * and the image's) left out; a variable -e or --env-file set stays. */
+static void spec_env_unset(char ***env, const struct container_config *c)
+{
+    size_t kept = 0;
+    for (size_t i = 0; *env && (*env)[i]; i++) {
+        char *entry = (*env)[i];
+        size_t len = strcspn(entry, "=");
+        bool given = false, unset = c->unsetenv_all;
+        for (size_t k = 0; c->env && c->env[k] && !given; k++)
+            given = strncmp(c->env[k], entry, len) == 0 && c->env[k][len] == '=';
+        for (size_t k = 0; c->unsetenv && c->unsetenv[k] && !unset; k++)
+            unset = strlen(c->unsetenv[k]) == len && strncmp(c->unsetenv[k], entry, len) == 0;
+        if (unset && !given)
+            free(entry);
+        else
+            (*env)[kept++] = entry;
+    }
+    if (*env)
+        (*env)[kept] = NULL;
+}
+
 /* spec_generate: the spec of a container made by run or create: the
  * process from the image and the options, the root (the container layer's
  * overlay), hostname, mounts, namespaces, devices, capabilities, seccomp. */
@@ -18758,6 +18783,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     env_set_default(&p->env, "HOSTNAME", out->hostname);
     env_set_default(&p->env, "container", "lrun"); /* as podman's container=podman: "you are in a container" */
     env_set_default(&p->env, "TERM", "xterm"); /* podman's default, with a terminal or without */
+    spec_env_unset(&p->env, c);
     p->terminal = c->terminal;
     p->no_new_privileges = c->no_new_privileges;
     p->user.umask = 022;
@@ -29056,6 +29082,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         STRING_FLAG("conmon-pidfile", 0, &o->conmon_pidfile, "FILE",
                     "Write the PID of the container's monitor (lrun's conmon; attached: the run itself) to FILE"),
         RUN_CALL("preserve-fds", 0, RUN_PRESERVE_FDS, "N", "Pass the caller's descriptors 3 .. 3+N-1 into the container"),
+        LIST_FLAG("unsetenv", 0, &c->unsetenv, "NAME", "Leave out a default variable (TERM, container, the image's)"),
+        BOOL_FLAG("unsetenv-all", 0, &c->unsetenv_all, "Leave out every default variable (-e's stay)"),
         RUN_CALL("systemd", 0, RUN_SYSTEMD, "true|false|always",
                  "systemd mode (tmpfs /run, /tmp; stop signal 37; no host ttys): always, or true for an init command"),
         RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),

@@ -18,6 +18,13 @@ is "$rc:$out" "0:/proc/mounts$nl/$nl" "/etc/mtab -> /proc/mounts, made as podman
 run L run --rm --read-only "$IMG" sh -c 'readlink /etc/mtab'
 is "$rc:$out" "0:/proc/mounts$nl" "  with a read-only root too (made before it turns read-only)"
 
+run L run --rm --unsetenv TERM --unsetenv container "$IMG" env
+is "$rc:$(printf '%s' "$out" | grep -c -e '^TERM=' -e '^container=')" "0:0" "--unsetenv TERM --unsetenv container: left out"
+like "$out" "(^|$nl)PATH=" "  the others stay"
+run L run --rm --unsetenv-all -e TERM=abc "$IMG" env
+is "$rc:$(printf '%s' "$out" | grep -v '^HOME=' | sort | tr '\n' ' ')" "0:TERM=abc " \
+	"--unsetenv-all: no default (not PATH, container, the image's), -e's stay (and HOME, the user's)"
+
 # -------------------------------------------------------------- workdir --
 run L run --name wd -w /i/do/not/exist "$IMG" pwd
 WD=$(L inspect --format '{{.Id}}' wd)
