@@ -9,6 +9,12 @@
 #                      container that exits 7 (vmexit), ps -a -s, poweroff;
 #                      MARK-init start/done around it.  It has no "#!" line:
 #                      examples/initramfs/build.sh adds "#!/lrun init".
+#   boot_x86 INITRD    boot KVER's kernel with INITRD under qemu (TCG, 512 MB,
+#                      one CPU, no network; one qemu at a time on the machine:
+#                      /tmp/lrun-qemu.lock), for BOOT_TIMEOUT seconds; sets rc
+#                      (qemu's status) and console (the console without \r);
+#                      show_console adds its tail to the TAP output and
+#                      m NAME prints its first "MARK-NAME..." line.
 #   boot_arch_initramfs ARCH DIR
 #                      for arm64, armhf, riscv64 (70-initramfs-boot-arch.t and
 #                      test/bench/embedded; source fixtures.sh, lrun.sh and
@@ -46,6 +52,18 @@ boot_host_kernel() {
 	done
 	[ -n "$KVER" ] || skip_all "no kernel in /boot with its /lib/modules (apt-get install linux-image-amd64)"
 }
+
+boot_x86() {
+	flock -o /tmp/lrun-qemu.lock timeout -k 5 "${BOOT_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -cpu max \
+		-m 512 -smp 1 -kernel "/boot/vmlinuz-$KVER" -initrd "$1" -append 'console=ttyS0 panic=-1 quiet' \
+		-nographic -no-reboot -nic none </dev/null >"$T/console.log" 2>&1 &
+	BG_PIDS+=($!)
+	wait $!
+	rc=$?
+	console=$(tr -d '\r' <"$T/console.log")
+}
+show_console() { diag "console (last 60 lines):"; diag "$(tail -n 60 <<<"$console")"; }
+m() { grep -o "MARK-$1.*" <<<"$console" | head -n 1; }
 
 # the image's command in the other architectures' boots: 70-initramfs-boot.t's
 # markers, plus uname -m

@@ -98,15 +98,7 @@ EOF
 chmod 755 "$R/init" "$R/bin/lu" "$R/lrun"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 2>/dev/null | gzip -1) >"$T/initramfs.cpio.gz" || bail "cpio"
 
-flock -o /tmp/lrun-qemu.lock timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$T/initramfs.cpio.gz" -append 'console=ttyS0 panic=-1 quiet' \
-	-nographic -no-reboot -nic none </dev/null >"$T/console.log" 2>&1 &
-BG_PIDS+=($!)
-wait $!
-rc=$?
-console=$(tr -d '\r' <"$T/console.log")
-show_console() { diag "console (last 60 lines):"; diag "$(tail -n 60 <<<"$console")"; }
-m() { grep -o "MARK-$1.*" <<<"$console" | head -n 1; }
+boot_x86 "$T/initramfs.cpio.gz"
 is "$rc" 0 "qemu booted, ran the script and powered off" || show_console
 is "$(m init)" "MARK-init start" "the busybox init ran" || show_console
 is "$(m loaded)" "MARK-loaded 0" "the user loads an image into ~/.local/share/lrun" || show_console

@@ -52,15 +52,7 @@ poweroff
 EOF
 ok_cmd "build.sh builds an initramfs with the cgroup v2 script" \
 	"$BUILD" --kernel-version "$KVER" --image "$T/v2.tar" --script "$T/test.conf" -o "$T/v2.cpio.gz"
-timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -kernel "/boot/vmlinuz-$KVER" \
-	-initrd "$T/v2.cpio.gz" -append 'console=ttyS0 panic=-1 quiet' -nographic -no-reboot -nic none \
-	</dev/null >"$T/console.log" 2>&1 &
-BG_PIDS+=($!)
-wait $!
-rc=$?
-console=$(tr -d '\r' <"$T/console.log")
-show_console() { diag "console (last 60 lines):"; diag "$(tail -n 60 <<<"$console")"; }
-m() { grep -o "MARK-$1.*" <<<"$console" | head -n 1; }
+boot_x86 "$T/v2.cpio.gz"
 is "$rc" 0 "qemu booted, ran the script and powered off" || show_console
 is "$(m init)" "MARK-init start" "lrun init ran the script"
 is "$(m cgroup)" "MARK-cgroup-v2" "info: cgroup v2 (lrun init mounted the unified hierarchy)" || show_console

@@ -105,7 +105,6 @@ fi
 [ "$accel" = KVM ] || boot "$first" "$T/test.cpio.gz" "${ACCEL[@]}"
 note "boot under $accel: qemu exited with $boot_rc after ${boot_secs}s"
 console=$(tr -d '\r' <"$first")
-show_console() { diag "console (last 60 lines):"; diag "$(tail -n 60 <<<"$console")"; }
 
 is "$boot_rc" 0 "qemu exited on its own, status 0, within ${BOOT_TIMEOUT}s ($accel, ${boot_secs}s)" || show_console
 ! grep -q 'Kernel panic' <<<"$console"
