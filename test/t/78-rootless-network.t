@@ -51,7 +51,7 @@ is "$out" "web 127.0.0.1:$CP->8080/tcp"$'\n' "ps: the published port"
 id=$(lu inspect --format '{{.Id}}' web)
 ok $([ -s "$S/overlay-containers/$id/userdata/slirp4netns.log" ]; echo $?) "slirp4netns logs to userdata/slirp4netns.log"
 run lu run -d --name web2 -p "127.0.0.1:$CP:8080" "$IMG"
-is "$rc" 125 "a port taken: exit 125"
+is "$rc" 126 "a port taken: exit 126 (podman's, for a port in use)"
 lu rm -f web2 >/dev/null 2>&1
 run lu rm -f web
 is "$rc" 0 "rm -f"
@@ -86,11 +86,11 @@ if command -v pasta >/dev/null; then
 		"^pasta --config-net -t 127.0.0.1/$PP:8080 -u none -T none -U none --no-map-gw " \
 		"pasta runs with podman's arguments (-t for -p, none for the rest, --no-map-gw)"
 	run lu run -d --name pw2 --network pasta -p "127.0.0.1:$PP:8080" "$IMG"
-	is "$rc" 125 "a port taken: exit 125"
+	is "$rc" 126 "a port taken: exit 126 (podman's, for a port in use)"
 	lu rm -f pw2 >/dev/null 2>&1
 	run lu run --rm --network pasta:--bogus "$IMG" true
-	is "$rc|$err" $'125|Error: failed to start pasta: pasta: unrecognized option \'--bogus\'\n' \
-		"a bad pasta option: pasta's message, exit 125"
+	is "$rc|$err" $'126|Error: failed to start pasta: pasta: unrecognized option \'--bogus\'\n' \
+		"a bad pasta option: pasta's message, exit 126 (the container could not start)"
 	lu rm -f pw >/dev/null
 	for i in $(seq 300); do [ "$(left)" = "lrun-pause " ] && break; sleep 0.1; done
 	is "$(left)" "lrun-pause " "rm -f: pasta is gone with the container"
