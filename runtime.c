@@ -494,6 +494,18 @@ static const char *env_get(char *const *env, const char *key)
 
 static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
+/* regex_match: 1 when s matches the extended regular expression pattern
+ * (podman's --filter name=), 0 when not, -1 when pattern is not one. */
+static int regex_match(const char *pattern, const char *s)
+{
+    regex_t re;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return -1;
+    int match = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return match;
+}
+
 static bool has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -13019,12 +13031,7 @@ static bool network_filter_match(const struct network *n, char *const *filters)
         const char *f = filters[i], *value = strchr(f, '=');
         value = value ? value + 1 : "";
         if (has_prefix(f, "name=")) {
-            regex_t re;
-            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
-                return false;
-            bool match = regexec(&re, n->name, 0, NULL, 0) == 0;
-            regfree(&re);
-            if (!match)
+            if (regex_match(value, n->name) != 1)
                 return false;
         } else if (has_prefix(f, "id=")) {
             if (!n->id || !has_prefix(n->id, value))
@@ -29368,12 +29375,8 @@ static bool container_filter_one(lrun_store *s, struct container *c, const char 
     if (strcmp(key, "id") == 0)
         return has_prefix(c->id, value);
     if (strcmp(key, "name") == 0) { /* podman: a regular expression */
-        regex_t re;
-        if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
-            return strstr(name, value) != NULL;
-        bool match = regexec(&re, name, 0, NULL, 0) == 0;
-        regfree(&re);
-        return match;
+        int match = regex_match(value, name);
+        return match < 0 ? strstr(name, value) != NULL : match == 1;
     }
     if (strcmp(key, "status") == 0) {
         const char *status = container_is_running(c) ? "running" : strcmp(c->status, "running") == 0 ? "exited" : c->status;
@@ -31466,12 +31469,7 @@ static bool volume_filter_match(lrun_store *s, const struct volume *v, char *con
         const char *f = filters[i], *value = strchr(f, '=');
         value = value ? value + 1 : "";
         if (has_prefix(f, "name=")) {
-            regex_t re;
-            if (regcomp(&re, value, REG_EXTENDED | REG_NOSUB) != 0)
-                return false;
-            bool match = regexec(&re, v->name, 0, NULL, 0) == 0;
-            regfree(&re);
-            if (!match)
+            if (regex_match(value, v->name) != 1)
                 return false;
         } else if (has_prefix(f, "label=")) {
             const char *eq = strchr(value, '=');
