@@ -2355,17 +2355,27 @@ static const char *overlay_xattr(const char *name)
     return text;
 }
 
+/* user_config_file: the user's own file NAME of the containers tools:
+ * $XDG_CONFIG_HOME/containers/NAME, else ~/.config/containers/NAME; NULL
+ * without either. */
+static char *user_config_file(const char *name)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg == '/')
+        return xasprintf("%s/containers/%s", xdg, name);
+    return home && *home ? xasprintf("%s/.config/containers/%s", home, name) : NULL;
+}
+
 /* storage_conf_file: the storage.conf podman names in info: the one
  * $CONTAINERS_STORAGE_CONF says, a user's own, else the system's. */
 static char *storage_conf_file(void)
 {
-    const char *env = getenv("CONTAINERS_STORAGE_CONF"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    const char *env = getenv("CONTAINERS_STORAGE_CONF");
     if (env && *env)
         return xstrdup(env);
-    if (rootless_uid() != 0 && xdg && *xdg == '/')
-        return xasprintf("%s/containers/storage.conf", xdg);
-    if (rootless_uid() != 0 && home && *home)
-        return xasprintf("%s/.config/containers/storage.conf", home);
+    char *user = rootless_uid() != 0 ? user_config_file("storage.conf") : NULL;
+    if (user)
+        return user;
     return xstrdup(access("/etc/containers/storage.conf", F_OK) == 0 ? "/etc/containers/storage.conf"
                                                                      : "/usr/share/containers/storage.conf");
 }
@@ -2377,10 +2387,8 @@ static char *storage_conf_file(void)
  * is the system's file. */
 static int storage_conf_read(yajl_val *tree, char **file, bool *system, lrun_error **err)
 {
-    const char *env = getenv("CONTAINERS_STORAGE_CONF"), *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    autofree char *user_file = xdg && *xdg == '/' ? xasprintf("%s/containers/storage.conf", xdg)
-                               : home && *home   ? xasprintf("%s/.config/containers/storage.conf", home)
-                                                 : NULL;
+    const char *env = getenv("CONTAINERS_STORAGE_CONF");
+    autofree char *user_file = user_config_file("storage.conf");
     const char *files[] = {env, rootless_uid() != 0 && !env ? user_file : NULL,
                            env ? NULL : "/etc/containers/storage.conf",
                            env ? NULL : "/usr/share/containers/storage.conf"};
@@ -2488,11 +2496,7 @@ static char **containers_conf_files(void)
         strv_push(&files, xstrdup(env));
         return files;
     }
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    autofree char *user = !rootless_uid()             ? NULL
-                          : xdg && *xdg == '/'        ? xasprintf("%s/containers/containers.conf", xdg)
-                          : home && *home             ? xasprintf("%s/.config/containers/containers.conf", home)
-                                                      : NULL;
+    autofree char *user = rootless_uid() != 0 ? user_config_file("containers.conf") : NULL;
     const char *bases[] = {"/usr/share/containers/containers.conf", "/etc/containers/containers.conf", user};
     for (size_t i = 0; i < sizeof bases / sizeof *bases; i++) {
         if (!bases[i])
