@@ -23710,7 +23710,9 @@ static int oci_console_connect(const char *path, lrun_error **err)
     return fd;
 }
 
-static int oci_pid_file(const char *path, pid_t pid, lrun_error **err)
+/* pid_file_write: pid written (atomically) to path, the OCI create's
+ * --pid-file or run's --conmon-pidfile; nothing when path is NULL. */
+static int pid_file_write(const char *path, pid_t pid, lrun_error **err)
 {
     if (!path)
         return 0;
@@ -23777,7 +23779,7 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
         return -1;
     st.pid = pid;
     st.pid_start = process_start_time(pid);
-    if (oci_state_save(o, &st, err) < 0 || oci_pid_file(co->pid_file, pid, err) < 0) {
+    if (oci_state_save(o, &st, err) < 0 || pid_file_write(co->pid_file, pid, err) < 0) {
         kill(pid, SIGKILL);
         return -1;
     }
@@ -23949,7 +23951,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     sigset_t set;
     int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
     pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);
-    if (pid < 0 || oci_pid_file(eo->pid_file, pid, err) < 0 || eo->detach) {
+    if (pid < 0 || pid_file_write(eo->pid_file, pid, err) < 0 || eo->detach) {
         if (pty >= 0)
             close(pty);
         if (sigfd >= 0)
@@ -29270,16 +29272,6 @@ static int run_attached_stdio(char **attach, int io[3])
     return null;
 }
 
-/* run_pidfile_write: --conmon-pidfile: pid written to path. */
-static int run_pidfile_write(const char *path, pid_t pid, lrun_error **err)
-{
-    autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    autofree char *text = xasprintf("%d", (int)pid);
-    if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
-        return fail_errno(err, "write the monitor's PID file %s", path);
-    return 0;
-}
-
 /* run_start_status: podman's status of a run whose start failed: the
  * error's own (126, 127), else 127 for something not found, else 126. */
 static int run_start_status(const lrun_error *err)
@@ -29310,12 +29302,12 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
         printf("%s\n", id); /* podman: nothing of the container's is shown, its ID is */
         fflush(stdout);
     }
-    if (o.conmon_pidfile && !o.cfg.detach && run_pidfile_write(o.conmon_pidfile, getpid(), &err) < 0)
+    if (o.conmon_pidfile && !o.cfg.detach && pid_file_write(o.conmon_pidfile, getpid(), &err) < 0)
         return cli_fail(err);
     int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &exit_code, &err);
     autoref struct container_ref ref = {0};
     if (started == 0 && o.conmon_pidfile && o.cfg.detach &&
-        (container_ref_read(root, id, &ref, &err) < 0 || run_pidfile_write(o.conmon_pidfile, ref.monitor, &err) < 0))
+        (container_ref_read(root, id, &ref, &err) < 0 || pid_file_write(o.conmon_pidfile, ref.monitor, &err) < 0))
         return cli_fail(err);
     autoerror lrun_error *remove_err = NULL, *rmi_err = NULL;
     if (started < 0 && o.cfg.remove) /* a start that failed early leaves nothing either */
