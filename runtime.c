@@ -20836,16 +20836,17 @@ struct log_entry {
     int64_t time; /* nanoseconds since the epoch */
     char *stamp;  /* the time as written */
     bool is_stderr, partial;
-    char *text; /* without the newline */
+    char *text; /* up to its newline */
 };
 
-/* log_entry_parse: a log line (its newline gone), cut in place; false for
- * a line not in the format. */
+/* log_entry_parse: a log line (its newline kept: the text may hold NUL
+ * bytes, so the newline is where it ends), cut in place; false for a line
+ * not in the format. */
 static bool log_entry_parse(char *line, struct log_entry *e)
 {
     char *stream = strchr(line, ' ');
     char *tag = stream ? strchr(stream + 1, ' ') : NULL;
-    if (!tag || (tag[1] != 'F' && tag[1] != 'P') || (tag[2] != ' ' && tag[2] != '\0'))
+    if (!tag || (tag[1] != 'F' && tag[1] != 'P') || (tag[2] != ' ' && tag[2] != '\n'))
         return false;
     *stream = *tag = '\0';
     if (!time_parse_date_ns(line, &e->time))
@@ -20853,7 +20854,7 @@ static bool log_entry_parse(char *line, struct log_entry *e)
     e->stamp = line;
     e->is_stderr = strcmp(stream + 1, "stderr") == 0;
     e->partial = tag[1] == 'P';
-    e->text = tag[2] ? tag + 3 : tag + 2;
+    e->text = tag[2] == ' ' ? tag + 3 : tag + 2;
     return true;
 }
 
@@ -31208,14 +31209,15 @@ static void logs_print(const struct logs_options *o, const struct log_reader *r,
         autofree char *stamp = time_rfc3339_local_ns(e->time);
         fprintf(out, "%s ", stamp);
     }
-    fputs(e->text, out);
+    fwrite(e->text, 1, (size_t)((char *)rawmemchr(e->text, '\n') - e->text), out);
     if (!e->partial)
         fputc('\n', out);
     fflush(out);
 }
 
-/* log_lines_read: f's whole lines from where it is, pushed to lines (a
- * line still being written is left to be read whole later). */
+/* log_lines_read: f's whole lines from where it is, each with its newline
+ * (NUL bytes in it are the container's), pushed to lines (a line still
+ * being written is left to be read whole later). */
 static void log_lines_read(FILE *f, char ***lines)
 {
     char *line = NULL;
@@ -31226,8 +31228,8 @@ static void log_lines_read(FILE *f, char ***lines)
             fseek(f, -n, SEEK_CUR);
             break;
         }
-        line[n - 1] = '\0';
-        strv_push(lines, xstrdup(line));
+        char *copy = xmalloc((size_t)n + 1);
+        strv_push(lines, memcpy(copy, line, (size_t)n + 1));
     }
     free(line);
     clearerr(f);

@@ -100,4 +100,18 @@ is "$out" "inpath$nl" "  logs reads it there"
 run L inspect --format '{{.HostConfig.LogConfig.Type}} {{.HostConfig.LogConfig.Path}}' lp none1
 is "$out" "k8s-file $T/my.log${nl}none $nl" "inspect: LogConfig Type and Path"
 
+# ------------------------------------------- NUL bytes: the bytes as written --
+L run --name nul "$IMG" sh -c 'printf "a\000b\nc\000\000d\000"; sleep 0.2; printf "\000e\000\n" >&2' >/dev/null 2>&1
+printf 'a\0b\nc\0\0d\0' >"$T/nul.out"
+printf '\0e\0\n' >"$T/nul.err"
+L logs nul >"$T/o" 2>"$T/e"
+cmp -s "$T/o" "$T/nul.out" && cmp -s "$T/e" "$T/nul.err"; ok $? "logs: NUL bytes kept, stdout and stderr byte for byte"
+L logs -f --since 1000 nul >"$T/o" 2>"$T/e"
+cmp -s "$T/o" "$T/nul.out" && cmp -s "$T/e" "$T/nul.err"; ok $? "logs -f --since: NUL bytes kept"
+L logs -t nul 2>/dev/null | sed -E "s/^$TS /T /" >"$T/o"
+printf 'T a\0b\nT c\0\0d\0' | cmp -s - "$T/o"; ok $? "logs -t: NUL bytes kept, each line led by its time"
+L logs --tail 1 nul >"$T/o" 2>"$T/e"
+printf 'c\0\0d\0' | cmp -s - "$T/o" && cmp -s "$T/e" "$T/nul.err"; ok $? "logs --tail 1: the partial line with its NULs, the last line"
+is "$(od -An -c "$T/o" | tr -s ' ')" " c \\0 \\0 d \\0" "  its bytes (od)"
+
 done_testing
