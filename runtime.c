@@ -15363,21 +15363,24 @@ static size_t split_fields(char *line, char **fields, size_t max)
 /* user_file_read: the container's /etc/passwd or /etc/group, which the
  * image (or, for exec, the running container) shapes: a FIFO there would
  * hang lrun, /dev/zero grow its memory without bound, a symlink lead to
- * what lrun holds open (CVE-2024-9676).  So: resolved inside the root, no
- * symlink at the end, no blocking open, a regular file only, at most
+ * what lrun holds open (CVE-2024-9676).  So: resolved inside the root (a
+ * symlink too, as runc and crun follow /etc/passwd -> ../usr/share/passwd,
+ * but no magic link), no blocking open, a regular file that is not one of
+ * procfs's or sysfs's (/proc/self/environ is lrun's own), at most
  * USER_FILE_MAX bytes.  A missing file reads as empty. */
 #define USER_FILE_MAX (8 << 20)
 
 static int user_file_read(const char *path, struct buf *out, lrun_error **err)
 {
     autoclose int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    autoclose int fd = root_fd < 0 ? -1 : openat2_in_root(root_fd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    autoclose int fd = root_fd < 0 ? -1 : openat2_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat st;
+    struct statfs fs;
     if (fd < 0 && errno == ENOENT)
         return 0;
-    if (fd < 0 || fstat(fd, &st) < 0)
+    if (fd < 0 || fstat(fd, &st) < 0 || fstatfs(fd, &fs) < 0)
         return fail_errno(err, "the container's %s", path);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode) || fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC)
         return fail(err, "the container's %s is not a regular file", path);
     char chunk[65536];
     ssize_t n;
