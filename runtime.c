@@ -20597,6 +20597,7 @@ struct attach_hub {
     int input;                   /* where clients' input goes (the terminal, the stdin pipe), or -1 */
     int pty;                     /* the terminal (for window sizes), or -1 */
     pid_t pid;                   /* the container's init (for signals) */
+    bool lossless;               /* its one client (exec's own) is waited for: nothing is dropped for it */
 };
 
 /* attach_socket_address: userdata's socket as a sockaddr (dir_fd: an
@@ -20656,7 +20657,8 @@ static void attach_hub_send(struct attach_hub *hub, char kind, const void *data,
         packet[0] = kind;
         memcpy(packet + 1, (const char *)data + done, part);
         for (int i = 0; i < ATTACH_CLIENTS; i++)
-            if (hub->clients[i] >= 0 && send(hub->clients[i], packet, part + 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+            if (hub->clients[i] >= 0 &&
+                send(hub->clients[i], packet, part + 1, (hub->lossless ? 0 : MSG_DONTWAIT) | MSG_NOSIGNAL) < 0 &&
                 errno != EAGAIN)
                 close(hub->clients[i]), hub->clients[i] = -1;
         done += part;
@@ -22700,6 +22702,8 @@ static void exec_process(const struct spec_process *c, const struct container_co
     p->user.additional_gids = xmalloc((c->user.n_additional_gids + 1) * sizeof *p->user.additional_gids);
     memcpy(p->user.additional_gids, c->user.additional_gids, c->user.n_additional_gids * sizeof *p->user.additional_gids);
     memcpy(p->caps, c->caps, sizeof p->caps);
+    if (opts->privileged) /* exec --privileged: every capability we hold; the container's seccomp stays (podman) */
+        p->caps[CAPS_BOUNDING] = p->caps[CAPS_EFFECTIVE] = p->caps[CAPS_PERMITTED] = capabilities_held();
     p->rlimits = xmalloc((c->n_rlimits + 1) * sizeof *p->rlimits);
     memcpy(p->rlimits, c->rlimits, c->n_rlimits * sizeof *p->rlimits);
     p->n_rlimits = c->n_rlimits;
@@ -22841,11 +22845,29 @@ static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct 
     return pid;
 }
 
+/* What an exec session has besides its process (NULL: none of it). */
+struct exec_session {
+    int report_fd;    /* closed once the process runs, or its failure written there (exec -d, a keeper); -1: none */
+    int client;       /* a keeper's: its terminal relayed over this attach socket, not our stdio; -1: none */
+    int preserve_fds; /* --preserve-fds: our 3 .. 3+N-1 pass into the process */
+};
+
+/* exec_session_relay: a keeper's hub of one client, the exec's own
+ * foreground (exec_attached): its output waits for that client, as it
+ * would for a terminal, and goes to nobody once the client has detached. */
+static void exec_session_relay(struct attach_hub *hub, int client, int master, pid_t pid)
+{
+    *hub = (struct attach_hub){.listener = -1, .input = master, .pty = master, .pid = pid, .lossless = true};
+    for (int i = 0; i < ATTACH_CLIENTS; i++)
+        hub->clients[i] = i ? -1 : client;
+}
+
 /* container_exec: args in the running container name, as the container's
  * spec and exec's options (opts) say; *exit_code its status. */
 static int container_exec(const char *root, const char *name, struct container_config *opts, char **args,
-                          int report_fd, int *exit_code, lrun_error **err)
+                          const struct exec_session *session, int *exit_code, lrun_error **err)
 {
+    int report_fd = session ? session->report_fd : -1, client = session ? session->client : -1;
     autoref struct container_ref r;
     if (container_ref_read(root, name, &r, err) < 0)
         return -1;
@@ -22866,7 +22888,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     cleanup(stdio_relay_release) struct stdio_relay relay = {.container = {-1, -1, -1}, .input = -1, .outputs = {-1, -1}};
     pid_t pid = -1;
     if (p.terminal || stdio_relay_open(&relay, opts->interactive, process_stdio, err) == 0) {
-        struct exec_io io = {.console_socket = -1, .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
+        struct exec_io io = {.console_socket = -1, .preserve_fds = session ? session->preserve_fds : 0,
+                             .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
         pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io, &master,
                           err);
     }
@@ -22884,9 +22907,15 @@ static int container_exec(const char *root, const char *name, struct container_c
     }
     if (report_fd >= 0) /* exec -d: the process runs, the caller goes */
         close(report_fd);
-    if (master >= 0 && opts->interactive)
+    struct attach_hub hub;
+    if (client >= 0 && master >= 0) { /* a keeper: the terminal goes to the client, not to our stdio */
+        exec_session_relay(&hub, client, master, pid);
+        w.hub = &hub, w.input = -1, w.output = -1;
+    } else if (master >= 0 && opts->interactive)
         terminal_raw();
     *exit_code = container_wait(&w);
+    if (w.hub)
+        attach_hub_close(&hub, *exit_code);
     waiter_close_pipes(&w);
     terminal_restore();
     close(sigfd);
@@ -28743,27 +28772,32 @@ static void mount_flag_add(struct container_config *c, const char *spec, lrun_er
     }
 }
 
-static void env_option_add(struct container_config *c, const char *value)
+static void env_option_add(char ***env, const char *value)
 {
     if (strchr(value, '=')) {
-        strv_push(&c->env, xstrdup(value));
+        strv_push(env, xstrdup(value));
     } else if (getenv(value)) { /* -e NAME takes the value from lrun's environment */
-        strv_push(&c->env, xasprintf("%s=%s", value, getenv(value)));
+        strv_push(env, xasprintf("%s=%s", value, getenv(value)));
     }
 }
 
-static void env_file_add(struct container_config *c, const char *path, lrun_error **err)
+/* env_file_add: --env-file's variables onto *env, one a line, as -e takes them. */
+static int env_file_add(char ***env, const char *path, lrun_error **err)
 {
     autobuf struct buf text = {0};
-    if (read_file_at(AT_FDCWD, path, &text, err) < 0)
-        return;
+    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) /* podman's words */
+        return fail(err, "parsing env file \"%s\": open %s: %s", path, path, strerror_go(errno));
+    if (read_all_fd(fd, path, &text, err) < 0)
+        return error_prefix(err, "parsing env file \"%s\"", path);
     char *save = NULL;
     for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         while (isspace((unsigned char)*line))
             line++;
         if (*line && *line != '#')
-            env_option_add(c, line);
+            env_option_add(env, line);
     }
+    return 0;
 }
 
 struct run_options {
@@ -28795,8 +28829,8 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     struct container_config *c = &o->cfg;
     switch ((enum run_flag)id) {
     case RUN_NAME: free(c->name), c->name = xstrdup(value); break;
-    case RUN_ENV: env_option_add(c, value); break;
-    case RUN_ENV_FILE: env_file_add(c, value, err); break;
+    case RUN_ENV: env_option_add(&c->env, value); break;
+    case RUN_ENV_FILE: return env_file_add(&c->env, value, err);
     case RUN_WORKDIR: free(c->workdir), c->workdir = xstrdup(value); break;
     case RUN_USER: free(c->user), c->user = xstrdup(value); break;
     case RUN_ATTACH:
@@ -29490,18 +29524,38 @@ static int cli_container_targets(struct cli *cli, int n, char **argv, const stru
     return 0;
 }
 
-/* exec_flag_set: exec's flags that keep a value in its config. */
+/* exec's command line: the process's settings (cfg) and the session's. */
+struct exec_options {
+    struct container_config cfg;
+    char **file_env;         /* --env-file's variables: -e's win over them, in whatever order given (podman) */
+    int preserve_fds;        /* --preserve-fds N */
+    const char *detach_keys; /* NULL: ctrl-p,ctrl-q; "": none */
+    bool detach, latest;
+};
+
+static void exec_options_release(struct exec_options *o)
+{
+    container_config_release(&o->cfg);
+    lrun_strv_free(o->file_env);
+}
+
+/* exec_flag_set: exec's flags that keep a value. */
 static int exec_flag_set(void *target, int id, const char *value, lrun_error **err)
 {
-    (void)err;
-    struct container_config *opts = target;
-    if (id == 'u')
-        free(opts->user), opts->user = xstrdup(value);
-    else if (id == 'w')
-        free(opts->workdir), opts->workdir = xstrdup(value);
-    else
-        env_option_add(opts, value);
-    return 0;
+    struct exec_options *o = target;
+    unsigned long n;
+    switch (id) {
+    case 'u': free(o->cfg.user), o->cfg.user = xstrdup(value); return 0;
+    case 'w': free(o->cfg.workdir), o->cfg.workdir = xstrdup(value); return 0;
+    case 'e': env_option_add(&o->cfg.env, value); return 0;
+    case 'f': return env_file_add(&o->file_env, value, err);
+    default: /* --preserve-fds, cobra's uint */
+        if (!parse_id(value, &n) || n > INT_MAX - 3)
+            return fail(err, "invalid argument \"%s\" for \"--preserve-fds\" flag: strconv.ParseUint: parsing \"%s\": invalid syntax",
+                        value, value);
+        o->preserve_fds = (int)n;
+        return 0;
+    }
 }
 
 static bool container_not_running(struct container *c) { return !container_is_running(c); }
@@ -30163,7 +30217,7 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
         for (int i = first + 1; i < argc; i++)
             strv_push(&args, xstrdup(argv[i]));
         int exit_code = 0;
-        if (container_exec(root, r.id, &opts, args, -1, &exit_code, &err) < 0)
+        if (container_exec(root, r.id, &opts, args, NULL, &exit_code, &err) < 0)
             return cli_fail(steal_pointer(&err));
         return exit_code;
     }
@@ -30369,63 +30423,138 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-/* exec_detached: exec -d: the process runs under a waiter of its own (a
- * grandchild, its stdio /dev/null), which reports whether it started;
- * printed: a session ID, as podman's. */
-static int exec_detached(const char *root, const char *name, struct container_config *opts, char **args)
+/* exec_session_id: a new session's ID, as podman's: 64 hex digits. */
+static void exec_session_id(digest_hex id)
 {
-    autoerror lrun_error *err = NULL;
+    unsigned char raw[32];
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+}
+
+/* exec_keeper: the process under a keeper of its own (a grandchild in a
+ * session of its own, its stdio /dev/null) that outlives this command:
+ * exec -d's, and exec -it's, which the detach keys may leave.  other_end:
+ * our end of session->client's pair, which the keeper must not hold.
+ * Returns once the process runs, or -1 with why it did not. */
+static int exec_keeper(const char *root, const char *name, struct container_config *opts, char **args,
+                       struct exec_session *session, int other_end, lrun_error **err)
+{
     int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0) {
-        fail_errno(&err, "pipe");
-        return cli_fail(err);
-    }
-    opts->interactive = false;
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
     fflush(stdout);
     fflush(stderr);
     pid_t child = fork();
     if (child == 0) {
         close(ready[0]);
+        if (other_end >= 0)
+            close(other_end);
         if (fork() != 0)
             _exit(0);
         setsid();
-        int null = open("/dev/null", O_RDWR);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         for (int fd = 0; null >= 0 && fd < 3; fd++)
             dup2(null, fd);
         int code = 0;
         lrun_error *exec_err = NULL;
-        if (container_exec(root, name, opts, args, ready[1], &code, &exec_err) < 0)
+        session->report_fd = ready[1];
+        if (container_exec(root, name, opts, args, session, &code, &exec_err) < 0)
             report_write(ready[1], exec_err);
         _exit(0);
     }
     close(ready[1]);
     if (child < 0) {
         close(ready[0]);
-        fail_errno(&err, "fork");
-        return cli_fail(err);
+        return fail_errno(err, "fork");
     }
     waitpid(child, NULL, 0);
-    if (report_read(ready[0], "the exec's report", &err) < 0)
-        return cli_fail(err);
-    unsigned char raw[32];
-    digest_hex session;
-    random_bytes(raw, sizeof raw);
-    hex_encode(raw, sizeof raw, session);
-    printf("%s\n", session);
+    return report_read(ready[0], "the exec's report", err);
+}
+
+/* exec_detached: exec -d: printed: a session ID, as podman's. */
+static int exec_detached(const char *root, const char *name, struct container_config *opts, char **args,
+                         struct exec_session *session)
+{
+    autoerror lrun_error *err = NULL;
+    opts->interactive = false;
+    if (exec_keeper(root, name, opts, args, session, -1, &err) < 0)
+        return cli_fail(steal_pointer(&err));
+    digest_hex id;
+    exec_session_id(id);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* exec_attached: exec -it from a terminal, with detach keys: the process
+ * runs under a keeper (exec_keeper) that holds its terminal and relays it
+ * in the attach protocol over a socket pair, whose other end attach_client
+ * serves here.  The process's status comes back as it would without the
+ * keeper; the detach keys leave it running and end this command as they
+ * end podman 4.3.1's exec: an error logged, status 255. */
+static int exec_attached(const char *root, const char *name, struct container_config *opts, char **args,
+                         struct exec_session *session, const struct attach_options *a)
+{
+    autoerror lrun_error *err = NULL;
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+        fail_errno(&err, "socketpair");
+        return cli_fail(steal_pointer(&err));
+    }
+    int size = 1 << 20; /* as the monitor's clients get (attach_hub_accept) */
+    setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    autoclose int sock = pair[0];
+    session->client = pair[1];
+    int started = exec_keeper(root, name, opts, args, session, sock, &err);
+    close(pair[1]);
+    if (started < 0)
+        return cli_fail(steal_pointer(&err));
+    int exit_code;
+    bool detached;
+    attach_client(sock, a, &exit_code, &detached);
+    if (detached) {
+        autoref struct container_ref r;
+        digest_hex id;
+        exec_session_id(id);
+        if (container_ref_read(root, name, &r, &err) == 0)
+            log_emit(LOG_ERROR, "Container %s exec session %s error: detached from container", r.id, id);
+        return 255;
+    }
+    if (exit_code < 0) {
+        cli_error("the exec session's keeper ended without the process's exit status");
+        return EXIT_LRUN;
+    }
+    return exit_code;
+}
+
+/* exec_preserved_fds: --preserve-fds N: our 3 .. 3+N-1 must all be open
+ * (podman's check); they pass into the process as they are. */
+static int exec_preserved_fds(int n, lrun_error **err)
+{
+    for (int fd = 3; fd < 3 + n; fd++) {
+        if (fcntl(fd, F_GETFD) < 0)
+            return fail(err, "file descriptor %d is not available - the preserve-fds option requires that file "
+                             "descriptors must be passed", fd);
+        fcntl(fd, F_SETFD, 0);
+    }
     return 0;
 }
 
 static int cmd_exec(struct cli *cli, int argc, char **argv)
 {
-    autoconfig struct container_config opts = {0};
-    bool detach = false;
+    cleanup(exec_options_release) struct exec_options o = {0};
     const struct cli_flag flags[] = {
-        BOOL_FLAG("interactive", 'i', &opts.interactive, "Keep stdin open"),
-        BOOL_FLAG("tty", 't', &opts.terminal, "Allocate a pseudo-terminal"),
-        CALL_FLAG("user", 'u', exec_flag_set, &opts, 'u', "USER[:GROUP]", "Run as this user"),
-        CALL_FLAG("workdir", 'w', exec_flag_set, &opts, 'w', "DIR", "Working directory inside the container"),
-        CALL_FLAG("env", 'e', exec_flag_set, &opts, 'e', "KEY=VALUE", "Set an environment variable"),
-        BOOL_FLAG("detach", 'd', &detach, "Run the command in the background"),
+        BOOL_FLAG("detach", 'd', &o.detach, "Run the command in the background"),
+        STRING_FLAG("detach-keys", 0, &o.detach_keys, "KEYS",
+                    "Key sequence that detaches (default ctrl-p,ctrl-q; \"\": none)"),
+        CALL_FLAG("env", 'e', exec_flag_set, &o, 'e', "KEY=VALUE", "Set an environment variable"),
+        CALL_FLAG("env-file", 0, exec_flag_set, &o, 'f', "FILE", "Read environment variables from a file"),
+        BOOL_FLAG("interactive", 'i', &o.cfg.interactive, "Keep stdin open"),
+        BOOL_FLAG("latest", 'l', &o.latest, "The latest container lrun knows about"),
+        CALL_FLAG("preserve-fds", 0, exec_flag_set, &o, 'p', "N", "Pass the caller's descriptors 3 .. 3+N-1 into the process"),
+        BOOL_FLAG("privileged", 0, &o.cfg.privileged, "Give the process all capabilities"),
+        BOOL_FLAG("tty", 't', &o.cfg.terminal, "Allocate a pseudo-terminal"),
+        CALL_FLAG("user", 'u', exec_flag_set, &o, 'u', "USER[:GROUP]", "Run as this user"),
+        CALL_FLAG("workdir", 'w', exec_flag_set, &o, 'w', "DIR", "Working directory inside the container"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"exec", "CONTAINER COMMAND [ARG...]",
@@ -30433,18 +30562,45 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
     int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
     if (n < 0)
         return status;
-    if (n < 2) {
-        cli_error("exec requires at least 2 arguments: CONTAINER COMMAND");
+    if (n < (o.latest ? 0 : 1)) {
+        cli_error("exec requires the name or ID of a container or the --latest flag");
         return EXIT_LRUN;
     }
+    autoerror lrun_error *err = NULL;
+    struct attach_options a = {.terminal = true, .input = true, .sig_proxy = true};
+    if (detach_keys_parse(o.detach_keys, a.keys, &a.n_keys, &err) < 0 || exec_preserved_fds(o.preserve_fds, &err) < 0)
+        return cli_fail(steal_pointer(&err));
+    autostrv char **latest = NULL;
+    struct container_targets t = {.latest = true};
+    if (o.latest && (status = cli_container_targets(cli, 0, argv, &t, NULL, "exec", &latest)))
+        return status;
+    if (o.latest && !latest[0]) {
+        cli_error("no such container");
+        return EXIT_LRUN;
+    }
+    const char *name = o.latest ? latest[0] : argv[1];
+    char **args = argv + (o.latest ? 1 : 2);
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
-    autoerror lrun_error *err = NULL;
+    if (!args[0]) { /* podman looks the container up first */
+        autoref struct container_ref r;
+        if (container_ref_read(root, name, &r, &err) < 0)
+            return cli_fail(steal_pointer(&err));
+        cli_error("must provide a non-empty command to start an exec session: invalid argument");
+        return 255;
+    }
+    for (size_t i = 0; o.cfg.env && o.cfg.env[i]; i++)
+        strv_push(&o.file_env, xstrdup(o.cfg.env[i]));
+    lrun_strv_free(o.cfg.env);
+    o.cfg.env = steal_pointer(&o.file_env);
+    struct exec_session session = {.report_fd = -1, .client = -1, .preserve_fds = o.preserve_fds};
+    if (o.detach)
+        return exec_detached(root, name, &o.cfg, args, &session);
+    if (o.cfg.terminal && o.cfg.interactive && a.n_keys && isatty(STDIN_FILENO))
+        return exec_attached(root, name, &o.cfg, args, &session, &a);
     int exit_code = 0;
-    if (detach)
-        return exec_detached(root, argv[1], &opts, argv + 2);
-    if (container_exec(root, argv[1], &opts, argv + 2, -1, &exit_code, &err) < 0)
-        return cli_fail(err);
+    if (container_exec(root, name, &o.cfg, args, &session, &exit_code, &err) < 0)
+        return cli_fail(steal_pointer(&err));
     return exit_code;
 }
 
@@ -34519,7 +34675,7 @@ int lrun_container_exec(const char *root, const char *container, char *const *ar
     autoconfig struct container_config opts = {0};
     if (!argv || !argv[0])
         return fail(err, "exec requires a command");
-    return container_exec(root ? root : owned, container, &opts, (char **)argv, -1, exit_code, err);
+    return container_exec(root ? root : owned, container, &opts, (char **)argv, NULL, exit_code, err);
 }
 
 int lrun_container_list(const char *root, lrun_container_info **containers, size_t *count, lrun_error **err)
