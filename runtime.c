@@ -14943,7 +14943,8 @@ struct launch {
     launch_created_fn created;
     void *created_arg;
     int sync_fd;                           /* the child's end of that, or -1 */
-    int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1 */
+    int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1;
+                                              after them each device's node (devices_clone) */
     int network_fd;                        /* a network namespace made for it (bridge), else -1 */
     /* a docker-style container's ID (its root gets /etc/mtab as podman
      * makes it), NULL in OCI mode */
@@ -15090,8 +15091,9 @@ static char *path_parent(const char *path, const char **base)
 }
 
 /* rootfs_device: one node of linux.devices; where mknod is refused (a user
- * namespace) the host's node is bound instead, as runc does. */
-static int rootfs_device(int root_fd, const struct spec_device *d, lrun_error **err)
+ * namespace) the node the runtime made (source_fd, see devices_clone) is
+ * moved in place, else the host's node of that path is bound, as runc does. */
+static int rootfs_device(int root_fd, const struct spec_device *d, int source_fd, lrun_error **err)
 {
     const char *base;
     autofree char *parent = path_parent(d->path, &base);
@@ -15103,7 +15105,8 @@ static int rootfs_device(int root_fd, const struct spec_device *d, lrun_error **
     if (r < 0 && errno == EEXIST && unlinkat(dir_fd, base, 0) == 0) /* the spec's node replaces the image's */
         r = mknodat(dir_fd, base, type | d->mode, makedev(d->major, d->minor));
     if (r < 0 && errno == EPERM)
-        return mount_in_root(root_fd, d->path, CREATE_FILE, d->path, NULL, MS_BIND, NULL, err);
+        return source_fd >= 0 ? mount_tree_in_root(root_fd, d->path, CREATE_FILE, source_fd, 0, err)
+                              : mount_in_root(root_fd, d->path, CREATE_FILE, d->path, NULL, MS_BIND, NULL, err);
     if (r < 0 || fchmodat(dir_fd, base, d->mode, 0) < 0 ||
         ((d->uid || d->gid) && fchownat(dir_fd, base, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0))
         return fail_errno(err, "create %s", d->path);
@@ -15297,7 +15300,7 @@ static int rootfs_prepare(struct launch *l, lrun_error **err)
             return -1;
     if (rootfs_sets_up_dev(s)) {
         for (size_t i = 0; i < s->n_devices; i++)
-            if (rootfs_device(root_fd, &s->devices[i], err) < 0)
+            if (rootfs_device(root_fd, &s->devices[i], l->mount_sources ? l->mount_sources[s->n_mounts + i] : -1, err) < 0)
                 return -1;
         if (rootfs_dev_links(root_fd, err) < 0)
             return -1;
@@ -20052,6 +20055,45 @@ static int id_maps_write(const struct spec *s, pid_t pid, lrun_error **err)
     return 0;
 }
 
+/* id_to_host: the host's id for a container's id under the maps (itself
+ * when none maps it). */
+static uint32_t id_to_host(const struct spec_id_mapping *m, size_t n, uint32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+            return m[i].host_id + (id - m[i].container_id);
+    return id;
+}
+
+/* devices_clone: a new user namespace's root may not mknod, and a /dev it
+ * mounts is nodev (its user namespace owns it): so lrun, the host's root,
+ * makes each node of linux.devices on a tmpfs of its own, owned as the maps
+ * give the spec's uid and gid, and clones it (open_tree) for the child to
+ * move in place, as crun does; runc binds the host's node of the same path,
+ * which a host need not have.  out[i] stays -1 where that cannot be (not
+ * root; a kernel before 6.15 clones no detached mount): the host's node. */
+static void devices_clone(const struct spec *s, int *out)
+{
+    for (size_t i = 0; i < s->n_devices; i++)
+        out[i] = -1;
+    if (geteuid() != 0 || !s->n_devices)
+        return;
+    autoclose int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return;
+    autoclose int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    for (size_t i = 0; mnt >= 0 && i < s->n_devices; i++) {
+        const struct spec_device *d = &s->devices[i];
+        char name[24];
+        snprintf(name, sizeof name, "%zu", i);
+        mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+        if (mknodat(mnt, name, type | d->mode, makedev(d->major, d->minor)) == 0 && fchmodat(mnt, name, d->mode, 0) == 0 &&
+            fchownat(mnt, name, id_to_host(s->uid_mappings, s->n_uid_mappings, d->uid),
+                     id_to_host(s->gid_mappings, s->n_gid_mappings, d->gid), 0) == 0)
+            out[i] = open_tree(mnt, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    }
+}
+
 /* container_clone: clone the container's init in its new namespaces (the
  * cgroup namespace comes once it is in its cgroup); returns once it has
  * exec'd the command (or with the error its setup met); with a terminal,
@@ -20085,7 +20127,9 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
     l->sync_fd = sync[0];
     /* a new user namespace's root may not search the way to a bind's
      * source: clone them here (open_tree), the child moves them in place */
-    autofree int *sources = user_namespace ? xcalloc(l->spec->n_mounts + 1, sizeof *sources) : NULL;
+    autofree int *sources = user_namespace ? xcalloc(l->spec->n_mounts + l->spec->n_devices + 1, sizeof *sources) : NULL;
+    if (sources)
+        devices_clone(l->spec, sources + l->spec->n_mounts);
     for (size_t i = 0; sources && i < l->spec->n_mounts; i++)
         sources[i] = l->spec->mounts[i].flags & MS_BIND
                          ? (int)syscall(SYS_open_tree, AT_FDCWD, l->spec->mounts[i].source,
@@ -20113,7 +20157,7 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
     if (sync[0] >= 0)
         close(sync[0]);
     l->sync_fd = -1;
-    for (size_t i = 0; sources && i < l->spec->n_mounts; i++)
+    for (size_t i = 0; sources && i < l->spec->n_mounts + l->spec->n_devices; i++)
         if (sources[i] >= 0)
             close(sources[i]);
     l->mount_sources = NULL;

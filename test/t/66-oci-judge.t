@@ -34,4 +34,18 @@ run $TO "$LRUN" --root "$S" exec --process "$T/p.json" home
 is "$rc|$out|$err" "0|/var/empty$nl|" "exec: HOME from /etc/passwd -> ../usr/share/passwd (followed inside the root, as runc and crun)"
 oci delete -f home
 
+# ------------------------------------------- a device in a user namespace --
+# (crun test_devices.py owner-device) the container's root may not mknod and
+# its /dev is nodev: lrun makes the node, owned as the spec says through the
+# maps, where the host has no node of that path
+chmod 0755 "$T"
+edit '.process.args = ["sh", "-c", "stat -c \"%F %t:%T %u:%g %a\" /dev/foo; head -c 3 /dev/foo | od -An -tx1"]
+	| .linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.devices = [{"path": "/dev/foo", "type": "c", "major": 1, "minor": 5, "fileMode": 438, "uid": 10, "gid": 11}]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" dev
+is "$rc|$out|$err" "0|character special file 1:5 10:11 666$nl 00 00 00$nl|" \
+	"linux.devices in a user namespace: the spec's node (type, numbers, owner, mode), usable"
+
 done_testing
