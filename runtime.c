@@ -16531,8 +16531,12 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
     free(u.home);
     autofree gid_t *groups = u.groups;
     umask(p->user.umask);
-    if (p->cwd && chdir(p->cwd) < 0)
-        return fail_errno(err, "chdir to the working directory %s", p->cwd);
+    if (p->cwd && chdir(p->cwd) < 0) { /* crun's words; podman's 127 for a directory not found */
+        if (errno == ENOENT)
+            return fail_code(err, 127, "lrun: chdir `%s`: No such file or directory: OCI runtime attempted to invoke "
+                                       "a command that was not found", p->cwd);
+        return fail_code(err, EXIT_LRUN, "lrun: chdir `%s`: %s", p->cwd, strerror(errno));
+    }
     if (process_limits(p, err) < 0 || process_session_keyring(err) < 0)
         return -1;
     /* without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter:
@@ -30467,6 +30471,17 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+/* exec_failed: podman's status of an exec session that could not start
+ * (attached: exec -d's is 125): the error's own (126, 127), 125 for a
+ * container not found, else 255, as podman's exec reports its session's
+ * failures (a stopped container, a user not found). */
+static int exec_failed(lrun_error *err)
+{
+    if (err->exit_code == EXIT_LRUN && !strstr(err->message, "no such container"))
+        err->exit_code = 255;
+    return cli_fail(err);
+}
+
 /* exec_session_id: a new session's ID, as podman's: 64 hex digits. */
 static void exec_session_id(digest_hex id)
 {
@@ -30551,7 +30566,7 @@ static int exec_attached(const char *root, const char *name, struct container_co
     int started = exec_keeper(root, name, opts, args, session, sock, &err);
     close(pair[1]);
     if (started < 0)
-        return cli_fail(steal_pointer(&err));
+        return exec_failed(steal_pointer(&err));
     int exit_code;
     bool detached;
     attach_client(sock, a, &exit_code, &detached);
@@ -30644,7 +30659,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
         return exec_attached(root, name, &o.cfg, args, &session, &a);
     int exit_code = 0;
     if (container_exec(root, name, &o.cfg, args, &session, &exit_code, &err) < 0)
-        return cli_fail(steal_pointer(&err));
+        return exec_failed(steal_pointer(&err));
     return exit_code;
 }
 

@@ -322,23 +322,23 @@ swap() {
 pw_exec() { run timeout -k 2 10 "$LRUN" --root "$R" exec "$@" pw id -u; }
 swap passwd 'mkfifo /etc/passwd'
 pw_exec -u app
-like "$rc|$err" "^125\|Error: the container's /etc/passwd is not a regular file" "exec -u app, /etc/passwd a FIFO: exit 125 at once, a clear error (no hang)"
+like "$rc|$err" "^255\|Error: the container's /etc/passwd is not a regular file" "exec -u app, /etc/passwd a FIFO: exit 255 at once (podman's for a session that cannot start), a clear error (no hang)"
 run timeout -k 2 10 "$LRUN" --root "$R" exec pw echo ran
 is "$rc|$out" $'0|ran\n' "  root (numeric) runs without reading it"
 swap passwd 'mknod /etc/passwd c 1 5'
 pw_exec -u app
-like "$rc|$err" "^125\|Error: the container's /etc/passwd(: Permission denied| is not a regular file)" \
+like "$rc|$err" "^255\|Error: the container's /etc/passwd(: Permission denied| is not a regular file)" \
 	"/etc/passwd the zero device: refused (not opened on a nodev root, else not regular), memory does not grow"
 swap passwd 'ln -s /proc/self/environ /etc/passwd'
 pw_exec -u app
-like "$rc|$err" "^125\|Error: (the container's /etc/passwd is not a regular file|unable to find user app: no matching)" \
+like "$rc|$err" "^255\|Error: (the container's /etc/passwd is not a regular file|unable to find user app: no matching)" \
 	"/etc/passwd a symlink to procfs: followed inside the root only, never read (lrun's own environ)"
 swap passwd 'echo "app:x:1000:1000::/home/app:/bin/sh" >/etc/passwd; rm /etc/group; mkfifo /etc/group'
 pw_exec -u app:app
-like "$rc|$err" "^125\|Error: the container's /etc/group is not a regular file" "/etc/group a FIFO: refused too"
+like "$rc|$err" "^255\|Error: the container's /etc/group is not a regular file" "/etc/group a FIFO: refused too"
 swap group 'head -c 9000000 /dev/zero | tr "\\0" a >/etc/group'
 pw_exec -u app:app
-like "$rc|$err" "^125\|Error: the container's /etc/group is larger than 8 MiB" "/etc/group of 9 MB: refused (a size cap)"
+like "$rc|$err" "^255\|Error: the container's /etc/group is larger than 8 MiB" "/etc/group of 9 MB: refused (a size cap)"
 swap group 'echo "app:x:1000:" >/etc/group'
 pw_exec -u app
 is "$rc|$out" $'0|1000\n' "regular files again: exec -u app works"

@@ -119,7 +119,7 @@ is "$out" "$(ps_relayout "$out")$nl" "  in the tabwriter layout"
 run L ps
 is "$out" "$HDR$nl" "ps (running only): the header alone"
 run L exec web true
-like "$rc|$err" '^125\|Error: .*(running|state)' "exec into a stopped container: 125"
+like "$rc|$err" '^255\|Error: .*(running|state)' "exec into a stopped container: 255, as podman's"
 
 # -------------------------------------------------------- start again --
 run L start web

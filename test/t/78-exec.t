@@ -58,6 +58,18 @@ is "$rc:$err" "255:Error: must provide a non-empty command to start an exec sess
 run L exec nosuch
 is "$rc:$err" "125:Error: no container with name or ID \"nosuch\" found: no such container$nl" \
 	"  the container is looked up first"
+L run --name done "$IMG" true >/dev/null
+L exec -d done true 2>/dev/null; rc_d=$?
+run L exec done true
+is "$rc:$err|$rc_d" "255:Error: can only create exec sessions on running containers: container state improper$nl|125" \
+	"exec into an exited container: podman's 255 (a session that cannot start); exec -d's 125, as podman's"
+run L exec -u nosuchuser web true
+is "$rc:$err" "255:Error: unable to find user nosuchuser: no matching entries in passwd file$nl" "exec -u of no user: 255"
+run L exec -w /nonexist web true
+is "$rc:$err" "127:Error: lrun: chdir \`/nonexist\`: No such file or directory: OCI runtime attempted to invoke a command that was not found$nl" \
+	"exec -w of a missing directory: podman's (crun's) 127"
+run L exec -w /etc/passwd web true
+is "$rc:$err" "255:Error: lrun: chdir \`/etc/passwd\`: Not a directory$nl" "exec -w of a file: 255"
 run L exec --detach-keys ctrl-Z1 web true
 is "$rc:$err" "125:Error: invalid detach keys: Unknown character: 'ctrl-Z1'$nl" "--detach-keys ctrl-Z1: 125"
 
