@@ -3501,71 +3501,90 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
 
 /* --- events: podman's file backend ---
  * One JSON line per event in ROOT/events/events.log (podman keeps its file
- * under its tmp dir; lrun's runroot is the graph root), the fields and
- * names podman's events.Event marshals: create, start, died, remove... of
- * containers, pull, tag, untag, remove of images, create, remove of
- * volumes.  Written best-effort: an event that cannot be written never
- * fails the command. */
+ * under its tmp dir; lrun's runroot is the graph root), the fields, names
+ * and order of podman 4.3.1's events.Event: a container's create, init,
+ * start, attach, exec, exec_died, kill, stop, died, cleanup, restart,
+ * pause, unpause, rename, commit, mount, remove (its labels the
+ * Attributes); an image's pull, push, save, loadfromarchive, build, tag,
+ * untag, remove; a volume's create, remove; a network connect, disconnect
+ * of a container.  Written best-effort: an event that cannot be written
+ * never fails the command. */
 
 struct event {
-    const char *type;   /* container, image, volume */
+    const char *type;   /* container, image, volume, network */
     const char *status; /* create, start, died, remove, pull, tag... */
     const char *id, *name, *image;
-    int exit_code; /* died */
+    int exit_code;       /* died, exec_died */
+    char **labels;       /* a container's, KEY=VALUE: its Attributes */
+    const char *network; /* network connect, disconnect */
 };
 
 static char *events_path(const char *root) { return xasprintf("%s/events/events.log", root); }
 
-static void event_write(const char *root, const struct event *e)
+/* compare_label_keys: KEY=VALUE by KEY, as Go sorts a map's keys. */
+static int compare_label_keys(const void *a, const void *b)
 {
-    autofree char *dir = xasprintf("%s/events", root), *path = events_path(root);
-    if (mkdir_p(dir, 0700, NULL) < 0)
-        return;
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    size_t n = strcspn(x, "="), m = strcspn(y, "=");
+    int r = memcmp(x, y, n < m ? n : m);
+    return r ? r : (n > m) - (n < m);
+}
+
+/* event_line: e as its line of the file (newline included), timed now. */
+static char *event_line(const struct event *e)
+{
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     autofree char *time_text = time_rfc3339_nano(now);
     autogen yajl_gen g = json_writer(false);
+    const char *fields[][2] = {{"ID", e->id}, {"Image", e->image}, {"Name", e->name}, {"network", e->network},
+                               {"Status", e->status}, {"Time", time_text}, {"Type", e->type}};
     yajl_gen_map_open(g);
     if (e->exit_code)
         jw_key_int(g, "ContainerExitCode", e->exit_code);
-    if (e->id && *e->id)
-        jw_key_str(g, "ID", e->id);
-    if (e->image && *e->image)
-        jw_key_str(g, "Image", e->image);
-    if (e->name && *e->name)
-        jw_key_str(g, "Name", e->name);
-    jw_key_str(g, "Status", e->status);
-    jw_key_str(g, "Time", time_text);
-    jw_key_str(g, "Type", e->type);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i][1] && *fields[i][1])
+            jw_key_str(g, fields[i][0], fields[i][1]);
     jw_key(g, "Attributes");
     if (strcmp(e->type, "container") == 0) {
+        autostrv char **sorted = strv_copy(e->labels);
+        qsort(sorted, strv_len(sorted), sizeof *sorted, compare_label_keys);
         yajl_gen_map_open(g);
+        for (size_t i = 0; sorted && sorted[i]; i++) {
+            size_t n = strcspn(sorted[i], "=");
+            yajl_gen_string(g, (const unsigned char *)sorted[i], n);
+            jw_str(g, sorted[i] + n + (sorted[i][n] == '='));
+        }
         yajl_gen_map_close(g);
     } else {
         yajl_gen_null(g);
     }
     yajl_gen_map_close(g);
-    size_t len;
-    autofree char *text = json_writer_text(g, &len);
-    autofree char *line = xasprintf("%s\n", text);
+    autofree char *text = json_writer_text(g, NULL);
+    return xasprintf("%s\n", text);
+}
+
+/* event_append: a line of event_line to the file. */
+static void event_append(const char *root, const char *line)
+{
+    autofree char *dir = xasprintf("%s/events", root), *path = events_path(root);
+    if (mkdir_p(dir, 0700, NULL) < 0)
+        return;
     autoclose int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0 && write_all(fd, line, len + 1) < 0)
+    if (fd >= 0 && write_all(fd, line, strlen(line)) < 0)
         log_emit(LOG_DEBUG, "write %s: %s", path, strerror(errno));
 }
 
-static char *container_image_name(const struct container *c)
+static void event_write(const char *root, const struct event *e)
 {
-    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
-    const char *name = json_string(meta, "image-name");
-    return xstrdup(name ? name : c->image ? c->image : "");
+    autofree char *line = event_line(e);
+    event_append(root, line);
 }
 
-/* container_event: an event about c. */
-static void container_event(const char *root, const struct container *c, const char *status, int exit_code)
+/* event_simple: an event of an image, a volume: its ID and name. */
+static void event_simple(const char *root, const char *type, const char *status, const char *id, const char *name)
 {
-    autofree char *image = container_image_name(c);
-    struct event e = {"container", status, c->id, c->names && c->names[0] ? c->names[0] : "", image, exit_code};
-    event_write(root, &e);
+    event_write(root, &(struct event){.type = type, .status = status, .id = id, .name = name});
 }
 
 /* ========================================================================
@@ -7437,7 +7456,7 @@ int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_
     image_take_name(s, img, full, false);
     if (store_save_images(s, err) < 0)
         return -1;
-    event_write(s->root, &(struct event){"image", "tag", img->id, new_name, NULL, 0});
+    event_simple(s->root, "image", "tag", img->id, new_name);
     return 0;
 }
 
@@ -7754,7 +7773,7 @@ static int image_removal_plan(lrun_store *s, struct image_removal *r, const char
     }
     strv_push(deleted, xstrdup(img->id));
     strv_push(&r->events, xstrdup("remove")), strv_push(&r->events, xstrdup(img->id));
-    strv_push(&r->events, xstrdup(full ? full : img->names && img->names[0] ? img->names[0] : img->id));
+    strv_push(&r->events, xstrdup(full ? full : img->names && img->names[0] ? img->names[0] : "")); /* dangling: no Name */
     r->images = xrealloc(r->images, (r->n_images + 2) * sizeof *r->images);
     r->images[r->n_images++] = img;
     return 0;
@@ -7768,7 +7787,7 @@ static int image_removal_run(lrun_store *s, struct image_removal *r, lrun_error 
                     : r->untagged && store_save_images(s, err) < 0)
         return -1;
     for (size_t i = 0; r->events && r->events[i] && r->events[i + 1] && r->events[i + 2]; i += 3)
-        event_write(s->root, &(struct event){"image", r->events[i], r->events[i + 1], r->events[i + 2], NULL, 0});
+        event_simple(s->root, "image", r->events[i], r->events[i + 1], r->events[i + 2]);
     return 0;
 }
 
@@ -10746,7 +10765,7 @@ static int image_pull_from(lrun_store *s, const char *full, const struct referen
         strv_push(&known, xasprintf("location %s %s/%s", p->layers[i].digest, src->domain, src->path));
     blob_cache_add(s->root, known);
     *image_id = xstrdup(pr.load.plans[0].config_id);
-    event_write(s->root, &(struct event){"image", "pull", NULL, full, NULL, 0});
+    event_simple(s->root, "image", "pull", NULL, full);
     return 0;
 }
 
@@ -17648,7 +17667,7 @@ static int volume_create(const char *root, struct volume *v, lrun_error **err)
         remove_tree_at(fd, v->name, NULL);
         return -1;
     }
-    event_write(root, &(struct event){"volume", "create", NULL, v->name, NULL, 0});
+    event_simple(root, "volume", "create", NULL, v->name);
     return 0;
 }
 
@@ -17664,7 +17683,7 @@ static int volume_remove(const char *root, const char *name, lrun_error **err)
         return fail_errno(err, "remove volume %s", name);
     if (remove_tree_at(fd, name, err) < 0)
         return -1;
-    event_write(root, &(struct event){"volume", "remove", NULL, name, NULL, 0});
+    event_simple(root, "volume", "remove", NULL, name);
     return 0;
 }
 
@@ -18049,6 +18068,43 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
 static char *container_userdata(const char *root, const char *id)
 {
     return xasprintf("%s/overlay-containers/%s/userdata", root, id);
+}
+
+static char *container_image_name(const struct container *c)
+{
+    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
+    const char *name = json_string(meta, "image-name");
+    return xstrdup(name ? name : c->image ? c->image : "");
+}
+
+/* container_event_line: an event about c, its labels read now (a remove
+ * takes the line before the container's files go). */
+static char *container_event_line(const char *root, const struct container *c, const char *status, int exit_code)
+{
+    autofree char *image = container_image_name(c), *userdata = container_userdata(root, c->id);
+    autofacts struct container_facts f = {0};
+    autoerror lrun_error *err = NULL; /* an external container's: no labels */
+    container_facts_read(userdata, &f, &err);
+    struct event e = {.type = "container", .status = status, .id = c->id, .image = image, .exit_code = exit_code,
+                      .name = c->names && c->names[0] ? c->names[0] : "", .labels = f.labels};
+    return event_line(&e);
+}
+
+static void container_event(const char *root, const struct container *c, const char *status, int exit_code)
+{
+    autofree char *line = container_event_line(root, c, status, exit_code);
+    event_append(root, line);
+}
+
+/* container_event_named: container_event for the container name names (a
+ * read of the store of its own). */
+static void container_event_named(const char *root, const char *name, const char *status, int exit_code)
+{
+    autostore lrun_store *s = NULL;
+    autoerror lrun_error *err = NULL;
+    struct container *c;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, &err) == 0 && (c = container_lookup(s, name, &err)))
+        container_event(root, c, status, exit_code);
 }
 
 /* container_log_option: the value of --log-opt KEY=..., or NULL. */
@@ -19327,6 +19383,8 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
     }
     made.keep = true;
     container_event(s->root, ct, "create", 0);
+    autofree char *pulled = container_image_name(ct); /* podman's run and create pull (if missing) */
+    event_simple(s->root, "image", "pull", NULL, pulled);
     return ct;
 }
 
@@ -20445,6 +20503,7 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
 {
     (void)err;
     pid_t pid = *(pid_t *)arg;
+    container_event(s->root, c, "init", 0);
     container_event(s->root, c, "start", 0);
     free(c->status);
     free(c->started_at);
@@ -20550,15 +20609,15 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     container_image_mounts_drop(s, c->id);
     container_event(s->root, c, "died", e->code);
     if (e->remove) { /* run --rm: its anonymous volumes go too, as podman's do */
-        autofree char *id = xstrdup(c->id), *name = xstrdup(c->names && c->names[0] ? c->names[0] : "");
-        autofree char *image = container_image_name(c);
+        autofree char *id = xstrdup(c->id), *line = container_event_line(s->root, c, "remove", 0);
         if (container_remove_storage(s, c, err) < 0)
             return -1;
-        event_write(s->root, &(struct event){"container", "remove", id, name, image, 0});
+        event_append(s->root, line);
         volumes_remove_anonymous(s->root, id);
         containers_networks_settle(s);
         return 0;
     }
+    container_event(s->root, c, "cleanup", 0);
     autofree char *userdata = xasprintf("%s/userdata", c->id);
     autoclose int userdata_fd = openat(s->containers_fd, userdata, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (userdata_fd >= 0) /* what a start killed before its rename left */
@@ -21416,6 +21475,7 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         waitpid(pid, NULL, 0);
         return -1;
     }
+    container_event_named(sc->root, sc->id, "attach", 0);
     pid_t proxy = ports_proxy_start(&sc->published, sc->address, sc->slirp_exit_fd >= 0 ? sc->network_fd : -1);
     published_release(&sc->published);
     if (master >= 0 && sc->facts.interactive)
@@ -21982,6 +22042,7 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
         return -1;
     if (timeout < 0)
         timeout = r.stop_timeout;
+    container_event_named(root, r.id, "stop", 0); /* before the died the monitor writes */
     kill(r.pid, sig);
     container_thaw(root, r.id); /* a paused container gets the signal as it thaws */
     if (!process_wait_gone(r.pid, timeout * 1000)) {
@@ -22003,6 +22064,7 @@ static int container_kill(const char *root, const char *name, int sig, lrun_erro
     if (!r.running)
         return fail(err, "can only kill running containers. %s is in state %s: container state improper", r.id,
                     strcmp(r.status, "running") == 0 ? "exited" : r.status);
+    container_event_named(root, r.id, "kill", 0); /* before the died the monitor writes */
     if (kill(r.pid, sig) < 0)
         return fail_errno(err, "kill %s", name);
     return 0;
@@ -22151,10 +22213,10 @@ static int container_remove(const char *root, const char *name, bool force, bool
     autofree char *cgroup = container_cgroup_path(root, r.id); /* left behind by a monitor that was killed */
     if (cgroup && cgroup_remove(cgroup, err) < 0)
         return -1;
-    autofree char *event_name = xstrdup(c->names && c->names[0] ? c->names[0] : ""), *event_image = container_image_name(c);
+    autofree char *line = container_event_line(root, c, "remove", 0);
     if (container_remove_storage(s, c, err) < 0)
         return -1;
-    event_write(root, &(struct event){"container", "remove", r.id, event_name, event_image, 0});
+    event_append(root, line);
     if (volumes)
         volumes_remove_anonymous(root, r.id);
     containers_networks_settle(s);
@@ -22374,6 +22436,7 @@ static int container_attach(const char *root, const char *name, struct attach_op
     autoclose int sock = attach_connect(userdata, err);
     if (sock < 0)
         return error_prefix(err, "attach to %.12s", r.id);
+    container_event_named(root, r.id, "attach", 0);
     bool detached;
     attach_client(sock, o, exit_code, &detached);
     if (detached) {
@@ -22953,6 +23016,7 @@ static int container_exec(const char *root, const char *name, struct container_c
         sigprocmask(SIG_UNBLOCK, &set, NULL);
         return -1;
     }
+    container_event_named(root, r.id, "exec", 0);
     if (report_fd >= 0) /* exec -d: the process runs, the caller goes */
         close(report_fd);
     struct attach_hub hub;
@@ -22964,6 +23028,7 @@ static int container_exec(const char *root, const char *name, struct container_c
     *exit_code = container_wait(&w);
     if (w.hub)
         attach_hub_close(&hub, *exit_code);
+    container_event_named(root, r.id, "exec_died", *exit_code);
     waiter_close_pipes(&w);
     terminal_restore();
     close(sigfd);
@@ -26434,6 +26499,7 @@ static int cmd_load(struct cli *cli, int argc, char **argv)
     autostrv char **names = NULL;
     if (lrun_image_load(s, tmp ? tmp : input, quiet ? NULL : cli_progress_line, NULL, &names, &err) < 0)
         return cli_fail(err);
+    event_simple(s->root, "image", "loadfromarchive", NULL, tmp ? tmp : input);
     for (size_t i = 0; names[i]; i++)
         printf("Loaded image: %s\n", names[i]);
     return 0;
@@ -26478,6 +26544,8 @@ static int cmd_import(struct cli *cli, int argc, char **argv)
     autofree char *id = NULL;
     if (image_import(s, tmp ? tmp : argv[1], &o, &id, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
+    if (o.name) /* podman's import writes a tag event, no more */
+        event_simple(s->root, "image", "tag", id, o.name);
     printf("sha256:%s\n", id);
     return 0;
 }
@@ -26537,6 +26605,10 @@ static int cmd_save(struct cli *cli, int argc, char **argv)
     autoerror lrun_error *err = NULL;
     if (images_save(s, names, tags, format, compressed, output, STDOUT_FILENO, progress, NULL, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
+    for (size_t i = 0; names[i]; i++) {
+        struct image *img = image_lookup(s, names[i], &err);
+        event_simple(s->root, "image", "save", img ? img->id : NULL, output ? output : "");
+    }
     return 0;
 }
 
@@ -26738,14 +26810,14 @@ static int cmd_push(struct cli *cli, int argc, char **argv)
     bool handled;
     if (push_transport(s, image, destination, !o.registry.progress, &handled, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
-    if (handled)
-        return 0;
     autofree char *digest = NULL;
     o.digest = &digest;
-    if (image_push(s, image, destination, &o, &err) < 0)
+    if (!handled && image_push(s, image, destination, &o, &err) < 0)
         return err->exit_code = EXIT_LRUN, cli_fail(err);
-    if (digest_file && write_file_at(AT_FDCWD, digest_file, digest, strlen(digest), 0644, &err) < 0)
+    if (!handled && digest_file && write_file_at(AT_FDCWD, digest_file, digest, strlen(digest), 0644, &err) < 0)
         return cli_fail(err);
+    struct image *img = image_lookup(s, image, &err);
+    event_simple(s->root, "image", "push", img ? img->id : NULL, n == 2 ? argv[2] : image);
     return 0;
 }
 
@@ -29779,6 +29851,7 @@ static int container_restart(const char *root, const char *name, int timeout, lr
 {
     if (container_stop(root, name, timeout, err) < 0)
         return -1;
+    container_event_named(root, name, "restart", 0);
     int exit_code = 0;
     return container_start_settled(root, name, false, &exit_code, err);
 }
@@ -30375,15 +30448,13 @@ static int containers_remove_stopped(struct cli *cli, char **names, bool volumes
         strv_push(&printed, xstrdup(names[i]));
     }
     autoerror lrun_error *err = NULL;
-    autostrv char **event_names = xcalloc(n + 1, sizeof *event_names), **event_images = xcalloc(n + 1, sizeof *event_images);
-    for (size_t i = 0; i < n; i++) {
-        event_names[i] = xstrdup(batch[i]->names && batch[i]->names[0] ? batch[i]->names[0] : "");
-        event_images[i] = container_image_name(batch[i]);
-    }
+    autostrv char **lines = xcalloc(n + 1, sizeof *lines);
+    for (size_t i = 0; i < n; i++)
+        lines[i] = container_event_line(s->root, batch[i], "remove", 0);
     if (n && containers_remove_storage(s, batch, n, &err) < 0)
         return cli_fail(err);
     for (size_t i = 0; i < n; i++)
-        event_write(s->root, &(struct event){"container", "remove", ids[i], event_names[i], event_images[i], 0});
+        event_append(s->root, lines[i]);
     for (size_t i = 0; volumes && ids && ids[i]; i++)
         volumes_remove_anonymous(s->root, ids[i]);
     if (n)
@@ -30804,6 +30875,7 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
         lrun_error_free(ignored);
     if (committed < 0)
         return cli_fail(err);
+    container_event(s->root, ct, "commit", 0);
     printf("%s\n", id);
     return 0;
 }
@@ -30869,13 +30941,18 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
-    for (size_t i = 0; tags && tags[i]; i++) {
+    struct image *img = store_image_by_id(s, b.image);
+    for (size_t i = 0; img && tags && tags[i]; i++) { /* no tag events: podman's build writes one build event */
         autofree char *name = name_normalize_local(tags[i], &err);
         if (!quiet)
             printf("COMMIT %s\n", name ? name : tags[i]);
-        if (!name || lrun_image_tag(s, b.image, name, &err) < 0)
+        if (!name)
             return cli_fail(err);
+        image_take_name(s, img, name, false);
     }
+    if (!img ? fail(&err, "the image built is gone: %s", b.image) < 0 : store_save_images(s, &err) < 0)
+        return cli_fail(err);
+    event_simple(s->root, "image", "build", NULL, b.image);
     if (!quiet)
         printf("--> %.12s\n", b.image);
     for (size_t i = 0; !quiet && tags && tags[i]; i++) {
@@ -30983,6 +31060,7 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
             status = cli_fail(err);
             continue;
         }
+        container_event(s->root, c, "mount", 0);
         if (all)
             printf("%.*s %s\n", no_trunc ? 64 : 12, c->id, path);
         else
@@ -31973,6 +32051,7 @@ static int cmd_volume_prune(struct cli *cli, int argc, char **argv)
 static int containers_prune(lrun_store *s, char *const *filters, char ***ids, int64_t *reclaimed, lrun_error **err)
 {
     autofree struct container **batch = xcalloc(s->n_containers + 1, sizeof *batch);
+    autostrv char **lines = NULL;
     size_t n = 0;
     for (size_t i = 0; i < s->n_containers; i++) {
         struct container *ct = s->containers[i];
@@ -31980,10 +32059,13 @@ static int containers_prune(lrun_store *s, char *const *filters, char ***ids, in
             continue;
         batch[n++] = ct;
         strv_push(ids, xstrdup(ct->id));
+        strv_push(&lines, container_event_line(s->root, ct, "remove", 0));
         *reclaimed += container_size(s, ct);
     }
     if (n && containers_remove_storage(s, batch, n, err) < 0) /* one index write for all */
         return -1;
+    for (size_t i = 0; lines && lines[i]; i++)
+        event_append(s->root, lines[i]);
     containers_networks_settle(s);
     return 0;
 }
@@ -32649,8 +32731,14 @@ static int cmd_network_connect_or_disconnect(struct cli *cli, int argc, char **a
         }
     autofree char *owned = NULL;
     autoerror lrun_error *err = NULL;
-    if (network_connect_change(cli_root(cli, &owned), argv[1], argv[2], connect, ip, aliases, &err) < 0)
+    const char *root = cli_root(cli, &owned);
+    if (network_connect_change(root, argv[1], argv[2], connect, ip, aliases, &err) < 0)
         return cli_fail(err);
+    autostore lrun_store *s = NULL;
+    struct container *c;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, &err) == 0 && (c = container_lookup(s, argv[2], &err)))
+        event_write(root, &(struct event){.type = "network", .status = connect ? "connect" : "disconnect", .id = c->id,
+                                          .name = c->names && c->names[0] ? c->names[0] : "", .network = argv[1]});
     return 0;
 }
 
@@ -33171,52 +33259,61 @@ static char *time_go_string_ns(int64_t ns)
     return xasprintf("%s%s %s", date, fraction, zone);
 }
 
-/* event_filter_check: KEY=VALUE with a key podman's events knows. */
+/* event_filter_check: KEY=VALUE with a key podman's events knows (any
+ * case, as podman's generateEventFilter). */
 static int event_filter_check(const char *filter, lrun_error **err)
 {
-    static const char *const keys[] = {"container", "event", "status", "image", "type", "volume", NULL};
-    const char *eq = strchr(filter, '=');
-    autofree char *key = eq ? xstrndup(filter, (size_t)(eq - filter)) : NULL;
-    if (!key || !strv_contains((char **)keys, key))
-        return fail(err, "%s is an invalid filter", filter);
-    return 0;
+    static const char *const keys[] = {"container", "event", "status", "image", "label",
+                                       "network", "pod", "type", "volume", NULL};
+    size_t n = strcspn(filter, "=");
+    for (size_t i = 0; filter[n] && keys[i]; i++)
+        if (strlen(keys[i]) == n && strncasecmp(filter, keys[i], n) == 0)
+            return 0;
+    return fail(err, "%s is an invalid filter", filter);
 }
 
-/* event_filter_match: one filter as podman's generateEventFilter. */
+/* event_filter_match: one filter as podman's generateEventFilter: a
+ * container or image by name or ID prefix, a volume by name prefix, a
+ * network connect's by network name, a label KEY=VALUE of the
+ * Attributes. */
 static bool event_filter_match(yajl_val e, const char *filter)
 {
     const char *value = strchr(filter, '=') + 1;
-    const char *type = json_string(e, "Type"), *id = json_string(e, "ID"), *name = json_string(e, "Name");
-    type = type ? type : "", id = id ? id : "", name = name ? name : "";
-    if (has_prefix(filter, "container="))
-        return strcmp(type, "container") == 0 && (strcmp(name, value) == 0 || (*value && has_prefix(id, value)));
-    if (has_prefix(filter, "image="))
-        return strcmp(type, "image") == 0 && (strcmp(name, value) == 0 || (*value && has_prefix(id, value)));
-    if (has_prefix(filter, "volume="))
-        return strcmp(type, "volume") == 0 && has_prefix(name, value);
-    if (has_prefix(filter, "type="))
-        return strcmp(type, value) == 0;
-    const char *status = json_string(e, "Status"); /* event=, status= */
-    return status && strcmp(status, value) == 0;
+    const char *fields[] = {"Type", "ID", "Name", "Status", "network"};
+    const char *f[5];
+    for (int i = 0; i < 5; i++)
+        f[i] = json_string(e, fields[i]) ? json_string(e, fields[i]) : "";
+    char key = (char)tolower((unsigned char)filter[0]); /* the keys' first letters differ */
+    if (key == 'e' || key == 's') /* event=, status= */
+        return strcmp(f[3], value) == 0;
+    if (key == 't')
+        return strcmp(f[0], value) == 0;
+    yajl_val a = json_get(e, "Attributes");
+    size_t n = strcspn(value, "=");
+    if (key == 'l') {
+        for (size_t i = 0; value[n] && YAJL_IS_OBJECT(a) && i < a->u.object.len; i++)
+            if (strlen(a->u.object.keys[i]) == n && strncmp(a->u.object.keys[i], value, n) == 0 &&
+                YAJL_IS_STRING(a->u.object.values[i]) && strcmp(a->u.object.values[i]->u.string, value + n + 1) == 0)
+                return true;
+        return false;
+    }
+    const char *type = key == 'c' ? "container" : key == 'i' ? "image" : key == 'v' ? "volume" : "network";
+    if (key == 'p' || strcmp(f[0], type) != 0) /* lrun has no pods */
+        return false;
+    if (key == 'v' || key == 'n')
+        return key == 'v' ? has_prefix(f[2], value) : strcmp(f[4], value) == 0;
+    return strcmp(f[2], value) == 0 || has_prefix(f[1], value);
 }
 
-/* event_filter_key: a filter's key, status= read as event= */
-static char *event_filter_key(const char *filter)
-{
-    return has_prefix(filter, "status=") ? xstrdup("event") : xstrndup(filter, strcspn(filter, "="));
-}
-
-/* event_filters_match: filters with one key are alternatives, different
- * keys must all match (podman's). */
+/* event_filters_match: filters with one key (as given) are alternatives,
+ * different keys must all match (podman's). */
 static bool event_filters_match(yajl_val e, char **filters)
 {
     for (size_t i = 0; filters && filters[i]; i++) {
-        autofree char *key = event_filter_key(filters[i]);
+        size_t n = strcspn(filters[i], "=");
         bool any = false;
-        for (size_t j = 0; filters[j] && !any; j++) {
-            autofree char *other = event_filter_key(filters[j]);
-            any = strcmp(key, other) == 0 && event_filter_match(e, filters[j]);
-        }
+        for (size_t j = 0; filters[j] && !any; j++)
+            any = strncmp(filters[i], filters[j], n + 1) == 0 && event_filter_match(e, filters[j]);
         if (!any)
             return false;
     }
@@ -33246,15 +33343,22 @@ static int event_print(const char *line, const struct events_options *o)
         return 0;
     }
     autofree char *when = time_go_string_ns(ns);
-    if (o->format) { /* the event with Time as Go prints a time.Time */
+    if (o->format) { /* podman's Event, every field (zero when not in the line), Time as Go prints it */
+        static const char *const keys[] = {"ContainerExitCode", "ID", "Image", "Name", "Network",
+                                           "Status", "Time", "Type", "Attributes"};
         autogen yajl_gen g = json_writer(false);
         yajl_gen_map_open(g);
-        for (size_t i = 0; i < e->u.object.len; i++) {
-            jw_key(g, e->u.object.keys[i]);
-            if (strcmp(e->u.object.keys[i], "Time") == 0)
-                yajl_gen_string(g, (const unsigned char *)when, strlen(when));
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            yajl_val v = json_get(e, i == 4 ? "network" : keys[i]);
+            jw_key(g, keys[i]);
+            if (i == 0)
+                yajl_gen_integer(g, YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0);
+            else if (i == 8 && !YAJL_IS_OBJECT(v)) /* null: Go's nil map, map[] */
+                yajl_gen_map_open(g), yajl_gen_map_close(g);
+            else if (i == 6 || !v)
+                jw_str(g, i == 6 ? when : "");
             else
-                jw_value(g, e->u.object.values[i]);
+                jw_value(g, v);
         }
         yajl_gen_map_close(g);
         autofree char *text = json_writer_text(g, NULL);
@@ -33264,8 +33368,14 @@ static int event_print(const char *line, const struct events_options *o)
     const char *id = json_string(e, "ID"), *name = json_string(e, "Name"), *image = json_string(e, "Image");
     autofree char *shown = xstrndup(id ? id : "", o->no_trunc ? 64 : 12);
     name = name ? name : "", image = image ? image : "";
-    if (strcmp(type, "container") == 0)
-        printf("%s %s %s %s (image=%s, name=%s)\n", when, type, status, shown, image, name);
+    if (strcmp(type, "container") == 0) { /* the labels after, sorted (podman: a Go map's random order) */
+        printf("%s %s %s %s (image=%s, name=%s", when, type, status, shown, image, name);
+        yajl_val a = json_get(e, "Attributes");
+        for (size_t i = 0; YAJL_IS_OBJECT(a) && i < a->u.object.len; i++)
+            printf(", %s=%s", a->u.object.keys[i], YAJL_IS_STRING(a->u.object.values[i]) ? a->u.object.values[i]->u.string : "");
+        printf(")\n");
+    } else if (strcmp(type, "network") == 0)
+        printf("%s %s %s %s (container=%s, name=%s)\n", when, type, status, shown, shown, json_string(e, "network") ? json_string(e, "network") : "");
     else if (strcmp(type, "image") == 0)
         printf("%s %s %s %s %s\n", when, type, status, shown, name);
     else
@@ -33281,7 +33391,7 @@ static int cmd_events(struct cli *cli, int argc, char **argv)
     autostrv char **filters = NULL;
     const struct cli_flag flags[] = {
         STRING_FLAG("events-backend", 0, &backend, "BACKEND", "Where events are kept (lrun: file)"),
-        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only events that match: container, event, image, type, volume"),
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only events that match: container, event, image, label, network, type, volume"),
         STRING_FLAG("format", 0, &o.format, "FORMAT", "Change the output to JSON or a Go template"),
         BOOL_FLAG("no-trunc", 0, &o.no_trunc, "Do not truncate the output"),
         STRING_FLAG("since", 0, &since, "TIME", "Show events after TIME (a date, Unix seconds or a duration before now)"),
