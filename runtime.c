@@ -14552,12 +14552,14 @@ static void spec_write_linux(yajl_gen g, const struct spec *s)
     yajl_gen_map_close(g);
 }
 
+#define OCI_VERSION "1.1.0" /* the runtime spec lrun follows */
+
 /* spec_to_json: config.json's text. */
 static char *spec_to_json(const struct spec *s, size_t *len, bool pretty)
 {
     autogen yajl_gen g = json_writer(pretty);
     yajl_gen_map_open(g);
-    jw_key_str(g, "ociVersion", "1.1.0");
+    jw_key_str(g, "ociVersion", OCI_VERSION);
     spec_write_process(g, &s->process);
     jw_key(g, "root");
     yajl_gen_map_open(g);
@@ -15147,18 +15149,19 @@ static int rootfs_dev_links(int root_fd, lrun_error **err)
     return 0;
 }
 
-/* fd_send, fd_receive: a descriptor over a unix socket (SCM_RIGHTS). */
-static int fd_send(int sock, int fd)
+/* fd_send, fd_receive: a descriptor over a unix socket (SCM_RIGHTS), with
+ * len bytes of data (at least one). */
+static int fd_send(int sock, int fd, const char *data, size_t len)
 {
-    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {(void *)data, len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
 static int fd_receive(int sock)
@@ -15190,7 +15193,7 @@ static int terminal_open(int pts_fd, int console_socket, lrun_error **err)
     int slave = openat(pts_fd, name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return fail_errno(err, "open /dev/pts/%s", name);
-    if (fd_send(console_socket, master) < 0) {
+    if (fd_send(console_socket, master, "", 1) < 0) {
         close(slave);
         return fail_errno(err, "pass the terminal to lrun");
     }
@@ -15515,13 +15518,13 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
 
 /* close_extra_fds: nothing of lrun's but 0-2 (and the first preserve
  * descriptors after them: runc's --preserve-fds) reaches the container;
- * keep and keep2 are lrun's own (close-on-exec) for the setup's end. */
-static void close_extra_fds(int preserve, int keep, int keep2)
+ * keep, keep2 and keep3 are lrun's own (close-on-exec) for the setup's end. */
+static void close_extra_fds(int preserve, int keep, int keep2, int keep3)
 {
     DIR *dir = opendir("/proc/self/fd");
     if (!dir) {
         for (int fd = 3 + preserve; fd < 1024; fd++)
-            if (fd != keep && fd != keep2)
+            if (fd != keep && fd != keep2 && fd != keep3)
                 close(fd);
         return;
     }
@@ -15529,7 +15532,7 @@ static void close_extra_fds(int preserve, int keep, int keep2)
     struct dirent *de;
     while ((de = readdir(dir))) {
         int fd = atoi(de->d_name);
-        if (fd > 2 + preserve && fd != self && fd != keep && fd != keep2)
+        if (fd > 2 + preserve && fd != self && fd != keep && fd != keep2 && fd != keep3)
             close(fd);
     }
     closedir(dir);
@@ -15922,7 +15925,7 @@ static const struct seccomp_name seccomp_action_names[] = {
     {"SCMP_ACT_KILL", SCMP_ACT_KILL},           {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
     {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS}, {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
     {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},      {"SCMP_ACT_LOG", SCMP_ACT_LOG},
-    {NULL, 0},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY},       {NULL, 0},
 };
 
 static const struct seccomp_name seccomp_compare_names[] = {
@@ -16340,10 +16343,16 @@ struct seccomp_program {
     uint32_t flags; /* SECCOMP_FILTER_FLAG_* the profile asked for */
     uint16_t len;   /* instructions */
     struct sock_filter *code;
+    bool listening; /* OCI create connected listener to linux.seccomp.listenerPath */
+    int listener;
+    char *metadata; /* listenerMetadata */
 };
 
 static void seccomp_program_release(struct seccomp_program *p)
 {
+    if (p->listening)
+        close(p->listener);
+    free(p->metadata);
     free(p->code);
     *p = (struct seccomp_program){0};
 }
@@ -16373,6 +16382,8 @@ static int seccomp_compile(const char *profile_text, uint64_t caps, struct buf *
         flags |= SECCOMP_FILTER_FLAG_LOG;
     if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_SSB, &value) == 0 && value)
         flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    if (json_string(profile, "listenerPath")) /* the kernel gives the notify descriptor the listener gets */
+        flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
     autoclose int fd = memfd_create("lrun-seccomp", MFD_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "seccomp: memfd");
@@ -16412,12 +16423,41 @@ static int seccomp_program_prepare(const char *root, const char *profile, uint64
     return 0;
 }
 
-static int seccomp_program_load(const struct seccomp_program *p, lrun_error **err)
+/* seccomp_program_load: the filter on this process.  A profile with a
+ * listenerPath gets the notify descriptor from the kernel: with a listener
+ * (OCI) it goes there with the runtime spec's container process state
+ * around state (the runtime-spec state JSON), in one message, as runc sends
+ * it; else (exec, docker-style run) it is closed. */
+static int seccomp_program_load(const struct seccomp_program *p, const char *state, lrun_error **err)
 {
     struct sock_fprog prog = {.len = p->len, .filter = p->code};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) < 0)
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog);
+    if (fd < 0)
         return fail_errno(err, "load the seccomp filter");
-    return 0;
+    if (!(p->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+        return 0;
+    int r = 0;
+    if (p->listening && state) {
+        autojson yajl_val v = json_parse(state, "the state", NULL);
+        autogen yajl_gen g = json_writer(false);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "ociVersion", OCI_VERSION);
+        jw_key(g, "fds");
+        yajl_gen_array_open(g);
+        jw_str(g, "seccompFd");
+        yajl_gen_array_close(g);
+        jw_key_int(g, "pid", json_int(v, "pid", 0));
+        jw_key_str(g, "metadata", p->metadata ? p->metadata : "");
+        jw_key(g, "state");
+        yajl_gen_number(g, state, strlen(state)); /* JSON text already */
+        yajl_gen_map_close(g);
+        size_t len;
+        autofree char *text = json_writer_text(g, &len);
+        if (fd_send(p->listener, fd, text, len) < 0)
+            r = fail_errno(err, "send the seccomp notify descriptor to listenerPath");
+    }
+    close(fd);
+    return r;
 }
 
 
@@ -16539,8 +16579,8 @@ static bool setgroups_denied(void)
  * rlimits, user, capabilities, no_new_privs and seccomp, in that order —
  * seccomp last, right before exec, so lrun's own setup runs unfiltered.
  * *env gets the environment to exec with (HOME from the user's entry). */
-static int process_confine(const struct spec_process *p, const struct seccomp_program *seccomp, char ***env,
-                           lrun_error **err)
+static int process_confine(const struct spec_process *p, const struct seccomp_program *seccomp, const char *state,
+                           char ***env, lrun_error **err)
 {
     struct user_ids u;
     if (process_user(&p->user, &u, err) < 0)
@@ -16560,7 +16600,7 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
         return -1;
     /* without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter:
      * then load it now, while root (the profile allows what follows) */
-    if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, err) < 0)
+    if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, state, err) < 0)
         return -1;
     if ((!p->user.keep_groups && setgroups(u.n_groups, groups) < 0 && !setgroups_denied()) || setgid(u.gid) < 0)
         return fail_errno(err, "set the groups of user %s", p->user.name ? p->user.name : "");
@@ -16580,7 +16620,7 @@ static int process_confine(const struct spec_process *p, const struct seccomp_pr
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return fail_errno(err, "set no_new_privs");
     if (seccomp && p->no_new_privileges)
-        return seccomp_program_load(seccomp, err);
+        return seccomp_program_load(seccomp, state, err);
     return 0;
 }
 
@@ -20001,11 +20041,11 @@ static int container_child_setup(struct launch *l, lrun_error **err)
         loopback_up();
     /* OCI create: done; wait for start.  Then drop privileges, load
      * seccomp last, exec */
-    close_extra_fds(l->preserve_fds, l->error_fd, l->start_fd);
+    close_extra_fds(l->preserve_fds, l->error_fd, l->start_fd, l->seccomp && l->seccomp->listening ? l->seccomp->listener : -1);
     if (launch_gate(l, state.data, err) < 0)
         return -1;
     autostrv char **env = NULL;
-    if (process_confine(&s->process, l->seccomp, &env, err) < 0)
+    if (process_confine(&s->process, l->seccomp, state.data, &env, err) < 0)
         return -1;
     /* --init: confined too, it only waits and forwards */
     if (l->init && fork_behind_reaper(l->error_fd, "/sbin/init") < 0)
@@ -22860,9 +22900,9 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
             child_report(report_fd, err);
     }
     stdio_setup(&l, &err);
-    close_extra_fds(preserve_fds, report_fd, -1);
+    close_extra_fds(preserve_fds, report_fd, -1, -1);
     autostrv char **env = NULL;
-    if (err || process_confine(p, seccomp, &env, &err) < 0)
+    if (err || process_confine(p, seccomp, NULL, &env, &err) < 0)
         child_report(report_fd, err);
     /* the pid namespace applies to children: fork once more into it;
      * this process passes signals on and reports the exit */
@@ -23530,7 +23570,6 @@ static void check_print(const struct check_report *r)
  * ======================================================================== */
 
 #define OCI_DEFAULT_ROOT "/run/lrun"
-#define OCI_VERSION "1.1.0"
 
 /* runc's global options */
 struct oci_options {
@@ -23838,17 +23877,17 @@ static int oci_created(const struct launch *l, pid_t pid, struct buf *state, lru
     return 0;
 }
 
-/* oci_console_connect: runc's --console-socket: a unix socket the
- * terminal's master is sent to. */
-static int oci_console_connect(const char *path, lrun_error **err)
+/* oci_connect: a unix socket a descriptor is sent to: runc's
+ * --console-socket (the terminal's master), linux.seccomp.listenerPath. */
+static int oci_connect(const char *path, const char *what, lrun_error **err)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path)
-        return fail_code(err, 1, "console socket path too long: %s", path);
+        return fail_code(err, 1, "%s path too long: %s", what, path);
     strcpy(addr.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        fail_errno(err, "connect to the console socket %s", path);
+        fail_errno(err, "connect to the %s %s", what, path);
         if (fd >= 0)
             close(fd);
         return -1;
@@ -23902,7 +23941,7 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     if (mkfifoat(dir_fd, "exec.fifo", 0600) < 0)
         return fail_errno(err, "mkfifo exec.fifo");
     autoclose int start_fd = openat(dir_fd, "exec.fifo", O_RDWR | O_CLOEXEC);
-    autoclose int console = co->console_socket ? oci_console_connect(co->console_socket, err) : -1;
+    autoclose int console = co->console_socket ? oci_connect(co->console_socket, "console socket", err) : -1;
     if (start_fd < 0)
         return fail_errno(err, "open exec.fifo");
     if (co->console_socket && console < 0)
@@ -23911,6 +23950,12 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     if (spec->seccomp && seccomp_program_prepare(o->root, spec->seccomp, spec->process.caps[CAPS_BOUNDING], &seccomp,
                                                  err) < 0)
         return -1;
+    autojson yajl_val profile = spec->seccomp ? json_parse(spec->seccomp, "linux.seccomp", NULL) : NULL;
+    const char *listener = json_string(profile, "listenerPath");
+    if (listener && (seccomp.listener = oci_connect(listener, "seccomp listener", err)) < 0)
+        return -1;
+    seccomp.listening = listener != NULL;
+    seccomp.metadata = xstrdup(json_string(profile, "listenerMetadata"));
     autostate struct oci_state st = {.id = xstrdup(id), .bundle = xstrdup(bundle), .rootfs = xstrdup(spec->root_path),
                                      .created = time_rfc3339_now(), .annotations = strv_copy(spec->annotations),
                                      .cgroup = xstrdup(spec->cgroups_path)};
@@ -24090,7 +24135,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     cleanup(seccomp_program_release) struct seccomp_program seccomp = {0};
     if (spec.seccomp && seccomp_program_prepare(o->root, spec.seccomp, p->caps[CAPS_BOUNDING], &seccomp, err) < 0)
         return -1;
-    autoclose int console = eo->console_socket ? oci_console_connect(eo->console_socket, err) : -1;
+    autoclose int console = eo->console_socket ? oci_connect(eo->console_socket, "console socket", err) : -1;
     if (eo->console_socket && console < 0)
         return -1;
     struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds, .stdio = {-1, -1, -1}};

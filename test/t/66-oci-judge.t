@@ -48,4 +48,46 @@ run $TO "$LRUN" --root "$S" run --bundle "$B" dev
 is "$rc|$out|$err" "0|character special file 1:5 10:11 666$nl 00 00 00$nl|" \
 	"linux.devices in a user namespace: the spec's node (type, numbers, owner, mode), usable"
 
+# ------------------------------------------------- the seccomp listener --
+# (crun test_seccomp.py seccomp-listener) linux.seccomp.listenerPath gets the
+# notify descriptor with the runtime spec's container process state
+cat >"$T/listener.c" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+int main(int argc, char **argv)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char buf[8192], ctl[CMSG_SPACE(sizeof(int))], path[64], link[64] = "";
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), fd = -1;
+	strcpy(a.sun_path, argv[1]);
+	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1) < 0)
+		return 1;
+	int k = accept(s, 0, 0);
+	struct iovec io = {buf, sizeof buf - 1};
+	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	ssize_t n = recvmsg(k, &m, 0);
+	buf[n > 0 ? n : 0] = 0;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	if (cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	readlink(path, link, sizeof link - 1);
+	printf("%s\n%s\n", link, buf);
+	return 0;
+}
+EOF
+cc -o "$T/listener" "$T/listener.c"
+timeout 30 "$T/listener" "$T/l.sock" >"$T/l.out" &
+for i in $(seq 100); do [ -S "$T/l.sock" ] && break; sleep 0.05; done
+edit '.process.args = ["true"] | .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "'"$T"'/l.sock",
+	"listenerMetadata": "some metadata", "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_NOTIFY"}]}'
+run $TO "$LRUN" --root "$S" run --bundle "$B" sl
+kill %1 2>/dev/null; wait
+is "$rc|$err|$(head -1 "$T/l.out")" "0||anon_inode:seccomp notify" "seccomp listenerPath: the notify descriptor sent there"
+is "$(tail -n +2 "$T/l.out" | jq -c '[.ociVersion, .fds, .pid == .state.pid and .pid > 0, .metadata, .state.status, .state.id, .state.bundle == "'"$B"'"]')" \
+	'["1.1.0",["seccompFd"],true,"some metadata","creating","sl",true]' "  with the container process state (runtime spec 1.1.0, as runc)"
+
 done_testing
