@@ -3564,9 +3564,15 @@ static char *event_line(const struct event *e)
     return xasprintf("%s\n", text);
 }
 
+/* events_muted: while build runs its steps' containers (buildah's write
+ * no events; podman's build writes one, build). */
+static bool events_muted;
+
 /* event_append: a line of event_line to the file. */
 static void event_append(const char *root, const char *line)
 {
+    if (events_muted)
+        return;
     autofree char *dir = xasprintf("%s/events", root), *path = events_path(root);
     if (mkdir_p(dir, 0700, NULL) < 0)
         return;
@@ -30981,7 +30987,10 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
                 strv_push(&b.ignore, xstrndup(l, strcspn(l, "\r")));
         }
     }
-    if (build_run_steps(&b, !no_cache, quiet, &err) < 0)
+    events_muted = true;
+    int built = build_run_steps(&b, !no_cache, quiet, &err);
+    events_muted = false;
+    if (built < 0)
         return cli_fail(err);
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))

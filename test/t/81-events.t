@@ -157,6 +157,12 @@ volume create  pv
 volume remove  pv
 container remove $IM im$nl" "commit, mount, import, save, load, push, build, rmi, image/volume/container prune: podman's events"
 
+t4=$(date +%s.%N)
+mkdir -p "$T/ctx2" && printf 'FROM %s\nRUN echo ran >/ran\n' "$IMG" >"$T/ctx2/Containerfile"
+B3=$(L build -q -t ev/ran "$T/ctx2")
+run L events --stream=false --since "$t4" --format '{{.Type}} {{.Status}} {{.Name}}'
+is "$out" "image build $B3$nl" "build with a RUN step: one build event, none of its step's container (buildah's)"
+
 L network create --subnet 10.231.77.0/24 evn1 >/dev/null
 L network create --subnet 10.231.78.0/24 evn2 >/dev/null
 L create --name nc --network evn1 "$IMG" true >/dev/null
