@@ -28943,13 +28943,25 @@ static void mount_flag_add(struct container_config *c, const char *spec, lrun_er
     }
 }
 
-static void env_option_add(char ***env, const char *value)
+/* env_option_add: -e's value onto *env: NAME=VALUE; NAME alone takes
+ * lrun's own NAME (none: nothing); NAME* every variable of lrun's whose
+ * name starts with NAME (podman's). */
+static int env_option_add(char ***env, const char *value, lrun_error **err)
 {
+    extern char **environ;
+    size_t len = strlen(value);
+    if (value[0] == '=' || !value[0])
+        return fail(err, "invalid environment variable: \"%s\"", value);
     if (strchr(value, '=')) {
         strv_push(env, xstrdup(value));
-    } else if (getenv(value)) { /* -e NAME takes the value from lrun's environment */
+    } else if (value[len - 1] == '*') {
+        for (char **e = environ; e && *e; e++)
+            if (strncmp(*e, value, len - 1) == 0 && strchr(*e, '='))
+                strv_push(env, xstrdup(*e));
+    } else if (getenv(value)) {
         strv_push(env, xasprintf("%s=%s", value, getenv(value)));
     }
+    return 0;
 }
 
 /* env_file_add: --env-file's variables onto *env, one a line, as -e takes them. */
@@ -28965,8 +28977,8 @@ static int env_file_add(char ***env, const char *path, lrun_error **err)
     for (char *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         while (isspace((unsigned char)*line))
             line++;
-        if (*line && *line != '#')
-            env_option_add(env, line);
+        if (*line && *line != '#' && env_option_add(env, line, err) < 0)
+            return error_prefix(err, "parsing env file \"%s\"", path);
     }
     return 0;
 }
@@ -29000,7 +29012,7 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     struct container_config *c = &o->cfg;
     switch ((enum run_flag)id) {
     case RUN_NAME: free(c->name), c->name = xstrdup(value); break;
-    case RUN_ENV: env_option_add(&c->env, value); break;
+    case RUN_ENV: return env_option_add(&c->env, value, err);
     case RUN_ENV_FILE: return env_file_add(&c->env, value, err);
     case RUN_WORKDIR: free(c->workdir), c->workdir = xstrdup(value); break;
     case RUN_USER: free(c->user), c->user = xstrdup(value); break;
@@ -29718,7 +29730,8 @@ static int exec_flag_set(void *target, int id, const char *value, lrun_error **e
     switch (id) {
     case 'u': free(o->cfg.user), o->cfg.user = xstrdup(value); return 0;
     case 'w': free(o->cfg.workdir), o->cfg.workdir = xstrdup(value); return 0;
-    case 'e': env_option_add(&o->cfg.env, value); return 0;
+    case 'e': /* podman parses them after the flags: its words say so */
+        return env_option_add(&o->cfg.env, value, err) < 0 ? error_prefix(err, "parsing environment variables") : 0;
     case 'f': return env_file_add(&o->file_env, value, err);
     default: /* --preserve-fds, cobra's uint */
         if (!parse_id(value, &n) || n > INT_MAX - 3)

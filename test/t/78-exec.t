@@ -20,6 +20,16 @@ is "$rc:$out" "0:over|two words|fromhost|\"q\"|unset$nl" \
 run L exec --env-file "$T/nosuch" web true
 is "$rc:$err" "125:Error: parsing env file \"$T/nosuch\": open $T/nosuch: no such file or directory$nl" \
 	"--env-file of a missing file: podman's message, 125"
+printf 'XV*\n' >"$T/env.glob"
+run env XV1=a XV2=b XW=c $TO "$LRUN" --root "$R" exec -e 'XV*' web env
+is "$rc:$(grep '^X' <<<"$out" | sort | tr '\n' ' ')" "0:XV1=a XV2=b " "-e 'XV*': every variable of the caller's named XV..., podman's"
+run env XV1=a XW=c $TO "$LRUN" --root "$R" exec --env-file "$T/env.glob" web env
+is "$rc:$(grep '^X' <<<"$out" | tr '\n' ' ')" "0:XV1=a " "  in an --env-file too"
+run L exec -e =x web true
+is "$rc:$err" "125:Error: parsing environment variables: invalid environment variable: \"=x\"$nl" "-e =x: podman's 125"
+printf 'A=1\n=y\n' >"$T/env.bad"
+run L exec --env-file "$T/env.bad" web true
+is "$rc:$err" "125:Error: parsing env file \"$T/env.bad\": invalid environment variable: \"=y\"$nl" "  =y in an --env-file: 125"
 L exec -d --env-file "$T/env.list" web sh -c 'echo "$A" > /tmp/d-env' >/dev/null
 wait_for 5 sh -c '"$0" --root "$1" exec web cat /tmp/d-env 2>/dev/null | grep -qx 1' "$LRUN" "$R"
 ok $? "exec -d --env-file: the detached process has the file's variables"
