@@ -628,7 +628,14 @@ static int write_file_atomic_sync(int dirfd, const char *name, const void *data,
                                   lrun_error **err)
 {
     autofree char *tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
-    autoclose int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    /* O_EXCL: in a directory others may write (a --pidfile in /tmp) the
+     * name is guessable, and what they put there first (a FIFO, a file of
+     * their own renamed over the pid file) is never opened; a stale one
+     * of a crashed run is removed once */
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+    autoclose int fd = openat(dirfd, tmp, flags, mode);
+    if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+        fd = openat(dirfd, tmp, flags, mode);
     if (fd < 0)
         return fail_errno(err, "create %s", tmp);
     if (write_all(fd, data, n) < 0 || (durable && fdatasync(fd) < 0)) {
@@ -705,6 +712,30 @@ static int openat2_in_root(int root_fd, const char *path, int flags)
     for (int tries = 0; tries < 256; tries++)
         if ((fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how)) >= 0 || errno != EAGAIN)
             break;
+    return fd;
+}
+
+/* open_regular_at: name in dir_fd for reading, only if it is a regular
+ * file, and without opening anything else: a container can swap a device
+ * node or a FIFO in for a file between a walk's stat and its open (cp,
+ * commit, export, diff run outside its device cgroup: a disk read whole,
+ * a watchdog armed, a hang).  So an O_PATH descriptor is checked first and
+ * reopened through /proc (or, without /proc, an open that cannot block). */
+static int open_regular_at(int dir_fd, const char *name)
+{
+    autoclose int path_fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (path_fd < 0 || fstat(path_fd, &st) < 0)
+        return -1;
+    char self[32];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
+    int fd = S_ISREG(st.st_mode) ? open(self, O_RDONLY | O_CLOEXEC) : (errno = EINVAL, -1);
+    if (fd < 0 && errno == ENOENT)
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return errno = EINVAL, -1;
+    }
     return fd;
 }
 
@@ -1027,10 +1058,35 @@ static void json_free_pointer(yajl_val *v)
 }
 #define autojson cleanup(json_free_pointer)
 
+/* json_tree_parse: yajl_tree_parse for text an image, an archive or a
+ * registry wrote: nesting deeper than Go's encoding/json takes (10000) is
+ * refused first, since yajl frees (and lrun walks) trees recursively and
+ * millions of "[" overflowed the stack (a crash, not an error). */
+#define JSON_DEPTH_MAX 10000
+static yajl_val json_tree_parse(const char *text, char *errbuf, size_t n)
+{
+    int depth = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') { /* a string: to its closing quote */
+            while (*++p && *p != '"')
+                p += *p == '\\' && p[1];
+            if (!*p)
+                break;
+        } else if ((*p == '[' || *p == '{') && ++depth > JSON_DEPTH_MAX) {
+            if (n)
+                snprintf(errbuf, n, "nested more than %d deep", JSON_DEPTH_MAX);
+            return NULL;
+        } else if (*p == ']' || *p == '}') {
+            depth--;
+        }
+    }
+    return yajl_tree_parse(text, errbuf, n);
+}
+
 static yajl_val json_parse(const char *text, const char *what, lrun_error **err)
 {
     char errbuf[256] = "";
-    yajl_val v = yajl_tree_parse(text, errbuf, sizeof errbuf);
+    yajl_val v = json_tree_parse(text, errbuf, sizeof errbuf);
     if (!v) {
         for (char *p = errbuf; *p; p++)
             if (*p == '\n')
@@ -1072,7 +1128,7 @@ static yajl_val json_array_at(yajl_val v, size_t i) { return YAJL_IS_ARRAY(v) ? 
 /* json_text_to_tree: JSON lrun generated itself (so it parses). */
 static yajl_val json_text_to_tree(const char *text)
 {
-    yajl_val v = yajl_tree_parse(text, NULL, 0);
+    yajl_val v = json_tree_parse(text, NULL, 0);
     if (!v)
         die_oom();
     return v;
@@ -1360,7 +1416,7 @@ static void json_go_value(struct buf *out, yajl_val v, const char *indent, int d
 static void json_print_go(yajl_gen g, const char *indent)
 {
     autofree char *text = json_writer_text(g, NULL);
-    autojson yajl_val tree = yajl_tree_parse(text, NULL, 0);
+    autojson yajl_val tree = json_tree_parse(text, NULL, 0);
     autobuf struct buf out = {0};
     json_go_value(&out, tree, indent, 0);
     printf("%s\n", out.data ? out.data : "null");
@@ -4664,7 +4720,7 @@ static int rebuild_file(struct rebuild *r, struct extractor *x, const char *name
     autoclose int dir = extractor_open_dir(x, parent, false, err);
     if (dir < 0)
         return -1;
-    autoclose int fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    autoclose int fd = open_regular_at(dir, base);
     if (fd < 0)
         return fail_errno(err, "open %s", path);
     char buf[65536];
@@ -4934,7 +4990,8 @@ static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, c
         }
     }
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-        autoclose int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int fd = S_ISDIR(st.st_mode) ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                                : open_regular_at(dirfd, name);
         if (fd < 0)
             return fail_errno(err, "open %s", path);
         tar_entry_xattrs(e, fd);
@@ -5793,7 +5850,7 @@ static char **dockerfile_exec_form(const char *text)
         text++;
     if (*text != '[')
         return NULL;
-    autojson yajl_val v = yajl_tree_parse(text, NULL, 0);
+    autojson yajl_val v = json_tree_parse(text, NULL, 0);
     if (!YAJL_IS_ARRAY(v))
         return NULL;
     for (size_t i = 0; i < v->u.array.len; i++)
@@ -9590,7 +9647,7 @@ static char *registry_error_text(struct http_response *r)
     autobuf struct buf body = {0};
     autojson yajl_val doc = NULL;
     if (http_body_read_all(r, &body, 64 * 1024, NULL) == 0 && body.len)
-        doc = yajl_tree_parse(body.data, NULL, 0);
+        doc = json_tree_parse(body.data, NULL, 0);
     yajl_val errors = json_get(doc, "errors");
     struct buf out = {0};
     for (size_t i = 0; i < json_array_len(errors); i++) {
@@ -11194,7 +11251,7 @@ static int push_wants_oci(lrun_store *s, struct image *img, const char *format, 
         return fail(err, "zstd compression is not supported by the v2s2 manifest format: use --format oci");
     autobuf struct buf manifest = {0};
     autojson yajl_val doc = image_big_data_read(s, img, "manifest", &manifest, NULL) == 0
-                                ? yajl_tree_parse(manifest.data, NULL, 0) : NULL;
+                                ? json_tree_parse(manifest.data, NULL, 0) : NULL;
     const char *came = json_string(doc, "mediaType");
     *oci = format ? strcmp(format, "oci") == 0 : zstd || !came || strcmp(came, MEDIA_DOCKER_MANIFEST) != 0;
     return 0;
@@ -12018,8 +12075,8 @@ static bool stat_differs(int new_dir, int old_dir, const char *name, const struc
     if (!S_ISREG(a->st_mode))
         return false;
     char x[256], y[256]; /* file capabilities count too */
-    autoclose int fa = openat(new_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    autoclose int fb = openat(old_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    autoclose int fa = open_regular_at(new_dir, name);
+    autoclose int fb = open_regular_at(old_dir, name);
     ssize_t na = fa >= 0 ? fgetxattr(fa, "security.capability", x, sizeof x) : -1;
     ssize_t nb = fb >= 0 ? fgetxattr(fb, "security.capability", y, sizeof y) : -1;
     return na != nb || (na > 0 && memcmp(x, y, (size_t)na) != 0);
@@ -12167,7 +12224,7 @@ static int entry_copy(int from_fd, const char *from, int to_fd, const char *name
         return 0;
     }
     if (S_ISREG(st.st_mode)) {
-        autoclose int in = openat(from_fd, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        autoclose int in = open_regular_at(from_fd, from);
         autoclose int out = openat(to_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (in < 0 || out < 0)
             return fail_errno(err, "open %s", name);
@@ -18118,7 +18175,7 @@ static char *container_userdata(const char *root, const char *id)
 
 static char *container_image_name(const struct container *c)
 {
-    autojson yajl_val meta = c->metadata ? yajl_tree_parse(c->metadata, NULL, 0) : NULL;
+    autojson yajl_val meta = c->metadata ? json_tree_parse(c->metadata, NULL, 0) : NULL;
     const char *name = json_string(meta, "image-name");
     return xstrdup(name ? name : c->image ? c->image : "");
 }
@@ -18243,7 +18300,7 @@ static void json_strings_push(char ***v, yajl_val list)
 static char **entrypoint_words(const char *text)
 {
     char **words = xcalloc(1, sizeof *words);
-    autojson yajl_val v = *text == '[' ? yajl_tree_parse(text, NULL, 0) : NULL;
+    autojson yajl_val v = *text == '[' ? json_tree_parse(text, NULL, 0) : NULL;
     bool strings = YAJL_IS_ARRAY(v);
     for (size_t i = 0; strings && i < json_array_len(v); i++)
         strings = YAJL_IS_STRING(json_array_at(v, i));
@@ -22657,7 +22714,8 @@ static int cp_into(struct cp_request *r, int root_fd, lrun_error **err)
     struct stat src_st;
     if (!from_stdin && lstat(r->host_path, &src_st) < 0)
         return fail(err, "\"%s\" could not be found on the host: %s", r->host_path, strerror(errno));
-    autoclose int target = openat2_in_root(root_fd, r->container_path, O_RDONLY);
+    /* O_PATH: a device or FIFO the container put there is never opened */
+    autoclose int target = openat2_in_root(root_fd, r->container_path, O_PATH);
     struct stat st;
     bool into_dir = target >= 0 && fstat(target, &st) == 0 && S_ISDIR(st.st_mode);
     if (from_stdin) {
@@ -27674,7 +27732,7 @@ static int image_inspect_json(lrun_store *s, struct image *img, yajl_gen g, lrun
     autobuf struct buf manifest = {0};
     autojson yajl_val manifest_tree = NULL;
     if (image_big_data_read(s, img, "manifest", &manifest, NULL) == 0)
-        manifest_tree = yajl_tree_parse(manifest.data, NULL, 0);
+        manifest_tree = json_tree_parse(manifest.data, NULL, 0);
     yajl_gen_map_open(g);
     jw_key_str(g, "Id", img->id);
     jw_key_str(g, "Digest", img->digest ? img->digest : "");
@@ -33398,7 +33456,7 @@ struct events_options {
  * line that is not an event. */
 static int event_print(const char *line, const struct events_options *o)
 {
-    autojson yajl_val e = yajl_tree_parse(line, NULL, 0);
+    autojson yajl_val e = json_tree_parse(line, NULL, 0);
     const char *time_text = json_string(e, "Time"), *type = json_string(e, "Type"), *status = json_string(e, "Status");
     int64_t ns;
     if (!YAJL_IS_OBJECT(e) || !time_text || !type || !status || !time_parse_date_ns(time_text, &ns))

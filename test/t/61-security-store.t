@@ -130,6 +130,36 @@ is "$rc:$out" "125:" "12 import: a ../ name is refused"
 run lr pull $'localhost:1/a\r\nHost: evil'
 is "$rc:$out" "125:" "12 pull: a name with CR LF is refused before any connection"
 like "$err" 'invalid reference "localhost:1/a\\r\\nHost: evil"' "12 pull: the name is shown escaped"
+# --- a config nested 3 million arrays deep: yajl frees its tree
+# recursively, and lrun crashed (SIGSEGV, a stack overflow); now refused
+# past Go's encoding/json depth (10000), the store unchanged
+d=$T/deep; mkdir "$d"; tar -xf "$F/bb.tar.img" -C "$d"
+cfg=$(jq -r '.[0].Config' "$d/manifest.json")
+{ head -c -1 "$d/$cfg"; printf ',"deep":'; head -c 3000000 /dev/zero | tr '\0' '['
+  head -c 3000000 /dev/zero | tr '\0' ']'; printf '}'; } >"$d/new.json"
+h=$(sha256 "$d/new.json"); rm "$d/$cfg"; mv "$d/new.json" "$d/$h.json"
+jq -c --arg c "$h.json" '.[0].Config = $c | .[0].RepoTags = ["localhost/deep:1"]' "$d/manifest.json" >"$d/m"
+mv "$d/m" "$d/manifest.json"; tar -cf "$T/deep.tar" -C "$d" .
+snap=$(store_snapshot "$R")
+run lr load -i "$T/deep.tar"
+like "$rc|$err" "^125\|.*nested more than 10000 deep" "deep: a config nested 3M deep is refused (exit 125, no crash)"
+is "$(store_snapshot "$R")" "$snap" "deep: store unchanged"
+
+# --- a local user against a pid file in a directory anyone may write
+# (/tmp): lrun wrote it through ".tmp-NAME-PID", opened without O_EXCL;
+# a user who made those names first (PIDs are sequential) had root write
+# the pid into a file of theirs, then rename it into place: the pid file
+# was theirs to change (a FIFO there hung lrun)
+sticky=$(mktemp -d /tmp/lrun-sticky.XXXXXX) && chmod 1777 "$sticky" && at_exit rm -rf "$sticky"
+n=$(cat /proc/sys/kernel/ns_last_pid)
+setpriv --reuid 65534 --regid 65534 --clear-groups sh -c \
+	'cd "$1" && seq "$2" "$(($2 + 3000))" | sed "s/^/.tmp-c.pid-/" | xargs touch' - "$sticky" "$n"
+is "$(find "$sticky" -user 65534 -name '.tmp-c.pid-*' | wc -l)" 3001 "pid file: the user made .tmp-c.pid-N for the next 3001 PIDs"
+run lr run -d --network none --conmon-pidfile "$sticky/c.pid" localhost/bb true
+is "$rc" 0 "pid file: run -d --conmon-pidfile in that directory"
+is "$(stat -c %U "$sticky/c.pid")" root "pid file: root's own file, not the user's"
+lr rm -f "$out" >/dev/null 2>&1
+
 if command -v podman >/dev/null; then
 	run podman --root "$R" --runroot "$T/podman-run" --storage-driver overlay images --format '{{.Repository}}'
 	is "$rc:$err" "0:" "12: podman can still list the store"
