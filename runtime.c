@@ -20259,6 +20259,56 @@ static void devices_clone(const struct spec *s, int *out)
     }
 }
 
+/* userns_open: a user namespace with the spec's maps, held by the
+ * returned descriptor: a child is cloned into it and waits (reading a pipe
+ * that closes) while the maps are written and the namespace opened. */
+static int userns_open(const struct spec *s, lrun_error **err)
+{
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (child == 0) {
+        char byte;
+        close(hold[1]);
+        _exit(read(hold[0], &byte, 1) < 0);
+    }
+    close(hold[0]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+    int fd = child < 0 ? fail_errno(err, "create a user namespace")
+             : id_maps_write(s, child, err) < 0 ? -1
+             : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && err && !*err)
+        fail_errno(err, "open %s", path);
+    close(hold[1]);
+    if (child > 0)
+        waitpid(child, NULL, 0);
+    return fd;
+}
+
+/* mounts_idmap: the binds marked "idmap" or "ridmap" (podman's -v
+ * SRC:DST:idmap; the runtime spec's options, here without maps of their
+ * own) show their files' owners through the container's user namespace:
+ * the clone of each is idmapped before the child moves it in place (as
+ * runc does it: here, where lrun holds the capability the kernel wants);
+ * ridmap reaches the mounts below it too. */
+static int mounts_idmap(const struct spec *s, const int *sources, lrun_error **err)
+{
+    autoclose int userns = -1;
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        bool recursive = strv_contains(s->mounts[i].options, "ridmap");
+        if (sources[i] < 0 || (!recursive && !strv_contains(s->mounts[i].options, "idmap")))
+            continue;
+        if (userns < 0 && (userns = userns_open(s, err)) < 0)
+            return -1;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+        if (mount_setattr(sources[i], "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+            return fail_errno(err, "idmap the mount %s", s->mounts[i].destination);
+    }
+    return 0;
+}
+
 /* container_clone: clone the container's init in its new namespaces (the
  * cgroup namespace comes once it is in its cgroup); returns once it has
  * exec'd the command (or with the error its setup met); with a terminal,
@@ -20302,6 +20352,18 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
                                             (l->spec->mounts[i].flags & MS_REC ? AT_RECURSIVE : 0))
                          : -1;
     l->mount_sources = sources;
+    if (sources && mounts_idmap(l->spec, sources, err) < 0) {
+        for (size_t i = 0; i < l->spec->n_mounts + l->spec->n_devices; i++)
+            if (sources[i] >= 0)
+                close(sources[i]);
+        launch_namespaces_close(l);
+        close(pipe_fds[0]), close(pipe_fds[1]);
+        if (sync[0] >= 0)
+            close(sync[0]), close(sync[1]);
+        if (console[0] >= 0)
+            close(console[0]), close(console[1]);
+        return -1;
+    }
     fflush(stdout);
     fflush(stderr);
     unsigned long joined = l->namespace_fds[NS_NETWORK] >= 0 ? CLONE_NEWNET : 0;

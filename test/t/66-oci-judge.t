@@ -90,4 +90,23 @@ is "$rc|$err|$(head -1 "$T/l.out")" "0||anon_inode:seccomp notify" "seccomp list
 is "$(tail -n +2 "$T/l.out" | jq -c '[.ociVersion, .fds, .pid == .state.pid and .pid > 0, .metadata, .state.status, .state.id, .state.bundle == "'"$B"'"]')" \
 	'["1.1.0",["seccompFd"],true,"some metadata","creating","sl",true]' "  with the container process state (runtime spec 1.1.0, as runc)"
 
+# ------------------------------------------------------- idmapped binds --
+# (crun test_mounts.py mount-idmapped-mounts, podman's -v SRC:DST:idmap) a
+# bind with "idmap" shows the owners through the container's user namespace
+mkdir -p "$T/idm/sub" && touch "$T/idm/f" "$T/idm/sub/g" && chown 0:0 "$T/idm/f" && chown 7:8 "$T/idm/sub/g"
+mkdir -p "$B/rootfs/a" "$B/rootfs/b" "$B/rootfs/c" "$B/rootfs/d" "$T/idm2" && mount --bind "$T/idm2" "$T/idm/sub" && touch "$T/idm/sub/g2"
+at_exit 'umount "$T/idm/sub" 2>/dev/null'
+edit '.process.args = ["sh", "-c", "stat -c %u:%g /a/f /b/f /c/sub/g2 /d/sub/g2; touch /a/new"]
+	| .linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .mounts += [{"destination": "/a", "type": "bind", "source": "'"$T"'/idm", "options": ["bind", "idmap"]},
+		{"destination": "/b", "type": "bind", "source": "'"$T"'/idm", "options": ["bind"]},
+		{"destination": "/c", "type": "bind", "source": "'"$T"'/idm", "options": ["rbind", "idmap"]},
+		{"destination": "/d", "type": "bind", "source": "'"$T"'/idm", "options": ["rbind", "ridmap"]}]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" idm
+is "$rc|$out|$err" "0|0:0${nl}65534:65534${nl}65534:65534${nl}0:0$nl|" \
+	"bind idmap: the host's root is the container's; without it nobody; ridmap reaches the mount below, idmap not"
+is "$(stat -c %u:%g "$T/idm/new")" "0:0" "  a file the container's root makes there is the host's root's"
+
 done_testing
