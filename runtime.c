@@ -7842,10 +7842,17 @@ static int image_removal_plan(lrun_store *s, struct image_removal *r, const char
     return 0;
 }
 
+static char *container_event_line(const char *root, const struct container *c, const char *status, int exit_code);
+
 static int image_removal_run(lrun_store *s, struct image_removal *r, lrun_error **err)
 {
+    autostrv char **lines = xcalloc(r->n_containers + 1, sizeof *lines); /* taken while their files are there */
+    for (size_t i = 0; i < r->n_containers; i++)
+        lines[i] = container_event_line(s->root, r->containers[i], "remove", 0);
     if (r->n_containers && containers_remove_storage(s, r->containers, r->n_containers, err) < 0)
         return -1;
+    for (size_t i = 0; lines[i]; i++)
+        event_append(s->root, lines[i]);
     if (r->n_images ? images_remove_records(s, r->images, r->n_images, err) < 0
                     : r->untagged && store_save_images(s, err) < 0)
         return -1;

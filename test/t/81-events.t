@@ -178,6 +178,19 @@ is "$(jq -c 'del(.Time)' <<<"$out")" '{"ID":"'"$NC"'","Name":"nc","network":"evn
 L rm nc >/dev/null
 L network rm evn1 evn2 >/dev/null
 
+# rmi -f of an image a container uses: the container's remove first (podman's)
+t5=$(date +%s.%N)
+L create --name rfc --network none ev/committed true >/dev/null
+RFC=$(L inspect --format '{{.Id}}' rfc)
+CM=$(L inspect --format '{{.ID}}' ev/committed)
+L rmi -f ev/committed >/dev/null
+run L events --stream=false --since "$t5" --format '{{.Type}} {{.Status}} {{.ID}} {{.Name}}'
+is "$out" "container create $RFC rfc
+image pull  localhost/ev/committed:latest
+container remove $RFC rfc
+image untag $CM localhost/ev/committed:latest
+image remove $CM localhost/ev/committed:latest$nl" "rmi -f: its container's remove, then the image's untag and remove"
+
 # --stream (the default): new events as they come
 L events --filter type=volume --format '{{.Status}} {{.Name}}' >"$T/stream" 2>&1 &
 pid=$!
