@@ -33532,7 +33532,7 @@ static int event_print(const char *line, const struct events_options *o)
         return 0;
     if ((o->has_since && ns < o->since) || (o->has_until && ns > o->until) || !event_filters_match(e, o->filters))
         return 0;
-    if (o->format && strcmp(o->format, "json") == 0) {
+    if (o->format && (strcmp(o->format, "json") == 0 || strcmp(o->format, "{{json .}}") == 0)) { /* the line itself */
         printf("%s\n", line);
         return 0;
     }

@@ -106,6 +106,11 @@ is "$(jq -c 'del(.Time)' <<<"$out")" '{"ID":"'"$LC"'","Image":"localhost:5000/se
 {"ContainerExitCode":4,"ID":"'"$LC"'","Image":"localhost:5000/servidorweb:v1","Name":"lc","Status":"exec_died","Type":"container","Attributes":{"aa":"2","zz":"1"}}' \
 	"--format json: podman's fields and order, the labels as Attributes"
 like "$(head -c 40 <<<"$out")" '^\{"ID":"' "  the line as written (no ContainerExitCode when 0)"
+run L events --stream=false --since "$t2" --filter container=lc --filter event=exec_died --format '{{json .}}'
+is "$(jq -c 'del(.Time)' <<<"$out")" '{"ID":"'"$LC"'","Image":"localhost:5000/servidorweb:v1","Name":"lc","Status":"exec_died","Type":"container","Attributes":{"aa":"2","zz":"1"}}
+{"ContainerExitCode":4,"ID":"'"$LC"'","Image":"localhost:5000/servidorweb:v1","Name":"lc","Status":"exec_died","Type":"container","Attributes":{"aa":"2","zz":"1"}}' \
+	"--format '{{json .}}': the same lines (podman's)"
+like "$out" '"Time":"[0-9-]+T[0-9:.]+Z"' "  Time in RFC 3339"
 run L events --stream=false --since "$t2" --filter event=create
 like "$out" "^[-0-9]+ [0-9:.]+ [-+][0-9]{4} [A-Z]+ container create $LC \(image=localhost:5000/servidorweb:v1, name=lc, aa=2, zz=1\)$nl$" \
 	"a container's line: its labels after the name"
