@@ -18387,12 +18387,12 @@ static void spec_user_mount(struct spec *s, const struct user_mount *m, const ch
         strv_push(&options, xstrdup("nodev"));
         for (size_t i = 0; o[i]; i++)
             strv_push(&options, xstrdup(o[i]));
-    } else if (m->kind == MOUNT_VOLUME && pairs_get(v.options, "device")) {
-        source = pairs_get(v.options, "device");
+    } else if (m->kind == MOUNT_VOLUME) { /* nosuid, nodev as podman's: a device node or setuid file an image's
+                                             VOLUME copied up is inert */
+        source = pairs_get(v.options, "device") ? pairs_get(v.options, "device") : (data = volume_data_path(root, m->source));
         strv_push(&options, xstrdup("rbind"));
-    } else if (m->kind == MOUNT_VOLUME) {
-        source = data = volume_data_path(root, m->source);
-        strv_push(&options, xstrdup("rbind"));
+        strv_push(&options, xstrdup("nosuid"));
+        strv_push(&options, xstrdup("nodev"));
     } else if (m->kind == MOUNT_TMPFS) {
         type = "tmpfs", source = "tmpfs";
         strv_push(&options, xstrdup("nosuid"));

@@ -149,5 +149,21 @@ run L run --rm -u 4242:4343 "$H-users" id -u
 is "$rc|$out" "0|4242$nl" "numeric -u still works in that image"
 host_clean "passwd symlink"
 
+# --------------------------------- a device node in an image's VOLUME --
+# the image's VOLUME /data holds a block device node and a setuid file:
+# the anonymous volume filled from it, and a named one, are mounted
+# nosuid,nodev as podman's (lrun's were neither): the device cgroup is not
+# the only guard against a device node an image ships
+rm -rf "$T/r-voldev"; cp -a "$T/base" "$T/r-voldev"; mkdir "$T/r-voldev/data"
+mknod "$T/r-voldev/data/disk" b 7 0 && install -m 4755 "$T/base/bin/busybox" "$T/r-voldev/data/suid" &&
+	fx_layer_tar "$T/r-voldev" "$T/voldev.tar" &&
+	fx_docker_archive "$T/voldev-img.tar" "$H-voldev:latest" '{"Volumes":{"/data":{}}}' "$T/voldev.tar" &&
+	"$LRUN" --root "$R" load -q -i "$T/voldev-img.tar" >/dev/null 2>&1 || bail "loading image voldev"
+run L run --rm -v lrun-voldev:/named "$H-voldev" sh -c \
+	'ls -l /data/disk; for d in /data /named; do grep -c " $d .*nosuid,nodev" /proc/self/mountinfo; done; head -c 1 /data/disk'
+like "$out" '^b.* 7, *0 .*/data/disk'$'\n''1'$'\n''1'$'\n''$' "VOLUME /data with a device node: copied up, the volume mounted nosuid,nodev, and so is a named one"
+like "$err" "/data/disk: Permission denied" "  the device cannot be opened: nodev (not the device cgroup's EPERM)"
+"$LRUN" --root "$R" volume rm -f lrun-voldev >/dev/null 2>&1
+
 is "$(jq length "$R/overlay-containers/containers.json" 2>/dev/null || echo 0)" 0 "no container left behind"
 done_testing
