@@ -13999,6 +13999,10 @@ struct spec_process {
 };
 
 /* One of "mounts", with its options parsed for mount(2). */
+struct spec_id_mapping { /* "uidMappings", "gidMappings" */
+    uint32_t container_id, host_id, size;
+};
+
 struct spec_mount {
     char *destination; /* inside the container */
     char *type;        /* a filesystem type, or "bind" */
@@ -14008,6 +14012,8 @@ struct spec_mount {
     unsigned long propagation; /* MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE (| MS_REC), or 0 */
     char *data;                /* the options that are no flag, for the filesystem: "mode=755,size=65536k" */
     bool copy_up;              /* "tmpcopyup": the tmpfs starts with what the directory held (crun's) */
+    struct spec_id_mapping *uid_mappings, *gid_mappings; /* an idmapped bind's own maps (runtime spec 1.1) */
+    size_t n_uid_mappings, n_gid_mappings;
 };
 
 /* "linux.namespaces": a new one, or (with a path) one to join. */
@@ -14025,10 +14031,6 @@ static const struct {
 struct spec_namespace {
     bool wanted;
     char *path; /* join this one; NULL: a new one */
-};
-
-struct spec_id_mapping { /* "uidMappings", "gidMappings" */
-    uint32_t container_id, host_id, size;
 };
 
 struct spec_device { /* "linux.devices": a node the container gets */
@@ -14147,6 +14149,8 @@ static void spec_release(struct spec *s)
         free(s->mounts[i].source);
         lrun_strv_free(s->mounts[i].options);
         free(s->mounts[i].data);
+        free(s->mounts[i].uid_mappings);
+        free(s->mounts[i].gid_mappings);
     }
     free(s->mounts);
     for (int k = 0; k < HOOK_KINDS; k++) {
@@ -14400,6 +14404,22 @@ static void spec_write_process(yajl_gen g, const struct spec_process *p)
     yajl_gen_map_close(g);
 }
 
+static void spec_write_id_mappings(yajl_gen g, const char *key, const struct spec_id_mapping *m, size_t n)
+{
+    if (!n)
+        return;
+    jw_key(g, key);
+    yajl_gen_array_open(g);
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_map_open(g);
+        jw_key_int(g, "containerID", m[i].container_id);
+        jw_key_int(g, "hostID", m[i].host_id);
+        jw_key_int(g, "size", m[i].size);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
 static void spec_write_mounts(yajl_gen g, const struct spec *s)
 {
     jw_key(g, "mounts");
@@ -14413,6 +14433,8 @@ static void spec_write_mounts(yajl_gen g, const struct spec *s)
         if (m->source)
             jw_key_str(g, "source", m->source);
         jw_key_strv(g, "options", m->options);
+        spec_write_id_mappings(g, "uidMappings", m->uid_mappings, m->n_uid_mappings);
+        spec_write_id_mappings(g, "gidMappings", m->gid_mappings, m->n_gid_mappings);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -14455,22 +14477,6 @@ static void spec_write_annotations(yajl_gen g, const struct spec *s)
     if (s->process.user.name)
         jw_key_str(g, "lrun.user", s->process.user.name);
     yajl_gen_map_close(g);
-}
-
-static void spec_write_id_mappings(yajl_gen g, const char *key, const struct spec_id_mapping *m, size_t n)
-{
-    if (!n)
-        return;
-    jw_key(g, key);
-    yajl_gen_array_open(g);
-    for (size_t i = 0; i < n; i++) {
-        yajl_gen_map_open(g);
-        jw_key_int(g, "containerID", m[i].container_id);
-        jw_key_int(g, "hostID", m[i].host_id);
-        jw_key_int(g, "size", m[i].size);
-        yajl_gen_map_close(g);
-    }
-    yajl_gen_array_close(g);
 }
 
 static void spec_write_devices(yajl_gen g, const struct spec *s)
@@ -14745,6 +14751,20 @@ static int spec_read_process(yajl_val v, struct spec_process *p, lrun_error **er
     return 0;
 }
 
+static int spec_read_id_mappings(yajl_val list, const char *key, struct spec_id_mapping **out, size_t *n,
+                                 lrun_error **err)
+{
+    *out = xcalloc(json_array_len(list) + 1, sizeof **out);
+    for (size_t i = 0; i < json_array_len(list); i++) {
+        yajl_val v = json_array_at(list, i);
+        struct spec_id_mapping *m = &(*out)[(*n)++];
+        if (json_u32(v, "containerID", &m->container_id, err) < 0 || json_u32(v, "hostID", &m->host_id, err) < 0 ||
+            json_u32(v, "size", &m->size, err) < 0)
+            return error_prefix(err, "%s[%zu]", key, i);
+    }
+    return 0;
+}
+
 static int spec_read_mounts(yajl_val list, struct spec *s, lrun_error **err)
 {
     s->mounts = xcalloc(json_array_len(list) + 1, sizeof *s->mounts);
@@ -14761,6 +14781,9 @@ static int spec_read_mounts(yajl_val list, struct spec *s, lrun_error **err)
         spec_mount_parse(m);
         if ((m->flags & MS_BIND) && (!m->source || m->source[0] != '/'))
             return fail(err, "mounts[%zu] (%s): a bind mount needs an absolute source", i, destination);
+        if (spec_read_id_mappings(json_get(v, "uidMappings"), "uidMappings", &m->uid_mappings, &m->n_uid_mappings, err) < 0 ||
+            spec_read_id_mappings(json_get(v, "gidMappings"), "gidMappings", &m->gid_mappings, &m->n_gid_mappings, err) < 0)
+            return error_prefix(err, "mounts[%zu]", i);
     }
     return 0;
 }
@@ -14817,20 +14840,6 @@ static int spec_read_namespaces(yajl_val list, struct spec *s, lrun_error **err)
             return fail(err, "linux.namespaces: %s is listed twice", type);
         const char *path = json_string(v, "path");
         s->namespaces[kind] = (struct spec_namespace){true, path && *path ? xstrdup(path) : NULL};
-    }
-    return 0;
-}
-
-static int spec_read_id_mappings(yajl_val list, const char *key, struct spec_id_mapping **out, size_t *n,
-                                 lrun_error **err)
-{
-    *out = xcalloc(json_array_len(list) + 1, sizeof **out);
-    for (size_t i = 0; i < json_array_len(list); i++) {
-        yajl_val v = json_array_at(list, i);
-        struct spec_id_mapping *m = &(*out)[(*n)++];
-        if (json_u32(v, "containerID", &m->container_id, err) < 0 || json_u32(v, "hostID", &m->host_id, err) < 0 ||
-            json_u32(v, "size", &m->size, err) < 0)
-            return error_prefix(err, "linux.%s[%zu]", key, i);
     }
     return 0;
 }
@@ -14919,8 +14928,8 @@ static int spec_read_linux(yajl_val v, struct spec *s, lrun_error **err)
     const char *propagation = json_string(v, "rootfsPropagation");
     yajl_val seccomp = json_get(v, "seccomp");
     if (spec_read_namespaces(json_get(v, "namespaces"), s, err) < 0 ||
-        spec_read_id_mappings(json_get(v, "uidMappings"), "uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
-        spec_read_id_mappings(json_get(v, "gidMappings"), "gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
+        spec_read_id_mappings(json_get(v, "uidMappings"), "linux.uidMappings", &s->uid_mappings, &s->n_uid_mappings, err) < 0 ||
+        spec_read_id_mappings(json_get(v, "gidMappings"), "linux.gidMappings", &s->gid_mappings, &s->n_gid_mappings, err) < 0 ||
         spec_read_devices(json_get(v, "devices"), s, err) < 0 ||
         spec_read_resources(json_get(v, "resources"), &s->resources, err) < 0)
         return -1;
@@ -20266,10 +20275,11 @@ static void devices_clone(const struct spec *s, int *out)
     }
 }
 
-/* userns_open: a user namespace with the spec's maps, held by the
- * returned descriptor: a child is cloned into it and waits (reading a pipe
- * that closes) while the maps are written and the namespace opened. */
-static int userns_open(const struct spec *s, lrun_error **err)
+/* userns_open: a user namespace with these maps, held by the returned
+ * descriptor: a child is cloned into it and waits (reading a pipe that
+ * closes) while the maps are written and the namespace opened. */
+static int userns_open(const struct spec_id_mapping *uids, size_t n_uids, const struct spec_id_mapping *gids,
+                       size_t n_gids, lrun_error **err)
 {
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0)
@@ -20284,7 +20294,7 @@ static int userns_open(const struct spec *s, lrun_error **err)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
     int fd = child < 0 ? fail_errno(err, "create a user namespace")
-             : id_maps_write(s, child, err) < 0 ? -1
+             : id_map_write(child, false, uids, n_uids, err) < 0 || id_map_write(child, true, gids, n_gids, err) < 0 ? -1
              : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && err && !*err)
         fail_errno(err, "open %s", path);
@@ -20294,24 +20304,28 @@ static int userns_open(const struct spec *s, lrun_error **err)
     return fd;
 }
 
-/* mounts_idmap: the binds marked "idmap" or "ridmap" (podman's -v
- * SRC:DST:idmap; the runtime spec's options, here without maps of their
- * own) show their files' owners through the container's user namespace:
- * the clone of each is idmapped before the child moves it in place (as
- * runc does it: here, where lrun holds the capability the kernel wants);
- * ridmap reaches the mounts below it too. */
+/* mounts_idmap: the binds with maps of their own (the runtime spec's
+ * uidMappings, gidMappings) or marked "idmap" or "ridmap" without (podman's
+ * -v SRC:DST:idmap: the container's maps) show their files' owners through
+ * a user namespace with those maps: the clone of each is idmapped before the
+ * child moves it in place (as runc does it: here, where lrun holds the
+ * capability the kernel wants); ridmap reaches the mounts below it too. */
 static int mounts_idmap(const struct spec *s, const int *sources, lrun_error **err)
 {
-    autoclose int userns = -1;
+    autoclose int container_userns = -1;
     for (size_t i = 0; i < s->n_mounts; i++) {
-        bool recursive = strv_contains(s->mounts[i].options, "ridmap");
-        if (sources[i] < 0 || (!recursive && !strv_contains(s->mounts[i].options, "idmap")))
+        const struct spec_mount *m = &s->mounts[i];
+        bool recursive = strv_contains(m->options, "ridmap"), own = m->n_uid_mappings || m->n_gid_mappings;
+        if (sources[i] < 0 || (!recursive && !own && !strv_contains(m->options, "idmap")))
             continue;
-        if (userns < 0 && (userns = userns_open(s, err)) < 0)
+        if (!own && container_userns < 0 &&
+            (container_userns = userns_open(s->uid_mappings, s->n_uid_mappings, s->gid_mappings, s->n_gid_mappings, err)) < 0)
             return -1;
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
-        if (mount_setattr(sources[i], "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-            return fail_errno(err, "idmap the mount %s", s->mounts[i].destination);
+        autoclose int userns = own ? userns_open(m->uid_mappings, m->n_uid_mappings, m->gid_mappings, m->n_gid_mappings, err) : -1;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)(own ? userns : container_userns)};
+        if ((own && userns < 0) ||
+            mount_setattr(sources[i], "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+            return own && userns < 0 ? -1 : fail_errno(err, "idmap the mount %s", m->destination);
     }
     return 0;
 }

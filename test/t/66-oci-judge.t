@@ -109,4 +109,15 @@ is "$rc|$out|$err" "0|0:0${nl}65534:65534${nl}65534:65534${nl}0:0$nl|" \
 	"bind idmap: the host's root is the container's; without it nobody; ridmap reaches the mount below, idmap not"
 is "$(stat -c %u:%g "$T/idm/new")" "0:0" "  a file the container's root makes there is the host's root's"
 
+edit '.process.args = ["sh", "-c", "stat -c %u:%g /e/f"]
+	| .linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .mounts += [{"destination": "/e", "type": "bind", "source": "'"$T"'/idm", "options": ["bind", "idmap"],
+		"uidMappings": [{"containerID": 0, "hostID": 100005, "size": 10}],
+		"gidMappings": [{"containerID": 0, "hostID": 100006, "size": 10}]}]'
+mkdir -p "$B/rootfs/e"
+run $TO "$LRUN" --root "$S" run --bundle "$B" idm2
+is "$rc|$out|$err" "0|5:6$nl|" "a bind's own uidMappings, gidMappings (runtime spec 1.1): its owner 0 is host 100005, 100006"
+
 done_testing
