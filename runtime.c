@@ -17927,6 +17927,7 @@ struct container_config {
     char *systemd;    /* --systemd: true (NULL: systemd mode for an init or systemd command), false, always */
     char **unsetenv;  /* --unsetenv NAME: a default variable (lrun's, the image's) left out */
     bool unsetenv_all; /* --unsetenv-all: every default left out, only -e's kept */
+    char *detach_keys; /* --detach-keys as given (NULL: not given, "": none) */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17938,6 +17939,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->log_opts);
     free(c->runtime);
     free(c->systemd);
+    free(c->detach_keys);
     lrun_strv_free(c->unsetenv);
     free(c->image);
     free(c->image_name);
@@ -18005,6 +18007,8 @@ struct container_facts {
     bool workdir_given; /* "workdir-given": -w: that directory must exist (the image's WorkingDir is made) */
     char *runtime;     /* "runtime": --runtime as given (inspect's OCIRuntime); absent: lrun */
     int timeout;       /* "timeout": --timeout, seconds it may run before it is killed (exit code -1); absent: 0 */
+    char *detach_keys; /* "detach-keys": --detach-keys as given ("": none), what start -a and attach use
+                          without their own; absent: not given */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18032,6 +18036,7 @@ static void container_facts_release(struct container_facts *f)
     free(f->log_driver);
     lrun_strv_free(f->log_opts);
     free(f->runtime);
+    free(f->detach_keys);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -18128,6 +18133,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "runtime", f->runtime);
     if (f->timeout)
         jw_key_int(g, "timeout", f->timeout);
+    if (f->detach_keys)
+        jw_key_str(g, "detach-keys", f->detach_keys);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18181,6 +18188,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->workdir_given = json_bool(v, "workdir-given");
     f->runtime = json_string_dup(v, "runtime");
     f->timeout = (int)json_int(v, "timeout", 0);
+    f->detach_keys = xstrdup(json_string(v, "detach-keys")); /* "" kept: none */
     return 0;
 }
 
@@ -19529,7 +19537,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
         .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
-        .runtime = xstrdup(c->runtime), .timeout = c->timeout};
+        .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys)};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -20876,7 +20884,9 @@ struct waiter {
  * (input: to the terminal, or with -i to the stdin pipe), 'e' (end of its
  * input: the pipe closes), 'w' (its window size, a struct winsize) and 's'
  * (a signal number, --sig-proxy).  A client that does not read is not
- * waited for: what it cannot take now is dropped for it (never for the log).
+ * waited for: what it cannot take now is dropped for it (never for the log);
+ * the foreground's own (run -it's, exec's: clients[0], connected before the
+ * launch) is, as a terminal would be.
  * The socket is the monitor's, 0600 in root's userdata; its path is bound
  * and reached through /proc/self/fd, as userdata's full path may be longer
  * than sun_path. */
@@ -20890,7 +20900,8 @@ struct attach_hub {
     int input;                   /* where clients' input goes (the terminal, the stdin pipe), or -1 */
     int pty;                     /* the terminal (for window sizes), or -1 */
     pid_t pid;                   /* the container's init (for signals) */
-    bool lossless;               /* its one client (exec's own) is waited for: nothing is dropped for it */
+    bool lossless;               /* clients[0], the foreground's own (exec's, run -it's), is waited for:
+                                    nothing is dropped for it, as for a terminal */
 };
 
 /* attach_socket_address: userdata's socket as a sockaddr (dir_fd: an
@@ -20949,11 +20960,11 @@ static void attach_hub_send(struct attach_hub *hub, char kind, const void *data,
         size_t part = n - done > ATTACH_PACKET ? ATTACH_PACKET : n - done;
         packet[0] = kind;
         memcpy(packet + 1, (const char *)data + done, part);
-        for (int i = 0; i < ATTACH_CLIENTS; i++)
-            if (hub->clients[i] >= 0 &&
-                send(hub->clients[i], packet, part + 1, (hub->lossless ? 0 : MSG_DONTWAIT) | MSG_NOSIGNAL) < 0 &&
-                errno != EAGAIN)
+        for (int i = 0; i < ATTACH_CLIENTS; i++) {
+            int wait = hub->lossless && i == 0 ? 0 : MSG_DONTWAIT;
+            if (hub->clients[i] >= 0 && send(hub->clients[i], packet, part + 1, wait | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
                 close(hub->clients[i]), hub->clients[i] = -1;
+        }
         done += part;
         if (n == 0)
             break;
@@ -20965,7 +20976,7 @@ static void attach_hub_accept(struct attach_hub *hub)
     int fd = accept4(hub->listener, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
-    for (int i = 0; i < ATTACH_CLIENTS; i++)
+    for (int i = 1; i < ATTACH_CLIENTS; i++) /* 0: the foreground's own, connected before the launch */
         if (hub->clients[i] < 0) {
             int size = 1 << 20;
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
@@ -21516,6 +21527,7 @@ struct start_context {
     struct in_addr address;         /* the container's, on its bridge network */
     int io[3];                      /* attached: the caller's stdin, stdout, stderr */
     int preserve_fds;               /* run --preserve-fds: the starter's 3 .. 3+N-1 pass in */
+    int client;                     /* the monitor's end of a foreground client's connection, or -1 */
 };
 
 static void start_context_release(struct start_context *sc)
@@ -21556,7 +21568,7 @@ static void launch_init(struct launch *l, struct start_context *sc)
  * (inspect's RestartCount). */
 
 static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
-                              int preserve_fds, int *exit_code, lrun_error **err);
+                              int preserve_fds, int *client, int *exit_code, lrun_error **err);
 
 static int restart_count_read(const char *userdata)
 {
@@ -21630,7 +21642,7 @@ static void container_restart_by_policy(struct start_context *sc, int code)
     restart_count_write(sc->userdata, count + 1);
     lrun_error *err = NULL;
     int ignored;
-    if (container_start_as(sc->root, sc->id, NULL, true, 0, &ignored, &err) < 0)
+    if (container_start_as(sc->root, sc->id, NULL, true, 0, NULL, &ignored, &err) < 0)
         lrun_error_free(err); /* removed meanwhile, or it cannot start: it stays exited */
 }
 
@@ -21732,6 +21744,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
         close(in[0]);
     if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, &err) < 0)
         kill(pid, SIGKILL);
+    if (!err && sc->client >= 0) /* run -it, start -a -i: attached from the start (as start_attached) */
+        container_event_named(sc->root, sc->id, "attach", 0);
     if (err) {
         report_write(ready_fd, err);
         lrun_error *ignored = NULL;
@@ -21746,6 +21760,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
                              .pty = master, .pid = pid};
     for (int i = 0; i < ATTACH_CLIENTS; i++)
         hub.clients[i] = -1;
+    hub.clients[0] = sc->client; /* connected before the launch: it has the container's output from its start */
+    hub.lossless = sc->client >= 0;
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = -1, .output = -1,
                        .pipes = {out[0], errp[0]}, .pipe_to = {-1, -1}, .log = &log,
                        .exit_fd = exit_file_open(sc->userdata), .hub = &hub, .deadline_ms = container_deadline(&sc->facts)};
@@ -21758,25 +21774,58 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
     _exit(0);
 }
 
-static int start_detached(struct start_context *sc, lrun_error **err)
+/* start_detached: the container under a monitor of its own; with client
+ * not NULL, *client is a connection to the monitor made before the
+ * launch (its first attach client: nothing the container prints is lost
+ * before the caller reads). */
+static int start_detached(struct start_context *sc, int *client, lrun_error **err)
 {
-    int ready[2];
+    int ready[2], pair[2] = {-1, -1};
     if (pipe2(ready, O_CLOEXEC) < 0)
         return fail_errno(err, "pipe");
+    if (client && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+        close(ready[0]), close(ready[1]);
+        return fail_errno(err, "socketpair");
+    }
+    int size = 1 << 20; /* as attach_hub_accept's clients */
+    if (pair[1] >= 0)
+        setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     fflush(stdout);
     fflush(stderr);
     pid_t monitor = fork();
-    if (monitor < 0)
-        return fail_errno(err, "fork the container monitor");
+    if (monitor < 0) {
+        fail_errno(err, "fork the container monitor");
+        close(ready[0]), close(ready[1]), close_pointer(&pair[0]), close_pointer(&pair[1]);
+        return -1;
+    }
     if (monitor == 0) {
         close(ready[0]);
+        close_pointer(&pair[0]);
         if (fork() != 0) /* the monitor is a grandchild: reparented, never our zombie */
             _exit(0);
+        sc->client = pair[1];
         monitor_run(sc, ready[1]);
     }
     close(ready[1]);
+    close_pointer(&pair[1]);
     waitpid(monitor, NULL, 0);
-    return report_read(ready[0], "the monitor's report", err);
+    if (report_read(ready[0], "the monitor's report", err) < 0) {
+        close_pointer(&pair[0]);
+        return -1;
+    }
+    if (client)
+        *client = pair[0];
+    return 0;
+}
+
+/* start_detachable: whether an attached start is a terminal the caller
+ * types into (-t -i, our own stdin a terminal): the detach keys can leave
+ * it running then, so it runs under a monitor as -d's does, the caller
+ * its first attach client (as podman under conmon). */
+static bool start_detachable(const struct start_context *sc, const int io[3])
+{
+    return sc->spec.process.terminal && sc->facts.interactive && io[0] == STDIN_FILENO && io[1] == STDOUT_FILENO &&
+           io[2] == STDERR_FILENO && isatty(STDIN_FILENO);
 }
 
 /* ports_record: userdata/ports, the published ports as bound (a port
@@ -21875,17 +21924,22 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
  * with io NULL under a detached monitor. */
 static int container_start(const char *root, const char *id_or_name, const int io[3], int *exit_code, lrun_error **err)
 {
-    return container_start_as(root, id_or_name, io, false, 0, exit_code, err);
+    return container_start_as(root, id_or_name, io, false, 0, NULL, exit_code, err);
 }
 
 /* container_start_as: container_start, by a user (by_policy false: the
  * restart count starts again) or by the restart policy; preserve_fds of
- * the caller's descriptors from 3 on pass into the container. */
+ * the caller's descriptors from 3 on pass into the container.  With
+ * client not NULL, an attached start that start_detachable allows runs
+ * under a monitor instead and *client is the caller's connection to it
+ * (attach_started's), else -1. */
 static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
-                              int preserve_fds, int *exit_code, lrun_error **err)
+                              int preserve_fds, int *client, int *exit_code, lrun_error **err)
 {
     cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1,
-                                                              .preserve_fds = preserve_fds};
+                                                              .preserve_fds = preserve_fds, .client = -1};
+    if (client)
+        *client = -1;
     if (io)
         memcpy(sc.io, io, sizeof sc.io);
     bool broken = false;
@@ -21936,7 +21990,15 @@ static int container_start_as(const char *root, const char *id_or_name, const in
         return -1;
     }
     *exit_code = 0;
-    return io ? start_attached(&sc, exit_code, err) : start_detached(&sc, err);
+    struct winsize ws;
+    if (io && client && start_detachable(&sc, io)) {
+        /* the pty starts at our window's size (the monitor's stdin is not our terminal) */
+        if (!sc.spec.process.console_height && !sc.spec.process.console_width &&
+            ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+            sc.spec.process.console_height = ws.ws_row, sc.spec.process.console_width = ws.ws_col;
+        return start_detached(&sc, client, err);
+    }
+    return io ? start_attached(&sc, exit_code, err) : start_detached(&sc, NULL, err);
 }
 
 /* --- stop, kill, wait, remove --- */
@@ -22481,7 +22543,17 @@ struct attach_options {
     bool sig_proxy; /* signals we get go to the container (--sig-proxy) */
     char keys[DETACH_KEYS_MAX]; /* the detach keys (n_keys 0: none) */
     size_t n_keys;
+    bool keys_given; /* by --detach-keys: else the container's own (run's or create's --detach-keys) win */
 };
+
+/* attach_keys_of: unless the command was given some, the container's own
+ * detach keys (f's, checked when they were stored), else the default. */
+static void attach_keys_of(struct attach_options *o, const struct container_facts *f)
+{
+    lrun_error *ignored = NULL;
+    if (!o->keys_given && detach_keys_parse(f ? f->detach_keys : NULL, o->keys, &o->n_keys, &ignored) < 0)
+        lrun_error_free(ignored);
+}
 
 static void attach_send(int sock, char kind, const void *data, size_t n)
 {
@@ -22562,7 +22634,9 @@ static void attach_client(int sock, const struct attach_options *o, int *exit_co
         if (fds[0].revents) {
             char packet[ATTACH_PACKET + 1];
             ssize_t n = recv(sock, packet, sizeof packet, 0);
-            if (n < 0 && errno == EINTR)
+            /* ECONNRESET: the monitor went with input of ours unread; the
+             * kernel says so once, before the packets still queued (the 'x') */
+            if (n < 0 && (errno == EINTR || errno == ECONNRESET))
                 continue;
             if (n <= 0)
                 break; /* the monitor is done */
@@ -22602,6 +22676,25 @@ static void attach_client(int sock, const struct attach_options *o, int *exit_co
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/* attach_session: our stdio on sock (a connection to r's monitor) until
+ * the container exits (its status in *exit_code) or we detach (-1). */
+static int attach_session(const char *root, struct container_ref *r, int sock, const struct attach_options *o,
+                          int *exit_code, lrun_error **err)
+{
+    bool detached;
+    attach_client(sock, o, exit_code, &detached);
+    if (detached) {
+        *exit_code = -1;
+        return 0;
+    }
+    if (*exit_code < 0) { /* the monitor went without a word: the record says */
+        if (container_wait_recorded(root, r->id, r, err) < 0)
+            return -1;
+        *exit_code = r->exit_code;
+    }
+    return 0;
+}
+
 /* container_attach: attach to a running container (its monitor's); its
  * exit status in *exit_code, or -1 when detached. */
 static int container_attach(const char *root, const char *name, struct attach_options *o, bool no_stdin, int *exit_code,
@@ -22619,22 +22712,36 @@ static int container_attach(const char *root, const char *name, struct attach_op
         return -1;
     o->terminal = spec.process.terminal;
     o->input = !no_stdin && (f.interactive || spec.process.terminal);
+    attach_keys_of(o, &f);
     autoclose int sock = attach_connect(userdata, err);
     if (sock < 0)
         return error_prefix(err, "attach to %.12s", r.id);
     container_event_named(root, r.id, "attach", 0);
-    bool detached;
-    attach_client(sock, o, exit_code, &detached);
-    if (detached) {
-        *exit_code = -1;
-        return 0;
+    return attach_session(root, &r, sock, o, exit_code, err);
+}
+
+/* attach_started: the foreground of a run -it or start -a that
+ * container_start_as started under a monitor, client its connection
+ * (closed here): as attach; *exit_code -1 when detached.  A container
+ * that is gone already (it exited at once, --rm) has left its status on
+ * the connection. */
+static int attach_started(const char *root, const char *id, int client, struct attach_options *o, int *exit_code,
+                          lrun_error **err)
+{
+    autoclose int sock = client;
+    autoref struct container_ref r;
+    autofacts struct container_facts f = {0};
+    lrun_error *gone = NULL;
+    if (container_ref_read(root, id, &r, &gone) < 0) {
+        r.id = xstrdup(id);
+    } else {
+        autofree char *userdata = container_userdata(root, r.id);
+        container_facts_read(userdata, &f, &gone); /* none: the default keys */
     }
-    if (*exit_code < 0) { /* the monitor went without a word: the record says */
-        if (container_wait_recorded(root, r.id, &r, err) < 0)
-            return -1;
-        *exit_code = r.exit_code;
-    }
-    return 0;
+    lrun_error_free(gone);
+    attach_keys_of(o, &f);
+    o->terminal = o->input = true; /* start_detachable's */
+    return attach_session(root, &r, sock, o, exit_code, err);
 }
 
 /* --- cp: files between a container and the host ---
@@ -29268,7 +29375,10 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     case RUN_DETACH_KEYS: {
         char keys[DETACH_KEYS_MAX];
         size_t n;
-        return detach_keys_parse(value, keys, &n, err);
+        if (detach_keys_parse(value, keys, &n, err) < 0)
+            return -1;
+        free(c->detach_keys), c->detach_keys = xstrdup(value);
+        break;
     }
     case RUN_DEVICE: strv_push(&c->devices, xstrdup(value)); break;
     case RUN_DEVICE_RULE:
@@ -29666,7 +29776,15 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     }
     if (o.conmon_pidfile && !o.cfg.detach && pid_file_write(o.conmon_pidfile, getpid(), &err) < 0)
         return cli_fail(err);
-    int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &exit_code, &err);
+    int client = -1;
+    int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &client, &exit_code, &err);
+    if (started == 0 && client >= 0) { /* -it on our terminal: its monitor's first client, the detach keys ours */
+        struct attach_options ao = {.sig_proxy = true};
+        if (attach_started(root, id, client, &ao, &exit_code, &err) < 0)
+            return cli_fail(err);
+        if (exit_code < 0)
+            return 0; /* detached: it runs on, nothing said (podman) */
+    }
     autoref struct container_ref ref = {0};
     if (started == 0 && o.conmon_pidfile && o.cfg.detach &&
         (container_ref_read(root, id, &ref, &err) < 0 || pid_file_write(o.conmon_pidfile, ref.monitor, &err) < 0))
@@ -29896,16 +30014,19 @@ static bool container_running(struct container *c) { return container_is_running
 /* container_start_settled: start name; a container whose process is gone
  * but whose exit is not yet recorded (kill, then start at once) is waited
  * for first; one that runs is left as it is, as podman does. */
-static int container_start_settled(const char *root, const char *name, bool attach, int *exit_code, lrun_error **err)
+static int container_start_settled(const char *root, const char *name, bool attach, int *client, int *exit_code,
+                                   lrun_error **err)
 {
     autoref struct container_ref r;
+    if (client)
+        *client = -1;
     if (container_ref_read(root, name, &r, err) < 0)
         return -1;
     if (r.running && !attach)
         return 0;
     if (!r.running && strcmp(r.status, "running") == 0 && container_wait_recorded(root, name, &r, err) < 0)
         return -1;
-    return container_start(root, name, attach ? process_stdio : NULL, exit_code, err);
+    return container_start_as(root, name, attach ? process_stdio : NULL, false, 0, client, exit_code, err);
 }
 
 static int cmd_start(struct cli *cli, int argc, char **argv)
@@ -29929,7 +30050,7 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
     if (n < 0)
         return status;
     t.filters = filters;
-    struct attach_options o = {.sig_proxy = sig_proxy};
+    struct attach_options o = {.sig_proxy = sig_proxy, .keys_given = detach_keys != NULL};
     autoerror lrun_error *keys_err = NULL;
     if (detach_keys_parse(detach_keys, o.keys, &o.n_keys, &keys_err) < 0)
         return cli_fail(steal_pointer(&keys_err));
@@ -29950,14 +30071,17 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
                 return cli_fail(steal_pointer(&err));
             return exit_code < 0 ? 0 : exit_code;
         }
-        if (container_start_settled(root, names[i], attach, &exit_code, &err) < 0) {
+        int client = -1;
+        if (container_start_settled(root, names[i], attach, &client, &exit_code, &err) < 0) {
             if (err->exit_code == 126 || err->exit_code == 127) /* podman: start's own failure, 125 */
                 err->exit_code = EXIT_LRUN;
             status = cli_fail(err);
             continue;
         }
+        if (client >= 0 && attach_started(root, names[i], client, &o, &exit_code, &err) < 0)
+            return cli_fail(steal_pointer(&err));
         if (attach)
-            return exit_code;
+            return exit_code < 0 ? 0 : exit_code; /* detached: 0, as podman */
         printf("%s\n", names[i]);
     }
     return status;
@@ -29999,6 +30123,7 @@ static int cmd_attach(struct cli *cli, int argc, char **argv)
     if (n < 0)
         return status;
     autoerror lrun_error *err = NULL;
+    o.keys_given = detach_keys != NULL;
     if (detach_keys_parse(detach_keys, o.keys, &o.n_keys, &err) < 0)
         return cli_fail(err);
     if (n != (latest ? 0 : 1)) {
@@ -30058,7 +30183,7 @@ static int container_restart(const char *root, const char *name, int timeout, lr
         return -1;
     container_event_named(root, name, "restart", 0);
     int exit_code = 0;
-    return container_start_settled(root, name, false, &exit_code, err);
+    return container_start_settled(root, name, false, NULL, &exit_code, err);
 }
 
 static int cmd_restart(struct cli *cli, int argc, char **argv)

@@ -18,6 +18,13 @@
 #   bridge_gone ROOT BR  0 when no link BR is a bridge of the store ROOT (its
 #                        alias "lrun:ROOT:..."): another store's test may
 #                        already have made a bridge of the same name
+#   tmux_shell           a tmux server of the test's own ($T/tmux.sock, killed
+#                        at exit), its session "t" an 80x24 window of bash
+#                        whose prompt is "host$ "
+#   tm ARGS..            tmux ARGS on that server
+#   pane                 what the window shows (wrapped lines joined)
+#   wait_pane ERE [SECS] until a line of the window matches ERE (5 s); on
+#                        failure the window goes to the diagnostics
 
 IMG=localhost:5000/servidorweb:v1
 
@@ -98,4 +105,18 @@ fs_fill() {
 	echo probe >"$dir/.probe" 2>/dev/null && sync "$dir/.probe" 2>/dev/null && [ -s "$dir/.probe" ] && rm -f "$dir/.probe" && return 1
 	rm -f "$dir/.probe"
 	[ "$(stat -f -c %a "$dir")" = 0 ]
+}
+
+tm() { tmux -S "$T/tmux.sock" "$@"; }
+pane() { tm capture-pane -p -J -t t 2>/dev/null; }
+wait_pane() {
+	local i
+	for i in $(seq $((${2:-5} * 10))); do pane | grep -qE "$1" && return 0; sleep 0.1; done
+	diag "pane never showed /$1/:"; diag "$(pane)"
+	return 1
+}
+tmux_shell() {
+	at_exit 'tmux -S "$T/tmux.sock" kill-server 2>/dev/null'
+	tm new-session -d -s t -x 80 -y 24 "env -i PATH=$PATH TERM=screen HOME=/root PS1='host\$ ' bash --norc --noprofile" ||
+		bail "tmux new-session failed"
 }

@@ -43,6 +43,12 @@ run timeout -k 5 30 script -qec "'$LRUN' --root '$R' run --rm -it '$IMG' sh" /de
 is "$rc" 3 "input to run -it: the shell's exit 3 comes back"
 like "$out" "MARK42" "  the shell evaluated what was typed"
 
+# run -it is its monitor's first client (so that the detach keys can leave
+# it running): that client is waited for as a terminal is, nothing dropped
+n=$(timeout -k 5 30 script -qec "'$LRUN' --root '$R' run -it --rm '$IMG' sh -c 'head -c 3000000 /dev/zero | tr \"\\\\0\" x'" \
+	/dev/null </dev/null | tr -cd x | wc -c)
+is "$n" 3000000 "run -it: 3 MB written to the terminal arrive whole"
+
 run timeout -k 5 30 script -qec "'$LRUN' --root '$R' run --rm -t '$IMG' sh -c 'tty; test -t 0 && echo stdin-tty'" /dev/null </dev/null
 like "$rc|$out" "^0\|/dev/pts/0.*stdin-tty" "run -t alone: the command's stdin/stdout are the pty"
 
@@ -51,19 +57,7 @@ if ! command -v tmux >/dev/null; then
 	skip "tmux not installed"; skip "tmux"; skip "tmux"; skip "tmux"; skip "tmux"; skip "tmux"; skip "tmux"; skip "tmux"; skip "tmux"
 	done_testing
 fi
-S=$T/tmux.sock
-tm() { tmux -S "$S" "$@"; }
-at_exit 'tmux -S "$T/tmux.sock" kill-server 2>/dev/null'
-pane() { tm capture-pane -p -J -t t 2>/dev/null; }
-# wait_pane ERE: until the pane shows a line matching ERE (5 s)
-wait_pane() {
-	local i
-	for i in $(seq 50); do pane | grep -qE "$1" && return 0; sleep 0.1; done
-	diag "pane never showed /$1/:"; diag "$(pane)"
-	return 1
-}
-tm new-session -d -s t -x 80 -y 24 "env -i PATH=$PATH TERM=screen HOME=/root PS1='host\$ ' bash --norc --noprofile" ||
-	bail "tmux new-session failed"
+tmux_shell
 tm send-keys -t t "stty -g > $O/t-before; '$LRUN' --root '$R' run --rm -it --name tt '$IMG' sh; echo rc=\$? > $O/t-rc; stty -g > $O/t-after" Enter
 wait_pane '^/var/www # $'; ok $? "tmux: run -it shows the container's shell prompt"
 tm send-keys -t t 'echo "SZ:$(stty size)"' Enter 'echo MARK$((6*7))' Enter

@@ -2,8 +2,9 @@
 # attach: a detached container's monitor keeps its terminal (or its -i
 # stdin pipe) and serves userdata/attach; attach, start -a -i of a running
 # container, --detach-keys (ctrl-p,ctrl-q), --sig-proxy, --no-stdin.  The
-# terminal is a real pty (script(1)).  The seeds' story: run -it, exit,
-# start, attach, type, exit.
+# terminal is a real pty (script(1)); run -it and start -a -i detached by
+# their keys in tmux.  The seeds' story: run -it, exit, start, attach, type,
+# exit.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 command -v script >/dev/null || skip_all "needs script(1) (util-linux)"
@@ -69,5 +70,84 @@ run L attach trap1
 is "$rc:$err" "125:Error: you can only attach to running containers$nl" "attach to an exited container: 125"
 run L attach nosuch
 is "$rc" 125 "attach to nothing: 125"
+
+# --------------------------------------- detach keys of run -it, start -a -i --
+# On a terminal (tmux), run -it and start -a -i are their monitor's first
+# client: the detach keys leave the container running with nothing said and
+# 0, as podman; attach takes it up again.
+if ! command -v tmux >/dev/null; then
+	skip "tmux not installed"
+	done_testing
+fi
+tmux_shell
+# in_pane STEP CMD: CMD typed in the window, its status then in $T/rc-STEP
+# (typed into a container that did not detach, it writes nothing there)
+in_pane() { tm send-keys -t t "clear; $2; echo \$? > $T/rc-$1" Enter; }
+pane_rc() { wait_for 5 test -s "$T/rc-$1" && cat "$T/rc-$1"; }
+in_pane run1 "'$LRUN' --root '$R' run -it --name dk1 '$IMG' sh"
+wait_pane '^/var/www # $'
+tm send-keys -t t 'echo one' Enter
+wait_pane '^one$'
+tm send-keys -t t C-p C-q
+is "$(pane_rc run1):$(status dk1)" "0:Up" "run -it, ctrl-p ctrl-q: lrun returns 0, the container runs on"
+wait_pane '# host\$ $'; ok $? "  the shell is back, nothing printed (podman)"
+in_pane att1 "'$LRUN' --root '$R' attach dk1"
+tm send-keys -t t 'echo MARK$((6*7))' Enter
+wait_pane '^MARK42$'
+tm send-keys -t t 'exit 6' Enter
+is "$(pane_rc att1):$(status dk1):$(pane | grep -c '^MARK42$')" "6:Exited (6):1" \
+	"attach: the same shell takes what is typed (MARK42), exit 6 is attach's 6 and recorded"
+like "$(pane_rc att1) $(L logs dk1 | tr -d '\r' | tr '\n' ' ')" "^6 .* one .* MARK42 " "  the log has both sessions"
+
+in_pane st1 "'$LRUN' --root '$R' start -a -i dk1"
+wait_pane '^/var/www # $'
+tm send-keys -t t C-p C-q
+is "$(pane_rc st1):$(status dk1)" "0:Up" "start -a -i of an exited -it container: ctrl-p ctrl-q detach (0), it runs on"
+in_pane att2 "'$LRUN' --root '$R' attach dk1"
+tm send-keys -t t 'echo back' Enter 'exit 9' Enter
+is "$(pane_rc att2)" 9 "  attach, exit 9: 9"
+
+in_pane run2 "'$LRUN' --root '$R' run -it --detach-keys ctrl-x,x --name dk2 '$IMG' sh"
+wait_pane '^/var/www # $'
+tm send-keys -t t C-p C-q C-u 'echo still' Enter
+wait_pane '^still$'
+tm send-keys -t t C-x x
+is "$(pane_rc run2):$(status dk2):$(pane | grep -c '^still$')" "0:Up:1" \
+	"run --detach-keys ctrl-x,x: ctrl-p ctrl-q reach the shell, ctrl-x x detach (0), it runs on"
+in_pane att3 "'$LRUN' --root '$R' attach dk2"
+tm send-keys -t t C-p C-q C-u 'echo own' Enter
+wait_pane '^own$'
+tm send-keys -t t C-x x
+is "$(pane_rc att3):$(pane | grep -c '^own$')" "0:1" \
+	"  attach without --detach-keys: the container's own (ctrl-x,x) detach, not ctrl-p,ctrl-q"
+L stop -t 0 dk2 >/dev/null
+L create -it --detach-keys ctrl-x,x --name dk3 "$IMG" sh >/dev/null
+in_pane st3 "'$LRUN' --root '$R' start -a -i dk3"
+wait_pane '^/var/www # $'
+tm send-keys -t t C-p C-q C-u 'echo created' Enter
+wait_pane '^created$'
+tm send-keys -t t C-x x
+is "$(pane_rc st3):$(status dk3):$(pane | grep -c '^created$')" "0:Up:1" \
+	"create --detach-keys ctrl-x,x, start -a -i: ctrl-p ctrl-q reach the shell, ctrl-x x detach (0)"
+L stop -t 0 dk3 >/dev/null
+
+in_pane run4 "'$LRUN' --root '$R' run -it --detach-keys '' --rm --name dk4 '$IMG' sh"
+wait_pane '^/var/www # $'
+"$LRUN" --root "$R" attach --no-stdin dk4 >"$T/second.out" 2>&1 & apid=$!
+sleep 0.5
+tm send-keys -t t C-p C-q C-u 'echo shared' Enter
+wait_pane '^shared$'
+tm send-keys -t t 'exit 2' Enter
+wait $apid; arc=$?
+is "$(pane_rc run4):$arc:$(grep -c '^shared' "$T/second.out")" "2:2:1" \
+	"run -it --detach-keys '': ctrl-p ctrl-q do not detach, exit 2 is run's 2; an attach from elsewhere saw it too"
+in_pane run5 "'$LRUN' --root '$R' run -it --rm --name dk5 '$IMG' sh"
+wait_pane '^/var/www # $'
+tm send-keys -t t C-p C-q
+is "$(pane_rc run5):$(status dk5)" "0:Up" "run --rm -it, detached: it runs on"
+in_pane att5 "'$LRUN' --root '$R' attach dk5"
+tm send-keys -t t 'exit 4' Enter
+run L container exists dk5
+is "$(pane_rc att5):$rc" "4:1" "  attach, exit 4: 4, and --rm removed it"
 
 done_testing
