@@ -7506,7 +7506,9 @@ int lrun_image_save(lrun_store *s, const char *image, const char *path, lrun_err
 
 /* --- tag, list, remove --- */
 
-int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_error **err)
+/* image_tag: new_name on image; its tag event names it as the user gave
+ * it (shown), as podman's does. */
+static int image_tag(lrun_store *s, const char *image, const char *new_name, const char *shown, lrun_error **err)
 {
     if (store_require_write(s, err) < 0)
         return -1;
@@ -7519,8 +7521,13 @@ int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_
     image_take_name(s, img, full, false);
     if (store_save_images(s, err) < 0)
         return -1;
-    event_simple(s->root, "image", "tag", img->id, new_name);
+    event_simple(s->root, "image", "tag", img->id, shown);
     return 0;
+}
+
+int lrun_image_tag(lrun_store *s, const char *image, const char *new_name, lrun_error **err)
+{
+    return image_tag(s, image, new_name, new_name, err);
 }
 
 static int64_t image_created_seconds(const struct image *img) { return time_parse_rfc3339(img->created); }
@@ -28640,7 +28647,7 @@ static int cmd_tag(struct cli *cli, int argc, char **argv)
     for (int i = 2; i <= n; i++) {
         autoerror lrun_error *err = NULL;
         autofree char *name = name_normalize_local(argv[i], &err); /* podman: a short name is localhost's */
-        if (!name || lrun_image_tag(s, argv[1], name, &err) < 0)
+        if (!name || image_tag(s, argv[1], name, argv[i], &err) < 0)
             return err->exit_code = EXIT_LRUN, cli_fail(err);
     }
     return 0;

@@ -32,7 +32,7 @@ container create e2
 image pull localhost:5000/servidorweb:v1
 container remove e1
 container remove e2
-image tag localhost/ev:t2
+image tag ev:t2
 image untag localhost/ev:t2
 volume create vv
 volume remove vv
@@ -51,7 +51,7 @@ like "$out" "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}(\.[0-9]+)? [-+][0-9]{4} [A-Z]
 	"a container's line as podman prints it (Go's time, full ID, image and name)"
 is "$(printf '%s' "$out" | awk '{print $6}' | tr '\n' ' ')" "create init start attach died cleanup remove " "--filter container=NAME"
 run L events --stream=false --since "$t0" --filter type=image --filter event=tag
-like "$out" "^[-0-9]+ [0-9:.]+ [-+][0-9]{4} [A-Z]+ image tag $ID localhost/ev:t2$nl" "an image's line: ID and name"
+like "$out" "^[-0-9]+ [0-9:.]+ [-+][0-9]{4} [A-Z]+ image tag $ID ev:t2$nl" "an image's line: ID and the name as given (podman's tag)"
 run L events --stream=false --since "$t0" --filter type=image --filter event=pull
 like "$out" "^[-0-9]+ [0-9:.]+ [-+][0-9]{4} [A-Z]+ image pull  localhost:5000/servidorweb:v1$nl" "a pull's line: no ID, two spaces (podman's)"
 run L events --stream=false --since "$t0" --filter volume=v --format '{{.Status}} {{.Name}}'
