@@ -20272,7 +20272,7 @@ static void devices_clone(const struct spec *s, int *out)
 {
     for (size_t i = 0; i < s->n_devices; i++)
         out[i] = -1;
-    if (geteuid() != 0 || !s->n_devices)
+    if (geteuid() != 0 || !s->n_devices || !(spec_new_namespaces(s) & CLONE_NEWUSER))
         return;
     autoclose int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
     if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
@@ -20377,8 +20377,13 @@ static pid_t container_clone(struct launch *l, int *pty, lrun_error **err)
     l->terminal = -1;
     l->sync_fd = sync[0];
     /* a new user namespace's root may not search the way to a bind's
-     * source: clone them here (open_tree), the child moves them in place */
-    autofree int *sources = user_namespace ? xcalloc(l->spec->n_mounts + l->spec->n_devices + 1, sizeof *sources) : NULL;
+     * source: clone them here (open_tree), the child moves them in place;
+     * so too when a bind has maps of its own, idmapped here */
+    bool idmapped = false;
+    for (size_t i = 0; i < l->spec->n_mounts; i++)
+        idmapped |= l->spec->mounts[i].n_uid_mappings || l->spec->mounts[i].n_gid_mappings;
+    autofree int *sources =
+        user_namespace || idmapped ? xcalloc(l->spec->n_mounts + l->spec->n_devices + 1, sizeof *sources) : NULL;
     if (sources)
         devices_clone(l->spec, sources + l->spec->n_mounts);
     for (size_t i = 0; sources && i < l->spec->n_mounts; i++)

@@ -120,4 +120,11 @@ mkdir -p "$B/rootfs/e"
 run $TO "$LRUN" --root "$S" run --bundle "$B" idm2
 is "$rc|$out|$err" "0|5:6$nl|" "a bind's own uidMappings, gidMappings (runtime spec 1.1): its owner 0 is host 100005, 100006"
 
+edit '.process.args = ["sh", "-c", "stat -c %u:%g /e/f"]
+	| .mounts += [{"destination": "/e", "type": "bind", "source": "'"$T"'/idm", "options": ["bind", "idmap"],
+		"uidMappings": [{"containerID": 0, "hostID": 5, "size": 10}],
+		"gidMappings": [{"containerID": 0, "hostID": 6, "size": 10}]}]'
+run $TO "$LRUN" --root "$S" run --bundle "$B" idm3
+is "$rc|$out|$err" "0|5:6$nl|" "  and without a user namespace"
+
 done_testing
