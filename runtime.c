@@ -12257,8 +12257,12 @@ static int entry_copy(int from_fd, const char *from, int to_fd, const char *name
         target[n] = '\0';
         if (symlinkat(target, to_fd, name) < 0)
             return fail_errno(err, "create the link %s", name);
-    } else if (S_ISSOCK(st.st_mode)) {
-        return 0; /* a socket means nothing once copied */
+    } else if (S_ISSOCK(st.st_mode) || (!keep_owner && !S_ISFIFO(st.st_mode))) {
+        /* a socket means nothing once copied; a copy that becomes the
+         * caller's (cp out to the host) leaves device nodes out, as
+         * podman's cp (IgnoreDevices): a container's node of the host's
+         * disk, mode 0666, would land on the host for anyone to open */
+        return 0;
     } else if (mknodat(to_fd, name, st.st_mode, st.st_rdev) < 0) {
         return fail_errno(err, "create %s", name);
     }
@@ -22770,7 +22774,7 @@ struct cp_request {
     pid_t pid;                       /* > 0: running, reached through /proc */
     const char *container_path, *host_path; /* host_path "-": a tar on stdin or stdout */
     const char *asked;                      /* the container path as the user wrote it (for messages) */
-    bool to_container, keep_owner; /* keep_owner: into the container with the host's owners */
+    bool to_container, keep_owner; /* keep_owner: the owners of the source (else the copy is the caller's) */
     bool overwrite;                  /* a directory may replace a file there, and a file a directory */
 };
 
@@ -23008,13 +23012,13 @@ static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
             return fail_errno(err, "open %s", host_path);
         if (cp_type_clash(r, S_ISDIR(st.st_mode), to, name, shown, err) < 0)
             return -1;
-        return staged_copy(from_fd, by_path ? "." : base, to, name, true, err);
+        return staged_copy(from_fd, by_path ? "." : base, to, name, r->keep_owner, err);
     }
     if (host_dir) { /* DIR/. into a directory: what it holds */
         autoclose int to = open(host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (to < 0)
             return fail_errno(err, "open %s", host_path);
-        return staged_copy(from_fd, NULL, to, NULL, true, err);
+        return staged_copy(from_fd, NULL, to, NULL, r->keep_owner, err);
     }
     if ((whole || by_path) && host_exists && !r->overwrite) {
         errno = EEXIST;
@@ -23025,7 +23029,7 @@ static int cp_out(struct cp_request *r, int root_fd, lrun_error **err)
     autoclose int to = open(host_parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (to < 0)
         return fail(err, "\"%s\" could not be found on the host: %s", host_parent, strerror(errno));
-    return staged_copy(from_fd, whole || by_path ? "." : base, to, host_base, true, err);
+    return staged_copy(from_fd, whole || by_path ? "." : base, to, host_base, r->keep_owner, err);
 }
 
 static int cp_in_child(void *arg, lrun_error **err)
@@ -31136,8 +31140,9 @@ static int cmd_cp(struct cli *cli, int argc, char **argv)
         cli_error("copying between two host paths is not supported: name a container as CONTAINER:PATH");
         return EXIT_LRUN;
     }
+    /* out to the host the copy is the caller's, as docker's and podman's */
     if (container_copy(root, src ? src : dst, src ? src_path : dst_path, src ? dst_path : src_path, dst != NULL,
-                       !archive, overwrite, &err) < 0)
+                       dst && !archive, overwrite, &err) < 0)
         return cli_fail(err);
     return 0;
 }

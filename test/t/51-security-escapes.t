@@ -349,6 +349,13 @@ is "$plain" plain "  the regular file copied is the file's content"
 rm -rf "$T"/cp*
 run timeout -k 1 5 "$LRUN" --root "$R" cp "$T/file" fl:/p
 is "$rc|$(timeout -k 1 5 "$LRUN" --root "$R" exec fl cat /p)" "0|$(cat "$T/file")" "cp onto a FIFO does not open it (no hang): the file replaces it"
+# a device node the container made (a loop disk here: the host's own disk
+# in the attack), mode 0666, and a file of uid 1234: copied out to the host
+# the node landed there for any local user to open, and uid 1234 owned
+# the copy; podman's cp leaves devices out and gives the copy to the caller
+"$LRUN" --root "$R" exec fl sh -c 'mkdir /x && mknod -m 666 /x/disk b 7 0 && echo a >/x/f && chown 1234:2345 /x/f'
+run $TO "$LRUN" --root "$R" cp fl:/x "$T/x"
+is "$rc|$(cd "$T/x" && stat -c '%n %u:%g' * 2>&1)" "0|f 0:0" "cp out to the host: no device node, the file is the caller's"
 "$LRUN" --root "$R" rm -f -t 0 fl >/dev/null 2>&1
 
 # ---------------------------------------------- /etc/passwd, /etc/group --
