@@ -117,7 +117,8 @@ typed "'$LRUN' --root '$R' exec -it web nosuch-cmd"
 is "$(rc_file)" 127 "exec -it of a missing command: 127"
 like "$(pane)" "executable file .nosuch-cmd. not found" "  and its message"
 
-typed "'$LRUN' --root '$R' exec -it web sh"
+rm -f "$T/rc"
+tm send-keys -t t "clear; stty -g > $T/stty-before; '$LRUN' --root '$R' exec -it web sh; echo \$? > $T/rc.1; stty -g > $T/stty-after; mv $T/rc.1 $T/rc" Enter
 wait_pane '^/var/www # $'
 tm send-keys -t t 'sleep 1231' Enter; sleep 0.3
 tm send-keys -t t C-p; sleep 0.2; tm send-keys -t t C-q
@@ -125,6 +126,7 @@ is "$(rc_file)" 255 "ctrl-p ctrl-q: exec returns 255, as podman 4.3.1's exec"
 like "$(pane)" "(^|$nl)(ERRO\[[0-9]{4}\] )?Container $(L inspect --format '{{.Id}}' web) exec session [0-9a-f]{64} error: detached from container$nl" \
 	"  with podman's error line"
 wait_pane '^host\$ $'; ok $? "  the caller's shell is back"
+[ -s "$T/stty-before" ] && cmp -s "$T/stty-before" "$T/stty-after"; ok $? "  its terminal mode restored"
 is "$(in_ps 'sleep 1231')" 1 "  the exec'd shell's sleep runs on in the container"
 keepers=$(pgrep -f "exec -it we[b] sh" | wc -l)
 L exec web sh -c 'ps -o pid,args | grep -e " sh$" -e " sleep 1231$" | while read -r p a; do kill -9 $p; done'
@@ -141,6 +143,11 @@ tm send-keys -t t 'sleep 1232' Enter; sleep 0.3
 tm send-keys -t t C-x; sleep 0.2; tm send-keys -t t x
 is "$(rc_file)" 255 "  ctrl-x x detach"
 is "$(in_ps 'sleep 1232')" 1 "  its process runs on"
+
+typed "'$LRUN' --root '$R' exec -it --detach-keys ctrl-p,ctrl-q web sh"
+wait_pane '^/var/www # $'
+L exec web sh -c 'ps -o pid,args | grep " sh$" | while read -r p a; do kill -9 $p; done'
+is "$(rc_file)" 137 "exec -it (keeper): its shell killed from outside: 137"
 
 typed "'$LRUN' --root '$R' exec -it --detach-keys '' web sh"
 wait_pane '^/var/www # $'
