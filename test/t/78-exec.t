@@ -84,22 +84,11 @@ run L exec --detach-keys ctrl-Z1 web true
 is "$rc:$err" "125:Error: invalid detach keys: Unknown character: 'ctrl-Z1'$nl" "--detach-keys ctrl-Z1: 125"
 
 # ------------------------------------------------------ detach keys, tmux --
-S=$T/tmux.sock
-tm() { tmux -S "$S" "$@"; }
-at_exit 'tmux -S "$T/tmux.sock" kill-server 2>/dev/null'
-pane() { tm capture-pane -p -J -t t 2>/dev/null; }
-wait_pane() { # ERE: until the pane shows a line matching it (5 s)
-	local i
-	for i in $(seq 50); do pane | grep -qE "$1" && return 0; sleep 0.1; done
-	diag "pane never showed /$1/:"; diag "$(pane)"
-	return 1
-}
 # typed CMD: a command line at the host's prompt, its status kept in $T/rc
 typed() { rm -f "$T/rc"; tm send-keys -t t "clear; $1; echo \$? > $T/rc" Enter; }
 rc_file() { wait_for 5 test -s "$T/rc" && cat "$T/rc"; }
 in_ps() { L exec web ps -o args | grep -cx "$1"; }
-tm new-session -d -s t -x 80 -y 24 "env -i PATH=$PATH TERM=screen HOME=/root PS1='host\$ ' bash --norc --noprofile" ||
-	bail "tmux new-session failed"
+tmux_shell
 wait_pane '^host\$ $'
 
 typed "'$LRUN' --root '$R' exec -it --detach-keys ctrl-p,ctrl-q web sh"
