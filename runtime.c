@@ -20969,6 +20969,24 @@ static int attach_connect(const char *userdata, lrun_error **err)
     return connected;
 }
 
+/* attach_send_buffer: a client's socket, on the hub's side, queues 1 MiB
+ * of output (a terminal's burst) before the hub waits for it or drops. */
+static void attach_send_buffer(int fd)
+{
+    int size = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* attach_pair: a client connected before the launch (run -it's, exec
+ * -it's): pair[0] the client's end, pair[1] the hub's. */
+static int attach_pair(int pair[2], lrun_error **err)
+{
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+        return fail_errno(err, "socketpair");
+    attach_send_buffer(pair[1]);
+    return 0;
+}
+
 static void attach_hub_send(struct attach_hub *hub, char kind, const void *data, size_t n)
 {
     char packet[ATTACH_PACKET + 1];
@@ -20994,8 +21012,7 @@ static void attach_hub_accept(struct attach_hub *hub)
         return;
     for (int i = 1; i < ATTACH_CLIENTS; i++) /* 0: the foreground's own, connected before the launch */
         if (hub->clients[i] < 0) {
-            int size = 1 << 20;
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+            attach_send_buffer(fd);
             hub->clients[i] = fd;
             return;
         }
@@ -21799,13 +21816,10 @@ static int start_detached(struct start_context *sc, int *client, lrun_error **er
     int ready[2], pair[2] = {-1, -1};
     if (pipe2(ready, O_CLOEXEC) < 0)
         return fail_errno(err, "pipe");
-    if (client && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+    if (client && attach_pair(pair, err) < 0) {
         close(ready[0]), close(ready[1]);
-        return fail_errno(err, "socketpair");
+        return -1;
     }
-    int size = 1 << 20; /* as attach_hub_accept's clients */
-    if (pair[1] >= 0)
-        setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     fflush(stdout);
     fflush(stderr);
     pid_t monitor = fork();
@@ -30972,12 +30986,8 @@ static int exec_attached(const char *root, const char *name, struct container_co
 {
     autoerror lrun_error *err = NULL;
     int pair[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-        fail_errno(&err, "socketpair");
+    if (attach_pair(pair, &err) < 0)
         return cli_fail(steal_pointer(&err));
-    }
-    int size = 1 << 20; /* as the monitor's clients get (attach_hub_accept) */
-    setsockopt(pair[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     autoclose int sock = pair[0];
     session->client = pair[1];
     int started = exec_keeper(root, name, opts, args, session, sock, &err);
