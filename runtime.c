@@ -19531,10 +19531,29 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
  * entrypoint as given, entrypoint NULL when not): the spec, the container
  * layer over the image's top layer, userdata/{config,lrun}.json and the
  * record in containers.json. */
+/* container_labels: podman's: the image's labels, and --label's over them. */
+static char **container_labels(yajl_val config, char *const *given)
+{
+    autostrv char **from_image = json_keys(json_get(json_get(config, "config"), "Labels"), true);
+    char **out = xcalloc(1, sizeof *out);
+    for (size_t i = 0; from_image[i]; i++) {
+        size_t n = strcspn(from_image[i], "=");
+        bool replaced = false;
+        for (size_t j = 0; given && given[j] && !replaced; j++)
+            replaced = strncmp(given[j], from_image[i], n) == 0 && (given[j][n] == '=' || !given[j][n]);
+        if (!replaced)
+            strv_push(&out, xstrdup(from_image[i]));
+    }
+    for (size_t j = 0; given && given[j]; j++)
+        strv_push(&out, xstrdup(given[j]));
+    return out;
+}
+
 static struct container *container_create(lrun_store *s, struct image *img, struct container_config *c,
                                           char **command, const char *entrypoint, lrun_error **err)
 {
-    if (container_name_claim(s, c, err) < 0)
+    autojson yajl_val config = image_config(s, img, err);
+    if (!config || container_name_claim(s, c, err) < 0)
         return NULL;
     unsigned char raw[32];
     digest_hex id, layer_id;
@@ -19546,7 +19565,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
-        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = strv_copy(c->labels),
+        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = container_labels(config, c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
         .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys)};
     if (container_network_claim(s, c, id, &f, err) < 0) {

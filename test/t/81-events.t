@@ -196,6 +196,19 @@ container remove $RFC rfc
 image untag $CM localhost/ev/committed:latest
 image remove $CM localhost/ev/committed:latest$nl" "rmi -f: its container's remove, then the image's untag and remove"
 
+# an image's labels are its containers' too (podman's create: --label's over them)
+t6=$(date +%s.%N)
+L build -q -t ev/lab "$T/ctx" >/dev/null
+L create --name il --label q=2 --network none ev/lab true >/dev/null
+L create --name il2 --label x=z --network none ev/lab true >/dev/null
+run L events --stream=false --since "$t6" --filter event=create --format '{{.Name}} {{.Attributes}}'
+is "$out" "il map[q:2 x:y]${nl}il2 map[x:z]$nl" "the image's LABEL in the container's Attributes, --label over it"
+run L inspect --format '{{.Config.Labels}}' il
+is "$out" "map[q:2 x:y]$nl" "  inspect: the same labels"
+run L events --stream=false --since "$t6" --filter label=x=y --format '{{.Status}} {{.Name}}'
+is "$out" "create il$nl" "  --filter label= by an image's label"
+L rm il il2 >/dev/null
+
 # --stream (the default): new events as they come
 L events --filter type=volume --format '{{.Status}} {{.Name}}' >"$T/stream" 2>&1 &
 pid=$!
