@@ -22566,10 +22566,16 @@ static int container_rename(const char *root, const char *name, const char *new_
 #define DETACH_KEYS_MAX 16
 
 /* detach_keys_parse: docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-x";
- * "" turns detaching off; NULL: the default) as the bytes that detach. */
+ * "" turns detaching off; NULL: the default, containers.conf's
+ * engine.detach_keys as podman's, else ctrl-p,ctrl-q) as the bytes that
+ * detach. */
 static int detach_keys_parse(const char *spec, char keys[DETACH_KEYS_MAX], size_t *n, lrun_error **err)
 {
     *n = 0;
+    autofree char *configured = NULL;
+    if (!spec && containers_conf_string("engine", "detach_keys", &configured, err) < 0)
+        return -1;
+    spec = spec ? spec : configured;
     autofree char *copy = xstrdup(spec ? spec : "ctrl-p,ctrl-q");
     for (char *save = NULL, *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
         if (*n == DETACH_KEYS_MAX)
@@ -22600,8 +22606,10 @@ struct attach_options {
 static void attach_keys_of(struct attach_options *o, const struct container_facts *f)
 {
     lrun_error *ignored = NULL;
-    if (!o->keys_given && detach_keys_parse(f ? f->detach_keys : NULL, o->keys, &o->n_keys, &ignored) < 0)
-        lrun_error_free(ignored);
+    if (!o->keys_given && detach_keys_parse(f ? f->detach_keys : NULL, o->keys, &o->n_keys, &ignored) < 0) {
+        lrun_error_free(ignored); /* containers.conf's, unreadable now: podman's own */
+        o->keys[0] = 'p' - 'a' + 1, o->keys[1] = 'q' - 'a' + 1, o->n_keys = 2;
+    }
 }
 
 static void attach_send(int sock, char kind, const void *data, size_t n)
@@ -22652,11 +22660,12 @@ static bool attach_input(int sock, const struct attach_options *o, const char *i
 }
 
 /* attach_client: our stdio to and from the monitor's socket until the
- * container exits (*exit_code: its status, -1 when the monitor sent none)
- * or the detach keys are typed (*detached). */
+ * container exits (*exit_code: its status, which --timeout makes -1;
+ * INT_MIN when the monitor sent none) or the detach keys are typed
+ * (*detached). */
 static void attach_client(int sock, const struct attach_options *o, int *exit_code, bool *detached)
 {
-    *exit_code = -1;
+    *exit_code = INT_MIN;
     *detached = false;
     sigset_t set;
     sigemptyset(&set);
@@ -22726,17 +22735,14 @@ static void attach_client(int sock, const struct attach_options *o, int *exit_co
 }
 
 /* attach_session: our stdio on sock (a connection to r's monitor) until
- * the container exits (its status in *exit_code) or we detach (-1). */
+ * the container exits (its status in *exit_code) or we detach. */
 static int attach_session(const char *root, struct container_ref *r, int sock, const struct attach_options *o,
-                          int *exit_code, lrun_error **err)
+                          int *exit_code, bool *detached, lrun_error **err)
 {
-    bool detached;
-    attach_client(sock, o, exit_code, &detached);
-    if (detached) {
-        *exit_code = -1;
+    attach_client(sock, o, exit_code, detached);
+    if (*detached)
         return 0;
-    }
-    if (*exit_code < 0) { /* the monitor went without a word: the record says */
+    if (*exit_code == INT_MIN) { /* the monitor went without a word: the record says */
         if (container_wait_recorded(root, r->id, r, err) < 0)
             return -1;
         *exit_code = r->exit_code;
@@ -22745,9 +22751,9 @@ static int attach_session(const char *root, struct container_ref *r, int sock, c
 }
 
 /* container_attach: attach to a running container (its monitor's); its
- * exit status in *exit_code, or -1 when detached. */
+ * exit status in *exit_code, unless *detached. */
 static int container_attach(const char *root, const char *name, struct attach_options *o, bool no_stdin, int *exit_code,
-                            lrun_error **err)
+                            bool *detached, lrun_error **err)
 {
     autoref struct container_ref r;
     if (container_ref_read(root, name, &r, err) < 0)
@@ -22766,16 +22772,15 @@ static int container_attach(const char *root, const char *name, struct attach_op
     if (sock < 0)
         return error_prefix(err, "attach to %.12s", r.id);
     container_event_named(root, r.id, "attach", 0);
-    return attach_session(root, &r, sock, o, exit_code, err);
+    return attach_session(root, &r, sock, o, exit_code, detached, err);
 }
 
 /* attach_started: the foreground of a run -it or start -a that
  * container_start_as started under a monitor, client its connection
- * (closed here): as attach; *exit_code -1 when detached.  A container
- * that is gone already (it exited at once, --rm) has left its status on
- * the connection. */
+ * (closed here): as attach.  A container that is gone already (it
+ * exited at once, --rm) has left its status on the connection. */
 static int attach_started(const char *root, const char *id, int client, struct attach_options *o, int *exit_code,
-                          lrun_error **err)
+                          bool *detached, lrun_error **err)
 {
     autoclose int sock = client;
     autoref struct container_ref r;
@@ -22790,7 +22795,7 @@ static int attach_started(const char *root, const char *id, int client, struct a
     lrun_error_free(gone);
     attach_keys_of(o, &f);
     o->terminal = o->input = true; /* start_detachable's */
-    return attach_session(root, &r, sock, o, exit_code, err);
+    return attach_session(root, &r, sock, o, exit_code, detached, err);
 }
 
 /* --- cp: files between a container and the host ---
@@ -29829,10 +29834,11 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &client, &exit_code, &err);
     if (started == 0 && client >= 0) { /* -it on our terminal: its monitor's first client, the detach keys ours */
         struct attach_options ao = {.sig_proxy = true};
-        if (attach_started(root, id, client, &ao, &exit_code, &err) < 0)
+        bool detached;
+        if (attach_started(root, id, client, &ao, &exit_code, &detached, &err) < 0)
             return cli_fail(err);
-        if (exit_code < 0)
-            return 0; /* detached: it runs on, nothing said (podman) */
+        if (detached)
+            return 0; /* it runs on, nothing said (podman) */
     }
     autoref struct container_ref ref = {0};
     if (started == 0 && o.conmon_pidfile && o.cfg.detach &&
@@ -30115,10 +30121,11 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         int exit_code = 0;
+        bool detached = false;
         if (attach && container_still_running(root, names[i])) { /* podman: start -a of a running one attaches */
-            if (container_attach(root, names[i], &o, !interactive, &exit_code, &err) < 0)
+            if (container_attach(root, names[i], &o, !interactive, &exit_code, &detached, &err) < 0)
                 return cli_fail(steal_pointer(&err));
-            return exit_code < 0 ? 0 : exit_code;
+            return detached ? 0 : exit_code;
         }
         int client = -1;
         if (container_start_settled(root, names[i], attach, &client, &exit_code, &err) < 0) {
@@ -30127,10 +30134,10 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
             status = cli_fail(err);
             continue;
         }
-        if (client >= 0 && attach_started(root, names[i], client, &o, &exit_code, &err) < 0)
+        if (client >= 0 && attach_started(root, names[i], client, &o, &exit_code, &detached, &err) < 0)
             return cli_fail(steal_pointer(&err));
         if (attach)
-            return exit_code < 0 ? 0 : exit_code; /* detached: 0, as podman */
+            return detached ? 0 : exit_code; /* detached: 0, as podman */
         printf("%s\n", names[i]);
     }
     return status;
@@ -30186,9 +30193,10 @@ static int cmd_attach(struct cli *cli, int argc, char **argv)
     autofree char *owned = NULL;
     const char *root = cli_root(cli, &owned);
     int exit_code;
-    if (container_attach(root, names[0], &o, no_stdin, &exit_code, &err) < 0)
+    bool detached;
+    if (container_attach(root, names[0], &o, no_stdin, &exit_code, &detached, &err) < 0)
         return cli_fail(err);
-    return exit_code < 0 ? 0 : exit_code;
+    return detached ? 0 : exit_code;
 }
 
 static int cmd_stop(struct cli *cli, int argc, char **argv)

@@ -48,6 +48,8 @@ like "$out" "MARK42" "  the shell evaluated what was typed"
 n=$(timeout -k 5 30 script -qec "'$LRUN' --root '$R' run -it --rm '$IMG' sh -c 'head -c 3000000 /dev/zero | tr \"\\\\0\" x'" \
 	/dev/null </dev/null | tr -cd x | wc -c)
 is "$n" 3000000 "run -it: 3 MB written to the terminal arrive whole"
+run timeout -k 5 30 script -qec "'$LRUN' --root '$R' run --rm -it --timeout 1 '$IMG' sleep 10" /dev/null </dev/null
+is "$rc" 255 "run -it --timeout 1: killed, its status -1 is run's 255 (as without a terminal)"
 
 run timeout -k 5 30 script -qec "'$LRUN' --root '$R' run --rm -t '$IMG' sh -c 'tty; test -t 0 && echo stdin-tty'" /dev/null </dev/null
 like "$rc|$out" "^0\|/dev/pts/0.*stdin-tty" "run -t alone: the command's stdin/stdout are the pty"

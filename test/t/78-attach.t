@@ -44,6 +44,13 @@ for cmd in "attach --detach-keys ctrl-Z1 contenedor1" "start --detach-keys ctrl-
 	run L $cmd
 	is "$rc:$err" "125:Error: invalid detach keys: Unknown character: 'ctrl-Z1'$nl" "$cmd: 125"
 done
+printf '[engine]\ndetach_keys = "ctrl-x,y"\n' >"$T/containers.conf"
+L start contenedor1 >/dev/null
+run on_pty "CONTAINERS_CONF='$T/containers.conf' '$LRUN' --root '$R' attach contenedor1" \
+	< <(sleep 0.5; printf '\020\021\025echo four\r'; sleep 0.5; printf '\030y'; sleep 2)
+is "$rc:$(status contenedor1):$(printf '%s' "$out" | tr -d '\r' | grep -c '^four$')" "0:Up:1" \
+	"containers.conf's engine.detach_keys (ctrl-x,y) detach attach; ctrl-p ctrl-q then reach the shell"
+L stop -t 0 contenedor1 >/dev/null
 
 # ------------------------------------------- without a terminal: -i, signals --
 L run -d -i --name cat1 "$IMG" sh -c 'cat; echo done; exit 7' >/dev/null
