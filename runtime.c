@@ -21474,7 +21474,7 @@ static void terminal_restore(void)
 
 static void terminal_raw(void)
 {
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &terminal_saved) < 0)
+    if (terminal_is_raw || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &terminal_saved) < 0)
         return;
     struct termios raw = terminal_saved;
     cfmakeraw(&raw);
@@ -22045,7 +22045,12 @@ static int container_start_as(const char *root, const char *id_or_name, const in
         if (!sc.spec.process.console_height && !sc.spec.process.console_width &&
             ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
             sc.spec.process.console_height = ws.ws_row, sc.spec.process.console_width = ws.ws_col;
-        return start_detached(&sc, client, err);
+        terminal_raw(); /* before the container runs, as start_attached's: it may look at once */
+        if (start_detached(&sc, client, err) < 0) {
+            terminal_restore();
+            return -1;
+        }
+        return 0;
     }
     return io ? start_attached(&sc, exit_code, err) : start_detached(&sc, NULL, err);
 }
