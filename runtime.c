@@ -3675,6 +3675,13 @@ static int layer_dirs_create(lrun_store *s, const char *id, const char *parent, 
     autofree char *lower = NULL;
     if (parent && !(lower = layer_lower_chain(s, parent, err)))
         return error_prefix(err, "read the parent layer %.12s", parent);
+    /* c/storage's limit: an image of 20,000 layers kept lrun busy for
+     * many minutes, and no mount could stack them */
+    size_t lowers = lower ? 1 : 0;
+    for (const char *p = lower; p && *p; p++)
+        lowers += *p == ':';
+    if (lowers > 500)
+        return fail(err, "max depth exceeded");
     if (mkdirat(s->overlay_fd, id, 0700) < 0)
         return fail_errno(err, "create layer directory %s", id);
     autoclose int dirfd = openat(s->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

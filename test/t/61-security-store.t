@@ -145,6 +145,20 @@ run lr load -i "$T/deep.tar"
 like "$rc|$err" "^125\|.*nested more than 10000 deep" "deep: a config nested 3M deep is refused (exit 125, no crash)"
 is "$(store_snapshot "$R")" "$snap" "deep: store unchanged"
 
+# --- an image of 20,000 layers (one empty tar named 20,000 times: 2 MB)
+# kept load busy for many minutes; past c/storage's 500 lowers a layer is
+# refused ("max depth exceeded"), 600 here, and nothing stays behind
+d=$T/many; mkdir -p "$d/l"; tar -cf "$d/l/layer.tar" -T /dev/null
+jq -cn --arg h "sha256:$(sha256 "$d/l/layer.tar")" \
+	'{architecture:"amd64",os:"linux",config:{},rootfs:{type:"layers",diff_ids:[range(600) | $h]}}' | tr -d '\n' >"$d/c.json"
+h=$(sha256 "$d/c.json"); mv "$d/c.json" "$d/$h.json"
+jq -cn --arg c "$h.json" '[{Config:$c,RepoTags:["localhost/many:1"],Layers:[range(600) | "l/layer.tar"]}]' >"$d/manifest.json"
+tar -cf "$T/many.tar" -C "$d" .
+snap=$(store_snapshot "$R")
+run timeout 120 "$LRUN" --root "$R" load -i "$T/many.tar"
+like "$rc|$err" "^125\|.*max depth exceeded" "many: an image of 600 layers is refused past 500 (exit 125)"
+is "$(store_snapshot "$R")" "$snap" "many: store unchanged"
+
 # --- a local user against a pid file in a directory anyone may write
 # (/tmp): lrun wrote it through ".tmp-NAME-PID", opened without O_EXCL;
 # a user who made those names first (PIDs are sequential) had root write
