@@ -31114,7 +31114,7 @@ static int cmd_exec(struct cli *cli, int argc, char **argv)
         cli_error("must provide a non-empty command to start an exec session: invalid argument");
         return 255;
     }
-    for (size_t i = 0; o.cfg.env && o.cfg.env[i]; i++)
+    for (size_t i = 0; o.cfg.env && o.cfg.env[i]; i++) /* --env-file's first: -e's, set after them, win */
         strv_push(&o.file_env, xstrdup(o.cfg.env[i]));
     lrun_strv_free(o.cfg.env);
     o.cfg.env = steal_pointer(&o.file_env);
