@@ -29846,6 +29846,12 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &client, &exit_code, &err);
     if (started == 0 && client >= 0) { /* -it on our terminal: its monitor's first client, the detach keys ours */
         struct attach_options ao = {.sig_proxy = true};
+        autoref struct container_ref monitor = {0};
+        lrun_error *gone = NULL; /* it ended already: the file keeps our PID */
+        if (o.conmon_pidfile && container_ref_read(root, id, &monitor, &gone) == 0 &&
+            pid_file_write(o.conmon_pidfile, monitor.monitor, &err) < 0)
+            return cli_fail(err);
+        lrun_error_free(gone);
         bool detached;
         if (attach_started(root, id, client, &ao, &exit_code, &detached, &err) < 0)
             return cli_fail(err);

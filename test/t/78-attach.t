@@ -91,12 +91,13 @@ tmux_shell
 # (typed into a container that did not detach, it writes nothing there)
 in_pane() { tm send-keys -t t "clear; $2; echo \$? > $T/rc-$1" Enter; }
 pane_rc() { wait_for 5 test -s "$T/rc-$1" && cat "$T/rc-$1"; }
-in_pane run1 "'$LRUN' --root '$R' run -it --name dk1 '$IMG' sh"
+in_pane run1 "'$LRUN' --root '$R' run -it --conmon-pidfile '$T/dk1.pid' --name dk1 '$IMG' sh"
 wait_pane '^/var/www # $'
 tm send-keys -t t 'echo one' Enter
 wait_pane '^one$'
 tm send-keys -t t C-p C-q
 is "$(pane_rc run1):$(status dk1)" "0:Up" "run -it, ctrl-p ctrl-q: lrun returns 0, the container runs on"
+is "$(cat "$T/dk1.pid")" "$(L inspect --format '{{.State.ConmonPid}}' dk1)" "  --conmon-pidfile: its monitor's PID"
 wait_pane '# host\$ $'; ok $? "  the shell is back, nothing printed (podman)"
 in_pane att1 "'$LRUN' --root '$R' attach dk1"
 tm send-keys -t t 'echo MARK$((6*7))' Enter
