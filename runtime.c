@@ -35151,6 +35151,9 @@ int lrun_main(int argc, char **argv)
     if (!cli.root && store_default_root(&root, &err) < 0)
         return cli_fail(err);
     cli.root = cli.root ? cli.root : root;
+    autofree char *cwd = cli.root[0] != '/' ? getcwd(NULL, 0) : NULL, *absolute = NULL;
+    if (cwd) /* a relative root is the caller's: the monitor, binds and records need it whole */
+        cli.root = absolute = xasprintf("%s/%s", cwd, cli.root);
     if (strcmp(argv[i], "version") != 0 && cli_rootless_enter() < 0)
         return EXIT_LRUN;
 

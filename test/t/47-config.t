@@ -34,6 +34,11 @@ is "$("$LRUN" info --format '{{.Store.GraphRoot}}')" "$T/graph" "storage.conf's 
 is "$(jq -r '.[0].id' "$T/graph/overlay-images/images.json")" "$V1" "an image loaded goes there"
 is "$(LRUN_ROOT=$T/env "$LRUN" info --format '{{.Store.GraphRoot}}')" "$T/env" "\$LRUN_ROOT wins over storage.conf"
 is "$("$LRUN" --root "$T/flag" info --format '{{.Store.GraphRoot}}')" "$T/flag" "--root wins over storage.conf"
+is "$(cd "$T" && "$LRUN" --root rel info --format '{{.Store.GraphRoot}}')" "$T/rel" "a relative --root is the working directory's, as podman's"
+out=$(cd "$T" && "$LRUN" --root rel load -q -i fx/v1.tar >/dev/null && "$LRUN" --root rel run -d --name r1 "$V1" sleep 30 >/dev/null &&
+	"$LRUN" --root rel ps --format '{{.Names}} {{.State}}' && "$LRUN" --root rel rm -f -t 0 r1 2>&1)
+is "$?:$out" "0:r1 running
+r1" "and a detached container runs in it (its binds and monitor get whole paths)"
 printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/vfs"\n' "$T" >"$T/vfs.conf"
 out=$(CONTAINERS_STORAGE_CONF=$T/vfs.conf "$LRUN" images 2>&1)
 is "$?:$out" "125:Error: $T/vfs.conf: driver \"vfs\": lrun keeps images with the overlay driver only" \
