@@ -142,7 +142,8 @@ L stop -t 0 dk3 >/dev/null
 in_pane run4 "'$LRUN' --root '$R' run -it --detach-keys '' --rm --name dk4 '$IMG' sh"
 wait_pane '^/var/www # $'
 "$LRUN" --root "$R" attach --no-stdin dk4 >"$T/second.out" 2>&1 & apid=$!
-sleep 0.5
+attached() { [ "$(L events --stream=false --filter container=dk4 --filter event=attach | wc -l)" = 2 ]; }
+wait_for 5 attached # run's own attach, then this one's (connected)
 tm send-keys -t t C-p C-q C-u 'echo shared' Enter
 wait_pane '^shared$'
 tm send-keys -t t 'exit 2' Enter
