@@ -31024,8 +31024,9 @@ static int exec_detached(const char *root, const char *name, struct container_co
  * runs under a keeper (exec_keeper) that holds its terminal and relays it
  * in the attach protocol over a socket pair, whose other end attach_client
  * serves here.  The process's status comes back as it would without the
- * keeper; the detach keys leave it running and end this command as they
- * end podman 4.3.1's exec: an error logged, status 255. */
+ * keeper; the detach keys leave it running and end this command quietly
+ * with status 0, as run's and attach's do (podman 4.3.1 logged an error
+ * and exited 255 there, a bug podman 5 fixed). */
 static int exec_attached(const char *root, const char *name, struct container_config *opts, char **args,
                          struct exec_session *session, const struct attach_options *a)
 {
@@ -31042,14 +31043,8 @@ static int exec_attached(const char *root, const char *name, struct container_co
     int exit_code;
     bool detached;
     attach_client(sock, a, &exit_code, &detached);
-    if (detached) {
-        autoref struct container_ref r;
-        digest_hex id;
-        exec_session_id(id);
-        if (container_ref_read(root, name, &r, &err) == 0)
-            log_emit(LOG_ERROR, "Container %s exec session %s error: detached from container", r.id, id);
-        return 255;
-    }
+    if (detached)
+        return 0;
     if (exit_code < 0) {
         cli_error("the exec session's keeper ended without the process's exit status");
         return EXIT_LRUN;

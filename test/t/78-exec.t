@@ -111,9 +111,8 @@ tm send-keys -t t "clear; stty -g > $T/stty-before; '$LRUN' --root '$R' exec -it
 wait_pane '^/var/www # $'
 tm send-keys -t t 'sleep 1231' Enter; sleep 0.3
 tm send-keys -t t C-p; sleep 0.2; tm send-keys -t t C-q
-is "$(rc_file)" 255 "ctrl-p ctrl-q: exec returns 255, as podman 4.3.1's exec"
-like "$(pane)" "(^|$nl)(ERRO\[[0-9]{4}\] )?Container $(L inspect --format '{{.Id}}' web) exec session [0-9a-f]{64} error: detached from container$nl" \
-	"  with podman's error line"
+is "$(rc_file)" 0 "ctrl-p ctrl-q: exec returns 0 (as run's and attach's detach)"
+pane | grep -qE "ERRO|detached from"; ok $((!$?)) "  with no error line"
 wait_pane '^host\$ $'; ok $? "  the caller's shell is back"
 [ -s "$T/stty-before" ] && cmp -s "$T/stty-before" "$T/stty-after"; ok $? "  its terminal mode restored"
 is "$(in_ps 'sleep 1231')" 1 "  the exec'd shell's sleep runs on in the container"
@@ -130,7 +129,7 @@ tm send-keys -t t 'echo still-$((40+2))' Enter
 wait_pane '^still-42$'; ok $? "--detach-keys ctrl-x,x: ctrl-p ctrl-q do not detach"
 tm send-keys -t t 'sleep 1232' Enter; sleep 0.3
 tm send-keys -t t C-x; sleep 0.2; tm send-keys -t t x
-is "$(rc_file)" 255 "  ctrl-x x detach"
+is "$(rc_file)" 0 "  ctrl-x x detach"
 is "$(in_ps 'sleep 1232')" 1 "  its process runs on"
 
 typed "'$LRUN' --root '$R' exec -it --detach-keys ctrl-p,ctrl-q web sh"
