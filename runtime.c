@@ -5613,9 +5613,12 @@ static int image_big_data_read(lrun_store *s, const struct image *img, const cha
     return read_file_at(s->images_fd, path, out, err);
 }
 
-/* image_config: the parsed image config (big data "sha256:<id>"). */
+/* image_config: the parsed image config (big data "sha256:<id>"); the
+ * image of no ID (a --rootfs container's) has an empty one. */
 static yajl_val image_config(lrun_store *s, const struct image *img, lrun_error **err)
 {
+    if (!img->id[0])
+        return json_parse("{}", "image config", err);
     autofree char *key = xasprintf("sha256:%s", img->id);
     autobuf struct buf text = {0};
     if (image_big_data_read(s, img, key, &text, err) < 0)
@@ -11696,6 +11699,16 @@ static int overlay_mount_layer(const char *root, const char *id, lrun_error **er
     return overlay_mount_at(root, lower.data, id, merged, err);
 }
 
+/* overlay_mount_container: the container's layer on its merged/: over its
+ * image's chain, or (--rootfs DIR:O) over the directory itself. */
+static int overlay_mount_container(const char *root, const char *layer, const char *root_dir, lrun_error **err)
+{
+    if (!root_dir)
+        return overlay_mount_layer(root, layer, err);
+    autofree char *lower = xstrdup(root_dir), *merged = xasprintf("%s/overlay/%s/merged", root, layer);
+    return overlay_mount_at(root, lower, layer, merged, err);
+}
+
 /* overlay_mount_image: a layer and its chain read-only on target (an
  * image's root); a base layer gets its empty/ as the second lower, which
  * overlayfs needs without an upper dir. */
@@ -14121,6 +14134,8 @@ struct spec {
     char *root_path;        /* "root.path": the container's root */
     bool root_readonly;     /* "root.readonly" */
     char *root_layer;       /* annotation "lrun.container-layer", or NULL */
+    char *root_dir;         /* annotation "lrun.rootfs": --rootfs's directory, the root itself or
+                               (with root_layer) the overlay's lower; NULL: an image's layers */
     char *hostname;
     char *domainname;
     struct spec_mount *mounts; /* in the order they are mounted */
@@ -14159,6 +14174,7 @@ static void spec_release(struct spec *s)
     spec_process_release(&s->process);
     free(s->root_path);
     free(s->root_layer);
+    free(s->root_dir);
     free(s->hostname);
     free(s->domainname);
     for (size_t i = 0; i < s->n_mounts; i++) {
@@ -14492,6 +14508,8 @@ static void spec_write_annotations(yajl_gen g, const struct spec *s)
         jw_key_str(g, s->annotations[i], s->annotations[i + 1]);
     if (s->root_layer)
         jw_key_str(g, "lrun.container-layer", s->root_layer);
+    if (s->root_dir)
+        jw_key_str(g, "lrun.rootfs", s->root_dir);
     if (s->process.user.name)
         jw_key_str(g, "lrun.user", s->process.user.name);
     yajl_gen_map_close(g);
@@ -14832,6 +14850,8 @@ static void spec_read_annotations(yajl_val obj, struct spec *s)
     for (size_t i = 0; pairs[i] && pairs[i + 1]; i += 2) {
         if (strcmp(pairs[i], "lrun.container-layer") == 0) {
             free(s->root_layer), s->root_layer = xstrdup(pairs[i + 1]);
+        } else if (strcmp(pairs[i], "lrun.rootfs") == 0) {
+            free(s->root_dir), s->root_dir = xstrdup(pairs[i + 1]);
         } else if (strcmp(pairs[i], "lrun.user") == 0) {
             free(s->process.user.name), s->process.user.name = xstrdup(pairs[i + 1]);
         } else {
@@ -15102,7 +15122,7 @@ static int rootfs_root(const struct launch *l, lrun_error **err)
             autofree char *merged = xasprintf("%s/overlay/%s/merged", l->store_root, s->root_layer);
             if (mount(merged, merged, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return fail_errno(err, "bind the root %s", merged);
-        } else if (overlay_mount_layer(l->store_root, s->root_layer, err) < 0) {
+        } else if (overlay_mount_container(l->store_root, s->root_layer, s->root_dir, err) < 0) {
             return -1;
         }
     } else if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -17946,10 +17966,13 @@ struct container_config {
     char **unsetenv;  /* --unsetenv NAME: a default variable (lrun's, the image's) left out */
     bool unsetenv_all; /* --unsetenv-all: every default left out, only -e's kept */
     char *detach_keys; /* --detach-keys as given (NULL: not given, "": none) */
+    char *rootfs;      /* --rootfs: the host directory that is the root instead of an image's layers */
+    bool rootfs_overlay; /* --rootfs DIR:O: an overlay over it takes the writes, which go with the container */
 };
 
 static void container_config_release(struct container_config *c)
 {
+    free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
     lrun_strv_free(c->labels);
@@ -18027,6 +18050,7 @@ struct container_facts {
     int timeout;       /* "timeout": --timeout, seconds it may run before it is killed (exit code -1); absent: 0 */
     char *detach_keys; /* "detach-keys": --detach-keys as given ("": none), what start -a and attach use
                           without their own; absent: not given */
+    char *rootfs;      /* "rootfs": --rootfs's directory (inspect's Rootfs); absent: an image's layers */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18055,6 +18079,7 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->log_opts);
     free(f->runtime);
     free(f->detach_keys);
+    free(f->rootfs);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -18153,6 +18178,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_int(g, "timeout", f->timeout);
     if (f->detach_keys)
         jw_key_str(g, "detach-keys", f->detach_keys);
+    if (f->rootfs)
+        jw_key_str(g, "rootfs", f->rootfs);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18169,6 +18196,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
         return -1;
     f->image = xstrdup(json_string(v, "image"));
     f->image_id = xstrdup(json_string(v, "image-id"));
+    f->rootfs = xstrdup(json_string(v, "rootfs"));
     f->name = xstrdup(json_string(v, "name"));
     f->entrypoint = xstrdup(json_string(v, "entrypoint"));
     f->command = json_strv(json_get(v, "command"));
@@ -18371,6 +18399,8 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
             strv_push(&p->args, xstrdup(f->command[i]));
     else if (!f->entrypoint)
         json_strings_push(&p->args, json_get(cfg, "Cmd"));
+    if (strv_len(p->args) == 0 && !img->id[0])
+        return fail_code(err, EXIT_LRUN, "no command or entrypoint provided, and no CMD or ENTRYPOINT from image");
     if (strv_len(p->args) == 0)
         return fail_code(err, EXIT_LRUN, "no command specified: the image has no Cmd or Entrypoint");
     autostrv char **exposed = c->publish_all && f->network && strcmp(f->network, "bridge") == 0
@@ -19010,8 +19040,10 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     p->no_new_privileges = c->no_new_privileges;
     p->user.umask = 022;
     p->caps[CAPS_BOUNDING] = p->caps[CAPS_EFFECTIVE] = p->caps[CAPS_PERMITTED] = caps;
-    out->root_path = xasprintf("%s/overlay/%s/merged", s->root, layer_id);
-    out->root_layer = xstrdup(layer_id);
+    out->root_dir = xstrdup(c->rootfs);
+    bool own_layer = !c->rootfs || c->rootfs_overlay; /* --rootfs DIR: the directory itself takes the writes */
+    out->root_path = own_layer ? xasprintf("%s/overlay/%s/merged", s->root, layer_id) : xstrdup(c->rootfs);
+    out->root_layer = own_layer ? xstrdup(layer_id) : NULL;
     out->root_readonly = c->read_only;
     autofree char *userdata = container_userdata(s->root, id);
     autofree char *user_parent = rootless_uid() ? cgroup_rootless_parent(&c->resources) : NULL;
@@ -19141,7 +19173,7 @@ static int volume_prepare(lrun_store *s, struct image *img, struct user_mount *m
         free(m->source);
         m->source = xstrdup(v.name);
     }
-    if (!(v.needs_copy_up || v.needs_chown) || pairs_get(v.options, "type"))
+    if (!(v.needs_copy_up || v.needs_chown) || pairs_get(v.options, "type") || !img->layer)
         return 0;
     autofree char *data = volume_data_path(s->root, v.name);
     struct copy_up c = {.root = s->root, .layer = img->layer, .path = m->destination, .volume_dir = data,
@@ -19574,7 +19606,8 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
         .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = container_labels(config, c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
-        .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys)};
+        .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys),
+        .rootfs = xstrdup(c->rootfs)};
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -20509,7 +20542,8 @@ static pid_t container_launch(struct launch *l, int *pty, lrun_error **err)
      * pivot_root (it would serve its own root); the container binds it */
     autofree char *cwd = getcwd(NULL, 0);
     if (l->spec->root_layer && overlay_mount_program() &&
-        (overlay_mount_layer(l->store_root, l->spec->root_layer, err) < 0 || (cwd && chdir(cwd) < 0)))
+        (overlay_mount_container(l->store_root, l->spec->root_layer, l->spec->root_dir, err) < 0 ||
+         (cwd && chdir(cwd) < 0)))
         return -1;
     if (cgroup && cgroup_create(cgroup, &l->spec->resources, err) < 0)
         return -1;
@@ -21567,6 +21601,9 @@ static int container_spec_read(const char *userdata, const char *layer, struct s
     autofree char *path = xasprintf("%s/config.json", userdata);
     if (spec_read_file(path, s, err) < 0)
         return -1;
+    /* --rootfs DIR without :O: the directory is the root, the layer unused */
+    if (s->root_dir && !s->root_layer && strcmp(s->root_path, s->root_dir) == 0)
+        return 0;
     if (!s->root_layer || strcmp(s->root_layer, layer) != 0)
         return fail(err, "%s: the annotation lrun.container-layer must name the container's layer %s", path, layer);
     return 0;
@@ -28459,7 +28496,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "ImageDigest", img && img->digest ? img->digest : "");
     autofree char *image_name = container_image_name(c);
     jw_key_str(g, "ImageName", image_name);
-    jw_key_str(g, "Rootfs", "");
+    jw_key_str(g, "Rootfs", f.rootfs ? f.rootfs : "");
     jw_key_str(g, "Pod", "");
     autofree char *resolv = xasprintf("%s/resolv.conf", userdata), *hostname = xasprintf("%s/hostname", userdata);
     autofree char *hosts = xasprintf("%s/hosts", userdata), *log = container_log_path(userdata, &f);
@@ -29306,6 +29343,7 @@ struct run_options {
     const char *pull;
     const char *platform;
     bool entrypoint_set;
+    bool rootfs;      /* --rootfs: the IMAGE operand is a directory, DIR[:O] */
     char **attach;    /* run -a/--attach: the streams attached (stdin, stdout, stderr); none given: all */
     int preserve_fds; /* run --preserve-fds N: the caller's 3 .. 3+N-1 pass into the container */
     const char *conmon_pidfile; /* run --conmon-pidfile: the monitor's PID written there (lrun's conmon) */
@@ -29583,6 +29621,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("image-volume", 0, RUN_IMAGE_VOLUME, "bind|tmpfs|ignore",
                  "The image's VOLUMEs: anonymous volumes (default), tmpfs, or nothing"),
         BOOL_FLAG("read-only", 0, &c->read_only, "Mount the root file system read-only"),
+        BOOL_FLAG("rootfs", 0, &o->rootfs, "IMAGE is a directory, the root (DIR:O: writes go to an overlay over it)"),
         RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH[:OPTS]", "Mount a tmpfs"),
         RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),
         RUN_CALL("cap-drop", 0, RUN_CAP_DROP, "CAP", "Drop a capability"),
@@ -29686,6 +29725,34 @@ static void run_options_release(struct run_options *o)
 /* container_create_pulling: run's and create's path to a new container,
  * the CLI's and the API's (lrun_container_create): --replace, the image
  * looked up or pulled as o->pull says, the container made; its ID in *id. */
+/* container_create_rootfs: --rootfs DIR[:O]: the directory is the root, no
+ * image; the record names none (podman's: image "", a layer of no parent,
+ * which :O's overlay writes to). */
+static int container_create_rootfs(lrun_store *s, struct run_options *o, const char *operand, char **command,
+                                   char **id, lrun_error **err)
+{
+    autofree char *dir = xstrdup(operand);
+    o->cfg.rootfs_overlay = has_suffix(dir, ":O");
+    if (o->cfg.rootfs_overlay)
+        dir[strlen(dir) - 2] = '\0';
+    free(o->cfg.rootfs);
+    struct stat st;
+    if (stat(dir, &st) < 0 || !(o->cfg.rootfs = realpath(dir, NULL)))
+        return fail(err, "running container create option: stat %s: %s", dir, strerror_go(errno));
+    /* an overlay's lowerdir= takes ':' and ',' as separators */
+    if (o->cfg.rootfs_overlay && strpbrk(o->cfg.rootfs, ":,"))
+        return fail(err, "--rootfs %s:O: an overlay's lower directory cannot contain ':' or ','", o->cfg.rootfs);
+    free(o->cfg.image);
+    o->cfg.image = xstrdup("");
+    struct image none = {.id = ""};
+    s->volatile_writes = o->cfg.remove;
+    struct container *c = container_create(s, &none, &o->cfg, command, o->entrypoint_set ? o->entrypoint : NULL, err);
+    if (!c)
+        return -1;
+    *id = xstrdup(c->id);
+    return 0;
+}
+
 static int container_create_pulling(const char *root, struct run_options *o, const char *image, char **command,
                                     const lrun_pull_options *pull, char **id, lrun_error **err)
 {
@@ -29705,6 +29772,8 @@ static int container_create_pulling(const char *root, struct run_options *o, con
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
+    if (o->rootfs)
+        return container_create_rootfs(s, o, image, command, id, err);
     autostrv char **loaded = NULL; /* docker-archive:PATH, oci-archive:PATH, oci:DIR: loaded, then run (podman) */
     static const char *const archives[] = {"docker-archive:", "oci-archive:", "oci:", NULL};
     for (size_t i = 0; archives[i]; i++)
