@@ -17968,6 +17968,7 @@ struct container_config {
     char *detach_keys; /* --detach-keys as given (NULL: not given, "": none) */
     char *rootfs;      /* --rootfs: the host directory that is the root instead of an image's layers */
     bool rootfs_overlay; /* --rootfs DIR:O: an overlay over it takes the writes, which go with the container */
+    char **secrets;    /* --secret as given (checked by secret_option_parse) */
 };
 
 static void container_config_release(struct container_config *c)
@@ -17981,6 +17982,7 @@ static void container_config_release(struct container_config *c)
     free(c->runtime);
     free(c->systemd);
     free(c->detach_keys);
+    lrun_strv_free(c->secrets);
     lrun_strv_free(c->unsetenv);
     free(c->image);
     free(c->image_name);
@@ -18242,6 +18244,243 @@ static char *container_userdata(const char *root, const char *id)
 {
     return xasprintf("%s/overlay-containers/%s/userdata", root, id);
 }
+
+/* --- secrets: podman's file driver.  secrets/secrets.json holds the
+ * records, secrets/filedriver/secretsdata.json the data (base64), both
+ * 0600 under 0700 directories: no other user reads a secret. --- */
+
+struct secret {
+    char *id, *name, *created, *data; /* data: base64, as secretsdata.json keeps it */
+};
+
+struct secrets {
+    struct secret *list;
+    size_t n;
+};
+
+static void secrets_release(struct secrets *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->list[i].id), free(s->list[i].name), free(s->list[i].created), free(s->list[i].data);
+    free(s->list);
+    *s = (struct secrets){0};
+}
+#define autosecrets cleanup(secrets_release)
+
+static int secrets_read(const char *root, struct secrets *out, lrun_error **err)
+{
+    *out = (struct secrets){0};
+    autofree char *path = xasprintf("%s/secrets/secrets.json", root);
+    autofree char *data_path = xasprintf("%s/secrets/filedriver/secretsdata.json", root);
+    autobuf struct buf text = {0}, data_text = {0};
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return 0; /* no secret made yet */
+    if (read_file_at(AT_FDCWD, path, &text, err) < 0 || read_file_at(AT_FDCWD, data_path, &data_text, err) < 0)
+        return -1;
+    autojson yajl_val j = json_parse(text.data, path, err);
+    autojson yajl_val data = j ? json_parse(data_text.data, data_path, err) : NULL;
+    if (!data)
+        return -1;
+    yajl_val map = json_get(j, "secrets");
+    for (size_t i = 0; YAJL_IS_OBJECT(map) && i < map->u.object.len; i++) {
+        yajl_val v = map->u.object.values[i];
+        const char *id = json_string(v, "id");
+        if (!id || !json_string(v, "name") || !json_string(data, id))
+            continue;
+        out->list = xrealloc(out->list, (out->n + 1) * sizeof *out->list);
+        out->list[out->n++] = (struct secret){xstrdup(id), xstrdup(json_string(v, "name")),
+                                              xstrdup(json_string(v, "createdAt")), xstrdup(json_string(data, id))};
+    }
+    return 0;
+}
+
+static int secrets_write(const char *root, const struct secrets *s, lrun_error **err)
+{
+    autofree char *driver_path = xasprintf("%s/secrets/filedriver", root);
+    autogen yajl_gen g = json_writer(true), d = json_writer(true);
+    yajl_gen_map_open(g);
+    yajl_gen_map_open(d);
+    jw_key(g, "secrets");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < s->n; i++) {
+        jw_key(g, s->list[i].id);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "name", s->list[i].name);
+        jw_key_str(g, "id", s->list[i].id);
+        jw_key_str(g, "createdAt", s->list[i].created);
+        jw_key_str(g, "driver", "file");
+        jw_key(g, "driverOptions");
+        yajl_gen_map_open(g);
+        jw_key_str(g, "path", driver_path);
+        yajl_gen_map_close(g);
+        yajl_gen_map_close(g);
+        jw_key_str(d, s->list[i].id, s->list[i].data);
+    }
+    yajl_gen_map_close(g);
+    for (int pass = 0; pass < 2; pass++) { /* nameToID, idToName */
+        jw_key(g, pass ? "idToName" : "nameToID");
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < s->n; i++)
+            jw_key_str(g, pass ? s->list[i].id : s->list[i].name, pass ? s->list[i].name : s->list[i].id);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(d);
+    size_t len, data_len;
+    autofree char *text = json_writer_text(g, &len), *data = json_writer_text(d, &data_len);
+    autoclose int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", root);
+    autoclose int dir_fd = open_dir_at(root_fd, "secrets", 0700, err);
+    autoclose int driver_fd = dir_fd >= 0 ? open_dir_at(dir_fd, "filedriver", 0700, err) : -1;
+    if (driver_fd < 0 || write_file_atomic(driver_fd, "secretsdata.json", data, data_len, 0600, err) < 0 ||
+        write_file_atomic(dir_fd, "secrets.json", text, len, 0600, err) < 0)
+        return error_prefix(err, "secrets");
+    return 0;
+}
+
+/* secret_find: by name, then by ID or a unique prefix of one (podman's
+ * lookup); -1 (said as podman does) when none. */
+static ssize_t secret_find(const struct secrets *s, const char *name_or_id, lrun_error **err)
+{
+    ssize_t found = -1;
+    size_t matches = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->list[i].name, name_or_id) == 0 || strcmp(s->list[i].id, name_or_id) == 0)
+            return (ssize_t)i;
+    for (size_t i = 0; i < s->n && *name_or_id; i++)
+        if (has_prefix(s->list[i].id, name_or_id))
+            found = (ssize_t)i, matches++;
+    if (matches > 1)
+        return fail(err, "more than one result secret with prefix %s: no such secret", name_or_id);
+    if (matches == 0)
+        return fail(err, "no secret with name or id \"%s\": no such secret", name_or_id);
+    return found;
+}
+
+/* secret_name_valid: podman's rule, 1 to 64 of [a-zA-Z0-9-_.], starting
+ * and ending with a letter or digit. */
+static bool secret_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* One run --secret NAME[,type=mount|env][,target=][,uid=][,gid=][,mode=]. */
+struct secret_option {
+    char name[65], target[PATH_MAX];
+    bool env;
+    unsigned long uid, gid, mode;
+};
+
+/* secret_option_parse: podman's parsing; a mount's target is relative to
+ * /run/secrets, an env's the variable (both default to the name). */
+static int secret_option_parse(const char *spec, struct secret_option *o, lrun_error **err)
+{
+    *o = (struct secret_option){.mode = 0444};
+    autostrv char **parts = strv_split(spec, ",");
+    bool ids_given = false;
+    const char *target = NULL;
+    if (spec[0] == ',' || !parts[0] || strchr(parts[0], '=') || strlen(parts[0]) >= sizeof o->name)
+        return fail(err, "no secret name given: parsing secret");
+    snprintf(o->name, sizeof o->name, "%s", parts[0]);
+    for (size_t i = 1; parts[i]; i++) {
+        char *eq = strchr(parts[i], '=');
+        const char *value = eq ? eq + 1 : "";
+        unsigned long *number = NULL;
+        if (has_prefix(parts[i], "type=") && (strcmp(value, "mount") == 0 || strcmp(value, "env") == 0))
+            o->env = strcmp(value, "env") == 0;
+        else if (has_prefix(parts[i], "type="))
+            return fail(err, "type %s is invalid: parsing secret", value);
+        else if (has_prefix(parts[i], "target="))
+            target = value;
+        else if (has_prefix(parts[i], "uid="))
+            number = &o->uid;
+        else if (has_prefix(parts[i], "gid="))
+            number = &o->gid;
+        else if (has_prefix(parts[i], "mode="))
+            number = &o->mode;
+        else
+            return fail(err, "option %s invalid: parsing secret", parts[i]);
+        if (number) {
+            char *end;
+            errno = 0;
+            *number = strtoul(value, &end, number == &o->mode ? 8 : 10);
+            if (!*value || *end || errno || *number > (number == &o->mode ? 0777ul : UINT32_MAX - 1))
+                return fail(err, "%s invalid: parsing secret", parts[i]);
+            ids_given = true;
+        }
+    }
+    if (o->env && ids_given)
+        return fail(err, "UID, GID, Mode options cannot be set with secret option type=env: parsing secret");
+    target = target && *target ? target : o->name;
+    int n = o->env || target[0] == '/' ? snprintf(o->target, sizeof o->target, "%s", target)
+                                       : snprintf(o->target, sizeof o->target, "/run/secrets/%s", target);
+    if (n < 0 || (size_t)n >= sizeof o->target)
+        return fail(err, "target %s is too long: parsing secret", target);
+    return 0;
+}
+
+/* container_secrets_write: each --secret's data, copied into userdata
+ * when the container is made (so it outlives the secret and never comes
+ * from a path the container controls): a mount's as userdata/secrets/NAME
+ * (bound read-only at its target), the variables as NUL-separated
+ * KEY=VALUE in userdata/secrets-env, read at start and never in the spec,
+ * so inspect cannot show them. */
+static int container_secrets_write(lrun_store *s, const char *id, char *const *specs, lrun_error **err)
+{
+    if (!specs || !specs[0])
+        return 0;
+    autosecrets struct secrets all = {0};
+    if (secrets_read(s->root, &all, err) < 0)
+        return -1;
+    autofree char *userdata = container_userdata(s->root, id);
+    autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    autoclose int dir_fd = fd >= 0 ? open_dir_at(fd, "secrets", 0700, err) : -1;
+    if (dir_fd < 0)
+        return fd < 0 ? fail_errno(err, "open %s", userdata) : -1;
+    autobuf struct buf env = {0};
+    for (size_t i = 0; specs[i]; i++) {
+        struct secret_option o;
+        ssize_t k;
+        autobuf struct buf data = {0};
+        if (secret_option_parse(specs[i], &o, err) < 0 || (k = secret_find(&all, o.name, err)) < 0)
+            return -1;
+        if (!base64_decode(all.list[k].data, &data))
+            return fail(err, "secret %s: its data is not base64", o.name);
+        if (o.env) {
+            buf_printf(&env, "%s=", o.target);
+            buf_add(&env, data.data, data.len);
+            buf_add(&env, "", 1);
+            continue;
+        }
+        if (write_file_at(dir_fd, o.name, data.data ? data.data : "", data.len, 0600, err) < 0)
+            return -1;
+        uid_t uid = (uid_t)o.uid;
+        gid_t gid = (gid_t)o.gid;
+        if ((rootless_uid() ? 0 : fchownat(dir_fd, o.name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ||
+            fchmodat(dir_fd, o.name, (mode_t)o.mode, 0) < 0)
+            return fail_errno(err, "secret %s", o.name);
+    }
+    if (env.len && write_file_at(fd, "secrets-env", env.data, env.len, 0600, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* container_secrets_env: the env secrets container_secrets_write kept,
+ * into the process's environment as it starts. */
+static void container_secrets_env(const char *userdata, char ***env)
+{
+    autofree char *path = xasprintf("%s/secrets-env", userdata);
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, path, &text, NULL) < 0)
+        return;
+    for (size_t at = 0; at < text.len; at += strlen(text.data + at) + 1)
+        env_set(env, text.data + at);
+}
+
 
 static char *container_image_name(const struct container *c)
 {
@@ -18517,6 +18756,13 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
         spec_add_mount(s, "/etc/localtime", "bind", c->timezone, STRV("bind", "ro"));
     for (size_t i = 0; i < c->n_mounts; i++)
         spec_user_mount(s, &c->mounts[i], root, userdata, i);
+    for (size_t i = 0; c->secrets && c->secrets[i]; i++) { /* container_secrets_write's copies */
+        struct secret_option o;
+        if (secret_option_parse(c->secrets[i], &o, NULL) == 0 && !o.env) {
+            autofree char *source = xasprintf("%s/secrets/%s", userdata, o.name);
+            spec_add_mount(s, o.target, "bind", source, STRV("bind", "ro"));
+        }
+    }
 }
 
 /* --- limits: docker's resource options, checked as they are parsed --- */
@@ -19531,7 +19777,8 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
     l->incomplete = false;
     if (store_save_layers(s, err) < 0)
         return NULL;
-    if (container_files_write(s, id, &spec, f, c->privileged, err) < 0) {
+    if (container_files_write(s, id, &spec, f, c->privileged, err) < 0 ||
+        container_secrets_write(s, id, c->secrets, err) < 0) {
         remove_tree_at(s->containers_fd, id, NULL);
         layer_delete(s, l, NULL);
         return NULL;
@@ -22068,6 +22315,7 @@ static int container_start_as(const char *root, const char *id_or_name, const in
     if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
         container_image_mounts_hold(root, sc.id, &sc.facts, err) < 0)
         return -1;
+    container_secrets_env(sc.userdata, &sc.spec.process.env);
     if (container_network_prepare(&sc, &gateway, err) < 0 ||
         container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0) {
         container_image_mounts_release(root, sc.id, &sc.facts); /* nothing started: the images held go again */
@@ -29354,7 +29602,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
-                RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_LIMIT /* + enum limit_option */ };
+                RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_LIMIT /* + enum limit_option */ };
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -29427,6 +29675,13 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     }
     case RUN_DNS_SEARCH: strv_push(&c->dns_search, xstrdup(value)); break;
+    case RUN_SECRET: {
+        struct secret_option secret;
+        if (secret_option_parse(value, &secret, err) < 0)
+            return -1;
+        strv_push(&c->secrets, xstrdup(value));
+        break;
+    }
     case RUN_NETWORK_ALIAS:
         if (!network_name_valid(value))
             return fail(err, "invalid --network-alias \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", value);
@@ -29672,6 +29927,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         STRING_FLAG("conmon-pidfile", 0, &o->conmon_pidfile, "FILE",
                     "Write the PID of the container's monitor (lrun's conmon; attached: the run itself) to FILE"),
         RUN_CALL("preserve-fds", 0, RUN_PRESERVE_FDS, "N", "Pass the caller's descriptors 3 .. 3+N-1 into the container"),
+        RUN_CALL("secret", 0, RUN_SECRET, "NAME[,type=mount|env,target=,uid=,gid=,mode=]",
+                 "A secret in a file (/run/secrets/NAME, read-only) or a variable"),
         LIST_FLAG("unsetenv", 0, &c->unsetenv, "NAME", "Leave out a default variable (TERM, container, the image's)"),
         BOOL_FLAG("unsetenv-all", 0, &c->unsetenv_all, "Leave out every default variable (-e's stay)"),
         RUN_CALL("systemd", 0, RUN_SYSTEMD, "true|false|always",
@@ -32462,6 +32719,253 @@ static int cli_no_args(int n, const char *command)
     return EXIT_LRUN;
 }
 
+/* --- secret create, ls, inspect, rm --- */
+
+/* secret_json: the secret as podman's secret inspect shows it (its data
+ * never). */
+static void secret_json(const char *root, const struct secret *sec, yajl_gen g)
+{
+    autofree char *path = xasprintf("%s/secrets/filedriver", root);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "ID", sec->id);
+    jw_key_str(g, "CreatedAt", sec->created);
+    jw_key_str(g, "UpdatedAt", sec->created);
+    jw_key(g, "Spec");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", sec->name);
+    jw_key(g, "Driver");
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Name", "file");
+    jw_key_pairs(g, "Options", STRV("path", path));
+    yajl_gen_map_close(g);
+    jw_key_pairs(g, "Labels", STRV(NULL));
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+}
+
+static int cmd_secret_create(struct cli *cli, int argc, char **argv)
+{
+    const char *driver = "file";
+    const struct cli_flag flags[] = {
+        STRING_FLAG("driver", 'd', &driver, "DRIVER", "Secret driver (lrun has file)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"secret create", "NAME FILE|-", "Create a new secret", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 2) {
+        cli_error("accepts 2 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    if (strcmp(driver, "file") != 0) {
+        cli_error("secret driver \"%s\" is not known: lrun has the file driver", driver);
+        return EXIT_LRUN;
+    }
+    const char *name = argv[1], *file = argv[2];
+    if (!secret_name_valid(name)) {
+        cli_error("only 64 [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]: %s: "
+                  "invalid secret name", name);
+        return EXIT_LRUN;
+    }
+    autobuf struct buf data = {0};
+    autoerror lrun_error *err = NULL;
+    if (strcmp(file, "-") == 0 ? read_all_fd(STDIN_FILENO, "stdin", &data, &err) < 0
+                               : read_file_at(AT_FDCWD, file, &data, &err) < 0)
+        return cli_fail(err);
+    if (data.len == 0 || data.len >= 512000) {
+        cli_error("secret data must be larger than 0 and less than 512000 bytes");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autosecrets struct secrets all = {0};
+    if (secrets_read(s->root, &all, &err) < 0)
+        return cli_fail(err);
+    for (size_t i = 0; i < all.n; i++)
+        if (strcmp(all.list[i].name, name) == 0) {
+            cli_error("%s: secret name in use", name);
+            return EXIT_LRUN;
+        }
+    unsigned char raw[13];
+    char id[27];
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, id);
+    id[25] = '\0'; /* podman's IDs: 25 hex digits */
+    all.list = xrealloc(all.list, (all.n + 1) * sizeof *all.list);
+    all.list[all.n++] = (struct secret){xstrdup(id), xstrdup(name), time_rfc3339_now(), base64_encode(data.data, data.len)};
+    explicit_bzero(data.data, data.len);
+    if (secrets_write(s->root, &all, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_secret_ls(struct cli *cli, int argc, char **argv)
+{
+    bool quiet = false, no_heading = false;
+    const char *format = NULL;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only secrets that match: name, id"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Format the output with a Go template"),
+        BOOL_FLAG("noheading", 'n', &no_heading, "Do not print headers"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print secret IDs only"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"secret ls", "", "List secrets", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = cli_no_args(n, "secret ls")))
+        return status;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (!has_prefix(filters[i], "name=") && !has_prefix(filters[i], "id=")) {
+            autofree char *key = xstrndup(filters[i], strcspn(filters[i], "="));
+            cli_error("invalid filter \"%s\"", key);
+            return EXIT_LRUN;
+        }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autosecrets struct secrets all = {0};
+    autoerror lrun_error *err = NULL;
+    if (secrets_read(s->root, &all, &err) < 0)
+        return cli_fail(err);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    struct table t = {.columns = 5};
+    if (!no_heading && !format)
+        table_add_row(&t, "ID", "NAME", "DRIVER", "CREATED", "UPDATED");
+    for (size_t i = 0; i < all.n; i++) {
+        bool match = true; /* podman's filters: each a regular expression */
+        for (size_t k = 0; filters && filters[k] && match; k++)
+            match = regex_match(strchr(filters[k], '=') + 1,
+                                has_prefix(filters[k], "id=") ? all.list[i].id : all.list[i].name) == 1;
+        if (!match)
+            continue;
+        if (quiet) {
+            printf("%s\n", all.list[i].id);
+            continue;
+        }
+        autofree char *ago = time_ago(time_parse_rfc3339(all.list[i].created));
+        if (!format)
+            table_add_row(&t, all.list[i].id, all.list[i].name, "file", ago, ago);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "ID", all.list[i].id);
+        jw_key_str(g, "Name", all.list[i].name);
+        jw_key_str(g, "Driver", "file");
+        jw_key_str(g, "CreatedAt", ago);
+        jw_key_str(g, "UpdatedAt", ago);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    if (quiet)
+        return 0;
+    if (format) {
+        autofree char *text = json_writer_text(g, NULL);
+        autojson yajl_val list = json_text_to_tree(text);
+        autojson yajl_val header = json_text_to_tree("{\"ID\":\"ID\",\"Name\":\"NAME\",\"Driver\":\"DRIVER\","
+                                                     "\"CreatedAt\":\"CREATED\",\"UpdatedAt\":\"UPDATED\"}");
+        return format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, json_array_len(list),
+                                 no_heading ? NULL : header);
+    }
+    table_print(&t, stdout);
+    return 0;
+}
+
+static int cmd_secret_inspect(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"secret inspect", "SECRET [SECRET...]", "Inspect a secret", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n == 0) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autosecrets struct secrets all = {0};
+    autoerror lrun_error *err = NULL;
+    if (secrets_read(s->root, &all, &err) < 0)
+        return cli_fail(err);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    autobuf struct buf errors = {0};
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *find_err = NULL;
+        ssize_t k = secret_find(&all, argv[i], &find_err);
+        if (k < 0) /* podman says each after the output */
+            buf_printf(&errors, "inspecting secret: %s\n", find_err->message);
+        else
+            secret_json(s->root, &all.list[k], g);
+    }
+    yajl_gen_array_close(g);
+    if (!format || strcmp(format, "json") == 0) {
+        json_print_go(g, "    ");
+    } else {
+        autofree char *text = json_writer_text(g, NULL);
+        autojson yajl_val list = json_text_to_tree(text);
+        status = format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, json_array_len(list), NULL);
+    }
+    fflush(stdout);
+    for (char *line = errors.data, *end; line && *line; line = end + 1) {
+        end = strchr(line, '\n');
+        *end = '\0';
+        cli_error("%s", line);
+        status = EXIT_LRUN;
+    }
+    return status;
+}
+
+static int cmd_secret_rm(struct cli *cli, int argc, char **argv)
+{
+    bool all_given = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all_given, "Remove all secrets"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"secret rm", "[SECRET...]", "Remove one or more secrets", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if ((n == 0) == !all_given) {
+        cli_error(all_given ? "when using the --all switch, you may not pass any secret names or IDs"
+                            : "`lrun secret rm` requires one argument, or the --all flag");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
+        return status;
+    autosecrets struct secrets all = {0};
+    autoerror lrun_error *err = NULL;
+    if (secrets_read(s->root, &all, &err) < 0)
+        return cli_fail(err);
+    /* a container made with a secret keeps its own copy: one in use goes too, as in podman */
+    for (int i = 1; i <= n || (all_given && all.n); i++) {
+        autoerror lrun_error *find_err = NULL;
+        ssize_t k = all_given ? 0 : secret_find(&all, argv[i], &find_err);
+        if (k < 0) {
+            status = cli_fail(find_err);
+            continue;
+        }
+        autofree char *id = all.list[k].id;
+        free(all.list[k].name), free(all.list[k].created), free(all.list[k].data);
+        memmove(&all.list[k], &all.list[k + 1], (all.n - (size_t)k - 1) * sizeof *all.list);
+        all.n--;
+        if (secrets_write(s->root, &all, &err) < 0)
+            return cli_fail(err);
+        printf("%s\n", id);
+    }
+    return status;
+}
+
 /* volumes_unused: the volumes no container uses that pass filters (prune's). */
 static char **volumes_unused(lrun_store *s, char *const *filters)
 {
@@ -34134,6 +34638,15 @@ static const struct command volume_commands[] = {
 
 };
 
+static const struct command secret_commands[] = {
+    {"create", cmd_secret_create, "Create a new secret"},
+    {"inspect", cmd_secret_inspect, "Inspect a secret"},
+    {"ls", cmd_secret_ls, "List secrets"},
+    {"list", cmd_secret_ls, "List secrets"},
+    {"rm", cmd_secret_rm, "Remove one or more secrets"},
+    {NULL, NULL, NULL},
+};
+
 static const struct command system_commands[] = {
     {"df", cmd_system_df, "Show lrun disk usage"},
     {"check", cmd_system_check, "Check the store's consistency"},
@@ -34206,6 +34719,7 @@ static const struct command_group {
     {"container", container_commands, "Manage containers"},
     {"network", network_commands, "Manage networks"},
     {"volume", volume_commands, "Manage volumes"},
+    {"secret", secret_commands, "Manage secrets"},
     {"system", system_commands, "Manage lrun (disk usage, information, check, repair, prune)"},
 };
 
@@ -34276,6 +34790,7 @@ static const struct command commands[] = {
     {"rmi", cmd_rmi, "Remove images"},
     {"run", cmd_run, "Run a command in a new container"},
     {"save", cmd_save, "Save an image to a docker-archive"},
+    {"secret", cmd_group, "Manage secrets"},
     {"start", cmd_start, "Start created or stopped containers"},
     {"stats", cmd_stats, "Display the resource usage of containers"},
     {"stop", cmd_stop, "Stop running containers"},
