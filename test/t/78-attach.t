@@ -159,4 +159,11 @@ tm send-keys -t t 'exit 4' Enter
 run L container exists dk5
 is "$(pane_rc att5):$rc" "4:1" "  attach, exit 4: 4, and --rm removed it"
 
+L create -it --name dk6 "$IMG" sh -c 'trap "exit 9" TERM; echo ready; while :; do sleep 0.1; done' >/dev/null
+in_pane sp "'$LRUN' --root '$R' start -a -i --sig-proxy=false dk6"
+wait_pane '^ready'
+tty=$(tm display -p -t t '#{pane_tty}') # the foreground start's, not its monitor's (the same command line)
+kill -TERM "$(pgrep -t "${tty#/dev/}" -f -- "start -a -i --sig-proxy=false dk6")"
+is "$(pane_rc sp):$(status dk6)" "143:Up" "start -a -i --sig-proxy=false: SIGTERM ends start (143), not the container"
+
 done_testing
