@@ -20054,11 +20054,14 @@ static int stdio_setup(const struct launch *l, lrun_error **err)
 }
 
 /* terminal_control: a new session whose controlling terminal is stdin's
- * (the process that execs, so the shell in it gets job control). */
-static int terminal_control(lrun_error **err)
+ * (the process that execs, so the shell in it gets job control).  Without
+ * a terminal a new session too, as runc's nsexec makes: else the caller's
+ * terminal stayed the container's controlling one, open to it as /dev/tty
+ * (its keys read, TIOCSTI typing into the caller's shell). */
+static int terminal_control(bool terminal, lrun_error **err)
 {
     setsid();
-    if (ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+    if (terminal && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
         return fail_errno(err, "make the terminal the controlling one");
     return 0;
 }
@@ -20429,7 +20432,7 @@ static int container_child_setup(struct launch *l, lrun_error **err)
      * own), its mounts, /dev, the console, masked and read-only paths */
     autoclose int root_fd = rootfs_prepare(l, err);
     if (root_fd < 0 || hooks_run(s, HOOK_CREATE_CONTAINER, state.data, err) < 0 || stdio_setup(l, err) < 0 ||
-        (s->process.terminal && terminal_control(err) < 0))
+        terminal_control(s->process.terminal, err) < 0)
         return -1;
     /* switch root */
     if (root_switch(root_fd, l->no_pivot, err) < 0)
@@ -23515,7 +23518,7 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
         fail_errno(&err, "fork into the container's pid namespace");
         child_report(report_fd, err);
     }
-    if (p->terminal && terminal_control(&err) < 0)
+    if (terminal_control(p->terminal, &err) < 0)
         child_report(report_fd, err);
     process_exec(p->args, env, &err);
     child_report(report_fd, err);

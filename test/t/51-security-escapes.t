@@ -319,6 +319,13 @@ out=$(ctty timeout -k 5 30 "$LRUN" --root "$R" exec io /attack/attack stdio)
 like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' "exec on a terminal, without -t: ENOTTY on 0, 1 and 2"
 out=$(ctty "echo in | timeout -k 5 30 $LRUN --root $R exec -i io /attack/attack stdio")
 like "$out" 'TIOCSTI 0: ENOTTY.*TIOCSTI 1: ENOTTY.*TIOCSTI 2: ENOTTY' "  likewise with -i"
+# the caller's terminal must not stay the container's controlling one
+# (runc and crun make a new session): /dev/tty opened it, to read the
+# user's keys or TIOCSTI into the shell (dev.tty.legacy_tiocsti)
+out=$(ctty "timeout -k 5 30 $LRUN --root $R run --rm $IMG sh -c '{ echo x >/dev/tty; } 2>/dev/null && echo TTY; echo end'")
+is "$out" "end" "run on a terminal, without -t: /dev/tty does not open the caller's terminal"
+out=$(ctty "timeout -k 5 30 $LRUN --root $R exec io sh -c '{ echo x >/dev/tty; } 2>/dev/null && echo TTY; echo end'")
+is "$out" "end" "  nor in exec without -t"
 "$LRUN" --root "$R" rm -f io >/dev/null 2>&1
 
 echo "the caller's secret" >"$T/file"
