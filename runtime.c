@@ -18427,8 +18427,9 @@ static int secret_option_parse(const char *spec, struct secret_option *o, lrun_e
  * when the container is made (so it outlives the secret and never comes
  * from a path the container controls): a mount's as userdata/secrets/NAME
  * (bound read-only at its target), the variables as NUL-separated
- * KEY=VALUE in userdata/secrets-env, read at start and never in the spec,
- * so inspect cannot show them. */
+ * KEY=VALUE in userdata/secrets-env, read at start and exec and never in
+ * the spec, so inspect cannot show them; userdata/secrets.json lists the
+ * mounts as inspect's Config.Secrets. */
 static int container_secrets_write(lrun_store *s, const char *id, char *const *specs, lrun_error **err)
 {
     if (!specs || !specs[0])
@@ -18442,6 +18443,8 @@ static int container_secrets_write(lrun_store *s, const char *id, char *const *s
     if (dir_fd < 0)
         return fd < 0 ? fail_errno(err, "open %s", userdata) : -1;
     autobuf struct buf env = {0};
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
     for (size_t i = 0; specs[i]; i++) {
         struct secret_option o;
         ssize_t k;
@@ -18463,8 +18466,19 @@ static int container_secrets_write(lrun_store *s, const char *id, char *const *s
         if ((rootless_uid() ? 0 : fchownat(dir_fd, o.name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ||
             fchmodat(dir_fd, o.name, (mode_t)o.mode, 0) < 0)
             return fail_errno(err, "secret %s", o.name);
+        yajl_gen_map_open(g);
+        jw_key_str(g, "Name", all.list[k].name);
+        jw_key_str(g, "ID", all.list[k].id);
+        jw_key_int(g, "UID", (int64_t)o.uid);
+        jw_key_int(g, "GID", (int64_t)o.gid);
+        jw_key_int(g, "Mode", (int64_t)o.mode);
+        yajl_gen_map_close(g);
     }
-    if (env.len && write_file_at(fd, "secrets-env", env.data, env.len, 0600, err) < 0)
+    yajl_gen_array_close(g);
+    size_t len;
+    autofree char *mounts = json_writer_text(g, &len);
+    if ((env.len && write_file_at(fd, "secrets-env", env.data, env.len, 0600, err) < 0) ||
+        (len > 2 && write_file_at(fd, "secrets.json", mounts, len, 0600, err) < 0))
         return -1;
     return 0;
 }
@@ -23641,6 +23655,7 @@ static int container_exec(const char *root, const char *name, struct container_c
         seccomp_program_prepare(root, spec.seccomp, spec.process.caps[CAPS_BOUNDING], &seccomp, err) < 0)
         return -1;
     cleanup(spec_process_release) struct spec_process p;
+    container_secrets_env(userdata, &spec.process.env); /* exec's environment is the container's, as podman's */
     exec_process(&spec.process, opts, args, &p);
     sigset_t set;
     int sigfd = waiter_signals(&set), master = -1;
@@ -28365,7 +28380,7 @@ static void jw_key_json(yajl_gen g, const char *key, yajl_val v)
 
 /* container_inspect_config: "Config", from the spec and the facts. */
 static void container_inspect_config(yajl_gen g, const struct container *c, yajl_val spec,
-                                     const struct container_facts *f)
+                                     const struct container_facts *f, yajl_val secrets)
 {
     yajl_val process = json_get(spec, "process");
     yajl_val args = json_get(process, "args");
@@ -28413,6 +28428,7 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     jw_key_json(g, "Annotations", annotations);
     jw_key_str(g, "StopSignal", f->stop_signal ? f->stop_signal : "SIGTERM");
     jw_key_str(g, "Umask", "0022");
+    jw_key_json(g, "Secrets", secrets); /* container_secrets_write's list of the mounts (null: none) */
     jw_key_int(g, "Timeout", 0);
     jw_key_int(g, "StopTimeout", f->stop_timeout);
     yajl_gen_map_close(g);
@@ -28788,7 +28804,11 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "Namespace", "");
     jw_key_bool(g, "IsInfra", false);
     jw_key_bool(g, "IsService", false);
-    container_inspect_config(g, c, spec, &f);
+    autofree char *secrets_path = xasprintf("%s/overlay-containers/%s/userdata/secrets.json", s->root, c->id);
+    autobuf struct buf secrets_text = {0};
+    autojson yajl_val secrets = read_file_at(AT_FDCWD, secrets_path, &secrets_text, NULL) == 0
+                                    ? json_tree_parse(secrets_text.data, NULL, 0) : NULL;
+    container_inspect_config(g, c, spec, &f, secrets);
     jw_key(g, "HostConfig");
     yajl_gen_map_open(g);
     jw_key_strv(g, "Binds", binds);

@@ -79,6 +79,10 @@ run L run --rm --network none --secret mysec,type=mount,target=/etc/x,uid=5,gid=
 is "$rc/$out" "0/400 5 6${nl}hunter2${nl}from stdin$nl" "target= (absolute, or relative to /run/secrets), uid=, gid=, mode="
 run L run --rm --network none --secret mysec,type=env,target=FOO --secret s2,type=env "$IMG" sh -c 'echo "$FOO/$s2"'
 is "$rc/$out" "0/hunter2/from stdin$nl" "type=env: the variable target= names (default: the name)"
+L run -d --name e1 --network none --secret mysec,type=env "$IMG" sleep 60 >/dev/null
+run L exec e1 sh -c 'echo "[$mysec]"'
+is "$rc/$out" "0/[hunter2]$nl" "exec has the container's env secrets, as podman's"
+L rm -f -t0 e1 >/dev/null
 run L run --rm --secret mysec,bogus=1 "$IMG" true
 is "$rc/$err" "125/Error: option bogus=1 invalid: parsing secret$nl" "an unknown option: podman's error"
 run L run --rm --secret mysec,type=foo "$IMG" true
@@ -88,6 +92,9 @@ is "$rc/$err/$(L ps -aq)" "125/Error: no secret with name or id \"nope\": no suc
 
 # a container keeps its own copy: nothing of the data in inspect; it outlives the secret
 L create --name c1 --network none --secret mysec --secret s2,type=env,target=S2 "$IMG" sh -c 'cat /run/secrets/mysec; echo "/$S2"' >/dev/null
+run L inspect c1 --format '{{json .Config.Secrets}}'
+is "$rc/$out" "0/[{\"Name\":\"mysec\",\"ID\":\"$id1\",\"UID\":0,\"GID\":0,\"Mode\":292}]$nl" \
+	"inspect's Config.Secrets: the mounted ones, as podman's"
 run L inspect c1
 is "$rc/$(grep -cE 'hunter2|from stdin' <<<"$out")" 0/0 "container inspect shows no secret's data (nor the variable)"
 run L secret rm mysec s2
