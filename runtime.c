@@ -23193,9 +23193,12 @@ static int cp_root_open(struct cp_request *r, lrun_error **err)
         int fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? fail_errno(err, "open the root of container %s", r->container) : fd;
     }
-    if (overlay_mount_layer(r->root, r->layer, err) < 0)
+    /* --rootfs DIR: the directory itself; DIR:O: the layer over it */
+    const char *root_dir = r->spec ? r->spec->root_dir : NULL;
+    bool own_layer = !root_dir || r->spec->root_layer;
+    if (own_layer && overlay_mount_container(r->root, r->layer, root_dir, err) < 0)
         return -1;
-    autofree char *merged = xasprintf("%s/overlay/%s/merged", r->root, r->layer);
+    autofree char *merged = own_layer ? xasprintf("%s/overlay/%s/merged", r->root, r->layer) : xstrdup(root_dir);
     int fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, "open %s", merged);
