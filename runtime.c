@@ -18463,7 +18463,7 @@ static int container_secrets_write(lrun_store *s, const char *id, char *const *s
             return -1;
         uid_t uid = (uid_t)o.uid;
         gid_t gid = (gid_t)o.gid;
-        if ((rootless_uid() ? 0 : fchownat(dir_fd, o.name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ||
+        if (fchownat(dir_fd, o.name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || /* rootless: inside the user namespace */
             fchmodat(dir_fd, o.name, (mode_t)o.mode, 0) < 0)
             return fail_errno(err, "secret %s", o.name);
         yajl_gen_map_open(g);

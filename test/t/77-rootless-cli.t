@@ -82,6 +82,14 @@ is "$rc|$out" "0|" "no image left"
 is "$(lu unshare find .local/share/lrun/overlay -mindepth 1 -maxdepth 1 ! -name l | wc -l)" 0 "no layer left on disk"
 run lu load -q -i "$RH/user.tar"
 is "$rc|$out" $'0|Loaded image: localhost:5000/servidorweb:v1\n' "the saved archive loads again"
+# --------------------------------------------------------------- secrets --
+printf hunter2 >"$RH/pw" && chmod 644 "$RH/pw"
+run lu secret create us "$RH/pw"
+is "$rc" 0 "secret create as the user"
+run lu run --rm --network none --secret us,uid=5,gid=6,mode=0400 "$IMG" sh -c 'stat -c "%a %u %g" /run/secrets/us; cat /run/secrets/us'
+is "$rc|$out" $'0|400 5 6\nhunter2' "--secret uid=,gid=: the container's ids, in the user namespace"
+is "$(stat -c %a "$RH/.local/share/lrun/secrets" "$RH/.local/share/lrun/secrets/secrets.json" | tr '\n' ' ')" "700 600 " \
+	"  the user's secrets: 0700, 0600"
 # ------------------------------------------------------------------ pull --
 if [ -z "$(reg_check)" ]; then
 	at_exit reg_cleanup
