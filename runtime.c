@@ -18251,6 +18251,7 @@ static char *container_userdata(const char *root, const char *id)
 
 struct secret {
     char *id, *name, *created, *data; /* data: base64, as secretsdata.json keeps it */
+    char **labels;                    /* KEY, VALUE, ... (--label) */
 };
 
 struct secrets {
@@ -18261,7 +18262,8 @@ struct secrets {
 static void secrets_release(struct secrets *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        free(s->list[i].id), free(s->list[i].name), free(s->list[i].created), free(s->list[i].data);
+        free(s->list[i].id), free(s->list[i].name), free(s->list[i].created), free(s->list[i].data),
+            lrun_strv_free(s->list[i].labels);
     free(s->list);
     *s = (struct secrets){0};
 }
@@ -18289,7 +18291,8 @@ static int secrets_read(const char *root, struct secrets *out, lrun_error **err)
             continue;
         out->list = xrealloc(out->list, (out->n + 1) * sizeof *out->list);
         out->list[out->n++] = (struct secret){xstrdup(id), xstrdup(json_string(v, "name")),
-                                              xstrdup(json_string(v, "createdAt")), xstrdup(json_string(data, id))};
+                                              xstrdup(json_string(v, "createdAt")), xstrdup(json_string(data, id)),
+                                              json_pairs(json_get(v, "labels"))};
     }
     return 0;
 }
@@ -18307,6 +18310,8 @@ static int secrets_write(const char *root, const struct secrets *s, lrun_error *
         yajl_gen_map_open(g);
         jw_key_str(g, "name", s->list[i].name);
         jw_key_str(g, "id", s->list[i].id);
+        if (s->list[i].labels && s->list[i].labels[0])
+            jw_key_pairs(g, "labels", s->list[i].labels);
         jw_key_str(g, "createdAt", s->list[i].created);
         jw_key_str(g, "driver", "file");
         jw_key(g, "driverOptions");
@@ -32764,7 +32769,7 @@ static void secret_json(const char *root, const struct secret *sec, yajl_gen g)
     jw_key_str(g, "Name", "file");
     jw_key_pairs(g, "Options", STRV("path", path));
     yajl_gen_map_close(g);
-    jw_key_pairs(g, "Labels", STRV(NULL));
+    jw_key_pairs(g, "Labels", sec->labels ? sec->labels : STRV(NULL));
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
 }
@@ -32772,8 +32777,13 @@ static void secret_json(const char *root, const struct secret *sec, yajl_gen g)
 static int cmd_secret_create(struct cli *cli, int argc, char **argv)
 {
     const char *driver = "file";
+    bool from_env = false;
+    autostrv char **labels = NULL, **driver_opts = NULL;
     const struct cli_flag flags[] = {
         STRING_FLAG("driver", 'd', &driver, "DRIVER", "Secret driver (lrun has file)"),
+        LIST_FLAG("driver-opts", 0, &driver_opts, "KEY=VALUE", "Accepted (the file driver has none)"),
+        BOOL_FLAG("env", 0, &from_env, "The data is the value of the environment variable named instead of FILE"),
+        LIST_FLAG("label", 'l', &labels, "KEY=VALUE", "A label on the secret"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"secret create", "NAME FILE|-", "Create a new secret", false};
@@ -32785,7 +32795,7 @@ static int cmd_secret_create(struct cli *cli, int argc, char **argv)
         return EXIT_LRUN;
     }
     if (strcmp(driver, "file") != 0) {
-        cli_error("secret driver \"%s\" is not known: lrun has the file driver", driver);
+        cli_error("invalid driver");
         return EXIT_LRUN;
     }
     const char *name = argv[1], *file = argv[2];
@@ -32796,8 +32806,14 @@ static int cmd_secret_create(struct cli *cli, int argc, char **argv)
     }
     autobuf struct buf data = {0};
     autoerror lrun_error *err = NULL;
-    if (strcmp(file, "-") == 0 ? read_all_fd(STDIN_FILENO, "stdin", &data, &err) < 0
-                               : read_file_at(AT_FDCWD, file, &data, &err) < 0)
+    if (from_env && !getenv(file)) {
+        cli_error("cannot create store secret data: environment variable %s is not set", file);
+        return EXIT_LRUN;
+    }
+    if (from_env)
+        buf_adds(&data, getenv(file));
+    else if (strcmp(file, "-") == 0 ? read_all_fd(STDIN_FILENO, "stdin", &data, &err) < 0
+                                    : read_file_at(AT_FDCWD, file, &data, &err) < 0)
         return cli_fail(err);
     if (data.len == 0 || data.len >= 512000) {
         cli_error("secret data must be larger than 0 and less than 512000 bytes");
@@ -32820,7 +32836,10 @@ static int cmd_secret_create(struct cli *cli, int argc, char **argv)
     hex_encode(raw, sizeof raw, id);
     id[25] = '\0'; /* podman's IDs: 25 hex digits */
     all.list = xrealloc(all.list, (all.n + 1) * sizeof *all.list);
-    all.list[all.n++] = (struct secret){xstrdup(id), xstrdup(name), time_rfc3339_now(), base64_encode(data.data, data.len)};
+    all.list[all.n++] = (struct secret){xstrdup(id), xstrdup(name), time_rfc3339_now(), base64_encode(data.data, data.len),
+                                        xcalloc(1, sizeof(char *))};
+    for (size_t i = 0; labels && labels[i]; i++)
+        key_value_push(&all.list[all.n - 1].labels, labels[i]);
     explicit_bzero(data.data, data.len);
     if (secrets_write(s->root, &all, &err) < 0)
         return cli_fail(err);
@@ -32982,7 +33001,7 @@ static int cmd_secret_rm(struct cli *cli, int argc, char **argv)
             continue;
         }
         autofree char *id = all.list[k].id;
-        free(all.list[k].name), free(all.list[k].created), free(all.list[k].data);
+        free(all.list[k].name), free(all.list[k].created), free(all.list[k].data), lrun_strv_free(all.list[k].labels);
         memmove(&all.list[k], &all.list[k + 1], (all.n - (size_t)k - 1) * sizeof *all.list);
         all.n--;
         if (secrets_write(s->root, &all, &err) < 0)

@@ -34,6 +34,18 @@ is "$rc/$err" "125/Error: accepts 2 arg(s), received 1$nl" "create takes NAME an
 run L secret create e "$T/missing"
 is "$rc/$err" "125/Error: open $T/missing: No such file or directory$nl" "a missing file"
 
+run env SECRET_VAR=from-env "$LRUN" --root "$R" secret create --env -l a=b -l c envsec SECRET_VAR
+is "$rc" 0 "create --env VAR: the data from the environment, with --label"
+run L secret inspect envsec --format '{{json .Spec.Labels}}'
+is "$out" '{"a":"b","c":""}'"$nl" "… labels in inspect's Spec.Labels"
+is "$(jq -r '.secrets[] | select(.name == "envsec") | .labels.a' "$R/secrets/secrets.json")" b "… and in secrets.json, as podman keeps them"
+run L secret create --env x NOPE_UNSET_VAR
+is "$rc/$err" "125/Error: cannot create store secret data: environment variable NOPE_UNSET_VAR is not set$nl" "--env of an unset variable"
+run L secret create -d vault x "$T/pw"
+is "$rc/$err" "125/Error: invalid driver$nl" "a driver other than file: podman's error"
+run L secret rm envsec
+is "$rc" 0 "(envsec removed)"
+
 # --- where they are kept ---------------------------------------------------------------------
 is "$(stat -c %a "$R/secrets" "$R/secrets/filedriver" "$R/secrets/secrets.json" "$R/secrets/filedriver/secretsdata.json" | tr '\n' ' ')" \
 	"700 700 600 600 " "secrets/ and filedriver/ 0700, the files 0600: no other user reads them"
