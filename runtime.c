@@ -23433,6 +23433,7 @@ static int container_copy(const char *root, const char *name, const char *contai
 
 struct export_request {
     const char *root, *layer;
+    const struct spec *spec; /* the container's, for --rootfs; NULL: unreadable (an image's layers) */
     int out_fd;
 };
 
@@ -23442,8 +23443,14 @@ struct export_request {
 static int export_in_child(void *arg, lrun_error **err)
 {
     struct export_request *r = arg;
-    autofree char *merged = xasprintf("%s/overlay/%s/merged", r->root, r->layer);
-    if (overlay_mount_image(r->root, r->layer, merged, err) < 0)
+    const char *root_dir = r->spec ? r->spec->root_dir : NULL;
+    /* --rootfs DIR: the directory itself; DIR:O: the layer over it */
+    autofree char *merged = root_dir && !r->spec->root_layer ? xstrdup(root_dir)
+                                                             : xasprintf("%s/overlay/%s/merged", r->root, r->layer);
+    autofree char *lowers = root_dir ? xasprintf("%s/diff:%s", r->layer, root_dir) : NULL;
+    if (!root_dir && overlay_mount_image(r->root, r->layer, merged, err) < 0)
+        return -1;
+    if (root_dir && r->spec->root_layer && overlay_mount_at(r->root, lowers, NULL, merged, err) < 0)
         return -1;
     autoclose int root_fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)
@@ -23460,7 +23467,10 @@ static int container_export(const char *root, const char *name, int out_fd, lrun
     autoref struct container_ref ref;
     if (container_ref_read(root, name, &ref, err) < 0)
         return -1;
-    struct export_request r = {.root = root, .layer = ref.layer, .out_fd = out_fd};
+    autofree char *userdata = container_userdata(root, ref.id);
+    autospec struct spec spec = {0};
+    bool have_spec = container_spec_read(userdata, ref.layer, &spec, NULL) == 0;
+    struct export_request r = {.root = root, .layer = ref.layer, .spec = have_spec ? &spec : NULL, .out_fd = out_fd};
     return in_mount_namespace(export_in_child, &r, err) < 0 ? -1 : 0;
 }
 

@@ -65,14 +65,19 @@ rm -rf "$D$T"
 rm -f "$D/mnt"
 before=$(tree "$D") # the mount points the first runs without :O made in it stay
 
-# ----------------------------------------------- cp, container stopped --
-run L run --name co $N --rootfs "$D:O" sh -c 'echo written > /f'
+# ---------------------------------------- cp, export, container stopped --
+run L run --name co $N --rootfs "$D:O" sh -c 'echo written > /f; rm /etc/group'
 echo in > "$T/in"
 run L cp "$T/in" co:/in
 is "$rc:$(L cp co:/f - | tar xO):$(L cp co:/in - | tar xO):$(tree "$D")" "0:written:in:$before" \
 	"cp out of and into a stopped DIR:O container: its layer over DIR, DIR as it was"
 run L create --name cw $N --rootfs "$D" true
 is "$(L cp cw:/etc/group - | tar xO | head -1)" "root:x:0:" "cp out of a stopped --rootfs DIR container: DIR itself"
+# export: what the container sees
+is "$(L export co | tar t | grep -x -e f -e etc/group -e bin/busybox | tr '\n' ' ')" "bin/busybox f " \
+	"export of a DIR:O container: DIR with the layer's writes and deletions"
+is "$(L export cw | tar t | grep -x -e etc/group -e bin/busybox | tr '\n' ' ')" "bin/busybox etc/group " \
+	"export of a --rootfs DIR container: DIR"
 L rm co cw >/dev/null
 
 # ------------------------------------------------------------- errors --
