@@ -32784,6 +32784,22 @@ static void secret_json(const char *root, const struct secret *sec, yajl_gen g)
     yajl_gen_map_close(g);
 }
 
+/* secret_print_pretty: inspect --pretty's text, as podman's (times as Go's
+ * time.String: the RFC 3339 stamp with a space and the zone written out). */
+static void secret_print_pretty(const struct secret *sec)
+{
+    autofree char *created = xstrdup(sec->created ? sec->created : "");
+    char *t = strchr(created, 'T'), *z = strrchr(created, 'Z');
+    if (t)
+        *t = ' ';
+    if (z)
+        *z = '\0';
+    printf("ID:              %s\nName:              %s\n", sec->id, sec->name);
+    for (size_t i = 0; sec->labels && sec->labels[i] && sec->labels[i + 1]; i += 2)
+        printf("%s - %s%s%s\n", i ? "" : "Labels:\n", sec->labels[i], *sec->labels[i + 1] ? "=" : "", sec->labels[i + 1]);
+    printf("Driver:            file\nCreated at:        %s +0000 UTC\nUpdated at:        %s +0000 UTC\n", created, created);
+}
+
 static int cmd_secret_create(struct cli *cli, int argc, char **argv)
 {
     const char *driver = "file";
@@ -32931,8 +32947,10 @@ static int cmd_secret_ls(struct cli *cli, int argc, char **argv)
 static int cmd_secret_inspect(struct cli *cli, int argc, char **argv)
 {
     const char *format = NULL;
+    bool pretty = false;
     const struct cli_flag flags[] = {
         STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template"),
+        BOOL_FLAG("pretty", 0, &pretty, "Print in a human-readable format"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"secret inspect", "SECRET [SECRET...]", "Inspect a secret", false};
@@ -32958,13 +32976,15 @@ static int cmd_secret_inspect(struct cli *cli, int argc, char **argv)
         ssize_t k = secret_find(&all, argv[i], &find_err);
         if (k < 0) /* podman says each after the output */
             buf_printf(&errors, "inspecting secret: %s\n", find_err->message);
+        else if (pretty)
+            secret_print_pretty(&all.list[k]);
         else
             secret_json(s->root, &all.list[k], g);
     }
     yajl_gen_array_close(g);
-    if (!format || strcmp(format, "json") == 0) {
+    if (!pretty && (!format || strcmp(format, "json") == 0)) {
         json_print_go(g, "    ");
-    } else {
+    } else if (!pretty) { /* --pretty printed each above */
         autofree char *text = json_writer_text(g, NULL);
         autojson yajl_val list = json_text_to_tree(text);
         status = format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, json_array_len(list), NULL);

@@ -77,6 +77,9 @@ like "$out" "^\[$nl    \{$nl        \"ID\": \"$id1\",$nl        \"CreatedAt\": \
 is "$(grep -c hunter2 <<<"$out")/$(grep -c '"mysec"' <<<"$out")" 0/1 "… and never the data"
 run L secret inspect --format '{{.Spec.Name}}' "$id2" mysec
 is "$rc/$out" "0/s2${nl}mysec$nl" "inspect --format, by ID and by name"
+run L secret inspect --pretty mysec
+like "$rc/$out" "^0/ID:              $id1${nl}Name:              mysec${nl}Driver:            file${nl}Created at:        [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ \\+0000 UTC${nl}Updated at:        [0-9-]+ [0-9:.]+ \\+0000 UTC$nl\$" \
+	"inspect --pretty: podman's text"
 run L secret inspect mysec nope
 is "$rc/$(jq -r '.[].Spec.Name' <<<"$out")/$err" "125/mysec/Error: inspecting secret: no secret with name or id \"nope\": no such secret$nl" \
 	"a missing secret: the others shown, podman's error, 125"
