@@ -18257,6 +18257,7 @@ struct secret {
 struct secrets {
     struct secret *list;
     size_t n;
+    int lock_fd; /* secrets/secrets.lock, held (as podman holds it) until released */
 };
 
 static void secrets_release(struct secrets *s)
@@ -18265,18 +18266,30 @@ static void secrets_release(struct secrets *s)
         free(s->list[i].id), free(s->list[i].name), free(s->list[i].created), free(s->list[i].data),
             lrun_strv_free(s->list[i].labels);
     free(s->list);
+    if (s->lock_fd > 0)
+        close(s->lock_fd);
     *s = (struct secrets){0};
 }
 #define autosecrets cleanup(secrets_release)
 
-static int secrets_read(const char *root, struct secrets *out, lrun_error **err)
+/* secrets_read: the secrets, under podman's secrets.lock (exclusive
+ * for_write, until secrets_release) so podman and lrun never interleave. */
+static int secrets_read(const char *root, struct secrets *out, bool for_write, lrun_error **err)
 {
     *out = (struct secrets){0};
-    autofree char *path = xasprintf("%s/secrets/secrets.json", root);
-    autofree char *data_path = xasprintf("%s/secrets/filedriver/secretsdata.json", root);
+    autofree char *dir = xasprintf("%s/secrets", root), *path = xasprintf("%s/secrets.json", dir);
+    autofree char *data_path = xasprintf("%s/filedriver/secretsdata.json", dir);
     autobuf struct buf text = {0}, data_text = {0};
-    if (access(path, F_OK) < 0 && errno == ENOENT)
+    if (for_write && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return fail_errno(err, "mkdir %s", dir);
+    autoclose int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (dir_fd < 0 && errno == ENOENT)
         return 0; /* no secret made yet */
+    if (dir_fd < 0 || (out->lock_fd = lock_file_open(dir_fd, "secrets.lock", err)) < 0 ||
+        lock_file_lock(out->lock_fd, for_write, "secrets.lock", err) < 0)
+        return dir_fd < 0 ? fail_errno(err, "open %s", dir) : -1;
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return 0;
     if (read_file_at(AT_FDCWD, path, &text, err) < 0 || read_file_at(AT_FDCWD, data_path, &data_text, err) < 0)
         return -1;
     autojson yajl_val j = json_parse(text.data, path, err);
@@ -18440,7 +18453,7 @@ static int container_secrets_write(lrun_store *s, const char *id, char *const *s
     if (!specs || !specs[0])
         return 0;
     autosecrets struct secrets all = {0};
-    if (secrets_read(s->root, &all, err) < 0)
+    if (secrets_read(s->root, &all, false, err) < 0)
         return -1;
     autofree char *userdata = container_userdata(s->root, id);
     autoclose int fd = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -32849,7 +32862,7 @@ static int cmd_secret_create(struct cli *cli, int argc, char **argv)
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
     autosecrets struct secrets all = {0};
-    if (secrets_read(s->root, &all, &err) < 0)
+    if (secrets_read(s->root, &all, true, &err) < 0)
         return cli_fail(err);
     for (size_t i = 0; i < all.n; i++)
         if (strcmp(all.list[i].name, name) == 0) {
@@ -32900,7 +32913,7 @@ static int cmd_secret_ls(struct cli *cli, int argc, char **argv)
         return status;
     autosecrets struct secrets all = {0};
     autoerror lrun_error *err = NULL;
-    if (secrets_read(s->root, &all, &err) < 0)
+    if (secrets_read(s->root, &all, false, &err) < 0)
         return cli_fail(err);
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
@@ -32966,7 +32979,7 @@ static int cmd_secret_inspect(struct cli *cli, int argc, char **argv)
         return status;
     autosecrets struct secrets all = {0};
     autoerror lrun_error *err = NULL;
-    if (secrets_read(s->root, &all, &err) < 0)
+    if (secrets_read(s->root, &all, false, &err) < 0)
         return cli_fail(err);
     autogen yajl_gen g = json_writer(false);
     yajl_gen_array_open(g);
@@ -33020,7 +33033,7 @@ static int cmd_secret_rm(struct cli *cli, int argc, char **argv)
         return status;
     autosecrets struct secrets all = {0};
     autoerror lrun_error *err = NULL;
-    if (secrets_read(s->root, &all, &err) < 0)
+    if (secrets_read(s->root, &all, true, &err) < 0)
         return cli_fail(err);
     /* a container made with a secret keeps its own copy: one in use goes too, as in podman */
     for (int i = 1; i <= n || (all_given && all.n); i++) {

@@ -46,6 +46,23 @@ is "$rc/$err" "125/Error: invalid driver$nl" "a driver other than file: podman's
 run L secret rm envsec
 is "$rc" 0 "(envsec removed)"
 
+# podman's secrets.lock (an fcntl lock, as c/storage's lockfile) is held while a secret is made
+if command -v python3 >/dev/null; then
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(1.5)' \
+		"$R/secrets/secrets.lock" "$T/locked" &
+	locker=$!
+	for _ in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+	start=$(date +%s%N)
+	L secret create waited "$T/pw" >/dev/null
+	waited=$((($(date +%s%N) - start) / 1000000))
+	wait "$locker"
+	ok $((waited < 1000)) "secret create waits for podman's secrets.lock (${waited} ms)"
+	L secret rm waited >/dev/null
+else
+	skip "no python3 to hold secrets.lock"
+fi
+
 # --- where they are kept ---------------------------------------------------------------------
 is "$(stat -c %a "$R/secrets" "$R/secrets/filedriver" "$R/secrets/secrets.json" "$R/secrets/filedriver/secretsdata.json" | tr '\n' ' ')" \
 	"700 700 600 600 " "secrets/ and filedriver/ 0700, the files 0600: no other user reads them"
