@@ -11802,7 +11802,7 @@ static int mount_counts_write(lrun_store *s, char *const *counts, lrun_error **e
 /* layer_mount_hold: the layer mounted on its merged/ (once more): a
  * container's layer read-write over its chain, an image's top layer
  * read-only; its path comes back. */
-static char *layer_mount_hold(lrun_store *s, const char *layer, bool image, lrun_error **err)
+static char *layer_mount_hold(lrun_store *s, const char *layer, bool image, const char *root_dir, lrun_error **err)
 {
     autostrv char **counts = mount_counts_read(s);
     const char *have = env_get(counts, layer);
@@ -11814,7 +11814,8 @@ static char *layer_mount_hold(lrun_store *s, const char *layer, bool image, lrun
             return fail_errno(err, "the working directory"), NULL;
         if (image && mkdir(path, 0700) < 0 && errno != EEXIST)
             return fail_errno(err, "mkdir %s", path), NULL;
-        int r = image ? overlay_mount_image(s->root, layer, path, err) : overlay_mount_layer(s->root, layer, err);
+        int r = image ? overlay_mount_image(s->root, layer, path, err)
+                      : overlay_mount_container(s->root, layer, root_dir, err);
         if (chdir(cwd) < 0 && r == 0)
             r = fail_errno(err, "return to the working directory");
         if (r < 0)
@@ -21140,7 +21141,7 @@ static int container_image_mounts_hold(const char *root, const char *id, const s
             r = -1;
             break;
         }
-        autofree char *path = layer_mount_hold(s, m->layer, true, err);
+        autofree char *path = layer_mount_hold(s, m->layer, true, NULL, err);
         if (!path)
             r = error_prefix(err, "mount image %s", m->source);
         else
@@ -31835,7 +31836,14 @@ static int cmd_mount(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
         struct container *c = container_lookup(s, names[i], &err);
-        autofree char *path = c ? layer_mount_hold(s, c->layer, false, &err) : NULL;
+        autofree char *userdata = c ? container_userdata(s->root, c->id) : NULL;
+        autospec struct spec spec = {0};
+        if (c && container_spec_read(userdata, c->layer, &spec, NULL) < 0)
+            spec_release(&spec);
+        /* --rootfs DIR: the directory is the root, mounted already (podman's Rootfs) */
+        autofree char *path = !c                                ? NULL
+                              : spec.root_dir && !spec.root_layer ? xstrdup(spec.root_dir)
+                                                                  : layer_mount_hold(s, c->layer, false, spec.root_dir, &err);
         if (!path) {
             status = cli_fail(err);
             continue;
@@ -31947,7 +31955,7 @@ static int cmd_image_mount(struct cli *cli, int argc, char **argv)
         struct image *img = image_lookup(s, names[i], &err);
         if (img && !img->layer)
             fail(&err, "%s: the image has no layers to mount", names[i]);
-        autofree char *path = img && img->layer ? layer_mount_hold(s, img->layer, true, &err) : NULL;
+        autofree char *path = img && img->layer ? layer_mount_hold(s, img->layer, true, NULL, &err) : NULL;
         if (!path)
             cli_fail(err), status = EXIT_LRUN;
         else if (!all)

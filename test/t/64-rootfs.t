@@ -65,7 +65,7 @@ rm -rf "$D$T"
 rm -f "$D/mnt"
 before=$(tree "$D") # the mount points the first runs without :O made in it stay
 
-# ---------------------------------------- cp, export, container stopped --
+# --------------------------------- cp, export, mount, container stopped --
 run L run --name co $N --rootfs "$D:O" sh -c 'echo written > /f; rm /etc/group'
 echo in > "$T/in"
 run L cp "$T/in" co:/in
@@ -78,6 +78,11 @@ is "$(L export co | tar t | grep -x -e f -e etc/group -e bin/busybox | tr '\n' '
 	"export of a DIR:O container: DIR with the layer's writes and deletions"
 is "$(L export cw | tar t | grep -x -e etc/group -e bin/busybox | tr '\n' ' ')" "bin/busybox etc/group " \
 	"export of a --rootfs DIR container: DIR"
+# mount: DIR:O's layer over DIR; DIR itself (podman's Rootfs)
+p=$(L mount co)
+is "$(cat "$p/f" 2>&1):$(ls "$p/bin/busybox" 2>&1):$(L unmount co >/dev/null; echo $?)$(mounts_below "$p")" "written:$p/bin/busybox:0" \
+	"mount of a DIR:O container: its layer over DIR; unmount"
+is "$(L mount cw)" "$D" "mount of a --rootfs DIR container: DIR"
 L rm co cw >/dev/null
 
 # ------------------------------------------------------------- errors --
