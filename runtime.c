@@ -2936,7 +2936,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
     yajl_gen_map_open(g);
     jw_key_str(g, "id", c->id);
     jw_key_strv_opt(g, "names", c->names);
-    jw_key_str_opt(g, "image", c->image);
+    if (c->image) /* "" too: a --rootfs container's, as c/storage writes it */
+        jw_key_str(g, "image", c->image);
     jw_key_str_opt(g, "layer", c->layer);
     jw_key_str_opt(g, "metadata", c->metadata);
     jw_key_str_opt(g, "created", c->created);

@@ -41,7 +41,7 @@ is "$rc:$out:$(tree "$D")" "0:d$nl:$before" "rm -f; after exec and rm -f the dir
 # ----------------------------------------------------- without :O --
 run L create --name w $N --rootfs "$D" sh -c 'echo w > /written; cat /etc/hostname >/dev/null'
 is "$rc" 0 "create --rootfs DIR"
-is "$(jq -c --arg n w '.[] | select(.names[0] == $n) | [.image // "", (.metadata | fromjson | ."image-name", ."image-id")]' \
+is "$(jq -c --arg n w '.[] | select(.names[0] == $n) | [.image, (.metadata | fromjson | ."image-name", ."image-id")]' \
 	"$R/overlay-containers/containers.json")" '["","",""]' "the record names no image (podman's image \"\")"
 layer=$(ctr_field w .layer)
 is "$(jq -r --arg l "$layer" '.[] | select(.id == $l) | .parent // "none"' "$R/overlay-layers/layers.json")" none \
