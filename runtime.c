@@ -24483,8 +24483,9 @@ static int oci_bundle_read(const char *bundle, const char *config, bool console_
     autofree char *path = config[0] == '/' ? xstrdup(config) : xasprintf("%s/%s", bundle, config);
     if (spec_read_file(path, s, err) < 0)
         return -1;
-    if (s->root_layer)
-        return fail_code(err, 1, "%s: the annotation lrun.container-layer is lrun's own", path);
+    if (s->root_layer || s->root_dir)
+        return fail_code(err, 1, "%s: the annotation %s is lrun's own", path,
+                         s->root_layer ? "lrun.container-layer" : "lrun.rootfs");
     if (s->root_path[0] != '/') {
         char *absolute = xasprintf("%s/%s", bundle, s->root_path);
         free(s->root_path);

@@ -99,4 +99,13 @@ is "$rc:$err:$(jq length "$R/overlay-containers/containers.json"):$(tree "$D")" 
 	"125:Error: no command or entrypoint provided, and no CMD or ENTRYPOINT from image$nl:0:$before" \
 	"no command: podman's error; no container left behind, the directory as it was"
 
+# an OCI bundle cannot name lrun's own root annotation
+B=$T/bundle
+mkdir -p "$B" && cp -a "$D" "$B/rootfs" && "$LRUN" --root "$T/state" spec --bundle "$B"
+jq --arg d "$D" '.annotations["lrun.rootfs"] = $d | .process.terminal = false' "$B/config.json" >"$B/c.json" &&
+	mv "$B/c.json" "$B/config.json"
+run $TO "$LRUN" --root "$T/state" run --bundle "$B" o1
+is "$rc:$err" "1:lrun: $B/config.json: the annotation lrun.rootfs is lrun's own$nl" \
+	"OCI mode: a bundle's lrun.rootfs annotation is refused"
+
 done_testing
