@@ -31612,7 +31612,9 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
     autoerror lrun_error *err = NULL;
     struct container *ct = container_lookup(s, argv[1], &err);
     struct image *base = ct ? store_image_by_id(s, ct->image) : NULL;
-    if (ct && !base)
+    if (ct && !base && ct->image && !ct->image[0]) /* --rootfs: no image below it (podman's refusal) */
+        fail(&err, "cannot commit a container that uses an exploded rootfs");
+    else if (ct && !base)
         fail(&err, "the image of container %s is gone", ct->id);
     if (!base)
         return cli_fail(err);

@@ -83,6 +83,8 @@ p=$(L mount co)
 is "$(cat "$p/f" 2>&1):$(ls "$p/bin/busybox" 2>&1):$(L unmount co >/dev/null; echo $?)$(mounts_below "$p")" "written:$p/bin/busybox:0" \
 	"mount of a DIR:O container: its layer over DIR; unmount"
 is "$(L mount cw)" "$D" "mount of a --rootfs DIR container: DIR"
+run L commit co img
+is "$rc:$out:$err" "125::Error: cannot commit a container that uses an exploded rootfs$nl" "commit: podman's refusal"
 L rm co cw >/dev/null
 
 # ------------------------------------------------------------- errors --
