@@ -32303,10 +32303,53 @@ static void logs_print(const struct logs_options *o, const struct log_reader *r,
     fflush(out);
 }
 
+/* A log read forward a line at a time, so a log of any size takes the
+ * memory of its longest line, or with --tail N of its last N lines. */
+struct log_window {
+    const struct logs_options *o;
+    const struct log_reader *r;
+    int tail;      /* -1: every line printed as it is read; N: the last N whole lines kept */
+    struct log_kept {
+        char *line;         /* as read, cut by log_entry_parse */
+        struct log_entry e; /* into line */
+    } *kept;                /* with tail >= 0: the lines kept, from first */
+    size_t first, n, whole;
+};
+
+/* log_window_add: one line of the log (with its newline), printed or kept;
+ * a partial line goes with the whole line that completes it. */
+static void log_window_add(struct log_window *w, char *line)
+{
+    struct log_entry e;
+    const struct logs_options *o = w->o;
+    if (w->tail == 0 || !log_entry_parse(line, &e) || (o->has_since && e.time < o->since) ||
+        (o->has_until && e.time > o->until)) {
+        free(line);
+        return;
+    }
+    if (w->tail < 0) {
+        logs_print(o, w->r, &e);
+        free(line);
+        return;
+    }
+    w->kept = xrealloc(w->kept, (w->n + 1) * sizeof *w->kept);
+    w->kept[w->n++] = (struct log_kept){line, e};
+    w->whole += !e.partial;
+    while (w->whole > (size_t)w->tail) { /* the oldest whole line goes, with the partial ones before it */
+        struct log_kept *oldest = &w->kept[w->first++];
+        w->whole -= !oldest->e.partial;
+        free(oldest->line);
+    }
+    if (w->first > 1024 && w->first * 2 > w->n) {
+        memmove(w->kept, w->kept + w->first, (w->n - w->first) * sizeof *w->kept);
+        w->n -= w->first, w->first = 0;
+    }
+}
+
 /* log_lines_read: f's whole lines from where it is, each with its newline
- * (NUL bytes in it are the container's), pushed to lines (a line still
- * being written is left to be read whole later). */
-static void log_lines_read(FILE *f, char ***lines)
+ * (NUL bytes in it are the container's), into w (a line still being
+ * written is left to be read whole later). */
+static void log_lines_read(FILE *f, struct log_window *w)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -32317,7 +32360,7 @@ static void log_lines_read(FILE *f, char ***lines)
             break;
         }
         char *copy = xmalloc((size_t)n + 1);
-        strv_push(lines, memcpy(copy, line, (size_t)n + 1));
+        log_window_add(w, memcpy(copy, line, (size_t)n + 1));
     }
     free(line);
     clearerr(f);
@@ -32340,43 +32383,27 @@ static void log_reader_follow_rotation(struct log_reader *r)
 }
 
 /* logs_read: print the whole lines r's log holds past what was read, in
- * --since/--until; with tail >= 0 only the last tail of them (a partial
- * line goes with the line that completes it). */
+ * --since/--until; with tail >= 0 only the last tail of them. */
 static void logs_read(const struct logs_options *o, struct log_reader *r, int tail)
 {
-    autostrv char **lines = NULL;
+    struct log_window w = {.o = o, .r = r, .tail = tail};
     if (!r->f) {
         for (int i = r->max_files - 1; i > 0; i--) {
             autofree char *older = xasprintf("%s.%d", r->path, i);
             FILE *f = fopen(older, "re");
             if (f)
-                log_lines_read(f, &lines), fclose(f);
+                log_lines_read(f, &w), fclose(f);
         }
     } else {
         log_reader_follow_rotation(r);
     }
-    if (!r->f && !(r->f = fopen(r->path, "re")))
-        return;
-    log_lines_read(r->f, &lines);
-    size_t count = strv_len(lines);
-    struct log_entry *entries = xcalloc(count + 1, sizeof *entries);
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++)
-        if (log_entry_parse(lines[i], &entries[kept]) && (!o->has_since || entries[kept].time >= o->since) &&
-            (!o->has_until || entries[kept].time <= o->until))
-            kept++;
-    size_t start = 0;
-    if (tail == 0) {
-        start = kept;
-    } else if (tail > 0) {
-        int whole = 0;
-        for (start = kept; start > 0; start--)
-            if (!entries[start - 1].partial && ++whole > tail)
-                break;
+    if (r->f || (r->f = fopen(r->path, "re")))
+        log_lines_read(r->f, &w);
+    for (size_t i = w.first; i < w.n; i++) {
+        logs_print(o, r, &w.kept[i].e);
+        free(w.kept[i].line);
     }
-    for (size_t i = start; i < kept; i++)
-        logs_print(o, r, &entries[i]);
-    free(entries);
+    free(w.kept);
 }
 
 /* log_reader_open: name's log; an error for a container that keeps none. */

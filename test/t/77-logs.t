@@ -1,6 +1,7 @@
 #!/bin/bash
 # logs as podman's k8s-file reader: attached runs are logged too, --tail,
 # --since, --until, -t, -f over several containers (ID-led lines), --names;
+# a big log read in the memory of its longest lines;
 # --log-driver none|passthrough|k8s-file and --log-opt path=.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
@@ -113,5 +114,11 @@ printf 'T a\0b\nT c\0\0d\0' | cmp -s - "$T/o"; ok $? "logs -t: NUL bytes kept, e
 L logs --tail 1 nul >"$T/o" 2>"$T/e"
 printf 'c\0\0d\0' | cmp -s - "$T/o" && cmp -s "$T/e" "$T/nul.err"; ok $? "logs --tail 1: the partial line with its NULs, the last line"
 is "$(od -An -c "$T/o" | tr -s ' ')" " c \\0 \\0 d \\0" "  its bytes (od)"
+
+# --------------------------- a big log is read a line at a time, not whole --
+L run --name big --log-opt max-size=0 "$IMG" sh -c 's=a; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do s=$s$s; done
+	i=0; while [ $i -lt 10000 ]; do echo "$i$s"; i=$((i+1)); done' >/dev/null
+is "$(ulimit -v 20000; L logs big | wc -c)" 41008890 "logs of a 41 MB log in 20 MB of address space: every byte"
+is "$(ulimit -v 20000; L logs --tail 2 big | cut -c1-5)" "9998a${nl}9999a" "  --tail 2 of it: the last two lines"
 
 done_testing
