@@ -18515,7 +18515,6 @@ static void container_secrets_env(const char *userdata, char ***env)
         env_set(env, text.data + at);
 }
 
-
 static char *container_image_name(const struct container *c)
 {
     autojson yajl_val meta = c->metadata ? json_tree_parse(c->metadata, NULL, 0) : NULL;
