@@ -2573,8 +2573,9 @@ static char **containers_conf_files(void)
     return files;
 }
 
-/* containers_conf_string: containers.conf's [table] key (a string) as the
- * files say, the last one that says winning; *value NULL when none does. */
+/* containers_conf_string: containers.conf's [table] key (a string, or an
+ * integer in decimal) as the files say, the last one that says winning;
+ * *value NULL when none does. */
 static int containers_conf_string(const char *table, const char *key, char **value, lrun_error **err)
 {
     *value = NULL;
@@ -2584,9 +2585,10 @@ static int containers_conf_string(const char *table, const char *key, char **val
         int r = config_file_read(files[i], "containers.conf", &tree, err);
         if (r < 0)
             return -1;
-        const char *v = r == 0 ? json_string(json_get(tree, table), key) : NULL;
-        if (v)
-            free(*value), *value = xstrdup(v);
+        yajl_val v = r == 0 ? json_get(json_get(tree, table), key) : NULL;
+        if (v && (YAJL_IS_STRING(v) || YAJL_IS_INTEGER(v)))
+            free(*value), *value = YAJL_IS_STRING(v) ? xstrdup(YAJL_GET_STRING(v))
+                                                      : xasprintf("%lld", YAJL_GET_INTEGER(v));
     }
     return 0;
 }
@@ -18572,10 +18574,33 @@ static char *container_log_path(const char *userdata, const struct container_fac
     return path ? xstrdup(path) : xasprintf("%s/ctr.log", userdata);
 }
 
-/* LOG_SIZE_MAX_DEFAULT: the bound of a log without --log-opt max-size
- * (podman's containers.conf log_size_max is -1, none: one chatty container
- * could fill the graph root).  max-size=0 asks for no bound. */
+/* LOG_SIZE_MAX_DEFAULT: the bound of the log of a container recorded
+ * before create wrote its bound into the log options (log_bound_default). */
 #define LOG_SIZE_MAX_DEFAULT 10000000 /* 10MB, as go-units prints it */
+
+/* log_bound_default: the max-size a new container's log gets without
+ * --log-opt max-size: containers.conf's log_size_max as podman reads it
+ * (-1 or 0: none), else a twentieth of the graph root's file system in
+ * whole MB, 1MB to 1GB.  podman has no bound by default, and one chatty
+ * container filled a small graph root in a second; a fixed small bound
+ * instead loses the output of an ordinary batch job on a large disk. */
+static int log_bound_default(const char *root, int64_t *size, lrun_error **err)
+{
+    autofree char *conf = NULL;
+    if (containers_conf_string("containers", "log_size_max", &conf, err) < 0)
+        return -1;
+    char *end;
+    if (conf) {
+        long long n = strtoll(conf, &end, 10);
+        if (*end || end == conf)
+            return fail(err, "containers.conf: invalid log_size_max \"%s\": use a number of bytes", conf);
+        return *size = n > 0 ? n : 0, 0;
+    }
+    struct statvfs fs;
+    int64_t mb = statvfs(root, &fs) == 0 ? (int64_t)((double)fs.f_blocks * fs.f_frsize / 20 / 1000000) : 10;
+    *size = (mb < 1 ? 1 : mb > 1000 ? 1000 : mb) * 1000000;
+    return 0;
+}
 
 /* container_log_bound: the log's max-size (0: none) and max-file. */
 static void container_log_bound(const struct container_facts *f, int64_t *max_size, int *max_files)
@@ -19888,6 +19913,12 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
         .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys),
         .rootfs = xstrdup(c->rootfs)};
+    int64_t bound = 0;
+    if (!container_log_option(&f, "max-size")) {
+        if (log_bound_default(s->root, &bound, err) < 0)
+            return NULL;
+        strv_push(&f.log_opts, xasprintf("max-size=%" PRId64, bound));
+    }
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;

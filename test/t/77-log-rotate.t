@@ -3,7 +3,9 @@
 # log_size_max: a line that would pass it rotates the file; with one file it
 # starts over, as conmon's) and max-file=N (ctr.log.1 .. ctr.log.N-1 keep
 # the older lines, as docker's json-file); without max-size the bound is
-# 10MB.  A chatty container on a small graph root stays within it, logs
+# containers.conf's log_size_max, else a twentieth of the graph root's file
+# system (whole MB, 1MB..1GB).  A chatty container on a small graph root
+# stays within it, logs
 # shows its tail, stop and rm work in time; on a full graph root the
 # output is still drained (the container finishes) and rm frees the disk.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +14,9 @@ ctr_start 30
 small_fs 48M "$T/fs"
 R=$T/fs/root
 L load -q -i "$FX/v1.tar" >/dev/null || bail "load"
+# the default bound here: a twentieth of the 48M file system, in whole MB
+DEF=$(( $(stat -f -c '%b * %S' "$T/fs") / 20 / 1000000 ))
+[ "$DEF" -ge 1 ] && [ "$DEF" -lt 10 ] || bail "the small file system's default bound: ${DEF}MB"
 log_of() { L inspect --format '{{.HostConfig.LogConfig.Path}}' "$1"; }
 size_of() { stat -c %s "$1"; }
 # the lines of FILE not in k8s-file format
@@ -30,12 +35,23 @@ L create --name sizes --log-opt max-size=1.234m "$IMG" true >/dev/null
 L create --name plain "$IMG" true >/dev/null
 L create --name nobound --log-opt max-size=0 "$IMG" true >/dev/null
 run L inspect --format '{{.HostConfig.LogConfig.Size}}' sizes plain nobound
-is "$out" "1.234MB${nl}10MB${nl}0B$nl" "inspect Size: podman's units; the default bound 10MB; max-size=0 none"
+is "$out" "1.234MB${nl}${DEF}MB${nl}0B$nl" "inspect Size: podman's units; the default bound ${DEF}MB (1/20 of 48M); max-size=0 none"
 run L inspect --format '{{json .HostConfig.LogConfig}}' sizes
 ID=$(L inspect --format '{{.Id}}' sizes)
 is "$out" "{\"Type\":\"k8s-file\",\"Config\":null,\"Path\":\"$R/overlay-containers/$ID/userdata/ctr.log\",\"Tag\":\"\",\"Size\":\"1.234MB\"}$nl" \
 	"inspect LogConfig as podman's"
 L rm sizes plain nobound >/dev/null
+printf '[containers]\nlog_size_max = 2500000\n' > "$T/size.conf"
+printf '[containers]\nlog_size_max = -1\n' > "$T/none.conf"
+printf '[containers]\nlog_size_max = "lots"\n' > "$T/bad.conf"
+CONTAINERS_CONF=$T/size.conf L create --name conf "$IMG" true >/dev/null
+CONTAINERS_CONF=$T/none.conf L create --name confnone "$IMG" true >/dev/null
+CONTAINERS_CONF=$T/size.conf L create --name confopt --log-opt max-size=3m "$IMG" true >/dev/null
+run L inspect --format '{{.HostConfig.LogConfig.Size}}' conf confnone confopt
+is "$out" "2.5MB${nl}0B${nl}3MB$nl" "containers.conf log_size_max is the default (-1: none); --log-opt max-size wins"
+CONTAINERS_CONF=$T/bad.conf run L create --name confbad "$IMG" true
+is "$rc:$err" "125:Error: containers.conf: invalid log_size_max \"lots\": use a number of bytes$nl" "a bad log_size_max is an error"
+L rm conf confnone confopt >/dev/null
 
 # ------------------------------------------------------------ max-size, one file --
 L run -d --name y1 --log-opt max-size=100k "$IMG" busybox yes lrun-log-line >/dev/null
@@ -82,7 +98,7 @@ LOG=$(log_of cnt)
 wait_for 25 sh -c "! head -1 '$LOG' | grep -q ' line 0 of'"
 ok $? "without max-size the log is rotated (its first line is no longer line 0)"
 sz=$(size_of "$LOG")
-ok "$([ "$sz" -le 10000000 ]; echo $?)" "  it stays within the default 10MB ($sz bytes)"
+ok "$([ "$sz" -le $((DEF * 1000000)) ]; echo $?)" "  it stays within the default ${DEF}MB ($sz bytes)"
 run L logs --tail 1 cnt
 like "$out" "^line [0-9]+ of a long log that grows$nl$" "logs --tail 1: a whole line"
 is "$(in_time 10 L rm -f cnt)" ok "rm -f works in time"
