@@ -25176,6 +25176,7 @@ struct build {
     char **build_args;      /* --build-arg KEY=VALUE */
     char **args;            /* ARG's values in scope, KEY=VALUE */
     char *image;            /* the current image's ID (NULL before FROM) */
+    const char *network;    /* --network for RUN: NULL is the default bridge */
     struct build_instruction *steps;
     size_t n_steps;
 };
@@ -25395,8 +25396,12 @@ static char *build_container(struct build *b, char **command, lrun_error **err)
         return NULL;
     }
     /* a RUN step sees the image's VOLUME directories as they are (buildah's
-     * way): no volume is made for it */
-    autoconfig struct container_config c = {.image = xstrdup(b->image), .network = xstrdup("host"),
+     * way): no volume is made for it.  Its network is a namespace of its
+     * own, buildah's "private": the host's would hand a Containerfile (or
+     * a base image's ONBUILD RUN) the host's loopback services and its
+     * abstract unix sockets (D-Bus, a containerd shim's) */
+    const char *network = !b->network || strcmp(b->network, "private") == 0 ? "bridge" : b->network;
+    autoconfig struct container_config c = {.image = xstrdup(b->image), .network = xstrdup(network),
                                             .seccomp = xstrdup("default"), .no_new_privileges = true,
                                             .stop_timeout = 10, .env = strv_copy(b->args),
                                             .image_volume = xstrdup("ignore")};
@@ -31696,7 +31701,7 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
 
 static int cmd_build(struct cli *cli, int argc, char **argv)
 {
-    const char *file = NULL;
+    const char *file = NULL, *network = NULL;
     bool quiet = false, no_cache = false, layers = true, rm = true, force_rm = true;
     autostrv char **tags = NULL;
     autostrv char **build_args = NULL;
@@ -31709,6 +31714,7 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("layers", 0, &layers, "Accepted (lrun keeps an image per step)"),
         BOOL_FLAG("rm", 0, &rm, "Accepted (step containers are always removed)"),
         BOOL_FLAG("force-rm", 0, &force_rm, "Accepted (step containers are always removed)"),
+        STRING_FLAG("network", 0, &network, "MODE", "The network of RUN steps: private (default), host, none, NAME"),
         FLAGS_END,
     };
     static const struct cli_usage usage = {"build", "[CONTEXT]", "Build an image from a Containerfile", false};
@@ -31719,7 +31725,7 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
     autofree char *owned = NULL;
     autoerror lrun_error *err = NULL;
     cleanup(build_release) struct build b = {.root = cli_root(cli, &owned), .build_args = build_args,
-                                             .args = xcalloc(1, sizeof(char *))};
+                                             .network = network, .args = xcalloc(1, sizeof(char *))};
     b.context_fd = open(context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (b.context_fd < 0) {
         cli_error("the build context %s: %s", context, strerror(errno));

@@ -1,0 +1,81 @@
+#!/bin/bash
+# An attacker's review (the second): a hostile image, a hostile build
+# context or Containerfile, a hostile container, each attack performed for
+# real.  What got through is asserted blocked here; what was already blocked
+# is recorded below, one line each, so the review is on file.
+#
+# Got through, fixed:
+#   build-net   build's RUN ran in the host's network namespace: a
+#               Containerfile (or a base image's ONBUILD RUN) reached the
+#               host's 127.0.0.1 services and its abstract unix sockets
+#               (D-Bus, a containerd shim's); now buildah's "private"
+#               namespace, --network host only when asked
+#
+# Tried and already blocked (no test of their own here):
+#   image User 4294967295 (setuid(-1)), -u 0:4294967295: refused, 126
+#   image WorkingDir ../../../tmp/x, Volumes /../../tmp/x: inside the root
+#   image Volumes "/etc/shadow:/x", "/y:ro,rshared", "/z,type=bind,src=/etc": literal paths
+#   image VOLUME /data with /data -> /tmp/host-dir: the volume lands inside the root
+#   image Labels lrun.rootfs, lrun.user, lrun.container-layer: not annotations
+#   secret target through /run/secrets -> /tmp/host and target=/link/x: inside the root
+#   run -w /proc/self/fd/N (CVE-2024-21626): refused (magic link)
+#   exec -w /proc/self/fd/N, /proc/self/cwd: ENOENT (exec is outside the pid ns)
+#   exec -w through a dangling symlink to a host path: ENOENT, nothing made on the host
+#   fds inside for run, run -d, run -it, exec, exec -d, exec -it, --init: 0-2 only
+#   --pid host: the monitor's /proc/PID/fd, root, environ: EACCES (capability subset)
+#   OCI create: the waiting init keeps all capabilities (other containers cannot
+#     ptrace it); after start only the caller's stdio
+#   mknod /dev/vda (b 254:0), /dev/mem, /dev/kmsg in /dev (tmpfs): device cgroup EPERM
+#   /proc/sysrq-trigger, /proc/sys/kernel/core_pattern, /sys writes: refused
+#   mount(2) without SYS_ADMIN: EPERM; container mounts are private (no propagation)
+#   exec with the container's /dev/null a FIFO: exec neither hangs nor opens it
+#   build COPY ../../etc/hostname, COPY of a symlink to /etc: refused / copied as a link
+#   build COPY into /dst -> /tmp/host, WORKDIR /wd -> /tmp/host: inside the root
+#   build ADD of a tar with ../, a symlinked parent, an absolute hard link: refused
+#   load: OCI digest "sha256:../..": refused by digest_hex_part; layout names in root
+#   tar-split rebuild (save) of a layer whose directory became a symlink: no follow
+#   volumes/, overlay/<layer>/ 0700: a setuid file in a volume or a layer is not
+#     reachable by other host users
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/ctr-test.sh"
+command -v python3 >/dev/null || skip_all "needs python3 (a host listener)"
+ctr_start 60
+
+# ------------------------------------------------------------ build-net --
+# a listener on the host's loopback, and an abstract unix socket
+port=$((20000 + RANDOM % 20000))
+python3 - "$port" "lrun-attack-$$" >"$T/listener.out" 2>&1 <<'PY' &
+import socket, sys, threading
+u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); u.bind("\0" + sys.argv[2]); u.listen(8)
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("127.0.0.1", int(sys.argv[1]))); t.listen(8)
+print("ready", flush=True)
+def serve(s, msg):
+    while True:
+        c, _ = s.accept(); c.sendall(msg); c.close()
+threading.Thread(target=serve, args=(u, b"abstract\n"), daemon=True).start()
+serve(t, b"host-loopback-secret\n")
+PY
+listener=$!
+at_exit "kill $listener 2>/dev/null"
+wait_for 5 grep -q ready "$T/listener.out" || bail "the host listener did not start"
+
+C=$T/ctx && mkdir -p "$C"
+cat >"$C/Containerfile" <<EOF
+FROM $IMG
+RUN nc 127.0.0.1 $port >/got 2>/dev/null; echo "tcp:\$(cat /got)"; echo "unix:\$(grep -c lrun-attack-$$ /proc/net/unix)"; echo "netns:\$(readlink /proc/self/ns/net)"
+EOF
+hostns=$(readlink /proc/self/ns/net)
+hostns_re=${hostns//[/\\[}
+hostns_re=${hostns_re//]/\\]}
+run L build --no-cache -t attack-net "$C"
+is "$rc" 0 "build of a Containerfile whose RUN probes the host's network"
+like "$out" "${nl}tcp:${nl}unix:0${nl}netns:net:\[[0-9]+\]$nl" "RUN: the host's 127.0.0.1:$port refused, its abstract socket not seen"
+ok "$(printf '%s' "$out" | grep -qxF "netns:$hostns"; [ $? = 1 ]; echo $?)" "RUN: a network namespace of its own, not the host's ($hostns)"
+run L build --no-cache --network host -t attack-net "$C"
+like "$rc|$out" "^0\|.*${nl}tcp:host-loopback-secret${nl}unix:1${nl}netns:$hostns_re$nl" "--network host: the host's network, when asked"
+run L build --no-cache --network none -t attack-net "$C"
+like "$rc|$out" "^0\|.*${nl}tcp:${nl}unix:0$nl" "--network none: none"
+is "$(jq length "$R/overlay-containers/containers.json")" 0 "no step container left"
+
+done_testing
