@@ -2326,6 +2326,7 @@ struct container {
     char *finished_at;
     int64_t pid;       /* the container's init, in the host's pid namespace */
     int64_t pid_start; /* its start time (/proc/PID/stat), against pid reuse */
+    uint64_t pid_inode; /* its pidfd's pidfs inode (0: none), against a reuse in the same tick */
     int64_t monitor;   /* the process that waits for it and records the exit */
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
@@ -2790,6 +2791,7 @@ static struct container *container_from_json(yajl_val v)
     c->finished_at = xstrdup(json_string(flags, "lrun.finished-at"));
     c->pid = json_int(flags, "lrun.pid", 0);
     c->pid_start = json_int(flags, "lrun.pid-start", 0);
+    c->pid_inode = (uint64_t)json_int(flags, "lrun.pid-inode", 0);
     c->monitor = json_int(flags, "lrun.monitor", 0);
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
@@ -2959,6 +2961,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
     if (c->pid > 0) {
         jw_key_int(g, "lrun.pid", c->pid);
         jw_key_int(g, "lrun.pid-start", c->pid_start);
+        if (c->pid_inode)
+            jw_key_int(g, "lrun.pid-inode", (int64_t)c->pid_inode);
     }
     if (c->monitor > 0)
         jw_key_int(g, "lrun.monitor", c->monitor);
@@ -17593,37 +17597,185 @@ static struct container *container_lookup(lrun_store *s, const char *text, lrun_
     return NULL;
 }
 
-/* process_start_time: field 22 of /proc/PID/stat, 0 if the process is gone
- * (with the pid, it tells a live container from a reused pid). */
-static int64_t process_start_time(int64_t pid)
+/* process_stat_at: the state letter and start time (field 22, in clock
+ * ticks since boot) of the process whose stat file is path under dirfd;
+ * false once it is gone. */
+static bool process_stat_at(int dirfd, const char *path, char *state, int64_t *start)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    char buf[1024];
+    autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
     if (n <= 0)
-        return 0;
+        return false;
     buf[n] = '\0';
     char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
-    if (!p)
-        return 0;
-    long long value = 0;
+    if (!p || p[1] != ' ')
+        return false;
+    *state = p[2];
+    *start = 0;
     int field = 2;
     for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
         if (++field == 22) {
-            value = atoll(tok);
+            *start = atoll(tok);
             break;
         }
-    return value;
+    return *start > 0;
 }
 
-/* container_is_running: the recorded init still exists (same start time). */
+/* process_start_time: pid's start time, 0 if the process is gone. */
+static int64_t process_start_time(int64_t pid)
+{
+    char path[64], state;
+    int64_t start;
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    return process_stat_at(AT_FDCWD, path, &state, &start) ? start : 0;
+}
+
+/* --- a recorded process, held ---
+ * A record names a container's init by its pid, and the kernel gives that
+ * pid to another process once the init is reaped (its monitor killed, the
+ * orphan reaped by the host's init): a command that checked the pid, then
+ * signalled or entered it, could reach an unrelated host process.  So a
+ * recorded pid is held before it is used: a pidfd (the kernel's handle on
+ * that one process) opened first, then /proc/PID, and the process checked
+ * against what the launch recorded: its start time (in clock ticks, which a
+ * pid reused within the same tick shares) and, on pidfs (Linux 6.9), the
+ * pidfd's inode, which no other process of this boot ever has.  If the
+ * pidfd's process still runs after that, it held the pid throughout, so
+ * /proc/PID is its directory: signals go through the pidfd and its
+ * namespaces and root are opened under that directory, so each reaches
+ * that process or fails, never a newcomer. */
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
+struct held_process {
+    pid_t pid;   /* 0: nothing held */
+    int pidfd;   /* -1 without pidfd_open (before Linux 5.3): signals go by pid */
+    int proc_fd; /* /proc/PID of that process */
+};
+
+static void held_process_release(struct held_process *h)
+{
+    if (h->pid > 0 && h->pidfd >= 0)
+        close(h->pidfd);
+    if (h->pid > 0 && h->proc_fd >= 0)
+        close(h->proc_fd);
+    *h = (struct held_process){0, -1, -1};
+}
+#define autoheld cleanup(held_process_release)
+
+/* pidfd_inode: the pidfd's pidfs inode, 0 before pidfs (every pidfd then
+ * shares one anonymous inode, which tells nothing). */
+static uint64_t pidfd_inode(int pidfd)
+{
+    struct statfs fs;
+    struct stat st;
+    if (pidfd < 0 || fstatfs(pidfd, &fs) < 0 || fs.f_type != PID_FS_MAGIC || fstat(pidfd, &st) < 0)
+        return 0;
+    return (uint64_t)st.st_ino;
+}
+
+/* pidfd_open_or_none: pid's pidfd; -1 with errno ENOSYS when the kernel
+ * (or a seccomp filter around lrun, EPERM) has no pidfd_open. */
+static int pidfd_open_or_none(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 && errno == EPERM)
+        errno = ENOSYS;
+    return fd;
+}
+
+/* pidfd_exited: the pidfd's process has ended (a zombie too). */
+static bool pidfd_exited(int pidfd)
+{
+    struct pollfd p = {pidfd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* process_identity_read: what process_hold checks later, taken by the
+ * launcher while pid is its child, not yet reaped (so surely that one). */
+static void process_identity_read(pid_t pid, int64_t *start, uint64_t *inode)
+{
+    *start = process_start_time(pid);
+    autoclose int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    *inode = pidfd_inode(pidfd);
+}
+
+/* process_hold: pid held, if it is still the process of that start time
+ * and pidfs inode (0: not recorded) and not a zombie; false (nothing held)
+ * otherwise: the process it was has ended. */
+static bool process_hold(int64_t pid, int64_t start, uint64_t inode, struct held_process *h)
+{
+    *h = (struct held_process){0, -1, -1};
+    if (pid <= 0 || pid > INT_MAX || start <= 0)
+        return false;
+    int pidfd = pidfd_open_or_none((pid_t)pid);
+    if (pidfd < 0 && errno != ENOSYS)
+        return false; /* ESRCH: gone */
+    char path[32], state = 0;
+    int64_t now = 0;
+    snprintf(path, sizeof path, "/proc/%" PRId64, pid);
+    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool same = proc_fd >= 0 && process_stat_at(proc_fd, "stat", &state, &now) && now == start && state != 'Z' &&
+                state != 'X' && (pidfd < 0 || ((!inode || pidfd_inode(pidfd) == inode) && !pidfd_exited(pidfd)));
+    if (!same) {
+        if (pidfd >= 0)
+            close(pidfd);
+        if (proc_fd >= 0)
+            close(proc_fd);
+        return false;
+    }
+    *h = (struct held_process){(pid_t)pid, pidfd, proc_fd};
+    return true;
+}
+
+/* held_process_signal: sig to the held process (ESRCH once it ended). */
+static int held_process_signal(const struct held_process *h, int sig)
+{
+    if (h->pid <= 0) /* nothing held: never kill(0), our own group */
+        return errno = ESRCH, -1;
+    if (h->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, h->pidfd, sig, NULL, 0);
+    return kill(h->pid, sig); /* no pidfd: the pid, checked a moment ago */
+}
+
+/* held_process_wait_gone: until the held process ends, at most timeout_ms
+ * (-1: no limit); true if it ended. */
+static bool held_process_wait_gone(const struct held_process *h, int timeout_ms)
+{
+    if (h->pid <= 0)
+        return true;
+    if (h->pidfd < 0) { /* without pidfds: its /proc directory empties as it ends */
+        for (int waited = 0; timeout_ms < 0 || waited < timeout_ms; waited += 10) {
+            char state;
+            int64_t start;
+            if (!process_stat_at(h->proc_fd, "stat", &state, &start) || state == 'Z' || state == 'X')
+                return true;
+            usleep(10000);
+        }
+        return false;
+    }
+    struct pollfd p = {h->pidfd, POLLIN, 0};
+    int r;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    return r > 0;
+}
+
+/* container_hold: c's init held, if c runs (its recorded init lives). */
+static bool container_hold(const struct container *c, struct held_process *h)
+{
+    *h = (struct held_process){0, -1, -1};
+    return c->status && strcmp(c->status, "running") == 0 && process_hold(c->pid, c->pid_start, c->pid_inode, h);
+}
+
+/* container_is_running: the recorded init still exists (the same process). */
 static bool container_is_running(const struct container *c)
 {
-    return c->status && strcmp(c->status, "running") == 0 && c->pid > 0 &&
-           process_start_time(c->pid) == c->pid_start && process_alive(c->pid);
+    autoheld struct held_process h;
+    return container_hold(c, &h);
 }
 
 /* --- names --- */
@@ -20532,8 +20684,11 @@ static int launch_namespaces_open(struct launch *l, lrun_error **err)
         l->namespace_fds[k] = -1;
     for (int k = 0; k < NS_KINDS; k++) {
         const char *path = l->spec->namespaces[k].path;
-        if (k == NS_NETWORK && l->network_fd >= 0 && (l->namespace_fds[k] = fcntl(l->network_fd, F_DUPFD_CLOEXEC, 3)) < 0)
-            return fail_errno(err, "dup");
+        if (k == NS_NETWORK && l->network_fd >= 0) { /* made for it, or another container's held: not by path */
+            if ((l->namespace_fds[k] = fcntl(l->network_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return fail_errno(err, "dup");
+            continue;
+        }
         if (path && (l->namespace_fds[k] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             return fail_errno(err, "open the %s namespace %s", namespace_kinds[k].name, path);
     }
@@ -21096,7 +21251,7 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
     c->started_at = time_rfc3339_now();
     c->finished_at = NULL;
     c->pid = pid;
-    c->pid_start = process_start_time(pid);
+    process_identity_read(pid, &c->pid_start, &c->pid_inode);
     c->monitor = getpid();
     c->paused = false;
     c->size = -1;
@@ -21215,6 +21370,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     c->oom_killed = e->oom_killed;
     c->paused = false;
     c->pid = c->pid_start = c->monitor = 0;
+    c->pid_inode = 0;
     return 0;
 }
 
@@ -22264,10 +22420,15 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
         struct container *other = container_lookup(s, mode + 10, err);
         if (!other)
             return error_prefix(err, "the container whose network it shares");
-        if (!container_is_running(other))
+        autoheld struct held_process init;
+        if (!container_hold(other, &init))
             return fail(err, "cannot join the network of container %s: it is not running", other->names[0]);
         free(sc->spec.namespaces[NS_NETWORK].path);
         sc->spec.namespaces[NS_NETWORK].path = xasprintf("/proc/%" PRId64 "/ns/net", other->pid);
+        /* the namespace itself, opened under the held init's /proc: the
+         * path (in the spec, for inspect) would be opened by pid again */
+        if ((sc->network_fd = openat(init.proc_fd, "ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open the network namespace of container %s", other->names[0]);
         return 0;
     }
     if (has_prefix(mode, "slirp4netns")) {
@@ -22418,7 +22579,8 @@ static int container_start_as(const char *root, const char *id_or_name, const in
 
 struct container_ref { /* what lifecycle commands need, read under a short lock */
     char *id, *layer, *status;
-    pid_t pid, monitor;
+    pid_t monitor;
+    struct held_process init; /* held while running: what signals and exec reach */
     bool running;
     int exit_code;
     char *stop_signal;
@@ -22431,12 +22593,13 @@ static void container_ref_release(struct container_ref *r)
     free(r->layer);
     free(r->status);
     free(r->stop_signal);
+    held_process_release(&r->init);
 }
 #define autoref cleanup(container_ref_release)
 
 static int container_ref_read(const char *root, const char *name, struct container_ref *r, lrun_error **err)
 {
-    *r = (struct container_ref){0};
+    *r = (struct container_ref){.init = {0, -1, -1}};
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
         return -1;
@@ -22446,9 +22609,8 @@ static int container_ref_read(const char *root, const char *name, struct contain
     r->id = xstrdup(c->id);
     r->layer = xstrdup(c->layer);
     r->status = xstrdup(c->status);
-    r->pid = (pid_t)c->pid;
     r->monitor = (pid_t)c->monitor;
-    r->running = container_is_running(c);
+    r->running = container_hold(c, &r->init);
     r->exit_code = (int)c->exit_code;
     autofacts struct container_facts facts = {0};
     autofree char *userdata = container_userdata(s->root, c->id);
@@ -22511,7 +22673,7 @@ static int container_wait_recorded(const char *root, const char *name, struct co
                 return -1;
             }
             lrun_error_free(lookup_err); /* it was there: --rm removed it as it exited */
-            *r = (struct container_ref){.status = xstrdup("removed"), .exit_code = last_code};
+            *r = (struct container_ref){.status = xstrdup("removed"), .exit_code = last_code, .init = {0, -1, -1}};
             return 0;
         }
         if (!id)
@@ -22704,14 +22866,14 @@ static int container_stop(const char *root, const char *name, int timeout, lrun_
     if (timeout < 0)
         timeout = r.stop_timeout;
     container_event_named(root, r.id, "stop", 0); /* before the died the monitor writes */
-    kill(r.pid, sig);
+    held_process_signal(&r.init, sig);
     container_thaw(root, r.id); /* a paused container gets the signal as it thaws */
-    if (!process_wait_gone(r.pid, timeout * 1000)) {
+    if (!held_process_wait_gone(&r.init, timeout * 1000)) {
         if (timeout > 0)
             log_emit(LOG_WARNING, "StopSignal SIG%s failed to stop container %s in %d seconds, resorting to SIGKILL",
                      sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", name, timeout);
-        kill(r.pid, SIGKILL);
-        process_wait_gone(r.pid, 10000);
+        held_process_signal(&r.init, SIGKILL);
+        held_process_wait_gone(&r.init, 10000);
     }
     return container_wait_recorded(root, name, &r, err);
 }
@@ -22726,7 +22888,7 @@ static int container_kill(const char *root, const char *name, int sig, lrun_erro
         return fail(err, "can only kill running containers. %s is in state %s: container state improper", r.id,
                     strcmp(r.status, "running") == 0 ? "exited" : r.status);
     container_event_named(root, r.id, "kill", 0); /* before the died the monitor writes */
-    if (kill(r.pid, sig) < 0)
+    if (held_process_signal(&r.init, sig) < 0)
         return fail_errno(err, "kill %s", name);
     return 0;
 }
@@ -22739,7 +22901,7 @@ static int container_wait_exit(const char *root, const char *name, int *exit_cod
     if (container_ref_read(root, name, &r, err) < 0)
         return -1;
     if (r.running)
-        process_wait_gone(r.pid, -1);
+        held_process_wait_gone(&r.init, -1);
     if (container_wait_recorded(root, name, &r, err) < 0)
         return -1;
     *exit_code = r.exit_code;
@@ -22848,9 +23010,9 @@ static int container_remove(const char *root, const char *name, bool force, bool
                              r.id);
         autofree char *userdata = container_userdata(root, r.id);
         stop_request(userdata, true);
-        kill(r.pid, SIGKILL);
+        held_process_signal(&r.init, SIGKILL);
         container_thaw(root, r.id);
-        process_wait_gone(r.pid, 10000);
+        held_process_wait_gone(&r.init, 10000);
         autofree char *id = xstrdup(r.id); /* r is read again while waiting */
         if (container_wait_recorded(root, id, &r, err) < 0)
             return -1;
@@ -23164,8 +23326,8 @@ static int attach_started(const char *root, const char *id, int client, struct a
 
 /* --- cp: files between a container and the host ---
  * A child in a mount namespace of its own reaches the container's root:
- * a running container's through /proc/PID/root (its mounts and volumes
- * as the container sees them), a stopped one's by mounting its layer's
+ * a running container's through its held init's /proc/PID/root (its
+ * mounts and volumes as the container sees them), a stopped one's by mounting its layer's
  * overlay.  Every container path is resolved inside that root with
  * openat2(RESOLVE_IN_ROOT) and everything below it is walked without
  * following links, so no link the container made leads to the host. */
@@ -23173,7 +23335,7 @@ static int attach_started(const char *root, const char *id, int client, struct a
 struct cp_request {
     const char *root, *layer, *container, *userdata;
     const struct spec *spec;         /* a stopped one's: its volumes and binds are mounted for the copy */
-    pid_t pid;                       /* > 0: running, reached through /proc */
+    int init_proc_fd;                /* >= 0: running, /proc/PID of its held init */
     const char *container_path, *host_path; /* host_path "-": a tar on stdin or stdout */
     const char *asked;                      /* the container path as the user wrote it (for messages) */
     bool to_container, keep_owner; /* keep_owner: the owners of the source (else the copy is the caller's) */
@@ -23238,9 +23400,8 @@ static int cp_type_clash(const struct cp_request *r, bool from_dir, int to_fd, c
 
 static int cp_root_open(struct cp_request *r, lrun_error **err)
 {
-    if (r->pid > 0) {
-        autofree char *proc = xasprintf("/proc/%d/root", (int)r->pid);
-        int fd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->init_proc_fd >= 0) {
+        int fd = openat(r->init_proc_fd, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? fail_errno(err, "open the root of container %s", r->container) : fd;
     }
     /* --rootfs DIR: the directory itself; DIR:O: the layer over it */
@@ -23469,7 +23630,8 @@ static int container_copy(const char *root, const char *name, const char *contai
     }
     struct cp_request r = {.root = root, .layer = ref.layer, .container = name, .userdata = userdata, .asked = asked,
                            .spec = have_spec ? &spec : NULL,
-                           .pid = ref.running ? ref.pid : 0, .container_path = container_path, .host_path = host_path,
+                           .init_proc_fd = ref.running ? ref.init.proc_fd : -1, .container_path = container_path,
+                           .host_path = host_path,
                            .to_container = to_container, .keep_owner = keep_owner, .overwrite = overwrite};
     return in_mount_namespace(cp_in_child, &r, err) < 0 ? -1 : 0;
 }
@@ -23602,21 +23764,22 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
 }
 
 /* exec_namespaces_open: the descriptors exec_child enters: the running
- * container init's namespaces and root. */
-static int exec_namespaces_open(pid_t pid, int ns_fds[], int *root_fd, lrun_error **err)
+ * container init's namespaces and root, opened under its held /proc
+ * directory (a pidfd's setns, Linux 5.8, would do the same, but the
+ * directory works on every kernel and gives the root too). */
+static int exec_namespaces_open(const struct held_process *init, int ns_fds[], int *root_fd, lrun_error **err)
 {
     char path[64];
     for (size_t i = 0; i < EXEC_NAMESPACES; i++)
         ns_fds[i] = -1;
     *root_fd = -1;
     for (size_t i = 0; i < EXEC_NAMESPACES; i++) {
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, exec_namespaces[i]);
-        if ((ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            return fail_errno(err, "open %s", path);
+        snprintf(path, sizeof path, "ns/%s", exec_namespaces[i]);
+        if ((ns_fds[i] = openat(init->proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fail_errno(err, "open /proc/%d/%s", (int)init->pid, path);
     }
-    snprintf(path, sizeof path, "/proc/%d/root", (int)pid);
-    if ((*root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail_errno(err, "open %s", path);
+    if ((*root_fd = openat(init->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail_errno(err, "open /proc/%d/root", (int)init->pid);
     return 0;
 }
 
@@ -23639,9 +23802,9 @@ struct exec_io {
 /* exec_launch: fork the exec'd process; returns its pid once it has
  * exec'd (or -1 with its setup's error); with a terminal, *pty gets the
  * master (unless io gives a console socket). */
-static pid_t exec_launch(pid_t init, const struct spec_process *p, const struct seccomp_program *seccomp,
-                         const char *cgroup, bool interactive, const struct exec_io *io, int *pty,
-                         lrun_error **err)
+static pid_t exec_launch(const struct held_process *init, const struct spec_process *p,
+                         const struct seccomp_program *seccomp, const char *cgroup, bool interactive,
+                         const struct exec_io *io, int *pty, lrun_error **err)
 {
     int ns_fds[EXEC_NAMESPACES], root_fd, console[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
     if (exec_namespaces_open(init, ns_fds, &root_fd, err) == 0) {
@@ -23727,8 +23890,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     if (p.terminal || stdio_relay_open(&relay, opts->interactive, process_stdio, err) == 0) {
         struct exec_io io = {.console_socket = -1, .preserve_fds = session ? session->preserve_fds : 0,
                              .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
-        pid = exec_launch(r.pid, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io, &master,
-                          err);
+        pid = exec_launch(&r.init, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io,
+                          &master, err);
     }
     struct waiter w = {.pid = pid, .sigfd = sigfd, .pty = master, .input = master >= 0 && opts->interactive ? 0 : -1,
                        .output = STDOUT_FILENO, .pipes = {-1, -1}, .pipe_to = {-1, -1}};
@@ -24271,6 +24434,7 @@ struct oci_state {
     char *cgroup; /* the container's cgroup path (linux.cgroupsPath), or NULL */
     pid_t pid;
     int64_t pid_start;
+    uint64_t pid_inode; /* as the container record's (struct container) */
     char **annotations; /* key, value, ... */
 };
 
@@ -24329,6 +24493,8 @@ static int oci_state_save(const struct oci_options *o, const struct oci_state *s
     autogen yajl_gen g = json_writer(false);
     oci_state_json_write(g, st, "created");
     jw_key_int(g, "lrun.pid-start", st->pid_start);
+    if (st->pid_inode)
+        jw_key_int(g, "lrun.pid-inode", (int64_t)st->pid_inode);
     if (st->cgroup)
         jw_key_str(g, "lrun.cgroup", st->cgroup);
     autogen yajl_gen fds = json_writer(false);
@@ -24373,16 +24539,19 @@ static int oci_state_load(const struct oci_options *o, const char *id, struct oc
     st->created = xstrdup(json_string(v, "created"));
     st->pid = (pid_t)json_int(v, "pid", 0);
     st->pid_start = json_int(v, "lrun.pid-start", 0);
+    st->pid_inode = (uint64_t)json_int(v, "lrun.pid-inode", 0);
     st->cgroup = xstrdup(json_string(v, "lrun.cgroup"));
     st->annotations = json_pairs(json_get(v, "annotations"));
     return 0;
 }
 
-/* oci_alive: the container's init still runs (a zombie does not). */
-static bool oci_alive(const struct oci_state *st)
+/* oci_hold: the container's init held, if it still runs (a zombie does
+ * not). */
+static bool oci_hold(const struct oci_state *st, struct held_process *h)
 {
-    return st->pid > 0 && process_start_time(st->pid) == st->pid_start && process_alive(st->pid);
+    return process_hold(st->pid, st->pid_start, st->pid_inode, h);
 }
+
 
 /* oci_freezer: the file that freezes the cgroup (v1 freezer.state, v2
  * cgroup.freeze) and the values that freeze and thaw it. */
@@ -24434,14 +24603,22 @@ static void oci_thaw_process(pid_t pid)
 }
 
 /* oci_status: "created" (waiting for start), "running", "paused" or "stopped". */
-static const char *oci_status(const struct oci_options *o, const struct oci_state *st)
+/* oci_status_hold: the container's status; its init held in *h unless
+ * it is stopped. */
+static const char *oci_status_hold(const struct oci_options *o, const struct oci_state *st, struct held_process *h)
 {
-    if (!oci_alive(st))
+    if (!oci_hold(st, h))
         return "stopped";
     if (oci_frozen(st->cgroup))
         return "paused";
     autofree char *fifo = xasprintf("%s/%s/exec.fifo", o->root, st->id);
     return access(fifo, F_OK) == 0 ? "created" : "running";
+}
+
+static const char *oci_status(const struct oci_options *o, const struct oci_state *st)
+{
+    autoheld struct held_process h;
+    return oci_status_hold(o, st, &h);
 }
 
 /* oci_spec_load: the config.json create kept. */
@@ -24656,7 +24833,7 @@ static int oci_create_in(const struct oci_options *o, const char *id, const stru
     if (pid < 0)
         return -1;
     st.pid = pid;
-    st.pid_start = process_start_time(pid);
+    process_identity_read(pid, &st.pid_start, &st.pid_inode);
     if (oci_state_save(o, &st, err) < 0 || pid_file_write(co->pid_file, pid, err) < 0) {
         kill(pid, SIGKILL);
         return -1;
@@ -24716,18 +24893,20 @@ static int oci_start(const struct oci_options *o, const char *id, lrun_error **e
     return 0;
 }
 
-/* oci_pid_namespace_members: the pids (host view) that share pid's pid
- * namespace, when that is not lrun's own (else only pid). */
-static pid_t *oci_processes(pid_t pid, size_t *n)
+/* oci_processes: the pids (host view) that share the held init's pid
+ * namespace, when that is not lrun's own (else only the init's), the
+ * init's first; *ns that namespace ("pid:[N]", "" when lrun's). */
+static pid_t *oci_processes(const struct held_process *init, size_t *n, char ns[64])
 {
-    pid_t *pids = xcalloc(2, sizeof *pids);
+    pid_t *pids = xcalloc(2, sizeof *pids), pid = init->pid;
     *n = 0;
     pids[(*n)++] = pid;
     char path[64], mine[64] = "", target[64] = "", other[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-    if (readlink("/proc/self/ns/pid", mine, sizeof mine - 1) < 0 || readlink(path, target, sizeof target - 1) < 0 ||
-        strcmp(mine, target) == 0)
+    ns[0] = '\0';
+    if (readlink("/proc/self/ns/pid", mine, sizeof mine - 1) < 0 ||
+        readlinkat(init->proc_fd, "ns/pid", target, sizeof target - 1) < 0 || strcmp(mine, target) == 0)
         return pids;
+    strcpy(ns, target);
     DIR *dir = opendir("/proc");
     struct dirent *de;
     while (dir && (de = readdir(dir))) {
@@ -24746,18 +24925,49 @@ static pid_t *oci_processes(pid_t pid, size_t *n)
     return pids;
 }
 
+/* process_signal_in_namespace: sig to pid if it is in the pid namespace
+ * ns: the pid held by a pidfd while its namespace is read, so a pid that
+ * changed hands since it was listed is left alone. */
+static void process_signal_in_namespace(pid_t pid, const char *ns, int sig)
+{
+    autoclose int pidfd = pidfd_open_or_none(pid);
+    if (pidfd < 0 && errno != ENOSYS)
+        return;
+    char path[64], link[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+    if (readlink(path, link, sizeof link - 1) < 0 || strcmp(link, ns) != 0)
+        return;
+    if (pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); /* ESRCH if the listed one ended meanwhile */
+    else
+        kill(pid, sig);
+}
+
+/* oci_signal: sig to the held init, and with all to the other processes
+ * of its pid namespace (when it has one of its own); -1 if the init could
+ * not be signalled. */
+static int oci_signal(const struct held_process *init, int sig, bool all)
+{
+    if (held_process_signal(init, sig) < 0)
+        return -1;
+    size_t n = 0;
+    char ns[64];
+    autofree pid_t *pids = all ? oci_processes(init, &n, ns) : NULL;
+    for (size_t i = 1; i < n; i++)
+        process_signal_in_namespace(pids[i], ns, sig);
+    return 0;
+}
+
 static int oci_kill(const struct oci_options *o, const char *id, int sig, bool all, lrun_error **err)
 {
     autostate struct oci_state st = {0};
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
-    if (strcmp(oci_status(o, &st), "stopped") == 0)
+    autoheld struct held_process init;
+    if (strcmp(oci_status_hold(o, &st, &init), "stopped") == 0)
         return fail_code(err, 1, "container not running");
-    size_t n = 1;
-    autofree pid_t *pids = all ? oci_processes(st.pid, &n) : NULL;
-    for (size_t i = 0; i < n; i++)
-        if (kill(pids ? pids[i] : st.pid, sig) < 0 && i == 0)
-            return fail_errno(err, "kill container %s", id);
+    if (oci_signal(&init, sig, all) < 0)
+        return fail_errno(err, "kill container %s", id);
     return 0;
 }
 
@@ -24771,17 +24981,18 @@ static int oci_delete(const struct oci_options *o, const char *id, bool force, l
         return 0; /* as crun: -f of a container that is gone is done */
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
-    const char *status = oci_status(o, &st);
+    autoheld struct held_process init;
+    const char *status = oci_status_hold(o, &st, &init);
     if (strcmp(status, "stopped") != 0) {
         if (!force && strcmp(status, "created") != 0) /* a created one goes without -f, as with runc */
             return fail_code(err, 1, "cannot delete container %s that is not stopped: %s", id, status);
         size_t n;
-        autofree pid_t *pids = oci_processes(st.pid, &n);
-        for (size_t i = 0; i < n; i++)
-            kill(pids[i], SIGKILL);
+        char ns[64];
+        autofree pid_t *pids = oci_processes(&init, &n, ns);
+        oci_signal(&init, SIGKILL, true);
         for (size_t i = 0; i < n; i++) /* a frozen process dies only once thawed */
             oci_thaw_process(pids[i]);
-        process_wait_gone(st.pid, 10000);
+        held_process_wait_gone(&init, 10000);
     }
     autospec struct spec spec = {0};
     lrun_error *hook_err = NULL;
@@ -24814,7 +25025,8 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     autostate struct oci_state st = {0};
     if (oci_state_load(o, id, &st, err) < 0)
         return -1;
-    if (strcmp(oci_status(o, &st), "stopped") == 0)
+    autoheld struct held_process init;
+    if (strcmp(oci_status_hold(o, &st, &init), "stopped") == 0)
         return fail_code(err, 1, "cannot exec in a stopped container");
     autospec struct spec spec = {0};
     if (oci_spec_load(o, id, &spec, err) < 0)
@@ -24828,7 +25040,7 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds, .stdio = {-1, -1, -1}};
     sigset_t set;
     int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
-    pid_t pid = exec_launch(st.pid, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);
+    pid_t pid = exec_launch(&init, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);
     if (pid < 0 || pid_file_write(eo->pid_file, pid, err) < 0 || eo->detach) {
         if (pty >= 0)
             close(pty);
@@ -30871,16 +31083,15 @@ static uint64_t monotonic_ns(void)
 }
 
 /* stats_net_io: "RX / TX" of the container's own network namespace
- * (without lo), "-- / --" when it shares the host's */
-static char *stats_net_io(const struct spec *sp, pid_t pid)
+ * (without lo), "-- / --" when it shares the host's; init_proc_fd is
+ * the held init's /proc directory, -1 when it is not running */
+static char *stats_net_io(const struct spec *sp, int init_proc_fd)
 {
-    if (!sp->namespaces[NS_NETWORK].wanted || pid <= 0)
+    if (!sp->namespaces[NS_NETWORK].wanted || init_proc_fd < 0)
         return xstrdup("-- / --");
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/net/dev", (int)pid);
     autobuf struct buf text = {0};
     uint64_t rx = 0, tx = 0;
-    if (read_file_at(AT_FDCWD, path, &text, NULL) == 0)
+    if (read_file_at(init_proc_fd, "net/dev", &text, NULL) == 0)
         for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             char name[64];
             unsigned long long v[9];
@@ -30902,7 +31113,8 @@ static char *stats_percent(double value)
 static char *stats_row(const struct container *c, const struct spec *sp, const struct stats_sample *now,
                        const struct stats_sample *before)
 {
-    bool running = container_is_running(c);
+    autoheld struct held_process init;
+    bool running = container_hold(c, &init);
     double uptime_ns = running ? ((double)time(NULL) - (double)time_parse_rfc3339(c->started_at)) * 1e9 : 0;
     double avg = uptime_ns > 0 ? (double)now->cg.cpu_ns * 100.0 / uptime_ns : 0;
     double cpu = before && now->when_ns > before->when_ns
@@ -30915,7 +31127,7 @@ static char *stats_row(const struct container *c, const struct spec *sp, const s
     autofree char *mem_usage = xasprintf("%s / %s", mem, lim);
     autofree char *rd = human_size((double)now->cg.read_bytes, 4), *wr = human_size((double)now->cg.write_bytes, 4);
     autofree char *block = xasprintf("%s / %s", rd, wr);
-    autofree char *net = stats_net_io(sp, running ? (pid_t)c->pid : 0);
+    autofree char *net = stats_net_io(sp, running ? init.proc_fd : -1);
     autofree char *cpu_text = stats_percent(cpu < 0 ? 0 : cpu), *avg_text = stats_percent(avg);
     autofree char *mem_perc = stats_percent(limit ? (double)now->cg.memory * 100.0 / (double)limit : 0);
     autofree char *cpu_time = go_duration(now->cg.cpu_ns);
@@ -33785,13 +33997,11 @@ static int network_connect_change(const char *root, const char *net, const char 
         return fail(err, "container %s is not connected to network \"%s\": network not found", id, n.name);
     if (!connect && strcmp(f.network_name, n.name) == 0)
         return fail(err, "container %s was made on network \"%s\": lrun keeps a container's first network", id, n.name);
-    bool running = container_is_running(c);
+    autoheld struct held_process init;
+    bool running = container_hold(c, &init);
     autoclose int ns = -1;
-    if (running) {
-        autofree char *path = xasprintf("/proc/%" PRId64 "/ns/net", c->pid);
-        if ((ns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            return fail_errno(err, "open %s", path);
-    }
+    if (running && (ns = openat(init.proc_fd, "ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        return fail_errno(err, "open /proc/%d/ns/net", (int)init.pid);
     if (connect) {
         bool used[100] = {false};
         for (size_t i = 0; i < f.n_connected; i++)
@@ -35464,7 +35674,10 @@ static int cmd_oci_ps(struct cli *cli, int argc, char **argv)
     if (oci_state_load(&oci_opts, argv[optind], &st, &err) < 0)
         return oci_fail(err);
     size_t n = 0;
-    autofree pid_t *pids = strcmp(oci_status(&oci_opts, &st), "stopped") ? oci_processes(st.pid, &n) : NULL;
+    char ns[64];
+    autoheld struct held_process init;
+    bool up = strcmp(oci_status_hold(&oci_opts, &st, &init), "stopped") != 0;
+    autofree pid_t *pids = up ? oci_processes(&init, &n, ns) : NULL;
     if (json) {
         putchar('[');
         for (size_t i = 0; i < n; i++)
