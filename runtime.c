@@ -3630,6 +3630,8 @@ static char *event_line(const struct event *e)
 /* events_muted: while build runs its steps' containers (buildah's write
  * no events; podman's build writes one, build). */
 static bool events_muted;
+/* events_off: --events-backend none: no event is kept, events has none to read */
+static bool events_off;
 
 /* event_append: a line of event_line to the file. */
 static void event_append(const char *root, const char *line)
@@ -26158,11 +26160,11 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
                 continue;
             }
             if (!f)
-                return fail(err, "unknown flag: --%.*s\nSee 'lrun %s --help'", (int)len, name, u->command);
+                return fail(err, "unknown flag: --%.*s\nSee 'lrun %s%s--help'", (int)len, name, u->command, *u->command ? " " : "");
             const char *value = eq ? eq + 1 : NULL;
             if (flag_takes_value(f) && !value) {
                 if (i + 1 >= argc)
-                    return fail(err, "flag needs an argument: --%s\nSee 'lrun %s --help'", f->name, u->command);
+                    return fail(err, "flag needs an argument: --%s\nSee 'lrun %s%s--help'", f->name, u->command, *u->command ? " " : "");
                 value = argv[++i];
             } else if (!flag_takes_value(f) && value && f->kind != FLAG_BOOL && f->kind != FLAG_CALL) {
                 return fail(err, "flag --%s takes no value", f->name);
@@ -26178,7 +26180,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
                 continue;
             }
             if (!f)
-                return fail(err, "unknown shorthand flag: '%c' in %s\nSee 'lrun %s --help'", *p, a, u->command);
+                return fail(err, "unknown shorthand flag: '%c' in %s\nSee 'lrun %s%s--help'", *p, a, u->command, *u->command ? " " : "");
             if (!flag_takes_value(f)) { /* -a, or pflag's -a=false */
                 const char *value = p[1] == '=' && f->kind == FLAG_BOOL ? p + 2 : NULL;
 
@@ -26191,7 +26193,7 @@ static int cli_parse_pass(int argc, char **argv, const struct cli_usage *u, cons
             const char *value = p[1] ? p + 1 + (p[1] == '=') : NULL;
             if (!value) {
                 if (i + 1 >= argc)
-                    return fail(err, "flag needs an argument: '%c' in -%c\nSee 'lrun %s --help'", *p, *p, u->command);
+                    return fail(err, "flag needs an argument: '%c' in -%c\nSee 'lrun %s%s--help'", *p, *p, u->command, *u->command ? " " : "");
                 value = argv[++i];
             }
             if (apply && flag_set(f, value, err) < 0)
@@ -31968,7 +31970,7 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
     }
     events_muted = true;
     int built = build_run_steps(&b, !no_cache, quiet, &err);
-    events_muted = false;
+    events_muted = events_off;
     if (built < 0)
         return cli_fail(err);
     autostore lrun_store *s = NULL;
@@ -34757,6 +34759,10 @@ static int cmd_events(struct cli *cli, int argc, char **argv)
         cli_error("events backend \"%s\": lrun keeps its events in a file (--events-backend file)", backend);
         return EXIT_LRUN;
     }
+    if (events_off) {
+        cli_error("cannot read events with the \"none\" backend");
+        return EXIT_LRUN;
+    }
     autoerror lrun_error *err = NULL;
     for (size_t i = 0; filters && filters[i]; i++)
         if (event_filter_check(filters[i], &err) < 0)
@@ -35849,20 +35855,31 @@ static const char *oci_option_value(int argc, char **argv, int *i, const char *n
 
 /* oci_mode_wanted: whether this command line is runc's, not docker's:
  * runc's own global options or commands, create/run given a bundle, or an
- * operand that is a container under the OCI root. */
+ * operand that is a container under the OCI root.  A global option only
+ * podman has (--runroot, --events-backend...) makes it podman's, whatever
+ * follows: crun's --cgroup-manager is podman's too. */
 static bool oci_mode_wanted(int argc, char **argv)
 {
+    static const char *const podman_only[] = {"--runroot", "--tmpdir", "--events-backend", "--storage-driver",
+                                              "--storage-opt", "--volumepath", "--runtime",
+                                              "--runtime-flag", NULL};
     const char *root = NULL;
     bool runc_option = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *v;
+        bool podman = false;
+        for (size_t k = 0; podman_only[k] && !podman; k++)
+            podman = oci_option_value(argc, argv, &i, podman_only[k]) != NULL;
+        if (podman)
+            return false;
         if ((v = oci_option_value(argc, argv, &i, "--root")))
             root = v;
         else if (oci_option_value(argc, argv, &i, "--log") || oci_option_value(argc, argv, &i, "--log-format") ||
-                 oci_option_value(argc, argv, &i, "--cgroup-manager") || oci_option_value(argc, argv, &i, "--rootless") ||
-                 strcmp(argv[i], "--systemd-cgroup") == 0)
-            runc_option = true; /* (--debug is podman's too: the command decides) */
+                 oci_option_value(argc, argv, &i, "--rootless") || strcmp(argv[i], "--systemd-cgroup") == 0)
+            runc_option = true; /* (--debug and crun's --cgroup-manager are podman's too: the command decides) */
+        else
+            oci_option_value(argc, argv, &i, "--cgroup-manager");
     }
     if (i >= argc)
         return false;
@@ -35974,9 +35991,9 @@ static bool command_enters_container(int argc, char **argv)
  * --log-level...); the command and its arguments end up in argv[1..n]. */
 static int cli_global_options(struct cli *cli, int argc, char **argv, int *status)
 {
-    const char *level = NULL, *config = NULL;
+    const char *level = NULL, *config = NULL, *runroot = NULL, *tmpdir = NULL, *cgroups = NULL, *events = NULL;
     autostrv char **storage_opts = NULL;
-    bool debug = false, noout = false, help = false, version = false;
+    bool debug = false, noout = false, help = false, version = false, syslog = false;
     const struct cli_flag flags[] = {
         STRING_FLAG("root", 0, &cli->root, "DIR",
                     "Graph root (default $LRUN_ROOT, /var/lib/lrun as root, else $XDG_DATA_HOME/lrun)"),
@@ -35987,6 +36004,12 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
         LIST_FLAG("storage-opt", 0, &storage_opts, "OPTION", "Storage driver option (lrun's overlay takes none: \"\")"),
         STRING_FLAG("volumepath", 0, &volume_path_flag, "DIR", "Where volumes live (default ROOT/volumes)"),
         STRING_FLAG("config", 0, &config, "DIR", NULL), /* docker's; ignored with a warning, as podman */
+        /* podman's run root and libpod tmpdir: lrun keeps its run state in the graph root */
+        STRING_FLAG("runroot", 0, &runroot, "DIR", "Accepted as podman's (lrun keeps its run state in the graph root)"),
+        STRING_FLAG("tmpdir", 0, &tmpdir, "DIR", NULL),
+        STRING_FLAG("cgroup-manager", 0, &cgroups, "MANAGER", "cgroupfs (lrun manages the cgroups itself)"),
+        STRING_FLAG("events-backend", 0, &events, "BACKEND", "Where events go: file (default) or none"),
+        BOOL_FLAG("syslog", 0, &syslog, NULL), /* podman's: log to syslog too; lrun logs to stderr */
         STRING_FLAG("runtime", 0, &cli->runtime, "PATH", "The OCI runtime run and create name (lrun runs containers itself)"),
         LIST_FLAG("runtime-flag", 0, &cli->runtime_flags, "FLAG", "An option for the runtime, lrun: debug"),
         BOOL_FLAG("help", 'h', &help, "Help for lrun"),
@@ -36031,6 +36054,22 @@ static int cli_global_options(struct cli *cli, int argc, char **argv, int *statu
     }
     if (config)
         fprintf(stderr, "The --config flag is ignored by lrun. Exists for Docker compatibility\n");
+    if (cgroups && strcmp(cgroups, "cgroupfs") != 0) {
+        if (strcmp(cgroups, "systemd") == 0)
+            cli_error("cgroup manager \"systemd\": lrun manages the container's cgroups itself (cgroupfs)");
+        else
+            cli_error("configuring runtime: cgroup manager must be one of cgroupfs and systemd: invalid argument");
+        return *status = EXIT_LRUN, -1;
+    }
+    if (events && strcmp(events, "file") != 0 && strcmp(events, "none") != 0) {
+        if (strcmp(events, "journald") == 0)
+            cli_error("events backend \"journald\": lrun keeps its events in a file (file or none)");
+        else
+            cli_error("configuring runtime: \"%s\" is not a valid events backend: invalid argument", events);
+        return *status = EXIT_LRUN, -1;
+    }
+    events_off = events && strcmp(events, "none") == 0;
+    events_muted = events_off;
     if (noout && !freopen("/dev/null", "w", stdout)) {
         cli_error("--noout: /dev/null: %s", strerror(errno));
         return *status = EXIT_LRUN, -1;

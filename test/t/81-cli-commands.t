@@ -93,6 +93,40 @@ is "$(cat "$T/vols/vp/_data/f" 2>&1):$(L volume ls -q)" "in:" "--volumepath: vol
 run L --volumepath rel info
 is "$rc:$err" "125:Error: --volumepath \"rel\" must be an absolute path$nl" "--volumepath must be absolute"
 
+# --- podman's other global options: --runroot/--tmpdir accepted, --cgroup-manager, --events-backend
+run L --runroot "$T/rr" --tmpdir "$T/td" --syslog --cgroup-manager cgroupfs --events-backend file \
+	run --rm --network none "$IMG" echo podman-globals
+is "$rc:$out:$err" "0:podman-globals${nl}:" "--runroot --tmpdir --syslog --cgroup-manager cgroupfs --events-backend file: a podman command line runs"
+run L --runroot="$T/rr" --cgroup-manager=cgroupfs ps -a --format '{{.Names}}' --filter name=nosuchname
+is "$rc:$out:$err" "0::" "… with --opt=value, before a command runc has too (ps): podman's ps, not runc's"
+run L --cgroup-manager systemd ps
+is "$rc:$err" "125:Error: cgroup manager \"systemd\": lrun manages the container's cgroups itself (cgroupfs)$nl" \
+	"--cgroup-manager systemd: a clear error"
+run L --cgroup-manager cgroupfs run --rm --network none "$IMG" echo cg
+is "$rc:$out" "0:cg$nl" "--cgroup-manager alone before podman's run: podman's run (runc's would need a bundle)"
+run L --runroot "$T/rr" --cgroup-manager systemd ps
+is "$rc:$err" "125:Error: cgroup manager \"systemd\": lrun manages the container's cgroups itself (cgroupfs)$nl" \
+	"--cgroup-manager systemd: a clear error"
+run L --runroot "$T/rr" --cgroup-manager bogus ps
+is "$rc:$err" "125:Error: configuring runtime: cgroup manager must be one of cgroupfs and systemd: invalid argument$nl" \
+	"--cgroup-manager bogus: podman's error"
+run L --events-backend bogus ps
+is "$rc:$err" "125:Error: configuring runtime: \"bogus\" is not a valid events backend: invalid argument$nl" \
+	"--events-backend bogus: podman's error"
+n0=$(L events --stream=false | wc -l)
+L --events-backend none run --rm --network none "$IMG" true
+L --events-backend none volume create evnone >/dev/null
+is "$(L events --stream=false | wc -l)" "$n0" "--events-backend none: the run and the volume left no event"
+run L --events-backend none events --stream=false
+is "$rc:$err" "125:Error: cannot read events with the \"none\" backend$nl" "… and events refuses to read, as podman"
+L volume rm evnone >/dev/null
+n0=$(L events --stream=false | wc -l)
+L run --rm --network none "$IMG" true
+is "$(L events --stream=false --format '{{.Status}}' | tail -n +$((n0 + 1)) | tr '\n' ' ')" \
+	"create pull init start attach died remove " "without it the run's events are kept"
+run L --bogus ps
+is "$rc:$err" "125:Error: unknown flag: --bogus${nl}See 'lrun --help'$nl" "an unknown global flag: podman's message (one space)"
+
 # --- volume commands on the flag tables: flags anywhere, --help does nothing else
 run L volume create vf1 --label a=b
 is "$rc:$out" "0:vf1$nl" "volume create NAME --label: a flag after the name"
