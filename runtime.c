@@ -14016,6 +14016,8 @@ struct spec_user {
     mode_t umask;
     char *name; /* annotation "lrun.user": USER[:GROUP] looked up in the container; NULL: the numbers */
     bool keep_groups; /* annotation "run.oci.keep_original_groups" (crun's): the runtime's groups stay */
+    char **group_names; /* annotation "lrun.group-add": --group-add's names (comma-separated), looked up in
+                           the container's /etc/group after the root switch, added to the groups */
 };
 
 struct spec_rlimit {
@@ -14175,8 +14177,21 @@ static void spec_process_release(struct spec_process *p)
     free(p->cwd);
     free(p->user.additional_gids);
     free(p->user.name);
+    lrun_strv_free(p->user.group_names);
     free(p->rlimits);
     *p = (struct spec_process){0};
+}
+
+static void spec_mount_release(struct spec_mount *m)
+{
+    free(m->destination);
+    free(m->type);
+    free(m->source);
+    lrun_strv_free(m->options);
+    free(m->data);
+    free(m->uid_mappings);
+    free(m->gid_mappings);
+    *m = (struct spec_mount){0};
 }
 
 static void spec_release(struct spec *s)
@@ -14187,15 +14202,8 @@ static void spec_release(struct spec *s)
     free(s->root_dir);
     free(s->hostname);
     free(s->domainname);
-    for (size_t i = 0; i < s->n_mounts; i++) {
-        free(s->mounts[i].destination);
-        free(s->mounts[i].type);
-        free(s->mounts[i].source);
-        lrun_strv_free(s->mounts[i].options);
-        free(s->mounts[i].data);
-        free(s->mounts[i].uid_mappings);
-        free(s->mounts[i].gid_mappings);
-    }
+    for (size_t i = 0; i < s->n_mounts; i++)
+        spec_mount_release(&s->mounts[i]);
     free(s->mounts);
     for (int k = 0; k < HOOK_KINDS; k++) {
         for (size_t i = 0; i < s->n_hooks[k]; i++) {
@@ -14522,6 +14530,10 @@ static void spec_write_annotations(yajl_gen g, const struct spec *s)
         jw_key_str(g, "lrun.rootfs", s->root_dir);
     if (s->process.user.name)
         jw_key_str(g, "lrun.user", s->process.user.name);
+    if (s->process.user.group_names && s->process.user.group_names[0]) {
+        autofree char *names = strv_join(s->process.user.group_names, ",");
+        jw_key_str(g, "lrun.group-add", names);
+    }
     yajl_gen_map_close(g);
 }
 
@@ -14864,6 +14876,8 @@ static void spec_read_annotations(yajl_val obj, struct spec *s)
             free(s->root_dir), s->root_dir = xstrdup(pairs[i + 1]);
         } else if (strcmp(pairs[i], "lrun.user") == 0) {
             free(s->process.user.name), s->process.user.name = xstrdup(pairs[i + 1]);
+        } else if (strcmp(pairs[i], "lrun.group-add") == 0) {
+            lrun_strv_free(s->process.user.group_names), s->process.user.group_names = strv_split(pairs[i + 1], ",");
         } else {
             if (strcmp(pairs[i], "run.oci.keep_original_groups") == 0) /* kept below too: it is not lrun's */
                 s->process.user.keep_groups = strcmp(pairs[i + 1], "1") == 0;
@@ -15641,6 +15655,31 @@ static int user_resolve(const char *spec, struct user_ids *u, lrun_error **err)
     if (!u->home)
         u->home = xstrdup("/");
     return 0;
+}
+
+/* group_lookup: --group-add's NAME in the container's /etc/group (a
+ * number out of range: podman's words for it). */
+static int group_lookup(const char *name, gid_t *gid, lrun_error **err)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(name, &end, 10);
+    if (*name && !*end)
+        return n < 0 || n > INT32_MAX || errno ? fail_code(err, 126, "uids and gids must be in range 0-2147483647")
+                                                : (*gid = (gid_t)n, 0);
+    autobuf struct buf groups = {0};
+    if (user_file_load("/etc/group", &groups, false, err) < 0)
+        return -1;
+    char *cursor = groups.data, *line;
+    while ((line = user_file_next_line(&cursor))) {
+        char *fields[4];
+        unsigned long id;
+        if (split_fields(line, fields, 4) >= 3 && parse_id(fields[2], &id) && strcmp(fields[0], name) == 0) {
+            *gid = (gid_t)id;
+            return 0;
+        }
+    }
+    return fail_code(err, 126, "Unable to find group %s: no matching entries in group file", name);
 }
 
 /* close_extra_fds: nothing of lrun's but 0-2 (and the first preserve
@@ -16635,8 +16674,20 @@ static int capabilities_set(const uint64_t caps[CAPS_SETS], lrun_error **err)
  * up in the container's files, or the spec's numbers (home from passwd). */
 static int process_user(const struct spec_user *su, struct user_ids *u, lrun_error **err)
 {
-    if (su->name)
-        return user_resolve(su->name, u, err);
+    if (su->name) { /* docker's user, then --group-add's gids and names */
+        if (user_resolve(su->name, u, err) < 0)
+            return -1;
+        u->groups = xrealloc(u->groups, (u->n_groups + su->n_additional_gids + strv_len(su->group_names) + 1) *
+                                            sizeof *u->groups);
+        for (size_t i = 0; i < su->n_additional_gids; i++)
+            u->groups[u->n_groups++] = su->additional_gids[i];
+        for (size_t i = 0; su->group_names && su->group_names[i]; i++)
+            if (group_lookup(su->group_names[i], &u->groups[u->n_groups], err) < 0)
+                return -1;
+            else
+                u->n_groups++;
+        return 0;
+    }
     char uid[16];
     snprintf(uid, sizeof uid, "%u", (unsigned)su->uid);
     if (user_resolve(uid, u, err) < 0)
@@ -18127,10 +18178,24 @@ struct container_config {
     char *rootfs;      /* --rootfs: the host directory that is the root instead of an image's layers */
     bool rootfs_overlay; /* --rootfs DIR:O: an overlay over it takes the writes, which go with the container */
     char **secrets;    /* --secret as given (checked by secret_option_parse) */
+    char **sysctls;    /* --sysctl KEY=VALUE, checked against podman's namespaced list */
+    char **group_add;  /* --group-add: gids, group names (looked up in the container at start), keep-groups */
+    char *ipc, *uts;   /* --ipc, --uts: host, private, shareable, none (ipc), container:NAME; NULL: private */
+    char **annotations; /* --annotation KEY=VALUE */
+    bool oom_score_adj_set; /* --oom-score-adj given */
+    int oom_score_adj;
+    bool umask_set;    /* --umask given; else podman's 0022 */
+    mode_t umask;
+    bool env_host;     /* --env-host: lrun's own environment under -e's */
 };
 
 static void container_config_release(struct container_config *c)
 {
+    lrun_strv_free(c->sysctls);
+    lrun_strv_free(c->group_add);
+    free(c->ipc);
+    free(c->uts);
+    lrun_strv_free(c->annotations);
     free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
@@ -18211,6 +18276,8 @@ struct container_facts {
     char *detach_keys; /* "detach-keys": --detach-keys as given ("": none), what start -a and attach use
                           without their own; absent: not given */
     char *rootfs;      /* "rootfs": --rootfs's directory (inspect's Rootfs); absent: an image's layers */
+    char *ipc, *uts;   /* "ipc", "uts": --ipc, --uts as given, container:NAME as container:<ID>; absent: private */
+    char **group_add;  /* "group-add": --group-add as given (inspect's GroupAdd); absent: none */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18240,6 +18307,9 @@ static void container_facts_release(struct container_facts *f)
     free(f->runtime);
     free(f->detach_keys);
     free(f->rootfs);
+    free(f->ipc);
+    free(f->uts);
+    lrun_strv_free(f->group_add);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -18340,6 +18410,12 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "detach-keys", f->detach_keys);
     if (f->rootfs)
         jw_key_str(g, "rootfs", f->rootfs);
+    if (f->ipc)
+        jw_key_str(g, "ipc", f->ipc);
+    if (f->uts)
+        jw_key_str(g, "uts", f->uts);
+    if (f->group_add)
+        jw_key_strv(g, "group-add", f->group_add);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18395,6 +18471,9 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->runtime = json_string_dup(v, "runtime");
     f->timeout = (int)json_int(v, "timeout", 0);
     f->detach_keys = xstrdup(json_string(v, "detach-keys")); /* "" kept: none */
+    f->ipc = json_string_dup(v, "ipc");
+    f->uts = json_string_dup(v, "uts");
+    f->group_add = json_get(v, "group-add") ? json_strv(json_get(v, "group-add")) : NULL;
     return 0;
 }
 
@@ -19419,6 +19498,127 @@ static int spec_linux_generate(struct spec *s, const struct container_config *c,
     return 0;
 }
 
+/* namespace_share_generate: --ipc or --uts (kind NS_IPC, NS_UTS): host
+ * (none), ns:PATH (joined), container:NAME (the other container's, looked
+ * up now as podman does, joined when it starts: f gets container:<ID>),
+ * else a new one. */
+static int namespace_share_generate(lrun_store *st, struct spec *s, const char *mode, enum namespace_kind kind,
+                                    char **fact, lrun_error **err)
+{
+    if (!mode)
+        return 0;
+    if (strcmp(mode, "host") == 0)
+        s->namespaces[kind].wanted = false;
+    else if (has_prefix(mode, "ns:"))
+        free(s->namespaces[kind].path), s->namespaces[kind].path = xstrdup(mode + 3);
+    if (!has_prefix(mode, "container:")) {
+        *fact = xstrdup(mode);
+        return 0;
+    }
+    struct container *other = container_lookup(st, mode + 10, err);
+    if (!other) /* podman's words */
+        return error_prefix(err, "looking up container to share %s namespace with", kind == NS_IPC ? "ipc" : "uts");
+    *fact = xasprintf("container:%s", other->id);
+    return 0;
+}
+
+/* uts_hostname: the host name of --uts host (the host's) or --uts
+ * container:NAME (the other's, podman's Config.Hostname too): the names
+ * the container sees, which it does not set. */
+static void uts_hostname(lrun_store *st, const char *mode, char **hostname)
+{
+    if (mode && strcmp(mode, "host") == 0) {
+        char name[HOST_NAME_MAX + 1] = "";
+        gethostname(name, sizeof name - 1);
+        free(*hostname), *hostname = xstrdup(name);
+    }
+    struct container *other = mode && has_prefix(mode, "container:") ? container_lookup(st, mode + 10, NULL) : NULL;
+    if (!other)
+        return;
+    autofree char *userdata = container_userdata(st->root, other->id);
+    autofree char *path = xasprintf("%s/config.json", userdata);
+    autobuf struct buf text = {0};
+    autojson yajl_val spec = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_tree_parse(text.data, NULL, 0) : NULL;
+    if (json_string(spec, "hostname"))
+        free(*hostname), *hostname = xstrdup(json_string(spec, "hostname"));
+}
+
+/* spec_options_generate: --sysctl, --group-add, --ipc, --uts,
+ * --annotation, --oom-score-adj and --umask into the spec. */
+static int spec_options_generate(lrun_store *st, struct spec *s, const struct container_config *c,
+                                 struct container_facts *f, lrun_error **err)
+{
+    struct spec_process *p = &s->process;
+    if (namespace_share_generate(st, s, c->ipc, NS_IPC, &f->ipc, err) < 0 ||
+        namespace_share_generate(st, s, c->uts, NS_UTS, &f->uts, err) < 0)
+        return -1;
+    if (c->ipc && strcmp(c->ipc, "host") == 0) { /* the host's /dev/shm, as podman */
+        for (size_t i = 0; i < s->n_mounts; i++)
+            if (strcmp(s->mounts[i].destination, "/dev/shm") == 0) {
+                spec_mount_release(&s->mounts[i]);
+                s->mounts[i] = (struct spec_mount){.destination = xstrdup("/dev/shm"), .type = xstrdup("bind"),
+                                                   .source = xstrdup("/dev/shm"), .options = strv_copy(STRV("rbind", "nosuid", "noexec", "nodev"))};
+                spec_mount_parse(&s->mounts[i]);
+            }
+    } else if (c->ipc && strcmp(c->ipc, "none") == 0) { /* no /dev/shm at all */
+        for (size_t i = 0; i < s->n_mounts; i++)
+            if (strcmp(s->mounts[i].destination, "/dev/shm") == 0) {
+                spec_mount_release(&s->mounts[i]);
+                memmove(&s->mounts[i], &s->mounts[i + 1], (s->n_mounts - i - 1) * sizeof *s->mounts);
+                s->n_mounts--;
+                break;
+            }
+    }
+    for (size_t i = 0; c->sysctls && c->sysctls[i]; i++) {
+        const char *item = c->sysctls[i], *eq = strchr(item, '=');
+        autofree char *key = xstrndup(item, (size_t)(eq - item));
+        bool net = has_prefix(key, "net.");
+        enum namespace_kind kind = net ? NS_NETWORK : NS_IPC;
+        const char *mode = net ? c->network : c->ipc;
+        if (!s->namespaces[kind].wanted || s->namespaces[kind].path || (mode && has_prefix(mode, "container:")))
+            return fail(err, "sysctl %s can't be set since %s Namespace set to %s: invalid argument", item,
+                        net ? "Network" : "IPC", mode && has_prefix(mode, "container:") ? "container" : mode ? mode : "host");
+        for (size_t k = 0; s->sysctl && s->sysctl[k] && s->sysctl[k + 1]; k += 2) /* one entry a key: the last wins */
+            if (strcmp(s->sysctl[k], key) == 0) {
+                free(s->sysctl[k + 1]);
+                s->sysctl[k + 1] = xstrdup(eq + 1);
+                goto next;
+            }
+        strv_push(&s->sysctl, xstrdup(key));
+        strv_push(&s->sysctl, xstrdup(eq + 1));
+    next:;
+    }
+    if (c->group_add)
+        f->group_add = strv_copy(c->group_add);
+    for (size_t i = 0; c->group_add && c->group_add[i]; i++) {
+        const char *g = c->group_add[i];
+        unsigned long gid;
+        if (strcmp(g, "keep-groups") == 0) { /* crun's: the caller's groups stay */
+            p->user.keep_groups = true;
+            strv_push(&s->annotations, xstrdup("run.oci.keep_original_groups"));
+            strv_push(&s->annotations, xstrdup("1"));
+        } else if (parse_id(g, &gid) && gid <= INT32_MAX) {
+            p->user.additional_gids = xrealloc(p->user.additional_gids, (p->user.n_additional_gids + 1) * sizeof(gid_t));
+            p->user.additional_gids[p->user.n_additional_gids++] = (gid_t)gid;
+        } else {
+            strv_push(&p->user.group_names, xstrdup(g));
+        }
+    }
+    for (size_t i = 0; c->annotations && c->annotations[i]; i++) {
+        const char *eq = strchr(c->annotations[i], '=');
+        autofree char *key = xstrndup(c->annotations[i], (size_t)(eq - c->annotations[i]));
+        if (has_prefix(key, "lrun.")) /* lrun's own say where the root is and who runs */
+            return fail(err, "annotation %s: the lrun. prefix is lrun's own", key);
+        strv_push(&s->annotations, xstrdup(key));
+        strv_push(&s->annotations, xstrdup(eq + 1));
+    }
+    p->has_oom_score_adj = c->oom_score_adj_set;
+    p->oom_score_adj = c->oom_score_adj;
+    if (c->umask_set)
+        p->user.umask = c->umask;
+    return 0;
+}
+
 /* spec_systemd_apply: podman's systemd mode (--systemd always, or true
  * with an init or systemd command): tmpfs on /run, /run/lock, /tmp and
  * /var/log/journal (before /run/.containerenv is bound), stop signal
@@ -19490,6 +19690,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
         return -1;
     struct spec_process *p = &out->process;
     out->hostname = c->hostname ? xstrdup(c->hostname) : xstrndup(id, 12);
+    uts_hostname(s, c->uts, &out->hostname);
     env_set_default(&p->env, "HOSTNAME", out->hostname);
     env_set_default(&p->env, "container", "lrun"); /* as podman's container=podman: "you are in a container" */
     env_set_default(&p->env, "TERM", "xterm"); /* podman's default, with a terminal or without */
@@ -19511,7 +19712,7 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     if (out->cgroups_path && cgroup_path_valid(out->cgroups_path, err) < 0)
         return error_prefix(err, "--cgroup-parent");
     spec_mounts_generate(out, c, s->root, userdata);
-    if (spec_linux_generate(out, c, caps, s->root, err) < 0)
+    if (spec_linux_generate(out, c, caps, s->root, err) < 0 || spec_options_generate(s, out, c, f, err) < 0)
         return -1;
     spec_systemd_apply(out, c, f);
     return spec_limits_generate(out, c, err);
@@ -20658,9 +20859,13 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     if (s->root_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
         return fail_errno(err, "remount the root read-only");
     /* the host name; the loopback of a new network namespace */
-    if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+    /* (a docker-style container's only in a UTS namespace of its own: --uts
+     * host or container:NAME would rename the host or the other container;
+     * OCI mode names a joined one, as runc) */
+    bool own_uts = s->namespaces[NS_UTS].wanted && (!s->namespaces[NS_UTS].path || !l->container_id);
+    if (own_uts && s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
         return fail_errno(err, "set the hostname");
-    if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+    if (own_uts && s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
         return fail_errno(err, "set the domain name");
     if (s->namespaces[NS_NETWORK].wanted && !s->namespaces[NS_NETWORK].path)
         loopback_up();
@@ -20670,6 +20875,10 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     if (launch_gate(l, state.data, err) < 0)
         return -1;
     autostrv char **env = NULL;
+    for (size_t i = 0; s->process.user.group_names && s->process.user.group_names[i]; i++) /* podman's words */
+        if (group_lookup(s->process.user.group_names[i], &(gid_t){0}, err) < 0)
+            return error_prefix(err, "looking up supplemental groups for container %s",
+                                l->container_id ? l->container_id : "");
     if (process_confine(&s->process, l->seccomp, state.data, &env, err) < 0)
         return -1;
     /* --init: confined too, it only waits and forwards */
@@ -22136,7 +22345,7 @@ static void launch_init(struct launch *l, struct start_context *sc)
  * (inspect's RestartCount). */
 
 static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
-                              int preserve_fds, int *client, int *exit_code, lrun_error **err);
+                              int preserve_fds, int *client, bool monitored, int *exit_code, lrun_error **err);
 
 static int restart_count_read(const char *userdata)
 {
@@ -22210,7 +22419,7 @@ static void container_restart_by_policy(struct start_context *sc, int code)
     restart_count_write(sc->userdata, count + 1);
     lrun_error *err = NULL;
     int ignored;
-    if (container_start_as(sc->root, sc->id, NULL, true, 0, NULL, &ignored, &err) < 0)
+    if (container_start_as(sc->root, sc->id, NULL, true, 0, NULL, false, &ignored, &err) < 0)
         lrun_error_free(err); /* removed meanwhile, or it cannot start: it stays exited */
 }
 
@@ -22409,6 +22618,31 @@ static int ports_record(struct start_context *sc, lrun_error **err)
     return write_file_atomic_sync(fd, "ports", text.data ? text.data : "", text.len, 0644, false, err);
 }
 
+/* container_namespaces_share: --ipc and --uts container:<ID>: the other
+ * container's namespaces, which it must be running to have. */
+static int container_namespaces_share(struct start_context *sc, lrun_error **err)
+{
+    const char *modes[] = {sc->facts.ipc, sc->facts.uts};
+    const enum namespace_kind kinds[] = {NS_IPC, NS_UTS};
+    for (size_t i = 0; i < 2; i++) {
+        if (!modes[i] || !has_prefix(modes[i], "container:"))
+            continue;
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(sc->root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct container *other = container_lookup(s, modes[i] + 10, err);
+        if (!other)
+            return error_prefix(err, "the container whose %s namespace it shares", namespace_kinds[kinds[i]].name);
+        if (!container_is_running(other))
+            return fail(err, "cannot join the %s namespace of container %s: it is not running",
+                        namespace_kinds[kinds[i]].name, other->names[0]);
+        free(sc->spec.namespaces[kinds[i]].path);
+        sc->spec.namespaces[kinds[i]].path = xasprintf("/proc/%" PRId64 "/ns/%s", other->pid,
+                                                       namespace_kinds[kinds[i]].proc_name);
+    }
+    return 0;
+}
+
 /* container_network_prepare: the network namespace of a bridge
  * container, made now (and the gateway, for /etc/hosts), or the path of
  * the one it shares with another running container. */
@@ -22494,17 +22728,17 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
  * with io NULL under a detached monitor. */
 static int container_start(const char *root, const char *id_or_name, const int io[3], int *exit_code, lrun_error **err)
 {
-    return container_start_as(root, id_or_name, io, false, 0, NULL, exit_code, err);
+    return container_start_as(root, id_or_name, io, false, 0, NULL, false, exit_code, err);
 }
 
 /* container_start_as: container_start, by a user (by_policy false: the
  * restart count starts again) or by the restart policy; preserve_fds of
  * the caller's descriptors from 3 on pass into the container.  With
- * client not NULL, an attached start that start_detachable allows runs
- * under a monitor instead and *client is the caller's connection to it
- * (attach_started's), else -1. */
+ * client not NULL, an attached start that start_detachable allows (or
+ * any, when monitored: run --sig-proxy=false) runs under a monitor instead
+ * and *client is the caller's connection to it (attach_started's), else -1. */
 static int container_start_as(const char *root, const char *id_or_name, const int io[3], bool by_policy,
-                              int preserve_fds, int *client, int *exit_code, lrun_error **err)
+                              int preserve_fds, int *client, bool monitored, int *exit_code, lrun_error **err)
 {
     cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1,
                                                               .preserve_fds = preserve_fds, .client = -1};
@@ -22546,7 +22780,7 @@ static int container_start_as(const char *root, const char *id_or_name, const in
         container_image_mounts_hold(root, sc.id, &sc.facts, err) < 0)
         return -1;
     container_secrets_env(sc.userdata, &sc.spec.process.env);
-    if (container_network_prepare(&sc, &gateway, err) < 0 ||
+    if (container_namespaces_share(&sc, err) < 0 || container_network_prepare(&sc, &gateway, err) < 0 ||
         container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0) {
         container_image_mounts_release(root, sc.id, &sc.facts); /* nothing started: the images held go again */
         return -1;
@@ -22562,12 +22796,14 @@ static int container_start_as(const char *root, const char *id_or_name, const in
     }
     *exit_code = 0;
     struct winsize ws;
-    if (io && client && start_detachable(&sc, io)) {
+    bool detachable = io && start_detachable(&sc, io);
+    if (io && client && (monitored || detachable)) {
         /* the pty starts at our window's size (the monitor's stdin is not our terminal) */
         if (!sc.spec.process.console_height && !sc.spec.process.console_width &&
             ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
             sc.spec.process.console_height = ws.ws_row, sc.spec.process.console_width = ws.ws_col;
-        terminal_raw(); /* before the container runs, as start_attached's: it may look at once */
+        if (detachable)
+            terminal_raw(); /* before the container runs, as start_attached's: it may look at once */
         if (start_detached(&sc, client, err) < 0) {
             terminal_restore();
             return -1;
@@ -23322,7 +23558,6 @@ static int attach_started(const char *root, const char *id, int client, struct a
     }
     lrun_error_free(gone);
     attach_keys_of(o, &f);
-    o->terminal = o->input = true; /* start_detachable's */
     return attach_session(root, &r, sock, o, exit_code, detached, err);
 }
 
@@ -23701,6 +23936,7 @@ static void exec_process(const struct spec_process *c, const struct container_co
     p->user.name = xstrdup(opts->user ? opts->user : c->user.name);
     p->user.additional_gids = xmalloc((c->user.n_additional_gids + 1) * sizeof *p->user.additional_gids);
     memcpy(p->user.additional_gids, c->user.additional_gids, c->user.n_additional_gids * sizeof *p->user.additional_gids);
+    p->user.group_names = strv_copy(c->user.group_names); /* --group-add's names: exec's groups too */
     memcpy(p->caps, c->caps, sizeof p->caps);
     if (opts->privileged) /* exec --privileged: every capability we hold; the container's seccomp stays (podman) */
         p->caps[CAPS_BOUNDING] = p->caps[CAPS_EFFECTIVE] = p->caps[CAPS_PERMITTED] = capabilities_held();
@@ -28710,7 +28946,13 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     yajl_gen_map_close(g);
     jw_key_json(g, "Annotations", annotations);
     jw_key_str(g, "StopSignal", f->stop_signal ? f->stop_signal : "SIGTERM");
-    jw_key_str(g, "Umask", "0022");
+    uint32_t mask = 022;
+    lrun_error *ignored = NULL;
+    if (json_get(json_get(process, "user"), "umask") && json_u32(json_get(process, "user"), "umask", &mask, &ignored) < 0)
+        lrun_error_free(ignored), mask = 022;
+    char umask_text[8];
+    snprintf(umask_text, sizeof umask_text, "%04o", (unsigned)mask);
+    jw_key_str(g, "Umask", umask_text);
     jw_key_json(g, "Secrets", secrets); /* container_secrets_write's list of the mounts (null: none) */
     jw_key_int(g, "Timeout", 0);
     jw_key_int(g, "StopTimeout", f->stop_timeout);
@@ -29117,6 +29359,11 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_int(g, "MaximumRetryCount", f.restart && strchr(f.restart, ':') ? atoi(strchr(f.restart, ':') + 1) : 0);
     yajl_gen_map_close(g);
     jw_key_bool(g, "Init", f.init);
+    jw_key_strv(g, "GroupAdd", f.group_add ? f.group_add : STRV(NULL));
+    /* podman 4.3.1's: shareable unless joined (host, private, none too) */
+    jw_key_str(g, "IpcMode", f.ipc && has_prefix(f.ipc, "container:") ? f.ipc : "shareable");
+    jw_key_str(g, "UTSMode", f.uts && (has_prefix(f.uts, "container:") || strcmp(f.uts, "host") == 0) ? f.uts : "private");
+    jw_key_int(g, "OomScoreAdj", json_int(process, "oomScoreAdj", 0));
     container_inspect_limits(g, spec);
     yajl_gen_map_close(g);
     if (with_size) {
@@ -29901,6 +30148,11 @@ struct run_options {
     char **attach;    /* run -a/--attach: the streams attached (stdin, stdout, stderr); none given: all */
     int preserve_fds; /* run --preserve-fds N: the caller's 3 .. 3+N-1 pass into the container */
     const char *conmon_pidfile; /* run --conmon-pidfile: the monitor's PID written there (lrun's conmon) */
+    bool sig_proxy;   /* run --sig-proxy (default true): signals to run go to the container */
+    bool quiet;       /* -q: no pull progress */
+    lrun_pull_options registry; /* --authfile, --tls-verify: for a pull */
+    const char *os, *arch, *variant; /* --os, --arch, --variant: the platform to pull */
+    char *platform_made; /* --platform with --os, --arch or --variant over its parts */
 };
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
@@ -29908,7 +30160,63 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_STOP_TIMEOUT, RUN_DETACH_KEYS, RUN_RESTART, RUN_LABEL, RUN_LABEL_FILE, RUN_LOG_DRIVER, RUN_LOG_OPT, RUN_MOUNT, RUN_VOLUMES_FROM, RUN_DEVICE, RUN_CGROUP_PARENT,
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
-                RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_LIMIT /* + enum limit_option */ };
+                RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_SYSCTL, RUN_GROUP_ADD,
+                RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_LIMIT /* + enum limit_option */ };
+
+/* sysctl_option_add: --sysctl KEY=VALUE[,KEY=VALUE...] as podman checks
+ * them: only the sysctls a container's own namespaces hold (its IPC
+ * namespace's kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*; its
+ * network namespace's net.*), no space around the '=', one '=' only. */
+static int sysctl_option_add(char ***sysctls, const char *value, lrun_error **err)
+{
+    static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                                      "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
+    autostrv char **items = strv_split(value, ",");
+    for (size_t i = 0; items[i]; i++) {
+        const char *item = items[i], *eq = strchr(item, '=');
+        if (!eq)
+            return fail(err, "%s is invalid, sysctl values must be in the form of KEY=VALUE", item);
+        autofree char *key = xstrndup(item, (size_t)(eq - item));
+        size_t key_len = strlen(key), value_len = strlen(eq + 1);
+        if (strchr(eq + 1, '=') || (key_len && (isspace((unsigned char)key[0]) || isspace((unsigned char)key[key_len - 1]))) ||
+            (value_len && (isspace((unsigned char)eq[1]) || isspace((unsigned char)eq[value_len]))))
+            return fail(err, "'%s' is invalid, extra spaces found", item);
+        if (!strv_contains((char **)ipc, key) && !has_prefix(key, "net.") && !has_prefix(key, "fs.mqueue."))
+            return fail(err, "sysctl '%s' is not allowed", key);
+        strv_push(sysctls, xstrdup(item));
+    }
+    return 0;
+}
+
+/* namespace_mode_check: --ipc's or --uts's mode, as podman takes it. */
+static int namespace_mode_check(const char *value, bool ipc, lrun_error **err)
+{
+    static const char *const ipc_modes[] = {"host", "private", "shareable", "none", NULL};
+    static const char *const uts_modes[] = {"host", "private", NULL};
+    if (strv_contains((char **)(ipc ? ipc_modes : uts_modes), value) ||
+        (has_prefix(value, "container:") && value[10]))
+        return 0;
+    if (has_prefix(value, "ns:") && value[3]) {
+        struct stat st;
+        if (stat(value + 3, &st) < 0)
+            return fail(err, "cannot find specified %s namespace path: stat %s: %s", ipc ? "IPC" : "UTS", value + 3,
+                        strerror_go(errno));
+        return 0;
+    }
+    return fail(err, "unrecognized namespace mode %s passed", value);
+}
+
+/* umask_parse: --umask: octal, at most 0777 (podman's "77" is 0077). */
+static bool umask_parse(const char *value, mode_t *mask)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(value, &end, 8);
+    if (!*value || *end || errno || n > 0777 || value[0] == '-' || value[0] == '+' || strlen(value) > 4)
+        return false;
+    *mask = (mode_t)n;
+    return true;
+}
 
 /* run_flag_set: the values of run's and create's flags that need more than
  * a store (FLAG_CALL rows of run_flags). */
@@ -29988,6 +30296,46 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         strv_push(&c->secrets, xstrdup(value));
         break;
     }
+    case RUN_SYSCTL: return sysctl_option_add(&c->sysctls, value, err);
+    case RUN_GROUP_ADD: {
+        autostrv char **groups = strv_split(value, ",");
+        for (size_t i = 0; groups[i]; i++)
+            strv_push(&c->group_add, xstrdup(groups[i]));
+        break;
+    }
+    case RUN_IPC:
+    case RUN_UTS:
+        if (namespace_mode_check(value, id == RUN_IPC, err) < 0)
+            return -1;
+        if (id == RUN_IPC)
+            free(c->ipc), c->ipc = xstrdup(value);
+        else
+            free(c->uts), c->uts = xstrdup(value);
+        break;
+    case RUN_ANNOTATION: {
+        autostrv char **pairs = strv_split(value, ",");
+        for (size_t i = 0; pairs[i]; i++) {
+            if (!strchr(pairs[i], '='))
+                return fail(err, "annotations must be formatted KEY=VALUE");
+            strv_push(&c->annotations, xstrdup(pairs[i]));
+        }
+        break;
+    }
+    case RUN_OOM_SCORE_ADJ: {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (!*value || *end || errno || n < INT_MIN || n > INT_MAX)
+            return fail(err, "invalid argument \"%s\" for \"--oom-score-adj\" flag: strconv.ParseInt: parsing \"%s\": "
+                             "invalid syntax", value, value);
+        c->oom_score_adj = (int)n, c->oom_score_adj_set = true;
+        break;
+    }
+    case RUN_UMASK:
+        if (!umask_parse(value, &c->umask))
+            return fail(err, "running container create option: invalid umask string %s: invalid argument", value);
+        c->umask_set = true;
+        break;
     case RUN_NETWORK_ALIAS:
         if (!network_name_valid(value))
             return fail(err, "invalid --network-alias \"%s\": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*", value);
@@ -30142,6 +30490,7 @@ static void run_options_defaults(struct run_options *o)
     o->cfg.no_new_privileges = true;
     o->cfg.stop_timeout = 10;
     o->pull = "missing";
+    o->sig_proxy = true;
 }
 
 /* run_options_parse: run's and create's flags; returns the index of the
@@ -30240,19 +30589,55 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("systemd", 0, RUN_SYSTEMD, "true|false|always",
                  "systemd mode (tmpfs /run, /tmp; stop signal 37; no host ttys): always, or true for an init command"),
         RUN_CALL("runtime", 0, RUN_RUNTIME, "PATH", "The OCI runtime to name in inspect (lrun runs the container itself)"),
+        BOOL_FLAG("sig-proxy", 0, &o->sig_proxy, "Proxy received signals to the process (default true)"),
+        RUN_CALL("sysctl", 0, RUN_SYSCTL, "KEY=VALUE", "A namespaced sysctl (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem)"),
+        RUN_CALL("group-add", 0, RUN_GROUP_ADD, "GROUP", "Another group of the process (a gid, a name in the container, keep-groups)"),
+        RUN_CALL("ipc", 0, RUN_IPC, "MODE", "The IPC namespace: private, shareable, none, host, container:NAME, ns:PATH"),
+        RUN_CALL("uts", 0, RUN_UTS, "MODE", "The UTS namespace: private, host, container:NAME, ns:PATH"),
+        RUN_CALL("annotation", 0, RUN_ANNOTATION, "KEY=VALUE", "Add an annotation to the container"),
+        RUN_CALL("oom-score-adj", 0, RUN_OOM_SCORE_ADJ, "N", "The process's OOM score adjustment (-1000 to 1000)"),
+        RUN_CALL("umask", 0, RUN_UMASK, "MASK", "The process's umask (default 0022)"),
+        BOOL_FLAG("env-host", 0, &c->env_host, "Use all of the host's environment variables in the container"),
+        BOOL_FLAG("quiet", 'q', &o->quiet, "Suppress output information when pulling images"),
+        STRING_FLAG("authfile", 0, &o->registry.auth_file, "FILE", "Where login stored credentials (for a pull)"),
+        CALL_FLAG("tls-verify", 0, registry_flag_set, &o->registry, REGISTRY_TLS_VERIFY, NULL,
+                  "Check the registry's certificate when pulling (default: yes, not for localhost)"),
+        STRING_FLAG("arch", 0, &o->arch, "ARCH", "The architecture to pull, instead of this machine's"),
+        STRING_FLAG("os", 0, &o->os, "OS", "The OS to pull, instead of this machine's"),
+        STRING_FLAG("variant", 0, &o->variant, "VARIANT", "The architecture's variant to pull"),
         FLAGS_END,
     };
 #undef RUN_CALL
+    /* podman's create has no -d, --rmi, --sig-proxy, --preserve-fds: they
+     * are run's (create's --detach-keys stays: start -a uses it) */
+    static const char *const run_only[] = {"detach", "rmi", "sig-proxy", "preserve-fds", NULL};
+    struct cli_flag create_flags[sizeof flags / sizeof *flags];
+    size_t n_create = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!flags[i].name || !strv_contains((char **)run_only, flags[i].name))
+            create_flags[n_create++] = flags[i];
     run_options_defaults(o);
     const struct cli_usage usage = {command, "IMAGE [COMMAND [ARG...]]",
                                     strcmp(command, "run") == 0 ? "Run a command in a new container"
                                                                 : "Create but do not start a container",
                                     true};
-    int n = cli_parse(argc, argv, &usage, flags, status);
+    int n = cli_parse(argc, argv, &usage, strcmp(command, "run") == 0 ? flags : create_flags, status);
     if (n < 0)
         return -1;
     if (n < 1) {
         cli_error("%s requires at least 1 argument: IMAGE", command);
+        *status = EXIT_LRUN;
+        return -1;
+    }
+    if (o->platform && (o->os || o->arch)) {
+        cli_error("--platform option can not be specified with --arch or --os");
+        *status = EXIT_LRUN;
+        return -1;
+    }
+    if (o->os || o->arch || o->variant)
+        o->platform = o->platform_made = cli_platform(o->platform, o->os, o->arch, o->variant);
+    if (c->group_add && strv_contains(c->group_add, "keep-groups") && strv_len(c->group_add) > 1) {
+        cli_error("the '--group-add keep-groups' option is not allowed with any other --group-add options");
         *status = EXIT_LRUN;
         return -1;
     }
@@ -30281,6 +30666,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
 static void run_options_release(struct run_options *o)
 {
     container_config_release(&o->cfg);
+    free(o->platform_made);
     free(o->entrypoint);
     lrun_strv_free(o->attach);
 }
@@ -30391,8 +30777,10 @@ static int cli_create_container(struct cli *cli, struct run_options *o, const ch
     }
     if (!o->cfg.runtime && cli->runtime && run_flag_set(o, RUN_RUNTIME, cli->runtime, &err) < 0)
         return cli_fail(err);
-    lrun_pull_options pull = {.progress = cli_progress_line, .platform = o->platform,
-                              .progress_fd = isatty(STDERR_FILENO) ? STDERR_FILENO : 0};
+    lrun_pull_options pull = o->registry;
+    pull.platform = o->platform;
+    pull.progress = o->quiet ? NULL : cli_progress_line;
+    pull.progress_fd = !o->quiet && isatty(STDERR_FILENO) ? STDERR_FILENO : 0;
     if (container_create_pulling(cli_root(cli, &owned), o, image, command, &pull, id, &err) < 0)
         return cli_fail(err);
     if (o->cidfile) {
@@ -30475,9 +30863,16 @@ static int cmd_run(struct cli *cli, int argc, char **argv)
     if (o.conmon_pidfile && !o.cfg.detach && pid_file_write(o.conmon_pidfile, getpid(), &err) < 0)
         return cli_fail(err);
     int client = -1;
-    int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &client, &exit_code, &err);
-    if (started == 0 && client >= 0) { /* -it on our terminal: its monitor's first client, the detach keys ours */
-        struct attach_options ao = {.sig_proxy = true};
+    /* --sig-proxy=false: under a monitor, so a signal ends run, not the
+     * container (podman's conmon keeps it) */
+    bool monitored = !o.sig_proxy && !o.attach;
+    int started = container_start_as(root, id, o.cfg.detach ? NULL : io, false, o.preserve_fds, &client, monitored,
+                                     &exit_code, &err);
+    if (started == 0 && client >= 0) { /* -it on our terminal (or monitored): its monitor's first client */
+        bool detachable = o.cfg.terminal && o.cfg.interactive && isatty(STDIN_FILENO);
+        struct attach_options ao = {.sig_proxy = o.sig_proxy, .terminal = detachable || o.cfg.terminal,
+                                    .input = detachable || o.cfg.interactive,
+                                    .keys_given = !detachable}; /* piped input has no detach keys (n_keys 0) */
         autoref struct container_ref monitor = {0};
         lrun_error *gone = NULL; /* it ended already: the file keeps our PID */
         if (o.conmon_pidfile && container_ref_read(root, id, &monitor, &gone) == 0 &&
@@ -30731,7 +31126,7 @@ static int container_start_settled(const char *root, const char *name, bool atta
         return 0;
     if (!r.running && strcmp(r.status, "running") == 0 && container_wait_recorded(root, name, &r, err) < 0)
         return -1;
-    return container_start_as(root, name, attach ? process_stdio : NULL, false, 0, client, exit_code, err);
+    return container_start_as(root, name, attach ? process_stdio : NULL, false, 0, client, false, exit_code, err);
 }
 
 static int cmd_start(struct cli *cli, int argc, char **argv)
@@ -30784,6 +31179,7 @@ static int cmd_start(struct cli *cli, int argc, char **argv)
             status = cli_fail(err);
             continue;
         }
+        o.terminal = o.input = true; /* start_detachable's */
         if (client >= 0 && attach_started(root, names[i], client, &o, &exit_code, &detached, &err) < 0)
             return cli_fail(steal_pointer(&err));
         if (attach)

@@ -1,0 +1,134 @@
+#!/bin/bash
+# run/create flags of podman 4.3.1's, each checked inside the container and
+# in inspect: --sig-proxy (run only), create's refusal of run's own flags,
+# --sysctl, --group-add, --ipc, --uts, --annotation, --oom-score-adj,
+# --umask, -q, --os/--arch with --platform.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/ctr-test.sh"
+ctr_start
+N="--network none"
+ns() { ls -l "/proc/$1/ns/$2" | sed 's/.*-> //'; }
+
+# ------------------------------------------------------ --sig-proxy --
+trapper='trap "echo got; exit 9" TERM; echo ready; while :; do sleep 0.1; done'
+"$LRUN" --root "$R" run --name sp1 $N "$IMG" sh -c "$trapper" >"$T/sp1.out" 2>&1 & pid=$!
+wait_for 10 grep -q ready "$T/sp1.out"
+kill -TERM $pid; wait $pid; rc1=$?
+"$LRUN" --root "$R" run --name sp2 $N --sig-proxy=false "$IMG" sh -c "$trapper" >"$T/sp2.out" 2>&1 & pid=$!
+wait_for 10 grep -q ready "$T/sp2.out"
+kill -TERM $pid; wait $pid; rc=$?
+is "$rc1:$(tr '\n' ' ' <"$T/sp1.out"):$rc:$(L inspect --format '{{.State.Status}}' sp2)" "9:ready got :143:running" \
+	"run --sig-proxy=false: SIGTERM ends run (143), the container runs on under its monitor (without: it gets it)"
+L stop -t 0 sp2 >/dev/null
+is "$(L logs sp2)" "ready" "  its output went to its log"
+run L run --rm $N --sig-proxy=false "$IMG" sh -c 'echo out; echo err >&2; exit 3'
+is "$rc:$out:$err" "3:out$nl:err$nl" "run --sig-proxy=false: stdout, stderr and the exit status, as attached"
+run L run --rm -i $N --sig-proxy=false "$IMG" sh -c 'cat; echo done' <<<"piped"
+is "$rc:$out" "0:piped${nl}done$nl" "  -i: stdin reaches it"
+
+# --------------------------------------------- create: run's own flags --
+for f in -d --detach --rmi --sig-proxy=false --preserve-fds=1; do
+	run L create $N $f "$IMG" true
+	name=${f%%=*}
+	if [ "$name" = -d ]; then want="unknown shorthand flag: 'd' in -d"; else want="unknown flag: $name"; fi
+	is "$rc:$err" "125:Error: $want${nl}See 'lrun create --help'$nl" "create $f: podman's refusal"
+done
+run L create --help
+is "$(grep -cE -- '--(sig-proxy|rmi|preserve-fds|detach) ' <<<"$out"):$(L run --help | grep -cE -- '--(sig-proxy|rmi|preserve-fds|detach) ')" "0:4" \
+	"create --help lists none of them, run --help all"
+
+# ------------------------------------------------------------ --sysctl --
+host_shmmax=$(cat /proc/sys/kernel/shmmax)
+run L run --rm $N --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmax=12345 --sysctl fs.mqueue.msg_max=20 \
+	"$IMG" cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max
+is "$rc:$out:$(cat /proc/sys/kernel/shmmax)" "0:1${nl}12345${nl}20$nl:$host_shmmax" \
+	"--sysctl: net.*, kernel.shmmax, fs.mqueue.* set in the container (the host's untouched)"
+run L run --rm $N --sysctl 'net.ipv4.ip_forward=1,kernel.sem=1 2 3 4' --sysctl net.ipv4.ip_forward=0 "$IMG" \
+	cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/sem
+is "$rc:$out" "0:0${nl}1	2	3	4$nl" "  comma-separated, the last value of a key wins"
+bad() { run L run --rm $N $1 "$IMG" true; is "$rc:$err" "125:Error: $2$nl" "$1: $2"; }
+bad "--sysctl vm.swappiness=1" "sysctl 'vm.swappiness' is not allowed"
+bad "--sysctl kernel.domainname=x" "sysctl 'kernel.domainname' is not allowed"
+bad "--sysctl foo" "foo is invalid, sysctl values must be in the form of KEY=VALUE"
+bad "--sysctl a=b=c" "'a=b=c' is invalid, extra spaces found"
+run L run --rm --network host --sysctl net.ipv4.ip_forward=1 "$IMG" true
+is "$rc:$err" "125:Error: sysctl net.ipv4.ip_forward=1 can't be set since Network Namespace set to host: invalid argument$nl" \
+	"--network host --sysctl net.*: podman's refusal"
+run L run --rm $N --ipc host --sysctl kernel.shmmax=1 "$IMG" true
+is "$rc:$err" "125:Error: sysctl kernel.shmmax=1 can't be set since IPC Namespace set to host: invalid argument$nl" \
+	"--ipc host --sysctl kernel.shmmax: refused (it would set the host's)"
+
+# --------------------------------------------------------- --group-add --
+run L run --rm $N --group-add 10 --group-add 2000 "$IMG" id -G
+is "$rc:$out" "0:0 10 2000$nl" "--group-add GID: added to the process's groups"
+run L run --rm $N --group-add nogroup,app "$IMG" id -G
+is "$rc:$out" "0:0 1000 65534$nl" "--group-add NAME: looked up in the container's /etc/group"
+run L run --rm $N -u app --group-add 10 "$IMG" id -G
+is "$rc:$out" "0:1000 10$nl" "  with -u app"
+L run -d --name gx $N --group-add app,10 "$IMG" sleep 60 >/dev/null
+run L exec gx id -G
+is "$rc:$out" "0:0 10 1000$nl" "  exec in it: the same groups"
+L rm -f -t 0 gx >/dev/null
+run L run --rm $N --name ga --group-add nosuch "$IMG" id -G
+like "$rc:$err" "^126:Error: looking up supplemental groups for container [0-9a-f]{64}: Unable to find group nosuch: no matching entries in group file$nl\$" \
+	"--group-add of an unknown group: podman's 126 and message"
+run L run --rm $N --group-add keep-groups --group-add 10 "$IMG" true
+is "$rc:$err" "125:Error: the '--group-add keep-groups' option is not allowed with any other --group-add options$nl" \
+	"keep-groups with another: podman's refusal"
+run L run --rm $N --group-add keep-groups "$IMG" id -G
+is "$rc:$out" "0:$(id -G)$nl" "--group-add keep-groups: lrun's own groups stay"
+
+# ---------------------------------------------------------- --ipc, --uts --
+probe='ls -l /proc/self/ns/ipc /proc/self/ns/uts | sed "s/.*-> //"; hostname; [ -d /dev/shm ] && echo shm || echo no-shm'
+host_ipc=$(ns self ipc) host_uts=$(ns self uts)
+host_name=$(hostname)
+run L run --rm $N --hostname h1 "$IMG" sh -c "$probe"
+set -- $out
+own="$([ "$1" != "$host_ipc" ] && [ "$2" != "$host_uts" ] && echo own):$3:$4"
+run L run --rm $N --ipc host "$IMG" sh -c "$probe"
+set -- $out
+is "$own:$1:$4" "own:h1:shm:$host_ipc:shm" "--ipc host: the host's IPC namespace (without: one of its own)"
+run L run --rm $N --ipc none "$IMG" sh -c "$probe"
+set -- $out
+ok $([ "$1" != "$host_ipc" ] && [ "$4" = no-shm ]; echo $?) "--ipc none: its own namespace, no /dev/shm"
+run L run --rm $N --uts host "$IMG" sh -c "$probe"
+set -- $out
+is "$2:$3:$(hostname)" "$host_uts:$host_name:$host_name" "--uts host: the host's UTS namespace and name (untouched)"
+L run -d --name base $N "$IMG" sleep 60 >/dev/null
+base_pid=$(L inspect --format '{{.State.Pid}}' base)
+run L run --rm $N --ipc container:base --uts container:base "$IMG" sh -c "$probe"
+set -- $out
+is "$1:$2:$3" "$(ns $base_pid ipc):$(ns $base_pid uts):$(L inspect --format '{{.Config.Hostname}}' base)" \
+	"--ipc, --uts container:NAME: the other's namespaces and name"
+bad "--ipc bogus" "unrecognized namespace mode bogus passed"
+bad "--uts shareable" "unrecognized namespace mode shareable passed"
+bad "--ipc container:nosuch" "looking up container to share ipc namespace with: no container with name or ID \"nosuch\" found: no such container"
+L create --name joined $N --ipc container:base "$IMG" true >/dev/null
+L stop -t 0 base >/dev/null
+run L start joined
+is "$rc:$err" "125:Error: cannot join the ipc namespace of container base: it is not running$nl" \
+	"--ipc container:NAME whose container stopped: refused at start"
+
+# ------------------------- --annotation, --oom-score-adj, --umask; inspect --
+run L run --rm $N --oom-score-adj 123 --umask 077 "$IMG" sh -c 'cat /proc/self/oom_score_adj; umask; touch /tmp/f; stat -c %a /tmp/f'
+is "$rc:$out" "0:123${nl}0077${nl}600$nl" "--oom-score-adj, --umask: the process's"
+bad "--umask 8" "running container create option: invalid umask string 8: invalid argument"
+bad "--umask 01777" "running container create option: invalid umask string 01777: invalid argument"
+run L run --rm $N --oom-score-adj abc "$IMG" true
+is "$rc:$err" "125:Error: invalid argument \"abc\" for \"--oom-score-adj\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax$nl" \
+	"--oom-score-adj abc: podman's error"
+bad "--annotation foo" "annotations must be formatted KEY=VALUE"
+L create --name insp $N --annotation 'a=b,c=d' --group-add 10 --group-add app --oom-score-adj 5 --umask 7 \
+	--uts host --ipc private "$IMG" true >/dev/null
+is "$(L inspect --format '{{.Config.Annotations.a}} {{.Config.Annotations.c}} {{json .HostConfig.GroupAdd}} {{.HostConfig.OomScoreAdj}} {{.Config.Umask}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}' insp)" \
+	'b d ["10","app"] 5 0007 shareable host' "inspect: Annotations, GroupAdd, OomScoreAdj, Umask, IpcMode (podman 4.3.1's), UTSMode"
+is "$(L inspect --format '{{json .HostConfig.GroupAdd}} {{.HostConfig.OomScoreAdj}} {{.Config.Umask}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}' joined)" \
+	"[] 0 0022 container:$(L inspect --format '{{.Id}}' base) private" "  defaults; IpcMode container:<ID>"
+
+# ---------------------------------------------------- pull options --
+run L run --rm $N --platform linux/amd64 --arch arm64 "$IMG" true
+is "$rc:$err" "125:Error: --platform option can not be specified with --arch or --os$nl" "--platform with --arch: podman's refusal"
+run L run --rm -q $N --authfile "$T/none.json" --tls-verify=false "$IMG" echo ran
+is "$rc:$out:$err" "0:ran$nl:" "-q, --authfile, --tls-verify taken (the image is local)"
+
+done_testing
