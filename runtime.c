@@ -23945,8 +23945,13 @@ static void exec_process(const struct spec_process *c, const struct container_co
     p->n_rlimits = c->n_rlimits;
 }
 
-/* The namespaces exec enters, as /proc/PID/ns names them. */
-static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+/* The namespaces exec enters, as /proc/PID/ns names them.  The user
+ * namespace last: lrun, root on the host, holds the capabilities the
+ * others want only until it enters that one.  Without it an OCI
+ * container's exec ran as the host's root beside an init mapped to
+ * 100000 (runc's nsexec joins it): the host's root-owned files bound in
+ * were its to read, a setuid file it made was the host's root's. */
+static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt", "user"};
 #define EXEC_NAMESPACES (sizeof exec_namespaces / sizeof *exec_namespaces)
 
 /* exec_child: in the forked process: the container's namespaces and root
@@ -23965,7 +23970,7 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
     if (cgroup && cgroup_enter(cgroup, 0, &err) < 0)
         child_report(report_fd, err);
     for (size_t i = 0; i < EXEC_NAMESPACES; i++)
-        if (setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
+        if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
             fail_errno(&err, "enter the container's %s namespace", exec_namespaces[i]);
             child_report(report_fd, err);
         }
@@ -24015,6 +24020,15 @@ static int exec_namespaces_open(const struct held_process *init, int ns_fds[], i
         snprintf(path, sizeof path, "ns/%s", exec_namespaces[i]);
         if ((ns_fds[i] = openat(init->proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
             return fail_errno(err, "open /proc/%d/%s", (int)init->pid, path);
+    }
+    /* a user namespace we are in already (a run container's, a rootless
+     * store's) cannot be entered again (EINVAL): none to enter then */
+    struct stat theirs, ours;
+    int user = (int)EXEC_NAMESPACES - 1;
+    if (fstat(ns_fds[user], &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
+        theirs.st_dev == ours.st_dev) {
+        close(ns_fds[user]);
+        ns_fds[user] = -1;
     }
     if ((*root_fd = openat(init->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         return fail_errno(err, "open /proc/%d/root", (int)init->pid);

@@ -10,6 +10,11 @@
 #               host's 127.0.0.1 services and its abstract unix sockets
 #               (D-Bus, a containerd shim's); now buildah's "private"
 #               namespace, --network host only when asked
+#   oci-userns  OCI mode: exec into a container with a user namespace
+#               (0 -> 100000) never entered it: the exec'd process was the
+#               host's root (uid_map "0 0 4294967295"), so a root-only host
+#               file bound in was its to read, and what it made was owned
+#               by the host's root; now exec enters the user namespace too
 #
 # Tried and already blocked (no test of their own here):
 #   image User 4294967295 (setuid(-1)), -u 0:4294967295: refused, 126
@@ -77,5 +82,25 @@ like "$rc|$out" "^0\|.*${nl}tcp:host-loopback-secret${nl}unix:1${nl}netns:$hostn
 run L build --no-cache --network none -t attack-net "$C"
 like "$rc|$out" "^0\|.*${nl}tcp:${nl}unix:0$nl" "--network none: none"
 is "$(jq length "$R/overlay-containers/containers.json")" 0 "no step container left"
+
+# ----------------------------------------------------------- oci-userns --
+S=$T/state B=$T/bundle
+chmod 0711 "$T" # the mapped root (100000) must reach its rootfs
+mkdir -p "$B" && fx_busybox_rootfs "$B/rootfs" && chown -R 100000:100000 "$B/rootfs"
+echo root-only >"$T/secret" && chmod 0600 "$T/secret"
+at_exit '"$LRUN" --root "$S" delete -f u1 >/dev/null 2>&1'
+(cd "$B" && "$LRUN" --root "$S" spec) || bail "lrun spec"
+jq --arg s "$T/secret" '.process.terminal = false | .process.args = ["sleep", "100"]
+	| .linux.namespaces += [{"type": "user"}]
+	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+	| .mounts += [{"destination": "/secret", "type": "bind", "source": $s, "options": ["bind", "ro"]}]' \
+	"$B/config.json" >"$B/config.new" && mv "$B/config.new" "$B/config.json"
+run $TO "$LRUN" --root "$S" run -d --bundle "$B" u1
+is "$rc|$err" "0|" "OCI run -d of a container mapping its root to 100000"
+run $TO "$LRUN" --root "$S" exec u1 sh -c 'cat /proc/self/uid_map | tr -s " "; cat /secret'
+like "$rc|$out|$err" "^1\| 0 100000 65536$nl\|.*/secret'?: Permission denied" \
+	"exec: in the container's user namespace, the host's root-only file stays unreadable"
+"$LRUN" --root "$S" delete -f u1 >/dev/null 2>&1
 
 done_testing
