@@ -2328,6 +2328,7 @@ struct container {
     int64_t pid_start; /* its start time (/proc/PID/stat), against pid reuse */
     uint64_t pid_inode; /* its pidfd's pidfs inode (0: none), against a reuse in the same tick */
     int64_t monitor;   /* the process that waits for it and records the exit */
+    int64_t monitor_start; /* its start time (0: not recorded), against pid reuse */
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
     bool oom_killed;   /* the last run ended by the memory cgroup's OOM killer */
@@ -2793,6 +2794,7 @@ static struct container *container_from_json(yajl_val v)
     c->pid_start = json_int(flags, "lrun.pid-start", 0);
     c->pid_inode = (uint64_t)json_int(flags, "lrun.pid-inode", 0);
     c->monitor = json_int(flags, "lrun.monitor", 0);
+    c->monitor_start = json_int(flags, "lrun.monitor-start", 0);
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
     c->oom_killed = YAJL_IS_TRUE(json_get(flags, "lrun.oom-killed"));
@@ -2966,6 +2968,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
     }
     if (c->monitor > 0)
         jw_key_int(g, "lrun.monitor", c->monitor);
+    if (c->monitor > 0 && c->monitor_start > 0)
+        jw_key_int(g, "lrun.monitor-start", c->monitor_start);
     jw_key_int(g, "lrun.exit-code", c->exit_code);
     if (c->size >= 0)
         jw_key_int(g, "lrun.size", c->size);
@@ -17684,6 +17688,19 @@ static int64_t process_start_time(int64_t pid)
     return process_stat_at(AT_FDCWD, path, &state, &start) ? start : 0;
 }
 
+/* process_alive_since: pid runs (not a zombie) and is the process that
+ * started at start (0: not recorded, an older lrun's record: alive is
+ * enough).  For a container's monitor, which lrun only looks at: one whose
+ * pid another process took is gone, its container's exit left to record. */
+static bool process_alive_since(int64_t pid, int64_t start)
+{
+    char path[64], state;
+    int64_t now;
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    return pid > 0 && process_stat_at(AT_FDCWD, path, &state, &now) && state != 'Z' && state != 'X' &&
+           (!start || now == start);
+}
+
 /* --- a recorded process, held ---
  * A record names a container's init by its pid, and the kernel gives that
  * pid to another process once the init is reaped (its monitor killed, the
@@ -21464,6 +21481,7 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
     c->pid = pid;
     process_identity_read(pid, &c->pid_start, &c->pid_inode);
     c->monitor = getpid();
+    c->monitor_start = process_start_time(c->monitor);
     c->paused = false;
     c->size = -1;
     return 0;
@@ -21580,7 +21598,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     c->size = e->size;
     c->oom_killed = e->oom_killed;
     c->paused = false;
-    c->pid = c->pid_start = c->monitor = 0;
+    c->pid = c->pid_start = c->monitor = c->monitor_start = 0;
     c->pid_inode = 0;
     return 0;
 }
@@ -22818,6 +22836,7 @@ static int container_start_as(const char *root, const char *id_or_name, const in
 struct container_ref { /* what lifecycle commands need, read under a short lock */
     char *id, *layer, *status;
     pid_t monitor;
+    int64_t monitor_start;
     struct held_process init; /* held while running: what signals and exec reach */
     bool running;
     int exit_code;
@@ -22848,6 +22867,7 @@ static int container_ref_read(const char *root, const char *name, struct contain
     r->layer = xstrdup(c->layer);
     r->status = xstrdup(c->status);
     r->monitor = (pid_t)c->monitor;
+    r->monitor_start = c->monitor_start;
     r->running = container_hold(c, &r->init);
     r->exit_code = (int)c->exit_code;
     autofacts struct container_facts facts = {0};
@@ -22918,7 +22938,7 @@ static int container_wait_recorded(const char *root, const char *name, struct co
             id = xstrdup(r->id);
         if (strcmp(r->status, "running") != 0)
             return 0;
-        if (!r->running && !process_alive(r->monitor)) {
+        if (!r->running && !process_alive_since(r->monitor, r->monitor_start)) {
             autofree char *cgroup = container_cgroup_path(root, r->id);
             int code = exit_file_read(root, r->id);
             lrun_error *record_err = NULL;
@@ -22954,7 +22974,7 @@ static bool containers_repair_orphans(lrun_store *s, bool fix)
     for (size_t i = 0; i < s->n_containers; i++) {
         struct container *c = s->containers[i];
         if (c->status && strcmp(c->status, "running") == 0 && !container_is_running(c) &&
-            !process_alive(c->monitor))
+            !process_alive_since(c->monitor, c->monitor_start))
             strv_push(&ids, xstrdup(c->id));
     }
     for (size_t i = 0; fix && ids && ids[i]; i++) {
@@ -25540,11 +25560,12 @@ static pid_t rootless_monitor_find(void)
         for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
             yajl_val flags = json_get(list->u.array.values[i], "flags");
             int64_t monitor = json_int(flags, "lrun.monitor", 0);
+            int64_t monitor_start = json_int(flags, "lrun.monitor-start", 0);
             const char *status = json_string(flags, "lrun.status");
             char ns[64], proc[64];
             snprintf(ns, sizeof ns, "/proc/%" PRId64 "/ns/user", monitor);
             snprintf(proc, sizeof proc, "/proc/%" PRId64, monitor);
-            if (status && strcmp(status, "running") == 0 && monitor > 0 && process_alive(monitor) &&
+            if (status && strcmp(status, "running") == 0 && process_alive_since(monitor, monitor_start) &&
                 stat(proc, &theirs) == 0 && theirs.st_uid == geteuid() && stat(ns, &theirs) == 0 &&
                 theirs.st_ino != mine.st_ino)
                 return (pid_t)monitor;
