@@ -15112,6 +15112,7 @@ struct launch {
     int *mount_sources;                    /* with a new user namespace: each bind's source, opened before, or -1;
                                               after them each device's node (devices_clone) */
     int network_fd;                        /* a network namespace made for it (bridge), else -1 */
+    const int *shared_fds;                 /* [NS_KINDS]: another container's namespaces to join, -1 (or NULL) none */
     /* a docker-style container's ID (its root gets /etc/mtab as podman
      * makes it), NULL in OCI mode */
     const char *container_id;
@@ -20912,8 +20913,11 @@ static int launch_namespaces_open(struct launch *l, lrun_error **err)
         l->namespace_fds[k] = -1;
     for (int k = 0; k < NS_KINDS; k++) {
         const char *path = l->spec->namespaces[k].path;
-        if (k == NS_NETWORK && l->network_fd >= 0) { /* made for it, or another container's held: not by path */
-            if ((l->namespace_fds[k] = fcntl(l->network_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        /* one made for it, or another container's, opened already: its
+         * path names that container's init by pid, not to be opened again */
+        int given = k == NS_NETWORK && l->network_fd >= 0 ? l->network_fd : l->shared_fds ? l->shared_fds[k] : -1;
+        if (given >= 0) {
+            if ((l->namespace_fds[k] = fcntl(given, F_DUPFD_CLOEXEC, 3)) < 0)
                 return fail_errno(err, "dup");
             continue;
         }
@@ -22317,6 +22321,7 @@ struct start_context {
     char *userdata;
     struct seccomp_program seccomp; /* spec.seccomp, compiled */
     int network_fd;                 /* the network namespace made for a bridge network, or -1 */
+    int shared_fds[NS_KINDS];       /* container:X's namespaces (--network, --ipc, --uts), or -1 */
     int slirp_exit_fd;              /* slirp4netns or pasta goes when this closes (-1: none) */
     struct published published;     /* -p's sockets, bound */
     struct in_addr address;         /* the container's, on its bridge network */
@@ -22330,6 +22335,9 @@ static void start_context_release(struct start_context *sc)
     seccomp_program_release(&sc->seccomp);
     if (sc->network_fd >= 0)
         close(sc->network_fd);
+    for (int k = 0; k < NS_KINDS; k++)
+        if (sc->shared_fds[k] >= 0)
+            close(sc->shared_fds[k]);
     if (sc->slirp_exit_fd >= 0)
         close(sc->slirp_exit_fd);
     published_release(&sc->published);
@@ -22351,7 +22359,8 @@ static void launch_init(struct launch *l, struct start_context *sc)
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
                          .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
                          .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1,
-                         .network_fd = sc->network_fd, .preserve_fds = sc->preserve_fds, .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
+                         .network_fd = sc->network_fd, .shared_fds = sc->shared_fds, .preserve_fds = sc->preserve_fds,
+                         .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
 }
 
 /* --- restart policies: the container started again when it exits ---
@@ -22636,6 +22645,24 @@ static int ports_record(struct start_context *sc, lrun_error **err)
     return write_file_atomic_sync(fd, "ports", text.data ? text.data : "", text.len, 0644, false, err);
 }
 
+/* container_namespace_share: k's namespace of the running container other
+ * (what: its name in the messages), for the starting one to join: the
+ * spec's path names it (for inspect), the namespace itself is opened now
+ * under other's held init, as that pid may be another process's later. */
+static int container_namespace_share(struct start_context *sc, const struct container *other, enum namespace_kind k,
+                                     const char *what, lrun_error **err)
+{
+    autoheld struct held_process init;
+    if (!container_hold(other, &init))
+        return fail(err, "cannot join the %s of container %s: it is not running", what, other->names[0]);
+    free(sc->spec.namespaces[k].path);
+    sc->spec.namespaces[k].path = xasprintf("/proc/%" PRId64 "/ns/%s", other->pid, namespace_kinds[k].proc_name);
+    autofree char *name = xasprintf("ns/%s", namespace_kinds[k].proc_name);
+    if ((sc->shared_fds[k] = openat(init.proc_fd, name, O_RDONLY | O_CLOEXEC)) < 0)
+        return fail_errno(err, "open the %s of container %s", what, other->names[0]);
+    return 0;
+}
+
 /* container_namespaces_share: --ipc and --uts container:<ID>: the other
  * container's namespaces, which it must be running to have. */
 static int container_namespaces_share(struct start_context *sc, lrun_error **err)
@@ -22651,12 +22678,9 @@ static int container_namespaces_share(struct start_context *sc, lrun_error **err
         struct container *other = container_lookup(s, modes[i] + 10, err);
         if (!other)
             return error_prefix(err, "the container whose %s namespace it shares", namespace_kinds[kinds[i]].name);
-        if (!container_is_running(other))
-            return fail(err, "cannot join the %s namespace of container %s: it is not running",
-                        namespace_kinds[kinds[i]].name, other->names[0]);
-        free(sc->spec.namespaces[kinds[i]].path);
-        sc->spec.namespaces[kinds[i]].path = xasprintf("/proc/%" PRId64 "/ns/%s", other->pid,
-                                                       namespace_kinds[kinds[i]].proc_name);
+        autofree char *what = xasprintf("%s namespace", namespace_kinds[kinds[i]].name);
+        if (container_namespace_share(sc, other, kinds[i], what, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -22674,16 +22698,7 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
         struct container *other = container_lookup(s, mode + 10, err);
         if (!other)
             return error_prefix(err, "the container whose network it shares");
-        autoheld struct held_process init;
-        if (!container_hold(other, &init))
-            return fail(err, "cannot join the network of container %s: it is not running", other->names[0]);
-        free(sc->spec.namespaces[NS_NETWORK].path);
-        sc->spec.namespaces[NS_NETWORK].path = xasprintf("/proc/%" PRId64 "/ns/net", other->pid);
-        /* the namespace itself, opened under the held init's /proc: the
-         * path (in the spec, for inspect) would be opened by pid again */
-        if ((sc->network_fd = openat(init.proc_fd, "ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-            return fail_errno(err, "open the network namespace of container %s", other->names[0]);
-        return 0;
+        return container_namespace_share(sc, other, NS_NETWORK, "network", err);
     }
     if (has_prefix(mode, "slirp4netns")) {
         bool host_loopback;
@@ -22760,6 +22775,8 @@ static int container_start_as(const char *root, const char *id_or_name, const in
 {
     cleanup(start_context_release) struct start_context sc = {.root = root, .network_fd = -1, .slirp_exit_fd = -1,
                                                               .preserve_fds = preserve_fds, .client = -1};
+    for (int k = 0; k < NS_KINDS; k++)
+        sc.shared_fds[k] = -1;
     if (client)
         *client = -1;
     if (io)

@@ -82,6 +82,12 @@ check() {
 	is "$out" "$name exited$nl" "$what: ps: exited"
 	run L stats --no-stream --format '{{.Name}}' "$name"
 	is "$rc" 125 "$what: stats refuses"
+	run L run --rm --network "container:$name" "$IMG" true
+	is "$((rc != 0)):$err" "1:Error: cannot join the network of container $name: it is not running$nl" \
+		"$what: run --network container: refuses"
+	run L run --rm --ipc "container:$name" --uts "container:$name" "$IMG" true
+	is "$((rc != 0)):$err" "1:Error: cannot join the ipc namespace of container $name: it is not running$nl" \
+		"$what: run --ipc, --uts container: refuse"
 	untouched "$what"
 	run L stop "$name"
 	is "$rc:$out" "0:$name$nl" "$what: stop: done, nothing to stop"
