@@ -23987,7 +23987,7 @@ static void exec_process(const struct spec_process *c, const struct container_co
  * others want only until it enters that one.  Without it an OCI
  * container's exec ran as the host's root beside an init mapped to
  * 100000 (runc's nsexec joins it): the host's root-owned files bound in
- * were its to read, a setuid file it made was the host's root's. */
+ * were its to read, what it made was the host's root's. */
 static const char *const exec_namespaces[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt", "user"};
 #define EXEC_NAMESPACES (sizeof exec_namespaces / sizeof *exec_namespaces)
 
@@ -24006,8 +24006,21 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
     /* the container's cgroup (its device policy, its limits) first */
     if (cgroup && cgroup_enter(cgroup, 0, &err) < 0)
         child_report(report_fd, err);
-    for (size_t i = 0; i < EXEC_NAMESPACES; i++)
-        if (ns_fds[i] >= 0 && setns(ns_fds[i], 0) < 0 && !(strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL)) {
+    /* the user namespace last; one its user cannot enter from here (an
+     * ordinary user's, without the host's capabilities) after it, as
+     * runc's nsexec retries */
+    bool later[EXEC_NAMESPACES] = {0};
+    const size_t user = EXEC_NAMESPACES - 1;
+    for (size_t pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < EXEC_NAMESPACES; i++) {
+            if (ns_fds[i] < 0 || (pass == 1 && !later[i]))
+                continue;
+            if (setns(ns_fds[i], 0) == 0 || (strcmp(exec_namespaces[i], "net") == 0 && errno == EINVAL))
+                continue;
+            if (pass == 0 && i != user && errno == EPERM && ns_fds[user] >= 0) {
+                later[i] = true;
+                continue;
+            }
             fail_errno(&err, "enter the container's %s namespace", exec_namespaces[i]);
             child_report(report_fd, err);
         }
@@ -25899,9 +25912,9 @@ static char *build_container(struct build *b, char **command, lrun_error **err)
     }
     /* a RUN step sees the image's VOLUME directories as they are (buildah's
      * way): no volume is made for it.  Its network is a namespace of its
-     * own, buildah's "private": the host's would hand a Containerfile (or
-     * a base image's ONBUILD RUN) the host's loopback services and its
-     * abstract unix sockets (D-Bus, a containerd shim's) */
+     * own, buildah's "private": the host's would hand a Containerfile (a
+     * repository's, built as it comes) the host's loopback services and
+     * its abstract unix sockets (D-Bus, a containerd shim's) */
     const char *network = !b->network || strcmp(b->network, "private") == 0 ? "bridge" : b->network;
     autoconfig struct container_config c = {.image = xstrdup(b->image), .network = xstrdup(network),
                                             .seccomp = xstrdup("default"), .no_new_privileges = true,

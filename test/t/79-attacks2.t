@@ -6,7 +6,7 @@
 #
 # Got through, fixed:
 #   build-net   build's RUN ran in the host's network namespace: a
-#               Containerfile (or a base image's ONBUILD RUN) reached the
+#               Containerfile (a repository's, built as it comes) reached the
 #               host's 127.0.0.1 services and its abstract unix sockets
 #               (D-Bus, a containerd shim's); now buildah's "private"
 #               namespace, --network host only when asked
