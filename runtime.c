@@ -18205,6 +18205,9 @@ struct container_config {
     bool umask_set;    /* --umask given; else podman's 0022 */
     mode_t umask;
     bool env_host;     /* --env-host: lrun's own environment under -e's */
+    char *pidfile;     /* --pidfile, made absolute */
+    bool no_read_only_tmpfs; /* --read-only-tmpfs=false: --read-only's /tmp, /var/tmp, /run stay read-only */
+    char **expose;     /* --expose, as "PORT/PROTO" each */
 };
 
 static void container_config_release(struct container_config *c)
@@ -18214,6 +18217,8 @@ static void container_config_release(struct container_config *c)
     free(c->ipc);
     free(c->uts);
     lrun_strv_free(c->annotations);
+    free(c->pidfile);
+    lrun_strv_free(c->expose);
     free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
@@ -18296,6 +18301,8 @@ struct container_facts {
     char *rootfs;      /* "rootfs": --rootfs's directory (inspect's Rootfs); absent: an image's layers */
     char *ipc, *uts;   /* "ipc", "uts": --ipc, --uts as given, container:NAME as container:<ID>; absent: private */
     char **group_add;  /* "group-add": --group-add as given (inspect's GroupAdd); absent: none */
+    char *pidfile;     /* "pidfile": --pidfile, absolute: the init's PID written there at each start */
+    char **expose;     /* "expose": --expose PORT[/PROTO], as podman keeps them ("8080/tcp") */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18328,6 +18335,8 @@ static void container_facts_release(struct container_facts *f)
     free(f->ipc);
     free(f->uts);
     lrun_strv_free(f->group_add);
+    free(f->pidfile);
+    lrun_strv_free(f->expose);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -18434,6 +18443,10 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "uts", f->uts);
     if (f->group_add)
         jw_key_strv(g, "group-add", f->group_add);
+    if (f->pidfile)
+        jw_key_str(g, "pidfile", f->pidfile);
+    if (f->expose)
+        jw_key_strv(g, "expose", f->expose);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18492,6 +18505,8 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->ipc = json_string_dup(v, "ipc");
     f->uts = json_string_dup(v, "uts");
     f->group_add = json_get(v, "group-add") ? json_strv(json_get(v, "group-add")) : NULL;
+    f->pidfile = json_string_dup(v, "pidfile");
+    f->expose = json_get(v, "expose") ? json_strv(json_get(v, "expose")) : NULL;
     return 0;
 }
 
@@ -18954,6 +18969,9 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
     autostrv char **exposed = c->publish_all && f->network && strcmp(f->network, "bridge") == 0
                                   ? json_keys(json_get(cfg, "ExposedPorts"), false)
                                   : NULL;
+    for (size_t i = 0; exposed && c->expose && c->expose[i]; i++) /* and --expose's (lrun forwards no sctp) */
+        if (!strv_contains(exposed, c->expose[i]) && !has_suffix(c->expose[i], "/sctp"))
+            strv_push(&exposed, xstrdup(c->expose[i]));
     for (size_t i = 0; exposed && exposed[i]; i++) { /* -P: each EXPOSEd port on a free one of the host's */
         autofree char *any = xasprintf("0.0.0.0::%s", exposed[i]);
         if (ports_option_parse(any, &f->ports, err) < 0)
@@ -18961,6 +18979,10 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
     }
     p->env = json_strv(json_get(cfg, "Env"));
     env_set_default(&p->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    extern char **environ;
+    for (char **e = environ; c->env_host && e && *e; e++) /* --env-host: lrun's own, over the image's */
+        if (strchr(*e, '=') && **e != '=')
+            env_set(&p->env, *e);
     for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
         env_set(&p->env, c->env[i]);
     const char *workdir = json_string(cfg, "WorkingDir"), *user = json_string(cfg, "User");
@@ -19637,6 +19659,27 @@ static int spec_options_generate(lrun_store *st, struct spec *s, const struct co
     return 0;
 }
 
+/* spec_tmpfs_insert: a tmpfs on each of paths that no mount covers yet,
+ * before /run/.containerenv is bound (and the user's mounts, which may go
+ * below them). */
+static void spec_tmpfs_insert(struct spec *s, char *const *paths, char *const *options)
+{
+    size_t at = 0;
+    while (at < s->n_mounts && strcmp(s->mounts[at].destination, "/run/.containerenv") != 0)
+        at++;
+    for (size_t i = 0; paths[i]; i++) {
+        bool taken = false;
+        for (size_t k = 0; k < s->n_mounts && !taken; k++)
+            taken = strcmp(s->mounts[k].destination, paths[i]) == 0;
+        if (taken)
+            continue;
+        spec_add_mount(s, paths[i], "tmpfs", "tmpfs", options);
+        struct spec_mount m = s->mounts[s->n_mounts - 1];
+        memmove(&s->mounts[at + 1], &s->mounts[at], (s->n_mounts - 1 - at) * sizeof m);
+        s->mounts[at++] = m;
+    }
+}
+
 /* spec_systemd_apply: podman's systemd mode (--systemd always, or true
  * with an init or systemd command): tmpfs on /run, /run/lock, /tmp and
  * /var/log/journal (before /run/.containerenv is bound), stop signal
@@ -19651,16 +19694,8 @@ static void spec_systemd_apply(struct spec *s, const struct container_config *c,
         on = strv_contains((char **)inits, cmd) || has_suffix(cmd, "systemd");
     if (!on)
         return;
-    size_t at = 0;
-    while (at < s->n_mounts && strcmp(s->mounts[at].destination, "/run/.containerenv") != 0)
-        at++;
-    static const char *const tmpfs[] = {"/run", "/run/lock", "/tmp", "/var/log/journal"};
-    for (size_t i = 0; i < sizeof tmpfs / sizeof *tmpfs; i++) {
-        spec_add_mount(s, tmpfs[i], "tmpfs", "tmpfs", STRV("rw", "rprivate", "nosuid", "nodev", "tmpcopyup"));
-        struct spec_mount m = s->mounts[s->n_mounts - 1];
-        memmove(&s->mounts[at + i + 1], &s->mounts[at + i], (s->n_mounts - 1 - at - i) * sizeof m);
-        s->mounts[at + i] = m;
-    }
+    spec_tmpfs_insert(s, STRV("/run", "/run/lock", "/tmp", "/var/log/journal"),
+                      STRV("rw", "rprivate", "nosuid", "nodev", "tmpcopyup"));
     if (!c->stop_signal)
         free(f->stop_signal), f->stop_signal = xstrdup("37");
     size_t kept = 0;
@@ -19733,6 +19768,8 @@ static int spec_generate(lrun_store *s, struct image *img, const struct containe
     if (spec_linux_generate(out, c, caps, s->root, err) < 0 || spec_options_generate(s, out, c, f, err) < 0)
         return -1;
     spec_systemd_apply(out, c, f);
+    if (c->read_only && !c->no_read_only_tmpfs) /* podman's --read-only-tmpfs (default true) */
+        spec_tmpfs_insert(out, STRV("/tmp", "/var/tmp", "/run"), STRV("rw", "rprivate", "nosuid", "nodev"));
     return spec_limits_generate(out, c, err);
 }
 
@@ -20285,7 +20322,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = container_labels(config, c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
         .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys),
-        .rootfs = xstrdup(c->rootfs)};
+        .rootfs = xstrdup(c->rootfs), .pidfile = xstrdup(c->pidfile), .expose = c->expose ? strv_copy(c->expose) : NULL};
     int64_t bound = 0;
     if (!container_log_option(&f, "max-size")) {
         if (log_bound_default(s->root, &bound, err) < 0)
@@ -21470,6 +21507,23 @@ static int container_change(const char *root, const char *id, container_change_f
     return store_save_index(s, LOCK_CONTAINERS, err);
 }
 
+/* pid_file_write: pid written (atomically) to path, the OCI create's
+ * --pid-file, run's --conmon-pidfile or run's and create's --pidfile;
+ * nothing when path is NULL. */
+static int pid_file_write(const char *path, pid_t pid, lrun_error **err)
+{
+    if (!path)
+        return 0;
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d", (int)pid);
+    const char *base;
+    autofree char *parent = path_parent(path, &base);
+    autoclose int dir_fd = open(strchr(path, '/') ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        return fail_errno(err, "pid file %s", path);
+    return write_file_atomic(dir_fd, base, text, (size_t)n, 0644, err);
+}
+
 static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_error **err)
 {
     (void)err;
@@ -22472,7 +22526,8 @@ static int start_attached(struct start_context *sc, int *exit_code, lrun_error *
         lrun_error_free(ignored);
         return -1;
     }
-    if (container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, err) < 0) {
+    if (container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, err) < 0 ||
+        pid_file_write(sc->facts.pidfile, pid, err) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return -1;
@@ -22546,7 +22601,8 @@ __attribute__((noreturn)) static void monitor_run(struct start_context *sc, int 
         close(out[1]), close(errp[1]);
     if (in[0] >= 0)
         close(in[0]);
-    if (pid > 0 && container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, &err) < 0)
+    if (pid > 0 && (container_change(sc->root, sc->id, mark_running, &pid, !sc->facts.remove, &err) < 0 ||
+                    pid_file_write(sc->facts.pidfile, pid, &err) < 0))
         kill(pid, SIGKILL);
     if (!err && sc->client >= 0) /* run -it, start -a -i: attached from the start (as start_attached) */
         container_event_named(sc->root, sc->id, "attach", 0);
@@ -25059,22 +25115,6 @@ static int oci_connect(const char *path, const char *what, lrun_error **err)
         return -1;
     }
     return fd;
-}
-
-/* pid_file_write: pid written (atomically) to path, the OCI create's
- * --pid-file or run's --conmon-pidfile; nothing when path is NULL. */
-static int pid_file_write(const char *path, pid_t pid, lrun_error **err)
-{
-    if (!path)
-        return 0;
-    char text[16];
-    int n = snprintf(text, sizeof text, "%d", (int)pid);
-    const char *base;
-    autofree char *parent = path_parent(path, &base);
-    autoclose int dir_fd = open(strchr(path, '/') ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0)
-        return fail_errno(err, "pid file %s", path);
-    return write_file_atomic(dir_fd, base, text, (size_t)n, 0644, err);
 }
 
 /* What create is told besides the id. */
@@ -29246,6 +29286,17 @@ static void container_inspect_network(lrun_store *s, const struct container *c, 
         }
         yajl_gen_array_close(g);
     }
+    for (size_t i = 0; running && f->network_name && f->expose && f->expose[i]; i++) { /* --expose's, unpublished: null */
+        bool published = false;
+        for (size_t j = 0; j < n_ports && !published; j++) {
+            autofree char *key = xasprintf("%u/%s", ports[j].container_port, ports[j].udp ? "udp" : "tcp");
+            published = strcmp(key, f->expose[i]) == 0;
+        }
+        if (published)
+            continue;
+        jw_key(g, f->expose[i]);
+        yajl_gen_null(g);
+    }
     yajl_gen_map_close(g);
     autofree char *sandbox = running && strcmp(f->network, "host") != 0 ? xasprintf("/proc/%" PRId64 "/ns/net", c->pid)
                                                                         : xstrdup("");
@@ -29362,6 +29413,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "HostsPath", hosts);
     jw_key_str(g, "StaticDir", userdata);
     jw_key_str(g, "OCIConfigPath", spec_path);
+    jw_key_str(g, "PidFile", f.pidfile ? f.pidfile : "");
     jw_key_str(g, "OCIRuntime", f.runtime ? f.runtime : "lrun");
     jw_key_str(g, "Name", c->names && c->names[0] ? c->names[0] : "");
     jw_key_int(g, "RestartCount", restart_count_read(userdata));
@@ -30226,7 +30278,37 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_ULIMIT, RUN_SHM_SIZE, RUN_CGROUPNS, RUN_IP, RUN_MAC_ADDRESS, RUN_DNS, RUN_DNS_SEARCH, RUN_DNS_OPTION,
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
                 RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_SYSCTL, RUN_GROUP_ADD,
-                RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_LIMIT /* + enum limit_option */ };
+                RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_PIDFILE, RUN_EXPOSE, RUN_READ_ONLY_TMPFS,
+                RUN_LIMIT /* + enum limit_option */ };
+
+/* expose_option_add: --expose PORT[-PORT][/tcp|udp|sctp], as podman
+ * checks it, each port kept as "PORT/PROTO". */
+static int expose_option_add(char ***expose, const char *value, lrun_error **err)
+{
+    autofree char *ports = xstrndup(value, strcspn(value, "/"));
+    const char *proto = value[strlen(ports)] ? value + strlen(ports) + 1 : "tcp";
+    autofree char *first = xstrndup(ports, strcspn(ports, "-"));
+    const char *last = ports[strlen(first)] ? ports + strlen(first) + 1 : first;
+    unsigned long from, to;
+    const char *bad = !parse_id(first, &from) ? first : !parse_id(last, &to) ? last : NULL;
+    if (bad) /* Go's ParseUint words */
+        return fail(err, "invalid range format for --expose: %s: strconv.ParseUint: parsing \"%s\": invalid syntax",
+                    value, bad);
+    if (from > 65535 || to > 65535)
+        return fail(err, "invalid range format for --expose: %s: strconv.ParseUint: parsing \"%s\": value out of range",
+                    value, from > 65535 ? first : last);
+    if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
+        return fail(err, "validating protocols for exposed port %s: unrecognized protocol \"%s\" in port mapping",
+                    ports, proto);
+    if (to < from)
+        return fail(err, "invalid range format for --expose: %s: the end is below the start", value);
+    for (unsigned long port = from; port <= to; port++) {
+        autofree char *item = xasprintf("%lu/%s", port, proto);
+        if (!strv_contains(*expose, item))
+            strv_push(expose, steal_pointer(&item));
+    }
+    return 0;
+}
 
 /* sysctl_option_add: --sysctl KEY=VALUE[,KEY=VALUE...] as podman checks
  * them: only the sysctls a container's own namespaces hold (its IPC
@@ -30362,6 +30444,22 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         break;
     }
     case RUN_SYSCTL: return sysctl_option_add(&c->sysctls, value, err);
+    case RUN_EXPOSE: return expose_option_add(&c->expose, value, err);
+    case RUN_READ_ONLY_TMPFS: {
+        bool on = true;
+        const struct cli_flag row = BOOL_FLAG("read-only-tmpfs", 0, &on, NULL);
+        if (flag_set(&row, value, err) < 0)
+            return -1;
+        c->no_read_only_tmpfs = !on;
+        break;
+    }
+    case RUN_PIDFILE: { /* absolute: start may run from another directory */
+        autofree char *cwd = value[0] == '/' ? NULL : getcwd(NULL, 0);
+        if (!*value || (value[0] != '/' && !cwd))
+            return fail(err, "invalid --pidfile \"%s\"", value);
+        free(c->pidfile), c->pidfile = cwd ? xasprintf("%s/%s", cwd, value) : xstrdup(value);
+        break;
+    }
     case RUN_GROUP_ADD: {
         autostrv char **groups = strv_split(value, ",");
         for (size_t i = 0; groups[i]; i++)
@@ -30596,6 +30694,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("image-volume", 0, RUN_IMAGE_VOLUME, "bind|tmpfs|ignore",
                  "The image's VOLUMEs: anonymous volumes (default), tmpfs, or nothing"),
         BOOL_FLAG("read-only", 0, &c->read_only, "Mount the root file system read-only"),
+        RUN_CALL("read-only-tmpfs", 0, RUN_READ_ONLY_TMPFS, NULL,
+                 "With --read-only: tmpfs on /tmp, /var/tmp and /run (default true)"),
         BOOL_FLAG("rootfs", 0, &o->rootfs, "IMAGE is a directory, the root (DIR:O: writes go to an overlay over it)"),
         RUN_CALL("tmpfs", 0, RUN_TMPFS, "PATH[:OPTS]", "Mount a tmpfs"),
         RUN_CALL("cap-add", 0, RUN_CAP_ADD, "CAP", "Add a capability"),
@@ -30662,6 +30762,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("annotation", 0, RUN_ANNOTATION, "KEY=VALUE", "Add an annotation to the container"),
         RUN_CALL("oom-score-adj", 0, RUN_OOM_SCORE_ADJ, "N", "The process's OOM score adjustment (-1000 to 1000)"),
         RUN_CALL("umask", 0, RUN_UMASK, "MASK", "The process's umask (default 0022)"),
+        RUN_CALL("pidfile", 0, RUN_PIDFILE, "FILE", "Write the container process's PID to FILE at each start"),
+        RUN_CALL("expose", 0, RUN_EXPOSE, "PORT[-PORT][/PROTO]", "Expose a port or a range (published by -P)"),
         BOOL_FLAG("env-host", 0, &c->env_host, "Use all of the host's environment variables in the container"),
         BOOL_FLAG("quiet", 'q', &o->quiet, "Suppress output information when pulling images"),
         STRING_FLAG("authfile", 0, &o->registry.auth_file, "FILE", "Where login stored credentials (for a pull)"),

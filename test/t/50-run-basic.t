@@ -168,8 +168,10 @@ is "$rc" 0 "the name is free again"
 run $TO "$LRUN" --root "$R" run --rm --read-only "$IMG" sh -c 'echo a > /x'
 is "$rc" 1 "--read-only: writing / fails"
 like "$err" 'Read-only file system' "  with EROFS"
-run $TO "$LRUN" --root "$R" run --rm --read-only "$IMG" /bin/busybox touch /tmp/x
-like "$rc:$err" '^1:.*Read-only file system' "--read-only: /tmp too (no implicit tmpfs)"
+run $TO "$LRUN" --root "$R" run --rm --read-only --read-only-tmpfs=false "$IMG" /bin/busybox touch /tmp/x
+like "$rc:$err" '^1:.*Read-only file system' "--read-only --read-only-tmpfs=false: /tmp too (no implicit tmpfs)"
+run $TO "$LRUN" --root "$R" run --rm --read-only "$IMG" sh -c 'for d in /tmp /var/tmp /run; do touch $d/x || exit; done; test -e /run/.containerenv && grep -c " /run tmpfs" /proc/mounts'
+is "$rc:$out" "0:1$nl" "--read-only: podman's --read-only-tmpfs (default): tmpfs on /tmp, /var/tmp, /run (.containerenv still bound)"
 run $TO "$LRUN" --root "$R" run --rm --read-only "$IMG" sh -c 'echo a > /dev/null && echo a > /dev/shm/x && cat /dev/shm/x'
 is "$rc|$out" $'0|a\n' "--read-only: /dev and /dev/shm stay writable"
 run $TO "$LRUN" --root "$R" run --rm --read-only --tmpfs /scratch "$IMG" sh -c 'echo t > /scratch/f && cat /scratch/f'

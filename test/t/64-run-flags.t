@@ -131,4 +131,31 @@ is "$rc:$err" "125:Error: --platform option can not be specified with --arch or 
 run L run --rm -q $N --authfile "$T/none.json" --tls-verify=false "$IMG" echo ran
 is "$rc:$out:$err" "0:ran$nl:" "-q, --authfile, --tls-verify taken (the image is local)"
 
+# ------------------------------------------------------ --env-host --
+run env -i PATH=/bin:/usr/bin FOO=bar "$LRUN" --root "$R" run --rm $N --env-host -e X=1 "$IMG" sh -c 'echo $FOO $X $PATH'
+is "$rc:$out" "0:bar 1 /bin:/usr/bin$nl" "--env-host: lrun's environment over the image's, -e over it"
+
+# ------------------------------------------------------- --pidfile --
+(cd "$T" && L run -d --name pf $N --pidfile rel.pid "$IMG" sleep 60 >/dev/null)
+is "$(cat "$T/rel.pid")" "$(L inspect --format '{{.State.Pid}}' pf)" "--pidfile (relative: to run's directory): the container's PID"
+is "$(L inspect --format '{{.PidFile}}' pf)" "$T/rel.pid" "  inspect's PidFile"
+L stop -t 0 pf >/dev/null
+rm "$T/rel.pid"
+L start pf >/dev/null
+is "$(cat "$T/rel.pid")" "$(L inspect --format '{{.State.Pid}}' pf)" "  written again at each start"
+L rm -f -t 0 pf >/dev/null
+
+# -------------------------------------------------------- --expose --
+L run -d --name ex --expose 8080 --expose 9000-9001/udp -p 127.0.0.1::80 "$IMG" sleep 60 >/dev/null
+is "$(L inspect --format '{{json .NetworkSettings.Ports}}' ex | jq -c '[to_entries[] | [.key, (.value != null)]]')" \
+	'[["80/tcp",true],["8080/tcp",false],["9000/udp",false],["9001/udp",false]]' \
+	"--expose: inspect's Ports lists them unpublished (null), as podman"
+L rm -f -t 0 ex >/dev/null
+L run -d --name ex2 -P --expose 8080 "$IMG" sleep 60 >/dev/null
+like "$(L port ex2)" "^8080/tcp -> 0\.0\.0\.0:[0-9]+$" "-P publishes --expose's ports"
+L rm -f -t 0 ex2 >/dev/null
+bad "--expose abc" 'invalid range format for --expose: abc: strconv.ParseUint: parsing "abc": invalid syntax'
+bad "--expose 70000" 'invalid range format for --expose: 70000: strconv.ParseUint: parsing "70000": value out of range'
+bad "--expose 80/sctp2" 'validating protocols for exposed port 80: unrecognized protocol "sctp2" in port mapping'
+
 done_testing
