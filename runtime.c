@@ -17774,32 +17774,56 @@ static void process_identity_read(pid_t pid, int64_t *start, uint64_t *inode)
     *inode = pidfd_inode(pidfd);
 }
 
+/* process_hold_pid: whatever process has pid now, held (its pidfd, then
+ * its /proc directory); what it is, the caller reads under h->proc_fd and
+ * then confirms with held_process_is. */
+static bool process_hold_pid(int64_t pid, struct held_process *h)
+{
+    *h = (struct held_process){0, -1, -1};
+    if (pid <= 0 || pid > INT_MAX)
+        return false;
+    int pidfd = pidfd_open_or_none((pid_t)pid);
+    if (pidfd < 0 && errno != ENOSYS)
+        return false; /* ESRCH: gone */
+    char path[32];
+    snprintf(path, sizeof path, "/proc/%" PRId64, pid);
+    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        return false;
+    }
+    *h = (struct held_process){(pid_t)pid, pidfd, proc_fd};
+    return true;
+}
+
+/* held_process_is: the held /proc directory's process runs (not a
+ * zombie), started at start and has the pidfs inode (0: either unknown),
+ * and, looked at last, the pidfd's process has not ended: then it had the
+ * pid throughout, and the directory (and what was read under it) is its. */
+static bool held_process_is(const struct held_process *h, int64_t start, uint64_t inode)
+{
+    char state;
+    int64_t now;
+    return process_stat_at(h->proc_fd, "stat", &state, &now) && (!start || now == start) && state != 'Z' &&
+           state != 'X' && (h->pidfd < 0 || ((!inode || pidfd_inode(h->pidfd) == inode) && !pidfd_exited(h->pidfd)));
+}
+
 /* process_hold: pid held, if it is still the process of that start time
  * and pidfs inode (0: not recorded) and not a zombie; false (nothing held)
  * otherwise: the process it was has ended. */
 static bool process_hold(int64_t pid, int64_t start, uint64_t inode, struct held_process *h)
 {
-    *h = (struct held_process){0, -1, -1};
-    if (pid <= 0 || pid > INT_MAX || start <= 0)
-        return false;
-    int pidfd = pidfd_open_or_none((pid_t)pid);
-    if (pidfd < 0 && errno != ENOSYS)
-        return false; /* ESRCH: gone */
-    char path[32], state = 0;
-    int64_t now = 0;
-    snprintf(path, sizeof path, "/proc/%" PRId64, pid);
-    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool same = proc_fd >= 0 && process_stat_at(proc_fd, "stat", &state, &now) && now == start && state != 'Z' &&
-                state != 'X' && (pidfd < 0 || ((!inode || pidfd_inode(pidfd) == inode) && !pidfd_exited(pidfd)));
-    if (!same) {
-        if (pidfd >= 0)
-            close(pidfd);
-        if (proc_fd >= 0)
-            close(proc_fd);
+    if (start <= 0) {
+        *h = (struct held_process){0, -1, -1};
         return false;
     }
-    *h = (struct held_process){(pid_t)pid, pidfd, proc_fd};
-    return true;
+    if (!process_hold_pid(pid, h))
+        return false;
+    if (held_process_is(h, start, inode))
+        return true;
+    held_process_release(h);
+    return false;
 }
 
 /* held_process_signal: sig to the held process (ESRCH once it ended). */
@@ -25489,21 +25513,23 @@ static char *rootless_run_dir(lrun_error **err)
 
 #define PAUSE_NAME "lrun-pause"
 
-/* pause_process_find: the pause process the pid file names, if it still
- * is one of the user's pause processes; 0 otherwise. */
-static pid_t pause_process_find(int dir_fd)
+/* pause_process_hold: the pause process the pid file names held, if it
+ * still is one of the user's pause processes (held while that is read,
+ * so the namespaces joined are that process's, not a newcomer's). */
+static bool pause_process_hold(int dir_fd, struct held_process *h)
 {
+    *h = (struct held_process){0, -1, -1};
     autobuf struct buf text = {0}, comm = {0};
     if (read_file_at(dir_fd, "pause.pid", &text, NULL) < 0)
-        return 0;
-    long pid = strtol(text.data, NULL, 10);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+        return false;
     struct stat st;
-    if (pid <= 0 || read_file_at(AT_FDCWD, path, &comm, NULL) < 0 || strcmp(comm.data, PAUSE_NAME "\n") != 0 ||
-        stat(path, &st) < 0 || st.st_uid != geteuid() || !process_alive(pid))
-        return 0;
-    return (pid_t)pid;
+    if (!process_hold_pid(strtol(text.data, NULL, 10), h))
+        return false;
+    if (read_file_at(h->proc_fd, "comm", &comm, NULL) == 0 && strcmp(comm.data, PAUSE_NAME "\n") == 0 &&
+        fstat(h->proc_fd, &st) == 0 && st.st_uid == geteuid() && held_process_is(h, 0, 0))
+        return true;
+    held_process_release(h);
+    return false;
 }
 
 __attribute__((noreturn)) static void pause_forever(void);
@@ -25585,16 +25611,14 @@ static pid_t pause_process_start(lrun_error **err)
     return r < 0 ? -1 : pid;
 }
 
-/* rootless_join: into the pause process's user and mount namespaces (the
- * working directory kept: a mount namespace switch moves it to "/"). */
-static int rootless_join(pid_t pid, lrun_error **err)
+/* rootless_join: into the held pause process's user and mount namespaces
+ * (the working directory kept: a mount namespace switch moves it to "/"). */
+static int rootless_join(const struct held_process *h, lrun_error **err)
 {
     autofree char *cwd = getcwd(NULL, 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-    autoclose int user_fd = open(path, O_RDONLY | O_CLOEXEC);
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-    autoclose int mount_fd = open(path, O_RDONLY | O_CLOEXEC);
+    pid_t pid = h->pid;
+    autoclose int user_fd = openat(h->proc_fd, "ns/user", O_RDONLY | O_CLOEXEC);
+    autoclose int mount_fd = openat(h->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
     if (user_fd < 0 || mount_fd < 0)
         return fail_errno(err, "open the namespaces of the pause process %d", (int)pid);
     if (setns(user_fd, CLONE_NEWUSER) < 0)
@@ -25606,22 +25630,24 @@ static int rootless_join(pid_t pid, lrun_error **err)
     return 0;
 }
 
-/* rootless_monitor_find: with the pause process gone (killed, or the
+/* rootless_monitor_hold: with the pause process gone (killed, or the
  * user's session ended), the namespaces live on in the running containers'
  * monitors: one of the store's (lrun.monitor in containers.json or
  * volatile-containers.json, as podman finds conmon's pid files), alive,
- * the user's and in a user namespace of its own; 0 when none is. */
-static pid_t rootless_monitor_find(void)
+ * the user's and in a user namespace of its own, held; false when none
+ * is. */
+static bool rootless_monitor_hold(struct held_process *h)
 {
+    *h = (struct held_process){0, -1, -1};
     autofree char *root = NULL;
     lrun_error *ignored = NULL;
     if (store_default_root(&root, &ignored) < 0) {
         lrun_error_free(ignored);
-        return 0;
+        return false;
     }
     struct stat mine, theirs;
     if (stat("/proc/self/ns/user", &mine) < 0)
-        return 0;
+        return false;
     static const char *const files[] = {"containers.json", "volatile-containers.json"};
     for (size_t f = 0; f < 2; f++) {
         autofree char *path = xasprintf("%s/overlay-containers/%s", root, files[f]);
@@ -25629,25 +25655,23 @@ static pid_t rootless_monitor_find(void)
         autojson yajl_val list = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_parse(text.data, path, NULL) : NULL;
         for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
             yajl_val flags = json_get(list->u.array.values[i], "flags");
-            int64_t monitor = json_int(flags, "lrun.monitor", 0);
-            int64_t monitor_start = json_int(flags, "lrun.monitor-start", 0);
             const char *status = json_string(flags, "lrun.status");
-            char ns[64], proc[64];
-            snprintf(ns, sizeof ns, "/proc/%" PRId64 "/ns/user", monitor);
-            snprintf(proc, sizeof proc, "/proc/%" PRId64, monitor);
-            if (status && strcmp(status, "running") == 0 && process_alive_since(monitor, monitor_start) &&
-                stat(proc, &theirs) == 0 && theirs.st_uid == geteuid() && stat(ns, &theirs) == 0 &&
-                theirs.st_ino != mine.st_ino)
-                return (pid_t)monitor;
+            if (!status || strcmp(status, "running") != 0 || !process_hold_pid(json_int(flags, "lrun.monitor", 0), h))
+                continue;
+            if (fstat(h->proc_fd, &theirs) == 0 && theirs.st_uid == geteuid() &&
+                fstatat(h->proc_fd, "ns/user", &theirs, 0) == 0 && theirs.st_ino != mine.st_ino &&
+                held_process_is(h, json_int(flags, "lrun.monitor-start", 0), 0))
+                return true;
+            held_process_release(h);
         }
     }
-    return 0;
+    return false;
 }
 
-/* pause_process_rejoin: a new pause process in the namespaces of the
- * container monitor monitor (the store's, held by it since the pause
- * process went). */
-static pid_t pause_process_rejoin(pid_t monitor, lrun_error **err)
+/* pause_process_rejoin: a new pause process in the namespaces of the held
+ * container monitor (the store's, held by it since the pause process
+ * went). */
+static pid_t pause_process_rejoin(const struct held_process *monitor, lrun_error **err)
 {
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0)
@@ -25672,7 +25696,7 @@ static pid_t pause_process_rejoin(pid_t monitor, lrun_error **err)
     ssize_t n = middle < 0 ? -1 : read(report[0], &pid, sizeof pid);
     close(report[0]);
     if (n != sizeof pid)
-        return fail(err, "join the namespaces of the container monitor %d", (int)monitor);
+        return fail(err, "join the namespaces of the container monitor %d", (int)monitor->pid);
     return pid;
 }
 
@@ -25691,12 +25715,13 @@ static int rootless_enter(lrun_error **err)
     autoclose int lock_fd = dir_fd < 0 ? -1 : lock_file_open(dir_fd, "pause.lock", err);
     if (lock_fd < 0 || lock_file_lock(lock_fd, true, "pause.lock", err) < 0)
         return error_prefix(err, "%s", dir);
-    pid_t pid = pause_process_find(dir_fd);
-    if (pid == 0) {
+    autoheld struct held_process pause;
+    if (!pause_process_hold(dir_fd, &pause)) {
         /* the store's namespaces, if a running container still holds them
          * (a new user namespace could not enter its containers) */
-        pid_t monitor = rootless_monitor_find();
-        if ((pid = monitor > 0 ? pause_process_rejoin(monitor, err) : pause_process_start(err)) < 0)
+        autoheld struct held_process monitor;
+        pid_t pid = rootless_monitor_hold(&monitor) ? pause_process_rejoin(&monitor, err) : pause_process_start(err);
+        if (pid < 0)
             return -1;
         char text[32];
         int len = snprintf(text, sizeof text, "%d", (int)pid);
@@ -25704,8 +25729,12 @@ static int rootless_enter(lrun_error **err)
             kill(pid, SIGKILL);
             return error_prefix(err, "%s", dir);
         }
+        /* nobody's child: held as the pid file names it (it runs, or the
+         * join below fails as before) */
+        if (!process_hold_pid(pid, &pause) || !held_process_is(&pause, 0, 0))
+            return fail(err, "the pause process %d is gone", (int)pid);
     }
-    return rootless_join(pid, err);
+    return rootless_join(&pause, err);
 }
 
 /* ========================================================================
