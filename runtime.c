@@ -9,7 +9,8 @@
  *
  * Sections, in the order data flows through them (search for the banner):
  *
- *   BASICS      errors, memory, strings, string lists, files and paths
+ *   BASICS      errors, memory, strings, string lists, files and paths,
+ *               processes (a recorded pid held through a pidfd)
  *   JSON        reading with yajl's tree, writing with yajl_gen
  *   DIGESTS     sha256, hex, base32 link ids, random bytes, time stamps, log
  *               lines as podman prints them
@@ -542,19 +543,209 @@ static int read_file_at(int dirfd, const char *path, struct buf *out, lrun_error
     return read_all_fd(fd, path, out, err);
 }
 
-/* process_alive: pid runs (a zombie, which nobody may ever reap when its
- * parent died, does not). */
-static bool process_alive(int64_t pid)
+/* process_stat_at: the state letter and start time (field 22, in clock
+ * ticks since boot) of the process whose stat file is path under dirfd;
+ * false once it is gone. */
+static bool process_stat_at(int dirfd, const char *path, char *state, int64_t *start)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    autoclose int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    char buf[1024];
+    autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
     if (n <= 0)
         return false;
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return false;
+    *state = p[2];
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
+        if (++field == 22) {
+            *start = atoll(tok);
+            return true;
+        }
+    return false;
+}
+
+/* process_start_time: pid's start time, 0 if the process is gone. */
+static int64_t process_start_time(int64_t pid)
+{
+    char path[64], state;
+    int64_t start;
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    return process_stat_at(AT_FDCWD, path, &state, &start) ? start : 0;
+}
+
+/* process_alive_since: pid runs (a zombie, which nobody may ever reap
+ * when its parent died, does not) and is the process that started at start
+ * (0: any; an older lrun's record has none).  For what lrun only looks at,
+ * as a container's monitor: one whose pid another process took is gone. */
+static bool process_alive_since(int64_t pid, int64_t start)
+{
+    char path[64], state;
+    int64_t now;
+    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
+    return pid > 0 && process_stat_at(AT_FDCWD, path, &state, &now) && state != 'Z' && state != 'X' &&
+           (!start || now == start);
+}
+
+static bool process_alive(int64_t pid) { return process_alive_since(pid, 0); }
+
+/* --- a recorded process, held ---
+ * A record names a container's init by its pid, and the kernel gives that
+ * pid to another process once the init is reaped (its monitor killed, the
+ * orphan reaped by the host's init): a command that checked the pid, then
+ * signalled or entered it, could reach an unrelated host process.  So a
+ * recorded pid is held before it is used: a pidfd (the kernel's handle on
+ * that one process) opened first, then /proc/PID, and the process checked
+ * against what the launch recorded: its start time (in clock ticks, which a
+ * pid reused within the same tick shares) and, on pidfs (Linux 6.9), the
+ * pidfd's inode, which no other process of this boot ever has.  If the
+ * pidfd's process still runs after that, it held the pid throughout, so
+ * /proc/PID is its directory: signals go through the pidfd and its
+ * namespaces and root are opened under that directory, so each reaches
+ * that process or fails, never a newcomer. */
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
+struct held_process {
+    pid_t pid;   /* 0: nothing held */
+    int pidfd;   /* -1 without pidfd_open (before Linux 5.3): signals go by pid */
+    int proc_fd; /* /proc/PID of that process */
+};
+
+static void held_process_release(struct held_process *h)
+{
+    if (h->pid > 0 && h->pidfd >= 0)
+        close(h->pidfd);
+    if (h->pid > 0 && h->proc_fd >= 0)
+        close(h->proc_fd);
+    *h = (struct held_process){0, -1, -1};
+}
+#define autoheld cleanup(held_process_release)
+
+/* pidfd_inode: the pidfd's pidfs inode, 0 before pidfs (every pidfd then
+ * shares one anonymous inode, which tells nothing). */
+static uint64_t pidfd_inode(int pidfd)
+{
+    struct statfs fs;
+    struct stat st;
+    if (pidfd < 0 || fstatfs(pidfd, &fs) < 0 || fs.f_type != PID_FS_MAGIC || fstat(pidfd, &st) < 0)
+        return 0;
+    return (uint64_t)st.st_ino;
+}
+
+/* pidfd_open_or_none: pid's pidfd; -1 with errno ENOSYS when the kernel
+ * (or a seccomp filter around lrun, EPERM) has no pidfd_open. */
+static int pidfd_open_or_none(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 && errno == EPERM)
+        errno = ENOSYS;
+    return fd;
+}
+
+/* pidfd_exited: the pidfd's process has ended (a zombie too). */
+static bool pidfd_exited(int pidfd)
+{
+    struct pollfd p = {pidfd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* process_identity_read: what process_hold checks later, taken by the
+ * launcher while pid is its child, not yet reaped (so surely that one). */
+static void process_identity_read(pid_t pid, int64_t *start, uint64_t *inode)
+{
+    *start = process_start_time(pid);
+    autoclose int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    *inode = pidfd_inode(pidfd);
+}
+
+/* process_hold_pid: whatever process has pid now, held (its pidfd, then
+ * its /proc directory); what it is, the caller reads under h->proc_fd and
+ * then confirms with held_process_is. */
+static bool process_hold_pid(int64_t pid, struct held_process *h)
+{
+    *h = (struct held_process){0, -1, -1};
+    if (pid <= 0 || pid > INT_MAX)
+        return false;
+    int pidfd = pidfd_open_or_none((pid_t)pid);
+    if (pidfd < 0 && errno != ENOSYS)
+        return false; /* ESRCH: gone */
+    char path[32];
+    snprintf(path, sizeof path, "/proc/%" PRId64, pid);
+    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        return false;
+    }
+    *h = (struct held_process){(pid_t)pid, pidfd, proc_fd};
+    return true;
+}
+
+/* held_process_is: the held /proc directory's process runs (not a
+ * zombie), started at start and has the pidfs inode (0: either unknown),
+ * and, looked at last, the pidfd's process has not ended: then it had the
+ * pid throughout, and the directory (and what was read under it) is its. */
+static bool held_process_is(const struct held_process *h, int64_t start, uint64_t inode)
+{
+    char state;
+    int64_t now;
+    return process_stat_at(h->proc_fd, "stat", &state, &now) && (!start || now == start) && state != 'Z' &&
+           state != 'X' && (h->pidfd < 0 || ((!inode || pidfd_inode(h->pidfd) == inode) && !pidfd_exited(h->pidfd)));
+}
+
+/* process_hold: pid held, if it is still the process of that start time
+ * and pidfs inode (0: not recorded) and not a zombie; false (nothing held)
+ * otherwise: the process it was has ended. */
+static bool process_hold(int64_t pid, int64_t start, uint64_t inode, struct held_process *h)
+{
+    if (start <= 0) {
+        *h = (struct held_process){0, -1, -1};
+        return false;
+    }
+    if (!process_hold_pid(pid, h))
+        return false;
+    if (held_process_is(h, start, inode))
+        return true;
+    held_process_release(h);
+    return false;
+}
+
+/* held_process_signal: sig to the held process (ESRCH once it ended). */
+static int held_process_signal(const struct held_process *h, int sig)
+{
+    if (h->pid <= 0) /* nothing held: never kill(0), our own group */
+        return errno = ESRCH, -1;
+    if (h->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, h->pidfd, sig, NULL, 0);
+    return kill(h->pid, sig); /* no pidfd: the pid, checked a moment ago */
+}
+
+/* held_process_wait_gone: until the held process ends, at most timeout_ms
+ * (-1: no limit); true if it ended. */
+static bool held_process_wait_gone(const struct held_process *h, int timeout_ms)
+{
+    if (h->pid <= 0)
+        return true;
+    if (h->pidfd < 0) { /* without pidfds: its /proc directory empties as it ends */
+        for (int waited = 0; timeout_ms < 0 || waited < timeout_ms; waited += 10) {
+            char state;
+            int64_t start;
+            if (!process_stat_at(h->proc_fd, "stat", &state, &start) || state == 'Z' || state == 'X')
+                return true;
+            usleep(10000);
+        }
+        return false;
+    }
+    struct pollfd p = {h->pidfd, POLLIN, 0};
+    int r;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    return r > 0;
 }
 
 /* temp_file_is_stray: a temp file (".tmp-NAME-PID", "OUT.tmp-PID") whose
@@ -17577,7 +17768,22 @@ static int cgroup_enter(const char *path, pid_t pid, lrun_error **err)
     return 0;
 }
 
-/* cgroup_kill_all: SIGKILL to every process still in dir */
+/* cgroup_listed: pid is in the cgroup.procs text of dir. */
+static bool cgroup_listed(const char *procs, pid_t pid)
+{
+    autobuf struct buf text = {0};
+    if (read_file_at(AT_FDCWD, procs, &text, NULL) < 0)
+        return false;
+    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (atoi(line) == pid)
+            return true;
+    return false;
+}
+
+/* cgroup_kill_all: SIGKILL to every process still in dir: cgroup v2's
+ * cgroup.kill (Linux 5.14) at once, else each listed pid held by a pidfd
+ * and found listed again before the signal, so a pid that left with its
+ * process and went to another one is not killed. */
 static bool cgroup_kill_all(const char *dir)
 {
     autofree char *procs = xasprintf("%s/cgroup.procs", dir);
@@ -17585,9 +17791,21 @@ static bool cgroup_kill_all(const char *dir)
     if (read_file_at(AT_FDCWD, procs, &text, NULL) < 0)
         return false;
     bool any = false;
-    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        if (atoi(line) > 0)
-            any = true, kill(atoi(line), SIGKILL);
+    autofree char *kill_file = xasprintf("%s/cgroup.kill", dir);
+    autoclose int kill_fd = open(kill_file, O_WRONLY | O_CLOEXEC);
+    if (kill_fd >= 0 && write(kill_fd, "1", 1) == 1)
+        return text.len > 0;
+    for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        pid_t pid = atoi(line);
+        autoclose int pidfd = pid > 0 ? pidfd_open_or_none(pid) : -1;
+        if (pid <= 0 || (pidfd < 0 && errno != ENOSYS))
+            continue;
+        any = true;
+        if (pidfd < 0)
+            kill(pid, SIGKILL); /* no pidfds: as before them */
+        else if (cgroup_listed(procs, pid))
+            syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); /* ESRCH if it ended since */
+    }
     return any;
 }
 
@@ -17653,210 +17871,6 @@ static struct container *container_lookup(lrun_store *s, const char *text, lrun_
     else
         fail(err, "no container with name or ID \"%s\" found: no such container", text);
     return NULL;
-}
-
-/* process_stat_at: the state letter and start time (field 22, in clock
- * ticks since boot) of the process whose stat file is path under dirfd;
- * false once it is gone. */
-static bool process_stat_at(int dirfd, const char *path, char *state, int64_t *start)
-{
-    char buf[1024];
-    autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
-    if (!p || p[1] != ' ')
-        return false;
-    *state = p[2];
-    *start = 0;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
-        if (++field == 22) {
-            *start = atoll(tok);
-            break;
-        }
-    return *start > 0;
-}
-
-/* process_start_time: pid's start time, 0 if the process is gone. */
-static int64_t process_start_time(int64_t pid)
-{
-    char path[64], state;
-    int64_t start;
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    return process_stat_at(AT_FDCWD, path, &state, &start) ? start : 0;
-}
-
-/* process_alive_since: pid runs (not a zombie) and is the process that
- * started at start (0: not recorded, an older lrun's record: alive is
- * enough).  For a container's monitor, which lrun only looks at: one whose
- * pid another process took is gone, its container's exit left to record. */
-static bool process_alive_since(int64_t pid, int64_t start)
-{
-    char path[64], state;
-    int64_t now;
-    snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    return pid > 0 && process_stat_at(AT_FDCWD, path, &state, &now) && state != 'Z' && state != 'X' &&
-           (!start || now == start);
-}
-
-/* --- a recorded process, held ---
- * A record names a container's init by its pid, and the kernel gives that
- * pid to another process once the init is reaped (its monitor killed, the
- * orphan reaped by the host's init): a command that checked the pid, then
- * signalled or entered it, could reach an unrelated host process.  So a
- * recorded pid is held before it is used: a pidfd (the kernel's handle on
- * that one process) opened first, then /proc/PID, and the process checked
- * against what the launch recorded: its start time (in clock ticks, which a
- * pid reused within the same tick shares) and, on pidfs (Linux 6.9), the
- * pidfd's inode, which no other process of this boot ever has.  If the
- * pidfd's process still runs after that, it held the pid throughout, so
- * /proc/PID is its directory: signals go through the pidfd and its
- * namespaces and root are opened under that directory, so each reaches
- * that process or fails, never a newcomer. */
-
-#ifndef PID_FS_MAGIC
-#define PID_FS_MAGIC 0x50494446
-#endif
-
-struct held_process {
-    pid_t pid;   /* 0: nothing held */
-    int pidfd;   /* -1 without pidfd_open (before Linux 5.3): signals go by pid */
-    int proc_fd; /* /proc/PID of that process */
-};
-
-static void held_process_release(struct held_process *h)
-{
-    if (h->pid > 0 && h->pidfd >= 0)
-        close(h->pidfd);
-    if (h->pid > 0 && h->proc_fd >= 0)
-        close(h->proc_fd);
-    *h = (struct held_process){0, -1, -1};
-}
-#define autoheld cleanup(held_process_release)
-
-/* pidfd_inode: the pidfd's pidfs inode, 0 before pidfs (every pidfd then
- * shares one anonymous inode, which tells nothing). */
-static uint64_t pidfd_inode(int pidfd)
-{
-    struct statfs fs;
-    struct stat st;
-    if (pidfd < 0 || fstatfs(pidfd, &fs) < 0 || fs.f_type != PID_FS_MAGIC || fstat(pidfd, &st) < 0)
-        return 0;
-    return (uint64_t)st.st_ino;
-}
-
-/* pidfd_open_or_none: pid's pidfd; -1 with errno ENOSYS when the kernel
- * (or a seccomp filter around lrun, EPERM) has no pidfd_open. */
-static int pidfd_open_or_none(pid_t pid)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0 && errno == EPERM)
-        errno = ENOSYS;
-    return fd;
-}
-
-/* pidfd_exited: the pidfd's process has ended (a zombie too). */
-static bool pidfd_exited(int pidfd)
-{
-    struct pollfd p = {pidfd, POLLIN, 0};
-    return poll(&p, 1, 0) > 0;
-}
-
-/* process_identity_read: what process_hold checks later, taken by the
- * launcher while pid is its child, not yet reaped (so surely that one). */
-static void process_identity_read(pid_t pid, int64_t *start, uint64_t *inode)
-{
-    *start = process_start_time(pid);
-    autoclose int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    *inode = pidfd_inode(pidfd);
-}
-
-/* process_hold_pid: whatever process has pid now, held (its pidfd, then
- * its /proc directory); what it is, the caller reads under h->proc_fd and
- * then confirms with held_process_is. */
-static bool process_hold_pid(int64_t pid, struct held_process *h)
-{
-    *h = (struct held_process){0, -1, -1};
-    if (pid <= 0 || pid > INT_MAX)
-        return false;
-    int pidfd = pidfd_open_or_none((pid_t)pid);
-    if (pidfd < 0 && errno != ENOSYS)
-        return false; /* ESRCH: gone */
-    char path[32];
-    snprintf(path, sizeof path, "/proc/%" PRId64, pid);
-    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (proc_fd < 0) {
-        if (pidfd >= 0)
-            close(pidfd);
-        return false;
-    }
-    *h = (struct held_process){(pid_t)pid, pidfd, proc_fd};
-    return true;
-}
-
-/* held_process_is: the held /proc directory's process runs (not a
- * zombie), started at start and has the pidfs inode (0: either unknown),
- * and, looked at last, the pidfd's process has not ended: then it had the
- * pid throughout, and the directory (and what was read under it) is its. */
-static bool held_process_is(const struct held_process *h, int64_t start, uint64_t inode)
-{
-    char state;
-    int64_t now;
-    return process_stat_at(h->proc_fd, "stat", &state, &now) && (!start || now == start) && state != 'Z' &&
-           state != 'X' && (h->pidfd < 0 || ((!inode || pidfd_inode(h->pidfd) == inode) && !pidfd_exited(h->pidfd)));
-}
-
-/* process_hold: pid held, if it is still the process of that start time
- * and pidfs inode (0: not recorded) and not a zombie; false (nothing held)
- * otherwise: the process it was has ended. */
-static bool process_hold(int64_t pid, int64_t start, uint64_t inode, struct held_process *h)
-{
-    if (start <= 0) {
-        *h = (struct held_process){0, -1, -1};
-        return false;
-    }
-    if (!process_hold_pid(pid, h))
-        return false;
-    if (held_process_is(h, start, inode))
-        return true;
-    held_process_release(h);
-    return false;
-}
-
-/* held_process_signal: sig to the held process (ESRCH once it ended). */
-static int held_process_signal(const struct held_process *h, int sig)
-{
-    if (h->pid <= 0) /* nothing held: never kill(0), our own group */
-        return errno = ESRCH, -1;
-    if (h->pidfd >= 0)
-        return (int)syscall(SYS_pidfd_send_signal, h->pidfd, sig, NULL, 0);
-    return kill(h->pid, sig); /* no pidfd: the pid, checked a moment ago */
-}
-
-/* held_process_wait_gone: until the held process ends, at most timeout_ms
- * (-1: no limit); true if it ended. */
-static bool held_process_wait_gone(const struct held_process *h, int timeout_ms)
-{
-    if (h->pid <= 0)
-        return true;
-    if (h->pidfd < 0) { /* without pidfds: its /proc directory empties as it ends */
-        for (int waited = 0; timeout_ms < 0 || waited < timeout_ms; waited += 10) {
-            char state;
-            int64_t start;
-            if (!process_stat_at(h->proc_fd, "stat", &state, &start) || state == 'Z' || state == 'X')
-                return true;
-            usleep(10000);
-        }
-        return false;
-    }
-    struct pollfd p = {h->pidfd, POLLIN, 0};
-    int r;
-    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-        ;
-    return r > 0;
 }
 
 /* container_hold: c's init held, if c runs (its recorded init lives). */
