@@ -1910,33 +1910,47 @@ static int64_t time_parse_rfc3339(const char *s)
     return ns >= 0 ? ns / NS_PER_SECOND : -((-ns + NS_PER_SECOND - 1) / NS_PER_SECOND);
 }
 
-/* go_duration_seconds: Go's time.ParseDuration ("24h", "1h30m", "90s",
- * "500ms") in whole seconds; -1 when malformed. */
-static int64_t go_duration_seconds(const char *text)
+/* go_duration_parse: Go's time.ParseDuration ("24h", "1h30m", "90s",
+ * "500ms", "-1s") in seconds; false when malformed. */
+static bool go_duration_parse(const char *text, double *seconds)
 {
     static const struct {
         const char *unit;
         double seconds;
     } units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\u00b5s", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600}};
-    double total = 0;
-    const char *p = text;
+    double total = 0, sign = text[0] == '-' ? -1 : 1;
+    const char *p = text + (text[0] == '-' || text[0] == '+');
+    *seconds = 0;
     if (strcmp(p, "0") == 0)
-        return 0;
-    while (p && *p) {
+        return true;
+    if (!*p)
+        return false;
+    while (*p) {
         char *end;
         double value = strtod(p, &end);
         if (end == p || value < 0 || !isdigit((unsigned char)*p))
-            return -1;
+            return false;
         size_t best = 0, best_len = 0;
         for (size_t i = 0; i < sizeof units / sizeof *units; i++)
             if (has_prefix(end, units[i].unit) && strlen(units[i].unit) > best_len)
                 best = i, best_len = strlen(units[i].unit);
         if (!best_len)
-            return -1;
+            return false;
         total += value * units[best].seconds;
         p = end + best_len;
     }
-    return !p || !*text || total > 1e15 ? -1 : (int64_t)total;
+    if (total > 1e15)
+        return false;
+    *seconds = sign * total;
+    return true;
+}
+
+/* go_duration_seconds: a duration (go_duration_parse's, not negative) in
+ * whole seconds; -1 when malformed. */
+static int64_t go_duration_seconds(const char *text)
+{
+    double seconds;
+    return text[0] != '-' && go_duration_parse(text, &seconds) ? (int64_t)seconds : -1;
 }
 
 /* human_duration: go-units' HumanDuration ("3 years", "About an hour"). */
@@ -18188,6 +18202,14 @@ static void network_links_free(struct network_link *l, size_t n)
 
 /* What run's and create's command line asked for, as the CLI parses it;
  * spec_generate turns it (with the image) into the container's spec. */
+/* A container's healthcheck, as podman keeps it (its manifest's
+ * Schema2HealthConfig, inspect's Config.Healthcheck): durations in ns. */
+struct healthcheck {
+    char **test;          /* ["CMD-SHELL", "cmd"], ["CMD", args...] or ["NONE"] */
+    int64_t interval, timeout, start_period;
+    unsigned long retries;
+};
+
 struct container_config {
     char *image;   /* as the user named it */
     char *image_name; /* the stored name it matched (ps's IMAGE), NULL: the image's first */
@@ -18245,6 +18267,8 @@ struct container_config {
     bool env_host;     /* --env-host: lrun's own environment under -e's */
     char *pidfile;     /* --pidfile, made absolute */
     bool no_read_only_tmpfs; /* --read-only-tmpfs=false: --read-only's /tmp, /var/tmp, /run stay read-only */
+    struct healthcheck health; /* --health-cmd and the others; test NULL: none given */
+    bool no_healthcheck;       /* --no-healthcheck */
     char **expose;     /* --expose, as "PORT/PROTO" each */
 };
 
@@ -18257,6 +18281,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->annotations);
     free(c->pidfile);
     lrun_strv_free(c->expose);
+    lrun_strv_free(c->health.test);
     free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
@@ -18341,6 +18366,8 @@ struct container_facts {
     char **group_add;  /* "group-add": --group-add as given (inspect's GroupAdd); absent: none */
     char *pidfile;     /* "pidfile": --pidfile, absolute: the init's PID written there at each start */
     char **expose;     /* "expose": --expose PORT[/PROTO], as podman keeps them ("8080/tcp") */
+    struct healthcheck health; /* "healthcheck": {"Test", "Interval", "Timeout", "StartPeriod", "Retries"}
+                                  (podman's names, 0s left out); absent: none */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18375,9 +18402,41 @@ static void container_facts_release(struct container_facts *f)
     lrun_strv_free(f->group_add);
     free(f->pidfile);
     lrun_strv_free(f->expose);
+    lrun_strv_free(f->health.test);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
+
+/* jw_healthcheck: podman's Schema2HealthConfig object (zeros left out). */
+static void jw_healthcheck(yajl_gen g, const struct healthcheck *h)
+{
+    yajl_gen_map_open(g);
+    jw_key_strv(g, "Test", h->test);
+    if (h->start_period)
+        jw_key_int(g, "StartPeriod", h->start_period);
+    if (h->interval)
+        jw_key_int(g, "Interval", h->interval);
+    if (h->timeout)
+        jw_key_int(g, "Timeout", h->timeout);
+    if (h->retries)
+        jw_key_int(g, "Retries", (int64_t)h->retries);
+    yajl_gen_map_close(g);
+}
+
+/* healthcheck_read: jw_healthcheck's object (or an image's Healthcheck)
+ * into h; h->test stays NULL without a Test. */
+static void healthcheck_read(yajl_val v, struct healthcheck *h)
+{
+    *h = (struct healthcheck){0};
+    if (!YAJL_IS_ARRAY(json_get(v, "Test")))
+        return;
+    h->test = json_strv(json_get(v, "Test"));
+    h->interval = json_int(v, "Interval", 0);
+    h->timeout = json_int(v, "Timeout", 0);
+    h->start_period = json_int(v, "StartPeriod", 0);
+    int64_t retries = json_int(v, "Retries", 0);
+    h->retries = retries > 0 ? (unsigned long)retries : 0;
+}
 
 static void jw_user_mounts(yajl_gen g, const char *key, const struct user_mount *m, size_t n)
 {
@@ -18485,6 +18544,10 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "pidfile", f->pidfile);
     if (f->expose)
         jw_key_strv(g, "expose", f->expose);
+    if (f->health.test) {
+        jw_key(g, "healthcheck");
+        jw_healthcheck(g, &f->health);
+    }
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18545,6 +18608,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->group_add = json_get(v, "group-add") ? json_strv(json_get(v, "group-add")) : NULL;
     f->pidfile = json_string_dup(v, "pidfile");
     f->expose = json_get(v, "expose") ? json_strv(json_get(v, "expose")) : NULL;
+    healthcheck_read(json_get(v, "healthcheck"), &f->health);
     return 0;
 }
 
@@ -20367,6 +20431,11 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
             return NULL;
         strv_push(&f.log_opts, xasprintf("max-size=%" PRId64, bound));
     }
+    f.health = c->health; /* --health-cmd's, else the image's (podman's) */
+    if (c->health.test)
+        f.health.test = strv_copy(c->health.test);
+    else
+        healthcheck_read(json_get(json_get(config, "config"), "Healthcheck"), &f.health);
     if (container_network_claim(s, c, id, &f, err) < 0) {
         networks_retire(s);
         return NULL;
@@ -21573,6 +21642,8 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
     free(c->finished_at);
     c->status = xstrdup("running");
     c->started_at = time_rfc3339_now();
+    autofree char *health = xasprintf("%s/userdata/healthcheck.json", c->id);
+    unlinkat(s->containers_fd, health, 0); /* each start's healthchecks start again ("starting"), as podman's */
     c->finished_at = NULL;
     c->pid = pid;
     process_identity_read(pid, &c->pid_start, &c->pid_inode);
@@ -29093,6 +29164,10 @@ static void container_inspect_config(yajl_gen g, const struct container *c, yajl
     }
     yajl_gen_map_close(g);
     jw_key_json(g, "Annotations", annotations);
+    if (f->health.test) {
+        jw_key(g, "Healthcheck");
+        jw_healthcheck(g, &f->health);
+    }
     jw_key_str(g, "StopSignal", f->stop_signal ? f->stop_signal : "SIGTERM");
     uint32_t mask = 022;
     lrun_error *ignored = NULL;
@@ -29440,6 +29515,23 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     jw_key_str(g, "Error", "");
     jw_key_str(g, "StartedAt", c->started_at ? c->started_at : "0001-01-01T00:00:00Z");
     jw_key_str(g, "FinishedAt", c->finished_at && !running ? c->finished_at : "0001-01-01T00:00:00Z");
+    if (f.health.test && strcmp(f.health.test[0], "NONE") != 0) { /* healthcheck run's record */
+        autofree char *path = xasprintf("%s/healthcheck.json", userdata);
+        autobuf struct buf text = {0};
+        autojson yajl_val health = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_tree_parse(text.data, NULL, 0)
+                                                                                  : NULL;
+        jw_key(g, "Health");
+        if (health) {
+            jw_value(g, health);
+        } else {
+            yajl_gen_map_open(g);
+            jw_key_str(g, "Status", "starting");
+            jw_key_int(g, "FailingStreak", 0);
+            jw_key(g, "Log");
+            yajl_gen_null(g);
+            yajl_gen_map_close(g);
+        }
+    }
     jw_key_str(g, "CheckpointedAt", "0001-01-01T00:00:00Z");
     jw_key_str(g, "RestoredAt", "0001-01-01T00:00:00Z");
     yajl_gen_map_close(g);
@@ -30313,6 +30405,9 @@ struct run_options {
     lrun_pull_options registry; /* --authfile, --tls-verify: for a pull */
     const char *os, *arch, *variant; /* --os, --arch, --variant: the platform to pull */
     char *platform_made; /* --platform with --os, --arch or --variant over its parts */
+    const char *health_cmd, *health_interval, *health_timeout, *health_start_period; /* as given */
+    unsigned long health_retries; /* --health-retries; 0: not given (3) */
+    bool health_retries_set;
 };
 
 enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOSTNAME, RUN_NETWORK, RUN_NETWORK_ALIAS, RUN_ENTRYPOINT,
@@ -30322,6 +30417,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
                 RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_SYSCTL, RUN_GROUP_ADD,
                 RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_PIDFILE, RUN_EXPOSE, RUN_READ_ONLY_TMPFS,
+                RUN_HEALTH_RETRIES,
                 RUN_LIMIT /* + enum limit_option */ };
 
 /* expose_option_add: --expose PORT[-PORT][/tcp|udp|sctp], as podman
@@ -30488,6 +30584,12 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     }
     case RUN_SYSCTL: return sysctl_option_add(&c->sysctls, value, err);
     case RUN_EXPOSE: return expose_option_add(&c->expose, value, err);
+    case RUN_HEALTH_RETRIES:
+        if (!parse_id(value, &o->health_retries)) /* cobra's uint */
+            return fail(err, "invalid argument \"%s\" for \"--health-retries\" flag: strconv.ParseUint: parsing \"%s\": "
+                             "invalid syntax", value, value);
+        o->health_retries_set = true;
+        break;
     case RUN_READ_ONLY_TMPFS: {
         bool on = true;
         const struct cli_flag row = BOOL_FLAG("read-only-tmpfs", 0, &on, NULL);
@@ -30688,6 +30790,70 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     return err && *err ? -1 : 0;
 }
 
+/* health_duration: one of --health-interval, -timeout, -start-period in
+ * ns (podman's words for a bad one). */
+static int health_duration(const char *value, const char *name, int64_t fallback, int64_t *ns, lrun_error **err)
+{
+    double seconds;
+    if (!value) {
+        *ns = fallback;
+        return 0;
+    }
+    if (!go_duration_parse(value, &seconds))
+        return fail(err, "invalid healthcheck-%s: time: invalid duration \"%s\"", name, value);
+    *ns = (int64_t)(seconds * 1e9);
+    return 0;
+}
+
+/* healthcheck_options: --health-* into the config's healthcheck, as
+ * podman makes it: a shell command is ["CMD-SHELL", cmd], a JSON array
+ * ["CMD", ...] as given, "none" ["NONE"]; interval and timeout 30s,
+ * retries 3 unless given; --health-interval disable (or 0) none. */
+static int healthcheck_options(struct run_options *o, lrun_error **err)
+{
+    struct container_config *c = &o->cfg;
+    if (c->no_healthcheck && o->health_cmd)
+        return fail(err, "cannot specify both --no-healthcheck and --health-cmd");
+    if (c->no_healthcheck) {
+        c->health.test = strv_copy(STRV("NONE"));
+        return 0;
+    }
+    if (!o->health_cmd)
+        return 0;
+    struct healthcheck *h = &c->health;
+    autojson yajl_val array = o->health_cmd[0] == '[' ? json_tree_parse(o->health_cmd, NULL, 0) : NULL;
+    bool strings = YAJL_IS_ARRAY(array) && json_array_len(array) > 0;
+    for (size_t i = 0; strings && i < json_array_len(array); i++)
+        strings = YAJL_IS_STRING(json_array_at(array, i));
+    autostrv char **words = strings ? json_strv(array) : strv_split(o->health_cmd, " ");
+    if (!words[0] || !*o->health_cmd)
+        return fail(err, "must define a healthcheck command for all containers");
+    if (strcasecmp(words[0], "none") == 0)
+        h->test = strv_copy(STRV("NONE"));
+    else if (strings && (strcmp(words[0], "CMD") == 0 || strcmp(words[0], "CMD-SHELL") == 0))
+        h->test = strv_copy(words);
+    else if (strings && words[1]) {
+        h->test = strv_copy(STRV("CMD"));
+        for (size_t i = 0; words[i]; i++)
+            strv_push(&h->test, xstrdup(words[i]));
+    } else {
+        h->test = strv_copy(STRV("CMD-SHELL"));
+        strv_push(&h->test, xstrdup(strings ? words[0] : o->health_cmd));
+    }
+    const int64_t thirty = 30 * (int64_t)1000000000;
+    bool disabled = o->health_interval && strcmp(o->health_interval, "disable") == 0;
+    if (health_duration(disabled ? NULL : o->health_interval, "interval", disabled ? 0 : thirty, &h->interval, err) < 0 ||
+        health_duration(o->health_timeout, "timeout", thirty, &h->timeout, err) < 0 ||
+        health_duration(o->health_start_period, "start-period", 0, &h->start_period, err) < 0)
+        return -1;
+    if (h->start_period < 0)
+        return fail(err, "healthcheck-start-period must be 0 seconds or greater");
+    if (o->health_retries_set && o->health_retries < 1)
+        return fail(err, "healthcheck-retries must be greater than 0");
+    h->retries = o->health_retries_set ? o->health_retries : 3;
+    return 0;
+}
+
 /* run_options_defaults: what run and create do with no flags. */
 static void run_options_defaults(struct run_options *o)
 {
@@ -30807,6 +30973,13 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("umask", 0, RUN_UMASK, "MASK", "The process's umask (default 0022)"),
         RUN_CALL("pidfile", 0, RUN_PIDFILE, "FILE", "Write the container process's PID to FILE at each start"),
         RUN_CALL("expose", 0, RUN_EXPOSE, "PORT[-PORT][/PROTO]", "Expose a port or a range (published by -P)"),
+        STRING_FLAG("health-cmd", 0, &o->health_cmd, "COMMAND", "The healthcheck: a shell command, a JSON array, or none"),
+        STRING_FLAG("health-interval", 0, &o->health_interval, "DURATION", "Between healthchecks (default 30s; disable)"),
+        RUN_CALL("health-retries", 0, RUN_HEALTH_RETRIES, "N", "Failures in a row that make it unhealthy (default 3)"),
+        STRING_FLAG("health-start-period", 0, &o->health_start_period, "DURATION",
+                    "Failures in this time after the start do not count (default 0s)"),
+        STRING_FLAG("health-timeout", 0, &o->health_timeout, "DURATION", "How long a healthcheck may take (default 30s)"),
+        BOOL_FLAG("no-healthcheck", 0, &c->no_healthcheck, "Disable the image's healthcheck"),
         BOOL_FLAG("env-host", 0, &c->env_host, "Use all of the host's environment variables in the container"),
         BOOL_FLAG("quiet", 'q', &o->quiet, "Suppress output information when pulling images"),
         STRING_FLAG("authfile", 0, &o->registry.auth_file, "FILE", "Where login stored credentials (for a pull)"),
@@ -30837,6 +31010,11 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
     if (n < 1) {
         cli_error("%s requires at least 1 argument: IMAGE", command);
         *status = EXIT_LRUN;
+        return -1;
+    }
+    autoerror lrun_error *health_err = NULL;
+    if (healthcheck_options(o, &health_err) < 0) {
+        *status = cli_fail(steal_pointer(&health_err));
         return -1;
     }
     if (o->platform && (o->os || o->arch)) {
@@ -32872,13 +33050,18 @@ static char *container_ports_text(const char *root, const struct container *c)
     return ports_group_text(ports, n);
 }
 
-static char *container_status_text(const struct container *c)
+static char *container_status_text(const char *root, const struct container *c)
 {
     if (container_is_running(c) && c->paused)
         return xstrdup("Paused");
-    if (container_is_running(c)) {
+    if (container_is_running(c)) { /* with a healthcheck run's status, as podman's "(healthy)" */
         autofree char *d = human_duration(time_parse_rfc3339(c->started_at));
-        return xasprintf("Up %s ago", d);
+        autofree char *path = xasprintf("%s/overlay-containers/%s/userdata/healthcheck.json", root, c->id);
+        autobuf struct buf text = {0};
+        autojson yajl_val health = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_tree_parse(text.data, NULL, 0)
+                                                                                  : NULL;
+        const char *status = json_string(health, "Status");
+        return status ? xasprintf("Up %s ago (%s)", d, status) : xasprintf("Up %s ago", d);
     }
     if (strcmp(c->status, "created") == 0)
         return xstrdup("Created");
@@ -32900,7 +33083,7 @@ static char *container_size_text(lrun_store *s, const struct container *c, int64
 static char *container_row_json(lrun_store *s, const struct container *c, bool with_size, bool no_trunc)
 {
     autofree char *image = container_image_name(c);
-    autofree char *status = container_status_text(c);
+    autofree char *status = container_status_text(s->root, c);
     autofree char *created = time_ago(time_parse_rfc3339(c->created));
     autogen yajl_gen g = json_writer(false);
     yajl_gen_map_open(g);
@@ -33109,7 +33292,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         table_add(&t, container_image_name(ct));
         table_add(&t, no_trunc || strlen(command) <= 17 ? xstrdup(command) : xasprintf("%.17s...", command));
         table_add(&t, time_ago(time_parse_rfc3339(ct->created)));
-        table_add(&t, container_status_text(ct));
+        table_add(&t, container_status_text(s->root, ct));
         table_add(&t, container_ports_text(s->root, ct));
         table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
         int64_t rw, virt;
@@ -33905,6 +34088,140 @@ static int cmd_secret_inspect(struct cli *cli, int argc, char **argv)
         status = EXIT_LRUN;
     }
     return status;
+}
+
+/* --- healthcheck run: a container's healthcheck, run once through exec ---
+ * Its result is kept in userdata/healthcheck.json as podman's inspect
+ * shows State.Health: {"Status", "FailingStreak", "Log": the last five
+ * {"Start", "End", "ExitCode", "Output"}}.  A success is healthy; a
+ * failure outside the start period counts, Retries of them in a row are
+ * unhealthy. lrun runs no timer: something (cron, a systemd timer, a
+ * script) calls it, as podman's systemd timers do. */
+
+#define HEALTH_LOG_ENTRIES 5   /* podman's MaxHealthCheckNumberLogs */
+#define HEALTH_OUTPUT_MAX 500  /* podman's MaxHealthCheckLogLength */
+
+/* healthcheck_exec: the test in the running container, its output
+ * (stdout and stderr, as podman's) in *output. */
+static int healthcheck_exec(const char *root, const char *id, char *const *test, int *code, char **output,
+                            lrun_error **err)
+{
+    autostrv char **args = strcmp(test[0], "CMD-SHELL") == 0 ? strv_copy(STRV("/bin/sh", "-c", test[1] ? test[1] : ""))
+                                                              : strv_copy(test + 1);
+    autoclose int out = memfd_create("lrun-healthcheck", MFD_CLOEXEC);
+    autoclose int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0 || null < 0)
+        return fail_errno(err, "healthcheck output");
+    fflush(stdout);
+    fflush(stderr);
+    int saved[3] = {dup(STDIN_FILENO), dup(STDOUT_FILENO), dup(STDERR_FILENO)};
+    dup2(null, STDIN_FILENO), dup2(out, STDOUT_FILENO), dup2(out, STDERR_FILENO);
+    autoconfig struct container_config opts = {0};
+    int r = container_exec(root, id, &opts, args, NULL, code, err);
+    for (int fd = 0; fd < 3; fd++)
+        if (saved[fd] >= 0)
+            dup2(saved[fd], fd), close(saved[fd]);
+    if (r < 0) {
+        if (!*err || (*err)->exit_code == EXIT_LRUN || !(*err)->exit_code)
+            return -1;
+        *code = (*err)->exit_code; /* 126, 127: the test could not run, a failure */
+        *output = xstrdup((*err)->message);
+        lrun_error_free(*err), *err = NULL;
+        return 0;
+    }
+    char text[HEALTH_OUTPUT_MAX + 1];
+    ssize_t n = pread(out, text, HEALTH_OUTPUT_MAX, 0);
+    *output = xstrndup(text, n > 0 ? (size_t)n : 0);
+    return 0;
+}
+
+/* healthcheck_record: one result into userdata/healthcheck.json; the
+ * status it leaves in *status. */
+static int healthcheck_record(const char *userdata, const struct healthcheck *h, const char *started_at,
+                              const char *start, int code, const char *output, char **status, lrun_error **err)
+{
+    autofree char *path = xasprintf("%s/healthcheck.json", userdata);
+    autobuf struct buf text = {0};
+    autojson yajl_val old = read_file_at(AT_FDCWD, path, &text, NULL) == 0 ? json_tree_parse(text.data, NULL, 0) : NULL;
+    int64_t streak = json_int(old, "FailingStreak", 0);
+    *status = xstrdup(json_string(old, "Status") ? json_string(old, "Status") : "starting");
+    int64_t started = time_parse_rfc3339(started_at ? started_at : "");
+    bool in_start_period = h->start_period > 0 && (int64_t)time(NULL) - started < h->start_period / 1000000000;
+    if (code == 0)
+        streak = 0, free(*status), *status = xstrdup("healthy");
+    else if (!in_start_period && ++streak >= (int64_t)(h->retries ? h->retries : 3))
+        free(*status), *status = xstrdup("unhealthy");
+    autofree char *end = time_rfc3339_now();
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Status", *status);
+    jw_key_int(g, "FailingStreak", streak);
+    jw_key(g, "Log");
+    yajl_gen_array_open(g);
+    yajl_val log = json_get(old, "Log");
+    size_t n = json_array_len(log), skip = n >= HEALTH_LOG_ENTRIES ? n - HEALTH_LOG_ENTRIES + 1 : 0;
+    for (size_t i = skip; i < n; i++)
+        jw_value(g, json_array_at(log, i));
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Start", start);
+    jw_key_str(g, "End", end);
+    jw_key_int(g, "ExitCode", code);
+    jw_key_str(g, "Output", output);
+    yajl_gen_map_close(g);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    size_t len;
+    autofree char *json = json_writer_text(g, &len);
+    autoclose int dir = open(userdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return fail_errno(err, "open %s", userdata);
+    return write_file_atomic(dir, "healthcheck.json", json, len, 0600, err);
+}
+
+static int cmd_healthcheck_run(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"healthcheck run", "CONTAINER", "Run the health check of a container", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autoref struct container_ref r;
+    if (container_ref_read(root, argv[1], &r, &err) < 0) /* podman's words */
+        return error_prefix(&err, "unable to look up %s to perform a health check", argv[1]), cli_fail(steal_pointer(&err));
+    autofree char *userdata = container_userdata(root, r.id);
+    autofacts struct container_facts f = {0};
+    if (container_facts_read(userdata, &f, &err) < 0)
+        return cli_fail(err);
+    if (!f.health.test || strcmp(f.health.test[0], "NONE") == 0 || !f.health.test[1]) {
+        cli_error("container %s has no defined healthcheck", r.id);
+        return EXIT_LRUN;
+    }
+    if (!r.running) {
+        cli_error("container %s is not running", r.id);
+        return EXIT_LRUN;
+    }
+    autofree char *start = time_rfc3339_now(), *output = NULL, *health = NULL, *started_at = NULL;
+    int code = 0;
+    if (healthcheck_exec(root, r.id, f.health.test, &code, &output, &err) < 0)
+        return cli_fail(err);
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, &err) < 0)
+            return cli_fail(steal_pointer(&err));
+        struct container *c = container_lookup(s, r.id, NULL);
+        started_at = c && c->started_at ? xstrdup(c->started_at) : NULL;
+    }
+    if (healthcheck_record(userdata, &f.health, started_at, start, code, output, &health, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", strcmp(health, "unhealthy") == 0 || code ? "unhealthy" : "healthy");
+    return code ? 1 : 0;
 }
 
 static int cmd_secret_rm(struct cli *cli, int argc, char **argv)
@@ -35623,6 +35940,11 @@ static const struct command volume_commands[] = {
 
 };
 
+static const struct command healthcheck_commands[] = {
+    {"run", cmd_healthcheck_run, "Run the health check of a container"},
+    {NULL, NULL, NULL},
+};
+
 static const struct command secret_commands[] = {
     {"create", cmd_secret_create, "Create a new secret"},
     {"inspect", cmd_secret_inspect, "Inspect a secret"},
@@ -35705,6 +36027,7 @@ static const struct command_group {
     {"network", network_commands, "Manage networks"},
     {"volume", volume_commands, "Manage volumes"},
     {"secret", secret_commands, "Manage secrets"},
+    {"healthcheck", healthcheck_commands, "Manage health checks on containers"},
     {"system", system_commands, "Manage lrun (disk usage, information, check, repair, prune)"},
 };
 
@@ -35751,6 +36074,7 @@ static const struct command commands[] = {
     {"create", cmd_create, "Create a container from an image"},
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
     {"exec", cmd_exec, "Run a process in a running container"},
+    {"healthcheck", cmd_group, "Manage health checks on containers"},
     {"history", cmd_history, "Show how an image was made (its config's history)"},
     {"image", cmd_group, "Manage images"},
     {"images", cmd_images, "List images in the store"},

@@ -158,4 +158,42 @@ bad "--expose abc" 'invalid range format for --expose: abc: strconv.ParseUint: p
 bad "--expose 70000" 'invalid range format for --expose: 70000: strconv.ParseUint: parsing "70000": value out of range'
 bad "--expose 80/sctp2" 'validating protocols for exposed port 80: unrecognized protocol "sctp2" in port mapping'
 
+# -------------------------------------------- --health-*, healthcheck run --
+hc() { L inspect --format '{{json .Config.Healthcheck}}' "$1"; }
+L create --name h1 $N --health-cmd 'echo hi' --health-interval 5s --health-retries 2 --health-start-period 1s \
+	--health-timeout 300ms "$IMG" true >/dev/null
+is "$(hc h1)" '{"Test":["CMD-SHELL","echo hi"],"StartPeriod":1000000000,"Interval":5000000000,"Timeout":300000000,"Retries":2}' \
+	"--health-*: inspect's Config.Healthcheck, as podman's"
+L create --name h2 $N --health-cmd '["/bin/test","-e","/ok"]' --health-interval disable "$IMG" true >/dev/null
+L create --name h3 $N --no-healthcheck "$IMG" true >/dev/null
+L create --name h4 $N --health-cmd none "$IMG" true >/dev/null
+is "$(hc h2) $(hc h3) $(hc h4)" \
+	'{"Test":["CMD","/bin/test","-e","/ok"],"Timeout":30000000000,"Retries":3} {"Test":["NONE"]} {"Test":["NONE"],"Interval":30000000000,"Timeout":30000000000,"Retries":3}' \
+	"  a JSON array (CMD), interval disable; --no-healthcheck, none (NONE)"
+bad "--health-cmd true --health-interval bogus" 'invalid healthcheck-interval: time: invalid duration "bogus"'
+bad "--health-cmd true --health-start-period -1s" "healthcheck-start-period must be 0 seconds or greater"
+bad "--health-cmd true --health-retries 0" "healthcheck-retries must be greater than 0"
+bad "--health-cmd true --no-healthcheck" "cannot specify both --no-healthcheck and --health-cmd"
+L run -d --name hr $N --health-cmd 'test -e /ok || { echo nope; exit 3; }' --health-retries 2 "$IMG" sleep 60 >/dev/null
+health() { L inspect --format '{{.State.Health.Status}}:{{.State.Health.FailingStreak}}:{{len .State.Health.Log}}' hr; }
+is "$(L inspect --format '{{json .State.Health}}' hr)" '{"Status":"starting","FailingStreak":0,"Log":null}' \
+	"State.Health before any check: starting"
+run L healthcheck run hr
+is "$rc:$out:$(health)" "1:unhealthy$nl:starting:1:1" "healthcheck run, failing: 1, unhealthy; still starting (1 of 2 retries)"
+run L healthcheck run hr
+is "$rc:$out:$(health):$(L ps --format '{{.Status}}' --filter name=hr | sed 's/.*(//')" "1:unhealthy$nl:unhealthy:2:2:unhealthy)" \
+	"  the second failure in a row: unhealthy (ps shows it)"
+is "$(L inspect --format "{{(index .State.Health.Log 0).ExitCode}}:{{(index .State.Health.Log 0).Output}}" hr)" "3:nope" \
+	"  the log keeps the exit code and output"
+L exec hr sh -c 'echo > /ok'
+run L healthcheck run hr
+is "$rc:$out:$(health)" "0:healthy$nl:healthy:0:3" "  passing: 0, healthy, the streak reset"
+run L healthcheck run h3
+like "$rc:$err" "^125:Error: container [0-9a-f]{64} has no defined healthcheck$nl\$" "healthcheck run without one: podman's error"
+run L healthcheck run h1
+like "$rc:$err" "^125:Error: container [0-9a-f]{64} is not running$nl\$" "healthcheck run of a stopped one: podman's error"
+run L healthcheck run nosuch
+is "$rc:$err" "125:Error: unable to look up nosuch to perform a health check: no container with name or ID \"nosuch\" found: no such container$nl" \
+	"healthcheck run of no container: podman's error"
+
 done_testing
