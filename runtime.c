@@ -930,6 +930,30 @@ static int open_regular_at(int dir_fd, const char *name)
     return fd;
 }
 
+/* open_regular_in_root: path inside root_fd (links followed inside it,
+ * as openat2_in_root) for reading, only if it is a regular file: a
+ * build context's Containerfile or .dockerignore that is a FIFO hung the
+ * build, /dev/zero grew its memory, a device node was opened on the host. */
+static int open_regular_in_root(int root_fd, const char *path)
+{
+    autoclose int path_fd = openat2_in_root(root_fd, path, O_PATH);
+    struct stat st;
+    if (path_fd < 0 || fstat(path_fd, &st) < 0)
+        return -1;
+    if (!S_ISREG(st.st_mode))
+        return errno = EINVAL, -1;
+    char self[32];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
+    int fd = open(self, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) /* no /proc: an open that cannot block, checked after */
+        fd = openat2_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return errno = EINVAL, -1;
+    }
+    return fd;
+}
+
 /* mkdir_p: create path and its parents (plain paths the user gave). */
 static int mkdir_p(const char *path, mode_t mode, lrun_error **err)
 {
@@ -25985,11 +26009,17 @@ static void context_digest(struct build *b, int dir_fd, const char *name, const 
     struct stat st;
     if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return;
-    char head[64];
-    int n = snprintf(head, sizeof head, "%o %lld ", (unsigned)st.st_mode, (long long)st.st_size);
+    char head[96];
+    int n = snprintf(head, sizeof head, "%o %lld %llx ", (unsigned)st.st_mode, (long long)st.st_size,
+                     (unsigned long long)st.st_rdev);
     SHA256_Update(sha, rel, strlen(rel) + 1);
     SHA256_Update(sha, head, (size_t)n);
-    autoclose int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+    /* only files and directories are opened: a context's FIFO hung the
+     * build here, a device node was opened (a watchdog armed, a disk read
+     * whole) on the host, outside any container's device cgroup */
+    autoclose int fd = S_ISREG(st.st_mode) ? open_regular_at(dir_fd, name)
+                       : S_ISDIR(st.st_mode) ? openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                             : -1;
     if (S_ISREG(st.st_mode) && fd >= 0) {
         char buf[65536];
         ssize_t got;
@@ -26184,7 +26214,7 @@ static int build_copy_in_child(void *arg, lrun_error **err)
             (*rel && build_ignored(c->b->ignore, rel)))
             return fail(err, "checking on sources under the context: \"%s\": no such file or directory", c->sources[i]);
         if (c->add && S_ISREG(st.st_mode) && is_tar_name(src_base)) {
-            autoclose int tar = openat(from, src_base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            autoclose int tar = open_regular_at(from, src_base);
             autoclose int into = to_dir ? -1 : root_path_open(root_fd, c->dest, CREATE_DIRECTORY, 0, err);
             autoclose int into_fd = into >= 0 ? openat(into, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
             if (tar < 0 || tar_extract_fd(tar, to_dir ? dir_fd : into_fd, err) < 0)
@@ -32697,6 +32727,21 @@ static int cmd_commit(struct cli *cli, int argc, char **argv)
 
 /* --- build --- */
 
+/* context_read: the build context's file name (else other), a regular
+ * file resolved inside the context; ENOENT when neither is there. */
+static int context_read(int context_fd, const char *context, const char *name, const char *other, struct buf *out,
+                        lrun_error **err)
+{
+    autoclose int fd = open_regular_in_root(context_fd, name);
+    if (fd < 0 && errno == ENOENT) {
+        name = other;
+        fd = open_regular_in_root(context_fd, name);
+    }
+    if (fd < 0)
+        return fail_errno(err, "open %s/%s%s", context, name, errno == EINVAL ? " (not a regular file)" : "");
+    return read_all_fd(fd, name, out, err);
+}
+
 static int cmd_build(struct cli *cli, int argc, char **argv)
 {
     const char *file = NULL, *network = NULL;
@@ -32729,21 +32774,16 @@ static int cmd_build(struct cli *cli, int argc, char **argv)
         cli_error("the build context %s: %s", context, strerror(errno));
         return EXIT_LRUN;
     }
-    autofree char *default_file = NULL;
-    if (!file) {
-        default_file = xasprintf("%s/Containerfile", context);
-        if (access(default_file, F_OK) < 0) {
-            free(default_file);
-            default_file = xasprintf("%s/Dockerfile", context);
-        }
-        file = default_file;
-    }
+    /* the context's own files are read inside it, and only as regular
+     * files (a repository's Containerfile -> /etc/shadow, a FIFO, a
+     * device); -f names one of the user's choosing (/dev/stdin too) */
     autobuf struct buf text = {0};
-    if (read_file_at(AT_FDCWD, file, &text, &err) < 0 || containerfile_parse(text.data ? text.data : "", &b, &err) < 0)
+    if (file ? read_file_at(AT_FDCWD, file, &text, &err) < 0 : context_read(b.context_fd, context, "Containerfile", "Dockerfile", &text, &err) < 0)
+        return cli_fail(err);
+    if (containerfile_parse(text.data ? text.data : "", &b, &err) < 0)
         return cli_fail(err);
     autobuf struct buf ignore = {0};
-    if (read_file_at(b.context_fd, ".dockerignore", &ignore, NULL) == 0 ||
-        read_file_at(b.context_fd, ".containerignore", &ignore, NULL) == 0) {
+    if (context_read(b.context_fd, context, ".dockerignore", ".containerignore", &ignore, NULL) == 0) {
         b.ignore = xcalloc(1, sizeof *b.ignore);
         autostrv char **lines = strv_split(ignore.data, "\n");
         for (size_t i = 0; lines[i]; i++) {

@@ -15,6 +15,13 @@
 #               host's root (uid_map "0 0 4294967295"), so a root-only host
 #               file bound in was its to read, and what it made was owned
 #               by the host's root; now exec enters the user namespace too
+#   build-ctx   a build context's FIFO hung build (the COPY cache key read
+#               it), a device node there was opened on the host (a watchdog
+#               armed, a disk read whole); .dockerignore -> /dev/zero ran
+#               lrun out of memory, a FIFO there hung it; Containerfile ->
+#               /etc/shadow printed the host file's first word ("unknown
+#               instruction: ROOT:$6$..."): now only regular files are
+#               opened, the context's own resolved inside it
 #
 # Tried and already blocked (no test of their own here):
 #   image User 4294967295 (setuid(-1)), -u 0:4294967295: refused, 126
@@ -82,6 +89,43 @@ like "$rc|$out" "^0\|.*${nl}tcp:host-loopback-secret${nl}unix:1${nl}netns:$hostn
 run L build --no-cache --network none -t attack-net "$C"
 like "$rc|$out" "^0\|.*${nl}tcp:${nl}unix:0$nl" "--network none: none"
 is "$(jq length "$R/overlay-containers/containers.json")" 0 "no step container left"
+
+# ------------------------------------------------------------ build-ctx --
+C=$T/ctx2 && mkdir -p "$C"
+printf 'FROM %s\nCOPY . /c/\nRUN ls -l /c | cut -c1\n' "$IMG" >"$C/Containerfile"
+mkfifo "$C/pipe" && echo x >"$C/file"
+run L build --no-cache -t attack-ctx "$C"
+like "$rc|$out" "^0\|.*${nl}-$nl-${nl}p$nl" "a context with a FIFO: built (the FIFO copied as one, never opened)"
+rm "$C/pipe" && mknod "$C/zero" c 1 5
+# an inotify watch on the node sees it opened (IN_OPEN, 0x20)
+python3 - "$C/zero" >"$T/opened" 2>&1 <<'PY' &
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init()
+libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x20)
+print("watching", flush=True)
+data = os.read(fd, 4096)
+print("opened", flush=True)
+PY
+watcher=$!
+wait_for 5 grep -q watching "$T/opened" || bail "the inotify watch did not start"
+run L build --no-cache -t attack-ctx "$C"
+sleep 0.2; kill $watcher 2>/dev/null; wait $watcher 2>/dev/null
+is "$rc|$(grep -c opened "$T/opened")" "0|0" "a context with a device node (/dev/zero's): built, the node never opened"
+rm "$C/zero" && ln -s /dev/zero "$C/.dockerignore"
+ulimit -S -v 1000000 # without the fix, lrun reads /dev/zero until this stops it
+run L build --no-cache -t attack-ctx "$C"
+ulimit -S -v unlimited
+is "$rc" 0 ".dockerignore -> /dev/zero: not read (lrun ran out of memory)"
+rm "$C/.dockerignore" && mkfifo "$C/.dockerignore"
+TO="timeout -k 2 15" run L build --no-cache -t attack-ctx "$C"
+is "$rc" 0 ".dockerignore a FIFO: not read (build hung)"
+rm "$C/.dockerignore"
+echo "HOSTSECRET$$ x" >"$T/outside" && ln -sf "$T/outside" "$C/Containerfile"
+run L build --no-cache -t attack-ctx "$C"
+like "$rc|$err" "^125\|Error: open .*/Dockerfile: No such file or directory" \
+	"Containerfile -> a host file: resolved inside the context (nothing there)"
+ok "$([[ $out$err != *HOSTSECRET* ]]; echo $?)" "  the host file's content is not shown"
 
 # ----------------------------------------------------------- oci-userns --
 S=$T/state B=$T/bundle
