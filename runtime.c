@@ -17696,11 +17696,18 @@ static void cgroup_stats_read(const char *path, struct cgroup_stats *st)
     st->pids = cgroup_read_u64(path, "pids", "pids.current");
 }
 
+/* cgroup_procs_file: the cgroup.procs that lists the container's
+ * processes (NULL: no cgroup) */
+static char *cgroup_procs_file(const char *path)
+{
+    autofree char *dir = cgroup_dir(path, cgroup_detect() == CGROUP_V2 ? "" : "pids");
+    return dir ? xasprintf("%s/cgroup.procs", dir) : NULL;
+}
+
 /* cgroup_pids: the processes in the container's cgroup */
 static pid_t *cgroup_pids(const char *path, size_t *n)
 {
-    autofree char *dir = cgroup_dir(path, cgroup_detect() == CGROUP_V2 ? "" : "pids");
-    autofree char *file = dir ? xasprintf("%s/cgroup.procs", dir) : NULL;
+    autofree char *file = cgroup_procs_file(path);
     autobuf struct buf text = {0};
     pid_t *pids = xcalloc(1, sizeof *pids);
     *n = 0;
@@ -17806,7 +17813,7 @@ static int cgroup_enter(const char *path, pid_t pid, lrun_error **err)
     return 0;
 }
 
-/* cgroup_listed: pid is in the cgroup.procs text of dir. */
+/* cgroup_listed: pid is in the cgroup.procs file procs. */
 static bool cgroup_listed(const char *procs, pid_t pid)
 {
     autobuf struct buf text = {0};
@@ -32205,9 +32212,22 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
         for (size_t k = 0; k < sizeof top_descriptors / sizeof *top_descriptors; k++)
             if (strcmp(top_descriptors[k].name, descriptors[i]) == 0)
                 table_add(&t, xstrdup(top_descriptors[k].header));
-    for (size_t p = 0; p < n; p++)
+    /* each process held (pidfd) while its row is read from /proc, the row
+     * kept if it is still in the cgroup and runs after: a pid whose
+     * process left could be another's by the time its files are read */
+    autofree char *procs = cgroup ? cgroup_procs_file(cgroup) : NULL;
+    for (size_t p = 0; p < n; p++) {
+        autoheld struct held_process h;
+        if (!process_hold_pid(pids[p], &h))
+            continue;
+        autostrv char **row = xcalloc(1, sizeof *row);
         for (size_t i = 0; descriptors[i]; i++)
-            table_add(&t, top_cell(pids[p], descriptors[i], pids, n));
+            strv_push(&row, top_cell(pids[p], descriptors[i], pids, n));
+        if (!procs || !cgroup_listed(procs, pids[p]) || !held_process_is(&h, 0, 0))
+            continue;
+        for (size_t i = 0; row[i]; i++)
+            table_add(&t, steal_pointer(&row[i]));
+    }
     table_print(&t, stdout);
     return 0;
 }
