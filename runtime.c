@@ -2564,6 +2564,8 @@ struct container {
     bool paused;       /* running, its cgroup frozen (pause) */
     bool is_volatile;  /* a --rm container's: kept in volatile-containers.json */
     char *boot_id;     /* a volatile record's boot: one of an earlier boot is a leftover */
+    char *pod;         /* the ID of the pod it belongs to (pods/<ID>/pod.json), NULL: none */
+    bool infra;        /* its pod's infra container, which holds the pod's namespaces */
     bool stale;        /* a volatile record of an earlier boot, to be removed */
     yajl_val raw;
 };
@@ -3029,6 +3031,8 @@ static struct container *container_from_json(yajl_val v)
     c->oom_killed = YAJL_IS_TRUE(json_get(flags, "lrun.oom-killed"));
     c->paused = YAJL_IS_TRUE(json_get(flags, "lrun.paused"));
     c->boot_id = xstrdup(json_string(flags, "lrun.boot-id"));
+    c->pod = xstrdup(json_string(flags, "lrun.pod"));
+    c->infra = YAJL_IS_TRUE(json_get(flags, "lrun.infra"));
     return c;
 }
 
@@ -3047,6 +3051,7 @@ static void container_free(struct container *c)
     free(c->started_at);
     free(c->finished_at);
     free(c->boot_id);
+    free(c->pod);
     free(c);
 }
 
@@ -3207,6 +3212,9 @@ static void container_to_json(yajl_gen g, const struct container *c)
     if (c->paused)
         jw_key_bool(g, "lrun.paused", true);
     jw_key_str_opt(g, "lrun.boot-id", c->boot_id);
+    jw_key_str_opt(g, "lrun.pod", c->pod);
+    if (c->infra)
+        jw_key_bool(g, "lrun.infra", true);
     yajl_gen_map_close(g);
     jw_unknown_members(g, c->raw, known);
     yajl_gen_map_close(g);
@@ -15322,6 +15330,7 @@ struct launch {
     const struct seccomp_program *seccomp; /* compiled from spec->seccomp on the host, or NULL */
     bool no_pivot;                         /* chroot instead of pivot_root (runc's --no-pivot) */
     bool init;                             /* --init: lrun's reaper is pid 1, the command its child */
+    bool infra;                            /* a pod's infra container: lrun pauses as pid 1, nothing is executed */
     int namespace_fds[NS_KINDS];           /* namespaces to join (opened before clone), else -1 */
     int error_fd;                          /* child to parent: "<status> <message>" when setup fails */
     int console_socket;                    /* with a terminal: where the pty master goes, else -1 */
@@ -18301,10 +18310,13 @@ struct container_config {
     struct healthcheck health; /* --health-cmd and the others; test NULL: none given */
     bool no_healthcheck;       /* --no-healthcheck */
     char **expose;     /* --expose, as "PORT/PROTO" each */
+    char *pod;         /* --pod: as given, then the pod's ID (pod_join) */
+    bool infra;        /* a pod's infra container (pod create): lrun pauses in it instead of a command */
 };
 
 static void container_config_release(struct container_config *c)
 {
+    free(c->pod);
     lrun_strv_free(c->sysctls);
     lrun_strv_free(c->group_add);
     free(c->ipc);
@@ -18370,6 +18382,7 @@ struct container_facts {
     bool detach;       /* "detach": -d: started under a detached monitor */
     bool interactive;  /* "interactive": -i: the caller's stdin is attached */
     bool init;         /* "init": --init: lrun's reaper is pid 1, the command its child */
+    bool infra;        /* "infra": a pod's infra container: lrun pauses as its pid 1, no command runs */
     bool no_pivot;     /* "no-pivot": --no-pivot: chroot instead of pivot_root */
     struct user_mount *mounts; /* "mounts": -v, --mount, --tmpfs and --volumes-from, volumes named */
     size_t n_mounts;
@@ -18518,6 +18531,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
     jw_key_bool(g, "detach", f->detach);
     jw_key_bool(g, "interactive", f->interactive);
     jw_key_bool(g, "init", f->init);
+    if (f->infra)
+        jw_key_bool(g, "infra", true);
     jw_key_bool(g, "no-pivot", f->no_pivot);
     jw_user_mounts(g, "mounts", f->mounts, f->n_mounts);
     jw_key_str(g, "network", f->network ? f->network : "host");
@@ -18605,6 +18620,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->detach = json_bool(v, "detach");
     f->interactive = json_bool(v, "interactive");
     f->init = json_bool(v, "init");
+    f->infra = json_bool(v, "infra");
     f->no_pivot = json_bool(v, "no-pivot");
     user_mounts_from_json(json_get(v, "mounts"), &f->mounts, &f->n_mounts);
     f->network = xstrdup(json_string(v, "network") ? json_string(v, "network") : "host");
@@ -20392,11 +20408,13 @@ static struct container *container_store_add(lrun_store *s, struct image *img, s
     ct->layer = xstrdup(layer_id);
     ct->created = time_rfc3339_now();
     ct->status = xstrdup("created");
-    ct->command = strv_join(spec.process.args, " ");
+    ct->command = c->infra ? xstrdup("") : strv_join(spec.process.args, " "); /* podman's ps shows none */
     ct->size = -1;
     ct->metadata = container_metadata_json(img, c->image_name, c->name);
     ct->is_volatile = s->volatile_writes;
     ct->boot_id = s->volatile_writes ? xstrdup(boot_id()) : NULL;
+    ct->pod = xstrdup(c->pod);
+    ct->infra = c->infra;
     s->containers = xrealloc(s->containers, (s->n_containers + 1) * sizeof *s->containers);
     s->containers[s->n_containers++] = ct;
     if (store_save_index(s, LOCK_CONTAINERS, err) < 0) {
@@ -20452,7 +20470,7 @@ static struct container *container_create(lrun_store *s, struct image *img, stru
         .image = xstrdup(c->image), .image_id = xstrdup(img->id), .name = xstrdup(c->name),
         .entrypoint = xstrdup(entrypoint), .command = strv_copy(command), .stop_signal = xstrdup(c->stop_signal),
         .stop_timeout = c->stop_timeout, .remove = c->remove, .detach = c->detach, .interactive = c->interactive,
-        .init = c->init, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = container_labels(config, c->labels),
+        .init = c->init, .infra = c->infra, .no_pivot = c->no_pivot, .restart = xstrdup(c->restart), .labels = container_labels(config, c->labels),
         .log_driver = xstrdup(c->log_driver), .log_opts = strv_copy(c->log_opts), .workdir_given = c->workdir != NULL,
         .runtime = xstrdup(c->runtime), .timeout = c->timeout, .detach_keys = xstrdup(c->detach_keys),
         .rootfs = xstrdup(c->rootfs), .pidfile = xstrdup(c->pidfile), .expose = c->expose ? strv_copy(c->expose) : NULL};
@@ -20584,6 +20602,45 @@ static void process_title_set(const char *title)
     memcpy(process_title_start, title, strlen(title));
     const char *base = strrchr(title, '/');
     prctl(PR_SET_NAME, base ? base + 1 : title, 0, 0, 0);
+}
+
+/* pause_forever: the rest of a pause process's life (the rootless
+ * store's, a pod's infra): titled title, nothing of lrun's open, nothing
+ * done until a signal ends it. */
+__attribute__((noreturn)) static void pause_forever(const char *title)
+{
+    process_title_set(title);
+    prctl(PR_SET_NAME, title);
+    int null = open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; fd++)
+        dup2(null, fd);
+    close_range(3, ~0U, 0);
+    if (chdir("/") < 0)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
+static void infra_signal_exit(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+/* infra_pause_forever: a pod's infra container's process.  It is pid 1
+ * of its pid namespace, which the kernel shields from every signal it has
+ * no handler for: stop's SIGTERM (and SIGINT, SIGHUP) end it, as they end
+ * podman's catatonit -P. */
+__attribute__((noreturn)) static void infra_pause_forever(void)
+{
+    struct sigaction sa = {.sa_handler = infra_signal_exit};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    pause_forever("lrun-infra");
 }
 
 /* process_hide_from_container: the first thing a process of lrun's does
@@ -21074,6 +21131,10 @@ static int container_child_setup(struct launch *l, lrun_error **err)
                                 l->container_id ? l->container_id : "");
     if (process_confine(&s->process, l->seccomp, state.data, &env, err) < 0)
         return -1;
+    /* a pod's infra container: lrun's pause, confined too, holds the
+     * namespaces the pod's containers join (podman's catatonit -P) */
+    if (l->infra)
+        infra_pause_forever();
     /* --init: confined too, it only waits and forwards */
     if (l->init && fork_behind_reaper(l->error_fd, "/sbin/init") < 0)
         return fail_errno(err, "fork the command");
@@ -22551,7 +22612,7 @@ static int64_t container_deadline(const struct container_facts *f)
 static void launch_init(struct launch *l, struct start_context *sc)
 {
     *l = (struct launch){.spec = &sc->spec, .store_root = sc->root, .seccomp = sc->seccomp.code ? &sc->seccomp : NULL,
-                         .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .console_socket = -1, .terminal = -1,
+                         .no_pivot = sc->facts.no_pivot, .init = sc->facts.init, .infra = sc->facts.infra, .console_socket = -1, .terminal = -1,
                          .stdio = {-1, -1, -1}, .start_fd = -1, .sync_fd = -1,
                          .network_fd = sc->network_fd, .shared_fds = sc->shared_fds, .preserve_fds = sc->preserve_fds,
                          .container_id = sc->id, .cwd_given = sc->facts.workdir_given};
@@ -22952,6 +23013,261 @@ static int container_network_prepare(struct start_context *sc, char **gateway, l
     return 0;
 }
 
+/* --- pods: podman's pods, the records ---
+ * A pod is a record of lrun's own, pods/<ID>/pod.json under the graph
+ * root (podman keeps pods in its libpod database, not in c/storage, so
+ * there is no layout to share), and usually an infra container: a
+ * container of the store, marked lrun.infra and lrun.pod, whose root is
+ * pods/<ID>/rootfs and whose process is lrun's pause; the pod's other
+ * containers join its namespaces (--network, --ipc, --uts
+ * container:<infra>).  A container names its pod (lrun.pod); the pod
+ * lists neither its containers nor its infra, so a container removed by
+ * any path leaves nothing stale behind.  Lock order: the pods lock
+ * (pods/pods.lock) may be taken under the store's lock, never the other
+ * way round; pod create writes the record (the name is claimed), lets
+ * go, then makes the infra; killed between, the pod shows no infra, as
+ * podman shows one whose infra is gone. */
+
+struct pod {
+    char *id, *name, *created; /* "id", "name", "created" (RFC 3339) */
+    char *hostname;            /* "hostname": --hostname; NULL: none given (the infra's is the pod's name) */
+    char **labels;             /* "labels": key, value, ... */
+    char **share;              /* "share": the namespaces its containers share (podman's names: ipc, net, uts...) */
+    bool infra;                /* "infra": it has an infra container (the member marked lrun.infra) */
+};
+
+static void pod_release(struct pod *p)
+{
+    free(p->id);
+    free(p->name);
+    free(p->created);
+    free(p->hostname);
+    lrun_strv_free(p->labels);
+    lrun_strv_free(p->share);
+    *p = (struct pod){0};
+}
+#define autopod cleanup(pod_release)
+
+struct pods {
+    struct pod *list;
+    size_t n;
+    int lock_fd; /* pods/pods.lock, held while the list is used; -1: none */
+};
+
+static void pods_release(struct pods *all)
+{
+    for (size_t i = 0; i < all->n; i++)
+        pod_release(&all->list[i]);
+    free(all->list);
+    if (all->lock_fd >= 0)
+        close(all->lock_fd);
+    *all = (struct pods){.lock_fd = -1};
+}
+#define autopods cleanup(pods_release)
+
+static char *pod_json(const struct pod *p, size_t *len)
+{
+    autogen yajl_gen g = json_writer(true);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "id", p->id);
+    jw_key_str(g, "name", p->name);
+    jw_key_str(g, "created", p->created);
+    if (p->hostname)
+        jw_key_str(g, "hostname", p->hostname);
+    jw_key_pairs(g, "labels", p->labels);
+    jw_key_strv(g, "share", p->share);
+    jw_key_bool(g, "infra", p->infra);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, len);
+}
+
+/* pod_read_at: pods/<name>/pod.json; -1 (no error filled) when there is
+ * none: a pod create killed before it wrote the record, or a pod rm
+ * killed after it removed it, left the directory. */
+static int pod_read_at(int pods_fd, const char *name, struct pod *p)
+{
+    autobuf struct buf text = {0};
+    autofree char *path = xasprintf("%s/pod.json", name);
+    if (read_file_at(pods_fd, path, &text, NULL) < 0)
+        return -1;
+    autojson yajl_val v = json_text_to_tree(text.data);
+    if (!json_string(v, "id") || !json_string(v, "name") || strcmp(json_string(v, "id"), name) != 0)
+        return -1;
+    *p = (struct pod){.id = xstrdup(json_string(v, "id")), .name = xstrdup(json_string(v, "name")),
+                      .created = json_string_dup(v, "created"), .hostname = json_string_dup(v, "hostname"),
+                      .labels = json_pairs(json_get(v, "labels")), .share = json_strv(json_get(v, "share")),
+                      .infra = json_bool(v, "infra")};
+    if (!p->share)
+        p->share = xcalloc(1, sizeof *p->share);
+    return 0;
+}
+
+/* pods_read: every pod of the store at root, under pods/pods.lock
+ * (exclusive for_write: a create's name check and its record, a removal,
+ * are one step against another lrun's), oldest first. */
+static int pods_read(const char *root, bool for_write, struct pods *out, lrun_error **err)
+{
+    *out = (struct pods){.lock_fd = -1};
+    autoclose int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return fail_errno(err, "open %s", root);
+    autoclose int pods_fd = for_write ? open_dir_at(root_fd, "pods", 0700, err)
+                                      : openat(root_fd, "pods", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pods_fd < 0)
+        return for_write ? -1 : 0; /* no pod made yet */
+    if ((out->lock_fd = lock_file_open(pods_fd, "pods.lock", err)) < 0 ||
+        lock_file_lock(out->lock_fd, for_write, "pods.lock", err) < 0)
+        return -1;
+    DIR *dir = fdopendir(dup(pods_fd));
+    if (!dir)
+        return fail_errno(err, "read %s/pods", root);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        struct pod p;
+        if (strlen(de->d_name) != 64 || pod_read_at(pods_fd, de->d_name, &p) < 0)
+            continue;
+        out->list = xrealloc(out->list, (out->n + 1) * sizeof *out->list);
+        out->list[out->n++] = p;
+    }
+    closedir(dir);
+    for (size_t i = 1; i < out->n; i++) /* oldest first, as made */
+        for (size_t k = i; k > 0 && strcmp(out->list[k - 1].created, out->list[k].created) > 0; k--) {
+            struct pod t = out->list[k];
+            out->list[k] = out->list[k - 1];
+            out->list[k - 1] = t;
+        }
+    return 0;
+}
+
+/* pod_write: pods/<ID>/pod.json replaced whole (temp file, rename), so a
+ * kill leaves the old record or the new one. */
+static int pod_write(const char *root, const struct pod *p, lrun_error **err)
+{
+    size_t len;
+    autofree char *text = pod_json(p, &len);
+    autofree char *dir = xasprintf("%s/pods/%s", root, p->id);
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno(err, "open %s", dir);
+    return write_file_atomic(fd, "pod.json", text, len, 0600, err);
+}
+
+/* pod_find: podman's lookup: a full ID, a name, then an ID prefix that
+ * only one pod has. */
+static struct pod *pod_find(struct pods *all, const char *text, lrun_error **err)
+{
+    struct pod *prefix_match = NULL;
+    size_t prefix_matches = 0, n = strlen(text);
+    for (size_t i = 0; i < all->n; i++) {
+        if (strcmp(all->list[i].id, text) == 0 || strcmp(all->list[i].name, text) == 0)
+            return &all->list[i];
+        if (n && strncmp(all->list[i].id, text, n) == 0)
+            prefix_match = &all->list[i], prefix_matches++;
+    }
+    if (prefix_matches == 1)
+        return prefix_match;
+    if (prefix_matches > 1)
+        fail(err, "more than one result for pod ID %s: pod already exists", text);
+    else
+        fail(err, "no pod with name or ID %s found: no such pod", text);
+    return NULL;
+}
+
+/* pod_infra: the pod's infra container in the store, NULL if none. */
+static struct container *pod_infra(lrun_store *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->infra && s->containers[i]->pod && strcmp(s->containers[i]->pod, id) == 0)
+            return s->containers[i];
+    return NULL;
+}
+
+/* pod_containers: the store's containers of pod id, in the store's order. */
+static struct container **pod_containers(lrun_store *s, const char *id, size_t *n)
+{
+    struct container **out = xcalloc(s->n_containers + 1, sizeof *out);
+    *n = 0;
+    for (size_t i = 0; i < s->n_containers; i++)
+        if (s->containers[i]->pod && strcmp(s->containers[i]->pod, id) == 0)
+            out[(*n)++] = s->containers[i];
+    return out;
+}
+
+/* pod_container_state: a member's state as podman's pod commands name it. */
+static const char *pod_container_state(const struct container *c)
+{
+    if (container_is_running(c))
+        return c->paused ? "paused" : "running";
+    return strcmp(c->status, "created") == 0 ? "created" : "exited";
+}
+
+/* pod_status: podman's pod state, from its containers' states. */
+static const char *pod_status(lrun_store *s, const struct pod *p)
+{
+    size_t n, running = 0, paused = 0, stopped = 0;
+    autofree struct container **members = pod_containers(s, p->id, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *state = pod_container_state(members[i]);
+        running += strcmp(state, "running") == 0;
+        paused += strcmp(state, "paused") == 0;
+        stopped += strcmp(state, "exited") == 0;
+    }
+    if (n == 0)
+        return "Created";
+    if (running > 0)
+        return running < n ? "Degraded" : "Running";
+    if (paused == n)
+        return "Paused";
+    if (stopped == n)
+        return "Exited";
+    return stopped ? "Stopped" : "Created";
+}
+
+/* pod_of_container: the pod (in all) that c belongs to, NULL when none is
+ * left (its record gone: the container is on its own, as a plain one). */
+static struct pod *pod_of_container(struct pods *all, const struct container *c)
+{
+    for (size_t i = 0; c->pod && i < all->n; i++)
+        if (strcmp(all->list[i].id, c->pod) == 0)
+            return &all->list[i];
+    return NULL;
+}
+
+/* infra_removal_check: podman's refusal to remove a pod's infra container
+ * on its own (pod rm takes it, after the pod's record). */
+static int infra_removal_check(const char *root, const struct container *c, lrun_error **err)
+{
+    if (!c->infra || !c->pod)
+        return 0;
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(root, false, &all, err) < 0)
+        return -1;
+    if (pod_of_container(&all, c))
+        return fail(err, "container %s is the infra container of pod %s and cannot be removed without removing the pod",
+                    c->id, c->pod);
+    return 0;
+}
+
+/* pod_infra_start: a pod's container starts after its pod's infra (the
+ * namespaces it joins), which is started when it does not run. */
+static int pod_infra_start(const char *root, const char *pod, lrun_error **err)
+{
+    autofree char *infra = NULL;
+    {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        struct container *c = pod_infra(s, pod);
+        if (!c || container_is_running(c))
+            return 0;
+        infra = xstrdup(c->id);
+    }
+    int exit_code = 0;
+    if (container_start_as(root, infra, NULL, false, 0, NULL, false, &exit_code, err) < 0)
+        return error_prefix(err, "starting the infra container of pod %s", pod);
+    return 0;
+}
+
 /* container_start: start a created (or exited) container: attached to io
  * (the caller's stdin, stdout, stderr; its exit status in *exit_code), or
  * with io NULL under a detached monitor. */
@@ -22978,7 +23294,7 @@ static int container_start_as(const char *root, const char *id_or_name, const in
     if (io)
         memcpy(sc.io, io, sizeof sc.io);
     bool broken = false;
-    autofree char *gateway = NULL;
+    autofree char *gateway = NULL, *pod = NULL;
     {
         autostore lrun_store *s = NULL;
         if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
@@ -22990,9 +23306,12 @@ static int container_start_as(const char *root, const char *id_or_name, const in
             return fail(err, "container %s is already running", id_or_name);
         sc.id = xstrdup(c->id);
         sc.layer = xstrdup(c->layer);
+        pod = c->pod && !c->infra ? xstrdup(c->pod) : NULL;
         if (layer_chain_repair(s, c->layer, false, &broken, err) < 0)
             return error_prefix(err, "container %.12s", c->id);
     }
+    if (pod && pod_infra_start(root, pod, err) < 0)
+        return -1;
     if (broken) { /* links a crash or another tool broke: rebuilt under the write lock */
         autostore lrun_store *s = NULL;
         if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0 ||
@@ -23475,6 +23794,12 @@ static int container_remove(const char *root, const char *name, bool force, bool
     autoref struct container_ref r;
     if (container_ref_read(root, name, &r, err) < 0)
         return -1;
+    { /* a pod's infra goes with its pod only: refused before -f kills it */
+        autostore lrun_store *s = NULL;
+        struct container *c = lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0 ? NULL : container_lookup(s, r.id, err);
+        if (!c || infra_removal_check(root, c, err) < 0)
+            return -1;
+    }
     if (r.running) {
         if (!force)
             return fail_code(err, 2, "cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper",
@@ -24897,6 +25222,7 @@ static void check_print(const struct check_report *r)
     check_print_list("Deleted damaged container: ", r->removed_containers);
 }
 
+
 /* ========================================================================
  * CONTAINER: OCI: runc's model of a container: a bundle's config.json read
  * into the same struct spec and run by the same executor; the state under
@@ -25648,8 +25974,6 @@ static bool pause_process_hold(int dir_fd, struct held_process *h)
     return false;
 }
 
-__attribute__((noreturn)) static void pause_forever(void);
-
 /* pause_process_run: the pause process's life, after fork: a user
  * namespace the parent maps, root there, a mount namespace, then nothing
  * until it is killed.  Reports its pid once unshared, a byte once ready. */
@@ -25662,23 +25986,7 @@ __attribute__((noreturn)) static void pause_process_run(int report_fd, int mappe
         read(mapped_fd, &byte, 1) != 1 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
         unshare(CLONE_NEWNS) < 0 || write(report_fd, "1", 1) != 1)
         _exit(1);
-    pause_forever();
-}
-
-/* pause_forever: the rest of a pause process's life: nothing of lrun's
- * open, nothing done until it is killed. */
-__attribute__((noreturn)) static void pause_forever(void)
-{
-    process_title_set(PAUSE_NAME); /* ps shows it as podman's "catatonit -P" */
-    prctl(PR_SET_NAME, PAUSE_NAME);
-    int null = open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; fd++)
-        dup2(null, fd);
-    close_range(3, ~0U, 0);
-    if (chdir("/") < 0)
-        _exit(1);
-    for (;;)
-        pause();
+    pause_forever(PAUSE_NAME); /* ps shows it as podman's "catatonit -P" */
 }
 
 /* pause_process_start: a new pause process with the user's mappings;
@@ -25801,7 +26109,7 @@ static pid_t pause_process_rejoin(const struct held_process *monitor, lrun_error
             lrun_error *ignored = NULL;
             if (rootless_join(monitor, &ignored) < 0 || write(report[1], &self, sizeof self) != sizeof self)
                 _exit(1);
-            pause_forever();
+            pause_forever(PAUSE_NAME);
         }
         _exit(0);
     }
@@ -29577,7 +29885,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     autofree char *image_name = container_image_name(c);
     jw_key_str(g, "ImageName", image_name);
     jw_key_str(g, "Rootfs", f.rootfs ? f.rootfs : "");
-    jw_key_str(g, "Pod", "");
+    jw_key_str(g, "Pod", c->pod ? c->pod : "");
     autofree char *resolv = xasprintf("%s/resolv.conf", userdata), *hostname = xasprintf("%s/hostname", userdata);
     autofree char *hosts = xasprintf("%s/hosts", userdata), *log = container_log_path(userdata, &f);
     jw_key_str(g, "ResolvConfPath", resolv);
@@ -29616,7 +29924,7 @@ static int container_inspect_json(lrun_store *s, struct container *c, bool with_
     yajl_gen_array_close(g);
     container_inspect_network(s, c, &f, running, g);
     jw_key_str(g, "Namespace", "");
-    jw_key_bool(g, "IsInfra", false);
+    jw_key_bool(g, "IsInfra", c->infra);
     jw_key_bool(g, "IsService", false);
     autofree char *secrets_path = xasprintf("%s/overlay-containers/%s/userdata/secrets.json", s->root, c->id);
     autobuf struct buf secrets_text = {0};
@@ -30454,7 +30762,7 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
                 RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_SYSCTL, RUN_GROUP_ADD,
                 RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_PIDFILE, RUN_EXPOSE, RUN_READ_ONLY_TMPFS,
-                RUN_HEALTH_RETRIES,
+                RUN_HEALTH_RETRIES, RUN_POD,
                 RUN_LIMIT /* + enum limit_option */ };
 
 /* expose_option_add: --expose PORT[-PORT][/tcp|udp|sctp], as podman
@@ -30584,6 +30892,7 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         free(c->runtime), c->runtime = xstrdup(value);
         break;
     case RUN_HOSTNAME: free(c->hostname), c->hostname = xstrdup(value); break;
+    case RUN_POD: free(c->pod), c->pod = xstrdup(value); break;
     case RUN_NETWORK:
         if (!*value || (has_prefix(value, "ns:") && value[3] != '/') || strcmp(value, "container:") == 0)
             return fail(err, "invalid --network \"%s\": use bridge, none, host, NETWORK, container:NAME or ns:/PATH", value);
@@ -30921,6 +31230,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("user", 'u', RUN_USER, "USER[:GROUP]", "Run as this user"),
         RUN_CALL("hostname", 'h', RUN_HOSTNAME, "NAME", "The container's host name"),
         RUN_CALL("network", 0, RUN_NETWORK, "MODE", "bridge, none, host, NETWORK, container:NAME, ns:PATH (default bridge)"),
+        RUN_CALL("pod", 0, RUN_POD, "POD", "Run the container in a pod (new:NAME: a new pod of that name)"),
         RUN_CALL("net", 0, RUN_NETWORK, "MODE", NULL),
         RUN_CALL("ip", 0, RUN_IP, "IP", "The container's IPv4 address on its network"),
         RUN_CALL("mac-address", 0, RUN_MAC_ADDRESS, "MAC", "The container's MAC address"),
@@ -31127,6 +31437,8 @@ static int container_create_rootfs(lrun_store *s, struct run_options *o, const c
     return 0;
 }
 
+static int pod_join(const char *root, struct container_config *c, lrun_error **err);
+
 static int container_create_pulling(const char *root, struct run_options *o, const char *image, char **command,
                                     const lrun_pull_options *pull, char **id, lrun_error **err)
 {
@@ -31143,6 +31455,8 @@ static int container_create_pulling(const char *root, struct run_options *o, con
             lrun_error_free(missing);
         }
     }
+    if (o->cfg.pod && !o->cfg.infra && pod_join(root, &o->cfg, err) < 0) /* before the store's lock: new: makes a pod */
+        return -1;
     autostore lrun_store *s = NULL;
     if (lrun_store_open(root, LRUN_STORE_WRITE, &s, err) < 0)
         return -1;
@@ -31352,7 +31666,7 @@ static int cmd_create(struct cli *cli, int argc, char **argv)
 static int container_filter_check(const char *filter, lrun_error **err)
 {
     static const char *const keys[] = {"id", "name", "status", "ancestor", "exited", "before", "since",
-                                       "restart-policy", "label", "network", NULL};
+                                       "restart-policy", "label", "network", "pod", NULL};
     const char *eq = strchr(filter, '=');
     if (!eq)
         return fail(err, "invalid filter \"%s\": filters must be KEY=VALUE", filter);
@@ -31372,6 +31686,12 @@ static int container_filter_check(const char *filter, lrun_error **err)
 
 static bool container_filter_one(lrun_store *s, struct container *c, const char *key, const char *value)
 {
+    if (strcmp(key, "pod") == 0) { /* the pod's name or ID, as pod commands take it */
+        autopods struct pods all = {.lock_fd = -1};
+        autoerror lrun_error *err = NULL;
+        struct pod *p = c->pod && pods_read(s->root, false, &all, &err) == 0 ? pod_find(&all, value, &err) : NULL;
+        return p && strcmp(p->id, c->pod) == 0;
+    }
     const char *name = c->names && c->names[0] ? c->names[0] : "";
     if (strcmp(key, "id") == 0)
         return has_prefix(c->id, value);
@@ -33140,6 +33460,15 @@ static char *container_size_text(lrun_store *s, const struct container *c, int64
     return xasprintf("%s (virtual %s)", rw_h, virt_h);
 }
 
+/* container_pod_name: the name of c's pod, "" when none. */
+static char *container_pod_name(const char *root, const struct container *c)
+{
+    autopods struct pods all = {.lock_fd = -1};
+    autoerror lrun_error *err = NULL;
+    struct pod *p = c->pod && pods_read(root, false, &all, &err) == 0 ? pod_of_container(&all, c) : NULL;
+    return xstrdup(p ? p->name : "");
+}
+
 static char *container_row_json(lrun_store *s, const struct container *c, bool with_size, bool no_trunc)
 {
     autofree char *image = container_image_name(c);
@@ -33163,6 +33492,10 @@ static char *container_row_json(lrun_store *s, const struct container *c, bool w
     autofree char *ports = container_ports_text(s->root, c);
     jw_key_str(g, "Ports", ports);
     jw_key_str(g, "Names", c->names && c->names[0] ? c->names[0] : "");
+    autofree char *pod_id = c->pod ? xstrndup(c->pod, no_trunc ? 64 : 12) : xstrdup(""), *pod_name = container_pod_name(s->root, c);
+    jw_key_str(g, "Pod", pod_id);
+    jw_key_str(g, "PodName", pod_name);
+    jw_key_bool(g, "IsInfra", c->infra);
     if (with_size) {
         int64_t rw, virt;
         autofree char *size = container_size_text(s, c, &rw, &virt);
@@ -33252,7 +33585,7 @@ static void container_sort(struct container **list, size_t n, const char *key)
 static int cmd_ps(struct cli *cli, int argc, char **argv)
 {
     bool all = false, quiet = false, size = false, no_trunc = false, no_heading = false, latest = false;
-    bool external = false;
+    bool external = false, pods = false;
     const char *format = NULL, *sort = "created";
     int last = -1;
     autostrv char **filters = NULL;
@@ -33264,6 +33597,7 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         BOOL_FLAG("latest", 'l', &latest, "Act on the latest container lrun knows about"),
         BOOL_FLAG("no-trunc", 0, &no_trunc, "Display the extended information"),
         BOOL_FLAG("noheading", 0, &no_heading, "Do not print headers"),
+        BOOL_FLAG("pod", 'p', &pods, "Print the ID and name of the pod the containers are in"),
         BOOL_FLAG("quiet", 'q', &quiet, "Print the numeric IDs of the containers only"),
         BOOL_FLAG("size", 's', &size, "Display the total file sizes"),
         LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only containers that match: id, name, status, ancestor, network, "
@@ -33334,17 +33668,21 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
             autojson yajl_val header = json_text_to_tree(
                 "{\"ID\":\"CONTAINER ID\",\"Id\":\"CONTAINER ID\",\"Image\":\"IMAGE\",\"Command\":\"COMMAND\","
                 "\"Created\":\"CREATED\",\"CreatedAt\":\"CREATED AT\",\"RunningFor\":\"CREATED\",\"Status\":\"STATUS\","
-                "\"State\":\"STATE\",\"Ports\":\"PORTS\",\"Names\":\"NAMES\",\"Size\":\"SIZE\",\"ExitCode\":\"EXIT CODE\"}");
+                "\"State\":\"STATE\",\"Ports\":\"PORTS\",\"Names\":\"NAMES\",\"Size\":\"SIZE\",\"ExitCode\":\"EXIT CODE\",\"Pod\":\"POD ID\",\"PodName\":\"PODNAME\"}");
             status = format_print_rows(format, trees, n, header);
         }
         for (size_t i = 0; i < n; i++)
             yajl_tree_free(trees[i]);
         return status;
     }
-    struct table t = {.columns = size ? 8 : 7};
-    static const char *const headers[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE"};
-    for (size_t i = 0; !no_heading && i < t.columns; i++)
+    struct table t = {.columns = 7 + (size ? 1 : 0) + (pods ? 2 : 0)};
+    static const char *const headers[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
+    for (size_t i = 0; !no_heading && i < 7; i++)
         table_add(&t, xstrdup(headers[i]));
+    if (!no_heading && pods) /* podman's --pod columns, before --size's */
+        table_add(&t, xstrdup("POD ID")), table_add(&t, xstrdup("PODNAME"));
+    if (!no_heading && size)
+        table_add(&t, xstrdup("SIZE"));
     for (size_t i = 0; i < n; i++) {
         struct container *ct = list[i];
         const char *command = ct->command ? ct->command : "";
@@ -33355,6 +33693,10 @@ static int cmd_ps(struct cli *cli, int argc, char **argv)
         table_add(&t, container_status_text(s->root, ct));
         table_add(&t, container_ports_text(s->root, ct));
         table_add(&t, xstrdup(ct->names && ct->names[0] ? ct->names[0] : ""));
+        if (pods) {
+            table_add(&t, ct->pod ? xstrndup(ct->pod, no_trunc ? 64 : 12) : xstrdup(""));
+            table_add(&t, container_pod_name(s->root, ct));
+        }
         int64_t rw, virt;
         if (size)
             table_add(&t, container_size_text(s, ct, &rw, &virt));
@@ -35906,6 +36248,745 @@ static int cmd_version_full(void)
     return 0;
 }
 
+/* --- pods: the commands (pod create, ps, inspect, exists, rm, start...) --- */
+
+/* pod_share_parse: --share as podman takes it: namespaces (cgroup, ipc,
+ * net, pid, uts), "+" before the list adds them to the default (ipc,
+ * net, uts), none or "" shares nothing. */
+static int pod_share_parse(const char *value, char ***out, lrun_error **err)
+{
+    static const char *const known[] = {"cgroup", "ipc", "net", "pid", "uts", NULL};
+    *out = xcalloc(1, sizeof **out);
+    bool add = value && value[0] == '+';
+    if (!value || add)
+        for (size_t i = 0; i < 3; i++)
+            strv_push(out, xstrdup((const char *[]){"ipc", "net", "uts"}[i]));
+    if (!value || strcmp(value, "none") == 0)
+        return 0;
+    autostrv char **items = strv_split(value + add, ",");
+    for (size_t i = 0; items[i]; i++) {
+        if (!*items[i])
+            continue;
+        if (!strv_contains((char **)known, items[i]))
+            return fail(err, "Invalid kernel namespace to share: %s. Options are: cgroup, ipc, net, pid, uts or none",
+                        items[i]);
+        /* lrun joins a running container's net, ipc and uts namespaces;
+         * a pid namespace shared has its own pid 1 questions, a cgroup
+         * namespace nothing a container of lrun's would see differently */
+        if (strcmp(items[i], "pid") == 0)
+            return fail(err, "sharing the pid namespace in a pod is not supported by lrun");
+        if (!strv_contains(*out, items[i]))
+            strv_push(out, xstrdup(items[i]));
+    }
+    return 0;
+}
+
+struct pod_options {
+    char *name, *hostname, *network, *share;
+    char **labels, **ports;
+    bool infra;
+};
+
+/* pod_create: a pod record, then its infra container (lrun's pause in a
+ * root of its own, pods/<ID>/rootfs) with the pod's network, ports and
+ * host name; the pod's ID in *id.  A failed infra takes the record away. */
+static int pod_create(const char *root, const struct pod_options *o, char **id, lrun_error **err)
+{
+    autopod struct pod p = {.labels = xcalloc(1, sizeof(char *)), .infra = o->infra};
+    if (pod_share_parse(o->share, &p.share, err) < 0)
+        return -1;
+    if (!o->infra) /* nothing to share without an infra to hold it */
+        lrun_strv_free(p.share), p.share = xcalloc(1, sizeof(char *));
+    if (!o->infra && (o->ports || o->network || o->hostname))
+        return fail(err, "you must have an infra container to publish port bindings, set a network or a host name: invalid argument");
+    for (size_t i = 0; o->labels && o->labels[i]; i++)
+        key_value_push(&p.labels, o->labels[i]);
+    unsigned char raw[32];
+    digest_hex hex;
+    random_bytes(raw, sizeof raw);
+    hex_encode(raw, sizeof raw, hex);
+    p.id = xstrdup(hex);
+    p.created = time_rfc3339_now();
+    p.hostname = xstrdup(o->hostname);
+    if (o->name && !container_name_valid(o->name))
+        return fail(err, "running pod create option: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument");
+    if (o->name) {
+        p.name = xstrdup(o->name);
+    } else { /* podman's: a random name, as a container's */
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        p.name = container_name_generate(s);
+    }
+    {
+        autopods struct pods all = {.lock_fd = -1};
+        if (pods_read(root, true, &all, err) < 0)
+            return -1;
+        for (size_t i = 0; i < all.n; i++)
+            if (strcmp(all.list[i].name, p.name) == 0)
+                return fail(err, "adding pod to state: name \"%s\" is in use: pod already exists", p.name);
+        autofree char *dir = xasprintf("%s/pods/%s", root, p.id), *rootfs = xasprintf("%s/rootfs", dir);
+        if (mkdir(dir, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+            return fail_errno(err, "mkdir %s", dir);
+        if (pod_write(root, &p, err) < 0)
+            return -1;
+    }
+    if (o->infra) {
+        cleanup(run_options_release) struct run_options ro = {0};
+        run_options_defaults(&ro);
+        ro.rootfs = true;
+        ro.cfg.infra = true;
+        ro.cfg.pod = xstrdup(p.id);
+        ro.cfg.name = xasprintf("%.12s-infra", p.id);
+        ro.cfg.hostname = xstrdup(o->hostname ? o->hostname : p.name);
+        if (o->network)
+            free(ro.cfg.network), ro.cfg.network = xstrdup(o->network);
+        ro.cfg.ports = o->ports ? strv_copy(o->ports) : NULL;
+        autofree char *rootfs = xasprintf("%s/pods/%s/rootfs", root, p.id), *infra = NULL;
+        char *command[] = {(char *)"/catatonit", (char *)"-P", NULL}; /* podman's; lrun pauses in its place */
+        if (container_create_pulling(root, &ro, rootfs, command, NULL, &infra, err) < 0) {
+            autopods struct pods all = {.lock_fd = -1};
+            lrun_error *ignored = NULL;
+            autofree char *dir = xasprintf("%s/pods", root);
+            autoclose int fd = pods_read(root, true, &all, &ignored) == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            if (fd >= 0)
+                remove_tree_at(fd, p.id, &ignored);
+            lrun_error_free(ignored);
+            return -1;
+        }
+    }
+    *id = xstrdup(p.id);
+    return 0;
+}
+
+/* pod_join: run/create --pod NAME|ID (new:NAME: a pod of that name made
+ * first): the container names the pod and joins the namespaces its infra
+ * holds, where the command line left them at their defaults. */
+static int pod_join(const char *root, struct container_config *c, lrun_error **err)
+{
+    autofree char *made = NULL;
+    if (has_prefix(c->pod, "new:")) {
+        struct pod_options po = {.name = c->pod + 4, .infra = true};
+        if (pod_create(root, &po, &made, err) < 0)
+            return -1;
+    }
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(root, false, &all, err) < 0)
+        return -1;
+    struct pod *p = pod_find(&all, made ? made : c->pod, err);
+    if (!p)
+        return -1;
+    free(c->pod);
+    c->pod = xstrdup(p->id);
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+        return -1;
+    struct container *infra = pod_infra(s, p->id);
+    if (!infra)
+        return 0;
+    autofree char *mode = xasprintf("container:%s", infra->id);
+    if (strv_contains(p->share, "net") && strcmp(c->network, "bridge") == 0)
+        free(c->network), c->network = xstrdup(mode);
+    if (strv_contains(p->share, "ipc") && !c->ipc)
+        c->ipc = xstrdup(mode);
+    if (strv_contains(p->share, "uts") && !c->uts)
+        c->uts = xstrdup(mode);
+    return 0;
+}
+
+static int cmd_pod_create(struct cli *cli, int argc, char **argv)
+{
+    struct pod_options o = {.infra = true};
+    autostrv char **labels = NULL, **ports = NULL;
+    const char *name = NULL, *hostname = NULL, *network = NULL, *share = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("name", 'n', &name, "NAME", "Assign a name to the pod"),
+        LIST_FLAG("label", 'l', &labels, "KEY=VALUE", "Set metadata on the pod"),
+        BOOL_FLAG("infra", 0, &o.infra, "Create an infra container for the pod (default true)"),
+        STRING_FLAG("share", 0, &share, "NAMESPACES", "The namespaces the pod's containers share (default ipc,net,uts)"),
+        LIST_FLAG("publish", 'p', &ports, "[IP:][HOSTPORT:]PORT", "Publish a port of the pod (on its infra)"),
+        STRING_FLAG("hostname", 0, &hostname, "NAME", "The pod's host name"),
+        STRING_FLAG("network", 0, &network, "MODE", "The pod's network: bridge, none, host, NETWORK"),
+        STRING_FLAG("net", 0, &network, "MODE", NULL),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pod create", "", "Create a new empty pod", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = cli_no_args(n, "pod create")))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autostrv char **port_texts = xcalloc(1, sizeof(char *));
+    for (size_t i = 0; ports && ports[i]; i++)
+        if (ports_option_parse(ports[i], &port_texts, &err) < 0)
+            return cli_fail(err);
+    o.name = (char *)name, o.hostname = (char *)hostname, o.network = (char *)network, o.share = (char *)share;
+    o.labels = labels, o.ports = port_texts[0] ? port_texts : NULL;
+    autofree char *owned = NULL, *id = NULL;
+    if (pod_create(cli_root(cli, &owned), &o, &id, &err) < 0)
+        return cli_fail(err);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* pod_filter_check: pod ps --filter KEY=VALUE as podman takes it. */
+static int pod_filter_check(const char *filter, lrun_error **err)
+{
+    static const char *const keys[] = {"id", "name", "status", "label", "ctr-names", "ctr-ids", "ctr-number", NULL};
+    static const char *const statuses[] = {"stopped", "running", "paused", "exited", "dead", "created", "degraded", NULL};
+    const char *eq = strchr(filter, '=');
+    autofree char *key = xstrndup(filter, eq ? (size_t)(eq - filter) : strlen(filter));
+    if (!eq || !strv_contains((char **)keys, key))
+        return fail(err, "%s is an invalid filter", key);
+    if (strcmp(key, "status") == 0 && !strv_contains((char **)statuses, eq + 1))
+        return fail(err, "%s is not a valid pod status", eq + 1);
+    return 0;
+}
+
+/* pod_filter_match: one pod against podman's pod ps filters (each key's
+ * values or'ed, the keys and'ed is podman's; here every filter must match). */
+static bool pod_filter_match(lrun_store *s, const struct pod *p, char *const *filters)
+{
+    for (size_t i = 0; filters && filters[i]; i++) {
+        const char *value = strchr(filters[i], '=') + 1;
+        bool match = false;
+        if (has_prefix(filters[i], "id="))
+            match = regex_match(value, p->id) == 1;
+        else if (has_prefix(filters[i], "name="))
+            match = regex_match(value, p->name) == 1;
+        else if (has_prefix(filters[i], "status=")) {
+            autofree char *status = xstrdup(pod_status(s, p));
+            for (char *c = status; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            match = strcmp(status, value) == 0;
+        } else if (has_prefix(filters[i], "label=")) {
+            const char *eq = strchr(value, '=');
+            for (size_t k = 0; p->labels[k] && p->labels[k + 1] && !match; k += 2)
+                match = eq ? strncmp(p->labels[k], value, (size_t)(eq - value)) == 0 &&
+                                 !p->labels[k][eq - value] && strcmp(p->labels[k + 1], eq + 1) == 0
+                           : strcmp(p->labels[k], value) == 0;
+        } else {
+            size_t n;
+            autofree struct container **members = pod_containers(s, p->id, &n);
+            if (has_prefix(filters[i], "ctr-number="))
+                match = (size_t)atoll(value) == n;
+            for (size_t k = 0; k < n && !match; k++)
+                match = has_prefix(filters[i], "ctr-ids=") ? has_prefix(members[k]->id, value)
+                                                            : strv_contains(members[k]->names, value);
+        }
+        if (!match)
+            return false;
+    }
+    return true;
+}
+
+/* pod_row_json: one pod ps row, as its --format templates see it
+ * (json: podman's ListPodsReport). */
+static char *pod_row_json(lrun_store *s, const struct pod *p, bool json, bool no_trunc)
+{
+    size_t n;
+    autofree struct container **members = pod_containers(s, p->id, &n);
+    struct container *infra = pod_infra(s, p->id);
+    int width = no_trunc || json ? 64 : 12;
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_map_open(g);
+    if (json) {
+        jw_key_str(g, "Cgroup", "");
+        jw_key(g, "Containers");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < n; i++) {
+            yajl_gen_map_open(g);
+            jw_key_str(g, "Id", members[i]->id);
+            jw_key_str(g, "Names", members[i]->names && members[i]->names[0] ? members[i]->names[0] : "");
+            jw_key_str(g, "Status", pod_container_state(members[i]));
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        jw_key_str(g, "Created", p->created);
+    } else {
+        autofree char *ago = time_ago(time_parse_rfc3339(p->created));
+        jw_key_str(g, "Created", ago);
+        autobuf struct buf ids = {0}, names = {0}, states = {0};
+        for (size_t i = 0; i < n; i++) {
+            buf_printf(&ids, "%s%.*s", i ? "," : "", width, members[i]->id);
+            buf_printf(&names, "%s%s", i ? "," : "", members[i]->names && members[i]->names[0] ? members[i]->names[0] : "");
+            buf_printf(&states, "%s%s", i ? "," : "", pod_container_state(members[i]));
+        }
+        jw_key_str(g, "ContainerIds", ids.data ? ids.data : "");
+        jw_key_str(g, "ContainerNames", names.data ? names.data : "");
+        jw_key_str(g, "ContainerStatuses", states.data ? states.data : "");
+        jw_key_int(g, "NumberOfContainers", (int64_t)n);
+    }
+    autofree char *id = xstrndup(p->id, (size_t)width), *infra_id = infra ? xstrndup(infra->id, (size_t)width) : xstrdup("");
+    jw_key_str(g, "Id", id);
+    jw_key_str(g, "InfraId", infra_id);
+    jw_key_str(g, "Name", p->name);
+    if (json)
+        jw_key_str(g, "Namespace", "");
+    jw_key_str(g, "Status", pod_status(s, p));
+    jw_key_pairs(g, "Labels", p->labels);
+    yajl_gen_map_close(g);
+    return json_writer_text(g, NULL);
+}
+
+static int cmd_pod_ps(struct cli *cli, int argc, char **argv)
+{
+    bool quiet = false, no_trunc = false, no_heading = false, ctr_names = false, ctr_ids = false, ctr_status = false;
+    const char *format = NULL;
+    autostrv char **filters = NULL;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("ctr-ids", 0, &ctr_ids, "Display the containers' IDs"),
+        BOOL_FLAG("ctr-names", 0, &ctr_names, "Display the containers' names"),
+        BOOL_FLAG("ctr-status", 0, &ctr_status, "Display the containers' statuses"),
+        LIST_FLAG("filter", 'f', &filters, "KEY=VALUE", "Only pods that match: id, name, status, label, ctr-names, ctr-ids, ctr-number"),
+        STRING_FLAG("format", 0, &format, "FORMAT", "Pretty-print pods with a Go template, or json"),
+        BOOL_FLAG("no-trunc", 0, &no_trunc, "Do not truncate pod and container IDs"),
+        BOOL_FLAG("noheading", 0, &no_heading, "Do not print headers"),
+        BOOL_FLAG("quiet", 'q', &quiet, "Print the pods' IDs only"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pod ps", "", "List pods", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = cli_no_args(n, "pod ps")))
+        return status;
+    autoerror lrun_error *err = NULL;
+    for (size_t i = 0; filters && filters[i]; i++)
+        if (pod_filter_check(filters[i], &err) < 0)
+            return cli_fail(err);
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(s->root, false, &all, &err) < 0)
+        return cli_fail(err);
+    autofree yajl_val *rows = xcalloc(all.n + 1, sizeof *rows);
+    size_t n_rows = 0;
+    bool json = format && strcmp(format, "json") == 0;
+    for (size_t k = all.n; k-- > 0;) { /* newest first, as podman lists them */
+        const struct pod *p = &all.list[k];
+        if (!pod_filter_match(s, p, filters))
+            continue;
+        if (quiet) {
+            printf("%s\n", p->id);
+            continue;
+        }
+        autofree char *text = pod_row_json(s, p, json, no_trunc);
+        rows[n_rows++] = json_text_to_tree(text);
+    }
+    if (json) {
+        json_print_rows(rows, n_rows);
+    } else if (format) {
+        autojson yajl_val header = json_text_to_tree(
+            "{\"Id\":\"POD ID\",\"Name\":\"NAME\",\"Status\":\"STATUS\",\"Created\":\"CREATED\",\"InfraId\":\"INFRA ID\","
+            "\"NumberOfContainers\":\"# OF CONTAINERS\",\"ContainerIds\":\"IDS\",\"ContainerNames\":\"NAMES\","
+            "\"ContainerStatuses\":\"STATUS\",\"Labels\":\"LABELS\"}");
+        status = format_print_rows(format, rows, n_rows, no_heading ? NULL : header);
+    } else if (!quiet) {
+        struct table t = {.columns = 5 + (ctr_ids || ctr_names || ctr_status ? (size_t)ctr_ids + ctr_names + ctr_status : 1)};
+        if (!no_heading) {
+            static const char *const headers[] = {"POD ID", "NAME", "STATUS", "CREATED", "INFRA ID"};
+            for (size_t k = 0; k < 5; k++)
+                table_add(&t, xstrdup(headers[k]));
+            if (ctr_ids)
+                table_add(&t, xstrdup("IDS"));
+            if (ctr_names)
+                table_add(&t, xstrdup("NAMES"));
+            if (ctr_status)
+                table_add(&t, xstrdup("STATUS"));
+            if (!ctr_ids && !ctr_names && !ctr_status)
+                table_add(&t, xstrdup("# OF CONTAINERS"));
+        }
+        for (size_t i = 0; i < n_rows; i++) {
+            static const char *const keys[] = {"Id", "Name", "Status", "Created", "InfraId", NULL};
+            for (size_t k = 0; keys[k]; k++)
+                table_add(&t, xstrdup(json_string(rows[i], keys[k])));
+            if (ctr_ids)
+                table_add(&t, xstrdup(json_string(rows[i], "ContainerIds")));
+            if (ctr_names)
+                table_add(&t, xstrdup(json_string(rows[i], "ContainerNames")));
+            if (ctr_status)
+                table_add(&t, xstrdup(json_string(rows[i], "ContainerStatuses")));
+            if (!ctr_ids && !ctr_names && !ctr_status)
+                table_add(&t, xasprintf("%lld", (long long)json_int(rows[i], "NumberOfContainers", 0)));
+        }
+        table_print(&t, stdout);
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        yajl_tree_free(rows[i]);
+    return status;
+}
+
+/* pod_inspect_json: podman's pod inspect of p (InspectPodData, the members
+ * lrun has). */
+static void pod_inspect_json(yajl_gen g, lrun_store *s, const struct pod *p)
+{
+    size_t n;
+    autofree struct container **members = pod_containers(s, p->id, &n);
+    struct container *infra = pod_infra(s, p->id);
+    yajl_gen_map_open(g);
+    jw_key_str(g, "Id", p->id);
+    jw_key_str(g, "Name", p->name);
+    jw_key_str(g, "Created", p->created);
+    jw_key_str(g, "ExitPolicy", "continue");
+    jw_key_str(g, "State", pod_status(s, p));
+    jw_key_str(g, "Hostname", p->hostname ? p->hostname : "");
+    if (p->labels[0])
+        jw_key_pairs(g, "Labels", p->labels);
+    jw_key_bool(g, "CreateInfra", p->infra);
+    if (infra)
+        jw_key_str(g, "InfraContainerID", infra->id);
+    if (p->share[0])
+        jw_key_strv(g, "SharedNamespaces", p->share);
+    jw_key_int(g, "NumContainers", (int64_t)n);
+    if (n) {
+        jw_key(g, "Containers");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < n; i++) {
+            yajl_gen_map_open(g);
+            jw_key_str(g, "Id", members[i]->id);
+            jw_key_str(g, "Name", members[i]->names && members[i]->names[0] ? members[i]->names[0] : "");
+            jw_key_str(g, "State", pod_container_state(members[i]));
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+}
+
+static int cmd_pod_inspect(struct cli *cli, int argc, char **argv)
+{
+    const char *format = NULL;
+    const struct cli_flag flags[] = {
+        STRING_FLAG("format", 'f', &format, "FORMAT", "Format the output with a Go template"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pod inspect", "POD [POD...]", "Display a pod's configuration", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n == 0) {
+        cli_error("requires at least 1 arg(s), only received 0");
+        return EXIT_LRUN;
+    }
+    autostore lrun_store *s = NULL;
+    if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
+        return status;
+    autoerror lrun_error *err = NULL;
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(s->root, false, &all, &err) < 0)
+        return cli_fail(err);
+    autogen yajl_gen g = json_writer(false);
+    yajl_gen_array_open(g);
+    const char *missing = NULL;
+    for (int i = 1; i <= n && !missing; i++) {
+        autoerror lrun_error *find_err = NULL;
+        struct pod *p = pod_find(&all, argv[i], &find_err);
+        if (p)
+            pod_inspect_json(g, s, p);
+        else
+            missing = argv[i];
+    }
+    yajl_gen_array_close(g);
+    autofree char *text = json_writer_text(g, NULL);
+    autojson yajl_val list = json_text_to_tree(text);
+    size_t count = json_array_len(list);
+    if (format && strcmp(format, "json") != 0) {
+        status = format_print_rows(format, YAJL_IS_ARRAY(list) ? list->u.array.values : NULL, count, NULL);
+    } else { /* podman: one pod is an object, several an array */
+        autogen yajl_gen out = json_writer(false);
+        if (count == 1)
+            jw_value(out, list->u.array.values[0]);
+        else
+            jw_value(out, list);
+        json_print_go(out, "     ");
+    }
+    fflush(stdout);
+    if (missing) {
+        cli_error("inspecting object: no such pod %s", missing);
+        return EXIT_LRUN;
+    }
+    return status;
+}
+
+static int cmd_pod_exists(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_flag flags[] = {FLAGS_END};
+    static const struct cli_usage usage = {"pod exists", "POD", "Check if a pod exists", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0)
+        return status;
+    if (n != 1) {
+        cli_error("accepts 1 arg(s), received %d", n);
+        return EXIT_LRUN;
+    }
+    autofree char *owned = NULL;
+    autoerror lrun_error *err = NULL;
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(cli_root(cli, &owned), false, &all, &err) < 0)
+        return cli_fail(err);
+    return pod_find(&all, argv[1], &err) ? 0 : 1;
+}
+
+/* pod_targets: the pods named (or all of them with all), by ID, oldest
+ * first; each name not found is reported (status 125, or 1 when
+ * missing_status says so, as pod rm's). */
+static char **pod_targets(const char *root, int n, char **argv, bool all_given, bool ignore, int missing_status,
+                          int *status)
+{
+    char **ids = xcalloc(1, sizeof *ids);
+    autoerror lrun_error *err = NULL;
+    autopods struct pods all = {.lock_fd = -1};
+    if (pods_read(root, false, &all, &err) < 0) {
+        *status = cli_fail(err);
+        return ids;
+    }
+    for (size_t i = 0; all_given && i < all.n; i++)
+        strv_push(&ids, xstrdup(all.list[i].id));
+    for (int i = 1; i <= n; i++) {
+        autoerror lrun_error *find_err = NULL;
+        struct pod *p = pod_find(&all, argv[i], &find_err);
+        if (p)
+            strv_push(&ids, xstrdup(p->id));
+        else if (!ignore) {
+            cli_fail(find_err);
+            *status = missing_status;
+        }
+    }
+    return ids;
+}
+
+/* pod_args_check: a pod command's operands against --all, podman's words. */
+static int pod_args_check(int n, bool all_given, const char *command)
+{
+    if (n == 0 && !all_given) {
+        cli_error("you must provide at least one name or id");
+        return EXIT_LRUN;
+    }
+    if (n > 0 && all_given) {
+        cli_error("when using the --all switch, you may not pass any pod names or IDs");
+        return EXIT_LRUN;
+    }
+    (void)command;
+    return 0;
+}
+
+/* pod_member_ids: the IDs of pod id's containers but its infra, in the
+ * store's order, and in *infra the infra's (NULL: none). */
+static char **pod_member_ids(const char *root, const char *id, char **infra, lrun_error **err)
+{
+    *infra = NULL;
+    autostore lrun_store *s = NULL;
+    if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+        return NULL;
+    size_t n;
+    autofree struct container **members = pod_containers(s, id, &n);
+    char **out = xcalloc(n + 1, sizeof *out);
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (members[i]->infra)
+            *infra = xstrdup(members[i]->id);
+        else
+            out[k++] = xstrdup(members[i]->id);
+    return out;
+}
+
+/* pod_member_remove: a pod's container removed (by pod rm), one already
+ * gone no error. */
+static int pod_member_remove(const char *root, const char *id, lrun_error **err)
+{
+    lrun_error *gone = NULL;
+    if (container_remove(root, id, true, false, &gone) == 0)
+        return 0;
+    if (strstr(gone->message, "no such container")) {
+        lrun_error_free(gone);
+        return 0;
+    }
+    if (err)
+        *err = gone;
+    else
+        lrun_error_free(gone);
+    return -1;
+}
+
+/* pod_remove: pod rm: its containers (running ones only with force),
+ * then its record, then its infra and its directory. */
+static int pod_remove(const char *root, const char *id, bool force, int timeout, lrun_error **err)
+{
+    autofree char *infra = NULL;
+    autostrv char **members = pod_member_ids(root, id, &infra, err);
+    if (!members)
+        return -1;
+    if (!force) {
+        autostore lrun_store *s = NULL;
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+            return -1;
+        for (size_t i = 0; members[i]; i++) {
+            autoerror lrun_error *gone = NULL; /* removed meanwhile */
+            struct container *c = container_lookup(s, members[i], &gone);
+            if (c && container_is_running(c))
+                return fail(err, "pod %s has containers that are not ready to be removed: cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper",
+                            id, c->id);
+        }
+    }
+    for (size_t i = 0; members[i]; i++) {
+        lrun_error *ignored = NULL; /* -t: a stop first, else rm -f's kill */
+        if (force && timeout >= 0)
+            container_stop(root, members[i], timeout, &ignored);
+        lrun_error_free(ignored);
+        if (pod_member_remove(root, members[i], err) < 0)
+            return -1;
+    }
+    {
+        autopods struct pods all = {.lock_fd = -1};
+        if (pods_read(root, true, &all, err) < 0)
+            return -1;
+        autofree char *dir = xasprintf("%s/pods/%s", root, id);
+        autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || unlinkat(fd, "pod.json", 0) < 0)
+            return fail_errno(err, "remove the record of pod %s", id);
+    }
+    if (infra && pod_member_remove(root, infra, err) < 0) /* on its own now */
+        return -1;
+    autofree char *pods_dir = xasprintf("%s/pods", root);
+    autoclose int fd = open(pods_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || remove_tree_at(fd, id, err) < 0)
+        return fd < 0 ? fail_errno(err, "open %s", pods_dir) : -1;
+    return 0;
+}
+
+static int cmd_pod_rm(struct cli *cli, int argc, char **argv)
+{
+    bool all_given = false, force = false, ignore = false;
+    int timeout = -1;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("all", 'a', &all_given, "Remove all pods"),
+        BOOL_FLAG("force", 'f', &force, "Stop and remove the pods' running containers too"),
+        BOOL_FLAG("ignore", 'i', &ignore, "A missing pod is no error"),
+        INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop before killing (with -f)"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pod rm", "POD [POD...]", "Remove one or more stopped pods and their containers",
+                                           false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = pod_args_check(n, all_given, "pod rm")))
+        return status;
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autostrv char **ids = pod_targets(root, n, argv, all_given, ignore, 1, &status);
+    for (size_t i = 0; ids[i]; i++) {
+        autoerror lrun_error *err = NULL;
+        if (pod_remove(root, ids[i], force, timeout, &err) < 0)
+            status = cli_fail(err);
+        else
+            printf("%s\n", ids[i]);
+    }
+    return status;
+}
+
+enum pod_action { POD_START, POD_STOP, POD_KILL, POD_RESTART, POD_PAUSE, POD_UNPAUSE };
+
+/* pod_act: one pod's containers started (the infra first), stopped or
+ * killed (the others first), restarted, paused or unpaused; those already
+ * in that state are left, as podman does. */
+static int pod_act(const char *root, const char *id, enum pod_action action, int sig, int timeout, lrun_error **err)
+{
+    autofree char *infra = NULL;
+    autostrv char **others = pod_member_ids(root, id, &infra, err);
+    if (!others)
+        return -1;
+    /* the infra first when starting, last when stopping */
+    bool infra_first = action == POD_START || action == POD_RESTART || action == POD_UNPAUSE;
+    autostrv char **members = xcalloc(strv_len(others) + 2, sizeof *members);
+    if (infra && infra_first)
+        strv_push(&members, xstrdup(infra));
+    for (size_t i = 0; others[i]; i++)
+        strv_push(&members, xstrdup(others[i]));
+    if (infra && !infra_first)
+        strv_push(&members, xstrdup(infra));
+    if (action == POD_RESTART && pod_act(root, id, POD_STOP, 0, timeout, err) < 0)
+        return -1;
+    for (size_t i = 0; members[i]; i++) {
+        autoref struct container_ref r;
+        autoerror lrun_error *gone = NULL;
+        if (container_ref_read(root, members[i], &r, &gone) < 0)
+            continue; /* removed meanwhile */
+        int exit_code = 0, rc = 0;
+        autofree char *pause_id = NULL;
+        switch (action) {
+        case POD_START:
+        case POD_RESTART:
+            rc = container_start_settled(root, members[i], false, NULL, &exit_code, err);
+            break;
+        case POD_STOP: rc = r.running ? container_stop(root, members[i], timeout, err) : 0; break;
+        case POD_KILL: rc = r.running ? container_kill(root, members[i], sig, err) : 0; break;
+        case POD_PAUSE:
+        case POD_UNPAUSE: {
+            autostore lrun_store *s = NULL;
+            struct container *c = lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0 ? NULL
+                                                                                       : container_lookup(s, members[i], err);
+            if (!c)
+                return -1;
+            bool wanted = c && container_is_running(c) && c->paused != (action == POD_PAUSE);
+            lrun_store_close(s), s = NULL;
+            rc = wanted ? container_pause(root, members[i], action == POD_PAUSE, &pause_id, err) : 0;
+            break;
+        }
+        }
+        if (rc < 0)
+            return error_prefix(err, "%s", members[i]);
+    }
+    return 0;
+}
+
+static int cmd_pod_act(struct cli *cli, int argc, char **argv, enum pod_action action)
+{
+    static const char *const names[] = {"start", "stop", "kill", "restart", "pause", "unpause"};
+    static const char *const helps[] = {"Start one or more pods", "Stop one or more pods", "Send the specified signal or SIGKILL to containers in pod",
+                                        "Restart one or more pods", "Pause one or more pods", "Unpause one or more pods"};
+    bool all_given = false, ignore = false;
+    int timeout = -1;
+    const char *signal_name = "KILL";
+    struct cli_flag flags[6] = {BOOL_FLAG("all", 'a', &all_given, "All pods")};
+    size_t k = 1;
+    if (action == POD_STOP) {
+        flags[k++] = (struct cli_flag)BOOL_FLAG("ignore", 'i', &ignore, "A missing pod is no error");
+        flags[k++] = (struct cli_flag)INT_FLAG("time", 't', &timeout, "SECONDS", "Seconds to wait for the stop before killing");
+    }
+    if (action == POD_KILL)
+        flags[k++] = (struct cli_flag)STRING_FLAG("signal", 's', &signal_name, "SIGNAL", "Signal to send (default KILL)");
+    flags[k] = (struct cli_flag)FLAGS_END;
+    autofree char *command = xasprintf("pod %s", names[action]);
+    const struct cli_usage usage = {command, "POD [POD...]", helps[action], false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = pod_args_check(n, all_given, command)))
+        return status;
+    int sig = 0;
+    autoerror lrun_error *err = NULL;
+    if (action == POD_KILL) {
+        const char *bare = signal_name[0] == '-' ? signal_name + 1 : signal_name;
+        if (signal_parse(bare, &sig, &err) < 0 || sig == 0) {
+            cli_error("invalid signal: %s", bare);
+            return EXIT_LRUN;
+        }
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autostrv char **ids = pod_targets(root, n, argv, all_given, ignore, EXIT_LRUN, &status);
+    for (size_t i = 0; ids[i]; i++) {
+        autoerror lrun_error *act_err = NULL;
+        if (pod_act(root, ids[i], action, sig, timeout, &act_err) < 0)
+            status = cli_fail(act_err);
+        else
+            printf("%s\n", ids[i]);
+    }
+    return status;
+}
+
+static int cmd_pod_start(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_START); }
+static int cmd_pod_stop(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_STOP); }
+static int cmd_pod_kill(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_KILL); }
+static int cmd_pod_restart(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_RESTART); }
+static int cmd_pod_pause(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_PAUSE); }
+static int cmd_pod_unpause(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_UNPAUSE); }
+
 static const struct command image_commands[] = {
     {"build", cmd_build, "Build an image from a Containerfile"},
     {"diff", cmd_diff, "Show what an image changed against its parent (or another image)"},
@@ -36005,6 +37086,23 @@ static const struct command healthcheck_commands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct command pod_commands[] = {
+    {"create", cmd_pod_create, "Create a new empty pod"},
+    {"exists", cmd_pod_exists, "Check if a pod exists"},
+    {"inspect", cmd_pod_inspect, "Display a pod's configuration"},
+    {"kill", cmd_pod_kill, "Send the specified signal or SIGKILL to containers in pod"},
+    {"ps", cmd_pod_ps, "List pods"},
+    {"ls", cmd_pod_ps, "List pods"},
+    {"list", cmd_pod_ps, "List pods"},
+    {"pause", cmd_pod_pause, "Pause one or more pods"},
+    {"restart", cmd_pod_restart, "Restart one or more pods"},
+    {"rm", cmd_pod_rm, "Remove one or more stopped pods and their containers"},
+    {"start", cmd_pod_start, "Start one or more pods"},
+    {"stop", cmd_pod_stop, "Stop one or more pods"},
+    {"unpause", cmd_pod_unpause, "Unpause one or more pods"},
+    {NULL, NULL, NULL},
+};
+
 static const struct command secret_commands[] = {
     {"create", cmd_secret_create, "Create a new secret"},
     {"inspect", cmd_secret_inspect, "Inspect a secret"},
@@ -36088,6 +37186,7 @@ static const struct command_group {
     {"volume", volume_commands, "Manage volumes"},
     {"secret", secret_commands, "Manage secrets"},
     {"healthcheck", healthcheck_commands, "Manage health checks on containers"},
+    {"pod", pod_commands, "Manage pods"},
     {"system", system_commands, "Manage lrun (disk usage, information, check, repair, prune)"},
 };
 
@@ -36150,6 +37249,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Show a detached container's output"},
     {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists, connect, disconnect)"},
     {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
+    {"pod", cmd_group, "Manage pods (create, ps, inspect, exists, rm, start, stop, kill, restart, pause, unpause)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},
