@@ -119,6 +119,34 @@ else
 	skip "no pidfs (Linux 6.9): a pid reused within the same tick is not told apart"
 fi
 
+# --- without pidfd_open (before Linux 5.3, or a seccomp filter around lrun):
+# strace makes it fail with ENOSYS; lrun holds the /proc directory alone
+if command -v strace >/dev/null; then
+	nopidfd() { $TO strace -f -qq -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS "$LRUN" --root "$R" "$@"; }
+	L run -d --name fb "$IMG" sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done' >/dev/null || bail "run -d fb"
+	run nopidfd exec fb cat /etc/hostname
+	is "$rc:$out" "0:$(ctr_field fb .id | cut -c1-12)$nl" "no pidfd_open: exec enters the container"
+	run nopidfd kill -s USR1 fb
+	is "$rc:$out" "0:fb$nl" "no pidfd_open: kill signals it"
+	run nopidfd wait fb
+	is "$rc:$out" "0:7$nl" "no pidfd_open: wait: the USR1 trap's exit status"
+	L rm -f fb >/dev/null
+	kill -9 "$HOST" 2>/dev/null
+	host_process
+	L run -d --name fb2 "$IMG" sleep 300 >/dev/null || bail "run -d fb2"
+	stale fb2
+	run nopidfd kill fb2
+	is "$rc" 125 "no pidfd_open, reused in a later tick: kill refuses"
+	run nopidfd exec fb2 touch "$T/entered"
+	is "$rc" 255 "no pidfd_open: exec refuses"
+	run nopidfd wait fb2
+	is "$rc:$out" "0:137$nl" "no pidfd_open: wait records the exit: 137, the monitor died first"
+	untouched "no pidfd_open"
+	L rm -f fb2 >/dev/null
+else
+	skip "no strace"
+fi
+
 # --- the OCI mode (runc's CLI): its state file's pid -----------------------
 B=$T/bundle S=$T/oci
 mkdir -p "$B" "$S"
