@@ -906,6 +906,15 @@ static int openat2_in_root(int root_fd, const char *path, int flags)
     return fd;
 }
 
+/* path_fd_reopen: what an O_PATH descriptor names, opened for real
+ * (through /proc: ENOENT without it), once its type is known. */
+static int path_fd_reopen(int path_fd, int flags)
+{
+    char self[32];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
+    return open(self, flags | O_CLOEXEC);
+}
+
 /* open_regular_at: name in dir_fd for reading, only if it is a regular
  * file, and without opening anything else: a container can swap a device
  * node or a FIFO in for a file between a walk's stat and its open (cp,
@@ -918,9 +927,7 @@ static int open_regular_at(int dir_fd, const char *name)
     struct stat st;
     if (path_fd < 0 || fstat(path_fd, &st) < 0)
         return -1;
-    char self[32];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
-    int fd = S_ISREG(st.st_mode) ? open(self, O_RDONLY | O_CLOEXEC) : (errno = EINVAL, -1);
+    int fd = S_ISREG(st.st_mode) ? path_fd_reopen(path_fd, O_RDONLY) : (errno = EINVAL, -1);
     if (fd < 0 && errno == ENOENT)
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
@@ -942,9 +949,7 @@ static int open_regular_in_root(int root_fd, const char *path)
         return -1;
     if (!S_ISREG(st.st_mode))
         return errno = EINVAL, -1;
-    char self[32];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", path_fd);
-    int fd = open(self, O_RDONLY | O_CLOEXEC);
+    int fd = path_fd_reopen(path_fd, O_RDONLY);
     if (fd < 0 && errno == ENOENT) /* no /proc: an open that cannot block, checked after */
         fd = openat2_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
@@ -6417,8 +6422,17 @@ static bool load_source_exists(struct load_source *src, const char *name)
  * a read could leak or block on it. */
 static int load_source_open_file(struct load_source *src, const char *name, lrun_error **err)
 {
-    int fd = openat2_in_root(src->dir_fd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    /* what it is first (O_PATH opens nothing): a device node's open alone
+     * acts (a watchdog arms, a tape rewinds), on the host */
+    autoclose int path_fd = openat2_in_root(src->dir_fd, name, O_PATH);
     struct stat st;
+    if (path_fd < 0 || fstat(path_fd, &st) < 0)
+        return fail_errno(err, "open %s in %s", name, src->path);
+    if (!(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))
+        return fail(err, "open %s in %s: not a regular file", name, src->path);
+    int fd = path_fd_reopen(path_fd, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT) /* no /proc: an open that cannot block, checked below */
+        fd = openat2_in_root(src->dir_fd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return fail_errno(err, "open %s in %s", name, src->path);
     if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {

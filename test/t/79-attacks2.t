@@ -22,6 +22,9 @@
 #               /etc/shadow printed the host file's first word ("unknown
 #               instruction: ROOT:$6$..."): now only regular files are
 #               opened, the context's own resolved inside it
+#   load-dev    load -i of an OCI layout directory whose blob is a device
+#               node opened it (O_NONBLOCK) before refusing it: a watchdog
+#               node's open alone arms it; now it is looked at first (O_PATH)
 #
 # Tried and already blocked (no test of their own here):
 #   image User 4294967295 (setuid(-1)), -u 0:4294967295: refused, 126
@@ -52,6 +55,28 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 command -v python3 >/dev/null || skip_all "needs python3 (a host listener)"
 ctr_start 60
+
+# watch_open NODE: an inotify watch sees NODE opened (IN_OPEN); watch_end
+# stops it and prints 1 if it was, else 0
+watch_open() {
+	python3 - "$1" >"$T/opened" 2>&1 <<'PY' &
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init()
+libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x20)
+print("watching", flush=True)
+os.read(fd, 4096)
+print("opened", flush=True)
+PY
+	watcher=$!
+	wait_for 5 grep -q watching "$T/opened" || bail "the inotify watch did not start"
+}
+watch_end() {
+	sleep 0.2
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	grep -c opened "$T/opened"
+}
 
 # ------------------------------------------------------------ build-net --
 # a listener on the host's loopback, and an abstract unix socket
@@ -97,21 +122,9 @@ mkfifo "$C/pipe" && echo x >"$C/file"
 run L build --no-cache -t attack-ctx "$C"
 like "$rc|$out" "^0\|.*${nl}-$nl-${nl}p$nl" "a context with a FIFO: built (the FIFO copied as one, never opened)"
 rm "$C/pipe" && mknod "$C/zero" c 1 5
-# an inotify watch on the node sees it opened (IN_OPEN, 0x20)
-python3 - "$C/zero" >"$T/opened" 2>&1 <<'PY' &
-import ctypes, os, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-fd = libc.inotify_init()
-libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x20)
-print("watching", flush=True)
-data = os.read(fd, 4096)
-print("opened", flush=True)
-PY
-watcher=$!
-wait_for 5 grep -q watching "$T/opened" || bail "the inotify watch did not start"
+watch_open "$C/zero"
 run L build --no-cache -t attack-ctx "$C"
-sleep 0.2; kill $watcher 2>/dev/null; wait $watcher 2>/dev/null
-is "$rc|$(grep -c opened "$T/opened")" "0|0" "a context with a device node (/dev/zero's): built, the node never opened"
+is "$rc|$(watch_end)" "0|0" "a context with a device node (/dev/zero's): built, the node never opened"
 rm "$C/zero" && ln -s /dev/zero "$C/.dockerignore"
 ulimit -S -v 1000000 # without the fix, lrun reads /dev/zero until this stops it
 run L build --no-cache -t attack-ctx "$C"
@@ -126,6 +139,17 @@ run L build --no-cache -t attack-ctx "$C"
 like "$rc|$err" "^125\|Error: open .*/Dockerfile: No such file or directory" \
 	"Containerfile -> a host file: resolved inside the context (nothing there)"
 ok "$([[ $out$err != *HOSTSECRET* ]]; echo $?)" "  the host file's content is not shown"
+
+# ------------------------------------------------------------- load-dev --
+mkdir -p "$T/lay" && echo hi >"$T/lay/f" && fx_layer_tar "$T/lay" "$T/lay.tar"
+fx_oci_layout "$T/layout" dev "$T/lay.tar"
+cfg=$(jq -r '.manifests[0].digest' "$T/layout/index.json" | cut -d: -f2)
+cfg=$(jq -r '.config.digest' "$T/layout/blobs/sha256/$cfg" | cut -d: -f2)
+rm "$T/layout/blobs/sha256/$cfg" && mknod "$T/layout/blobs/sha256/$cfg" c 1 5
+watch_open "$T/layout/blobs/sha256/$cfg"
+run L load -i "$T/layout"
+is "$rc|$(watch_end)" "125|0" "load of a layout whose config blob is a device node: refused, the node never opened"
+like "$err" "not a regular file" "  the error says why"
 
 # ----------------------------------------------------------- oci-userns --
 S=$T/state B=$T/bundle
