@@ -14423,6 +14423,7 @@ struct spec {
     char **masked_paths;     /* hidden: a file under /dev/null, a directory under an empty read-only tmpfs */
     char **readonly_paths;   /* bound read-only over themselves */
     unsigned long rootfs_propagation; /* MS_* for every mount at the start (default MS_SLAVE | MS_REC, as runc) */
+    char *personality;       /* "personality.domain": LINUX or LINUX32 (checked at the launch, as crun); NULL: none */
 };
 
 static void spec_process_release(struct spec_process *p)
@@ -14482,6 +14483,7 @@ static void spec_release(struct spec *s)
     free(s->seccomp);
     lrun_strv_free(s->masked_paths);
     lrun_strv_free(s->readonly_paths);
+    free(s->personality);
     *s = (struct spec){0};
 }
 #define autospec cleanup(spec_release)
@@ -14938,6 +14940,12 @@ static void spec_write_linux(yajl_gen g, const struct spec *s)
         jw_key_str(g, "rootfsPropagation", propagation_name(s->rootfs_propagation));
     jw_key_strv(g, "maskedPaths", s->masked_paths);
     jw_key_strv(g, "readonlyPaths", s->readonly_paths);
+    if (s->personality) {
+        jw_key(g, "personality");
+        yajl_gen_map_open(g);
+        jw_key_str(g, "domain", s->personality);
+        yajl_gen_map_close(g);
+    }
     yajl_gen_map_close(g);
 }
 
@@ -15254,6 +15262,7 @@ static int spec_read_linux(yajl_val v, struct spec *s, lrun_error **err)
     s->sysctl = json_pairs(json_get(v, "sysctl"));
     s->masked_paths = json_strv(json_get(v, "maskedPaths"));
     s->readonly_paths = json_strv(json_get(v, "readonlyPaths"));
+    s->personality = xstrdup(json_string(json_get(v, "personality"), "domain"));
     s->rootfs_propagation = MS_SLAVE | MS_REC;
     if (propagation && *propagation) {
         const struct mount_option *o = mount_option_find(propagation);
@@ -18323,6 +18332,10 @@ struct container_config {
     bool no_read_only_tmpfs; /* --read-only-tmpfs=false: --read-only's /tmp, /var/tmp, /run stay read-only */
     struct healthcheck health; /* --health-cmd and the others; test NULL: none given */
     bool no_healthcheck;       /* --no-healthcheck */
+    char *personality;         /* --personality LINUX|LINUX32 */
+    char **requires;           /* --requires: containers started before this one */
+    bool no_cgroups;           /* --cgroups disabled: no cgroup of its own */
+    bool no_http_proxy;        /* --http-proxy=false: lrun's *_proxy variables stay out */
     char **expose;     /* --expose, as "PORT/PROTO" each */
     char *pod;         /* --pod: as given, then the pod's ID (pod_join) */
     bool infra;        /* a pod's infra container (pod create): lrun pauses in it instead of a command */
@@ -18339,6 +18352,8 @@ static void container_config_release(struct container_config *c)
     free(c->pidfile);
     lrun_strv_free(c->expose);
     lrun_strv_free(c->health.test);
+    free(c->personality);
+    lrun_strv_free(c->requires);
     free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
@@ -18426,6 +18441,7 @@ struct container_facts {
     char **expose;     /* "expose": --expose PORT[/PROTO], as podman keeps them ("8080/tcp") */
     struct healthcheck health; /* "healthcheck": {"Test", "Interval", "Timeout", "StartPeriod", "Retries"}
                                   (podman's names, 0s left out); absent: none */
+    char **requires;   /* "requires": --requires, the IDs of the containers a start starts first; absent: none */
 };
 
 static void container_facts_release(struct container_facts *f)
@@ -18461,6 +18477,7 @@ static void container_facts_release(struct container_facts *f)
     free(f->pidfile);
     lrun_strv_free(f->expose);
     lrun_strv_free(f->health.test);
+    lrun_strv_free(f->requires);
     *f = (struct container_facts){0};
 }
 #define autofacts cleanup(container_facts_release)
@@ -18608,6 +18625,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key(g, "healthcheck");
         jw_healthcheck(g, &f->health);
     }
+    if (f->requires)
+        jw_key_strv(g, "requires", f->requires);
     yajl_gen_map_close(g);
     return json_writer_text(g, len);
 }
@@ -18670,6 +18689,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->pidfile = json_string_dup(v, "pidfile");
     f->expose = json_get(v, "expose") ? json_strv(json_get(v, "expose")) : NULL;
     healthcheck_read(json_get(v, "healthcheck"), &f->health);
+    f->requires = json_get(v, "requires") ? json_strv(json_get(v, "requires")) : NULL;
     return 0;
 }
 
@@ -19146,6 +19166,13 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
     for (char **e = environ; c->env_host && e && *e; e++) /* --env-host: lrun's own, over the image's */
         if (strchr(*e, '=') && **e != '=')
             env_set(&p->env, *e);
+    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy",
+                                          "FTP_PROXY", "no_proxy", "NO_PROXY"};
+    for (size_t i = 0; !c->no_http_proxy && i < sizeof proxies / sizeof *proxies; i++) /* podman's --http-proxy */
+        if (getenv(proxies[i])) {
+            autofree char *entry = xasprintf("%s=%s", proxies[i], getenv(proxies[i]));
+            env_set(&p->env, entry);
+        }
     for (size_t i = 0; c->env && c->env[i]; i++) /* -e and --env-file come on top */
         env_set(&p->env, c->env[i]);
     const char *workdir = json_string(cfg, "WorkingDir"), *user = json_string(cfg, "User");
@@ -19815,6 +19842,22 @@ static int spec_options_generate(lrun_store *st, struct spec *s, const struct co
         strv_push(&s->annotations, xstrdup(key));
         strv_push(&s->annotations, xstrdup(eq + 1));
     }
+    for (size_t i = 0; c->requires && c->requires[i]; i++) { /* podman's words for one missing */
+        lrun_error *missing = NULL;
+        struct container *dep = container_lookup(st, c->requires[i], &missing);
+        if (!dep) {
+            fail(err, "\"%s\" is not a valid container, cannot be used as a dependency: %s", c->requires[i],
+                 missing->message);
+            lrun_error_free(missing);
+            return -1;
+        }
+        if (!f->requires)
+            f->requires = xcalloc(1, sizeof *f->requires);
+        strv_push(&f->requires, xstrdup(dep->id));
+    }
+    s->personality = xstrdup(c->personality);
+    if (c->no_cgroups) /* --cgroups disabled: the caller's cgroup, as podman's */
+        free(s->cgroups_path), s->cgroups_path = NULL;
     p->has_oom_score_adj = c->oom_score_adj_set;
     p->oom_score_adj = c->oom_score_adj;
     if (c->umask_set)
@@ -21139,6 +21182,14 @@ static int container_child_setup(struct launch *l, lrun_error **err)
     if (launch_gate(l, state.data, err) < 0)
         return -1;
     autostrv char **env = NULL;
+    if (s->personality) { /* linux.personality: LINUX32's uname -m says i686 (crun's words for another) */
+        unsigned long persona = strcasecmp(s->personality, "LINUX") == 0 ? PER_LINUX
+                              : strcasecmp(s->personality, "LINUX32") == 0 ? PER_LINUX32 : ~0ul;
+        if (persona == ~0ul)
+            return fail_code(err, 126, "lrun: unknown persona specified `%s`", s->personality);
+        if (personality(persona) < 0)
+            return fail_errno(err, "set the personality %s", s->personality);
+    }
     for (size_t i = 0; s->process.user.group_names && s->process.user.group_names[i]; i++) /* podman's words */
         if (group_lookup(s->process.user.group_names[i], &(gid_t){0}, err) < 0)
             return error_prefix(err, "looking up supplemental groups for container %s",
@@ -23343,6 +23394,21 @@ static int container_start_as(const char *root, const char *id_or_name, const in
     if (container_facts_read(sc.userdata, &sc.facts, err) < 0 || container_spec_read(sc.userdata, sc.layer, &sc.spec, err) < 0 ||
         container_image_mounts_hold(root, sc.id, &sc.facts, err) < 0)
         return -1;
+    for (size_t i = 0; sc.facts.requires && sc.facts.requires[i]; i++) { /* --requires: started first, detached */
+        bool up = false;
+        {
+            autostore lrun_store *s = NULL;
+            if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
+                return -1;
+            struct container *dep = container_lookup(s, sc.facts.requires[i], err);
+            if (!dep)
+                return error_prefix(err, "container %.12s requires", sc.id);
+            up = container_is_running(dep);
+        }
+        int code;
+        if (!up && container_start_as(root, sc.facts.requires[i], NULL, false, 0, NULL, false, &code, err) < 0)
+            return error_prefix(err, "starting container %.12s, which %.12s requires", sc.facts.requires[i], sc.id);
+    }
     container_secrets_env(sc.userdata, &sc.spec.process.env);
     if (container_namespaces_share(&sc, err) < 0 || container_network_prepare(&sc, &gateway, err) < 0 ||
         container_files(sc.root, sc.id, sc.userdata, &sc.spec, &sc.facts, gateway, err) < 0) {
@@ -30766,6 +30832,8 @@ struct run_options {
     char *platform_made; /* --platform with --os, --arch or --variant over its parts */
     const char *health_cmd, *health_interval, *health_timeout, *health_start_period; /* as given */
     unsigned long health_retries; /* --health-retries; 0: not given (3) */
+    const char *init_path;        /* --init-path: taken, unused (lrun's init is lrun) */
+    bool passwd, content_trust;   /* run --passwd, --disable-content-trust: taken, unused */
     bool health_retries_set;
 };
 
@@ -30776,7 +30844,9 @@ enum run_flag { RUN_NAME, RUN_ENV, RUN_ENV_FILE, RUN_WORKDIR, RUN_USER, RUN_HOST
                 RUN_ADD_HOST, RUN_PUBLISH, RUN_DEVICE_RULE, RUN_KERNEL_MEMORY, RUN_TZ, RUN_IMAGE_VOLUME, RUN_PID,
                 RUN_RUNTIME, RUN_SYSTEMD, RUN_ATTACH, RUN_TIMEOUT, RUN_PRESERVE_FDS, RUN_SECRET, RUN_SYSCTL, RUN_GROUP_ADD,
                 RUN_IPC, RUN_UTS, RUN_ANNOTATION, RUN_OOM_SCORE_ADJ, RUN_UMASK, RUN_PIDFILE, RUN_EXPOSE, RUN_READ_ONLY_TMPFS,
-                RUN_HEALTH_RETRIES, RUN_POD,
+                RUN_HEALTH_RETRIES, RUN_PERSONALITY, RUN_REQUIRES, RUN_CGROUPS, RUN_HTTP_PROXY, RUN_SDNOTIFY,
+                RUN_SECCOMP_POLICY, RUN_HEALTH_ON_FAILURE, RUN_USERNS, RUN_ID_MAP, RUN_POD, RUN_POD_ID_FILE, RUN_IP6,
+                RUN_MEMORY_SWAPPINESS,
                 RUN_LIMIT /* + enum limit_option */ };
 
 /* expose_option_add: --expose PORT[-PORT][/tcp|udp|sctp], as podman
@@ -30944,6 +31014,76 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
     }
     case RUN_SYSCTL: return sysctl_option_add(&c->sysctls, value, err);
     case RUN_EXPOSE: return expose_option_add(&c->expose, value, err);
+    case RUN_PERSONALITY: free(c->personality), c->personality = xstrdup(value); break;
+    case RUN_REQUIRES: {
+        autostrv char **names = strv_split(value, ",");
+        for (size_t i = 0; names[i]; i++)
+            strv_push(&c->requires, xstrdup(names[i]));
+        break;
+    }
+    case RUN_CGROUPS:
+        if (strcmp(value, "enabled") && strcmp(value, "disabled") && strcmp(value, "no-conmon") && strcmp(value, "split"))
+            return fail(err, "running container create option: invalid cgroup mode \"%s\": invalid argument", value);
+        c->no_cgroups = strcmp(value, "disabled") == 0;
+        break;
+    case RUN_HTTP_PROXY: {
+        bool on = true;
+        const struct cli_flag row = BOOL_FLAG("http-proxy", 0, &on, NULL);
+        if (flag_set(&row, value, err) < 0)
+            return -1;
+        c->no_http_proxy = !on;
+        break;
+    }
+    case RUN_SDNOTIFY: /* no systemd here to notify: checked, as podman's */
+        if (strcmp(value, "container") && strcmp(value, "conmon") && strcmp(value, "ignore"))
+            return fail(err, "invalid config provided: invalid argument: invalid sdnotify value \"%s\": must be "
+                             "container, conmon or ignore", value);
+        break;
+    case RUN_SECCOMP_POLICY: /* an image's own profile (image) is none here: the default either way */
+        if (strcmp(value, "default") && strcmp(value, "image"))
+            return fail(err, "invalid seccomp policy \"%s\": valid policies are [\"default\" \"image\"]", value);
+        break;
+    case RUN_HEALTH_ON_FAILURE: /* lrun runs no healthcheck timer to act on it */
+        if (strcmp(value, "none") && strcmp(value, "kill") && strcmp(value, "restart") && strcmp(value, "stop"))
+            return fail(err, "invalid on-failure action \"%s\" for health check: supported actions are "
+                             "none,kill,restart,stop", value);
+        break;
+    case RUN_USERNS:
+        if (!*value || strcmp(value, "host") == 0)
+            break;
+        if (strcmp(value, "keep-id") == 0 && !rootless_uid())
+            return fail(err, "keep-id is only supported in rootless mode");
+        if (strcmp(value, "keep-id") && strcmp(value, "auto") && strcmp(value, "nomap") && strcmp(value, "private") &&
+            !has_prefix(value, "auto:") && !has_prefix(value, "keep-id:") && !has_prefix(value, "ns:") &&
+            !has_prefix(value, "container:"))
+            return fail(err, "unrecognized namespace mode %s passed", value);
+        return fail(err, "--userns %s: lrun runs a docker-style container in its store's user namespace only "
+                         "(a rootless store's, else the host's)", value);
+    case RUN_ID_MAP:
+        return fail(err, "--uidmap, --gidmap, --subuidname, --subgidname: lrun runs a docker-style container in its "
+                         "store's user namespace only (a rootless store's, else the host's)");
+    case RUN_POD_ID_FILE: { /* the pod whose ID the file holds, as --pod takes it */
+        autobuf struct buf text = {0};
+        autoclose int fd = open(value, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(err, "reading pod ID file: open %s: %s", value, strerror_go(errno));
+        if (read_all_fd(fd, value, &text, err) < 0)
+            return error_prefix(err, "reading pod ID file");
+        free(c->pod), c->pod = xstrndup(text.data ? text.data : "", strcspn(text.data ? text.data : "", "\n"));
+        break;
+    }
+    case RUN_IP6: /* lrun's bridge networks are IPv4 only */
+        return fail(err, "--ip6 %s: lrun's networks have no IPv6 addresses", value);
+    case RUN_MEMORY_SWAPPINESS: {
+        char *end;
+        long n = strtol(value, &end, 10);
+        if (!*value || *end)
+            return fail(err, "invalid argument \"%s\" for \"--memory-swappiness\" flag: strconv.ParseInt: parsing "
+                             "\"%s\": invalid syntax", value, value);
+        if (n < -1 || n > 100)
+            return fail(err, "invalid value: %ld, valid memory swappiness range is 0-100", n);
+        break; /* cgroup v1's memory.swappiness, gone from v2 (podman ignores it there too) */
+    }
     case RUN_HEALTH_RETRIES:
         if (!parse_id(value, &o->health_retries)) /* cobra's uint */
             return fail(err, "invalid argument \"%s\" for \"--health-retries\" flag: strconv.ParseUint: parsing \"%s\": "
@@ -31341,6 +31481,24 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
                     "Failures in this time after the start do not count (default 0s)"),
         STRING_FLAG("health-timeout", 0, &o->health_timeout, "DURATION", "How long a healthcheck may take (default 30s)"),
         BOOL_FLAG("no-healthcheck", 0, &c->no_healthcheck, "Disable the image's healthcheck"),
+        RUN_CALL("health-on-failure", 0, RUN_HEALTH_ON_FAILURE, "ACTION", "none, kill, restart, stop (checked only)"),
+        RUN_CALL("personality", 0, RUN_PERSONALITY, "PERSONA", "The execution domain: LINUX or LINUX32"),
+        RUN_CALL("requires", 0, RUN_REQUIRES, "CONTAINER", "Containers started before this one (when not running)"),
+        RUN_CALL("cgroups", 0, RUN_CGROUPS, "MODE", "enabled (default), disabled (no cgroup of its own), no-conmon, split"),
+        RUN_CALL("http-proxy", 0, RUN_HTTP_PROXY, NULL, "Pass lrun's *_proxy variables in (default true)"),
+        RUN_CALL("sdnotify", 0, RUN_SDNOTIFY, "MODE", "container, conmon or ignore (no systemd to notify here)"),
+        RUN_CALL("seccomp-policy", 0, RUN_SECCOMP_POLICY, "POLICY", "default or image (an image's own: none here)"),
+        STRING_FLAG("init-path", 0, &o->init_path, "PATH", "Taken: lrun's --init is lrun itself"),
+        RUN_CALL("userns", 0, RUN_USERNS, "MODE", "host (the store's user namespace: the only one here)"),
+        RUN_CALL("uidmap", 0, RUN_ID_MAP, "MAP", NULL),
+        RUN_CALL("gidmap", 0, RUN_ID_MAP, "MAP", NULL),
+        RUN_CALL("subuidname", 0, RUN_ID_MAP, "NAME", NULL),
+        RUN_CALL("subgidname", 0, RUN_ID_MAP, "NAME", NULL),
+        RUN_CALL("pod-id-file", 0, RUN_POD_ID_FILE, "FILE", "Run in the pod whose ID FILE holds"),
+        RUN_CALL("ip6", 0, RUN_IP6, "IP", NULL),
+        RUN_CALL("memory-swappiness", 0, RUN_MEMORY_SWAPPINESS, "N", "Checked only (cgroup v1's; v2 has none)"),
+        BOOL_FLAG("passwd", 0, &o->passwd, "Taken: lrun adds no /etc/passwd entries"),
+        BOOL_FLAG("disable-content-trust", 0, &o->content_trust, NULL), /* docker's, a no-op in podman too */
         BOOL_FLAG("env-host", 0, &c->env_host, "Use all of the host's environment variables in the container"),
         BOOL_FLAG("quiet", 'q', &o->quiet, "Suppress output information when pulling images"),
         STRING_FLAG("authfile", 0, &o->registry.auth_file, "FILE", "Where login stored credentials (for a pull)"),
@@ -31352,9 +31510,9 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         FLAGS_END,
     };
 #undef RUN_CALL
-    /* podman's create has no -d, --rmi, --sig-proxy, --preserve-fds: they
+    /* podman's create has no -d, --rmi, --sig-proxy, --preserve-fds, --passwd: they
      * are run's (create's --detach-keys stays: start -a uses it) */
-    static const char *const run_only[] = {"detach", "rmi", "sig-proxy", "preserve-fds", NULL};
+    static const char *const run_only[] = {"detach", "rmi", "sig-proxy", "preserve-fds", "passwd", NULL};
     struct cli_flag create_flags[sizeof flags / sizeof *flags];
     size_t n_create = 0;
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)

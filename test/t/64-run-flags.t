@@ -196,4 +196,44 @@ run L healthcheck run nosuch
 is "$rc:$err" "125:Error: unable to look up nosuch to perform a health check: no container with name or ID \"nosuch\" found: no such container$nl" \
 	"healthcheck run of no container: podman's error"
 
+# ---------------------------------------------- --personality, --requires --
+run L run --rm $N --personality LINUX32 "$IMG" sh -c 'uname -m; cat /proc/self/personality'
+is "$rc:$out" "0:i686${nl}00000008$nl" "--personality LINUX32: uname -m says i686 (PER_LINUX32)"
+run L run --rm $N --personality bogus "$IMG" true
+is "$rc:$err" "126:Error: lrun: unknown persona specified \`bogus\`$nl" "--personality bogus: crun's 126 and words"
+L create --name dep $N "$IMG" sleep 60 >/dev/null
+run L run --rm $N --requires dep "$IMG" true
+is "$rc:$(L inspect --format '{{.State.Status}}' dep)" "0:running" "--requires: the container named is started first"
+L rm -f -t 0 dep >/dev/null
+bad "--requires nosuch" '"nosuch" is not a valid container, cannot be used as a dependency: no container with name or ID "nosuch" found: no such container'
+
+# ------------------------------------- --http-proxy, --cgroups, the rest --
+run env http_proxy=http://p:1 HTTPS_PROXY=http://q:2 "$LRUN" --root "$R" run --rm $N -e HTTPS_PROXY=mine "$IMG" sh -c 'env | grep -i _proxy= | sort'
+is "$rc:$out" "0:HTTPS_PROXY=mine${nl}http_proxy=http://p:1$nl" "--http-proxy (default): lrun's *_proxy variables, -e over them"
+run env http_proxy=http://p:1 "$LRUN" --root "$R" run --rm $N --http-proxy=false "$IMG" sh -c 'env | grep -ci _proxy='
+is "$out" "0$nl" "  --http-proxy=false: none"
+L run -d --name cg $N --cgroups disabled "$IMG" sleep 60 >/dev/null
+is "$(grep -E ':(memory|pids):|^0::' /proc/$(L inspect --format '{{.State.Pid}}' cg)/cgroup)" "$(grep -E ':(memory|pids):|^0::' /proc/$$/cgroup)" \
+	"--cgroups disabled: the container stays in lrun's cgroup"
+L rm -f -t 0 cg >/dev/null
+bad "--cgroups bogus" 'running container create option: invalid cgroup mode "bogus": invalid argument'
+bad "--pod nosuch" "no pod with name or ID nosuch found: no such pod"
+bad "--pod-id-file $T/nosuch" "reading pod ID file: open $T/nosuch: no such file or directory"
+L pod create --name pp --infra=false >"$T/podid"
+L create --name inpod $N --pod-id-file "$T/podid" "$IMG" true >/dev/null
+is "$(L inspect --format '{{.Pod}}' inpod)" "$(cat "$T/podid")" "--pod-id-file: in the pod whose ID the file holds"
+L rm -f inpod >/dev/null
+L pod rm -f pp >/dev/null
+bad "--userns bogus" "unrecognized namespace mode bogus passed"
+bad "--userns keep-id" "keep-id is only supported in rootless mode"
+bad "--sdnotify bogus" 'invalid config provided: invalid argument: invalid sdnotify value "bogus": must be container, conmon or ignore'
+bad "--seccomp-policy bogus" 'invalid seccomp policy "bogus": valid policies are ["default" "image"]'
+bad "--memory-swappiness 101" "invalid value: 101, valid memory swappiness range is 0-100"
+bad "--health-on-failure bogus" 'invalid on-failure action "bogus" for health check: supported actions are none,kill,restart,stop'
+run L run --rm $N --userns host --sdnotify ignore --seccomp-policy image --memory-swappiness 10 --passwd=false \
+	--init-path /nonexistent --health-on-failure kill --disable-content-trust "$IMG" echo taken
+is "$rc:$out" "0:taken$nl" "--userns host, --sdnotify, --seccomp-policy, --memory-swappiness, --passwd, --init-path, ... taken"
+run L create $N --passwd "$IMG" true
+is "$rc:$err" "125:Error: unknown flag: --passwd${nl}See 'lrun create --help'$nl" "create --passwd: run's only, as podman's"
+
 done_testing
