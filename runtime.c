@@ -23298,16 +23298,22 @@ static struct pod *pod_of_container(struct pods *all, const struct container *c)
     return NULL;
 }
 
-/* infra_removal_check: podman's refusal to remove a pod's infra container
- * on its own (pod rm takes it, after the pod's record). */
-static int infra_removal_check(const char *root, const struct container *c, lrun_error **err)
+/* infra_of_pod: c is the infra container of a pod that exists (one whose
+ * record is gone is a container on its own). */
+static bool infra_of_pod(const char *root, const struct container *c)
 {
     if (!c->infra || !c->pod)
-        return 0;
+        return false;
     autopods struct pods all = {.lock_fd = -1};
-    if (pods_read(root, false, &all, err) < 0)
-        return -1;
-    if (pod_of_container(&all, c))
+    autoerror lrun_error *err = NULL;
+    return pods_read(root, false, &all, &err) < 0 || pod_of_container(&all, c); /* unreadable: kept */
+}
+
+/* infra_removal_check: podman's refusal to remove a pod's infra container
+ * on its own (pod rm, rm -a take it with its pod). */
+static int infra_removal_check(const char *root, const struct container *c, lrun_error **err)
+{
+    if (infra_of_pod(root, c))
         return fail(err, "container %s is the infra container of pod %s and cannot be removed without removing the pod",
                     c->id, c->pod);
     return 0;
@@ -32796,7 +32802,7 @@ static int containers_remove_stopped(struct cli *cli, char **names, bool volumes
         bool taken = false;
         for (size_t j = 0; c && j < n; j++)
             taken |= batch[j] == c;
-        if (!c || taken || needed[i] || container_is_running(c)) {
+        if (!c || taken || needed[i] || container_is_running(c) || infra_of_pod(s->root, c)) {
             if (!taken)
                 strv_push(left, xstrdup(names[i]));
             continue;
@@ -32825,6 +32831,18 @@ static int containers_remove_stopped(struct cli *cli, char **names, bool volumes
     for (size_t i = 0; printed && printed[i]; i++)
         printf("%s\n", printed[i]);
     return 0;
+}
+
+static int pod_remove(const char *root, const char *id, bool force, int timeout, lrun_error **err);
+
+/* container_infra_pod: the ID of the pod whose infra container name is,
+ * NULL when it is none's. */
+static char *container_infra_pod(const char *root, const char *name)
+{
+    autostore lrun_store *s = NULL;
+    autoerror lrun_error *err = NULL;
+    struct container *c = lrun_store_open(root, LRUN_STORE_READ, &s, &err) < 0 ? NULL : container_lookup(s, name, &err);
+    return c && infra_of_pod(root, c) ? xstrdup(c->pod) : NULL;
 }
 
 static int cmd_rm(struct cli *cli, int argc, char **argv)
@@ -32875,6 +32893,19 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
         }
         for (size_t i = 0; missing[i]; i++)
             strv_push(&ordered, xstrdup(missing[i]));
+        if (t.all) { /* pods' infras last: each takes its pod along */
+            autostrv char **infras = xcalloc(1, sizeof *infras);
+            for (size_t i = 0; ordered[i]; i++) {
+                struct container *c = container_lookup(s, ordered[i], NULL);
+                if (c && infra_of_pod(s->root, c)) {
+                    strv_push(&infras, ordered[i]);
+                    memmove(&ordered[i], &ordered[i + 1], (strv_len(ordered + i + 1) + 1) * sizeof *ordered);
+                    i--;
+                }
+            }
+            for (size_t i = 0; infras[i]; i++)
+                strv_push(&ordered, steal_pointer(&infras[i]));
+        }
         lrun_strv_free(names);
         names = steal_pointer(&ordered);
     }
@@ -32889,8 +32920,11 @@ static int cmd_rm(struct cli *cli, int argc, char **argv)
     }
     for (size_t i = 0; names[i]; i++) {
         autoerror lrun_error *err = NULL;
-        int r = force && timeout >= 0 ? container_stop(root, names[i], timeout, &err) : 0;
-        if (r == 0)
+        autofree char *pod = t.all ? container_infra_pod(root, names[i]) : NULL;
+        int r = force && timeout >= 0 && !pod ? container_stop(root, names[i], timeout, &err) : 0;
+        if (r == 0 && pod) /* rm -a: a pod's infra takes its pod along, as podman's */
+            r = pod_remove(root, pod, force, timeout, &err);
+        else if (r == 0)
             r = container_remove(root, names[i], force, volumes, &err);
         if (r == 0) {
             printf("%s\n", names[i]);
@@ -34902,8 +34936,8 @@ static int containers_prune(lrun_store *s, char *const *filters, char ***ids, in
     size_t n = 0;
     for (size_t i = 0; i < s->n_containers; i++) {
         struct container *ct = s->containers[i];
-        if (container_is_running(ct) || !container_filters_match(s, ct, filters))
-            continue;
+        if (container_is_running(ct) || !container_filters_match(s, ct, filters) || infra_of_pod(s->root, ct))
+            continue; /* a pod's infra goes with its pod */
         batch[n++] = ct;
         strv_push(ids, xstrdup(ct->id));
         strv_push(&lines, container_event_line(s->root, ct, "remove", 0));

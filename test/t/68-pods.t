@@ -121,5 +121,25 @@ rm "$R/pods/$p3/pod.json"
 run L rm "${p3:0:12}-infra"
 is "$rc:$(L pod ls -q | grep -c .)" "0:0" "an infra whose pod record is gone: removable, no pod listed"
 
+# ------------------------------------- prune, rm of several, rm -a --
+# a pod's infra goes with its pod only: prune and a batch rm leave it,
+# rm -a takes the pods along (podman's)
+q1=$(L pod create --name q1 --network none)
+q1_infra=$(L pod inspect q1 --format '{{.InfraContainerID}}')
+L run --pod q1 --name q1a "$IMG" true
+L pod stop q1 >/dev/null
+L create --name lone "$IMG" true >/dev/null
+run L container prune -f
+is "$rc:$(L ps -a --format '{{.Names}}'):$(L pod inspect q1 --format '{{.NumContainers}}')" "0:${q1:0:12}-infra:1" \
+	"container prune: the exited containers, not the pod's infra"
+run L rm lone2 "$q1_infra"
+is "$rc:$(grep -c "is the infra container of pod" <<<"$err"):$(L ps -aq | grep -c .)" "1:1:1" \
+	"rm of several: the infra refused there too (a missing one: status 1)"
+L create --pod q1 --name q1b "$IMG" true >/dev/null
+L create --name lone "$IMG" true >/dev/null
+run L rm -a
+is "$rc:$(L ps -aq | grep -c .):$(L pod exists q1; echo $?):$(tail -1 <<<"${out%$nl}")" "0:0:1:$q1_infra" \
+	"rm -a: the pod's containers, then its infra with the pod"
+
 L pod rm -a -f >/dev/null 2>&1
 done_testing
