@@ -576,20 +576,15 @@ static int64_t process_start_time(int64_t pid)
     return process_stat_at(AT_FDCWD, path, &state, &start) ? start : 0;
 }
 
-/* process_alive_since: pid runs (a zombie, which nobody may ever reap
- * when its parent died, does not) and is the process that started at start
- * (0: any; an older lrun's record has none).  For what lrun only looks at,
- * as a container's monitor: one whose pid another process took is gone. */
-static bool process_alive_since(int64_t pid, int64_t start)
+/* process_alive: pid runs (a zombie, which nobody may ever reap when its
+ * parent died, does not). */
+static bool process_alive(int64_t pid)
 {
     char path[64], state;
-    int64_t now;
+    int64_t start;
     snprintf(path, sizeof path, "/proc/%" PRId64 "/stat", pid);
-    return pid > 0 && process_stat_at(AT_FDCWD, path, &state, &now) && state != 'Z' && state != 'X' &&
-           (!start || now == start);
+    return pid > 0 && process_stat_at(AT_FDCWD, path, &state, &start) && state != 'Z' && state != 'X';
 }
-
-static bool process_alive(int64_t pid) { return process_alive_since(pid, 0); }
 
 /* --- a recorded process, held ---
  * A record names a container's init by its pid, and the kernel gives that
@@ -655,7 +650,8 @@ static bool pidfd_exited(int pidfd)
 }
 
 /* process_identity_read: what process_hold checks later, taken by the
- * launcher while pid is its child, not yet reaped (so surely that one). */
+ * launcher while pid is its child, not yet reaped (so surely that one), or
+ * by the process itself. */
 static void process_identity_read(pid_t pid, int64_t *start, uint64_t *inode)
 {
     *start = process_start_time(pid);
@@ -713,6 +709,15 @@ static bool process_hold(int64_t pid, int64_t start, uint64_t inode, struct held
         return true;
     held_process_release(h);
     return false;
+}
+
+/* process_is: pid is still the recorded process (start 0: an older lrun's
+ * record, which has none: alive is enough).  For what lrun only looks at,
+ * as a container's monitor: one whose pid another process took is gone. */
+static bool process_is(int64_t pid, int64_t start, uint64_t inode)
+{
+    autoheld struct held_process h;
+    return start ? process_hold(pid, start, inode, &h) : process_alive(pid);
 }
 
 /* held_process_signal: sig to the held process (ESRCH once it ended). */
@@ -2563,6 +2568,7 @@ struct container {
     uint64_t pid_inode; /* its pidfd's pidfs inode (0: none), against a reuse in the same tick */
     int64_t monitor;   /* the process that waits for it and records the exit */
     int64_t monitor_start; /* its start time (0: not recorded), against pid reuse */
+    uint64_t monitor_inode; /* its pidfd's pidfs inode (0: none) */
     int64_t exit_code;
     int64_t size;      /* bytes of the container layer, recorded at exit; -1 unknown */
     bool oom_killed;   /* the last run ended by the memory cgroup's OOM killer */
@@ -3031,6 +3037,7 @@ static struct container *container_from_json(yajl_val v)
     c->pid_inode = (uint64_t)json_int(flags, "lrun.pid-inode", 0);
     c->monitor = json_int(flags, "lrun.monitor", 0);
     c->monitor_start = json_int(flags, "lrun.monitor-start", 0);
+    c->monitor_inode = (uint64_t)json_int(flags, "lrun.monitor-inode", 0);
     c->exit_code = json_int(flags, "lrun.exit-code", 0);
     c->size = json_int(flags, "lrun.size", -1);
     c->oom_killed = YAJL_IS_TRUE(json_get(flags, "lrun.oom-killed"));
@@ -3209,6 +3216,8 @@ static void container_to_json(yajl_gen g, const struct container *c)
         jw_key_int(g, "lrun.monitor", c->monitor);
     if (c->monitor > 0 && c->monitor_start > 0)
         jw_key_int(g, "lrun.monitor-start", c->monitor_start);
+    if (c->monitor > 0 && c->monitor_inode)
+        jw_key_int(g, "lrun.monitor-inode", (int64_t)c->monitor_inode);
     jw_key_int(g, "lrun.exit-code", c->exit_code);
     if (c->size >= 0)
         jw_key_int(g, "lrun.size", c->size);
@@ -21805,7 +21814,7 @@ static int mark_running(lrun_store *s, struct container *c, void *arg, lrun_erro
     c->pid = pid;
     process_identity_read(pid, &c->pid_start, &c->pid_inode);
     c->monitor = getpid();
-    c->monitor_start = process_start_time(c->monitor);
+    process_identity_read(c->monitor, &c->monitor_start, &c->monitor_inode);
     c->paused = false;
     c->size = -1;
     return 0;
@@ -21923,7 +21932,7 @@ static int mark_exited(lrun_store *s, struct container *c, void *arg, lrun_error
     c->oom_killed = e->oom_killed;
     c->paused = false;
     c->pid = c->pid_start = c->monitor = c->monitor_start = 0;
-    c->pid_inode = 0;
+    c->pid_inode = c->monitor_inode = 0;
     return 0;
 }
 
@@ -23455,6 +23464,7 @@ struct container_ref { /* what lifecycle commands need, read under a short lock 
     char *id, *layer, *status;
     pid_t monitor;
     int64_t monitor_start;
+    uint64_t monitor_inode;
     struct held_process init; /* held while running: what signals and exec reach */
     bool running;
     int exit_code;
@@ -23486,6 +23496,7 @@ static int container_ref_read(const char *root, const char *name, struct contain
     r->status = xstrdup(c->status);
     r->monitor = (pid_t)c->monitor;
     r->monitor_start = c->monitor_start;
+    r->monitor_inode = c->monitor_inode;
     r->running = container_hold(c, &r->init);
     r->exit_code = (int)c->exit_code;
     autofacts struct container_facts facts = {0};
@@ -23556,7 +23567,7 @@ static int container_wait_recorded(const char *root, const char *name, struct co
             id = xstrdup(r->id);
         if (strcmp(r->status, "running") != 0)
             return 0;
-        if (!r->running && !process_alive_since(r->monitor, r->monitor_start)) {
+        if (!r->running && !process_is(r->monitor, r->monitor_start, r->monitor_inode)) {
             autofree char *cgroup = container_cgroup_path(root, r->id);
             int code = exit_file_read(root, r->id);
             lrun_error *record_err = NULL;
@@ -23592,7 +23603,7 @@ static bool containers_repair_orphans(lrun_store *s, bool fix)
     for (size_t i = 0; i < s->n_containers; i++) {
         struct container *c = s->containers[i];
         if (c->status && strcmp(c->status, "running") == 0 && !container_is_running(c) &&
-            !process_alive_since(c->monitor, c->monitor_start))
+            !process_is(c->monitor, c->monitor_start, c->monitor_inode))
             strv_push(&ids, xstrdup(c->id));
     }
     for (size_t i = 0; fix && ids && ids[i]; i++) {
@@ -26170,7 +26181,8 @@ static bool rootless_monitor_hold(struct held_process *h)
                 continue;
             if (fstat(h->proc_fd, &theirs) == 0 && theirs.st_uid == geteuid() &&
                 fstatat(h->proc_fd, "ns/user", &theirs, 0) == 0 && theirs.st_ino != mine.st_ino &&
-                held_process_is(h, json_int(flags, "lrun.monitor-start", 0), 0))
+                held_process_is(h, json_int(flags, "lrun.monitor-start", 0),
+                                (uint64_t)json_int(flags, "lrun.monitor-inode", 0)))
                 return true;
             held_process_release(h);
         }

@@ -25,8 +25,8 @@ host_process() {
 }
 
 # stale NAME [START]: NAME's init and monitor SIGKILLed (the record still
-# says running), then its pid is HOST's, its start time START (default:
-# the dead init's), and its monitor's pid HOST's too (a later tick's)
+# says running), then its pid and its monitor's are HOST's, their start
+# times START (default: the dead ones')
 stale() {
 	local name=$1 pid mon
 	pid=$(ctr_field "$name" '.flags["lrun.pid"]') mon=$(ctr_field "$name" '.flags["lrun.monitor"]')
@@ -35,7 +35,8 @@ stale() {
 	local f=$R/overlay-containers/containers.json
 	jq --arg n "$name" --argjson p "$HOST" --argjson s "${2:-null}" \
 		'map(if .names[0] == $n then .flags["lrun.pid"] = $p | .flags["lrun.monitor"] = $p |
-			(if $s then .flags["lrun.pid-start"] = $s else . end) else . end)' "$f" >"$f.new" && mv "$f.new" "$f"
+			(if $s then .flags["lrun.pid-start"] = $s | .flags["lrun.monitor-start"] = $s else . end) else . end)' \
+		"$f" >"$f.new" && mv "$f.new" "$f"
 	is "$(ctr_field "$name" '.flags["lrun.status"] + " " + (.flags["lrun.pid"] | tostring)')" "running $HOST" \
 		"$name's record says running with the host process's pid"
 }
