@@ -24678,7 +24678,8 @@ __attribute__((noreturn)) static void exec_child(const struct spec_process *p, c
  * container init's namespaces and root, opened under its held /proc
  * directory (a pidfd's setns, Linux 5.8, would do the same, but the
  * directory works on every kernel and gives the root too). */
-static int exec_namespaces_open(const struct held_process *init, int ns_fds[], int *root_fd, lrun_error **err)
+static int exec_namespaces_open(const struct held_process *init, bool user_namespace, int ns_fds[], int *root_fd,
+                                lrun_error **err)
 {
     char path[64];
     for (size_t i = 0; i < EXEC_NAMESPACES; i++)
@@ -24689,12 +24690,13 @@ static int exec_namespaces_open(const struct held_process *init, int ns_fds[], i
         if ((ns_fds[i] = openat(init->proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
             return fail_errno(err, "open /proc/%d/%s", (int)init->pid, path);
     }
-    /* a user namespace we are in already (a run container's, a rootless
-     * store's) cannot be entered again (EINVAL): none to enter then */
+    /* none but the spec's (one its process made is not entered: runc's
+     * way), and not one we are in already (a rootless store's): that
+     * cannot be entered again (EINVAL) */
     struct stat theirs, ours;
     int user = (int)EXEC_NAMESPACES - 1;
-    if (fstat(ns_fds[user], &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 && theirs.st_ino == ours.st_ino &&
-        theirs.st_dev == ours.st_dev) {
+    if (!user_namespace || (fstat(ns_fds[user], &theirs) == 0 && stat("/proc/self/ns/user", &ours) == 0 &&
+                            theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)) {
         close(ns_fds[user]);
         ns_fds[user] = -1;
     }
@@ -24717,6 +24719,7 @@ struct exec_io {
     int console_socket; /* the terminal's master goes there, else to *pty; -1: none */
     int preserve_fds;   /* 3 .. 3+N-1 pass into the process */
     int stdio[3];       /* the process's 0-2 (-1: lrun's own) */
+    bool user_namespace; /* the spec's own: entered, as runc enters the namespaces its config lists */
 };
 
 /* exec_launch: fork the exec'd process; returns its pid once it has
@@ -24727,7 +24730,7 @@ static pid_t exec_launch(const struct held_process *init, const struct spec_proc
                          const struct exec_io *io, int *pty, lrun_error **err)
 {
     int ns_fds[EXEC_NAMESPACES], root_fd, console[2] = {-1, -1}, pipe_fds[2] = {-1, -1};
-    if (exec_namespaces_open(init, ns_fds, &root_fd, err) == 0) {
+    if (exec_namespaces_open(init, io->user_namespace, ns_fds, &root_fd, err) == 0) {
         if (p->terminal && io->console_socket < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0)
             fail_errno(err, "socketpair");
         else if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -24809,7 +24812,8 @@ static int container_exec(const char *root, const char *name, struct container_c
     pid_t pid = -1;
     if (p.terminal || stdio_relay_open(&relay, opts->interactive, process_stdio, err) == 0) {
         struct exec_io io = {.console_socket = -1, .preserve_fds = session ? session->preserve_fds : 0,
-                             .stdio = {relay.container[0], relay.container[1], relay.container[2]}};
+                             .stdio = {relay.container[0], relay.container[1], relay.container[2]},
+                             .user_namespace = spec.namespaces[NS_USER].wanted};
         pid = exec_launch(&r.init, &p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, opts->interactive, &io,
                           &master, err);
     }
@@ -25942,7 +25946,8 @@ static int oci_exec(const struct oci_options *o, const char *id, const struct sp
     autoclose int console = eo->console_socket ? oci_connect(eo->console_socket, "console socket", err) : -1;
     if (eo->console_socket && console < 0)
         return -1;
-    struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds, .stdio = {-1, -1, -1}};
+    struct exec_io io = {.console_socket = console, .preserve_fds = eo->preserve_fds, .stdio = {-1, -1, -1},
+                         .user_namespace = spec.namespaces[NS_USER].wanted};
     sigset_t set;
     int sigfd = eo->detach ? -1 : waiter_signals(&set), pty = -1;
     pid_t pid = exec_launch(&init, p, seccomp.code ? &seccomp : NULL, spec.cgroups_path, true, &io, &pty, err);
