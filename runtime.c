@@ -18343,6 +18343,7 @@ struct container_config {
     bool no_healthcheck;       /* --no-healthcheck */
     char *personality;         /* --personality LINUX|LINUX32 */
     char **requires;           /* --requires: containers started before this one */
+    char **env_merge;          /* --env-merge KEY=TEMPLATE: the image's KEY with $VAR, ${VAR} of its environment */
     bool no_cgroups;           /* --cgroups disabled: no cgroup of its own */
     bool no_http_proxy;        /* --http-proxy=false: lrun's *_proxy variables stay out */
     char **expose;     /* --expose, as "PORT/PROTO" each */
@@ -18363,6 +18364,7 @@ static void container_config_release(struct container_config *c)
     lrun_strv_free(c->health.test);
     free(c->personality);
     lrun_strv_free(c->requires);
+    lrun_strv_free(c->env_merge);
     free(c->rootfs);
     free(c->image_volume);
     free(c->restart);
@@ -19139,6 +19141,37 @@ static char **entrypoint_words(const char *text)
 /* spec_process_from_image: what the command line left open, from the image
  * config, as docker does: args = entrypoint + (command or Cmd), Env under
  * -e, WorkingDir, User; and the image's StopSignal into facts. */
+/* env_merge_one: --env-merge KEY=TEMPLATE: as podman's, only a KEY the
+ * image's environment has, its $VAR and ${VAR} taken from that
+ * environment (a variable it lacks: empty). */
+static void env_merge_one(char ***env, const char *merge)
+{
+    const char *eq = strchr(merge, '=');
+    autofree char *key = eq ? xstrndup(merge, (size_t)(eq - merge)) : NULL;
+    if (!key || !env_get(*env, key))
+        return;
+    autobuf struct buf value = {0};
+    buf_printf(&value, "%s=", key);
+    for (const char *p = eq + 1; *p;) {
+        size_t len = 0;
+        const char *name = NULL;
+        if (p[0] == '$' && p[1] == '{' && strchr(p, '}'))
+            name = p + 2, len = (size_t)(strchr(p, '}') - name);
+        else if (p[0] == '$' && (isalpha((unsigned char)p[1]) || p[1] == '_'))
+            for (name = p + 1; isalnum((unsigned char)name[len]) || name[len] == '_';)
+                len++;
+        if (!name) {
+            buf_printf(&value, "%c", *p++);
+            continue;
+        }
+        autofree char *var = xstrndup(name, len);
+        const char *found = env_get(*env, var);
+        buf_printf(&value, "%s", found ? found : "");
+        p = name + len + (p[1] == '{');
+    }
+    env_set(env, value.data);
+}
+
 static int spec_process_from_image(lrun_store *s, struct image *img, const struct container_config *c,
                                    struct container_facts *f, struct spec_process *p, lrun_error **err)
 {
@@ -19175,6 +19208,8 @@ static int spec_process_from_image(lrun_store *s, struct image *img, const struc
     for (char **e = environ; c->env_host && e && *e; e++) /* --env-host: lrun's own, over the image's */
         if (strchr(*e, '=') && **e != '=')
             env_set(&p->env, *e);
+    for (size_t i = 0; c->env_merge && c->env_merge[i]; i++) /* before lrun's and -e's, over the image's */
+        env_merge_one(&p->env, c->env_merge[i]);
     static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy",
                                           "FTP_PROXY", "no_proxy", "NO_PROXY"};
     for (size_t i = 0; !c->no_http_proxy && i < sizeof proxies / sizeof *proxies; i++) /* podman's --http-proxy */
@@ -31506,6 +31541,7 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         BOOL_FLAG("no-healthcheck", 0, &c->no_healthcheck, "Disable the image's healthcheck"),
         RUN_CALL("health-on-failure", 0, RUN_HEALTH_ON_FAILURE, "ACTION", "none, kill, restart, stop (checked only)"),
         RUN_CALL("personality", 0, RUN_PERSONALITY, "PERSONA", "The execution domain: LINUX or LINUX32"),
+        LIST_FLAG("env-merge", 0, &c->env_merge, "KEY=VALUE", "Change the image's KEY, with ${VAR}s of its environment"),
         RUN_CALL("requires", 0, RUN_REQUIRES, "CONTAINER", "Containers started before this one (when not running)"),
         RUN_CALL("cgroups", 0, RUN_CGROUPS, "MODE", "enabled (default), disabled (no cgroup of its own), no-conmon, split"),
         RUN_CALL("http-proxy", 0, RUN_HTTP_PROXY, NULL, "Pass lrun's *_proxy variables in (default true)"),

@@ -135,6 +135,11 @@ is "$rc:$out:$err" "0:ran$nl:" "-q, --authfile, --tls-verify taken (the image is
 run env -i PATH=/bin:/usr/bin FOO=bar "$LRUN" --root "$R" run --rm $N --env-host -e X=1 "$IMG" sh -c 'echo $FOO $X $PATH'
 is "$rc:$out" "0:bar 1 /bin:/usr/bin$nl" "--env-host: lrun's environment over the image's, -e over it"
 
+run L run --rm $N --env-merge 'PATH=/x:${PATH}' --env-merge 'B=a${PATH}b' --env-merge 'C=$PATH' -e C=given "$IMG" \
+	sh -c 'echo $PATH; echo "B=$B"; echo $C'
+is "$rc:$out" "0:/x:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${nl}B=${nl}given$nl" \
+	"--env-merge: the image's variable with \${VAR} of its environment (another: none, as podman's), -e over it"
+
 # ------------------------------------------------------- --pidfile --
 (cd "$T" && L run -d --name pf $N --pidfile rel.pid "$IMG" sleep 60 >/dev/null)
 is "$(cat "$T/rel.pid")" "$(L inspect --format '{{.State.Pid}}' pf)" "--pidfile (relative: to run's directory): the container's PID"
