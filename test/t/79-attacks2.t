@@ -51,6 +51,24 @@
 #   tar-split rebuild (save) of a layer whose directory became a symlink: no follow
 #   volumes/, overlay/<layer>/ 0700: a setuid file in a volume or a layer is not
 #     reachable by other host users
+#   image /run -> /tmp/host, /run/.containerenv -> /etc/shadow: inside the root
+#   image /etc/passwd naming a user "1000" of uid 0, User 1000 (CVE-2016-3697): uid 1000
+#   image ExposedPorts "2222:22/tcp", "127.0.0.1:1:2/tcp", "80/tcp;flush" with -P: refused
+#   --volumes-from a container with a secret: the secret is not carried over
+#   commit of a container with an env secret: not in the image's Env
+#   volume export of a volume holding a FIFO, a block device, links to / and
+#     /etc/shadow: no hang, nothing followed; system check, diff, export,
+#     commit of a layer holding a FIFO and /dev/zero's node: no hang
+#   top of a process whose arguments hold escape sequences: shown escaped
+#   volume, secret, container, network names "..", "../x", "a/b": refused
+#   OCI: mount, maskedPaths, readonlyPaths, devices, process.cwd through a
+#     rootfs symlink to /tmp/host: inside the root
+#   OCI create with a user namespace: the waiting init holds every capability
+#     of its namespace: host uid 100000 cannot read its /proc/PID/fd or cwd
+#   no NSS: lrun never calls getpwnam & co (CVE-2019-14271: a container's
+#     libnss loaded by docker cp)
+#   pids.max 2048 by default (podman's); a 300 MB line without a newline: the
+#     monitor stays at 2 MB
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
 command -v python3 >/dev/null || skip_all "needs python3 (a host listener)"
