@@ -14376,6 +14376,8 @@ struct spec_resources {
     uint64_t cpu_shares;        /* "cpu.shares" */
     int64_t cpu_quota;          /* "cpu.quota" (microseconds per period) */
     uint64_t cpu_period;        /* "cpu.period" */
+    uint64_t cpu_rt_period;     /* "cpu.realtimePeriod" (cgroup v1's cpu.rt_period_us) */
+    int64_t cpu_rt_runtime;     /* "cpu.realtimeRuntime" (cgroup v1's cpu.rt_runtime_us) */
     char *cpuset_cpus, *cpuset_mems; /* "cpu.cpus", "cpu.mems" */
     int64_t pids_limit;         /* "pids.limit" */
     uint16_t blkio_weight;      /* "blockIO.weight" */
@@ -14842,12 +14844,15 @@ static void spec_write_limits(yajl_gen g, const struct spec_resources *r)
             jw_key_bool(g, "disableOOMKiller", true);
         yajl_gen_map_close(g);
     }
-    if (r->cpu_shares || r->cpu_quota || r->cpu_period || r->cpuset_cpus || r->cpuset_mems) {
+    if (r->cpu_shares || r->cpu_quota || r->cpu_period || r->cpuset_cpus || r->cpuset_mems || r->cpu_rt_period ||
+        r->cpu_rt_runtime) {
         jw_key(g, "cpu");
         yajl_gen_map_open(g);
         jw_key_int_set(g, "shares", (int64_t)r->cpu_shares);
         jw_key_int_set(g, "quota", r->cpu_quota);
         jw_key_int_set(g, "period", (int64_t)r->cpu_period);
+        jw_key_int_set(g, "realtimePeriod", (int64_t)r->cpu_rt_period);
+        jw_key_int_set(g, "realtimeRuntime", r->cpu_rt_runtime);
         if (r->cpuset_cpus)
             jw_key_str(g, "cpus", r->cpuset_cpus);
         if (r->cpuset_mems)
@@ -15209,12 +15214,14 @@ static int spec_read_limits(yajl_val v, struct spec_resources *r, lrun_error **e
     r->oom_kill_disable = json_bool(memory, "disableOOMKiller");
     uint64_t weight;
     if (json_u64(cpu, "shares", &r->cpu_shares, err) < 0 || json_u64(cpu, "period", &r->cpu_period, err) < 0 ||
+        json_u64(cpu, "realtimePeriod", &r->cpu_rt_period, err) < 0 ||
         json_u64(io, "weight", &weight, err) < 0)
         return error_prefix(err, "linux.resources");
     if (weight > 1000)
         return fail(err, "linux.resources.blockIO.weight %" PRIu64 " is out of range", weight);
     r->blkio_weight = (uint16_t)weight;
     r->cpu_quota = json_int(cpu, "quota", 0);
+    r->cpu_rt_runtime = json_int(cpu, "realtimeRuntime", 0);
     r->cpuset_cpus = xstrdup(json_string(cpu, "cpus"));
     r->cpuset_mems = xstrdup(json_string(cpu, "mems"));
     r->pids_limit = json_int(pids, "limit", 0);
@@ -17539,6 +17546,11 @@ static int cgroup_cpu(const char *path, const struct spec_resources *r, bool v2,
             return -1;
         if (r->cpu_quota && cgroup_set(path, "cpu", "cpu.cfs_quota_us", err, "%" PRId64, r->cpu_quota) < 0)
             return -1;
+        /* realtime: v1 only (v2 has no such files; podman and crun skip them there) */
+        if (r->cpu_rt_period && cgroup_set(path, "cpu", "cpu.rt_period_us", err, "%" PRIu64, r->cpu_rt_period) < 0)
+            return -1;
+        if (r->cpu_rt_runtime && cgroup_set(path, "cpu", "cpu.rt_runtime_us", err, "%" PRId64, r->cpu_rt_runtime) < 0)
+            return -1;
     } else if (r->cpu_quota || r->cpu_period) {
         char quota[24] = "max";
         if (r->cpu_quota > 0)
@@ -19334,7 +19346,8 @@ static void spec_mounts_generate(struct spec *s, const struct container_config *
 
 enum limit_option { LIMIT_MEMORY, LIMIT_MEMORY_SWAP, LIMIT_MEMORY_RESERVATION, LIMIT_CPUS, LIMIT_CPU_SHARES,
                     LIMIT_CPU_PERIOD, LIMIT_CPU_QUOTA, LIMIT_CPUSET_CPUS, LIMIT_CPUSET_MEMS, LIMIT_PIDS,
-                    LIMIT_BLKIO_WEIGHT, LIMIT_READ_BPS, LIMIT_WRITE_BPS, LIMIT_READ_IOPS, LIMIT_WRITE_IOPS };
+                    LIMIT_BLKIO_WEIGHT, LIMIT_READ_BPS, LIMIT_WRITE_BPS, LIMIT_READ_IOPS, LIMIT_WRITE_IOPS,
+                    LIMIT_CPU_RT_PERIOD, LIMIT_CPU_RT_RUNTIME };
 
 /* cpu_list_parse: "0-3,6" as a mask of 1024 bits; false when malformed */
 static bool cpu_list_parse(const char *text, uint64_t mask[16])
@@ -19452,6 +19465,21 @@ static int limit_option(struct spec_resources *r, enum limit_option kind, const 
             return -1;
         r->cpu_period = (uint64_t)n;
         return 0;
+    case LIMIT_CPU_RT_PERIOD:
+    case LIMIT_CPU_RT_RUNTIME: { /* cobra's uint and int: Go's words */
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        bool period = kind == LIMIT_CPU_RT_PERIOD;
+        if (!*text || *end || errno || (period && (v < 0 || text[0] == '-')))
+            return fail(err, "invalid argument \"%s\" for \"%s\" flag: strconv.Parse%s: parsing \"%s\": invalid syntax",
+                        text, option, period ? "Uint" : "Int", text);
+        if (period)
+            r->cpu_rt_period = (uint64_t)v;
+        else
+            r->cpu_rt_runtime = v;
+        return 0;
+    }
     case LIMIT_CPU_QUOTA:
         if (strcmp(text, "-1") != 0 && limit_number(option, text, 1000, INT64_MAX, &n, err) < 0)
             return -1;
@@ -19553,6 +19581,7 @@ static int spec_limits_generate(struct spec *s, const struct container_config *c
     r->memory_swap = in->memory_swap ? in->memory_swap : in->memory_limit > 0 ? 2 * in->memory_limit : 0;
     r->oom_kill_disable = in->oom_kill_disable;
     r->cpu_shares = in->cpu_shares, r->cpu_quota = in->cpu_quota, r->cpu_period = in->cpu_period;
+    r->cpu_rt_period = in->cpu_rt_period, r->cpu_rt_runtime = in->cpu_rt_runtime;
     r->cpuset_cpus = xstrdup(in->cpuset_cpus);
     r->cpuset_mems = xstrdup(in->cpuset_mems);
     r->pids_limit = in->pids_limit ? in->pids_limit : PIDS_LIMIT_DEFAULT;
@@ -29751,6 +29780,8 @@ static void container_inspect_limits(yajl_gen g, yajl_val spec)
     jw_key_int(g, "CpuShares", (int64_t)r.cpu_shares);
     jw_key_int(g, "CpuPeriod", (int64_t)r.cpu_period);
     jw_key_int(g, "CpuQuota", r.cpu_quota);
+    jw_key_int(g, "CpuRealtimePeriod", (int64_t)r.cpu_rt_period);
+    jw_key_int(g, "CpuRealtimeRuntime", r.cpu_rt_runtime);
     jw_key_str(g, "CpusetCpus", r.cpuset_cpus ? r.cpuset_cpus : "");
     jw_key_str(g, "CpusetMems", r.cpuset_mems ? r.cpuset_mems : "");
     jw_key_int(g, "PidsLimit", r.pids_limit > 0 ? r.pids_limit : 0);
@@ -31340,7 +31371,8 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         static const char *const names[] = {"--memory", "--memory-swap", "--memory-reservation", "--cpus",
                                             "--cpu-shares", "--cpu-period", "--cpu-quota", "--cpuset-cpus",
                                             "--cpuset-mems", "--pids-limit", "--blkio-weight", "--device-read-bps",
-                                            "--device-write-bps", "--device-read-iops", "--device-write-iops"};
+                                            "--device-write-bps", "--device-read-iops", "--device-write-iops",
+                                            "--cpu-rt-period", "--cpu-rt-runtime"};
         enum limit_option kind = (enum limit_option)(id - RUN_LIMIT);
         return limit_option(&c->resources, kind, names[kind], value, err);
     }
@@ -31485,6 +31517,8 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
         RUN_CALL("cpu-shares", 'c', RUN_LIMIT + LIMIT_CPU_SHARES, "N", "CPU shares (relative weight)"),
         RUN_CALL("cpu-period", 0, RUN_LIMIT + LIMIT_CPU_PERIOD, "US", "CPU CFS period"),
         RUN_CALL("cpu-quota", 0, RUN_LIMIT + LIMIT_CPU_QUOTA, "US", "CPU CFS quota"),
+        RUN_CALL("cpu-rt-period", 0, RUN_LIMIT + LIMIT_CPU_RT_PERIOD, "US", "CPU realtime period (cgroup v1)"),
+        RUN_CALL("cpu-rt-runtime", 0, RUN_LIMIT + LIMIT_CPU_RT_RUNTIME, "US", "CPU realtime runtime (cgroup v1)"),
         RUN_CALL("cpuset-cpus", 0, RUN_LIMIT + LIMIT_CPUSET_CPUS, "LIST", "CPUs the container may use (0-3,6)"),
         RUN_CALL("cpuset-mems", 0, RUN_LIMIT + LIMIT_CPUSET_MEMS, "LIST", "Memory nodes the container may use"),
         RUN_CALL("pids-limit", 0, RUN_LIMIT + LIMIT_PIDS, "N", "Process limit (default 2048; 0 or -1: unlimited)"),

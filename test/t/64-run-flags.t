@@ -212,6 +212,18 @@ is "$rc:$(L inspect --format '{{.State.Status}}' dep)" "0:running" "--requires: 
 L rm -f -t 0 dep >/dev/null
 bad "--requires nosuch" '"nosuch" is not a valid container, cannot be used as a dependency: no container with name or ID "nosuch" found: no such container'
 
+# -------------------------------------------- --cpu-rt-period, -runtime --
+if [ -f /sys/fs/cgroup/cpu/cpu.rt_period_us ]; then
+	L run -d --name rt $N --cpu-rt-period 1000 "$IMG" sleep 60 >/dev/null
+	is "$(L inspect --format '{{.HostConfig.CpuRealtimePeriod}} {{.HostConfig.CpuRealtimeRuntime}}' rt):$(cat /sys/fs/cgroup/cpu/lrun/$(L inspect --format '{{.Id}}' rt)/cpu.rt_period_us)" \
+		"1000 0:1000" "--cpu-rt-period: the cgroup's cpu.rt_period_us, inspect's CpuRealtimePeriod"
+	L rm -f -t 0 rt >/dev/null
+else
+	skip "no cgroup v1 cpu controller with realtime files"
+fi
+bad "--cpu-rt-period x" 'invalid argument "x" for "--cpu-rt-period" flag: strconv.ParseUint: parsing "x": invalid syntax'
+bad "--cpu-rt-runtime x" 'invalid argument "x" for "--cpu-rt-runtime" flag: strconv.ParseInt: parsing "x": invalid syntax'
+
 # ------------------------------------- --http-proxy, --cgroups, the rest --
 run env http_proxy=http://p:1 HTTPS_PROXY=http://q:2 "$LRUN" --root "$R" run --rm $N -e HTTPS_PROXY=mine "$IMG" sh -c 'env | grep -i _proxy= | sort'
 is "$rc:$out" "0:HTTPS_PROXY=mine${nl}http_proxy=http://p:1$nl" "--http-proxy (default): lrun's *_proxy variables, -e over them"
