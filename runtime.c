@@ -23839,8 +23839,12 @@ static int container_kill(const char *root, const char *name, int sig, lrun_erro
         return fail(err, "can only kill running containers. %s is in state %s: container state improper", r.id,
                     strcmp(r.status, "running") == 0 ? "exited" : r.status);
     container_event_named(root, r.id, "kill", 0); /* before the died the monitor writes */
-    if (held_process_signal(&r.init, sig) < 0)
+    if (held_process_signal(&r.init, sig) < 0) {
+        if (errno == ESRCH) /* it exited since it was held */
+            return fail(err, "can only kill running containers. %s is in state exited: container state improper",
+                        r.id);
         return fail_errno(err, "kill %s", name);
+    }
     return 0;
 }
 
@@ -25940,7 +25944,8 @@ static int oci_kill(const struct oci_options *o, const char *id, int sig, bool a
     if (strcmp(oci_status_hold(o, &st, &init), "stopped") == 0)
         return fail_code(err, 1, "container not running");
     if (oci_signal(&init, sig, all) < 0)
-        return fail_errno(err, "kill container %s", id);
+        return errno == ESRCH ? fail_code(err, 1, "container not running") /* it exited since it was held */
+                              : fail_errno(err, "kill container %s", id);
     return 0;
 }
 
