@@ -31641,6 +31641,13 @@ static int run_options_parse(int argc, char **argv, const char *command, struct 
     }
     if (o->os || o->arch || o->variant)
         o->platform = o->platform_made = cli_platform(o->platform, o->os, o->arch, o->variant);
+    if (c->hostname && c->uts && (strcmp(c->uts, "host") == 0 || has_prefix(c->uts, "container:"))) {
+        /* podman's words, for a joined namespace too */
+        cli_error("invalid config provided: cannot set hostname when running in the host UTS namespace: invalid "
+                  "configuration");
+        *status = EXIT_LRUN;
+        return -1;
+    }
     if (c->group_add && strv_contains(c->group_add, "keep-groups") && strv_len(c->group_add) > 1) {
         cli_error("the '--group-add keep-groups' option is not allowed with any other --group-add options");
         *status = EXIT_LRUN;

@@ -100,6 +100,8 @@ run L run --rm $N --ipc container:base --uts container:base "$IMG" sh -c "$probe
 set -- $out
 is "$1:$2:$3" "$(ns $base_pid ipc):$(ns $base_pid uts):$(L inspect --format '{{.Config.Hostname}}' base)" \
 	"--ipc, --uts container:NAME: the other's namespaces and name"
+bad "--uts host --hostname x" "invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration"
+bad "--uts container:base --hostname x" "invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration"
 bad "--ipc bogus" "unrecognized namespace mode bogus passed"
 bad "--uts shareable" "unrecognized namespace mode shareable passed"
 bad "--ipc container:nosuch" "looking up container to share ipc namespace with: no container with name or ID \"nosuch\" found: no such container"
