@@ -24755,7 +24755,10 @@ static int exec_namespaces_open(const struct held_process *init, bool user_names
     *root_fd = -1;
     for (size_t i = 0; i < EXEC_NAMESPACES; i++) {
         snprintf(path, sizeof path, "ns/%s", exec_namespaces[i]);
-        if ((ns_fds[i] = openat(init->proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
+        /* ESRCH: it exited since it was held (its directory stays its own) */
+        if ((ns_fds[i] = openat(init->proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0 && errno == ESRCH)
+            return fail(err, "can only create exec sessions on running containers: container state improper");
+        if (ns_fds[i] < 0)
             return fail_errno(err, "open /proc/%d/%s", (int)init->pid, path);
     }
     /* none but the spec's (one its process made is not entered: runc's
