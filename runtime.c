@@ -18322,6 +18322,7 @@ struct container_config {
     int64_t shm_size;    /* --shm-size, bytes; 0: docker's 64m */
     bool cgroupns_host;  /* --cgroupns host */
     bool pid_host;       /* --pid host: the host's pid namespace */
+    char *pid;           /* --pid container:NAME (a pod's shared pid namespace); NULL: host or private */
     size_t n_mounts;
     char **volumes_from;
     char *image_volume; /* --image-volume: bind (NULL), tmpfs or ignore */
@@ -18365,6 +18366,7 @@ struct container_config {
 
 static void container_config_release(struct container_config *c)
 {
+    free(c->pid);
     free(c->pod);
     lrun_strv_free(c->sysctls);
     lrun_strv_free(c->group_add);
@@ -18459,6 +18461,7 @@ struct container_facts {
                           without their own; absent: not given */
     char *rootfs;      /* "rootfs": --rootfs's directory (inspect's Rootfs); absent: an image's layers */
     char *ipc, *uts;   /* "ipc", "uts": --ipc, --uts as given, container:NAME as container:<ID>; absent: private */
+    char *pid;         /* "pid": --pid container:NAME (a pod's shared pid namespace) as container:<ID>; absent: --pid's own */
     char **group_add;  /* "group-add": --group-add as given (inspect's GroupAdd); absent: none */
     char *pidfile;     /* "pidfile": --pidfile, absolute: the init's PID written there at each start */
     char **expose;     /* "expose": --expose PORT[/PROTO], as podman keeps them ("8080/tcp") */
@@ -18495,6 +18498,7 @@ static void container_facts_release(struct container_facts *f)
     free(f->detach_keys);
     free(f->rootfs);
     free(f->ipc);
+    free(f->pid);
     free(f->uts);
     lrun_strv_free(f->group_add);
     free(f->pidfile);
@@ -18636,6 +18640,8 @@ static char *container_facts_json(const struct container_facts *f, size_t *len)
         jw_key_str(g, "rootfs", f->rootfs);
     if (f->ipc)
         jw_key_str(g, "ipc", f->ipc);
+    if (f->pid)
+        jw_key_str(g, "pid", f->pid);
     if (f->uts)
         jw_key_str(g, "uts", f->uts);
     if (f->group_add)
@@ -18707,6 +18713,7 @@ static int container_facts_read(const char *userdata, struct container_facts *f,
     f->timeout = (int)json_int(v, "timeout", 0);
     f->detach_keys = xstrdup(json_string(v, "detach-keys")); /* "" kept: none */
     f->ipc = json_string_dup(v, "ipc");
+    f->pid = json_string_dup(v, "pid");
     f->uts = json_string_dup(v, "uts");
     f->group_add = json_get(v, "group-add") ? json_strv(json_get(v, "group-add")) : NULL;
     f->pidfile = json_string_dup(v, "pidfile");
@@ -19820,7 +19827,7 @@ static int namespace_share_generate(lrun_store *st, struct spec *s, const char *
     }
     struct container *other = container_lookup(st, mode + 10, err);
     if (!other) /* podman's words */
-        return error_prefix(err, "looking up container to share %s namespace with", kind == NS_IPC ? "ipc" : "uts");
+        return error_prefix(err, "looking up container to share %s namespace with", namespace_kinds[kind].proc_name);
     *fact = xasprintf("container:%s", other->id);
     return 0;
 }
@@ -19853,7 +19860,8 @@ static int spec_options_generate(lrun_store *st, struct spec *s, const struct co
 {
     struct spec_process *p = &s->process;
     if (namespace_share_generate(st, s, c->ipc, NS_IPC, &f->ipc, err) < 0 ||
-        namespace_share_generate(st, s, c->uts, NS_UTS, &f->uts, err) < 0)
+        namespace_share_generate(st, s, c->uts, NS_UTS, &f->uts, err) < 0 ||
+        namespace_share_generate(st, s, c->pid, NS_PID, &f->pid, err) < 0)
         return -1;
     if (c->ipc && strcmp(c->ipc, "host") == 0) { /* the host's /dev/shm, as podman */
         for (size_t i = 0; i < s->n_mounts; i++)
@@ -20828,7 +20836,11 @@ static int fork_behind_reaper(int report_fd, const char *title)
     sigprocmask(SIG_BLOCK, &all, NULL);
     pid_t child = fork();
     if (child > 0) {
+        /* none of lrun's descriptors: one left open here (joining a pid
+         * namespace forks before they are closed) would hold the pipe a
+         * detached start waits to see closed */
         close(report_fd);
+        close_range(3, ~0U, 0);
         if (title)
             process_title_set(title);
         init_loop(child);
@@ -23062,9 +23074,9 @@ static int container_namespace_share(struct start_context *sc, const struct cont
  * container's namespaces, which it must be running to have. */
 static int container_namespaces_share(struct start_context *sc, lrun_error **err)
 {
-    const char *modes[] = {sc->facts.ipc, sc->facts.uts};
-    const enum namespace_kind kinds[] = {NS_IPC, NS_UTS};
-    for (size_t i = 0; i < 2; i++) {
+    const char *modes[] = {sc->facts.ipc, sc->facts.uts, sc->facts.pid};
+    const enum namespace_kind kinds[] = {NS_IPC, NS_UTS, NS_PID};
+    for (size_t i = 0; i < 3; i++) {
         if (!modes[i] || !has_prefix(modes[i], "container:"))
             continue;
         autostore lrun_store *s = NULL;
@@ -31329,9 +31341,10 @@ static int run_flag_set(void *target, int id, const char *value, lrun_error **er
         c->cgroupns_host = strcmp(value, "host") == 0;
         break;
     case RUN_PID:
-        if (strcmp(value, "host") != 0 && strcmp(value, "private") != 0)
-            return fail(err, "invalid --pid \"%s\": use private or host", value);
+        if (strcmp(value, "host") != 0 && strcmp(value, "private") != 0 && (!has_prefix(value, "container:") || !value[10]))
+            return fail(err, "invalid --pid \"%s\": use private, host or container:NAME", value);
         c->pid_host = strcmp(value, "host") == 0;
+        free(c->pid), c->pid = has_prefix(value, "container:") ? xstrdup(value) : NULL;
         break;
     case RUN_RESTART: {
         size_t n = strcspn(value, ":");
@@ -36578,11 +36591,6 @@ static int pod_share_parse(const char *value, char ***out, lrun_error **err)
         if (!strv_contains((char **)known, items[i]))
             return fail(err, "Invalid kernel namespace to share: %s. Options are: cgroup, ipc, net, pid, uts or none",
                         items[i]);
-        /* lrun joins a running container's net, ipc and uts namespaces;
-         * a pid namespace shared has its own pid 1 questions, a cgroup
-         * namespace nothing a container of lrun's would see differently */
-        if (strcmp(items[i], "pid") == 0)
-            return fail(err, "sharing the pid namespace in a pod is not supported by lrun");
         if (!strv_contains(*out, items[i]))
             strv_push(out, xstrdup(items[i]));
     }
@@ -36699,6 +36707,8 @@ static int pod_join(const char *root, struct container_config *c, lrun_error **e
         c->ipc = xstrdup(mode);
     if (strv_contains(p->share, "uts") && !c->uts)
         c->uts = xstrdup(mode);
+    if (strv_contains(p->share, "pid") && !c->pid && !c->pid_host) /* the infra is the pod's pid 1 */
+        c->pid = xstrdup(mode);
     return 0;
 }
 
@@ -37191,6 +37201,51 @@ static int cmd_pod_rm(struct cli *cli, int argc, char **argv)
 
 enum pod_action { POD_START, POD_STOP, POD_KILL, POD_RESTART, POD_PAUSE, POD_UNPAUSE };
 
+/* pods_stop_together: ids stopped at once, each by a process of its own,
+ * as podman stops a pod's containers in parallel: a pod of N containers
+ * that ignore SIGTERM takes one timeout, not N.  The first failure (one
+ * removed meanwhile is none) comes back in err. */
+static int pods_stop_together(const char *root, char **ids, int timeout, lrun_error **err)
+{
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return fail_errno(err, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    size_t n = 0;
+    for (size_t i = 0; ids[i]; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            break;
+        if (pid == 0) {
+            close(report[0]);
+            lrun_error *e = NULL;
+            if (container_stop(root, ids[i], timeout, &e) < 0 && !strstr(e->message, "no such container")) {
+                autofree char *line = xasprintf("%s: %s\n", ids[i], e->message);
+                write_all(report[1], line, strlen(line));
+                _exit(1);
+            }
+            _exit(0);
+        }
+        n++;
+    }
+    close(report[1]);
+    autobuf struct buf text = {0};
+    char chunk[4096];
+    ssize_t got;
+    while ((got = read(report[0], chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR))
+        if (got > 0)
+            buf_add(&text, chunk, (size_t)got);
+    close(report[0]);
+    while (n > 0 && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
+        n--;
+    if (text.len) {
+        text.data[strcspn(text.data, "\n")] = '\0';
+        return fail(err, "%s", text.data);
+    }
+    return 0;
+}
+
 /* pod_act: one pod's containers started (the infra first), stopped or
  * killed (the others first), restarted, paused or unpaused; those already
  * in that state are left, as podman does. */
@@ -37211,6 +37266,18 @@ static int pod_act(const char *root, const char *id, enum pod_action action, int
         strv_push(&members, xstrdup(infra));
     if (action == POD_RESTART && pod_act(root, id, POD_STOP, 0, timeout, err) < 0)
         return -1;
+    if (action == POD_STOP) { /* the others together, then the infra */
+        if (pods_stop_together(root, others, timeout, err) < 0)
+            return -1;
+        lrun_error *gone = NULL;
+        if (infra && container_stop(root, infra, timeout, &gone) < 0 && !strstr(gone->message, "no such container")) {
+            if (err)
+                *err = gone;
+            return -1;
+        }
+        lrun_error_free(gone);
+        return 0;
+    }
     for (size_t i = 0; members[i]; i++) {
         autoref struct container_ref r;
         autoerror lrun_error *gone = NULL;

@@ -141,5 +141,27 @@ run L rm -a
 is "$rc:$(L ps -aq | grep -c .):$(L pod exists q1; echo $?):$(tail -1 <<<"${out%$nl}")" "0:0:1:$q1_infra" \
 	"rm -a: the pod's containers, then its infra with the pod"
 
+# ------------------------------------------------------ --share +pid --
+# the pod's containers join the infra's pid namespace: lrun's pause is its
+# pid 1, each sees the others' processes; a detached start returns
+L pod create --name sp --network none --share +pid >/dev/null
+is "$(L pod inspect sp --format '{{.SharedNamespaces}}')" "[ipc net uts pid]" "pod create --share +pid: added to the default"
+run $TO "$LRUN" --root "$R" run -d --pod sp --name spa "$IMG" sleep 1000
+is "$rc:$(L run --rm --pod sp "$IMG" ps -o pid,args | sed 's/^ *//' | tr -s ' ' | tr '\n' ' ')" \
+	"0:PID COMMAND 1 lrun-infra 2 sleep 1000 3 ps -o pid,args " "  run --pod: in the infra's pid namespace, lrun's pause its pid 1"
+run L run --rm --pid container:nosuch "$IMG" true
+is "$rc:$err" "125:Error: looking up container to share pid namespace with: no container with name or ID \"nosuch\" found: no such container$nl" \
+	"--pid container:NAME: a missing container, podman's words"
+
+# ------------------------------------------- pod stop: all at once --
+L pod create --name st --network none >/dev/null
+L run -d --pod st --name sta "$IMG" sleep 1000 >/dev/null
+L run -d --pod st --name stb "$IMG" sleep 1000 >/dev/null
+start=$(date +%s%N)
+run L pod stop -t 2 st
+took=$((($(date +%s%N) - start) / 1000000))
+is "$rc:$(L pod ps --filter name=st --format '{{.Status}} {{.ContainerStatuses}}'):$([ "$took" -lt 3800 ] && echo together)" \
+	"0:Exited exited,exited,exited:together" "pod stop -t 2: its containers stopped together (${took} ms for two 2 s timeouts)"
+
 L pod rm -a -f >/dev/null 2>&1
 done_testing
