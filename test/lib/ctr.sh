@@ -72,6 +72,14 @@ ctr_setup() {
 	"$LRUN" --root "$R" load -q -i "$FX/v1.tar" >/dev/null 2>&1 || bail "lrun load of the fixture image failed"
 }
 
+# log_bound DIR: the log bound, in bytes, of a container created without
+# max-size in a graph root on DIR's file system: a twentieth, whole MB, 1MB..1GB
+log_bound() {
+	local mb=$(( $(stat -f -c '%b * %S' "$1") / 20 / 1000000 ))
+	[ "$mb" -lt 1 ] && mb=1
+	[ "$mb" -gt 1000 ] && mb=1000
+	echo $((mb * 1000000))
+}
 ctr_field() { jq -r --arg n "$1" ".[] | select(.names[0] == \$n) | $2" "$R/overlay-containers/containers.json"; }
 ctr_layer_dir() { echo "$R/overlay/$(ctr_field "$1" .layer)"; }
 mounts_below() { awk -v d="$1" 'index($5, d "/") == 1 || $5 == d' /proc/self/mountinfo; }

@@ -59,8 +59,8 @@ else
 	skip "architectures checked on x86_64 only"
 fi
 is "$(jq -c . "$U/lrun.json")" \
-	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false,\"mounts\":[{\"type\":\"bind\",\"source\":\"$T/vol\",\"destination\":\"/data\",\"options\":[\"ro\"]},{\"type\":\"tmpfs\",\"destination\":\"/scratch\",\"options\":[]}],\"network\":\"none\",\"workdir-given\":true}" \
-	"lrun.json: the docker-level facts (the user's mounts as given)"
+	"{\"image\":\"$IMG\",\"image-id\":\"$(ctr_field sp .image)\",\"name\":\"sp\",\"command\":[\"echo\",\"hi\"],\"stop-signal\":\"SIGUSR1\",\"stop-timeout\":3,\"remove\":false,\"detach\":false,\"interactive\":false,\"init\":false,\"no-pivot\":false,\"mounts\":[{\"type\":\"bind\",\"source\":\"$T/vol\",\"destination\":\"/data\",\"options\":[\"ro\"]},{\"type\":\"tmpfs\",\"destination\":\"/scratch\",\"options\":[]}],\"network\":\"none\",\"log-opts\":[\"max-size=$(log_bound "$R")\"],\"workdir-given\":true}" \
+	"lrun.json: the docker-level facts (the user's mounts as given, the log's default bound)"
 
 run $TO "$LRUN" --root "$R" create --name plain "$IMG" true
 is "$(has_rule plain mount),$(has_rule plain unshare),$(spec plain .annotations)" \
@@ -123,9 +123,9 @@ start sp
 is "$rc|$out" "0|uid=1000(app) gid=100 groups=10,20$nl" "process.user: uid, gid and additionalGids as given"
 edit sp '.process.args = ["sh", "-c", "id; grep CapEff /proc/self/status"] | .annotations["lrun.user"] = "app"'
 start sp
-is "$rc|$out" "0|uid=1000(app) gid=1000(app)
+is "$rc|$out" "0|uid=1000(app) gid=1000(app) groups=10,20
 CapEff:	0000000000000000
-" "annotation lrun.user: looked up in the container; a user other than root has no capabilities, as with docker"
+" "annotation lrun.user: looked up in the container, the spec's additionalGids (--group-add's) kept; a user other than root has no capabilities, as with docker"
 
 # an exec runs with the spec's process settings
 run $TO "$LRUN" --root "$R" run -d --name ex "$IMG" sleep 30

@@ -15,7 +15,7 @@ small_fs 48M "$T/fs"
 R=$T/fs/root
 L load -q -i "$FX/v1.tar" >/dev/null || bail "load"
 # the default bound here: a twentieth of the 48M file system, in whole MB
-DEF=$(( $(stat -f -c '%b * %S' "$T/fs") / 20 / 1000000 ))
+DEF=$(( $(log_bound "$T/fs") / 1000000 ))
 [ "$DEF" -ge 1 ] && [ "$DEF" -lt 10 ] || bail "the small file system's default bound: ${DEF}MB"
 log_of() { L inspect --format '{{.HostConfig.LogConfig.Path}}' "$1"; }
 size_of() { stat -c %s "$1"; }
