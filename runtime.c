@@ -3829,7 +3829,7 @@ int lrun_store_open(const char *root, int mode, lrun_store **out, lrun_error **e
  * never fails the command. */
 
 struct event {
-    const char *type;   /* container, image, volume, network */
+    const char *type;   /* container, image, volume, network, pod */
     const char *status; /* create, start, died, remove, pull, tag... */
     const char *id, *name, *image;
     int exit_code;       /* died, exec_died */
@@ -23383,6 +23383,25 @@ static struct pod *pod_of_container(struct pods *all, const struct container *c)
     return NULL;
 }
 
+/* pod_name: the name of pod id, "" when it is gone. */
+static char *pod_name(const char *root, const char *id)
+{
+    autopods struct pods all = {.lock_fd = -1};
+    autoerror lrun_error *err = NULL;
+    struct pod *p = pods_read(root, false, &all, &err) == 0 ? pod_find(&all, id, &err) : NULL;
+    return xstrdup(p ? p->name : "");
+}
+
+/* pod_event: an event of pod id's (podman's type pod, its ID and name;
+ * name NULL: looked up). */
+static void pod_event(const char *root, const char *id, const char *name, const char *status)
+{
+    autofree char *found = name ? NULL : pod_name(root, id);
+    struct event e = {.type = "pod", .status = status, .id = id, .name = name ? name : found};
+    autofree char *line = event_line(&e);
+    event_append(root, line);
+}
+
 /* infra_of_pod: c is the infra container of a pod that exists (one whose
  * record is gone is a container on its own). */
 static bool infra_of_pod(const char *root, const struct container *c)
@@ -36291,8 +36310,8 @@ static bool event_filter_match(yajl_val e, const char *filter)
                 return true;
         return false;
     }
-    const char *type = key == 'c' ? "container" : key == 'i' ? "image" : key == 'v' ? "volume" : "network";
-    if (key == 'p' || strcmp(f[0], type) != 0) /* lrun has no pods */
+    const char *type = key == 'c' ? "container" : key == 'i' ? "image" : key == 'v' ? "volume" : key == 'p' ? "pod" : "network";
+    if (strcmp(f[0], type) != 0)
         return false;
     if (key == 'v' || key == 'n')
         return key == 'v' ? has_prefix(f[2], value) : strcmp(f[4], value) == 0;
@@ -36362,7 +36381,7 @@ static int event_print(const char *line, const struct events_options *o)
     const char *id = json_string(e, "ID"), *name = json_string(e, "Name"), *image = json_string(e, "Image");
     autofree char *shown = xstrndup(id ? id : "", o->no_trunc ? 64 : 12);
     name = name ? name : "", image = image ? image : "";
-    if (strcmp(type, "container") == 0) { /* the labels after, sorted (podman: a Go map's random order) */
+    if (strcmp(type, "container") == 0 || strcmp(type, "pod") == 0) { /* the labels after, sorted (podman: a Go map's random order) */
         printf("%s %s %s %s (image=%s, name=%s", when, type, status, shown, image, name);
         yajl_val a = json_get(e, "Attributes");
         for (size_t i = 0; YAJL_IS_OBJECT(a) && i < a->u.object.len; i++)
@@ -36672,6 +36691,7 @@ static int pod_create(const char *root, const struct pod_options *o, char **id, 
         }
     }
     *id = xstrdup(p.id);
+    pod_event(root, p.id, p.name, "create");
     return 0;
 }
 
@@ -37152,6 +37172,7 @@ static int pod_remove(const char *root, const char *id, bool force, int timeout,
         if (pod_member_remove(root, members[i], err) < 0)
             return -1;
     }
+    autofree char *name = pod_name(root, id); /* for the event, once it is gone */
     {
         autopods struct pods all = {.lock_fd = -1};
         if (pods_read(root, true, &all, err) < 0)
@@ -37167,6 +37188,7 @@ static int pod_remove(const char *root, const char *id, bool force, int timeout,
     autoclose int fd = open(pods_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || remove_tree_at(fd, id, err) < 0)
         return fd < 0 ? fail_errno(err, "open %s", pods_dir) : -1;
+    pod_event(root, id, name, "remove");
     return 0;
 }
 
@@ -37347,10 +37369,12 @@ static int cmd_pod_act(struct cli *cli, int argc, char **argv, enum pod_action a
     autostrv char **ids = pod_targets(root, n, argv, all_given, ignore, EXIT_LRUN, &status);
     for (size_t i = 0; ids[i]; i++) {
         autoerror lrun_error *act_err = NULL;
-        if (pod_act(root, ids[i], action, sig, timeout, &act_err) < 0)
+        if (pod_act(root, ids[i], action, sig, timeout, &act_err) < 0) {
             status = cli_fail(act_err);
-        else
-            printf("%s\n", ids[i]);
+            continue;
+        }
+        pod_event(root, ids[i], NULL, names[action]);
+        printf("%s\n", ids[i]);
     }
     return status;
 }

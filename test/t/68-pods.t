@@ -163,5 +163,14 @@ took=$((($(date +%s%N) - start) / 1000000))
 is "$rc:$(L pod ps --filter name=st --format '{{.Status}} {{.ContainerStatuses}}'):$([ "$took" -lt 3800 ] && echo together)" \
 	"0:Exited exited,exited,exited:together" "pod stop -t 2: its containers stopped together (${took} ms for two 2 s timeouts)"
 
+# ---------------------------------------------------------------- events --
+ev=$(L pod create --name ev --network none)
+L pod start ev >/dev/null
+L pod stop ev >/dev/null
+L pod rm ev >/dev/null
+is "$(L events --stream=false --filter pod=ev | cut -d' ' -f5- | tr '\n' '|')" \
+	"pod create $ev (image=, name=ev)|pod start $ev (image=, name=ev)|pod stop $ev (image=, name=ev)|pod remove $ev (image=, name=ev)|" \
+	"events: podman's pod events (events --filter pod=NAME)"
+
 L pod rm -a -f >/dev/null 2>&1
 done_testing
