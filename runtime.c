@@ -32770,10 +32770,14 @@ static char *top_cell(pid_t pid, const char *descriptor, const pid_t *members, s
         snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
         autobuf struct buf cmdline = {0};
         if (read_file_at(AT_FDCWD, path, &cmdline, NULL) == 0 && cmdline.len) {
+            /* a retitled process of lrun's (the infra's pause, --init's
+             * reaper) ends in the NULs of its old argv: no spaces for them */
+            while (cmdline.len > 1 && !cmdline.data[cmdline.len - 1] && !cmdline.data[cmdline.len - 2])
+                cmdline.len--;
             for (size_t i = 0; i + 1 < cmdline.len; i++)
                 if (!cmdline.data[i])
                     cmdline.data[i] = ' ';
-            return xstrdup(cmdline.data);
+            return xstrndup(cmdline.data, cmdline.len);
         }
     }
     return xstrdup(comm);
@@ -32782,6 +32786,39 @@ static char *top_cell(pid_t pid, const char *descriptor, const pid_t *members, s
 /* cmd_top: the container's processes (its cgroup's) with podman's format
  * descriptors; other arguments are ps(1) options, run inside the
  * container with its own ps, as podman does */
+/* top_header: the descriptors' column names (ps's). */
+static void top_header(struct table *t, char **descriptors)
+{
+    for (size_t i = 0; descriptors[i]; i++)
+        for (size_t k = 0; k < sizeof top_descriptors / sizeof *top_descriptors; k++)
+            if (strcmp(top_descriptors[k].name, descriptors[i]) == 0)
+                table_add(t, xstrdup(top_descriptors[k].header));
+}
+
+/* top_rows: a row for each process of container id's cgroup. */
+static void top_rows(struct table *t, const char *root, const char *id, char **descriptors)
+{
+    autofree char *cgroup = container_cgroup_path(root, id);
+    size_t n = 0;
+    autofree pid_t *pids = cgroup ? cgroup_pids(cgroup, &n) : xcalloc(1, sizeof *pids);
+    /* each process held (pidfd) while its row is read from /proc, the row
+     * kept if it is still in the cgroup and runs after: a pid whose
+     * process left could be another's by the time its files are read */
+    autofree char *procs = cgroup ? cgroup_procs_file(cgroup) : NULL;
+    for (size_t p = 0; p < n; p++) {
+        autoheld struct held_process h;
+        if (!process_hold_pid(pids[p], &h))
+            continue;
+        autostrv char **row = xcalloc(1, sizeof *row);
+        for (size_t i = 0; descriptors[i]; i++)
+            strv_push(&row, top_cell(pids[p], descriptors[i], pids, n));
+        if (!procs || !cgroup_listed(procs, pids[p]) || !held_process_is(&h, 0, 0))
+            continue;
+        for (size_t i = 0; row[i]; i++)
+            table_add(t, steal_pointer(&row[i]));
+    }
+}
+
 static int cmd_top(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_usage usage = {"top", "CONTAINER [FORMAT-DESCRIPTORS|ARGS...]",
@@ -32836,30 +32873,9 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
         for (const char *const *d = (const char *const[]){"user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", NULL};
              *d; d++)
             strv_push(&descriptors, xstrdup(*d));
-    autofree char *cgroup = container_cgroup_path(root, r.id);
-    size_t n = 0;
-    autofree pid_t *pids = cgroup ? cgroup_pids(cgroup, &n) : xcalloc(1, sizeof *pids);
     struct table t = {.columns = strv_len(descriptors)};
-    for (size_t i = 0; descriptors[i]; i++)
-        for (size_t k = 0; k < sizeof top_descriptors / sizeof *top_descriptors; k++)
-            if (strcmp(top_descriptors[k].name, descriptors[i]) == 0)
-                table_add(&t, xstrdup(top_descriptors[k].header));
-    /* each process held (pidfd) while its row is read from /proc, the row
-     * kept if it is still in the cgroup and runs after: a pid whose
-     * process left could be another's by the time its files are read */
-    autofree char *procs = cgroup ? cgroup_procs_file(cgroup) : NULL;
-    for (size_t p = 0; p < n; p++) {
-        autoheld struct held_process h;
-        if (!process_hold_pid(pids[p], &h))
-            continue;
-        autostrv char **row = xcalloc(1, sizeof *row);
-        for (size_t i = 0; descriptors[i]; i++)
-            strv_push(&row, top_cell(pids[p], descriptors[i], pids, n));
-        if (!procs || !cgroup_listed(procs, pids[p]) || !held_process_is(&h, 0, 0))
-            continue;
-        for (size_t i = 0; row[i]; i++)
-            table_add(&t, steal_pointer(&row[i]));
-    }
+    top_header(&t, descriptors);
+    top_rows(&t, root, r.id, descriptors);
     table_print(&t, stdout);
     return 0;
 }
@@ -37379,6 +37395,74 @@ static int cmd_pod_act(struct cli *cli, int argc, char **argv, enum pod_action a
     return status;
 }
 
+/* cmd_pod_top: top of every running container of the pod (the infra's
+ * pause too), in podman's descriptors. */
+static int cmd_pod_top(struct cli *cli, int argc, char **argv)
+{
+    static const struct cli_usage usage = {"pod top", "POD [FORMAT-DESCRIPTORS...]",
+                                           "Display the running processes of containers in a pod", false};
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        int status = 0;
+        cli_parse(2, argv, &usage, NULL, &status);
+        return status;
+    }
+    if (argc < 2) {
+        cli_error("you must provide the name or id of a running pod");
+        return EXIT_LRUN;
+    }
+    autostrv char **descriptors = xcalloc(1, sizeof *descriptors);
+    for (int i = 2; i < argc; i++) {
+        autostrv char **items = strv_split(argv[i], ",");
+        for (size_t k = 0; items[k]; k++) {
+            bool known = false;
+            for (size_t d = 0; d < sizeof top_descriptors / sizeof *top_descriptors; d++)
+                known |= strcmp(top_descriptors[d].name, items[k]) == 0;
+            if (!known) {
+                cli_error("unknown descriptor: %s", items[k]);
+                return EXIT_LRUN;
+            }
+            strv_push(&descriptors, xstrdup(items[k]));
+        }
+    }
+    if (!descriptors[0])
+        for (const char *const *d = (const char *const[]){"user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", NULL};
+             *d; d++)
+            strv_push(&descriptors, xstrdup(*d));
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autopods struct pods all = {.lock_fd = -1};
+    struct pod *p = pods_read(root, false, &all, &err) < 0 ? NULL : pod_find(&all, argv[1], &err);
+    if (!p)
+        return cli_fail(steal_pointer(&err));
+    autofree char *infra = NULL;
+    autostrv char **others = pod_member_ids(root, p->id, &infra, &err);
+    if (!others)
+        return cli_fail(steal_pointer(&err));
+    autostrv char **members = xcalloc(1, sizeof *members);
+    if (infra)
+        strv_push(&members, xstrdup(infra));
+    for (size_t i = 0; others[i]; i++)
+        strv_push(&members, xstrdup(others[i]));
+    struct table t = {.columns = strv_len(descriptors)};
+    top_header(&t, descriptors);
+    size_t running = 0;
+    for (size_t i = 0; members[i]; i++) {
+        autoref struct container_ref r;
+        autoerror lrun_error *gone = NULL;
+        if (container_ref_read(root, members[i], &r, &gone) < 0 || !r.running)
+            continue;
+        running++;
+        top_rows(&t, root, r.id, descriptors);
+    }
+    if (!running) {
+        cli_error("pod top can only be used on pods with at least one running container");
+        return EXIT_LRUN;
+    }
+    table_print(&t, stdout);
+    return 0;
+}
+
 static int cmd_pod_start(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_START); }
 static int cmd_pod_stop(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_STOP); }
 static int cmd_pod_kill(struct cli *cli, int argc, char **argv) { return cmd_pod_act(cli, argc, argv, POD_KILL); }
@@ -37498,6 +37582,7 @@ static const struct command pod_commands[] = {
     {"rm", cmd_pod_rm, "Remove one or more stopped pods and their containers"},
     {"start", cmd_pod_start, "Start one or more pods"},
     {"stop", cmd_pod_stop, "Stop one or more pods"},
+    {"top", cmd_pod_top, "Display the running processes of containers in a pod"},
     {"unpause", cmd_pod_unpause, "Unpause one or more pods"},
     {NULL, NULL, NULL},
 };
@@ -37648,7 +37733,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Show a detached container's output"},
     {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists, connect, disconnect)"},
     {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
-    {"pod", cmd_group, "Manage pods (create, ps, inspect, exists, rm, start, stop, kill, restart, pause, unpause)"},
+    {"pod", cmd_group, "Manage pods (create, ps, inspect, exists, rm, start, stop, kill, restart, pause, unpause, top)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},

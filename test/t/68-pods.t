@@ -163,6 +163,15 @@ took=$((($(date +%s%N) - start) / 1000000))
 is "$rc:$(L pod ps --filter name=st --format '{{.Status}} {{.ContainerStatuses}}'):$([ "$took" -lt 3800 ] && echo together)" \
 	"0:Exited exited,exited,exited:together" "pod stop -t 2: its containers stopped together (${took} ms for two 2 s timeouts)"
 
+# ------------------------------------------------------------- pod top --
+L pod create --name tp --network none >/dev/null
+run L pod top tp
+is "$rc:$err" "125:Error: pod top can only be used on pods with at least one running container$nl" "pod top: a pod that does not run"
+L run -d --pod tp --name tpa "$IMG" sleep 1000 >/dev/null
+is "$(L pod top tp pid,args | tr -s ' ' | tr '\n' '|')" "PID COMMAND|1 lrun-infra|1 sleep 1000|" \
+	"pod top: the processes of the pod's running containers, the infra's pause first"
+L pod rm -f -t 0 tp >/dev/null
+
 # ---------------------------------------------------------------- events --
 ev=$(L pod create --name ev --network none)
 L pod start ev >/dev/null
