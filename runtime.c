@@ -13473,11 +13473,26 @@ static int link_alias_set(int fd, int index, const char *alias, lrun_error **err
     return netlink_talk(fd, &r, NULL, NULL, err);
 }
 
+/* files_seen_as_host: whether this process sees the host's files (its mount
+ * namespace is pid 1's), so that a store missing here is missing; when pid
+ * 1's namespace cannot be read (a sandbox's), taken to be so. */
+static bool files_seen_as_host(void)
+{
+    struct stat self, init;
+    if (stat("/proc/self/ns/mnt", &self) < 0 || stat("/proc/1/ns/mnt", &init) < 0)
+        return true;
+    return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
 /* bridges_collect: remove the bridges lrun made whose record is gone (its
  * store removed, a crash between the record and the bridge) or whose
- * setup was cut short (alias still "lrun-setup:"); under the host lock. */
+ * setup was cut short (alias still "lrun-setup:"); under the host lock.
+ * A record is gone when its store is there without it, or when lrun sees
+ * the host's files: lrun in a mount namespace of its own (a private /tmp)
+ * sees no other store and removed every other store's bridge. */
 static void bridges_collect(int fd, const struct host_links *l)
 {
+    int host_view = -1; /* files_seen_as_host, asked once when needed */
     for (size_t i = 0; i < l->n; i++) {
         const char *alias = l->links[i].alias;
         bool stale = alias && has_prefix(alias, "lrun-setup:");
@@ -13488,6 +13503,8 @@ static void bridges_collect(int fd, const struct host_links *l)
                 *colon = '\0';
                 autofree char *path = xasprintf("%s/networks/%s.json", record, colon + 1);
                 stale = access(path, F_OK) < 0 && errno == ENOENT;
+                if (stale && access(record, F_OK) < 0) /* the store too */
+                    stale = host_view < 0 ? (host_view = files_seen_as_host()) : host_view;
             }
         }
         if (stale) {

@@ -119,6 +119,28 @@ ok $([ "$BR2" != "$BR" ] && [ "$SUBNET2" != "$SUBNET" ]; echo $?) "a second stor
 "$LRUN" --root "$R2" rm other >/dev/null
 ok $(bridge_gone "$R2" "$BR2"; echo $?) "  removed with its last container"
 
+# ------------------------------------ a store lrun cannot see is not gone --
+# lrun in a mount namespace of its own (a private /tmp: this store hidden)
+# makes a network; the bridges of the stores it cannot see stay.  lrun
+# tells by pid 1's mount namespace, which this machine may not let it read:
+# so in a pid namespace of the test's, whose pid 1 (sh) sees the files
+"$LRUN" --root "$R" network create seen >/dev/null
+SBR=$(jq -r .network_interface "$R/networks/seen.json")
+unshare -p -f -m --mount-proc sh -c "unshare -m --propagation private sh -c \"mount -t tmpfs none '$T' &&
+	'$LRUN' --root '$T/s3' network create hidden >/dev/null && '$LRUN' --root '$T/s3' network rm hidden >/dev/null\""
+is "$?:$(bridge_gone "$R" "$SBR"; echo $?)" "0:1" "lrun with this store hidden (a private /tmp) leaves its bridge $SBR"
+"$LRUN" --root "$R" network rm seen >/dev/null
+unshare -p -f -m --mount-proc sh -c "'$LRUN' --root '$T/s5' network create gone5 >/dev/null && rm -rf '$T/s5' &&
+	'$LRUN' --root '$R' network create next5 >/dev/null && '$LRUN' --root '$R' network rm next5 >/dev/null"
+is "$?:$(ip -d -o link show | grep -c "alias lrun:$T/s5:")" "0:0" "… while lrun that sees the host's files (as pid 1) collects a removed store's bridge"
+# a store removed for good: its bridge is collected by the next network made
+"$LRUN" --root "$T/s4" network create gone >/dev/null
+GBR=$(jq -r .network_interface "$T/s4/networks/gone.json")
+rm -rf "$T/s4"
+"$LRUN" --root "$R" network create next >/dev/null
+is "$(bridge_gone "$T/s4" "$GBR"; echo $?)" 0 "the bridge of a store removed from the host is collected"
+"$LRUN" --root "$R" network rm next >/dev/null
+
 # ------------------------------------------------------------- cleanup --
 # kill -9 of lrun at points of its setup; what is left the next command takes back
 for d in 0.02 0.05 0.1 0.2 0.3; do
