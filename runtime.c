@@ -5163,8 +5163,98 @@ static int tar_export_marker(struct tar_export *t, const char *path, const struc
 
 static int tar_export_tree(struct tar_export *t, int dirfd, const char *prefix, lrun_error **err);
 
-static int tar_export_file_data(struct tar_export *t, int fd, const char *path, lrun_error **err)
+/* tar_entry_sparse_map: a file with holes (fewer blocks than its size)
+ * gets its data regions (SEEK_DATA/SEEK_HOLE) as the entry's sparse map, so
+ * the pax writer stores only those (GNU.sparse 1.0, which GNU tar, Go's
+ * archive/tar and libarchive read): a layer holding a 2 TB file with one
+ * block of data exports as small as it was loaded, not as 2 TB of zeros
+ * (a hostile image's disk fill through save, export, commit, push). */
+static void tar_entry_sparse_map(struct archive_entry *e, int fd, const struct stat *st)
 {
+    if (st->st_size == 0 || (int64_t)st->st_blocks * 512 >= (int64_t)st->st_size)
+        return;
+    bool any_data = false;
+    for (off_t pos = 0; pos < st->st_size;) {
+        off_t data = lseek(fd, pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break; /* only a hole from pos to the end */
+        off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+        if (hole < 0) { /* a file system without SEEK_DATA: the whole content, as before */
+            archive_entry_sparse_clear(e);
+            return;
+        }
+        if (data >= st->st_size)
+            break;
+        if (hole > st->st_size)
+            hole = st->st_size;
+        archive_entry_sparse_add_entry(e, data, hole - data);
+        any_data = true;
+        pos = hole;
+    }
+    if (!any_data) /* all hole: one empty region at the end, as GNU tar writes it */
+        archive_entry_sparse_add_entry(e, st->st_size, 0);
+}
+
+/* tar_export_hole: length bytes of a hole handed to the pax writer, which
+ * counts them off without storing (or reading) them but takes them only
+ * through archive_write_data, at most INT_MAX a call: a large mapping of
+ * zero pages keeps a 2 TB hole at a few thousand calls. */
+static int tar_export_hole(struct tar_export *t, int64_t length, const char *path, lrun_error **err)
+{
+    static char small_zeros[65536]; /* never written: .bss, not 64 KiB of the binary */
+    size_t chunk = (size_t)1 << 30;
+    const char *zeros = length > (int64_t)sizeof small_zeros
+                            ? mmap(NULL, chunk, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                            : MAP_FAILED;
+    if (zeros == MAP_FAILED) { /* a small hole, or no address space for the mapping (32-bit) */
+        zeros = small_zeros;
+        chunk = sizeof small_zeros;
+    }
+    int r = 0;
+    while (length > 0 && r == 0) {
+        la_ssize_t n = archive_write_data(t->tar, zeros, length < (int64_t)chunk ? (size_t)length : chunk);
+        if (n <= 0)
+            r = fail(err, "write %s: %s", path, n < 0 ? archive_error_string(t->tar) : "hole not taken");
+        length -= n;
+    }
+    if (zeros != small_zeros)
+        munmap((void *)zeros, chunk);
+    return r;
+}
+
+/* tar_export_region: the bytes [offset, offset + length) of fd, or fewer
+ * when the file shrank meanwhile (the writer pads the entry). */
+static int tar_export_region(struct tar_export *t, int fd, int64_t offset, int64_t length, const char *path,
+                             lrun_error **err)
+{
+    char buf[65536];
+    while (length > 0) {
+        ssize_t n = pread(fd, buf, length < (int64_t)sizeof buf ? (size_t)length : sizeof buf, offset);
+        if (n < 0)
+            return fail_errno(err, "read %s", path);
+        if (n == 0)
+            return 0;
+        if (archive_write_data(t->tar, buf, (size_t)n) < 0)
+            return fail(err, "write %s: %s", path, archive_error_string(t->tar));
+        offset += n;
+        length -= n;
+    }
+    return 0;
+}
+
+static int tar_export_file_data(struct tar_export *t, struct archive_entry *e, int fd, const char *path,
+                                lrun_error **err)
+{
+    if (archive_entry_sparse_reset(e) > 0) { /* data regions read, holes only counted */
+        int64_t pos = 0, offset, length;
+        while (archive_entry_sparse_next(e, &offset, &length) == ARCHIVE_OK) {
+            if (tar_export_hole(t, offset - pos, path, err) < 0 ||
+                tar_export_region(t, fd, offset, length, path, err) < 0)
+                return -1;
+            pos = offset + length;
+        }
+        return 0; /* a trailing hole is the writer's to account for */
+    }
     char buf[65536];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0)
@@ -5280,9 +5370,10 @@ static int tar_export_entry(struct tar_export *t, int dirfd, const char *name, c
             }
             return tar_export_tree(t, fd, path, err);
         }
+        tar_entry_sparse_map(e, fd, &st);
         if (tar_export_header(t, e, path, err) < 0)
             return -1;
-        return tar_export_file_data(t, fd, path, err);
+        return tar_export_file_data(t, e, fd, path, err);
     }
     return tar_export_header(t, e, path, err); /* devices, fifos */
 }
