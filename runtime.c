@@ -23500,6 +23500,21 @@ static char *pod_name(const char *root, const char *id)
     return xstrdup(p ? p->name : "");
 }
 
+/* pod_leftover_remove: pods/<id>, the root of an infra just removed,
+ * when its record is gone (pod rm killed after it removed the record):
+ * nothing else would ever take the directory. */
+static void pod_leftover_remove(const char *root, const char *id)
+{
+    autopods struct pods all = {.lock_fd = -1};
+    autoerror lrun_error *err = NULL;
+    autofree char *dir = xasprintf("%s/pods", root), *record = xasprintf("%s/%s/pod.json", dir, id);
+    if (pods_read(root, false, &all, &err) < 0 || access(record, F_OK) == 0 || errno != ENOENT)
+        return;
+    autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        remove_tree_at(fd, id, &err);
+}
+
 /* pod_event: an event of pod id's (podman's type pod, its ID and name;
  * name NULL: looked up). */
 static void pod_event(const char *root, const char *id, const char *name, const char *status)
@@ -24137,9 +24152,12 @@ static int container_remove(const char *root, const char *name, bool force, bool
     if (cgroup && cgroup_remove(cgroup, err) < 0)
         return -1;
     autofree char *line = container_event_line(root, c, "remove", 0);
+    autofree char *infra_of = c->infra ? xstrdup(c->pod) : NULL;
     if (container_remove_storage(s, c, err) < 0)
         return -1;
     event_append(root, line);
+    if (infra_of)
+        pod_leftover_remove(root, infra_of);
     if (volumes)
         volumes_remove_anonymous(root, r.id);
     containers_networks_settle(s);
@@ -36842,6 +36860,9 @@ static int pod_join(const char *root, struct container_config *c, lrun_error **e
     if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0)
         return -1;
     struct container *infra = pod_infra(s, p->id);
+    if (!infra && p->infra) /* its creation killed before the infra, or removed by another tool */
+        return fail(err, "pod %s has no infra container (%.12s-infra is gone): remove the pod and create it again",
+                    p->name, p->id);
     if (!infra)
         return 0;
     autofree char *mode = xasprintf("container:%s", infra->id);

@@ -119,7 +119,19 @@ L pod rm -a >/dev/null
 p3=$(L pod create --name p3 --network none)
 rm "$R/pods/$p3/pod.json"
 run L rm "${p3:0:12}-infra"
-is "$rc:$(L pod ls -q | grep -c .)" "0:0" "an infra whose pod record is gone: removable, no pod listed"
+is "$rc:$(L pod ls -q | grep -c .):$(ls "$R/pods")" "0:0:pods.lock" \
+	"an infra whose pod record is gone: removable (its directory with it), no pod listed"
+# a pod create killed after the record, before the infra: the pod is
+# listed without one, a container cannot join it, pod rm takes it
+p4=$(L pod create --name p4 --network none)
+k=$(printf '%064d' 4)
+mkdir "$R/pods/$k"
+jq -c --arg id "$k" '.id = $id | .name = "half"' "$R/pods/$p4/pod.json" >"$R/pods/$k/pod.json"
+run L create --pod half --name h1 "$IMG" true
+is "$rc:$err:$(L pod ps --filter name=half --format '{{.InfraId}}|{{.NumberOfContainers}}'):$(L pod rm half):$(L pod exists half; echo $?)" \
+	"125:Error: pod half has no infra container (${k:0:12}-infra is gone): remove the pod and create it again$nl:|0:$k:1" \
+	"a pod whose infra never came: listed without one, no container joins it, pod rm takes it"
+L pod rm -f p4 >/dev/null
 
 # ------------------------------------- prune, rm of several, rm -a --
 # a pod's infra goes with its pod only: prune and a batch rm leave it,
@@ -171,6 +183,16 @@ L run -d --pod tp --name tpa "$IMG" sleep 1000 >/dev/null
 is "$(L pod top tp pid,args | tr -s ' ' | tr '\n' '|')" "PID COMMAND|1 lrun-infra|1 sleep 1000|" \
 	"pod top: the processes of the pod's running containers, the infra's pause first"
 L pod rm -f -t 0 tp >/dev/null
+
+# --------------------------------------------- -p and --hostname --
+port=$((20000 + RANDOM % 20000))
+L pod create --name web -p 127.0.0.1:$port:8080 --hostname podhost >/dev/null
+L run -d --pod web --name webd "$IMG" sh -c 'hostname >/tmp/index.html; exec busybox httpd -f -p 8080 -h /tmp' >/dev/null
+got=
+for i in $(seq 50); do got=$(curl -s --max-time 2 "http://127.0.0.1:$port/") && [ -n "$got" ] && break; sleep 0.1; done
+is "$got:$(L ps --format '{{.Names}} {{.Ports}}' | grep -c -- "-infra 127.0.0.1:$port->8080/tcp")" "podhost:1" \
+	"pod create -p, --hostname: the infra publishes the port, it reaches the pod's container, which has the pod's host name"
+L pod rm -f -t 0 web >/dev/null
 
 # ---------------------------------------------------------------- events --
 ev=$(L pod create --name ev --network none)
