@@ -4371,12 +4371,38 @@ static int entry_set_owner_mode(struct extractor *x, struct archive_entry *e, in
     return entry_set_xattrs(e, fd, err);
 }
 
+/* entry_fits: the bytes a regular entry will write (a sparse entry's data
+ * regions, else its size) fit in the free space of fd's file system.  A
+ * small hostile blob can hold a file of terabytes of zeros; failing before
+ * writing it keeps the graph root's file system from filling up (other
+ * containers, the store's own records) on the way to ENOSPC. */
+static int entry_fits(struct archive_entry *e, int fd, lrun_error **err)
+{
+    int64_t need = archive_entry_size(e), offset, length;
+    if (archive_entry_sparse_reset(e) > 0)
+        for (need = 0; archive_entry_sparse_next(e, &offset, &length) == ARCHIVE_OK;)
+            need += length;
+    struct statvfs fs;
+    if (need < ((int64_t)1 << 20) || fstatvfs(fd, &fs) < 0)
+        return 0;
+    double available = (double)fs.f_bavail * (double)fs.f_frsize;
+    if ((double)need <= available)
+        return 0;
+    autofree char *need_text = human_size((double)need, 4);
+    autofree char *available_text = human_size(available, 4);
+    errno = ENOSPC;
+    return fail_errno(err, "its %s do not fit in the %s free on the graph root's file system", need_text,
+                      available_text);
+}
+
 static int extract_regular(struct extractor *x, struct archive *a, struct archive_entry *e, int parent_fd,
                            const char *base, lrun_error **err)
 {
     autoclose int fd = openat(parent_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail_errno(err, "create");
+    if (entry_fits(e, fd, err) < 0)
+        return -1;
     const void *block;
     size_t size;
     la_int64_t offset, pos = 0;

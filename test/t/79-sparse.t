@@ -68,4 +68,16 @@ ok $? "… small: $(stat -c %s "$T/committed.tar" 2>/dev/null) bytes, its base i
 run L run --rm localhost/committed:1 sh -c 'stat -c %s /hole; tail -c 4 /hole'
 is "$rc/$out" "0/$((TB + 4))${nl}tail" "the committed file: its size and its data"
 
+# a plain entry of 200 MB of zeros (a 1 MB blob) into a 64 MB graph root:
+# refused before it is written (before, it filled the file system up to
+# ENOSPC), no partial layer left
+mkdir -p "$T/z" && head -c 200M /dev/zero >"$T/z/zeros" && tar -C "$T/z" -cf - zeros | gzip -1 >"$T/zeros.tar.gz" &&
+	rm -rf "$T/z" && fx_docker_archive "$T/zeros.tar" localhost/zeros:1 '{}' "$T/zeros.tar.gz" || bail "zeros layer"
+small_fs 64M "$T/small"
+run L --root "$T/small/root" load -i "$T/zeros.tar"
+like "$rc/$err" '^125/.*"zeros": its 209.7MB do not fit in the [0-9.]+MB free on the graph root.s file system: No space left on device' \
+	"load of a layer that cannot fit: a clear error before writing"
+is "$(ls "$T/small/root/overlay"; jq length "$T/small/root/overlay-layers/layers.json")" "l${nl}0" "… no partial layer left"
+umount "$T/small"
+
 done_testing
