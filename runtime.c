@@ -36891,6 +36891,10 @@ static int pod_join(const char *root, struct container_config *c, lrun_error **e
                     p->name, p->id);
     if (!infra)
         return 0;
+    if (strv_contains(p->share, "net") && (c->ports || c->publish_all)) /* podman's refusals */
+        return fail(err, "invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod");
+    if (strv_contains(p->share, "uts") && c->hostname)
+        return fail(err, "invalid config provided: cannot set hostname when joining the pod UTS namespace: invalid configuration");
     autofree char *mode = xasprintf("container:%s", infra->id);
     if (strv_contains(p->share, "net") && strcmp(c->network, "bridge") == 0)
         free(c->network), c->network = xstrdup(mode);

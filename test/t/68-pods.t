@@ -95,6 +95,15 @@ run L pod stop -t 0 p1
 is "$rc:$out:$(L pod inspect p1 --format '{{.State}} {{range .Containers}}{{.State}} {{end}}')" \
 	"0:$p1$nl:Exited exited exited exited " "pod stop: every container stopped"
 
+run L create --pod p1 -p 8080:80 "$IMG" true
+is "$rc:$err" "125:Error: invalid config provided: published or exposed ports must be defined when the pod is created: network cannot be configured when it is shared with a pod$nl" \
+	"create --pod -p: podman's refusal (the pod's network is the infra's)"
+run L create --pod p1 --hostname other "$IMG" true
+is "$rc:$err" "125:Error: invalid config provided: cannot set hostname when joining the pod UTS namespace: invalid configuration$nl" \
+	"create --pod --hostname: podman's refusal"
+run L create --pod nosuchpod "$IMG" true
+is "$rc:$err" "125:Error: no pod with name or ID nosuchpod found: no such pod$nl" "create --pod of no pod"
+
 # --------------------------------------------------------- --pod new: --
 run L create --pod new:p2 --name b1 "$IMG" true
 is "$rc:$(L pod exists p2; echo $?):$(L pod inspect p2 --format '{{.NumContainers}} {{.Name}}'):$(L inspect --format '{{.Pod}}' b1)" \
