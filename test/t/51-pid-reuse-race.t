@@ -7,10 +7,12 @@
 # init through a pidfd, which still names the dead one.  For lrun kill
 # (containers.json's pid) and the OCI mode's kill (its status file's); and
 # lrun exec held back (at its signalfd, made between its check and the
-# opening of the init's namespaces) never runs in that process's.
+# opening of the init's namespaces) never runs in that process's.  (cp,
+# whose open of the root is in a child, would need strace -f, which hung
+# at times with the delay.)
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/ctr-test.sh"
-for t in strace unshare pgrep; do
+for t in strace unshare; do
 	command -v "$t" >/dev/null || skip_all "needs $t"
 done
 case $(uname -m) in
@@ -46,13 +48,16 @@ oci)
 	pid=$(jq .pid "$S/race/status") mon=
 	set -- "$LRUN" --root "$S" kill race KILL ;;
 esac
-strace -f -qq -o /dev/null -e trace=$trace -e inject=$trace:delay_enter=3000000 "$@" >"$T/kill.out" 2>"$T/kill.err" &
+strace -qq -o /dev/null -e trace=$trace -e inject=$trace:delay_enter=3000000 "$@" >"$T/kill.out" 2>"$T/kill.err" &
 tracer=$!
-# until lrun is held there (its /proc/PID/syscall names one of those)
+# until lrun is held there: its /proc/PID/syscall names one of those (this
+# namespace has none but the test's processes)
 for i in $(seq 400); do
-	child=$(pgrep -P "$tracer" | head -1) nr=
-	[ -n "$child" ] && { read -r nr _ <"/proc/$child/syscall"; } 2>/dev/null
-	[ -n "$nr" ] && [[ " $nrs " == *" $nr "* ]] && break
+	nr=
+	for p in /proc/[0-9]*; do
+		{ read -r nr _ <"$p/syscall"; } 2>/dev/null
+		[ -n "$nr" ] && [[ " $nrs " == *" $nr "* ]] && break 2
+	done
 	sleep 0.025
 done
 [ -n "$nr" ] && [[ " $nrs " == *" $nr "* ]] || { echo "lrun never reached $trace"; exit 1; }
@@ -64,6 +69,7 @@ done
 echo $((pid - 1)) >/proc/sys/kernel/ns_last_pid
 sleep 300 &
 host=$!
+disown "$host" # its end is no job report in the output
 [ "$host" = "$pid" ] || { echo "the pid went to $host, not $pid"; exit 1; }
 wait "$tracer"
 echo "$MODE: $? $(cat "$T/kill.out" "$T/kill.err")"
