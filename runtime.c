@@ -37554,6 +37554,48 @@ static int cmd_pod_act(struct cli *cli, int argc, char **argv, enum pod_action a
     return status;
 }
 
+/* cmd_pod_prune: the pods whose containers all exited (podman's Exited
+ * pods), each removed as pod rm does. */
+static int cmd_pod_prune(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    const struct cli_flag flags[] = {
+        BOOL_FLAG("force", 'f', &force, "Do not prompt for confirmation"),
+        FLAGS_END,
+    };
+    static const struct cli_usage usage = {"pod prune", "", "Remove all stopped pods and their containers", false};
+    int status = 0, n = cli_parse(argc, argv, &usage, flags, &status);
+    if (n < 0 || (status = cli_no_args(n, "pod prune")))
+        return status;
+    if (!force) {
+        int answer = prune_confirm("WARNING! This will remove all stopped/exited pods..\n"
+                                   "Are you sure you want to continue? [y/N] ");
+        if (answer <= 0)
+            return answer < 0 ? EXIT_LRUN : 0;
+    }
+    autofree char *owned = NULL;
+    const char *root = cli_root(cli, &owned);
+    autoerror lrun_error *err = NULL;
+    autostrv char **exited = xcalloc(1, sizeof *exited);
+    {
+        autostore lrun_store *s = NULL;
+        autopods struct pods all = {.lock_fd = -1};
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, &err) < 0 || pods_read(root, false, &all, &err) < 0)
+            return cli_fail(err);
+        for (size_t i = 0; i < all.n; i++)
+            if (strcmp(pod_status(s, &all.list[i]), "Exited") == 0)
+                strv_push(&exited, xstrdup(all.list[i].id));
+    }
+    for (size_t i = 0; exited[i]; i++) {
+        autoerror lrun_error *rm_err = NULL;
+        if (pod_remove(root, exited[i], false, -1, &rm_err) < 0)
+            status = cli_fail(rm_err);
+        else
+            printf("%s\n", exited[i]);
+    }
+    return status;
+}
+
 /* cmd_pod_top: top of every running container of the pod (the infra's
  * pause too), in podman's descriptors. */
 static int cmd_pod_top(struct cli *cli, int argc, char **argv)
@@ -37737,6 +37779,7 @@ static const struct command pod_commands[] = {
     {"ls", cmd_pod_ps, "List pods"},
     {"list", cmd_pod_ps, "List pods"},
     {"pause", cmd_pod_pause, "Pause one or more pods"},
+    {"prune", cmd_pod_prune, "Remove all stopped pods and their containers"},
     {"restart", cmd_pod_restart, "Restart one or more pods"},
     {"rm", cmd_pod_rm, "Remove one or more stopped pods and their containers"},
     {"start", cmd_pod_start, "Start one or more pods"},
@@ -37892,7 +37935,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Show a detached container's output"},
     {"network", cmd_group, "Manage networks (create, ls, inspect, rm, prune, exists, connect, disconnect)"},
     {"pause", cmd_pause, "Pause all the processes in containers (freeze their cgroup)"},
-    {"pod", cmd_group, "Manage pods (create, ps, inspect, exists, rm, start, stop, kill, restart, pause, unpause, top)"},
+    {"pod", cmd_group, "Manage pods (create, ps, inspect, exists, rm, prune, start, stop, kill, restart, pause, unpause, top)"},
     {"port", cmd_port, "List a container's published ports"},
     {"ps", cmd_ps, "List containers"},
     {"pull", cmd_pull, "Pull an image from a registry"},

@@ -203,6 +203,16 @@ is "$got:$(L ps --format '{{.Names}} {{.Ports}}' | grep -c -- "-infra 127.0.0.1:
 	"pod create -p, --hostname: the infra publishes the port, it reaches the pod's container, which has the pod's host name"
 L pod rm -f -t 0 web >/dev/null
 
+# ----------------------------------------------------------- pod prune --
+pe=$(L pod create --name pe --network none)
+L run --pod pe "$IMG" true
+L pod stop pe >/dev/null
+L pod create --name pc --network none >/dev/null
+run L pod prune -f
+is "$rc:$(grep -c "^$pe\$" <<<"$out"):$(L pod ps --format '{{.Status}}' | grep -c Exited):$(L pod exists pe; echo $?):$(L pod exists pc; echo $?)" "0:1:0:1:0" \
+	"pod prune: the Exited pod with its containers; a Created one stays"
+L pod rm pc >/dev/null
+
 # ---------------------------------------------------------------- events --
 ev=$(L pod create --name ev --network none)
 L pod start ev >/dev/null
