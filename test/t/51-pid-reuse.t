@@ -123,7 +123,7 @@ fi
 # --- without pidfd_open (before Linux 5.3, or a seccomp filter around lrun):
 # strace makes it fail with ENOSYS; lrun holds the /proc directory alone
 if command -v strace >/dev/null; then
-	nopidfd() { $TO strace -f -qq -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS "$LRUN" --root "$R" "$@"; }
+	nopidfd() { $TO strace -qq -o /dev/null -e trace=pidfd_open -e inject=pidfd_open:error=ENOSYS "$LRUN" --root "$R" "$@"; }
 	L run -d --name fb "$IMG" sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done' >/dev/null || bail "run -d fb"
 	run nopidfd exec fb cat /etc/hostname
 	is "$rc:$out" "0:$(ctr_field fb .id | cut -c1-12)$nl" "no pidfd_open: exec enters the container"
