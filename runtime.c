@@ -35393,6 +35393,35 @@ static int networks_prune(lrun_store *s, char **filters, char ***removed, lrun_e
     return r;
 }
 
+/* pods_prune: the pods whose containers all exited (podman's Exited pods)
+ * removed as pod rm does, their IDs appended to *removed; the first
+ * failure in err, the others tried all the same. */
+static int pods_prune(const char *root, char ***removed, lrun_error **err)
+{
+    autostrv char **exited = xcalloc(1, sizeof *exited);
+    {
+        autostore lrun_store *s = NULL;
+        autopods struct pods all = {.lock_fd = -1};
+        if (lrun_store_open(root, LRUN_STORE_READ, &s, err) < 0 || pods_read(root, false, &all, err) < 0)
+            return -1;
+        for (size_t i = 0; i < all.n; i++)
+            if (strcmp(pod_status(s, &all.list[i]), "Exited") == 0)
+                strv_push(&exited, xstrdup(all.list[i].id));
+    }
+    int status = 0;
+    for (size_t i = 0; exited[i]; i++) {
+        lrun_error *rm_err = NULL;
+        if (pod_remove(root, exited[i], false, -1, &rm_err) == 0) {
+            strv_push(removed, xstrdup(exited[i]));
+        } else if (status == 0 && err) {
+            *err = rm_err, status = -1;
+        } else {
+            lrun_error_free(rm_err);
+        }
+    }
+    return status;
+}
+
 static int cmd_system_prune(struct cli *cli, int argc, char **argv)
 {
     bool all = false, force = false, volumes = false;
@@ -35428,6 +35457,13 @@ static int cmd_system_prune(struct cli *cli, int argc, char **argv)
         if (answer <= 0)
             return answer < 0 ? EXIT_LRUN : 0;
     }
+    /* the Exited pods first, with their containers (podman's), before the
+     * store's lock that pod rm takes itself */
+    autofree char *owned = NULL;
+    autostrv char **pods = xcalloc(1, sizeof *pods);
+    if (pods_prune(cli_root(cli, &owned), &pods, &err) < 0)
+        return cli_fail(err);
+    prune_section("Pods", pods);
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_WRITE, &s)))
         return status;
@@ -37574,25 +37610,11 @@ static int cmd_pod_prune(struct cli *cli, int argc, char **argv)
             return answer < 0 ? EXIT_LRUN : 0;
     }
     autofree char *owned = NULL;
-    const char *root = cli_root(cli, &owned);
+    autostrv char **removed = xcalloc(1, sizeof *removed);
     autoerror lrun_error *err = NULL;
-    autostrv char **exited = xcalloc(1, sizeof *exited);
-    {
-        autostore lrun_store *s = NULL;
-        autopods struct pods all = {.lock_fd = -1};
-        if (lrun_store_open(root, LRUN_STORE_READ, &s, &err) < 0 || pods_read(root, false, &all, &err) < 0)
-            return cli_fail(err);
-        for (size_t i = 0; i < all.n; i++)
-            if (strcmp(pod_status(s, &all.list[i]), "Exited") == 0)
-                strv_push(&exited, xstrdup(all.list[i].id));
-    }
-    for (size_t i = 0; exited[i]; i++) {
-        autoerror lrun_error *rm_err = NULL;
-        if (pod_remove(root, exited[i], false, -1, &rm_err) < 0)
-            status = cli_fail(rm_err);
-        else
-            printf("%s\n", exited[i]);
-    }
+    status = pods_prune(cli_root(cli, &owned), &removed, &err) < 0 ? cli_fail(err) : 0;
+    for (size_t i = 0; removed[i]; i++)
+        printf("%s\n", removed[i]);
     return status;
 }
 

@@ -212,6 +212,12 @@ run L pod prune -f
 is "$rc:$(grep -c "^$pe\$" <<<"$out"):$(L pod ps --format '{{.Status}}' | grep -c Exited):$(L pod exists pe; echo $?):$(L pod exists pc; echo $?)" "0:1:0:1:0" \
 	"pod prune: the Exited pod with its containers; a Created one stays"
 L pod rm pc >/dev/null
+ps2=$(L pod create --name ps2 --network none)
+L run --pod ps2 "$IMG" true
+L pod stop ps2 >/dev/null
+run L system prune -f
+is "$rc:$(head -2 <<<"$out" | tr '\n' '|'):$(L pod exists ps2; echo $?)" "0:Deleted Pods|$ps2|:1" \
+	"system prune: the Exited pods first, as podman's"
 
 # ---------------------------------------------------------------- events --
 ev=$(L pod create --name ev --network none)
