@@ -37077,12 +37077,43 @@ static char *pod_row_json(lrun_store *s, const struct pod *p, bool json, bool no
     return json_writer_text(g, NULL);
 }
 
+/* pods_sort_reversed: all, oldest first as read, put in the reverse of
+ * pod ps --sort's order (it lists them from the end): created newest
+ * first, id, name, status ascending, number by containers, fewest first. */
+static void pods_sort_reversed(lrun_store *s, struct pods *all, const char *key)
+{
+    if (strcmp(key, "created") == 0)
+        return;
+    autofree long *numbers = xcalloc(all->n + 1, sizeof *numbers);
+    for (size_t i = 0; i < all->n; i++) {
+        size_t n;
+        free(pod_containers(s, all->list[i].id, &n));
+        numbers[i] = (long)n;
+    }
+    for (size_t i = 1; i < all->n; i++) /* insertion: stable, and pods are few */
+        for (size_t k = i; k > 0; k--) {
+            const struct pod *a = &all->list[k - 1], *b = &all->list[k];
+            int order = strcmp(key, "id") == 0     ? strcmp(a->id, b->id)
+                        : strcmp(key, "name") == 0 ? strcmp(a->name, b->name)
+                        : strcmp(key, "status") == 0
+                            ? strcmp(pod_status(s, a), pod_status(s, b))
+                            : (numbers[k - 1] > numbers[k]) - (numbers[k - 1] < numbers[k]);
+            if (order >= 0) /* a before b in the listing: after it here */
+                break;
+            struct pod t = all->list[k];
+            all->list[k] = all->list[k - 1], all->list[k - 1] = t;
+            long tn = numbers[k];
+            numbers[k] = numbers[k - 1], numbers[k - 1] = tn;
+        }
+}
+
 static int cmd_pod_ps(struct cli *cli, int argc, char **argv)
 {
     bool quiet = false, no_trunc = false, no_heading = false, ctr_names = false, ctr_ids = false, ctr_status = false;
-    const char *format = NULL;
+    const char *format = NULL, *sort = "created";
     autostrv char **filters = NULL;
     const struct cli_flag flags[] = {
+        STRING_FLAG("sort", 0, &sort, "KEY", "Sort by created (newest first), id, name, number or status"),
         BOOL_FLAG("ctr-ids", 0, &ctr_ids, "Display the containers' IDs"),
         BOOL_FLAG("ctr-names", 0, &ctr_names, "Display the containers' names"),
         BOOL_FLAG("ctr-status", 0, &ctr_status, "Display the containers' statuses"),
@@ -37101,12 +37132,18 @@ static int cmd_pod_ps(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; filters && filters[i]; i++)
         if (pod_filter_check(filters[i], &err) < 0)
             return cli_fail(err);
+    static const char *const sort_keys[] = {"created", "id", "name", "status", "number", NULL};
+    if (!strv_contains((char **)sort_keys, sort)) {
+        cli_error("invalid option for --sort, options are: [created id name status number]");
+        return EXIT_LRUN;
+    }
     autostore lrun_store *s = NULL;
     if ((status = cli_open_store(cli, LRUN_STORE_READ, &s)))
         return status;
     autopods struct pods all = {.lock_fd = -1};
     if (pods_read(s->root, false, &all, &err) < 0)
         return cli_fail(err);
+    pods_sort_reversed(s, &all, sort);
     autofree yajl_val *rows = xcalloc(all.n + 1, sizeof *rows);
     size_t n_rows = 0;
     bool json = format && strcmp(format, "json") == 0;

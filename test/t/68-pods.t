@@ -31,6 +31,13 @@ is "$rc:$(L pod inspect nosh --format '{{.CreateInfra}} {{.NumContainers}}'):$(L
 	"0:false 0:|0" "pod create --infra=false: no infra, no container"
 is "$(L pod ps --filter label=team=a --format '{{.Name}}'):$(L pod ps -q --filter name=nosh)" "p1:$(L pod inspect nosh --format '{{.Id}}')" \
 	"pod ps --filter label=, name=; -q prints full IDs (podman's)"
+L pod create --name zz --infra=false >/dev/null
+L pod create --name aa --infra=false >/dev/null
+is "$(L pod ps --sort name --format '{{.Name}}' | tr '\n' ' '):$(L pod ps --sort number --format '{{.Name}}' | tr '\n' ' '):$(L pod ps --format '{{.Name}}' | tr '\n' ' ')" \
+	"aa nosh p1 zz :aa zz nosh p1 :aa zz nosh p1 " "pod ps --sort name, number (containers, fewest first); newest first by default"
+L pod rm aa zz >/dev/null
+run L pod ps --sort bogus
+is "$rc:$err" "125:Error: invalid option for --sort, options are: [created id name status number]$nl" "pod ps --sort: an unknown key"
 run L pod ps --filter bogus=1
 is "$rc:$err" "125:Error: bogus is an invalid filter$nl" "pod ps --filter: an unknown key"
 
