@@ -32547,7 +32547,13 @@ static int cmd_kill(struct cli *cli, int argc, char **argv)
     int sig;
     if (signal_name && signal_name[0] == '-') /* -s -HUP, -s -1: as podman, the dash is dropped */
         signal_name++;
-    if (signal_parse(signal_name, &sig, &err) < 0 || sig == 0) {
+    unsigned long number;
+    if (*signal_name && !signal_name[strspn(signal_name, "0123456789")] &&
+        (!parse_id(signal_name, &number) || number > 64)) {
+        cli_error("valid signals are 1 through 64");
+        return EXIT_LRUN;
+    }
+    if (!*signal_name || signal_parse(signal_name, &sig, &err) < 0 || sig == 0) { /* "": none given, not TERM */
         cli_error("invalid signal: %s", signal_name);
         return EXIT_LRUN;
     }
@@ -37607,7 +37613,7 @@ static int cmd_pod_act(struct cli *cli, int argc, char **argv, enum pod_action a
     autoerror lrun_error *err = NULL;
     if (action == POD_KILL) {
         const char *bare = signal_name[0] == '-' ? signal_name + 1 : signal_name;
-        if (signal_parse(bare, &sig, &err) < 0 || sig == 0) {
+        if (!*bare || signal_parse(bare, &sig, &err) < 0 || sig == 0) {
             cli_error("invalid signal: %s", bare);
             return EXIT_LRUN;
         }

@@ -150,6 +150,16 @@ L kill -s -TERM kterm >/dev/null
 is "$(L wait kterm)" 11 "kill -s -TERM delivers SIGTERM (a leading dash is dropped, as podman)"
 run L kill -s -0 kterm
 is "$rc:$err" "125:Error: invalid signal: 0$nl" "kill -s -0: podman's error, without the dash"
+for s in - ''; do
+	run L kill -s "$s" kterm
+	is "$rc:$err" "125:Error: invalid signal: $nl" "kill -s '$s': no signal is no signal (not TERM), podman's error"
+done
+for s in 65 -65 99999999 999999999999999999999; do
+	run L kill -s "$s" kterm
+	is "$rc:$err" "125:Error: valid signals are 1 through 64$nl" "kill -s $s: podman's range error"
+done
+run L pod kill -s - nosuchpod
+is "$rc:$err" "125:Error: invalid signal: $nl" "pod kill -s -: podman's error"
 L run -d --name kdef "$IMG" sleep 30 >/dev/null
 wait_for 5 running kdef
 L kill kdef >/dev/null
