@@ -40,7 +40,8 @@
  *                           volumes; the container layer, records, lookup, sizes
  *     CONTAINER: MONITOR    launching a spec (the setup story), its report,
  *                           waiting, logs, the terminal, running/exited
- *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec
+ *     CONTAINER: LIFECYCLE  start, stop, kill, wait, remove, exec; pods (their
+ *                           records, the infra container)
  *     CONTAINER: OCI        runc's model: a bundle read into the same spec,
  *                           state under --root, create/start, hooks
  *   ROOTLESS    an ordinary user's store: its user namespace (subordinate

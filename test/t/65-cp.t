@@ -190,7 +190,7 @@ is "$rc/$(cat "$T/ph-back")" "0/one" "… and back out"
 run L rm -t 0 -f ph
 is "$rc/$out" "0/ph$nl" "… it is removed"
 run L run --rm --pid=bogus "$IMG" true
-is "$rc/$err" "125/Error: invalid --pid \"bogus\": use private or host$nl" "a bad --pid: 125"
+is "$rc/$err" "125/Error: invalid --pid \"bogus\": use private, host or container:NAME$nl" "a bad --pid: 125"
 
 is "$(mounts_below "$R" | wc -l)" 0 "no mount left behind"
 
